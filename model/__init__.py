@@ -1,1 +1,29 @@
-"""spikeforge.model"""
+"""spikeforge.model — the NumPy golden reference (DESIGN.md §2–§4).
+
+Integer network description, quantization and pruning, input encoders, the exact golden
+simulation, weight-memory images and the cycle model. Imports nothing else of spikeforge:
+the reference never depends on what it checks.
+"""
+
+from .network import (LEAK_MODES, RESET_MECHANISMS, RESET_TIMINGS, Layer, Network,
+                      signed_range)
+from .quantize import (leak_for_beta, prune, prune_network, quantize_layer, quantize_network,
+                       weight_scale)
+from .encoders import (RATE_SEED, encode, encode_latency, encode_rate, encode_spikes,
+                       rate_thresholds, to_intensity, xorshift32)
+from .simulate import SimResult, layer_step, simulate
+from .memory import FORMATS, Memory, WeightImage, compile_weights, decode_weights
+from .cycles import (CycleReport, HardwareConfig, LayerConfig, LayerCycles, Timing, cycle_model,
+                     lower_bound, single_layer_cycles)
+
+__all__ = [
+    "LEAK_MODES", "RESET_MECHANISMS", "RESET_TIMINGS", "Layer", "Network", "signed_range",
+    "leak_for_beta", "prune", "prune_network", "quantize_layer", "quantize_network",
+    "weight_scale",
+    "RATE_SEED", "encode", "encode_latency", "encode_rate", "encode_spikes", "rate_thresholds",
+    "to_intensity", "xorshift32",
+    "SimResult", "layer_step", "simulate",
+    "FORMATS", "Memory", "WeightImage", "compile_weights", "decode_weights",
+    "CycleReport", "HardwareConfig", "LayerConfig", "LayerCycles", "Timing", "cycle_model",
+    "lower_bound", "single_layer_cycles",
+]

@@ -1,0 +1,457 @@
+"""Cycle model of the reference micro-architecture (DESIGN.md §3, §4).
+
+Predicts, from the golden model's spike trains and the weight-memory layout, how many clock
+cycles the generated accelerator takes — so design-space exploration needs no RTL run. The
+RTL must match it exactly for one layer and within 2% for a pipeline of layers.
+
+The timing contract
+-------------------
+Events are ``SPIKE(addr)``, ``STEP`` (end of timestep) and ``SAMPLE`` (end of sample). A
+sample of ``T`` steps enters as, for each step, the input spikes in ascending address
+order followed by ``STEP``; after the last step's ``STEP`` comes ``SAMPLE``.
+
+* **Source.** Pushes the input events into queue 1, one per cycle from cycle 0, whenever
+  the queue has room.
+* **Queue** ``l`` (depth ``Q_l``): an event pushed in cycle ``c`` can be popped from cycle
+  ``c + queue_latency`` on. A push needs a free entry: the push of the ``e``-th event
+  happens no earlier than one cycle after the pop of event ``e - Q_l``.
+* **Layer core** ``l`` (``P`` lanes, ``rows = ceil(N/P)``) pops one event at a time, when it
+  is free, and is busy for:
+
+  - ``SPIKE(j)``: ``max(1, L_j)`` cycles, where ``L_j`` is the number of words of column
+    ``j`` in its weight memory (``rows`` for ``dense``, ``max_p nnz_p(j)`` for ``csc`` and
+    ``bitmap``). Pointer fetch is prefetched, so back-to-back columns stream one word per
+    cycle and an empty column costs one cycle.
+  - ``STEP``: ``drain`` cycles for the last words to reach the state memory, then a sweep of
+    the ``rows`` local indices. Row ``r`` is issued in cycle ``c_r``; its ``k_r`` spiking
+    neurons are pushed to the next queue one per cycle, in ascending address order, from
+    cycle ``c_r + sweep_latency`` on, each waiting for a free entry; the next row is issued
+    one cycle after the row's last push leaves the emitter (``c_{r+1} = c_r + max(1, k_r)``
+    when nothing blocks). After the last row the ``STEP`` marker is pushed the same way,
+    and the core is free the cycle after that push.
+  - ``SAMPLE``: ``rows`` cycles to clear the membrane and refractory state, then the
+    ``SAMPLE`` marker is pushed; the core is free the cycle after.
+  - *Dense baseline* (``mode="dense"``): ``SPIKE`` costs 1 cycle (the address is latched
+    into an input spike vector) and ``STEP`` first streams every column of the layer,
+    ``fan_in * rows`` cycles, before the drain and the sweep.
+* **Readout.** Takes the last core's events as they come (never blocks) and makes the
+  result valid ``readout_latency`` cycles after it receives ``SAMPLE``.
+
+The *cycles* of a sample are counted from cycle 0, when the source pushes the sample's first
+event, to the cycle the result is valid. With the back-to-back samples of a batch, a
+sample's *latency* counts from its first event's push and *total* is the cycle of the last
+result.
+
+For one layer nothing ever blocks (the readout never back-pressures and a queue of depth
+``>= queue_latency + 1`` never runs dry), so the count has the closed form::
+
+    cycles = queue_latency + sum over SPIKE events of max(1, L_j)
+             + sum over steps of (drain + sum_r max(1, k_r) + sweep_latency + 1)
+             + rows + readout_latency
+
+where ``k_r`` counts the spikes of sweep row ``r`` in that step (:func:`single_layer_cycles`;
+the dense baseline replaces the ``SPIKE`` sum by one cycle per spike and adds
+``fan_in * rows`` per step).
+
+Lower bound (DESIGN.md §4): per layer and step, ``ceil(synapses reached / P) + rows``, where
+*synapses reached* are the non-zero weights in the columns of that step's input spikes.
+"""
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .memory import FORMATS, compile_weights
+from .network import Network
+from .simulate import SimResult
+
+__all__ = ["CycleReport", "HardwareConfig", "LayerConfig", "LayerCycles", "Timing",
+           "cycle_model", "lower_bound", "single_layer_cycles", "MODES"]
+
+MODES = ("sparse", "dense")
+QUEUE_DEPTH_RANGE = (2, 1 << 16)
+
+
+def _check_int(name, value, lo, hi):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be an integer in [{lo}, {hi}], not {value!r}")
+    if not lo <= value <= hi:
+        raise ValueError(f"{name} = {value} is out of range; allowed range is [{lo}, {hi}]")
+    return int(value)
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Fixed latencies of the reference micro-architecture, in cycles (see module doc)."""
+
+    queue_latency: int = 1
+    drain: int = 3
+    sweep_latency: int = 2
+    readout_latency: int = 1
+
+    def __post_init__(self):
+        for name in ("queue_latency", "drain", "sweep_latency", "readout_latency"):
+            _check_int(f"timing.{name}", getattr(self, name), 0, 64)
+        if self.queue_latency < 1:
+            raise ValueError("timing.queue_latency = 0 is out of range; allowed range is [1, 64]")
+
+
+@dataclass(frozen=True)
+class LayerConfig:
+    """Hardware parameters of one layer core: ``lanes`` (PEs), weight ``format`` and the
+    depth of the event queue in front of it."""
+
+    lanes: int = 1
+    format: str = "csc"
+    queue_depth: int = 16
+
+    def __post_init__(self):
+        _check_int("lanes", self.lanes, 1, 1 << 16)
+        if self.format not in FORMATS:
+            raise ValueError(f"format = {self.format!r} is not allowed; "
+                             f"choose one of {', '.join(FORMATS)}")
+        _check_int("queue_depth", self.queue_depth, *QUEUE_DEPTH_RANGE)
+
+
+@dataclass(frozen=True)
+class HardwareConfig:
+    """Hardware parameters of a whole accelerator.
+
+    Parameters
+    ----------
+    layers : sequence of LayerConfig
+        One per network layer.
+    mode : {"sparse", "dense"}
+        ``sparse`` is the event-driven accelerator; ``dense`` the sparsity-oblivious baseline
+        (every input processed every step; every layer must use the ``dense`` format).
+    timing : Timing
+    """
+
+    layers: tuple
+    mode: str = "sparse"
+    timing: Timing = field(default_factory=Timing)
+
+    def __post_init__(self):
+        layers = tuple(self.layers)
+        if not layers or not all(isinstance(c, LayerConfig) for c in layers):
+            raise TypeError("layers must be a non-empty sequence of LayerConfig")
+        object.__setattr__(self, "layers", layers)
+        if self.mode not in MODES:
+            raise ValueError(f"mode = {self.mode!r} is not allowed; choose one of {', '.join(MODES)}")
+        if self.mode == "dense" and any(c.format != "dense" for c in layers):
+            raise ValueError("mode 'dense' (the baseline) needs format 'dense' in every layer")
+
+    @classmethod
+    def uniform(cls, network, *, lanes=1, format="csc", queue_depth=16, mode="sparse",
+                timing=None):
+        """The same ``lanes`` (capped at each layer's size), format and depth everywhere.
+        ``lanes``, ``format`` and ``queue_depth`` may also be lists, one per layer."""
+        count = len(network)
+
+        def per_layer(name, value):
+            if isinstance(value, (list, tuple)):
+                if len(value) != count:
+                    raise ValueError(f"{name} has {len(value)} entries for {count} layers")
+                return list(value)
+            return [value] * count
+
+        lanes_ = per_layer("lanes", lanes)
+        if not isinstance(lanes, (list, tuple)):
+            lanes_ = [min(p, layer.neurons) for p, layer in zip(lanes_, network)]
+        if mode == "dense":
+            format = "dense"
+        configs = [LayerConfig(p, fmt, q) for p, fmt, q in
+                   zip(lanes_, per_layer("format", format), per_layer("queue_depth", queue_depth))]
+        return cls(tuple(configs), mode=mode, timing=timing or Timing())
+
+    def check(self, network):
+        """Raise ValueError if this configuration cannot serve ``network``."""
+        if len(self.layers) != len(network):
+            raise ValueError(f"the hardware configuration has {len(self.layers)} layers, "
+                             f"the network {len(network)}")
+        for index, (config, layer) in enumerate(zip(self.layers, network)):
+            if config.lanes > layer.neurons:
+                raise ValueError(f"layers[{index}].lanes = {config.lanes} is out of range; "
+                                 f"allowed range is [1, {layer.neurons}] (its neuron count)")
+
+
+@dataclass
+class LayerCycles:
+    """Per-layer activity predicted by the cycle model, summed over the batch.
+
+    ``events``: SPIKE events consumed; ``words``: weight words streamed; ``synaptic_updates``:
+    non-zero synapses applied; ``busy``: cycles the core worked (popped events to free);
+    ``stall``: cycles the core waited for room in its output queue; ``lower_bound``: the
+    DESIGN.md §4 bound for this layer.
+    """
+
+    events: int = 0
+    words: int = 0
+    synaptic_updates: int = 0
+    busy: int = 0
+    stall: int = 0
+    lower_bound: int = 0
+
+
+@dataclass
+class CycleReport:
+    """What :func:`cycle_model` returns.
+
+    ``total``: cycle in which the last sample's result is valid; ``latency``: per-sample
+    cycles from its first input push to its result; ``finish``: per-sample result cycle;
+    ``layers``: list of :class:`LayerCycles`; ``lower_bound``: sum over layers and steps of
+    the per-layer bound (a sequential machine's bound), ``pipeline_bound``: the largest
+    single layer's bound (what a perfect layer pipeline could reach).
+    """
+
+    total: int
+    latency: np.ndarray
+    finish: np.ndarray
+    layers: list
+    lower_bound: int
+    pipeline_bound: int
+
+
+def _column_words(network, config):
+    return [compile_weights(layer, c.lanes, c.format) for layer, c in zip(network, config.layers)]
+
+
+def lower_bound(network, result, config):
+    """Per-layer, per-sample, per-step lower bound ``[B, T]`` arrays (DESIGN.md §4)."""
+    bounds = []
+    for index, (layer, c) in enumerate(zip(network, config.layers)):
+        trains = np.asarray(result.layer_inputs(index))
+        if trains.ndim == 2:
+            trains = trains[None]
+        nnz = (layer.weights != 0).sum(axis=0)
+        reached = trains.astype(np.int64) @ nnz                    # [B, T]
+        rows = -(-layer.neurons // c.lanes)
+        bounds.append(-(-reached // c.lanes) + rows)
+    return bounds
+
+
+class _Queue:
+    __slots__ = ("depth", "push", "pop")
+
+    def __init__(self, depth):
+        self.depth = depth
+        self.push = []
+        self.pop = []
+
+
+def _source(events, queue):
+    """Push every event of ``events`` (a list of ('spike', j) / 'step' / 'sample') in order."""
+    t = 0
+    for _ in events:
+        t = yield ("push", queue, t)
+        t += 1
+
+
+def _core(stream, queue_in, queue_out, image, layer_rows, fan_in, spikes_out,
+          timing, dense, stats):
+    """Sequential process of layer core ``index``; ``spikes_out`` yields, per step of the
+    batch, the ascending output addresses."""
+    lanes = image.lanes
+    words = image.column_words
+    nnz = image.column_nnz
+    free = 0
+    sl = timing.sweep_latency
+    out_steps = iter(spikes_out)
+    for kind, addr in stream:
+        start = yield ("pop", queue_in, free)
+        if kind == "spike":
+            stats.events += 1
+            if dense:
+                free = start + 1
+            else:
+                stats.words += int(words[addr])
+                stats.synaptic_updates += int(nnz[addr])
+                free = start + max(1, int(words[addr]))
+            stats.busy += free - start
+            continue
+        if kind == "sample":
+            c = start + layer_rows
+            pushed = yield ("push", queue_out, c)
+            stats.stall += pushed - c
+            free = pushed + 1
+            stats.busy += free - start
+            continue
+        # STEP: (dense: stream every column), drain, sweep with compacted emission, marker.
+        c = start + timing.drain
+        if dense:
+            c += fan_in * layer_rows
+            stats.words += fan_in * layer_rows
+        addresses = next(out_steps)
+        row_of = addresses // lanes
+        next_row = 0
+        i = 0
+        while i < len(addresses):
+            row = int(row_of[i])
+            c += row - next_row                       # silent rows, one cycle each
+            k = 1
+            while i + k < len(addresses) and row_of[i + k] == row:
+                k += 1
+            at = c + sl
+            for _ in range(k):
+                pushed = yield ("push", queue_out, at)
+                stats.stall += pushed - at
+                at = pushed + 1
+            c = at - sl                               # next row issues after the last push
+            next_row = row + 1
+            i += k
+        c += layer_rows - next_row
+        at = c + sl
+        pushed = yield ("push", queue_out, at)
+        stats.stall += pushed - at
+        free = pushed + 1
+        stats.busy += free - start
+
+
+def _run(processes, queues, timing):
+    """Resolve every process's pops and pushes in time order of dependencies."""
+    pending = {}
+    for proc in processes:
+        pending[proc] = next(proc, None)
+    active = [p for p in processes if pending[p] is not None]
+    while active:
+        progressed = False
+        for proc in list(active):
+            request = pending[proc]
+            while request is not None:
+                op, queue, at = request
+                if op == "pop":
+                    e = len(queue.pop)
+                    if e >= len(queue.push):
+                        break
+                    t = max(at, queue.push[e] + timing.queue_latency)
+                    queue.pop.append(t)
+                else:
+                    if queue is None:
+                        t = at
+                    else:
+                        e = len(queue.push)
+                        if e >= queue.depth:
+                            if e - queue.depth >= len(queue.pop):
+                                break
+                            t = max(at, queue.pop[e - queue.depth] + 1)
+                        else:
+                            t = at
+                        queue.push.append(t)
+                progressed = True
+                try:
+                    request = proc.send(t)
+                except StopIteration:
+                    request = None
+            pending[proc] = request
+            if request is None:
+                active.remove(proc)
+        if not progressed:
+            raise RuntimeError("cycle model deadlock (an internal error): "
+                               "no process can advance")
+
+
+def _event_stream(trains):
+    """Events of a batch ``[B, T, N]`` as (kind, addr) pairs; also marker positions."""
+    stream = []
+    for sample in trains:
+        for step in sample:
+            stream.extend(("spike", int(a)) for a in np.flatnonzero(step))
+            stream.append(("step", None))
+        stream.append(("sample", None))
+    return stream
+
+
+def cycle_model(network, result, config):
+    """Predict the cycles of running ``result``'s inputs through ``config``'s accelerator.
+
+    Parameters
+    ----------
+    network : Network
+    result : SimResult
+        The golden model's run (its spike trains decide which events flow).
+    config : HardwareConfig
+
+    Returns a :class:`CycleReport`.
+    """
+    if not isinstance(network, Network):
+        raise TypeError("network must be a spikeforge.model.Network")
+    if not isinstance(result, SimResult):
+        raise TypeError("result must be the SimResult of simulate(network, ...)")
+    if not isinstance(config, HardwareConfig):
+        raise TypeError("config must be a HardwareConfig")
+    config.check(network)
+    timing = config.timing
+    dense = config.mode == "dense"
+    images = _column_words(network, config)
+
+    trains = [np.asarray(result.layer_inputs(i)) for i in range(len(network) + 1)]
+    trains = [t[None] if t.ndim == 2 else t for t in trains]
+    batch = trains[0].shape[0]
+
+    queues = [_Queue(c.queue_depth) for c in config.layers]
+    stats = [LayerCycles() for _ in network]
+    processes = [_source(_event_stream(trains[0]), queues[0])]
+    # The last core pushes into the readout (no queue, never blocks): record its pushes.
+    readout = _ReadoutQueue()
+    for index, (layer, c) in enumerate(zip(network, config.layers)):
+        queue_out = queues[index + 1] if index + 1 < len(network) else readout
+        out_addresses = [np.flatnonzero(step) for sample in trains[index + 1] for step in sample]
+        rows = -(-layer.neurons // c.lanes)
+        processes.append(_core(_event_stream(trains[index]), queues[index], queue_out,
+                               images[index], rows, layer.fan_in, out_addresses, timing,
+                               dense, stats[index]))
+    _run(processes, queues + [readout], timing)
+
+    # Readout: the last core's pushes in order; SAMPLE markers end each sample.
+    last_stream = _event_stream(trains[-1])
+    finish = np.array([t + timing.readout_latency
+                       for (kind, _), t in zip(last_stream, readout.push) if kind == "sample"],
+                      dtype=np.int64)
+    first_push = np.array(_sample_first_pushes(trains[0], queues[0].push), dtype=np.int64)
+    bounds = lower_bound(network, result, config)
+    for s, b in zip(stats, bounds):
+        s.lower_bound = int(b.sum())
+    return CycleReport(total=int(finish[-1]), latency=finish - first_push, finish=finish,
+                       layers=stats, lower_bound=int(sum(b.sum() for b in bounds)),
+                       pipeline_bound=int(max(b.sum() for b in bounds)))
+
+
+class _ReadoutQueue:
+    """A sink that accepts every push at once (the readout never back-pressures)."""
+
+    depth = math.inf
+
+    def __init__(self):
+        self.push = []
+        self.pop = []
+
+
+def _sample_first_pushes(trains, pushes):
+    """Cycle in which each sample's first input event was pushed."""
+    firsts, position = [], 0
+    for sample in trains:
+        firsts.append(pushes[position])
+        position += int(sample.sum()) + sample.shape[0] + 1
+    return firsts
+
+
+def single_layer_cycles(layer, image, input_trains, output_trains, timing=Timing(),
+                        dense=False):
+    """Closed form of the cycle count of a one-layer accelerator for one sample.
+
+    ``input_trains`` ``[T, fan_in]`` and ``output_trains`` ``[T, N]`` are that sample's
+    input and output spikes. Equals :func:`cycle_model` for a one-layer network (a test
+    checks it); given separately as the formula a reader can verify by hand.
+    """
+    rows = image.rows
+    total = timing.queue_latency
+    for spikes_in, spikes_out in zip(np.asarray(input_trains), np.asarray(output_trains)):
+        active = np.flatnonzero(spikes_in)
+        if dense:
+            total += len(active) + layer.fan_in * rows
+        else:
+            total += int(np.maximum(1, image.column_words[active]).sum())
+        per_row = np.bincount(np.flatnonzero(spikes_out) // image.lanes, minlength=rows)
+        total += timing.drain + int(np.maximum(1, per_row).sum()) + timing.sweep_latency + 1
+    return total + rows + timing.readout_latency

@@ -1,0 +1,153 @@
+"""Input encoders: intensities → binary spike trains ``[B, T, N0]`` (DESIGN.md §2).
+
+Each encoder states its exact rule, so a hardware encoder can reproduce the trains bit for
+bit. Intensities are integers ``x`` in ``[0, x_max]`` with ``x_max = 2**x_bits - 1``; use
+:func:`to_intensity` to map floats in ``[0, 1]`` (or any range) onto that grid.
+
+``spikes``
+    The caller's own binary trains, validated (:func:`encode_spikes`).
+``rate``
+    Input ``i`` spikes at step ``t`` when ``x[i] > u[t, i]``. The thresholds ``u`` come from
+    one 32-bit xorshift generator (Marsaglia 2003: ``s ^= s << 13; s ^= s >> 17;
+    s ^= s << 5``, all modulo ``2**32``), a linear-feedback shift register over GF(2) with
+    period ``2**32 - 1``. It is seeded with ``seed`` at the start of every sample and
+    advanced once per (step, input) in raster order — ``t`` outer, ``i`` inner — before each
+    draw; the draw is the state's top ``x_bits`` bits, ``u = s >> (32 - x_bits)``. So
+    ``P(spike) = x / 2**x_bits`` and ``x = 0`` never spikes.
+``latency``
+    Time to first spike: input ``i`` with ``x > 0`` spikes once, at step
+    ``t = ((x_max - x) * T) >> x_bits`` — the brightest (``x = x_max``) at ``t = 0``, the
+    dimmest (``x = 1``) at ``t = T - 1`` for ``T <= 2**(x_bits-1)``; ``x = 0`` never spikes.
+"""
+
+from functools import lru_cache
+
+import numpy as np
+
+from .simulate import check_spike_trains
+
+__all__ = ["RATE_SEED", "X_BITS_RANGE", "encode", "encode_latency", "encode_rate",
+           "encode_spikes", "rate_thresholds", "to_intensity", "xorshift32"]
+
+RATE_SEED = 0x2545F491
+X_BITS_RANGE = (1, 16)
+ENCODERS = ("spikes", "rate", "latency")
+
+
+def xorshift32(state):
+    """One step of the 32-bit xorshift generator used by the ``rate`` encoder."""
+    state ^= (state << 13) & 0xFFFFFFFF
+    state ^= state >> 17
+    state ^= (state << 5) & 0xFFFFFFFF
+    return state
+
+
+def _check_param(name, value, lo, hi):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be an integer in [{lo}, {hi}], not {value!r}")
+    if not lo <= value <= hi:
+        raise ValueError(f"{name} = {value} is out of range; allowed range is [{lo}, {hi}]")
+    return int(value)
+
+
+@lru_cache(maxsize=32)
+def _thresholds(n_inputs, steps, x_bits, seed):
+    u = np.empty(steps * n_inputs, dtype=np.int64)
+    state = seed
+    shift = 32 - x_bits
+    for n in range(steps * n_inputs):
+        state = xorshift32(state)
+        u[n] = state >> shift
+    u = u.reshape(steps, n_inputs)
+    u.setflags(write=False)
+    return u
+
+
+def rate_thresholds(n_inputs, steps, *, x_bits=8, seed=RATE_SEED):
+    """The ``[T, N0]`` thresholds ``u`` of the ``rate`` encoder (identical for every sample)."""
+    n_inputs = _check_param("n_inputs", n_inputs, 1, 1 << 20)
+    steps = _check_param("steps", steps, 1, 1 << 16)
+    x_bits = _check_param("x_bits", x_bits, *X_BITS_RANGE)
+    seed = _check_param("seed", seed, 1, 0xFFFFFFFF)
+    return _thresholds(n_inputs, steps, x_bits, seed)
+
+
+def _intensities(x, x_bits):
+    array = np.asarray(x)
+    if array.ndim not in (1, 2):
+        raise ValueError(f"intensities must have shape [N0] or [B, N0], got {array.shape}")
+    batched = array.ndim == 2
+    if not batched:
+        array = array[None]
+    x_max = (1 << x_bits) - 1
+    if not np.issubdtype(array.dtype, np.integer):
+        if (not np.issubdtype(array.dtype, np.floating)
+                or not np.array_equal(array, np.round(array))):
+            raise ValueError(f"intensities must be integers in [0, {x_max}]; "
+                             f"use to_intensity() to map floats onto that grid")
+    if array.size and (array.min() < 0 or array.max() > x_max):
+        raise ValueError(f"intensities must lie in [0, {x_max}] (x_bits = {x_bits}); "
+                         f"got values in [{array.min()}, {array.max()}]")
+    return array.astype(np.int64), batched
+
+
+def to_intensity(values, *, x_bits=8, lo=0.0, hi=1.0):
+    """Map floats in ``[lo, hi]`` to integers in ``[0, 2**x_bits - 1]`` (round half to even,
+    values outside the range are clipped)."""
+    x_bits = _check_param("x_bits", x_bits, *X_BITS_RANGE)
+    if not hi > lo:
+        raise ValueError(f"hi must be greater than lo, got lo = {lo}, hi = {hi}")
+    x_max = (1 << x_bits) - 1
+    scaled = (np.asarray(values, dtype=np.float64) - lo) / (hi - lo) * x_max
+    return np.clip(np.round(scaled), 0, x_max).astype(np.int64)
+
+
+def encode_spikes(spikes, n_inputs=None):
+    """Validate caller-made binary trains ``[T, N0]`` or ``[B, T, N0]``; return bool arrays
+    of the same shape."""
+    array = np.asarray(spikes)
+    if n_inputs is None:
+        n_inputs = array.shape[-1] if array.ndim else 0
+    trains, batched = check_spike_trains(array, n_inputs)
+    return trains if batched else trains[0]
+
+
+def encode_rate(x, steps, *, x_bits=8, seed=RATE_SEED):
+    """Rate-code intensities ``x`` (``[N0]`` or ``[B, N0]``) into ``steps`` steps.
+
+    >>> from spikeforge.model import encode_rate
+    >>> encode_rate([0, 255], 4).astype(int).tolist()   # 0 never fires, 255 fires unless u = 255
+    [[0, 1], [0, 1], [0, 1], [0, 1]]
+    """
+    x_bits = _check_param("x_bits", x_bits, *X_BITS_RANGE)
+    values, batched = _intensities(x, x_bits)
+    u = rate_thresholds(values.shape[1], steps, x_bits=x_bits, seed=seed)
+    trains = values[:, None, :] > u[None]
+    return trains if batched else trains[0]
+
+
+def encode_latency(x, steps, *, x_bits=8):
+    """Time-to-first-spike code: one spike per non-zero input, earlier for brighter inputs.
+
+    >>> from spikeforge.model import encode_latency
+    >>> encode_latency([255, 128, 1, 0], 4, x_bits=8).astype(int).T.tolist()
+    [[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 0, 1], [0, 0, 0, 0]]
+    """
+    x_bits = _check_param("x_bits", x_bits, *X_BITS_RANGE)
+    steps = _check_param("steps", steps, 1, 1 << 16)
+    values, batched = _intensities(x, x_bits)
+    x_max = (1 << x_bits) - 1
+    fire_at = ((x_max - values) * steps) >> x_bits
+    trains = (np.arange(steps)[None, :, None] == fire_at[:, None, :]) & (values[:, None, :] > 0)
+    return trains if batched else trains[0]
+
+
+def encode(kind, x, steps=None, **options):
+    """Dispatch to the encoder named ``kind`` (``"spikes"``, ``"rate"`` or ``"latency"``)."""
+    if kind == "spikes":
+        return encode_spikes(x, **options)
+    if kind == "rate":
+        return encode_rate(x, steps, **options)
+    if kind == "latency":
+        return encode_latency(x, steps, **options)
+    raise ValueError(f"encoder = {kind!r} is not allowed; choose one of {', '.join(ENCODERS)}")

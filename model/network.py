@@ -1,0 +1,254 @@
+"""Integer network description: fully connected LIF layers, validated on construction.
+
+A :class:`Network` is the single source of truth the golden model, the memory-image
+compiler, the cycle model and the hardware generator all read. Everything in it is an
+integer (DESIGN.md §2); every field is checked when the object is built, and an invalid
+value raises :class:`ValueError` (or :class:`TypeError` for a wrong kind of value) whose
+message names the field and the allowed range.
+"""
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+__all__ = [
+    "LEAK_MODES", "RESET_MECHANISMS", "RESET_TIMINGS", "W_BITS_RANGE", "V_BITS_RANGE",
+    "MUL_FRAC_RANGE", "Layer", "Network", "signed_range",
+]
+
+LEAK_MODES = ("none", "shift", "mul")
+RESET_MECHANISMS = ("subtract", "zero")
+RESET_TIMINGS = ("immediate", "delayed")
+W_BITS_RANGE = (2, 16)
+V_BITS_RANGE = (3, 32)
+MUL_FRAC_RANGE = (1, 16)
+
+
+def signed_range(bits):
+    """Return ``(lo, hi)``, the inclusive range of a two's-complement ``bits``-bit integer."""
+    return -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+
+
+def _check_int(name, value, lo, hi):
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be an integer in [{lo}, {hi}], not {value!r}")
+    if not lo <= value <= hi:
+        raise ValueError(f"{name} = {value} is out of range; allowed range is [{lo}, {hi}]")
+    return int(value)
+
+
+def _check_choice(name, value, choices):
+    if value not in choices:
+        raise ValueError(f"{name} = {value!r} is not allowed; choose one of {', '.join(choices)}")
+    return value
+
+
+def _integer_array(name, value, ndim):
+    array = np.asarray(value)
+    if array.ndim != ndim:
+        raise ValueError(f"{name} must be a {ndim}-D array, got shape {array.shape}")
+    if array.dtype == np.bool_:
+        return array.astype(np.int64)
+    if np.issubdtype(array.dtype, np.integer):
+        return array.astype(np.int64)
+    if np.issubdtype(array.dtype, np.floating):
+        if not np.all(np.isfinite(array)) or not np.array_equal(array, np.round(array)):
+            raise ValueError(
+                f"{name} must hold integers; quantize float weights first "
+                f"(spikeforge.model.quantize_network)")
+        return array.astype(np.int64)
+    raise TypeError(f"{name} must be an integer array, not dtype {array.dtype}")
+
+
+def _check_fits(name, array, bits, unit):
+    lo, hi = signed_range(bits)
+    if array.size and (array.min() < lo or array.max() > hi):
+        bad = array.min() if array.min() < lo else array.max()
+        raise ValueError(
+            f"{name} holds {int(bad)}, which does not fit {unit} = {bits} "
+            f"(signed range [{lo}, {hi}])")
+
+
+@dataclass(frozen=True, eq=False)
+class Layer:
+    """One fully connected layer of leaky integrate-and-fire neurons (DESIGN.md §2).
+
+    Parameters
+    ----------
+    weights : int array, shape ``(neurons, fan_in)``
+        ``weights[i, j]`` connects input ``j`` to neuron ``i``; every value fits ``w_bits``.
+    theta : int
+        Firing threshold; a neuron spikes when ``v > theta``. ``1 <= theta <= 2**(v_bits-1) - 2``
+        so that a spike is reachable within the membrane range.
+    w_bits : int
+        Signed weight width, in ``[2, 16]``.
+    v_bits : int
+        Signed membrane width, in ``[3, 32]``; the membrane saturates to this range.
+    bias : int array, shape ``(neurons,)``, optional
+        Added to the input current every step; fits ``v_bits``. Default: all zero.
+    leak : {"none", "shift", "mul"}
+        ``none``: ``leak(v) = v``; ``shift``: ``leak(v) = v - (v >> k)``;
+        ``mul``: ``leak(v) = (v * m) >> f``.
+    k : int
+        Shift of the ``shift`` leak, in ``[0, v_bits - 1]`` (``beta = 1 - 2**-k``).
+    m, f : int
+        Multiplier and fraction bits of the ``mul`` leak: ``f`` in ``[1, 16]``,
+        ``m`` in ``[0, 2**f]`` (``beta = m / 2**f``).
+    reset : {"subtract", "zero"}
+        Reset mechanism after a spike.
+    timing : {"immediate", "delayed"}
+        ``immediate`` resets in the step of the spike; ``delayed`` (snnTorch's default)
+        applies the reset in the next step and keeps the membrane unreset.
+    """
+
+    weights: np.ndarray
+    theta: int
+    w_bits: int = 8
+    v_bits: int = 16
+    bias: np.ndarray | None = None
+    leak: str = "none"
+    k: int | None = None
+    m: int | None = None
+    f: int | None = None
+    reset: str = "subtract"
+    timing: str = "immediate"
+
+    def __post_init__(self):
+        set_ = object.__setattr__
+        set_(self, "w_bits", _check_int("w_bits", self.w_bits, *W_BITS_RANGE))
+        set_(self, "v_bits", _check_int("v_bits", self.v_bits, *V_BITS_RANGE))
+        weights = _integer_array("weights", self.weights, 2)
+        if weights.shape[0] < 1 or weights.shape[1] < 1:
+            raise ValueError(f"weights must have at least one neuron and one input, "
+                             f"got shape {weights.shape}")
+        _check_fits("weights", weights, self.w_bits, "w_bits")
+        weights.setflags(write=False)
+        set_(self, "weights", weights)
+
+        theta_max = (1 << (self.v_bits - 1)) - 2
+        set_(self, "theta", _check_int(f"theta (with v_bits = {self.v_bits})",
+                                       self.theta, 1, theta_max))
+
+        if self.bias is None:
+            bias = np.zeros(weights.shape[0], dtype=np.int64)
+        else:
+            bias = _integer_array("bias", self.bias, 1)
+            if bias.shape != (weights.shape[0],):
+                raise ValueError(f"bias must have shape ({weights.shape[0]},) to match "
+                                 f"{weights.shape[0]} neurons, got {bias.shape}")
+            _check_fits("bias", bias, self.v_bits, "v_bits")
+        bias.setflags(write=False)
+        set_(self, "bias", bias)
+
+        _check_choice("leak", self.leak, LEAK_MODES)
+        _check_choice("reset", self.reset, RESET_MECHANISMS)
+        _check_choice("timing", self.timing, RESET_TIMINGS)
+        if self.leak == "shift":
+            if self.k is None:
+                raise ValueError(f"leak 'shift' needs k in [0, {self.v_bits - 1}]")
+            set_(self, "k", _check_int("k", self.k, 0, self.v_bits - 1))
+        elif self.k is not None:
+            raise ValueError(f"k is only used by leak 'shift', not by leak {self.leak!r}")
+        if self.leak == "mul":
+            if self.f is None or self.m is None:
+                raise ValueError(f"leak 'mul' needs f in [{MUL_FRAC_RANGE[0]}, "
+                                 f"{MUL_FRAC_RANGE[1]}] and m in [0, 2**f]")
+            set_(self, "f", _check_int("f", self.f, *MUL_FRAC_RANGE))
+            set_(self, "m", _check_int(f"m (with f = {self.f})", self.m, 0, 1 << self.f))
+        elif self.m is not None or self.f is not None:
+            raise ValueError(f"m and f are only used by leak 'mul', not by leak {self.leak!r}")
+
+    @property
+    def neurons(self):
+        """Number of neurons ``N`` of this layer."""
+        return self.weights.shape[0]
+
+    @property
+    def fan_in(self):
+        """Number of inputs of this layer."""
+        return self.weights.shape[1]
+
+    @property
+    def beta(self):
+        """The decay factor the leak implements (a float, for documentation and conversion)."""
+        if self.leak == "shift":
+            return 1.0 - 2.0 ** -self.k
+        if self.leak == "mul":
+            return self.m / 2 ** self.f
+        return 1.0
+
+    def leak_fn(self, v):
+        """Apply this layer's leak to an int64 array ``v`` (arithmetic shifts, exact)."""
+        if self.leak == "shift":
+            return v - (v >> self.k)
+        if self.leak == "mul":
+            return (v * self.m) >> self.f
+        return v
+
+    def current_bound(self):
+        """Largest ``|W s + b|`` over all binary input vectors ``s`` (sizes accumulators)."""
+        pos = np.clip(self.weights, 0, None).sum(axis=1) + np.clip(self.bias, 0, None)
+        neg = np.clip(self.weights, None, 0).sum(axis=1) + np.clip(self.bias, None, 0)
+        return int(max(pos.max(), -neg.min()))
+
+    def replace(self, **changes):
+        """Return a copy with some fields changed (validated again)."""
+        fields = {name: getattr(self, name) for name in
+                  ("weights", "theta", "w_bits", "v_bits", "bias", "leak", "k", "m", "f",
+                   "reset", "timing")}
+        fields.update(changes)
+        if "leak" in changes:  # leak parameters belong to the old mode unless given anew
+            for name in ("k", "m", "f"):
+                if name not in changes:
+                    fields[name] = None
+        return Layer(**fields)
+
+
+@dataclass(frozen=True, eq=False)
+class Network:
+    """A feed-forward stack of :class:`Layer`; layer ``l``'s fan-in is layer ``l-1``'s size.
+
+    Parameters
+    ----------
+    layers : sequence of Layer
+        At least one layer. ``layers[0].fan_in`` is the input size ``N_0``.
+    """
+
+    layers: tuple = field(default_factory=tuple)
+
+    def __post_init__(self):
+        layers = tuple(self.layers)
+        if not layers:
+            raise ValueError("layers must hold at least one Layer")
+        for index, layer in enumerate(layers):
+            if not isinstance(layer, Layer):
+                raise TypeError(f"layers[{index}] must be a Layer, not {type(layer).__name__}")
+            if index and layer.fan_in != layers[index - 1].neurons:
+                raise ValueError(
+                    f"layers[{index}].weights has fan-in {layer.fan_in}, but layers[{index - 1}] "
+                    f"has {layers[index - 1].neurons} neurons; shapes must chain")
+        object.__setattr__(self, "layers", layers)
+
+    @property
+    def n_inputs(self):
+        """Input size ``N_0``."""
+        return self.layers[0].fan_in
+
+    @property
+    def n_outputs(self):
+        """Number of output neurons (classes)."""
+        return self.layers[-1].neurons
+
+    @property
+    def shape(self):
+        """Sizes ``(N_0, N_1, ..., N_L)``."""
+        return (self.n_inputs,) + tuple(layer.neurons for layer in self.layers)
+
+    def __len__(self):
+        return len(self.layers)
+
+    def __iter__(self):
+        return iter(self.layers)
+
+    def __getitem__(self, index):
+        return self.layers[index]

@@ -1,0 +1,175 @@
+"""The golden model: exact integer LIF simulation of a :class:`Network` (DESIGN.md §2).
+
+Batched over samples and vectorized over neurons. The input current ``W s + b`` is an
+exact integer sum; it is computed with a floating-point matrix product (BLAS) only when
+every partial sum is provably representable exactly (``|sum| < 2**24`` for float32,
+``< 2**53`` for float64), which holds because spikes are 0/1 and the bound is computed
+from the weights. Otherwise it falls back to an int64 product.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .network import Network, signed_range
+
+__all__ = ["SimResult", "simulate", "layer_step", "check_spike_trains"]
+
+
+def check_spike_trains(spikes, n_inputs):
+    """Validate binary spike trains ``[T, N0]`` or ``[B, T, N0]``; return bool ``[B, T, N0]``
+    and whether the input was batched."""
+    array = np.asarray(spikes)
+    if array.ndim not in (2, 3):
+        raise ValueError(f"spikes must have shape [T, {n_inputs}] or [B, T, {n_inputs}], "
+                         f"got {array.shape}")
+    batched = array.ndim == 3
+    if not batched:
+        array = array[None]
+    if array.shape[2] != n_inputs:
+        raise ValueError(f"spikes have {array.shape[2]} inputs per step, the network "
+                         f"expects {n_inputs}")
+    if array.shape[1] < 1:
+        raise ValueError("spikes must hold at least one timestep (T >= 1)")
+    if array.dtype != np.bool_:
+        if not (np.issubdtype(array.dtype, np.integer) or np.issubdtype(array.dtype, np.floating)):
+            raise TypeError(f"spikes must be a binary array, not dtype {array.dtype}")
+        if array.size and not np.all((array == 0) | (array == 1)):
+            raise ValueError("spikes must be binary: every value 0 or 1 (use an encoder "
+                             "such as encode_rate for intensities)")
+        array = array.astype(np.bool_)
+    return array, batched
+
+
+def _current_dtype(layer):
+    bound = layer.current_bound()
+    if bound < 2 ** 24:
+        return np.float32
+    if bound < 2 ** 53:
+        return np.float64
+    return np.int64
+
+
+def layer_step(layer, v, r, spikes_in, weights_t=None):
+    """Advance one layer by one timestep.
+
+    Parameters
+    ----------
+    layer : Layer
+    v : int64 array ``[B, N]``
+        Membranes before the step.
+    r : bool array ``[B, N]``
+        This layer's spikes of the previous step (used by ``delayed`` timing).
+    spikes_in : bool array ``[B, fan_in]``
+    weights_t : array ``[fan_in, N]``, optional
+        ``layer.weights.T`` in the dtype used for the current (a cache).
+
+    Returns ``(v, s)``: the new membranes (int64) and the spikes (bool) of this step.
+    """
+    if weights_t is None:
+        weights_t = layer.weights.T.astype(_current_dtype(layer))
+    current = (spikes_in.astype(weights_t.dtype) @ weights_t).astype(np.int64) + layer.bias
+    lo, hi = signed_range(layer.v_bits)
+    theta = layer.theta
+    if layer.timing == "immediate":
+        v = np.clip(layer.leak_fn(v) + current, lo, hi)
+        s = v > theta
+        if layer.reset == "subtract":
+            v = np.where(s, v - theta, v)
+        else:
+            v = np.where(s, 0, v)
+    else:
+        if layer.reset == "subtract":
+            v = np.clip(layer.leak_fn(v) + current - r * theta, lo, hi)
+        else:
+            v = np.clip(np.where(r, 0, layer.leak_fn(v)) + current, lo, hi)
+        s = v > theta
+    return v, s
+
+
+@dataclass(frozen=True, eq=False)
+class SimResult:
+    """What :func:`simulate` returns. Arrays have a leading batch axis ``B`` unless the
+    input spikes were a single ``[T, N0]`` train.
+
+    Members
+    -------
+    inputs : bool array ``[B, T, N0]``
+        The input spike trains.
+    spikes : list of bool arrays ``[B, T, N_l]``
+        Every layer's output spikes per step.
+    membranes : list of int64 arrays ``[B, N_l]``
+        Every layer's final membranes (after the last step, reset applied as the timing
+        rule says).
+    counts : int64 array ``[B, N_L]``
+        Output spike counts over the ``T`` steps.
+    predicted : int64 array ``[B]``
+        Arg-max of ``counts``, lowest index on ties.
+    traces : list of int64 arrays ``[B, T, N_l]`` or None
+        Membranes after every step, when ``record_membranes=True``.
+    """
+
+    inputs: np.ndarray
+    spikes: list
+    membranes: list
+    counts: np.ndarray
+    predicted: np.ndarray
+    traces: list | None = None
+
+    @property
+    def steps(self):
+        return self.inputs.shape[-2]
+
+    def layer_inputs(self, index):
+        """Input spikes of layer ``index`` (the network input for 0)."""
+        return self.inputs if index == 0 else self.spikes[index - 1]
+
+
+def simulate(network, spikes, *, record_membranes=False):
+    """Run the golden model.
+
+    Parameters
+    ----------
+    network : Network
+    spikes : binary array ``[T, N0]`` or ``[B, T, N0]``
+        Input spike trains (see :mod:`spikeforge.model.encoders` to make them).
+    record_membranes : bool
+        Also return every layer's membranes after every step (``SimResult.traces``).
+
+    Every sample starts from ``v = 0`` and ``r = 0``.
+
+    >>> import numpy as np
+    >>> from spikeforge.model import Layer, Network, simulate
+    >>> net = Network([Layer(np.array([[3, 1], [1, 3]]), theta=4, w_bits=4, v_bits=8)])
+    >>> result = simulate(net, np.array([[1, 0], [1, 0], [0, 1]]))
+    >>> result.spikes[0].astype(int).tolist()   # v: [3,1] -> [6,2] fires 0 -> [3,5] fires 1
+    [[0, 0], [1, 0], [0, 1]]
+    >>> result.counts.tolist(), int(result.predicted)   # a tie goes to the lowest index
+    ([1, 1], 0)
+    """
+    if not isinstance(network, Network):
+        raise TypeError(f"network must be a spikeforge.model.Network, not {type(network).__name__}")
+    trains, batched = check_spike_trains(spikes, network.n_inputs)
+    batch, steps, _ = trains.shape
+    weights_t = [layer.weights.T.astype(_current_dtype(layer)) for layer in network]
+    v = [np.zeros((batch, layer.neurons), dtype=np.int64) for layer in network]
+    r = [np.zeros((batch, layer.neurons), dtype=np.bool_) for layer in network]
+    out = [np.zeros((batch, steps, layer.neurons), dtype=np.bool_) for layer in network]
+    traces = ([np.zeros((batch, steps, layer.neurons), dtype=np.int64) for layer in network]
+              if record_membranes else None)
+    for t in range(steps):
+        s_in = trains[:, t]
+        for index, layer in enumerate(network):
+            v[index], s = layer_step(layer, v[index], r[index], s_in, weights_t[index])
+            r[index] = s
+            out[index][:, t] = s
+            if traces is not None:
+                traces[index][:, t] = v[index]
+            s_in = s
+    counts = out[-1].sum(axis=1, dtype=np.int64)
+    predicted = np.argmax(counts, axis=1).astype(np.int64)
+    if not batched:
+        unbatch = lambda arrays: [a[0] for a in arrays]  # noqa: E731
+        return SimResult(trains[0], unbatch(out), unbatch(v), counts[0], predicted[0],
+                         unbatch(traces) if traces is not None else None)
+    return SimResult(trains, out, v, counts, predicted, traces)
