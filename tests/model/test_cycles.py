@@ -1,0 +1,176 @@
+"""Cycle model: hand-computed timelines, the one-layer closed form, and invariants."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from spikeforge.model import (FORMATS, HardwareConfig, Layer, LayerConfig, Network, Timing,
+                              compile_weights, cycle_model, lower_bound, simulate,
+                              single_layer_cycles)
+
+
+def test_one_layer_timeline_by_hand():
+    # N = 3, fan-in 2, P = 2 (rows = 2), csc: column 0 has 2 words, column 1 has 1 word.
+    # theta = 2: step 0 (inputs 0 and 1) gives I = [1, -2, 3] -> neuron 2 (row 1) fires;
+    # step 1 (input 1) gives no spike. Default timing: queue 1, drain 3, sweep 2, readout 1.
+    #   pop SPIKE(0) at 1, busy 2            -> 3
+    #   SPIKE(1) 1                           -> 4
+    #   STEP: drain to 7, row 0 at 7, row 1 at 8 pushes its spike at 10, marker at 11 -> 12
+    #   SPIKE(1) 1                           -> 13
+    #   STEP: drain to 16, rows 16, 17, marker at 18 + 2 = 20 -> 21
+    #   SAMPLE: clear 2 rows, marker at 23, result valid at 24
+    layer = Layer(np.array([[1, 0], [0, -2], [3, 0]]), theta=2, w_bits=4, v_bits=8)
+    net = Network([layer])
+    result = simulate(net, np.array([[1, 1], [0, 1]]))
+    assert result.spikes[0].astype(int).tolist() == [[0, 0, 1], [0, 0, 0]]
+    report = cycle_model(net, result, HardwareConfig.uniform(net, lanes=2, format="csc"))
+    assert report.total == 24
+    assert report.latency.tolist() == [24]
+    stats = report.layers[0]
+    assert (stats.events, stats.words, stats.synaptic_updates, stats.stall) == (3, 4, 4, 0)
+    assert stats.busy == 23                       # every cycle from the first pop on
+    # Lower bound: step 0 reaches 3 synapses -> ceil(3/2) + 2 = 4; step 1: 1 -> 1 + 2 = 3
+    assert report.lower_bound == 7
+    image = compile_weights(layer, 2, "csc")
+    assert single_layer_cycles(layer, image, result.inputs, result.spikes[0]) == 24
+
+
+def test_back_pressure_timeline_by_hand():
+    # Input 1 -> layer 1 (2 neurons, P = 2, both fire on the input) -> layer 2 (4 neurons,
+    # P = 1: 4 words per column, never fires). Queue 2 has depth 2.
+    #   core 1: pop SPIKE(0) at 1 -> 2; STEP at 2: drain to 5, row 0 pushes spikes at 7, 8,
+    #           marker wants 9: queue 2 holds 2 events until core 2 pops the first at 8 -> 9.
+    #           SAMPLE popped at 10, clears 1 row, wants to push at 11 but queue 2 is full until
+    #           core 2 pops the second spike at 12 -> pushed at 13 (2 stall cycles).
+    #   core 2: SPIKE(0) at 8 -> 12, SPIKE(1) at 12 -> 16, STEP at 16: drain 19, 4 rows to 23,
+    #           marker at 25 -> 26; SAMPLE at 26: clears 4 rows, marker at 30, result at 31.
+    net = Network([Layer(np.array([[5], [5]]), theta=4, w_bits=4, v_bits=8),
+                   Layer(np.full((4, 2), 5), theta=100, w_bits=4, v_bits=10)])
+    result = simulate(net, np.array([[1]]))
+    assert result.spikes[0].tolist() == [[True, True]]
+    shallow = cycle_model(net, result, HardwareConfig(
+        (LayerConfig(2, "csc", 16), LayerConfig(1, "csc", 2))))
+    assert shallow.total == 31
+    assert [s.stall for s in shallow.layers] == [2, 0]
+    deep = cycle_model(net, result, HardwareConfig(
+        (LayerConfig(2, "csc", 16), LayerConfig(1, "csc", 16))))
+    assert deep.total == 31
+    assert [s.stall for s in deep.layers] == [0, 0]
+
+
+def test_dense_baseline_by_hand():
+    # Same one-layer network as the first test, dense baseline, P = 2 (rows = 2, fan-in 2):
+    # step 0: two SPIKE latches (2) + STEP (2 * 2 columns-words + drain 3 + rows 2 + 2 + 1 = 12)
+    # step 1: one latch (1) + STEP 12; SAMPLE: 2 rows then marker; queue 1 + readout 1.
+    # total = 1 + 14 + 13 + 2 + 1 = 31
+    layer = Layer(np.array([[1, 0], [0, -2], [3, 0]]), theta=2, w_bits=4, v_bits=8)
+    net = Network([layer])
+    result = simulate(net, np.array([[1, 1], [0, 1]]))
+    report = cycle_model(net, result, HardwareConfig.uniform(net, lanes=2, mode="dense"))
+    assert report.total == 31
+    image = compile_weights(layer, 2, "dense")
+    assert single_layer_cycles(layer, image, result.inputs, result.spikes[0], dense=True) == 31
+
+
+@st.composite
+def one_layer_cases(draw):
+    n, fan_in = draw(st.integers(1, 24)), draw(st.integers(1, 16))
+    rng = np.random.default_rng(draw(st.integers(0, 2 ** 31)))
+    weights = rng.integers(-8, 8, size=(n, fan_in))
+    weights[rng.random(weights.shape) >= draw(st.sampled_from([0.0, 0.1, 0.5, 1.0]))] = 0
+    layer = Layer(weights, theta=draw(st.integers(1, 12)), w_bits=4, v_bits=10,
+                  reset=draw(st.sampled_from(["subtract", "zero"])))
+    steps, batch = draw(st.integers(1, 6)), draw(st.integers(1, 3))
+    trains = rng.random((batch, steps, fan_in)) < draw(st.sampled_from([0.0, 0.1, 0.5, 1.0]))
+    lanes = min(n, draw(st.sampled_from([1, 2, 3, 4, 8])))
+    timing = Timing(queue_latency=draw(st.integers(1, 3)), drain=draw(st.integers(0, 4)),
+                    sweep_latency=draw(st.integers(0, 3)), readout_latency=draw(st.integers(0, 2)))
+    return layer, trains, lanes, timing, draw(st.integers(timing.queue_latency + 1, 8))
+
+
+@settings(max_examples=150, deadline=None)
+@given(one_layer_cases(), st.sampled_from(FORMATS + ("baseline",)))
+def test_one_layer_model_equals_closed_form(case, fmt):
+    layer, trains, lanes, timing, depth = case
+    net = Network([layer])
+    result = simulate(net, trains)
+    dense = fmt == "baseline"
+    config = HardwareConfig.uniform(net, lanes=lanes, format="dense" if dense else fmt,
+                                    queue_depth=depth, mode="dense" if dense else "sparse",
+                                    timing=timing)
+    image = compile_weights(layer, lanes, "dense" if dense else fmt)
+    singles = [single_layer_cycles(layer, image, trains[b], result.spikes[0][b], timing, dense)
+               for b in range(len(trains))]
+    for b in range(len(trains)):
+        alone = cycle_model(net, simulate(net, trains[b]), config)
+        assert alone.total == singles[b]
+        assert alone.layers[0].stall == 0
+    # Back to back, the core never idles: each extra sample saves the fill and tail.
+    report = cycle_model(net, result, config)
+    overlap = timing.queue_latency + timing.readout_latency - 1
+    assert report.total == sum(singles) - (len(trains) - 1) * overlap
+    assert report.layers[0].busy == report.total - timing.queue_latency - timing.readout_latency + 1
+    assert report.layers[0].lower_bound <= report.layers[0].busy
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 2 ** 31), st.sampled_from(FORMATS), st.sampled_from([2, 3, 8, 1 << 16]))
+def test_pipeline_invariants(seed, fmt, depth):
+    rng = np.random.default_rng(seed)
+    sizes = [int(rng.integers(2, 20)) for _ in range(int(rng.integers(2, 4)) + 1)]
+    layers = []
+    for fan_in, n in zip(sizes, sizes[1:]):
+        w = rng.integers(-8, 8, size=(n, fan_in))
+        w[rng.random(w.shape) < 0.5] = 0
+        layers.append(Layer(w, theta=int(rng.integers(1, 8)), w_bits=4, v_bits=10))
+    net = Network(layers)
+    result = simulate(net, rng.random((2, 5, sizes[0])) < 0.4)
+    config = HardwareConfig.uniform(net, lanes=int(rng.integers(1, 5)), format=fmt,
+                                    queue_depth=depth)
+    report = cycle_model(net, result, config)
+    assert report.total >= max(s.busy for s in report.layers)
+    assert report.total >= report.pipeline_bound
+    for index, stats in enumerate(report.layers):
+        assert stats.events == int(result.layer_inputs(index).sum())
+        assert stats.lower_bound <= stats.busy
+    if depth == 1 << 16:
+        assert all(s.stall == 0 for s in report.layers)
+    if fmt == "dense":   # the baseline streams every column, the sparse core only active ones
+        dense = cycle_model(net, result, HardwareConfig.uniform(
+            net, lanes=[c.lanes for c in config.layers], mode="dense", queue_depth=depth))
+        assert dense.layers[0].busy >= report.layers[0].busy
+
+
+def test_lower_bound_by_hand():
+    # W: column nnz [2, 1]; P = 2, rows = 2. Step inputs [1,1] -> ceil(3/2)+2 = 4; [0,1] -> 3.
+    layer = Layer(np.array([[1, 0], [0, -2], [3, 0]]), theta=2, w_bits=4, v_bits=8)
+    net = Network([layer])
+    result = simulate(net, np.array([[1, 1], [0, 1], [0, 0]]))
+    bounds = lower_bound(net, result, HardwareConfig.uniform(net, lanes=2))
+    assert bounds[0].tolist() == [[4, 3, 2]]
+
+
+@pytest.mark.parametrize("make, error, message", [
+    (lambda: LayerConfig(lanes=0), ValueError, r"lanes = 0 is out of range; allowed range is \[1, 65536\]"),
+    (lambda: LayerConfig(format="coo"), ValueError, "format = 'coo' is not allowed"),
+    (lambda: LayerConfig(queue_depth=1), ValueError, r"queue_depth = 1 .*\[2, 65536\]"),
+    (lambda: HardwareConfig((LayerConfig(),), mode="fast"), ValueError, "mode = 'fast' is not allowed; choose one of sparse, dense"),
+    (lambda: HardwareConfig((LayerConfig(format="csc"),), mode="dense"), ValueError, "needs format 'dense'"),
+    (lambda: HardwareConfig(()), TypeError, "non-empty sequence of LayerConfig"),
+    (lambda: Timing(queue_latency=0), ValueError, r"queue_latency = 0 .*\[1, 64\]"),
+    (lambda: Timing(drain=-1), ValueError, r"timing.drain = -1 .*\[0, 64\]"),
+])
+def test_config_errors(make, error, message):
+    with pytest.raises(error, match=message):
+        make()
+
+
+def test_config_must_fit_network():
+    net = Network([Layer(np.ones((3, 2), dtype=int), theta=1, w_bits=2, v_bits=4)])
+    result = simulate(net, np.ones((1, 2)))
+    with pytest.raises(ValueError, match=r"layers\[0\].lanes = 4 is out of range; allowed range is \[1, 3\]"):
+        cycle_model(net, result, HardwareConfig((LayerConfig(lanes=4),)))
+    with pytest.raises(ValueError, match="the hardware configuration has 2 layers, the network 1"):
+        cycle_model(net, result, HardwareConfig((LayerConfig(), LayerConfig())))
+    assert HardwareConfig.uniform(net, lanes=8).layers[0].lanes == 3   # capped at N
