@@ -13,8 +13,9 @@ order followed by ``STEP``; after the last step's ``STEP`` comes ``SAMPLE``.
 * **Source.** Pushes the input events into queue 1, one per cycle from cycle 0, whenever
   the queue has room.
 * **Queue** ``l`` (depth ``Q_l``): an event pushed in cycle ``c`` can be popped from cycle
-  ``c + queue_latency`` on. A push needs a free entry: the push of the ``e``-th event
-  happens no earlier than one cycle after the pop of event ``e - Q_l``.
+  ``c + queue_latency`` on. A push needs a free entry, counted at the start of the cycle: the
+  push of the ``e``-th event happens no earlier than one cycle after the pop of event
+  ``e - Q_l``.
 * **Layer core** ``l`` (``P`` lanes, ``rows = ceil(N/P)``) pops one event at a time, when it
   is free, and is busy for:
 
@@ -22,15 +23,16 @@ order followed by ``STEP``; after the last step's ``STEP`` comes ``SAMPLE``.
     ``j`` in its weight memory (``rows`` for ``dense``, ``max_p nnz_p(j)`` for ``csc`` and
     ``bitmap``). Pointer fetch is prefetched, so back-to-back columns stream one word per
     cycle and an empty column costs one cycle.
-  - ``STEP``: ``drain`` cycles for the last words to reach the state memory, then a sweep of
-    the ``rows`` local indices. Row ``r`` is issued in cycle ``c_r``; its ``k_r`` spiking
-    neurons are pushed to the next queue one per cycle, in ascending address order, from
-    cycle ``c_r + sweep_latency`` on, each waiting for a free entry; the next row is issued
-    one cycle after the row's last push leaves the emitter (``c_{r+1} = c_r + max(1, k_r)``
-    when nothing blocks). After the last row the ``STEP`` marker is pushed the same way,
-    and the core is free the cycle after that push.
-  - ``SAMPLE``: ``rows`` cycles to clear the membrane and refractory state, then the
-    ``SAMPLE`` marker is pushed; the core is free the cycle after.
+  - ``STEP``: ``drain`` cycles for the last words to reach the current accumulators, then a
+    sweep of the ``rows`` local indices. Row ``r`` is issued in cycle ``c_r``; its ``k_r``
+    spiking neurons are pushed to the next queue one per cycle, in ascending address order,
+    from cycle ``c_r + sweep_latency`` on, each waiting for a free entry. A silent row
+    lets the next row issue one cycle later (``c_{r+1} = c_r + 1``); after a row with spikes
+    the next row issues in the cycle of the row's last push (``c_r + sweep_latency + k_r - 1``
+    when nothing blocks). After the last row the ``STEP`` marker goes out like a row with one
+    spike, and the core is free the cycle after that push.
+  - ``SAMPLE``: ``rows`` cycles to clear the membranes, refractory bits and accumulators,
+    then the ``SAMPLE`` marker goes out like a row with one spike; free the cycle after.
   - *Dense baseline* (``mode="dense"``): ``SPIKE`` costs 1 cycle (the address is latched
     into an input spike vector) and ``STEP`` first streams every column of the layer,
     ``fan_in * rows`` cycles, before the drain and the sweep.
@@ -43,15 +45,16 @@ sample's *latency* counts from its first event's push and *total* is the cycle o
 result.
 
 For one layer nothing ever blocks (the readout never back-pressures and a queue of depth
-``>= queue_latency + 1`` never runs dry), so the count has the closed form::
+``>= queue_latency + 1`` never runs dry), so with ``sl = sweep_latency`` the count has the
+closed form::
 
     cycles = queue_latency + sum over SPIKE events of max(1, L_j)
-             + sum over steps of (drain + sum_r max(1, k_r) + sweep_latency + 1)
-             + rows + readout_latency
+             + sum over steps of (drain + sum_r (1 if k_r == 0 else k_r + sl - 1) + sl + 1)
+             + rows + sl + readout_latency
 
-where ``k_r`` counts the spikes of sweep row ``r`` in that step (:func:`single_layer_cycles`;
-the dense baseline replaces the ``SPIKE`` sum by one cycle per spike and adds
-``fan_in * rows`` per step).
+where ``k_r`` counts the spikes of sweep row ``r`` in that step (:func:`single_layer_cycles`).
+With the default ``sl = 2`` a sweep costs ``rows + spikes``. The dense baseline replaces the
+``SPIKE`` sum by one cycle per spike and adds ``fan_in * rows`` per step.
 
 Lower bound (DESIGN.md §4): per layer and step, ``ceil(synapses reached / P) + rows``, where
 *synapses reached* are the non-zero weights in the columns of that step's input spikes.
@@ -86,15 +89,17 @@ class Timing:
     """Fixed latencies of the reference micro-architecture, in cycles (see module doc)."""
 
     queue_latency: int = 1
-    drain: int = 3
+    drain: int = 2
     sweep_latency: int = 2
     readout_latency: int = 1
 
     def __post_init__(self):
         for name in ("queue_latency", "drain", "sweep_latency", "readout_latency"):
             _check_int(f"timing.{name}", getattr(self, name), 0, 64)
-        if self.queue_latency < 1:
-            raise ValueError("timing.queue_latency = 0 is out of range; allowed range is [1, 64]")
+        for name in ("queue_latency", "sweep_latency"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"timing.{name} = {getattr(self, name)} is out of range; "
+                                 f"allowed range is [1, 64]")
 
 
 @dataclass(frozen=True)
@@ -271,9 +276,8 @@ def _core(stream, queue_in, queue_out, image, layer_rows, fan_in, spikes_out,
             stats.busy += free - start
             continue
         if kind == "sample":
-            c = start + layer_rows
-            pushed = yield ("push", queue_out, c)
-            stats.stall += pushed - c
+            pushed = yield ("push", queue_out, start + layer_rows + sl)
+            stats.stall += pushed - (start + layer_rows + sl)
             free = pushed + 1
             stats.busy += free - start
             continue
@@ -297,13 +301,12 @@ def _core(stream, queue_in, queue_out, image, layer_rows, fan_in, spikes_out,
                 pushed = yield ("push", queue_out, at)
                 stats.stall += pushed - at
                 at = pushed + 1
-            c = at - sl                               # next row issues after the last push
+            c = at - 1                                # next row issues with the last push
             next_row = row + 1
             i += k
         c += layer_rows - next_row
-        at = c + sl
-        pushed = yield ("push", queue_out, at)
-        stats.stall += pushed - at
+        pushed = yield ("push", queue_out, c + sl)    # the STEP marker
+        stats.stall += pushed - (c + sl)
         free = pushed + 1
         stats.busy += free - start
 
@@ -453,5 +456,7 @@ def single_layer_cycles(layer, image, input_trains, output_trains, timing=Timing
         else:
             total += int(np.maximum(1, image.column_words[active]).sum())
         per_row = np.bincount(np.flatnonzero(spikes_out) // image.lanes, minlength=rows)
-        total += timing.drain + int(np.maximum(1, per_row).sum()) + timing.sweep_latency + 1
-    return total + rows + timing.readout_latency
+        sl = timing.sweep_latency
+        sweep = int(np.where(per_row == 0, 1, per_row + sl - 1).sum())
+        total += timing.drain + sweep + sl + 1
+    return total + rows + timing.sweep_latency + timing.readout_latency

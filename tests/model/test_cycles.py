@@ -13,64 +13,66 @@ from spikeforge.model import (FORMATS, HardwareConfig, Layer, LayerConfig, Netwo
 def test_one_layer_timeline_by_hand():
     # N = 3, fan-in 2, P = 2 (rows = 2), csc: column 0 has 2 words, column 1 has 1 word.
     # theta = 2: step 0 (inputs 0 and 1) gives I = [1, -2, 3] -> neuron 2 (row 1) fires;
-    # step 1 (input 1) gives no spike. Default timing: queue 1, drain 3, sweep 2, readout 1.
+    # step 1 (input 1) gives no spike. Default timing: queue 1, drain 2, sweep 2, readout 1.
     #   pop SPIKE(0) at 1, busy 2            -> 3
     #   SPIKE(1) 1                           -> 4
-    #   STEP: drain to 7, row 0 at 7, row 1 at 8 pushes its spike at 10, marker at 11 -> 12
+    #   STEP: rows from 6; row 0 silent (6); row 1 issued 7 pushes its spike at 9; the marker
+    #         issues with that push (9) and goes out at 11 -> free 12
     #   SPIKE(1) 1                           -> 13
-    #   STEP: drain to 16, rows 16, 17, marker at 18 + 2 = 20 -> 21
-    #   SAMPLE: clear 2 rows, marker at 23, result valid at 24
+    #   STEP: rows 15, 16; marker issued 17, pushed 19 -> 20
+    #   SAMPLE: clear rows 20, 21; marker issued 22, pushed 24; result valid at 25
     layer = Layer(np.array([[1, 0], [0, -2], [3, 0]]), theta=2, w_bits=4, v_bits=8)
     net = Network([layer])
     result = simulate(net, np.array([[1, 1], [0, 1]]))
     assert result.spikes[0].astype(int).tolist() == [[0, 0, 1], [0, 0, 0]]
     report = cycle_model(net, result, HardwareConfig.uniform(net, lanes=2, format="csc"))
-    assert report.total == 24
-    assert report.latency.tolist() == [24]
+    assert report.total == 25
+    assert report.latency.tolist() == [25]
     stats = report.layers[0]
     assert (stats.events, stats.words, stats.synaptic_updates, stats.stall) == (3, 4, 4, 0)
-    assert stats.busy == 23                       # every cycle from the first pop on
+    assert stats.busy == 24                       # every cycle from the first pop on
     # Lower bound: step 0 reaches 3 synapses -> ceil(3/2) + 2 = 4; step 1: 1 -> 1 + 2 = 3
     assert report.lower_bound == 7
     image = compile_weights(layer, 2, "csc")
-    assert single_layer_cycles(layer, image, result.inputs, result.spikes[0]) == 24
+    assert single_layer_cycles(layer, image, result.inputs, result.spikes[0]) == 25
 
 
 def test_back_pressure_timeline_by_hand():
-    # Input 1 -> layer 1 (2 neurons, P = 2, both fire on the input) -> layer 2 (4 neurons,
+    # Input 1 -> layer 1 (4 neurons, P = 4, all fire on the input) -> layer 2 (4 neurons,
     # P = 1: 4 words per column, never fires). Queue 2 has depth 2.
-    #   core 1: pop SPIKE(0) at 1 -> 2; STEP at 2: drain to 5, row 0 pushes spikes at 7, 8,
-    #           marker wants 9: queue 2 holds 2 events until core 2 pops the first at 8 -> 9.
-    #           SAMPLE popped at 10, clears 1 row, wants to push at 11 but queue 2 is full until
-    #           core 2 pops the second spike at 12 -> pushed at 13 (2 stall cycles).
-    #   core 2: SPIKE(0) at 8 -> 12, SPIKE(1) at 12 -> 16, STEP at 16: drain 19, 4 rows to 23,
-    #           marker at 25 -> 26; SAMPLE at 26: clears 4 rows, marker at 30, result at 31.
-    net = Network([Layer(np.array([[5], [5]]), theta=4, w_bits=4, v_bits=8),
-                   Layer(np.full((4, 2), 5), theta=100, w_bits=4, v_bits=10)])
+    #   core 1: SPIKE(0) popped 1 -> 2; STEP popped 2, row 0 issued 4 pushes 4 spikes from 6:
+    #           #0 at 6, #1 at 7, #2 at 8 (core 2 popped #0 at 7), #3 waits for the pop of #1
+    #           at 11 -> 12 (3 stall cycles). The marker issues at 12, wants 14, waits for the
+    #           pop of #2 at 15 -> 16 (2 stalls) -> free 17. SAMPLE popped 17, clears 17,
+    #           marker wants 20, pop of #3 at 19 frees room -> 20 -> free 21.
+    #   core 2: #0 at 7 -> 11, #1 -> 15, #2 -> 19, #3 -> 23; STEP at 23: rows 25..28, marker
+    #           issued 29 pushed 31 -> 32; SAMPLE at 32: clear 32..35, marker 38, result 39.
+    net = Network([Layer(np.full((4, 1), 5), theta=4, w_bits=4, v_bits=8),
+                   Layer(np.full((4, 4), 5), theta=100, w_bits=4, v_bits=10)])
     result = simulate(net, np.array([[1]]))
-    assert result.spikes[0].tolist() == [[True, True]]
+    assert result.spikes[0].tolist() == [[True] * 4]
     shallow = cycle_model(net, result, HardwareConfig(
-        (LayerConfig(2, "csc", 16), LayerConfig(1, "csc", 2))))
-    assert shallow.total == 31
-    assert [s.stall for s in shallow.layers] == [2, 0]
+        (LayerConfig(4, "csc", 16), LayerConfig(1, "csc", 2))))
+    assert shallow.total == 39
+    assert [s.stall for s in shallow.layers] == [5, 0]
     deep = cycle_model(net, result, HardwareConfig(
-        (LayerConfig(2, "csc", 16), LayerConfig(1, "csc", 16))))
-    assert deep.total == 31
+        (LayerConfig(4, "csc", 16), LayerConfig(1, "csc", 16))))
+    assert deep.total == 39
     assert [s.stall for s in deep.layers] == [0, 0]
 
 
 def test_dense_baseline_by_hand():
     # Same one-layer network as the first test, dense baseline, P = 2 (rows = 2, fan-in 2):
-    # step 0: two SPIKE latches (2) + STEP (2 * 2 columns-words + drain 3 + rows 2 + 2 + 1 = 12)
-    # step 1: one latch (1) + STEP 12; SAMPLE: 2 rows then marker; queue 1 + readout 1.
-    # total = 1 + 14 + 13 + 2 + 1 = 31
+    #   SPIKE latches at 1 and 2 -> 3; STEP at 3 streams 2 columns x 2 words, drains 2 -> rows
+    #   from 9: silent (9), spiking (10, push 12), marker pushed 14 -> 15; SPIKE 15 -> 16;
+    #   STEP at 16: rows from 22, marker pushed 26 -> 27; SAMPLE at 27: marker 31, result 32.
     layer = Layer(np.array([[1, 0], [0, -2], [3, 0]]), theta=2, w_bits=4, v_bits=8)
     net = Network([layer])
     result = simulate(net, np.array([[1, 1], [0, 1]]))
     report = cycle_model(net, result, HardwareConfig.uniform(net, lanes=2, mode="dense"))
-    assert report.total == 31
+    assert report.total == 32
     image = compile_weights(layer, 2, "dense")
-    assert single_layer_cycles(layer, image, result.inputs, result.spikes[0], dense=True) == 31
+    assert single_layer_cycles(layer, image, result.inputs, result.spikes[0], dense=True) == 32
 
 
 @st.composite
@@ -85,7 +87,7 @@ def one_layer_cases(draw):
     trains = rng.random((batch, steps, fan_in)) < draw(st.sampled_from([0.0, 0.1, 0.5, 1.0]))
     lanes = min(n, draw(st.sampled_from([1, 2, 3, 4, 8])))
     timing = Timing(queue_latency=draw(st.integers(1, 3)), drain=draw(st.integers(0, 4)),
-                    sweep_latency=draw(st.integers(0, 3)), readout_latency=draw(st.integers(0, 2)))
+                    sweep_latency=draw(st.integers(1, 3)), readout_latency=draw(st.integers(0, 2)))
     return layer, trains, lanes, timing, draw(st.integers(timing.queue_latency + 1, 8))
 
 
@@ -160,6 +162,7 @@ def test_lower_bound_by_hand():
     (lambda: HardwareConfig(()), TypeError, "non-empty sequence of LayerConfig"),
     (lambda: Timing(queue_latency=0), ValueError, r"queue_latency = 0 .*\[1, 64\]"),
     (lambda: Timing(drain=-1), ValueError, r"timing.drain = -1 .*\[0, 64\]"),
+    (lambda: Timing(sweep_latency=0), ValueError, r"timing.sweep_latency = 0 .*\[1, 64\]"),
 ])
 def test_config_errors(make, error, message):
     with pytest.raises(error, match=message):
