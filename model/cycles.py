@@ -31,8 +31,9 @@ order followed by ``STEP``; after the last step's ``STEP`` comes ``SAMPLE``.
     the next row issues in the cycle of the row's last push (``c_r + sweep_latency + k_r - 1``
     when nothing blocks). After the last row the ``STEP`` marker goes out like a row with one
     spike, and the core is free the cycle after that push.
-  - ``SAMPLE``: ``rows`` cycles to clear the membranes, refractory bits and accumulators,
-    then the ``SAMPLE`` marker goes out like a row with one spike; free the cycle after.
+  - ``SAMPLE``: like ``STEP``, but the sweep clears the membranes, refractory bits and
+    accumulators (``drain + rows`` cycles, no spikes), then the ``SAMPLE`` marker goes out
+    like a row with one spike; free the cycle after.
   - *Dense baseline* (``mode="dense"``): ``SPIKE`` costs 1 cycle (the address is latched
     into an input spike vector) and ``STEP`` first streams every column of the layer,
     ``fan_in * rows`` cycles, before the drain and the sweep.
@@ -50,7 +51,7 @@ closed form::
 
     cycles = queue_latency + sum over SPIKE events of max(1, L_j)
              + sum over steps of (drain + sum_r (1 if k_r == 0 else k_r + sl - 1) + sl + 1)
-             + rows + sl + readout_latency
+             + drain + rows + sl + readout_latency
 
 where ``k_r`` counts the spikes of sweep row ``r`` in that step (:func:`single_layer_cycles`).
 With the default ``sl = 2`` a sweep costs ``rows + spikes``. The dense baseline replaces the
@@ -276,8 +277,9 @@ def _core(stream, queue_in, queue_out, image, layer_rows, fan_in, spikes_out,
             stats.busy += free - start
             continue
         if kind == "sample":
-            pushed = yield ("push", queue_out, start + layer_rows + sl)
-            stats.stall += pushed - (start + layer_rows + sl)
+            at = start + timing.drain + layer_rows + sl
+            pushed = yield ("push", queue_out, at)
+            stats.stall += pushed - at
             free = pushed + 1
             stats.busy += free - start
             continue
@@ -459,4 +461,4 @@ def single_layer_cycles(layer, image, input_trains, output_trains, timing=Timing
         sl = timing.sweep_latency
         sweep = int(np.where(per_row == 0, 1, per_row + sl - 1).sum())
         total += timing.drain + sweep + sl + 1
-    return total + rows + timing.sweep_latency + timing.readout_latency
+    return total + timing.drain + rows + timing.sweep_latency + timing.readout_latency

@@ -20,21 +20,21 @@ def test_one_layer_timeline_by_hand():
     #         issues with that push (9) and goes out at 11 -> free 12
     #   SPIKE(1) 1                           -> 13
     #   STEP: rows 15, 16; marker issued 17, pushed 19 -> 20
-    #   SAMPLE: clear rows 20, 21; marker issued 22, pushed 24; result valid at 25
+    #   SAMPLE: drain to 22, clear rows 22, 23; marker issued 24, pushed 26; result at 27
     layer = Layer(np.array([[1, 0], [0, -2], [3, 0]]), theta=2, w_bits=4, v_bits=8)
     net = Network([layer])
     result = simulate(net, np.array([[1, 1], [0, 1]]))
     assert result.spikes[0].astype(int).tolist() == [[0, 0, 1], [0, 0, 0]]
     report = cycle_model(net, result, HardwareConfig.uniform(net, lanes=2, format="csc"))
-    assert report.total == 25
-    assert report.latency.tolist() == [25]
+    assert report.total == 27
+    assert report.latency.tolist() == [27]
     stats = report.layers[0]
     assert (stats.events, stats.words, stats.synaptic_updates, stats.stall) == (3, 4, 4, 0)
-    assert stats.busy == 24                       # every cycle from the first pop on
+    assert stats.busy == 26                       # every cycle from the first pop on
     # Lower bound: step 0 reaches 3 synapses -> ceil(3/2) + 2 = 4; step 1: 1 -> 1 + 2 = 3
     assert report.lower_bound == 7
     image = compile_weights(layer, 2, "csc")
-    assert single_layer_cycles(layer, image, result.inputs, result.spikes[0]) == 25
+    assert single_layer_cycles(layer, image, result.inputs, result.spikes[0]) == 27
 
 
 def test_back_pressure_timeline_by_hand():
@@ -43,21 +43,22 @@ def test_back_pressure_timeline_by_hand():
     #   core 1: SPIKE(0) popped 1 -> 2; STEP popped 2, row 0 issued 4 pushes 4 spikes from 6:
     #           #0 at 6, #1 at 7, #2 at 8 (core 2 popped #0 at 7), #3 waits for the pop of #1
     #           at 11 -> 12 (3 stall cycles). The marker issues at 12, wants 14, waits for the
-    #           pop of #2 at 15 -> 16 (2 stalls) -> free 17. SAMPLE popped 17, clears 17,
-    #           marker wants 20, pop of #3 at 19 frees room -> 20 -> free 21.
+    #           pop of #2 at 15 -> 16 (2 stalls) -> free 17. SAMPLE popped 17, drains to 19,
+    #           clears row 19, marker issued 20 pushed 22 (room since the pop of #3 at 19).
     #   core 2: #0 at 7 -> 11, #1 -> 15, #2 -> 19, #3 -> 23; STEP at 23: rows 25..28, marker
-    #           issued 29 pushed 31 -> 32; SAMPLE at 32: clear 32..35, marker 38, result 39.
+    #           issued 29 pushed 31 -> 32; SAMPLE at 32: drain to 34, clear 34..37, marker
+    #           issued 38 pushed 40, result 41.
     net = Network([Layer(np.full((4, 1), 5), theta=4, w_bits=4, v_bits=8),
                    Layer(np.full((4, 4), 5), theta=100, w_bits=4, v_bits=10)])
     result = simulate(net, np.array([[1]]))
     assert result.spikes[0].tolist() == [[True] * 4]
     shallow = cycle_model(net, result, HardwareConfig(
         (LayerConfig(4, "csc", 16), LayerConfig(1, "csc", 2))))
-    assert shallow.total == 39
+    assert shallow.total == 41
     assert [s.stall for s in shallow.layers] == [5, 0]
     deep = cycle_model(net, result, HardwareConfig(
         (LayerConfig(4, "csc", 16), LayerConfig(1, "csc", 16))))
-    assert deep.total == 39
+    assert deep.total == 41
     assert [s.stall for s in deep.layers] == [0, 0]
 
 
@@ -65,14 +66,15 @@ def test_dense_baseline_by_hand():
     # Same one-layer network as the first test, dense baseline, P = 2 (rows = 2, fan-in 2):
     #   SPIKE latches at 1 and 2 -> 3; STEP at 3 streams 2 columns x 2 words, drains 2 -> rows
     #   from 9: silent (9), spiking (10, push 12), marker pushed 14 -> 15; SPIKE 15 -> 16;
-    #   STEP at 16: rows from 22, marker pushed 26 -> 27; SAMPLE at 27: marker 31, result 32.
+    #   STEP at 16: rows from 22, marker pushed 26 -> 27; SAMPLE at 27: drain to 29, rows 29,
+    #   30, marker pushed 33, result 34.
     layer = Layer(np.array([[1, 0], [0, -2], [3, 0]]), theta=2, w_bits=4, v_bits=8)
     net = Network([layer])
     result = simulate(net, np.array([[1, 1], [0, 1]]))
     report = cycle_model(net, result, HardwareConfig.uniform(net, lanes=2, mode="dense"))
-    assert report.total == 32
+    assert report.total == 34
     image = compile_weights(layer, 2, "dense")
-    assert single_layer_cycles(layer, image, result.inputs, result.spikes[0], dense=True) == 32
+    assert single_layer_cycles(layer, image, result.inputs, result.spikes[0], dense=True) == 34
 
 
 @st.composite
