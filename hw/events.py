@@ -1,0 +1,31 @@
+"""Address events: the payload every spikeforge stream carries between layers (DESIGN.md §3).
+
+An event is ``SPIKE(addr)`` (neuron ``addr`` of the producing layer fired), ``STEP`` (end of
+a timestep) or ``SAMPLE`` (end of a sample: clear all state after the last step). Markers
+keep the layers in lock-step without a global controller.
+"""
+
+from amaranth.lib import data, enum
+
+__all__ = ["EventKind", "EventLayout", "addr_bits_for"]
+
+
+class EventKind(enum.Enum, shape=2):
+    SPIKE = 0
+    STEP = 1
+    SAMPLE = 2
+
+
+def addr_bits_for(count):
+    """Width of an address of ``count`` neurons (at least 1 bit)."""
+    return max(1, (count - 1).bit_length())
+
+
+class EventLayout(data.StructLayout):
+    """``{kind: EventKind, addr: unsigned(addr_bits)}``; ``addr`` is 0 for markers."""
+
+    def __init__(self, addr_bits):
+        if not isinstance(addr_bits, int) or not 1 <= addr_bits <= 24:
+            raise ValueError(f"addr_bits = {addr_bits!r} is out of range; allowed range is [1, 24]")
+        self.addr_bits = addr_bits
+        super().__init__({"kind": EventKind, "addr": addr_bits})
