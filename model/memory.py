@@ -55,6 +55,18 @@ def _bits_for(values):
     return max(1, int(np.max(values, initial=0)).bit_length())
 
 
+def _field_bits(name, requested, values):
+    need = _bits_for(values)
+    if requested is None:
+        return need
+    if isinstance(requested, bool) or not isinstance(requested, (int, np.integer)):
+        raise TypeError(f"{name} must be an integer in [{need}, 32], not {requested!r}")
+    if not need <= requested <= 32:
+        raise ValueError(f"{name} = {requested} is out of range; allowed range is [{need}, 32] "
+                         f"(this image needs {need})")
+    return int(requested)
+
+
 @dataclass(frozen=True, eq=False)
 class Memory:
     """One memory of an image: ``depth`` words of ``width`` bits, as Python ints."""
@@ -82,6 +94,9 @@ class WeightImage:
         ``ceil(neurons / lanes)``, local indices per PE.
     index_bits : int
         Width of a local index, ``ceil(log2(rows))`` (0 when ``rows == 1``).
+    start_bits, length_bits : int
+        Widths of the fields of a pointer word ``start | length << start_bits`` (csc,
+        bitmap; 0 for dense).
     column_start, column_words : int arrays, shape ``(fan_in,)``
         First word and number of words of each column in the ``weights`` memory; the
         weight memory streams ``column_words[j]`` words for an event on input ``j``.
@@ -119,15 +134,8 @@ class WeightImage:
         """Width of one lane slot in the ``weights`` memory."""
         return self.memories["weights"].width // self.lanes
 
-    @property
-    def start_bits(self):
-        """Width of the start field of a pointer word (csc, bitmap)."""
-        return _bits_for(self.column_start)
-
-    @property
-    def length_bits(self):
-        """Width of the length field of a pointer word (csc, bitmap)."""
-        return _bits_for(self.column_words)
+    start_bits: int = 0
+    length_bits: int = 0
 
 
 def _pack(fields_per_lane, slot_bits):
@@ -159,9 +167,13 @@ def _check_lanes(lanes, neurons):
     return int(lanes)
 
 
-def compile_weights(layer, lanes, format="csc"):
-    """Compile ``layer`` (a :class:`Layer`, or an int weight matrix with ``w_bits`` given by
-    the Layer) into the :class:`WeightImage` of ``format`` for ``lanes`` PEs.
+def compile_weights(layer, lanes, format="csc", *, start_bits=None, length_bits=None):
+    """Compile ``layer`` (a :class:`Layer`) into the :class:`WeightImage` of ``format`` for
+    ``lanes`` PEs.
+
+    ``start_bits`` and ``length_bits`` fix the widths of the pointer fields (csc, bitmap)
+    instead of the smallest that fit, so that an image can be loaded into hardware generated
+    for a larger one; ``length_bits = bits(rows)`` fits any matrix of the same shape.
 
     >>> import numpy as np
     >>> from spikeforge.model import Layer, compile_weights
@@ -210,7 +222,8 @@ def compile_weights(layer, lanes, format="csc"):
                     slots[column_start[j]:column_start[j] + len(local), p] = values & w_mask
                     bitmap_word |= sum(1 << int(r) for r in local) << (p * rows)
             bitmaps.append(bitmap_word)
-        start_bits, length_bits = _bits_for(column_start), _bits_for(column_words)
+        start_bits = _field_bits("start_bits", start_bits, column_start)
+        length_bits = _field_bits("length_bits", length_bits, column_words)
         pointers = tuple(int(s) | (int(n) << start_bits)
                          for s, n in zip(column_start, column_words))
         memories = {"pointers": Memory(start_bits + length_bits, pointers)}
@@ -218,10 +231,13 @@ def compile_weights(layer, lanes, format="csc"):
             memories["bitmaps"] = Memory(lanes * rows, tuple(bitmaps))
         memories["weights"] = Memory(lanes * slot_bits, _pack(slots, slot_bits))
 
+    if format == "dense":
+        start_bits = length_bits = 0
     return WeightImage(format=format, lanes=lanes, neurons=neurons, fan_in=fan_in,
                        w_bits=w_bits, rows=rows, index_bits=index_bits,
                        column_start=column_start, column_words=column_words,
-                       column_nnz=column_nnz, memories=memories)
+                       column_nnz=column_nnz, memories=memories, start_bits=start_bits,
+                       length_bits=length_bits)
 
 
 def _signed(value, bits):

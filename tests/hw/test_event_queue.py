@@ -4,10 +4,10 @@ import collections
 import random
 
 import pytest
-from amaranth.back import verilog
 
 from spikeforge.hw.event_queue import EventQueue
 from spikeforge.hw.events import EventKind
+from spikeforge.hw.verilog import convert
 
 from .simulate import run
 
@@ -129,7 +129,8 @@ def test_parameters_are_validated(kwargs, error, message):
 
 
 def test_converts_to_verilog():
-    text = verilog.convert(EventQueue(addr_bits=8, depth=16), name="event_queue")
+    text = convert(EventQueue(addr_bits=8, depth=16), "event_queue", header="depth 16")
+    assert text.startswith("// depth 16\n")
     assert "module event_queue" in text
     for port in ("i__valid", "i__ready", "i__payload", "o__valid", "o__ready", "level",
                  "high_water"):

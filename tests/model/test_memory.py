@@ -111,3 +111,17 @@ def test_compile_decode_round_trip(case, fmt):
         assert image.size_bits == expected
     for memory in image.memories.values():
         assert all(0 <= word < (1 << memory.width) for word in memory.words)
+
+
+def test_pointer_field_widths_can_be_fixed():
+    image = compile_weights(LAYER, 2, "csc", start_bits=8, length_bits=3)
+    # start | length << 8: column 0 = 0 | 2 << 8, column 1 = 2 | 1 << 8
+    assert image.memories["pointers"].words == (512, 258)
+    assert image.memories["pointers"].width == 11
+    assert (image.start_bits, image.length_bits) == (8, 3)
+    assert np.array_equal(decode_weights(image), W)
+    with pytest.raises(ValueError, match=r"start_bits = 1 is out of range; allowed range is "
+                                         r"\[2, 32\] \(this image needs 2\)"):
+        compile_weights(LAYER, 2, "csc", start_bits=1)
+    with pytest.raises(ValueError, match=r"length_bits = 1 .*needs 2"):
+        compile_weights(LAYER, 2, "bitmap", length_bits=1)

@@ -1,0 +1,30 @@
+"""Verilog generation for spikeforge components.
+
+:func:`convert` is ``amaranth.back.verilog.convert`` with the component's ports taken from
+its signature, leaving out members that are constants (the ``ready`` of an
+``always_ready`` stream, the ``valid`` of an ``always_valid`` one), which Amaranth 0.5
+cannot make into ports. Port names follow Amaranth's flattening (``words__payload``,
+``columns__ready``), plus ``clk`` and an active-high synchronous ``rst``.
+"""
+
+from amaranth import Signal
+from amaranth.back import verilog
+
+__all__ = ["convert", "ports"]
+
+
+def ports(component):
+    """The Signals of ``component``'s signature members, in signature order."""
+    return [value for _path, _member, value in component.signature.flatten(component)
+            if isinstance(value, Signal)]
+
+
+def convert(component, name, *, header=None):
+    """Return the Verilog text of ``component`` as module ``name``; ``header`` (a string)
+    is prepended as ``//`` comment lines."""
+    text = verilog.convert(component, name=name, ports=ports(component),
+                           emit_src=False)
+    if header:
+        comment = "".join(f"// {line}\n" if line else "//\n" for line in header.splitlines())
+        text = comment + text
+    return text
