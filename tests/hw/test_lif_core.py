@@ -1,0 +1,130 @@
+"""LIFCore (with the PE array and weight memory it sweeps) against the golden model:
+every spike of every step, every leak/reset/timing combination, saturation at both ends,
+and the sweep's cycle contract."""
+
+import zlib
+
+import numpy as np
+import pytest
+
+from spikeforge.hw.events import EventKind
+from spikeforge.hw.lif_core import LIFCore
+from spikeforge.hw.verilog import convert
+from spikeforge.model import Layer, Network, simulate
+
+from .layer_harness import run_layer
+
+LEAKS = {"none": {}, "shift": dict(k=2), "mul": dict(m=5, f=3)}
+
+
+def golden_events(layer, trains):
+    result = simulate(Network([layer]), trains)
+    return [[list(np.flatnonzero(step)) for step in sample] for sample in result.spikes[0]]
+
+
+def random_layer(rng, n, fan_in, w_bits, v_bits, **neuron):
+    lo, hi = -(1 << (w_bits - 1)), (1 << (w_bits - 1)) - 1
+    weights = rng.integers(lo, hi + 1, size=(n, fan_in))
+    weights[rng.random(weights.shape) < 0.4] = 0
+    bias = rng.integers(-3, 4, size=n)
+    theta = int(rng.integers(1, min(3 * hi, (1 << (v_bits - 1)) - 2) + 1))
+    return Layer(weights, theta=theta, w_bits=w_bits, v_bits=v_bits, bias=bias, **neuron)
+
+
+@pytest.mark.parametrize("timing", ["immediate", "delayed"])
+@pytest.mark.parametrize("reset", ["subtract", "zero"])
+@pytest.mark.parametrize("leak", ["none", "shift", "mul"])
+def test_every_neuron_mode_matches_golden(leak, reset, timing):
+    rng = np.random.default_rng(zlib.crc32(f"{leak}{reset}{timing}".encode()))
+    layer = random_layer(rng, 11, 10, 4, 6, leak=leak, reset=reset, timing=timing,
+                         **LEAKS[leak])
+    # Neurons 0-1 are driven hard up, 2-3 hard down: the 6-bit membrane saturates at both
+    # ends ([-32, 31]) in every mode.
+    weights = layer.weights.copy()
+    weights[0:2], weights[2:4] = 7, -8
+    layer = layer.replace(weights=weights)
+    trains = rng.random((2, 8, 10)) < 0.5
+    trains[:, 0] = True
+    # From v = 0 the first step's membrane is sat(I): I leaves [-32, 31] on both sides.
+    first_current = trains[:, 0].astype(int) @ layer.weights.T + layer.bias
+    assert first_current.max() > 31 and first_current.min() < -32
+    events, _ = run_layer(layer, 3, "csc", trains, ready_p=0.7, seed=1)
+    assert events == golden_events(layer, trains)
+
+
+@pytest.mark.parametrize("fmt", ["dense", "csc", "bitmap"])
+@pytest.mark.parametrize("lanes", [1, 2, 4, 8])
+def test_lanes_and_formats_match_golden(fmt, lanes):
+    rng = np.random.default_rng(lanes * 7 + len(fmt))
+    layer = random_layer(rng, int(rng.integers(lanes, 4 * lanes + 3)), 9,
+                         int(rng.choice([2, 4, 8])), 12, leak="shift", k=3)
+    trains = rng.random((2, 6, 9)) < 0.4
+    events, _ = run_layer(layer, lanes, fmt, trains, ready_p=0.8, seed=lanes, gap_p=0.2)
+    assert events == golden_events(layer, trains)
+
+
+def test_sweep_timing_without_back_pressure():
+    # 8 neurons, P = 4 (2 rows); every neuron fires on input 0 (weight 5 > theta 4).
+    layer = Layer(np.full((8, 2), [5, 0]), theta=4, w_bits=4, v_bits=8)
+    trains = np.array([[[1, 0], [0, 1], [0, 0]]], dtype=bool)
+    events, log = run_layer(layer, 4, "csc", trains)
+    assert events == [[list(range(8)), [], []]]
+    commands = [c for c, what, _ in log if what == "command"]
+    markers = [c for c, what, _ in log if what == "marker"]
+    # The contract: a STEP accepted at s pushes its marker at s + drain + rows + spikes + 2
+    # (drain 2, rows 2); a SAMPLE at s + drain + rows + 2.
+    for step, spikes in zip(range(3), [8, 0, 0]):
+        assert markers[step] == commands[step] + 2 + 2 + spikes + 2
+    # SAMPLE: marker at s + drain + rows + 2
+    assert markers[3] == commands[3] + 2 + 2 + 2
+
+
+def test_back_pressure_holds_every_spike():
+    rng = np.random.default_rng(11)
+    layer = random_layer(rng, 16, 6, 4, 8, leak="none")
+    trains = rng.random((1, 10, 6)) < 0.9
+    events, _ = run_layer(layer, 4, "csc", trains, ready_p=0.15, seed=3)
+    assert events == golden_events(layer, trains)
+
+
+def test_samples_leave_no_state_behind():
+    rng = np.random.default_rng(5)
+    layer = random_layer(rng, 6, 5, 4, 8, leak="shift", k=1, timing="delayed")
+    trains = rng.random((4, 5, 5)) < 0.6
+    events, _ = run_layer(layer, 2, "bitmap", trains, seed=2)
+    assert events == golden_events(layer, trains)
+
+
+@pytest.mark.parametrize("kwargs, error, message", [
+    (dict(lanes=0, acc_bits=8), ValueError, r"lanes = 0 is out of range; allowed range is \[1, 4\]"),
+    (dict(lanes=5, acc_bits=8), ValueError, r"lanes = 5 .*\[1, 4\]"),
+    (dict(lanes=2, acc_bits=1), ValueError, r"acc_bits = 1 .*\[2, 48\]"),
+    (dict(lanes=2, acc_bits=8, drain=0), ValueError, r"drain = 0 .*\[1, 16\]"),
+])
+def test_parameters_are_validated(kwargs, error, message):
+    layer = Layer(np.eye(4, dtype=int), theta=1, w_bits=2, v_bits=4)
+    with pytest.raises(error, match=message):
+        LIFCore(layer, **kwargs)
+
+
+def test_spike_command_is_an_error():
+    from .simulate import run
+    layer = Layer(np.eye(4, dtype=int), theta=1, w_bits=2, v_bits=4)
+    dut = LIFCore(layer, lanes=2, acc_bits=4)
+
+    async def testbench(ctx):
+        ctx.set(dut.control.payload, EventKind.SPIKE)
+        ctx.set(dut.control.valid, 1)
+        await ctx.tick()
+        assert ctx.get(dut.error)
+        assert ctx.get(dut.control.ready)
+
+    run(dut, testbench)
+
+
+@pytest.mark.parametrize("leak", ["none", "shift", "mul"])
+def test_converts_to_verilog(leak):
+    layer = Layer(np.eye(6, dtype=int), theta=1, w_bits=2, v_bits=8, bias=[1, 0, 0, 0, 0, -1],
+                  leak=leak, timing="delayed", **LEAKS[leak])
+    text = convert(LIFCore(layer, lanes=4, acc_bits=6), "lif_core")
+    assert "module lif_core" in text and "spikes__payload" in text
