@@ -7,16 +7,21 @@ cannot make into ports. Port names follow Amaranth's flattening (``words__payloa
 ``columns__ready``), plus ``clk`` and an active-high synchronous ``rst``.
 """
 
-from amaranth import Signal
+from amaranth import Signal, Value
 from amaranth.back import verilog
 
 __all__ = ["convert", "ports"]
 
 
 def ports(component):
-    """The Signals of ``component``'s signature members, in signature order."""
-    return [value for _path, _member, value in component.signature.flatten(component)
-            if isinstance(value, Signal)]
+    """The Signals of ``component``'s signature members, in signature order (a structured
+    member such as a stream payload is its underlying Signal)."""
+    signals = []
+    for _path, _member, value in component.signature.flatten(component):
+        value = Value.cast(value)
+        if isinstance(value, Signal):
+            signals.append(value)
+    return signals
 
 
 def convert(component, name, *, header=None):

@@ -2,6 +2,7 @@
 
 import collections
 import random
+import re
 
 import pytest
 
@@ -132,6 +133,7 @@ def test_converts_to_verilog():
     text = convert(EventQueue(addr_bits=8, depth=16), "event_queue", header="depth 16")
     assert text.startswith("// depth 16\n")
     assert "module event_queue" in text
-    for port in ("i__valid", "i__ready", "i__payload", "o__valid", "o__ready", "level",
-                 "high_water"):
-        assert port in text
+    header = text[text.index("module event_queue"):].split(";")[0]
+    for port in ("i__valid", "i__ready", "i__payload", "o__valid", "o__ready", "o__payload",
+                 "level", "high_water", "clear_stats", "clk", "rst"):
+        assert re.search(rf"\b{port}\b", header), port
