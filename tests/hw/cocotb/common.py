@@ -1,8 +1,10 @@
 """Shared pieces of the cocotb testbenches (run inside the simulator, not by pytest).
 
 Conventions: inputs are driven and outputs sampled at the falling clock edge, so a value
-set in cycle ``n`` is seen by the design at the rising edge that ends cycle ``n``. None of
-the spikeforge blocks has a combinational path from an input to a ``valid``/``ready``.
+set in cycle ``n`` is seen by the design at the rising edge that ends cycle ``n``. Outputs
+read right after writing inputs show the values from before the write; an output that
+depends combinationally on an input of the same cycle (the LIF core's ``sweep`` request
+depends on ``spikes.ready``) is read after ``await ReadOnly()``.
 """
 
 import json
