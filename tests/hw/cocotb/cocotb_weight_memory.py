@@ -14,7 +14,9 @@ def port(dut, name, suffix):
 @cocotb.test()
 async def columns_stream_as_expected(dut):
     v = vectors()
-    await start(dut)
+    await start(dut, [f"{name}__{port}" for name in v
+                      for port in ("columns__valid", "columns__payload", "load__valid",
+                                   "load__payload")])
     for name, case in v.items():
         lanes, index_w, w_bits, addr_w = (case["lanes"], case["index_width"], case["w_bits"],
                                           case["addr_width"])
@@ -29,7 +31,7 @@ async def columns_stream_as_expected(dut):
         index, cycle = 0, 0
         while cycle < 2000 and (index < len(requests) or cycle <= accepts[-1] + 20):
             if int(words_valid.value):
-                word = int(words_payload.value)
+                word = words_payload.value
                 lanes_got = []
                 for p in range(lanes):
                     lane = field(word, p * slot, slot)

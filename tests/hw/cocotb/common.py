@@ -20,8 +20,11 @@ def vectors():
         return json.load(file)
 
 
-async def start(dut):
-    """Start the clock, reset for two cycles, return at the first falling edge after."""
+async def start(dut, inputs=()):
+    """Drive ``inputs`` (port names) to 0 — simulators such as Icarus otherwise start them
+    at X — start the clock, reset for two cycles, return at the first falling edge after."""
+    for name in inputs:
+        getattr(dut, name).value = 0
     cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
     dut.rst.value = 1
     await RisingEdge(dut.clk)
@@ -31,7 +34,15 @@ async def start(dut):
 
 
 def field(value, offset, width, signed=False):
-    """Extract ``width`` bits at ``offset`` of an int, optionally as two's complement."""
+    """Extract ``width`` bits at ``offset`` of an int or a signal value, optionally as two's
+    complement. A field of a signal value holding X or Z bits is None (for don't-care bits,
+    such as the weight of an invalid lane, which some simulators leave at X)."""
+    if not isinstance(value, int):
+        text = str(value)                      # MSB first
+        chunk = text[len(text) - offset - width:len(text) - offset]
+        if set(chunk) - {"0", "1"}:
+            return None
+        value = int(chunk, 2) << offset if chunk else 0
     bits = (value >> offset) & ((1 << width) - 1)
     if signed and bits >> (width - 1):
         bits -= 1 << width
