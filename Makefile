@@ -3,16 +3,18 @@
 #   make demo      run the main flow on the built-in default network
 #   make test      run the whole test suite (toolchain smoke tests included)
 #   make bench     print benchmark figures (golden-model throughput, ...)
+#   make verilog   write the hardware blocks' Verilog to build/verilog/
 #
 # Variables: PYTHON (interpreter used to create the venv, >= 3.11), VENV (its folder),
-# PYTEST_ARGS (extra pytest arguments, e.g. PYTEST_ARGS="-k memory -x").
+# PYTEST_ARGS (extra pytest arguments, e.g. PYTEST_ARGS="-k memory -x"),
+# VERILOG_ARGS (configuration for make verilog, e.g. VERILOG_ARGS="--lanes 8 --format bitmap").
 
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: all venv test bench demo clean distclean
+.PHONY: all venv test bench demo verilog clean distclean
 
 all: test
 
@@ -31,6 +33,9 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m spikeforge.sim.bench
+
+verilog: $(STAMP)
+	$(PY) -m spikeforge.hw.generate $(VERILOG_ARGS)
 
 demo: $(STAMP)
 	$(PY) -m spikeforge.sim.demo $(DEMO_ARGS)

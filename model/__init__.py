@@ -13,6 +13,7 @@ from .encoders import (RATE_SEED, encode, encode_latency, encode_rate, encode_sp
                        rate_thresholds, to_intensity, xorshift32)
 from .simulate import SimResult, layer_step, simulate
 from .memory import FORMATS, Memory, WeightImage, compile_weights, decode_weights
+from .reference import reference_network
 from .cycles import (CycleReport, HardwareConfig, LayerConfig, LayerCycles, Timing, cycle_model,
                      lower_bound, single_layer_cycles)
 
@@ -25,5 +26,5 @@ __all__ = [
     "SimResult", "layer_step", "simulate",
     "FORMATS", "Memory", "WeightImage", "compile_weights", "decode_weights",
     "CycleReport", "HardwareConfig", "LayerConfig", "LayerCycles", "Timing", "cycle_model",
-    "lower_bound", "single_layer_cycles",
+    "lower_bound", "single_layer_cycles", "reference_network",
 ]

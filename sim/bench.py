@@ -22,22 +22,8 @@ import time  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from spikeforge.model import (FORMATS, HardwareConfig, Layer, Network, compile_weights,  # noqa: E402
-                              cycle_model, prune, simulate)
-
-
-def reference_network(sizes=(784, 256, 10), *, density=0.5, w_bits=8, seed=1):
-    """A random network of the given sizes with weights pruned to ``density`` and thresholds
-    set so that roughly 5-15% of hidden neurons fire per step at 10% input activity."""
-    rng = np.random.default_rng(seed)
-    lo, hi = -(1 << (w_bits - 1)), (1 << (w_bits - 1)) - 1
-    layers = []
-    for fan_in, n in zip(sizes, sizes[1:]):
-        weights = prune(rng.integers(lo, hi + 1, size=(n, fan_in)), density)
-        # Mean positive drive of a 10%-active input: 0.1 * fan_in * density * E[w | w > 0] / 2
-        theta = max(1, int(0.1 * fan_in * density * hi / 4))
-        layers.append(Layer(weights, theta=theta, w_bits=w_bits, v_bits=20, leak="shift", k=3))
-    return Network(layers)
+from spikeforge.model import (FORMATS, HardwareConfig, compile_weights, cycle_model,  # noqa: E402
+                              reference_network, simulate)
 
 
 def synaptic_events(network, result):

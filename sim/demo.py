@@ -12,9 +12,7 @@ import argparse
 import numpy as np
 
 from spikeforge.model import (FORMATS, HardwareConfig, compile_weights, cycle_model,
-                              encode_rate, simulate)
-
-from .bench import reference_network
+                              encode_rate, reference_network, simulate)
 
 
 def main(argv=None):
