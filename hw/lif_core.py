@@ -149,13 +149,14 @@ class LIFCore(wiring.Component):
         kind = Signal(EventKind)
         countdown = Signal(range(self.drain + 1))
         issue_row = Signal(range(rows + 2))        # rows = the marker pseudo-row
+        issue_base = Signal(range((rows + 1) * lanes + 1))   # issue_row * lanes, kept by adding
         m.d.comb += self.control.ready.eq(~active)
         with m.If(self.control.valid & self.control.ready):
             with m.If(self.control.payload == EventKind.SPIKE):
                 m.d.sync += self.error.eq(1)
             with m.Else():
                 m.d.sync += [active.eq(1), kind.eq(self.control.payload),
-                             countdown.eq(self.drain - 1), issue_row.eq(0)]
+                             countdown.eq(self.drain - 1), issue_row.eq(0), issue_base.eq(0)]
         with m.If(countdown != 0):
             m.d.sync += countdown.eq(countdown - 1)
 
@@ -163,15 +164,17 @@ class LIFCore(wiring.Component):
         c_valid = Signal()
         c_marker = Signal()
         c_row = Signal(range(rows))
+        c_base = Signal.like(issue_base)
         c_mask = Signal(lanes)
         compute = c_valid & ~c_marker
         new_v = []
         fired = []
+        last_row_lanes = self.neurons - (rows - 1) * lanes      # lanes of real neurons
         for p in range(lanes):
             r_bit = r_read.data[p] if delayed else Const(0)
             bias = b_read.data[p] if has_bias else Const(0, signed(2))
             v, s = self._neuron(m, v_read.data[p], r_bit, self.currents.payload[p], bias, p)
-            in_range = (c_row * lanes + p) < self.neurons
+            in_range = 1 if p < last_row_lanes else (c_row != rows - 1)
             new_v.append(v)
             fired.append(s & in_range)
         clearing = kind == EventKind.SAMPLE
@@ -185,7 +188,7 @@ class LIFCore(wiring.Component):
 
         # -- emitter (E): pushes the lowest pending spike, or the marker --------------------
         e_mask = Signal(lanes)
-        e_base = Signal(range(rows * lanes + 1))
+        e_base = Signal.like(issue_base)
         e_marker = Signal()
         lowest = _lowest_set(m, e_mask, lanes, "lowest")
         m.d.comb += self.spikes.valid.eq((e_mask != 0) | e_marker)
@@ -204,8 +207,7 @@ class LIFCore(wiring.Component):
             with m.Else():
                 m.d.sync += [e_marker.eq(0), active.eq(0)]
         with m.If(c_valid & ((c_mask != 0) | c_marker)):    # the issue rule keeps E free
-            m.d.sync += [e_mask.eq(c_mask), e_marker.eq(c_marker),
-                         e_base.eq(c_row * lanes)]
+            m.d.sync += [e_mask.eq(c_mask), e_marker.eq(c_marker), e_base.eq(c_base)]
 
         # -- issue stage (I) ------------------------------------------------------------------
         issue = Signal()
@@ -223,7 +225,8 @@ class LIFCore(wiring.Component):
             m.d.comb += r_read.addr.eq(row)
         if has_bias:
             m.d.comb += b_read.addr.eq(row)
-        m.d.sync += [c_valid.eq(issue), c_marker.eq(issue & ~is_row), c_row.eq(row)]
+        m.d.sync += [c_valid.eq(issue), c_marker.eq(issue & ~is_row), c_row.eq(row),
+                     c_base.eq(issue_base)]
         with m.If(issue):
-            m.d.sync += issue_row.eq(issue_row + 1)
+            m.d.sync += [issue_row.eq(issue_row + 1), issue_base.eq(issue_base + lanes)]
         return m

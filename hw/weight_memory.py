@@ -153,7 +153,11 @@ class WeightMemory(wiring.Component):
         length = Signal(length_bits)
         bitmap_now = Signal(lanes * rows) if self.format == "bitmap" else None
         if self.format == "dense":
-            m.d.comb += [start.eq(f_addr * rows), length.eq(rows)]
+            # start = j * rows as shifted adds of the constant's set bits, so no DSP block
+            # is spent on it (the LIF core's mul leak is the only multiplier by design).
+            m.d.comb += [start.eq(sum(f_addr << b for b in range(rows.bit_length())
+                                      if rows >> b & 1)),
+                         length.eq(rows)]
         else:
             pointers = Memory(shape=image.memories["pointers"].width, depth=self.fan_in,
                               init=image.memories["pointers"].words)
