@@ -66,6 +66,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .checks import check_int as _check_int
+from .checks import per_layer
 from .memory import FORMATS, compile_weights
 from .network import Network
 from .simulate import SimResult
@@ -75,14 +77,6 @@ __all__ = ["CycleReport", "HardwareConfig", "LayerConfig", "LayerCycles", "Timin
 
 MODES = ("sparse", "dense")
 QUEUE_DEPTH_RANGE = (2, 1 << 16)
-
-
-def _check_int(name, value, lo, hi):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an integer in [{lo}, {hi}], not {value!r}")
-    if not lo <= value <= hi:
-        raise ValueError(f"{name} = {value} is out of range; allowed range is [{lo}, {hi}]")
-    return int(value)
 
 
 @dataclass(frozen=True)
@@ -154,21 +148,14 @@ class HardwareConfig:
         """The same ``lanes`` (capped at each layer's size), format and depth everywhere.
         ``lanes``, ``format`` and ``queue_depth`` may also be lists, one per layer."""
         count = len(network)
-
-        def per_layer(name, value):
-            if isinstance(value, (list, tuple)):
-                if len(value) != count:
-                    raise ValueError(f"{name} has {len(value)} entries for {count} layers")
-                return list(value)
-            return [value] * count
-
-        lanes_ = per_layer("lanes", lanes)
+        lanes_ = per_layer("lanes", lanes, count)
         if not isinstance(lanes, (list, tuple)):
             lanes_ = [min(p, layer.neurons) for p, layer in zip(lanes_, network)]
         if mode == "dense":
             format = "dense"
         configs = [LayerConfig(p, fmt, q) for p, fmt, q in
-                   zip(lanes_, per_layer("format", format), per_layer("queue_depth", queue_depth))]
+                   zip(lanes_, per_layer("format", format, count),
+                       per_layer("queue_depth", queue_depth, count))]
         return cls(tuple(configs), mode=mode, timing=timing or Timing())
 
     def check(self, network):

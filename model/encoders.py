@@ -24,6 +24,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from .checks import check_int as _check_param
 from .simulate import check_spike_trains
 
 __all__ = ["RATE_SEED", "X_BITS_RANGE", "encode", "encode_latency", "encode_rate",
@@ -40,14 +41,6 @@ def xorshift32(state):
     state ^= state >> 17
     state ^= (state << 5) & 0xFFFFFFFF
     return state
-
-
-def _check_param(name, value, lo, hi):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an integer in [{lo}, {hi}], not {value!r}")
-    if not lo <= value <= hi:
-        raise ValueError(f"{name} = {value} is out of range; allowed range is [{lo}, {hi}]")
-    return int(value)
 
 
 @lru_cache(maxsize=32)

@@ -11,6 +11,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .checks import check_choice as _check_choice
+from .checks import check_int as _check_int
+
 __all__ = [
     "LEAK_MODES", "RESET_MECHANISMS", "RESET_TIMINGS", "W_BITS_RANGE", "V_BITS_RANGE",
     "MUL_FRAC_RANGE", "Layer", "Network", "signed_range",
@@ -27,20 +30,6 @@ MUL_FRAC_RANGE = (1, 16)
 def signed_range(bits):
     """Return ``(lo, hi)``, the inclusive range of a two's-complement ``bits``-bit integer."""
     return -(1 << (bits - 1)), (1 << (bits - 1)) - 1
-
-
-def _check_int(name, value, lo, hi):
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an integer in [{lo}, {hi}], not {value!r}")
-    if not lo <= value <= hi:
-        raise ValueError(f"{name} = {value} is out of range; allowed range is [{lo}, {hi}]")
-    return int(value)
-
-
-def _check_choice(name, value, choices):
-    if value not in choices:
-        raise ValueError(f"{name} = {value!r} is not allowed; choose one of {', '.join(choices)}")
-    return value
 
 
 def _integer_array(name, value, ndim):

@@ -29,6 +29,7 @@ import math
 
 import numpy as np
 
+from .checks import per_layer
 from .network import Layer, Network, V_BITS_RANGE, W_BITS_RANGE
 
 __all__ = ["leak_for_beta", "prune", "prune_network", "quantize_layer", "quantize_network",
@@ -116,19 +117,11 @@ def quantize_network(weights, *, w_bits, thresholds=1.0, biases=None, v_bits=Non
     ``neuron`` options apply to every layer.
     """
     count = len(weights)
-
-    def per_layer(name, value):
-        if isinstance(value, (list, tuple)):
-            if len(value) != count:
-                raise ValueError(f"{name} has {len(value)} entries for {count} layers")
-            return list(value)
-        return [value] * count
-
     layers = [quantize_layer(w, w_bits=wb, threshold=th, bias=b, v_bits=vb, **neuron)
-              for w, wb, th, b, vb in zip(weights, per_layer("w_bits", w_bits),
-                                          per_layer("thresholds", thresholds),
-                                          per_layer("biases", biases),
-                                          per_layer("v_bits", v_bits))]
+              for w, wb, th, b, vb in zip(weights, per_layer("w_bits", w_bits, count),
+                                          per_layer("thresholds", thresholds, count),
+                                          per_layer("biases", biases, count),
+                                          per_layer("v_bits", v_bits, count))]
     return Network(layers)
 
 
@@ -176,10 +169,8 @@ def prune_network(network, density, *, lanes=None):
     """Prune every layer of an integer :class:`Network` to ``density`` (one value, or one per
     layer); ``lanes`` likewise (``None`` for global pruning)."""
     count = len(network)
-    densities = list(density) if isinstance(density, (list, tuple)) else [density] * count
-    lane_list = list(lanes) if isinstance(lanes, (list, tuple)) else [lanes] * count
-    if len(densities) != count or len(lane_list) != count:
-        raise ValueError(f"density and lanes need one value or {count} values (one per layer)")
+    densities = per_layer("density", density, count)
+    lane_list = per_layer("lanes", lanes, count)
     return Network([layer.replace(weights=prune(layer.weights, d, lanes=p))
                     for layer, d, p in zip(network, densities, lane_list)])
 

@@ -54,6 +54,15 @@ def run_layer(layer, lanes, fmt, trains, *, ready_p=1.0, seed=0, gap_p=0.0):
             await ctx.tick()
             cycle += 1
 
+        async def command(kind):
+            """Offer ``kind`` for the one cycle in which the LIF core takes it."""
+            ctx.set(dut.lif.control.payload, kind)
+            ctx.set(dut.lif.control.valid, 1)
+            assert ctx.get(dut.lif.control.ready)
+            log.append((cycle, "command", kind))
+            await tick()
+            ctx.set(dut.lif.control.valid, 0)
+
         for sample in trains:
             for step in sample:
                 while not ctx.get(dut.lif.control.ready):        # previous sweep still busy
@@ -71,19 +80,10 @@ def run_layer(layer, lanes, fmt, trains, *, ready_p=1.0, seed=0, gap_p=0.0):
                 # The controller pops STEP when the weight memory would take a column.
                 while not ctx.get(dut.memory.columns.ready):
                     await tick()
-                ctx.set(dut.lif.control.payload, EventKind.STEP)
-                ctx.set(dut.lif.control.valid, 1)
-                assert ctx.get(dut.lif.control.ready)
-                log.append((cycle, "command", EventKind.STEP))
-                await tick()
-                ctx.set(dut.lif.control.valid, 0)
+                await command(EventKind.STEP)
             while not ctx.get(dut.lif.control.ready):
                 await tick()
-            ctx.set(dut.lif.control.payload, EventKind.SAMPLE)
-            ctx.set(dut.lif.control.valid, 1)
-            log.append((cycle, "command", EventKind.SAMPLE))
-            await tick()
-            ctx.set(dut.lif.control.valid, 0)
+            await command(EventKind.SAMPLE)
         while not ctx.get(dut.lif.control.ready):
             await tick()
         assert not ctx.get(dut.lif.error) and not ctx.get(dut.pes.error)
