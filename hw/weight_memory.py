@@ -20,11 +20,13 @@ class LaneLayout(data.StructLayout):
 
 
 class WordLayout(data.StructLayout):
-    """A weight word as the PE array sees it: ``P`` lanes and the column's ``last`` flag."""
+    """A weight word as the PE array sees it: ``P`` lanes, the column's ``last`` flag and
+    ``live`` (a word read from memory, not the placeholder of an empty column)."""
 
     def __init__(self, lanes, index_bits, w_bits):
         self.lane_layout = LaneLayout(index_bits, w_bits)
-        super().__init__({"lanes": data.ArrayLayout(self.lane_layout, lanes), "last": 1})
+        super().__init__({"lanes": data.ArrayLayout(self.lane_layout, lanes), "last": 1,
+                          "live": 1})
 
 
 class LoadTarget(enum.Enum, shape=2):
@@ -238,7 +240,8 @@ class WeightMemory(wiring.Component):
         slot_bits = image.memories["weights"].width // lanes
         w_bits, index_bits = self.w_bits, self.index_bits
         last_row_lanes = self.neurons - (rows - 1) * lanes
-        m.d.comb += [self.words.valid.eq(o_valid), self.words.payload.last.eq(o_last)]
+        m.d.comb += [self.words.valid.eq(o_valid), self.words.payload.last.eq(o_last),
+                     self.words.payload.live.eq(o_live)]
         for p in range(lanes):
             slot = weight_read.data[p * slot_bits:(p + 1) * slot_bits]
             lane = self.words.payload.lanes[p]

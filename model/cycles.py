@@ -173,8 +173,9 @@ class HardwareConfig:
 class LayerCycles:
     """Per-layer activity predicted by the cycle model, summed over the batch.
 
-    ``events``: SPIKE events consumed; ``words``: weight words streamed; ``synaptic_updates``:
-    non-zero synapses applied; ``busy``: cycles the core worked (popped events to free);
+    ``events``: SPIKE events consumed; ``words``: weight words read from memory (not the
+    placeholder of an empty column; the dense baseline streams every column every step);
+    ``synaptic_updates``: non-zero synapses applied (lanes with a valid non-zero weight); ``busy``: cycles the core worked (popped events to free);
     ``stall``: cycles the core waited for room in its output queue; ``lower_bound``: the
     DESIGN.md §4 bound for this layer.
     """
@@ -255,11 +256,11 @@ def _core(stream, queue_in, queue_out, image, layer_rows, fan_in, spikes_out,
         start = yield ("pop", queue_in, free)
         if kind == "spike":
             stats.events += 1
+            stats.synaptic_updates += int(nnz[addr])     # the baseline gates the same ones
             if dense:
                 free = start + 1
             else:
                 stats.words += int(words[addr])
-                stats.synaptic_updates += int(nnz[addr])
                 free = start + max(1, int(words[addr]))
             stats.busy += free - start
             continue

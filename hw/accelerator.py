@@ -1,0 +1,145 @@
+"""The accelerator: a pipeline of event queues and layer cores generated from a network."""
+
+from amaranth import Module, Signal
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from spikeforge.model import HardwareConfig, Network, Timing, compile_weights
+
+from .event_queue import EventQueue
+from .events import EventKind, EventLayout, addr_bits_for
+from .layer_core import LayerCore, LayerCounters
+from .params import check_int, validating
+from .readout import CYCLE_BITS, Readout, ResultLayout
+
+__all__ = ["Accelerator", "HARDWARE_TIMING", "TapLayout"]
+
+#: The fixed latencies this RTL implements; the cycle model must use exactly these.
+HARDWARE_TIMING = Timing(queue_latency=1, drain=2, sweep_latency=2, readout_latency=1)
+
+
+class TapLayout(data.StructLayout):
+    """A monitor of one inter-layer stream: ``transfer`` is high in the cycle an event moves."""
+
+    def __init__(self, addr_bits):
+        super().__init__({"transfer": 1, "kind": EventKind, "addr": addr_bits})
+
+
+class Accelerator(wiring.Component):
+    """A multi-layer event-driven SNN accelerator (DESIGN.md §3) for ``network``.
+
+    ``input events → [queue 1] → [layer core 1] → [queue 2] → [layer core 2] → … → [readout]``
+
+    Layers run concurrently: layer ``l`` may work on step ``t`` while layer ``l-1`` works on
+    step ``t+1``; ``SAMPLE`` markers separate back-to-back samples and clear all state. The
+    timing is the contract of :mod:`spikeforge.model.cycles` with :data:`HARDWARE_TIMING`: the
+    cycle model predicts the cycles exactly for one layer.
+
+    Parameters
+    ----------
+    network : Network
+    config : HardwareConfig
+        ``lanes``, ``format`` and ``queue_depth`` per layer, and the mode (``dense`` builds the
+        sparsity-oblivious baseline). Its ``timing`` must be :data:`HARDWARE_TIMING`.
+    max_steps : int
+        Longest sample in steps, ``[1, 2**24]``; sizes the output counters.
+    taps : bool
+        Add ``taps`` outputs that show every inter-layer event (for co-simulation).
+    capacity : list of int, optional
+        Weight-memory depth per layer for run-time loading.
+
+    Members
+    -------
+    events : ``In(stream.Signature(EventLayout(addr_bits(N0))))``
+        A sample is, per step, its input spikes (any order) and ``STEP``; then ``SAMPLE``.
+    results : ``Out(stream.Signature(ResultLayout(N_L, bits(max_steps))))``
+        One per sample: class, counts, and the cycle of the result.
+    counters : ``Out(ArrayLayout(LayerCounters, L))``
+        Per layer, cumulative since reset.
+    high_water : ``Out(ArrayLayout(16, L))``
+        Per layer, the largest fill of its input queue.
+    error : ``Out(1)``
+        Sticky: a block reported an impossible condition or an output count saturated.
+    taps : ``Out(...)``, with ``taps=True``
+        ``taps[l]``: the events leaving layer ``l`` (``TapLayout``).
+    """
+
+    def __init__(self, network, config, *, max_steps=255, taps=False, capacity=None):
+        with validating(self):
+            if not isinstance(network, Network):
+                raise TypeError(f"network must be a spikeforge.model.Network, not "
+                                f"{type(network).__name__}")
+            if not isinstance(config, HardwareConfig):
+                raise TypeError(f"config must be a spikeforge.model.HardwareConfig, not "
+                                f"{type(config).__name__}")
+            config.check(network)
+            if config.timing != HARDWARE_TIMING:
+                raise ValueError(f"config.timing = {config.timing} differs from the timing "
+                                 f"this hardware implements, {HARDWARE_TIMING}")
+            self.max_steps = check_int("max_steps", max_steps, 1, 1 << 24)
+            self.network, self.config = network, config
+            capacity = list(capacity) if capacity is not None else [None] * len(network)
+            if len(capacity) != len(network):
+                raise ValueError(f"capacity has {len(capacity)} entries for "
+                                 f"{len(network)} layers")
+            dense = config.mode == "dense"
+            self.images = [compile_weights(layer, c.lanes, c.format)
+                           for layer, c in zip(network, config.layers)]
+            fan_ins = [layer.fan_in for layer in network]
+            self.queues = [EventQueue(addr_bits_for(n), c.queue_depth)
+                           for n, c in zip(fan_ins, config.layers)]
+            self.cores = [LayerCore(layer, image, dense=dense, capacity=cap,
+                                    drain=HARDWARE_TIMING.drain)
+                          for layer, image, cap in zip(network, self.images, capacity)]
+            self.readout = Readout(network.n_outputs, max(1, max_steps.bit_length()))
+        ports = {
+            "events": In(stream.Signature(EventLayout(addr_bits_for(network.n_inputs)))),
+            "results": Out(stream.Signature(self.readout.result.payload.shape())),
+            "counters": Out(data.ArrayLayout(LayerCounters(), len(network))),
+            "high_water": Out(data.ArrayLayout(16, len(network))),
+            "error": Out(1),
+        }
+        self.has_taps = taps
+        if taps:
+            width = max(addr_bits_for(layer.neurons) for layer in network)
+            ports["taps"] = Out(data.ArrayLayout(TapLayout(width), len(network)))
+        super().__init__(ports)
+
+    @property
+    def result_layout(self):
+        return self.readout.result.payload.shape()
+
+    def elaborate(self, platform):
+        m = Module()
+        layers = len(self.network)
+        for index, (queue, core) in enumerate(zip(self.queues, self.cores)):
+            m.submodules[f"queue{index + 1}"] = queue
+            m.submodules[f"layer{index + 1}"] = core
+            wiring.connect(m, queue.o, core.i)
+            m.d.comb += [self.counters[index].eq(core.counters),
+                         self.high_water[index].eq(queue.high_water)]
+        m.submodules.readout = readout = self.readout
+        wiring.connect(m, wiring.flipped(self.events), self.queues[0].i)
+        for index in range(layers - 1):
+            wiring.connect(m, self.cores[index].o, self.queues[index + 1].i)
+        wiring.connect(m, self.cores[-1].o, readout.i)
+        wiring.connect(m, readout.result, wiring.flipped(self.results))
+
+        errors = [core.error for core in self.cores] + [readout.error]
+        m.d.comb += self.error.eq(sum(errors) != 0)
+
+        # Cycle count: 0 in the cycle of the first input event, then +1 every cycle.
+        elapsed = Signal(CYCLE_BITS)
+        started = Signal()
+        first = self.events.valid & self.events.ready
+        with m.If(started | first):
+            m.d.sync += [elapsed.eq(elapsed + 1), started.eq(1)]
+        m.d.comb += readout.now.eq(elapsed)
+
+        if self.has_taps:
+            for index, core in enumerate(self.cores):
+                tap = self.taps[index]
+                m.d.comb += [tap.transfer.eq(core.o.valid & core.o.ready),
+                             tap.kind.eq(core.o.payload.kind),
+                             tap.addr.eq(core.o.payload.addr)]
+        return m

@@ -1,0 +1,170 @@
+"""Layer core: dispatches a layer's input events to its weight memory, PE array and LIF core."""
+
+from amaranth import Module, Signal
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from spikeforge.model.memory import WeightImage
+from spikeforge.model.network import Layer
+
+from .events import EventKind, EventLayout, addr_bits_for
+from .lif_core import LIFCore
+from .params import validating
+from .pe_array import PEArray, accumulator_bits
+from .weight_memory import WeightMemory
+
+__all__ = ["COUNTER_BITS", "LayerCore", "LayerCounters"]
+
+COUNTER_BITS = 32
+
+
+class LayerCounters(data.StructLayout):
+    """Performance counters of one layer core, cumulative since reset (``COUNTER_BITS``
+    each): SPIKE ``events`` consumed, weight ``words`` read, ``synaptic_updates`` (lanes with a
+    valid non-zero weight), ``busy`` cycles (popping an event or unable to pop the next) and
+    ``stall`` cycles (a spike or marker waiting for room downstream)."""
+
+    def __init__(self):
+        super().__init__({name: COUNTER_BITS for name in
+                          ("events", "words", "synaptic_updates", "busy", "stall")})
+
+
+class LayerCore(wiring.Component):
+    """One layer of the accelerator (DESIGN.md §3): weight memory → PE array → LIF sweep.
+
+    The controller pops the layer's input events one at a time and only when the core is free
+    — the timing contract of :mod:`spikeforge.model.cycles`, which this block implements:
+
+    * ``SPIKE(j)`` (sparse mode) goes to the weight memory as column ``j``; the next event is
+      popped when the memory issues the column's last word, ``max(1, L_j)`` cycles later.
+    * ``STEP`` / ``SAMPLE`` go to the LIF core as commands once the last column is issued; the
+      next event is popped the cycle after the LIF core has pushed its marker.
+    * Dense baseline (``dense=True``): ``SPIKE(j)`` sets bit ``j`` of an input spike vector
+      (one cycle); ``STEP`` streams every column ``0 .. fan_in-1`` with its lanes gated by that
+      bit (``rows`` cycles each), then sweeps, and clears the vector.
+
+    Parameters
+    ----------
+    layer : Layer
+    image : WeightImage
+        ``compile_weights(layer, lanes, format)`` (``dense`` format when ``dense``).
+    dense : bool
+        Build the sparsity-oblivious baseline.
+    capacity : int, optional
+        Weight-memory depth for run-time loading (see :class:`WeightMemory`).
+
+    Members
+    -------
+    i : ``In(stream.Signature(EventLayout(addr_bits(fan_in))))``
+        Input events (from the layer's :class:`EventQueue`).
+    o : ``Out(stream.Signature(EventLayout(addr_bits(N))))``
+        Output events: spikes in ascending address order, then the marker.
+    counters : ``Out(LayerCounters)``
+    load : ``In(...)``
+        The weight memory's run-time load port.
+    error : ``Out(1)``
+        Sticky: a PE array collision or a bad LIF command (never expected).
+    """
+
+    def __init__(self, layer, image, *, dense=False, capacity=None, drain=2):
+        with validating(self):
+            if not isinstance(layer, Layer):
+                raise TypeError(f"layer must be a spikeforge.model.Layer, not "
+                                f"{type(layer).__name__}")
+            if not isinstance(image, WeightImage):
+                raise TypeError(f"image must be a spikeforge.model.WeightImage, not "
+                                f"{type(image).__name__}")
+            if (image.neurons, image.fan_in, image.w_bits) != (layer.neurons, layer.fan_in,
+                                                               layer.w_bits):
+                raise ValueError("image was not compiled from this layer (neurons, fan_in or "
+                                 "w_bits differ)")
+            if dense and image.format != "dense":
+                raise ValueError(f"the dense baseline needs format 'dense', not "
+                                 f"{image.format!r}")
+            self.layer, self.image, self.dense = layer, image, dense
+            self.acc_bits = accumulator_bits(layer.w_bits, layer.fan_in)
+            self.memory = WeightMemory(image, capacity=capacity)
+            self.pes = PEArray(lanes=image.lanes, rows=image.rows, w_bits=layer.w_bits,
+                               acc_bits=self.acc_bits)
+            self.lif = LIFCore(layer, lanes=image.lanes, acc_bits=self.acc_bits, drain=drain)
+        super().__init__({
+            "i": In(stream.Signature(EventLayout(addr_bits_for(layer.fan_in)))),
+            "o": Out(stream.Signature(EventLayout(addr_bits_for(layer.neurons)))),
+            "counters": Out(LayerCounters()),
+            "load": In(stream.Signature(self.memory.load_layout, always_ready=True)),
+            "error": Out(1),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.memory = memory = self.memory
+        m.submodules.pes = pes = self.pes
+        m.submodules.lif = lif = self.lif
+        wiring.connect(m, memory.words, pes.words)
+        wiring.connect(m, lif.sweep, pes.sweep)
+        wiring.connect(m, pes.currents, lif.currents)
+        wiring.connect(m, wiring.flipped(self.o), lif.spikes)
+        wiring.connect(m, wiring.flipped(self.load), memory.load)
+        m.d.comb += self.error.eq(pes.error | lif.error)
+
+        head = self.i.payload
+        idle = memory.columns.ready & lif.control.ready    # free to take the next event
+        pop = self.i.valid & self.i.ready
+        fan_in = self.layer.fan_in
+
+        if not self.dense:
+            with m.If(self.i.valid & idle):
+                with m.If(head.kind == EventKind.SPIKE):
+                    m.d.comb += [memory.columns.valid.eq(1),
+                                 memory.columns.payload.addr.eq(head.addr),
+                                 memory.columns.payload.gate.eq(1)]
+                with m.Else():
+                    m.d.comb += [lif.control.valid.eq(1), lif.control.payload.eq(head.kind)]
+                m.d.comb += self.i.ready.eq(1)
+        else:
+            spiked = Signal(fan_in)
+            column = Signal(range(fan_in + 1))
+            streaming = Signal()
+            with m.If(streaming):
+                # Every column in turn, gated by whether its input spiked this step.
+                with m.If(column != fan_in):
+                    m.d.comb += [memory.columns.valid.eq(1),
+                                 memory.columns.payload.addr.eq(column),
+                                 memory.columns.payload.gate.eq(spiked.bit_select(column, 1))]
+                    with m.If(memory.columns.ready):
+                        m.d.sync += column.eq(column + 1)
+                with m.Elif(memory.columns.ready):
+                    m.d.comb += [lif.control.valid.eq(1), lif.control.payload.eq(EventKind.STEP)]
+                    m.d.sync += [streaming.eq(0), spiked.eq(0)]
+            with m.Elif(self.i.valid & idle):
+                m.d.comb += self.i.ready.eq(1)
+                with m.Switch(head.kind):
+                    with m.Case(EventKind.SPIKE):
+                        m.d.sync += spiked.bit_select(head.addr, 1).eq(1)
+                    with m.Case(EventKind.STEP):
+                        # Column 0 goes out in the cycle STEP is popped.
+                        m.d.comb += [memory.columns.valid.eq(1),
+                                     memory.columns.payload.addr.eq(0),
+                                     memory.columns.payload.gate.eq(spiked[0])]
+                        m.d.sync += [streaming.eq(1), column.eq(1)]
+                    with m.Default():
+                        m.d.comb += [lif.control.valid.eq(1),
+                                     lif.control.payload.eq(head.kind)]
+
+        # -- performance counters ------------------------------------------------------------
+        c = self.counters
+        word = memory.words.payload
+        updates = sum((lane.valid & (lane.weight != 0)) for lane in word.lanes)
+        with m.If(pop & (head.kind == EventKind.SPIKE)):
+            m.d.sync += c.events.eq(c.events + 1)
+        with m.If(memory.words.valid & word.live):
+            m.d.sync += [c.words.eq(c.words + 1),
+                         c.synaptic_updates.eq(c.synaptic_updates + updates)]
+        busy = pop | ~idle
+        if self.dense:
+            busy = busy | streaming
+        with m.If(busy):
+            m.d.sync += c.busy.eq(c.busy + 1)
+        with m.If(lif.spikes.valid & ~lif.spikes.ready):
+            m.d.sync += c.stall.eq(c.stall + 1)
+        return m

@@ -1,0 +1,78 @@
+"""cocotb side of :func:`spikeforge.sim.cosim.run_accelerator` on the generated Verilog.
+
+Reads the run description from the JSON file named by ``SPIKEFORGE_RUN``, feeds the events
+one per cycle whenever the accelerator takes them, takes every result at once, records every
+tapped inter-layer event, and writes what it saw to ``SPIKEFORGE_OUT``. Inputs are driven and
+outputs sampled at the falling clock edge.
+"""
+
+import json
+import os
+import time
+
+import cocotb
+from cocotb.clock import Clock
+from cocotb.triggers import FallingEdge, RisingEdge
+
+
+def _bits(value, offset, width):
+    return (value >> offset) & ((1 << width) - 1)
+
+
+@cocotb.test()
+async def run(dut):
+    spec = json.loads(open(os.environ["SPIKEFORGE_RUN"]).read())
+    events, batch, limit = spec["events"], spec["batch"], spec["limit"]
+    addr_bits = spec["addr_bits"]
+    classes, cls_bits, count_bits = spec["classes"], spec["cls_bits"], spec["count_bits"]
+    layers, tap_bits = spec["layers"], 3 + spec["tap_addr_bits"]
+    names, counter_bits = spec["counter_names"], spec["counter_bits"]
+
+    dut.events__valid.value = 0
+    dut.events__payload.value = 0
+    dut.results__ready.value = 1
+    cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
+    dut.rst.value = 1
+    await RisingEdge(dut.clk)
+    await RisingEdge(dut.clk)
+    dut.rst.value = 0
+    await FallingEdge(dut.clk)
+
+    results, taps, pushes = [], [[] for _ in range(layers)], []
+    position = cycle = 0
+    began = time.perf_counter()
+    while len(results) < batch:
+        assert cycle < limit, f"{len(results)} of {batch} results in {limit} cycles (a hang)"
+        offering = position < len(events)
+        if offering:
+            kind, addr = events[position]
+            dut.events__payload.value = kind | addr << 2
+            if int(dut.events__ready.value):
+                pushes.append(cycle)
+                position += 1
+        dut.events__valid.value = int(offering)
+        tapped = int(dut.taps.value)
+        for index in range(layers):
+            tap = _bits(tapped, index * tap_bits, tap_bits)
+            if tap & 1:
+                taps[index].append((_bits(tap, 1, 2), tap >> 3))
+        if int(dut.results__valid.value):
+            result = int(dut.results__payload.value)
+            counts = [_bits(result, cls_bits + k * count_bits, count_bits)
+                      for k in range(classes)]
+            cycles = _bits(result, cls_bits + classes * count_bits, spec["cycle_bits"])
+            results.append((_bits(result, 0, cls_bits), counts, cycles))
+        await FallingEdge(dut.clk)
+        cycle += 1
+
+    raw_counters = int(dut.counters.value)
+    per_layer = len(names) * counter_bits
+    counters = [{name: _bits(raw_counters, index * per_layer + k * counter_bits, counter_bits)
+                 for k, name in enumerate(names)} for index in range(layers)]
+    raw_high = int(dut.high_water.value)
+    high_water = [_bits(raw_high, index * 16, 16) for index in range(layers)]
+    with open(os.environ["SPIKEFORGE_OUT"], "w") as file:
+        json.dump({"results": results, "taps": taps, "pushes": pushes, "cycles": cycle,
+                   "counters": counters, "high_water": high_water,
+                   "error": int(dut.error.value),
+                   "sim_seconds": time.perf_counter() - began}, file)

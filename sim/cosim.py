@@ -1,0 +1,287 @@
+"""Co-simulation harness: run a network's accelerator on input spike trains and read back
+what the hardware computed.
+
+Two back-ends drive the same :class:`~spikeforge.hw.accelerator.Accelerator`:
+
+* ``"amaranth"`` — the Amaranth simulator on the Amaranth design (a VCD waveform on request);
+* ``"verilator"`` (or ``"icarus"``) — cocotb on the generated Verilog (an FST/VCD waveform on
+  request).
+
+Both feed the samples back to back, one event per cycle whenever the first queue has room
+(the source of the cycle model), take every result as soon as it is valid, and return a
+:class:`HardwareRun`: every layer's spikes per step (from monitor taps on the inter-layer
+streams), the counts, the class and the cycle of every sample's result, and the layers'
+performance counters.
+
+>>> from spikeforge.model import HardwareConfig, reference_network, encode_rate
+>>> from spikeforge.sim.cosim import run_accelerator
+>>> net = reference_network((16, 12, 4), w_bits=4)
+>>> spikes = encode_rate(np.arange(16) * 16, 4)
+>>> run = run_accelerator(net, HardwareConfig.uniform(net, lanes=2), spikes)
+>>> run.classes.shape, run.spikes[0].shape
+((1,), (1, 4, 12))
+"""
+
+import json
+import os
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from spikeforge.hw.accelerator import HARDWARE_TIMING, Accelerator
+from spikeforge.hw.events import EventKind, addr_bits_for
+from spikeforge.hw.layer_core import COUNTER_BITS
+from spikeforge.hw.readout import CYCLE_BITS
+from spikeforge.hw.verilog import convert
+from spikeforge.model import HardwareConfig, Network
+from spikeforge.model.simulate import check_spike_trains
+
+__all__ = ["HardwareRun", "BACKENDS", "event_stream", "run_accelerator"]
+
+BACKENDS = ("amaranth", "verilator", "icarus")
+COUNTER_NAMES = ("events", "words", "synaptic_updates", "busy", "stall")
+
+
+@dataclass
+class HardwareRun:
+    """What the hardware computed for a batch of ``B`` samples of ``T`` steps.
+
+    Members
+    -------
+    classes : int array ``[B]``
+    counts : int array ``[B, N_L]``
+    finish : int array ``[B]``
+        Cycle (from the first input event, cycle 0) in which each result became valid.
+    spikes : list of bool arrays ``[B, T, N_l]``
+        Every layer's output spikes per step.
+    counters : list of dict
+        Per layer: events, words, synaptic_updates, busy, stall (totals over the batch).
+    high_water : list of int
+        Largest fill of each layer's input queue.
+    error : bool
+        The accelerator's sticky error flag.
+    sim_cycles, wall_seconds : int, float
+        Simulated cycles and the wall-clock time of simulating them (without elaboration or
+        the Verilator build, which ``extra["build_seconds"]`` holds for cocotb back-ends).
+    """
+
+    classes: np.ndarray
+    counts: np.ndarray
+    finish: np.ndarray
+    spikes: list
+    counters: list
+    high_water: list
+    error: bool
+    sim_cycles: int = 0
+    wall_seconds: float = 0.0
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def total(self):
+        """Cycle of the last result (the batch's cycle count)."""
+        return int(self.finish[-1])
+
+    @property
+    def latency(self):
+        """Per-sample cycles from the sample's first input event to its result (needs the
+        first-event cycles recorded by the run)."""
+        return self.finish - np.asarray(self.extra["first_event"])
+
+    @property
+    def cycles_per_second(self):
+        return self.sim_cycles / self.wall_seconds if self.wall_seconds else float("nan")
+
+
+def event_stream(trains):
+    """The input events of a batch ``[B, T, N0]``: per step the spikes in ascending address
+    order and ``STEP``, per sample a final ``SAMPLE``. Returns a list of ``(kind, addr)`` with
+    ``kind`` an int (0 SPIKE, 1 STEP, 2 SAMPLE)."""
+    events = []
+    for sample in trains:
+        for step in sample:
+            events.extend((int(EventKind.SPIKE.value), int(a)) for a in np.flatnonzero(step))
+            events.append((int(EventKind.STEP.value), 0))
+        events.append((int(EventKind.SAMPLE.value), 0))
+    return events
+
+
+def _first_event_cycles(trains, push_cycles):
+    firsts, position = [], 0
+    for sample in trains:
+        firsts.append(push_cycles[position])
+        position += int(sample.sum()) + sample.shape[0] + 1
+    return firsts
+
+
+def _spikes_from_taps(network, taps, batch, steps):
+    """Rebuild ``[B, T, N_l]`` per layer from each layer's tapped (kind, addr) sequence."""
+    out = []
+    for index, layer in enumerate(network):
+        array = np.zeros((batch, steps, layer.neurons), dtype=bool)
+        b = t = 0
+        for kind, addr in taps[index]:
+            if kind == EventKind.SPIKE.value:
+                if b >= batch or t >= steps:
+                    raise AssertionError(f"layer {index + 1} emitted a spike outside the batch")
+                if array[b, t, addr]:
+                    raise AssertionError(f"layer {index + 1} emitted neuron {addr} twice in "
+                                         f"sample {b} step {t}")
+                array[b, t, addr] = True
+            elif kind == EventKind.STEP.value:
+                t += 1
+            else:
+                if t != steps:
+                    raise AssertionError(f"layer {index + 1} ended sample {b} after {t} steps, "
+                                         f"not {steps}")
+                b, t = b + 1, 0
+        if b != batch:
+            raise AssertionError(f"layer {index + 1} finished {b} of {batch} samples")
+        out.append(array)
+    return out
+
+
+def _cycle_limit(network, config, events, steps, batch):
+    """A generous bound on the cycles a batch may take (beyond it the run is a hang)."""
+    per_step = sum(layer.fan_in * -(-layer.neurons // c.lanes) + 2 * layer.neurons + 64
+                   for layer, c in zip(network, config.layers))
+    return 1000 + 4 * len(events) + 2 * per_step * steps * batch
+
+
+def run_accelerator(network, config, spikes, *, backend="amaranth", waves=None,
+                    build_dir=None, max_steps=None):
+    """Run ``spikes`` (``[T, N0]`` or ``[B, T, N0]``) through ``network``'s accelerator.
+
+    Parameters
+    ----------
+    network : Network
+    config : HardwareConfig
+        Its ``timing`` is replaced by the hardware's (:data:`HARDWARE_TIMING`).
+    backend : {"amaranth", "verilator", "icarus"}
+    waves : path-like, optional
+        Write a waveform there (VCD for amaranth, FST/VCD in ``build_dir`` for cocotb).
+    build_dir : path-like, optional
+        Where cocotb builds the simulator (default: a temporary folder).
+    max_steps : int, optional
+        Sizes the hardware's output counters (default: ``T``).
+    """
+    if not isinstance(network, Network):
+        raise TypeError("network must be a spikeforge.model.Network")
+    if not isinstance(config, HardwareConfig):
+        raise TypeError("config must be a spikeforge.model.HardwareConfig")
+    if backend not in BACKENDS:
+        raise ValueError(f"backend = {backend!r} is not allowed; choose one of "
+                         f"{', '.join(BACKENDS)}")
+    trains, _batched = check_spike_trains(spikes, network.n_inputs)
+    batch, steps, _ = trains.shape
+    max_steps = steps if max_steps is None else max_steps
+    if steps > max_steps:
+        raise ValueError(f"T = {steps} steps exceeds max_steps = {max_steps}")
+    config = HardwareConfig(config.layers, mode=config.mode, timing=HARDWARE_TIMING)
+    events = event_stream(trains)
+    limit = _cycle_limit(network, config, events, steps, batch)
+    dut = Accelerator(network, config, max_steps=max_steps, taps=True)
+    start = time.perf_counter()
+    if backend == "amaranth":
+        raw = _run_amaranth(dut, events, batch, limit, waves)
+    else:
+        raw = _run_cocotb(dut, events, batch, limit, backend, waves, build_dir)
+    elapsed = time.perf_counter() - start
+    wall = raw.get("sim_seconds", elapsed)
+    spikes_out = _spikes_from_taps(network, raw["taps"], batch, steps)
+    return HardwareRun(
+        classes=np.array([r[0] for r in raw["results"]], dtype=np.int64),
+        counts=np.array([r[1] for r in raw["results"]], dtype=np.int64),
+        finish=np.array([r[2] for r in raw["results"]], dtype=np.int64),
+        spikes=spikes_out, counters=raw["counters"], high_water=raw["high_water"],
+        error=bool(raw["error"]), sim_cycles=raw["cycles"], wall_seconds=wall,
+        extra={"first_event": _first_event_cycles(trains, raw["pushes"]),
+               "build_seconds": elapsed - wall})
+
+
+def _run_amaranth(dut, events, batch, limit, waves):
+    from amaranth.sim import Simulator
+
+    raw = {"results": [], "taps": [[] for _ in dut.cores], "pushes": []}
+
+    async def testbench(ctx):
+        position, cycle = 0, 0
+        began = time.perf_counter()
+        ctx.set(dut.results.ready, 1)
+        while len(raw["results"]) < batch:
+            if cycle >= limit:
+                raise RuntimeError(f"the accelerator produced {len(raw['results'])} of {batch} "
+                                   f"results in {limit} cycles (a hang)")
+            offering = position < len(events)
+            if offering:
+                kind, addr = events[position]
+                ctx.set(dut.events.payload, {"kind": EventKind(kind), "addr": addr})
+            ctx.set(dut.events.valid, offering)
+            if offering and ctx.get(dut.events.ready):
+                raw["pushes"].append(cycle)
+                position += 1
+            for index, tap in enumerate(ctx.get(dut.taps)):
+                if tap.transfer:
+                    raw["taps"][index].append((tap.kind.value, tap.addr))
+            if ctx.get(dut.results.valid):
+                result = ctx.get(dut.results.payload)
+                raw["results"].append((result.cls, list(result.counts), result.cycles))
+            await ctx.tick()
+            cycle += 1
+        raw["cycles"] = cycle
+        raw["sim_seconds"] = time.perf_counter() - began
+        raw["counters"] = [{name: getattr(c, name) for name in COUNTER_NAMES}
+                           for c in ctx.get(dut.counters)]
+        raw["high_water"] = list(ctx.get(dut.high_water))
+        raw["error"] = ctx.get(dut.error)
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    sim.add_testbench(testbench)
+    if waves:
+        with sim.write_vcd(str(waves)):
+            sim.run()
+    else:
+        sim.run()
+    return raw
+
+
+def _run_cocotb(dut, events, batch, limit, simulator, waves, build_dir):
+    from .cocotb_run import run_cocotb
+
+    layout = dut.result_layout
+    geometry = {
+        "events": events, "batch": batch, "limit": limit,
+        "addr_bits": addr_bits_for(dut.network.n_inputs),
+        "classes": dut.network.n_outputs,
+        "cls_bits": layout["cls"].width,
+        "count_bits": dut.readout.count_bits,
+        "cycle_bits": CYCLE_BITS,
+        "layers": len(dut.cores),
+        "tap_addr_bits": max(addr_bits_for(layer.neurons) for layer in dut.network),
+        "counter_bits": COUNTER_BITS, "counter_names": list(COUNTER_NAMES),
+    }
+    owned = build_dir is None
+    folder = Path(tempfile.mkdtemp(prefix="spikeforge-cosim-") if owned else build_dir)
+    try:
+        vectors = folder / "run.json"
+        output = folder / "out.json"
+        vectors.write_text(json.dumps(geometry))
+        run_cocotb(verilog=convert(dut, "accelerator"), toplevel="accelerator",
+                   test_module="spikeforge.sim.cocotb_accelerator", build_dir=folder,
+                   simulator=simulator, waves=bool(waves),
+                   extra_env={"SPIKEFORGE_RUN": str(vectors), "SPIKEFORGE_OUT": str(output)})
+        raw = json.loads(output.read_text())
+        if waves:
+            for name in ("dump.fst", "dump.vcd", "accelerator.fst"):
+                if (folder / name).exists():
+                    os.replace(folder / name, waves)
+                    break
+    finally:
+        if owned:
+            import shutil
+            shutil.rmtree(folder, ignore_errors=True)
+    raw["taps"] = [[tuple(event) for event in layer] for layer in raw["taps"]]
+    return raw
