@@ -1,9 +1,11 @@
 """``make verilog``: write the Verilog of each hardware block for one configuration.
 
-The default configuration is the first layer of the built-in 64-128-10 reference network
-(:func:`spikeforge.model.reference_network`) with 4 PEs, 4-bit weights, the ``csc`` format
-and 16-entry queues. Every file starts with a header comment recording the configuration
-and the command that made it. Override from the command line, e.g.::
+The default configuration is the built-in 64-128-10 reference network
+(:func:`spikeforge.model.reference_network`) with 4 PEs per layer, 4-bit weights, the ``csc``
+format and 16-entry queues: ``accelerator.v`` holds the whole network, and the four block
+files hold the blocks of its first layer (``--layer`` picks another). Every file starts with
+a header comment recording the configuration and the command that made it. Override from
+the command line, e.g.::
 
     python -m spikeforge.hw.generate --lanes 8 --format bitmap --w-bits 8
     make verilog VERILOG_ARGS="--lanes 8 --format bitmap"
@@ -18,6 +20,9 @@ from pathlib import Path
 from spikeforge.model import FORMATS, LEAK_MODES, RESET_MECHANISMS, RESET_TIMINGS
 from spikeforge.model import compile_weights, reference_network
 
+from spikeforge.model import HardwareConfig
+
+from .accelerator import Accelerator
 from .event_queue import EventQueue
 from .events import addr_bits_for
 from .lif_core import LIFCore
@@ -28,21 +33,21 @@ from .weight_memory import WeightMemory
 __all__ = ["generate_blocks", "main"]
 
 
-def build_layer(args):
-    """The configured layer: layer ``--layer`` of the reference network, neuron options
-    applied."""
+def build_network(args):
+    """The configured network: the reference network with the neuron options applied to
+    every layer."""
+    from spikeforge.model import Network
     network = reference_network(tuple(args.sizes), density=args.density, w_bits=args.w_bits,
                                 seed=args.seed)
     if not 0 <= args.layer < len(network):
         raise SystemExit(f"--layer {args.layer} is out of range; allowed range is "
                          f"[0, {len(network) - 1}]")
-    layer = network[args.layer]
     neuron = {"leak": args.leak, "reset": args.reset, "timing": args.timing}
     if args.leak == "shift":
         neuron["k"] = args.k
     elif args.leak == "mul":
         neuron.update(m=args.m, f=args.f)
-    return layer.replace(v_bits=args.v_bits, **neuron)
+    return Network([layer.replace(v_bits=args.v_bits, **neuron) for layer in network])
 
 
 def generate_blocks(layer, *, lanes, fmt, queue_depth, out, header):
@@ -92,19 +97,25 @@ def parser():
 def main(argv=None):
     args = parser().parse_args(argv)
     try:
-        layer = build_layer(args)
-        config = (f"layer {args.layer} of the {'-'.join(map(str, args.sizes))} reference "
-                  f"network (seed {args.seed}, density {args.density}): {layer.neurons} neurons,"
-                  f" fan-in {layer.fan_in}, w_bits {layer.w_bits}, v_bits {layer.v_bits}, "
-                  f"theta {layer.theta}, leak {layer.leak} (k={layer.k}, m={layer.m}, "
-                  f"f={layer.f}), reset {layer.reset}, timing {layer.timing}; P = {args.lanes}, "
-                  f"format {args.format}, queue depth {args.queue_depth}")
+        network = build_network(args)
+        layer = network[args.layer]
+        config = (f"the {'-'.join(map(str, args.sizes))} reference network (seed {args.seed}, "
+                  f"density {args.density}), blocks of layer {args.layer}: {layer.neurons} "
+                  f"neurons, fan-in {layer.fan_in}, w_bits {layer.w_bits}, v_bits "
+                  f"{layer.v_bits}, theta {layer.theta}, leak {layer.leak} (k={layer.k}, "
+                  f"m={layer.m}, f={layer.f}), reset {layer.reset}, timing {layer.timing}; "
+                  f"P = {args.lanes}, format {args.format}, queue depth {args.queue_depth}")
         header = (f"spikeforge {version('spikeforge')} - generated Verilog\n"
                   f"configuration: {config}\n"
                   f"command: python -m spikeforge.hw.generate "
                   f"{shlex.join(sys.argv[1:] if argv is None else argv)}")
         paths = generate_blocks(layer, lanes=args.lanes, fmt=args.format,
                                 queue_depth=args.queue_depth, out=args.out, header=header)
+        hardware = HardwareConfig.uniform(network, lanes=args.lanes, format=args.format,
+                                          queue_depth=args.queue_depth)
+        path = Path(args.out) / "accelerator.v"
+        path.write_text(convert(Accelerator(network, hardware), "accelerator", header=header))
+        paths.append(path)
     except (ValueError, TypeError) as error:
         raise SystemExit(f"error: {error}") from None
     print(f"configuration: {config}")

@@ -1,13 +1,20 @@
-"""``make bench``: benchmark figures, printed as tables (not a timed test).
+"""``make bench``: benchmark figures, printed as Markdown tables (not a timed test).
 
 Golden model
     Throughput of :func:`spikeforge.model.simulate` in synaptic events per second on a
     784-256-10 network at 10% input activity, on one core (BLAS threads pinned to 1).
     A *synaptic event* is one (input spike, outgoing synapse) pair: each spike arriving at a
     layer of ``N`` neurons counts ``N`` events, whatever the weight — the usual SynOps count.
-Cycle model
-    Its own speed (events per second) and its prediction for the same network per memory
-    format, with the memory bits of each format and the DESIGN.md §4 lower bound.
+Sparsity gain
+    On the reference networks (64-128-10 and 784-256-10, realistic ~10% activity in every
+    layer) at 50%, 20% and 10% weight density: cycles per inference of the event-driven
+    accelerator per weight format against the dense baseline, from the cycle model (which
+    the RTL matches exactly — the co-simulation section re-checks it), the theoretical gain
+    and the fraction of it achieved, throughput against the DESIGN.md §4 lower bound, PE
+    utilization and memory bits per format.
+Co-simulation
+    The accelerator in the Amaranth simulator and under cocotb + Verilator: cycles per second,
+    and a check that the hardware's cycles equal the model's.
 
 Run ``python -m spikeforge.sim.bench --help`` for options.
 """
@@ -45,58 +52,131 @@ def bench_golden(network, *, batch, steps, activity, repeats, seed=2):
     return result, events, best
 
 
+def _bounds(network, result, config):
+    """(dense work bound, sparse lower bound) per batch: the baseline must stream every
+    synapse slot and sweep every row each step; the sparse design the reached ones."""
+    steps, batch = result.steps, result.inputs.shape[0] if result.inputs.ndim == 3 else 1
+    dense = sum((layer.fan_in + 1) * -(-layer.neurons // c.lanes)
+                for layer, c in zip(network, config.layers)) * steps * batch
+    return dense
+
+
+def bench_sparsity(network, trains, lanes, label):
+    """Print the sparsity-gain table rows for one network; return the rows as dicts."""
+    result = simulate(network, trains)
+    batch = trains.shape[0]
+    baseline = HardwareConfig.uniform(network, lanes=lanes, mode="dense")
+    dense_report = cycle_model(network, result, baseline)
+    dense_bound = _bounds(network, result, baseline)
+    rows = []
+    for fmt in FORMATS:
+        config = HardwareConfig.uniform(network, lanes=lanes, format=fmt)
+        report = cycle_model(network, result, config)
+        bits = sum(compile_weights(layer, c.lanes, fmt).size_bits
+                   for layer, c in zip(network, config.layers))
+        theoretical = dense_bound / report.lower_bound
+        achieved = dense_report.total / report.total
+        utilization = [s.synaptic_updates / (c.lanes * s.busy) if s.busy else 0.0
+                       for s, c in zip(report.layers, config.layers)]
+        row = {"network": label, "format": fmt, "bits": bits,
+               "cycles": report.total / batch, "baseline": dense_report.total / batch,
+               "achieved": achieved, "theoretical": theoretical,
+               "fraction": achieved / theoretical,
+               "bound": report.pipeline_bound / report.total, "utilization": utilization}
+        rows.append(row)
+        print(f"| {label} | {fmt} | {bits:,} | {row['cycles']:,.0f} | {row['baseline']:,.0f} "
+              f"| {achieved:.1f}x | {theoretical:.1f}x | {row['fraction']:.0%} "
+              f"| {row['bound']:.0%} | {' / '.join(f'{u:.0%}' for u in utilization)} |")
+    return rows
+
+
+def bench_cosim(network, trains, lanes, backends):
+    """Run the accelerator on ``backends``; print cycles/s and the model check."""
+    from .cosim import run_accelerator
+    config = HardwareConfig.uniform(network, lanes=lanes, format="csc")
+    report = cycle_model(network, simulate(network, trains), config)
+    label = "-".join(map(str, network.shape))
+    for backend in backends:
+        run = run_accelerator(network, config, trains, backend=backend)
+        exact = run.finish.tolist() == report.finish.tolist()
+        build = run.extra.get("build_seconds", 0.0)
+        print(f"| {label} | {backend} | {len(trains)} | {run.total:,} | "
+              f"{'yes' if exact else 'NO'} | {run.cycles_per_second:,.0f} | {build:.1f} s |")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--batch", type=int, default=256, help="samples per simulate() call")
     parser.add_argument("--steps", type=int, default=25, help="timesteps per sample (T)")
     parser.add_argument("--activity", type=float, default=0.10, help="input spike probability")
-    parser.add_argument("--density", type=float, default=0.5, help="weight density kept")
     parser.add_argument("--repeats", type=int, default=5, help="timed runs (best is reported)")
-    parser.add_argument("--lanes", type=int, default=8, help="PEs per layer for the cycle model")
-    parser.add_argument("--cycle-samples", type=int, default=16,
-                        help="samples run through the cycle model")
+    parser.add_argument("--samples", type=int, default=16,
+                        help="samples run through the cycle model per network")
+    parser.add_argument("--lanes", type=int, default=8, help="PEs per layer (capped at N)")
+    parser.add_argument("--densities", type=float, nargs="+", default=[0.5, 0.2, 0.1])
+    parser.add_argument("--cosim", choices=["none", "small", "all"], default="all",
+                        help="co-simulation runs: none, the 64-128-10 network, or also "
+                             "784-256-10 under Verilator")
     args = parser.parse_args(argv)
 
-    network = reference_network(density=args.density)
+    network = reference_network(density=0.5)
     shape = "-".join(map(str, network.shape))
-    print(f"# spikeforge benchmark — network {shape}, T = {args.steps}, input activity "
-          f"{args.activity:.0%}, weight density {args.density:.0%}\n")
-
+    print(f"# spikeforge benchmark\n")
+    print(f"## Golden model (simulate), one core — {shape}, T = {args.steps}, input activity "
+          f"{args.activity:.0%}")
     result, events, seconds = bench_golden(network, batch=args.batch, steps=args.steps,
                                            activity=args.activity, repeats=args.repeats)
-    hidden = [float(s.mean()) for s in result.spikes]
-    print("## Golden model (simulate), one core")
-    print(f"| samples | synaptic events | best time | events/s | samples/s |")
-    print(f"|---|---|---|---|---|")
+    print("| samples | synaptic events | best time | events/s | samples/s |")
+    print("|---|---|---|---|---|")
     print(f"| {args.batch} | {events:,} | {seconds * 1e3:.1f} ms | {events / seconds:,.0f} "
           f"| {args.batch / seconds:,.0f} |")
-    print(f"\nLayer spike activity per step: "
-          + ", ".join(f"layer {i + 1} {a:.1%}" for i, a in enumerate(hidden)))
+    print("Layer spike activity per step: "
+          + ", ".join(f"layer {i + 1} {s.mean():.1%}" for i, s in enumerate(result.spikes)))
     target = 10e6
     print(f"Target >= {target:,.0f} events/s: "
           f"{'met' if events / seconds >= target else 'NOT met'} "
           f"({events / seconds / target:.0f}x)\n")
 
-    subset = simulate(network, result.inputs[:args.cycle_samples])
-    print(f"## Cycle model, {args.cycle_samples} samples back to back, P = {args.lanes} per layer")
-    print("| format | weight memory bits | cycles/sample | lower bound/sample "
-          "| bound/cycles | model time | events/s |")
-    print("|---|---|---|---|---|---|---|")
-    rows = [(fmt, "sparse") for fmt in FORMATS] + [("dense", "dense")]
-    for fmt, mode in rows:
-        config = HardwareConfig.uniform(network, lanes=args.lanes, format=fmt, mode=mode)
-        bits = sum(compile_weights(layer, c.lanes, fmt).size_bits
-                   for layer, c in zip(network, config.layers))
-        start = time.perf_counter()
-        report = cycle_model(network, subset, config)
-        elapsed = time.perf_counter() - start
-        n_events = sum(s.events for s in report.layers)
-        label = fmt if mode == "sparse" else "dense baseline"
-        per_sample = report.total / args.cycle_samples
-        bound = report.lower_bound / args.cycle_samples
-        print(f"| {label} | {bits:,} | {per_sample:,.0f} | {bound:,.0f} "
-              f"| {bound / per_sample:.0%} | {elapsed * 1e3:.0f} ms | {n_events / elapsed:,.0f} |")
-    print("\n(lower bound: DESIGN.md §4, summed over layers — a sequential machine's bound)")
+    print(f"## Sparsity gain (cycle model = RTL), {args.samples} samples back to back, "
+          f"P = {args.lanes} per layer, 4-bit weights")
+    print("| network (density) | format | weight bits | cycles/inference | dense baseline "
+          "| speed-up | theoretical | fraction of gain | vs lower bound | PE utilization |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    rng = np.random.default_rng(5)
+    worst = {}
+    for sizes, steps, activity in (((64, 128, 10), 16, 0.15), ((784, 256, 10), 25, 0.10)):
+        trains = rng.random((args.samples, steps, sizes[0])) < activity
+        for pruning in ("balanced", "global"):
+            for density in args.densities:
+                net = reference_network(sizes, density=density, w_bits=4,
+                                        lanes=args.lanes if pruning == "balanced" else None)
+                label = f"{'-'.join(map(str, sizes))} ({density:.0%}, {pruning})"
+                for row in bench_sparsity(net, trains, args.lanes, label):
+                    if row["format"] != "dense":
+                        key = (pruning, sizes[0])
+                        fraction, bound = worst.get(key, (1.0, 1.0))
+                        worst[key] = (min(fraction, row["fraction"]), min(bound, row["bound"]))
+    print("\nTargets (csc and bitmap): >= 80% of the theoretical gain and >= 80% of the lower "
+          "bound's throughput. Worst case per pruning and network:")
+    for (pruning, inputs), (fraction, bound) in sorted(worst.items()):
+        print(f"- {pruning} pruning, {inputs}-input network: {fraction:.0%} of the gain, "
+              f"{bound:.0%} of the bound")
+    print("(theoretical gain: the baseline's work, every synapse slot and row every step, over "
+          "the DESIGN.md §4 bound; vs lower bound: the slowest layer's bound over the cycles; "
+          "PE utilization: synaptic updates / (P x busy cycles), per layer; balanced pruning "
+          "keeps the same share of weights in every PE lane of every column)\n")
+
+    if args.cosim != "none":
+        print("## Co-simulation speed (csc, P as above)")
+        print("| network | simulator | samples | cycles | equals model | cycles/s | build |")
+        print("|---|---|---|---|---|---|---|")
+        small = reference_network((64, 128, 10), density=0.5, w_bits=4)
+        trains = rng.random((2, 16, 64)) < 0.15
+        bench_cosim(small, trains, args.lanes, ["amaranth", "verilator"])
+        if args.cosim == "all":
+            big = reference_network((784, 256, 10), density=0.5, w_bits=4)
+            trains = rng.random((1, 25, 784)) < 0.10
+            bench_cosim(big, trains, args.lanes, ["verilator"])
 
 
 if __name__ == "__main__":

@@ -265,6 +265,7 @@ def _run_cocotb(dut, events, batch, limit, simulator, waves, build_dir):
     }
     owned = build_dir is None
     folder = Path(tempfile.mkdtemp(prefix="spikeforge-cosim-") if owned else build_dir)
+    folder.mkdir(parents=True, exist_ok=True)
     try:
         vectors = folder / "run.json"
         output = folder / "out.json"

@@ -9,11 +9,11 @@ from spikeforge.hw import generate
 
 def test_default_configuration_writes_every_block(tmp_path, capsys):
     generate.main(["--out", str(tmp_path)])
-    for name in ("event_queue", "weight_memory", "pe_array", "lif_core"):
+    for name in ("event_queue", "weight_memory", "pe_array", "lif_core", "accelerator"):
         text = (tmp_path / f"{name}.v").read_text()
         assert re.search(rf"^module {name}\(", text, flags=re.M), name
         assert text.startswith("// spikeforge")
-        assert "// configuration: layer 0 of the 64-128-10 reference network" in text
+        assert "// configuration: the 64-128-10 reference network" in text
         assert "P = 4, format csc, queue depth 16" in text
     assert "wrote" in capsys.readouterr().out
 
