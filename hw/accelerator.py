@@ -52,10 +52,12 @@ class Accelerator(wiring.Component):
     -------
     events : ``In(stream.Signature(EventLayout(addr_bits(N0))))``
         A sample is, per step, its input spikes (any order) and ``STEP``; then ``SAMPLE``.
-    results : ``Out(stream.Signature(ResultLayout(N_L, bits(max_steps))))``
-        One per sample: class, counts, and the cycle of the result.
+    results : ``Out(stream.Signature(ResultLayout(N_L, bits(max_steps), counters)))``
+        One per sample: class, counts, the cycle of the result and a snapshot of the
+        performance counters in that cycle (cumulative since reset: the difference between
+        consecutive results is a sample's share, exact for the whole batch).
     counters : ``Out(ArrayLayout(LayerCounters, L))``
-        Per layer, cumulative since reset.
+        Per layer, cumulative since reset, live.
     high_water : ``Out(ArrayLayout(16, L))``
         Per layer, the largest fill of its input queue.
     error : ``Out(1)``
@@ -91,11 +93,13 @@ class Accelerator(wiring.Component):
             self.cores = [LayerCore(layer, image, dense=dense, capacity=cap,
                                     drain=HARDWARE_TIMING.drain)
                           for layer, image, cap in zip(network, self.images, capacity)]
-            self.readout = Readout(network.n_outputs, max(1, max_steps.bit_length()))
+            self.counters_layout = data.ArrayLayout(LayerCounters(), len(network))
+            self.readout = Readout(network.n_outputs, max(1, max_steps.bit_length()),
+                                   self.counters_layout)
         ports = {
             "events": In(stream.Signature(EventLayout(addr_bits_for(network.n_inputs)))),
             "results": Out(stream.Signature(self.readout.result.payload.shape())),
-            "counters": Out(data.ArrayLayout(LayerCounters(), len(network))),
+            "counters": Out(self.counters_layout),
             "high_water": Out(data.ArrayLayout(16, len(network))),
             "error": Out(1),
         }
@@ -134,7 +138,7 @@ class Accelerator(wiring.Component):
         first = self.events.valid & self.events.ready
         with m.If(started | first):
             m.d.sync += [elapsed.eq(elapsed + 1), started.eq(1)]
-        m.d.comb += readout.now.eq(elapsed)
+        m.d.comb += [readout.now.eq(elapsed), readout.counters.eq(self.counters)]
 
         if self.has_taps:
             for index, core in enumerate(self.cores):

@@ -13,14 +13,19 @@ CYCLE_BITS = 32
 
 
 class ResultLayout(data.StructLayout):
-    """``{cls, counts[classes], cycles}``: the predicted class (arg-max of the counts, lowest
-    index on ties), the spike count of every output neuron over the sample, and the cycle
-    (since the first input event) in which the result became valid."""
+    """``{cls, counts[classes], cycles, counters}``: the predicted class (arg-max of the
+    counts, lowest index on ties), the spike count of every output neuron over the sample, the
+    cycle (since the first input event) in which the result became valid, and a snapshot of
+    the performance counters (``counters_layout``, when given) as they stood when the
+    ``SAMPLE`` marker reached the readout (the marker's own push cycle not yet counted)."""
 
-    def __init__(self, classes, count_bits):
-        super().__init__({"cls": addr_bits_for(classes),
-                          "counts": data.ArrayLayout(count_bits, classes),
-                          "cycles": CYCLE_BITS})
+    def __init__(self, classes, count_bits, counters_layout=None):
+        fields = {"cls": addr_bits_for(classes),
+                  "counts": data.ArrayLayout(count_bits, classes),
+                  "cycles": CYCLE_BITS}
+        if counters_layout is not None:
+            fields["counters"] = counters_layout
+        super().__init__(fields)
 
 
 class Readout(wiring.Component):
@@ -46,20 +51,26 @@ class Readout(wiring.Component):
     result : ``Out(stream.Signature(ResultLayout))``
     now : ``In(CYCLE_BITS)``
         The accelerator's cycle count (the result records ``now`` of its valid cycle).
+    counters : ``In(counters_layout)``, when ``counters_layout`` is given
+        Performance counters, snapshotted into each result.
     error : ``Out(1)``
         Sticky: a count saturated.
     """
 
-    def __init__(self, classes, count_bits):
+    def __init__(self, classes, count_bits, counters_layout=None):
         with validating(self):
             self.classes = check_int("classes", classes, 1, 1 << 16)
             self.count_bits = check_int("count_bits", count_bits, 1, 32)
-        super().__init__({
+        ports = {
             "i": In(stream.Signature(EventLayout(addr_bits_for(classes)))),
-            "result": Out(stream.Signature(ResultLayout(classes, count_bits))),
+            "result": Out(stream.Signature(ResultLayout(classes, count_bits, counters_layout))),
             "now": In(CYCLE_BITS),
             "error": Out(1),
-        })
+        }
+        self.has_counters = counters_layout is not None
+        if self.has_counters:
+            ports["counters"] = In(counters_layout)
+        super().__init__(ports)
 
     def elaborate(self, platform):
         m = Module()
@@ -90,6 +101,8 @@ class Readout(wiring.Component):
                                  self.result.payload.cls.eq(best),
                                  self.result.payload.cycles.eq(self.now + 1),
                                  best.eq(0), best_count.eq(0)]
+                    if self.has_counters:
+                        m.d.sync += self.result.payload.counters.eq(self.counters)
                     for k, count in enumerate(counts):
                         m.d.sync += [self.result.payload.counts[k].eq(count), count.eq(0)]
         return m

@@ -60,8 +60,14 @@ async def run(dut):
             result = int(dut.results__payload.value)
             counts = [_bits(result, cls_bits + k * count_bits, count_bits)
                       for k in range(classes)]
-            cycles = _bits(result, cls_bits + classes * count_bits, spec["cycle_bits"])
-            results.append((_bits(result, 0, cls_bits), counts, cycles))
+            offset = cls_bits + classes * count_bits
+            cycles = _bits(result, offset, spec["cycle_bits"])
+            offset += spec["cycle_bits"]
+            per_layer = len(names) * counter_bits
+            snapshot = [{name: _bits(result, offset + index * per_layer + k * counter_bits,
+                                     counter_bits) for k, name in enumerate(names)}
+                        for index in range(layers)]
+            results.append((_bits(result, 0, cls_bits), counts, cycles, snapshot))
         await FallingEdge(dut.clk)
         cycle += 1
 

@@ -59,6 +59,8 @@ class HardwareRun:
         Every layer's output spikes per step.
     counters : list of dict
         Per layer: events, words, synaptic_updates, busy, stall (totals over the batch).
+    result_counters : list of list of dict
+        The same counters as snapshotted into each result (cumulative).
     high_water : list of int
         Largest fill of each layer's input queue.
     error : bool
@@ -75,6 +77,7 @@ class HardwareRun:
     counters: list
     high_water: list
     error: bool
+    result_counters: list = field(default_factory=list)
     sim_cycles: int = 0
     wall_seconds: float = 0.0
     extra: dict = field(default_factory=dict)
@@ -196,7 +199,7 @@ def run_accelerator(network, config, spikes, *, backend="amaranth", waves=None,
         counts=np.array([r[1] for r in raw["results"]], dtype=np.int64),
         finish=np.array([r[2] for r in raw["results"]], dtype=np.int64),
         spikes=spikes_out, counters=raw["counters"], high_water=raw["high_water"],
-        error=bool(raw["error"]), sim_cycles=raw["cycles"], wall_seconds=wall,
+        error=bool(raw["error"]), result_counters=[r[3] for r in raw["results"]], sim_cycles=raw["cycles"], wall_seconds=wall,
         extra={"first_event": _first_event_cycles(trains, raw["pushes"]),
                "build_seconds": elapsed - wall})
 
@@ -227,7 +230,9 @@ def _run_amaranth(dut, events, batch, limit, waves):
                     raw["taps"][index].append((tap.kind.value, tap.addr))
             if ctx.get(dut.results.valid):
                 result = ctx.get(dut.results.payload)
-                raw["results"].append((result.cls, list(result.counts), result.cycles))
+                raw["results"].append((result.cls, list(result.counts), result.cycles,
+                                       [{name: getattr(c, name) for name in COUNTER_NAMES}
+                                        for c in result.counters]))
             await ctx.tick()
             cycle += 1
         raw["cycles"] = cycle
