@@ -114,6 +114,8 @@ class Identity:
     dense_baseline: bool
     count_bits: int
     memories: tuple        # per layer: ((word_bytes, depth) for pointers, bitmaps, weights)
+    pointer_fields: tuple  # per layer: (start_bits, length_bits) of a pointer word
+    neurons: tuple         # per layer: CRC-32 of the neuron parameters and bias (fixed in RTL)
 
     def encode(self):
         out = bytearray(MAGIC)
@@ -125,6 +127,8 @@ class Identity:
         for layer in self.memories:
             for word_bytes, depth in layer:
                 out += bytes([word_bytes]) + struct.pack("<H", depth)
+        for (start_bits, length_bits), fingerprint in zip(self.pointer_fields, self.neurons):
+            out += bytes([start_bits, length_bits]) + struct.pack("<I", fingerprint)
         return bytes(out)
 
     @classmethod
@@ -152,5 +156,22 @@ class Identity:
                 layer.append((data[pos], struct.unpack_from("<H", data, pos + 1)[0]))
                 pos += 3
             memories.append(tuple(layer))
+        fields, neurons = [], []
+        for _ in range(layers):
+            fields.append((data[pos], data[pos + 1]))
+            neurons.append(struct.unpack_from("<I", data, pos + 2)[0])
+            pos += 6
+        if pos != len(data):
+            raise ProtocolError(f"identity block of {len(data)} bytes, expected {pos}")
         return cls(protocol, (major, minor, patch), tuple(shape), tuple(lanes), tuple(formats),
-                   tuple(depths), bool(dense), count_bits, tuple(memories))
+                   tuple(depths), bool(dense), count_bits, tuple(memories), tuple(fields),
+                   tuple(neurons))
+
+
+def neuron_fingerprint(layer):
+    """CRC-32 of a layer's neuron parameters and bias: what a bitstream fixes besides the
+    shape (the weights can be loaded at run time, these cannot)."""
+    import zlib
+    text = (f"{layer.theta},{layer.v_bits},{layer.w_bits},{layer.leak},{layer.k},{layer.m},"
+            f"{layer.f},{layer.reset},{layer.timing}:" + ",".join(map(str, layer.bias.tolist())))
+    return zlib.crc32(text.encode())

@@ -9,6 +9,7 @@ from spikeforge.model import HardwareConfig, Network, Timing, compile_weights
 from .event_queue import EventQueue
 from .events import EventKind, EventLayout, addr_bits_for
 from .layer_core import LayerCore, LayerCounters
+from .weight_memory import LoadTarget
 from .params import check_int, validating
 from .readout import CYCLE_BITS, Readout, ResultLayout
 
@@ -45,8 +46,9 @@ class Accelerator(wiring.Component):
         Longest sample in steps, ``[1, 2**24]``; sizes the output counters.
     taps : bool
         Add ``taps`` outputs that show every inter-layer event (for co-simulation).
-    capacity : list of int, optional
-        Weight-memory depth per layer for run-time loading.
+    capacity : list of int or None, optional
+        Weight-memory depth per layer for run-time loading (the pointer fields are then
+        compiled wide enough for any image of that many words).
 
     Members
     -------
@@ -60,6 +62,10 @@ class Accelerator(wiring.Component):
         Per layer, cumulative since reset, live.
     high_water : ``Out(ArrayLayout(16, L))``
         Per layer, the largest fill of its input queue.
+    load : ``In(stream.Signature({layer, target, addr, data}, always_ready=True))``
+        Run-time write of one weight-memory word of one layer (use while ``idle``).
+    idle : ``Out(1)``
+        Nothing in flight: every queue empty, every layer core idle, no result waiting.
     error : ``Out(1)``
         Sticky: a block reported an impossible condition or an output count saturated.
     taps : ``Out(...)``, with ``taps=True``
@@ -85,8 +91,15 @@ class Accelerator(wiring.Component):
                 raise ValueError(f"capacity has {len(capacity)} entries for "
                                  f"{len(network)} layers")
             dense = config.mode == "dense"
-            self.images = [compile_weights(layer, c.lanes, c.format)
-                           for layer, c in zip(network, config.layers)]
+            self.images = []
+            for layer, c, cap in zip(network, config.layers, capacity):
+                fields = {}
+                if cap is not None and c.format != "dense":
+                    # Pointer fields wide enough for any image that fits ``cap`` words.
+                    rows = -(-layer.neurons // c.lanes)
+                    fields = dict(start_bits=max(1, (cap - 1).bit_length()),
+                                  length_bits=max(1, rows.bit_length()))
+                self.images.append(compile_weights(layer, c.lanes, c.format, **fields))
             fan_ins = [layer.fan_in for layer in network]
             self.queues = [EventQueue(addr_bits_for(n), c.queue_depth)
                            for n, c in zip(fan_ins, config.layers)]
@@ -101,6 +114,13 @@ class Accelerator(wiring.Component):
             "results": Out(stream.Signature(self.readout.result.payload.shape())),
             "counters": Out(self.counters_layout),
             "high_water": Out(data.ArrayLayout(16, len(network))),
+            "load": In(stream.Signature(data.StructLayout({
+                "layer": range(len(network)),
+                "target": LoadTarget,
+                "addr": max(len(core.load.payload.addr) for core in self.cores),
+                "data": max(len(core.load.payload.data) for core in self.cores),
+            }), always_ready=True)),
+            "idle": Out(1),
             "error": Out(1),
         }
         self.has_taps = taps
@@ -128,6 +148,15 @@ class Accelerator(wiring.Component):
             wiring.connect(m, self.cores[index].o, self.queues[index + 1].i)
         wiring.connect(m, self.cores[-1].o, readout.i)
         wiring.connect(m, readout.result, wiring.flipped(self.results))
+
+        for index, core in enumerate(self.cores):
+            m.d.comb += [core.load.valid.eq(self.load.valid & (self.load.payload.layer == index)),
+                         core.load.payload.target.eq(self.load.payload.target),
+                         core.load.payload.addr.eq(self.load.payload.addr),
+                         core.load.payload.data.eq(self.load.payload.data)]
+        m.d.comb += self.idle.eq(
+            (sum((queue.level != 0) | ~core.idle for queue, core in zip(self.queues, self.cores))
+             == 0) & ~readout.result.valid)
 
         errors = [core.error for core in self.cores] + [readout.error]
         m.d.comb += self.error.eq(sum(errors) != 0)

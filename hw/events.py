@@ -7,13 +7,15 @@ keep the layers in lock-step without a global controller.
 
 from amaranth.lib import data, enum
 
+from spikeforge.model import events as model_events
+
 __all__ = ["EventKind", "EventLayout", "addr_bits_for"]
 
 
 class EventKind(enum.Enum, shape=2):
-    SPIKE = 0
-    STEP = 1
-    SAMPLE = 2
+    SPIKE = model_events.SPIKE
+    STEP = model_events.STEP
+    SAMPLE = model_events.SAMPLE
 
 
 def addr_bits_for(count):

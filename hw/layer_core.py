@@ -62,6 +62,8 @@ class LayerCore(wiring.Component):
     counters : ``Out(LayerCounters)``
     load : ``In(...)``
         The weight memory's run-time load port.
+    idle : ``Out(1)``
+        No event being processed (the next one would be popped at once).
     error : ``Out(1)``
         Sticky: a PE array collision or a bad LIF command (never expected).
     """
@@ -92,6 +94,7 @@ class LayerCore(wiring.Component):
             "o": Out(stream.Signature(EventLayout(addr_bits_for(layer.neurons)))),
             "counters": Out(LayerCounters()),
             "load": In(stream.Signature(self.memory.load_layout, always_ready=True)),
+            "idle": Out(1),
             "error": Out(1),
         })
 
@@ -160,6 +163,8 @@ class LayerCore(wiring.Component):
         with m.If(memory.words.valid & word.live):
             m.d.sync += [c.words.eq(c.words + 1),
                          c.synaptic_updates.eq(c.synaptic_updates + updates)]
+        free = idle & ~streaming if self.dense else idle
+        m.d.comb += self.idle.eq(free)
         busy = pop | ~idle
         if self.dense:
             busy = busy | streaming

@@ -67,6 +67,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .checks import check_int as _check_int
+from .events import SAMPLE, SPIKE, event_stream
 from .checks import per_layer
 from .memory import FORMATS, compile_weights
 from .network import Network
@@ -235,7 +236,7 @@ class _Queue:
 
 
 def _source(events, queue):
-    """Push every event of ``events`` (a list of ('spike', j) / 'step' / 'sample') in order."""
+    """Push every event of ``events`` (see :mod:`.events`) in order, one per cycle."""
     t = 0
     for _ in events:
         t = yield ("push", queue, t)
@@ -254,7 +255,7 @@ def _core(stream, queue_in, queue_out, image, layer_rows, fan_in, spikes_out,
     out_steps = iter(spikes_out)
     for kind, addr in stream:
         start = yield ("pop", queue_in, free)
-        if kind == "spike":
+        if kind == SPIKE:
             stats.events += 1
             stats.synaptic_updates += int(nnz[addr])     # the baseline gates the same ones
             if dense:
@@ -264,7 +265,7 @@ def _core(stream, queue_in, queue_out, image, layer_rows, fan_in, spikes_out,
                 free = start + max(1, int(words[addr]))
             stats.busy += free - start
             continue
-        if kind == "sample":
+        if kind == SAMPLE:
             at = start + timing.drain + layer_rows + sl
             pushed = yield ("push", queue_out, at)
             stats.stall += pushed - at
@@ -344,17 +345,6 @@ def _run(processes, queues, timing):
                                "no process can advance")
 
 
-def _event_stream(trains):
-    """Events of a batch ``[B, T, N]`` as (kind, addr) pairs; also marker positions."""
-    stream = []
-    for sample in trains:
-        for step in sample:
-            stream.extend(("spike", int(a)) for a in np.flatnonzero(step))
-            stream.append(("step", None))
-        stream.append(("sample", None))
-    return stream
-
-
 def cycle_model(network, result, config):
     """Predict the cycles of running ``result``'s inputs through ``config``'s accelerator.
 
@@ -384,22 +374,22 @@ def cycle_model(network, result, config):
 
     queues = [_Queue(c.queue_depth) for c in config.layers]
     stats = [LayerCycles() for _ in network]
-    processes = [_source(_event_stream(trains[0]), queues[0])]
+    processes = [_source(event_stream(trains[0]), queues[0])]
     # The last core pushes into the readout (no queue, never blocks): record its pushes.
     readout = _ReadoutQueue()
     for index, (layer, c) in enumerate(zip(network, config.layers)):
         queue_out = queues[index + 1] if index + 1 < len(network) else readout
         out_addresses = [np.flatnonzero(step) for sample in trains[index + 1] for step in sample]
         rows = -(-layer.neurons // c.lanes)
-        processes.append(_core(_event_stream(trains[index]), queues[index], queue_out,
+        processes.append(_core(event_stream(trains[index]), queues[index], queue_out,
                                images[index], rows, layer.fan_in, out_addresses, timing,
                                dense, stats[index]))
     _run(processes, queues + [readout], timing)
 
     # Readout: the last core's pushes in order; SAMPLE markers end each sample.
-    last_stream = _event_stream(trains[-1])
+    last_stream = event_stream(trains[-1])
     finish = np.array([t + timing.readout_latency
-                       for (kind, _), t in zip(last_stream, readout.push) if kind == "sample"],
+                       for (kind, _), t in zip(last_stream, readout.push) if kind == SAMPLE],
                       dtype=np.int64)
     first_push = np.array(_sample_first_pushes(trains[0], queues[0].push), dtype=np.int64)
     bounds = lower_bound(network, result, config)

@@ -37,6 +37,7 @@ from spikeforge.hw.layer_core import COUNTER_BITS
 from spikeforge.hw.readout import CYCLE_BITS
 from spikeforge.hw.verilog import convert
 from spikeforge.model import HardwareConfig, Network
+from spikeforge.model.events import event_stream
 from spikeforge.model.simulate import check_spike_trains
 
 __all__ = ["HardwareRun", "BACKENDS", "event_stream", "run_accelerator"]
@@ -96,19 +97,6 @@ class HardwareRun:
     @property
     def cycles_per_second(self):
         return self.sim_cycles / self.wall_seconds if self.wall_seconds else float("nan")
-
-
-def event_stream(trains):
-    """The input events of a batch ``[B, T, N0]``: per step the spikes in ascending address
-    order and ``STEP``, per sample a final ``SAMPLE``. Returns a list of ``(kind, addr)`` with
-    ``kind`` an int (0 SPIKE, 1 STEP, 2 SAMPLE)."""
-    events = []
-    for sample in trains:
-        for step in sample:
-            events.extend((int(EventKind.SPIKE.value), int(a)) for a in np.flatnonzero(step))
-            events.append((int(EventKind.STEP.value), 0))
-        events.append((int(EventKind.SAMPLE.value), 0))
-    return events
 
 
 def _first_event_cycles(trains, push_cycles):

@@ -1,0 +1,221 @@
+"""Host driver: talk to a spikeforge board (or its simulation) over the UART host link.
+
+>>> device = Device(open_serial("/dev/ttyUSB1"))          # doctest: +SKIP
+>>> device.load(network, config)                            # doctest: +SKIP
+>>> results = device.infer(spikes, progress=True)           # doctest: +SKIP
+
+The same :class:`Device` code drives a real board (:func:`open_serial`, pyserial) and the
+simulated board top (:class:`spikeforge.boards.simulated.SimulatedSerial`): a *port* is any
+object with ``write(bytes)``, ``read(n)`` (returning fewer bytes on timeout) and a ``timeout``
+attribute in seconds.
+"""
+
+import struct
+import time
+from dataclasses import dataclass
+
+from spikeforge.model import compile_weights
+from spikeforge.model.events import event_stream
+from spikeforge.model.simulate import check_spike_trains
+
+from .protocol import (MAX_PAYLOAD, REPLY_SYNC, TARGETS, Command, Identity, ProtocolError,
+                       Status, crc8, encode_event, encode_request, neuron_fingerprint)
+
+__all__ = ["Device", "DeviceError", "Result", "open_serial"]
+
+EVENTS_PER_FRAME = MAX_PAYLOAD // 2
+
+
+class DeviceError(ProtocolError):
+    """The device answered a request with an error status."""
+
+
+@dataclass(frozen=True)
+class Result:
+    """One sample's result: predicted class, per-class counts, and the device's cycle count
+    (since its first input event after reset) when the result became valid."""
+
+    cls: int
+    counts: tuple
+    cycles: int
+
+
+def open_serial(port, baud=115200, timeout=1.0):
+    """Open a serial port with pyserial (8N1)."""
+    try:
+        import serial
+    except ImportError:
+        raise RuntimeError("the host driver needs pyserial: pip install 'spikeforge[fpga]'") \
+            from None
+    return serial.Serial(port, baudrate=baud, timeout=timeout)
+
+
+class Device:
+    """A spikeforge accelerator behind a UART host link.
+
+    Parameters
+    ----------
+    port :
+        ``write(bytes)``, ``read(n)``, ``timeout``.
+    retries : int
+        How many times a request is sent again after a corrupted or missing reply.
+    """
+
+    def __init__(self, port, *, retries=2):
+        self.port = port
+        self.retries = retries
+        self._identity = None
+
+    # -- framing -----------------------------------------------------------------------------
+    def _read_exact(self, count):
+        data = bytearray()
+        while len(data) < count:
+            chunk = self.port.read(count - len(data))
+            if not chunk:
+                raise ProtocolError(f"no reply from the device within {self.port.timeout} s "
+                                    f"(got {len(data)} of {count} bytes)")
+            data += chunk
+        return bytes(data)
+
+    def _reply(self):
+        while True:                                    # skip anything before the sync byte
+            byte = self._read_exact(1)
+            if byte[0] == REPLY_SYNC:
+                break
+        head = self._read_exact(4)
+        status, command, length = head[0], head[1], struct.unpack("<H", head[2:4])[0]
+        payload = self._read_exact(length)
+        check = self._read_exact(1)[0]
+        if crc8(head + payload) != check:
+            raise ProtocolError("reply with a bad CRC")
+        return Status(status), command, payload
+
+    def request(self, command, payload=b"", *, accept=(Status.OK,)):
+        """Send one request and return ``(status, payload)`` of its reply; a status outside
+        ``accept`` raises :class:`DeviceError`."""
+        frame = encode_request(command, payload)
+        for attempt in range(self.retries + 1):
+            self.port.write(frame)
+            try:
+                status, echoed, data = self._reply()
+            except ProtocolError:
+                if attempt == self.retries:
+                    raise
+                continue
+            if status == Status.BAD_CRC and attempt < self.retries:
+                continue                               # the request was corrupted on the way
+            if status not in accept:
+                raise DeviceError(f"{Command(command).name} failed: {status.name}", status)
+            if echoed != int(command):
+                raise ProtocolError(f"reply to command {echoed}, expected {int(command)}")
+            return status, data
+
+    # -- commands ----------------------------------------------------------------------------
+    def identify(self):
+        """The device's :class:`~spikeforge.boards.protocol.Identity`."""
+        _, data = self.request(Command.IDENTIFY)
+        self._identity = Identity.decode(data)
+        return self._identity
+
+    @property
+    def identity(self):
+        return self._identity or self.identify()
+
+    def check(self, network, config=None):
+        """Raise ValueError naming the first difference if the device was not generated for
+        ``network``'s shape, neuron parameters and ``config``."""
+        ident = self.identity
+        if tuple(network.shape) != ident.shape:
+            raise ValueError(f"the device is built for a {'-'.join(map(str, ident.shape))} "
+                             f"network, not {'-'.join(map(str, network.shape))}")
+        for index, layer in enumerate(network):
+            if neuron_fingerprint(layer) != ident.neurons[index]:
+                raise ValueError(f"layer {index + 1}'s neuron parameters or bias differ from the "
+                                 f"ones the bitstream was generated with (they are fixed in "
+                                 f"hardware; only weights load at run time)")
+        if config is not None:
+            mine = (tuple(c.lanes for c in config.layers),
+                    tuple(c.format for c in config.layers))
+            if mine != (ident.lanes, ident.formats):
+                raise ValueError(f"the device has lanes {ident.lanes} and formats "
+                                 f"{ident.formats}, not {mine[0]} and {mine[1]}")
+
+    def load(self, network, *, progress=False):
+        """Load ``network``'s weights (compiled for the device's lanes, formats and pointer
+        fields). Returns the number of LOAD frames sent."""
+        self.check(network)
+        ident = self.identity
+        frames = []
+        for index, layer in enumerate(network):
+            fields = {}
+            if ident.formats[index] != "dense":
+                start_bits, length_bits = ident.pointer_fields[index]
+                fields = dict(start_bits=start_bits, length_bits=length_bits)
+            image = compile_weights(layer, ident.lanes[index], ident.formats[index], **fields)
+            for target_index, name in enumerate(TARGETS):
+                memory = image.memories.get(name)
+                if memory is None:
+                    continue
+                word_bytes, depth = ident.memories[index][target_index]
+                if memory.depth > depth:
+                    raise ValueError(f"layer {index + 1} needs {memory.depth} {name} words; the "
+                                     f"device holds {depth}")
+                per_frame = (MAX_PAYLOAD - 6) // word_bytes
+                for start in range(0, memory.depth, per_frame):
+                    words = memory.words[start:start + per_frame]
+                    body = struct.pack("<BBHH", index, target_index, start, len(words))
+                    body += b"".join(w.to_bytes(word_bytes, "little") for w in words)
+                    frames.append(body)
+        for body in _progress(frames, progress, "load"):
+            self.request(Command.LOAD, body)
+        return len(frames)
+
+    def send_events(self, events):
+        """Push ``(kind, addr)`` events, at most :data:`EVENTS_PER_FRAME` per frame."""
+        for start in range(0, len(events), EVENTS_PER_FRAME):
+            chunk = events[start:start + EVENTS_PER_FRAME]
+            self.request(Command.EVENTS, b"".join(encode_event(k, a) for k, a in chunk))
+
+    def result(self, *, wait=True, poll=0.0):
+        """The oldest result (None if ``wait`` is false and there is none yet)."""
+        classes = self.identity.shape[-1]
+        while True:
+            status, data = self.request(Command.RESULT, accept=(Status.OK, Status.EMPTY))
+            if status == Status.OK:
+                cls = struct.unpack_from("<H", data, 0)[0]
+                counts = struct.unpack_from(f"<{classes}H", data, 2)
+                cycles = struct.unpack_from("<I", data, 2 + 2 * classes)[0]
+                return Result(cls, counts, cycles)
+            if not wait:
+                return None
+            if poll:
+                time.sleep(poll)
+
+    def infer(self, spikes, *, progress=False):
+        """Run spike trains ``[T, N0]`` or ``[B, T, N0]`` and return one :class:`Result` per
+        sample."""
+        n_inputs = self.identity.shape[0]
+        trains, _ = check_spike_trains(spikes, n_inputs)
+        results = []
+        for sample in _progress(list(trains), progress, "infer"):
+            self.send_events(event_stream(sample[None]))
+            results.append(self.result())
+        return results
+
+    def counters(self):
+        """Per layer counters, queue high-water marks, and the error and idle flags."""
+        _, data = self.request(Command.COUNTERS)
+        layers = len(self.identity.shape) - 1
+        names = ("events", "words", "synaptic_updates", "busy", "stall")
+        values = struct.unpack_from(f"<{5 * layers}I", data, 0)
+        high = struct.unpack_from(f"<{layers}H", data, 20 * layers)
+        error, idle = data[22 * layers], data[22 * layers + 1]
+        return {"layers": [dict(zip(names, values[5 * i:5 * i + 5])) for i in range(layers)],
+                "high_water": list(high), "error": bool(error), "idle": bool(idle)}
+
+
+def _progress(items, enabled, label):
+    if not enabled:
+        return items
+    from tqdm import tqdm
+    return tqdm(items, desc=label, unit="frame" if label == "load" else "sample")

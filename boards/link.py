@@ -1,0 +1,384 @@
+"""HostLink: the accelerator behind a UART running the protocol of :mod:`.protocol`."""
+
+import struct
+from importlib.metadata import version
+
+from amaranth import Array, Cat, Const, Module, Signal
+from amaranth.lib import crc, wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from spikeforge.hw.accelerator import Accelerator
+from spikeforge.hw.events import EventKind
+from spikeforge.hw.params import check_int, validating
+from spikeforge.model import HardwareConfig, Network
+
+from .protocol import (CRC8, MAX_PAYLOAD, PROTOCOL_VERSION, REPLY_SYNC, REQUEST_SYNC, TARGETS,
+                       Command, Identity, Status, neuron_fingerprint)
+from .uart import UARTRx, UARTTx
+
+__all__ = ["HostLink", "identity_of"]
+
+
+def _memory_geometry(image):
+    """(word_bytes, depth) per target for one layer's weight memory (0, 0 where absent)."""
+    out = []
+    for name in TARGETS:
+        memory = image.memories.get(name)
+        out.append((0, 0) if memory is None else ((memory.width + 7) // 8, memory.depth))
+    return tuple(out)
+
+
+def identity_of(accelerator):
+    """The :class:`Identity` block a HostLink around ``accelerator`` answers with."""
+    config = accelerator.config
+    major, minor, patch = (int(part) for part in version("spikeforge").split(".")[:3])
+    memories = []
+    for image, core in zip(accelerator.images, accelerator.cores):
+        geometry = list(_memory_geometry(image))
+        # The weights memory is as deep as the generated capacity, not just this image.
+        word_bytes, _ = geometry[2]
+        geometry[2] = (word_bytes, core.memory.capacity)
+        memories.append(tuple(geometry))
+    return Identity(protocol=PROTOCOL_VERSION, version=(major, minor, patch),
+                    shape=accelerator.network.shape,
+                    lanes=tuple(c.lanes for c in config.layers),
+                    formats=tuple(c.format for c in config.layers),
+                    queue_depths=tuple(c.queue_depth for c in config.layers),
+                    dense_baseline=config.mode == "dense",
+                    count_bits=accelerator.readout.count_bits, memories=tuple(memories),
+                    pointer_fields=tuple((image.start_bits, image.length_bits)
+                                         for image in accelerator.images),
+                    neurons=tuple(neuron_fingerprint(layer) for layer in accelerator.network))
+
+
+def _le_bytes(value, count):
+    """The ``count`` little-endian bytes of an Amaranth value (zero-extended)."""
+    wide = Cat(value, Const(0, max(0, 8 * count - len(value))))
+    return [wide[8 * k:8 * k + 8] for k in range(count)]
+
+
+class HostLink(wiring.Component):
+    """The accelerator for ``network`` behind a UART host link (see :mod:`.protocol`).
+
+    A request is received into a frame buffer (block RAM, :data:`MAX_PAYLOAD` bytes) while its
+    CRC is computed; only a request with a good CRC and a valid payload is acted on, so a
+    malformed, truncated or corrupt frame changes nothing and gets an error reply; the link
+    then waits for the next sync byte.
+
+    Parameters
+    ----------
+    network, config :
+        As for :class:`~spikeforge.hw.accelerator.Accelerator`.
+    divisor : int
+        Clock cycles per UART bit (clock frequency / baud rate), ``[4, 2**24]``.
+    timeout : int
+        Cycles of silence after which a started request counts as truncated, ``[16, 2**28]``.
+    max_steps : int
+        Longest sample, ``[1, 65535]`` (counts go out as u16).
+
+    Members
+    -------
+    rx : ``In(1)``, tx : ``Out(1)``
+        The UART lines (idle high).
+    error : ``Out(1)``
+        The accelerator's sticky error flag, or a UART framing/overrun error.
+    """
+
+    def __init__(self, network, config, *, divisor, timeout=None, max_steps=255,
+                 capacity=None):
+        with validating(self):
+            if not isinstance(network, Network) or not isinstance(config, HardwareConfig):
+                raise TypeError("network must be a Network and config a HardwareConfig")
+            self.divisor = check_int("divisor", divisor, 4, 1 << 24)
+            self.timeout = check_int("timeout", 40 * divisor if timeout is None else timeout,
+                                     16, 1 << 28)
+            check_int("max_steps", max_steps, 1, (1 << 16) - 1)
+            if network.n_inputs > 1 << 14:
+                raise ValueError(f"the network has {network.n_inputs} inputs; the host link "
+                                 f"addresses at most 16384")
+            self.accelerator = Accelerator(network, config, max_steps=max_steps,
+                                           capacity=capacity)
+            self.identity = identity_of(self.accelerator)
+        super().__init__({"rx": In(1, init=1), "tx": Out(1, init=1), "error": Out(1)})
+
+    def elaborate(self, platform):
+        m = Module()
+        acc = self.accelerator
+        network = acc.network
+        layers = len(network)
+        m.submodules.accelerator = acc
+        m.submodules.uart_rx = uart_rx = UARTRx(self.divisor)
+        m.submodules.uart_tx = uart_tx = UARTTx(self.divisor)
+        m.submodules.crc_rx = crc_rx = crc.Processor(CRC8)
+        m.submodules.crc_tx = crc_tx = crc.Processor(CRC8)
+        m.submodules.frame = frame = Memory(shape=8, depth=MAX_PAYLOAD, init=[])
+        frame_write = frame.write_port()
+        frame_read = frame.read_port()
+        m.d.comb += [uart_rx.rx.eq(self.rx), self.tx.eq(uart_tx.tx),
+                     self.error.eq(acc.error | uart_rx.framing_error | uart_rx.overrun)]
+
+        # -- request fields --------------------------------------------------------------------
+        command = Signal(8)
+        length = Signal(16)
+        index = Signal(16)               # payload byte / word index
+        status = Signal(Status)
+        quiet = Signal(range(self.timeout + 1))
+        byte = uart_rx.o.payload
+        got = uart_rx.o.valid
+        m.d.comb += uart_rx.o.ready.eq(1)           # bytes are taken at once (or dropped)
+        m.d.comb += [crc_rx.data.eq(byte)]
+        with m.If(got):
+            m.d.sync += quiet.eq(0)
+        with m.Elif(quiet != self.timeout):
+            m.d.sync += quiet.eq(quiet + 1)
+        timed_out = quiet == self.timeout
+
+        # -- reply sources ---------------------------------------------------------------------
+        identity = self.identity.encode()
+        result = acc.results.payload
+        result_bytes = _le_bytes(result.cls, 2)
+        for count in result.counts:
+            result_bytes += _le_bytes(count, 2)
+        result_bytes += _le_bytes(result.cycles, 4)
+        counter_bytes = []
+        for layer in acc.counters:
+            for name in ("events", "words", "synaptic_updates", "busy", "stall"):
+                counter_bytes += _le_bytes(getattr(layer, name), 4)
+        for level in acc.high_water:
+            counter_bytes += _le_bytes(level, 2)
+        counter_bytes += _le_bytes(acc.error, 1) + _le_bytes(acc.idle, 1)
+        sources = {
+            Command.IDENTIFY: Array(Const(b, 8) for b in identity),
+            Command.RESULT: Array(result_bytes),
+            Command.COUNTERS: Array(counter_bytes),
+        }
+        reply_length = Signal(16)
+        reply_pos = Signal(16)
+        reply_source = Signal(8)
+        consume_result = Signal()
+
+        # -- LOAD: header fields and per (layer, target) geometry -----------------------------
+        header = Signal(48)
+        load_layer, load_target = header[0:8], header[8:16]
+        load_addr, load_count = header[16:32], header[32:48]
+        word_bytes = Signal(8)
+        depth = Signal(17)
+        expected_length = Signal(32)
+        with m.Switch(Cat(load_target, load_layer)):
+            for layer_index, geometry in enumerate(self.identity.memories):
+                for target_index, (w, d) in enumerate(geometry):
+                    if w:
+                        with m.Case(target_index | layer_index << 8):
+                            m.d.comb += [word_bytes.eq(w), depth.eq(d),
+                                         expected_length.eq(6 + load_count * w)]
+        max_word_bytes = max(w for g in self.identity.memories for w, _ in g)
+        word = Signal(8 * max_word_bytes)
+        word_shift = Signal(range(8 * max_word_bytes + 1))     # unused top bytes, in bits
+        m.d.comb += word_shift.eq((max_word_bytes - word_bytes) * 8)
+        byte_in_word = Signal(8)
+        word_addr = Signal(16)
+
+        # -- EVENTS ----------------------------------------------------------------------------
+        event_lo = Signal(8)
+        event = Cat(event_lo, frame_read.data)
+        event_kind = event[14:16]
+        event_addr = event[:14]
+        event_ok = (event_kind <= 2) & ((event_kind != EventKind.SPIKE.value)
+                                        | (event_addr < network.n_inputs))
+
+        def reply(m, code, source=0, size=0):
+            m.d.sync += [status.eq(code), reply_source.eq(source), reply_length.eq(size),
+                         reply_pos.eq(0)]
+            m.next = "REPLY"
+
+        with m.FSM():
+            with m.State("IDLE"):
+                with m.If(got & (byte == REQUEST_SYNC)):
+                    m.d.comb += crc_rx.start.eq(1)
+                    m.next = "COMMAND"
+            with m.State("COMMAND"):
+                with m.If(got):
+                    m.d.comb += crc_rx.valid.eq(1)
+                    m.d.sync += command.eq(byte)
+                    m.next = "LENGTH_LOW"
+                with m.Elif(timed_out):
+                    reply(m, Status.TIMEOUT)
+            with m.State("LENGTH_LOW"):
+                with m.If(got):
+                    m.d.comb += crc_rx.valid.eq(1)
+                    m.d.sync += length[:8].eq(byte)
+                    m.next = "LENGTH_HIGH"
+                with m.Elif(timed_out):
+                    reply(m, Status.TIMEOUT)
+            with m.State("LENGTH_HIGH"):
+                with m.If(got):
+                    m.d.comb += crc_rx.valid.eq(1)
+                    m.d.sync += [length[8:].eq(byte), index.eq(0)]
+                    with m.If(Cat(length[:8], byte) > MAX_PAYLOAD):
+                        reply(m, Status.BAD_LENGTH)
+                    with m.Elif(Cat(length[:8], byte) == 0):
+                        m.next = "CHECKSUM"
+                    with m.Else():
+                        m.next = "PAYLOAD"
+                with m.Elif(timed_out):
+                    reply(m, Status.TIMEOUT)
+            with m.State("PAYLOAD"):
+                m.d.comb += [frame_write.addr.eq(index), frame_write.data.eq(byte)]
+                with m.If(got):
+                    m.d.comb += [crc_rx.valid.eq(1), frame_write.en.eq(1)]
+                    m.d.sync += index.eq(index + 1)
+                    with m.If(index + 1 == length):
+                        m.next = "CHECKSUM"
+                with m.Elif(timed_out):
+                    reply(m, Status.TIMEOUT)
+            with m.State("CHECKSUM"):
+                with m.If(got):
+                    with m.If(byte != crc_rx.crc):
+                        reply(m, Status.BAD_CRC)
+                    with m.Else():
+                        m.next = "DISPATCH"
+                with m.Elif(timed_out):
+                    reply(m, Status.TIMEOUT)
+
+            with m.State("DISPATCH"):
+                m.d.sync += index.eq(0)
+                with m.Switch(command):
+                    with m.Case(Command.IDENTIFY, Command.COUNTERS):
+                        with m.If(length != 0):
+                            reply(m, Status.BAD_ARGUMENT)
+                        with m.Elif(command == Command.IDENTIFY):
+                            reply(m, Status.OK, Command.IDENTIFY, len(identity))
+                        with m.Else():
+                            reply(m, Status.OK, Command.COUNTERS, len(counter_bytes))
+                    with m.Case(Command.RESULT):
+                        with m.If(length != 0):
+                            reply(m, Status.BAD_ARGUMENT)
+                        with m.Elif(acc.results.valid):
+                            m.d.sync += consume_result.eq(1)
+                            reply(m, Status.OK, Command.RESULT, len(result_bytes))
+                        with m.Else():
+                            reply(m, Status.EMPTY)
+                    with m.Case(Command.LOAD):
+                        with m.If(length < 6):
+                            reply(m, Status.BAD_ARGUMENT)
+                        with m.Else():
+                            m.d.comb += frame_read.addr.eq(0)
+                            m.next = "LOAD_HEADER"
+                    with m.Case(Command.EVENTS):
+                        with m.If(length[0]):
+                            reply(m, Status.BAD_ARGUMENT)
+                        with m.Elif(length == 0):
+                            reply(m, Status.OK)
+                        with m.Else():
+                            m.d.comb += frame_read.addr.eq(0)
+                            m.next = "EVENTS_CHECK"
+                    with m.Default():
+                        reply(m, Status.BAD_COMMAND)
+
+            # LOAD: read the 6 header bytes, validate, then write the words.
+            with m.State("LOAD_HEADER"):
+                m.d.comb += frame_read.addr.eq(index + 1)
+                m.d.sync += [header.eq(Cat(header[8:], frame_read.data)), index.eq(index + 1)]
+                with m.If(index == 5):
+                    m.next = "LOAD_CHECK"
+            with m.State("LOAD_CHECK"):
+                m.d.comb += frame_read.addr.eq(6)
+                m.d.sync += [byte_in_word.eq(0), index.eq(0), word_addr.eq(load_addr)]
+                with m.If((word_bytes == 0) | (expected_length != length)
+                          | (load_addr + load_count > depth)):
+                    reply(m, Status.BAD_ARGUMENT)
+                with m.Elif(~acc.idle):
+                    reply(m, Status.BUSY)
+                with m.Elif(load_count == 0):
+                    reply(m, Status.OK)
+                with m.Else():
+                    m.next = "LOAD_WORDS"
+            with m.State("LOAD_WORDS"):
+                # frame_read.data is byte 6 + index; the next byte is being read.
+                m.d.comb += frame_read.addr.eq(7 + index)
+                shifted = Cat(word[8:], frame_read.data)     # little-endian: shift in on top
+                m.d.sync += [word.eq(shifted), index.eq(index + 1),
+                             byte_in_word.eq(byte_in_word + 1)]
+                with m.If(byte_in_word + 1 == word_bytes):
+                    m.d.sync += [byte_in_word.eq(0), word_addr.eq(word_addr + 1)]
+                    m.d.comb += [acc.load.valid.eq(1),
+                                 acc.load.payload.layer.eq(load_layer),
+                                 acc.load.payload.target.eq(load_target),
+                                 acc.load.payload.addr.eq(word_addr),
+                                 acc.load.payload.data.eq(shifted >> word_shift)]
+                with m.If(index + 7 == length):
+                    reply(m, Status.OK)
+
+            # EVENTS: check every event, then push them all.
+            with m.State("EVENTS_CHECK"):
+                # frame_read.data is byte index; the next byte is being read.
+                m.d.comb += frame_read.addr.eq(index + 1)
+                m.d.sync += index.eq(index + 1)
+                with m.If(index[0]):
+                    with m.If(~event_ok):
+                        reply(m, Status.BAD_ARGUMENT)
+                    with m.Elif(index + 1 == length):
+                        m.d.comb += frame_read.addr.eq(0)
+                        m.d.sync += index.eq(0)
+                        m.next = "EVENTS_LOW"
+                with m.Else():
+                    m.d.sync += event_lo.eq(frame_read.data)
+            with m.State("EVENTS_LOW"):
+                m.d.comb += frame_read.addr.eq(index + 1)
+                m.d.sync += event_lo.eq(frame_read.data)
+                m.next = "EVENTS_PUSH"
+            with m.State("EVENTS_PUSH"):
+                m.d.comb += [frame_read.addr.eq(index + 1),
+                             acc.events.valid.eq(1),
+                             acc.events.payload.kind.eq(event_kind),
+                             acc.events.payload.addr.eq(event_addr)]
+                with m.If(acc.events.ready):
+                    m.d.sync += index.eq(index + 2)
+                    with m.If(index + 2 == length):
+                        reply(m, Status.OK)
+                    with m.Else():
+                        m.d.comb += frame_read.addr.eq(index + 2)
+                        m.next = "EVENTS_LOW"
+
+            with m.State("REPLY"):
+                payload_byte = Signal(8)
+                offset = reply_pos - 5
+                with m.Switch(reply_source):
+                    for code, table in sources.items():
+                        with m.Case(code):
+                            m.d.comb += payload_byte.eq(table[offset])
+                tx_byte = Signal(8)
+                with m.If(reply_pos == 0):
+                    m.d.comb += tx_byte.eq(REPLY_SYNC)
+                with m.Elif(reply_pos == 1):
+                    m.d.comb += tx_byte.eq(status)
+                with m.Elif(reply_pos == 2):
+                    m.d.comb += tx_byte.eq(command)
+                with m.Elif(reply_pos == 3):
+                    m.d.comb += tx_byte.eq(reply_length[:8])
+                with m.Elif(reply_pos == 4):
+                    m.d.comb += tx_byte.eq(reply_length[8:])
+                with m.Elif(reply_pos < 5 + reply_length):
+                    m.d.comb += tx_byte.eq(payload_byte)
+                with m.Else():
+                    m.d.comb += tx_byte.eq(crc_tx.crc)
+                m.d.comb += [uart_tx.i.valid.eq(1), uart_tx.i.payload.eq(tx_byte),
+                             crc_tx.data.eq(tx_byte)]
+                with m.If(uart_tx.i.ready):
+                    m.d.sync += reply_pos.eq(reply_pos + 1)
+                    m.d.comb += [crc_tx.start.eq(reply_pos == 1),
+                                 crc_tx.valid.eq((reply_pos != 0)
+                                                 & (reply_pos < 5 + reply_length))]
+                    with m.If(reply_pos == 5 + reply_length):
+                        with m.If(consume_result):
+                            m.d.comb += acc.results.ready.eq(1)
+                            m.d.sync += consume_result.eq(0)
+                        with m.If(status == Status.BAD_LENGTH):
+                            m.next = "DISCARD"
+                        with m.Else():
+                            m.next = "IDLE"
+            with m.State("DISCARD"):
+                with m.If(timed_out):
+                    m.next = "IDLE"
+        return m

@@ -1,0 +1,27 @@
+"""Address events: how spike trains travel through the accelerator (DESIGN.md §3).
+
+An event is ``(kind, addr)``: ``SPIKE`` (input ``addr`` fired), ``STEP`` (end of a timestep)
+or ``SAMPLE`` (end of a sample). A batch ``[B, T, N]`` becomes, per sample and step, the
+step's spikes in ascending address order followed by ``STEP``, and ``SAMPLE`` after the
+sample's last step. The hardware's ``EventKind`` uses the same codes.
+"""
+
+import numpy as np
+
+__all__ = ["SPIKE", "STEP", "SAMPLE", "event_stream"]
+
+SPIKE, STEP, SAMPLE = 0, 1, 2
+
+
+def event_stream(trains):
+    """The events of spike trains ``[B, T, N]`` (or ``[T, N]`` for one sample)."""
+    trains = np.asarray(trains)
+    if trains.ndim == 2:
+        trains = trains[None]
+    events = []
+    for sample in trains:
+        for step in sample:
+            events.extend((SPIKE, int(a)) for a in np.flatnonzero(step))
+            events.append((STEP, 0))
+        events.append((SAMPLE, 0))
+    return events
