@@ -58,7 +58,9 @@ class Device:
     port :
         ``write(bytes)``, ``read(n)``, ``timeout``.
     retries : int
-        How many times a request is sent again after a corrupted or missing reply.
+        How many times a request is sent again after a corrupted or missing reply, or after
+        the device reported it corrupted (``BAD_CRC``) or cut short (``TIMEOUT``) — in both
+        cases the device acted on nothing.
     """
 
     def __init__(self, port, *, retries=2):
@@ -102,8 +104,8 @@ class Device:
                 if attempt == self.retries:
                     raise
                 continue
-            if status == Status.BAD_CRC and attempt < self.retries:
-                continue                               # the request was corrupted on the way
+            if status in (Status.BAD_CRC, Status.TIMEOUT) and attempt < self.retries:
+                continue               # the request was corrupted or cut on the way: resend
             if status not in accept:
                 raise DeviceError(f"{Command(command).name} failed: {status.name}", status)
             if echoed != int(command):

@@ -1,0 +1,191 @@
+"""The host driver against the simulated board top (HostLink) through a simulated UART:
+identification, inference and run-time loading checked against the golden model, and every
+kind of malformed request answered with an error that leaves the device responsive and
+unchanged."""
+
+import struct
+
+import numpy as np
+import pytest
+
+from spikeforge.boards.host import Device, DeviceError
+from spikeforge.boards.link import HostLink
+from spikeforge.boards.protocol import (REQUEST_SYNC, Command, Identity, ProtocolError, Status,
+                                        crc8, encode_event, encode_request)
+from spikeforge.boards.simulated import SimulatedSerial
+from spikeforge.model import (HardwareConfig, Layer, Network, cycle_model, simulate)
+from spikeforge.model.events import SAMPLE, SPIKE, STEP
+
+
+def network(seed, fmt="csc"):
+    rng = np.random.default_rng(seed)
+    w1 = rng.integers(-8, 8, size=(6, 5))
+    w1[rng.random(w1.shape) < 0.4] = 0
+    w2 = rng.integers(-8, 8, size=(3, 6))
+    net = Network([Layer(w1, theta=4, w_bits=4, v_bits=8, leak="shift", k=2),
+                   Layer(w2, theta=3, w_bits=4, v_bits=8, timing="delayed")])
+    return net, HardwareConfig.uniform(net, lanes=2, format=fmt, queue_depth=4)
+
+
+@pytest.fixture(scope="module")
+def board():
+    net, config = network(0)
+    link = HostLink(net, config, divisor=4, timeout=200, max_steps=15, capacity=[40, 40])
+    port = SimulatedSerial(link)
+    return net, config, link, port, Device(port)
+
+
+def raw(port, data):
+    """Send raw bytes and return the device's reply (status, command, payload)."""
+    port.write(data)
+    return Device(port)._reply()
+
+
+def test_identify(board):
+    net, config, link, port, device = board
+    ident = device.identify()
+    assert ident == link.identity
+    assert ident.shape == (5, 6, 3) and ident.lanes == (2, 2) and ident.formats == ("csc", "csc")
+    assert Identity.decode(ident.encode()) == ident
+    device.check(net, config)
+
+
+def test_inference_matches_golden(board):
+    net, config, link, port, device = board
+    trains = np.random.default_rng(1).random((3, 4, 5)) < 0.5
+    before = device.counters()
+    results = device.infer(trains)
+    golden = simulate(net, trains)
+    assert [r.cls for r in results] == golden.predicted.tolist()
+    assert [list(r.counts) for r in results] == golden.counts.tolist()
+    after = device.counters()
+    report = cycle_model(net, golden, config)
+    for layer, (a, b) in enumerate(zip(before["layers"], after["layers"])):
+        for name in ("events", "words", "synaptic_updates"):
+            assert b[name] - a[name] == getattr(report.layers[layer], name), (layer, name)
+    assert after["idle"] and not after["error"]
+
+
+def test_run_time_load_replaces_the_weights(board):
+    net, config, link, port, device = board
+    rng = np.random.default_rng(9)
+    new = Network([layer.replace(weights=rng.integers(-8, 8, size=layer.weights.shape))
+                   for layer in net])
+    trains = rng.random((2, 4, 5)) < 0.6
+    assert device.load(new) > 0
+    results = device.infer(trains)
+    assert [list(r.counts) for r in results] == simulate(new, trains).counts.tolist()
+    device.load(net)                                     # and back
+    results = device.infer(trains)
+    assert [list(r.counts) for r in results] == simulate(net, trains).counts.tolist()
+
+
+def test_malformed_requests_get_errors_and_change_nothing(board):
+    net, config, link, port, device = board
+    trains = np.random.default_rng(2).random((1, 3, 5)) < 0.5
+    expected = simulate(net, trains).counts.tolist()
+
+    good = encode_request(Command.IDENTIFY)
+    bad_crc = good[:-1] + bytes([good[-1] ^ 0x40])
+    assert raw(port, bad_crc)[0] == Status.BAD_CRC
+    assert raw(port, encode_request(0x7E))[0:2] == (Status.BAD_COMMAND, 0x7E)
+    assert raw(port, b"\x00\x13\x37" + good)[0] == Status.OK         # noise before sync
+    assert raw(port, encode_request(Command.IDENTIFY, b"\x01"))[0] == Status.BAD_ARGUMENT
+    # Too long: refused at once; the rest of the frame is skipped until the line is quiet.
+    too_long = bytes([REQUEST_SYNC, Command.EVENTS]) + struct.pack("<H", 600) + bytes(600)
+    assert raw(port, too_long)[0] == Status.BAD_LENGTH
+    port.idle(0.03)              # the rest of the 600 bytes (40 cycles each), then quiet
+    # Truncated: half a frame, then silence.
+    frame = encode_request(Command.EVENTS, encode_event(SPIKE, 1) * 4)
+    assert raw(port, frame[:7])[0] == Status.TIMEOUT
+    # An EVENTS frame with one bad event in the middle: nothing is pushed.
+    events = (encode_event(SPIKE, 0) + encode_event(SPIKE, 5) + encode_event(STEP, 0)
+              + encode_event(SAMPLE, 0))                           # input 5 does not exist
+    before = device.counters()
+    assert raw(port, encode_request(Command.EVENTS, events))[0] == Status.BAD_ARGUMENT
+    assert raw(port, encode_request(Command.EVENTS, events[:-1]))[0] == Status.BAD_ARGUMENT
+    assert raw(port, encode_request(Command.EVENTS, struct.pack("<H", 3 << 14)))[0] == \
+        Status.BAD_ARGUMENT                                          # kind 3
+    assert device.counters() == before
+    # LOAD outside the memory, with a wrong length, for a memory csc does not have.
+    for body in (struct.pack("<BBHH", 0, 2, 39, 2) + bytes(4),      # addr + count > 40
+                 struct.pack("<BBHH", 0, 2, 0, 2) + bytes(3),       # 2 words need 4 bytes
+                 struct.pack("<BBHH", 0, 1, 0, 1) + bytes(1),       # no bitmap memory
+                 struct.pack("<BBHH", 2, 2, 0, 1) + bytes(2),       # no layer 2
+                 b"\x00\x02"):                                       # no header
+        assert raw(port, encode_request(Command.LOAD, body))[0] == Status.BAD_ARGUMENT
+    assert raw(port, encode_request(Command.RESULT))[0] == Status.EMPTY
+    # Still responsive, and still computing exactly the same.
+    assert [list(r.counts) for r in device.infer(trains)] == expected
+
+
+def test_load_while_busy_is_refused(board):
+    net, config, link, port, device = board
+    device.send_events([(SPIKE, 1), (STEP, 0), (SAMPLE, 0)])           # result left unread
+    with pytest.raises(DeviceError, match="LOAD failed: BUSY"):
+        device.load(net)
+    assert device.result().counts is not None
+    device.load(net)
+
+
+@pytest.mark.parametrize("position, expected", [(1, Status.BAD_CRC), (3, Status.TIMEOUT)])
+def test_driver_retries_a_corrupted_request(board, position, expected):
+    # Flipping the command byte breaks the CRC; flipping the length's high byte makes the
+    # device wait for 256 more bytes that never come. Either way it acts on nothing and the
+    # driver sends the request again.
+    net, config, link, port, device = board
+    seen = []
+    original = device._reply
+
+    def spy():
+        reply = original()
+        seen.append(reply[0])
+        return reply
+
+    flips = [True]
+
+    def corrupt_once(data):
+        if flips:
+            flips.pop()
+            return data[:position] + bytes([data[position] ^ 0x01]) + data[position + 1:]
+        return data
+
+    port.corrupt, device._reply = corrupt_once, spy
+    try:
+        assert device.identify() == link.identity
+    finally:
+        port.corrupt, device._reply = None, original
+    assert seen == [expected, Status.OK]
+
+
+def test_driver_checks_the_network(board):
+    net, config, link, port, device = board
+    other, _ = network(0)
+    with pytest.raises(ValueError, match="built for a 5-6-3 network, not 5-7-3"):
+        device.check(Network([Layer(np.ones((7, 5), int), theta=1, w_bits=2, v_bits=4),
+                              Layer(np.ones((3, 7), int), theta=1, w_bits=2, v_bits=4)]))
+    with pytest.raises(ValueError, match="layer 1's neuron parameters or bias differ"):
+        device.check(Network([other[0].replace(theta=5), other[1]]))
+    with pytest.raises(ValueError, match=r"lanes \(2, 2\) and formats"):
+        device.check(net, HardwareConfig.uniform(net, lanes=3))
+
+
+def test_reply_crc_is_checked():
+    class Port:
+        timeout = 0.1
+
+        def __init__(self, data):
+            self.data = bytearray(data)
+
+        def write(self, data):
+            return len(data)
+
+        def read(self, n):
+            out, self.data = bytes(self.data[:n]), self.data[n:]
+            return out
+
+    body = bytes([Status.OK, Command.IDENTIFY, 0, 0])
+    with pytest.raises(ProtocolError, match="bad CRC"):
+        Device(Port(b"\x5a" + body + bytes([crc8(body) ^ 1])), retries=0).identify()
+    with pytest.raises(ProtocolError, match="no reply from the device"):
+        Device(Port(b""), retries=0).identify()
