@@ -397,7 +397,8 @@ def _netlist_cells(path, name):
                 break
     counts = {}
     for cell in (top or {}).get("cells", {}).values():
-        counts[cell["type"]] = counts.get(cell["type"], 0) + 1
+        if not cell["type"].startswith("$"):            # $scopeinfo: debug info, no hardware
+            counts[cell["type"]] = counts.get(cell["type"], 0) + 1
     return dict(sorted(counts.items()))
 
 

@@ -241,3 +241,46 @@ class Network:
 
     def __getitem__(self, index):
         return self.layers[index]
+
+    _SCALARS = ("theta", "w_bits", "v_bits", "leak", "k", "m", "f", "reset", "timing")
+
+    def save(self, path):
+        """Write the network to ``path`` as a NumPy ``.npz`` archive (weights, biases and every
+        neuron parameter); :meth:`load` reads it back."""
+        arrays = {"format": np.array("spikeforge-network-1"), "layers": np.array(len(self))}
+        for index, layer in enumerate(self.layers):
+            arrays[f"l{index}_weights"] = layer.weights
+            arrays[f"l{index}_bias"] = layer.bias
+            for name in self._SCALARS:
+                value = getattr(layer, name)
+                arrays[f"l{index}_{name}"] = np.array("" if value is None else value)
+        with open(path, "wb") as file:
+            np.savez_compressed(file, **arrays)
+
+    @classmethod
+    def load(cls, path):
+        """Read a network written by :meth:`save`; every value is validated again."""
+        try:
+            archive = np.load(path, allow_pickle=False)
+        except (OSError, ValueError) as error:
+            raise ValueError(f"{path}: not a spikeforge network file ({error})") from None
+        with archive:
+            if "format" not in archive or str(archive["format"]) != "spikeforge-network-1":
+                raise ValueError(f"{path}: not a spikeforge network file (no format tag "
+                                 f"'spikeforge-network-1')")
+            layers = []
+            try:
+                for index in range(int(archive["layers"])):
+                    params = {}
+                    for name in cls._SCALARS:
+                        value = archive[f"l{index}_{name}"].item()
+                        if value == "":
+                            continue
+                        params[name] = int(value) if name not in ("leak", "reset",
+                                                                  "timing") else value
+                    layers.append(Layer(archive[f"l{index}_weights"],
+                                        bias=archive[f"l{index}_bias"], **params))
+            except KeyError as error:
+                raise ValueError(f"{path}: layer {index} is incomplete (missing "
+                                 f"{error.args[0]})") from None
+        return cls(layers)

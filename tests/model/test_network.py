@@ -109,3 +109,25 @@ def test_replace_revalidates_and_resets_leak_parameters():
 def test_signed_range():
     assert signed_range(4) == (-8, 7)
     assert signed_range(16) == (-32768, 32767)
+
+
+def test_save_and_load_round_trip(tmp_path):
+    net = Network([make(bias=[1, -1, 0], leak="shift", k=2, timing="delayed"),
+                   make(weights=np.array([[1, 2, 3]]), leak="mul", m=3, f=2, reset="zero")])
+    path = tmp_path / "net.npz"
+    net.save(path)
+    back = Network.load(path)
+    assert back.shape == net.shape
+    for a, b in zip(net, back):
+        assert np.array_equal(a.weights, b.weights) and np.array_equal(a.bias, b.bias)
+        assert [getattr(a, n) for n in Network._SCALARS] == [getattr(b, n) for n in Network._SCALARS]
+
+
+def test_load_rejects_other_files(tmp_path):
+    path = tmp_path / "junk.npz"
+    path.write_bytes(b"not an archive")
+    with pytest.raises(ValueError, match="not a spikeforge network file"):
+        Network.load(path)
+    np.savez(tmp_path / "other.npz", weights=np.eye(2))
+    with pytest.raises(ValueError, match="no format tag"):
+        Network.load(tmp_path / "other.npz")

@@ -1,0 +1,72 @@
+"""Board top: the accelerator and its UART host link on a real board (amaranth-boards)."""
+
+from amaranth import Elaboratable, Module
+from amaranth.build import ResourceError
+from amaranth.lib import io
+
+from .link import HostLink
+
+__all__ = ["BoardTop", "DEFAULT_BAUD"]
+
+DEFAULT_BAUD = 115200
+
+
+class BoardTop(Elaboratable):
+    """:class:`~.link.HostLink` wired to a board's UART pins and default clock.
+
+    The UART is the board's ``uart`` resource (iCEBreaker and ULX3S: the USB serial port of
+    the on-board FTDI). The OrangeCrab has none; there the link uses Feather pins 0 (RX) and
+    1 (TX) — connect a 3.3 V USB-UART adapter. LED 0 (when the board has one) shows the sticky
+    error flag. A request stalled for 50 ms counts as truncated.
+
+    Parameters
+    ----------
+    network, config :
+        As for :class:`~spikeforge.hw.accelerator.Accelerator`.
+    baud : int
+        UART speed; the clock divisor is rounded and must be within 2 % of it.
+    max_steps, capacity :
+        As for :class:`~.link.HostLink`.
+    """
+
+    def __init__(self, network, config, *, baud=DEFAULT_BAUD, max_steps=255, capacity=None):
+        self.network, self.config = network, config
+        self.baud, self.max_steps, self.capacity = baud, max_steps, capacity
+        self.link = None
+
+    def link_for(self, clock_hz):
+        divisor = round(clock_hz / self.baud)
+        if abs(clock_hz / divisor - self.baud) > 0.02 * self.baud:
+            raise ValueError(f"baud = {self.baud} cannot be made from a {clock_hz / 1e6:g} MHz "
+                             f"clock within 2 % (divisor {divisor})")
+        return HostLink(self.network, self.config, divisor=divisor,
+                        timeout=int(clock_hz * 0.05), max_steps=self.max_steps,
+                        capacity=self.capacity)
+
+    def elaborate(self, platform):
+        if platform is None:
+            raise TypeError("BoardTop needs a board platform; simulate HostLink instead")
+        m = Module()
+        m.submodules.link = link = self.link = self.link_for(platform.default_clk_frequency)
+        try:
+            uart = platform.request("uart", 0, dir="-")
+        except ResourceError:
+            from amaranth_boards.resources import UARTResource
+            platform.add_resources([UARTResource(0, rx="0", tx="1", conn=("io", 0))])
+            uart = platform.request("uart", 0, dir="-")
+        m.submodules.rx = rx = io.Buffer("i", uart.rx)
+        m.submodules.tx = tx = io.Buffer("o", uart.tx)
+        m.d.comb += [link.rx.eq(rx.i), tx.o.eq(link.tx)]
+        try:                                   # ULX3S: let the FTDI's TX through
+            enable = platform.request("uart_tx_enable", 0, dir="-")
+            m.submodules.tx_enable = buffer = io.Buffer("o", enable)
+            m.d.comb += buffer.o.eq(1)
+        except ResourceError:
+            pass
+        try:
+            led = platform.request("led", 0, dir="-")
+            m.submodules.error_led = buffer = io.Buffer("o", led)
+            m.d.comb += buffer.o.eq(link.error)
+        except ResourceError:
+            pass
+        return m
