@@ -4,17 +4,23 @@
 #   make test      run the whole test suite (toolchain smoke tests included)
 #   make bench     print benchmark figures (golden-model throughput, ...)
 #   make verilog   write the hardware blocks' Verilog to build/verilog/
+#   make synth     bitstream + resource/Fmax report for BOARD (icebreaker, ulx3s, orangecrab)
+#   make prog      program BOARD with openFPGALoader
+#   make run       load the network into BOARD on PORT and run samples
 #
 # Variables: PYTHON (interpreter used to create the venv, >= 3.11), VENV (its folder),
 # PYTEST_ARGS (extra pytest arguments, e.g. PYTEST_ARGS="-k memory -x"),
-# VERILOG_ARGS (configuration for make verilog, e.g. VERILOG_ARGS="--lanes 8 --format bitmap").
+# VERILOG_ARGS (configuration for make verilog, e.g. VERILOG_ARGS="--lanes 8 --format bitmap"),
+# BOARD, PORT, BOARD_ARGS (e.g. BOARD_ARGS="--network my.npz --lanes 8") for synth/prog/run.
 
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
+BOARD  ?= icebreaker
+PORT   ?=
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: all venv test bench demo verilog clean distclean
+.PHONY: all venv test bench demo verilog synth prog run clean distclean
 
 all: test
 
@@ -36,6 +42,15 @@ bench: $(STAMP)
 
 verilog: $(STAMP)
 	$(PY) -m spikeforge.hw.generate $(VERILOG_ARGS)
+
+synth: $(STAMP)
+	$(PY) -m spikeforge.boards synth --board $(BOARD) $(BOARD_ARGS)
+
+prog: $(STAMP)
+	$(PY) -m spikeforge.boards prog --board $(BOARD) $(BOARD_ARGS)
+
+run: $(STAMP)
+	$(PY) -m spikeforge.boards run --board $(BOARD) --port "$(PORT)" $(BOARD_ARGS)
 
 demo: $(STAMP)
 	$(PY) -m spikeforge.sim.demo $(DEMO_ARGS)
