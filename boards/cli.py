@@ -25,7 +25,7 @@ def network_and_config(args):
     if args.network:
         network = Network.load(args.network)
     else:
-        network = reference_network((64, 128, 10), w_bits=4, density=0.5, lanes=args.lanes)
+        network = reference_network(tuple(args.sizes), w_bits=4, density=0.5, lanes=args.lanes)
     config = HardwareConfig.uniform(network, lanes=args.lanes, format=args.format,
                                     queue_depth=args.queue_depth)
     return network, config
@@ -61,7 +61,8 @@ def synth(args):
     summary = json.loads((out / "report.json").read_text())
     summary["network"] = {"shape": list(network.shape), "lanes": [c.lanes for c in config.layers],
                           "format": args.format, "queue_depth": args.queue_depth,
-                          "source": args.network or "default 64-128-10 reference network"}
+                          "source": args.network or (f"{'-'.join(map(str, args.sizes))} "
+                                                     f"reference network")}
     summary["latency"] = {"cycles_per_inference": mean, "steps": args.steps,
                           "us_at_board_clock": latency.board_clock, "us_at_fmax": latency.fmax,
                           "inputs": "16 rate-coded random samples, ~15 % input activity"}
@@ -127,7 +128,10 @@ def parser():
         s.add_argument("--board", choices=BOARDS, default="icebreaker")
         s.add_argument("--out", default="build", help="build folder (default build/)")
         s.add_argument("--network", help="a network saved with Network.save (.npz)")
-        s.add_argument("--lanes", type=int, default=4, help="PEs per layer (default 4)")
+        s.add_argument("--sizes", type=int, nargs="+", default=[64, 128, 10],
+                       help="layer sizes of the built-in reference network (default 64 128 10)")
+        s.add_argument("--lanes", type=int, default=None,
+                       help="PEs per layer (default 2 on the iCEBreaker, 8 on ECP5 boards)")
         s.add_argument("--format", choices=FORMATS, default="csc")
         s.add_argument("--queue-depth", type=int, default=16)
         s.add_argument("--steps", type=int, default=16, help="timesteps per sample (T)")
@@ -143,6 +147,8 @@ def parser():
 
 def main(argv=None):
     args = parser().parse_args(argv)
+    if args.lanes is None:
+        args.lanes = 2 if args.board == "icebreaker" else 8
     {"synth": synth, "prog": prog, "run": run}[args.command](args)
 
 

