@@ -22,6 +22,10 @@ BOARDS = ("icebreaker", "ulx3s", "orangecrab")
 
 
 def network_and_config(args):
+    """The network (``--network`` file or the reference network of ``--sizes``) and its
+    hardware configuration; ``--lanes`` defaults to 2 on the iCEBreaker, 8 elsewhere."""
+    if args.lanes is None:
+        args.lanes = 2 if args.board == "icebreaker" else 8
     if args.network:
         network = Network.load(args.network)
     else:
@@ -147,8 +151,6 @@ def parser():
 
 def main(argv=None):
     args = parser().parse_args(argv)
-    if args.lanes is None:
-        args.lanes = 2 if args.board == "icebreaker" else 8
     {"synth": synth, "prog": prog, "run": run}[args.command](args)
 
 

@@ -1,4 +1,5 @@
-"""The README's Python examples run as written."""
+"""The README's Python examples run as written (blocks fenced ```python; examples that need
+a board attached are fenced ```py and only shown)."""
 
 import re
 from pathlib import Path
