@@ -14,6 +14,7 @@ from .encoders import (RATE_SEED, encode, encode_latency, encode_rate, encode_sp
 from .simulate import SimResult, layer_step, simulate
 from .memory import FORMATS, Memory, WeightImage, compile_weights, decode_weights
 from .reference import reference_network
+from .convert import balance_thresholds, convert_mlp
 from .cycles import (CycleReport, HardwareConfig, LayerConfig, LayerCycles, Timing, cycle_model,
                      lower_bound, single_layer_cycles)
 
@@ -26,5 +27,6 @@ __all__ = [
     "SimResult", "layer_step", "simulate",
     "FORMATS", "Memory", "WeightImage", "compile_weights", "decode_weights",
     "CycleReport", "HardwareConfig", "LayerConfig", "LayerCycles", "Timing", "cycle_model",
-    "lower_bound", "single_layer_cycles", "reference_network",
+    "lower_bound", "single_layer_cycles", "reference_network", "balance_thresholds",
+    "convert_mlp",
 ]

@@ -1,55 +1,381 @@
-"""``make demo``: the co-design flow on the built-in default network.
+"""``make demo``: train, convert, compress, generate, verify and synthesize a digits classifier.
 
-What runs today (the golden-model half of the flow): a digits-sized 64-128-10 network with
-random 4-bit weights pruned to 50%, rate-encoded random 8x8 "images", the golden
-simulation, and per weight format the memory size and the cycle-model prediction against
-the dense baseline. Training on the digits data set, hardware co-simulation and synthesis
-join this command as the issues that build them land (see README, "Status").
+The whole co-design flow on a built-in default, with nothing downloaded but PyPI packages:
+
+1. **Data** — scikit-learn's bundled 8x8 digits (1797 images, 10 classes), a fixed stratified
+   80/20 train/test split (``random_state=0``: 1437 / 360 images), pixels scaled to [0, 1].
+2. **Train** — a scikit-learn ``MLPClassifier`` (64-``hidden``-10, ReLU). Then magnitude
+   pruning to ``density`` (the hidden layer balanced over the PE lanes) and fine-tuning with
+   the pruning mask re-applied after every epoch of scikit-learn's own ``partial_fit``.
+3. **Convert and quantize** — data-based threshold balancing
+   (:func:`spikeforge.model.convert_mlp`: thresholds at the maximum ReLU activation on the
+   training set), integrate-and-fire neurons with subtract reset, ``w_bits``-bit weights.
+4. **Golden inference** over the whole test split with the chosen encoder and ``T``.
+5. **Co-simulation** of the generated accelerator under cocotb + Verilator on every test image
+   (the first 60 with ``--quick``): every image's class, counts, every layer's spikes and the
+   cycle of every result must equal the golden model and the cycle model, or the demo stops.
+6. **Synthesis** for the board (iCEBreaker by default): resources, Fmax, latency per image.
+7. **Report** — ``build/demo/report.md`` and ``report.json`` with PNG plots.
 """
 
 import argparse
+import json
+import sys
+import time
+import warnings
+from pathlib import Path
 
 import numpy as np
 
-from spikeforge.model import (FORMATS, HardwareConfig, compile_weights, cycle_model,
-                              encode_rate, reference_network, simulate)
+from spikeforge.model import (FORMATS, HardwareConfig, compile_weights, convert_mlp,
+                              cycle_model, encode_latency, encode_rate, prune, simulate,
+                              to_intensity)
+
+QUICK_SAMPLES = 60
+
+
+def load_data():
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+    x, y = load_digits(return_X_y=True)
+    x_train, x_test, y_train, y_test = train_test_split(x, y, test_size=0.2, random_state=0,
+                                                        stratify=y)
+    return x_train / 16.0, x_test / 16.0, y_train, y_test
+
+
+def train(x, y, *, hidden, density, lanes, epochs=60, seed=0):
+    """Train the float MLP, prune it and fine-tune under the mask. Returns the classifier and
+    the weight lists ``(weights[(out, in)], biases)`` and the masks used."""
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.neural_network import MLPClassifier
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        mlp = MLPClassifier(hidden_layer_sizes=(hidden,), activation="relu", max_iter=300,
+                            alpha=1e-3, random_state=seed)
+        mlp.fit(x, y)
+        dense_model = [c.copy() for c in mlp.coefs_], [b.copy() for b in mlp.intercepts_]
+        if density < 1.0:
+            masks = [prune(w.T, density, lanes=p).T != 0
+                     for w, p in zip(mlp.coefs_, (lanes, None))]
+            for _ in range(epochs):
+                for k, mask in enumerate(masks):
+                    mlp.coefs_[k] *= mask
+                mlp.partial_fit(x, y)
+            for k, mask in enumerate(masks):
+                mlp.coefs_[k] *= mask
+    return mlp, dense_model
+
+
+def encode(x, steps, encoder):
+    intensities = to_intensity(x)
+    if encoder == "rate":
+        return encode_rate(intensities, steps)
+    return encode_latency(intensities, steps)
+
+
+def to_network(mlp, x_train, *, w_bits, density, lanes):
+    weights = [w.T for w in mlp.coefs_]
+    return convert_mlp(weights, list(mlp.intercepts_), x_train, w_bits=w_bits,
+                       density=[density, density], lanes=[lanes, None])
+
+
+def cosimulate(network, config, spikes, golden, *, chunk, build_dir, progress=True):
+    """Run ``spikes`` through the accelerator under Verilator in chunks (one progress step
+    each); check every sample against the golden model and every result cycle against the
+    cycle model. Returns (classes, counts, cycles per chunk, simulated cycles/s)."""
+    from tqdm import tqdm
+
+    from .cosim import run_accelerator
+
+    classes, counts, totals, speed = [], [], [], []
+    starts = range(0, len(spikes), chunk)
+    bar = tqdm(starts, desc="co-simulation (Verilator)", unit="chunk", disable=not progress)
+    for start in bar:
+        part = spikes[start:start + chunk]
+        run = run_accelerator(network, config, part, backend="verilator", build_dir=build_dir)
+        expected = simulate(network, part)
+        model = cycle_model(network, expected, config)
+        problems = []
+        if run.error:
+            problems.append("the accelerator raised its error flag")
+        for layer, (got, want) in enumerate(zip(run.spikes, expected.spikes)):
+            bad = np.flatnonzero((got != want).any(axis=(1, 2)))
+            if len(bad):
+                problems.append(f"layer {layer + 1} spikes differ in samples {(bad + start).tolist()}")
+        if not np.array_equal(run.counts, expected.counts):
+            problems.append("output counts differ")
+        if not np.array_equal(run.classes, expected.predicted):
+            problems.append("classes differ")
+        if run.finish.tolist() != model.finish.tolist():
+            problems.append(f"result cycles {run.finish.tolist()} differ from the cycle model's "
+                            f"{model.finish.tolist()}")
+        if not np.array_equal(expected.predicted, golden.predicted[start:start + len(part)]):
+            problems.append("the golden model is not deterministic")
+        if problems:
+            raise SystemExit("MISMATCH between hardware and golden model in samples "
+                             f"{start}..{start + len(part) - 1}: " + "; ".join(problems))
+        classes += run.classes.tolist()
+        counts += run.counts.tolist()
+        totals.append(run.total)
+        speed.append(run.cycles_per_second)
+    return np.array(classes), np.array(counts), totals, float(np.median(speed))
+
+
+def plots(folder, network, golden, spikes, sweeps):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    paths = {}
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    layers = [spikes] + list(golden.spikes)
+    names = ["input"] + [f"layer {i + 1}" for i in range(len(network))]
+    for name, trains in zip(names, layers):
+        ax.plot(np.asarray(trains).mean(axis=(0, 2)) * 100, label=name)
+    ax.set_xlabel("timestep")
+    ax.set_ylabel("neurons spiking (%)")
+    ax.set_title("Spike activity per layer over time (test split)")
+    ax.legend()
+    fig.tight_layout()
+    paths["activity"] = folder / "activity.png"
+    fig.savefig(paths["activity"], dpi=110)
+    plt.close(fig)
+
+    fig, axes = plt.subplots(len(layers), 1, figsize=(6, 6), sharex=True,
+                             gridspec_kw={"height_ratios": [t.shape[-1] for t in
+                                                            [spikes[0]] + [s[0] for s in golden.spikes]]})
+    for ax, name, trains in zip(axes, names, layers):
+        first = np.asarray(trains)[0]
+        t, n = np.nonzero(first)
+        ax.scatter(t, n, s=4, marker="|")
+        ax.set_ylim(-0.5, first.shape[1] - 0.5)
+        ax.set_ylabel(name)
+    axes[-1].set_xlabel("timestep")
+    axes[0].set_title(f"Spike raster of test image 0 (predicted {int(golden.predicted[0])})")
+    fig.tight_layout()
+    paths["raster"] = folder / "raster.png"
+    fig.savefig(paths["raster"], dpi=110)
+    plt.close(fig)
+
+    fig, axes = plt.subplots(1, len(sweeps), figsize=(5 * len(sweeps), 3.5), squeeze=False)
+    for ax, (label, points) in zip(axes[0], sweeps.items()):
+        xs, ys = zip(*points)
+        ax.plot(xs, [100 * v for v in ys], marker="o")
+        ax.set_xlabel(label)
+        ax.set_ylabel("SNN test accuracy (%)")
+        ax.grid(True, alpha=0.3)
+    fig.suptitle("Accuracy of the quantized SNN (golden model)")
+    fig.tight_layout()
+    paths["accuracy"] = folder / "accuracy.png"
+    fig.savefig(paths["accuracy"], dpi=110)
+    plt.close(fig)
+    return paths
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--samples", type=int, default=64)
-    parser.add_argument("--steps", type=int, default=16)
-    parser.add_argument("--density", type=float, default=0.5)
-    parser.add_argument("--w-bits", type=int, default=4)
-    parser.add_argument("--lanes", type=int, default=4)
-    parser.add_argument("--quick", action="store_true", help="8 samples")
+    parser.add_argument("--hidden", type=int, default=128, help="hidden neurons (default 128)")
+    parser.add_argument("--w-bits", type=int, default=4, help="weight bits (default 4)")
+    parser.add_argument("--density", type=float, default=0.5,
+                        help="fraction of weights kept (default 0.5)")
+    parser.add_argument("--steps", type=int, default=32, help="timesteps T (default 32)")
+    parser.add_argument("--encoder", choices=["rate", "latency"], default="rate")
+    parser.add_argument("--lanes", type=int, default=4, help="PEs per layer (default 4)")
+    parser.add_argument("--format", choices=FORMATS, default="csc")
+    parser.add_argument("--board", choices=["icebreaker", "ulx3s", "orangecrab", "none"],
+                        default="icebreaker")
+    parser.add_argument("--quick", action="store_true",
+                        help=f"co-simulate the first {QUICK_SAMPLES} test images only and "
+                             f"skip the density sweep")
+    parser.add_argument("--samples", type=int, default=None,
+                        help="co-simulate the first N test images (default: all, or "
+                             f"{QUICK_SAMPLES} with --quick)")
+    parser.add_argument("--out", default="build/demo")
     args = parser.parse_args(argv)
-    samples = 8 if args.quick else args.samples
+    began = time.perf_counter()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    timings = {}
 
-    network = reference_network((64, 128, 10), density=args.density, w_bits=args.w_bits)
-    rng = np.random.default_rng(3)
-    images = rng.integers(0, 256, size=(samples, 64)) * (rng.random((samples, 64)) < 0.3)
-    spikes = encode_rate(images, args.steps)
-    result = simulate(network, spikes)
-    print(f"network {'-'.join(map(str, network.shape))}, w_bits {args.w_bits}, "
-          f"density {args.density:.0%}, T = {args.steps}, {samples} samples")
-    for index in range(len(network) + 1):
-        name = "input" if index == 0 else f"layer {index}"
-        print(f"  {name:8s} spike activity {result.layer_inputs(index).mean():.1%} per step")
-    print(f"  predicted classes: {np.bincount(result.predicted, minlength=10).tolist()}")
+    def phase(name, since):
+        timings[name] = round(time.perf_counter() - since, 1)
+        print(f"  [{timings[name]:.1f} s]")
+        return time.perf_counter()
 
-    dense = cycle_model(network, result, HardwareConfig.uniform(
-        network, lanes=args.lanes, mode="dense"))
-    print(f"\nP = {args.lanes} per layer; dense baseline {dense.total / samples:,.0f} cycles/sample")
-    print(f"{'format':8s} {'memory bits':>12s} {'cycles/sample':>14s} {'speed-up':>9s}")
-    for fmt in FORMATS:
-        config = HardwareConfig.uniform(network, lanes=args.lanes, format=fmt)
-        report = cycle_model(network, result, config)
-        bits = sum(compile_weights(layer, c.lanes, fmt).size_bits
-                   for layer, c in zip(network, config.layers))
-        print(f"{fmt:8s} {bits:12,d} {report.total / samples:14,.0f} "
-              f"{dense.total / report.total:8.1f}x")
+    t = time.perf_counter()
+    print("1. data: scikit-learn digits, stratified 80/20 split (random_state=0)")
+    x_train, x_test, y_train, y_test = load_data()
+    print(f"   {len(x_train)} training and {len(x_test)} test images of 64 pixels")
+    t = phase("data", t)
+
+    print(f"2. train: MLP 64-{args.hidden}-10 (scikit-learn), prune to {args.density:.0%}, "
+          f"fine-tune under the mask")
+    mlp, (dense_w, dense_b) = train(x_train, y_train, hidden=args.hidden, density=args.density,
+                                    lanes=args.lanes)
+    float_pruned = mlp.score(x_test, y_test)
+    pruned_w, pruned_b = [c.copy() for c in mlp.coefs_], [b.copy() for b in mlp.intercepts_]
+    mlp.coefs_, mlp.intercepts_ = dense_w, dense_b
+    float_dense = mlp.score(x_test, y_test)
+    mlp.coefs_, mlp.intercepts_ = pruned_w, pruned_b
+    print(f"   float accuracy: {float_dense:.2%} dense, {float_pruned:.2%} pruned + fine-tuned")
+    t = phase("train", t)
+
+    print(f"3. convert: threshold balancing, {args.w_bits}-bit weights, IF neurons")
+    network = to_network(mlp, x_train, w_bits=args.w_bits, density=args.density,
+                         lanes=args.lanes)
+    kept = [float((layer.weights != 0).mean()) for layer in network]
+    total_kept = sum(int((layer.weights != 0).sum()) for layer in network) / sum(
+        layer.weights.size for layer in network)
+    config = HardwareConfig.uniform(network, lanes=args.lanes, format=args.format,
+                                    queue_depth=16)
+    memory = {fmt: sum(compile_weights(layer, c.lanes, fmt).size_bits
+                       for layer, c in zip(network, config.layers)) for fmt in FORMATS}
+    print(f"   weights kept per layer {[f'{k:.1%}' for k in kept]} ({total_kept:.1%} overall); "
+          f"thresholds {[layer.theta for layer in network]}; memory bits {memory}")
+    t = phase("convert", t)
+
+    print(f"4. golden inference on all {len(x_test)} test images, {args.encoder} code, "
+          f"T = {args.steps}")
+    spikes = encode(x_test, args.steps, args.encoder)
+    golden = simulate(network, spikes)
+    snn_accuracy = float((golden.predicted == y_test).mean())
+    activity = [float(np.asarray(s).mean()) for s in [spikes] + list(golden.spikes)]
+    print(f"   quantized SNN accuracy {snn_accuracy:.2%}; spike activity per step "
+          f"{[f'{a:.1%}' for a in activity]}")
+    sweeps = {"weight bits": []}
+    for bits in (2, 3, 4, 5, 6, 8):
+        net = to_network(mlp, x_train, w_bits=bits, density=args.density, lanes=args.lanes)
+        sweeps["weight bits"].append(
+            (bits, float((simulate(net, spikes).predicted == y_test).mean())))
+    if not args.quick:
+        sweeps["weight density"] = []
+        for density in (1.0, 0.7, 0.5, 0.3, 0.2, 0.1):
+            model, _ = train(x_train, y_train, hidden=args.hidden, density=density,
+                             lanes=args.lanes, epochs=30)
+            net = to_network(model, x_train, w_bits=args.w_bits, density=density,
+                             lanes=args.lanes)
+            sweeps["weight density"].append(
+                (density, float((simulate(net, spikes).predicted == y_test).mean())))
+    print(f"   sweeps: {sweeps}")
+    dense_config = HardwareConfig.uniform(network, lanes=args.lanes, mode="dense")
+    sparse_cycles = cycle_model(network, golden, config)
+    dense_cycles = cycle_model(network, golden, dense_config)
+    single = [int(cycle_model(network, simulate(network, spikes[i]), config).total)
+              for i in range(min(len(spikes), 60))]
+    t = phase("golden", t)
+
+    count = args.samples or (QUICK_SAMPLES if args.quick else len(x_test))
+    count = min(count, len(x_test))
+    print(f"5. generate and co-simulate the accelerator (P = {args.lanes}, {args.format}) on "
+          f"{count} test images under Verilator")
+    hw_classes, hw_counts, chunk_cycles, speed = cosimulate(
+        network, config, spikes[:count], golden, chunk=20, build_dir=out / "verilator")
+    hw_accuracy = float((hw_classes == y_test[:count]).mean())
+    agreement = float((hw_classes == golden.predicted[:count]).mean())
+    print(f"   hardware = golden model on every image, spike and cycle; hardware accuracy "
+          f"{hw_accuracy:.2%} on {count} images; Verilator {speed:,.0f} cycles/s")
+    t = phase("cosim", t)
+
+    synth = None
+    if args.board != "none":
+        print(f"6. synthesize for {args.board}")
+        from spikeforge.boards.synth import synthesize
+        from spikeforge.boards.top import BoardTop
+        report = synthesize(args.board, BoardTop(network, config, max_steps=args.steps),
+                            build_dir=out / args.board)
+        report.write(out / args.board)
+        mean_single = float(np.mean(single))
+        per_image = sparse_cycles.total / len(spikes)
+        latency = report.latency_us(mean_single)
+        synth = {"report": report.to_json(), "latency_cycles": mean_single,
+                 "latency_us_board_clock": latency.board_clock, "latency_us_fmax": latency.fmax,
+                 "throughput_cycles_per_image": per_image,
+                 "images_per_second_fmax": (report.fmax_mhz * 1e6 / per_image
+                                            if report.fmax_mhz else None),
+                 "images_per_second_board_clock": report.clock_mhz * 1e6 / per_image}
+        print(report.table())
+        t = phase("synth", t)
+
+    paths = plots(out, network, golden, spikes, sweeps)
+    total_time = time.perf_counter() - began
+    summary = {
+        "config": vars(args),
+        "data": {"train": len(x_train), "test": len(x_test)},
+        "accuracy": {"float_dense": float_dense, "float_pruned": float_pruned,
+                     "snn_golden": snn_accuracy, "hardware": hw_accuracy,
+                     "hardware_samples": count, "hardware_golden_agreement": agreement},
+        "weights_kept": kept, "weights_kept_overall": total_kept,
+        "thresholds": [layer.theta for layer in network],
+        "memory_bits": memory,
+        "activity": dict(zip(["input"] + [f"layer {i + 1}" for i in range(len(network))],
+                             activity)),
+        "cycles": {"sparse_per_image": sparse_cycles.total / len(spikes),
+                   "dense_baseline_per_image": dense_cycles.total / len(spikes),
+                   "speedup": dense_cycles.total / sparse_cycles.total,
+                   "single_image_latency_mean": float(np.mean(single))},
+        "sweeps": sweeps, "synthesis": synth, "cosim_cycles_per_second": speed,
+        "timings_s": timings, "total_s": round(total_time, 1),
+        "plots": {k: str(v.name) for k, v in paths.items()},
+    }
+    (out / "report.json").write_text(json.dumps(summary, indent=2, default=str))
+    (out / "report.md").write_text(render(summary))
+    print(f"7. report: {out / 'report.md'} ({total_time:.0f} s in all)")
+    return summary
+
+
+def render(s):
+    a, c = s["accuracy"], s["cycles"]
+    lines = [
+        "# spikeforge demo: digits classifier",
+        "",
+        f"Network 64-{s['config']['hidden']}-10, {s['config']['w_bits']}-bit weights, "
+        f"{s['weights_kept_overall']:.1%} of the weights kept, {s['config']['encoder']} code, "
+        f"T = {s['config']['steps']}, P = {s['config']['lanes']} ({s['config']['format']}).",
+        "",
+        "## Accuracy (test split, 360 images)",
+        "",
+        "| model | accuracy |",
+        "|---|---:|",
+        f"| float MLP | {a['float_dense']:.2%} |",
+        f"| float MLP, pruned + fine-tuned | {a['float_pruned']:.2%} |",
+        f"| quantized SNN (golden model) | {a['snn_golden']:.2%} |",
+        f"| hardware (Verilator, {a['hardware_samples']} images) | {a['hardware']:.2%} |",
+        "",
+        f"Hardware and golden model agree on {a['hardware_golden_agreement']:.0%} of the "
+        f"images — on every class, count, spike of every layer and result cycle.",
+        "",
+        "## Activity and cycles",
+        "",
+        "Spike activity per step: " + ", ".join(f"{k} {v:.1%}" for k, v in s["activity"].items())
+        + ".",
+        "",
+        f"Cycles per image (back to back): {c['sparse_per_image']:,.0f} event-driven vs "
+        f"{c['dense_baseline_per_image']:,.0f} for the dense baseline — {c['speedup']:.1f}x. "
+        f"Single-image latency: {c['single_image_latency_mean']:,.0f} cycles.",
+        "",
+        "Weight memory bits per format: " + ", ".join(f"{k} {v:,}" for k, v in
+                                                        s["memory_bits"].items()) + ".",
+        "",
+    ]
+    if s["synthesis"]:
+        syn = s["synthesis"]
+        rep = syn["report"]
+        lines += [f"## Synthesis: {rep['title']} ({rep['device']})", "",
+                  "| resource | used | available |", "|---|---:|---:|"]
+        for name, r in rep["resources"].items():
+            lines.append(f"| {name} | {r['used']:,} | {r['available']:,} |")
+        fmax = rep["clock"]["fmax_mhz"]
+        lines += ["", f"Fmax {fmax} MHz (board clock {rep['clock']['board_mhz']} MHz). "
+                  f"Latency per image {syn['latency_us_board_clock']:,.0f} µs at the board "
+                  f"clock, {syn['latency_us_fmax']:,.0f} µs at Fmax; "
+                  f"{syn['images_per_second_board_clock']:,.0f} images/s at the board clock, "
+                  f"{syn['images_per_second_fmax']:,.0f} at Fmax.", ""]
+    lines += ["## Plots", "", "![activity](activity.png)", "", "![raster](raster.png)", "",
+              "![accuracy](accuracy.png)", "",
+              f"Run time {s['total_s']} s: " + ", ".join(f"{k} {v} s" for k, v in
+                                                      s["timings_s"].items()) + "."]
+    return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

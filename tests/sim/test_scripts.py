@@ -1,5 +1,7 @@
 """`make bench` and `make demo` entry points run and print their tables (small settings)."""
 
+import pytest
+
 from spikeforge.sim import bench, demo
 
 
@@ -14,8 +16,16 @@ def test_bench_prints_golden_and_cycle_tables(capsys):
     assert "balanced pruning, 784-input network" in out
 
 
-def test_demo_runs_quick(capsys):
-    demo.main(["--quick", "--steps", "4"])
-    out = capsys.readouterr().out
-    assert "network 64-128-10" in out
-    assert out.count("x\n") == 3          # one speed-up line per format
+@pytest.mark.slow
+def test_demo_end_to_end_small(tmp_path, capsys):
+    """The demo's flow on a few images without synthesis: trains, converts, co-simulates under
+    Verilator (checking every image against the golden model) and writes the report."""
+    summary = demo.main(["--quick", "--board", "none", "--samples", "8", "--steps", "8",
+                         "--out", str(tmp_path)])
+    accuracy = summary["accuracy"]
+    assert accuracy["hardware_golden_agreement"] == 1.0
+    assert accuracy["float_dense"] > 0.9 and accuracy["snn_golden"] > 0.5
+    assert summary["weights_kept_overall"] <= 0.5
+    for name in ("report.md", "report.json", "activity.png", "raster.png", "accuracy.png"):
+        assert (tmp_path / name).stat().st_size > 0
+    assert "hardware (Verilator, 8 images)" in (tmp_path / "report.md").read_text()
