@@ -1,6 +1,6 @@
 # spikeforge — every target sets up its own virtual environment from PyPI on first use.
 #
-#   make demo      run the main flow on the built-in default network
+#   make demo      train, compress, co-simulate and synthesize the digits classifier
 #   make test      run the whole test suite (toolchain smoke tests included)
 #   make bench     print benchmark figures (golden-model throughput, ...)
 #   make verilog   write the hardware blocks' Verilog to build/verilog/
@@ -11,7 +11,8 @@
 # Variables: PYTHON (interpreter used to create the venv, >= 3.11), VENV (its folder),
 # PYTEST_ARGS (extra pytest arguments, e.g. PYTEST_ARGS="-k memory -x"),
 # VERILOG_ARGS (configuration for make verilog, e.g. VERILOG_ARGS="--lanes 8 --format bitmap"),
-# BOARD, PORT, BOARD_ARGS (e.g. BOARD_ARGS="--network my.npz --lanes 8") for synth/prog/run.
+# BOARD, PORT, BOARD_ARGS (e.g. BOARD_ARGS="--network my.npz --lanes 8") for synth/prog/run,
+# DEMO_ARGS (e.g. DEMO_ARGS="--quick" or "--w-bits 8 --density 0.3").
 
 PYTHON ?= python3
 VENV   ?= .venv

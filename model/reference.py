@@ -1,5 +1,5 @@
 """Built-in reference networks: deterministic random integer networks of a given shape,
-used by ``make bench``, ``make demo`` (until training lands) and ``make verilog``."""
+used by ``make bench``, ``make verilog`` and the board flow's default network."""
 
 import numpy as np
 
