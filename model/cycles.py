@@ -67,7 +67,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .checks import check_int as _check_int
-from .events import SAMPLE, SPIKE, event_stream
+from .events import SAMPLE, SPIKE, event_stream, sample_starts
 from .checks import per_layer
 from .memory import FORMATS, compile_weights
 from .network import Network
@@ -391,7 +391,7 @@ def cycle_model(network, result, config):
     finish = np.array([t + timing.readout_latency
                        for (kind, _), t in zip(last_stream, readout.push) if kind == SAMPLE],
                       dtype=np.int64)
-    first_push = np.array(_sample_first_pushes(trains[0], queues[0].push), dtype=np.int64)
+    first_push = np.array([queues[0].push[i] for i in sample_starts(trains[0])], dtype=np.int64)
     bounds = lower_bound(network, result, config)
     for s, b in zip(stats, bounds):
         s.lower_bound = int(b.sum())
@@ -408,15 +408,6 @@ class _ReadoutQueue:
     def __init__(self):
         self.push = []
         self.pop = []
-
-
-def _sample_first_pushes(trains, pushes):
-    """Cycle in which each sample's first input event was pushed."""
-    firsts, position = [], 0
-    for sample in trains:
-        firsts.append(pushes[position])
-        position += int(sample.sum()) + sample.shape[0] + 1
-    return firsts
 
 
 def single_layer_cycles(layer, image, input_trains, output_trains, timing=Timing(),

@@ -8,7 +8,7 @@ sample's last step. The hardware's ``EventKind`` uses the same codes.
 
 import numpy as np
 
-__all__ = ["SPIKE", "STEP", "SAMPLE", "event_stream"]
+__all__ = ["SPIKE", "STEP", "SAMPLE", "event_stream", "sample_starts"]
 
 SPIKE, STEP, SAMPLE = 0, 1, 2
 
@@ -25,3 +25,13 @@ def event_stream(trains):
             events.append((STEP, 0))
         events.append((SAMPLE, 0))
     return events
+
+
+def sample_starts(trains):
+    """Index, in :func:`event_stream` of ``trains`` ``[B, T, N]``, of each sample's first
+    event (a sample is its spikes, one ``STEP`` per step and a ``SAMPLE``)."""
+    starts, position = [], 0
+    for sample in np.asarray(trains):
+        starts.append(position)
+        position += int(sample.sum()) + sample.shape[0] + 1
+    return starts

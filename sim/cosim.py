@@ -37,7 +37,7 @@ from spikeforge.hw.layer_core import COUNTER_BITS
 from spikeforge.hw.readout import CYCLE_BITS
 from spikeforge.hw.verilog import convert
 from spikeforge.model import HardwareConfig, Network
-from spikeforge.model.events import event_stream
+from spikeforge.model.events import event_stream, sample_starts
 from spikeforge.model.simulate import check_spike_trains
 
 __all__ = ["HardwareRun", "BACKENDS", "event_stream", "run_accelerator"]
@@ -97,14 +97,6 @@ class HardwareRun:
     @property
     def cycles_per_second(self):
         return self.sim_cycles / self.wall_seconds if self.wall_seconds else float("nan")
-
-
-def _first_event_cycles(trains, push_cycles):
-    firsts, position = [], 0
-    for sample in trains:
-        firsts.append(push_cycles[position])
-        position += int(sample.sum()) + sample.shape[0] + 1
-    return firsts
 
 
 def _spikes_from_taps(network, taps, batch, steps):
@@ -188,7 +180,7 @@ def run_accelerator(network, config, spikes, *, backend="amaranth", waves=None,
         finish=np.array([r[2] for r in raw["results"]], dtype=np.int64),
         spikes=spikes_out, counters=raw["counters"], high_water=raw["high_water"],
         error=bool(raw["error"]), result_counters=[r[3] for r in raw["results"]], sim_cycles=raw["cycles"], wall_seconds=wall,
-        extra={"first_event": _first_event_cycles(trains, raw["pushes"]),
+        extra={"first_event": [raw["pushes"][i] for i in sample_starts(trains)],
                "build_seconds": elapsed - wall})
 
 

@@ -52,6 +52,7 @@ def check_against_golden(network, config, trains, run):
     assert np.array_equal(run.classes, golden.predicted)
     report = cycle_model(network, golden, config)
     assert run.finish.tolist() == report.finish.tolist()
+    assert run.latency.tolist() == report.latency.tolist()
     for index, (got, want) in enumerate(zip(run.counters, report.layers)):
         assert got == {"events": want.events, "words": want.words,
                        "synaptic_updates": want.synaptic_updates, "busy": want.busy,
