@@ -1,6 +1,5 @@
 """HostLink: the accelerator behind a UART running the protocol of :mod:`.protocol`."""
 
-import struct
 from importlib.metadata import version
 
 from amaranth import Array, Cat, Const, Module, Signal
@@ -106,7 +105,6 @@ class HostLink(wiring.Component):
         m = Module()
         acc = self.accelerator
         network = acc.network
-        layers = len(network)
         m.submodules.accelerator = acc
         m.submodules.uart_rx = uart_rx = UARTRx(self.divisor)
         m.submodules.uart_tx = uart_tx = UARTTx(self.divisor)

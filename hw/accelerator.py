@@ -11,7 +11,7 @@ from .events import EventKind, EventLayout, addr_bits_for
 from .layer_core import LayerCore, LayerCounters
 from .weight_memory import LoadTarget
 from .params import check_int, validating
-from .readout import CYCLE_BITS, Readout, ResultLayout
+from .readout import CYCLE_BITS, Readout
 
 __all__ = ["Accelerator", "HARDWARE_TIMING", "TapLayout"]
 

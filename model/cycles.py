@@ -370,7 +370,6 @@ def cycle_model(network, result, config):
 
     trains = [np.asarray(result.layer_inputs(i)) for i in range(len(network) + 1)]
     trains = [t[None] if t.ndim == 2 else t for t in trains]
-    batch = trains[0].shape[0]
 
     queues = [_Queue(c.queue_depth) for c in config.layers]
     stats = [LayerCycles() for _ in network]

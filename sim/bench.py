@@ -121,7 +121,7 @@ def main(argv=None):
 
     network = reference_network(density=0.5)
     shape = "-".join(map(str, network.shape))
-    print(f"# spikeforge benchmark\n")
+    print("# spikeforge benchmark\n")
     print(f"## Golden model (simulate), one core — {shape}, T = {args.steps}, input activity "
           f"{args.activity:.0%}")
     result, events, seconds = bench_golden(network, batch=args.batch, steps=args.steps,

@@ -23,7 +23,6 @@ def _bits(value, offset, width):
 async def run(dut):
     spec = json.loads(open(os.environ["SPIKEFORGE_RUN"]).read())
     events, batch, limit = spec["events"], spec["batch"], spec["limit"]
-    addr_bits = spec["addr_bits"]
     classes, cls_bits, count_bits = spec["classes"], spec["cls_bits"], spec["count_bits"]
     layers, tap_bits = spec["layers"], 3 + spec["tap_addr_bits"]
     names, counter_bits = spec["counter_names"], spec["counter_bits"]

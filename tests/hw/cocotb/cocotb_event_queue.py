@@ -16,7 +16,7 @@ async def random_traffic_against_deque(dut):
     await start(dut, ["i__valid", "i__payload", "o__ready", "clear_stats"])
     rng = random.Random(v["seed"])
     model = collections.deque()
-    offered, popped, n = 0, 0, 0
+    popped, n = 0, 0
     high = 0
     for phase_push, phase_pop in [(0.9, 0.2), (0.2, 0.9), (1.0, 1.0), (0.6, 0.5), (1.0, 0.0),
                                   (0.0, 1.0)]:

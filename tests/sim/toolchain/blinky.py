@@ -1,6 +1,6 @@
 """A tiny component for the toolchain smoke test: a free-running counter with an enable."""
 
-from amaranth import Module, Signal
+from amaranth import Module
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
