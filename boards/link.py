@@ -188,6 +188,9 @@ class HostLink(wiring.Component):
                     m.d.comb += word_shift.eq(8 * (max_word_bytes - w))
         byte_in_word = Signal(8)
         word_addr = Signal(16)
+        load_bad, load_busy, load_empty = Signal(), Signal(), Signal()
+        load_word_bytes = Signal.like(word_bytes)
+        load_word_shift = Signal.like(word_shift)
 
         # -- EVENTS ----------------------------------------------------------------------------
         event_lo = Signal(8)
@@ -296,28 +299,36 @@ class HostLink(wiring.Component):
                     m.d.sync += rd_addr.eq(6)
                     m.next = "LOAD_CHECK"
             with m.State("LOAD_CHECK"):
+                # Register the checks (a long path from the header through the geometry
+                # lookup); decide in the next cycle.
                 m.d.sync += [byte_in_word.eq(0), word_addr.eq(load_addr),
-                             left.eq(length - 6), rd_addr.eq(7)]
-                with m.If((word_bytes == 0) | (expected_length != length)
-                          | (load_addr + load_count > depth)):
+                             left.eq(length - 6),
+                             load_bad.eq((word_bytes == 0) | (expected_length != length)
+                                         | (load_addr + load_count > depth)),
+                             load_busy.eq(~acc.idle), load_empty.eq(load_count == 0),
+                             load_word_bytes.eq(word_bytes), load_word_shift.eq(word_shift)]
+                m.next = "LOAD_DECIDE"
+            with m.State("LOAD_DECIDE"):
+                with m.If(load_bad):
                     reply(m, Status.BAD_ARGUMENT)
-                with m.Elif(~acc.idle):
+                with m.Elif(load_busy):
                     reply(m, Status.BUSY)
-                with m.Elif(load_count == 0):
+                with m.Elif(load_empty):
                     reply(m, Status.OK)
                 with m.Else():
+                    m.d.sync += rd_addr.eq(7)      # byte 6 is on the port during this cycle
                     m.next = "LOAD_WORDS"
             with m.State("LOAD_WORDS"):
                 shifted = Cat(word[8:], data)             # little-endian: shift in on top
                 m.d.sync += [word.eq(shifted), rd_addr.eq(rd_addr + 1), left.eq(left - 1),
                              byte_in_word.eq(byte_in_word + 1)]
-                with m.If(byte_in_word + 1 == word_bytes):
+                with m.If(byte_in_word + 1 == load_word_bytes):
                     m.d.sync += [byte_in_word.eq(0), word_addr.eq(word_addr + 1)]
                     m.d.comb += [acc.load.valid.eq(1),
                                  acc.load.payload.layer.eq(load_layer),
                                  acc.load.payload.target.eq(load_target),
                                  acc.load.payload.addr.eq(word_addr),
-                                 acc.load.payload.data.eq(shifted >> word_shift)]
+                                 acc.load.payload.data.eq(shifted >> load_word_shift)]
                 with m.If(left == 1):
                     reply(m, Status.OK)
 

@@ -111,15 +111,21 @@ class LIFCore(wiring.Component):
             m.d.comb += pre.eq(leaked + total - Mux(r, layer.theta, 0))
         else:
             m.d.comb += pre.eq(Mux(r, 0, leaked) + total)
+        # The threshold test and the subtract reset work on the unsaturated sum, in parallel
+        # with the clamp, so only one compare/subtract stage follows the adders: since
+        # lo < theta < hi, sat(pre) > theta exactly when pre > theta, and
+        # sat(pre) - theta = min(pre, hi) - theta when it fires.
         clamped = Signal(signed(layer.v_bits), name=f"sat{p}")
         m.d.comb += clamped.eq(Mux(pre > hi, hi, Mux(pre < lo, lo, pre)))
         fired = Signal(name=f"fired{p}")
-        m.d.comb += fired.eq(clamped > layer.theta)
+        m.d.comb += fired.eq(pre > layer.theta)
         new_v = Signal(signed(layer.v_bits), name=f"new_v{p}")
         if layer.timing == "delayed":
             m.d.comb += new_v.eq(clamped)
         elif layer.reset == "subtract":
-            m.d.comb += new_v.eq(Mux(fired, clamped - layer.theta, clamped))
+            reset_v = Signal(signed(width + 1), name=f"reset_v{p}")
+            m.d.comb += reset_v.eq(pre - layer.theta)
+            m.d.comb += new_v.eq(Mux(fired, Mux(pre > hi, hi - layer.theta, reset_v), clamped))
         else:
             m.d.comb += new_v.eq(Mux(fired, 0, clamped))
         return new_v, fired
