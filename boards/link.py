@@ -201,9 +201,12 @@ class HostLink(wiring.Component):
         event_ok = (event_kind <= 2) & ((event_kind != EventKind.SPIKE.value)
                                         | (event_addr < network.n_inputs))
 
+        tx_register = Signal(8)
+        hold = Signal(range(3))
+
         def reply(m, code, source=0, size=0):
             m.d.sync += [status.eq(code), reply_source.eq(source), reply_length.eq(size),
-                         reply_left.eq(size), reply_index.eq(0), reply_phase.eq(0)]
+                         reply_left.eq(size), reply_index.eq(0), reply_phase.eq(0), hold.eq(2)]
             m.next = "REPLY"
 
         with m.FSM():
@@ -390,12 +393,16 @@ class HostLink(wiring.Component):
                         m.d.comb += tx_byte.eq(payload_byte)
                     with m.Default():
                         m.d.comb += tx_byte.eq(crc_tx.crc)
-                # The ROM's byte follows reply_index a cycle later: send every other cycle.
-                settled = Signal()
-                m.d.sync += settled.eq(~(uart_tx.i.valid & uart_tx.i.ready))
-                m.d.comb += [uart_tx.i.valid.eq(settled), uart_tx.i.payload.eq(tx_byte),
-                             crc_tx.data.eq(tx_byte)]
+                # The byte is registered before it goes out (the payload multiplexers are a long
+                # path), and the ROM answers a cycle after reply_index: after each byte, wait two
+                # cycles for the next one to settle.
+                m.d.sync += tx_register.eq(tx_byte)
+                with m.If(hold != 0):
+                    m.d.sync += hold.eq(hold - 1)
+                m.d.comb += [uart_tx.i.valid.eq(hold == 0), uart_tx.i.payload.eq(tx_register),
+                             crc_tx.data.eq(tx_register)]
                 with m.If(uart_tx.i.valid & uart_tx.i.ready):
+                    m.d.sync += hold.eq(2)
                     m.d.comb += [crc_tx.start.eq(reply_phase == 1),
                                  crc_tx.valid.eq((reply_phase != 0) & (reply_phase != 6))]
                     with m.If(reply_phase == 5):
@@ -408,7 +415,7 @@ class HostLink(wiring.Component):
                     with m.Else():
                         m.d.sync += reply_phase.eq(reply_phase + 1)
                     with m.If(reply_phase == 6):
-                        m.d.sync += [reply_phase.eq(0), settled.eq(0)]
+                        m.d.sync += reply_phase.eq(0)
                         with m.If(consume_result):
                             m.d.comb += acc.results.ready.eq(1)
                             m.d.sync += consume_result.eq(0)
