@@ -10,7 +10,7 @@ from .event_queue import EventQueue
 from .events import EventKind, EventLayout, addr_bits_for
 from .layer_core import LayerCore, LayerCounters
 from .weight_memory import LoadTarget
-from .params import check_int, validating
+from .params import check_instance, check_int, validating
 from .readout import CYCLE_BITS, Readout
 
 __all__ = ["Accelerator", "HARDWARE_TIMING", "TapLayout"]
@@ -78,12 +78,8 @@ class Accelerator(wiring.Component):
     def __init__(self, network, config, *, max_steps=255, taps=False, capacity=None,
                  result_counters=True):
         with validating(self):
-            if not isinstance(network, Network):
-                raise TypeError(f"network must be a spikeforge.model.Network, not "
-                                f"{type(network).__name__}")
-            if not isinstance(config, HardwareConfig):
-                raise TypeError(f"config must be a spikeforge.model.HardwareConfig, not "
-                                f"{type(config).__name__}")
+            check_instance("network", network, Network)
+            check_instance("config", config, HardwareConfig)
             config.check(network)
             if config.timing != HARDWARE_TIMING:
                 raise ValueError(f"config.timing = {config.timing} differs from the timing "

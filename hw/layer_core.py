@@ -9,7 +9,7 @@ from spikeforge.model.network import Layer
 
 from .events import EventKind, EventLayout, addr_bits_for
 from .lif_core import LIFCore
-from .params import validating
+from .params import check_instance, validating
 from .pe_array import PEArray, accumulator_bits
 from .weight_memory import WeightMemory
 
@@ -70,12 +70,8 @@ class LayerCore(wiring.Component):
 
     def __init__(self, layer, image, *, dense=False, capacity=None, drain=2):
         with validating(self):
-            if not isinstance(layer, Layer):
-                raise TypeError(f"layer must be a spikeforge.model.Layer, not "
-                                f"{type(layer).__name__}")
-            if not isinstance(image, WeightImage):
-                raise TypeError(f"image must be a spikeforge.model.WeightImage, not "
-                                f"{type(image).__name__}")
+            check_instance("layer", layer, Layer)
+            check_instance("image", image, WeightImage)
             if (image.neurons, image.fan_in, image.w_bits) != (layer.neurons, layer.fan_in,
                                                                layer.w_bits):
                 raise ValueError("image was not compiled from this layer (neurons, fan_in or "

@@ -8,7 +8,7 @@ from amaranth.lib.wiring import In, Out
 from spikeforge.model.network import Layer, signed_range
 
 from .events import EventKind, EventLayout, addr_bits_for
-from .params import check_int, validating
+from .params import check_instance, check_int, validating
 
 __all__ = ["LIFCore"]
 
@@ -72,9 +72,7 @@ class LIFCore(wiring.Component):
 
     def __init__(self, layer, *, lanes, acc_bits, drain=2):
         with validating(self):
-            if not isinstance(layer, Layer):
-                raise TypeError(f"layer must be a spikeforge.model.Layer, not "
-                                f"{type(layer).__name__}")
+            check_instance("layer", layer, Layer)
             self.layer = layer
             self.neurons = layer.neurons
             self.lanes = check_int("lanes", lanes, 1, min(256, layer.neurons))

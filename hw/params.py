@@ -6,9 +6,9 @@ Every generator validates its parameters at construction and raises ``ValueError
 
 import contextlib
 
-from spikeforge.model.checks import check_choice, check_int
+from spikeforge.model.checks import check_choice, check_instance, check_int
 
-__all__ = ["check_int", "check_choice", "validating"]
+__all__ = ["check_int", "check_choice", "check_instance", "validating"]
 
 
 @contextlib.contextmanager

@@ -7,7 +7,7 @@ from amaranth.lib.wiring import In, Out
 
 from spikeforge.model.memory import WeightImage
 
-from .params import check_int, validating
+from .params import check_instance, check_int, validating
 
 __all__ = ["LaneLayout", "LoadTarget", "WeightMemory", "WordLayout"]
 
@@ -77,9 +77,7 @@ class WeightMemory(wiring.Component):
 
     def __init__(self, image, *, capacity=None):
         with validating(self):
-            if not isinstance(image, WeightImage):
-                raise TypeError(f"image must be a spikeforge.model.WeightImage, not "
-                                f"{type(image).__name__}")
+            check_instance("image", image, WeightImage)
             self.image = image
             self.format = image.format
             self.lanes = image.lanes

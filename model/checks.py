@@ -3,7 +3,7 @@ raises ``ValueError`` or ``TypeError`` naming the parameter and its allowed rang
 
 import numpy as np
 
-__all__ = ["check_choice", "check_int", "per_layer"]
+__all__ = ["check_choice", "check_instance", "check_int", "per_layer"]
 
 
 def check_int(name, value, lo, hi):
@@ -13,6 +13,14 @@ def check_int(name, value, lo, hi):
     if not lo <= value <= hi:
         raise ValueError(f"{name} = {value} is out of range; allowed range is [{lo}, {hi}]")
     return int(value)
+
+
+def check_instance(name, value, cls):
+    """Return ``value`` if it is a ``cls``; raise TypeError naming the expected spikeforge type."""
+    if not isinstance(value, cls):
+        raise TypeError(f"{name} must be a spikeforge.model.{cls.__name__}, not "
+                        f"{type(value).__name__}")
+    return value
 
 
 def check_choice(name, value, choices):
