@@ -214,20 +214,15 @@ class HostLink(wiring.Component):
                 with m.If(got & (byte == REQUEST_SYNC)):
                     m.d.comb += crc_rx.start.eq(1)
                     m.next = "COMMAND"
-            with m.State("COMMAND"):
-                with m.If(got):
-                    m.d.comb += crc_rx.valid.eq(1)
-                    m.d.sync += command.eq(byte)
-                    m.next = "LENGTH_LOW"
-                with m.Elif(timed_out):
-                    reply(m, Status.TIMEOUT)
-            with m.State("LENGTH_LOW"):
-                with m.If(got):
-                    m.d.comb += crc_rx.valid.eq(1)
-                    m.d.sync += length[:8].eq(byte)
-                    m.next = "LENGTH_HIGH"
-                with m.Elif(timed_out):
-                    reply(m, Status.TIMEOUT)
+            for state, field, following in (("COMMAND", command, "LENGTH_LOW"),
+                                            ("LENGTH_LOW", length[:8], "LENGTH_HIGH")):
+                with m.State(state):             # a header byte, into the CRC
+                    with m.If(got):
+                        m.d.comb += crc_rx.valid.eq(1)
+                        m.d.sync += field.eq(byte)
+                        m.next = following
+                    with m.Elif(timed_out):
+                        reply(m, Status.TIMEOUT)
             with m.State("LENGTH_HIGH"):
                 with m.If(got):
                     m.d.comb += crc_rx.valid.eq(1)

@@ -11,8 +11,9 @@ import os
 import time
 
 import cocotb
-from cocotb.clock import Clock
-from cocotb.triggers import FallingEdge, RisingEdge
+from cocotb.triggers import FallingEdge
+
+from spikeforge.sim.cocotb_support import start
 
 
 def _bits(value, offset, width):
@@ -27,15 +28,8 @@ async def run(dut):
     layers, tap_bits = spec["layers"], 3 + spec["tap_addr_bits"]
     names, counter_bits = spec["counter_names"], spec["counter_bits"]
 
-    dut.events__valid.value = 0
-    dut.events__payload.value = 0
     dut.results__ready.value = 1
-    cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
-    dut.rst.value = 1
-    await RisingEdge(dut.clk)
-    await RisingEdge(dut.clk)
-    dut.rst.value = 0
-    await FallingEdge(dut.clk)
+    await start(dut, ["events__valid", "events__payload"])
 
     results, taps, pushes = [], [[] for _ in range(layers)], []
     position = cycle = 0

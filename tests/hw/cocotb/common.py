@@ -10,27 +10,12 @@ depends on ``spikes.ready``) is read after ``await ReadOnly()``.
 import json
 import os
 
-import cocotb
-from cocotb.clock import Clock
-from cocotb.triggers import FallingEdge, RisingEdge
+from spikeforge.sim.cocotb_support import start  # noqa: F401  (re-exported for the tests)
 
 
 def vectors():
     with open(os.environ["SPIKEFORGE_VECTORS"]) as file:
         return json.load(file)
-
-
-async def start(dut, inputs=()):
-    """Drive ``inputs`` (port names) to 0 — simulators such as Icarus otherwise start them
-    at X — start the clock, reset for two cycles, return at the first falling edge after."""
-    for name in inputs:
-        getattr(dut, name).value = 0
-    cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
-    dut.rst.value = 1
-    await RisingEdge(dut.clk)
-    await RisingEdge(dut.clk)
-    dut.rst.value = 0
-    await FallingEdge(dut.clk)
 
 
 def field(value, offset, width, signed=False):
