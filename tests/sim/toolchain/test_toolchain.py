@@ -15,7 +15,7 @@ from amaranth.back import verilog
 from amaranth.build import ResourceError
 
 from spikeforge.sim.cocotb_run import run_cocotb
-from spikeforge.sim.toolchain import yowasp_env
+from spikeforge.toolchain import yowasp_env
 
 from .blinky import Counter
 

