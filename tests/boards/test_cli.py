@@ -6,7 +6,7 @@ import json
 import pytest
 
 from spikeforge.boards import cli
-from spikeforge.boards.synth import BOARDS
+from spikeforge.boards.registry import BOARDS
 
 
 @pytest.mark.slow

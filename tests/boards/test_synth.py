@@ -19,9 +19,11 @@ from amaranth.build import ResourceError
 from amaranth.lib import io
 from amaranth.lib.memory import Memory
 
-from spikeforge.boards.synth import (BOARDS, RESOURCES, Board, Latency, ResourceOverflow,
-                                     SynthesisError, SynthReport, dfu_suffix, get_board,
-                                     parse_nextpnr_log, read_report, synthesize)
+from spikeforge.boards.dfu import dfu_suffix
+from spikeforge.boards.registry import BOARDS, RESOURCES, Board, get_board
+from spikeforge.boards.report import (Latency, ResourceOverflow, SynthesisError, SynthReport,
+                                      parse_nextpnr_log, read_report)
+from spikeforge.boards.synth import synthesize
 
 # Published capacities: iCE40 UltraPlus family data sheet (UP5K: 5280 logic cells, 30 EBR of
 # 4 kbit, 8 DSP, 4 SPRAM of 256 kbit); ECP5/ECP5-5G family data sheet (LFE5U-25F: 24K LUTs =

@@ -1,0 +1,117 @@
+"""The reference boards of the flow (DESIGN.md §6) and their devices' capacities.
+
+A :class:`Board` names its ``amaranth-boards`` platform, FPGA family and device, the board
+clock and the device's capacity per generic resource. Generic names map to the family's cell
+types as nextpnr reports them:
+
+======== ==================================== =========================
+resource iCE40 (UP5K)                         ECP5
+======== ==================================== =========================
+LUT      ``ICESTORM_LC`` logic cells          ``TRELLIS_COMB`` LUT4s
+FF       ``SB_DFF*`` cells of the netlist     ``TRELLIS_FF``
+BRAM     ``ICESTORM_RAM`` (4 kbit EBR)        ``DP16KD`` (18 kbit EBR)
+DSP      ``ICESTORM_DSP`` (``SB_MAC16``)      ``MULT18X18D``
+SPRAM    ``ICESTORM_SPRAM`` (256 kbit)        —
+======== ==================================== =========================
+"""
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+__all__ = ["RESOURCES", "CELL_TYPES", "MEANING", "Board", "BOARDS", "get_board"]
+
+RESOURCES = ("LUT", "FF", "BRAM", "DSP", "SPRAM")
+
+#: Generic resource name -> nextpnr bel/cell type, per family. iCE40 flip-flops are counted
+#: in the netlist (see the module docstring), so FF has no nextpnr type there.
+CELL_TYPES = {
+    "ice40": {"LUT": "ICESTORM_LC", "BRAM": "ICESTORM_RAM", "DSP": "ICESTORM_DSP",
+              "SPRAM": "ICESTORM_SPRAM"},
+    "ecp5": {"LUT": "TRELLIS_COMB", "FF": "TRELLIS_FF", "BRAM": "DP16KD", "DSP": "MULT18X18D"},
+}
+
+#: What a generic resource means on each family (for the Markdown table).
+MEANING = {
+    "ice40": {"LUT": "logic cells: LUT4 + FF + carry", "FF": "flip-flops",
+              "BRAM": "4 kbit block RAMs", "DSP": "SB_MAC16 DSPs", "SPRAM": "256 kbit SPRAMs"},
+    "ecp5": {"LUT": "LUT4s", "FF": "flip-flops", "BRAM": "18 kbit block RAMs",
+             "DSP": "18x18 multipliers"},
+}
+
+
+
+
+@dataclass(frozen=True)
+class Board:
+    """A reference board of the flow.
+
+    Members
+    -------
+    name : str
+        Registry key (``"icebreaker"``, ``"ulx3s"``, ``"orangecrab"``).
+    title : str
+        Human-readable board name.
+    platform : type
+        The ``amaranth-boards`` platform class.
+    family : str
+        ``"ice40"`` or ``"ecp5"``.
+    device : str
+        The FPGA, as the platform names it (``"iCE40UP5K"``, ``"LFE5U-85F"``).
+    clock_mhz : float
+        The board oscillator (the platform's default clock), in MHz.
+    resources : Mapping[str, int]
+        The device's capacity per generic resource, from the vendor data sheets (iCE40 UltraPlus
+        family data sheet; ECP5/ECP5-5G family data sheet). nextpnr reports the same numbers
+        for the bels it can use; the report shows nextpnr's.
+    synth_opts : str
+        Options the flow always gives the family's yosys ``synth_*`` command.
+    """
+
+    name: str
+    title: str
+    platform: type
+    family: str
+    device: str
+    clock_mhz: float
+    resources: Mapping[str, int]
+    synth_opts: str = ""
+
+
+def _board_registry():
+    try:
+        from amaranth_boards.icebreaker import ICEBreakerPlatform
+        from amaranth_boards.orangecrab_r0_2 import OrangeCrabR0_2_25FPlatform
+        from amaranth_boards.ulx3s import ULX3S_85F_Platform
+    except ImportError as error:
+        raise ImportError(f"spikeforge.boards.synth needs amaranth-boards ({error}); install "
+                          f"spikeforge[fpga] (pip install 'spikeforge[fpga]')") from error
+
+    boards = [
+        Board("icebreaker", "iCEBreaker", ICEBreakerPlatform, "ice40", "iCE40UP5K", 12.0,
+              {"LUT": 5280, "FF": 5280, "BRAM": 30, "DSP": 8, "SPRAM": 4}, synth_opts="-dsp"),
+        Board("ulx3s", "ULX3S (85F)", ULX3S_85F_Platform, "ecp5", "LFE5U-85F", 25.0,
+              {"LUT": 83640, "FF": 83640, "BRAM": 208, "DSP": 156}),
+        Board("orangecrab", "OrangeCrab r0.2 (25F)", OrangeCrabR0_2_25FPlatform, "ecp5",
+              "LFE5U-25F", 48.0, {"LUT": 24288, "FF": 24288, "BRAM": 56, "DSP": 28}),
+    ]
+    return {board.name: board for board in boards}
+
+
+#: The reference boards by name (DESIGN.md §6).
+BOARDS = _board_registry()
+
+
+def get_board(board):
+    """Return the :class:`Board` for a name of :data:`BOARDS` (a :class:`Board` passes through).
+
+    Raises :class:`ValueError` listing the known boards for an unknown name.
+    """
+    if isinstance(board, Board):
+        return board
+    if not isinstance(board, str):
+        raise TypeError(f"board must be a board name or a Board, not {board!r}")
+    try:
+        return BOARDS[board]
+    except KeyError:
+        raise ValueError(f"unknown board {board!r}; known boards are "
+                         f"{', '.join(repr(name) for name in BOARDS)}") from None
