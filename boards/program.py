@@ -32,7 +32,7 @@ def program(board, bitstream, *, flash=False, timeout=300):
     if board not in LOADER_BOARDS:
         raise ProgramError(f"board = {board!r} is not allowed; choose one of "
                            f"{', '.join(LOADER_BOARDS)}")
-    bitstream = Path(bitstream)
+    bitstream = Path(bitstream).resolve()
     if not bitstream.exists():
         raise ProgramError(f"no bitstream at {bitstream}; run 'make synth BOARD={board}' first")
     command = [_loader(), "-b", LOADER_BOARDS[board]]

@@ -137,7 +137,7 @@ def synthesize(board, top, *, build_dir, name="top", domain="sync", synth_opts=N
         A YoWASP wheel is missing.
     """
     board = get_board(board)
-    build_dir = Path(build_dir)
+    build_dir = Path(build_dir).resolve()       # the tools run inside it
     build_dir.mkdir(parents=True, exist_ok=True)
     for suffix in _OUTPUTS:
         (build_dir / f"{name}{suffix}").unlink(missing_ok=True)

@@ -154,6 +154,8 @@ def run_accelerator(network, config, spikes, *, backend="amaranth", waves=None,
         raise TypeError("network must be a spikeforge.model.Network")
     if not isinstance(config, HardwareConfig):
         raise TypeError("config must be a spikeforge.model.HardwareConfig")
+    if waves is not None:
+        waves = Path(waves).resolve()           # written after the run, from another folder
     if backend not in BACKENDS:
         raise ValueError(f"backend = {backend!r} is not allowed; choose one of "
                          f"{', '.join(BACKENDS)}")
@@ -249,7 +251,8 @@ def _run_cocotb(dut, events, batch, limit, simulator, waves, build_dir):
         "counter_bits": COUNTER_BITS, "counter_names": list(COUNTER_NAMES),
     }
     owned = build_dir is None
-    folder = Path(tempfile.mkdtemp(prefix="spikeforge-cosim-") if owned else build_dir)
+    # Absolute: the cocotb test runs in the build folder, not in the caller's working directory.
+    folder = Path(tempfile.mkdtemp(prefix="spikeforge-cosim-") if owned else build_dir).resolve()
     folder.mkdir(parents=True, exist_ok=True)
     try:
         vectors = folder / "run.json"
