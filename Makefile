@@ -1,4 +1,5 @@
-# spikeforge — every target sets up its own virtual environment from PyPI on first use.
+# spikeforge — every target sets up its own virtual environment from PyPI on first use and
+# then calls the `spikeforge` command (the console script of the package; `spikeforge --help`).
 #
 #   make demo      train, compress, co-simulate and synthesize the digits classifier
 #   make test      run the whole test suite (toolchain smoke tests included)
@@ -10,6 +11,7 @@
 #
 # Variables: PYTHON (interpreter used to create the venv, >= 3.11), VENV (its folder),
 # PYTEST_ARGS (extra pytest arguments, e.g. PYTEST_ARGS="-k memory -x"),
+# BENCH_ARGS (e.g. BENCH_ARGS="--cosim none"),
 # VERILOG_ARGS (configuration for make verilog, e.g. VERILOG_ARGS="--lanes 8 --format bitmap"),
 # BOARD, PORT, BOARD_ARGS (e.g. BOARD_ARGS="--network my.npz --lanes 8") for synth/prog/run,
 # DEMO_ARGS (e.g. DEMO_ARGS="--quick" or "--w-bits 8 --density 0.3").
@@ -17,6 +19,7 @@
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
+SPIKEFORGE := $(VENV)/bin/spikeforge
 BOARD  ?= icebreaker
 PORT   ?=
 STAMP  := $(VENV)/.installed-stamp
@@ -39,22 +42,22 @@ test: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 bench: $(STAMP)
-	$(PY) -m spikeforge.sim.bench
+	$(SPIKEFORGE) bench $(BENCH_ARGS)
 
 verilog: $(STAMP)
-	$(PY) -m spikeforge.hw.generate $(VERILOG_ARGS)
+	$(SPIKEFORGE) verilog $(VERILOG_ARGS)
 
 synth: $(STAMP)
-	$(PY) -m spikeforge.boards synth --board $(BOARD) $(BOARD_ARGS)
+	$(SPIKEFORGE) synth --board $(BOARD) $(BOARD_ARGS)
 
 prog: $(STAMP)
-	$(PY) -m spikeforge.boards prog --board $(BOARD) $(BOARD_ARGS)
+	$(SPIKEFORGE) prog --board $(BOARD) $(BOARD_ARGS)
 
 run: $(STAMP)
-	$(PY) -m spikeforge.boards run --board $(BOARD) --port "$(PORT)" $(BOARD_ARGS)
+	$(SPIKEFORGE) run --board $(BOARD) --port "$(PORT)" $(BOARD_ARGS)
 
 demo: $(STAMP)
-	$(PY) -m spikeforge.sim.demo $(DEMO_ARGS)
+	$(SPIKEFORGE) demo $(DEMO_ARGS)
 
 clean:
 	rm -rf build .pytest_cache .hypothesis

@@ -1,9 +1,15 @@
 """Parameter checks shared by the model (and the hardware generators): every invalid value
-raises ``ValueError`` or ``TypeError`` naming the parameter and its allowed range."""
+raises ``ValueError`` or ``TypeError`` naming the parameter and its allowed range. The
+``flag_*`` functions are the same checks for command-line flags (argparse types)."""
+
+import argparse
+import os
+from pathlib import Path
 
 import numpy as np
 
-__all__ = ["check_choice", "check_instance", "check_int", "per_layer"]
+__all__ = ["check_choice", "check_instance", "check_int", "per_layer", "flag_int", "flag_float",
+           "flag_input_file", "flag_output_dir"]
 
 
 def check_int(name, value, lo, hi):
@@ -36,3 +42,64 @@ def per_layer(name, value, count):
             raise ValueError(f"{name} has {len(value)} entries for {count} layers")
         return list(value)
     return [value] * count
+
+
+# --- Command-line flags -----------------------------------------------------------------------
+# argparse ``type=`` callables: a bad value makes argparse answer with one line naming the flag
+# the user typed, e.g. ``argument --lanes: 0 is out of range; allowed range is [1, 256]``.
+
+def flag_int(lo, hi):
+    """An argparse type: an integer in ``[lo, hi]``."""
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not an integer; allowed range is "
+                                             f"[{lo}, {hi}]") from None
+        if not lo <= value <= hi:
+            raise argparse.ArgumentTypeError(f"{value} is out of range; allowed range is "
+                                             f"[{lo}, {hi}]")
+        return value
+    parse.__name__ = "integer"
+    return parse
+
+
+def flag_float(lo, hi, *, low_open=False):
+    """An argparse type: a number in ``[lo, hi]`` (``(lo, hi]`` with ``low_open``)."""
+    interval = f"{'(' if low_open else '['}{lo}, {hi}]"
+
+    def parse(text):
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number; allowed range is "
+                                             f"{interval}") from None
+        if not (lo < value if low_open else lo <= value) or not value <= hi:
+            raise argparse.ArgumentTypeError(f"{value:g} is out of range; allowed range is "
+                                             f"{interval}")
+        return value
+    parse.__name__ = "number"
+    return parse
+
+
+def flag_input_file(text):
+    """An argparse type: an existing, readable file, returned as an absolute path (a tool or
+    simulator may run in another folder)."""
+    path = Path(text).expanduser().resolve()
+    if not path.exists():
+        raise argparse.ArgumentTypeError(f"{text} does not exist (looked for {path})")
+    if not path.is_file():
+        raise argparse.ArgumentTypeError(f"{text} is not a file")
+    if not os.access(path, os.R_OK):
+        raise argparse.ArgumentTypeError(f"{text} is not readable")
+    return path
+
+
+def flag_output_dir(text):
+    """An argparse type: a folder to write into, returned as an absolute path, resolved against
+    the working directory once, where the command starts (so every tool and simulator it runs
+    writes to the same place, whatever folder they run in)."""
+    path = Path(text).expanduser().resolve()
+    if path.exists() and not path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text} exists and is not a folder")
+    return path

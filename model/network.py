@@ -7,6 +7,7 @@ value raises :class:`ValueError` (or :class:`TypeError` for a wrong kind of valu
 message names the field and the allowed range.
 """
 
+import zipfile
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -263,7 +264,13 @@ class Network:
         try:
             archive = np.load(path, allow_pickle=False)
         except (OSError, ValueError) as error:
-            raise ValueError(f"{path}: not a spikeforge network file ({error})") from None
+            if isinstance(error, OSError) and not isinstance(error, zipfile.BadZipFile):
+                raise ValueError(f"{path}: cannot read it ({error.strerror or error})") from None
+            raise ValueError(f"{path}: not a spikeforge network file (not a NumPy .npz "
+                             f"archive)") from None
+        if not isinstance(archive, np.lib.npyio.NpzFile):
+            raise ValueError(f"{path}: not a spikeforge network file (a single .npy array, "
+                             f"not an .npz archive)")
         with archive:
             if "format" not in archive or str(archive["format"]) != "spikeforge-network-1":
                 raise ValueError(f"{path}: not a spikeforge network file (no format tag "

@@ -21,8 +21,10 @@ Run ``python -m spikeforge.sim.bench --help`` for options.
 
 import os
 
-for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ.setdefault(_var, "1")
+BLAS_THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+if __name__ == "__main__":           # one BLAS thread, set before NumPy loads (`spikeforge
+    for _var in BLAS_THREAD_VARS:     # bench` does the same before it imports anything)
+        os.environ.setdefault(_var, "1")
 
 import argparse  # noqa: E402
 import time  # noqa: E402
@@ -31,6 +33,7 @@ import numpy as np  # noqa: E402
 
 from spikeforge.model import (FORMATS, HardwareConfig, compile_weights, cycle_model,  # noqa: E402
                               reference_network, simulate)
+from spikeforge.model.checks import flag_float, flag_int  # noqa: E402
 
 
 def synaptic_events(network, result):
@@ -104,21 +107,39 @@ def bench_cosim(network, trains, lanes, backends):
               f"{'yes' if exact else 'NO'} | {run.cycles_per_second:,.0f} | {build:.1f} s |")
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--batch", type=int, default=256, help="samples per simulate() call")
-    parser.add_argument("--steps", type=int, default=25, help="timesteps per sample (T)")
-    parser.add_argument("--activity", type=float, default=0.10, help="input spike probability")
-    parser.add_argument("--repeats", type=int, default=5, help="timed runs (best is reported)")
-    parser.add_argument("--samples", type=int, default=16,
-                        help="samples run through the cycle model per network")
-    parser.add_argument("--lanes", type=int, default=8, help="PEs per layer (capped at N)")
-    parser.add_argument("--densities", type=float, nargs="+", default=[0.5, 0.2, 0.1])
+def add_arguments(parser):
+    """The options of ``spikeforge bench`` (and ``python -m spikeforge.sim.bench``)."""
+    parser.add_argument("--batch", type=flag_int(1, 1 << 16), default=256,
+                        help="samples per simulate() call (default 256)")
+    parser.add_argument("--steps", type=flag_int(1, 1 << 16), default=25,
+                        help="timesteps per sample T (default 25)")
+    parser.add_argument("--activity", type=flag_float(0, 1), default=0.10,
+                        help="input spike probability (default 0.1)")
+    parser.add_argument("--repeats", type=flag_int(1, 1000), default=5,
+                        help="timed runs, the best is reported (default 5)")
+    parser.add_argument("--samples", type=flag_int(1, 1 << 16), default=16,
+                        help="samples run through the cycle model per network (default 16)")
+    parser.add_argument("--lanes", type=flag_int(1, 256), default=8,
+                        help="PEs per layer, capped at N (default 8)")
+    parser.add_argument("--densities", type=flag_float(0, 1, low_open=True), nargs="+",
+                        default=[0.5, 0.2, 0.1], help="weight densities (default 0.5 0.2 0.1)")
     parser.add_argument("--cosim", choices=["none", "small", "all"], default="all",
                         help="co-simulation runs: none, the 64-128-10 network, or also "
                              "784-256-10 under Verilator")
-    args = parser.parse_args(argv)
+    return parser
 
+
+def parser():
+    return add_arguments(argparse.ArgumentParser(prog="python -m spikeforge.sim.bench",
+                                                 description=__doc__.split("\n")[0]))
+
+
+def main(argv=None):
+    return run(parser().parse_args(argv))
+
+
+def run(args):
+    """Print the benchmark tables for parsed ``args``."""
     network = reference_network(density=0.5)
     shape = "-".join(map(str, network.shape))
     print("# spikeforge benchmark\n")

@@ -30,8 +30,12 @@ import numpy as np
 from spikeforge.model import (FORMATS, HardwareConfig, compile_weights, convert_mlp,
                               cycle_model, encode_latency, encode_rate, prune, simulate,
                               to_intensity)
+from spikeforge.model.checks import flag_float, flag_int, flag_output_dir
+from spikeforge.model.network import W_BITS_RANGE
+from spikeforge.toolchain import ToolNotFound
 
 QUICK_SAMPLES = 60
+MAX_STEPS = (1 << 16) - 1         # the board's host link counts steps in 16 bits
 
 
 def load_data():
@@ -172,29 +176,51 @@ def plots(folder, network, golden, spikes, sweeps):
     return paths
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--hidden", type=int, default=128, help="hidden neurons (default 128)")
-    parser.add_argument("--w-bits", type=int, default=4, help="weight bits (default 4)")
-    parser.add_argument("--density", type=float, default=0.5,
-                        help="fraction of weights kept (default 0.5)")
-    parser.add_argument("--steps", type=int, default=32, help="timesteps T (default 32)")
+def add_arguments(parser):
+    """The options of ``spikeforge demo`` (and ``python -m spikeforge.sim.demo``)."""
+    parser.add_argument("--hidden", type=flag_int(1, 4096), default=128,
+                        help="hidden neurons (default 128)")
+    parser.add_argument("--w-bits", type=flag_int(*W_BITS_RANGE), default=4,
+                        help="weight bits (default 4)")
+    parser.add_argument("--density", type=flag_float(0, 1, low_open=True), default=0.5,
+                        help="fraction of weights kept, (0, 1] (default 0.5)")
+    parser.add_argument("--steps", type=flag_int(1, MAX_STEPS), default=32,
+                        help="timesteps T (default 32)")
     parser.add_argument("--encoder", choices=["rate", "latency"], default="rate")
-    parser.add_argument("--lanes", type=int, default=4, help="PEs per layer (default 4)")
+    parser.add_argument("--lanes", type=flag_int(1, 256), default=4,
+                        help="PEs per layer (default 4)")
     parser.add_argument("--format", choices=FORMATS, default="csc")
     parser.add_argument("--board", choices=["icebreaker", "ulx3s", "orangecrab", "none"],
                         default="icebreaker")
     parser.add_argument("--quick", action="store_true",
                         help=f"co-simulate the first {QUICK_SAMPLES} test images only and "
                              f"skip the density sweep")
-    parser.add_argument("--samples", type=int, default=None,
+    parser.add_argument("--samples", type=flag_int(1, 1 << 20), default=None,
                         help="co-simulate the first N test images (default: all, or "
                              f"{QUICK_SAMPLES} with --quick)")
-    parser.add_argument("--out", default="build/demo")
-    args = parser.parse_args(argv)
+    parser.add_argument("--out", type=flag_output_dir, default="build/demo",
+                        help="output folder (default build/demo)")
+    return parser
+
+
+def parser():
+    return add_arguments(argparse.ArgumentParser(prog="python -m spikeforge.sim.demo",
+                                                 description=__doc__.split("\n")[0]))
+
+
+def main(argv=None):
+    return run(parser().parse_args(argv))
+
+
+def run(args):
+    """Run the demo for parsed ``args``; returns the report's summary dict."""
     began = time.perf_counter()
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = Path(args.out).resolve()        # the simulator and the tools run in other folders
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise SystemExit(f"error: cannot create --out {out}: {error.strerror or error}") \
+            from None
     timings = {}
 
     def phase(name, since):
@@ -279,10 +305,14 @@ def main(argv=None):
     synth = None
     if args.board != "none":
         print(f"6. synthesize for {args.board}")
+        from spikeforge.boards.report import ResourceOverflow, SynthesisError
         from spikeforge.boards.synth import synthesize
         from spikeforge.boards.top import BoardTop
-        report = synthesize(args.board, BoardTop(network, config, max_steps=args.steps),
-                            build_dir=out / args.board)
+        try:
+            report = synthesize(args.board, BoardTop(network, config, max_steps=args.steps),
+                                build_dir=out / args.board)
+        except (ResourceOverflow, SynthesisError, ToolNotFound) as error:
+            raise SystemExit(f"error: step 6 (synthesis) failed: {error}") from None
         report.write(out / args.board)
         mean_single = float(np.mean(single))
         per_image = sparse_cycles.total / len(spikes)
@@ -299,7 +329,8 @@ def main(argv=None):
     paths = plots(out, network, golden, spikes, sweeps)
     total_time = time.perf_counter() - began
     summary = {
-        "config": vars(args),
+        "config": {key: (str(value) if isinstance(value, Path) else value)
+                   for key, value in vars(args).items() if not callable(value)},
         "data": {"train": len(x_train), "test": len(x_test)},
         "accuracy": {"float_dense": float_dense, "float_pruned": float_pruned,
                      "snn_golden": snn_accuracy, "hardware": hw_accuracy,

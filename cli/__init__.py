@@ -1,0 +1,87 @@
+"""``spikeforge`` — one command for the whole tool.
+
+=========== ===================================================== =================
+command     what it does                                          make target
+=========== ===================================================== =================
+``verilog`` the accelerator's and its blocks' Verilog              ``make verilog``
+``synth``   bitstream and resource/Fmax/latency report for a board ``make synth``
+``prog``    program a board with openFPGALoader                    ``make prog``
+``run``     load the network into a board, run samples, compare    ``make run``
+``demo``    train → convert → co-simulate → synthesize → report    ``make demo``
+``bench``   benchmark tables (cycles, ratios, co-simulation speed) ``make bench``
+=========== ===================================================== =================
+
+``spikeforge --help``, ``spikeforge <command> --help`` and ``spikeforge --version``. Installed
+as a console script by ``pip install spikeforge`` (and ``python -m spikeforge.cli``); the make
+targets call it, so a clone and a pip install have the same front door. Each command's options
+live beside the feature they drive (``spikeforge.hw.generate``, ``spikeforge.boards.cli``,
+``spikeforge.sim.demo``, ``spikeforge.sim.bench``); this module only gathers them.
+
+Relative paths (``--out``, ``--network``, ``--spikes``) are resolved against the folder the
+command starts in, once, before any tool or simulator runs in a folder of its own. Every
+error a user can cause ends in one line naming what failed and what to do: a bad flag value
+is refused by argparse naming the flag and its allowed range; a configuration the generator
+refuses, a file that cannot be read, a design that does not fit or a tool that fails ends in
+``error: …``.
+"""
+
+import argparse
+import os
+import sys
+from importlib.metadata import version
+
+__all__ = ["COMMANDS", "main", "parser"]
+
+#: ``name: (module, function that adds the options, function that runs, help)``.
+COMMANDS = {
+    "verilog": ("spikeforge.hw.generate", "add_arguments", "run",
+                "write the accelerator's and its blocks' Verilog (build/verilog/)"),
+    "synth": ("spikeforge.boards.cli", "add_arguments", "synth",
+              "synthesize, place and route for a board: bitstream and resource/Fmax report"),
+    "prog": ("spikeforge.boards.cli", "add_arguments", "prog",
+             "program a board with openFPGALoader"),
+    "run": ("spikeforge.boards.cli", "add_arguments", "run",
+            "load the network into a board, run samples and compare with the golden model"),
+    "demo": ("spikeforge.sim.demo", "add_arguments", "run",
+             "the co-design flow on the digits classifier: train, convert, co-simulate, "
+             "synthesize, report (build/demo/)"),
+    "bench": ("spikeforge.sim.bench", "add_arguments", "run",
+              "benchmark tables: golden-model throughput, sparsity gain, co-simulation speed"),
+}
+
+
+def parser():
+    """The ``spikeforge`` argument parser with every command's options."""
+    import importlib
+    p = argparse.ArgumentParser(
+        prog="spikeforge",
+        description="Sparsity-aware SNN accelerators for open FPGAs: generate, verify, "
+                    "synthesize, run.")
+    p.add_argument("--version", action="version",
+                   version=f"spikeforge {version('spikeforge')}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="command")
+    for name, (module_name, add, function, helptext) in COMMANDS.items():
+        module = importlib.import_module(module_name)
+        s = sub.add_parser(name, help=helptext, description=helptext)
+        adder = getattr(module, add)
+        if module_name == "spikeforge.boards.cli":
+            adder(s, name)
+        else:
+            adder(s)
+        s.set_defaults(run=getattr(module, function))
+    return p
+
+
+def main(argv=None):
+    """Run ``spikeforge`` with ``argv`` (default: the command line); returns 0, or raises
+    ``SystemExit`` with an ``error: …`` line."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["bench"]:
+        # The golden-model figure is per core: one BLAS thread, set before NumPy loads.
+        from spikeforge.sim.bench import BLAS_THREAD_VARS
+        for var in BLAS_THREAD_VARS:
+            os.environ.setdefault(var, "1")
+    args = parser().parse_args(argv)
+    args.argv = argv[1:]
+    args.run(args)
+    return 0
