@@ -22,14 +22,18 @@ def test_random_networks_on_verilator(tmp_path, seed):
 
 
 @pytest.mark.slow
-def test_a_few_hundred_neurons_on_verilator(tmp_path):
+def test_a_few_hundred_neurons_on_verilator_with_relative_paths(tmp_path, monkeypatch):
+    """The API as a user calls it from their project folder: a relative build folder and a
+    relative waveform path (the cocotb test itself runs inside the build folder)."""
+    monkeypatch.chdir(tmp_path)
     network = reference_network((100, 200, 10), w_bits=4, density=0.3)
     config = HardwareConfig.uniform(network, lanes=[8, 2], format="csc", queue_depth=8)
     trains = np.random.default_rng(4).random((2, 4, 100)) < 0.2
-    run = run_accelerator(network, config, trains, backend="verilator", build_dir=tmp_path,
-                          waves=tmp_path / "run.fst")
+    run = run_accelerator(network, config, trains, backend="verilator",
+                          build_dir="build/cosim", waves="run.fst")
     check_against_golden(network, config, trains, run)
     assert (tmp_path / "run.fst").stat().st_size > 0
+    assert (tmp_path / "build" / "cosim" / "out.json").exists()
 
 
 @pytest.mark.slow
