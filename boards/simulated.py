@@ -4,7 +4,9 @@
 port, so the host driver runs unchanged against the simulated hardware: bytes written are
 sent bit by bit on the design's ``rx`` line at ``divisor`` cycles per bit, and the ``tx`` line
 is sampled and decoded into bytes to read. Simulated time advances only while the driver
-waits in ``read``; ``timeout`` is in simulated seconds.
+waits in ``read`` (or in :meth:`~SimulatedSerial.idle`); ``timeout`` is in simulated seconds
+and counts from the moment the bytes written so far have gone out on the line (so it can be
+much shorter than the longest frame, which keeps waits for replies that never come cheap).
 """
 
 import collections
@@ -33,7 +35,6 @@ class SimulatedSerial:
         self.timeout = timeout
         self._outgoing = collections.deque()
         self._incoming = collections.deque()
-        self.cycles = 0
         self.corrupt = None          # optional hook: bytes -> bytes applied to written frames
         self.sim = Simulator(link)
         self.sim.add_clock(self.period)
@@ -43,31 +44,34 @@ class SimulatedSerial:
         if vcd:
             self._vcd = self.sim.write_vcd(str(vcd))
             self._vcd.__enter__()
-        self._now = 0.0
+        self._cycle = 0              # simulated time, in whole clock cycles
+        self._sent_until = 0         # the cycle when the last byte written will have gone out
 
     async def _drive_rx(self, ctx):
+        # Wakes once per bit time (not per cycle): the simulation is the slow part of a test.
+        bit_time = self.divisor * self.period
         ctx.set(self.link.rx, 1)
         while True:
             if not self._outgoing:
-                await ctx.tick()
+                await ctx.delay(bit_time)
                 continue
             byte = self._outgoing.popleft()
             for bit in [0] + [(byte >> b) & 1 for b in range(8)] + [1]:
                 ctx.set(self.link.rx, bit)
-                await ctx.tick().repeat(self.divisor)
+                await ctx.delay(bit_time)
 
     async def _sample_tx(self, ctx):
-        half = self.divisor // 2
+        bit_time = self.divisor * self.period
         while True:
-            await ctx.tick()
+            await ctx.negedge(self.link.tx)                 # a start bit begins
+            await ctx.delay(bit_time / 2)                   # its middle
             if ctx.get(self.link.tx):
-                continue
-            await ctx.tick().repeat(half)                 # middle of the start bit
+                continue                                    # a glitch
             value = 0
             for b in range(8):
-                await ctx.tick().repeat(self.divisor)
+                await ctx.delay(bit_time)
                 value |= ctx.get(self.link.tx) << b
-            await ctx.tick().repeat(self.divisor)          # middle of the stop bit
+            await ctx.delay(bit_time)                       # middle of the stop bit
             if ctx.get(self.link.tx):
                 self._incoming.append(value)
 
@@ -76,21 +80,35 @@ class SimulatedSerial:
         if self.corrupt is not None:
             data = self.corrupt(data)
         self._outgoing.extend(data)
+        self._sent_until = max(self._sent_until, self._cycle) + len(data) * 10 * self.divisor
         return len(data)
 
+    @property
+    def cycles(self):
+        """Clock cycles simulated so far."""
+        return self._cycle
+
+    def _run_to(self, cycle):
+        self._cycle = cycle
+        self.sim.run_until(cycle * self.period)
+
+    def reset_input_buffer(self):
+        """Drop the bytes received and not read yet (as pyserial's method of that name)."""
+        self._incoming.clear()
+
     def read(self, size=1):
-        deadline = self._now + self.timeout
-        step = 20 * self.divisor * self.period
-        while len(self._incoming) < size and self._now < deadline:
-            self._now += step
-            self.sim.run_until(self._now)
+        deadline = max(self._cycle, self._sent_until) + round(self.timeout / self.period)
+        while len(self._incoming) < size and self._cycle < deadline:
+            # Run until the missing bytes could have arrived, and no further: every simulated
+            # cycle costs the same, whether the line is busy or not.
+            missing = size - len(self._incoming)
+            self._run_to(min(deadline, self._cycle + missing * 10 * self.divisor))
         out = bytes(self._incoming.popleft() for _ in range(min(size, len(self._incoming))))
         return out
 
     def idle(self, seconds):
         """Let simulated time pass (for example to let the device notice a truncated frame)."""
-        self._now += seconds
-        self.sim.run_until(self._now)
+        self._run_to(self._cycle + round(seconds / self.period))
 
     def close(self):
         if self._vcd is not None:
