@@ -7,7 +7,11 @@
 The same :class:`Device` code drives a real board (:func:`open_serial`, pyserial) and the
 simulated board top (:class:`spikeforge.boards.simulated.SimulatedSerial`): a *port* is any
 object with ``write(bytes)``, ``read(n)`` (returning fewer bytes on timeout) and a ``timeout``
-attribute in seconds.
+attribute in seconds (and optionally ``reset_input_buffer()``, as pyserial has).
+
+A session starts with ``RESET`` (:meth:`Device.reset`): a host that died mid-sample leaves
+the device with a sample open, state in its membranes and accumulators, or a result nobody
+read, and the next host's first answers would be silently wrong without it.
 """
 
 import struct
@@ -18,22 +22,28 @@ from spikeforge.model import compile_weights
 from spikeforge.model.events import event_stream
 from spikeforge.model.simulate import check_spike_trains
 
-from .protocol import (MAX_PAYLOAD, REPLY_SYNC, TARGETS, Command, Identity, ProtocolError,
-                       Status, crc8, encode_event, encode_request, neuron_fingerprint)
+from .protocol import (MAX_PAYLOAD, REPLY_SYNC, TARGETS, Command, Identity, LinkState,
+                       ProtocolError, ResetReport, Status, crc8, encode_event, encode_request,
+                       neuron_fingerprint)
 
-__all__ = ["Device", "DeviceError", "Result", "open_serial"]
+__all__ = ["Device", "DeviceError", "ResetReport", "Result", "open_serial"]
 
 EVENTS_PER_FRAME = MAX_PAYLOAD // 2
 
 
 class DeviceError(ProtocolError):
-    """The device answered a request with an error status."""
+    """The device answered a request with an error status. After ``STALLED``, ``taken`` is the
+    number of events of the request that went in (otherwise ``None``)."""
+
+    def __init__(self, message, status=None, taken=None):
+        super().__init__(message, status)
+        self.taken = taken
 
 
 @dataclass(frozen=True)
 class Result:
     """One sample's result: predicted class, per-class counts, and the device's cycle count
-    (since its first input event after reset) when the result became valid."""
+    (since its first input event after power-on or ``RESET``) when the result became valid."""
 
     cls: int
     counts: tuple
@@ -61,12 +71,22 @@ class Device:
         How many times a request is sent again after a corrupted or missing reply, or after
         the device reported it corrupted (``BAD_CRC``) or cut short (``TIMEOUT``) — in both
         cases the device acted on nothing.
+    reset : bool
+        Open the session with ``RESET`` (the default), so nothing an earlier host left in the
+        device — an open sample, an unread result — leaks into this session's answers. Pass
+        ``False`` only to look at the device as it was left (``identify().sample_open``).
+
+    Members
+    -------
+    discarded : ResetReport or None
+        What the opening ``RESET`` discarded (``None`` with ``reset=False``).
     """
 
-    def __init__(self, port, *, retries=2):
+    def __init__(self, port, *, retries=2, reset=True):
         self.port = port
         self.retries = retries
         self._identity = None
+        self.discarded = self._open_session() if reset else None
 
     # -- framing -----------------------------------------------------------------------------
     def _read_exact(self, count):
@@ -112,11 +132,44 @@ class Device:
                 raise ProtocolError(f"reply to command {echoed}, expected {int(command)}")
             return status, data
 
+    # -- session -----------------------------------------------------------------------------
+    def _open_session(self):
+        """RESET as the first request on a port an earlier host may have left in any state.
+
+        Stale reply bytes already received are dropped. If the first reply is not this RESET's
+        (the device was still sending an earlier reply, or our frame landed inside an earlier
+        host's unfinished frame and was answered ``TIMEOUT``/``BAD_CRC`` as part of it), the
+        line is drained until it has been quiet for ``port.timeout`` (which must exceed the
+        device's frame timeout; 50 ms on a board) and RESET is sent again."""
+        flush = getattr(self.port, "reset_input_buffer", None)
+        if flush is not None:
+            flush()
+        self.port.write(encode_request(Command.RESET))
+        try:
+            status, echoed, data = self._reply()
+            if status == Status.OK and echoed == Command.RESET:
+                return ResetReport.decode(data)
+        except ProtocolError:
+            pass
+        while self.port.read(1):             # one byte at a time: returns at the first
+            pass                             # quiet timeout, not after a full buffer
+        return self.reset()
+
+    def reset(self):
+        """``RESET`` the device to the state of a freshly configured board, keeping the loaded
+        weights: empty queues, zero membranes, refractory bits and accumulators, no result
+        waiting or in flight, counters and cycle count zero, error flag clear. Returns the
+        :class:`~spikeforge.boards.protocol.ResetReport` of what was discarded (if the reply
+        was lost and the request resent, the report of the second, clean, reset)."""
+        _, data = self.request(Command.RESET)
+        return ResetReport.decode(data)
+
     # -- commands ----------------------------------------------------------------------------
     def identify(self):
-        """The device's :class:`~spikeforge.boards.protocol.Identity`."""
+        """The device's :class:`~spikeforge.boards.protocol.Identity`, with the link's live
+        ``state`` (``identify().sample_open``: events went in since the last ``SAMPLE``)."""
         _, data = self.request(Command.IDENTIFY)
-        self._identity = Identity.decode(data)
+        self._identity = Identity.decode_reply(data)
         return self._identity
 
     @property
@@ -173,10 +226,23 @@ class Device:
         return len(frames)
 
     def send_events(self, events):
-        """Push ``(kind, addr)`` events, at most :data:`EVENTS_PER_FRAME` per frame."""
+        """Push ``(kind, addr)`` events, at most :data:`EVENTS_PER_FRAME` per frame.
+
+        Raises :class:`DeviceError` with status ``STALLED`` and ``taken`` (events of this call
+        that went in) if the device stopped taking events behind a result nobody read."""
         for start in range(0, len(events), EVENTS_PER_FRAME):
             chunk = events[start:start + EVENTS_PER_FRAME]
-            self.request(Command.EVENTS, b"".join(encode_event(k, a) for k, a in chunk))
+            status, data = self.request(Command.EVENTS,
+                                        b"".join(encode_event(k, a) for k, a in chunk),
+                                        accept=(Status.OK, Status.STALLED))
+            if status == Status.STALLED:
+                if len(data) != 2:
+                    raise ProtocolError(f"STALLED reply of {len(data)} bytes, expected 2")
+                taken = start + struct.unpack("<H", data)[0]
+                raise DeviceError(f"EVENTS stalled: the device took {taken} of {len(events)} "
+                                  f"events and then no more for its timeout, behind a result "
+                                  f"nobody read (read it with result(), or reset())",
+                                  Status.STALLED, taken)
 
     def result(self, *, wait=True, poll=0.0):
         """The oldest result (None if ``wait`` is false and there is none yet)."""
@@ -205,15 +271,22 @@ class Device:
         return results
 
     def counters(self):
-        """Per layer counters, queue high-water marks, and the error and idle flags."""
+        """Per layer counters, queue high-water marks, the error and idle flags, whether a
+        sample is open (``sample_open``) and the link's whole ``state``
+        (:class:`~spikeforge.boards.protocol.LinkState`)."""
         _, data = self.request(Command.COUNTERS)
         layers = len(self.identity.shape) - 1
+        if len(data) != 22 * layers + 3:
+            raise ProtocolError(f"COUNTERS reply of {len(data)} bytes, expected "
+                                f"{22 * layers + 3}")
         names = ("events", "words", "synaptic_updates", "busy", "stall")
         values = struct.unpack_from(f"<{5 * layers}I", data, 0)
         high = struct.unpack_from(f"<{layers}H", data, 20 * layers)
         error, idle = data[22 * layers], data[22 * layers + 1]
+        state = LinkState.decode(data[22 * layers + 2])
         return {"layers": [dict(zip(names, values[5 * i:5 * i + 5])) for i in range(layers)],
-                "high_water": list(high), "error": bool(error), "idle": bool(idle)}
+                "high_water": list(high), "error": bool(error), "idle": bool(idle),
+                "sample_open": state.sample_open, "state": state}
 
 
 def _progress(items, enabled, label):

@@ -2,7 +2,7 @@
 
 from importlib.metadata import version
 
-from amaranth import Array, Cat, Const, Module, Signal
+from amaranth import Array, Cat, Const, Module, Mux, ResetInserter, Signal
 from amaranth.lib import crc, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -63,7 +63,35 @@ class HostLink(wiring.Component):
     A request is received into a frame buffer (block RAM, :data:`MAX_PAYLOAD` bytes) while its
     CRC is computed; only a request with a good CRC and a valid payload is acted on, so a
     malformed, truncated or corrupt frame changes nothing and gets an error reply; the link
-    then waits for the next sync byte.
+    then waits for the next sync byte. Bytes that arrive while the link acts on a request or
+    sends a reply are dropped (the protocol is request/reply).
+
+    ``EVENTS`` pushes its events into the accelerator's ``events`` stream, waiting on
+    ``ready``. The wait is unbounded while no result is waiting (the pipeline always drains);
+    while one waits unread the back-pressure can be permanent, so after ``timeout`` cycles
+    without a transfer the link stops and answers ``STALLED`` with the number of events taken.
+
+    ``RESET`` runs the accelerator through a clean start, in three steps, before it replies:
+
+    1. one cycle of synchronous reset of the whole accelerator (``ResetInserter``): every
+       register goes to its initial value — queue pointers and levels, the layer cores' and
+       weight memories' pipelines, the dense-mode input spike vectors, the readout's counts and
+       result, the counters, high-water marks, error flag and cycle count. A sweep, a column
+       or a back-pressured push in progress is simply abandoned.
+    2. Block RAM contents survive a reset: the weights (as loaded at run time) must, and the
+       membranes, refractory bits and PE accumulators must not. So the link pushes one
+       ``SAMPLE`` into the empty pipeline: each layer's LIF core sweeps every row with
+       ``SAMPLE``, which writes zero membranes and refractory bits and read-and-clears every
+       row of every PE's accumulators (partial sums of a step that never got its ``STEP``
+       included), and passes the marker on.
+    3. When that sample's (all zero) result reaches the readout, every layer has finished its
+       sweep; the link resets the accelerator once more, which drops the result and zeroes
+       the counters, the high-water marks and the cycle count the sweep advanced.
+
+    The reply then reports what was discarded (the ``state`` byte and unread results counted
+    just before step 1). Latency from the request's last byte to the reply's first: about
+    ``rows + 6`` cycles per layer (queue, ``drain``, the sweep, the marker) plus a few.
+    The UART, the CRC units and the link's own state are not reset.
 
     Parameters
     ----------
@@ -105,7 +133,8 @@ class HostLink(wiring.Component):
         m = Module()
         acc = self.accelerator
         network = acc.network
-        m.submodules.accelerator = acc
+        reset_accelerator = Signal()
+        m.submodules.accelerator = ResetInserter(reset_accelerator)(acc)
         m.submodules.uart_rx = uart_rx = UARTRx(self.divisor)
         m.submodules.uart_tx = uart_tx = UARTTx(self.divisor)
         m.submodules.crc_rx = crc_rx = crc.Processor(CRC8)
@@ -141,6 +170,7 @@ class HostLink(wiring.Component):
         identity = self.identity.encode()
         m.submodules.identity = rom = Memory(shape=8, depth=len(identity), init=identity)
         rom_read = rom.read_port()
+        identify_length = len(identity) + 1          # the block, then the state byte
         result = acc.results.payload
         result_bytes = _le_bytes(result.cls, 2)
         for count in result.counts:
@@ -153,6 +183,15 @@ class HostLink(wiring.Component):
         for level in acc.high_water:
             counter_bytes += _le_bytes(level, 2)
         counter_bytes += _le_bytes(acc.error, 1) + _le_bytes(acc.idle, 1)
+
+        # -- session state: a sample open, results unread, what a RESET discarded -----------
+        sample_open = Signal()           # events went in since the last SAMPLE
+        unread = Signal(16)              # SAMPLEs pushed minus results read (saturating)
+        state_byte = Signal(8)
+        m.d.comb += state_byte.eq(Cat(sample_open, acc.results.valid, ~acc.idle, acc.error))
+        counter_bytes.append(state_byte)
+        discarded = Signal(24)
+        reset_bytes = _le_bytes(discarded, 3)
         reply_length = Signal(16)
         reply_source = Signal(8)
         reply_phase = Signal(range(7))   # 0 sync, 1 status, 2 command, 3-4 length, 5 payload, 6 CRC
@@ -200,6 +239,8 @@ class HostLink(wiring.Component):
         event_addr = event[:14]
         event_ok = (event_kind <= 2) & ((event_kind != EventKind.SPIKE.value)
                                         | (event_addr < network.n_inputs))
+        stalled = Signal(range(self.timeout + 1))    # cycles without a transfer, result waiting
+        taken_bytes = _le_bytes((length - left)[1:], 2)     # events of the frame pushed
 
         tx_register = Signal(8)
         hold = Signal(range(3))
@@ -255,13 +296,13 @@ class HostLink(wiring.Component):
 
             with m.State("DISPATCH"):
                 m.d.sync += [rd_addr.eq(0), left.eq(length), header_bytes.eq(0),
-                             high_byte.eq(0)]
+                             high_byte.eq(0), stalled.eq(0)]
                 with m.Switch(command):
                     with m.Case(Command.IDENTIFY, Command.COUNTERS):
                         with m.If(length != 0):
                             reply(m, Status.BAD_ARGUMENT)
                         with m.Elif(command == Command.IDENTIFY):
-                            reply(m, Status.OK, Command.IDENTIFY, len(identity))
+                            reply(m, Status.OK, Command.IDENTIFY, identify_length)
                         with m.Else():
                             reply(m, Status.OK, Command.COUNTERS, len(counter_bytes))
                     with m.Case(Command.RESULT):
@@ -284,6 +325,13 @@ class HostLink(wiring.Component):
                             reply(m, Status.OK)
                         with m.Else():
                             m.next = "EVENTS_CHECK_WAIT"
+                    with m.Case(Command.RESET):
+                        with m.If(length != 0):
+                            reply(m, Status.BAD_ARGUMENT)
+                        with m.Else():
+                            m.d.sync += [discarded.eq(Cat(state_byte, unread)),
+                                         sample_open.eq(0), unread.eq(0)]
+                            m.next = "RESET_ACCELERATOR"
                     with m.Default():
                         reply(m, Status.BAD_COMMAND)
 
@@ -357,21 +405,48 @@ class HostLink(wiring.Component):
                              acc.events.payload.kind.eq(event_kind),
                              acc.events.payload.addr.eq(event_addr)]
                 with m.If(acc.events.ready):
-                    m.d.sync += [rd_addr.eq(rd_addr + 1), left.eq(left - 2)]
+                    m.d.sync += [rd_addr.eq(rd_addr + 1), left.eq(left - 2), stalled.eq(0),
+                                 sample_open.eq(event_kind != EventKind.SAMPLE.value)]
+                    with m.If((event_kind == EventKind.SAMPLE.value) & (unread != 0xFFFF)):
+                        m.d.sync += unread.eq(unread + 1)
                     with m.If(left == 2):
                         reply(m, Status.OK)
                     with m.Else():
                         m.next = "EVENTS_LOW_WAIT"
+                with m.Elif(acc.results.valid):          # back-pressure that may not end
+                    with m.If(stalled == self.timeout):
+                        reply(m, Status.STALLED, Command.EVENTS, len(taken_bytes))
+                    with m.Else():
+                        m.d.sync += stalled.eq(stalled + 1)
+
+            # RESET: reset, a clearing SAMPLE through every layer, reset again (see above).
+            with m.State("RESET_ACCELERATOR"):
+                m.d.comb += reset_accelerator.eq(1)
+                m.next = "RESET_SWEEP"
+            with m.State("RESET_SWEEP"):
+                m.d.comb += [acc.events.valid.eq(1),
+                             acc.events.payload.kind.eq(EventKind.SAMPLE)]
+                with m.If(acc.events.ready):
+                    m.next = "RESET_DRAIN"
+            with m.State("RESET_DRAIN"):
+                with m.If(acc.results.valid):
+                    m.d.comb += reset_accelerator.eq(1)
+                    reply(m, Status.OK, Command.RESET, len(reset_bytes))
 
             with m.State("REPLY"):
                 payload_byte = Signal(8)
                 with m.Switch(reply_source):
                     with m.Case(Command.IDENTIFY):
-                        m.d.comb += payload_byte.eq(rom_read.data)
+                        m.d.comb += payload_byte.eq(Mux(reply_index == len(identity),
+                                                        state_byte, rom_read.data))
                     with m.Case(Command.RESULT):
                         m.d.comb += payload_byte.eq(Array(result_bytes)[reply_index])
                     with m.Case(Command.COUNTERS):
                         m.d.comb += payload_byte.eq(Array(counter_bytes)[reply_index])
+                    with m.Case(Command.EVENTS):
+                        m.d.comb += payload_byte.eq(Array(taken_bytes)[reply_index])
+                    with m.Case(Command.RESET):
+                        m.d.comb += payload_byte.eq(Array(reset_bytes)[reply_index])
                 tx_byte = Signal(8)
                 with m.Switch(reply_phase):
                     with m.Case(0):
@@ -414,6 +489,8 @@ class HostLink(wiring.Component):
                         with m.If(consume_result):
                             m.d.comb += acc.results.ready.eq(1)
                             m.d.sync += consume_result.eq(0)
+                            with m.If(unread != 0):
+                                m.d.sync += unread.eq(unread - 1)
                         with m.If(status == Status.BAD_LENGTH):
                             m.next = "DISCARD"
                         with m.Else():

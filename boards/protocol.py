@@ -20,32 +20,59 @@ the next request after the reply.
 
 Commands and payloads (all integers little-endian):
 
-``IDENTIFY`` (no payload) → the :class:`Identity` block.
+``IDENTIFY`` (no payload) → the :class:`Identity` block, then the link's ``state u8``.
 ``LOAD`` ``layer u8, target u8, addr u16, count u16, words`` — writes ``count`` words of
     ``word_bytes`` bytes each into weight memory ``target`` (0 pointers, 1 bitmaps, 2 weights)
     of ``layer`` from ``addr`` on. Refused with ``BUSY`` unless the accelerator is idle.
 ``EVENTS`` ``u16 events`` — pushed into the accelerator in order; an event is
-    ``addr | kind << 14`` (kind 0 SPIKE, 1 STEP, 2 SAMPLE).
+    ``addr | kind << 14`` (kind 0 SPIKE, 1 STEP, 2 SAMPLE). The accelerator takes them as fast
+    as it can; it stops taking them for good only when a result waits unread and its queues
+    have filled behind it. If it then takes no event for ``timeout`` cycles the push stops and
+    the reply is ``STALLED`` with payload ``taken u16``: the first ``taken`` events of the
+    frame went in, the rest did not (the one reply that reports a partly applied request;
+    read the result, or ``RESET``).
 ``RESULT`` (no payload) → ``cls u16, counts u16 x classes, cycles u32`` of the oldest result,
     or status ``EMPTY``.
 ``COUNTERS`` (no payload) → per layer ``events, words, synaptic_updates, busy, stall`` (u32),
-    then per layer the queue ``high_water`` (u16), then ``error u8, idle u8``.
+    then per layer the queue ``high_water`` (u16), then ``error u8, idle u8, state u8``.
+``RESET`` (no payload) → ``discarded u8, unread u16``: returns the accelerator to the state
+    of a freshly configured board, keeping the weights. It empties the event queues, clears
+    every membrane, refractory bit and accumulator, drops the result waiting and those still
+    in flight, clears the sticky error flag, and zeroes the performance counters, the queue
+    high-water marks and the result cycle counter. ``discarded`` is the link's ``state`` byte
+    as it stood just before (what the reset threw away) and ``unread`` the number of samples
+    closed by a ``SAMPLE`` whose results were never read (waiting or still in flight). The
+    reply comes after the reset is complete; the link takes no other request meanwhile, so
+    a reset is never half applied.
+
+The link's ``state`` byte (:class:`LinkState`), live when sent: bit 0 ``sample_open`` (events
+went in since the last ``SAMPLE``: a sample was started and not closed), bit 1
+``result_waiting`` (a result waits unread), bit 2 ``busy`` (the accelerator is not idle: events
+in flight or a result waiting), bit 3 ``error`` (the accelerator's sticky error flag); bits
+4-7 are 0.
+
+A host that opens a session sends ``RESET`` first (:class:`~spikeforge.boards.host.Device`
+does): whatever an earlier host left behind — a sample without its ``SAMPLE``, a result never
+read, events half through the pipeline — would otherwise leak into the first answers.
+
+Version 2 added ``RESET``, the ``STALLED`` reply and the ``state`` byte (version 1 had none of
+them, and an ``EVENTS`` push behind an unread result could hang the link).
 """
 
 import enum
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 from amaranth.lib import crc
 
 __all__ = ["REQUEST_SYNC", "REPLY_SYNC", "MAX_PAYLOAD", "PROTOCOL_VERSION", "Command",
            "Status", "ProtocolError", "crc8", "encode_request", "encode_event",
-           "Identity", "FORMAT_CODES"]
+           "Identity", "LinkState", "ResetReport", "FORMAT_CODES"]
 
 REQUEST_SYNC = 0xA5
 REPLY_SYNC = 0x5A
 MAX_PAYLOAD = 512
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2
 MAGIC = b"SPKF"
 FORMAT_CODES = {"dense": 0, "csc": 1, "bitmap": 2}
 TARGETS = ("pointers", "bitmaps", "weights")
@@ -59,6 +86,7 @@ class Command(enum.IntEnum):
     EVENTS = 3
     RESULT = 4
     COUNTERS = 5
+    RESET = 6
 
 
 class Status(enum.IntEnum):
@@ -70,6 +98,7 @@ class Status(enum.IntEnum):
     TIMEOUT = 5
     EMPTY = 6
     BUSY = 7
+    STALLED = 8
 
 
 class ProtocolError(RuntimeError):
@@ -100,6 +129,66 @@ def encode_event(kind, addr):
 
 
 @dataclass(frozen=True)
+class LinkState:
+    """The link's live ``state`` byte (see the module docstring for its bits)."""
+
+    sample_open: bool
+    result_waiting: bool
+    busy: bool
+    error: bool
+
+    BITS = ("sample_open", "result_waiting", "busy", "error")
+
+    def encode(self):
+        return bytes([sum(bool(getattr(self, name)) << bit
+                          for bit, name in enumerate(self.BITS))])
+
+    @classmethod
+    def decode(cls, value):
+        if isinstance(value, (bytes, bytearray)):
+            if len(value) != 1:
+                raise ProtocolError(f"a state byte is 1 byte, not {len(value)}")
+            value = value[0]
+        if value >> len(cls.BITS):
+            raise ProtocolError(f"state byte 0x{value:02x} has reserved bits set")
+        return cls(*(bool(value >> bit & 1) for bit in range(len(cls.BITS))))
+
+
+@dataclass(frozen=True)
+class ResetReport:
+    """What a ``RESET`` discarded: the :class:`LinkState` just before it (a sample was open, a
+    result waited unread, the accelerator was busy, the error flag was set) and ``unread``, the
+    samples closed by ``SAMPLE`` whose results were never read. ``clean`` when nothing was
+    discarded."""
+
+    sample_open: bool
+    result_waiting: bool
+    busy: bool
+    error: bool
+    unread: int
+
+    SIZE = 3
+
+    @property
+    def clean(self):
+        return not (self.sample_open or self.result_waiting or self.busy or self.error
+                    or self.unread)
+
+    def encode(self):
+        state = LinkState(self.sample_open, self.result_waiting, self.busy, self.error)
+        return state.encode() + struct.pack("<H", self.unread)
+
+    @classmethod
+    def decode(cls, data):
+        data = bytes(data)
+        if len(data) != cls.SIZE:
+            raise ProtocolError(f"RESET reply of {len(data)} bytes, expected {cls.SIZE}")
+        state = LinkState.decode(data[0])
+        return cls(state.sample_open, state.result_waiting, state.busy, state.error,
+                   struct.unpack_from("<H", data, 1)[0])
+
+
+@dataclass(frozen=True)
 class Identity:
     """What ``IDENTIFY`` tells about a device: protocol and spikeforge version, the network
     shape, the hardware configuration, and for every layer the geometry of its weight
@@ -116,8 +205,17 @@ class Identity:
     memories: tuple        # per layer: ((word_bytes, depth) for pointers, bitmaps, weights)
     pointer_fields: tuple  # per layer: (start_bits, length_bits) of a pointer word
     neurons: tuple         # per layer: CRC-32 of the neuron parameters and bias (fixed in RTL)
+    #: The link's live state when the ``IDENTIFY`` reply was sent (``None`` for a block built
+    #: on the host side); not part of what a bitstream is, so not compared.
+    state: LinkState = field(default=None, compare=False)
+
+    @property
+    def sample_open(self):
+        """Whether a sample was open when the device answered (``None`` if not known)."""
+        return None if self.state is None else self.state.sample_open
 
     def encode(self):
+        """The identity block (the ``IDENTIFY`` reply without its trailing state byte)."""
         out = bytearray(MAGIC)
         out += bytes([self.protocol, *self.version, len(self.shape) - 1])
         out += b"".join(struct.pack("<H", n) for n in self.shape)
@@ -132,10 +230,27 @@ class Identity:
         return bytes(out)
 
     @classmethod
+    def decode_reply(cls, data):
+        """An ``IDENTIFY`` reply payload: the identity block, then exactly one state byte."""
+        data = bytes(data)
+        if len(data) < 1:
+            raise ProtocolError("empty IDENTIFY reply")
+        identity = cls.decode(data[:-1])
+        return replace(identity, state=LinkState.decode(data[-1]))
+
+    @classmethod
     def decode(cls, data):
+        """The identity block, exactly (no byte short or left over)."""
         data = bytes(data)
         if data[:4] != MAGIC:
             raise ProtocolError(f"not a spikeforge device (identity starts {data[:4]!r})")
+        try:
+            return cls._parse(data)
+        except (IndexError, KeyError, ValueError, struct.error):
+            raise ProtocolError(f"identity block of {len(data)} bytes is malformed") from None
+
+    @classmethod
+    def _parse(cls, data):
         protocol, major, minor, patch, layers = data[4:9]
         pos = 9
         shape = struct.unpack_from(f"<{layers + 1}H", data, pos)

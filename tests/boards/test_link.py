@@ -13,6 +13,8 @@ from spikeforge.boards.link import HostLink
 from spikeforge.boards.protocol import (REQUEST_SYNC, Command, Identity, ProtocolError, Status,
                                         crc8, encode_event, encode_request)
 from spikeforge.boards.simulated import SimulatedSerial
+from spikeforge.boards.top import BoardTop
+from spikeforge.hw.verilog import convert
 from spikeforge.model import (HardwareConfig, Layer, Network, cycle_model, simulate)
 from spikeforge.model.events import SAMPLE, SPIKE, STEP
 
@@ -38,7 +40,7 @@ def board():
 def raw(port, data):
     """Send raw bytes and return the device's reply (status, command, payload)."""
     port.write(data)
-    return Device(port)._reply()
+    return Device(port, reset=False)._reply()
 
 
 def test_identify(board):
@@ -170,6 +172,17 @@ def test_driver_checks_the_network(board):
         device.check(net, HardwareConfig.uniform(net, lanes=3))
 
 
+def test_link_converts_to_verilog_and_the_board_top_elaborates():
+    # Verilog conversion catches driver conflicts the simulator misses (the link drives the
+    # accelerator's reset, event stream and result ready from several states).
+    net, config = network(0)
+    text = convert(HostLink(net, config, divisor=4, capacity=[40, 40]), "link")
+    assert "module link" in text and "reset_accelerator" in text
+    icebreaker = pytest.importorskip("amaranth_boards.icebreaker")
+    plan = icebreaker.ICEBreakerPlatform().prepare(BoardTop(net, config))
+    assert "top.il" in plan.files
+
+
 def test_reply_crc_is_checked():
     class Port:
         timeout = 0.1
@@ -186,6 +199,7 @@ def test_reply_crc_is_checked():
 
     body = bytes([Status.OK, Command.IDENTIFY, 0, 0])
     with pytest.raises(ProtocolError, match="bad CRC"):
-        Device(Port(b"\x5a" + body + bytes([crc8(body) ^ 1])), retries=0).identify()
+        Device(Port(b"\x5a" + body + bytes([crc8(body) ^ 1])), retries=0,
+               reset=False).identify()
     with pytest.raises(ProtocolError, match="no reply from the device"):
-        Device(Port(b""), retries=0).identify()
+        Device(Port(b""), retries=0, reset=False).identify()
