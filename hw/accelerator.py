@@ -9,6 +9,7 @@ from spikeforge.model import HardwareConfig, Network, Timing, compile_weights
 from .event_queue import EventQueue
 from .events import EventKind, EventLayout, addr_bits_for
 from .layer_core import LayerCore, LayerCounters
+from .layouts import NamedArrayLayout
 from .weight_memory import LoadTarget
 from .params import check_instance, check_int, validating
 from .readout import CYCLE_BITS, Readout
@@ -106,14 +107,15 @@ class Accelerator(wiring.Component):
             self.cores = [LayerCore(layer, image, dense=dense, capacity=cap,
                                     drain=HARDWARE_TIMING.drain)
                           for layer, image, cap in zip(network, self.images, capacity)]
-            self.counters_layout = data.ArrayLayout(LayerCounters(), len(network))
+            self.counters_layout = NamedArrayLayout(LayerCounters(), len(network),
+                                                    prefix="layer")
             self.readout = Readout(network.n_outputs, max(1, max_steps.bit_length()),
                                    self.counters_layout if result_counters else None)
         ports = {
             "events": In(stream.Signature(EventLayout(addr_bits_for(network.n_inputs)))),
             "results": Out(stream.Signature(self.readout.result.payload.shape())),
             "counters": Out(self.counters_layout),
-            "high_water": Out(data.ArrayLayout(16, len(network))),
+            "high_water": Out(NamedArrayLayout(16, len(network), prefix="layer")),
             "load": In(stream.Signature(data.StructLayout({
                 "layer": range(len(network)),
                 "target": LoadTarget,
@@ -126,7 +128,8 @@ class Accelerator(wiring.Component):
         self.has_taps = taps
         if taps:
             width = max(addr_bits_for(layer.neurons) for layer in network)
-            ports["taps"] = Out(data.ArrayLayout(TapLayout(width), len(network)))
+            ports["taps"] = Out(NamedArrayLayout(TapLayout(width), len(network),
+                                                 prefix="layer"))
         super().__init__(ports)
 
     @property

@@ -1,13 +1,14 @@
 """LIF core: the per-step neuron sweep — leak, threshold, reset, saturation, spike emission."""
 
 from amaranth import Cat, Const, Module, Mux, Signal, signed
-from amaranth.lib import data, stream, wiring
+from amaranth.lib import stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from spikeforge.model.network import Layer, signed_range
 
 from .events import EventKind, EventLayout, addr_bits_for
+from .layouts import NamedArrayLayout
 from .params import check_instance, check_int, validating
 
 __all__ = ["LIFCore"]
@@ -83,7 +84,8 @@ class LIFCore(wiring.Component):
         super().__init__({
             "control": In(stream.Signature(EventKind)),
             "sweep": Out(stream.Signature(range(self.rows), always_ready=True)),
-            "currents": In(stream.Signature(data.ArrayLayout(signed(acc_bits), self.lanes),
+            "currents": In(stream.Signature(NamedArrayLayout(signed(acc_bits), self.lanes,
+                                                             prefix="lane"),
                                             always_ready=True)),
             "spikes": Out(stream.Signature(self.event_layout)),
             "error": Out(1),
@@ -131,7 +133,7 @@ class LIFCore(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         layer, lanes, rows = self.layer, self.lanes, self.rows
-        v_layout = data.ArrayLayout(signed(layer.v_bits), lanes)
+        v_layout = NamedArrayLayout(signed(layer.v_bits), lanes, prefix="lane")
 
         m.submodules.membranes = v_mem = Memory(shape=v_layout, depth=rows, init=[])
         v_write = v_mem.write_port()

@@ -1,10 +1,11 @@
 """PE array: ``P`` processing elements accumulating weight words into per-neuron currents."""
 
 from amaranth import Module, Mux, Signal, signed
-from amaranth.lib import data, stream, wiring
+from amaranth.lib import stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
+from .layouts import NamedArrayLayout
 from .params import check_int, validating
 from .weight_memory import WordLayout
 
@@ -66,7 +67,8 @@ class PEArray(wiring.Component):
         super().__init__({
             "words": In(stream.Signature(self.word_layout, always_ready=True)),
             "sweep": In(stream.Signature(range(rows), always_ready=True)),
-            "currents": Out(stream.Signature(data.ArrayLayout(signed(acc_bits), lanes),
+            "currents": Out(stream.Signature(NamedArrayLayout(signed(acc_bits), lanes,
+                                                              prefix="lane"),
                                              always_ready=True)),
             "error": Out(1),
         })

@@ -5,6 +5,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from .events import EventKind, EventLayout, addr_bits_for
+from .layouts import NamedArrayLayout
 from .params import check_int, validating
 
 __all__ = ["Readout", "ResultLayout", "CYCLE_BITS"]
@@ -21,7 +22,7 @@ class ResultLayout(data.StructLayout):
 
     def __init__(self, classes, count_bits, counters_layout=None):
         fields = {"cls": addr_bits_for(classes),
-                  "counts": data.ArrayLayout(count_bits, classes),
+                  "counts": NamedArrayLayout(count_bits, classes, prefix="class"),
                   "cycles": CYCLE_BITS}
         if counters_layout is not None:
             fields["counters"] = counters_layout

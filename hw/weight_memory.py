@@ -7,6 +7,7 @@ from amaranth.lib.wiring import In, Out
 
 from spikeforge.model.memory import WeightImage
 
+from .layouts import NamedArrayLayout
 from .params import check_instance, check_int, validating
 
 __all__ = ["LaneLayout", "LoadTarget", "WeightMemory", "WordLayout"]
@@ -25,7 +26,8 @@ class WordLayout(data.StructLayout):
 
     def __init__(self, lanes, index_bits, w_bits):
         self.lane_layout = LaneLayout(index_bits, w_bits)
-        super().__init__({"lanes": data.ArrayLayout(self.lane_layout, lanes), "last": 1,
+        super().__init__({"lanes": NamedArrayLayout(self.lane_layout, lanes, prefix="lane"),
+                          "last": 1,
                           "live": 1})
 
 
