@@ -60,6 +60,11 @@ def open_serial(port, baud=115200, timeout=1.0):
     return serial.Serial(port, baudrate=baud, timeout=timeout)
 
 
+#: Requests that have the same effect when the device receives them twice (a resend after a
+#: lost reply is safe): they read, or write the same words again, or reset.
+RESENDABLE = frozenset({Command.IDENTIFY, Command.COUNTERS, Command.LOAD, Command.RESET})
+
+
 class Device:
     """A spikeforge accelerator behind a UART host link.
 
@@ -68,9 +73,14 @@ class Device:
     port :
         ``write(bytes)``, ``read(n)``, ``timeout``.
     retries : int
-        How many times a request is sent again after a corrupted or missing reply, or after
-        the device reported it corrupted (``BAD_CRC``) or cut short (``TIMEOUT``) — in both
-        cases the device acted on nothing.
+        How many times a request is sent again after the device reported it corrupted
+        (``BAD_CRC``) or cut short (``TIMEOUT``) — then the device acted on nothing — or, for
+        a request that may be applied twice (:data:`RESENDABLE`: ``IDENTIFY``, ``COUNTERS``,
+        ``LOAD``, ``RESET``), after its reply was lost or corrupted. ``EVENTS`` and ``RESULT``
+        are never resent after a lost reply: the device may have pushed the events or handed
+        out the result, and a resend would duplicate spikes or lose a result; the driver
+        raises :class:`~.protocol.ProtocolError` instead (open a new session, or ``reset()``,
+        and repeat the sample).
     reset : bool
         Open the session with ``RESET`` (the default), so nothing an earlier host left in the
         device — an open sample, an unread result — leaks into this session's answers. Pass
@@ -120,7 +130,12 @@ class Device:
             self.port.write(frame)
             try:
                 status, echoed, data = self._reply()
-            except ProtocolError:
+            except ProtocolError as error:
+                if Command(command) not in RESENDABLE:
+                    raise ProtocolError(
+                        f"the reply to {Command(command).name} was lost or corrupted ({error}); "
+                        f"the device may have acted on the request, so it is not sent again: "
+                        f"call reset() (or open a new Device) and repeat the sample") from None
                 if attempt == self.retries:
                     raise
                 continue

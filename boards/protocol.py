@@ -192,7 +192,12 @@ class ResetReport:
 class Identity:
     """What ``IDENTIFY`` tells about a device: protocol and spikeforge version, the network
     shape, the hardware configuration, and for every layer the geometry of its weight
-    memories (``word_bytes`` and ``depth`` per target, 0 where a format has no such memory)."""
+    memories (``word_bytes`` and ``depth`` per target, 0 where a format has no such memory).
+
+    The block: ``b"SPKF", protocol u8, version u8 x3, layers u8, shape u16 x (layers + 1)``,
+    per layer ``lanes u16, format u8, queue_depth u16``, then ``dense_baseline u8,
+    count_bits u8``, per layer and target ``word_bytes u8, depth u16``, per layer
+    ``start_bits u8, length_bits u8, neuron fingerprint u32``."""
 
     protocol: int
     version: tuple
@@ -220,7 +225,7 @@ class Identity:
         out += bytes([self.protocol, *self.version, len(self.shape) - 1])
         out += b"".join(struct.pack("<H", n) for n in self.shape)
         for lanes, fmt, depth in zip(self.lanes, self.formats, self.queue_depths):
-            out += bytes([lanes, FORMAT_CODES[fmt]]) + struct.pack("<H", depth)
+            out += struct.pack("<HBH", lanes, FORMAT_CODES[fmt], depth)
         out += bytes([int(self.dense_baseline), self.count_bits])
         for layer in self.memories:
             for word_bytes, depth in layer:
@@ -258,10 +263,11 @@ class Identity:
         names = {code: name for name, code in FORMAT_CODES.items()}
         lanes, formats, depths = [], [], []
         for _ in range(layers):
-            lanes.append(data[pos])
-            formats.append(names[data[pos + 1]])
-            depths.append(struct.unpack_from("<H", data, pos + 2)[0])
-            pos += 4
+            count, code, depth = struct.unpack_from("<HBH", data, pos)
+            lanes.append(count)
+            formats.append(names[code])
+            depths.append(depth)
+            pos += 5
         dense, count_bits = data[pos], data[pos + 1]
         pos += 2
         memories = []

@@ -203,3 +203,44 @@ def test_reply_crc_is_checked():
                reset=False).identify()
     with pytest.raises(ProtocolError, match="no reply from the device"):
         Device(Port(b""), retries=0, reset=False).identify()
+
+
+def test_a_lost_reply_is_resent_only_when_a_second_copy_is_harmless():
+    """A corrupted reply to IDENTIFY is answered by a resend; to EVENTS or RESULT it is not
+    (the device may have pushed the spikes or handed out the result: a resend would duplicate
+    spikes or lose a result) and the driver says what to do."""
+    class Port:
+        """Answers every request with a reply whose CRC is wrong."""
+        timeout = 0.1
+
+        def __init__(self):
+            self.writes, self.pending = 0, bytearray()
+
+        def write(self, data):
+            self.writes += 1
+            body = bytes([Status.OK, data[1], 0, 0])
+            self.pending += b"\x5a" + body + bytes([crc8(body) ^ 1])
+            return len(data)
+
+        def read(self, n):
+            out, self.pending = bytes(self.pending[:n]), self.pending[n:]
+            return out
+
+    for command, payload, resent in ((Command.IDENTIFY, b"", True),
+                                     (Command.COUNTERS, b"", True),
+                                     (Command.EVENTS, encode_event(STEP, 0), False),
+                                     (Command.RESULT, b"", False)):
+        port = Port()
+        device = Device(port, retries=2, reset=False)
+        with pytest.raises(ProtocolError,
+                           match="bad CRC" if resent else "so it is not sent again"):
+            device.request(command, payload)
+        assert port.writes == (3 if resent else 1), command
+
+
+def test_identity_holds_every_lane_count_the_generator_accepts(board):
+    """Up to 256 PEs per layer (the PE array's limit): the block keeps lanes in 16 bits."""
+    import dataclasses
+    net, config, link, port, device = board
+    wide = dataclasses.replace(link.identity, lanes=(256, 1))
+    assert Identity.decode(wide.encode()) == wide
