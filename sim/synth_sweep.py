@@ -1,0 +1,120 @@
+"""Synthesis sweep: the 784-128-10 reference network's board top through yosys ``synth_ecp5``
+for every lane count and weight format, one yosys at a time.
+
+Each point builds what ``make synth BOARD=ulx3s BOARD_ARGS="--sizes 784 128 10 --lanes P
+--format F"`` gives to yosys — the :class:`~spikeforge.boards.top.BoardTop` (host link around
+the accelerator) elaborated by the ULX3S platform of amaranth-boards, as RTLIL — and runs
+:func:`spikeforge.toolchain.yosys.synthesize_rtlil` on it (yosys only: no place and route).
+It records whether the point built, whether a workaround was needed (there should be none),
+the LUT4 / flip-flop / DP16KD / TRELLIS_DPR16X4 counts, the yosys time and its peak memory.
+
+    python -m spikeforge.sim.synth_sweep --out build/sweep
+
+prints a Markdown table and writes ``sweep.json`` and ``sweep.md`` into ``--out`` (each
+point's yosys logs stay in ``--out/P<lanes>-<format>/``).
+"""
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from spikeforge.model import FORMATS, HardwareConfig, reference_network
+from spikeforge.toolchain import yowasp_env
+from spikeforge.toolchain.yosys import YosysError, synthesize_rtlil
+
+__all__ = ["board_rtlil", "sweep_point", "markdown", "main"]
+
+LANES = (1, 2, 4, 8, 16, 32, 64, 128)
+COLUMNS = ("LUT4", "TRELLIS_FF", "DP16KD", "TRELLIS_DPR16X4", "MULT18X18D")
+
+
+def board_rtlil(sizes, lanes, fmt, *, queue_depth=16, max_steps=16):
+    """The RTLIL text ``make synth BOARD=ulx3s`` hands to yosys for this configuration."""
+    from amaranth_boards.ulx3s import ULX3S_85F_Platform
+
+    from spikeforge.boards.top import BoardTop
+
+    network = reference_network(tuple(sizes), w_bits=4, density=0.5, lanes=lanes)
+    config = HardwareConfig.uniform(network, lanes=lanes, format=fmt, queue_depth=queue_depth)
+    plan = ULX3S_85F_Platform().prepare(BoardTop(network, config, max_steps=max_steps),
+                                        name="top")
+    return plan.files["top.il"]
+
+
+def sweep_point(sizes, lanes, fmt, out, *, queue_depth=16, timeout=900, env=None):
+    """Build one point; return its record (a dict, JSON-ready)."""
+    record = {"sizes": list(sizes), "lanes": lanes, "format": fmt, "queue_depth": queue_depth}
+    start = time.perf_counter()
+    rtlil = board_rtlil(sizes, lanes, fmt, queue_depth=queue_depth)
+    record["elaboration_s"] = round(time.perf_counter() - start, 1)
+    try:
+        run = synthesize_rtlil(rtlil, "top", "ecp5", Path(out) / f"P{lanes}-{fmt}",
+                               timeout=timeout, env=env)
+    except YosysError as error:
+        last = error.attempts[-1] if error.attempts else None
+        record.update(built=False, error=str(error),
+                      yosys_s=round(sum(a.seconds for a in error.attempts), 1),
+                      log=str(last.log) if last else None, workaround=None)
+        return record
+    record.update(built=True, workaround=run.workaround, version=run.version_number,
+                  cells={name: run.cells.get(name, 0) for name in COLUMNS},
+                  yosys_s=round(run.seconds, 1),
+                  peak_mb=None if run.peak_mb is None else round(run.peak_mb),
+                  attempts=[{"workaround": a.workaround, "failure": a.failure,
+                             "log": str(a.log)} for a in run.attempts],
+                  log=str(run.log))
+    return record
+
+
+def markdown(records):
+    """The sweep as a Markdown table."""
+    head = ["P", "format", "built", "workaround", *COLUMNS, "yosys s", "peak MiB"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in records:
+        cells = r.get("cells", {})
+        row = [str(r["lanes"]), r["format"], "yes" if r["built"] else "**no**",
+               r.get("workaround") or "none",
+               *[str(cells.get(name, "")) for name in COLUMNS],
+               str(r.get("yosys_s", "")), str(r.get("peak_mb") or "")]
+        lines.append("| " + " | ".join(row) + " |")
+    failed = [r for r in records if not r["built"]]
+    for r in failed:
+        lines.append(f"\nP = {r['lanes']} {r['format']}: {r['error']}")
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m spikeforge.sim.synth_sweep",
+                                     description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", default="build/sweep", help="output folder")
+    parser.add_argument("--sizes", type=int, nargs="+", default=[784, 128, 10])
+    parser.add_argument("--lanes", type=int, nargs="+", default=list(LANES))
+    parser.add_argument("--formats", nargs="+", default=list(FORMATS), choices=FORMATS)
+    parser.add_argument("--queue-depth", type=int, default=16)
+    parser.add_argument("--timeout", type=float, default=900,
+                        help="seconds per yosys run before the point is given up")
+    args = parser.parse_args(argv)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    env = yowasp_env()
+    records = []
+    for lanes in args.lanes:
+        for fmt in args.formats:
+            record = sweep_point(args.sizes, lanes, fmt, out, queue_depth=args.queue_depth,
+                                 timeout=args.timeout, env=env)
+            records.append(record)
+            status = ("built" + (f" with {record['workaround']}" if record["workaround"]
+                                 else "") if record["built"] else "FAILED")
+            print(f"P = {lanes:3} {fmt:6}: {status}, {record['yosys_s']} s", file=sys.stderr,
+                  flush=True)
+            (out / "sweep.json").write_text(json.dumps(records, indent=1))
+    table = markdown(records)
+    (out / "sweep.md").write_text(table + "\n")
+    print(table)
+    return 0 if all(r["built"] and not r["workaround"] for r in records) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
