@@ -15,10 +15,14 @@ point's yosys logs stay in ``--out/P<lanes>-<format>/``).
 """
 
 import argparse
+import gc
 import json
 import sys
 import time
+import warnings
 from pathlib import Path
+
+from amaranth.hdl import UnusedElaboratable
 
 from spikeforge.model import FORMATS, HardwareConfig, reference_network
 from spikeforge.toolchain import yowasp_env
@@ -47,14 +51,24 @@ def sweep_point(sizes, lanes, fmt, out, *, queue_depth=16, timeout=900, env=None
     """Build one point; return its record (a dict, JSON-ready)."""
     record = {"sizes": list(sizes), "lanes": lanes, "format": fmt, "queue_depth": queue_depth}
     start = time.perf_counter()
-    rtlil = board_rtlil(sizes, lanes, fmt, queue_depth=queue_depth)
+    refused = None
+    with warnings.catch_warnings():    # silence the half-built parts of a refused top
+        warnings.simplefilter("ignore", UnusedElaboratable)
+        try:
+            rtlil = board_rtlil(sizes, lanes, fmt, queue_depth=queue_depth)
+        except Exception as error:     # a configuration the board top cannot be made for
+            refused = f"elaboration failed: {type(error).__name__}: {error}"
+        gc.collect()
+    if refused:
+        record.update(built=False, workaround=None, stage="elaboration", error=refused)
+        return record
     record["elaboration_s"] = round(time.perf_counter() - start, 1)
     try:
         run = synthesize_rtlil(rtlil, "top", "ecp5", Path(out) / f"P{lanes}-{fmt}",
                                timeout=timeout, env=env)
     except YosysError as error:
         last = error.attempts[-1] if error.attempts else None
-        record.update(built=False, error=str(error),
+        record.update(built=False, error=str(error), stage="yosys",
                       yosys_s=round(sum(a.seconds for a in error.attempts), 1),
                       log=str(last.log) if last else None, workaround=None)
         return record
@@ -79,9 +93,13 @@ def markdown(records):
                *[str(cells.get(name, "")) for name in COLUMNS],
                str(r.get("yosys_s", "")), str(r.get("peak_mb") or "")]
         lines.append("| " + " | ".join(row) + " |")
-    failed = [r for r in records if not r["built"]]
-    for r in failed:
-        lines.append(f"\nP = {r['lanes']} {r['format']}: {r['error']}")
+    for r in records:
+        if not r["built"]:
+            lines.append(f"\nP = {r['lanes']} {r['format']}: {r['error']}")
+        elif r.get("workaround"):
+            failure = r["attempts"][0]["failure"]
+            lines.append(f"\nP = {r['lanes']} {r['format']}: needed {r['workaround']} "
+                         f"(first attempt: {failure})")
     return "\n".join(lines)
 
 
@@ -106,14 +124,17 @@ def main(argv=None):
                                  timeout=args.timeout, env=env)
             records.append(record)
             status = ("built" + (f" with {record['workaround']}" if record["workaround"]
-                                 else "") if record["built"] else "FAILED")
-            print(f"P = {lanes:3} {fmt:6}: {status}, {record['yosys_s']} s", file=sys.stderr,
-                  flush=True)
+                                 else "") if record["built"] else f"FAILED ({record['error']})")
+            print(f"P = {lanes:3} {fmt:6}: {status}, yosys {record.get('yosys_s', '-')} s",
+                  file=sys.stderr, flush=True)
             (out / "sweep.json").write_text(json.dumps(records, indent=1))
     table = markdown(records)
     (out / "sweep.md").write_text(table + "\n")
     print(table)
-    return 0 if all(r["built"] and not r["workaround"] for r in records) else 1
+    # Exit status 1 when a point failed in yosys or needed a workaround (a configuration the
+    # board top refuses at elaboration is reported, not counted).
+    bad = [r for r in records if r.get("stage") == "yosys" or r.get("workaround")]
+    return 1 if bad else 0
 
 
 if __name__ == "__main__":
