@@ -51,6 +51,26 @@ def identity_of(accelerator):
                     neurons=tuple(neuron_fingerprint(layer) for layer in accelerator.network))
 
 
+def _check_addressable(identity):
+    """Refuse a configuration the protocol cannot describe or load: a layer wider than a u16,
+    a weight-memory word of more than 255 bytes (``word_bytes u8``; a ``LOAD`` frame must hold
+    one), or a memory deeper than 65535 words (``addr u16``, ``depth u16``)."""
+    for index, size in enumerate(identity.shape):
+        if size > 0xFFFF:
+            raise ValueError(f"layer {index} has {size} neurons; the host link describes at "
+                             f"most 65535 per layer")
+    for index, geometry in enumerate(identity.memories):
+        for target, (word_bytes, depth) in zip(TARGETS, geometry):
+            if word_bytes > 255:
+                raise ValueError(f"layer {index + 1}'s {target} words are {word_bytes} bytes "
+                                 f"wide; the host link loads words of at most 255 bytes: use "
+                                 f"fewer lanes or narrower weights")
+            if depth > 0xFFFF:
+                raise ValueError(f"layer {index + 1}'s {target} memory needs {depth} words; "
+                                 f"the host link addresses at most 65535 words per memory: use "
+                                 f"more lanes or a compressed format (csc, bitmap)")
+
+
 def _le_bytes(value, count):
     """The ``count`` little-endian bytes of an Amaranth value (zero-extended)."""
     wide = Cat(value, Const(0, max(0, 8 * count - len(value))))
@@ -127,6 +147,7 @@ class HostLink(wiring.Component):
             self.accelerator = Accelerator(network, config, max_steps=max_steps,
                                            capacity=capacity, result_counters=False)
             self.identity = identity_of(self.accelerator)
+            _check_addressable(self.identity)
         super().__init__({"rx": In(1, init=1), "tx": Out(1, init=1), "error": Out(1)})
 
     def elaborate(self, platform):

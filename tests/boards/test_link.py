@@ -244,3 +244,18 @@ def test_identity_holds_every_lane_count_the_generator_accepts(board):
     net, config, link, port, device = board
     wide = dataclasses.replace(link.identity, lanes=(256, 1))
     assert Identity.decode(wide.encode()) == wide
+
+
+def test_configurations_the_protocol_cannot_load_are_refused_up_front():
+    """LOAD addresses words with a u16 and frames hold whole words of at most 255 bytes: a
+    784-128-10 network on one dense lane (100,352 words) and 256 lanes of 16-bit weights
+    (512-byte words) are refused when the link is built, naming the layer and what to change."""
+    deep = Network([Layer(np.ones((128, 784), int), theta=5, w_bits=4, v_bits=12),
+                    Layer(np.ones((10, 128), int), theta=5, w_bits=4, v_bits=12)])
+    with pytest.raises(ValueError, match=r"layer 1's weights memory needs 100352 words; the "
+                                         r"host link addresses at most 65535 words per memory"):
+        HostLink(deep, HardwareConfig.uniform(deep, lanes=1, format="dense"), divisor=4)
+    wide = Network([Layer(np.ones((256, 2), int), theta=5, w_bits=16, v_bits=20)])
+    with pytest.raises(ValueError, match=r"layer 1's weights words are 512 bytes wide; the host "
+                                         r"link loads words of at most 255 bytes"):
+        HostLink(wide, HardwareConfig.uniform(wide, lanes=256, format="dense"), divisor=4)
