@@ -5,8 +5,14 @@ debug wire, named ``x[3]`` for element 3 of ``x``, beside the wire ``x`` itself.
 bit 3 of ``x`` ``x[3]`` as well when it hands the design to ABC9 and back: in yosys 0.70
 (``abc_ops_reintegrate``) the two names meet, wires of different widths are joined and yosys
 stops with ``Assert 'GetSize(conn.first) == GetSize(conn.second)' failed`` in
-``kernel/rtlil.cc``. Which names ABC9 picks depends on the whole netlist, so any
-configuration with an array-shaped signal can meet it (issue 9).
+``kernel/rtlil.cc`` (under ``yosys -q`` nothing is printed: exit status 1, the message is
+only in the log). Which names ABC9 picks depends on the whole netlist, so whether a
+configuration meets it moves with unrelated changes: the 784-128-10 ULX3S top crashed at 32
+lanes (dense) and built at 128 until a host-link change swapped the two. The colliding names
+seen were a LIF core's ``v_read__data`` / ``v_read__data[4]`` (membrane read data) and
+``currents__payload[6]``; every crash seen had a layer with a single row of neurons (lanes >=
+neurons), whose one-word memories become flip-flops with the array-shaped wire on their
+outputs. ``-nolutram`` or ``-dff`` only change which names ABC9 sees and are no cure (issue 9).
 
 :class:`NamedArrayLayout` is an ``ArrayLayout`` in every respect (same fields, equal to the
 plain layout, indexed the same way) except its :meth:`format`, which describes the elements
