@@ -82,11 +82,6 @@ def typical_inputs(network, samples=16, steps=16, activity=0.15, seed=0):
     return encode_rate(x, steps)
 
 
-def _board_top(network, config, args):
-    from .top import BoardTop
-    return BoardTop(network, config, baud=args.baud, max_steps=args.steps)
-
-
 def synth(args):
     """``spikeforge synth``: bitstream and report for ``--board``."""
     from spikeforge.toolchain import ToolNotFound
@@ -94,13 +89,14 @@ def synth(args):
     from .registry import get_board
     from .report import ResourceOverflow, SynthesisError
     from .synth import synthesize
+    from .top import BoardTop
 
     network, config = network_and_config(args)
     board = get_board(args.board)
     out = args.out / args.board
-    top = _board_top(network, config, args)
+    top = BoardTop(network, config, baud=args.baud, max_steps=args.steps)
     try:
-        top.link_for(board.clock_mhz * 1e6)          # checks --baud and the generator's limits
+        top.link_for(board.clock_mhz * 1e6)   # checks --baud and the limits; the build reuses it
     except (ValueError, TypeError) as error:
         raise _fail(f"this configuration cannot be generated: {error}") from None
     try:

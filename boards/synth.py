@@ -43,7 +43,6 @@ Toolchain notes:
 """
 
 import os
-import re
 import shlex
 import shutil
 import subprocess
@@ -52,7 +51,7 @@ import time
 from pathlib import Path
 
 from spikeforge.toolchain import yowasp_env
-from spikeforge.toolchain.yosys import workarounds_for
+from spikeforge.toolchain.yosys import failure_line, version_line, workarounds_for
 
 from . import dfu
 from .registry import BOARDS, Board, get_board
@@ -77,14 +76,8 @@ def _yosys_failure(build_dir, name):
     if (build_dir / f"{name}.tim").exists():
         return None
     rpt = build_dir / f"{name}.rpt"
-    text = rpt.read_text(errors="replace") if rpt.exists() else ""
-    errors = _errors(rpt)
-    if errors:
-        return errors[-1]
-    if "End of script" not in text:
-        last = [line for line in text.splitlines() if line.strip()][-1:] or ["(empty log)"]
-        return f"yosys stopped without an error message; its log ends with: {last[0].strip()}"
-    return None
+    # The script's exit status is the whole flow's, not yosys's: judge by the log alone.
+    return failure_line(rpt.read_text(errors="replace") if rpt.exists() else "") or None
 
 
 def _failure(board, build_dir, name, error):
@@ -234,9 +227,7 @@ def synthesize(board, top, *, build_dir, name="top", domain="sync", synth_opts=N
     report = read_report(board, build_dir, name=name, domain=domain, seconds=total)
     report.workaround = workaround
     report.failed_attempts = failures
-    banner = re.search(r"^\s*(Yosys \d[^\n]*)", (build_dir / f"{name}.rpt").read_text(
-        errors="replace"), re.M)
-    report.yosys_version = banner.group(1).strip() if banner else ""
+    report.yosys_version = version_line((build_dir / f"{name}.rpt").read_text(errors="replace"))
     overflows = find_overflows(board, report.cells)
     if overflows:                                       # nextpnr would have failed; be sure
         raise ResourceOverflow(board, overflows, log=build_dir / f"{name}.tim")

@@ -33,21 +33,29 @@ class BoardTop(Elaboratable):
         self.network, self.config = network, config
         self.baud, self.max_steps, self.capacity = baud, max_steps, capacity
         self.link = None
+        self._clock_hz = None
 
     def link_for(self, clock_hz):
+        """The :class:`~.link.HostLink` for a ``clock_hz`` clock, built once (raises
+        ``ValueError`` when the baud rate or the configuration cannot be built); a caller may
+        ask for it before the build to check the configuration, and the build reuses it."""
+        if self.link is not None and self._clock_hz == clock_hz:
+            return self.link
         divisor = round(clock_hz / self.baud)
         if abs(clock_hz / divisor - self.baud) > 0.02 * self.baud:
             raise ValueError(f"baud = {self.baud} cannot be made from a {clock_hz / 1e6:g} MHz "
                              f"clock within 2 % (divisor {divisor})")
-        return HostLink(self.network, self.config, divisor=divisor,
-                        timeout=int(clock_hz * 0.05), max_steps=self.max_steps,
-                        capacity=self.capacity)
+        self.link = HostLink(self.network, self.config, divisor=divisor,
+                             timeout=int(clock_hz * 0.05), max_steps=self.max_steps,
+                             capacity=self.capacity)
+        self._clock_hz = clock_hz
+        return self.link
 
     def elaborate(self, platform):
         if platform is None:
             raise TypeError("BoardTop needs a board platform; simulate HostLink instead")
         m = Module()
-        m.submodules.link = link = self.link = self.link_for(platform.default_clk_frequency)
+        m.submodules.link = link = self.link_for(platform.default_clk_frequency)
         try:
             uart = platform.request("uart", 0, dir="-")
         except ResourceError:

@@ -26,27 +26,30 @@ refuses, a file that cannot be read, a design that does not fit or a tool that f
 """
 
 import argparse
-import os
 import sys
 from importlib.metadata import version
 
 __all__ = ["COMMANDS", "main", "parser"]
 
-#: ``name: (module, function that adds the options, function that runs, help)``.
+#: ``name: (module, function that runs, help, extra arguments of its add_arguments)``; each
+#: module's ``add_arguments(parser, *extra)`` adds the command's options.
 COMMANDS = {
-    "verilog": ("spikeforge.hw.generate", "add_arguments", "run",
-                "write the accelerator's and its blocks' Verilog (build/verilog/)"),
-    "synth": ("spikeforge.boards.cli", "add_arguments", "synth",
-              "synthesize, place and route for a board: bitstream and resource/Fmax report"),
-    "prog": ("spikeforge.boards.cli", "add_arguments", "prog",
-             "program a board with openFPGALoader"),
-    "run": ("spikeforge.boards.cli", "add_arguments", "run",
-            "load the network into a board, run samples and compare with the golden model"),
-    "demo": ("spikeforge.sim.demo", "add_arguments", "run",
+    "verilog": ("spikeforge.hw.generate", "run",
+                "write the accelerator's and its blocks' Verilog (build/verilog/)", ()),
+    "synth": ("spikeforge.boards.cli", "synth",
+              "synthesize, place and route for a board: bitstream and resource/Fmax report",
+              ("synth",)),
+    "prog": ("spikeforge.boards.cli", "prog", "program a board with openFPGALoader",
+             ("prog",)),
+    "run": ("spikeforge.boards.cli", "run",
+            "load the network into a board, run samples and compare with the golden model",
+            ("run",)),
+    "demo": ("spikeforge.sim.demo", "run",
              "the co-design flow on the digits classifier: train, convert, co-simulate, "
-             "synthesize, report (build/demo/)"),
-    "bench": ("spikeforge.sim.bench", "add_arguments", "run",
-              "benchmark tables: golden-model throughput, sparsity gain, co-simulation speed"),
+             "synthesize, report (build/demo/)", ()),
+    "bench": ("spikeforge.sim.bench", "run",
+              "benchmark tables: golden-model throughput, sparsity gain, co-simulation speed",
+              ()),
 }
 
 
@@ -60,14 +63,10 @@ def parser():
     p.add_argument("--version", action="version",
                    version=f"spikeforge {version('spikeforge')}")
     sub = p.add_subparsers(dest="command", required=True, metavar="command")
-    for name, (module_name, add, function, helptext) in COMMANDS.items():
+    for name, (module_name, function, helptext, extra) in COMMANDS.items():
         module = importlib.import_module(module_name)
         s = sub.add_parser(name, help=helptext, description=helptext)
-        adder = getattr(module, add)
-        if module_name == "spikeforge.boards.cli":
-            adder(s, name)
-        else:
-            adder(s)
+        module.add_arguments(s, *extra)
         s.set_defaults(run=getattr(module, function))
     return p
 
@@ -78,9 +77,8 @@ def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv[:1] == ["bench"]:
         # The golden-model figure is per core: one BLAS thread, set before NumPy loads.
-        from spikeforge.sim.bench import BLAS_THREAD_VARS
-        for var in BLAS_THREAD_VARS:
-            os.environ.setdefault(var, "1")
+        from spikeforge.toolchain import pin_blas_threads
+        pin_blas_threads()
     args = parser().parse_args(argv)
     args.argv = argv[1:]
     args.run(args)

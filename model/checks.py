@@ -48,38 +48,31 @@ def per_layer(name, value, count):
 # argparse ``type=`` callables: a bad value makes argparse answer with one line naming the flag
 # the user typed, e.g. ``argument --lanes: 0 is out of range; allowed range is [1, 256]``.
 
-def flag_int(lo, hi):
-    """An argparse type: an integer in ``[lo, hi]``."""
-    def parse(text):
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not an integer; allowed range is "
-                                             f"[{lo}, {hi}]") from None
-        if not lo <= value <= hi:
-            raise argparse.ArgumentTypeError(f"{value} is out of range; allowed range is "
-                                             f"[{lo}, {hi}]")
-        return value
-    parse.__name__ = "integer"
-    return parse
-
-
-def flag_float(lo, hi, *, low_open=False):
-    """An argparse type: a number in ``[lo, hi]`` (``(lo, hi]`` with ``low_open``)."""
+def _flag_number(convert, noun, lo, hi, low_open):
     interval = f"{'(' if low_open else '['}{lo}, {hi}]"
 
     def parse(text):
         try:
-            value = float(text)
+            value = convert(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a number; allowed range is "
+            raise argparse.ArgumentTypeError(f"{text!r} is not {noun}; allowed range is "
                                              f"{interval}") from None
         if not (lo < value if low_open else lo <= value) or not value <= hi:
-            raise argparse.ArgumentTypeError(f"{value:g} is out of range; allowed range is "
+            raise argparse.ArgumentTypeError(f"{text} is out of range; allowed range is "
                                              f"{interval}")
         return value
-    parse.__name__ = "number"
+    parse.__name__ = noun.split()[-1]        # argparse names the type in its own messages
     return parse
+
+
+def flag_int(lo, hi):
+    """An argparse type: an integer in ``[lo, hi]``."""
+    return _flag_number(int, "an integer", lo, hi, False)
+
+
+def flag_float(lo, hi, *, low_open=False):
+    """An argparse type: a number in ``[lo, hi]`` (``(lo, hi]`` with ``low_open``)."""
+    return _flag_number(float, "a number", lo, hi, low_open)
 
 
 def flag_input_file(text):

@@ -19,12 +19,9 @@ Co-simulation
 Run ``python -m spikeforge.sim.bench --help`` for options.
 """
 
-import os
-
-BLAS_THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
-if __name__ == "__main__":           # one BLAS thread, set before NumPy loads (`spikeforge
-    for _var in BLAS_THREAD_VARS:     # bench` does the same before it imports anything)
-        os.environ.setdefault(_var, "1")
+if __name__ == "__main__":             # one BLAS thread, before NumPy loads (`spikeforge bench`
+    from spikeforge.toolchain import pin_blas_threads    # does the same before its imports)
+    pin_blas_threads()
 
 import argparse  # noqa: E402
 import time  # noqa: E402

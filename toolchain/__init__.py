@@ -5,10 +5,10 @@ It sits below ``spikeforge.sim`` and ``spikeforge.boards`` (both use it) and imp
 else of spikeforge, so the import graph stays one-way (DESIGN.md §1, §7).
 """
 
-from .env import ToolNotFound, verilator_env, verilator_root, yowasp_env
+from .env import ToolNotFound, pin_blas_threads, verilator_env, verilator_root, yowasp_env
 from .yosys import (WORKAROUNDS, YosysError, YosysRun, synthesize_rtlil, synthesize_verilog,
                     workarounds_for)
 
-__all__ = ["ToolNotFound", "verilator_root", "verilator_env", "yowasp_env",
+__all__ = ["ToolNotFound", "verilator_root", "verilator_env", "yowasp_env", "pin_blas_threads",
            "WORKAROUNDS", "YosysError", "YosysRun", "synthesize_verilog", "synthesize_rtlil",
            "workarounds_for"]

@@ -17,7 +17,8 @@ import shutil
 import sys
 from pathlib import Path
 
-__all__ = ["ToolNotFound", "verilator_root", "verilator_env", "yowasp_env"]
+__all__ = ["ToolNotFound", "verilator_root", "verilator_env", "yowasp_env",
+           "pin_blas_threads"]
 
 
 class ToolNotFound(RuntimeError):
@@ -92,3 +93,10 @@ def yowasp_env(base=None):
     env["AMARANTH_USE_YOSYS"] = "builtin"
     env["PATH"] = os.pathsep.join([str(_scripts_dir()), env.get("PATH", "")])
     return env
+
+
+def pin_blas_threads():
+    """One BLAS thread (OpenMP, OpenBLAS, MKL) for this process, so a throughput figure is per
+    core. Effective only before NumPy is first imported, which this module never does."""
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(var, "1")

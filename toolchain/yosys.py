@@ -49,7 +49,7 @@ from .env import yowasp_env
 
 __all__ = ["SYNTH_COMMANDS", "WORKAROUNDS", "Attempt", "YosysRun", "YosysError",
            "synthesize", "synthesize_verilog", "synthesize_rtlil", "workarounds_for",
-           "parse_stat", "yosys_version"]
+           "parse_stat", "yosys_version", "version_line", "failure_line"]
 
 #: The yosys synthesis command of each supported family.
 SYNTH_COMMANDS = {"ice40": "synth_ice40", "ecp5": "synth_ecp5"}
@@ -157,7 +157,9 @@ def _check_family(family):
                          f"{', '.join(map(repr, SYNTH_COMMANDS))}")
 
 
-def _version_line(text):
+def version_line(text):
+    """The ``Yosys x.y (git sha1 ...)`` line of a yosys log or of ``yosys -V`` (``""`` if
+    absent)."""
     found = re.search(r"^Yosys \d[^\n]*", text, re.M)
     return found.group(0).strip() if found else ""
 
@@ -172,7 +174,7 @@ def yosys_version(yosys=None):
                                 text=True, timeout=300, stdin=subprocess.DEVNULL)
     except (OSError, subprocess.SubprocessError):
         return ""
-    return _version_line(result.stdout)
+    return version_line(result.stdout)
 
 
 def parse_stat(stat_json_text, top):
@@ -189,9 +191,10 @@ def parse_stat(stat_json_text, top):
     return {str(name): int(count) for name, count in cells.items()}
 
 
-def _failure_line(log_text, out_text, returncode, timed_out):
-    """One line saying why an attempt failed (``""`` if it did not): the last ``ERROR`` line
-    of the log or of the console output, else the last lines of the log."""
+def failure_line(log_text, out_text="", returncode=0, timed_out=0):
+    """One line saying why a yosys run failed (``""`` if it did not): the last ``ERROR`` line
+    of the log or of the console output, else the last lines of a log that never reached
+    ``End of script.``. The board flow reads its build logs with it too."""
     if timed_out:
         return f"timed out after {timed_out:g} s"
     for text in (log_text, out_text):
@@ -322,14 +325,14 @@ def synthesize(source, top, family, build_dir, *, language="verilog", opts=(),
         log_text = log.read_text(errors="replace") if log.exists() else ""
         out = build_dir / f"{stem}.out"
         out_text = out.read_text(errors="replace") if out.exists() else ""
-        failure = _failure_line(log_text, out_text, returncode, timed_out)
+        failure = failure_line(log_text, out_text, returncode, timed_out)
         if not failure and not stat_file.exists():
             failure = f"no stat output {stat_file.name}"
         attempts.append(Attempt(workaround, returncode, log, seconds, failure))
         if not failure:
             return YosysRun(top=top, family=family,
                             cells=parse_stat(stat_file.read_text(), top), log=log,
-                            version=_version_line(log_text) or yosys_version(env["YOSYS"]),
+                            version=version_line(log_text) or yosys_version(env["YOSYS"]),
                             workaround=workaround,
                             attempts=tuple(attempts), seconds=seconds, peak_mb=peak_mb)
         if timed_out or not _SYNTH_STARTED.search(log_text):
@@ -338,7 +341,7 @@ def synthesize(source, top, family, build_dir, *, language="verilog", opts=(),
     last = attempts[-1]
     last_text = last.log.read_text(errors="replace") if last.log.exists() else ""
     # A log that stops early has no version banner; ask yosys.
-    version = re.search(r"Yosys (\S+)", _version_line(last_text) or yosys_version(env["YOSYS"]))
+    version = re.search(r"Yosys (\S+)", version_line(last_text) or yosys_version(env["YOSYS"]))
     tried = ", ".join(a.workaround for a in attempts if a.workaround)
     retried = f" (also with {tried})" if tried else ""
     if last.failure.startswith("timed out"):
