@@ -15,6 +15,7 @@ from .simulate import SimResult, layer_step, simulate
 from .memory import FORMATS, Memory, WeightImage, compile_weights, decode_weights
 from .reference import reference_network
 from .convert import balance_thresholds, convert_mlp
+from .mnist import MNISTReference, load_mnist, mnist_reference, mnist_split
 from .cycles import (CycleReport, HardwareConfig, LayerConfig, LayerCycles, Timing, cycle_model,
                      lower_bound, single_layer_cycles)
 
@@ -29,4 +30,5 @@ __all__ = [
     "CycleReport", "HardwareConfig", "LayerConfig", "LayerCycles", "Timing", "cycle_model",
     "lower_bound", "single_layer_cycles", "reference_network", "balance_thresholds",
     "convert_mlp",
+    "MNISTReference", "load_mnist", "mnist_reference", "mnist_split",
 ]
