@@ -17,7 +17,8 @@ from .readout import CYCLE_BITS, Readout
 __all__ = ["Accelerator", "HARDWARE_TIMING", "TapLayout"]
 
 #: The fixed latencies this RTL implements; the cycle model must use exactly these.
-HARDWARE_TIMING = Timing(queue_latency=1, drain=2, sweep_latency=2, readout_latency=1)
+HARDWARE_TIMING = Timing(queue_latency=1, drain=2, sweep_latency=2, readout_latency=1,
+                         emit_depth=4)
 
 
 class TapLayout(data.StructLayout):
@@ -41,7 +42,7 @@ class Accelerator(wiring.Component):
     ----------
     network : Network
     config : HardwareConfig
-        ``lanes``, ``format`` and ``queue_depth`` per layer, and the mode (``dense`` builds the
+        ``lanes``, ``sweep_lanes``, ``format`` and ``queue_depth`` per layer, and the mode (``dense`` builds the
         sparsity-oblivious baseline). Its ``timing`` must be :data:`HARDWARE_TIMING`.
     max_steps : int
         Longest sample in steps, ``[1, 2**24]``; sizes the output counters.
@@ -105,8 +106,10 @@ class Accelerator(wiring.Component):
             self.queues = [EventQueue(addr_bits_for(n), c.queue_depth)
                            for n, c in zip(fan_ins, config.layers)]
             self.cores = [LayerCore(layer, image, dense=dense, capacity=cap,
-                                    drain=HARDWARE_TIMING.drain)
-                          for layer, image, cap in zip(network, self.images, capacity)]
+                                    drain=HARDWARE_TIMING.drain, sweep_lanes=c.sweep_lanes,
+                                    emit_depth=HARDWARE_TIMING.emit_depth)
+                          for layer, image, cap, c in zip(network, self.images, capacity,
+                                                          config.layers)]
             self.counters_layout = NamedArrayLayout(LayerCounters(), len(network),
                                                     prefix="layer")
             self.readout = Readout(network.n_outputs, max(1, max_steps.bit_length()),

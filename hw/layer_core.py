@@ -52,6 +52,11 @@ class LayerCore(wiring.Component):
         Build the sparsity-oblivious baseline.
     capacity : int, optional
         Weight-memory depth for run-time loading (see :class:`WeightMemory`).
+    drain, emit_depth : int
+        ``Timing.drain`` and ``Timing.emit_depth`` (see :class:`LIFCore`).
+    sweep_lanes : int, optional
+        Neurons the LIF sweep updates per cycle, a divisor of the image's lanes (default:
+        the lanes).
 
     Members
     -------
@@ -68,7 +73,8 @@ class LayerCore(wiring.Component):
         Sticky: a PE array collision or a bad LIF command (never expected).
     """
 
-    def __init__(self, layer, image, *, dense=False, capacity=None, drain=2):
+    def __init__(self, layer, image, *, dense=False, capacity=None, drain=2, sweep_lanes=None,
+                 emit_depth=4):
         with validating(self):
             check_instance("layer", layer, Layer)
             check_instance("image", image, WeightImage)
@@ -83,8 +89,9 @@ class LayerCore(wiring.Component):
             self.acc_bits = accumulator_bits(layer.w_bits, layer.fan_in)
             self.memory = WeightMemory(image, capacity=capacity)
             self.pes = PEArray(lanes=image.lanes, rows=image.rows, w_bits=layer.w_bits,
-                               acc_bits=self.acc_bits)
-            self.lif = LIFCore(layer, lanes=image.lanes, acc_bits=self.acc_bits, drain=drain)
+                               acc_bits=self.acc_bits, sweep_lanes=sweep_lanes)
+            self.lif = LIFCore(layer, lanes=image.lanes, acc_bits=self.acc_bits, drain=drain,
+                               sweep_lanes=sweep_lanes, emit_depth=emit_depth)
         super().__init__({
             "i": In(stream.Signature(EventLayout(addr_bits_for(layer.fan_in)))),
             "o": Out(stream.Signature(EventLayout(addr_bits_for(layer.neurons)))),

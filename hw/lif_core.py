@@ -1,7 +1,7 @@
 """LIF core: the per-step neuron sweep — leak, threshold, reset, saturation, spike emission."""
 
 from amaranth import Cat, Const, Module, Mux, Signal, signed
-from amaranth.lib import stream, wiring
+from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
@@ -10,6 +10,7 @@ from spikeforge.model.network import Layer, signed_range
 from .events import EventKind, EventLayout, addr_bits_for
 from .layouts import NamedArrayLayout
 from .params import check_instance, check_int, validating
+from .pe_array import SweepRequest
 
 __all__ = ["LIFCore"]
 
@@ -25,53 +26,63 @@ def _lowest_set(m, bits, width, name):
 
 class LIFCore(wiring.Component):
     """Sweeps a layer's neurons on ``STEP`` (DESIGN.md §2 step 2-4) and clears them on
-    ``SAMPLE``, ``P`` neurons per cycle, and emits the spiking neurons' addresses.
+    ``SAMPLE``, ``S`` neurons per cycle, and emits the spiking neurons' addresses.
 
-    Neuron ``i`` is lane ``i % P`` of row ``i // P``. Its membrane (``v_bits``, saturating),
-    refractory bit (the last spike, for ``delayed`` timing) and bias live in block RAMs of
-    ``rows = ceil(N / P)`` words of ``P`` lanes. The input current of a row comes from the
-    :class:`~spikeforge.hw.pe_array.PEArray` through ``sweep``/``currents`` (read and clear).
-    The neuron parameters (threshold, leak mode and constants, reset, timing) are fixed at
-    generation; the multiplier of the ``mul`` leak is the only multiplier.
+    The sweep visits ``C = ceil(N / S)`` *chunks*; chunk ``k`` is neurons ``kS .. kS+S-1``,
+    lane ``i % S`` for neuron ``i``. Membranes (``v_bits``, saturating), refractory bits
+    (the last spike, for ``delayed`` timing) and biases live in memories of ``C`` words of
+    ``S`` lanes. The input currents come from the :class:`~spikeforge.hw.pe_array.PEArray`
+    of ``P = lanes`` PEs through ``sweep``/``currents`` (read and clear): chunk ``k`` is
+    row ``kS // P`` of PE group ``(kS % P) // S``. The neuron parameters (threshold, leak
+    mode and constants, reset, timing) are fixed at generation; the multiplier of the
+    ``mul`` leak is the only multiplier.
+
+    A chunk's spike mask goes into an *emitter queue* of ``emit_depth`` entries, and the
+    emitter pushes one spike per cycle from its head, so sweeping and emitting overlap.
 
     Parameters
     ----------
     layer : Layer
         The neuron parameters, bias and size ``N`` (the weights are not used here).
     lanes : int
-        ``P``, ``[1, N]``.
+        ``P``, the PE array's lanes, ``[1, min(256, N)]``.
     acc_bits : int
         Width of the currents from the PE array, ``[2, 48]``.
     drain : int
-        Cycles from accepting a command to the first row, ``[1, 16]`` (``Timing.drain``):
+        Cycles from accepting a command to the first chunk, ``[1, 16]`` (``Timing.drain``):
         the time the last weight word needs to land in the accumulators.
+    sweep_lanes : int, optional
+        ``S``, neurons updated per cycle, a divisor of ``lanes`` (default ``lanes``).
+    emit_depth : int
+        Entries of the emitter queue, ``[1, 16]`` (``Timing.emit_depth``).
 
     Members
     -------
     control : ``In(stream.Signature(EventKind))``
         ``STEP`` or ``SAMPLE``; ready while the core is idle. (``SPIKE`` is refused with
         ``error``.)
-    sweep : ``Out(stream.Signature(range(rows), always_ready=True))``
-        Row read-and-clear requests to the PE array.
-    currents : ``In(stream.Signature(ArrayLayout(signed(acc_bits), P), always_ready=True))``
+    sweep : ``Out(stream.Signature(SweepRequest(rows, P // S), always_ready=True))``
+        Read-and-clear requests to the PE array.
+    currents : ``In(stream.Signature(ArrayLayout(signed(acc_bits), S), always_ready=True))``
     spikes : ``Out(stream.Signature(EventLayout(addr_bits(N))))``
         ``SPIKE(i)`` for every neuron that fired, in ascending address order, then the
-        command itself as a marker (``STEP`` / ``SAMPLE``). Back-pressure stalls the sweep;
-        nothing is dropped.
+        command itself as a marker (``STEP`` / ``SAMPLE``). Back-pressure stalls the
+        emitter, and through a full emitter queue the sweep; nothing is dropped.
     error : ``Out(1)``
         Sticky: a ``SPIKE`` command was offered.
 
-    Timing (``Timing`` of the cycle model): a command accepted in cycle ``s`` issues row 0 in
-    cycle ``s + drain``. A row issued in ``c`` is computed in ``c + 1`` and its spikes are
-    pushed from ``c + 2`` (``sweep_latency = 2``), one per cycle. A silent row lets the next
-    one issue in ``c + 1``; after a row with spikes the next issues in the cycle of its last
-    push. The marker goes out like a row with one spike after the last row, and ``control``
-    is ready again the cycle after. Without back-pressure a ``STEP`` takes
-    ``drain + rows + spikes + 3`` cycles from acceptance to ready, a ``SAMPLE``
-    ``drain + rows + 3``.
+    Timing (the sweep contract of :mod:`spikeforge.model.cycles`): a command accepted in
+    cycle ``s`` may issue chunk 0 in cycle ``s + drain``. A chunk issued in ``c`` is
+    computed in ``c + 1``; if it has spikes, its mask enters the emitter queue at the end
+    of ``c + 1`` and its first spike can be pushed in ``c + 2`` (``sweep_latency = 2``).
+    Chunks issue one per cycle while the queue's entries plus the chunk being computed (if
+    it has spikes) are fewer than ``emit_depth``. The marker is one more item after the
+    last chunk, an entry of one push; ``control`` is ready again the cycle after it is
+    pushed. Without back-pressure a ``SAMPLE`` takes ``drain + C + 3`` cycles from
+    acceptance to ready.
     """
 
-    def __init__(self, layer, *, lanes, acc_bits, drain=2):
+    def __init__(self, layer, *, lanes, acc_bits, drain=2, sweep_lanes=None, emit_depth=4):
         with validating(self):
             check_instance("layer", layer, Layer)
             self.layer = layer
@@ -79,13 +90,21 @@ class LIFCore(wiring.Component):
             self.lanes = check_int("lanes", lanes, 1, min(256, layer.neurons))
             self.acc_bits = check_int("acc_bits", acc_bits, 2, 48)
             self.drain = check_int("drain", drain, 1, 16)
+            self.sweep_lanes = check_int("sweep_lanes", lanes if sweep_lanes is None
+                                         else sweep_lanes, 1, lanes)
+            if lanes % self.sweep_lanes:
+                raise ValueError(f"sweep_lanes = {sweep_lanes} must divide lanes = {lanes}")
+            self.emit_depth = check_int("emit_depth", emit_depth, 1, 16)
             self.rows = -(-self.neurons // self.lanes)
+            self.groups = lanes // self.sweep_lanes
+            self.chunks = -(-self.neurons // self.sweep_lanes)
             self.event_layout = EventLayout(addr_bits_for(self.neurons))
         super().__init__({
             "control": In(stream.Signature(EventKind)),
-            "sweep": Out(stream.Signature(range(self.rows), always_ready=True)),
-            "currents": In(stream.Signature(NamedArrayLayout(signed(acc_bits), self.lanes,
-                                                             prefix="lane"),
+            "sweep": Out(stream.Signature(SweepRequest(self.rows, self.groups),
+                                          always_ready=True)),
+            "currents": In(stream.Signature(NamedArrayLayout(signed(acc_bits),
+                                                             self.sweep_lanes, prefix="lane"),
                                             always_ready=True)),
             "spikes": Out(stream.Signature(self.event_layout)),
             "error": Out(1),
@@ -132,107 +151,132 @@ class LIFCore(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        layer, lanes, rows = self.layer, self.lanes, self.rows
+        layer, lanes = self.layer, self.sweep_lanes
+        chunks, groups = self.chunks, self.groups
         v_layout = NamedArrayLayout(signed(layer.v_bits), lanes, prefix="lane")
 
-        m.submodules.membranes = v_mem = Memory(shape=v_layout, depth=rows, init=[])
+        m.submodules.membranes = v_mem = Memory(shape=v_layout, depth=chunks, init=[])
         v_write = v_mem.write_port()
         v_read = v_mem.read_port()
         delayed = layer.timing == "delayed"
         if delayed:
-            m.submodules.refractory = r_mem = Memory(shape=lanes, depth=rows, init=[])
+            m.submodules.refractory = r_mem = Memory(shape=lanes, depth=chunks, init=[])
             r_write = r_mem.write_port()
             r_read = r_mem.read_port()
         has_bias = bool(layer.bias.any())
         if has_bias:
-            padded = list(layer.bias) + [0] * (rows * lanes - self.neurons)
-            bias_rows = [[int(b) for b in padded[r * lanes:(r + 1) * lanes]] for r in range(rows)]
-            m.submodules.bias = b_mem = Memory(shape=v_layout, depth=rows, init=bias_rows)
+            padded = list(layer.bias) + [0] * (chunks * lanes - self.neurons)
+            bias_rows = [[int(b) for b in padded[r * lanes:(r + 1) * lanes]]
+                         for r in range(chunks)]
+            m.submodules.bias = b_mem = Memory(shape=v_layout, depth=chunks, init=bias_rows)
             b_read = b_mem.read_port()
 
         # -- command and sweep control -------------------------------------------------------
         active = Signal()
         kind = Signal(EventKind)
         countdown = Signal(range(self.drain + 1))
-        issue_row = Signal(range(rows + 2))        # rows = the marker pseudo-row
-        issue_base = Signal(range((rows + 1) * lanes + 1))   # issue_row * lanes, kept by adding
+        issue_chunk = Signal(range(chunks + 2))    # chunks = the marker pseudo-chunk
+        issue_row = Signal(range(self.rows))       # the chunk's PE row and group
+        issue_group = Signal(range(groups))
+        issue_base = Signal(range((chunks + 1) * lanes + 1))   # issue_chunk * S, by adding
         m.d.comb += self.control.ready.eq(~active)
         with m.If(self.control.valid & self.control.ready):
             with m.If(self.control.payload == EventKind.SPIKE):
                 m.d.sync += self.error.eq(1)
             with m.Else():
                 m.d.sync += [active.eq(1), kind.eq(self.control.payload),
-                             countdown.eq(self.drain - 1), issue_row.eq(0), issue_base.eq(0)]
+                             countdown.eq(self.drain - 1), issue_chunk.eq(0), issue_row.eq(0),
+                             issue_group.eq(0), issue_base.eq(0)]
         with m.If(countdown != 0):
             m.d.sync += countdown.eq(countdown - 1)
 
-        # -- compute stage (C): the row issued last cycle ----------------------------------
+        # -- compute stage (C): the chunk issued last cycle ----------------------------------
         c_valid = Signal()
         c_marker = Signal()
-        c_row = Signal(range(rows))
+        c_chunk = Signal(range(chunks))
         c_base = Signal.like(issue_base)
         c_mask = Signal(lanes)
         compute = c_valid & ~c_marker
         new_v = []
         fired = []
-        last_row_lanes = self.neurons - (rows - 1) * lanes      # lanes of real neurons
+        last_chunk_lanes = self.neurons - (chunks - 1) * lanes      # lanes of real neurons
         for p in range(lanes):
             r_bit = r_read.data[p] if delayed else Const(0)
             bias = b_read.data[p] if has_bias else Const(0, signed(2))
             v, s = self._neuron(m, v_read.data[p], r_bit, self.currents.payload[p], bias, p)
-            in_range = 1 if p < last_row_lanes else (c_row != rows - 1)
+            in_range = 1 if p < last_chunk_lanes else (c_chunk != chunks - 1)
             new_v.append(v)
             fired.append(s & in_range)
         clearing = kind == EventKind.SAMPLE
         m.d.comb += c_mask.eq(Mux(compute & ~clearing, Cat(*fired), 0))
-        m.d.comb += [v_write.addr.eq(c_row), v_write.en.eq(compute)]
+        m.d.comb += [v_write.addr.eq(c_chunk), v_write.en.eq(compute)]
         for p in range(lanes):
             m.d.comb += v_write.data[p].eq(Mux(clearing, 0, new_v[p]))
         if delayed:
-            m.d.comb += [r_write.addr.eq(c_row), r_write.en.eq(compute),
+            m.d.comb += [r_write.addr.eq(c_chunk), r_write.en.eq(compute),
                          r_write.data.eq(c_mask)]
 
-        # -- emitter (E): pushes the lowest pending spike, or the marker --------------------
-        e_mask = Signal(lanes)
-        e_base = Signal.like(issue_base)
-        e_marker = Signal()
-        lowest = _lowest_set(m, e_mask, lanes, "lowest")
-        m.d.comb += self.spikes.valid.eq((e_mask != 0) | e_marker)
-        with m.If(e_mask != 0):
+        # -- emitter queue (Q) and emitter (E) -----------------------------------------------
+        # A shift-register queue: entry 0 is the head the emitter pushes from; a pop moves
+        # every entry down one place, and a write lands behind the last remaining entry.
+        depth = self.emit_depth
+        entry_layout = data.StructLayout({"mask": lanes, "base": len(issue_base), "marker": 1})
+        entries = [Signal(entry_layout, name=f"entry{e}") for e in range(depth)]
+        level = Signal(range(depth + 1))
+        head = entries[0]
+        lowest = _lowest_set(m, head.mask, lanes, "lowest")
+        m.d.comb += self.spikes.valid.eq(level != 0)
+        with m.If(head.mask != 0):
             m.d.comb += [self.spikes.payload.kind.eq(EventKind.SPIKE),
-                         self.spikes.payload.addr.eq(e_base + lowest)]
+                         self.spikes.payload.addr.eq(head.base + lowest)]
         with m.Else():
             m.d.comb += [self.spikes.payload.kind.eq(kind), self.spikes.payload.addr.eq(0)]
         push = self.spikes.valid & self.spikes.ready
-        single = (e_mask & (e_mask - 1))[:lanes] == 0
-        empty_after = ~self.spikes.valid | (push & (e_marker | single))
-        c_quiet = ~c_valid | ((c_mask == 0) & ~c_marker)
-        with m.If(push):
-            with m.If(e_mask != 0):
-                m.d.sync += e_mask.eq((e_mask & (e_mask - 1))[:lanes])
-            with m.Else():
-                m.d.sync += [e_marker.eq(0), active.eq(0)]
-        with m.If(c_valid & ((c_mask != 0) | c_marker)):    # the issue rule keeps E free
-            m.d.sync += [e_mask.eq(c_mask), e_marker.eq(c_marker), e_base.eq(c_base)]
+        rest = (head.mask & (head.mask - 1))[:lanes]         # the head without its lowest bit
+        pop = Signal()
+        m.d.comb += pop.eq(push & (rest == 0))                # last spike, or the marker
+        write = Signal()
+        m.d.comb += write.eq(c_valid & ((c_mask != 0) | c_marker))
+        with m.If(push & head.marker):
+            m.d.sync += active.eq(0)
+        with m.If(push & ~pop):
+            m.d.sync += head.mask.eq(rest)
+        slot = level - pop                                    # where a write lands
+        for e in range(depth):
+            following = entries[e + 1] if e + 1 < depth else Const(0, entry_layout.size)
+            with m.If(write & (slot == e)):
+                m.d.sync += [entries[e].mask.eq(c_mask), entries[e].base.eq(c_base),
+                             entries[e].marker.eq(c_marker)]
+            with m.Elif(pop):
+                m.d.sync += entries[e].eq(following)
+        m.d.sync += level.eq(level + write - pop)
 
         # -- issue stage (I) ------------------------------------------------------------------
         issue = Signal()
-        m.d.comb += issue.eq(active & (countdown == 0) & (issue_row <= rows)
-                             & empty_after & c_quiet)
-        is_row = issue_row < rows
-        row = Signal(range(rows))
-        m.d.comb += row.eq(issue_row)
+        m.d.comb += issue.eq(active & (countdown == 0) & (issue_chunk <= chunks)
+                             & (level + write < depth))
+        is_chunk = issue_chunk < chunks
+        chunk = Signal(range(chunks))
+        m.d.comb += chunk.eq(issue_chunk)
         m.d.comb += [
-            self.sweep.valid.eq(issue & is_row),
-            self.sweep.payload.eq(row),
-            v_read.addr.eq(row),
+            self.sweep.valid.eq(issue & is_chunk),
+            self.sweep.payload.row.eq(issue_row),
+            self.sweep.payload.group.eq(issue_group),
+            v_read.addr.eq(chunk),
         ]
         if delayed:
-            m.d.comb += r_read.addr.eq(row)
+            m.d.comb += r_read.addr.eq(chunk)
         if has_bias:
-            m.d.comb += b_read.addr.eq(row)
-        m.d.sync += [c_valid.eq(issue), c_marker.eq(issue & ~is_row), c_row.eq(row),
+            m.d.comb += b_read.addr.eq(chunk)
+        m.d.sync += [c_valid.eq(issue), c_marker.eq(issue & ~is_chunk), c_chunk.eq(chunk),
                      c_base.eq(issue_base)]
         with m.If(issue):
-            m.d.sync += [issue_row.eq(issue_row + 1), issue_base.eq(issue_base + lanes)]
+            m.d.sync += [issue_chunk.eq(issue_chunk + 1), issue_base.eq(issue_base + lanes)]
+            if groups > 1:
+                with m.If(issue_group == groups - 1):
+                    m.d.sync += [issue_group.eq(0), issue_row.eq(issue_row + 1)]
+                with m.Else():
+                    m.d.sync += issue_group.eq(issue_group + 1)
+            else:
+                m.d.sync += issue_row.eq(issue_row + 1)
         return m

@@ -1,7 +1,7 @@
 """PE array: ``P`` processing elements accumulating weight words into per-neuron currents."""
 
-from amaranth import Module, Mux, Signal, signed
-from amaranth.lib import stream, wiring
+from amaranth import Array, Module, Mux, Signal, signed
+from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
@@ -9,7 +9,7 @@ from .layouts import NamedArrayLayout
 from .params import check_int, validating
 from .weight_memory import WordLayout
 
-__all__ = ["PEArray", "accumulator_bits"]
+__all__ = ["PEArray", "REGISTER_ROWS", "SweepRequest", "accumulator_bits"]
 
 
 def accumulator_bits(w_bits, fan_in):
@@ -18,14 +18,36 @@ def accumulator_bits(w_bits, fan_in):
     return w_bits + max(0, (fan_in - 1).bit_length())
 
 
+#: Accumulator rows per PE up to which the accumulators are flip-flops (see PEArray).
+REGISTER_ROWS = 2
+
+
+class SweepRequest(data.StructLayout):
+    """A sweep read-and-clear request: local index ``row`` of PE group ``group`` (PEs
+    ``group * S .. group * S + S - 1``)."""
+
+    def __init__(self, rows, groups):
+        super().__init__({"row": range(rows), "group": range(groups)})
+
+
 class PEArray(wiring.Component):
     """``lanes`` PEs; PE ``p`` owns the input currents of neurons ``i ≡ p (mod lanes)``.
 
-    Each PE keeps ``rows`` signed ``acc_bits`` accumulators in its own block RAM (local
-    index ``i // lanes``) and adds the weight of its lane of every word into the addressed
-    accumulator: a read in the word's cycle and a write in the next, with the read port
-    transparent to the write port, so a neuron hit by consecutive words is forwarded and no
-    update is lost. ``acc_bits`` from :func:`accumulator_bits` can never overflow.
+    Each PE keeps ``rows`` signed ``acc_bits`` accumulators (local index ``i // lanes``)
+    and adds the weight of its lane of every word into the addressed accumulator: the word
+    is taken in its cycle and added in the next. ``acc_bits`` from :func:`accumulator_bits`
+    can never overflow.
+
+    Memory mapping (DESIGN.md §7): with ``rows <= REGISTER_ROWS`` the accumulators are
+    flip-flops (a fully parallel layer has one per PE and needs no RAM at all); deeper, each
+    PE has its own :class:`~amaranth.lib.memory.Memory` (the synthesizer makes it LUT RAM
+    or block RAM by depth) with a read in the word's cycle, a write in the next and the
+    read port transparent to the write port, so a neuron hit by consecutive words is
+    forwarded and no update is lost.
+
+    The sweep reads ``S = sweep_lanes`` accumulators per request: PE group ``g`` is PEs
+    ``gS .. gS+S-1``, so neuron ``i`` is lane ``i % S`` of the request
+    ``(row = i // lanes, group = (i % lanes) // S)``.
 
     Parameters
     ----------
@@ -37,38 +59,46 @@ class PEArray(wiring.Component):
         Weight width, ``[2, 16]``.
     acc_bits : int
         Accumulator width, ``[w_bits, 48]``.
+    sweep_lanes : int, optional
+        ``S``, a divisor of ``lanes`` (default ``lanes``).
 
     Members
     -------
     words : ``In(stream.Signature(WordLayout, always_ready=True))``
         One word per cycle at full throughput.
-    sweep : ``In(stream.Signature(range(rows), always_ready=True))``
-        Read-and-clear request for a row (local index) of every PE.
-    currents : ``Out(stream.Signature(ArrayLayout(signed(acc_bits), lanes), always_ready=True))``
-        The requested row's currents, valid the cycle after the request; the row is zero
-        from then on.
+    sweep : ``In(stream.Signature(SweepRequest(rows, lanes // S), always_ready=True))``
+        Read-and-clear request for one row of one PE group.
+    currents : ``Out(stream.Signature(ArrayLayout(signed(acc_bits), S), always_ready=True))``
+        The requested accumulators, valid the cycle after the request; they are zero from
+        then on.
     error : ``Out(1)``
         Sticky: a sweep request arrived in the same cycle as a word (a contract violation
         that would lose the word).
 
     Timing: a word in cycle ``w`` is in its accumulator at the end of cycle ``w + 1``; a
     sweep request from cycle ``w + 1`` on reads it (``Timing.drain``). Sweep requests run
-    at one row per cycle.
+    at one per cycle.
     """
 
-    def __init__(self, *, lanes, rows, w_bits, acc_bits):
+    def __init__(self, *, lanes, rows, w_bits, acc_bits, sweep_lanes=None):
         with validating(self):
             self.lanes = check_int("lanes", lanes, 1, 256)
             self.rows = check_int("rows", rows, 1, 1 << 16)
             self.w_bits = check_int("w_bits", w_bits, 2, 16)
             self.acc_bits = check_int("acc_bits", acc_bits, w_bits, 48)
+            self.sweep_lanes = check_int("sweep_lanes", lanes if sweep_lanes is None
+                                         else sweep_lanes, 1, lanes)
+            if lanes % self.sweep_lanes:
+                raise ValueError(f"sweep_lanes = {sweep_lanes} must divide lanes = {lanes}")
+            self.groups = lanes // self.sweep_lanes
+            self.storage = "registers" if rows <= REGISTER_ROWS else "memory"
             self.index_bits = max(0, (rows - 1).bit_length())
             self.word_layout = WordLayout(lanes, self.index_bits, w_bits)
         super().__init__({
             "words": In(stream.Signature(self.word_layout, always_ready=True)),
-            "sweep": In(stream.Signature(range(rows), always_ready=True)),
-            "currents": Out(stream.Signature(NamedArrayLayout(signed(acc_bits), lanes,
-                                                              prefix="lane"),
+            "sweep": In(stream.Signature(SweepRequest(rows, self.groups), always_ready=True)),
+            "currents": Out(stream.Signature(NamedArrayLayout(signed(acc_bits),
+                                                              self.sweep_lanes, prefix="lane"),
                                              always_ready=True)),
             "error": Out(1),
         })
@@ -77,33 +107,49 @@ class PEArray(wiring.Component):
         m = Module()
         sweeping = Signal()
         sweep_row = Signal(range(self.rows))
-        m.d.sync += [sweeping.eq(self.sweep.valid), sweep_row.eq(self.sweep.payload)]
+        sweep_group = Signal(range(self.groups))
+        m.d.sync += [sweeping.eq(self.sweep.valid), sweep_row.eq(self.sweep.payload.row),
+                     sweep_group.eq(self.sweep.payload.group)]
         m.d.comb += self.currents.valid.eq(sweeping)
 
         collision = self.sweep.valid & self.words.valid
         with m.If(collision):
             m.d.sync += self.error.eq(1)
 
+        swept = []          # per PE, the accumulator the sweep reads in the cycle after
         for p in range(self.lanes):
-            memory = Memory(shape=signed(self.acc_bits), depth=self.rows, init=[])
-            m.submodules[f"pe{p}"] = memory
-            write = memory.write_port()
-            read = memory.read_port(transparent_for=(write,))
             lane = self.words.payload.lanes[p]
-
             adding = Signal(name=f"adding{p}")
             add_index = Signal(range(self.rows), name=f"add_index{p}")
             add_weight = Signal(signed(self.w_bits), name=f"add_weight{p}")
             m.d.sync += [adding.eq(self.words.valid & lane.valid & ~self.sweep.valid),
                          add_index.eq(lane.index), add_weight.eq(lane.weight)]
+            clearing = sweeping & (sweep_group == p // self.sweep_lanes)
 
-            m.d.comb += [
-                read.addr.eq(Mux(self.sweep.valid, self.sweep.payload, lane.index)),
-                self.currents.payload[p].eq(read.data),
-            ]
-            with m.If(adding):
-                m.d.comb += [write.addr.eq(add_index), write.data.eq(read.data + add_weight),
-                             write.en.eq(1)]
-            with m.Elif(sweeping):
-                m.d.comb += [write.addr.eq(sweep_row), write.data.eq(0), write.en.eq(1)]
+            if self.storage == "registers":
+                accumulators = Array(Signal(signed(self.acc_bits), name=f"acc{p}_{r}")
+                                     for r in range(self.rows))
+                target = accumulators[add_index]
+                with m.If(adding):
+                    m.d.sync += target.eq(target + add_weight)
+                with m.Elif(clearing):
+                    m.d.sync += accumulators[sweep_row].eq(0)
+                swept.append(accumulators[sweep_row])
+            else:
+                memory = Memory(shape=signed(self.acc_bits), depth=self.rows, init=[])
+                m.submodules[f"pe{p}"] = memory
+                write = memory.write_port()
+                read = memory.read_port(transparent_for=(write,))
+                m.d.comb += read.addr.eq(Mux(self.sweep.valid, self.sweep.payload.row,
+                                             lane.index))
+                with m.If(adding):
+                    m.d.comb += [write.addr.eq(add_index),
+                                 write.data.eq(read.data + add_weight), write.en.eq(1)]
+                with m.Elif(clearing):
+                    m.d.comb += [write.addr.eq(sweep_row), write.data.eq(0), write.en.eq(1)]
+                swept.append(read.data)
+
+        for q in range(self.sweep_lanes):
+            choices = Array(swept[g * self.sweep_lanes + q] for g in range(self.groups))
+            m.d.comb += self.currents.payload[q].eq(choices[sweep_group])
         return m

@@ -16,7 +16,7 @@ order followed by ``STEP``; after the last step's ``STEP`` comes ``SAMPLE``.
   ``c + queue_latency`` on. A push needs a free entry, counted at the start of the cycle: the
   push of the ``e``-th event happens no earlier than one cycle after the pop of event
   ``e - Q_l``.
-* **Layer core** ``l`` (``P`` lanes, ``rows = ceil(N/P)``) pops one event at a time, when it
+* **Layer core** ``l`` (``P`` lanes, ``rows = ceil(N/P)``, ``S`` sweep lanes) pops one event at a time, when it
   is free, and is busy for:
 
   - ``SPIKE(j)``: ``max(1, L_j)`` cycles, where ``L_j`` is the number of words of column
@@ -24,16 +24,24 @@ order followed by ``STEP``; after the last step's ``STEP`` comes ``SAMPLE``.
     ``bitmap``). Pointer fetch is prefetched, so back-to-back columns stream one word per
     cycle and an empty column costs one cycle.
   - ``STEP``: ``drain`` cycles for the last words to reach the current accumulators, then a
-    sweep of the ``rows`` local indices. Row ``r`` is issued in cycle ``c_r``; its ``k_r``
-    spiking neurons are pushed to the next queue one per cycle, in ascending address order,
-    from cycle ``c_r + sweep_latency`` on, each waiting for a free entry. A silent row
-    lets the next row issue one cycle later (``c_{r+1} = c_r + 1``); after a row with spikes
-    the next row issues in the cycle of the row's last push (``c_r + sweep_latency + k_r - 1``
-    when nothing blocks). After the last row the ``STEP`` marker goes out like a row with one
-    spike, and the core is free the cycle after that push.
+    *sweep* of the layer's ``C = ceil(N / S)`` chunks of ``S = sweep_lanes`` neurons
+    (chunk ``k`` is neurons ``kS .. kS+S-1``), then the ``STEP`` marker as one more item:
+
+    - *Issue.* Chunk 0 may issue in cycle ``start + drain``; each later item no earlier than
+      the cycle after its predecessor, and only while fewer than ``emit_depth`` *entries*
+      are held. A chunk with ``k > 0`` spiking neurons, and the marker, become an entry;
+      it is held from its issue until its last push. Silent chunks hold nothing.
+    - *Emit.* The spike emitter pushes one event per cycle, entries in order, each
+      entry's neurons in ascending address order: an entry issued in cycle ``c`` pushes
+      its first event no earlier than ``c + sweep_latency`` and than the cycle after the
+      previous entry's last push; every push waits for a free entry of the next queue.
+
+    So the sweep and the emission overlap: without back-pressure a sweep costs about
+    ``max(C, spikes)`` plus ``sweep_latency``, not ``C + spikes``. The core is free the
+    cycle after the marker's push.
   - ``SAMPLE``: like ``STEP``, but the sweep clears the membranes, refractory bits and
-    accumulators (``drain + rows`` cycles, no spikes), then the ``SAMPLE`` marker goes out
-    like a row with one spike; free the cycle after.
+    accumulators (no chunk spikes), then the ``SAMPLE`` marker: free at
+    ``start + drain + C + sweep_latency + 1``.
   - *Dense baseline* (``mode="dense"``): ``SPIKE`` costs 1 cycle (the address is latched
     into an input spike vector) and ``STEP`` first streams every column of the layer,
     ``fan_in * rows`` cycles, before the drain and the sweep.
@@ -46,19 +54,12 @@ sample's *latency* counts from its first event's push and *total* is the cycle o
 result.
 
 For one layer nothing ever blocks (the readout never back-pressures and a queue of depth
-``>= queue_latency + 1`` never runs dry), so with ``sl = sweep_latency`` the count has the
-closed form::
+``>= queue_latency + 1`` never runs dry): :func:`single_layer_cycles` steps that case cycle
+by cycle, a second route to the same count.
 
-    cycles = queue_latency + sum over SPIKE events of max(1, L_j)
-             + sum over steps of (drain + sum_r (1 if k_r == 0 else k_r + sl - 1) + sl + 1)
-             + drain + rows + sl + readout_latency
-
-where ``k_r`` counts the spikes of sweep row ``r`` in that step (:func:`single_layer_cycles`).
-With the default ``sl = 2`` a sweep costs ``rows + spikes``. The dense baseline replaces the
-``SPIKE`` sum by one cycle per spike and adds ``fan_in * rows`` per step.
-
-Lower bound (DESIGN.md §4): per layer and step, ``ceil(synapses reached / P) + rows``, where
-*synapses reached* are the non-zero weights in the columns of that step's input spikes.
+Lower bound (DESIGN.md §4): per layer and step, ``ceil(synapses reached / P) + C``, where
+*synapses reached* are the non-zero weights in the columns of that step's input spikes and
+``C = ceil(N / S)`` the sweep's chunks (``rows`` when ``S = P``).
 """
 
 import math
@@ -74,7 +75,7 @@ from .network import Network
 from .simulate import SimResult
 
 __all__ = ["CycleReport", "HardwareConfig", "LayerConfig", "LayerCycles", "Timing",
-           "cycle_model", "lower_bound", "single_layer_cycles", "MODES"]
+           "cycle_model", "lower_bound", "single_layer_cycles", "sweep_cycles", "MODES"]
 
 MODES = ("sparse", "dense")
 QUEUE_DEPTH_RANGE = (2, 1 << 16)
@@ -88,11 +89,13 @@ class Timing:
     drain: int = 2
     sweep_latency: int = 2
     readout_latency: int = 1
+    emit_depth: int = 4
 
     def __post_init__(self):
-        for name in ("queue_latency", "drain", "sweep_latency", "readout_latency"):
+        for name in ("queue_latency", "drain", "sweep_latency", "readout_latency",
+                     "emit_depth"):
             _check_int(f"timing.{name}", getattr(self, name), 0, 64)
-        for name in ("queue_latency", "sweep_latency"):
+        for name in ("queue_latency", "sweep_latency", "emit_depth"):
             if getattr(self, name) < 1:
                 raise ValueError(f"timing.{name} = {getattr(self, name)} is out of range; "
                                  f"allowed range is [1, 64]")
@@ -100,12 +103,20 @@ class Timing:
 
 @dataclass(frozen=True)
 class LayerConfig:
-    """Hardware parameters of one layer core: ``lanes`` (PEs), weight ``format`` and the
-    depth of the event queue in front of it."""
+    """Hardware parameters of one layer core: ``lanes`` (PEs, the accumulate lanes of a
+    weight word), weight ``format``, the depth of the event queue in front of it, and
+    ``sweep_lanes`` (``S``), the neurons the LIF sweep updates per cycle.
+
+    ``sweep_lanes`` defaults to ``lanes`` and must divide it: accumulating is one adder per
+    lane and runs for every input event, while the sweep's leak / saturate / threshold /
+    reset / compaction logic runs once per step, so a wide PE array can share a narrow
+    sweep (``ceil(N / S)`` sweep cycles per step).
+    """
 
     lanes: int = 1
     format: str = "csc"
     queue_depth: int = 16
+    sweep_lanes: int = None
 
     def __post_init__(self):
         _check_int("lanes", self.lanes, 1, 1 << 16)
@@ -113,6 +124,21 @@ class LayerConfig:
             raise ValueError(f"format = {self.format!r} is not allowed; "
                              f"choose one of {', '.join(FORMATS)}")
         _check_int("queue_depth", self.queue_depth, *QUEUE_DEPTH_RANGE)
+        if self.sweep_lanes is None:
+            object.__setattr__(self, "sweep_lanes", self.lanes)
+        _check_int("sweep_lanes", self.sweep_lanes, 1, self.lanes)
+        if self.lanes % self.sweep_lanes:
+            raise ValueError(f"sweep_lanes = {self.sweep_lanes} must divide lanes = "
+                             f"{self.lanes} (allowed: "
+                             f"{', '.join(str(d) for d in _divisors(self.lanes))})")
+
+    def chunks(self, neurons):
+        """Sweep cycles per step for a layer of ``neurons``: ``ceil(neurons / sweep_lanes)``."""
+        return -(-neurons // self.sweep_lanes)
+
+
+def _divisors(n):
+    return [d for d in range(1, n + 1) if n % d == 0]
 
 
 @dataclass(frozen=True)
@@ -145,18 +171,25 @@ class HardwareConfig:
 
     @classmethod
     def uniform(cls, network, *, lanes=1, format="csc", queue_depth=16, mode="sparse",
-                timing=None):
-        """The same ``lanes`` (capped at each layer's size), format and depth everywhere.
-        ``lanes``, ``format`` and ``queue_depth`` may also be lists, one per layer."""
+                timing=None, sweep_lanes=None):
+        """The same ``lanes`` (capped at each layer's size), format, depth and sweep lanes
+        everywhere. Each may also be a list, one per layer. ``sweep_lanes`` (default: the
+        layer's lanes) is capped at the layer's lanes; given as one number that does not
+        divide a layer's lanes, that layer uses the largest divisor below it."""
         count = len(network)
         lanes_ = per_layer("lanes", lanes, count)
         if not isinstance(lanes, (list, tuple)):
             lanes_ = [min(p, layer.neurons) for p, layer in zip(lanes_, network)]
         if mode == "dense":
             format = "dense"
-        configs = [LayerConfig(p, fmt, q) for p, fmt, q in
+        sweep_ = per_layer("sweep_lanes", sweep_lanes, count) if sweep_lanes is not None \
+            else [None] * count
+        if sweep_lanes is not None and not isinstance(sweep_lanes, (list, tuple)):
+            _check_int("sweep_lanes", sweep_lanes, 1, 1 << 16)
+            sweep_ = [max(d for d in _divisors(p) if d <= s) for p, s in zip(lanes_, sweep_)]
+        configs = [LayerConfig(p, fmt, q, s) for p, fmt, q, s in
                    zip(lanes_, per_layer("format", format, count),
-                       per_layer("queue_depth", queue_depth, count))]
+                       per_layer("queue_depth", queue_depth, count), sweep_)]
         return cls(tuple(configs), mode=mode, timing=timing or Timing())
 
     def check(self, network):
@@ -221,8 +254,7 @@ def lower_bound(network, result, config):
             trains = trains[None]
         nnz = (layer.weights != 0).sum(axis=0)
         reached = trains.astype(np.int64) @ nnz                    # [B, T]
-        rows = -(-layer.neurons // c.lanes)
-        bounds.append(-(-reached // c.lanes) + rows)
+        bounds.append(-(-reached // c.lanes) + c.chunks(layer.neurons))
     return bounds
 
 
@@ -243,16 +275,42 @@ def _source(events, queue):
         t += 1
 
 
-def _core(stream, queue_in, queue_out, image, layer_rows, fan_in, spikes_out,
+def _sweep(counts, first, timing, queue_out, stats):
+    """Generator of one sweep's pushes (module doc, *sweep*): chunk ``k`` holds
+    ``counts[k]`` spiking neurons; the marker follows the last chunk. Chunks issue one per
+    cycle from cycle ``first`` while fewer than ``emit_depth`` spike entries are held
+    (issued with spikes and not yet fully pushed). Returns the marker's push cycle."""
+    sl, depth = timing.sweep_latency, timing.emit_depth
+    held = []                 # last-push cycle of every entry issued so far (ascending)
+    last_push = -1            # the emitter's previous push
+    t = first
+    for k in range(len(counts) + 1):
+        marker = k == len(counts)
+        spikes = 1 if marker else int(counts[k])
+        if len(held) >= depth and held[-depth] >= t:
+            t = held[-depth] + 1                   # wait until an entry is released
+        if spikes:
+            at = max(t + sl, last_push + 1)
+            for _ in range(spikes):
+                pushed = yield ("push", queue_out, at)
+                stats.stall += pushed - at
+                at = pushed + 1
+            last_push = at - 1
+            held.append(last_push)
+        t += 1
+    return last_push
+
+
+def _core(stream, queue_in, queue_out, image, config, fan_in, spikes_out,
           timing, dense, stats):
     """Sequential process of layer core ``index``; ``spikes_out`` yields, per step of the
     batch, the ascending output addresses."""
-    lanes = image.lanes
     words = image.column_words
     nnz = image.column_nnz
+    chunks = config.chunks(image.neurons)
     free = 0
-    sl = timing.sweep_latency
     out_steps = iter(spikes_out)
+    silent = np.zeros(chunks, dtype=np.int64)
     for kind, addr in stream:
         start = yield ("pop", queue_in, free)
         if kind == SPIKE:
@@ -265,40 +323,17 @@ def _core(stream, queue_in, queue_out, image, layer_rows, fan_in, spikes_out,
                 free = start + max(1, int(words[addr]))
             stats.busy += free - start
             continue
-        if kind == SAMPLE:
-            at = start + timing.drain + layer_rows + sl
-            pushed = yield ("push", queue_out, at)
-            stats.stall += pushed - at
-            free = pushed + 1
-            stats.busy += free - start
-            continue
-        # STEP: (dense: stream every column), drain, sweep with compacted emission, marker.
-        c = start + timing.drain
-        if dense:
-            c += fan_in * layer_rows
-            stats.words += fan_in * layer_rows
-        addresses = next(out_steps)
-        row_of = addresses // lanes
-        next_row = 0
-        i = 0
-        while i < len(addresses):
-            row = int(row_of[i])
-            c += row - next_row                       # silent rows, one cycle each
-            k = 1
-            while i + k < len(addresses) and row_of[i + k] == row:
-                k += 1
-            at = c + sl
-            for _ in range(k):
-                pushed = yield ("push", queue_out, at)
-                stats.stall += pushed - at
-                at = pushed + 1
-            c = at - 1                                # next row issues with the last push
-            next_row = row + 1
-            i += k
-        c += layer_rows - next_row
-        pushed = yield ("push", queue_out, c + sl)    # the STEP marker
-        stats.stall += pushed - (c + sl)
-        free = pushed + 1
+        first = start + timing.drain
+        if kind == SAMPLE:                            # a clearing sweep, no spikes
+            counts = silent
+        else:                                         # STEP: (dense: every column) + sweep
+            if dense:
+                first += fan_in * image.rows
+                stats.words += fan_in * image.rows
+            addresses = next(out_steps)
+            counts = np.bincount(addresses // config.sweep_lanes, minlength=chunks)
+        marker = yield from _sweep(counts, first, timing, queue_out, stats)
+        free = marker + 1
         stats.busy += free - start
 
 
@@ -379,9 +414,8 @@ def cycle_model(network, result, config):
     for index, (layer, c) in enumerate(zip(network, config.layers)):
         queue_out = queues[index + 1] if index + 1 < len(network) else readout
         out_addresses = [np.flatnonzero(step) for sample in trains[index + 1] for step in sample]
-        rows = -(-layer.neurons // c.lanes)
         processes.append(_core(event_stream(trains[index]), queues[index], queue_out,
-                               images[index], rows, layer.fan_in, out_addresses, timing,
+                               images[index], c, layer.fan_in, out_addresses, timing,
                                dense, stats[index]))
     _run(processes, queues + [readout], timing)
 
@@ -410,23 +444,51 @@ class _ReadoutQueue:
 
 
 def single_layer_cycles(layer, image, input_trains, output_trains, timing=Timing(),
-                        dense=False):
-    """Closed form of the cycle count of a one-layer accelerator for one sample.
+                        dense=False, sweep_lanes=None):
+    """Cycle count of a one-layer accelerator for one sample, counted cycle by cycle.
 
     ``input_trains`` ``[T, fan_in]`` and ``output_trains`` ``[T, N]`` are that sample's
-    input and output spikes. Equals :func:`cycle_model` for a one-layer network (a test
-    checks it); given separately as the formula a reader can verify by hand.
+    input and output spikes; ``sweep_lanes`` defaults to the image's lanes. Nothing blocks
+    in a one-layer accelerator, so the event phase has a closed form and each sweep is
+    stepped one cycle at a time: the issue stage, the entries held for the emitter and the
+    emitter's one push per cycle, as the module doc states them. Equals
+    :func:`cycle_model` for a one-layer network (a test checks it) by a separate route.
     """
-    rows = image.rows
+    sweep_lanes = sweep_lanes or image.lanes
+    chunks = -(-layer.neurons // sweep_lanes)
     total = timing.queue_latency
     for spikes_in, spikes_out in zip(np.asarray(input_trains), np.asarray(output_trains)):
         active = np.flatnonzero(spikes_in)
         if dense:
-            total += len(active) + layer.fan_in * rows
+            total += len(active) + layer.fan_in * image.rows
         else:
             total += int(np.maximum(1, image.column_words[active]).sum())
-        per_row = np.bincount(np.flatnonzero(spikes_out) // image.lanes, minlength=rows)
-        sl = timing.sweep_latency
-        sweep = int(np.where(per_row == 0, 1, per_row + sl - 1).sum())
-        total += timing.drain + sweep + sl + 1
-    return total + timing.drain + rows + timing.sweep_latency + timing.readout_latency
+        counts = np.bincount(np.flatnonzero(spikes_out) // sweep_lanes, minlength=chunks)
+        total += timing.drain + sweep_cycles(counts, timing) + 1
+    silent = sweep_cycles([0] * chunks, timing)
+    return total + timing.drain + silent + timing.readout_latency
+
+
+def sweep_cycles(counts, timing=Timing()):
+    """Cycles from a sweep's first issue opportunity (``drain`` after the command) to its
+    marker's push, without back-pressure, simulated cycle by cycle; ``counts[k]`` is the
+    number of spiking neurons in chunk ``k``."""
+    sl, depth = timing.sweep_latency, timing.emit_depth
+    items = [int(c) for c in counts] + [1]     # the marker is an entry of one push
+    entries = []                               # [visible from, pushes left]
+    k = 0
+    cycle = 0
+    while True:
+        # Issue: while fewer than ``depth`` entries are held (visible or in flight).
+        if k < len(items) and len(entries) < depth:
+            if items[k]:
+                entries.append([cycle + sl, items[k]])
+            k += 1
+        # Emit: the head entry, once visible, pushes one event this cycle.
+        if entries and entries[0][0] <= cycle:
+            entries[0][1] -= 1
+            if entries[0][1] == 0:
+                entries.pop(0)
+                if k == len(items) and not entries:
+                    return cycle               # the marker's push
+        cycle += 1

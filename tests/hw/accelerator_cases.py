@@ -28,8 +28,12 @@ def random_case(seed, *, max_neurons=30, max_layers=3, batch=None, steps=None):
                             timing=str(rng.choice(["immediate", "delayed"])), **params))
     network = Network(layers)
     dense = rng.random() < 0.2
+    lanes = [int(rng.integers(1, min(8, layer.neurons) + 1)) for layer in network]
+    if rng.random() < 0.3:        # a fully parallel layer (accumulators in flip-flops)
+        lanes[-1] = network[len(network) - 1].neurons
+    sweep = [int(rng.choice([d for d in range(1, p + 1) if p % d == 0])) for p in lanes]
     config = HardwareConfig.uniform(
-        network, lanes=[int(rng.integers(1, min(8, layer.neurons) + 1)) for layer in network],
+        network, lanes=lanes, sweep_lanes=sweep,
         format="dense" if dense else str(rng.choice(FORMATS)),
         queue_depth=int(rng.choice([2, 3, 8, 64])), mode="dense" if dense else "sparse")
     batch = batch or int(rng.integers(1, 4))

@@ -15,13 +15,15 @@ from .simulate import run
 
 
 class LayerDatapath(Elaboratable):
-    def __init__(self, layer, lanes, fmt, drain=2):
+    def __init__(self, layer, lanes, fmt, drain=2, sweep_lanes=None, emit_depth=4):
         image = compile_weights(layer, lanes, fmt)
         acc_bits = accumulator_bits(layer.w_bits, layer.fan_in)
         self.image = image
         self.memory = WeightMemory(image)
-        self.pes = PEArray(lanes=lanes, rows=image.rows, w_bits=layer.w_bits, acc_bits=acc_bits)
-        self.lif = LIFCore(layer, lanes=lanes, acc_bits=acc_bits, drain=drain)
+        self.pes = PEArray(lanes=lanes, rows=image.rows, w_bits=layer.w_bits, acc_bits=acc_bits,
+                           sweep_lanes=sweep_lanes)
+        self.lif = LIFCore(layer, lanes=lanes, acc_bits=acc_bits, drain=drain,
+                           sweep_lanes=sweep_lanes, emit_depth=emit_depth)
 
     def elaborate(self, platform):
         from amaranth.lib import wiring
@@ -35,11 +37,12 @@ class LayerDatapath(Elaboratable):
         return m
 
 
-def run_layer(layer, lanes, fmt, trains, *, ready_p=1.0, seed=0, gap_p=0.0):
+def run_layer(layer, lanes, fmt, trains, *, ready_p=1.0, seed=0, gap_p=0.0, sweep_lanes=None,
+              emit_depth=4):
     """Play ``trains`` ([B, T, fan_in] bool) through the datapath; one SAMPLE after each
     sample's T steps. Returns (events, log): ``events`` per sample per step the SPIKE
     addresses, ``log`` the (cycle, what) of command accepts and marker pushes."""
-    dut = LayerDatapath(layer, lanes, fmt)
+    dut = LayerDatapath(layer, lanes, fmt, sweep_lanes=sweep_lanes, emit_depth=emit_depth)
     rng = random.Random(seed)
     outputs = []          # (cycle, kind, addr)
     log = []

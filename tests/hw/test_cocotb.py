@@ -15,6 +15,7 @@ from spikeforge.hw.pe_array import PEArray, accumulator_bits
 from spikeforge.hw.verilog import convert
 from spikeforge.hw.weight_memory import WeightMemory
 from spikeforge.model import FORMATS, Network, compile_weights, simulate
+from spikeforge.model.cycles import sweep_cycles
 from spikeforge.sim.cocotb_run import run_cocotb
 
 from .sweep_top import SweepTop
@@ -102,14 +103,17 @@ def test_pe_array_sweep(tmp_path, simulator):
 
 
 def test_lif_core_sweep(tmp_path, simulator):
-    """Every leak x reset x timing (P = 3), and P in {1, 2, 4, 8}: 16 instances, one build."""
+    """Every leak x reset x timing (P = 3), P in {1, 2, 4, 8}, and sweeps narrower than the PE
+    array (P = 8, S = 2; P = 6, S = 3): 18 instances, one build."""
     rng = np.random.default_rng(7)
     configs = [(leak, reset, timing, 3) for leak in ("none", "shift", "mul")
                for reset in ("subtract", "zero") for timing in ("immediate", "delayed")]
-    configs += [("shift", "subtract", "delayed", lanes) for lanes in (1, 2, 4, 8)]
+    configs = [c + (c[-1],) for c in configs]
+    configs += [("shift", "subtract", "delayed", lanes, lanes) for lanes in (1, 2, 4, 8)]
+    configs += [("mul", "zero", "immediate", lanes, sweep) for lanes, sweep in ((8, 2), (6, 3))]
     blocks, vectors = {}, {}
-    for leak, reset, timing, lanes in configs:
-        name = f"lif_{leak}_{reset}_{timing}_p{lanes}"
+    for leak, reset, timing, lanes, sweep in configs:
+        name = f"lif_{leak}_{reset}_{timing}_p{lanes}_s{sweep}"
         n = int(rng.integers(lanes, 3 * lanes + 3))
         layer = lif_random_layer(rng, n, 8, 4, 6, leak=leak, reset=reset, timing=timing,
                                  **LEAKS[leak])
@@ -117,21 +121,27 @@ def test_lif_core_sweep(tmp_path, simulator):
         weights[0], weights[-1] = 7, -8              # both ends of the 6-bit membrane
         layer = layer.replace(weights=weights)
         acc = accumulator_bits(4, 8)
-        blocks[name] = LIFCore(layer, lanes=lanes, acc_bits=acc)
+        blocks[name] = LIFCore(layer, lanes=lanes, acc_bits=acc, sweep_lanes=sweep)
         trains = rng.random((3, 5, 8)) < 0.5
         trains[:, 0] = True
         result = simulate(Network([layer]), trains)
-        rows = -(-n // lanes)
+        rows, groups, chunks = -(-n // lanes), lanes // sweep, -(-n // sweep)
         samples = []
         for b in range(3):
             steps = []
             for t in range(5):
                 current = trains[b, t].astype(int) @ layer.weights.T
-                padded = list(current) + [0] * (rows * lanes - n)
-                steps.append({"currents": [padded[r * lanes:(r + 1) * lanes] for r in range(rows)],
-                              "spikes": [int(i) for i in np.flatnonzero(result.spikes[0][b, t])]})
+                padded = list(current) + [0] * (chunks * sweep - n)
+                spikes = np.flatnonzero(result.spikes[0][b, t])
+                # Marker push, cycles after the command: drain, then the sweep (cycle model).
+                marker = 2 + sweep_cycles(np.bincount(spikes // sweep, minlength=chunks))
+                steps.append({"currents": [padded[k * sweep:(k + 1) * sweep]
+                                           for k in range(chunks)],
+                              "spikes": [int(i) for i in spikes], "marker": marker})
             samples.append(steps)
-        vectors[name] = {"lanes": lanes, "rows": rows, "acc_bits": acc, "drain": 2,
+        vectors[name] = {"lanes": sweep, "chunks": chunks, "groups": groups, "acc_bits": acc,
+                         "row_width": (rows - 1).bit_length(),
+                         "silent_marker": 2 + sweep_cycles([0] * chunks),
                          "addr_width": max(1, (n - 1).bit_length()), "seed": len(vectors),
                          "samples": samples}
     assert run_block(tmp_path, SweepTop(blocks), "lif_cores", "cocotb_lif_core", vectors,

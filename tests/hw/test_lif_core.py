@@ -53,13 +53,27 @@ def test_every_neuron_mode_matches_golden(leak, reset, timing):
 
 
 @pytest.mark.parametrize("fmt", ["dense", "csc", "bitmap"])
-@pytest.mark.parametrize("lanes", [1, 2, 4, 8])
-def test_lanes_and_formats_match_golden(fmt, lanes):
-    rng = np.random.default_rng(lanes * 7 + len(fmt))
+@pytest.mark.parametrize("lanes, sweep_lanes", [(1, 1), (2, 2), (4, 4), (8, 8), (4, 1),
+                                                (8, 2), (6, 3), (12, 4)])
+def test_lanes_and_formats_match_golden(fmt, lanes, sweep_lanes):
+    rng = np.random.default_rng(lanes * 7 + len(fmt) + 100 * sweep_lanes)
     layer = random_layer(rng, int(rng.integers(lanes, 4 * lanes + 3)), 9,
                          int(rng.choice([2, 4, 8])), 12, leak="shift", k=3)
     trains = rng.random((2, 6, 9)) < 0.4
-    events, _ = run_layer(layer, lanes, fmt, trains, ready_p=0.8, seed=lanes, gap_p=0.2)
+    events, _ = run_layer(layer, lanes, fmt, trains, ready_p=0.8, seed=lanes, gap_p=0.2,
+                          sweep_lanes=sweep_lanes)
+    assert events == golden_events(layer, trains)
+
+
+@pytest.mark.parametrize("emit_depth", [1, 2, 4])
+def test_fully_parallel_layer_with_narrow_sweep(emit_depth):
+    # P = N = 16 (accumulators in flip-flops), S = 4, every neuron mode's hardest case:
+    # 90 % input activity and a slow consumer, so the emitter queue fills and stalls the sweep.
+    rng = np.random.default_rng(emit_depth)
+    layer = random_layer(rng, 16, 7, 4, 8, leak="mul", m=3, f=2, timing="delayed")
+    trains = rng.random((2, 6, 7)) < 0.9
+    events, _ = run_layer(layer, 16, "dense", trains, ready_p=0.3, seed=emit_depth,
+                          sweep_lanes=4, emit_depth=emit_depth)
     assert events == golden_events(layer, trains)
 
 
@@ -71,12 +85,11 @@ def test_sweep_timing_without_back_pressure():
     assert events == [[list(range(8)), [], []]]
     commands = [c for c, what, _ in log if what == "command"]
     markers = [c for c, what, _ in log if what == "marker"]
-    # The contract: a STEP accepted at s pushes its marker at s + drain + rows + spikes + 2
-    # (drain 2, rows 2); a SAMPLE at s + drain + rows + 2.
-    for step, spikes in zip(range(3), [8, 0, 0]):
-        assert markers[step] == commands[step] + 2 + 2 + spikes + 2
-    # SAMPLE: marker at s + drain + rows + 2
-    assert markers[3] == commands[3] + 2 + 2 + 2
+    # The contract (drain 2, 2 chunks of 4, emit_depth 4): step 0's chunks issue at s + 2
+    # and s + 3, their spikes go out at s + 4 .. s + 11 and the marker, issued at s + 4,
+    # follows at s + 12 — the sweep overlapped the emission. A silent step or a SAMPLE:
+    # chunks at s + 2, s + 3, the marker issued at s + 4 and pushed at s + 6.
+    assert [m - c for m, c in zip(markers, commands)] == [12, 6, 6, 6]
 
 
 def test_back_pressure_holds_every_spike():
@@ -100,6 +113,8 @@ def test_samples_leave_no_state_behind():
     (dict(lanes=5, acc_bits=8), ValueError, r"lanes = 5 .*\[1, 4\]"),
     (dict(lanes=2, acc_bits=1), ValueError, r"acc_bits = 1 .*\[2, 48\]"),
     (dict(lanes=2, acc_bits=8, drain=0), ValueError, r"drain = 0 .*\[1, 16\]"),
+    (dict(lanes=4, acc_bits=8, sweep_lanes=3), ValueError, r"sweep_lanes = 3 must divide lanes = 4"),
+    (dict(lanes=4, acc_bits=8, emit_depth=0), ValueError, r"emit_depth = 0 .*\[1, 16\]"),
 ])
 def test_parameters_are_validated(kwargs, error, message):
     layer = Layer(np.eye(4, dtype=int), theta=1, w_bits=2, v_bits=4)
@@ -126,5 +141,5 @@ def test_spike_command_is_an_error():
 def test_converts_to_verilog(leak):
     layer = Layer(np.eye(6, dtype=int), theta=1, w_bits=2, v_bits=8, bias=[1, 0, 0, 0, 0, -1],
                   leak=leak, timing="delayed", **LEAKS[leak])
-    text = convert(LIFCore(layer, lanes=4, acc_bits=6), "lif_core")
+    text = convert(LIFCore(layer, lanes=4, acc_bits=6, sweep_lanes=2), "lif_core")
     assert "module lif_core" in text and "spikes__payload" in text

@@ -16,35 +16,37 @@ def test_one_layer_timeline_by_hand():
     # step 1 (input 1) gives no spike. Default timing: queue 1, drain 2, sweep 2, readout 1.
     #   pop SPIKE(0) at 1, busy 2            -> 3
     #   SPIKE(1) 1                           -> 4
-    #   STEP: rows from 6; row 0 silent (6); row 1 issued 7 pushes its spike at 9; the marker
-    #         issues with that push (9) and goes out at 11 -> free 12
-    #   SPIKE(1) 1                           -> 13
-    #   STEP: rows 15, 16; marker issued 17, pushed 19 -> 20
-    #   SAMPLE: drain to 22, clear rows 22, 23; marker issued 24, pushed 26; result at 27
+    #   STEP: chunks (S = P = 2) from 6; chunk 0 silent (6); chunk 1 issued 7 pushes its
+    #         spike at 9; the marker issues at 8 (one entry held, emit_depth 4) and is pushed
+    #         at 10 -> free 11
+    #   SPIKE(1) 1                           -> 12
+    #   STEP: chunks 14, 15; marker issued 16, pushed 18 -> 19
+    #   SAMPLE: drain to 21, clear chunks 21, 22; marker issued 23, pushed 25; result at 26
     layer = Layer(np.array([[1, 0], [0, -2], [3, 0]]), theta=2, w_bits=4, v_bits=8)
     net = Network([layer])
     result = simulate(net, np.array([[1, 1], [0, 1]]))
     assert result.spikes[0].astype(int).tolist() == [[0, 0, 1], [0, 0, 0]]
     report = cycle_model(net, result, HardwareConfig.uniform(net, lanes=2, format="csc"))
-    assert report.total == 27
-    assert report.latency.tolist() == [27]
+    assert report.total == 26
+    assert report.latency.tolist() == [26]
     stats = report.layers[0]
     assert (stats.events, stats.words, stats.synaptic_updates, stats.stall) == (3, 4, 4, 0)
-    assert stats.busy == 26                       # every cycle from the first pop on
+    assert stats.busy == 25                       # every cycle from the first pop on
     # Lower bound: step 0 reaches 3 synapses -> ceil(3/2) + 2 = 4; step 1: 1 -> 1 + 2 = 3
     assert report.lower_bound == 7
     image = compile_weights(layer, 2, "csc")
-    assert single_layer_cycles(layer, image, result.inputs, result.spikes[0]) == 27
+    assert single_layer_cycles(layer, image, result.inputs, result.spikes[0]) == 26
 
 
 def test_back_pressure_timeline_by_hand():
     # Input 1 -> layer 1 (4 neurons, P = 4, all fire on the input) -> layer 2 (4 neurons,
     # P = 1: 4 words per column, never fires). Queue 2 has depth 2.
-    #   core 1: SPIKE(0) popped 1 -> 2; STEP popped 2, row 0 issued 4 pushes 4 spikes from 6:
+    #   core 1: SPIKE(0) popped 1 -> 2; STEP popped 2, chunk 0 issued 4 pushes 4 spikes from 6:
     #           #0 at 6, #1 at 7, #2 at 8 (core 2 popped #0 at 7), #3 waits for the pop of #1
-    #           at 11 -> 12 (3 stall cycles). The marker issues at 12, wants 14, waits for the
-    #           pop of #2 at 15 -> 16 (2 stalls) -> free 17. SAMPLE popped 17, drains to 19,
-    #           clears row 19, marker issued 20 pushed 22 (room since the pop of #3 at 19).
+    #           at 11 -> 12 (3 stall cycles). The marker, issued at 5, wants 13 (after #3),
+    #           waits for the pop of #2 at 15 -> 16 (3 stalls) -> free 17. SAMPLE popped 17,
+    #           drains to 19, clears chunk 19, marker issued 20 pushed 22 (room since the pop
+    #           of #3 at 19).
     #   core 2: #0 at 7 -> 11, #1 -> 15, #2 -> 19, #3 -> 23; STEP at 23: rows 25..28, marker
     #           issued 29 pushed 31 -> 32; SAMPLE at 32: drain to 34, clear 34..37, marker
     #           issued 38 pushed 40, result 41.
@@ -55,7 +57,7 @@ def test_back_pressure_timeline_by_hand():
     shallow = cycle_model(net, result, HardwareConfig(
         (LayerConfig(4, "csc", 16), LayerConfig(1, "csc", 2))))
     assert shallow.total == 41
-    assert [s.stall for s in shallow.layers] == [5, 0]
+    assert [s.stall for s in shallow.layers] == [6, 0]
     deep = cycle_model(net, result, HardwareConfig(
         (LayerConfig(4, "csc", 16), LayerConfig(1, "csc", 16))))
     assert deep.total == 41
@@ -64,17 +66,17 @@ def test_back_pressure_timeline_by_hand():
 
 def test_dense_baseline_by_hand():
     # Same one-layer network as the first test, dense baseline, P = 2 (rows = 2, fan-in 2):
-    #   SPIKE latches at 1 and 2 -> 3; STEP at 3 streams 2 columns x 2 words, drains 2 -> rows
-    #   from 9: silent (9), spiking (10, push 12), marker pushed 14 -> 15; SPIKE 15 -> 16;
-    #   STEP at 16: rows from 22, marker pushed 26 -> 27; SAMPLE at 27: drain to 29, rows 29,
-    #   30, marker pushed 33, result 34.
+    #   SPIKE latches at 1 and 2 -> 3; STEP at 3 streams 2 columns x 2 words, drains 2 -> chunks
+    #   from 9: silent (9), spiking (10, push 12), marker issued 11 pushed 13 -> 14; SPIKE 14
+    #   -> 15; STEP at 15: chunks from 21, marker issued 23 pushed 25 -> 26; SAMPLE at 26:
+    #   drain to 28, chunks 28, 29, marker issued 30 pushed 32, result 33.
     layer = Layer(np.array([[1, 0], [0, -2], [3, 0]]), theta=2, w_bits=4, v_bits=8)
     net = Network([layer])
     result = simulate(net, np.array([[1, 1], [0, 1]]))
     report = cycle_model(net, result, HardwareConfig.uniform(net, lanes=2, mode="dense"))
-    assert report.total == 34
+    assert report.total == 33
     image = compile_weights(layer, 2, "dense")
-    assert single_layer_cycles(layer, image, result.inputs, result.spikes[0], dense=True) == 34
+    assert single_layer_cycles(layer, image, result.inputs, result.spikes[0], dense=True) == 33
 
 
 @st.composite
@@ -89,22 +91,26 @@ def one_layer_cases(draw):
     trains = rng.random((batch, steps, fan_in)) < draw(st.sampled_from([0.0, 0.1, 0.5, 1.0]))
     lanes = min(n, draw(st.sampled_from([1, 2, 3, 4, 8])))
     timing = Timing(queue_latency=draw(st.integers(1, 3)), drain=draw(st.integers(0, 4)),
-                    sweep_latency=draw(st.integers(1, 3)), readout_latency=draw(st.integers(0, 2)))
-    return layer, trains, lanes, timing, draw(st.integers(timing.queue_latency + 1, 8))
+                    sweep_latency=draw(st.integers(1, 3)), readout_latency=draw(st.integers(0, 2)),
+                    emit_depth=draw(st.integers(1, 5)))
+    sweep = draw(st.sampled_from([d for d in range(1, lanes + 1) if lanes % d == 0]))
+    return layer, trains, lanes, sweep, timing, draw(st.integers(timing.queue_latency + 1, 8))
 
 
 @settings(max_examples=150, deadline=None)
 @given(one_layer_cases(), st.sampled_from(FORMATS + ("baseline",)))
 def test_one_layer_model_equals_closed_form(case, fmt):
-    layer, trains, lanes, timing, depth = case
+    layer, trains, lanes, sweep, timing, depth = case
     net = Network([layer])
     result = simulate(net, trains)
     dense = fmt == "baseline"
     config = HardwareConfig.uniform(net, lanes=lanes, format="dense" if dense else fmt,
                                     queue_depth=depth, mode="dense" if dense else "sparse",
-                                    timing=timing)
+                                    timing=timing, sweep_lanes=sweep)
+    assert config.layers[0].sweep_lanes == sweep
     image = compile_weights(layer, lanes, "dense" if dense else fmt)
-    singles = [single_layer_cycles(layer, image, trains[b], result.spikes[0][b], timing, dense)
+    singles = [single_layer_cycles(layer, image, trains[b], result.spikes[0][b], timing, dense,
+                                   sweep_lanes=sweep)
                for b in range(len(trains))]
     for b in range(len(trains)):
         alone = cycle_model(net, simulate(net, trains[b]), config)
@@ -146,6 +152,42 @@ def test_pipeline_invariants(seed, fmt, depth):
         assert dense.layers[0].busy >= report.layers[0].busy
 
 
+def test_sweep_overlaps_emission_by_hand():
+    # 8 neurons, fan-in 1, P = 8, S = 2 (4 chunks). Input 0 makes neurons 0, 1, 2 fire
+    # (chunks 0 and 1 hold 2 and 1 spikes). SPIKE(0) popped 1 -> 2; STEP popped 2: chunks
+    # issue 4, 5, 6, 7; chunk 0 pushes 6, 7; chunk 1 pushes 8; marker issued 8 pushed 10 ->
+    # free 11; SAMPLE: drain to 13, chunks 13..16, marker 17 pushed 19, result 20.
+    layer = Layer(np.array([[5], [5], [5], [0], [0], [0], [0], [0]]), theta=4, w_bits=4,
+                  v_bits=8)
+    net = Network([layer])
+    result = simulate(net, np.array([[1]]))
+    config = HardwareConfig.uniform(net, lanes=8, sweep_lanes=2)
+    assert cycle_model(net, result, config).total == 20
+    # emit_depth 1: nothing issues while an entry is held. Chunk 1 waits for chunk 0's last
+    # push (7), issues at 8 and pushes at 10; silent chunks 2 and 3 wait for that, issue at
+    # 11 and 12; the marker issues at 13, pushed 15 -> free 16; SAMPLE at 16: chunks 18..21,
+    # marker 22 pushed 24, result 25.
+    narrow = HardwareConfig.uniform(net, lanes=8, sweep_lanes=2, timing=Timing(emit_depth=1))
+    assert cycle_model(net, result, narrow).total == 25
+    image = compile_weights(layer, 8, "csc")
+    assert single_layer_cycles(layer, image, result.inputs, result.spikes[0],
+                               Timing(emit_depth=1), sweep_lanes=2) == 25
+
+
+def test_sweep_lanes_rules():
+    net = Network([Layer(np.ones((12, 2), dtype=int), theta=1, w_bits=2, v_bits=4)])
+    config = HardwareConfig.uniform(net, lanes=12, sweep_lanes=5)
+    assert config.layers[0].sweep_lanes == 4          # the largest divisor of 12 up to 5
+    assert config.layers[0].chunks(12) == 3
+    assert HardwareConfig.uniform(net, lanes=12).layers[0].sweep_lanes == 12
+    with pytest.raises(ValueError, match=r"sweep_lanes = 5 must divide lanes = 12 \(allowed: "
+                                         r"1, 2, 3, 4, 6, 12\)"):
+        LayerConfig(lanes=12, sweep_lanes=5)
+    with pytest.raises(ValueError, match=r"sweep_lanes = 13 is out of range; allowed range is "
+                                         r"\[1, 12\]"):
+        LayerConfig(lanes=12, sweep_lanes=13)
+
+
 def test_lower_bound_by_hand():
     # W: column nnz [2, 1]; P = 2, rows = 2. Step inputs [1,1] -> ceil(3/2)+2 = 4; [0,1] -> 3.
     layer = Layer(np.array([[1, 0], [0, -2], [3, 0]]), theta=2, w_bits=4, v_bits=8)
@@ -165,6 +207,7 @@ def test_lower_bound_by_hand():
     (lambda: Timing(queue_latency=0), ValueError, r"queue_latency = 0 .*\[1, 64\]"),
     (lambda: Timing(drain=-1), ValueError, r"timing.drain = -1 .*\[0, 64\]"),
     (lambda: Timing(sweep_latency=0), ValueError, r"timing.sweep_latency = 0 .*\[1, 64\]"),
+    (lambda: Timing(emit_depth=0), ValueError, r"timing.emit_depth = 0 .*\[1, 64\]"),
 ])
 def test_config_errors(make, error, message):
     with pytest.raises(error, match=message):

@@ -20,8 +20,9 @@ async def sweeps_match_golden(dut):
                       for port in ("control__valid", "control__payload", "spikes__ready",
                                    "currents__payload")])
     for name, case in v.items():
-        lanes, rows, acc, addr_w, drain = (case["lanes"], case["rows"], case["acc_bits"],
-                                           case["addr_width"], case["drain"])
+        lanes, chunks, groups, acc, addr_w = (case["lanes"], case["chunks"], case["groups"],
+                                              case["acc_bits"], case["addr_width"])
+        row_w = case["row_width"]
         p = lambda suffix: getattr(dut, f"{name}__{suffix}")  # noqa: E731
         rng = random.Random(case["seed"])
         zero_row = [0] * lanes
@@ -29,7 +30,7 @@ async def sweeps_match_golden(dut):
             ready_p = 1.0 if sample_index == 0 else 0.4
             commands = [(STEP, step) for step in sample] + [(SAMPLE, None)]
             for kind, step in commands:
-                currents = step["currents"] if step else [zero_row] * rows
+                currents = step["currents"] if step else [zero_row] * chunks
                 expected = step["spikes"] if step else []
                 # Wait until idle, offer the command for one accepting cycle.
                 while not int(p("control__ready").value):
@@ -60,12 +61,16 @@ async def sweeps_match_golden(dut):
                     await ReadOnly()
                     pending = None
                     if int(p("sweep__valid").value):
-                        # A one-row core has no row port (zero width).
-                        pending = int(p("sweep__payload").value) if rows > 1 else 0
+                        # {row, group} -> chunk row * groups + group; a one-row, one-group
+                        # core has no payload port (zero width).
+                        payload = int(p("sweep__payload").value) if row_w or groups > 1 else 0
+                        row, group = field(payload, 0, row_w), field(payload, row_w, 16)
+                        pending = row * groups + group
                     await FallingEdge(dut.clk)
                     cycle += 1
                 assert got == expected, (name, sample_index, kind, got, expected)
                 if ready_p == 1.0:
-                    assert marker_at - accept == drain + rows + len(expected) + 2, name
+                    want = step["marker"] if step else case["silent_marker"]
+                    assert marker_at - accept == want, (name, marker_at - accept, want)
             p("spikes__ready").value = 0
         assert int(p("error").value) == 0, name
