@@ -63,13 +63,14 @@ def network_and_config(args):
                                         lanes=args.lanes)
         except (ValueError, TypeError) as error:
             raise _fail(f"--sizes {' '.join(map(str, args.sizes))}: {error}") from None
+    sweep_lanes = getattr(args, "sweep_lanes", None)
     try:
         config = HardwareConfig.uniform(network, lanes=args.lanes, format=args.format,
-                                        queue_depth=args.queue_depth)
+                                        queue_depth=args.queue_depth, sweep_lanes=sweep_lanes)
         config.check(network)
     except (ValueError, TypeError) as error:
-        raise _fail(f"--lanes {args.lanes} / --format {args.format} / --queue-depth "
-                    f"{args.queue_depth}: {error}") from None
+        raise _fail(f"--lanes {args.lanes} / --sweep-lanes {sweep_lanes} / --format "
+                    f"{args.format} / --queue-depth {args.queue_depth}: {error}") from None
     return network, config
 
 
@@ -86,7 +87,9 @@ def synth(args):
     """``spikeforge synth``: bitstream and report for ``--board``."""
     from spikeforge.toolchain import ToolNotFound
 
-    from .registry import get_board
+    from spikeforge.model import compile_weights
+
+    from .registry import get_board, runtime_weight_layers
     from .report import ResourceOverflow, SynthesisError
     from .synth import synthesize
     from .top import BoardTop
@@ -94,7 +97,13 @@ def synth(args):
     network, config = network_and_config(args)
     board = get_board(args.board)
     out = args.out / args.board
-    top = BoardTop(network, config, baud=args.baud, max_steps=args.steps)
+    runtime = runtime_weight_layers(board, [compile_weights(layer, c.lanes, c.format)
+                                            for layer, c in zip(network, config.layers)])
+    if any(runtime):
+        print(f"weights of layer(s) {[i + 1 for i, r in enumerate(runtime) if r]} go to SPRAM: "
+              f"loaded at run time (spikeforge run loads them), not in the bitstream")
+    top = BoardTop(network, config, baud=args.baud, max_steps=args.steps,
+                   runtime_weights=runtime)
     try:
         top.link_for(board.clock_mhz * 1e6)   # checks --baud and the limits; the build reuses it
     except (ValueError, TypeError) as error:
@@ -111,6 +120,8 @@ def synth(args):
     report.write(out)
     summary = json.loads((out / "report.json").read_text())
     summary["network"] = {"shape": list(network.shape), "lanes": [c.lanes for c in config.layers],
+                          "sweep_lanes": [c.sweep_lanes for c in config.layers],
+                          "weights_in_spram": runtime,
                           "format": args.format, "queue_depth": args.queue_depth,
                           "source": (str(args.network) if args.network else
                                      f"{'-'.join(map(str, args.sizes))} reference network")}
@@ -190,6 +201,9 @@ def add_arguments(parser, command):
     s.add_argument("--lanes", type=flag_int(1, 256), default=None,
                    help="PEs per layer, capped at each layer's size (default 2 on the "
                         "iCEBreaker, 8 on ECP5 boards)")
+    s.add_argument("--sweep-lanes", type=flag_int(1, 256), default=None,
+                   help="neurons the LIF sweep updates per cycle, per layer the largest "
+                        "divisor of its lanes up to this (default: the lanes)")
     s.add_argument("--format", choices=FORMATS, default="csc")
     s.add_argument("--queue-depth", type=flag_int(*QUEUE_DEPTH_RANGE), default=16,
                    help="event queue depth (default 16)")

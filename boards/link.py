@@ -133,7 +133,7 @@ class HostLink(wiring.Component):
     """
 
     def __init__(self, network, config, *, divisor, timeout=None, max_steps=255,
-                 capacity=None):
+                 capacity=None, runtime_weights=None):
         with validating(self):
             if not isinstance(network, Network) or not isinstance(config, HardwareConfig):
                 raise TypeError("network must be a Network and config a HardwareConfig")
@@ -145,7 +145,8 @@ class HostLink(wiring.Component):
                 raise ValueError(f"the network has {network.n_inputs} inputs; the host link "
                                  f"addresses at most 16384")
             self.accelerator = Accelerator(network, config, max_steps=max_steps,
-                                           capacity=capacity, result_counters=False)
+                                           capacity=capacity, result_counters=False,
+                                           runtime_weights=runtime_weights)
             self.identity = identity_of(self.accelerator)
             _check_addressable(self.identity)
         super().__init__({"rx": In(1, init=1), "tx": Out(1, init=1), "error": Out(1)})

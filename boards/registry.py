@@ -18,7 +18,8 @@ SPRAM    ``ICESTORM_SPRAM`` (256 kbit)        —
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-__all__ = ["RESOURCES", "CELL_TYPES", "MEANING", "Board", "BOARDS", "get_board"]
+__all__ = ["BOARDS", "BRAM_BITS", "CELL_TYPES", "MEANING", "RESOURCES", "Board", "get_board",
+           "runtime_weight_layers", "spram_blocks"]
 
 RESOURCES = ("LUT", "FF", "BRAM", "DSP", "SPRAM")
 
@@ -88,7 +89,8 @@ def _board_registry():
 
     boards = [
         Board("icebreaker", "iCEBreaker", ICEBreakerPlatform, "ice40", "iCE40UP5K", 12.0,
-              {"LUT": 5280, "FF": 5280, "BRAM": 30, "DSP": 8, "SPRAM": 4}, synth_opts="-dsp"),
+              {"LUT": 5280, "FF": 5280, "BRAM": 30, "DSP": 8, "SPRAM": 4},
+              synth_opts="-dsp -spram"),
         Board("ulx3s", "ULX3S (85F)", ULX3S_85F_Platform, "ecp5", "LFE5U-85F", 25.0,
               {"LUT": 83640, "FF": 83640, "BRAM": 208, "DSP": 156}),
         Board("orangecrab", "OrangeCrab r0.2 (25F)", OrangeCrabR0_2_25FPlatform, "ecp5",
@@ -115,3 +117,44 @@ def get_board(board):
     except KeyError:
         raise ValueError(f"unknown board {board!r}; known boards are "
                          f"{', '.join(repr(name) for name in BOARDS)}") from None
+
+
+#: Bits of one block RAM per family (iCE40 EBR 4 kbit, ECP5 DP16KD 18 kbit) and the geometry of
+#: one iCE40 UP5K SPRAM block (16384 words of 16 bits).
+BRAM_BITS = {"ice40": 4096, "ecp5": 18432}
+SPRAM_WORDS, SPRAM_WIDTH = 16384, 16
+
+
+def spram_blocks(width, depth):
+    """SPRAM blocks a ``width`` x ``depth`` memory takes: blocks side by side for the width,
+    stacked for the depth."""
+    return -(-width // SPRAM_WIDTH) * -(-depth // SPRAM_WORDS)
+
+
+def runtime_weight_layers(board, images):
+    """The memory-mapping rule for weight stores (DESIGN.md §7), per layer: ``True`` when the
+    layer's weight store goes to SPRAM as a run-time loaded single-port memory.
+
+    On a board with SPRAM (the iCEBreaker's UP5K: 4 blocks of 256 kbit), a weight store
+    larger than half the device's block RAM goes to SPRAM when the layers chosen so far
+    leave enough blocks for it (largest stores first); everything else stays block RAM
+    with its contents in the bitstream. Boards without SPRAM get ``False`` everywhere.
+
+    ``images``: the layers' :class:`~spikeforge.model.WeightImage` (their ``weights``
+    memory's width and depth decide).
+    """
+    board = get_board(board)
+    blocks = board.resources.get("SPRAM", 0)
+    chosen = [False] * len(images)
+    if not blocks:
+        return chosen
+    limit = board.resources["BRAM"] * BRAM_BITS[board.family] // 2
+    stores = [(image.memories["weights"].width, max(1, image.memories["weights"].depth))
+              for image in images]
+    for index in sorted(range(len(images)), key=lambda i: -stores[i][0] * stores[i][1]):
+        width, depth = stores[index]
+        need = spram_blocks(width, depth)
+        if width * depth > limit and need <= blocks:
+            chosen[index] = True
+            blocks -= need
+    return chosen

@@ -135,6 +135,20 @@ def _build(platform, top, env, *, name, build_dir, kwargs):
     return seconds, error
 
 
+def runtime_store_script(sizes):
+    """Yosys commands (run after reading the design) that clear the all-zero initializer
+    Amaranth gives every memory from the run-time loaded weight stores of ``sizes`` bits
+    (marked with :data:`~spikeforge.hw.weight_memory.RUNTIME_STORE_ATTR`), so that
+    ``synth_ice40 -spram`` may map them to SPRAM, which has no initial contents."""
+    from spikeforge.hw.weight_memory import RUNTIME_STORE_ATTR
+    if not sizes:
+        return []
+    lines = ["proc", "memory_collect"]
+    for bits in sorted(set(sizes)):
+        lines.append(f"setparam -set INIT {bits}'bx t:$mem_v2 a:{RUNTIME_STORE_ATTR}={bits} %i")
+    return lines
+
+
 def synthesize(board, top, *, build_dir, name="top", domain="sync", synth_opts=None,
                nextpnr_opts=None, workarounds=True, **build_kwargs):
     """Synthesize, place, route and pack ``top`` for ``board``; return its :class:`SynthReport`.
@@ -166,6 +180,9 @@ def synthesize(board, top, *, build_dir, name="top", domain="sync", synth_opts=N
     **build_kwargs
         Further ``platform.build`` overrides (``script_after_synth``, ``ecppack_opts``, ...).
 
+    A top with run-time loaded weight stores (``top.runtime_store_bits(clock_hz)``, as
+    :class:`~.top.BoardTop` has) gets :func:`runtime_store_script` after the design is read.
+
     The YoWASP environment of :func:`~spikeforge.toolchain.yowasp_env` is applied to
     ``os.environ`` for the duration of the build (under a lock) and restored afterwards.
 
@@ -194,6 +211,11 @@ def synthesize(board, top, *, build_dir, name="top", domain="sync", synth_opts=N
             env["DFU_SUFFIX"] = dfu.wrapper(build_dir)
 
     kwargs = dict(build_kwargs)
+    stores = getattr(top, "runtime_store_bits", None)
+    script = runtime_store_script(stores(board.clock_mhz * 1e6) if stores else [])
+    if script:                                   # the platform template takes one string
+        kwargs["script_after_read"] = "\n".join(
+            ([kwargs["script_after_read"]] if kwargs.get("script_after_read") else []) + script)
     base = _options(board.synth_opts) + _options(synth_opts)
     kwargs["nextpnr_opts"] = (["--report", f"{name}.report.json", "--timing-allow-fail"]
                               + _options(nextpnr_opts))

@@ -25,13 +25,17 @@ class BoardTop(Elaboratable):
         As for :class:`~spikeforge.hw.accelerator.Accelerator`.
     baud : int
         UART speed; the clock divisor is rounded and must be within 2 % of it.
-    max_steps, capacity :
-        As for :class:`~.link.HostLink`.
+    max_steps, capacity, runtime_weights :
+        As for :class:`~.link.HostLink` (``runtime_weights``: see
+        :func:`~.registry.runtime_weight_layers`; such a bitstream computes nothing until the
+        host has loaded the weights, as ``spikeforge run`` does).
     """
 
-    def __init__(self, network, config, *, baud=DEFAULT_BAUD, max_steps=255, capacity=None):
+    def __init__(self, network, config, *, baud=DEFAULT_BAUD, max_steps=255, capacity=None,
+                 runtime_weights=None):
         self.network, self.config = network, config
         self.baud, self.max_steps, self.capacity = baud, max_steps, capacity
+        self.runtime_weights = runtime_weights
         self.link = None
         self._clock_hz = None
 
@@ -47,9 +51,15 @@ class BoardTop(Elaboratable):
                              f"clock within 2 % (divisor {divisor})")
         self.link = HostLink(self.network, self.config, divisor=divisor,
                              timeout=int(clock_hz * 0.05), max_steps=self.max_steps,
-                             capacity=self.capacity)
+                             capacity=self.capacity, runtime_weights=self.runtime_weights)
         self._clock_hz = clock_hz
         return self.link
+
+    def runtime_store_bits(self, clock_hz):
+        """Sizes in bits of the run-time loaded weight stores (for the board flow)."""
+        link = self.link_for(clock_hz)
+        return [core.memory.image.memories["weights"].width * core.memory.capacity
+                for core in link.accelerator.cores if core.memory.runtime]
 
     def elaborate(self, platform):
         if platform is None:

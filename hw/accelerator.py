@@ -54,6 +54,10 @@ class Accelerator(wiring.Component):
     capacity : list of int or None, optional
         Weight-memory depth per layer for run-time loading (the pointer fields are then
         compiled wide enough for any image of that many words).
+    runtime_weights : list of bool, optional
+        Per layer, build the weight store as a run-time loaded single-port memory (no
+        initial contents; SPRAM on the iCE40 UP5K, see :class:`WeightMemory`): its weights
+        must be loaded through ``load`` before the first sample.
 
     Members
     -------
@@ -78,7 +82,7 @@ class Accelerator(wiring.Component):
     """
 
     def __init__(self, network, config, *, max_steps=255, taps=False, capacity=None,
-                 result_counters=True):
+                 result_counters=True, runtime_weights=None):
         with validating(self):
             check_instance("network", network, Network)
             check_instance("config", config, HardwareConfig)
@@ -92,6 +96,12 @@ class Accelerator(wiring.Component):
             if len(capacity) != len(network):
                 raise ValueError(f"capacity has {len(capacity)} entries for "
                                  f"{len(network)} layers")
+            runtime = (list(runtime_weights) if runtime_weights is not None
+                       else [False] * len(network))
+            if len(runtime) != len(network):
+                raise ValueError(f"runtime_weights has {len(runtime)} entries for "
+                                 f"{len(network)} layers")
+            self.runtime_weights = [bool(r) for r in runtime]
             dense = config.mode == "dense"
             self.images = []
             for layer, c, cap in zip(network, config.layers, capacity):
@@ -107,9 +117,10 @@ class Accelerator(wiring.Component):
                            for n, c in zip(fan_ins, config.layers)]
             self.cores = [LayerCore(layer, image, dense=dense, capacity=cap,
                                     drain=HARDWARE_TIMING.drain, sweep_lanes=c.sweep_lanes,
-                                    emit_depth=HARDWARE_TIMING.emit_depth)
-                          for layer, image, cap, c in zip(network, self.images, capacity,
-                                                          config.layers)]
+                                    emit_depth=HARDWARE_TIMING.emit_depth, runtime_weights=rt)
+                          for layer, image, cap, c, rt in zip(network, self.images, capacity,
+                                                              config.layers,
+                                                              self.runtime_weights)]
             self.counters_layout = NamedArrayLayout(LayerCounters(), len(network),
                                                     prefix="layer")
             self.readout = Readout(network.n_outputs, max(1, max_steps.bit_length()),

@@ -1,6 +1,6 @@
 """Layer core: dispatches a layer's input events to its weight memory, PE array and LIF core."""
 
-from amaranth import Module, Signal
+from amaranth import Cat, Module, Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -57,6 +57,8 @@ class LayerCore(wiring.Component):
     sweep_lanes : int, optional
         Neurons the LIF sweep updates per cycle, a divisor of the image's lanes (default:
         the lanes).
+    runtime_weights : bool
+        A run-time loaded single-port weight store (``WeightMemory(runtime=True)``).
 
     Members
     -------
@@ -68,13 +70,13 @@ class LayerCore(wiring.Component):
     load : ``In(...)``
         The weight memory's run-time load port.
     idle : ``Out(1)``
-        No event being processed (the next one would be popped at once).
+        No event being processed and every output event pushed.
     error : ``Out(1)``
         Sticky: a PE array collision or a bad LIF command (never expected).
     """
 
     def __init__(self, layer, image, *, dense=False, capacity=None, drain=2, sweep_lanes=None,
-                 emit_depth=4):
+                 emit_depth=4, runtime_weights=False):
         with validating(self):
             check_instance("layer", layer, Layer)
             check_instance("image", image, WeightImage)
@@ -87,7 +89,7 @@ class LayerCore(wiring.Component):
                                  f"{image.format!r}")
             self.layer, self.image, self.dense = layer, image, dense
             self.acc_bits = accumulator_bits(layer.w_bits, layer.fan_in)
-            self.memory = WeightMemory(image, capacity=capacity)
+            self.memory = WeightMemory(image, capacity=capacity, runtime=runtime_weights)
             self.pes = PEArray(lanes=image.lanes, rows=image.rows, w_bits=layer.w_bits,
                                acc_bits=self.acc_bits, sweep_lanes=sweep_lanes)
             self.lif = LIFCore(layer, lanes=image.lanes, acc_bits=self.acc_bits, drain=drain,
@@ -158,16 +160,29 @@ class LayerCore(wiring.Component):
                                      lif.control.payload.eq(head.kind)]
 
         # -- performance counters ------------------------------------------------------------
+        # Synaptic updates are a popcount over the P lanes of every word: counted in a
+        # three-stage pipeline (lane bits, sums of up to 16 lanes, total) so a wide word
+        # is no long path; a word's updates land in the counter 3 cycles after the word.
         c = self.counters
         word = memory.words.payload
-        updates = sum((lane.valid & (lane.weight != 0)) for lane in word.lanes)
         with m.If(pop & (head.kind == EventKind.SPIKE)):
             m.d.sync += c.events.eq(c.events + 1)
         with m.If(memory.words.valid & word.live):
-            m.d.sync += [c.words.eq(c.words + 1),
-                         c.synaptic_updates.eq(c.synaptic_updates + updates)]
+            m.d.sync += c.words.eq(c.words + 1)
+        lanes = len(word.lanes)
+        hits = Signal(lanes)
+        m.d.sync += hits.eq(Cat(lane.valid & (lane.weight != 0) & memory.words.valid
+                                for lane in word.lanes))
+        groups = [hits[i:i + 16] for i in range(0, lanes, 16)]
+        partial = [Signal(range(len(g) + 1), name=f"updates_part{i}")
+                   for i, g in enumerate(groups)]
+        for group, total in zip(groups, partial):
+            m.d.sync += total.eq(sum(group[b] for b in range(len(group))))
+        updates = Signal(range(lanes + 1))
+        m.d.sync += updates.eq(sum(partial))
+        m.d.sync += c.synaptic_updates.eq(c.synaptic_updates + updates)
         free = idle & ~streaming if self.dense else idle
-        m.d.comb += self.idle.eq(free)
+        m.d.comb += self.idle.eq(free & lif.idle)
         busy = pop | ~idle
         if self.dense:
             busy = busy | streaming

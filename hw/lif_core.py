@@ -68,6 +68,8 @@ class LIFCore(wiring.Component):
         ``SPIKE(i)`` for every neuron that fired, in ascending address order, then the
         command itself as a marker (``STEP`` / ``SAMPLE``). Back-pressure stalls the
         emitter, and through a full emitter queue the sweep; nothing is dropped.
+    idle : ``Out(1)``
+        No command in progress and every spike and marker pushed.
     error : ``Out(1)``
         Sticky: a ``SPIKE`` command was offered.
 
@@ -77,9 +79,11 @@ class LIFCore(wiring.Component):
     of ``c + 1`` and its first spike can be pushed in ``c + 2`` (``sweep_latency = 2``).
     Chunks issue one per cycle while the queue's entries plus the chunk being computed (if
     it has spikes) are fewer than ``emit_depth``. The marker is one more item after the
-    last chunk, an entry of one push; ``control`` is ready again the cycle after it is
-    pushed. Without back-pressure a ``SAMPLE`` takes ``drain + C + 3`` cycles from
-    acceptance to ready.
+    last chunk, an entry of one push; ``control`` is ready again the cycle after the
+    marker *issues* (every accumulator has been read by then), so the next command's sweep
+    may start while the emitter still pushes this one's spikes, which stay ahead of it.
+    Without back-pressure a ``SAMPLE`` takes ``drain + C + 1`` cycles from acceptance to
+    ready.
     """
 
     def __init__(self, layer, *, lanes, acc_bits, drain=2, sweep_lanes=None, emit_depth=4):
@@ -107,6 +111,7 @@ class LIFCore(wiring.Component):
                                                              self.sweep_lanes, prefix="lane"),
                                             always_ready=True)),
             "spikes": Out(stream.Signature(self.event_layout)),
+            "idle": Out(1),
             "error": Out(1),
         })
 
@@ -196,6 +201,7 @@ class LIFCore(wiring.Component):
         c_chunk = Signal(range(chunks))
         c_base = Signal.like(issue_base)
         c_mask = Signal(lanes)
+        c_kind = Signal(EventKind)
         compute = c_valid & ~c_marker
         new_v = []
         fired = []
@@ -207,7 +213,7 @@ class LIFCore(wiring.Component):
             in_range = 1 if p < last_chunk_lanes else (c_chunk != chunks - 1)
             new_v.append(v)
             fired.append(s & in_range)
-        clearing = kind == EventKind.SAMPLE
+        clearing = c_kind == EventKind.SAMPLE
         m.d.comb += c_mask.eq(Mux(compute & ~clearing, Cat(*fired), 0))
         m.d.comb += [v_write.addr.eq(c_chunk), v_write.en.eq(compute)]
         for p in range(lanes):
@@ -220,7 +226,10 @@ class LIFCore(wiring.Component):
         # A shift-register queue: entry 0 is the head the emitter pushes from; a pop moves
         # every entry down one place, and a write lands behind the last remaining entry.
         depth = self.emit_depth
-        entry_layout = data.StructLayout({"mask": lanes, "base": len(issue_base), "marker": 1})
+        # ``kind``: SPIKE for a chunk's spikes, else the marker to push (the core may already
+        # be sweeping the next command while its earlier marker waits here).
+        entry_layout = data.StructLayout({"mask": lanes, "base": len(issue_base),
+                                          "kind": EventKind})
         entries = [Signal(entry_layout, name=f"entry{e}") for e in range(depth)]
         level = Signal(range(depth + 1))
         head = entries[0]
@@ -230,15 +239,13 @@ class LIFCore(wiring.Component):
             m.d.comb += [self.spikes.payload.kind.eq(EventKind.SPIKE),
                          self.spikes.payload.addr.eq(head.base + lowest)]
         with m.Else():
-            m.d.comb += [self.spikes.payload.kind.eq(kind), self.spikes.payload.addr.eq(0)]
+            m.d.comb += [self.spikes.payload.kind.eq(head.kind), self.spikes.payload.addr.eq(0)]
         push = self.spikes.valid & self.spikes.ready
         rest = (head.mask & (head.mask - 1))[:lanes]         # the head without its lowest bit
         pop = Signal()
         m.d.comb += pop.eq(push & (rest == 0))                # last spike, or the marker
         write = Signal()
         m.d.comb += write.eq(c_valid & ((c_mask != 0) | c_marker))
-        with m.If(push & head.marker):
-            m.d.sync += active.eq(0)
         with m.If(push & ~pop):
             m.d.sync += head.mask.eq(rest)
         slot = level - pop                                    # where a write lands
@@ -246,10 +253,11 @@ class LIFCore(wiring.Component):
             following = entries[e + 1] if e + 1 < depth else Const(0, entry_layout.size)
             with m.If(write & (slot == e)):
                 m.d.sync += [entries[e].mask.eq(c_mask), entries[e].base.eq(c_base),
-                             entries[e].marker.eq(c_marker)]
+                             entries[e].kind.eq(Mux(c_marker, c_kind, EventKind.SPIKE))]
             with m.Elif(pop):
                 m.d.sync += entries[e].eq(following)
         m.d.sync += level.eq(level + write - pop)
+        m.d.comb += self.idle.eq(~active & ~c_valid & (level == 0))
 
         # -- issue stage (I) ------------------------------------------------------------------
         issue = Signal()
@@ -269,7 +277,9 @@ class LIFCore(wiring.Component):
         if has_bias:
             m.d.comb += b_read.addr.eq(chunk)
         m.d.sync += [c_valid.eq(issue), c_marker.eq(issue & ~is_chunk), c_chunk.eq(chunk),
-                     c_base.eq(issue_base)]
+                     c_base.eq(issue_base), c_kind.eq(kind)]
+        with m.If(issue & ~is_chunk):
+            m.d.sync += active.eq(0)             # the marker: free for the next command
         with m.If(issue):
             m.d.sync += [issue_chunk.eq(issue_chunk + 1), issue_base.eq(issue_base + lanes)]
             if groups > 1:

@@ -10,7 +10,13 @@ from spikeforge.model.memory import WeightImage
 from .layouts import NamedArrayLayout
 from .params import check_instance, check_int, validating
 
-__all__ = ["LaneLayout", "LoadTarget", "WeightMemory", "WordLayout"]
+__all__ = ["RUNTIME_STORE_ATTR", "LaneLayout", "LoadTarget", "WeightMemory", "WordLayout"]
+
+#: Attribute marking a run-time loaded weight store in the netlist; its value is the store's
+#: size in bits. Amaranth writes an all-zero initializer for every memory, which keeps yosys
+#: from SPRAM (no initial contents); the board flow clears the initializer of the memories
+#: carrying this attribute (``spikeforge.boards.synth``).
+RUNTIME_STORE_ATTR = "spikeforge_runtime_store"
 
 
 class LaneLayout(data.StructLayout):
@@ -58,6 +64,14 @@ class WeightMemory(wiring.Component):
     capacity : int, optional
         Depth of the ``weights`` memory (default: the image's, at least 1), so that a larger
         image can be loaded at run time; must fit the image's ``start_bits``.
+    runtime : bool
+        Build the ``weights`` memory as a *run-time loaded single-port store*: no initial
+        contents and one address for reading and loading (the load's while ``load.valid``,
+        else the column's). That is the shape yosys maps to the iCE40 UP5K's SPRAM
+        (``synth_ice40 -spram``; 4 blocks of 16384 x 16 bits, which cannot be initialized by
+        the bitstream), so a weight store larger than the block RAM fits. The weights read
+        zero until loaded (``LOAD`` over the host link); pointers and bitmaps stay
+        initialized block RAM. Timing is unchanged.
 
     Members
     -------
@@ -77,10 +91,11 @@ class WeightMemory(wiring.Component):
     the same latency.
     """
 
-    def __init__(self, image, *, capacity=None):
+    def __init__(self, image, *, capacity=None, runtime=False):
         with validating(self):
             check_instance("image", image, WeightImage)
             self.image = image
+            self.runtime = bool(runtime)
             self.format = image.format
             self.lanes = image.lanes
             self.rows = image.rows
@@ -134,11 +149,14 @@ class WeightMemory(wiring.Component):
         image = self.image
         lanes, rows = self.lanes, self.rows
 
-        weights_mem = Memory(shape=image.memories["weights"].width, depth=self.capacity,
-                             init=image.memories["weights"].words)
+        width = image.memories["weights"].width
+        weights_mem = Memory(shape=width, depth=self.capacity,
+                             init=[] if self.runtime else image.memories["weights"].words,
+                             attrs={RUNTIME_STORE_ATTR: str(width * self.capacity)}
+                             if self.runtime else None)
         m.submodules.weights = weights_mem
         weight_read = weights_mem.read_port()
-        self._load_port(m, weights_mem, LoadTarget.WEIGHTS)
+        weight_load = self._load_port(m, weights_mem, LoadTarget.WEIGHTS)
 
         accept = self.columns.valid & self.columns.ready
         f_valid = Signal()            # the accepted column's pointer is on the read ports
@@ -210,6 +228,14 @@ class WeightMemory(wiring.Component):
             weight_read.addr.eq(issue_addr),
             weight_read.en.eq(issue_read),
         ]
+        if self.runtime:
+            # One address for both ports (a single-port RAM): the load's while loading.
+            # The read is disabled while loading, so what a read sees of a write at the
+            # same address never matters (SPRAM's ``no_change``).
+            shared = Signal(len(weight_load.addr))
+            m.d.comb += [shared.eq(Mux(self.load.valid, self.load.payload.addr, issue_addr)),
+                         weight_read.addr.eq(shared), weight_load.addr.eq(shared),
+                         weight_read.en.eq(issue_read & ~self.load.valid)]
         with m.If(issue):
             m.d.sync += [remaining.eq(left_after), next_addr.eq(issue_addr + 1),
                          s_gate.eq(gate), s_row.eq(row + 1)]
@@ -262,3 +288,4 @@ class WeightMemory(wiring.Component):
         m.d.comb += [port.addr.eq(self.load.payload.addr),
                      port.data.eq(self.load.payload.data),
                      port.en.eq(self.load.valid & (self.load.payload.target == target))]
+        return port

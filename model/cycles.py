@@ -36,12 +36,14 @@ order followed by ``STEP``; after the last step's ``STEP`` comes ``SAMPLE``.
       its first event no earlier than ``c + sweep_latency`` and than the cycle after the
       previous entry's last push; every push waits for a free entry of the next queue.
 
-    So the sweep and the emission overlap: without back-pressure a sweep costs about
-    ``max(C, spikes)`` plus ``sweep_latency``, not ``C + spikes``. The core is free the
-    cycle after the marker's push.
+    The core is free the cycle after the marker *issues*: the emitter keeps pushing the
+    held entries while the core takes the next events (their entries queue up behind), so
+    sweeping, emitting and the next step's accumulation overlap. Without back-pressure a
+    ``STEP`` keeps the core busy ``drain + C + 1`` cycles whatever its spikes, unless the
+    emitter falls ``emit_depth`` entries behind.
   - ``SAMPLE``: like ``STEP``, but the sweep clears the membranes, refractory bits and
     accumulators (no chunk spikes), then the ``SAMPLE`` marker: free at
-    ``start + drain + C + sweep_latency + 1``.
+    ``start + drain + C + 1``.
   - *Dense baseline* (``mode="dense"``): ``SPIKE`` costs 1 cycle (the address is latched
     into an input spike vector) and ``STEP`` first streams every column of the layer,
     ``fan_in * rows`` cycles, before the drain and the sweep.
@@ -275,14 +277,25 @@ def _source(events, queue):
         t += 1
 
 
-def _sweep(counts, first, timing, queue_out, stats):
+class _Emitter:
+    """The spike emitter of one core, across sweeps: the last-push cycle of every entry
+    issued so far (ascending) and the previous push."""
+
+    __slots__ = ("held", "last_push")
+
+    def __init__(self):
+        self.held = []
+        self.last_push = -1
+
+
+def _sweep(counts, first, timing, queue_out, stats, emitter):
     """Generator of one sweep's pushes (module doc, *sweep*): chunk ``k`` holds
     ``counts[k]`` spiking neurons; the marker follows the last chunk. Chunks issue one per
-    cycle from cycle ``first`` while fewer than ``emit_depth`` spike entries are held
-    (issued with spikes and not yet fully pushed). Returns the marker's push cycle."""
+    cycle from cycle ``first`` while fewer than ``emit_depth`` entries are held (issued with
+    spikes and not yet fully pushed, this sweep's or an earlier one's). Returns the cycle
+    the marker issues."""
     sl, depth = timing.sweep_latency, timing.emit_depth
-    held = []                 # last-push cycle of every entry issued so far (ascending)
-    last_push = -1            # the emitter's previous push
+    held = emitter.held
     t = first
     for k in range(len(counts) + 1):
         marker = k == len(counts)
@@ -290,15 +303,17 @@ def _sweep(counts, first, timing, queue_out, stats):
         if len(held) >= depth and held[-depth] >= t:
             t = held[-depth] + 1                   # wait until an entry is released
         if spikes:
-            at = max(t + sl, last_push + 1)
+            at = max(t + sl, emitter.last_push + 1)
             for _ in range(spikes):
                 pushed = yield ("push", queue_out, at)
                 stats.stall += pushed - at
                 at = pushed + 1
-            last_push = at - 1
-            held.append(last_push)
+            emitter.last_push = at - 1
+            held.append(emitter.last_push)
+            del held[:-depth]
+        if marker:
+            return t
         t += 1
-    return last_push
 
 
 def _core(stream, queue_in, queue_out, image, config, fan_in, spikes_out,
@@ -311,6 +326,7 @@ def _core(stream, queue_in, queue_out, image, config, fan_in, spikes_out,
     free = 0
     out_steps = iter(spikes_out)
     silent = np.zeros(chunks, dtype=np.int64)
+    emitter = _Emitter()
     for kind, addr in stream:
         start = yield ("pop", queue_in, free)
         if kind == SPIKE:
@@ -332,7 +348,7 @@ def _core(stream, queue_in, queue_out, image, config, fan_in, spikes_out,
                 stats.words += fan_in * image.rows
             addresses = next(out_steps)
             counts = np.bincount(addresses // config.sweep_lanes, minlength=chunks)
-        marker = yield from _sweep(counts, first, timing, queue_out, stats)
+        marker = yield from _sweep(counts, first, timing, queue_out, stats, emitter)
         free = marker + 1
         stats.busy += free - start
 
@@ -445,34 +461,67 @@ class _ReadoutQueue:
 
 def single_layer_cycles(layer, image, input_trains, output_trains, timing=Timing(),
                         dense=False, sweep_lanes=None):
-    """Cycle count of a one-layer accelerator for one sample, counted cycle by cycle.
+    """Cycle count of a one-layer accelerator, stepped cycle by cycle.
 
-    ``input_trains`` ``[T, fan_in]`` and ``output_trains`` ``[T, N]`` are that sample's
-    input and output spikes; ``sweep_lanes`` defaults to the image's lanes. Nothing blocks
-    in a one-layer accelerator, so the event phase has a closed form and each sweep is
-    stepped one cycle at a time: the issue stage, the entries held for the emitter and the
-    emitter's one push per cycle, as the module doc states them. Equals
-    :func:`cycle_model` for a one-layer network (a test checks it) by a separate route.
+    ``input_trains`` ``[T, fan_in]`` and ``output_trains`` ``[T, N]`` are a sample's input
+    and output spikes (or ``[B, T, ...]`` for a batch run back to back: the count is then
+    the cycle of the last result); ``sweep_lanes`` defaults to the image's lanes. Nothing blocks
+    in a one-layer accelerator (the queue in front never runs dry, the readout takes every
+    event), so one loop over cycles holds the whole machine: the core popping events and
+    issuing sweep items, and the emitter pushing one event per cycle, as the module doc
+    states them. Equals :func:`cycle_model` for a one-layer network (a test checks it) by a
+    separate route.
     """
     sweep_lanes = sweep_lanes or image.lanes
     chunks = -(-layer.neurons // sweep_lanes)
-    total = timing.queue_latency
-    for spikes_in, spikes_out in zip(np.asarray(input_trains), np.asarray(output_trains)):
-        active = np.flatnonzero(spikes_in)
-        if dense:
-            total += len(active) + layer.fan_in * image.rows
-        else:
-            total += int(np.maximum(1, image.column_words[active]).sum())
-        counts = np.bincount(np.flatnonzero(spikes_out) // sweep_lanes, minlength=chunks)
-        total += timing.drain + sweep_cycles(counts, timing) + 1
-    silent = sweep_cycles([0] * chunks, timing)
-    return total + timing.drain + silent + timing.readout_latency
+    sl, depth = timing.sweep_latency, timing.emit_depth
+    inputs, outputs = np.asarray(input_trains), np.asarray(output_trains)
+    if inputs.ndim == 2:
+        inputs, outputs = inputs[None], outputs[None]
+    events = []
+    for sample_in, sample_out in zip(inputs, outputs):
+        for spikes_in, spikes_out in zip(sample_in, sample_out):
+            events += [("spike", int(j)) for j in np.flatnonzero(spikes_in)]
+            events.append(("step", np.bincount(np.flatnonzero(spikes_out) // sweep_lanes,
+                                               minlength=chunks)))
+        events.append(("sample", np.zeros(chunks, dtype=np.int64)))
+    samples = len(inputs)
+
+    entries = []              # [visible from, pushes left, ends the sample]
+    next_pop = timing.queue_latency
+    sweep = None              # [items left, earliest issue]
+    cycle = 0
+    while True:
+        if sweep is None and events and cycle >= next_pop:          # the core pops
+            kind, what = events.pop(0)
+            if kind == "spike":
+                next_pop = cycle + (1 if dense else max(1, int(image.column_words[what])))
+            else:
+                first = cycle + timing.drain
+                if dense and kind == "step":
+                    first += layer.fan_in * image.rows
+                sweep = [[int(c) for c in what] + [kind], first]
+        if sweep is not None and cycle >= sweep[1] and len(entries) < depth:   # issue
+            item = sweep[0].pop(0)
+            if isinstance(item, str):                              # the marker
+                entries.append([cycle + sl, 1, item == "sample"])
+                sweep, next_pop = None, cycle + 1
+            elif item:
+                entries.append([cycle + sl, item, False])
+        if entries and entries[0][0] <= cycle:                       # the emitter pushes
+            entries[0][1] -= 1
+            if entries[0][1] == 0 and entries.pop(0)[2]:
+                samples -= 1
+                if samples == 0:
+                    return cycle + timing.readout_latency
+        cycle += 1
 
 
 def sweep_cycles(counts, timing=Timing()):
     """Cycles from a sweep's first issue opportunity (``drain`` after the command) to its
-    marker's push, without back-pressure, simulated cycle by cycle; ``counts[k]`` is the
-    number of spiking neurons in chunk ``k``."""
+    marker's push, for a sweep that starts with an empty emitter and meets no
+    back-pressure, simulated cycle by cycle; ``counts[k]`` is the number of spiking neurons
+    in chunk ``k``."""
     sl, depth = timing.sweep_latency, timing.emit_depth
     items = [int(c) for c in counts] + [1]     # the marker is an entry of one push
     entries = []                               # [visible from, pushes left]

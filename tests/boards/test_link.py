@@ -259,3 +259,21 @@ def test_configurations_the_protocol_cannot_load_are_refused_up_front():
     with pytest.raises(ValueError, match=r"layer 1's weights words are 512 bytes wide; the host "
                                          r"link loads words of at most 255 bytes"):
         HostLink(wide, HardwareConfig.uniform(wide, lanes=256, format="dense"), divisor=4)
+
+
+def test_runtime_weight_store_computes_only_what_was_loaded():
+    # The SPRAM-mappable weight store (no initial contents, one address): before LOAD the
+    # weights read zero (nothing fires: counts all zero); after LOAD the device equals golden.
+    net, config = network(3, fmt="dense")
+    link = HostLink(net, config, divisor=4, timeout=200, max_steps=15,
+                    runtime_weights=[True, True])
+    device = Device(SimulatedSerial(link))
+    trains = np.random.default_rng(4).random((2, 4, 5)) < 0.7
+    golden = simulate(net, trains)
+    assert golden.counts.any()
+    blank = device.infer(trains)
+    assert all(not any(r.counts) for r in blank)
+    device.load(net)
+    results = device.infer(trains)
+    assert [list(r.counts) for r in results] == golden.counts.tolist()
+    assert [r.cls for r in results] == golden.predicted.tolist()

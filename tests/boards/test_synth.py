@@ -380,6 +380,6 @@ def test_a_yosys_failure_that_no_workaround_fixes_ends_in_one_line(tmp_path, mon
         synthesize("icebreaker", StandInTop(), build_dir=tmp_path / "build")
     message = str(error.value)
     assert "\n" not in message
-    assert "with every option set tried (-dsp, -dsp -noabc9)" in message
+    assert "with every option set tried (-dsp -spram, -dsp -spram -noabc9)" in message
     assert "GetSize(conn.first)" in message and "top.failed2.rpt" in message
     assert "please report it with the log" in message

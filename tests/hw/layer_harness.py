@@ -87,7 +87,7 @@ def run_layer(layer, lanes, fmt, trains, *, ready_p=1.0, seed=0, gap_p=0.0, swee
             while not ctx.get(dut.lif.control.ready):
                 await tick()
             await command(EventKind.SAMPLE)
-        while not ctx.get(dut.lif.control.ready):
+        while not ctx.get(dut.lif.idle):                # every spike and marker pushed
             await tick()
         assert not ctx.get(dut.lif.error) and not ctx.get(dut.pes.error)
         done = True

@@ -85,11 +85,14 @@ def test_sweep_timing_without_back_pressure():
     assert events == [[list(range(8)), [], []]]
     commands = [c for c, what, _ in log if what == "command"]
     markers = [c for c, what, _ in log if what == "marker"]
-    # The contract (drain 2, 2 chunks of 4, emit_depth 4): step 0's chunks issue at s + 2
-    # and s + 3, their spikes go out at s + 4 .. s + 11 and the marker, issued at s + 4,
-    # follows at s + 12 — the sweep overlapped the emission. A silent step or a SAMPLE:
-    # chunks at s + 2, s + 3, the marker issued at s + 4 and pushed at s + 6.
-    assert [m - c for m, c in zip(markers, commands)] == [12, 6, 6, 6]
+    columns = [c for c, what, _ in log if what == "column"]
+    # The contract (drain 2, 2 chunks of 4, emit_depth 4). Step 0, accepted at s = 2:
+    # chunks issue at 4 and 5, the marker at 6, so the core takes input 1's column at 7;
+    # the 8 spikes go out at 6 .. 13 and the marker at 14 (s + 12): sweep and emission
+    # overlap. Step 1's STEP (8): chunks 10, 11, marker issued 12 but pushed behind step 0's
+    # at 15. Step 2 (13) and the SAMPLE (18), with the emitter idle: marker at s + 6.
+    assert columns == [0, 7] and commands == [2, 8, 13, 18]
+    assert markers == [14, 15, 19, 24]
 
 
 def test_back_pressure_holds_every_spike():

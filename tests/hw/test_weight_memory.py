@@ -120,15 +120,18 @@ def test_empty_columns_cost_one_cycle_and_full_words_use_every_lane():
     check_stream(layer, 4, "csc", requests, accepts, words, back_to_back=True)
 
 
-@pytest.mark.parametrize("fmt", ["csc", "bitmap"])
-def test_run_time_load_replaces_the_network(fmt):
+@pytest.mark.parametrize("fmt, runtime", [("csc", False), ("bitmap", False), ("csc", True),
+                                          ("bitmap", True), ("dense", True)])
+def test_run_time_load_replaces_the_network(fmt, runtime):
+    # runtime=True: the single-port store without initial contents (SPRAM-mappable) streams
+    # only what was loaded.
     rng = np.random.default_rng(7)
     first = random_layer(rng, 6, 5, 4, 0.3)
     second = random_layer(rng, 6, 5, 4, 0.9)
-    fixed = dict(start_bits=6, length_bits=3)
+    fixed = dict(start_bits=6, length_bits=3) if fmt != "dense" else {}
     image = compile_weights(first, 2, fmt, **fixed)
     new = compile_weights(second, 2, fmt, **fixed)
-    dut = WeightMemory(image, capacity=64)
+    dut = WeightMemory(image, capacity=64 if fmt != "dense" else None, runtime=runtime)
     dut.check_image(new)
     targets = {"pointers": LoadTarget.POINTERS, "bitmaps": LoadTarget.BITMAPS,
                "weights": LoadTarget.WEIGHTS}
