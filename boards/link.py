@@ -155,7 +155,12 @@ class HostLink(wiring.Component):
         m = Module()
         acc = self.accelerator
         network = acc.network
+        # The accelerator's reset is registered: a combinational reset from the link's state
+        # machine fanned out to every flip-flop of the accelerator and was the ULX3S critical
+        # path. A reset requested in cycle c acts at the end of c + 1.
+        reset_request = Signal()
         reset_accelerator = Signal()
+        m.d.sync += reset_accelerator.eq(reset_request)
         m.submodules.accelerator = ResetInserter(reset_accelerator)(acc)
         m.submodules.uart_rx = uart_rx = UARTRx(self.divisor)
         m.submodules.uart_tx = uart_tx = UARTTx(self.divisor)
@@ -443,7 +448,9 @@ class HostLink(wiring.Component):
 
             # RESET: reset, a clearing SAMPLE through every layer, reset again (see above).
             with m.State("RESET_ACCELERATOR"):
-                m.d.comb += reset_accelerator.eq(1)
+                m.d.comb += reset_request.eq(1)
+                m.next = "RESET_SETTLE"
+            with m.State("RESET_SETTLE"):              # the registered reset acts now
                 m.next = "RESET_SWEEP"
             with m.State("RESET_SWEEP"):
                 m.d.comb += [acc.events.valid.eq(1),
@@ -452,7 +459,7 @@ class HostLink(wiring.Component):
                     m.next = "RESET_DRAIN"
             with m.State("RESET_DRAIN"):
                 with m.If(acc.results.valid):
-                    m.d.comb += reset_accelerator.eq(1)
+                    m.d.comb += reset_request.eq(1)
                     reply(m, Status.OK, Command.RESET, len(reset_bytes))
 
             with m.State("REPLY"):

@@ -17,7 +17,7 @@ from .readout import CYCLE_BITS, Readout
 __all__ = ["Accelerator", "HARDWARE_TIMING", "TapLayout"]
 
 #: The fixed latencies this RTL implements; the cycle model must use exactly these.
-HARDWARE_TIMING = Timing(queue_latency=1, drain=2, sweep_latency=2, readout_latency=1,
+HARDWARE_TIMING = Timing(queue_latency=1, drain=2, sweep_latency=3, readout_latency=1,
                          emit_depth=4)
 
 

@@ -75,10 +75,12 @@ class LIFCore(wiring.Component):
 
     Timing (the sweep contract of :mod:`spikeforge.model.cycles`): a command accepted in
     cycle ``s`` may issue chunk 0 in cycle ``s + drain``. A chunk issued in ``c`` is
-    computed in ``c + 1``; if it has spikes, its mask enters the emitter queue at the end
-    of ``c + 1`` and its first spike can be pushed in ``c + 2`` (``sweep_latency = 2``).
-    Chunks issue one per cycle while the queue's entries plus the chunk being computed (if
-    it has spikes) are fewer than ``emit_depth``. The marker is one more item after the
+    computed in two stages, ``c + 1`` (input current, leak) and ``c + 2`` (sum, saturation,
+    threshold, reset, membrane write); if it has spikes, its mask enters the emitter queue
+    at the end of ``c + 2`` and its first spike can be pushed in ``c + 3``
+    (``sweep_latency = 3``). Chunks issue one per cycle while the queue's entries, the
+    second stage's chunk if it has spikes and the first stage's chunk (spikes not yet
+    known) are fewer than ``emit_depth``. The marker is one more item after the
     last chunk, an entry of one push; ``control`` is ready again the cycle after the
     marker *issues* (every accumulator has been read by then), so the next command's sweep
     may start while the emitter still pushes this one's spikes, which stay ahead of it.
@@ -115,19 +117,29 @@ class LIFCore(wiring.Component):
             "error": Out(1),
         })
 
-    # -- the neuron update of DESIGN.md §2 for one lane, as combinational logic -------------
-    def _neuron(self, m, v, r, current, bias, p):
+    # -- the neuron update of DESIGN.md §2 for one lane, in two pipeline stages -----------
+    def _width(self):
+        return max(self.layer.v_bits, self.acc_bits) + 3
+
+    def _first_half(self, m, v, current, bias, p):
+        """Stage C1: the input current ``I = W s + b`` and the leaked membrane, in parallel."""
+        layer = self.layer
+        total = Signal(signed(self._width()), name=f"total{p}")
+        m.d.comb += total.eq(current + bias)
+        leaked = Signal(signed(layer.v_bits + 1), name=f"leaked{p}")
+        if layer.leak == "shift":
+            m.d.comb += leaked.eq(v - (v >> layer.k))
+        elif layer.leak == "mul":
+            m.d.comb += leaked.eq((v * Const(layer.m, layer.f + 1)) >> layer.f)
+        else:
+            m.d.comb += leaked.eq(v)
+        return total, leaked
+
+    def _second_half(self, m, leaked, total, r, p):
+        """Stage C2: sum, saturation, threshold and reset; returns ``(new_v, fired)``."""
         layer = self.layer
         lo, hi = signed_range(layer.v_bits)
-        width = max(layer.v_bits, self.acc_bits) + 3
-        total = Signal(signed(width), name=f"total{p}")     # I = W s + b
-        m.d.comb += total.eq(current + bias)
-        if layer.leak == "shift":
-            leaked = v - (v >> layer.k)
-        elif layer.leak == "mul":
-            leaked = (v * Const(layer.m, layer.f + 1)) >> layer.f
-        else:
-            leaked = v
+        width = self._width()
         pre = Signal(signed(width + 1), name=f"pre{p}")
         if layer.timing == "immediate":
             m.d.comb += pre.eq(leaked + total)
@@ -136,7 +148,7 @@ class LIFCore(wiring.Component):
         else:
             m.d.comb += pre.eq(Mux(r, 0, leaked) + total)
         # The threshold test and the subtract reset work on the unsaturated sum, in parallel
-        # with the clamp, so only one compare/subtract stage follows the adders: since
+        # with the clamp, so only one compare/subtract stage follows the adder: since
         # lo < theta < hi, sat(pre) > theta exactly when pre > theta, and
         # sat(pre) - theta = min(pre, hi) - theta when it fires.
         clamped = Signal(signed(layer.v_bits), name=f"sat{p}")
@@ -195,21 +207,35 @@ class LIFCore(wiring.Component):
         with m.If(countdown != 0):
             m.d.sync += countdown.eq(countdown - 1)
 
-        # -- compute stage (C): the chunk issued last cycle ----------------------------------
+        # -- compute stage 1 (C1): the chunk issued last cycle, its data just read ----------
+        c1_valid = Signal()
+        c1_marker = Signal()
+        c1_chunk = Signal(range(chunks))
+        c1_base = Signal.like(issue_base)
+        c1_kind = Signal(EventKind)
+        # -- compute stage 2 (C2): the chunk issued two cycles ago --------------------------
         c_valid = Signal()
         c_marker = Signal()
         c_chunk = Signal(range(chunks))
         c_base = Signal.like(issue_base)
-        c_mask = Signal(lanes)
         c_kind = Signal(EventKind)
+        c_mask = Signal(lanes)
+        m.d.sync += [c_valid.eq(c1_valid), c_marker.eq(c1_marker), c_chunk.eq(c1_chunk),
+                     c_base.eq(c1_base), c_kind.eq(c1_kind)]
         compute = c_valid & ~c_marker
         new_v = []
         fired = []
         last_chunk_lanes = self.neurons - (chunks - 1) * lanes      # lanes of real neurons
         for p in range(lanes):
-            r_bit = r_read.data[p] if delayed else Const(0)
             bias = b_read.data[p] if has_bias else Const(0, signed(2))
-            v, s = self._neuron(m, v_read.data[p], r_bit, self.currents.payload[p], bias, p)
+            total, leaked = self._first_half(m, v_read.data[p], self.currents.payload[p],
+                                             bias, p)
+            c_total = Signal.like(total, name=f"c_total{p}")
+            c_leaked = Signal.like(leaked, name=f"c_leaked{p}")
+            c_r = Signal(name=f"c_r{p}")
+            m.d.sync += [c_total.eq(total), c_leaked.eq(leaked),
+                         c_r.eq(r_read.data[p] if delayed else 0)]
+            v, s = self._second_half(m, c_leaked, c_total, c_r, p)
             in_range = 1 if p < last_chunk_lanes else (c_chunk != chunks - 1)
             new_v.append(v)
             fired.append(s & in_range)
@@ -257,12 +283,14 @@ class LIFCore(wiring.Component):
             with m.Elif(pop):
                 m.d.sync += entries[e].eq(following)
         m.d.sync += level.eq(level + write - pop)
-        m.d.comb += self.idle.eq(~active & ~c_valid & (level == 0))
+        m.d.comb += self.idle.eq(~active & ~c1_valid & ~c_valid & (level == 0))
 
         # -- issue stage (I) ------------------------------------------------------------------
         issue = Signal()
+        # Held: the queue's entries, the C2 chunk if it has spikes (or is the marker), and the
+        # C1 chunk whatever it holds (its spikes are not known yet).
         m.d.comb += issue.eq(active & (countdown == 0) & (issue_chunk <= chunks)
-                             & (level + write < depth))
+                             & (level + write + c1_valid < depth))
         is_chunk = issue_chunk < chunks
         chunk = Signal(range(chunks))
         m.d.comb += chunk.eq(issue_chunk)
@@ -276,8 +304,8 @@ class LIFCore(wiring.Component):
             m.d.comb += r_read.addr.eq(chunk)
         if has_bias:
             m.d.comb += b_read.addr.eq(chunk)
-        m.d.sync += [c_valid.eq(issue), c_marker.eq(issue & ~is_chunk), c_chunk.eq(chunk),
-                     c_base.eq(issue_base), c_kind.eq(kind)]
+        m.d.sync += [c1_valid.eq(issue), c1_marker.eq(issue & ~is_chunk), c1_chunk.eq(chunk),
+                     c1_base.eq(issue_base), c1_kind.eq(kind)]
         with m.If(issue & ~is_chunk):
             m.d.sync += active.eq(0)             # the marker: free for the next command
         with m.If(issue):

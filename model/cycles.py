@@ -28,9 +28,11 @@ order followed by ``STEP``; after the last step's ``STEP`` comes ``SAMPLE``.
     (chunk ``k`` is neurons ``kS .. kS+S-1``), then the ``STEP`` marker as one more item:
 
     - *Issue.* Chunk 0 may issue in cycle ``start + drain``; each later item no earlier than
-      the cycle after its predecessor, and only while fewer than ``emit_depth`` *entries*
-      are held. A chunk with ``k > 0`` spiking neurons, and the marker, become an entry;
-      it is held from its issue until its last push. Silent chunks hold nothing.
+      the cycle after its predecessor, and only while fewer than ``emit_depth`` items are
+      *held*. A chunk with ``k > 0`` spiking neurons, and the marker, become an *entry*,
+      held from the cycle after its issue until its last push. A silent chunk issued in
+      ``c`` is held only while its silence is not yet known, cycles ``c + 1 .. c +
+      sweep_latency - 2`` (none with ``sweep_latency = 2``).
     - *Emit.* The spike emitter pushes one event per cycle, entries in order, each
       entry's neurons in ascending address order: an entry issued in cycle ``c`` pushes
       its first event no earlier than ``c + sweep_latency`` and than the cycle after the
@@ -89,7 +91,7 @@ class Timing:
 
     queue_latency: int = 1
     drain: int = 2
-    sweep_latency: int = 2
+    sweep_latency: int = 3
     readout_latency: int = 1
     emit_depth: int = 4
 
@@ -278,14 +280,15 @@ def _source(events, queue):
 
 
 class _Emitter:
-    """The spike emitter of one core, across sweeps: the last-push cycle of every entry
-    issued so far (ascending) and the previous push."""
+    """The spike emitter of one core, across sweeps: the last-push cycle of the latest
+    entries (ascending), the previous push, and when silent items were issued."""
 
-    __slots__ = ("held", "last_push")
+    __slots__ = ("held", "last_push", "silent")
 
     def __init__(self):
         self.held = []
         self.last_push = -1
+        self.silent = []          # issue cycles of recent silent items (sweep_latency > 2)
 
 
 def _sweep(counts, first, timing, queue_out, stats, emitter):
@@ -300,8 +303,12 @@ def _sweep(counts, first, timing, queue_out, stats, emitter):
     for k in range(len(counts) + 1):
         marker = k == len(counts)
         spikes = 1 if marker else int(counts[k])
-        if len(held) >= depth and held[-depth] >= t:
-            t = held[-depth] + 1                   # wait until an entry is released
+        while True:                               # wait until fewer than depth are held
+            silent = [c for c in emitter.silent if c >= t - sl + 2]
+            spiky = [p for p in held[-depth:] if p >= t]
+            if len(spiky) + len(silent) < depth:
+                break
+            t = min([c + sl - 1 for c in silent] + [p + 1 for p in spiky])
         if spikes:
             at = max(t + sl, emitter.last_push + 1)
             for _ in range(spikes):
@@ -311,6 +318,8 @@ def _sweep(counts, first, timing, queue_out, stats, emitter):
             emitter.last_push = at - 1
             held.append(emitter.last_push)
             del held[:-depth]
+        elif sl > 2:
+            emitter.silent = [c for c in emitter.silent if c >= t - sl + 2] + [t]
         if marker:
             return t
         t += 1
@@ -488,10 +497,12 @@ def single_layer_cycles(layer, image, input_trains, output_trains, timing=Timing
     samples = len(inputs)
 
     entries = []              # [visible from, pushes left, ends the sample]
+    unknown = []              # silent items still in flight: held until this cycle
     next_pop = timing.queue_latency
     sweep = None              # [items left, earliest issue]
     cycle = 0
     while True:
+        unknown = [end for end in unknown if end > cycle]
         if sweep is None and events and cycle >= next_pop:          # the core pops
             kind, what = events.pop(0)
             if kind == "spike":
@@ -501,13 +512,16 @@ def single_layer_cycles(layer, image, input_trains, output_trains, timing=Timing
                 if dense and kind == "step":
                     first += layer.fan_in * image.rows
                 sweep = [[int(c) for c in what] + [kind], first]
-        if sweep is not None and cycle >= sweep[1] and len(entries) < depth:   # issue
+        if (sweep is not None and cycle >= sweep[1]
+                and len(entries) + len(unknown) < depth):                  # issue
             item = sweep[0].pop(0)
             if isinstance(item, str):                              # the marker
                 entries.append([cycle + sl, 1, item == "sample"])
                 sweep, next_pop = None, cycle + 1
             elif item:
                 entries.append([cycle + sl, item, False])
+            else:                          # its silence is known sl - 1 cycles after issue
+                unknown.append(cycle + sl - 1)
         if entries and entries[0][0] <= cycle:                       # the emitter pushes
             entries[0][1] -= 1
             if entries[0][1] == 0 and entries.pop(0)[2]:
@@ -525,13 +539,18 @@ def sweep_cycles(counts, timing=Timing()):
     sl, depth = timing.sweep_latency, timing.emit_depth
     items = [int(c) for c in counts] + [1]     # the marker is an entry of one push
     entries = []                               # [visible from, pushes left]
+    unknown = []                               # silent items in flight, held until
     k = 0
     cycle = 0
     while True:
-        # Issue: while fewer than ``depth`` entries are held (visible or in flight).
-        if k < len(items) and len(entries) < depth:
+        unknown = [end for end in unknown if end > cycle]
+        # Issue: while fewer than ``depth`` items are held (entries, and items whose
+        # silence is not known yet).
+        if k < len(items) and len(entries) + len(unknown) < depth:
             if items[k]:
                 entries.append([cycle + sl, items[k]])
+            else:
+                unknown.append(cycle + sl - 1)
             k += 1
         # Emit: the head entry, once visible, pushes one event this cycle.
         if entries and entries[0][0] <= cycle:

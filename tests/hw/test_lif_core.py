@@ -86,13 +86,15 @@ def test_sweep_timing_without_back_pressure():
     commands = [c for c, what, _ in log if what == "command"]
     markers = [c for c, what, _ in log if what == "marker"]
     columns = [c for c, what, _ in log if what == "column"]
-    # The contract (drain 2, 2 chunks of 4, emit_depth 4). Step 0, accepted at s = 2:
-    # chunks issue at 4 and 5, the marker at 6, so the core takes input 1's column at 7;
-    # the 8 spikes go out at 6 .. 13 and the marker at 14 (s + 12): sweep and emission
-    # overlap. Step 1's STEP (8): chunks 10, 11, marker issued 12 but pushed behind step 0's
-    # at 15. Step 2 (13) and the SAMPLE (18), with the emitter idle: marker at s + 6.
+    # The contract (drain 2, sweep_latency 3, 2 chunks of 4, emit_depth 4). Step 0,
+    # accepted at s = 2: chunks issue at 4 and 5, the marker at 6, so the core takes input
+    # 1's column at 7; the 8 spikes go out at 7 .. 14 and the marker at 15 (s + 13): sweep
+    # and emission overlap. Step 1's STEP (8): chunks 10, 11 (3 items held: two entries
+    # still queued and the chunk in the first compute stage), marker issued 12 but pushed
+    # behind step 0's at 16. Step 2 (13) and the SAMPLE (18), with the emitter idle: chunks
+    # at s + 2, s + 3, marker issued at s + 4 and pushed at s + 7.
     assert columns == [0, 7] and commands == [2, 8, 13, 18]
-    assert markers == [14, 15, 19, 24]
+    assert markers == [15, 16, 20, 25]
 
 
 def test_back_pressure_holds_every_spike():

@@ -13,70 +13,70 @@ from spikeforge.model import (FORMATS, HardwareConfig, Layer, LayerConfig, Netwo
 def test_one_layer_timeline_by_hand():
     # N = 3, fan-in 2, P = 2 (rows = 2), csc: column 0 has 2 words, column 1 has 1 word.
     # theta = 2: step 0 (inputs 0 and 1) gives I = [1, -2, 3] -> neuron 2 (row 1) fires;
-    # step 1 (input 1) gives no spike. Default timing: queue 1, drain 2, sweep 2, readout 1.
+    # step 1 (input 1) gives no spike. Default timing: queue 1, drain 2, sweep 3, readout 1.
     #   pop SPIKE(0) at 1, busy 2            -> 3
     #   SPIKE(1) 1                           -> 4
     #   STEP: chunks (S = P = 2) from 6; chunk 0 silent (6); chunk 1 issued 7 pushes its
-    #         spike at 9; the marker issues at 8 (one entry held, emit_depth 4) -> free 9;
-    #         the emitter pushes it at 10
+    #         spike at 10; the marker issues at 8 (one item held, emit_depth 4) -> free 9;
+    #         the emitter pushes it at 11
     #   SPIKE(1) 1                           -> 10
-    #   STEP: chunks 12, 13; marker issued 14 -> free 15 (pushed 16)
-    #   SAMPLE: drain to 17, clear chunks 17, 18; marker issued 19, pushed 21; result at 22
+    #   STEP: chunks 12, 13; marker issued 14 -> free 15 (pushed 17)
+    #   SAMPLE: drain to 17, clear chunks 17, 18; marker issued 19, pushed 22; result at 23
     layer = Layer(np.array([[1, 0], [0, -2], [3, 0]]), theta=2, w_bits=4, v_bits=8)
     net = Network([layer])
     result = simulate(net, np.array([[1, 1], [0, 1]]))
     assert result.spikes[0].astype(int).tolist() == [[0, 0, 1], [0, 0, 0]]
     report = cycle_model(net, result, HardwareConfig.uniform(net, lanes=2, format="csc"))
-    assert report.total == 22
-    assert report.latency.tolist() == [22]
+    assert report.total == 23
+    assert report.latency.tolist() == [23]
     stats = report.layers[0]
     assert (stats.events, stats.words, stats.synaptic_updates, stats.stall) == (3, 4, 4, 0)
     assert stats.busy == 19            # every cycle from the first pop to the last marker's issue
     # Lower bound: step 0 reaches 3 synapses -> ceil(3/2) + 2 = 4; step 1: 1 -> 1 + 2 = 3
     assert report.lower_bound == 7
     image = compile_weights(layer, 2, "csc")
-    assert single_layer_cycles(layer, image, result.inputs, result.spikes[0]) == 22
+    assert single_layer_cycles(layer, image, result.inputs, result.spikes[0]) == 23
 
 
 def test_back_pressure_timeline_by_hand():
     # Input 1 -> layer 1 (4 neurons, P = 4, all fire on the input) -> layer 2 (4 neurons,
     # P = 1: 4 words per column, never fires). Queue 2 has depth 2.
-    #   core 1: SPIKE(0) popped 1 -> 2; STEP popped 2, chunk 0 issued 4 pushes 4 spikes from 6:
-    #           #0 at 6, #1 at 7, #2 at 8 (core 2 popped #0 at 7), #3 waits for the pop of #1
-    #           at 11 -> 12 (3 stall cycles). The marker, issued at 5 (free 6), wants 13
-    #           (after #3), waits for the pop of #2 at 15 -> 16 (3 stalls). SAMPLE popped 6,
-    #           drains to 8, clears chunk 8, marker issued 9 wants 17 (after the STEP marker),
-    #           waits for the pop of #3 at 19 -> 20 (3 stalls).
-    #   core 2: #0 at 7 -> 11, #1 -> 15, #2 -> 19, #3 -> 23; STEP at 23: chunks 25..28, marker
-    #           issued 29 (pushed 31) -> free 30; SAMPLE at 30: drain to 32, clear 32..35,
-    #           marker issued 36 pushed 38, result 39.
+    #   core 1: SPIKE(0) popped 1 -> 2; STEP popped 2, chunk 0 issued 4 pushes 4 spikes from 7:
+    #           #0 at 7, #1 at 8, #2 at 9 (core 2 popped #0 at 8), #3 waits for the pop of #1
+    #           at 12 -> 13 (3 stall cycles). The marker, issued at 5 (free 6), wants 14
+    #           (after #3), waits for the pop of #2 at 16 -> 17 (3 stalls). SAMPLE popped 6,
+    #           drains to 8, clears chunk 8, marker issued 9 wants 18 (after the STEP marker),
+    #           waits for the pop of #3 at 20 -> 21 (3 stalls).
+    #   core 2: #0 at 8 -> 12, #1 -> 16, #2 -> 20, #3 -> 24; STEP at 24: chunks 26..29, marker
+    #           issued 30 (pushed 33) -> free 31; SAMPLE at 31: drain to 33, clear 33..36,
+    #           marker issued 37 pushed 40, result 41.
     net = Network([Layer(np.full((4, 1), 5), theta=4, w_bits=4, v_bits=8),
                    Layer(np.full((4, 4), 5), theta=100, w_bits=4, v_bits=10)])
     result = simulate(net, np.array([[1]]))
     assert result.spikes[0].tolist() == [[True] * 4]
     shallow = cycle_model(net, result, HardwareConfig(
         (LayerConfig(4, "csc", 16), LayerConfig(1, "csc", 2))))
-    assert shallow.total == 39
+    assert shallow.total == 41
     assert [s.stall for s in shallow.layers] == [9, 0]
     deep = cycle_model(net, result, HardwareConfig(
         (LayerConfig(4, "csc", 16), LayerConfig(1, "csc", 16))))
-    assert deep.total == 39
+    assert deep.total == 41
     assert [s.stall for s in deep.layers] == [0, 0]
 
 
 def test_dense_baseline_by_hand():
     # Same one-layer network as the first test, dense baseline, P = 2 (rows = 2, fan-in 2):
     #   SPIKE latches at 1 and 2 -> 3; STEP at 3 streams 2 columns x 2 words, drains 2 -> chunks
-    #   from 9: silent (9), spiking (10, push 12), marker issued 11 -> free 12; SPIKE 12 -> 13;
+    #   from 9: silent (9), spiking (10, push 13), marker issued 11 -> free 12; SPIKE 12 -> 13;
     #   STEP at 13: streams to 17, chunks from 19, marker issued 21 -> 22; SAMPLE at 22:
-    #   drain to 24, chunks 24, 25, marker issued 26 pushed 28, result 29.
+    #   drain to 24, chunks 24, 25, marker issued 26 pushed 29, result 30.
     layer = Layer(np.array([[1, 0], [0, -2], [3, 0]]), theta=2, w_bits=4, v_bits=8)
     net = Network([layer])
     result = simulate(net, np.array([[1, 1], [0, 1]]))
     report = cycle_model(net, result, HardwareConfig.uniform(net, lanes=2, mode="dense"))
-    assert report.total == 29
+    assert report.total == 30
     image = compile_weights(layer, 2, "dense")
-    assert single_layer_cycles(layer, image, result.inputs, result.spikes[0], dense=True) == 29
+    assert single_layer_cycles(layer, image, result.inputs, result.spikes[0], dense=True) == 30
 
 
 @st.composite
@@ -159,24 +159,25 @@ def test_pipeline_invariants(seed, fmt, depth):
 def test_sweep_overlaps_emission_by_hand():
     # 8 neurons, fan-in 1, P = 8, S = 2 (4 chunks). Input 0 makes neurons 0, 1, 2 fire
     # (chunks 0 and 1 hold 2 and 1 spikes). SPIKE(0) popped 1 -> 2; STEP popped 2: chunks
-    # issue 4, 5, 6, 7; chunk 0 pushes 6, 7; chunk 1 pushes 8; marker issued 8 -> free 9
-    # (pushed 10); SAMPLE popped 9: drain to 11, chunks 11..14, marker 15 pushed 17,
-    # result 18.
+    # issue 4, 5, 6, 7 (at most 3 items held); chunk 0 pushes 7, 8; chunk 1 pushes 9; marker
+    # issued 8 -> free 9 (pushed 11); SAMPLE popped 9: drain to 11, chunks 11..14, marker 15
+    # pushed 18, result 19.
     layer = Layer(np.array([[5], [5], [5], [0], [0], [0], [0], [0]]), theta=4, w_bits=4,
                   v_bits=8)
     net = Network([layer])
     result = simulate(net, np.array([[1]]))
     config = HardwareConfig.uniform(net, lanes=8, sweep_lanes=2)
-    assert cycle_model(net, result, config).total == 18
-    # emit_depth 1: nothing issues while an entry is held. Chunk 1 waits for chunk 0's last
-    # push (7), issues at 8 and pushes at 10; silent chunks 2 and 3 wait for that, issue at
-    # 11 and 12; the marker issues at 13 -> free 14 (pushed 15); SAMPLE popped 14: chunks
-    # 16..19, marker 20 pushed 22, result 23.
+    assert cycle_model(net, result, config).total == 19
+    # emit_depth 1: nothing issues while an item is held. Chunk 1 waits for chunk 0's last
+    # push (8), issues at 9 and pushes at 12; silent chunk 2 issues at 13 and is held at 14
+    # (its silence known only then), so chunk 3 issues at 15 and the marker at 17 -> free
+    # 18 (pushed 20, held until then); SAMPLE popped 18: chunks 21, 23, 25, 27, marker 29
+    # pushed 32, result 33.
     narrow = HardwareConfig.uniform(net, lanes=8, sweep_lanes=2, timing=Timing(emit_depth=1))
-    assert cycle_model(net, result, narrow).total == 23
+    assert cycle_model(net, result, narrow).total == 33
     image = compile_weights(layer, 8, "csc")
     assert single_layer_cycles(layer, image, result.inputs, result.spikes[0],
-                               Timing(emit_depth=1), sweep_lanes=2) == 23
+                               Timing(emit_depth=1), sweep_lanes=2) == 33
 
 
 def test_sweep_lanes_rules():
