@@ -4,6 +4,7 @@
 #   make demo      train, compress, co-simulate and synthesize the digits classifier
 #   make test      run the whole test suite (toolchain smoke tests included)
 #   make bench     print benchmark figures (golden-model throughput, ...)
+#   make compare   spikeforge beside Spiker+ on MNIST 784-128-10 (build/compare/, 20-40 min)
 #   make verilog   write the hardware blocks' Verilog to build/verilog/
 #   make synth     bitstream + resource/Fmax report for BOARD (icebreaker, ulx3s, orangecrab)
 #   make prog      program BOARD with openFPGALoader
@@ -12,6 +13,7 @@
 # Variables: PYTHON (interpreter used to create the venv, >= 3.11), VENV (its folder),
 # PYTEST_ARGS (extra pytest arguments, e.g. PYTEST_ARGS="-k memory -x"),
 # BENCH_ARGS (e.g. BENCH_ARGS="--cosim none"),
+# COMPARE_ARGS (e.g. COMPARE_ARGS="--quick" or "--lanes 64 --sweep-lanes 8"),
 # VERILOG_ARGS (configuration for make verilog, e.g. VERILOG_ARGS="--lanes 8 --format bitmap"),
 # BOARD, PORT, BOARD_ARGS (e.g. BOARD_ARGS="--network my.npz --lanes 8") for synth/prog/run,
 # DEMO_ARGS (e.g. DEMO_ARGS="--quick" or "--w-bits 8 --density 0.3").
@@ -24,7 +26,7 @@ BOARD  ?= icebreaker
 PORT   ?=
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: all venv test bench demo verilog synth prog run clean distclean
+.PHONY: all venv test bench compare demo verilog synth prog run clean distclean
 
 all: test
 
@@ -43,6 +45,9 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(SPIKEFORGE) bench $(BENCH_ARGS)
+
+compare: $(STAMP)
+	$(SPIKEFORGE) compare $(COMPARE_ARGS)
 
 verilog: $(STAMP)
 	$(SPIKEFORGE) verilog $(VERILOG_ARGS)

