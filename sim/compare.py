@@ -28,7 +28,8 @@ One run measures every figure of the side-by-side table (``spikeforge compare --
 5. **Boards**: the real board top (:class:`spikeforge.boards.top.BoardTop`: accelerator +
    UART host link, ``max_steps`` = the largest T) through the board flow
    (:func:`spikeforge.boards.synth.synthesize`, yosys + nextpnr) for the ULX3S (ECP5-85F, the
-   main configuration) and the iCEBreaker (UP5K, ``--icebreaker-lanes``, default 2 as for
+   main configuration) and the iCEBreaker (UP5K, ``--icebreaker-lanes`` 8 and
+   ``--icebreaker-sweep-lanes`` 2 in every layer by default, as
    ``spikeforge synth``; the weights in SPRAM by the flow's memory rule): LUT4, FF, block RAM
    and nextpnr's Fmax. A design that does not fit is a row that says so, with the numbers of
    the flow's error. µs per image = cycles / Fmax (the board oscillator is 25 / 12 MHz; Fmax
@@ -643,9 +644,12 @@ def add_arguments(parser):
                              f"(default {DEFAULT_COSIM}, 0 with --quick)")
     parser.add_argument("--boards", nargs="+", choices=[*BOARDS, "none"], default=None,
                         help="board builds (default ulx3s icebreaker; none with --quick)")
-    parser.add_argument("--icebreaker-lanes", type=flag_int(1, 4096), default=2,
-                        help="hidden-layer P of the iCEBreaker build, S = min(P, "
-                             "--sweep-lanes) (default 2, as spikeforge synth)")
+    parser.add_argument("--icebreaker-lanes", type=flag_int(1, 4096), default=8,
+                        help="P of every layer of the iCEBreaker build, capped at the "
+                             "layer's size (default 8)")
+    parser.add_argument("--icebreaker-sweep-lanes", type=flag_int(1, 4096), default=2,
+                        help="S of every layer of the iCEBreaker build, the largest divisor "
+                             "of the layer's P up to it (default 2: 8 and 2 fit the UP5K)")
     parser.add_argument("--no-synth", action="store_true",
                         help="leave out synth_xilinx (no LUT6 figures)")
     parser.add_argument("--timeout", type=flag_int(10, 24 * 3600), default=3600,
@@ -717,8 +721,7 @@ def _settle(args):
         if (p, s) not in curve:
             curve.append((p, s))
     args.curve_points = curve
-    p = min(args.icebreaker_lanes, args.hidden)
-    args.icebreaker_config = (p, _largest_divisor(p, min(p, args.sweep_lanes)))
+    args.icebreaker_config = (args.icebreaker_lanes, args.icebreaker_sweep_lanes)
 
 
 def run(args):
@@ -839,9 +842,13 @@ def run(args):
     else:
         print("5. board builds: none (--boards)", flush=True)
     for name in args.boards:
-        if name == "icebreaker":
+        if name == "icebreaker":                 # as spikeforge synth --lanes --sweep-lanes
+            from spikeforge.hw.accelerator import HARDWARE_TIMING
             p, s = args.icebreaker_config
-            board_config = hardware_config(network, p, s, args.format, args.queue_depth)
+            board_config = HardwareConfig.uniform(network, lanes=p, sweep_lanes=s,
+                                                  format=args.format,
+                                                  queue_depth=args.queue_depth,
+                                                  timing=HARDWARE_TIMING)
         else:
             board_config = config
         print(f"   {name}: {describe(board_config)} ... ", end="", flush=True)
