@@ -350,40 +350,14 @@ def board_build(board, network, config, build_dir, *, max_steps, synthesize=None
 
 # --- co-simulation ------------------------------------------------------------------------------
 
-def check_run(network, config, trains, run):
-    """What differs between a hardware run and the golden + cycle models (empty: nothing)."""
-    golden = simulate(network, trains)
-    model = cycle_model(network, golden, config)
-    problems = []
-    if run.error:
-        problems.append("the accelerator raised its error flag")
-    for index, (got, want) in enumerate(zip(run.spikes, golden.spikes)):
-        bad = np.flatnonzero((got != want).any(axis=(1, 2)))
-        if len(bad):
-            problems.append(f"layer {index + 1} spikes differ in samples {bad.tolist()}")
-    if not np.array_equal(run.counts, golden.counts):
-        problems.append("output counts differ")
-    if not np.array_equal(run.classes, golden.predicted):
-        problems.append("classes differ")
-    if run.finish.tolist() != model.finish.tolist():
-        problems.append(f"result cycles {run.finish.tolist()} differ from the cycle model's "
-                        f"{model.finish.tolist()}")
-    for index, (got, want) in enumerate(zip(run.counters, model.layers)):
-        expected = {"events": want.events, "words": want.words,
-                    "synaptic_updates": want.synaptic_updates, "busy": want.busy,
-                    "stall": want.stall}
-        if got != expected:
-            problems.append(f"layer {index + 1} counters {got} differ from the cycle model's "
-                            f"{expected}")
-    return problems, golden
-
-
 def cosimulate(network, config, trains, labels, build_dir, *, chunk=COSIM_CHUNK,
                progress=True, run_accelerator=None):
     """``trains`` through the accelerator under Verilator, ``chunk`` images back to back per
     run; returns a dict: ``images``, ``mismatches`` (one line per bad chunk), ``agree`` (all
     equal), hardware ``accuracy``, simulated cycles and cycles per second."""
     from tqdm import tqdm
+
+    from .cosim import mismatches as run_mismatches
     if run_accelerator is None:
         from .cosim import run_accelerator
 
@@ -392,7 +366,7 @@ def cosimulate(network, config, trains, labels, build_dir, *, chunk=COSIM_CHUNK,
                       unit="batch", disable=not progress):
         part = trains[start:start + chunk]
         run = run_accelerator(network, config, part, backend="verilator", build_dir=build_dir)
-        problems, _ = check_run(network, config, part, run)
+        problems, _ = run_mismatches(network, config, part, run)
         if problems:
             line = (f"samples {start}..{start + len(part) - 1}: " + "; ".join(problems))
             mismatches.append(line)

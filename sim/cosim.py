@@ -40,7 +40,7 @@ from spikeforge.model import HardwareConfig, Network
 from spikeforge.model.events import event_stream, sample_starts
 from spikeforge.model.simulate import check_spike_trains
 
-__all__ = ["HardwareRun", "BACKENDS", "event_stream", "run_accelerator"]
+__all__ = ["HardwareRun", "BACKENDS", "event_stream", "mismatches", "run_accelerator"]
 
 BACKENDS = ("amaranth", "verilator", "icarus")
 COUNTER_NAMES = ("events", "words", "synaptic_updates", "busy", "stall")
@@ -274,3 +274,36 @@ def _run_cocotb(dut, events, batch, limit, simulator, waves, build_dir):
             shutil.rmtree(folder, ignore_errors=True)
     raw["taps"] = [[tuple(event) for event in layer] for layer in raw["taps"]]
     return raw
+
+
+def mismatches(network, config, trains, run, *, first=0):
+    """What differs between a hardware ``run`` of ``trains`` and the golden and cycle
+    models: a list of one-line problems (empty when every spike of every layer, count,
+    class, result cycle and performance counter agrees) and the golden result. ``first``
+    numbers the samples in the messages (the index of ``trains[0]`` in a larger batch)."""
+    from spikeforge.model import cycle_model, simulate
+
+    golden = simulate(network, trains)
+    model = cycle_model(network, golden, config)
+    problems = []
+    if run.error:
+        problems.append("the accelerator raised its error flag")
+    for index, (got, want) in enumerate(zip(run.spikes, golden.spikes)):
+        bad = np.flatnonzero((got != want).any(axis=(1, 2)))
+        if len(bad):
+            problems.append(f"layer {index + 1} spikes differ in samples {(bad + first).tolist()}")
+    if not np.array_equal(run.counts, golden.counts):
+        problems.append("output counts differ")
+    if not np.array_equal(run.classes, golden.predicted):
+        problems.append("classes differ")
+    if run.finish.tolist() != model.finish.tolist():
+        problems.append(f"result cycles {run.finish.tolist()} differ from the cycle model's "
+                        f"{model.finish.tolist()}")
+    for index, (got, want) in enumerate(zip(run.counters, model.layers)):
+        expected = {"events": want.events, "words": want.words,
+                    "synaptic_updates": want.synaptic_updates, "busy": want.busy,
+                    "stall": want.stall}
+        if got != expected:
+            problems.append(f"layer {index + 1} counters {got} differ from the cycle model's "
+                            f"{expected}")
+    return problems, golden

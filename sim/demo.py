@@ -85,11 +85,11 @@ def to_network(mlp, x_train, *, w_bits, density, lanes):
 
 def cosimulate(network, config, spikes, golden, *, chunk, build_dir, progress=True):
     """Run ``spikes`` through the accelerator under Verilator in chunks (one progress step
-    each); check every sample against the golden model and every result cycle against the
-    cycle model. Returns (classes, counts, cycles per chunk, simulated cycles/s)."""
+    each); check every sample against the golden model and every result cycle and counter
+    against the cycle model (:func:`~spikeforge.sim.cosim.mismatches`). Returns (classes, counts, cycles per chunk, simulated cycles/s)."""
     from tqdm import tqdm
 
-    from .cosim import run_accelerator
+    from .cosim import mismatches, run_accelerator
 
     classes, counts, totals, speed = [], [], [], []
     starts = range(0, len(spikes), chunk)
@@ -97,22 +97,7 @@ def cosimulate(network, config, spikes, golden, *, chunk, build_dir, progress=Tr
     for start in bar:
         part = spikes[start:start + chunk]
         run = run_accelerator(network, config, part, backend="verilator", build_dir=build_dir)
-        expected = simulate(network, part)
-        model = cycle_model(network, expected, config)
-        problems = []
-        if run.error:
-            problems.append("the accelerator raised its error flag")
-        for layer, (got, want) in enumerate(zip(run.spikes, expected.spikes)):
-            bad = np.flatnonzero((got != want).any(axis=(1, 2)))
-            if len(bad):
-                problems.append(f"layer {layer + 1} spikes differ in samples {(bad + start).tolist()}")
-        if not np.array_equal(run.counts, expected.counts):
-            problems.append("output counts differ")
-        if not np.array_equal(run.classes, expected.predicted):
-            problems.append("classes differ")
-        if run.finish.tolist() != model.finish.tolist():
-            problems.append(f"result cycles {run.finish.tolist()} differ from the cycle model's "
-                            f"{model.finish.tolist()}")
+        problems, expected = mismatches(network, config, part, run, first=start)
         if not np.array_equal(expected.predicted, golden.predicted[start:start + len(part)]):
             problems.append("the golden model is not deterministic")
         if problems:
