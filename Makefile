@@ -25,6 +25,10 @@ SPIKEFORGE := $(VENV)/bin/spikeforge
 BOARD  ?= icebreaker
 PORT   ?=
 STAMP  := $(VENV)/.installed-stamp
+# The test extra includes training (torch + snnTorch). Pinning the release picks the CPU build
+# that lies on this kind of machine's disk instead of a CUDA build of several GB from PyPI;
+# TORCH= lets pip choose.
+TORCH  ?= torch==2.13.0
 
 .PHONY: all venv test bench compare demo verilog synth prog run clean distclean
 
@@ -35,7 +39,7 @@ $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "spikeforge needs Python >= 3.11; set PYTHON=python3.11 (found " + sys.version.split()[0] + ")")'
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test]'
+	$(PY) -m pip install --quiet $(TORCH) -e '.[test]'
 	@touch $@
 
 venv: $(STAMP)

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 __all__ = ["check_choice", "check_instance", "check_int", "per_layer", "flag_int", "flag_float",
-           "flag_input_file", "flag_output_dir"]
+           "flag_input_file", "flag_output_dir", "need"]
 
 
 def check_int(name, value, lo, hi):
@@ -96,3 +96,17 @@ def flag_output_dir(text):
     if path.exists() and not path.is_dir():
         raise argparse.ArgumentTypeError(f"{text} exists and is not a folder")
     return path
+
+
+def need(module, purpose, *, extra):
+    """Import the optional ``module``; a missing one raises :class:`ModuleNotFoundError`
+    naming the pip extra of spikeforge that provides it (``spikeforge.model`` itself needs
+    NumPy only, DESIGN.md §7)."""
+    import importlib
+    try:
+        return importlib.import_module(module)
+    except ImportError as error:
+        top = module.split(".")[0]
+        raise ModuleNotFoundError(
+            f"{purpose} needs {top}, which is not installed ({error}); install the {extra} "
+            f"extra: pip install 'spikeforge[{extra}]'", name=top) from error

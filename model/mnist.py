@@ -39,7 +39,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .checks import check_int
+from .checks import check_int, need
 from .convert import convert_mlp
 from .encoders import encode
 from .network import Network
@@ -61,15 +61,7 @@ EVAL_CHUNK = 500                # test images per golden-model call (bounds the 
 
 
 def _need(module, purpose):
-    """Import the optional ``module``; a missing one names the extra that provides it."""
-    import importlib
-    try:
-        return importlib.import_module(module)
-    except ImportError as error:
-        top = module.split(".")[0]
-        raise ModuleNotFoundError(
-            f"{purpose} needs {top}, which is not installed ({error}); install the demo "
-            f"extra: pip install 'spikeforge[demo]'", name=top) from error
+    return need(module, purpose, extra="demo")
 
 
 # --- loading ---------------------------------------------------------------------------------
