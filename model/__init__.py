@@ -16,6 +16,8 @@ from .memory import FORMATS, Memory, WeightImage, compile_weights, decode_weight
 from .reference import reference_network
 from .convert import balance_thresholds, convert_mlp
 from .mnist import MNISTReference, load_mnist, mnist_reference, mnist_split
+from .nir_io import (LayerImport, NIRImport, from_nir, from_snntorch, import_nir,
+                     snntorch_to_nir, to_nir)
 from .cycles import (CycleReport, HardwareConfig, LayerConfig, LayerCycles, Timing, cycle_model,
                      lower_bound, single_layer_cycles)
 
@@ -31,4 +33,6 @@ __all__ = [
     "lower_bound", "single_layer_cycles", "reference_network", "balance_thresholds",
     "convert_mlp",
     "MNISTReference", "load_mnist", "mnist_reference", "mnist_split",
+    "LayerImport", "NIRImport", "from_nir", "from_snntorch", "import_nir", "snntorch_to_nir",
+    "to_nir",
 ]

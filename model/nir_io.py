@@ -1,0 +1,715 @@
+"""NIR import and export: other tools' spiking networks in, spikeforge's networks out.
+
+NIR (the Neuromorphic Intermediate Representation, ``pip install nir``) is the exchange
+format of snnTorch, Norse, Sinabs, Rockpool, Lava-DL, SpiNNaker2 and others. It describes
+continuous-time nodes; spikeforge runs the integer discrete-time LIF of DESIGN.md §2. This
+module is the documented bridge between the two. ``nir``, ``torch``, ``snntorch`` and
+``nirtorch`` are imported inside the functions that need them (extras ``nir`` and ``train``).
+
+What is read
+------------
+A chain ``Input → [Flatten] → (Affine | Linear) → [Scale] → (LIF | IF) → … → Output``:
+
+* ``Affine``/``Linear`` give a layer's weights and bias; consecutive affine maps (and
+  ``Scale`` nodes, before or after them, or on a neuron layer's output spikes) are folded
+  into one weight matrix and bias.
+* ``Flatten`` (and ``Identity``) are identities for fully connected layers (the input is
+  a flat vector in row-major order); a ``Flatten`` that leaves more than one dimension is
+  refused.
+* ``LIF`` and ``IF`` become a layer's neurons. Anything else — ``Conv1d``/``Conv2d``,
+  pooling, ``CubaLIF``/``CubaLI``, ``LI``/``I`` (non-spiking outputs: the readout counts
+  spikes), ``Delay``, ``Threshold``, nested graphs (snnTorch's recurrent ``RLeaky``),
+  recurrent edges and branching — raises :class:`ValueError` naming the node, its type and
+  what is supported.
+
+Discretization (time step ``dt``)
+---------------------------------
+NIR's LIF is ``tau dv/dt = (v_leak - v) + r I``. With ``dt`` (argument, else the graph's
+``dt`` metadata, else ``1e-4`` — what snnTorch writes and reads):
+
+* ``"euler"`` (default; snnTorch's rule): ``beta = 1 - dt/tau``, the input is scaled by
+  ``r dt / tau`` and ``v_leak dt / tau`` becomes a bias. snnTorch writes ``r = tau/dt``, so
+  its weights arrive unscaled; ``beta = 1`` arrives as ``tau = r = inf`` and is read as an
+  unscaled integrate-and-fire layer.
+* ``"zoh"`` (zero-order hold): ``beta = exp(-dt/tau)``, input scale ``r (1 - beta)``, bias
+  ``v_leak (1 - beta)``.
+* ``IF`` (``dv/dt = r I``) integrates ``r I`` per step, as snnTorch's and Sinabs' readers do.
+
+Input scales within ``1e-5`` of 1 are taken as 1 (snnTorch stores ``r = tau/dt`` in
+float32). The leak maps to the exact hardware leak: ``none`` when ``beta = 1``, ``shift``
+(``beta = 1 - 2**-k``) when ``beta`` is within ``1e-6`` of such a value (``beta = 0`` is
+``k = 0``), otherwise ``mul`` with ``m = round(beta 2**f)``, ``f = mul_bits`` (default 8), or
+the nearest ``shift`` when ``leak_mode="shift"``. The hardware has one leak per layer:
+``tau`` must agree across a layer's neurons. The report gives ``beta`` asked for, ``beta``
+built and their difference.
+
+Reset
+-----
+NIR knows only reset-to-value (``v_reset``), applied in the step of the spike: spikeforge
+reads it as ``reset="zero"``, ``timing="immediate"``; a non-zero ``v_reset`` is refused
+(the hardware resets to 0 or subtracts the threshold). Ask for subtract reset or snnTorch's
+delayed reset with ``reset="subtract"`` / ``timing="delayed"``, or carry them in the
+neuron node's metadata (``spikeforge_reset``, ``spikeforge_timing``), which :func:`to_nir`
+and :func:`snntorch_to_nir` write and which take precedence over ``v_reset``.
+
+Scale rule (floats to integers)
+-------------------------------
+Per layer, after folding: ``W`` (scaled by the input scale), bias ``b`` and threshold.
+Per-neuron thresholds are made uniform by scaling each neuron's row, bias and threshold by
+``theta_max / theta_i`` (the dynamics are linear in the three when the reset value is 0).
+``scale="auto"`` (default) keeps the values when they are already integers that fit
+``w_bits`` (the import is then exact: scale 1), and otherwise uses the max-abs rule of
+:mod:`.quantize` — ``scale = (2**(w_bits-1) - 1) / max|W|``, ``W_int = round(W scale)``,
+``b_int = round(b scale)``, ``theta = max(1, round(theta scale))``. ``scale="max-abs"`` forces
+the rule; a number sets the scale. ``w_bits`` defaults to the metadata, else the smallest
+width holding integer weights, else 8; ``v_bits`` to the metadata, else the larger of 16 and
+the rule of :func:`.quantize_layer` (the hardware membrane saturates at ``v_bits``; NIR's
+and snnTorch's float membranes do not, so an import is exact only while no membrane reaches
+that range).
+
+Export and round trip
+---------------------
+:func:`to_nir` writes ``Affine``/``Linear`` + ``LIF`` (``tau = dt/(1 - beta)``, ``r = tau/dt``,
+``v_leak = 0``, ``v_reset = 0``) or ``IF`` (``r = 1``) per layer, and keeps what NIR cannot
+express in metadata: the reset mechanism and timing, the exact leak (``k`` or ``m, f``), the
+integer widths (``w_bits``, ``v_bits``), and in the graph's metadata ``dt`` and the format tag.
+Reading that file back with :func:`from_nir` gives the same :class:`Network`, field by field.
+"""
+
+import math
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+from .checks import need
+from .network import Layer, Network, V_BITS_RANGE, W_BITS_RANGE
+from .quantize import weight_scale
+
+__all__ = ["DT", "DISCRETIZATIONS", "NIR_FORMAT", "LayerImport", "NIRImport", "from_nir",
+           "import_nir", "to_nir", "snntorch_to_nir", "from_snntorch"]
+
+#: NIR time step used when neither the caller nor the graph's metadata give one (snnTorch's).
+DT = 1e-4
+DISCRETIZATIONS = ("euler", "zoh")
+#: Smallest membrane width of an import without ``v_bits``: the hardware membrane saturates,
+#: NIR's and snnTorch's float membranes do not, so the default leaves room for long runs of
+#: input that integrate-and-fire layers accumulate.
+DEFAULT_V_BITS = 16
+#: Graph metadata tag of files written by :func:`to_nir`.
+NIR_FORMAT = "spikeforge-nir-1"
+
+_SUPPORTED = ("Input, Output, Affine, Linear, Scale, Flatten, Identity, LIF and IF in one "
+              "chain (Input → Affine/Linear → LIF/IF → … → Output)")
+_SNAP = 1e-5          # relative distance within which an input scale counts as exactly 1
+_BETA_SNAP = 1e-6     # distance within which beta counts as exactly 1 - 2**-k
+_INTEGER = 1e-6       # relative distance within which a float counts as an integer
+
+
+@dataclass(frozen=True)
+class LayerImport:
+    """How one NIR neuron node became a spikeforge layer (what :func:`import_nir` reports)."""
+
+    node: str                 #: name of the LIF/IF node in the graph
+    kind: str                 #: "LIF" or "IF"
+    neurons: int
+    beta: float               #: decay the NIR parameters ask for
+    beta_hw: float            #: decay the hardware leak implements
+    leak: str                 #: hardware leak mode and parameters, e.g. "shift k=4"
+    reset: str
+    timing: str
+    reset_from: str           #: "metadata", "argument" or "v_reset"
+    scale: float              #: integer units per NIR unit
+    weight_error: float       #: max |W scale - W_int| / scale, in NIR units
+    threshold_error: float    #: |theta scale - theta_int| / scale, in NIR units
+    notes: tuple = ()
+
+    @property
+    def beta_error(self):
+        return abs(self.beta_hw - self.beta)
+
+    @property
+    def exact(self):
+        """True when the layer is the NIR node's dynamics exactly (integer parameters, scale
+        1, the leak exact up to float32 storage of ``tau``)."""
+        return (self.beta_error <= _BETA_SNAP and self.weight_error == 0 and self.threshold_error == 0
+                and self.scale == 1)
+
+
+@dataclass(frozen=True)
+class NIRImport:
+    """A network read from NIR and the per-layer record of how it was made."""
+
+    network: Network
+    layers: tuple
+    dt: float
+    discretization: str
+
+    @property
+    def exact(self):
+        return all(layer.exact for layer in self.layers)
+
+    def table(self):
+        """The import report as a Markdown table."""
+        rows = ["| node | type | neurons | beta asked | beta built | leak | reset | timing "
+                "| scale | max weight error | threshold error |",
+                "|---|---|---:|---:|---:|---|---|---|---:|---:|---:|"]
+        for layer in self.layers:
+            rows.append(
+                f"| {layer.node} | {layer.kind} | {layer.neurons} | {layer.beta:.6g} | "
+                f"{layer.beta_hw:.6g} | {layer.leak} | {layer.reset} ({layer.reset_from}) | "
+                f"{layer.timing} | {layer.scale:.6g} | {layer.weight_error:.3g} | "
+                f"{layer.threshold_error:.3g} |")
+        notes = [f"- {layer.node}: {note}" for layer in self.layers for note in layer.notes]
+        verdict = ("exact: the integer network is the NIR graph's dynamics" if self.exact else
+                   "approximate: see the errors above")
+        return "\n".join(rows + [""] + notes + ([""] if notes else []) +
+                         [f"dt = {self.dt:g}, {self.discretization}; {verdict}"])
+
+
+# --- reading ---------------------------------------------------------------------------------
+
+def _text(value):
+    value = value.item() if isinstance(value, np.ndarray) and value.ndim == 0 else value
+    if isinstance(value, (bytes, np.bytes_)):
+        return value.decode()
+    return value
+
+
+def _meta(node, key, default=None):
+    metadata = getattr(node, "metadata", None) or {}
+    value = metadata.get(key, default)
+    return default if value is None else _text(value)
+
+
+def _read(graph_or_path):
+    nir = need("nir", "reading NIR graphs", extra="nir")
+    if isinstance(graph_or_path, nir.NIRGraph):
+        return graph_or_path
+    if isinstance(graph_or_path, (str, os.PathLike)):
+        path = os.fspath(graph_or_path)
+        if not os.path.isfile(path):
+            raise ValueError(f"{path}: no such NIR file")
+        try:
+            graph = nir.read(path)
+        except Exception as error:  # h5py/nir raise many kinds for a file that is not NIR
+            raise ValueError(f"{path}: not a readable NIR file ({type(error).__name__}: "
+                             f"{error})") from None
+        if not isinstance(graph, nir.NIRGraph):
+            raise ValueError(f"{path}: holds a single {type(graph).__name__} node, not an "
+                             f"NIR graph")
+        return graph
+    raise TypeError(f"graph must be an nir.NIRGraph or the path of a .nir file, not "
+                    f"{type(graph_or_path).__name__}")
+
+
+def _identity():
+    from nir.ir.graph import Identity  # not exported at the top level of nir 1.0
+    return Identity
+
+
+def _chain(graph):
+    """The nodes from Input to Output in order; refuses unsupported types and shapes of
+    graph with the node's name."""
+    nir = need("nir", "reading NIR graphs", extra="nir")
+    allowed = (nir.Input, nir.Output, nir.Affine, nir.Linear, nir.Scale, nir.Flatten,
+               nir.LIF, nir.IF, _identity())
+    for name, node in graph.nodes.items():
+        if isinstance(node, nir.NIRGraph):
+            raise ValueError(
+                f"NIR node {name!r} is a nested NIRGraph (a subgraph, as recurrent layers such "
+                f"as snnTorch's RLeaky are written); spikeforge supports {_SUPPORTED}")
+        if not isinstance(node, allowed):
+            why = {"CubaLIF": " (current-based synapses are not in the hardware)",
+                   "CubaLI": " (current-based synapses are not in the hardware)",
+                   "LI": " (a non-spiking output: the readout counts spikes)",
+                   "I": " (a non-spiking output: the readout counts spikes)",
+                   "Delay": " (axonal delays are not in the hardware)"}.get(
+                       type(node).__name__, "")
+            raise ValueError(f"NIR node {name!r} of type {type(node).__name__} is not "
+                             f"supported{why}; spikeforge supports {_SUPPORTED}")
+    succ = {name: [] for name in graph.nodes}
+    pred = {name: [] for name in graph.nodes}
+    for edge in graph.edges:
+        source, target = (str(end).split(".")[0] for end in edge)
+        for end in (source, target):
+            if end not in graph.nodes:
+                raise ValueError(f"NIR edge {edge[0]!r} → {edge[1]!r} names node {end!r}, "
+                                 f"which the graph does not have")
+        succ[source].append(target)
+        pred[target].append(source)
+    state = dict.fromkeys(graph.nodes, 0)      # 0 new, 1 on the DFS path, 2 done
+    for root in graph.nodes:
+        if state[root]:
+            continue
+        stack = [(root, iter(succ[root]))]
+        state[root] = 1
+        while stack:
+            name, children = stack[-1]
+            child = next(children, None)
+            if child is None:
+                state[name] = 2
+                stack.pop()
+            elif state[child] == 1:
+                raise ValueError(
+                    f"NIR edge {name!r} → {child!r} is recurrent (it closes a cycle through "
+                    f"{type(graph.nodes[child]).__name__} node {child!r}); recurrent graphs "
+                    f"are not supported: {_SUPPORTED}")
+            elif state[child] == 0:
+                state[child] = 1
+                stack.append((child, iter(succ[child])))
+    inputs = [n for n, node in graph.nodes.items() if isinstance(node, nir.Input)]
+    outputs = [n for n, node in graph.nodes.items() if isinstance(node, nir.Output)]
+    if len(inputs) != 1 or len(outputs) != 1:
+        raise ValueError(f"the NIR graph has {len(inputs)} Input and {len(outputs)} Output "
+                         f"nodes; spikeforge needs exactly one of each ({_SUPPORTED})")
+    for name in graph.nodes:
+        if len(succ[name]) > 1:
+            raise ValueError(f"NIR node {name!r} of type {type(graph.nodes[name]).__name__} "
+                             f"feeds {len(succ[name])} nodes ({', '.join(succ[name])}); "
+                             f"branching graphs are not supported: {_SUPPORTED}")
+        if len(pred[name]) > 1:
+            raise ValueError(f"NIR node {name!r} of type {type(graph.nodes[name]).__name__} "
+                             f"has {len(pred[name])} inputs ({', '.join(pred[name])}); "
+                             f"merging graphs are not supported: {_SUPPORTED}")
+    order, name = [], inputs[0]
+    while True:
+        order.append(name)
+        if name == outputs[0]:
+            break
+        if not succ[name]:
+            raise ValueError(f"NIR node {name!r} of type {type(graph.nodes[name]).__name__} "
+                             f"leads nowhere; the chain from Input never reaches Output")
+        name = succ[name][0]
+    stray = [n for n in graph.nodes if n not in order]
+    if stray:
+        raise ValueError(f"NIR node {stray[0]!r} of type {type(graph.nodes[stray[0]]).__name__} "
+                         f"is not on the chain from Input to Output; spikeforge supports "
+                         f"{_SUPPORTED}")
+    return order
+
+
+def _vector(name, node_name, value, size):
+    array = np.asarray(value, dtype=np.float64)
+    if array.size == 1:
+        return np.full(size, float(array.reshape(-1)[0]))
+    array = array.reshape(-1)
+    if array.size != size:
+        raise ValueError(f"NIR node {node_name!r}: {name} has {array.size} values for "
+                         f"{size} neurons")
+    return array
+
+
+def _is_int(values):
+    values = np.asarray(values, dtype=np.float64)
+    return bool(np.all(np.isfinite(values)) and
+                np.all(np.abs(values - np.round(values)) <= _INTEGER * np.maximum(1, np.abs(values))))
+
+
+def _bits_for(values):
+    """The smallest signed width (>= 2) holding the integers ``values``."""
+    values = np.round(np.asarray(values, dtype=np.float64))
+    lo, hi = int(values.min(initial=0)), int(values.max(initial=0))
+    return max(W_BITS_RANGE[0], (-lo - 1).bit_length() + 1, hi.bit_length() + 1)
+
+
+def _hardware_leak(beta, name, leak_mode, mul_bits, metadata):
+    """``(leak parameters, beta_hw)``: metadata's exact leak if present, else the mapping
+    of the module docstring."""
+    mode = metadata.get("leak")
+    if mode is not None:
+        if mode == "none":
+            return {"leak": "none"}, 1.0
+        if mode == "shift":
+            k = int(metadata["k"])
+            return {"leak": "shift", "k": k}, 1.0 - 2.0 ** -k
+        if mode == "mul":
+            m, f = int(metadata["m"]), int(metadata["f"])
+            return {"leak": "mul", "m": m, "f": f}, m / 2 ** f
+        raise ValueError(f"NIR node {name!r}: metadata spikeforge_leak = {mode!r} is not one "
+                         f"of none, shift, mul")
+    if beta == 1:
+        return {"leak": "none"}, 1.0
+    if leak_mode == "mul" and beta != 0:
+        m = int(round(beta * (1 << mul_bits)))
+        return {"leak": "mul", "m": m, "f": mul_bits}, m / 2 ** mul_bits
+    k = min(range(0, 31), key=lambda k: abs(1 - 2.0 ** -k - beta))
+    if abs(1 - 2.0 ** -k - beta) <= _BETA_SNAP or leak_mode == "shift":
+        return {"leak": "shift", "k": k}, 1.0 - 2.0 ** -k
+    m = int(round(beta * (1 << mul_bits)))
+    return {"leak": "mul", "m": m, "f": mul_bits}, m / 2 ** mul_bits
+
+
+def _neuron(node, name, size, dt, discretization):
+    """``(beta, input scale, leak bias, threshold, v_reset, kind)`` per neuron."""
+    nir = need("nir", "reading NIR graphs", extra="nir")
+    threshold = _vector("v_threshold", name, node.v_threshold, size)
+    v_reset = _vector("v_reset", name, node.v_reset if node.v_reset is not None else 0.0,
+                      size)
+    r = _vector("r", name, node.r, size)
+    if isinstance(node, nir.IF):
+        return np.ones(size), r, np.zeros(size), threshold, v_reset, "IF"
+    tau = _vector("tau", name, node.tau, size)
+    v_leak = _vector("v_leak", name, node.v_leak, size)
+    if np.any(~(tau > 0)):
+        raise ValueError(f"NIR node {name!r} (LIF): tau must be > 0, got {tau.min():g}")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if discretization == "euler":
+            ratio = dt / tau
+            beta = 1.0 - ratio
+            scale = np.where(np.isinf(tau) & np.isinf(r), 1.0, r * ratio)
+            bias = np.where(np.isinf(tau), 0.0, v_leak * ratio)
+        else:
+            beta = np.exp(-dt / tau)
+            scale = np.where(np.isinf(tau) & np.isinf(r), 1.0, r * (1.0 - beta))
+            bias = v_leak * (1.0 - beta)
+    beta = np.where((beta < 0) & (beta >= -_BETA_SNAP), 0.0, beta)  # float32 tau = dt
+    if np.any(beta < 0):
+        raise ValueError(f"NIR node {name!r} (LIF): tau = {tau.min():g} < dt = {dt:g} gives "
+                         f"beta = 1 - dt/tau < 0 under forward Euler; pass a smaller dt or "
+                         f"discretization='zoh'")
+    if not np.all(np.isfinite(scale)) or np.any(scale == 0):
+        raise ValueError(f"NIR node {name!r} (LIF): r = {r[0]:g} with tau = {tau[0]:g} gives "
+                         f"an input scale of {scale[0]:g}; the input never reaches the "
+                         f"membrane as a finite current")
+    scale = np.where(np.abs(scale - 1) <= _SNAP, 1.0, scale)
+    return beta, scale, bias, threshold, v_reset, "LIF"
+
+
+def import_nir(graph_or_path, *, w_bits=None, v_bits=None, scale="auto", dt=None,
+               discretization=None, reset=None, timing=None, leak_mode="auto", mul_bits=8):
+    """Read a NIR graph (an ``nir.NIRGraph`` or a ``.nir`` file) into a :class:`NIRImport`:
+    the :class:`Network` and a per-layer report of the discretization and quantization.
+
+    Parameters (module docstring for the rules)
+    ----------
+    w_bits, v_bits : int, optional
+        Integer widths (default: metadata, else derived).
+    scale : "auto", "max-abs" or float > 0
+        Scale rule from NIR units to integers.
+    dt : float > 0, optional
+        Time step (default: graph metadata ``dt``, else ``1e-4``).
+    discretization : "euler" or "zoh", optional (default: metadata, else "euler")
+    reset : "zero" or "subtract", optional; timing : "immediate" or "delayed", optional
+        Override the reset read from metadata or ``v_reset``.
+    leak_mode : "auto", "shift" or "mul"
+        "auto": exact shift when beta = 1 - 2**-k, else mul; "shift": nearest shift;
+        "mul": ``m / 2**mul_bits`` unless beta is 0 or 1.
+    """
+    from .checks import check_choice, check_int
+    graph = _read(graph_or_path)
+    if dt is None:
+        dt = _meta(graph, "dt", DT)
+    if isinstance(dt, bool) or not isinstance(dt, (int, float, np.floating, np.integer)) \
+            or not math.isfinite(dt) or dt <= 0:
+        raise ValueError(f"dt = {dt!r} is out of range; allowed range is a finite number > 0")
+    dt = float(dt)
+    if discretization is None:
+        discretization = _meta(graph, "spikeforge_discretization", "euler")
+    check_choice("discretization", discretization, DISCRETIZATIONS)
+    check_choice("leak_mode", leak_mode, ("auto", "shift", "mul"))
+    mul_bits = check_int("mul_bits", mul_bits, 1, 16)
+    if reset is not None:
+        check_choice("reset", reset, ("zero", "subtract"))
+    if timing is not None:
+        check_choice("timing", timing, ("immediate", "delayed"))
+    if w_bits is not None:
+        w_bits = check_int("w_bits", w_bits, *W_BITS_RANGE)
+    if v_bits is not None:
+        v_bits = check_int("v_bits", v_bits, *V_BITS_RANGE)
+    if not (scale in ("auto", "max-abs") or (
+            isinstance(scale, (int, float, np.floating, np.integer))
+            and not isinstance(scale, bool) and math.isfinite(scale) and scale > 0)):
+        raise ValueError(f"scale = {scale!r} is not allowed; use 'auto', 'max-abs' or a "
+                         f"finite number > 0")
+
+    nir = need("nir", "reading NIR graphs", extra="nir")
+    order = _chain(graph)
+    width, pending, layers, reports, last = None, None, [], [], None
+    for name in order:
+        node = graph.nodes[name]
+        kind = type(node).__name__
+        if isinstance(node, nir.Input):
+            shape = np.asarray(node.input_type.get("input", []), dtype=np.int64).reshape(-1)
+            width = int(np.prod(shape)) if shape.size else None
+            last = name
+            continue
+        if isinstance(node, nir.Output):
+            if pending is not None:
+                raise ValueError(
+                    f"NIR node {last!r} ({pending[2]}) comes after the last neuron layer; the "
+                    f"readout counts spikes, so the node before Output must be LIF or IF")
+            break
+        if isinstance(node, (nir.Flatten, _identity())):
+            out = np.asarray(node.output_type.get("output", []), dtype=np.int64).reshape(-1)
+            if isinstance(node, nir.Flatten) and out.size > 1:
+                raise ValueError(f"NIR node {name!r} of type Flatten leaves shape "
+                                 f"{tuple(int(x) for x in out)}; fully connected layers need "
+                                 f"a vector")
+            last = name
+            continue
+        if isinstance(node, nir.Scale):
+            factor = np.asarray(node.scale, dtype=np.float64).reshape(-1)
+            if pending is None:
+                size = width if width is not None else factor.size
+                factor = _vector("scale", name, factor, size)
+                pending = (np.diag(factor), np.zeros(size), "Scale")
+            else:
+                factor = _vector("scale", name, factor, pending[0].shape[0])
+                pending = (factor[:, None] * pending[0], factor * pending[1], pending[2])
+            last = name
+            continue
+        if isinstance(node, (nir.Affine, nir.Linear)):
+            weight = np.asarray(node.weight, dtype=np.float64)
+            if weight.ndim != 2:
+                raise ValueError(f"NIR node {name!r} of type {kind}: weight must be 2-D, got "
+                                 f"shape {weight.shape}")
+            bias = (np.asarray(node.bias, dtype=np.float64).reshape(-1)
+                    if isinstance(node, nir.Affine) else np.zeros(weight.shape[0]))
+            if bias.size != weight.shape[0]:
+                raise ValueError(f"NIR node {name!r} of type Affine: bias has {bias.size} "
+                                 f"values for {weight.shape[0]} outputs")
+            if not (np.all(np.isfinite(weight)) and np.all(np.isfinite(bias))):
+                raise ValueError(f"NIR node {name!r} of type {kind}: weight and bias must be "
+                                 f"finite")
+            if pending is not None:
+                if pending[0].shape[0] != weight.shape[1]:
+                    raise ValueError(f"NIR node {name!r} of type {kind} takes "
+                                     f"{weight.shape[1]} inputs but receives "
+                                     f"{pending[0].shape[0]}")
+                pending = (weight @ pending[0], weight @ pending[1] + bias, kind)
+            else:
+                if width is not None and weight.shape[1] != width:
+                    raise ValueError(f"NIR node {name!r} of type {kind} takes "
+                                     f"{weight.shape[1]} inputs but receives {width}")
+                pending = (weight, bias, kind)
+            last = name
+            continue
+        # LIF or IF
+        if pending is None:
+            raise ValueError(f"NIR node {name!r} of type {kind} follows {last!r} without an "
+                             f"Affine or Linear node; spikeforge layers are fully connected")
+        weight, bias, _ = pending
+        size = weight.shape[0]
+        beta, in_scale, leak_bias, threshold, v_reset, kind = _neuron(
+            node, name, size, dt, discretization)
+        spread = float(np.ptp(beta)) if np.all(np.isfinite(beta)) else 0.0
+        if spread > _BETA_SNAP:
+            raise ValueError(f"NIR node {name!r} of type {kind}: tau differs across its "
+                             f"neurons (beta from {beta.min():.6g} to {beta.max():.6g}); the "
+                             f"hardware has one leak per layer")
+        if np.any(~(threshold > 0)) or not np.all(np.isfinite(threshold)):
+            raise ValueError(f"NIR node {name!r} of type {kind}: v_threshold must be finite "
+                             f"and > 0, got {threshold.min():g}")
+        metadata = {key[len("spikeforge_"):]: _text(value)
+                    for key, value in (getattr(node, "metadata", None) or {}).items()
+                    if str(key).startswith("spikeforge_")}
+        if np.any(v_reset != 0) and "reset" not in metadata and reset is None:
+            raise ValueError(f"NIR node {name!r} of type {kind}: v_reset = "
+                             f"{v_reset[v_reset != 0][0]:g}; the hardware resets to 0 or "
+                             f"subtracts the threshold (pass reset='subtract' to ask for it)")
+        notes = []
+        if reset is not None or timing is not None:
+            reset_from = "argument"
+        elif "reset" in metadata or "timing" in metadata:
+            reset_from = "metadata"
+        else:
+            reset_from = "v_reset"
+        layer_reset = reset or metadata.get("reset", "zero")
+        layer_timing = timing or metadata.get("timing", "immediate")
+        weight = in_scale[:, None] * weight
+        bias = in_scale * bias + leak_bias
+        theta = float(threshold.max())
+        if np.ptp(threshold) > 0:
+            factor = theta / threshold
+            weight, bias = factor[:, None] * weight, factor * bias
+            notes.append(f"per-neuron thresholds ({threshold.min():g} to {threshold.max():g}) "
+                         f"made uniform by scaling each neuron's weights and bias")
+        beta0 = float(beta[0])
+        leak, beta_hw = _hardware_leak(beta0, name, leak_mode, mul_bits, metadata)
+        bits = int(metadata["w_bits"]) if w_bits is None and "w_bits" in metadata else w_bits
+        integral = _is_int(weight) and _is_int(bias) and _is_int(theta)
+        if scale == "auto" and integral and (bits is None or _bits_for(weight) <= bits):
+            factor = 1.0
+            bits = bits or _bits_for(weight)
+        else:
+            bits = bits or 8
+            factor = (weight_scale(weight, bits) if scale in ("auto", "max-abs")
+                      else float(scale))
+        lo, hi = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+        w_int = np.round(weight * factor)
+        if np.any(w_int < lo) or np.any(w_int > hi):
+            raise ValueError(f"NIR node {name!r}: with scale {factor:g} the weights reach "
+                             f"{int(np.abs(w_int).max())}, which does not fit w_bits = {bits} "
+                             f"(signed range [{lo}, {hi}])")
+        b_int = np.round(bias * factor)
+        theta_int = max(1, int(round(theta * factor)))
+        layer_v_bits = int(metadata["v_bits"]) if v_bits is None and "v_bits" in metadata \
+            else v_bits
+        if layer_v_bits is None:
+            from .quantize import quantize_layer
+            layer_v_bits = max(DEFAULT_V_BITS, quantize_layer(
+                w_int, w_bits=bits, threshold=theta_int, bias=b_int, scale=1.0).v_bits)
+        if leak["leak"] == "shift" and leak["k"] > layer_v_bits - 1:
+            leak = {"leak": "shift", "k": layer_v_bits - 1}
+            beta_hw = 1.0 - 2.0 ** -(layer_v_bits - 1)
+        layers.append(Layer(w_int.astype(np.int64), theta=theta_int, w_bits=bits,
+                            v_bits=layer_v_bits, bias=b_int.astype(np.int64),
+                            reset=layer_reset, timing=layer_timing, **leak))
+        text = {"none": "none", "shift": f"shift k={leak.get('k')}",
+                "mul": f"mul m={leak.get('m')} f={leak.get('f')}"}[leak["leak"]]
+        reports.append(LayerImport(
+            node=name, kind=kind, neurons=size, beta=beta0, beta_hw=beta_hw, leak=text,
+            reset=layer_reset, timing=layer_timing, reset_from=reset_from, scale=factor,
+            weight_error=float(np.max(np.abs(weight * factor - w_int)) / factor),
+            threshold_error=abs(theta * factor - theta_int) / factor, notes=tuple(notes)))
+        pending, width, last = None, size, name
+    if not layers:
+        raise ValueError(f"the NIR graph has no LIF or IF node; spikeforge supports "
+                         f"{_SUPPORTED}")
+    return NIRImport(Network(layers), tuple(reports), dt, discretization)
+
+
+def from_nir(graph_or_path, **options):
+    """Read a NIR graph (object or ``.nir`` file) into a :class:`Network`; ``options`` as
+    :func:`import_nir`, which also returns the per-layer report."""
+    return import_nir(graph_or_path, **options).network
+
+
+# --- writing ---------------------------------------------------------------------------------
+
+def _exact_float(array):
+    array = np.asarray(array, dtype=np.float64)
+    return array.astype(np.float32) if np.max(np.abs(array), initial=0) < 2 ** 24 else array
+
+
+def to_nir(network, path=None, *, dt=DT):
+    """Write ``network`` as an ``nir.NIRGraph`` (module docstring for the mapping); also to
+    ``path`` (a ``.nir`` file) when given. Returns the graph."""
+    nir = need("nir", "writing NIR graphs", extra="nir")
+    if not isinstance(network, Network):
+        raise TypeError(f"network must be a spikeforge Network, not {type(network).__name__}")
+    if isinstance(dt, bool) or not isinstance(dt, (int, float)) or not math.isfinite(dt) \
+            or dt <= 0:
+        raise ValueError(f"dt = {dt!r} is out of range; allowed range is a finite number > 0")
+    nodes = {"input": nir.Input(input_type={"input": np.array([network.n_inputs])})}
+    edges, previous = [], "input"
+    for index, layer in enumerate(network.layers):
+        n = layer.neurons
+        weight = _exact_float(layer.weights)
+        if np.any(layer.bias):
+            synapse = nir.Affine(weight=weight, bias=_exact_float(layer.bias))
+        else:
+            synapse = nir.Linear(weight=weight)
+        metadata = {"spikeforge_reset": layer.reset, "spikeforge_timing": layer.timing,
+                    "spikeforge_leak": layer.leak, "spikeforge_w_bits": layer.w_bits,
+                    "spikeforge_v_bits": layer.v_bits}
+        if layer.leak == "shift":
+            metadata["spikeforge_k"] = layer.k
+        if layer.leak == "mul":
+            metadata.update(spikeforge_m=layer.m, spikeforge_f=layer.f)
+        threshold = np.full(n, float(layer.theta), dtype=np.float32 if layer.theta < 2 ** 24
+                            else np.float64)
+        if layer.leak == "none":
+            neuron = nir.IF(r=np.ones(n, dtype=np.float32), v_threshold=threshold,
+                            v_reset=np.zeros_like(threshold), metadata=metadata)
+        else:
+            tau = dt / (1.0 - layer.beta) if layer.beta < 1 else math.inf
+            neuron = nir.LIF(tau=np.full(n, tau), r=np.full(n, tau / dt),
+                             v_leak=np.zeros(n), v_threshold=threshold,
+                             v_reset=np.zeros_like(threshold), metadata=metadata)
+        nodes[f"fc{index}"], nodes[f"lif{index}"] = synapse, neuron
+        edges += [(previous, f"fc{index}"), (f"fc{index}", f"lif{index}")]
+        previous = f"lif{index}"
+    nodes["output"] = nir.Output(output_type={"output": np.array([network.n_outputs])})
+    edges.append((previous, "output"))
+    graph = nir.NIRGraph(nodes=nodes, edges=edges,
+                         metadata={"spikeforge_format": NIR_FORMAT, "dt": float(dt),
+                                   "spikeforge_discretization": "euler"})
+    if path is not None:
+        nir.write(os.fspath(path), graph)
+    return graph
+
+
+# --- snnTorch --------------------------------------------------------------------------------
+
+def snntorch_to_nir(module, n_inputs, path=None):
+    """An snnTorch model (``nn.Linear`` + ``snn.Leaky`` layers, optionally ``nn.Flatten``) as
+    an ``nir.NIRGraph`` written by snnTorch's own exporter (``snntorch.export_nir``), with
+    two repairs: scalar ``beta``/``threshold`` are broadcast to the layer's size (snnTorch
+    1.0.0 writes them as scalars, which NIR's type check refuses), and each LIF node's
+    metadata keeps the reset mechanism and ``reset_delay`` (snnTorch writes ``v_reset = 0``
+    for both of its mechanisms). Written to ``path`` when given."""
+    torch = need("torch", "importing snnTorch models", extra="train")
+    snn = need("snntorch", "importing snnTorch models", extra="train")
+    nirtorch = need("nirtorch", "importing snnTorch models", extra="train")
+    nir = need("nir", "importing snnTorch models", extra="nir")
+    export = need("snntorch.export_nir", "importing snnTorch models", extra="train")
+    from .checks import check_int
+    if not isinstance(module, torch.nn.Module):
+        raise TypeError(f"module must be a torch.nn.Module, not {type(module).__name__}")
+    n_inputs = check_int("n_inputs", n_inputs, 1, 1 << 20)
+    allowed = (torch.nn.Linear, snn.Leaky, torch.nn.Flatten, torch.nn.Identity,
+               torch.nn.Sequential, torch.nn.Dropout)
+    for name, sub in module.named_modules():
+        if sub is module and not isinstance(sub, torch.nn.Sequential):
+            continue
+        if not isinstance(sub, allowed) or type(sub).__name__ in ("RLeaky",):
+            raise ValueError(f"snnTorch module {name or '<top>'!r} of type "
+                             f"{type(sub).__name__} is not supported; spikeforge reads "
+                             f"nn.Linear + snn.Leaky layers (and nn.Flatten)")
+        if isinstance(sub, snn.Leaky):
+            if sub.reset_mechanism not in ("subtract", "zero"):
+                raise ValueError(f"snnTorch Leaky {name!r}: reset_mechanism "
+                                 f"{sub.reset_mechanism!r} is not supported; use 'subtract' "
+                                 f"or 'zero'")
+            if float(getattr(sub, "graded_spikes_factor", 1.0)) != 1.0:
+                raise ValueError(f"snnTorch Leaky {name!r}: graded_spikes_factor must be 1 "
+                                 f"(binary spikes)")
+            if getattr(sub, "inhibition", False):
+                raise ValueError(f"snnTorch Leaky {name!r}: inhibition is not supported")
+            if getattr(sub, "state_quant", False):
+                raise ValueError(f"snnTorch Leaky {name!r}: state_quant is not supported; "
+                                 f"quantize through spikeforge's scale rule instead")
+    modules = dict(module.named_modules())
+    import warnings
+    with np.errstate(divide="ignore", invalid="ignore"), torch.no_grad(), \
+            warnings.catch_warnings():
+        # nirtorch 2 deprecates the tracer that snnTorch 1.0's exporter is written for
+        warnings.simplefilter("ignore", DeprecationWarning)
+        graph = nirtorch.extract_nir_graph(
+            module, export._extract_snntorch_module, torch.zeros(n_inputs),
+            model_name="snntorch", ignore_submodules_of=[snn.RLeaky, snn.RSynaptic])
+    sizes = {}
+    for source, target in graph.edges:
+        node = graph.nodes[source]
+        if isinstance(node, (nir.Affine, nir.Linear)):
+            sizes[target] = np.asarray(node.weight).shape[0]
+    for name, node in list(graph.nodes.items()):
+        if not isinstance(node, nir.LIF):
+            continue
+        n = sizes.get(name)
+        sub = modules.get(name)
+        if n is None or sub is None:
+            continue  # import_nir names the problem (a LIF without a Linear before it)
+        params = {key: np.broadcast_to(np.asarray(getattr(node, key), dtype=np.float64),
+                                       (n,)).copy()
+                  for key in ("tau", "r", "v_leak", "v_threshold", "v_reset")}
+        metadata = dict(node.metadata or {})
+        metadata.update(spikeforge_reset=sub.reset_mechanism,
+                        spikeforge_timing="delayed" if sub.reset_delay else "immediate",
+                        snntorch_module=type(sub).__name__)
+        graph.nodes[name] = nir.LIF(**params, metadata=metadata)
+    graph.infer_types()
+    if path is not None:
+        nir.write(os.fspath(path), graph)
+    return graph
+
+
+def from_snntorch(module, n_inputs, **options):
+    """An snnTorch model as a :class:`Network`, through NIR (:func:`snntorch_to_nir` then
+    :func:`import_nir`; ``options`` as :func:`import_nir`). snnTorch's ``reset_delay=True``
+    (its default) is spikeforge's ``timing="delayed"``; ``reset_delay=False`` is
+    ``"immediate"`` (bit for bit with ``zero`` reset; with ``subtract`` snnTorch subtracts the
+    threshold once more when the membrane still exceeds it after the reset, DESIGN.md §2)."""
+    return import_nir(snntorch_to_nir(module, n_inputs), **options).network
