@@ -10,6 +10,7 @@ command     what it does                                          make target
 ``demo``    train → convert → co-simulate → synthesize → report    ``make demo``
 ``bench``   benchmark tables (cycles, ratios, co-simulation speed) ``make bench``
 ``compare`` spikeforge beside Spiker+ on MNIST 784-128-10          ``make compare``
+``nir``     import a .nir graph (report, co-simulate) or export one    —
 =========== ===================================================== =================
 
 ``spikeforge --help``, ``spikeforge <command> --help`` and ``spikeforge --version``. Installed
@@ -55,6 +56,9 @@ COMMANDS = {
     "compare": ("spikeforge.sim.compare", "run",
                 "spikeforge beside Spiker+ on MNIST 784-128-10: accuracy, cycles, LUT6, board "
                 "builds, Fmax, µs per image, cycles-vs-LUT curve (build/compare/)", ()),
+    "nir": ("spikeforge.sim.nir_cli", "run",
+            "NIR exchange: import a .nir graph (report, co-simulate under Verilator) or export "
+            "a network as .nir", ()),
 }
 
 

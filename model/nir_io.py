@@ -161,8 +161,14 @@ class NIRImport:
                 f"{layer.timing} | {layer.scale:.6g} | {layer.weight_error:.3g} | "
                 f"{layer.threshold_error:.3g} |")
         notes = [f"- {layer.node}: {note}" for layer in self.layers for note in layer.notes]
-        verdict = ("exact: the integer network is the NIR graph's dynamics" if self.exact else
-                   "approximate: see the errors above")
+        if not self.exact:
+            verdict = "approximate: see the errors above"
+        elif all(layer.beta_hw in (0.0, 1.0) for layer in self.layers):
+            verdict = "exact: the integer network is the NIR graph's dynamics"
+        else:
+            verdict = ("exact parameters; the hardware leak rounds the decayed membrane down "
+                       "(v - (v >> k)), which equals a float leak only while membranes stay "
+                       "multiples of 2**k")
         return "\n".join(rows + [""] + notes + ([""] if notes else []) +
                          [f"dt = {self.dt:g}, {self.discretization}; {verdict}"])
 
