@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 __all__ = ["check_choice", "check_instance", "check_int", "per_layer", "flag_int", "flag_float",
-           "flag_input_file", "flag_output_dir", "need"]
+           "flag_input_file", "flag_input_dir", "flag_output_dir", "need"]
 
 
 def check_int(name, value, lo, hi):
@@ -85,6 +85,14 @@ def flag_input_file(text):
         raise argparse.ArgumentTypeError(f"{text} is not a file")
     if not os.access(path, os.R_OK):
         raise argparse.ArgumentTypeError(f"{text} is not readable")
+    return path
+
+
+def flag_input_dir(text):
+    """An argparse type: an existing folder, returned as an absolute path."""
+    path = Path(text).expanduser().resolve()
+    if not path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text} is not a folder (looked for {path})")
     return path
 
 

