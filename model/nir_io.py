@@ -87,7 +87,7 @@ from .network import Layer, Network, V_BITS_RANGE, W_BITS_RANGE
 from .quantize import weight_scale
 
 __all__ = ["DT", "DISCRETIZATIONS", "NIR_FORMAT", "LayerImport", "NIRImport", "from_nir",
-           "import_nir", "to_nir", "snntorch_to_nir", "from_snntorch"]
+           "import_nir", "to_nir", "snntorch_to_nir", "from_snntorch", "snntorch_agreement"]
 
 #: NIR time step used when neither the caller nor the graph's metadata give one (snnTorch's).
 DT = 1e-4
@@ -719,3 +719,46 @@ def from_snntorch(module, n_inputs, **options):
     ``"immediate"`` (bit for bit with ``zero`` reset; with ``subtract`` snnTorch subtracts the
     threshold once more when the membrane still exceeds it after the reset, DESIGN.md §2)."""
     return import_nir(snntorch_to_nir(module, n_inputs), **options).network
+
+
+def snntorch_agreement(module, network, trains, *, chunk=256):
+    """How far ``network`` (spikeforge's golden model) agrees with snnTorch's own forward
+    pass of ``module`` on the input spike ``trains`` ``[B, T, N0]``: a dict with
+    ``spikes`` (per Leaky layer, the fraction of (sample, step, neuron) spikes that agree),
+    ``classes`` (the fraction of samples with the same arg-max of output spike counts, lowest
+    index on ties, as the readout decides) and ``samples``. Exact models give 1.0
+    everywhere; for float models this is the agreement rate after quantization."""
+    torch = need("torch", "comparing with snnTorch", extra="train")
+    snn = need("snntorch", "comparing with snnTorch", extra="train")
+    utils = need("snntorch.utils", "comparing with snnTorch", extra="train")
+    from .simulate import check_spike_trains, simulate
+    trains, _ = check_spike_trains(trains, network.n_inputs)
+    leaky = [sub for sub in module.modules() if isinstance(sub, snn.Leaky)]
+    if len(leaky) != len(network):
+        raise ValueError(f"module has {len(leaky)} Leaky layers and network {len(network)} "
+                         f"layers; they must describe the same model")
+    agree = np.zeros(len(network))
+    same_class = 0
+    for start in range(0, len(trains), chunk):
+        part = trains[start:start + chunk]
+        golden = simulate(network, part)
+        utils.reset(module)
+        records = [[] for _ in leaky]
+        hooks = [sub.register_forward_hook(
+            lambda _m, _i, output, index=index: records[index].append(
+                (output[0] if isinstance(output, tuple) else output).detach().numpy().copy()))
+            for index, sub in enumerate(leaky)]
+        try:
+            with torch.no_grad():
+                for step in torch.as_tensor(part.transpose(1, 0, 2), dtype=torch.float32):
+                    module(step)
+        finally:
+            for hook in hooks:
+                hook.remove()
+        for index, (got, want) in enumerate(zip(records, golden.spikes)):
+            agree[index] += float((np.stack(got).transpose(1, 0, 2) == want).sum())
+        counts = np.stack(records[-1]).sum(axis=0)
+        same_class += int((np.argmax(counts, axis=1) == golden.predicted).sum())
+    sizes = [len(trains) * trains.shape[1] * layer.neurons for layer in network]
+    return {"spikes": [float(a / s) for a, s in zip(agree, sizes)],
+            "classes": same_class / len(trains), "samples": len(trains)}

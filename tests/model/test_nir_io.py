@@ -13,7 +13,7 @@ torch = pytest.importorskip("torch", reason="the train extra is part of make tes
 snn = pytest.importorskip("snntorch", reason="the train extra is part of make test")
 
 from spikeforge.model import (Layer, Network, from_nir, from_snntorch, import_nir,  # noqa: E402
-                              simulate, snntorch_to_nir, to_nir)
+                              simulate, snntorch_agreement, snntorch_to_nir, to_nir)
 
 FIELDS = ("theta", "w_bits", "v_bits", "leak", "k", "m", "f", "reset", "timing")
 
@@ -133,6 +133,9 @@ def test_integer_snntorch_models_are_bit_exact(beta, reset, delay):
         assert network[0].timing == ("delayed" if delay else "immediate")
         assert network[0].leak == ("none" if beta == 1 else "shift")
         assert golden_vs_snntorch(module, network, rng) > 0  # spikes happened
+        trains = (rng.random((8, 10, 9)) < 0.4).astype(np.int64)
+        assert snntorch_agreement(module, network, trains) == {
+            "spikes": [1.0, 1.0, 1.0], "classes": 1.0, "samples": 8}
 
 
 @pytest.mark.parametrize("k,steps", [(1, 8), (2, 4), (3, 3)])
@@ -185,6 +188,13 @@ def test_general_snntorch_model_agreement_is_measured():
     expected = snntorch_forward(module, trains.transpose(1, 0, 2))
     agree = np.mean(golden.spikes[-1].transpose(1, 0, 2) == expected[-1])
     assert 0.9 < agree < 1.0       # close, not exact — the rate the README reports
+    counts = expected[-1].sum(axis=0)
+    rates = snntorch_agreement(module, imported.network, trains)
+    assert rates["spikes"][-1] == pytest.approx(agree)
+    assert rates["spikes"][0] == pytest.approx(
+        np.mean(golden.spikes[0].transpose(1, 0, 2) == expected[0]))
+    assert rates["classes"] == np.mean(np.argmax(counts, axis=1) == golden.predicted)
+    assert rates["samples"] == 64
 
 
 def test_snntorch_reads_what_spikeforge_writes():
