@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from spikeforge.model import (HardwareConfig, import_nir, load_mnist, mnist_split,
-                              snntorch_to_nir)
+                              snntorch_agreement, snntorch_to_nir)
 from spikeforge.model.mnist import mnist_spikes
 
 from .compare import (SPIKER_PLUS, Golden, board_build, cosimulate, cycle_figures, describe,
@@ -248,6 +248,12 @@ def run(args):
     print(f"   golden accuracy {accuracy:.2%} (Spiker+ {SPIKER_PLUS['accuracy']:.2%} at "
           f"T = {SPIKER_PLUS['steps']}); activity per step input {activity[0]:.1%}, hidden "
           f"{activity[1]:.1%}, output {activity[2]:.1%}", flush=True)
+    sample = golden_all.trains[:min(len(x_test), 200)]
+    agreement = snntorch_agreement(module, network, sample)
+    print(f"   snnTorch's own forward pass of the exported module (float leak) agrees with the "
+          f"hardware's integer leak on {agreement['classes']:.1%} of {agreement['samples']} "
+          f"classes and {', '.join(f'{a:.2%}' for a in agreement['spikes'])} of the spikes "
+          f"per layer", flush=True)
     hw_config = hardware_config(network, args.lanes, args.sweep_lanes, args.format)
     cycles = cycle_figures(network, hw_config, golden_all, progress=True)
     single = [int(c) for c in _single_latencies(network, hw_config, golden_all)]
@@ -299,7 +305,8 @@ def run(args):
                    "train": {k: (list(v) if isinstance(v, tuple) else v)
                              for k, v in vars(config).items()}},
         "data": {"train": len(x_train), "test": len(x_test), "source": str(source)},
-        "nir": {"file": "model.nir", "exact": imported.exact, "table": imported.table()},
+        "nir": {"file": "model.nir", "exact": imported.exact, "table": imported.table(),
+                "snntorch_agreement": agreement},
         "accuracy": {"golden": accuracy, "hardware": cosim["accuracy"],
                      "hardware_samples": count, "spiker_plus": SPIKER_PLUS["accuracy"]},
         "activity": dict(zip(["input", "hidden", "output"], activity)),
@@ -346,6 +353,13 @@ def render(s):
         "## NIR round trip (snnTorch exporter → model.nir → spikeforge import)",
         "",
         s["nir"]["table"],
+        "",
+        f"snnTorch's own forward pass of the exported module (`snn.Leaky`, float leak) "
+        f"agrees with the hardware (integer leak `v - (v >> k)`) on "
+        f"{s['nir']['snntorch_agreement']['classes']:.1%} of the classes and "
+        + ", ".join(f"{a:.2%}" for a in s["nir"]["snntorch_agreement"]["spikes"])
+        + f" of the spikes per layer ({s['nir']['snntorch_agreement']['samples']} test "
+        "images).",
         "",
         "## Activity and cycles",
         "",
