@@ -1,0 +1,355 @@
+"""Surrogate-gradient training (spikeforge.model.train): what trains is what runs.
+
+The key check: the training forward pass, in evaluation with the final integer weights, gives
+the golden model's spikes bit for bit, for every leak × reset × timing (with membranes that
+saturate). Data: scikit-learn's 8 x 8 digits scaled to 0..255, a few hundred images."""
+
+import math
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from spikeforge.model import encode_rate, prune, simulate
+from spikeforge.model.train import TrainConfig, train_snn
+
+torch = pytest.importorskip("torch")
+snntorch = pytest.importorskip("snntorch")
+snn_utils = pytest.importorskip("snntorch.utils")
+pytest.importorskip("sklearn")
+
+
+@pytest.fixture(scope="module")
+def digits():
+    from sklearn.datasets import load_digits
+    x, y = load_digits(return_X_y=True)
+    return np.round(x * 255 / 16).astype(np.int64), y.astype(np.int64)
+
+
+def tiny(**changes):
+    base = dict(hidden=(16,), steps=8, epochs=1, finetune_epochs=1, batch_size=32, seed=3,
+                shift=0)
+    base.update(changes)
+    return TrainConfig(**base)
+
+
+# --- train = deploy -------------------------------------------------------------------------------
+
+CASES = [(mode, beta, reset, timing)
+         for mode, beta in (("shift", 0.875), ("mul", 0.9), ("shift", 1.0))
+         for reset in ("subtract", "zero")
+         for timing in ("delayed", "immediate")]
+
+
+@pytest.mark.parametrize("mode, beta, reset, timing", CASES)
+def test_eval_forward_equals_golden_model(digits, mode, beta, reset, timing):
+    x, y = digits
+    v_bits = 8 if reset == "subtract" else 16      # 8 bits: membranes saturate
+    config = tiny(leak_mode=mode, beta=beta, reset=reset, timing=timing, v_bits=v_bits,
+                  density=0.5 if timing == "delayed" else 1.0, lanes=4)
+    trained = train_snn(x[:160], y[:160], config, progress=False)
+    expected_leak = {"shift": "shift", "mul": "mul"}[mode] if beta < 1 else "none"
+    assert {layer.leak for layer in trained.network} == {expected_leak}
+    assert {(layer.reset, layer.timing, layer.v_bits) for layer in trained.network} == \
+        {(reset, timing, v_bits)}
+    trains = encode_rate(x[200:320], config.steps)
+    golden = simulate(trained.network, trains, record_membranes=True)
+    ours = trained.forward_spikes(trains)
+    for layer, (a, b) in enumerate(zip(ours, golden.spikes)):
+        assert a.shape == b.shape
+        assert np.array_equal(a, b), f"layer {layer}: {np.sum(a != b)} spikes differ"
+    assert 0 < golden.spikes[0].mean() < 1          # a real test: neurons fire and rest
+    if v_bits == 8:
+        lo, hi = -128, 127
+        assert any(((t == lo) | (t == hi)).any() for t in golden.traces), \
+            "no membrane saturated; the case does not test saturation"
+
+
+@pytest.mark.parametrize("mode, beta", [("mul", 0.9), ("shift", 0.75)])
+def test_eval_forward_equals_golden_model_with_wide_membranes(digits, mode, beta):
+    """v_bits = 30: the forward pass computes in float64 (float32 would not be exact)."""
+    from spikeforge.model.train import _dtype
+    x, y = digits
+    config = tiny(leak_mode=mode, beta=beta, v_bits=30, w_bits=8, threshold=3.0)
+    assert _dtype(torch, config, (64, 16, 10)) == torch.float64
+    trained = train_snn(x[:160], y[:160], config, progress=False)
+    trains = encode_rate(x[200:300], config.steps)
+    for a, b in zip(trained.forward_spikes(trains), simulate(trained.network, trains).spikes):
+        assert np.array_equal(a, b)
+
+
+def test_leak_parameters_are_the_hardware_ones(digits):
+    x, y = digits
+    shift = train_snn(x[:64], y[:64], tiny(beta=1 - 2 ** -3), progress=False).network
+    assert {(layer.leak, layer.k) for layer in shift} == {("shift", 3)}
+    mul = train_snn(x[:64], y[:64], tiny(beta=0.9, leak_mode="mul"), progress=False).network
+    assert {(layer.leak, layer.m, layer.f) for layer in mul} == {("mul", 230, 8)}
+    assert TrainConfig(beta=0.9, leak_mode="mul").hardware_beta == 230 / 256
+    assert TrainConfig(beta=0.93).hardware_beta == 1 - 2 ** -4
+
+
+# --- learning -------------------------------------------------------------------------------------
+
+def test_training_learns_digits_well_above_chance(digits):
+    x, y = digits
+    config = TrainConfig(hidden=(32,), steps=10, epochs=8, batch_size=32, lr=5e-3, seed=0,
+                         shift=0)
+    trained = train_snn(x[:600], y[:600], config, progress=False)
+    accuracy = trained.accuracy(x[1200:1500], y[1200:1500])
+    assert accuracy > 0.7, accuracy                  # chance is 0.1
+    losses = [entry["loss"] for entry in trained.history]
+    assert losses[-1] < 0.5 * losses[0]
+    assert [entry["epoch"] for entry in trained.history] == list(range(1, 9))
+    assert all(len(entry["spike_rate"]) == 2 for entry in trained.history)
+    assert trained.history[-1]["train_accuracy"] > 0.8
+    # the golden accuracy is the arg-max of the golden model's counts
+    result = simulate(trained.network, encode_rate(x[1200:1500], 10))
+    assert accuracy == np.mean(result.predicted == y[1200:1500])
+
+
+def test_activity_regularizer_lowers_the_spike_rate(digits):
+    x, y = digits
+    quiet = train_snn(x[:300], y[:300], tiny(epochs=3, activity=5.0), progress=False)
+    loud = train_snn(x[:300], y[:300], tiny(epochs=3, activity=0.0), progress=False)
+    trains = encode_rate(x[300:400], 8)
+    rate = lambda t: np.mean([s.mean() for s in simulate(t.network, trains).spikes])  # noqa
+    assert rate(quiet) < 0.8 * rate(loud)
+    assert quiet.history[-1]["spike_rate"][0] < loud.history[-1]["spike_rate"][0]
+
+
+def test_test_data_adds_golden_accuracy_to_history(digits):
+    x, y = digits
+    trained = train_snn(x[:100], y[:100], tiny(epochs=2), progress=False,
+                        test=(x[100:150], y[100:150]))
+    assert [e["test_accuracy"] for e in trained.history][-1] == \
+        trained.accuracy(x[100:150], y[100:150])
+
+
+# --- pruning and weights --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("density, lanes", [(0.3, 4), (0.5, 3), (0.25, None)])
+def test_pruning_density_and_lane_balance_are_exact(digits, density, lanes):
+    x, y = digits
+    config = tiny(hidden=(18,), density=density, lanes=lanes, finetune_epochs=2)
+    trained = train_snn(x[:160], y[:160], config, progress=False)
+    assert [e["phase"] for e in trained.history] == ["train", "finetune", "finetune"]
+    for layer, mask in zip(trained.network, trained.masks):
+        w = layer.weights
+        assert np.array_equal(w != 0, mask != 0)      # the mask held through fine-tuning
+        assert np.array_equal(prune(w, density, lanes=lanes and min(lanes, layer.neurons)), w)
+        if lanes is None:
+            assert np.count_nonzero(w) == round(density * w.size)
+            continue
+        p_count = min(lanes, layer.neurons)
+        for p in range(p_count):
+            rows = list(range(p, layer.neurons, p_count))
+            keep = math.ceil(density * len(rows) - 1e-9)
+            per_column = np.count_nonzero(w[rows], axis=0)
+            assert (per_column == keep).all(), (p, per_column, keep)
+
+
+def test_no_pruning_at_density_one(digits):
+    x, y = digits
+    trained = train_snn(x[:64], y[:64], tiny(epochs=2, finetune_epochs=3), progress=False)
+    assert [e["phase"] for e in trained.history] == ["train", "train"]
+    assert trained.masks == [None, None]
+
+
+@pytest.mark.parametrize("w_bits", [2, 3, 4, 6])
+def test_weights_fit_w_bits_and_use_the_range(digits, w_bits):
+    x, y = digits
+    network = train_snn(x[:64], y[:64], tiny(w_bits=w_bits), progress=False).network
+    qmax = 2 ** (w_bits - 1) - 1
+    for layer in network:
+        assert layer.w_bits == w_bits
+        assert np.abs(layer.weights).max() == qmax    # the max-abs scale reaches the top code
+        assert layer.weights.min() >= -qmax - 1
+        assert layer.weights.dtype == np.int64
+
+
+def test_threshold_scales_with_the_weights(digits):
+    x, y = digits
+    trained = train_snn(x[:64], y[:64], tiny(threshold=0.5), progress=False)
+    for layer, w in zip(trained.network, trained.weights):
+        scale = (2 ** (layer.w_bits - 1) - 1) / np.abs(w).max()
+        assert layer.theta == max(1, round(0.5 * scale))
+
+
+# --- surrogate, seeds, snnTorch -------------------------------------------------------------------
+
+@pytest.mark.parametrize("name, make, formula", [
+    ("fast_sigmoid", lambda k: snntorch.surrogate.fast_sigmoid(slope=k),
+     lambda x, k: 1 / (k * np.abs(x) + 1) ** 2),
+    ("arctan", lambda k: snntorch.surrogate.atan(alpha=k),
+     lambda x, k: k / 2 / (1 + (np.pi / 2 * k * x) ** 2)),
+])
+def test_surrogate_is_snntorchs_own(digits, monkeypatch, name, make, formula):
+    from spikeforge.model.train import _libraries, _spike_function
+    slope = 7.5
+    _, surrogate = _libraries()
+    ours = _spike_function(TrainConfig(surrogate=name, slope=slope), surrogate)
+    values = torch.linspace(-2, 2, 41)
+    a, b = values.clone().requires_grad_(), values.clone().requires_grad_()
+    ours(a).sum().backward()
+    make(slope)(b).sum().backward()
+    assert torch.equal(a.grad, b.grad)
+    assert np.allclose(a.grad.numpy(), formula(values.numpy(), slope), rtol=1e-5)
+    assert torch.equal(ours(values), (values > 0).float())
+
+    calls = []
+    original = snntorch.surrogate.fast_sigmoid if name == "fast_sigmoid" else \
+        snntorch.surrogate.atan
+    attribute = "fast_sigmoid" if name == "fast_sigmoid" else "atan"
+
+    def spy(*args, **kwargs):
+        calls.append(kwargs)
+        return original(*args, **kwargs)
+    monkeypatch.setattr(snntorch.surrogate, attribute, spy)
+    x, y = digits
+    train_snn(x[:32], y[:32], tiny(surrogate=name, slope=slope), progress=False)
+    assert calls == [{"slope": slope} if name == "fast_sigmoid" else {"alpha": slope}]
+
+
+def test_same_seed_same_network(digits):
+    x, y = digits
+    config = tiny(epochs=2, density=0.5, lanes=4, shift=1)
+    one = train_snn(x[:128], y[:128], config, progress=False)
+    two = train_snn(x[:128], y[:128], config, progress=False)
+    other = train_snn(x[:128], y[:128], tiny(epochs=2, density=0.5, lanes=4, shift=1, seed=4),
+                      progress=False)
+    for a, b in zip(one.network, two.network):
+        assert np.array_equal(a.weights, b.weights) and a.theta == b.theta
+    assert one.history == [dict(e, seconds=h["seconds"]) for e, h in zip(two.history,
+                                                                          one.history)]
+    assert any(not np.array_equal(a.weights, b.weights)
+               for a, b in zip(one.network, other.network))
+
+
+def test_shift_augmentation_translates_images():
+    from spikeforge.model.train import _shifted
+    rng = np.random.default_rng(0)
+    images = np.zeros((20, 36), dtype=np.int64)
+    images[:, 14] = 200                          # pixel (2, 2) of a 6 x 6 image
+    moved = _shifted(images, 6, 2, rng)
+    assert (moved.sum(axis=1) == 200).all()      # stays inside: nothing lost
+    positions = {divmod(int(np.flatnonzero(m)[0]), 6) for m in moved}
+    assert positions <= {(r, c) for r in range(5) for c in range(5)}
+    assert len(positions) > 3
+
+
+def test_shift_needs_square_images(digits):
+    x, y = digits
+    with pytest.raises(ValueError, match="shift = 1 needs square images"):
+        train_snn(x[:32, :60], y[:32], tiny(shift=1), progress=False)
+
+
+@pytest.mark.parametrize("reset, timing", [("subtract", "delayed"), ("zero", "delayed"),
+                                           ("zero", "immediate")])
+def test_snntorch_module_is_the_network(digits, reset, timing):
+    x, y = digits
+    trained = train_snn(x[:64], y[:64], tiny(beta=1.0, reset=reset, timing=timing),
+                        progress=False)
+    module = trained.snntorch_module()
+    linears = [m for m in module if isinstance(m, torch.nn.Linear)]
+    leakies = [m for m in module if isinstance(m, snntorch.Leaky)]
+    assert len(linears) == len(leakies) == len(trained.network)
+    for linear, leaky, layer in zip(linears, leakies, trained.network):
+        assert linear.bias is None
+        assert np.array_equal(linear.weight.detach().numpy(), layer.weights)
+        assert torch.equal(leaky.threshold, torch.full((layer.neurons,), float(layer.theta)))
+        assert torch.equal(leaky.beta, torch.ones(layer.neurons))
+        assert leaky.reset_mechanism == reset and leaky.reset_delay == (timing == "delayed")
+    assert [leaky.output for leaky in leakies] == [False, True]
+    # integrate-and-fire: snnTorch's own forward gives the golden model's output spikes
+    trains = encode_rate(x[100:140], 8)
+    golden = simulate(trained.network, trains)
+    snn_utils.reset(module)
+    with torch.no_grad():
+        out = [module(torch.tensor(trains[:, t], dtype=torch.float32))[0]
+               for t in range(trains.shape[1])]
+    assert np.array_equal(torch.stack(out, 1).numpy().astype(bool), golden.spikes[-1])
+
+    decaying = train_snn(x[:64], y[:64], tiny(beta=0.9, leak_mode="mul"), progress=False)
+    for leaky in decaying.snntorch_module()[1::2]:
+        assert torch.equal(leaky.beta, torch.full_like(leaky.beta, 230 / 256))
+
+
+# --- bad input ------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("field, value, message", [
+    ("w_bits", 1, r"w_bits = 1 is out of range; allowed range is \[2, 16\]"),
+    ("w_bits", 17, r"w_bits = 17 is out of range"),
+    ("surrogate", "relu", r"surrogate = 'relu' is not allowed; choose one of fast_sigmoid, "
+                          r"arctan"),
+    ("density", 0, r"density = 0.0 is out of range; allowed range is \(0.0, 1.0\]"),
+    ("density", 1.5, r"density = 1.5 is out of range"),
+    ("slope", -1.0, r"slope = -1.0 is out of range; allowed range is \(0.0, "),
+    ("slope", 0, r"slope = 0.0 is out of range"),
+    ("beta", 1.2, r"beta = 1.2 is out of range; allowed range is \[0.0, 1.0\]"),
+    ("threshold", 0, r"threshold = 0.0 is out of range; allowed range is \(0.0, "),
+    ("steps", 0, r"steps = 0 is out of range; allowed range is \[1, 65535\]"),
+    ("lanes", 0, r"lanes = 0 is out of range; allowed range is \[1, 65536\]"),
+    ("epochs", 0, r"epochs = 0 is out of range"),
+    ("finetune_epochs", -1, r"finetune_epochs = -1 is out of range"),
+    ("batch_size", 0, r"batch_size = 0 is out of range"),
+    ("lr", 0, r"lr = 0.0 is out of range"),
+    ("activity", -0.1, r"activity = -0.1 is out of range; allowed range is \[0.0, "),
+    ("leak_mode", "exp", r"leak_mode = 'exp' is not allowed; choose one of shift, mul"),
+    ("reset", "hard", r"reset = 'hard' is not allowed"),
+    ("timing", "late", r"timing = 'late' is not allowed"),
+    ("v_bits", 2, r"v_bits = 2 is out of range; allowed range is \[3, 32\]"),
+    ("x_bits", 0, r"x_bits = 0 is out of range"),
+    ("shift", 9, r"shift = 9 is out of range; allowed range is \[0, 8\]"),
+    ("hidden", (0,), r"hidden\[0\] = 0 is out of range"),
+    ("slope", math.nan, r"slope = nan is out of range"),
+])
+def test_bad_config_values_are_refused(field, value, message):
+    with pytest.raises(ValueError, match=message):
+        TrainConfig(**{field: value})
+
+
+def test_bad_types_and_data_are_refused(digits):
+    x, y = digits
+    with pytest.raises(TypeError, match="density must be a number"):
+        TrainConfig(density="half")
+    with pytest.raises(TypeError, match="hidden must be a tuple"):
+        TrainConfig(hidden="128")
+    with pytest.raises(ValueError, match=r"intensities must lie in \[0, 255\]"):
+        train_snn(x[:8] * 2, y[:8], tiny(), progress=False)
+    with pytest.raises(ValueError, match="labels must be 8 integers"):
+        train_snn(x[:8], y[:7], tiny(), progress=False)
+    with pytest.raises(TypeError, match="config must be a TrainConfig"):
+        train_snn(x[:8], y[:8], {"epochs": 1}, progress=False)
+    assert TrainConfig(hidden=64).hidden == (64,)
+
+
+def test_model_imports_without_torch_and_names_the_extra():
+    code = ("import sys; sys.modules['torch'] = None\n"
+            "import spikeforge.model.train as t\n"
+            "assert 'snntorch' not in sys.modules\n"
+            "try:\n"
+            "    t.train_snn([[0, 1]], [0], progress=False)\n"
+            "except ModuleNotFoundError as e:\n"
+            "    print(e)\n")
+    process = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                             timeout=120)
+    assert process.returncode == 0, process.stderr
+    assert "pip install 'spikeforge[train]'" in process.stdout
+
+
+@pytest.mark.parametrize("changes", [{}, {"beta": 1.0}, {"beta": 0.9, "leak_mode": "mul"},
+                                     {"reset": "zero", "timing": "immediate"}])
+def test_snntorch_module_reads_back_as_the_network(digits, changes):
+    """Through NIR (spikeforge.model.nir_io.from_snntorch) the module is the network again."""
+    pytest.importorskip("nir")
+    from spikeforge.model.nir_io import from_snntorch
+    x, y = digits
+    trained = train_snn(x[:64], y[:64], tiny(**changes), progress=False)
+    network = from_snntorch(trained.snntorch_module(), 64)
+    assert len(network) == len(trained.network)
+    for ours, theirs in zip(trained.network, network):
+        assert np.array_equal(ours.weights, theirs.weights)
+        assert np.array_equal(ours.bias, theirs.bias)
+        for name in ("theta", "leak", "k", "m", "f", "reset", "timing"):
+            assert getattr(ours, name) == getattr(theirs, name), name
