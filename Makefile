@@ -5,6 +5,7 @@
 #   make test      run the whole test suite (toolchain smoke tests included)
 #   make bench     print benchmark figures (golden-model throughput, ...)
 #   make compare   spikeforge beside Spiker+ on MNIST 784-128-10 (build/compare/, 20-40 min)
+#   make codesign  the co-design study: beta x threshold on MNIST (build/codesign/, ~7 min)
 #   make verilog   write the hardware blocks' Verilog to build/verilog/
 #   make synth     bitstream + resource/Fmax report for BOARD (icebreaker, ulx3s, orangecrab)
 #   make prog      program BOARD with openFPGALoader
@@ -14,9 +15,10 @@
 # PYTEST_ARGS (extra pytest arguments, e.g. PYTEST_ARGS="-k memory -x"),
 # BENCH_ARGS (e.g. BENCH_ARGS="--cosim none"),
 # COMPARE_ARGS (e.g. COMPARE_ARGS="--quick" or "--lanes 64 --sweep-lanes 8"),
+# CODESIGN_ARGS (e.g. CODESIGN_ARGS="--quick" or "--betas 0.5 1 --thresholds 1 2"),
 # VERILOG_ARGS (configuration for make verilog, e.g. VERILOG_ARGS="--lanes 8 --format bitmap"),
 # BOARD, PORT, BOARD_ARGS (e.g. BOARD_ARGS="--network my.npz --lanes 8") for synth/prog/run,
-# DEMO_ARGS (e.g. DEMO_ARGS="--quick" or "--w-bits 8 --density 0.3").
+# DEMO_ARGS (e.g. DEMO_ARGS="--quick", "--w-bits 8 --density 0.3" or "--dataset mnist").
 
 PYTHON ?= python3
 VENV   ?= .venv
@@ -30,7 +32,7 @@ STAMP  := $(VENV)/.installed-stamp
 # TORCH= lets pip choose.
 TORCH  ?= torch==2.13.0
 
-.PHONY: all venv test bench compare demo verilog synth prog run clean distclean
+.PHONY: all venv test bench compare codesign demo verilog synth prog run clean distclean
 
 all: test
 
@@ -52,6 +54,9 @@ bench: $(STAMP)
 
 compare: $(STAMP)
 	$(SPIKEFORGE) compare $(COMPARE_ARGS)
+
+codesign: $(STAMP)
+	$(SPIKEFORGE) codesign $(CODESIGN_ARGS)
 
 verilog: $(STAMP)
 	$(SPIKEFORGE) verilog $(VERILOG_ARGS)

@@ -10,6 +10,8 @@ command     what it does                                          make target
 ``demo``    train → convert → co-simulate → synthesize → report    ``make demo``
 ``bench``   benchmark tables (cycles, ratios, co-simulation speed) ``make bench``
 ``compare`` spikeforge beside Spiker+ on MNIST 784-128-10          ``make compare``
+``train``   surrogate-gradient training: network.npz, model.nir, report  —
+``codesign`` beta x threshold sweep: accuracy, activity, cycles, Pareto  ``make codesign``
 ``nir``     import a .nir graph (report, co-simulate) or export one    —
 =========== ===================================================== =================
 
@@ -56,6 +58,13 @@ COMMANDS = {
     "compare": ("spikeforge.sim.compare", "run",
                 "spikeforge beside Spiker+ on MNIST 784-128-10: accuracy, cycles, LUT6, board "
                 "builds, Fmax, µs per image, cycles-vs-LUT curve (build/compare/)", ()),
+    "train": ("spikeforge.sim.train_cli", "run",
+              "train an SNN with surrogate gradients in the hardware's integer arithmetic: "
+              "network.npz, model.nir, report (build/train/)", ()),
+    "codesign": ("spikeforge.sim.codesign", "run",
+                 "co-design study on MNIST: sweep beta x threshold (x surrogate slope), train "
+                 "each point, golden accuracy, activity, cycles, Pareto front (build/codesign/)",
+                 ()),
     "nir": ("spikeforge.sim.nir_cli", "run",
             "NIR exchange: import a .nir graph (report, co-simulate under Verilator) or export "
             "a network as .nir", ()),

@@ -18,6 +18,7 @@ from .convert import balance_thresholds, convert_mlp
 from .mnist import MNISTReference, load_mnist, mnist_reference, mnist_split
 from .nir_io import (LayerImport, NIRImport, from_nir, from_snntorch, import_nir,
                      snntorch_agreement, snntorch_to_nir, to_nir)
+from .train import TrainConfig, TrainedSNN, train_snn
 from .cycles import (CycleReport, HardwareConfig, LayerConfig, LayerCycles, Timing, cycle_model,
                      lower_bound, single_layer_cycles)
 
@@ -34,5 +35,5 @@ __all__ = [
     "convert_mlp",
     "MNISTReference", "load_mnist", "mnist_reference", "mnist_split",
     "LayerImport", "NIRImport", "from_nir", "from_snntorch", "import_nir", "snntorch_to_nir",
-    "snntorch_agreement", "to_nir",
+    "snntorch_agreement", "to_nir", "TrainConfig", "TrainedSNN", "train_snn",
 ]
