@@ -235,8 +235,9 @@ def run(args):
         raise SystemExit("MISMATCH: the network read back from model.nir differs from the "
                          "trained one: " + "; ".join(problems))
     print(imported.table())
-    print("   the imported network equals the trained one in every weight and parameter",
-          flush=True)
+    imported.network.save(out / "network.npz")
+    print("   the imported network equals the trained one in every weight and parameter; "
+          "saved as network.npz", flush=True)
     t = phase("nir", t)
 
     print(f"4. golden inference on {len(x_test):,} test images, T = {args.steps}", flush=True)
