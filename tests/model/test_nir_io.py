@@ -440,3 +440,22 @@ def test_unsupported_snntorch_modules_are_named():
                                  snn.Leaky(beta=0.5, init_hidden=True, reset_mechanism="none"))
     with pytest.raises(ValueError, match=r"reset_mechanism 'none' is not supported"):
         from_snntorch(module, 4)
+
+
+def test_model_package_needs_numpy_only_and_names_the_extras():
+    import subprocess
+    import sys
+    code = ("import sys\n"
+            "for name in ('torch', 'snntorch', 'nir', 'nirtorch', 'h5py'):\n"
+            "    sys.modules[name] = None\n"
+            "import spikeforge.model as m\n"
+            "for call in (lambda: m.from_nir('x.nir'), lambda: m.from_snntorch(None, 3)):\n"
+            "    try:\n"
+            "        call()\n"
+            "    except ModuleNotFoundError as e:\n"
+            "        print(e)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "pip install 'spikeforge[nir]'" in done.stdout
+    assert "pip install 'spikeforge[train]'" in done.stdout
