@@ -292,8 +292,8 @@ def run(args):
                                       if record["fmax_mhz"] else None)
             used = ", ".join(f"{k} {v:,}/{record['available'][k]:,}"
                              for k, v in record["used"].items())
-            print(f"   {used}; Fmax {record['fmax_mhz']} MHz; {board_cycles:,.0f} cycles → "
-                  f"{record['us_per_image']:,.1f} µs per image", flush=True)
+            print(f"   {used}; Fmax {_mhz(record['fmax_mhz'])} MHz; {board_cycles:,.0f} cycles → "
+                  f"{_us(record['us_per_image'])} µs per image", flush=True)
         else:
             print(f"   {record['status']}: {record.get('error', '')}", flush=True)
         builds[board] = record
@@ -323,6 +323,14 @@ def run(args):
     print(render(summary))
     print(f"7. report: {out / 'report.md'} ({summary['total_s']:.0f} s in all)", flush=True)
     return summary
+
+
+def _mhz(value):
+    return "—" if value is None else f"{value:.1f}"
+
+
+def _us(value):
+    return "—" if value is None else f"{value:,.1f}"
 
 
 def _single_latencies(network, config, golden):
@@ -381,8 +389,8 @@ def render(s):
                 used = ", ".join(f"{k} {v:,}/{b['available'][k]:,}" for k, v in
                                  b["used"].items())
                 lines.append(f"| {b['title']} | {b['configuration']} | {used} | "
-                             f"{b['fmax_mhz']} | {b['latency_cycles']:,.0f} | "
-                             f"{b['us_per_image']:,.1f} |")
+                             f"{_mhz(b['fmax_mhz'])} | {b['latency_cycles']:,.0f} | "
+                             f"{_us(b['us_per_image'])} |")
             else:
                 lines.append(f"| {b['title']} | {b['configuration']} | {b['status']}: "
                              f"{b.get('error', '')} | | | |")
@@ -391,7 +399,7 @@ def render(s):
               "| work | device | network | accuracy | µs per image |", "|---|---|---|---:|---:|"]
     ulx3s = s["boards"].get("ulx3s", {})
     if ulx3s.get("us_per_image"):
-        lines.append(f"| **spikeforge (this run)** | ULX3S ECP5-85F, {ulx3s['fmax_mhz']} MHz | "
+        lines.append(f"| **spikeforge (this run)** | ULX3S ECP5-85F, {_mhz(ulx3s['fmax_mhz'])} MHz | "
                      f"784-{cfg['hidden']}-10 LIF, T = {cfg['steps']} | {a['golden']:.2%} | "
                      f"**{ulx3s['us_per_image']:,.1f}** (latency) |")
     for p in s["published"]:
