@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from spikeforge.model.checks import flag_float, flag_int, flag_output_dir
+from spikeforge.model.checks import flag_float, flag_input_dir, flag_int, flag_output_dir
 from spikeforge.model.encoders import X_BITS_RANGE
 from spikeforge.model.network import (RESET_MECHANISMS, RESET_TIMINGS, V_BITS_RANGE,
                                       W_BITS_RANGE)
@@ -36,15 +36,6 @@ __all__ = ["DATASETS", "load_dataset", "add_arguments", "parser", "main", "run"]
 
 DATASETS = ("mnist", "digits")
 BUNDLED = 5000
-
-
-def flag_input_dir(text):
-    """An argparse type: an existing folder, returned as an absolute path."""
-    path = Path(text).expanduser().resolve()
-    if not path.is_dir():
-        raise argparse.ArgumentTypeError(f"{text} is not an existing folder (looked for "
-                                         f"{path})")
-    return path
 
 
 def load_dataset(name, *, train=None, test=None, seed=0, mnist_path=None):
