@@ -92,7 +92,7 @@ def flag_input_dir(text):
     """An argparse type: an existing folder, returned as an absolute path."""
     path = Path(text).expanduser().resolve()
     if not path.is_dir():
-        raise argparse.ArgumentTypeError(f"{text} is not a folder (looked for {path})")
+        raise argparse.ArgumentTypeError(f"{text} is not an existing folder (looked for {path})")
     return path
 
 
