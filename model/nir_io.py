@@ -72,7 +72,8 @@ Export and round trip
 :func:`to_nir` writes ``Affine``/``Linear`` + ``LIF`` (``tau = dt/(1 - beta)``, ``r = tau/dt``,
 ``v_leak = 0``, ``v_reset = 0``) or ``IF`` (``r = 1``) per layer, and keeps what NIR cannot
 express in metadata: the reset mechanism and timing, the exact leak (``k`` or ``m, f``), the
-integer widths (``w_bits``, ``v_bits``), and in the graph's metadata ``dt`` and the format tag.
+integer widths (``w_bits``, ``v_bits``), and in the graph's metadata ``dt``, the format tag
+and ``spikeforge_scale = 1`` (weights, biases and thresholds are in integer hardware units).
 Reading that file back with :func:`from_nir` gives the same :class:`Network`, field by field.
 """
 
@@ -631,7 +632,8 @@ def to_nir(network, path=None, *, dt=DT):
     edges.append((previous, "output"))
     graph = nir.NIRGraph(nodes=nodes, edges=edges,
                          metadata={"spikeforge_format": NIR_FORMAT, "dt": float(dt),
-                                   "spikeforge_discretization": "euler"})
+                                   "spikeforge_discretization": "euler",
+                                   "spikeforge_scale": 1.0})
     if path is not None:
         nir.write(os.fspath(path), graph)
     return graph

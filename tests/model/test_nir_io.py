@@ -74,6 +74,8 @@ def test_export_is_valid_nir(tmp_path):
     graph = to_nir(network, tmp_path / "x.nir")
     graph.infer_types()            # nir's own type check accepts the shapes
     read = nir.read(tmp_path / "x.nir")
+    assert float(read.metadata["spikeforge_scale"]) == 1.0
+    assert read.metadata["spikeforge_format"] in (b"spikeforge-nir-1", "spikeforge-nir-1")
     assert set(read.nodes) == set(graph.nodes)
     assert sorted(read.edges) == sorted(graph.edges)
 
