@@ -215,6 +215,15 @@ def _identity():
     return Identity
 
 
+def _node_of(end, nodes):
+    """The node an edge end names: the name itself, or ``name.port`` (NIR's port syntax);
+    node names may contain dots themselves (nirtorch names nested modules ``block.0``)."""
+    if end in nodes:
+        return end
+    head = end.rsplit(".", 1)[0]
+    return head if head in nodes else end
+
+
 def _chain(graph):
     """The nodes from Input to Output in order; refuses unsupported types and shapes of
     graph with the node's name."""
@@ -238,7 +247,7 @@ def _chain(graph):
     succ = {name: [] for name in graph.nodes}
     pred = {name: [] for name in graph.nodes}
     for edge in graph.edges:
-        source, target = (str(end).split(".")[0] for end in edge)
+        source, target = (_node_of(str(end), graph.nodes) for end in edge)
         for end in (source, target):
             if end not in graph.nodes:
                 raise ValueError(f"NIR edge {edge[0]!r} → {edge[1]!r} names node {end!r}, "
@@ -294,6 +303,14 @@ def _chain(graph):
                          f"is not on the chain from Input to Output; spikeforge supports "
                          f"{_SUPPORTED}")
     return order
+
+
+def _shape(types, key):
+    """A node's declared shape as a 1-D int array (empty when the writer left it out)."""
+    value = (types or {}).get(key)
+    if value is None:
+        return np.zeros(0, dtype=np.int64)
+    return np.asarray(value, dtype=np.int64).reshape(-1)
 
 
 def _vector(name, node_name, value, size):
@@ -437,7 +454,7 @@ def import_nir(graph_or_path, *, w_bits=None, v_bits=None, scale="auto", dt=None
         node = graph.nodes[name]
         kind = type(node).__name__
         if isinstance(node, nir.Input):
-            shape = np.asarray(node.input_type.get("input", []), dtype=np.int64).reshape(-1)
+            shape = _shape(node.input_type, "input")
             width = int(np.prod(shape)) if shape.size else None
             last = name
             continue
@@ -448,8 +465,8 @@ def import_nir(graph_or_path, *, w_bits=None, v_bits=None, scale="auto", dt=None
                     f"readout counts spikes, so the node before Output must be LIF or IF")
             break
         if isinstance(node, (nir.Flatten, _identity())):
-            out = np.asarray(node.output_type.get("output", []), dtype=np.int64).reshape(-1)
-            if isinstance(node, nir.Flatten) and out.size > 1:
+            out = _shape(node.output_type, "output")
+            if isinstance(node, nir.Flatten) and np.count_nonzero(out > 1) > 1:
                 raise ValueError(f"NIR node {name!r} of type Flatten leaves shape "
                                  f"{tuple(int(x) for x in out)}; fully connected layers need "
                                  f"a vector")
@@ -642,7 +659,8 @@ def to_nir(network, path=None, *, dt=DT):
 # --- snnTorch --------------------------------------------------------------------------------
 
 def snntorch_to_nir(module, n_inputs, path=None):
-    """An snnTorch model (``nn.Linear`` + ``snn.Leaky`` layers, optionally ``nn.Flatten``) as
+    """An snnTorch model (``nn.Linear`` + ``snn.Leaky`` layers, optionally ``nn.Flatten``;
+    ``n_inputs`` is the input size, or the shape of one input such as ``(1, 28, 28)``) as
     an ``nir.NIRGraph`` written by snnTorch's own exporter (``snntorch.export_nir``), with
     two repairs: scalar ``beta``/``threshold`` are broadcast to the layer's size (snnTorch
     1.0.0 writes them as scalars, which NIR's type check refuses), and each LIF node's
@@ -656,7 +674,8 @@ def snntorch_to_nir(module, n_inputs, path=None):
     from .checks import check_int
     if not isinstance(module, torch.nn.Module):
         raise TypeError(f"module must be a torch.nn.Module, not {type(module).__name__}")
-    n_inputs = check_int("n_inputs", n_inputs, 1, 1 << 20)
+    shape = tuple(n_inputs) if isinstance(n_inputs, (tuple, list)) else (n_inputs,)
+    shape = tuple(check_int("n_inputs", n, 1, 1 << 20) for n in shape)
     allowed = (torch.nn.Linear, snn.Leaky, torch.nn.Flatten, torch.nn.Identity,
                torch.nn.Sequential, torch.nn.Dropout)
     for name, sub in module.named_modules():
@@ -686,7 +705,7 @@ def snntorch_to_nir(module, n_inputs, path=None):
         # nirtorch 2 deprecates the tracer that snnTorch 1.0's exporter is written for
         warnings.simplefilter("ignore", DeprecationWarning)
         graph = nirtorch.extract_nir_graph(
-            module, export._extract_snntorch_module, torch.zeros(n_inputs),
+            module, export._extract_snntorch_module, torch.zeros(shape),
             model_name="snntorch", ignore_submodules_of=[snn.RLeaky, snn.RSynaptic])
     sizes = {}
     for source, target in graph.edges:
@@ -708,7 +727,9 @@ def snntorch_to_nir(module, n_inputs, path=None):
                         spikeforge_timing="delayed" if sub.reset_delay else "immediate",
                         snntorch_module=type(sub).__name__)
         graph.nodes[name] = nir.LIF(**params, metadata=metadata)
-    graph.infer_types()
+    # No nir type inference here: nirtorch keeps the batch dimension of the sample in the
+    # Input and Output types ([1, 28, 28], [1, 10]), which NIR's checker refuses; import_nir
+    # checks every shape along the chain itself.
     if path is not None:
         nir.write(os.fspath(path), graph)
     return graph

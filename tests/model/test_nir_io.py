@@ -304,6 +304,14 @@ def test_scale_flatten_and_consecutive_affines_fold():
     np.testing.assert_array_equal(layer.bias, [1, 0])
 
 
+def test_dotted_node_names_and_ports():
+    graph = nir.NIRGraph(nodes={"input": inp(2), "net.0": nir.Linear(weight=np.eye(2) * 2),
+                                "net.1": lif(2, tau=1e-4), "output": out(2)},
+                         edges=[("input", "net.0"), ("net.0.output", "net.1.input"),
+                                ("net.1", "output")], type_check=False)
+    np.testing.assert_array_equal(from_nir(graph)[0].weights, np.eye(2) * 2)
+
+
 def test_reset_overrides():
     graph = chain(inp(2), nir.Linear(weight=np.eye(2) * 2),
                   lif(2, tau=1e-4, thr=1.0), out(2))
@@ -427,6 +435,22 @@ def test_bad_arguments_and_files(tmp_path):
                  w_bits=2, scale=1.0)
     with pytest.raises(TypeError, match="must be a spikeforge Network"):
         to_nir("net.npz")
+
+
+def test_snntorch_model_with_flatten_and_image_inputs():
+    torch.manual_seed(1)
+    module = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(12, 5, bias=False),
+                                 snn.Leaky(beta=1.0, threshold=2.0, init_hidden=True,
+                                           output=True))
+    with torch.no_grad():
+        module[1].weight.copy_(torch.randint(-3, 4, (5, 12)).float())
+    network = from_snntorch(module, (1, 3, 4))
+    assert network.shape == (12, 5)
+    rng = np.random.default_rng(2)
+    trains = (rng.random((6, 10, 1, 3, 4)) < 0.5).astype(np.int64)
+    expected = snntorch_forward(module, trains.transpose(1, 0, 2, 3, 4))
+    golden = simulate(network, trains.reshape(6, 10, 12))
+    np.testing.assert_array_equal(golden.spikes[0].transpose(1, 0, 2), expected[0])
 
 
 def test_unsupported_snntorch_modules_are_named():
