@@ -131,10 +131,13 @@ class LayerImport:
 
     @property
     def exact(self):
-        """True when the layer is the NIR node's dynamics exactly (integer parameters, scale
-        1, the leak exact up to float32 storage of ``tau``)."""
-        return (self.beta_error <= _BETA_SNAP and self.weight_error == 0 and self.threshold_error == 0
-                and self.scale == 1)
+        """True when the integer layer has the NIR node's parameters exactly: no rounding
+        error, the leak exact up to float32 storage of ``tau``, and scale 1 unless there is
+        no leak to round (beta 0 or 1, where scaling weights, bias and threshold together
+        changes no spike)."""
+        return (self.beta_error <= _BETA_SNAP and self.weight_error == 0
+                and self.threshold_error == 0
+                and (self.scale == 1 or self.beta_hw in (0.0, 1.0)))
 
 
 @dataclass(frozen=True)

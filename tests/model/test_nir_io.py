@@ -282,6 +282,15 @@ def test_scale_rule_and_report():
     assert "| n2 | IF | 2 |" in imported.table()
 
 
+def test_scaled_leak_free_layers_count_as_exact():
+    graph = chain(inp(2), nir.Linear(weight=np.array([[1.0, -1.5], [0.5, 2.0]])),
+                  nir.IF(r=np.ones(2), v_threshold=np.array([2.5, 2.5]), v_reset=np.zeros(2)),
+                  out(2))
+    imported = import_nir(graph, scale=2.0)
+    assert imported.exact and imported.layers[0].scale == 2.0
+    assert not import_nir(graph, scale=3.0).exact          # 1.5 * 3 and 2.5 * 3 round
+
+
 def test_per_neuron_thresholds_are_folded_into_rows():
     w = np.array([[2.0, 2.0], [4.0, 4.0]])
     graph = chain(inp(2), nir.Linear(weight=w),
