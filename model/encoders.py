@@ -84,14 +84,25 @@ def _intensities(x, x_bits):
     return array.astype(np.int64), batched
 
 
-def to_intensity(values, *, x_bits=8, lo=0.0, hi=1.0):
-    """Map floats in ``[lo, hi]`` to integers in ``[0, 2**x_bits - 1]`` (round half to even,
-    values outside the range are clipped)."""
+def to_intensity(values, *, x_bits=8, lo=0.0, hi=1.0, clip=False):
+    """Map floats in ``[lo, hi]`` to integers in ``[0, 2**x_bits - 1]`` (round half to even).
+    A value outside ``[lo, hi]`` (or not finite) raises :class:`ValueError` naming it, unless
+    ``clip=True`` asks for clipping to the range."""
     x_bits = _check_param("x_bits", x_bits, *X_BITS_RANGE)
     if not hi > lo:
         raise ValueError(f"hi must be greater than lo, got lo = {lo}, hi = {hi}")
     x_max = (1 << x_bits) - 1
-    scaled = (np.asarray(values, dtype=np.float64) - lo) / (hi - lo) * x_max
+    try:
+        array = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise TypeError("values must be a numeric array") from None
+    if not np.all(np.isfinite(array)):
+        raise ValueError("values must be finite (they hold NaN or infinity)")
+    if not clip and array.size and (array.min() < lo or array.max() > hi):
+        bad = array.min() if array.min() < lo else array.max()
+        raise ValueError(f"values must lie in [lo, hi] = [{lo}, {hi}]; got {bad} (pass "
+                         f"clip=True to clip to the range)")
+    scaled = (array - lo) / (hi - lo) * x_max
     return np.clip(np.round(scaled), 0, x_max).astype(np.int64)
 
 

@@ -29,6 +29,9 @@ def check_spike_trains(spikes, n_inputs):
     if array.shape[2] != n_inputs:
         raise ValueError(f"spikes have {array.shape[2]} inputs per step, the network "
                          f"expects {n_inputs}")
+    if array.shape[0] < 1:
+        raise ValueError(f"spikes hold a batch of 0 samples; give at least one (shape "
+                         f"[B, T, {n_inputs}] with B >= 1)")
     if array.shape[1] < 1:
         raise ValueError("spikes must hold at least one timestep (T >= 1)")
     if array.dtype != np.bool_:

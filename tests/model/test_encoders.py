@@ -50,7 +50,17 @@ def test_latency_table():
 
 
 def test_to_intensity():
-    assert to_intensity([0.0, 0.5, 1.0, 1.7, -1]).tolist() == [0, 128, 255, 255, 0]
+    assert to_intensity([0.0, 0.5, 1.0]).tolist() == [0, 128, 255]
+    assert to_intensity([0.0, 0.5, 1.0, 1.7, -1], clip=True).tolist() == [0, 128, 255, 255, 0]
+    with pytest.raises(ValueError, match=r"values must lie in \[lo, hi\] = \[0.0, 1.0\]; "
+                                         r"got 1.7 \(pass clip=True"):
+        to_intensity([0.0, 1.7])
+    with pytest.raises(ValueError, match=r"got -1"):
+        to_intensity([-1, 0.5])
+    with pytest.raises(ValueError, match="values must be finite"):
+        to_intensity([np.nan])
+    with pytest.raises(TypeError, match="values must be a numeric array"):
+        to_intensity(["a"])
     assert to_intensity([0, 8, 16], lo=0, hi=16, x_bits=4).tolist() == [0, 8, 15]
 
 

@@ -101,6 +101,10 @@ def test_samples_are_independent():
     (np.zeros((3,)), ValueError, r"spikes must have shape \[T, 2\] or \[B, T, 2\]"),
     (np.zeros((3, 5)), ValueError, "spikes have 5 inputs per step, the network expects 2"),
     (np.zeros((0, 2)), ValueError, "at least one timestep"),
+    (np.zeros((0, 4, 2)), ValueError, r"spikes hold a batch of 0 samples; give at least one"),
+    (np.array([[0.5, 1.0]]), ValueError, "spikes must be binary"),
+    (np.array([[np.nan, 1.0]]), ValueError, "spikes must be binary"),
+    (np.array([[-1, 0]]), ValueError, "spikes must be binary"),
     (np.array([[0, 2]]), ValueError, "spikes must be binary"),
     (np.array([["a", "b"]]), TypeError, "spikes must be a binary array"),
 ])
