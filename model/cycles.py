@@ -180,9 +180,13 @@ class HardwareConfig:
         everywhere. Each may also be a list, one per layer. ``sweep_lanes`` (default: the
         layer's lanes) is capped at the layer's lanes; given as one number that does not
         divide a layer's lanes, that layer uses the largest divisor below it."""
+        if not isinstance(network, Network):
+            raise TypeError(f"network must be a spikeforge.model.Network, not "
+                            f"{type(network).__name__}")
         count = len(network)
         lanes_ = per_layer("lanes", lanes, count)
         if not isinstance(lanes, (list, tuple)):
+            _check_int("lanes", lanes, 1, 1 << 16)
             lanes_ = [min(p, layer.neurons) for p, layer in zip(lanes_, network)]
         if mode == "dense":
             format = "dense"

@@ -6,6 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from spikeforge.model import (FORMATS, HardwareConfig, Layer, LayerConfig, Network, Timing,
+                              reference_network,
                               compile_weights, cycle_model, lower_bound, simulate,
                               single_layer_cycles)
 
@@ -214,6 +215,12 @@ def test_lower_bound_by_hand():
     (lambda: Timing(drain=-1), ValueError, r"timing.drain = -1 .*\[0, 64\]"),
     (lambda: Timing(sweep_latency=0), ValueError, r"timing.sweep_latency = 0 .*\[1, 64\]"),
     (lambda: Timing(emit_depth=0), ValueError, r"timing.emit_depth = 0 .*\[1, 64\]"),
+    (lambda: HardwareConfig.uniform(reference_network(), lanes="8"), TypeError,
+     r"lanes must be an integer in \[1, 65536\], not '8'"),
+    (lambda: HardwareConfig.uniform(reference_network(), lanes=[2, "a"]), TypeError,
+     r"lanes must be an integer in \[1, 65536\], not 'a'"),
+    (lambda: HardwareConfig.uniform("net.npz"), TypeError,
+     r"network must be a spikeforge.model.Network, not str"),
 ])
 def test_config_errors(make, error, message):
     with pytest.raises(error, match=message):
