@@ -83,6 +83,12 @@ def settle(args):
         args.samples = min(args.samples, QUICK["samples"])
         if args.epochs is None:
             args.epochs = QUICK["epochs"]
+    from spikeforge.model import LayerConfig
+    try:
+        LayerConfig(min(args.lanes, args.hidden), args.format, 16, args.sweep_lanes)
+    except ValueError as error:
+        raise SystemExit(f"error: --lanes {args.lanes} / --sweep-lanes {args.sweep_lanes}: "
+                         f"{error}") from None
     if args.board is not None:
         args.boards = [] if args.board == "none" else [args.board]
     else:

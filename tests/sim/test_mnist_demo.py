@@ -41,3 +41,14 @@ def test_quick_mnist_demo(tmp_path):
     assert report["accuracy"]["golden"] > 0.2      # 2 epochs on 600 images: well above chance
     for name in ("report.md", "training.png", "activity.png", "raster.png", "cycles.png"):
         assert (out / name).stat().st_size > 0
+
+
+def test_bad_lane_configuration_is_refused_before_training(tmp_path):
+    done = subprocess.run([SPIKEFORGE, "demo", "--dataset", "mnist", "--lanes", "128",
+                           "--sweep-lanes", "7"], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines()[-1] == (
+        "error: --lanes 128 / --sweep-lanes 7: sweep_lanes = 7 must divide lanes = 128 "
+        "(allowed: 1, 2, 4, 8, 16, 32, 64, 128)")
+    assert "1. data" not in done.stdout
