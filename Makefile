@@ -6,6 +6,7 @@
 #   make bench     print benchmark figures (golden-model throughput, ...)
 #   make compare   spikeforge beside Spiker+ on MNIST 784-128-10 (build/compare/, 20-40 min)
 #   make codesign  the co-design study: beta x threshold on MNIST (build/codesign/, ~7 min)
+#   make formal    SymbiYosys proofs of the control blocks (build/formal/; also part of make test)
 #   make verilog   write the hardware blocks' Verilog to build/verilog/
 #   make synth     bitstream + resource/Fmax report for BOARD (icebreaker, ulx3s, orangecrab)
 #   make prog      program BOARD with openFPGALoader
@@ -32,7 +33,7 @@ STAMP  := $(VENV)/.installed-stamp
 # TORCH= lets pip choose.
 TORCH  ?= torch==2.13.0
 
-.PHONY: all venv test bench compare codesign demo verilog synth prog run clean distclean
+.PHONY: all venv test bench compare codesign formal demo verilog synth prog run clean distclean
 
 all: test
 
@@ -57,6 +58,10 @@ compare: $(STAMP)
 
 codesign: $(STAMP)
 	$(SPIKEFORGE) codesign $(CODESIGN_ARGS)
+
+formal: $(STAMP)
+	$(PY) -m spikeforge.sim.formal --out build/formal
+	$(PY) -m pytest tests/formal $(PYTEST_ARGS)
 
 verilog: $(STAMP)
 	$(SPIKEFORGE) verilog $(VERILOG_ARGS)
