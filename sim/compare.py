@@ -64,7 +64,8 @@ from spikeforge.model.cycles import QUEUE_DEPTH_RANGE, LayerConfig
 from spikeforge.model.mnist import mnist_reference, mnist_spikes
 
 __all__ = ["SPIKER_PLUS", "LOGIC_LUTS", "LUTRAM_LUTS", "FLIP_FLOPS", "BLOCK_RAMS",
-           "xc7_resources", "ratio", "ratio_text", "hardware_config", "cycle_figures",
+           "xc7_resources", "ratio", "ratio_text", "hardware_config", "single_latencies",
+           "cycle_figures",
            "xc7_synthesis", "board_build", "cosimulate", "tables", "add_arguments", "parser",
            "main", "run"]
 
@@ -226,15 +227,23 @@ class Golden:
                             disable=not progress, leave=False)]
 
 
-def cycle_figures(network, config, golden, *, progress=False):
+def single_latencies(network, config, golden, *, progress=False):
+    """Cycle-model cycles of each image of ``golden`` (:class:`Golden`) run alone, first
+    input event to result."""
+    from tqdm import tqdm
+    return [int(cycle_model(network, result, config).latency[0]) for result in
+            tqdm(golden.single, desc=f"cycle model, T = {golden.steps}", unit="image",
+                 disable=not progress, leave=False)]
+
+
+def cycle_figures(network, config, golden, *, progress=False, single=None):
     """Cycle-model figures of ``config`` on the images of ``golden`` (:class:`Golden`):
     ``latency`` = mean cycles of an image run alone (first input event to result), its min
     and max, and ``throughput`` = cycles per image back to back (the batch's total / count)
-    with the back-to-back mean ``latency_back_to_back``."""
-    from tqdm import tqdm
-    single = [int(cycle_model(network, result, config).latency[0]) for result in
-              tqdm(golden.single, desc=f"cycle model, T = {golden.steps}", unit="image",
-                   disable=not progress, leave=False)]
+    with the back-to-back mean ``latency_back_to_back``. ``single``: the
+    :func:`single_latencies` of the same configuration, when already computed."""
+    if single is None:
+        single = single_latencies(network, config, golden, progress=progress)
     batch = cycle_model(network, golden.batch, config)
     count = len(single)
     return {"steps": golden.steps, "images": count, "latency": float(np.mean(single)),

@@ -110,15 +110,14 @@ def cosimulate(network, config, spikes, golden, *, chunk, build_dir, progress=Tr
     return np.array(classes), np.array(counts), totals, float(np.median(speed))
 
 
-def plots(folder, network, golden, spikes, sweeps):
+def activity_plot(folder, names, layers):
+    """``activity.png``: the share of each layer's neurons spiking per timestep (``layers``:
+    spike arrays ``[B, T, N]``, input first)."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    paths = {}
     fig, ax = plt.subplots(figsize=(6, 3.5))
-    layers = [spikes] + list(golden.spikes)
-    names = ["input"] + [f"layer {i + 1}" for i in range(len(network))]
     for name, trains in zip(names, layers):
         ax.plot(np.asarray(trains).mean(axis=(0, 2)) * 100, label=name)
     ax.set_xlabel("timestep")
@@ -126,25 +125,46 @@ def plots(folder, network, golden, spikes, sweeps):
     ax.set_title("Spike activity per layer over time (test split)")
     ax.legend()
     fig.tight_layout()
-    paths["activity"] = folder / "activity.png"
-    fig.savefig(paths["activity"], dpi=110)
+    path = folder / "activity.png"
+    fig.savefig(path, dpi=110)
     plt.close(fig)
+    return path
 
+
+def raster_plot(folder, names, layers, predicted, *, ratios=None):
+    """``raster.png``: the spikes of the first sample in every layer (``ratios``: the panels'
+    heights, default the layers' sizes)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    firsts = [np.asarray(trains)[0] for trains in layers]
     fig, axes = plt.subplots(len(layers), 1, figsize=(6, 6), sharex=True,
-                             gridspec_kw={"height_ratios": [t.shape[-1] for t in
-                                                            [spikes[0]] + [s[0] for s in golden.spikes]]})
-    for ax, name, trains in zip(axes, names, layers):
-        first = np.asarray(trains)[0]
+                             gridspec_kw={"height_ratios": ratios or
+                                          [first.shape[-1] for first in firsts]})
+    for ax, name, first in zip(axes, names, firsts):
         t, n = np.nonzero(first)
         ax.scatter(t, n, s=4, marker="|")
         ax.set_ylim(-0.5, first.shape[1] - 0.5)
         ax.set_ylabel(name)
     axes[-1].set_xlabel("timestep")
-    axes[0].set_title(f"Spike raster of test image 0 (predicted {int(golden.predicted[0])})")
+    axes[0].set_title(f"Spike raster of test image 0 (predicted {int(predicted)})")
     fig.tight_layout()
-    paths["raster"] = folder / "raster.png"
-    fig.savefig(paths["raster"], dpi=110)
+    path = folder / "raster.png"
+    fig.savefig(path, dpi=110)
     plt.close(fig)
+    return path
+
+
+def plots(folder, network, golden, spikes, sweeps):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    layers = [spikes] + list(golden.spikes)
+    names = ["input"] + [f"layer {i + 1}" for i in range(len(network))]
+    paths = {"activity": activity_plot(folder, names, layers),
+             "raster": raster_plot(folder, names, layers, golden.predicted[0])}
 
     fig, axes = plt.subplots(1, len(sweeps), figsize=(5 * len(sweeps), 3.5), squeeze=False)
     for ax, (label, points) in zip(axes[0], sweeps.items()):

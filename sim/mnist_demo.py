@@ -31,17 +31,20 @@ from pathlib import Path
 
 import numpy as np
 
-from spikeforge.model import (HardwareConfig, import_nir, load_mnist, mnist_split,
-                              snntorch_agreement, snntorch_to_nir)
+from spikeforge.model import (HardwareConfig, import_nir, snntorch_agreement,
+                              snntorch_to_nir)
 from spikeforge.model.mnist import mnist_spikes
 
 from .compare import (SPIKER_PLUS, Golden, board_build, cosimulate, cycle_figures, describe,
-                      hardware_config)
+                      hardware_config, single_latencies)
+from .demo import activity_plot, raster_plot
+from .train_cli import load_dataset
 
 #: Defaults of ``--dataset mnist`` for the options it shares with the digits demo.
 DEFAULTS = {"hidden": 128, "w_bits": 4, "density": 1.0, "steps": 25, "lanes": 128,
             "sweep_lanes": 8, "format": "dense", "samples": 200, "out": "build/demo-mnist",
-            "boards": ["ulx3s", "icebreaker"], "epochs": None}
+            "epochs": None}
+BOARDS = ("ulx3s", "icebreaker")
 QUICK = {"train": 600, "test": 200, "samples": 20, "epochs": 2, "boards": []}
 ICEBREAKER = (8, 2)   # P and S of every layer of the iCEBreaker build (fits with SPRAM weights)
 
@@ -75,8 +78,6 @@ def settle(args):
     """Fill the ``--dataset mnist`` defaults of options left unset."""
     from spikeforge.model.checks import flag_output_dir
     for name, value in DEFAULTS.items():
-        if name == "boards":
-            continue
         if getattr(args, name, None) is None:
             setattr(args, name, flag_output_dir(value) if name == "out" else value)
     if args.quick:
@@ -92,20 +93,16 @@ def settle(args):
     if args.board is not None:
         args.boards = [] if args.board == "none" else [args.board]
     else:
-        args.boards = list(QUICK["boards"] if args.quick else DEFAULTS["boards"])
+        args.boards = list(QUICK["boards"] if args.quick else BOARDS)
     return args
 
 
 def load(args):
-    if args.mnist_path is not None:
-        x_train, y_train = load_mnist(args.mnist_path, split="train")
-        x_test, y_test = load_mnist(args.mnist_path, split="test")
-    else:
-        images, labels = load_mnist()
-        x_train, x_test, y_train, y_test = mnist_split(images, labels)
-    if args.quick:
-        x_train, y_train = x_train[:QUICK["train"]], y_train[:QUICK["train"]]
-        x_test, y_test = x_test[:QUICK["test"]], y_test[:QUICK["test"]]
+    """``(x_train, y_train, x_test, y_test)``: MNIST as ``spikeforge train`` loads it (the
+    bundled 4,000 / 1,000 split, or ``--mnist-path``), smaller with ``--quick``."""
+    sizes = {"train": QUICK["train"], "test": QUICK["test"]} if args.quick else {}
+    x_train, x_test, y_train, y_test = load_dataset("mnist", mnist_path=args.mnist_path,
+                                                    **sizes)
     return x_train, y_train, x_test, y_test
 
 
@@ -148,33 +145,10 @@ def plots(folder, history, golden, trains, latencies):
         fig.savefig(paths["training"], dpi=110)
         plt.close(fig)
 
-    fig, ax = plt.subplots(figsize=(6, 3.5))
-    for name, spikes in zip(["input", "hidden", "output"], [trains] + list(golden.spikes)):
-        ax.plot(np.asarray(spikes).mean(axis=(0, 2)) * 100, label=name)
-    ax.set_xlabel("timestep")
-    ax.set_ylabel("neurons spiking (%)")
-    ax.set_title("Spike activity per layer (test split)")
-    ax.legend()
-    fig.tight_layout()
-    paths["activity"] = folder / "activity.png"
-    fig.savefig(paths["activity"], dpi=110)
-    plt.close(fig)
-
-    fig, axes = plt.subplots(3, 1, figsize=(6, 6), sharex=True,
-                             gridspec_kw={"height_ratios": [3, 2, 1]})
-    for ax, name, spikes in zip(axes, ["input", "hidden", "output"],
-                                [trains] + list(golden.spikes)):
-        first = np.asarray(spikes)[0]
-        t, n = np.nonzero(first)
-        ax.scatter(t, n, s=2, marker="|")
-        ax.set_ylim(-0.5, first.shape[1] - 0.5)
-        ax.set_ylabel(name)
-    axes[-1].set_xlabel("timestep")
-    axes[0].set_title(f"Spike raster of test image 0 (predicted {int(golden.predicted[0])})")
-    fig.tight_layout()
-    paths["raster"] = folder / "raster.png"
-    fig.savefig(paths["raster"], dpi=110)
-    plt.close(fig)
+    names, layers = ["input", "hidden", "output"], [trains] + list(golden.spikes)
+    paths["activity"] = activity_plot(folder, names, layers)
+    paths["raster"] = raster_plot(folder, names, layers, golden.predicted[0],
+                                  ratios=[3, 2, 1])
 
     fig, ax = plt.subplots(figsize=(6, 3.5))
     ax.hist(latencies, bins=30)
@@ -263,8 +237,8 @@ def run(args):
           f"classes and {', '.join(f'{a:.2%}' for a in agreement['spikes'])} of the spikes "
           f"per layer", flush=True)
     hw_config = hardware_config(network, args.lanes, args.sweep_lanes, args.format)
-    cycles = cycle_figures(network, hw_config, golden_all, progress=True)
-    single = [int(c) for c in _single_latencies(network, hw_config, golden_all)]
+    single = single_latencies(network, hw_config, golden_all, progress=True)
+    cycles = cycle_figures(network, hw_config, golden_all, single=single)
     print(f"   {describe(hw_config)}: {cycles['latency']:,.0f} cycles per image alone, "
           f"{cycles['throughput']:,.0f} back to back (Spiker+ {SPIKER_PLUS['cycles']:,})",
           flush=True)
@@ -337,11 +311,6 @@ def _mhz(value):
 
 def _us(value):
     return "—" if value is None else f"{value:,.1f}"
-
-
-def _single_latencies(network, config, golden):
-    from spikeforge.model import cycle_model
-    return [cycle_model(network, result, config).latency[0] for result in golden.single]
 
 
 def render(s):

@@ -33,8 +33,7 @@ def test_quick_mnist_demo(tmp_path):
     assert network.shape == (784, 128, 10) and network[0].w_bits == 4
 
     images, labels = load_mnist()
-    _, x_test, _, y_test = mnist_split(images, labels)
-    x_test, y_test = x_test[:200], y_test[:200]
+    _, x_test, _, y_test = mnist_split(images, labels, train=600, test=200)  # --quick
     golden = simulate(network, mnist_spikes(x_test, 25))
     assert report["accuracy"]["golden"] == float((golden.predicted == y_test).mean())
     assert report["accuracy"]["hardware"] == float((golden.predicted[:20] == y_test[:20]).mean())
