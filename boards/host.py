@@ -93,6 +93,11 @@ class Device:
     """
 
     def __init__(self, port, *, retries=2, reset=True):
+        missing = [name for name in ("read", "write", "timeout") if not hasattr(port, name)]
+        if missing:
+            raise TypeError(f"port must be an open serial port (read, write and timeout, as "
+                            f"open_serial() returns), not {type(port).__name__} (it has no "
+                            f"{', '.join(missing)})")
         self.port = port
         self.retries = retries
         self._identity = None

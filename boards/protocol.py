@@ -60,6 +60,7 @@ them, and an ``EVENTS`` push behind an unread result could hang the link).
 """
 
 import enum
+import operator
 import struct
 from dataclasses import dataclass, field, replace
 
@@ -113,7 +114,20 @@ def crc8(data):
     return CRC8.compute(bytes(data))
 
 
+def _is_index(value):
+    """An integer (Python, NumPy or an IntEnum member), not a bool or a float."""
+    try:
+        operator.index(value)
+    except TypeError:
+        return False
+    return not isinstance(value, bool)
+
+
 def encode_request(command, payload=b""):
+    if not _is_index(command) or not 0 <= command <= 0xFF:
+        raise TypeError(f"command must be a Command (or a byte in [0, 255]), not {command!r}")
+    if not isinstance(payload, (bytes, bytearray, memoryview)):
+        raise TypeError(f"payload must be bytes, not {type(payload).__name__}")
     payload = bytes(payload)
     if len(payload) > MAX_PAYLOAD:
         raise ValueError(f"payload of {len(payload)} bytes is too long; allowed range is "
@@ -123,6 +137,8 @@ def encode_request(command, payload=b""):
 
 
 def encode_event(kind, addr):
+    if not _is_index(addr):
+        raise TypeError(f"event address must be an integer in [0, 16383], not {addr!r}")
     if not 0 <= addr < 1 << 14:
         raise ValueError(f"event address {addr} is out of range; allowed range is [0, 16383]")
     return struct.pack("<H", addr | int(kind) << 14)

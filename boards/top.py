@@ -4,6 +4,9 @@ from amaranth import Elaboratable, Module
 from amaranth.build import ResourceError
 from amaranth.lib import io
 
+from spikeforge.model import HardwareConfig, Network
+from spikeforge.model.checks import check_instance, check_int
+
 from .link import HostLink
 
 __all__ = ["BoardTop", "DEFAULT_BAUD"]
@@ -33,6 +36,10 @@ class BoardTop(Elaboratable):
 
     def __init__(self, network, config, *, baud=DEFAULT_BAUD, max_steps=255, capacity=None,
                  runtime_weights=None):
+        check_instance("network", network, Network)
+        check_instance("config", config, HardwareConfig)
+        config.check(network)
+        check_int("baud", baud, 300, 12_000_000)
         self.network, self.config = network, config
         self.baud, self.max_steps, self.capacity = baud, max_steps, capacity
         self.runtime_weights = runtime_weights

@@ -8,6 +8,7 @@ keep the layers in lock-step without a global controller.
 from amaranth.lib import data, enum
 
 from spikeforge.model import events as model_events
+from spikeforge.model.checks import check_int
 
 __all__ = ["EventKind", "EventLayout", "addr_bits_for"]
 
@@ -27,7 +28,5 @@ class EventLayout(data.StructLayout):
     """``{kind: EventKind, addr: unsigned(addr_bits)}``; ``addr`` is 0 for markers."""
 
     def __init__(self, addr_bits):
-        if not isinstance(addr_bits, int) or not 1 <= addr_bits <= 24:
-            raise ValueError(f"addr_bits = {addr_bits!r} is out of range; allowed range is [1, 24]")
-        self.addr_bits = addr_bits
+        self.addr_bits = addr_bits = check_int("addr_bits", addr_bits, 1, 24)
         super().__init__({"kind": EventKind, "addr": addr_bits})

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["check_choice", "check_instance", "check_int", "per_layer", "flag_int", "flag_float",
+__all__ = ["check_choice", "check_instance", "check_int", "check_number", "float_array",
+           "per_layer", "flag_int", "flag_float",
            "flag_input_file", "flag_input_dir", "flag_output_dir", "need"]
 
 
@@ -19,6 +20,35 @@ def check_int(name, value, lo, hi):
     if not lo <= value <= hi:
         raise ValueError(f"{name} = {value} is out of range; allowed range is [{lo}, {hi}]")
     return int(value)
+
+
+def check_number(name, value, lo, hi, *, low_open=False):
+    """Return ``value`` as a float if it is a real number in ``[lo, hi]`` (``(lo, hi]`` with
+    ``low_open``); raise otherwise (NaN is out of every range)."""
+    interval = f"{'(' if low_open else '['}{lo}, {hi}]"
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer,
+                                                                     np.floating)):
+        raise TypeError(f"{name} must be a number in {interval}, not {value!r}")
+    if not ((lo < value) if low_open else (lo <= value)) or not value <= hi:
+        raise ValueError(f"{name} = {value} is out of range; allowed range is {interval}")
+    return float(value)
+
+
+def float_array(name, value, ndim=None, *, finite=True):
+    """``value`` as a float64 array; raise naming ``name`` if it is not numeric, has another
+    number of dimensions than ``ndim`` (when given) or holds NaN/infinity (when ``finite``)."""
+    try:
+        array = np.asarray(value)
+        if array.dtype.kind not in "biuf":
+            raise TypeError
+        array = array.astype(np.float64)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be a numeric array, not {type(value).__name__}") from None
+    if ndim is not None and array.ndim != ndim:
+        raise ValueError(f"{name} must be a {ndim}-D array, got shape {array.shape}")
+    if finite and not np.all(np.isfinite(array)):
+        raise ValueError(f"{name} must be finite (it holds NaN or infinity)")
+    return array
 
 
 def check_instance(name, value, cls):

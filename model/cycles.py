@@ -71,11 +71,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .checks import check_instance, per_layer
 from .checks import check_int as _check_int
 from .events import SAMPLE, SPIKE, event_stream, sample_starts
-from .checks import per_layer
-from .memory import FORMATS, compile_weights
-from .network import Network
+from .memory import FORMATS, WeightImage, compile_weights
+from .network import Layer, Network
 from .simulate import SimResult
 
 __all__ = ["CycleReport", "HardwareConfig", "LayerConfig", "LayerCycles", "Timing",
@@ -164,9 +164,10 @@ class HardwareConfig:
     timing: Timing = field(default_factory=Timing)
 
     def __post_init__(self):
-        layers = tuple(self.layers)
+        layers = tuple(self.layers) if isinstance(self.layers, (list, tuple)) else ()
         if not layers or not all(isinstance(c, LayerConfig) for c in layers):
-            raise TypeError("layers must be a non-empty sequence of LayerConfig")
+            raise TypeError(f"layers must be a non-empty sequence of LayerConfig, one per layer, "
+                            f"not {self.layers!r}")
         object.__setattr__(self, "layers", layers)
         if self.mode not in MODES:
             raise ValueError(f"mode = {self.mode!r} is not allowed; choose one of {', '.join(MODES)}")
@@ -249,12 +250,28 @@ class CycleReport:
     pipeline_bound: int
 
 
+def _check_arguments(network, result, config):
+    """The checks :func:`cycle_model` and :func:`lower_bound` share: the types, a result
+    computed by this network (its layer widths), and a configuration that serves it."""
+    check_instance("network", network, Network)
+    if not isinstance(result, SimResult):
+        raise TypeError(f"result must be the SimResult of simulate(network, ...), not "
+                        f"{type(result).__name__}")
+    check_instance("config", config, HardwareConfig)
+    widths = [np.shape(result.inputs)[-1]] + [np.shape(s)[-1] for s in result.spikes]
+    if widths != list(network.shape):
+        raise ValueError(f"result has layer widths {tuple(widths)}, but the network's shape is "
+                         f"{tuple(network.shape)}: pass the SimResult of simulate(network, ...)")
+    config.check(network)
+
+
 def _column_words(network, config):
     return [compile_weights(layer, c.lanes, c.format) for layer, c in zip(network, config.layers)]
 
 
 def lower_bound(network, result, config):
     """Per-layer, per-sample, per-step lower bound ``[B, T]`` arrays (DESIGN.md §4)."""
+    _check_arguments(network, result, config)
     bounds = []
     for index, (layer, c) in enumerate(zip(network, config.layers)):
         trains = np.asarray(result.layer_inputs(index))
@@ -421,13 +438,7 @@ def cycle_model(network, result, config):
 
     Returns a :class:`CycleReport`.
     """
-    if not isinstance(network, Network):
-        raise TypeError("network must be a spikeforge.model.Network")
-    if not isinstance(result, SimResult):
-        raise TypeError("result must be the SimResult of simulate(network, ...)")
-    if not isinstance(config, HardwareConfig):
-        raise TypeError("config must be a HardwareConfig")
-    config.check(network)
+    _check_arguments(network, result, config)
     timing = config.timing
     dense = config.mode == "dense"
     images = _column_words(network, config)
@@ -485,6 +496,9 @@ def single_layer_cycles(layer, image, input_trains, output_trains, timing=Timing
     states them. Equals :func:`cycle_model` for a one-layer network (a test checks it) by a
     separate route.
     """
+    check_instance("layer", layer, Layer)
+    check_instance("image", image, WeightImage)
+    check_instance("timing", timing, Timing)
     sweep_lanes = sweep_lanes or image.lanes
     chunks = -(-layer.neurons // sweep_lanes)
     sl, depth = timing.sweep_latency, timing.emit_depth

@@ -37,6 +37,12 @@ ENCODERS = ("spikes", "rate", "latency")
 
 def xorshift32(state):
     """One step of the 32-bit xorshift generator used by the ``rate`` encoder."""
+    if isinstance(state, np.ndarray):
+        if state.dtype.kind not in "ui":
+            raise TypeError(f"state must be an integer array in [1, 2**32 - 1], not "
+                            f"{state.dtype} values")
+    else:
+        _check_param("state", state, 1, 0xFFFFFFFF)
     state ^= (state << 13) & 0xFFFFFFFF
     state ^= state >> 17
     state ^= (state << 5) & 0xFFFFFFFF

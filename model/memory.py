@@ -39,6 +39,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .checks import check_instance
 from .network import Layer
 
 __all__ = ["FORMATS", "Memory", "WeightImage", "compile_weights", "decode_weights"]
@@ -250,6 +251,7 @@ def decode_weights(image):
     This reads only ``image.memories`` and the shape fields, as the hardware does, so a
     compile → decode round trip checks the packing end to end.
     """
+    check_instance("image", image, WeightImage)
     lanes, rows, w_bits = image.lanes, image.rows, image.w_bits
     weights = np.zeros((rows * lanes, image.fan_in), dtype=np.int64)
     w_mask = (1 << w_bits) - 1

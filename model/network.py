@@ -30,6 +30,7 @@ MUL_FRAC_RANGE = (1, 16)
 
 def signed_range(bits):
     """Return ``(lo, hi)``, the inclusive range of a two's-complement ``bits``-bit integer."""
+    _check_int("bits", bits, 1, 64)
     return -(1 << (bits - 1)), (1 << (bits - 1)) - 1
 
 

@@ -83,7 +83,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .checks import need
+from .checks import check_instance, need
 from .network import Layer, Network, V_BITS_RANGE, W_BITS_RANGE
 from .quantize import weight_scale
 
@@ -758,6 +758,10 @@ def snntorch_agreement(module, network, trains, *, chunk=256):
     snn = need("snntorch", "comparing with snnTorch", extra="train")
     utils = need("snntorch.utils", "comparing with snnTorch", extra="train")
     from .simulate import check_spike_trains, simulate
+    check_instance("network", network, Network)
+    if not isinstance(module, torch.nn.Module):
+        raise TypeError(f"module must be a torch.nn.Module (an snnTorch model), not "
+                        f"{type(module).__name__}")
     trains, _ = check_spike_trains(trains, network.n_inputs)
     leaky = [sub for sub in module.modules() if isinstance(sub, snn.Leaky)]
     if len(leaky) != len(network):

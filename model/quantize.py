@@ -29,7 +29,7 @@ import math
 
 import numpy as np
 
-from .checks import per_layer
+from .checks import check_choice, check_instance, check_int, check_number, float_array, per_layer
 from .network import Layer, Network, V_BITS_RANGE, W_BITS_RANGE
 
 __all__ = ["leak_for_beta", "prune", "prune_network", "quantize_layer", "quantize_network",
@@ -47,12 +47,10 @@ def _check_density(density):
 
 def weight_scale(weights, w_bits):
     """The per-layer scale of the max-abs rule: ``(2**(w_bits-1) - 1) / max|W|``."""
-    if not W_BITS_RANGE[0] <= w_bits <= W_BITS_RANGE[1]:
-        raise ValueError(f"w_bits = {w_bits} is out of range; allowed range is "
-                         f"[{W_BITS_RANGE[0]}, {W_BITS_RANGE[1]}]")
-    peak = float(np.max(np.abs(weights), initial=0.0))
-    if peak == 0 or not math.isfinite(peak):
-        raise ValueError("weights must hold at least one finite non-zero value to be quantized")
+    check_int("w_bits", w_bits, *W_BITS_RANGE)
+    peak = float(np.max(np.abs(float_array("weights", weights)), initial=0.0))
+    if peak == 0:
+        raise ValueError("weights must hold at least one non-zero value to be quantized")
     return ((1 << (w_bits - 1)) - 1) / peak
 
 
@@ -86,9 +84,8 @@ def quantize_layer(weights, *, w_bits, threshold=1.0, bias=None, v_bits=None, sc
     >>> layer.weights.tolist(), layer.theta    # scale = 7 / 1.0
     ([[4, -7], [2, 0]], 6)
     """
-    weights = np.asarray(weights, dtype=np.float64)
-    if weights.ndim != 2:
-        raise ValueError(f"weights must be a 2-D array, got shape {weights.shape}")
+    weights = float_array("weights", weights, 2)
+    check_int("w_bits", w_bits, *W_BITS_RANGE)
     if scale is None:
         scale = weight_scale(weights, w_bits)
     elif not (isinstance(scale, (int, float)) and scale > 0 and math.isfinite(scale)):
@@ -98,7 +95,7 @@ def quantize_layer(weights, *, w_bits, threshold=1.0, bias=None, v_bits=None, sc
     lo, hi = -(1 << (w_bits - 1)), (1 << (w_bits - 1)) - 1
     w_int = np.clip(_round_int(weights * scale), lo, hi)
     theta = max(1, int(_round_int(threshold * scale)))
-    b_int = None if bias is None else _round_int(np.asarray(bias, dtype=np.float64) * scale)
+    b_int = None if bias is None else _round_int(float_array("bias", bias) * scale)
     if v_bits is None:
         pos = np.clip(w_int, 0, None).sum(axis=1)
         neg = -np.clip(w_int, None, 0).sum(axis=1)
@@ -116,6 +113,11 @@ def quantize_network(weights, *, w_bits, thresholds=1.0, biases=None, v_bits=Non
     ``w_bits`` and ``v_bits`` are one value for all layers or a list with one per layer;
     ``neuron`` options apply to every layer.
     """
+    if isinstance(weights, np.ndarray) and weights.ndim == 2:
+        weights = [weights]
+    if not isinstance(weights, (list, tuple)) or not weights:
+        raise TypeError(f"weights must be a non-empty list of 2-D arrays, one (neurons, fan_in) "
+                        f"matrix per layer, not {type(weights).__name__}")
     count = len(weights)
     layers = [quantize_layer(w, w_bits=wb, threshold=th, bias=b, v_bits=vb, **neuron)
               for w, wb, th, b, vb in zip(weights, per_layer("w_bits", w_bits, count),
@@ -143,10 +145,8 @@ def prune(weights, density, *, lanes=None):
     Returns a new array of the input's dtype.
     """
     density = _check_density(density)
+    magnitude = np.abs(float_array("weights", weights, 2))
     array = np.asarray(weights)
-    if array.ndim != 2:
-        raise ValueError(f"weights must be a 2-D array, got shape {array.shape}")
-    magnitude = np.abs(array.astype(np.float64))
     if lanes is None:
         keep = int(round(density * array.size))
         mask = _keep_top(magnitude.ravel(), keep).reshape(array.shape)
@@ -168,6 +168,7 @@ def prune(weights, density, *, lanes=None):
 def prune_network(network, density, *, lanes=None):
     """Prune every layer of an integer :class:`Network` to ``density`` (one value, or one per
     layer); ``lanes`` likewise (``None`` for global pruning)."""
+    check_instance("network", network, Network)
     count = len(network)
     densities = per_layer("density", density, count)
     lane_list = per_layer("lanes", lanes, count)
@@ -182,8 +183,8 @@ def leak_for_beta(beta, *, mode="shift", f=8):
     ``{"leak": "mul", "m": m, "f": f}`` with ``m = round(beta * 2**f)``; ``beta == 1`` gives
     ``{"leak": "none"}``.
     """
-    if not 0 <= beta <= 1:
-        raise ValueError(f"beta = {beta} is out of range; allowed range is [0, 1]")
+    check_number("beta", beta, 0, 1)
+    check_choice("mode", mode, ("shift", "mul"))
     if beta == 1:
         return {"leak": "none"}
     if mode == "shift":

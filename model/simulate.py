@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .network import Network, signed_range
+from .network import Layer, Network, signed_range
 
 __all__ = ["SimResult", "simulate", "layer_step", "check_spike_trains"]
 
@@ -69,6 +69,8 @@ def layer_step(layer, v, r, spikes_in, weights_t=None):
 
     Returns ``(v, s)``: the new membranes (int64) and the spikes (bool) of this step.
     """
+    if not isinstance(layer, Layer):
+        raise TypeError(f"layer must be a spikeforge.model.Layer, not {type(layer).__name__}")
     if weights_t is None:
         weights_t = layer.weights.T.astype(_current_dtype(layer))
     current = (spikes_in.astype(weights_t.dtype) @ weights_t).astype(np.int64) + layer.bias

@@ -411,7 +411,10 @@ def golden_predictions(network, images, steps, *, x_bits=8, chunk=EVAL_CHUNK):
 # --- training ---------------------------------------------------------------------------------
 
 def _check_data(images, labels, x_bits):
-    values, batched = _intensities(images, x_bits)
+    try:
+        values, batched = _intensities(images, x_bits)
+    except (TypeError, ValueError) as error:
+        raise type(error)(f"images: {error}") from None
     if not batched or len(values) < 1:
         raise ValueError(f"images must have shape [n, inputs] with n >= 1, got "
                          f"{np.asarray(images).shape}")
