@@ -19,6 +19,10 @@ free in every cycle):
   low, next cycle ``spikes.valid`` is still high and ``spikes.payload`` unchanged.
 * **Only real neurons**: a pushed ``SPIKE`` names a neuron below ``N`` (never a padding lane
   of the last chunk).
+* **The right neurons, ascending**: a decided chunk is the one whose currents the core swept
+  two cycles before (its base is ``(row * groups + group) * S`` of that sweep request), and
+  within one command the decided chunks come in ascending order. With the token property,
+  the ``SPIKE`` events of a step leave in ascending address order, as documented.
 
 Assumed: reset in the first cycle only; ``control.payload`` is an ``EventKind`` (``SPIKE``
 too: it is refused with ``error``). ``control``'s producer need not keep a command up.
@@ -30,8 +34,13 @@ k-induction needs invariants on the inside (read through :func:`lif_core_interna
 emitter queue never overflows (``level`` plus the two compute stages ``<= emit_depth``),
 an entry holds a spike mask (non-zero, kind ``SPIKE``) or a marker (mask zero, kind ``STEP``
 or ``SAMPLE``), its spikes are real neurons, ``decided - emitted`` is the number of events
-the entries hold, and the tracked event, while pending, sits at its place in the queue.
-With them the properties are 1-inductive.
+the entries hold, and the tracked event, while pending, sits at its place in the queue; each
+stage's base is its chunk times ``S``, the sweep request is the issued chunk, the chunks in
+flight of one command ascend, and a command's marker follows its chunks. With them the
+properties are 1-inductive (``mode prove`` closes with k = 1).
+
+Not proved here: the neuron arithmetic itself (leak, threshold, reset, saturation), which
+the simulation tests check against the golden model bit for bit; the currents are free.
 """
 
 from pathlib import Path
@@ -71,7 +80,7 @@ def lif_core_internals(core, platform=None):
     fragment = Fragment.get(module, platform)
     names = ["c_valid", "c_marker", "c_mask", "c_base", "c_kind", "c_chunk", "c1_valid",
              "c1_marker", "c1_kind", "c1_chunk", "c1_base", "issue_chunk", "issue_base",
-             "level", "active", "kind"]
+             "issue_row", "issue_group", "level", "active", "kind"]
     names += [f"entry{e}" for e in range(core.emit_depth)]
     found = signals_by_name(fragment, "LIFCore", names)
     layout = data.StructLayout({"mask": core.sweep_lanes, "base": len(found["c_base"]),
@@ -185,6 +194,29 @@ class LIFCoreProperties(Elaboratable):
         with m.If(out.valid & (out.payload.kind == EventKind.SPIKE)):
             m.d.comb += check(out.payload.addr < neurons, "spike of a padding lane")
 
+        # --- (4) ascending addresses: within one command the decided chunks come in
+        # ascending order (and a chunk's spikes are numbered by ascending lane above)
+        spiked = Signal()                    # a spike was decided since the last marker
+        last_base = Signal.like(c_base)      # the chunk of the last decided spikes
+        with m.If(marker_now):
+            m.d.sync += spiked.eq(0)
+        with m.Elif(c_valid & (c_mask != 0)):
+            m.d.sync += [spiked.eq(1), last_base.eq(c_base)]
+            with m.If(spiked):
+                m.d.comb += check(c_base > last_base, "spikes of a command not ascending")
+
+        # --- (5) a decided chunk is the one whose currents were swept two cycles before
+        groups = core.groups
+        sweep_valid = [Signal(name=f"swept_valid{d}") for d in (1, 2)]
+        sweep_chunk = [Signal(range(core.rows * groups), name=f"swept_chunk{d}") for d in (1, 2)]
+        m.d.sync += [sweep_valid[0].eq(core.sweep.valid), sweep_valid[1].eq(sweep_valid[0]),
+                     sweep_chunk[0].eq(core.sweep.payload.row * groups
+                                       + core.sweep.payload.group),
+                     sweep_chunk[1].eq(sweep_chunk[0])]
+        with m.If(c_valid & ~c_marker):
+            m.d.comb += check(sweep_valid[1] & (c_base == sweep_chunk[1] * span),
+                              "decided chunk is not the swept one")
+
         # --- inductive strengthening
         if self.inductive:
             entries, level = inside["entries"], inside["level"]
@@ -215,6 +247,44 @@ class LIFCoreProperties(Elaboratable):
                 for b in range(span):
                     with m.If(c_mask[b]):
                         m.d.comb += check(c_base + b < neurons, "decided spike out of range")
+            # chunks in flight are ordered: each stage's chunk is above every older one of the
+            # same command (no marker between them)
+            issuing = inside["active"] & (inside["issue_chunk"] < core.chunks)
+            stages = [  # (holds a chunk, is a marker, its base), oldest first
+                (spiked, Const(0), last_base),
+                (c_valid & ~c_marker, marker_now, c_base),
+                (inside["c1_valid"] & ~inside["c1_marker"],
+                 inside["c1_valid"] & inside["c1_marker"], inside["c1_base"]),
+                (issuing, Const(0), inside["issue_base"]),
+            ]
+            # the sweep requests agree with the chunks issued
+            if groups > 1:
+                issue_index = inside["issue_row"] * groups + inside["issue_group"]
+            else:
+                issue_index = inside["issue_row"]
+            with m.If(issuing):
+                m.d.comb += check(issue_index == inside["issue_chunk"],
+                                  "sweep request is not the issued chunk")
+            with m.If(inside["c1_valid"] & ~inside["c1_marker"]):
+                m.d.comb += check(sweep_valid[0] & (inside["c1_base"] == sweep_chunk[0] * span),
+                                  "C1 chunk is not the swept one")
+            # and a command's marker follows its chunks: it is issued after them, while the
+            # core is still active
+            c1_marker_now = inside["c1_valid"] & inside["c1_marker"]
+            with m.If(inside["c1_valid"] & ~inside["c1_marker"]):
+                m.d.comb += check(inside["active"], "C1 chunk without its command")
+            with m.If(c_valid & ~c_marker):
+                m.d.comb += check(inside["active"] | c1_marker_now, "C2 chunk without its marker")
+            with m.If(spiked):
+                m.d.comb += check(inside["active"] | c1_marker_now | marker_now,
+                                  "decided spikes without their marker")
+            for older in range(len(stages)):
+                for newer in range(older + 1, len(stages)):
+                    between = [stages[x][1] for x in range(older + 1, newer)]
+                    no_marker = ~sum(between, Const(0, 1)).bool() if between else Const(1)
+                    with m.If(stages[older][0] & stages[newer][0] & no_marker):
+                        m.d.comb += check(stages[newer][2] > stages[older][2],
+                                          "chunks in flight not ascending")
             held_events = Const(0, count_bits)
             ahead = Signal(count_bits)           # events to be emitted before the tracked one
             m.d.comb += ahead.eq(token_index - emitted)
@@ -247,7 +317,7 @@ class LIFCoreProperties(Elaboratable):
                          check(token_in == (ahead < held_events),
                                "tracked flag disagrees with the counters")]
 
-        # --- (4) covers
+        # --- (6) covers
         m.d.comb += [
             Cover(inside["level"] == depth, "emitter queue full"),
             Cover(token_out & token_waited & (token_kind == EventKind.SPIKE)

@@ -1,6 +1,7 @@
 """SymbiYosys proofs of the LIF core's spike emitter (issue 12, item 2): under arbitrary
 back-pressure every spike and marker the neuron update decides is emitted exactly once, in
-order, with the stream rules on ``spikes`` (:mod:`spikeforge.sim.formal_lif_core`). It
+order, with the stream rules on ``spikes``, each spike naming the swept neuron, in ascending
+address order (:mod:`spikeforge.sim.formal_lif_core`). It
 closes by k-induction (1-inductive) for N = 3, P = S = 2, emit_depth = 2 and for N = 4,
 P = 2, S = 1, emit_depth = 3 (delayed reset timing); every cover is reached; each of a few
 broken emitters (mutants, defined here) is caught."""
@@ -51,7 +52,7 @@ def test_lif_core_one_lane_per_cycle_proved_by_induction(tmp_path):
     assert cover.covers_reached == 3, cover.log      # no two-lane chunk at S = 1
 
 
-# --- mutants: each breaks the LIFCore docstring's "nothing is dropped" ---------------------
+# --- mutants: each breaks a promise of the LIFCore docstring ------------------------------
 
 class DropsChunkWhenFull(LIFCore):
     """Issues a chunk when the emitter queue has no room left for it (``<=`` for ``<``):
@@ -112,7 +113,33 @@ class IdleBeforeEmitted(LIFCore):
         return m
 
 
+class NamesTheNextChunk(LIFCore):
+    """Gives a chunk's spikes the addresses of the next chunk (base one chunk too high)."""
+
+    def elaborate(self, platform):
+        m = super().elaborate(platform)
+        m.d.sync += driven(m, "c_base").eq(driven(m, "c1_base") + self.sweep_lanes)
+        return m
+
+
+class SweepsDownward(LIFCore):
+    """Visits the chunks from the last to the first, consistently (sweep request, chunk and
+    base), so the spikes of a step come in descending address order."""
+
+    def elaborate(self, platform):
+        m = super().elaborate(platform)
+        issue_row, issue_base = driven(m, "issue_row"), driven(m, "issue_base")
+        chunk = driven(m, "chunk")
+        last = self.chunks - 1
+        m.d.comb += self.sweep.payload.row.eq(self.rows - 1 - issue_row)
+        m.d.sync += [driven(m, "c1_chunk").eq(last - chunk),
+                     driven(m, "c1_base").eq(last * self.sweep_lanes - issue_base)]
+        return m
+
+
 @pytest.mark.parametrize("mutant, expected", [
+    (NamesTheNextChunk, "decided chunk is not the swept one"),
+    (SweepsDownward, "spikes of a command not ascending"),
     (DropsChunkWhenFull, "event k emitted as another event"),
     (DropsRestOfChunk, "event k emitted as another event"),
     (EmitsHighestLaneFirst, "event k emitted as another event"),
