@@ -1,0 +1,153 @@
+"""The soak (spikeforge.sim.soak): a small seeded soak under Verilator with no mismatch, the
+random draw reaching every neuron mode, format, lane kind, queue depth and activity bin, and
+the checker failing — with the replay command — when the hardware's answer is corrupted."""
+
+import json
+
+import numpy as np
+import pytest
+
+from spikeforge.model import cycle_model, simulate
+from spikeforge.sim import cosim, soak
+from spikeforge.sim.cosim import HardwareRun
+
+# Seed and split of the Verilator soak (about 30 s on the shared 2-core machine): its first
+# two networks are one layer each (short builds) and hold both modes of the hardware: a
+# sparse stress network (35-20, bitmap, P = 1, every queue at depth 2, mostly full input) and
+# the dense baseline (37-1).
+SMALL_SEED, SMALL_CASES, SMALL_PER_BUILD = 488, 48, 24
+
+
+def model_run(network, config, trains, *, backend="verilator", build_dir=None,
+              max_steps=None):
+    """A stand-in for the hardware: what a correct accelerator returns, taken from the
+    golden model and the cycle model (no simulation)."""
+    golden = simulate(network, trains)
+    model = cycle_model(network, golden, config)
+    counters = [{"events": c.events, "words": c.words,
+                 "synaptic_updates": c.synaptic_updates, "busy": c.busy, "stall": c.stall}
+                for c in model.layers]
+    return HardwareRun(classes=golden.predicted.copy(), counts=golden.counts.copy(),
+                       finish=model.finish.copy(), spikes=[s.copy() for s in golden.spikes],
+                       counters=counters, high_water=[1] * len(network), error=False,
+                       result_counters=[[dict(c) for c in counters]] * len(trains),
+                       sim_cycles=int(model.total), wall_seconds=0.0,
+                       extra={"build_seconds": 0.0})
+
+
+def flipping_run(layer, sample):
+    def run(network, config, trains, **options):
+        result = model_run(network, config, trains, **options)
+        spikes = result.spikes[min(layer, len(network) - 1)]
+        if sample < len(spikes):
+            spikes[sample, 0, 0] ^= True
+        return result
+    return run
+
+
+def test_the_draw_is_reproducible_and_valid():
+    a, b = soak.draw_build(3, 5, 40), soak.draw_build(3, 5, 40)
+    assert a.network.shape == b.network.shape and a.config == b.config
+    assert all(np.array_equal(x.weights, y.weights) for x, y in zip(a.network, b.network))
+    assert all(np.array_equal(x, y) for x, y in zip(a.runs, b.runs))
+    assert soak.draw_build(3, 6, 40).network.shape != a.network.shape or \
+        soak.draw_build(3, 6, 40).config != a.config
+    for index in range(40):
+        build = soak.draw_build(11, index, 30)
+        build.config.check(build.network)
+        assert build.cases == 30 and build.max_steps >= max(r.shape[1] for r in build.runs)
+        activity = np.concatenate([r.mean(axis=(1, 2)) for r in build.runs])
+        assert (activity == 0).any() and (activity == 1).any()   # silent and full samples
+        if build.stress:
+            assert all(c.queue_depth == 2 for c in build.config.layers)
+    assert soak._plan(10_000, 200) == [200] * 50
+    assert soak._plan(45, 20) == [20, 20, 5]
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3, 12345])
+def test_the_draw_reaches_every_mode_format_lane_kind_depth_and_activity(seed):
+    coverage = soak.draw_coverage(seed, 120, 50)
+    for axis, (_, values) in soak.AXES.items():
+        if values is None or axis == "layer output activity":   # known after simulation
+            continue
+        missing = [v for v in values if v not in coverage.get(axis, {})]
+        assert not missing, f"seed {seed}: {axis} never drew {missing}"
+    assert coverage["T"].keys() >= {"1", "10"}
+    assert coverage["stress (queues 2, low theta, full input)"]["yes"][0] >= 10
+
+
+def test_the_first_layer_rotates_through_every_neuron_mode_and_format():
+    modes = {soak.draw_build(9, k, 4).labels[0]["neuron mode (leak, reset, timing)"]
+             for k in range(12)}
+    formats = {soak.draw_build(9, k, 4).labels[0]["weight format"] for k in range(12)}
+    assert len(modes) == 12 and formats == set(soak.WEIGHT_FORMATS)
+
+
+def test_a_correct_hardware_run_passes(tmp_path, monkeypatch):
+    monkeypatch.setattr(cosim, "run_accelerator", model_run)
+    summary = soak.soak(4, 90, per_build=30, out=tmp_path, progress=False, echo=lambda s: None)
+    assert summary["mismatched_cases"] == 0 and summary["failures"] == []
+    assert summary["cases"] == 90 and summary["builds"] == 3
+    saved = json.loads((tmp_path / "summary.json").read_text())
+    assert saved["seed"] == 4 and saved["coverage"]["input activity"]
+    assert "| neuron mode (leak, reset, timing) |" in (tmp_path / "summary.txt").read_text()
+
+
+def test_a_flipped_spike_is_a_mismatch_with_its_replay_command(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(cosim, "run_accelerator", flipping_run(layer=0, sample=1))
+    status = soak.main(["--seed", "8", "--cases", "20", "--per-build", "10", "--out",
+                        str(tmp_path), "--no-progress"])
+    out = capsys.readouterr().out
+    assert status == 1
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    # Each network's runs hold 2 and 8 samples (a quarter of 10, the rest): sample 1 of each
+    # run is case 1 and case 2 + 1 of the network.
+    assert summary["mismatched_cases"] == 4 and summary["failed_builds"] == 2
+    failure = summary["failures"][0]
+    assert failure["cases"] == [1, 3]
+    assert any("layer 1: 1 spike(s) differ, first neuron 0 at step 0" in p
+               for p in failure["problems"])
+    replay = "python -m spikeforge.sim.soak --seed 8 --cases 20 --per-build 10 --only 0"
+    assert replay in failure["replay"] and replay in out and "seed 8" in out
+    saved = tmp_path / "failures" / "build-0"
+    assert (saved / "network.npz").exists() and (saved / "spikes-run0.npy").exists()
+    assert replay in (saved / "problems.txt").read_text()
+    # The replay runs that one network alone and finds the same cases.
+    assert soak.main(replay.split()[3:] + ["--out", str(tmp_path), "--no-progress"]) == 1
+    alone = json.loads((tmp_path / "summary-only-0.json").read_text())
+    assert alone["builds"] == 1 and alone["failures"][0]["cases"] == failure["cases"]
+
+
+def test_a_wrong_cycle_a_raised_error_and_a_hang_are_mismatches(tmp_path, monkeypatch):
+    def late(network, config, trains, **options):
+        run = model_run(network, config, trains, **options)
+        run.finish[-1] += 1
+        return run
+
+    def hang(network, config, trains, **options):
+        raise RuntimeError("the accelerator produced 0 of 3 results in 999 cycles (a hang)")
+
+    for runner, expected in ((late, "result cycle"), (hang, "(a hang)")):
+        monkeypatch.setattr(cosim, "run_accelerator", runner)
+        summary = soak.soak(2, 5, per_build=5, out=tmp_path, progress=False,
+                            echo=lambda s: None)
+        assert summary["mismatched_cases"] >= 1
+        assert any(expected in p for p in summary["failures"][0]["problems"])
+
+
+def test_only_must_name_a_network_of_the_run(tmp_path):
+    with pytest.raises(ValueError, match=r"only = 3 is out of range; allowed range is \[0, 1\]"):
+        soak.soak(1, 20, per_build=10, only=3, out=tmp_path, progress=False)
+
+
+@pytest.mark.slow
+def test_a_small_soak_under_verilator_has_no_mismatch(tmp_path):
+    summary = soak.soak(SMALL_SEED, SMALL_CASES, per_build=SMALL_PER_BUILD, out=tmp_path,
+                        progress=False, echo=lambda s: None)
+    assert summary["failures"] == [] and summary["mismatched_cases"] == 0
+    assert summary["cases"] == SMALL_CASES and summary["builds"] == 2
+    coverage = summary["coverage"]
+    assert set(coverage["mode"]) == {"sparse", "dense"}
+    assert coverage["stress (queues 2, low theta, full input)"].get("yes")
+    assert coverage["a queue filled up"].get("yes")
+    assert set(coverage["input activity"]) == set(soak.ACTIVITY_BINS)
