@@ -1,0 +1,1225 @@
+"""Fuzzing of the UART host link in Verilator (issue 12, item 3).
+
+``python -m spikeforge.sim.link_fuzz --frames 10000 --seed 1`` sends seeded random frames to the
+RTL :class:`~spikeforge.boards.link.HostLink` built by :mod:`.link_verilator`, in bursts, and
+checks every reply against the behaviour the protocol states (:mod:`spikeforge.boards.protocol`).
+
+**What is sent** (one *frame* is one item put on the line; the classes and their shares):
+
+* ``valid`` — ``IDENTIFY``, ``COUNTERS``, ``RESULT``, ``RESET``, ``EVENTS`` with a whole
+  sample or a piece of one, ``EVENTS`` with no events, ``LOAD`` of a slice of the weights
+  already loaded (or of unused words past the image), ``LOAD`` of zero words;
+* ``malformed`` — a bad sync byte, an unknown command, a bad CRC, a payload the command does
+  not take (a payload for ``IDENTIFY``, an odd ``EVENTS`` length, a ``LOAD`` out of range, of
+  the wrong length, for a memory or a layer that does not exist, without its header), an
+  event for an input that does not exist or of kind 3 in the middle of good ones;
+* ``truncated`` — a valid frame (or a ``LOAD`` of *poison* weights) cut after any byte, then
+  silence: ``TIMEOUT``;
+* ``oversized`` — a length above ``MAX_PAYLOAD`` followed by any number of bytes:
+  ``BAD_LENGTH`` at once, the rest skipped until the line is quiet;
+* ``corrupted`` — a valid or poison frame with 1-3 bits flipped anywhere (sync, header,
+  payload, CRC);
+* ``out_of_order`` — ``RESULT`` with nothing to read, a sample left open, a poison ``LOAD``
+  behind an unread result (``BUSY``), ``EVENTS`` behind an unread result (``OK`` or
+  ``STALLED``), a sample of no steps, markers with address bits set, more steps than the
+  counts hold, ``RESET`` and ``LOAD`` in the middle of a sample;
+* ``random`` — random bytes, some of them sync bytes;
+* ``line`` — a valid frame with one-cycle glitches or pauses shorter than the frame timeout
+  between its bytes, and breaks (the line held low for up to 30 bit times) between frames.
+
+**What is checked.** A reference parser (written from the protocol's docstring) reads the
+bytes of each item as the link must: where a reply is due (and the item is cut right after
+that byte, except after ``BAD_LENGTH`` whose rest is skipped), which status, or that there is
+none (noise before a sync byte). A shadow of the device's state — the events of the open
+sample, the results closed and not read (with their golden class and counts, from
+:func:`spikeforge.model.simulate` on the current weights), the words of every weight memory,
+whether the accelerator may be busy — decides the rest: ``EMPTY`` only with no result due,
+``BUSY`` exactly when a result is unread, ``STALLED`` only behind a result and then exactly the
+first ``taken`` events count, ``RESET``'s ``unread`` and ``discarded`` state, the ``IDENTIFY``
+block and state byte, the ``COUNTERS`` (with the accelerator idle, layer 1 counted exactly the
+spikes pushed since ``RESET``). Every reply must start with its sync byte (nothing stray
+before it), carry a good CRC, echo the command, have the payload length of its status, and
+come within the port's timeout (no hang); where none is due, none may come.
+
+**After each burst** the device must answer ``IDENTIFY`` (block and state as the shadow says),
+then ``RESET`` (what it discarded as the shadow says; then all counters zero), then run an
+inference through the real driver (:class:`~spikeforge.boards.host.Device`): class and counts
+equal to the golden model, the first sample's result cycle equal to the cycle model with the
+link's feed (one event every 4 cycles, :func:`link_cycle_model`), and the performance
+counters (events, words, synaptic updates) equal to the cycle model's. Poison ``LOAD`` frames
+(other weights) are sent only where they must be refused, so a half-applied one shows in
+that inference; a corrupted frame that happens to pass its CRC is followed by the shadow
+(and the weights are reloaded if it changed them).
+
+The run is one seeded ``numpy.random.Generator`` stream: the same seed sends the same bytes.
+A failure prints the seed, the burst, the frame index and the bytes of the burst so far.
+"""
+
+import argparse
+import collections
+import os
+import struct
+import sys
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+from spikeforge.boards.host import Device
+from spikeforge.boards.link import HostLink
+from spikeforge.boards.protocol import (
+    MAX_PAYLOAD,
+    REPLY_SYNC,
+    REQUEST_SYNC,
+    TARGETS,
+    Command,
+    Status,
+    crc8,
+    encode_request,
+)
+from spikeforge.hw.accelerator import HARDWARE_TIMING
+from spikeforge.model import (
+    HardwareConfig,
+    Layer,
+    LayerCycles,
+    Network,
+    compile_weights,
+    cycle_model,
+    simulate,
+)
+from spikeforge.model.events import SAMPLE, SPIKE, STEP, event_stream
+
+from .link_verilator import VerilatorSerial, build, hostlink_design
+
+__all__ = [
+    "FuzzFailure",
+    "FuzzReport",
+    "LinkFuzzer",
+    "fuzz_network",
+    "link_cycle_model",
+    "main",
+    "parse_request_bytes",
+]
+
+CLASSES = ("valid", "malformed", "truncated", "oversized", "corrupted", "out_of_order",
+           "random", "line")
+SHARES = (0.25, 0.15, 0.10, 0.05, 0.15, 0.15, 0.08, 0.07)
+#: The link's EVENTS push offers the next event 4 cycles after each transfer.
+LINK_EVENT_INTERVAL = 4
+
+
+class FuzzFailure(AssertionError):
+    """A reply differed from what the protocol states (the message says how and where)."""
+
+
+# -- the network under test ----------------------------------------------------------------
+def fuzz_network(seed=0, fmt="csc", mode="sparse"):
+    """The small network the fuzzer runs (6-7-3, csc on 2 lanes, queue depth 4), a second
+    network of the same shape with other weights (the valid reloads switch between them),
+    and a *poison* one (sent only in frames that must be refused)."""
+    rng = np.random.default_rng(seed)
+
+    def make():
+        w1 = rng.integers(-8, 8, size=(7, 6))
+        w1[rng.random(w1.shape) < 0.35] = 0
+        w2 = rng.integers(-8, 8, size=(3, 7))
+        w2[rng.random(w2.shape) < 0.2] = 0
+        return Network([Layer(w1, theta=4, w_bits=4, v_bits=8, leak="shift", k=2),
+                        Layer(w2, theta=3, w_bits=4, v_bits=8, timing="delayed")])
+
+    first, second, poison = make(), make(), make()
+    config = HardwareConfig.uniform(first, lanes=2, format=fmt, queue_depth=4, mode=mode)
+    return first, second, poison, config
+
+
+def link_cycle_model(network, trains, config, interval=LINK_EVENT_INTERVAL):
+    """Result cycles of one sample fed by the host link: the cycle model of
+    :func:`spikeforge.model.cycle_model` with a source that offers the next event
+    ``interval`` cycles after each transfer (the link's ``EVENTS`` push) instead of every
+    cycle. Returns ``(finish, layers)``: the cycle (from the first event, cycle 0) of each
+    result, and the per-layer :class:`~spikeforge.model.LayerCycles`. Valid for the events of
+    one ``EVENTS`` frame after a ``RESET`` (the cycle count starts at its first event)."""
+    from spikeforge.model import cycles as model
+
+    config = HardwareConfig(config.layers, mode=config.mode, timing=HARDWARE_TIMING)
+    result = simulate(network, trains)
+    timing = config.timing
+    images = model._column_words(network, config)
+    layer_trains = [np.asarray(result.layer_inputs(i)) for i in range(len(network) + 1)]
+    layer_trains = [t[None] if t.ndim == 2 else t for t in layer_trains]
+    queues = [model._Queue(c.queue_depth) for c in config.layers]
+    stats = [LayerCycles() for _ in network]
+
+    def source(events, queue):
+        t = 0
+        for _ in events:
+            t = yield ("push", queue, t)
+            t += interval
+
+    processes = [source(event_stream(layer_trains[0]), queues[0])]
+    readout = model._ReadoutQueue()
+    for index, (layer, c) in enumerate(zip(network, config.layers)):
+        queue_out = queues[index + 1] if index + 1 < len(network) else readout
+        out = [np.flatnonzero(step) for sample in layer_trains[index + 1] for step in sample]
+        processes.append(model._core(event_stream(layer_trains[index]), queues[index],
+                                     queue_out, images[index], c, layer.fan_in, out, timing,
+                                     config.mode == "dense", stats[index]))
+    model._run(processes, queues + [readout], timing)
+    last = event_stream(layer_trains[-1])
+    finish = [t + timing.readout_latency for (kind, _), t in zip(last, readout.push)
+              if kind == SAMPLE]
+    return finish, stats
+
+
+# -- the reference parser ---------------------------------------------------------------------
+@dataclass
+class Parsed:
+    """What the link must make of a byte string sent back to back, then silence.
+
+    ``end`` is the index of the byte after which it acts (``None``: it never does, the bytes
+    are noise before a sync byte); ``status`` is ``BAD_LENGTH``, ``BAD_CRC`` or ``TIMEOUT``,
+    or ``None`` for a well-framed request (``command``, ``payload``) whose status the
+    device's state decides. ``command`` is ``None`` when only the sync byte came."""
+
+    end: int = None
+    status: Status = None
+    command: int = None
+    payload: bytes = b""
+
+
+def parse_request_bytes(data):
+    """Parse ``data`` as the link's receiver does (see :class:`Parsed`)."""
+    state, body, command, length, payload = "idle", bytearray(), None, 0, bytearray()
+    for index, byte in enumerate(data):
+        if state == "idle":
+            if byte == REQUEST_SYNC:
+                state, body, command, payload = "command", bytearray(), None, bytearray()
+        elif state == "command":
+            command = byte
+            body.append(byte)
+            state = "length_low"
+        elif state == "length_low":
+            body.append(byte)
+            length = byte
+            state = "length_high"
+        elif state == "length_high":
+            body.append(byte)
+            length |= byte << 8
+            if length > MAX_PAYLOAD:
+                return Parsed(index, Status.BAD_LENGTH, command)
+            state = "checksum" if length == 0 else "payload"
+        elif state == "payload":
+            body.append(byte)
+            payload.append(byte)
+            if len(payload) == length:
+                state = "checksum"
+        else:
+            if byte != crc8(body):
+                return Parsed(index, Status.BAD_CRC, command)
+            return Parsed(index, None, command, bytes(payload))
+    if state == "idle":
+        return Parsed()
+    return Parsed(len(data) - 1, Status.TIMEOUT, command)
+
+
+# -- the shadow of the device ------------------------------------------------------------------
+@dataclass
+class Expected:
+    """A closed sample's result as the golden model gives it (``None`` fields: unknown)."""
+
+    cls: int = None
+    counts: tuple = None
+    where: str = ""
+
+
+class Shadow:
+    """What the device's state must be, from the requests it accepted."""
+
+    def __init__(self, link, networks):
+        self.identity = link.identity
+        self.network = link.accelerator.network
+        self.n_inputs = self.network.n_inputs
+        self.classes = self.network.n_outputs
+        self.count_max = (1 << self.identity.count_bits) - 1
+        self.networks = networks              # the networks whose images may be loaded
+        self.images = {id(net): self._image_words(net) for net in networks}
+        self.memory = {}
+        first = self.images[id(networks[0])]
+        for key, (word_bytes, depth) in self._geometry().items():
+            words = [None] * depth
+            words[:len(first[key])] = first[key]
+            self.memory[key] = words
+        self.weights = networks[0]
+        self.reset()
+
+    def _geometry(self):
+        out = {}
+        for layer, geometry in enumerate(self.identity.memories):
+            for target, (word_bytes, depth) in enumerate(geometry):
+                if word_bytes:
+                    out[layer, target] = (word_bytes, depth)
+        return out
+
+    def _image_words(self, net):
+        ident = self.identity
+        words = {}
+        for index, layer in enumerate(net):
+            fields = {}
+            if ident.formats[index] != "dense":
+                start_bits, length_bits = ident.pointer_fields[index]
+                fields = dict(start_bits=start_bits, length_bits=length_bits)
+            image = compile_weights(layer, ident.lanes[index], ident.formats[index], **fields)
+            for target, name in enumerate(TARGETS):
+                memory = image.memories.get(name)
+                if memory is not None:
+                    words[index, target] = [int(w) for w in memory.words]
+        return words
+
+    def reset(self):
+        self.open = []                # events of the open sample
+        self.open_tainted = False     # the weights changed while it was open
+        self.pending = collections.deque()
+        self.spikes_pushed = 0
+        self.error_possible = False
+
+    @property
+    def sample_open(self):
+        return bool(self.open)
+
+    @property
+    def certainly_idle(self):
+        """Nothing in flight: every closed sample's result was read, no sample open."""
+        return not self.pending and not self.open
+
+    # -- weights ----------------------------------------------------------------------------
+    def load_frame_ok(self, payload):
+        """``(valid, layer, target, addr, words)`` of a LOAD payload as the link checks it."""
+        if len(payload) < 6:
+            return False, None, None, None, None
+        layer, target, addr, count = struct.unpack_from("<BBHH", payload)
+        word_bytes, depth = self._geometry().get((layer, target), (0, 0))
+        if word_bytes == 0 or 6 + count * word_bytes != len(payload) or addr + count > depth:
+            return False, layer, target, addr, None
+        words = [int.from_bytes(payload[6 + k * word_bytes:6 + (k + 1) * word_bytes], "little")
+                 for k in range(count)]
+        return True, layer, target, addr, words
+
+    def apply_load(self, layer, target, addr, words):
+        memory = self.memory[layer, target]
+        changed = any(memory[addr + k] != w for k, w in enumerate(words))
+        memory[addr:addr + len(words)] = words
+        if changed:
+            self.weights = self._match()
+            if self.open:
+                self.open_tainted = True
+
+    def _match(self):
+        for net in self.networks:
+            image = self.images[id(net)]
+            if all(self.memory[key][:len(words)] == words for key, words in image.items()):
+                return net
+        return None
+
+    # -- events -----------------------------------------------------------------------------
+    def push(self, events, where):
+        for kind, addr in events:
+            if kind == SAMPLE:
+                self.pending.append(self._predict(where))
+                self.open, self.open_tainted = [], False
+            else:
+                self.open.append((kind, addr))
+                if kind == SPIKE:
+                    self.spikes_pushed += 1
+                elif sum(k == STEP for k, _ in self.open) > self.count_max:
+                    self.error_possible = True      # a count may saturate before SAMPLE
+
+    def _predict(self, where):
+        steps, current = [], []
+        for kind, addr in self.open:
+            if kind == SPIKE:
+                current.append(addr)
+            else:
+                steps.append(current)
+                current = []
+        # Spikes after the last STEP are discarded by the SAMPLE's clearing sweep.
+        if any(len(set(step)) != len(step) for step in steps):
+            return Expected(where=where)          # a doubled spike: not a binary train
+        if any(len(step) > 0 for step in steps) and self.weights is None:
+            return Expected(where=where)
+        if self.open_tainted:
+            return Expected(where=where)
+        if not steps:
+            return Expected(0, (0,) * self.classes, where)
+        trains = np.zeros((len(steps), self.n_inputs), dtype=bool)
+        for t, step in enumerate(steps):
+            trains[t, step] = True
+        golden = simulate(self.weights or self.networks[0], trains[None])
+        counts = tuple(int(c) for c in golden.counts[0])
+        if max(counts) > self.count_max:
+            self.error_possible = True
+            return Expected(where=where)
+        return Expected(int(golden.predicted[0]), counts, where)
+
+
+# -- reading replies ---------------------------------------------------------------------------
+@dataclass
+class Reply:
+    status: int
+    command: int
+    payload: bytes
+    latency: int         # cycles from the request's last bit to the reply's first byte
+
+
+def read_reply(port, sent_until):
+    """Read one reply strictly: the first byte must be the sync byte. ``None`` if nothing
+    came within the port's timeout; raises :class:`FuzzFailure` on a partial or garbled
+    reply."""
+    first = port.read(1)
+    if not first:
+        return None
+    latency = port.cycles - sent_until
+    if first[0] != REPLY_SYNC:
+        raise FuzzFailure(f"a reply starts with 0x{first[0]:02x}, not the sync byte")
+    head = port.read(4)
+    if len(head) != 4:
+        raise FuzzFailure(f"a reply stops after {1 + len(head)} bytes")
+    length = struct.unpack_from("<H", head, 2)[0]
+    payload = port.read(length)
+    check = port.read(1)
+    if len(payload) != length or len(check) != 1:
+        raise FuzzFailure(f"a reply of length {length} stops after {len(payload)} bytes")
+    if crc8(head + payload) != check[0]:
+        raise FuzzFailure("a reply with a bad CRC")
+    return Reply(head[0], head[1], payload, latency)
+
+
+# -- the fuzzer --------------------------------------------------------------------------------
+@dataclass
+class FuzzReport:
+    seed: int
+    frames: int = 0
+    check_frames: int = 0
+    bursts: int = 0
+    inferences: int = 0
+    samples_checked: int = 0
+    results_checked: int = 0
+    results_unknown: int = 0
+    reloads: int = 0
+    by_class: collections.Counter = field(default_factory=collections.Counter)
+    by_kind: collections.Counter = field(default_factory=collections.Counter)
+    statuses: collections.Counter = field(default_factory=collections.Counter)
+    no_reply: int = 0
+    max_latency: dict = field(default_factory=dict)
+    cycles: int = 0
+    wall_seconds: float = 0.0
+    build_seconds: float = 0.0
+    failure: str = None
+
+    def summary(self):
+        lines = [f"link fuzz: seed {self.seed}, {self.frames} frames in {self.bursts} bursts "
+                 f"(+ {self.check_frames} check frames), {self.inferences} inferences "
+                 f"({self.samples_checked} samples) checked against the golden and cycle "
+                 f"models; in the bursts {self.results_checked} results read and checked "
+                 f"against the golden model ({self.results_unknown} read unchecked: doubled "
+                 f"spikes, weights changed mid-sample, counts beyond their width), "
+                 f"{self.by_kind['load_switch']} LOAD frames switching weights, "
+                 f"{self.reloads} reloads after a corrupted LOAD",
+                 "frames by class: " + ", ".join(f"{c} {self.by_class[c]}" for c in CLASSES),
+                 "frames by kind: " + ", ".join(f"{k} {n}" for k, n in
+                                                sorted(self.by_kind.items())),
+                 "replies by status: " + ", ".join(f"{Status(s).name} {n}" for s, n in
+                                                   sorted(self.statuses.items()))
+                 + f", none (noise) {self.no_reply}",
+                 "longest wait for a reply (cycles after the request's last bit): "
+                 + ", ".join(f"{k} {v}" for k, v in sorted(self.max_latency.items())),
+                 f"simulated {self.cycles} cycles in {self.wall_seconds:.1f} s wall "
+                 f"(Verilator build {self.build_seconds:.1f} s)",
+                 "result: " + ("PASS" if self.failure is None else "FAIL")]
+        return "\n".join(lines)
+
+
+class LinkFuzzer:
+    """Seeded fuzzing of a host link behind ``port`` (see the module docstring).
+
+    Parameters
+    ----------
+    port : VerilatorSerial (or any port with ``write``/``read``/``timeout``, ``cycles``,
+        ``idle(cycles=, after_written=)`` and ``drive(level, cycles)``)
+    link : HostLink
+        The design on the other end (its identity, network, divisor, timeout).
+    networks : sequence of Network
+        The weights the link starts with, then other weights valid reloads may switch to.
+    poison : Network
+        Weights sent only in frames that must be refused.
+    config : HardwareConfig
+    seed : int
+    """
+
+    def __init__(self, port, link, networks, poison, config, *, seed, burst=(10, 40),
+                 reply_cycles=20000, log=None):
+        self.port, self.link, self.config = port, link, config
+        self.rng = np.random.default_rng(seed)
+        self.report = FuzzReport(seed=seed)
+        self.shadow = Shadow(link, list(networks))
+        self.networks = list(networks)
+        self.poison = self.shadow._image_words(poison)
+        self.divisor = link.divisor
+        self.device_timeout = link.timeout
+        self.max_steps = self.shadow.count_max      # the longest sample the counts hold
+        self.burst = burst
+        self.reply_cycles = reply_cycles
+        self.quiet_cycles = 2 * self.device_timeout + 40 * self.divisor
+        self.sent_until = 0
+        self.log = log
+        self.history = []            # (frame index, class, kind, bytes) of the burst so far
+        self.frame_index = 0
+        self.burst_index = 0
+        self.empty_since = None
+
+    # -- low level ---------------------------------------------------------------------------
+    def _seconds(self, cycles):
+        return cycles / self.port.clock_hz
+
+    def _write(self, data):
+        self.port.write(data)
+        self.sent_until = max(self.sent_until, self.port.cycles) + len(data) * 10 * self.divisor
+
+    def _drive(self, level, cycles):
+        self.port.drive(level, cycles)
+        self.sent_until = max(self.sent_until, self.port.cycles) + cycles
+
+    def _reply(self, label):
+        self.port.timeout = self._seconds(self.reply_cycles)
+        reply = read_reply(self.port, self.sent_until)
+        if reply is None:
+            raise FuzzFailure(f"no reply within {self.reply_cycles} cycles (a hang)")
+        key = f"{label}"
+        self.report.max_latency[key] = max(self.report.max_latency.get(key, 0), reply.latency)
+        return reply
+
+    def _no_reply(self):
+        self.port.timeout = self._seconds(self.quiet_cycles)
+        data = self.port.read(1)
+        if data:
+            more = self.port.read(64)
+            raise FuzzFailure(f"a reply came where none is due: {(data + more).hex()}")
+
+    def fail(self, message):
+        raise FuzzFailure(message)
+
+    # -- one item ----------------------------------------------------------------------------
+    def send(self, cls, kind, data, *, pieces=None, counted=True):
+        """Put ``data`` on the line (``pieces``: a list of bytes and ``("glitch", n)`` /
+        ``("pause", n)`` line events, whose bytes make ``data``), and check what comes back
+        against the parser and the shadow. Returns the Reply (or None)."""
+        parsed = parse_request_bytes(data)
+        if parsed.end is not None and parsed.end < len(data) - 1 \
+                and parsed.status != Status.BAD_LENGTH:
+            # The link acts after that byte and drops what arrives meanwhile: cut the item
+            # there, so what follows is exactly predictable.
+            data = data[:parsed.end + 1]
+            pieces = None
+        if counted:
+            self.report.frames += 1
+            self.report.by_class[cls] += 1
+            self.report.by_kind[kind] += 1
+            self.frame_index += 1
+        else:
+            self.report.check_frames += 1
+        self.history.append((self.frame_index if counted else None, cls, kind, bytes(data)))
+        if pieces is None:
+            self._write(data)
+        else:
+            for piece in pieces:
+                if isinstance(piece, tuple):
+                    name, cycles = piece
+                    if name == "glitch":
+                        self._drive(0, cycles)
+                        self._drive(1, 2 * self.divisor)
+                    else:
+                        self._drive(1, cycles)
+                else:
+                    self._write(piece)
+        if parsed.end is None:
+            self._no_reply()
+            self.report.no_reply += 1
+            return None
+        label = (Command(parsed.command).name if parsed.command in set(Command)
+                 else "other") if parsed.status is None else parsed.status.name
+        reply = self._reply(label)
+        self.report.statuses[reply.status] += 1
+        if parsed.status is not None:
+            if reply.status != parsed.status:
+                self.fail(f"status {_name(reply.status)}, expected {parsed.status.name}")
+            if parsed.command is not None and reply.command != parsed.command:
+                self.fail(f"reply echoes command {reply.command}, not {parsed.command}")
+            if reply.payload:
+                self.fail(f"{parsed.status.name} reply with a payload of {len(reply.payload)}")
+            if parsed.status == Status.BAD_LENGTH:
+                # The rest of the frame is skipped until the line is quiet.
+                self.port.idle(cycles=self.device_timeout + 4 * self.divisor + 8,
+                               after_written=True)
+                self.port.timeout = 0
+                if self.port.read(1):
+                    self.fail("bytes after a BAD_LENGTH reply")
+            return reply
+        if reply.command != parsed.command:
+            self.fail(f"reply echoes command {reply.command}, not {parsed.command}")
+        self._check(parsed.command, parsed.payload, reply)
+        return reply
+
+    def _check(self, command, payload, reply):
+        """The reply to a well-framed request, against the shadow (which it then updates)."""
+        shadow, status = self.shadow, reply.status
+        name = Command(command).name if command in set(Command) else f"command {command}"
+
+        def expect(*allowed):
+            if status not in allowed:
+                self.fail(f"{name}: status {_name(status)}, expected "
+                          f"{' or '.join(_name(s) for s in allowed)}")
+            if status not in (Status.OK, Status.STALLED) and reply.payload:
+                self.fail(f"{name}: {_name(status)} reply with a payload")
+
+        if command not in set(Command):
+            return expect(Status.BAD_COMMAND)
+        command = Command(command)
+        if command in (Command.IDENTIFY, Command.COUNTERS, Command.RESULT, Command.RESET) \
+                and payload:
+            return expect(Status.BAD_ARGUMENT)
+        if command == Command.IDENTIFY:
+            expect(Status.OK)
+            block = self.link.identity.encode()
+            if reply.payload[:-1] != block or len(reply.payload) != len(block) + 1:
+                self.fail("IDENTIFY: the identity block differs from the design's")
+            self._check_state(reply.payload[-1], "IDENTIFY")
+        elif command == Command.COUNTERS:
+            expect(Status.OK)
+            self._check_counters(reply.payload)
+        elif command == Command.RESULT:
+            if not shadow.pending:
+                return expect(Status.EMPTY)
+            expect(Status.OK, Status.EMPTY)
+            if status == Status.OK:
+                self._check_result(reply.payload, shadow.pending.popleft())
+                self.empty_since = None
+            elif self.empty_since is None:
+                self.empty_since = self.port.cycles
+            elif self.port.cycles - self.empty_since > 50 * self.reply_cycles:
+                self.fail(f"RESULT still EMPTY {self.port.cycles - self.empty_since} cycles "
+                          f"after a result was due (a hang)")
+        elif command == Command.RESET:
+            expect(Status.OK)
+            if len(reply.payload) != 3:
+                self.fail(f"RESET reply of {len(reply.payload)} bytes, expected 3")
+            self._check_state(reply.payload[0], "RESET (discarded)")
+            unread = struct.unpack_from("<H", reply.payload, 1)[0]
+            if unread != min(len(shadow.pending), 0xFFFF):
+                self.fail(f"RESET reports {unread} unread results, expected "
+                          f"{len(shadow.pending)}")
+            shadow.reset()
+            self.empty_since = None
+        elif command == Command.LOAD:
+            valid, layer, target, addr, words = shadow.load_frame_ok(payload)
+            if not valid:
+                return expect(Status.BAD_ARGUMENT)
+            if shadow.pending:
+                return expect(Status.BUSY)
+            if shadow.certainly_idle:
+                expect(Status.OK)
+            else:
+                expect(Status.OK, Status.BUSY)
+            if status == Status.OK:
+                shadow.apply_load(layer, target, addr, words)
+        elif command == Command.EVENTS:
+            if len(payload) % 2:
+                return expect(Status.BAD_ARGUMENT)
+            events = [(word >> 14, word & 0x3FFF) for word in
+                      struct.unpack(f"<{len(payload) // 2}H", payload)]
+            if any(kind > 2 or (kind == SPIKE and addr >= shadow.n_inputs)
+                   for kind, addr in events):
+                return expect(Status.BAD_ARGUMENT)
+            samples = [i for i, (kind, _) in enumerate(events) if kind == SAMPLE]
+            may_stall = bool(shadow.pending) or any(i < len(events) - 1 for i in samples)
+            if may_stall:
+                expect(Status.OK, Status.STALLED)
+            else:
+                expect(Status.OK)
+            taken = len(events)
+            if status == Status.STALLED:
+                if reply.command != Command.EVENTS or len(reply.payload) != 2:
+                    self.fail(f"STALLED reply of {len(reply.payload)} bytes, expected 2")
+                taken = struct.unpack("<H", reply.payload)[0]
+                if taken >= len(events):
+                    self.fail(f"STALLED after taking {taken} of {len(events)} events")
+                if not shadow.pending and taken <= samples[0]:
+                    self.fail(f"STALLED after {taken} events, before any result was due")
+            elif reply.payload:
+                self.fail(f"EVENTS OK reply with a payload of {len(reply.payload)} bytes")
+            shadow.push(events[:taken], f"frame {self.frame_index}")
+
+    def _check_state(self, byte, where):
+        shadow = self.shadow
+        bits = {"sample_open": byte & 1, "result_waiting": byte >> 1 & 1,
+                "busy": byte >> 2 & 1, "error": byte >> 3 & 1}
+        if byte >> 4:
+            self.fail(f"{where}: state byte 0x{byte:02x} has reserved bits set")
+        if bits["sample_open"] != shadow.sample_open:
+            self.fail(f"{where}: sample_open {bits['sample_open']}, expected "
+                      f"{int(shadow.sample_open)}")
+        if bits["result_waiting"] and not shadow.pending:
+            self.fail(f"{where}: result_waiting with no result due")
+        if bits["busy"] and shadow.certainly_idle:
+            self.fail(f"{where}: busy with nothing in flight")
+        if bits["error"] and not shadow.error_possible:
+            self.fail(f"{where}: the error flag is set")
+
+    def _check_counters(self, data):
+        layers = len(self.link.identity.shape) - 1
+        if len(data) != 22 * layers + 3:
+            self.fail(f"COUNTERS reply of {len(data)} bytes, expected {22 * layers + 3}")
+        values = struct.unpack_from(f"<{5 * layers}I", data, 0)
+        error, idle, state = data[22 * layers], data[22 * layers + 1], data[22 * layers + 2]
+        if error not in (0, 1) or idle not in (0, 1):
+            self.fail(f"COUNTERS: error {error} and idle {idle} are not flags")
+        if error and not self.shadow.error_possible:
+            self.fail("COUNTERS: the error flag is set")
+        if not idle and self.shadow.certainly_idle:
+            self.fail("COUNTERS: not idle with nothing in flight")
+        if idle and values[0] != self.shadow.spikes_pushed:
+            self.fail(f"COUNTERS: layer 1 counted {values[0]} events, "
+                      f"{self.shadow.spikes_pushed} spikes were pushed since RESET")
+        self._check_state(state, "COUNTERS")
+
+    def _check_result(self, data, expected):
+        classes = self.shadow.classes
+        if len(data) != 2 + 2 * classes + 4:
+            self.fail(f"RESULT reply of {len(data)} bytes, expected {2 + 2 * classes + 4}")
+        cls = struct.unpack_from("<H", data, 0)[0]
+        counts = struct.unpack_from(f"<{classes}H", data, 2)
+        if expected.counts is None:
+            self.report.results_unknown += 1
+            return
+        self.report.results_checked += 1
+        if (cls, tuple(counts)) != (expected.cls, expected.counts):
+            self.fail(f"RESULT of the sample closed in {expected.where}: class {cls} counts "
+                      f"{list(counts)}, golden class {expected.cls} counts "
+                      f"{list(expected.counts)}")
+
+    # -- frames ------------------------------------------------------------------------------
+    def _events_bytes(self, events):
+        return b"".join(struct.pack("<H", addr | kind << 14) for kind, addr in events)
+
+    def _trains(self, steps=None, density=None):
+        steps = steps or int(self.rng.integers(1, self.max_steps + 1))
+        density = self.rng.uniform(0.1, 0.9) if density is None else density
+        return self.rng.random((steps, self.shadow.n_inputs)) < density
+
+    def _sample_events(self, **options):
+        return event_stream(self._trains(**options)[None])
+
+    def _load_slice(self, image, *, beyond=False):
+        """A LOAD payload: a random slice of ``image``'s words of one memory (or, with
+        ``beyond``, random words past the end of the current image)."""
+        key = list(image)[int(self.rng.integers(len(image)))]
+        word_bytes, depth = self.shadow._geometry()[key]
+        words = image[key]
+        if beyond:
+            start_min = max(len(w) for net in self.networks
+                            for k, w in self.shadow.images[id(net)].items() if k == key)
+            if start_min >= depth:
+                beyond = False
+        if beyond:
+            addr = int(self.rng.integers(start_min, depth))
+            count = int(self.rng.integers(1, depth - addr + 1))
+            chunk = [int.from_bytes(self.rng.bytes(word_bytes), "little")
+                     for _ in range(count)]
+        else:
+            addr = int(self.rng.integers(0, len(words)))
+            count = int(self.rng.integers(1, min(len(words) - addr,
+                                                 (MAX_PAYLOAD - 6) // word_bytes) + 1))
+            chunk = words[addr:addr + count]
+        body = struct.pack("<BBHH", key[0], key[1], addr, len(chunk))
+        return body + b"".join(w.to_bytes(word_bytes, "little") for w in chunk)
+
+    def _current_image(self):
+        net = self.shadow.weights or self.networks[0]
+        return self.shadow.images[id(net)]
+
+    def _valid_request(self):
+        """A valid request whose effect the shadow can follow."""
+        shadow = self.shadow
+        choices = ["identify", "counters", "result", "events_sample", "events_piece",
+                   "events_empty", "load_same", "load_beyond", "load_zero", "reset"]
+        weights = [1, 1, 2, 3, 2, 0.3, 1.5, 0.5, 0.3, 0.4]
+        kind = choices[_pick(self.rng, weights)]
+        if kind == "identify":
+            return kind, encode_request(Command.IDENTIFY)
+        if kind == "counters":
+            return kind, encode_request(Command.COUNTERS)
+        if kind == "result":
+            return kind, encode_request(Command.RESULT)
+        if kind == "reset":
+            return kind, encode_request(Command.RESET)
+        if kind == "events_sample":
+            return kind, encode_request(Command.EVENTS,
+                                        self._events_bytes(self._sample_events()))
+        if kind == "events_piece":
+            events = self._sample_events()
+            cut = int(self.rng.integers(1, len(events) + 1))
+            start = int(self.rng.integers(0, cut))
+            return kind, encode_request(Command.EVENTS, self._events_bytes(events[start:cut]))
+        if kind == "events_empty":
+            return kind, encode_request(Command.EVENTS)
+        if kind == "load_zero":
+            key = list(self._current_image())[0]
+            return kind, encode_request(Command.LOAD, struct.pack("<BBHH", *key, 0, 0))
+        if kind == "load_beyond":
+            return kind, encode_request(Command.LOAD,
+                                        self._load_slice(self._current_image(), beyond=True))
+        if shadow.weights is None:
+            return "identify", encode_request(Command.IDENTIFY)
+        return kind, encode_request(Command.LOAD, self._load_slice(self._current_image()))
+
+    def _poison_load(self):
+        return encode_request(Command.LOAD, self._load_slice(self.poison))
+
+    def item(self):
+        """Generate and send one item of a random class."""
+        cls = CLASSES[_pick(self.rng, SHARES)]
+        getattr(self, f"_item_{cls}")()
+
+    def _item_valid(self):
+        shadow = self.shadow
+        if self.rng.random() < 0.03 and shadow.certainly_idle and shadow.weights is not None:
+            # Switch to the other weights: every word of every memory, in valid frames.
+            other = self.networks[(self.networks.index(shadow.weights) + 1)
+                                  % len(self.networks)]
+            for body in self._image_frames(shadow.images[id(other)]):
+                self.send("valid", "load_switch", encode_request(Command.LOAD, body))
+            if shadow.weights is not other:
+                self.fail("the shadow did not follow a complete reload")
+            return
+        kind, frame = self._valid_request()
+        self.send("valid", kind, frame)
+
+    def _image_frames(self, image):
+        frames = []
+        for (layer, target), words in image.items():
+            word_bytes, _ = self.shadow._geometry()[layer, target]
+            per_frame = (MAX_PAYLOAD - 6) // word_bytes
+            for start in range(0, len(words), per_frame):
+                chunk = words[start:start + per_frame]
+                frames.append(struct.pack("<BBHH", layer, target, start, len(chunk))
+                              + b"".join(w.to_bytes(word_bytes, "little") for w in chunk))
+        return frames
+
+    def _item_malformed(self):
+        rng, shadow = self.rng, self.shadow
+        kind = ["bad_sync", "bad_command", "bad_crc", "bad_payload", "load_bad",
+                "events_bad", "max_length"][_pick(rng, [1, 1, 1, 1, 1, 1, 0.3])]
+        if kind == "bad_sync":
+            _, frame = self._valid_request()
+            wrong = int(rng.integers(0, 255))
+            wrong += wrong >= REQUEST_SYNC
+            frame = bytes([wrong]) + frame[1:]
+        elif kind == "bad_command":
+            command = int(rng.choice([0, *range(7, 256)]))
+            size = int(rng.integers(0, 9))
+            frame = encode_request(command, rng.bytes(size))
+        elif kind == "bad_crc":
+            _, frame = self._valid_request()
+            if rng.random() < 0.3:
+                frame = self._poison_load()
+            frame = frame[:-1] + bytes([frame[-1] ^ int(rng.integers(1, 256))])
+        elif kind == "bad_payload":
+            command = [Command.IDENTIFY, Command.COUNTERS, Command.RESULT, Command.RESET,
+                       Command.EVENTS][int(rng.integers(5))]
+            size = int(rng.integers(1, 12))
+            if command == Command.EVENTS:
+                size |= 1                                 # an odd length
+            frame = encode_request(command, rng.bytes(size))
+        elif kind == "load_bad":
+            frame = encode_request(Command.LOAD, self._bad_load())
+        elif kind == "max_length":                        # exactly MAX_PAYLOAD random bytes
+            command = int(rng.choice([Command.LOAD, Command.EVENTS, int(rng.integers(7, 256))]))
+            frame = encode_request(command, rng.bytes(MAX_PAYLOAD))
+        else:
+            events = self._sample_events()
+            position = int(rng.integers(len(events) + 1))
+            if rng.random() < 0.6:                   # the first missing input, or any
+                bad = (SPIKE, _boundary(rng, shadow.n_inputs, 1 << 14))
+            else:
+                bad = (3, int(rng.integers(0, 1 << 14)))
+            events = events[:position] + [bad] + events[position:]
+            frame = encode_request(Command.EVENTS, self._events_bytes(events[:256]))
+        self.send("malformed", kind, frame)
+
+    def _bad_load(self):
+        rng, shadow = self.rng, self.shadow
+        body = self._load_slice(self.poison)
+        layer, target, addr, count = struct.unpack_from("<BBHH", body)
+        word_bytes, depth = shadow._geometry()[layer, target]
+        how = int(rng.integers(6))
+        if how == 0:                                  # past the end of the memory
+            addr = _boundary(rng, depth - count + 1, 0x10000)
+        elif how == 1:                                # a word short or long
+            body = body[:-1] if rng.random() < 0.5 else body + rng.bytes(1)
+            return body
+        elif how == 2:                                # count disagrees with the words
+            count = (count + (1 if rng.random() < 0.3 else -1 if rng.random() < 0.4
+                              else int(rng.integers(1, 0x10000)))) & 0xFFFF
+        elif how == 3:                                # a memory the format does not have
+            missing = [t for t in range(256) if (layer, t) not in shadow._geometry()]
+            target = int(rng.choice(missing))
+        elif how == 4:                                # a layer that does not exist
+            layer = int(rng.integers(len(self.link.identity.shape) - 1, 256))
+        else:                                         # no whole header
+            return rng.bytes(int(rng.integers(0, 6)))
+        return struct.pack("<BBHH", layer, target, addr, count) + body[6:]
+
+    def _item_truncated(self):
+        _, frame = self._valid_request()
+        kind = "valid_cut"
+        if self.rng.random() < 0.35:
+            frame, kind = self._poison_load(), "poison_load_cut"
+        cut = int(self.rng.integers(1, len(frame)))
+        self.send("truncated", kind, frame[:cut])
+
+    def _item_oversized(self):
+        rng = self.rng
+        length = int(rng.integers(MAX_PAYLOAD + 1, 0x10000))
+        command = int(rng.choice([*Command, int(rng.integers(0, 256))]))
+        extra = int(rng.integers(0, min(length, 700) + 1))
+        frame = bytes([REQUEST_SYNC, command]) + struct.pack("<H", length) + rng.bytes(extra)
+        self.send("oversized", "length_above_max", frame)
+
+    def _item_corrupted(self):
+        rng = self.rng
+        if rng.random() < 0.3:
+            kind, frame = "poison_load", self._poison_load()
+        else:
+            kind, frame = self._valid_request()
+        data = bytearray(frame)
+        for _ in range(int(rng.integers(1, 4))):
+            bit = int(rng.integers(8 * len(data)))
+            data[bit // 8] ^= 1 << (bit % 8)
+        data = bytes(data)
+        parsed = parse_request_bytes(data)
+        if parsed.status is None and parsed.command == Command.LOAD and kind == "poison_load":
+            valid, *_ = self.shadow.load_frame_ok(parsed.payload)
+            if valid and not self.shadow.pending:
+                return self._item_corrupted()     # would load poison: draw again
+        self.send("corrupted", f"flipped_{kind}", data)
+
+    def _item_out_of_order(self):
+        rng, shadow = self.rng, self.shadow
+        kinds = ["result_empty", "sample_left_open", "load_behind_result",
+                 "events_behind_result", "sample_no_steps", "markers_with_address",
+                 "too_many_steps", "reset_mid_sample", "load_mid_sample", "step_only"]
+        kind = kinds[int(rng.integers(len(kinds)))]
+        if kind == "result_empty":
+            if shadow.pending:                         # drain first (counted as valid)
+                self.send("valid", "result", encode_request(Command.RESULT))
+            self.send("out_of_order", kind, encode_request(Command.RESULT))
+        elif kind == "sample_left_open":
+            events = [e for e in self._sample_events() if e[0] != SAMPLE]
+            if rng.random() < 0.5:
+                events += [(SPIKE, int(a)) for a in
+                           np.flatnonzero(rng.random(shadow.n_inputs) < 0.5)]
+            self.send("out_of_order", kind,
+                      encode_request(Command.EVENTS, self._events_bytes(events[:256])))
+        elif kind == "load_behind_result":
+            if not shadow.pending:
+                self.send("valid", "events_sample", encode_request(
+                    Command.EVENTS, self._events_bytes(self._sample_events())))
+            if shadow.pending:
+                self.send("out_of_order", kind, self._poison_load())
+        elif kind == "events_behind_result":
+            if not shadow.pending:
+                self.send("valid", "events_sample", encode_request(
+                    Command.EVENTS, self._events_bytes(self._sample_events())))
+            events = []
+            while len(events) < 40:
+                events += self._sample_events(density=0.9)
+            self.send("out_of_order", kind,
+                      encode_request(Command.EVENTS, self._events_bytes(events[:256])))
+        elif kind == "sample_no_steps":
+            self.send("out_of_order", kind,
+                      encode_request(Command.EVENTS, self._events_bytes([(SAMPLE, 0)])))
+        elif kind == "markers_with_address":
+            events = [(k, int(rng.integers(0, 1 << 14))) if k != SPIKE else (k, a)
+                      for k, a in self._sample_events()]
+            self.send("out_of_order", kind,
+                      encode_request(Command.EVENTS, self._events_bytes(events)))
+        elif kind == "too_many_steps":
+            trains = self._trains(steps=int(rng.integers(self.max_steps + 1,
+                                                         self.max_steps + 40)), density=0.7)
+            events = event_stream(trains[None])
+            for start in range(0, len(events), 256):
+                self.send("out_of_order", kind,
+                          encode_request(Command.EVENTS,
+                                         self._events_bytes(events[start:start + 256])))
+        elif kind == "reset_mid_sample":
+            if not shadow.sample_open:
+                events = [e for e in self._sample_events() if e[0] != SAMPLE]
+                self.send("valid", "events_piece",
+                          encode_request(Command.EVENTS, self._events_bytes(events)))
+            self.send("out_of_order", kind, encode_request(Command.RESET))
+        elif kind == "load_mid_sample":
+            if shadow.weights is not None:
+                self.send("out_of_order", kind,
+                          encode_request(Command.LOAD, self._load_slice(self._current_image())))
+        else:
+            self.send("out_of_order", kind,
+                      encode_request(Command.EVENTS,
+                                     self._events_bytes([(STEP, 0)] * int(rng.integers(1, 4)))))
+
+    def _item_random(self):
+        rng = self.rng
+        size = int(rng.integers(1, 65))
+        data = bytearray(rng.bytes(size))
+        for index in np.flatnonzero(rng.random(size) < 0.05):
+            data[index] = REQUEST_SYNC
+        parsed = parse_request_bytes(bytes(data))
+        if parsed.status is None and parsed.command == Command.LOAD:
+            valid, *_ = self.shadow.load_frame_ok(parsed.payload)
+            if valid:
+                return self._item_random()
+        self.send("random", "bytes", bytes(data))
+
+    def _item_line(self):
+        rng = self.rng
+        kind = ["glitch", "pause", "break"][int(rng.integers(3))]
+        if kind == "break":
+            bits = int(rng.integers(1, 31))
+            self.report.frames += 1
+            self.report.by_class["line"] += 1
+            self.report.by_kind[kind] += 1
+            self.frame_index += 1
+            self.history.append((self.frame_index, "line", kind, f"low {bits} bits"))
+            self._drive(0, bits * self.divisor)
+            self._drive(1, 3 * self.divisor)
+            self._no_reply()
+            self.report.no_reply += 1
+            return
+        _, frame = self._valid_request()
+        pieces, position = [], 0
+        for cut in sorted(set(int(c) for c in rng.integers(1, len(frame),
+                                                           size=int(rng.integers(1, 4))))):
+            pieces.append(frame[position:cut])
+            if kind == "glitch":
+                pieces.append(("glitch", 1))
+            else:
+                pieces.append(("pause", int(rng.integers(1, self.device_timeout // 2))))
+            position = cut
+        pieces.append(frame[position:])
+        self.send("line", kind, frame, pieces=pieces)
+
+    # -- after a burst -------------------------------------------------------------------------
+    def check_after_burst(self):
+        shadow = self.shadow
+        self.send("check", "identify", encode_request(Command.IDENTIFY), counted=False)
+        self.send("check", "reset", encode_request(Command.RESET), counted=False)
+        reply = self.send("check", "counters", encode_request(Command.COUNTERS), counted=False)
+        layers = len(self.link.identity.shape) - 1
+        if any(struct.unpack_from(f"<{5 * layers}I", reply.payload, 0)) \
+                or any(struct.unpack_from(f"<{layers}H", reply.payload, 20 * layers)) \
+                or reply.payload[-3:] != bytes([0, 1, 0]):
+            self.fail(f"COUNTERS after RESET are not zero and idle: {reply.payload.hex()}")
+        port = _CountingPort(self.port)
+        device = Device(port, retries=0, reset=False)
+        self.port.timeout = self._seconds(self.reply_cycles)
+        if shadow.weights is None:
+            net = self.networks[0]
+            device.load(net)
+            for key, words in shadow.images[id(net)].items():
+                shadow.memory[key][:len(words)] = words
+            shadow.weights = shadow._match()
+            self.report.reloads += 1
+        net = shadow.weights
+        first = self._trains()
+        second = self._trains()
+        results = device.infer(first[None])
+        finish, _ = link_cycle_model(net, first[None], self.config)
+        golden = simulate(net, first[None])
+        if (results[0].cls, list(results[0].counts), results[0].cycles) != \
+                (int(golden.predicted[0]), golden.counts[0].tolist(), finish[0]):
+            self.fail(f"inference after RESET: class {results[0].cls} counts "
+                      f"{list(results[0].counts)} cycles {results[0].cycles}; golden class "
+                      f"{int(golden.predicted[0])} counts {golden.counts[0].tolist()}, cycle "
+                      f"model {finish[0]}")
+        results = device.infer(second[None])
+        golden = simulate(net, second[None])
+        if (results[0].cls, list(results[0].counts)) != \
+                (int(golden.predicted[0]), golden.counts[0].tolist()):
+            self.fail(f"second inference after RESET: class {results[0].cls} counts "
+                      f"{list(results[0].counts)}; golden class {int(golden.predicted[0])} "
+                      f"counts {golden.counts[0].tolist()}")
+        counters = device.counters()
+        config = HardwareConfig(self.config.layers, mode=self.config.mode,
+                                timing=HARDWARE_TIMING)
+        models = [cycle_model(net, simulate(net, trains[None]), config).layers
+                  for trains in (first, second)]
+        for index, got in enumerate(counters["layers"]):
+            for name in ("events", "words", "synaptic_updates"):
+                want = sum(getattr(layers[index], name) for layers in models)
+                if got[name] != want:
+                    self.fail(f"layer {index + 1} {name} counter {got[name]}, cycle model "
+                              f"{want}")
+        if counters["error"] or not counters["idle"]:
+            self.fail("after the inference the accelerator is not idle or flags an error")
+        self.report.check_frames += port.writes
+        self.report.inferences += 1
+        self.report.samples_checked += 2
+        shadow.reset()                               # Device read both results
+        shadow.spikes_pushed = int(first.sum() + second.sum())
+
+    # -- the run -----------------------------------------------------------------------------
+    def run(self, frames):
+        began = time.perf_counter()
+        try:
+            self.check_after_burst()                  # the device works before any fuzz
+            while self.report.frames < frames:
+                self.burst_index += 1
+                self.history = []
+                size = int(self.rng.integers(self.burst[0], self.burst[1] + 1))
+                target = min(frames, self.report.frames + size)
+                while self.report.frames < target:
+                    self.item()
+                self.check_after_burst()
+                self.report.bursts += 1
+                if self.log and self.report.bursts % 50 == 0:
+                    self.log(f"  {self.report.frames} frames, {self.report.bursts} bursts, "
+                             f"{time.perf_counter() - began:.0f} s")
+        except (FuzzFailure, Exception) as error:
+            self.report.failure = self._describe(error)
+        self.report.wall_seconds = time.perf_counter() - began
+        self.report.cycles = self.port.cycles
+        return self.report
+
+    def _describe(self, error):
+        lines = [f"FAILURE at seed {self.report.seed}, burst {self.burst_index}, frame "
+                 f"{self.frame_index}: {type(error).__name__}: {error}",
+                 "the burst so far (frame index, class, kind, bytes sent):"]
+        for index, cls, kind, data in self.history[-40:]:
+            text = data.hex() if isinstance(data, bytes) else data
+            lines.append(f"  {index} {cls} {kind} {text}")
+        lines.append(f"replay: python -m spikeforge.sim.link_fuzz --seed {self.report.seed} "
+                     f"--frames {self.report.frames}")
+        return "\n".join(lines)
+
+
+class _CountingPort:
+    """A port that counts the frames the host driver writes through it."""
+
+    def __init__(self, port):
+        self._port, self.writes = port, 0
+
+    def write(self, data):
+        self.writes += 1
+        return self._port.write(data)
+
+    def __getattr__(self, name):
+        return getattr(self._port, name)
+
+    @property
+    def timeout(self):
+        return self._port.timeout
+
+
+def _boundary(rng, low, high):
+    """An integer in ``[low, high)``: ``low`` (the first bad value) or ``low + 1`` half the
+    time, else uniform."""
+    if rng.random() < 0.5:
+        return min(low + int(rng.integers(0, 2)), high - 1)
+    return int(rng.integers(low, high))
+
+
+def _pick(rng, weights):
+    weights = np.asarray(weights, dtype=float)
+    return int(rng.choice(len(weights), p=weights / weights.sum()))
+
+
+def _name(status):
+    try:
+        return Status(status).name
+    except ValueError:
+        return f"status {status}"
+
+
+# -- entry point -------------------------------------------------------------------------------
+def make_link(fmt="csc", *, mode="sparse", divisor=4, timeout=200, seed=0):
+    """The HostLink the fuzzer runs (``timeout`` cycles of silence end a frame), its
+    weights, poison and configuration."""
+    first, second, poison, config = fuzz_network(seed, fmt, mode)
+    depth = None                       # dense: every image has the same size
+    if fmt != "dense":                 # room for the longest image, and unused words past it
+        depth = [max(len(compile_weights(net[index], config.layers[index].lanes, fmt)
+                         .memories["weights"].words) for net in (first, second, poison)) + 8
+                 for index in range(len(first))]
+    link = HostLink(first, config, divisor=divisor, timeout=timeout, max_steps=15,
+                    capacity=depth)
+    return link, (first, second), poison, config
+
+
+def run_fuzz(frames, seed, *, fmt="csc", mode="sparse", divisor=4, cache_dir=None,
+             burst=(10, 40), log=None, port_wrapper=None):
+    """Build (or reuse) the Verilator model and run ``frames`` fuzz frames; returns the
+    :class:`FuzzReport` (``failure`` is ``None`` when every reply was as stated)."""
+    from pathlib import Path
+
+    from .link_verilator import default_cache_dir
+
+    link, networks, poison, config = make_link(fmt, mode=mode, divisor=divisor)
+    cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    began = time.perf_counter()
+    design = hostlink_design(link, cache / "sources")
+    model = build(design, cache_dir=cache)
+    build_seconds = time.perf_counter() - began
+    with VerilatorSerial(model) as port:
+        target = port if port_wrapper is None else port_wrapper(port)
+        fuzzer = LinkFuzzer(target, link, networks, poison, config, seed=seed, burst=burst,
+                            log=log)
+        report = fuzzer.run(frames)
+    report.build_seconds = build_seconds
+    return report
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(
+        prog="python -m spikeforge.sim.link_fuzz",
+        description="Fuzz the UART host link in Verilator: malformed, truncated, oversized, "
+                    "corrupted and out-of-order frames, random bytes and line glitches, each "
+                    "reply checked against the protocol; after each burst IDENTIFY, RESET and "
+                    "an inference checked against the golden and cycle models.")
+    parser.add_argument("--frames", type=int, default=10000, help="fuzz frames to send")
+    parser.add_argument("--seed", type=int, default=1, help="seed of the whole run")
+    parser.add_argument("--format", default="csc", choices=("dense", "csc", "bitmap"),
+                        help="weight format of the design under test")
+    parser.add_argument("--mode", default="sparse", choices=("sparse", "dense"),
+                        help="sparse (event-driven) or the dense baseline")
+    parser.add_argument("--divisor", type=int, default=4, help="cycles per UART bit (>= 4)")
+    parser.add_argument("--cache", default=None, help="folder of the Verilator builds")
+    args = parser.parse_args(argv)
+    if args.frames < 1:
+        parser.error(f"--frames {args.frames} is out of range; allowed range is [1, inf)")
+    if args.seed < 0:
+        parser.error(f"--seed {args.seed} is out of range; allowed range is [0, inf)")
+    if not 4 <= args.divisor <= 1 << 24:
+        parser.error(f"--divisor {args.divisor} is out of range; allowed range is "
+                     f"[4, {1 << 24}]")
+    if args.cache is not None and os.path.exists(args.cache) and not os.path.isdir(args.cache):
+        parser.error(f"--cache {args.cache} is not a folder")
+    print(f"link fuzz: seed {args.seed}, {args.frames} frames, format {args.format}, mode "
+          f"{args.mode}, divisor {args.divisor}", flush=True)
+    report = run_fuzz(args.frames, args.seed, fmt=args.format, mode=args.mode,
+                      divisor=args.divisor,
+                      cache_dir=args.cache, log=lambda text: print(text, flush=True))
+    print(report.summary())
+    if report.failure:
+        print(report.failure)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

