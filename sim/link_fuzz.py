@@ -240,8 +240,14 @@ class Shadow:
         self.n_inputs = self.network.n_inputs
         self.classes = self.network.n_outputs
         self.count_max = (1 << self.identity.count_bits) - 1
-        self.networks = networks              # the networks whose images may be loaded
-        self.images = {id(net): self._image_words(net) for net in networks}
+        self.images = {}
+        for net in networks:                  # the networks whose images may be loaded
+            image = self.fitting_image(net)
+            if image is not None:
+                self.images[id(net)] = image
+        if id(networks[0]) not in self.images:
+            raise ValueError("the link's memories cannot hold the first network's weights")
+        self.networks = [net for net in networks if id(net) in self.images]
         self.memory = {}
         first = self.images[id(networks[0])]
         for key, (word_bytes, depth) in self._geometry().items():
@@ -273,6 +279,19 @@ class Shadow:
                 if memory is not None:
                     words[index, target] = [int(w) for w in memory.words]
         return words
+
+    def fitting_image(self, net):
+        """``net``'s words per memory as this link loads them, or ``None`` when they do not
+        fit its pointer fields or memory depths."""
+        try:
+            image = self._image_words(net)
+        except ValueError:
+            return None
+        geometry = self._geometry()
+        if any(key not in geometry or len(words) > geometry[key][1]
+               for key, words in image.items()):
+            return None
+        return image
 
     def reset(self):
         self.open = []                # events of the open sample
@@ -452,21 +471,34 @@ class LinkFuzzer:
         Weights sent only in frames that must be refused.
     config : HardwareConfig
     seed : int
+    burst : (int, int)
+        Fewest and most frames of a burst.
+    reply_cycles : int, optional
+        The bound on every wait for a reply, in cycles after the request's last bit
+        (default twice the link's frame timeout plus 20,000).
     """
 
     def __init__(self, port, link, networks, poison, config, *, seed, burst=(10, 40),
-                 reply_cycles=20000, log=None):
+                 reply_cycles=None, log=None):
         self.port, self.link, self.config = port, link, config
         self.rng = np.random.default_rng(seed)
         self.report = FuzzReport(seed=seed)
         self.shadow = Shadow(link, list(networks))
-        self.networks = list(networks)
-        self.poison = self.shadow._image_words(poison)
+        self.networks = self.shadow.networks
+        self.poison = self.shadow.fitting_image(poison)
+        if self.poison is None:
+            # Not loadable into this link's memories: the same synapses with other values
+            # (every word differs where a weight is; the pointers are the same).
+            first = self.networks[0]
+            other = Network([layer.replace(weights=_other_values(layer)) for layer in first])
+            self.poison = self.shadow.fitting_image(other)
         self.divisor = link.divisor
         self.device_timeout = link.timeout
         self.max_steps = self.shadow.count_max      # the longest sample the counts hold
         self.burst = burst
-        self.reply_cycles = reply_cycles
+        # The bound on every wait for a reply (a hang beyond it): the frame timeout after a
+        # cut frame, plus the longest push of a full EVENTS frame, generously.
+        self.reply_cycles = reply_cycles or 2 * link.timeout + 20000
         self.quiet_cycles = 2 * self.device_timeout + 40 * self.divisor
         self.sent_until = 0
         self.log = log
@@ -1124,6 +1156,17 @@ class _CountingPort:
     @property
     def timeout(self):
         return self._port.timeout
+
+
+def _other_values(layer):
+    """``layer``'s weights with every non-zero one changed (and kept non-zero, in range)."""
+    weights = layer.weights.copy()
+    low, high = -(1 << (layer.w_bits - 1)), (1 << (layer.w_bits - 1)) - 1
+    other = np.where(weights > 0, weights - 1, weights + 1)
+    other[other == 0] = np.where(weights[other == 0] > 0, high, low)
+    other[weights == 0] = 0
+    other[(other == weights) & (weights != 0)] = -weights[(other == weights) & (weights != 0)]
+    return np.clip(other, low, high)
 
 
 def _boundary(rng, low, high):

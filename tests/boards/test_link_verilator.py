@@ -104,29 +104,38 @@ def test_design_is_checked():
                         reset=None, rx="uart_0__rx__io", tx="uart_0__tx__io",
                         tie={"button_0__io": 1})
     text = design.wrapper()
-    assert "\\top dut" in text and ".\\clk12_0__io (clk)" in text
-    assert ".\\uart_0__rx__io (rx)" in text and ".\\button_0__io (1)" in text
-    assert "(rst)" not in text
+    assert "\\top dut" in text and ".\\clk12_0__io (pin_0)" in text and "pin_0 = clk" in text
+    assert ".\\uart_0__rx__io (pin_1)" in text and "pin_1 = rx" in text
+    assert ".\\button_0__io (tie_0)" in text and "tie_0 = 64'd1" in text
+    assert "rst" not in text.split(");", 1)[1]             # no reset port: rst unconnected
 
 
 BOARD = """
-// A board top as a platform names it: a pin clock, UART pins, a LED, a button; no reset
-// port (a power-on reset counter inside, as the iCE40 platform adds).
-module board(input wire clk12_0__io, input wire uart_0__rx__io, output wire uart_0__tx__io,
-             output wire led_0__io, input wire button_0__io);
+// A board top as a platform names it and yosys writes it: pins as inout ports (a clock, UART
+// pins, a LED, a button); no reset port (a power-on reset counter inside, as the iCE40
+// platform adds).
+module board(clk12_0__io, uart_0__rx__io, uart_0__tx__io, led_0__io, button_0__io);
+  inout clk12_0__io;
+  inout uart_0__rx__io;
+  inout uart_0__tx__io;
+  inout led_0__io;
+  input button_0__io;
+  wire tx, error;
+  assign uart_0__tx__io = tx;
+  assign led_0__io = error;
   reg [3:0] por = 4'd0;
   wire in_reset = ~&por | ~button_0__io;
   always @(posedge clk12_0__io) if (~&por) por <= por + 4'd1;
-  tiny u_link(.clk(clk12_0__io), .rst(in_reset), .rx(uart_0__rx__io),
-              .tx(uart_0__tx__io), .error(led_0__io));
+  tiny u_link(.clk(clk12_0__io), .rst(in_reset), .rx(uart_0__rx__io), .tx(tx),
+              .error(error));
 endmodule
 """
 
 
 def test_another_top_with_platform_port_names(tmp_path):
-    """How a board netlist is simulated: explicit sources, top, clock/rx/tx names, no reset
-    port, a tied input (the button must be 1 or the board stays in reset), the board's
-    divisor and clock."""
+    """How a board netlist is simulated: explicit sources, top, clock/rx/tx names (inout
+    pins), no reset port, a tied input (the button must be 1 or the board stays in reset),
+    the board's divisor and clock."""
     net = Network([Layer(np.array([[2, -1, 3], [1, 2, -2]]), theta=1, w_bits=3, v_bits=6)])
     config = HardwareConfig.uniform(net, lanes=1, format="dense", queue_depth=2)
     link = HostLink(net, config, divisor=10, timeout=300)
