@@ -445,10 +445,11 @@ class FuzzReport:
                  "frames by class: " + ", ".join(f"{c} {self.by_class[c]}" for c in CLASSES),
                  "frames by kind: " + ", ".join(f"{k} {n}" for k, n in
                                                 sorted(self.by_kind.items())),
-                 "replies by status: " + ", ".join(f"{Status(s).name} {n}" for s, n in
+                 "replies to the fuzz frames by status: " + ", ".join(f"{Status(s).name} {n}" for s, n in
                                                    sorted(self.statuses.items()))
                  + f", none (noise) {self.no_reply}",
-                 "longest wait for a reply (cycles after the request's last bit): "
+                 "longest wait for a reply (cycles from the request's last bit to the "
+                 "reply's first byte received): "
                  + ", ".join(f"{k} {v}" for k, v in sorted(self.max_latency.items())),
                  f"simulated {self.cycles} cycles in {self.wall_seconds:.1f} s wall "
                  f"(Verilator build {self.build_seconds:.1f} s)",
@@ -578,7 +579,8 @@ class LinkFuzzer:
         label = (Command(parsed.command).name if parsed.command in set(Command)
                  else "other") if parsed.status is None else parsed.status.name
         reply = self._reply(label)
-        self.report.statuses[reply.status] += 1
+        if counted:
+            self.report.statuses[reply.status] += 1
         if parsed.status is not None:
             if reply.status != parsed.status:
                 self.fail(f"status {_name(reply.status)}, expected {parsed.status.name}")
@@ -1194,14 +1196,19 @@ def make_link(fmt="csc", *, mode="sparse", divisor=4, timeout=200, seed=0):
     """The HostLink the fuzzer runs (``timeout`` cycles of silence end a frame), its
     weights, poison and configuration."""
     first, second, poison, config = fuzz_network(seed, fmt, mode)
-    depth = None                       # dense: every image has the same size
-    if fmt != "dense":                 # room for the longest image, and unused words past it
-        depth = [max(len(compile_weights(net[index], config.layers[index].lanes, fmt)
-                         .memories["weights"].words) for net in (first, second, poison)) + 8
-                 for index in range(len(first))]
     link = HostLink(first, config, divisor=divisor, timeout=timeout, max_steps=15,
-                    capacity=depth)
+                    capacity=_capacity((first, second, poison), config))
     return link, (first, second), poison, config
+
+
+def _capacity(networks, config):
+    """Weight-memory depth per layer: room for the longest of the images, and unused words
+    past it (``None`` for dense, whose images all have one size)."""
+    if config.layers[0].format == "dense":
+        return None
+    return [max(len(compile_weights(net[index], c.lanes, c.format).memories["weights"].words)
+                for net in networks) + 8
+            for index, c in enumerate(config.layers)]
 
 
 def run_fuzz(frames, seed, *, fmt="csc", mode="sparse", divisor=4, cache_dir=None,
@@ -1227,6 +1234,95 @@ def run_fuzz(frames, seed, *, fmt="csc", mode="sparse", divisor=4, cache_dir=Non
     return report
 
 
+# -- mutation check: the fuzzer must catch each of these changes to boards/link.py -------------
+_PAYLOAD_TIMEOUT = """                    with m.If(left == 1):
+                        m.next = "CHECKSUM"
+                with m.Elif(timed_out):
+                    reply(m, Status.TIMEOUT)"""
+_BUSY = """                with m.Elif(load_busy):
+                    reply(m, Status.BUSY)"""
+_LOAD_DONE = """                with m.If(left == 1):
+                    reply(m, Status.OK)
+
+            # EVENTS"""
+_BAD_THEN_BUSY = """                with m.If(load_bad):
+                    reply(m, Status.BAD_ARGUMENT)
+""" + _BUSY
+#: name: ((old text, new text), ...) applied to the source of :mod:`spikeforge.boards.link`.
+MUTANTS = {
+    "event_addr_off_by_one": (("(event_addr < network.n_inputs)",
+                               "(event_addr <= network.n_inputs)"),),
+    "load_ignores_busy": (("load_busy.eq(~acc.idle)", "load_busy.eq(0)"),),
+    "busy_load_still_writes": (            # answers BUSY, but writes the words all the same
+        (_BUSY, _BUSY.replace("reply(m, Status.BUSY)",
+                              "m.d.sync += rd_addr.eq(7)\n" + " " * 20
+                              + "m.next = 'LOAD_WORDS'")),
+        (_LOAD_DONE, _LOAD_DONE.replace("reply(m, Status.OK)",
+                                        "reply(m, Mux(load_busy, Status.BUSY, Status.OK))"))),
+    "busy_before_bad": ((_BAD_THEN_BUSY, _BAD_THEN_BUSY.replace("load_bad", "LOAD_BAD")
+                         .replace("load_busy", "load_bad").replace("LOAD_BAD", "load_busy")
+                         .replace("BAD_ARGUMENT", "TEMPORARY").replace("Status.BUSY",
+                                                                       "Status.BAD_ARGUMENT")
+                         .replace("TEMPORARY", "BUSY")),),
+    "reset_keeps_unread": (("sample_open.eq(0), unread.eq(0)]", "sample_open.eq(0)]"),),
+    "bad_length_no_discard": (('m.next = "DISCARD"', 'm.next = "IDLE"'),),
+    "stalled_taken_plus_one": (("taken_bytes = _le_bytes((length - left)[1:], 2)",
+                                "taken_bytes = _le_bytes((length - left + 2)[1:], 2)"),),
+    "load_crc_unchecked": (("with m.If(byte != crc_rx.crc):",
+                            "with m.If((byte != crc_rx.crc) & (command != Command.LOAD)):"),),
+    "payload_never_times_out": ((_PAYLOAD_TIMEOUT,
+                                 _PAYLOAD_TIMEOUT.replace("timed_out", "0")),),
+    "step_closes_sample": (("sample_open.eq(event_kind != EventKind.SAMPLE.value)",
+                            "sample_open.eq(event_kind == EventKind.SPIKE.value)"),),
+}
+
+
+def mutant_link_class(name):
+    """The ``HostLink`` class of :mod:`spikeforge.boards.link` with mutation ``name`` of
+    :data:`MUTANTS` applied to its source."""
+    import inspect
+    import types
+
+    import spikeforge.boards.link as original
+
+    text = inspect.getsource(original)
+    for old, new in MUTANTS[name]:
+        if text.count(old) != 1:
+            raise ValueError(f"mutant {name}: its text is not in boards/link.py once")
+        text = text.replace(old, new)
+    module = types.ModuleType(f"spikeforge.boards._link_mutant_{name}")
+    module.__package__ = "spikeforge.boards"
+    exec(compile(text, f"<link.py, mutant {name}>", "exec"), module.__dict__)
+    return module.HostLink
+
+
+def run_mutants(frames, seed, *, names=None, cache_dir=None, log=print):
+    """Fuzz each mutant of :data:`MUTANTS` (a Verilator build each) for up to ``frames``
+    frames; returns ``{name: FuzzReport}`` (a mutant is caught when its report has a
+    ``failure``)."""
+    from pathlib import Path
+
+    from .link_verilator import default_cache_dir
+
+    cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    reports = {}
+    for name in names or MUTANTS:
+        first, second, poison, config = fuzz_network()
+        networks = (first, second)
+        link = mutant_link_class(name)(first, config, divisor=4, timeout=200, max_steps=15,
+                                       capacity=_capacity((first, second, poison), config))
+        model = build(hostlink_design(link, cache / "sources", name=f"mutant_{name}"),
+                      cache_dir=cache)
+        with VerilatorSerial(model) as port:
+            report = LinkFuzzer(port, link, networks, poison, config, seed=seed).run(frames)
+        reports[name] = report
+        verdict = ("caught at frame " + str(report.frames) + ": "
+                   + report.failure.splitlines()[0].split(": ", 2)[-1]) if report.failure \
+            else "NOT CAUGHT"
+        log(f"mutant {name}: {verdict}")
+    return reports
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(
         prog="python -m spikeforge.sim.link_fuzz",
@@ -1242,6 +1338,9 @@ def main(argv=None):
                         help="sparse (event-driven) or the dense baseline")
     parser.add_argument("--divisor", type=int, default=4, help="cycles per UART bit (>= 4)")
     parser.add_argument("--cache", default=None, help="folder of the Verilator builds")
+    parser.add_argument("--mutants", action="store_true",
+                        help="instead, fuzz each known mutant of boards/link.py (a build "
+                             "each) and report whether the fuzzer catches it")
     args = parser.parse_args(argv)
     if args.frames < 1:
         parser.error(f"--frames {args.frames} is out of range; allowed range is [1, inf)")
@@ -1252,6 +1351,13 @@ def main(argv=None):
                      f"[4, {1 << 24}]")
     if args.cache is not None and os.path.exists(args.cache) and not os.path.isdir(args.cache):
         parser.error(f"--cache {args.cache} is not a folder")
+    if args.mutants:
+        reports = run_mutants(args.frames, args.seed, cache_dir=args.cache,
+                              log=lambda text: print(text, flush=True))
+        missed = [name for name, report in reports.items() if report.failure is None]
+        print(f"{len(reports) - len(missed)} of {len(reports)} mutants caught"
+              + (f"; missed: {', '.join(missed)}" if missed else ""))
+        return 1 if missed else 0
     print(f"link fuzz: seed {args.seed}, {args.frames} frames, format {args.format}, mode "
           f"{args.mode}, divisor {args.divisor}", flush=True)
     report = run_fuzz(args.frames, args.seed, fmt=args.format, mode=args.mode,
