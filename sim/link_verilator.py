@@ -35,11 +35,14 @@ the same configuration are serialised by a lock file.
 Tried on the iCEBreaker board top's own netlist (``synth_ice40`` + ``write_verilog -noattr``,
 ports ``clk12_0__io``, ``uart_0__rx__io``, ``uart_0__tx__io``, ``led_0__io``, all ``inout``;
 divisor 104 at 12 MHz): the host driver identifies it and infers exactly as the golden and
-cycle models, at about 160,000 cycles per second. Two things were needed: ``--no-timing`` in
-``build_args`` (the cell models' delays), and a copy of ``share/ice40/cells_sim.v`` in which
-``SB_IO``'s ``wire clken_pulled = CLOCK_ENABLE || CLOCK_ENABLE === 1'bz;`` reads
-``= CLOCK_ENABLE;`` (Verilator stops with "Unsupported: tristate in top-level IO:
-'CLOCK_ENABLE'" on the ``=== 1'bz``; the netlist ties ``CLOCK_ENABLE`` to 1 anyway). The
+cycle models, at about 160,000 cycles per second (a 40-frame fuzz of it passed too). Two
+things were needed: ``--no-timing`` in ``build_args`` (the cell models' delays), and a copy of
+``share/ice40/cells_sim.v`` in which ``SB_IO``'s ``wire clken_pulled = CLOCK_ENABLE ||
+CLOCK_ENABLE === 1'bz;`` reads ``= CLOCK_ENABLE;`` (Verilator stops with "Unsupported:
+tristate in top-level IO: 'CLOCK_ENABLE'" on the ``=== 1'bz``; the netlist ties
+``CLOCK_ENABLE`` to 1 anyway): the files and include folders that
+:func:`spikeforge.sim.gatesim.cell_model_files` returns have that change (and the ECP5 ones).
+The
 platform's power-on reset (15 us) passes within the host's first ``RESET``; or give
 ``startup_cycles``. The board's frame timeout is 50 ms (600,000 cycles): every truncated frame
 costs that much simulated time there.
