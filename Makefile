@@ -6,7 +6,14 @@
 #   make bench     print benchmark figures (golden-model throughput, ...)
 #   make compare   spikeforge beside Spiker+ on MNIST 784-128-10 (build/compare/, 20-40 min)
 #   make codesign  the co-design study: beta x threshold on MNIST (build/codesign/, ~7 min)
-#   make formal    SymbiYosys proofs of the control blocks (build/formal/; also part of make test)
+#   make formal    SymbiYosys proofs of the four blocks (build/formal/; also part of make test)
+#   make gatesim   gate-level simulation of BOARD's synthesized netlists against the golden and
+#                  cycle models: the accelerator as BOARD's yosys maps it (random networks and
+#                  the digits network, every spike) and the bitstream's own netlist driven
+#                  through its UART by the host driver (build/gatesim/BOARD/, 10-20 min)
+#   make fuzz      host-link fuzzing in Verilator: 10,000 seeded frames, then ten broken copies
+#                  of the link that the fuzzer must catch (build/link-verilator/, ~3 min)
+#   make soak      10,000 random network x input co-simulations in Verilator (build/soak/, <1 h)
 #   make verilog   write the hardware blocks' Verilog to build/verilog/
 #   make synth     bitstream + resource/Fmax report for BOARD (icebreaker, ulx3s, orangecrab)
 #   make prog      program BOARD with openFPGALoader
@@ -19,7 +26,9 @@
 # CODESIGN_ARGS (e.g. CODESIGN_ARGS="--quick" or "--betas 0.5 1 --thresholds 1 2"),
 # VERILOG_ARGS (configuration for make verilog, e.g. VERILOG_ARGS="--lanes 8 --format bitmap"),
 # BOARD, PORT, BOARD_ARGS (e.g. BOARD_ARGS="--network my.npz --lanes 8") for synth/prog/run,
-# DEMO_ARGS (e.g. DEMO_ARGS="--quick", "--w-bits 8 --density 0.3" or "--dataset mnist").
+# DEMO_ARGS (e.g. DEMO_ARGS="--quick", "--w-bits 8 --density 0.3" or "--dataset mnist"),
+# GATESIM_ARGS (e.g. GATESIM_ARGS="--samples 5 --random 2"), FUZZ_ARGS (e.g. "--seed 7"),
+# SOAK_ARGS (e.g. SOAK_ARGS="--cases 1000 --seed 7" or "--seed S --only K" to replay one).
 
 PYTHON ?= python3
 VENV   ?= .venv
@@ -33,7 +42,8 @@ STAMP  := $(VENV)/.installed-stamp
 # TORCH= lets pip choose.
 TORCH  ?= torch==2.13.0
 
-.PHONY: all venv test bench compare codesign formal demo verilog synth prog run clean distclean
+.PHONY: all venv test bench compare codesign formal gatesim fuzz soak demo verilog synth prog run \
+        clean distclean
 
 all: test
 
@@ -60,8 +70,18 @@ codesign: $(STAMP)
 	$(SPIKEFORGE) codesign $(CODESIGN_ARGS)
 
 formal: $(STAMP)
-	$(PY) -m spikeforge.sim.formal --out build/formal
+	$(SPIKEFORGE) formal
 	$(PY) -m pytest tests/formal $(PYTEST_ARGS)
+
+gatesim: $(STAMP)
+	$(SPIKEFORGE) gatesim --board $(BOARD) --out build/gatesim/$(BOARD) $(GATESIM_ARGS)
+
+fuzz: $(STAMP)
+	$(SPIKEFORGE) fuzz --frames 10000 --seed 1 --cache build/link-verilator $(FUZZ_ARGS)
+	$(SPIKEFORGE) fuzz --mutants --frames 3000 --seed 1 --cache build/link-verilator
+
+soak: $(STAMP)
+	$(SPIKEFORGE) soak $(SOAK_ARGS)
 
 verilog: $(STAMP)
 	$(SPIKEFORGE) verilog $(VERILOG_ARGS)

@@ -124,6 +124,10 @@ class SynthReport:
         (``None``: built as generated).
     failed_attempts : list of dict
         Per failed yosys attempt: its ``options``, the ``error`` line and the kept ``log``.
+    netlist : Path or None
+        The gate-level netlist (``<name>.netlist.v``) the bitstream's own yosys run wrote, for
+        simulation with the vendor cell models (``spikeforge gatesim``); ``None`` when the
+        build did not write one.
     """
 
     board: Board
@@ -142,6 +146,7 @@ class SynthReport:
     yosys_version: str = ""
     workaround: str | None = None
     failed_attempts: list = field(default_factory=list)
+    netlist: Path | None = None
 
     @property
     def clock_mhz(self):
@@ -198,6 +203,7 @@ class SynthReport:
             "cells": self.cells,
             "netlist_cells": self.netlist_cells,
             "bitstream": str(self.bitstream),
+            "netlist": None if self.netlist is None else str(self.netlist),
             "seconds": None if self.seconds is None else round(self.seconds, 2),
             "source": self.source,
             "yosys": {"version": self.yosys_version, "workaround": self.workaround,

@@ -13,6 +13,9 @@ command     what it does                                          make target
 ``train``   surrogate-gradient training: network.npz, model.nir, report  —
 ``codesign`` beta x threshold sweep: accuracy, activity, cycles, Pareto  ``make codesign``
 ``nir``     import a .nir graph (report, co-simulate) or export one    —
+``formal``  SymbiYosys proofs of the four blocks                       ``make formal``
+``fuzz``    host-link fuzzing in Verilator (10,000 frames)             ``make fuzz``
+``soak``    10,000 random network x input co-simulations in Verilator  ``make soak``
 =========== ===================================================== =================
 
 ``spikeforge --help``, ``spikeforge <command> --help`` and ``spikeforge --version``. Installed
@@ -68,6 +71,15 @@ COMMANDS = {
     "nir": ("spikeforge.sim.nir_cli", "run",
             "NIR exchange: import a .nir graph (report, co-simulate under Verilator) or export "
             "a network as .nir", ()),
+    "formal": ("spikeforge.sim.formal", "run",
+               "SymbiYosys proofs of the event queue, weight memory, PE array and LIF emitter "
+               "(build/formal/)", ()),
+    "soak": ("spikeforge.sim.soak", "run",
+             "soak: random network x input co-simulations in Verilator (10,000 cases by "
+             "default) against the golden and cycle models (build/soak/)", ()),
+    "fuzz": ("spikeforge.sim.link_fuzz", "run",
+             "fuzz the UART host link in Verilator with malformed, truncated, oversized, "
+             "corrupted and out-of-order frames; check every reply and the inference after", ()),
 }
 
 

@@ -317,17 +317,33 @@ def prove_all(out, *, proofs=None, echo=print):
     return rows
 
 
-def main(argv=None):
-    import argparse
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default="build/formal", help="build folder")
-    args = parser.parse_args(argv)
+def add_arguments(parser):
+    """``spikeforge formal``'s options."""
+    from spikeforge.model.checks import flag_output_dir
+    parser.add_argument("--out", type=flag_output_dir, default=Path("build/formal"),
+                        help="build folder of the SymbiYosys runs (default: build/formal)")
+
+
+def run(args):
+    """Run every proof and print the table; a failed proof ends in ``error: …``."""
     start = time.monotonic()
     rows = prove_all(args.out)
     passed = all(result.passed for _block, result in rows)
     print(f"{len(rows)} runs, {'all passed' if passed else 'FAILED'}, "
           f"{time.monotonic() - start:.1f} s in total [{args.out}]")
-    return 0 if passed else 1
+    if not passed:
+        failed = sorted({block for block, result in rows if not result.passed})
+        raise SystemExit(f"error: the proofs of {', '.join(failed)} failed; the logs are in "
+                         f"{args.out}")
+
+
+def main(argv=None):
+    import argparse
+    parser = argparse.ArgumentParser(prog="python -m spikeforge.sim.formal",
+                                     description=__doc__.splitlines()[0])
+    add_arguments(parser)
+    run(parser.parse_args(argv))
+    return 0
 
 
 if __name__ == "__main__":

@@ -1323,41 +1323,45 @@ def run_mutants(frames, seed, *, names=None, cache_dir=None, log=print):
     return reports
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(
-        prog="python -m spikeforge.sim.link_fuzz",
-        description="Fuzz the UART host link in Verilator: malformed, truncated, oversized, "
-                    "corrupted and out-of-order frames, random bytes and line glitches, each "
-                    "reply checked against the protocol; after each burst IDENTIFY, RESET and "
-                    "an inference checked against the golden and cycle models.")
-    parser.add_argument("--frames", type=int, default=10000, help="fuzz frames to send")
-    parser.add_argument("--seed", type=int, default=1, help="seed of the whole run")
+DESCRIPTION = ("Fuzz the UART host link in Verilator: malformed, truncated, oversized, "
+               "corrupted and out-of-order frames, random bytes and line glitches, each reply "
+               "checked against the protocol; after each burst IDENTIFY, RESET and an "
+               "inference checked against the golden and cycle models.")
+
+
+def add_arguments(parser):
+    """``spikeforge fuzz``'s options."""
+    from spikeforge.model.checks import flag_int, flag_output_dir
+    parser.add_argument("--frames", type=flag_int(1, 10_000_000), default=10000,
+                        help="fuzz frames to send (default: 10000)")
+    parser.add_argument("--seed", type=flag_int(0, (1 << 63) - 1), default=1,
+                        help="seed of the whole run (default: 1)")
     parser.add_argument("--format", default="csc", choices=("dense", "csc", "bitmap"),
                         help="weight format of the design under test")
     parser.add_argument("--mode", default="sparse", choices=("sparse", "dense"),
                         help="sparse (event-driven) or the dense baseline")
-    parser.add_argument("--divisor", type=int, default=4, help="cycles per UART bit (>= 4)")
-    parser.add_argument("--cache", default=None, help="folder of the Verilator builds")
+    parser.add_argument("--divisor", type=flag_int(4, 1 << 24), default=4,
+                        help="cycles per UART bit (default: 4)")
+    parser.add_argument("--cache", type=flag_output_dir, default=None,
+                        help="folder of the Verilator builds (default: "
+                             "$SPIKEFORGE_CACHE/link-verilator or ~/.cache/spikeforge)")
     parser.add_argument("--mutants", action="store_true",
                         help="instead, fuzz each known mutant of boards/link.py (a build "
                              "each) and report whether the fuzzer catches it")
-    args = parser.parse_args(argv)
-    if args.frames < 1:
-        parser.error(f"--frames {args.frames} is out of range; allowed range is [1, inf)")
-    if args.seed < 0:
-        parser.error(f"--seed {args.seed} is out of range; allowed range is [0, inf)")
-    if not 4 <= args.divisor <= 1 << 24:
-        parser.error(f"--divisor {args.divisor} is out of range; allowed range is "
-                     f"[4, {1 << 24}]")
-    if args.cache is not None and os.path.exists(args.cache) and not os.path.isdir(args.cache):
-        parser.error(f"--cache {args.cache} is not a folder")
+
+
+def run(args):
+    """Fuzz (or fuzz the mutants); a failure ends in ``error: …`` after its replay details."""
     if args.mutants:
         reports = run_mutants(args.frames, args.seed, cache_dir=args.cache,
                               log=lambda text: print(text, flush=True))
         missed = [name for name, report in reports.items() if report.failure is None]
         print(f"{len(reports) - len(missed)} of {len(reports)} mutants caught"
               + (f"; missed: {', '.join(missed)}" if missed else ""))
-        return 1 if missed else 0
+        if missed:
+            raise SystemExit(f"error: the fuzzer missed {len(missed)} mutant(s): "
+                             f"{', '.join(missed)}")
+        return
     print(f"link fuzz: seed {args.seed}, {args.frames} frames, format {args.format}, mode "
           f"{args.mode}, divisor {args.divisor}", flush=True)
     report = run_fuzz(args.frames, args.seed, fmt=args.format, mode=args.mode,
@@ -1366,7 +1370,15 @@ def main(argv=None):
     print(report.summary())
     if report.failure:
         print(report.failure)
-        return 1
+        raise SystemExit(f"error: the host link failed the fuzz (seed {args.seed}); the replay "
+                         f"command is above")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m spikeforge.sim.link_fuzz",
+                                     description=DESCRIPTION)
+    add_arguments(parser)
+    run(parser.parse_args(argv))
     return 0
 
 

@@ -704,16 +704,32 @@ def parser():
                                                  description=__doc__.split("\n")[0]))
 
 
-def main(argv=None):
-    args = parser().parse_args(argv)
+def run(args):
+    """Run the soak; mismatches end in ``error: …`` after the replay commands are printed."""
     seed = args.seed if args.seed is not None else secrets.randbelow(1 << 31)
     try:
         summary = soak(seed, args.cases, per_build=args.per_build, out=args.out,
                        only=args.only, jobs=args.jobs, progress=not args.no_progress,
                        keep=args.keep)
     except ValueError as error:
-        parser().error(str(error))
-    return 1 if summary["mismatched_cases"] else 0
+        raise SystemExit(f"error: {error}") from None
+    if summary["mismatched_cases"]:
+        raise SystemExit(f"error: {summary['mismatched_cases']} case(s) differ from the golden "
+                         f"or cycle model (seed {seed}); the failing networks and their replay "
+                         f"commands are in {args.out}")
+    return summary
+
+
+def main(argv=None):
+    """``python -m spikeforge.sim.soak``: 0 when every case matched, 1 otherwise."""
+    try:
+        run(parser().parse_args(argv))
+    except SystemExit as error:
+        if isinstance(error.code, str):
+            print(error.code, file=sys.stderr)
+            return 1
+        raise
+    return 0
 
 
 if __name__ == "__main__":

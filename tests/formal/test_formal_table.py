@@ -4,6 +4,8 @@ runs are the other tests of this folder)."""
 
 from pathlib import Path
 
+import pytest
+
 from spikeforge.sim.formal import PROOFS, FormalResult, main, prove_all
 
 
@@ -33,5 +35,6 @@ def test_table_rows_and_exit_status(tmp_path, monkeypatch, capsys):
     assert lines[-2:] == [f"{'queue':<17} depth 4", f"{'core':<17} N 3"]
     assert [result.status for _block, result in rows] == ["PASS", "PASS", "FAIL", "PASS"]
     monkeypatch.setattr("spikeforge.sim.formal.PROOFS", proofs)
-    assert main(["--out", str(tmp_path)]) == 1
+    with pytest.raises(SystemExit, match="error: the proofs of core failed"):
+        main(["--out", str(tmp_path)])
     assert "FAILED" in capsys.readouterr().out
