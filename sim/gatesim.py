@@ -14,10 +14,47 @@ the counts, the classes, the result cycles and the performance counters with ``m
 The two steps are also separate: :func:`accelerator_netlist` returns a :class:`GateNetlist`
 (its Verilog file may be edited, e.g. to prove that a changed netlist is caught) and
 :func:`simulate_netlist` runs it. ``python -m spikeforge.sim.gatesim --board icebreaker``
-checks random networks and the digits demo's network on real test images and prints a table.
+checks random networks and the digits demo's network on real test images at the accelerator
+level (every spike), then the digits demo's bitstream netlist at the board level (below), and
+prints a table per level.
 
 The board flow writes the netlist of the bitstream's own yosys run too
 (``<name>.netlist.v``, :func:`spikeforge.boards.synth.synthesize`).
+
+Board level
+-----------
+
+:func:`run_board_netlist` checks *that* netlist, the one nextpnr places and the bitstream
+holds: it builds the network's bitstream with the board flow (:func:`board_top` is the
+:class:`~spikeforge.boards.top.BoardTop` that ``spikeforge synth`` builds; or it takes the
+``top.netlist.v`` of an existing build), compiles the whole board top (UART, host link,
+accelerator, the platform's clock and reset logic, the I/O cells) with the patched cell models
+into a :mod:`.link_verilator` program, and drives it through its UART pins with the real host
+driver (:class:`~spikeforge.boards.host.Device` on
+:class:`~spikeforge.sim.link_verilator.VerilatorSerial`). It compares ``IDENTIFY`` with
+:func:`~spikeforge.boards.link.identity_of`, every sample's class and counts with the golden
+model, every result's cycle count with :func:`board_cycle_model` and the performance counters
+(events, words, synaptic updates, busy and stall cycles per layer) with that model's sums.
+
+The result cycle counts from the first event after ``RESET`` and a sample's events come in
+several ``EVENTS`` frames (at most 256 events each) with the host's round trips between them,
+so the cycle model is fed the frames at the cycles the link offers their first event:
+the host writes a frame when it has read the previous reply (the cycle is recorded), its
+``5 + L`` bytes take ``10 * divisor`` cycles each and the link checks the ``L`` payload bytes
+at one a cycle before the first push, so relative to the session's first frame a frame starts
+``(W_k - W_1) + (L_k - L_1) * (10 * divisor + 1)`` cycles later; within a frame the link offers
+the next event 4 cycles after each transfer. The reply to a frame goes out a fixed number of
+cycles after its last push, so the gap between the model's last push of a frame and the host's
+next frame must be one constant (``BoardRun.reply_gaps``): the device's push timing, back
+pressure included, is checked too. Weights in block RAM are not loaded (their ``INIT`` values
+are under test); run-time loaded stores (SPRAM on the iCEBreaker for large layers) are.
+
+Reset at board level: the iCE40 netlist holds the platform's power-on-reset counter (the
+``sync`` domain is held in reset for 15 us after configuration); the harness idles
+:data:`BOARD_STARTUP_CYCLES` before the host's first byte, and the host's session opens with
+``RESET``. The ECP5 tops reset the ``sync`` domain through ``SGSR``, which has no model: every
+``TRELLIS_FF`` starts at its ``REGSET`` value (the Amaranth ``init`` value), which is what GSR
+gives it on the device, so no reset is needed before the host's ``RESET``.
 
 Where RTL and netlist can differ, and how this harness covers it
 ------------------------------------------------------------------
@@ -44,8 +81,8 @@ Where RTL and netlist can differ, and how this harness covers it
   (``RDATA_I``, the ``DP16KD`` outputs) start unknown; Verilator has no X, so the run picks
   ``x_initial="zero"`` (the default) or ``"random"`` (``+verilator+rand+reset+2`` with a seed) —
   the harness holds ``rst`` for two cycles, and a design whose results depend on an
-  uninitialised value fails under ``"random"``. The board top's netlist (not simulated here)
-  also contains the Amaranth iCE40 platform's power-on-reset counter: the ``sync`` domain is in
+  uninitialised value fails under ``"random"``. The board top's netlist (simulated by
+  :func:`run_board_netlist`) also contains the Amaranth iCE40 platform's power-on-reset counter: the ``sync`` domain is in
   reset for 15 µs (180 cycles at 12 MHz) after configuration; on the ECP5 boards the platform
   adds no such delay. At the accelerator level there is no platform and no counter.
 
@@ -117,7 +154,6 @@ import argparse
 import json
 import re
 import shutil
-import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -132,7 +168,8 @@ __all__ = ["FAMILIES", "DEFAULT_BOARDS", "GateNetlist", "UnsupportedCell", "cell
            "pad_wrapper",
            "lint_netlist",
            "synthesize_netlist", "accelerator_netlist", "simulate_netlist", "run_gate_level",
-           "main"]
+           "BoardRun", "netlist_cells", "board_link_design", "board_cycle_model", "board_top",
+           "run_board_netlist", "add_arguments", "run", "main"]
 
 #: The FPGA families whose netlists can be simulated, and the board whose yosys options a
 #: ``family`` without ``board`` uses.
@@ -144,10 +181,10 @@ X_INITIAL = ("zero", "random")
 MODELLED_CELLS = {
     "ice40": {"SB_LUT4", "SB_CARRY", "SB_DFF", "SB_DFFE", "SB_DFFSR", "SB_DFFESR", "SB_DFFR",
               "SB_DFFER", "SB_DFFS", "SB_DFFES", "SB_DFFSS", "SB_DFFESS", "SB_RAM40_4K",
-              "SB_MAC16", "SB_SPRAM256KA", "SB_GB", "SB_IO"},
+              "SB_MAC16", "SB_SPRAM256KA", "SB_GB", "SB_IO", "SB_GB_IO"},
     "ecp5": {"LUT4", "CCU2C", "L6MUX21", "PFUMX", "TRELLIS_FF", "TRELLIS_DPR16X4",
              "TRELLIS_RAM16X2", "DPR16X4C", "LUT2", "INV", "VLO", "VHI", "TRELLIS_IO",
-             "DP16KD", "MULT18X18D"},
+             "DP16KD", "MULT18X18D", "SGSR", "GSR"},
 }
 
 
@@ -884,6 +921,445 @@ def run_gate_level(network, config, spikes, *, family=None, board=None, build_di
             shutil.rmtree(folder, ignore_errors=True)
 
 
+# --- Board level: the bitstream's own netlist behind its UART -----------------------------------
+
+#: Verilator options of a board-top netlist build (:mod:`.link_verilator`): the accelerator
+#: level's options (warnings, delays ignored, X as chosen at run time).
+BOARD_BUILD_ARGS = ("-Wno-ASSIGNIN", "--no-timing", "--x-assign", "unique", "--x-initial",
+                    "unique")
+#: Idle cycles before the host's first byte: the iCE40 platform's power-on reset holds the
+#: ``sync`` domain (and so the UART receiver) in reset for 15 us, 180 cycles at 12 MHz, more
+#: than a UART bit; the ECP5 tops start at once. 2,000 cycles cover both.
+BOARD_STARTUP_CYCLES = 2000
+
+
+@dataclass
+class BoardRun:
+    """What :func:`run_board_netlist` found.
+
+    Members
+    -------
+    board, top : str
+    netlist : Path
+        The board top's ``write_verilog`` netlist (from the bitstream's own yosys run).
+    cells : dict
+        Cell counts by type in that netlist.
+    identity : bool
+        ``IDENTIFY`` answered exactly :func:`~spikeforge.boards.link.identity_of` of the
+        network's accelerator.
+    loaded_layers : list of int
+        Layers whose weights were sent with ``LOAD`` (run-time loaded stores, SPRAM); the
+        others come from the bitstream's block RAM ``INIT`` values and are not loaded.
+    samples, classes, counts, cycles : int
+        Samples run, and how many of them had the golden class, the golden counts and the
+        predicted result cycle.
+    counters : bool
+        The performance counters read after the last sample (events, words, synaptic
+        updates, busy and stall cycles per layer) equal the cycle model's sums.
+    results : list of Result
+        The device's answers (:class:`~spikeforge.boards.host.Result`).
+    golden_classes, golden_counts, model_cycles :
+        What was expected.
+    reply_gaps : list of int
+        Cycles from each ``EVENTS`` frame's last push (cycle model) to the host's next
+        request (one value when every frame behaves alike; see :func:`board_cycle_model`).
+    problems : list of str
+        Every difference found (empty: the netlist computed the model).
+    frames : int
+        Request frames sent.
+    sim_cycles : int
+        Simulated clock cycles of the session.
+    synth_seconds, build_seconds, sim_seconds : float
+        Board flow synthesis (0 for a given netlist), Verilator build (0 from the cache),
+        and the session.
+    """
+
+    board: str
+    top: str
+    netlist: Path
+    cells: dict
+    identity: bool
+    loaded_layers: list
+    samples: int
+    classes: int
+    counts: int
+    cycles: int
+    counters: bool
+    results: list
+    golden_classes: list
+    golden_counts: list
+    model_cycles: list
+    reply_gaps: list
+    problems: list
+    frames: int
+    sim_cycles: int
+    synth_seconds: float
+    build_seconds: float
+    sim_seconds: float
+    x_initial: str = "zero"
+
+    @property
+    def ok(self):
+        return not self.problems
+
+    @property
+    def luts(self):
+        return self.cells.get("SB_LUT4", 0) + self.cells.get("LUT4", 0) \
+            + 2 * self.cells.get("CCU2C", 0)
+
+    def to_json(self):
+        out = {name: getattr(self, name) for name in (
+            "board", "top", "cells", "identity", "loaded_layers", "samples", "classes",
+            "counts", "cycles", "counters", "golden_classes", "model_cycles", "reply_gaps",
+            "problems", "frames", "sim_cycles", "synth_seconds", "build_seconds",
+            "sim_seconds", "x_initial")}
+        out.update(netlist=str(self.netlist), luts=self.luts, ok=self.ok,
+                   device_classes=[r.cls for r in self.results],
+                   device_cycles=[r.cycles for r in self.results])
+        return out
+
+
+_INSTANCE = re.compile(r"^  (\\?[A-Za-z_$][\w$]*) (?:#\(|\\?\S+\s+\()", re.M)
+_NOT_CELLS = {"wire", "reg", "input", "output", "inout", "assign", "module", "endmodule"}
+
+
+def netlist_cells(text):
+    """Cell counts by type of a ``write_verilog -noattr`` netlist (instances of its modules)."""
+    cells = {}
+    for name in _INSTANCE.findall(text):
+        name = name.lstrip("\\")
+        if name not in _NOT_CELLS:
+            cells[name] = cells.get(name, 0) + 1
+    return cells
+
+
+def board_link_design(netlist, board, *, divisor, folder, top="top"):
+    """The :class:`~spikeforge.sim.link_verilator.LinkDesign` of a board top's netlist
+    (``<name>.netlist.v`` of :func:`spikeforge.boards.synth.synthesize`): its ports are the
+    board's pins — clock ``<default_clk>_0__io``, UART ``uart_0__rx__io``/``uart_0__tx__io``
+    (``inout`` pads on iCE40: the link harness connects them through wires of its own; the
+    unused pads float) — plus the family's patched cell models (:func:`cell_model_files`,
+    written into ``folder``). Raises ``ValueError`` when the netlist lacks those ports and
+    :class:`UnsupportedCell` for a cell without a model."""
+    from spikeforge.boards.registry import get_board
+
+    from .link_verilator import LinkDesign
+    spec = get_board(board)
+    netlist = Path(netlist).resolve()
+    text = netlist.read_text()
+    ports = port_directions(text, top)
+    clock = f"{spec.platform.default_clk}_0__io"
+    for pin in (clock, "uart_0__rx__io", "uart_0__tx__io"):
+        if pin not in ports:
+            raise ValueError(f"{netlist} is not a {spec.title} board top: its module {top} has "
+                             f"no port {pin} (ports: {', '.join(ports)})")
+    check_models(spec.family, netlist_cells(text), text)
+    models, includes, _ = cell_model_files(spec.family, Path(folder))
+    return LinkDesign(sources=[netlist], toplevel=top, divisor=divisor, clock=clock,
+                      reset=None, rx="uart_0__rx__io", tx="uart_0__tx__io",
+                      clock_hz=spec.clock_mhz * 1e6, extra_sources=models,
+                      include_dirs=includes, build_args=BOARD_BUILD_ARGS,
+                      startup_cycles=BOARD_STARTUP_CYCLES)
+
+
+def board_cycle_model(network, trains, config, frames, interval=None):
+    """The cycle model of ``trains`` (``[B, T, N0]``) fed by a host link whose ``EVENTS``
+    frames deliver the events in order: ``frames`` is a list of ``(start, count)``, the cycle
+    (from the first event, cycle 0) at which a frame's first event is offered and how many
+    events it carries; within a frame the next event is offered ``interval`` cycles
+    (:data:`~spikeforge.sim.link_fuzz.LINK_EVENT_INTERVAL`) after each transfer, as the link's
+    ``EVENTS`` push does. With one frame starting at 0 this is
+    :func:`~spikeforge.sim.link_fuzz.link_cycle_model`.
+
+    Returns ``(finish, layers, last_push)``: each sample's result cycle, the per-layer
+    :class:`~spikeforge.model.LayerCycles` and the cycle of each frame's last transfer."""
+    from spikeforge.hw.accelerator import HARDWARE_TIMING
+    from spikeforge.model import LayerCycles, simulate
+    from spikeforge.model import cycles as model
+    from spikeforge.model.events import SAMPLE, event_stream
+
+    if interval is None:
+        from .link_fuzz import LINK_EVENT_INTERVAL as interval
+    config = HardwareConfig(config.layers, mode=config.mode, timing=HARDWARE_TIMING)
+    result = simulate(network, trains)
+    timing = config.timing
+    images = model._column_words(network, config)
+    layer_trains = [np.asarray(result.layer_inputs(i)) for i in range(len(network) + 1)]
+    layer_trains = [t[None] if t.ndim == 2 else t for t in layer_trains]
+    events = event_stream(layer_trains[0])
+    if sum(count for _, count in frames) != len(events):
+        raise ValueError(f"the frames carry {sum(c for _, c in frames)} events; the spike "
+                         f"trains have {len(events)}")
+    queues = [model._Queue(c.queue_depth) for c in config.layers]
+    stats = [LayerCycles() for _ in network]
+    last_push = []
+
+    def source(queue):
+        for start, count in frames:
+            t = start
+            for index in range(count):
+                t = yield ("push", queue, t)
+                if index + 1 == count:
+                    last_push.append(t)
+                t += interval
+
+    processes = [source(queues[0])]
+    readout = model._ReadoutQueue()
+    for index, (layer, c) in enumerate(zip(network, config.layers)):
+        queue_out = queues[index + 1] if index + 1 < len(network) else readout
+        out = [np.flatnonzero(step) for sample in layer_trains[index + 1] for step in sample]
+        processes.append(model._core(event_stream(layer_trains[index]), queues[index],
+                                     queue_out, images[index], c, layer.fan_in, out, timing,
+                                     config.mode == "dense", stats[index]))
+    model._run(processes, queues + [readout], timing)
+    last = event_stream(layer_trains[-1])
+    finish = [t + timing.readout_latency for (kind, _), t in zip(last, readout.push)
+              if kind == SAMPLE]
+    return finish, stats, last_push
+
+
+class _FrameLog:
+    """A port that records, for every request frame written, the simulated cycle at which
+    its first bit goes onto the line (the host writes only after the last reply byte, with
+    the line idle) and the frame's bytes."""
+
+    def __init__(self, port):
+        self.port = port
+        self.frames = []
+
+    def write(self, data):
+        self.frames.append((self.port.cycles, bytes(data)))
+        return self.port.write(data)
+
+    def __getattr__(self, name):
+        return getattr(self.port, name)
+
+
+def _load_layers(device, network, layers):
+    """``LOAD`` the weights of ``layers`` only (as :meth:`Device.load` does for all): the other
+    layers keep the bitstream's block RAM contents, which is what is being checked."""
+    import struct
+
+    from spikeforge.boards.host import Command
+    from spikeforge.boards.protocol import MAX_PAYLOAD, TARGETS
+    from spikeforge.model import compile_weights
+    ident = device.identity
+    for index in layers:
+        fields = {}
+        if ident.formats[index] != "dense":
+            start_bits, length_bits = ident.pointer_fields[index]
+            fields = {"start_bits": start_bits, "length_bits": length_bits}
+        image = compile_weights(network[index], ident.lanes[index], ident.formats[index],
+                                **fields)
+        for target_index, name in enumerate(TARGETS):
+            memory = image.memories.get(name)
+            if memory is None:
+                continue
+            word_bytes, _ = ident.memories[index][target_index]
+            per_frame = (MAX_PAYLOAD - 6) // word_bytes
+            for start in range(0, memory.depth, per_frame):
+                words = memory.words[start:start + per_frame]
+                body = struct.pack("<BBHH", index, target_index, start, len(words))
+                body += b"".join(w.to_bytes(word_bytes, "little") for w in words)
+                device.request(Command.LOAD, body)
+
+
+def board_top(board, network, config, *, baud=None, max_steps=None, runtime_weights=None):
+    """The :class:`~spikeforge.boards.top.BoardTop` that ``spikeforge synth`` builds for
+    ``network`` on ``board``: weight stores that the board's memory rule puts in SPRAM
+    (:func:`~spikeforge.boards.registry.runtime_weight_layers`, the iCEBreaker's large
+    stores) are loaded at run time unless ``runtime_weights`` says otherwise."""
+    from spikeforge.boards.registry import get_board, runtime_weight_layers
+    from spikeforge.boards.top import DEFAULT_BAUD, BoardTop
+    from spikeforge.model import compile_weights
+    spec = get_board(board)
+    if runtime_weights is None:
+        runtime_weights = runtime_weight_layers(
+            spec, [compile_weights(layer, c.lanes, c.format)
+                   for layer, c in zip(network, config.layers)])
+    top = BoardTop(network, config, baud=baud or DEFAULT_BAUD, max_steps=max_steps or 255,
+                   runtime_weights=list(runtime_weights))
+    top.link_for(spec.clock_mhz * 1e6)
+    return top
+
+
+def run_board_netlist(board, network, config, spikes, *, build_dir, netlist=None, top=None,
+                      baud=None, max_steps=None, runtime_weights=None, reset_each=False,
+                      cache_dir=None, x_initial="zero", seed=1, timeout=0.2, progress=False):
+    """Board-level gate simulation: the netlist of the bitstream's own yosys run, behind its
+    UART, driven by the real host driver.
+
+    Builds ``network``'s bitstream for ``board`` with the board flow
+    (:func:`spikeforge.boards.synth.synthesize` on :func:`board_top`, as ``spikeforge synth``
+    does; in ``build_dir / "synth"``) — or takes ``netlist``, the ``<name>.netlist.v`` of an
+    existing build (``make synth``: ``build/<board>/top.netlist.v``; then ``baud``,
+    ``max_steps`` and ``runtime_weights`` must be the build's) — builds it with Verilator
+    (:mod:`.link_verilator`, the family's patched cell models) and runs
+    :class:`~spikeforge.boards.host.Device` on :class:`~.link_verilator.VerilatorSerial`:
+
+    1. the session's ``RESET``, then ``IDENTIFY``: must equal
+       :func:`~spikeforge.boards.link.identity_of` of the network's accelerator;
+    2. ``LOAD`` of the run-time loaded weight stores only (block RAM weights are the
+       bitstream's ``INIT`` values, which are under test);
+    3. every sample through :meth:`Device.infer` (one session; ``reset_each``: ``RESET``
+       before each sample): class and counts against :func:`spikeforge.model.simulate`, the
+       result's cycle count against :func:`board_cycle_model` fed with the ``EVENTS`` frames
+       at the cycles the host sent them, and the performance counters after the last sample
+       against the cycle model's sums.
+
+    ``x_initial`` (``"zero"``/``"random"`` from ``seed``) sets the power-up value of state
+    without one (block RAM output latches). ``timeout`` is the port's, in simulated seconds
+    (above the board's 50 ms frame timeout). Returns a :class:`BoardRun`; a difference is
+    in ``problems``, not raised.
+    """
+    from spikeforge.boards.host import Device
+    from spikeforge.boards.link import identity_of
+    from spikeforge.boards.protocol import Command
+    from spikeforge.boards.registry import get_board
+    from spikeforge.model import simulate
+
+    from .link_verilator import VerilatorSerial, build
+
+    spec = get_board(board)
+    if not isinstance(network, Network):
+        raise TypeError("network must be a spikeforge.model.Network")
+    if not isinstance(config, HardwareConfig):
+        raise TypeError("config must be a spikeforge.model.HardwareConfig")
+    if x_initial not in X_INITIAL:
+        raise ValueError(f"x_initial = {x_initial!r} is not allowed; choose one of "
+                         f"{', '.join(map(repr, X_INITIAL))}")
+    trains, _ = check_spike_trains(spikes, network.n_inputs)
+    steps = trains.shape[1]
+    if top is None:
+        top = board_top(spec, network, config, baud=baud, max_steps=max_steps or steps,
+                        runtime_weights=runtime_weights)
+    link = top.link_for(spec.clock_mhz * 1e6)
+    if steps > link.accelerator.max_steps:
+        raise ValueError(f"T = {steps} steps exceeds the bitstream's max_steps = "
+                         f"{link.accelerator.max_steps}")
+    build_dir = Path(build_dir).resolve()
+    build_dir.mkdir(parents=True, exist_ok=True)
+    name = "top"
+    synth_seconds = 0.0
+    if netlist is None:
+        from spikeforge.boards.synth import synthesize
+        report = synthesize(spec, top, build_dir=build_dir / "synth", name=name)
+        netlist, synth_seconds = report.netlist, report.seconds
+    netlist = Path(netlist).resolve()
+    if not netlist.is_file():
+        raise ValueError(f"netlist {netlist} is not an existing file; give the "
+                         f"<name>.netlist.v that the board flow writes")
+    found = re.search(r"^module\s+\\?(\S+?)\s*\(", netlist.read_text(), re.M)
+    name = found.group(1) if found else name
+    design = board_link_design(netlist, spec, divisor=link.divisor, folder=build_dir / "cells",
+                               top=name)
+    model = build(design, cache_dir=cache_dir or build_dir / "verilator")
+    plusargs = (["+verilator+rand+reset+0"] if x_initial == "zero"
+                else ["+verilator+rand+reset+2", f"+verilator+seed+{int(seed)}"])
+
+    problems = []
+    golden = simulate(network, trains)
+    began = time.perf_counter()
+    with VerilatorSerial(model, timeout=timeout, plusargs=plusargs) as serial:
+        port = _FrameLog(serial)
+        device = Device(port)
+        expected = identity_of(link.accelerator)
+        answered = device.identify()
+        identity = answered == expected
+        loaded = [i for i, runtime in enumerate(link.accelerator.runtime_weights) if runtime]
+        results, counters = [], None
+        if not identity:
+            problems.append(f"IDENTIFY answered {answered}, expected {expected} (another "
+                            f"network, configuration or spikeforge version): no sample run")
+        else:
+            if loaded:
+                _load_layers(device, network, loaded)
+            items = list(trains)
+            if progress:
+                from tqdm import tqdm
+                items = tqdm(items, desc=f"{spec.name} netlist", unit="sample")
+            for sample in items:
+                if reset_each:
+                    device.reset()
+                results += device.infer(sample[None])
+            counters = device.counters()
+        sim_cycles = serial.cycles
+    sim_seconds = time.perf_counter() - began
+
+    classes = counts = cycles = 0
+    model_cycles, gaps, counters_ok = [], [], False
+    if results:
+        # The EVENTS frames after each RESET, with the cycle their first event is offered:
+        # the link checks a frame's L payload bytes (a cycle each) after receiving its 5 + L
+        # bytes, so relative to the segment's first frame it starts (W_k - W_1) + (L_k - L_1)
+        # * (10 * divisor + 1) cycles later (W: the cycle the host wrote it).
+        segments, segment, previous = [], None, None
+        for cycle, frame in port.frames:
+            if frame[1] == Command.RESET:
+                segment = []
+                segments.append(segment)
+            elif frame[1] == Command.EVENTS and segment is not None:
+                segment.append((cycle, len(frame) - 5, previous == Command.EVENTS))
+            previous = frame[1]
+        segments = [s for s in segments if s]
+        parts = [trains[i:i + 1] for i in range(len(trains))] if reset_each else [trains]
+        if len(segments) != len(parts):
+            raise RuntimeError(f"internal error: {len(segments)} RESET-to-RESET segments of "
+                               f"EVENTS frames for {len(parts)} parts of the samples")
+        per_byte = 10 * link.divisor + 1
+        last_stats = None
+        for segment, part in zip(segments, parts):
+            first_cycle, first_length, _ = segment[0]
+            frames = [(cycle - first_cycle + (length - first_length) * per_byte, length // 2)
+                      for cycle, length, _ in segment]
+            finish, last_stats, last_push = board_cycle_model(network, part, config, frames)
+            model_cycles += [int(f) for f in finish]
+            # Back to back EVENTS frames (one sample's): the reply is due a fixed number of
+            # cycles after the frame's last push, so this gap is one constant.
+            gaps += [start - push for (start, _), push, (_, _, follows)
+                     in zip(frames[1:], last_push, segment[1:]) if follows]
+        gaps = sorted(set(gaps))
+        if len(gaps) > 1:
+            problems.append(f"the host's next frame followed the cycle model's last push of a "
+                            f"frame by {gaps} cycles, not by one constant: the device's push "
+                            f"timing differs from the cycle model's")
+        for index, result in enumerate(results):
+            want_counts = golden.counts[index].tolist()
+            ok_class = result.cls == int(golden.predicted[index])
+            ok_counts = list(result.counts) == want_counts
+            ok_cycles = index < len(model_cycles) and result.cycles == model_cycles[index]
+            classes += ok_class
+            counts += ok_counts
+            cycles += ok_cycles
+            if not (ok_class and ok_counts and ok_cycles):
+                problems.append(
+                    f"sample {index}: class {result.cls} counts {list(result.counts)} cycles "
+                    f"{result.cycles}; golden class {int(golden.predicted[index])} counts "
+                    f"{want_counts}, cycle model "
+                    f"{model_cycles[index] if index < len(model_cycles) else '?'}")
+        counters_ok = last_stats is not None
+        for index, got in enumerate(counters["layers"]):
+            for field in ("events", "words", "synaptic_updates", "busy", "stall"):
+                want = getattr(last_stats[index], field) if last_stats else None
+                if got[field] != want:
+                    counters_ok = False
+                    problems.append(f"layer {index + 1} {field} counter {got[field]}, cycle "
+                                    f"model {want}")
+        if counters["error"] or not counters["idle"]:
+            counters_ok = False
+            problems.append(f"after the last sample the device flags error={counters['error']} "
+                            f"idle={counters['idle']}")
+    return BoardRun(
+        board=spec.name, top=name, netlist=netlist, cells=netlist_cells(netlist.read_text()),
+        identity=identity, loaded_layers=[i + 1 for i in loaded], samples=len(trains),
+        classes=classes, counts=counts, cycles=cycles, counters=counters_ok, results=results,
+        golden_classes=golden.predicted.tolist(), golden_counts=golden.counts.tolist(),
+        model_cycles=model_cycles, reply_gaps=gaps, problems=problems,
+        frames=len(port.frames), sim_cycles=sim_cycles,
+        synth_seconds=round(synth_seconds, 1), build_seconds=round(model.build_seconds, 1),
+        sim_seconds=round(sim_seconds, 1), x_initial=x_initial)
+
+
 # --- Cases and command line --------------------------------------------------------------------
 
 def random_case(index, *, seed=0, max_neurons=24):
@@ -976,22 +1452,43 @@ def _model_finish(network, config, golden):
     return cycle_model(network, golden, config).finish
 
 
-def parser():
+#: Board-level samples by default: each digits image is about 640 events, three EVENTS frames
+#: of up to 512 bytes at 115200 baud (about 1.4 M cycles of the board clock).
+BOARD_SAMPLES = 10
+
+
+def check_board_case(board, network, config, trains, *, build_dir, x_initial="zero"):
+    """Build ``network``'s bitstream for ``board`` with the board flow and run
+    :func:`run_board_netlist` on its netlist; returns a row of the CLI table (a dict)."""
+    run = run_board_netlist(board, network, config, trains, build_dir=build_dir,
+                            x_initial=x_initial)
+    n = run.samples
+    return {"samples": n, "identity": run.identity, "classes": run.classes,
+            "counts": run.counts, "cycles": run.cycles, "counters": run.counters,
+            "problems": run.problems, "luts": run.luts,
+            "bram": run.cells.get("SB_RAM40_4K", 0) + run.cells.get("DP16KD", 0),
+            "cells": run.cells, "synth_s": run.synth_seconds, "build_s": run.build_seconds,
+            "sim_s": run.sim_seconds, "sim_cycles": run.sim_cycles, "frames": run.frames,
+            "netlist": str(run.netlist), "reply_gaps": run.reply_gaps,
+            "loaded_layers": run.loaded_layers, "model_cycles": run.model_cycles}
+
+
+def add_arguments(parser):
+    """The options of ``spikeforge gatesim`` (``python -m spikeforge.sim.gatesim``)."""
     from spikeforge.model.checks import flag_int, flag_output_dir
-    parser = argparse.ArgumentParser(
-        prog="python -m spikeforge.sim.gatesim",
-        description="Gate-level simulation: synthesize the accelerator with the board's yosys "
-                    "flow, simulate the netlist with the vendor cell models under Verilator, "
-                    "compare with the golden and cycle models.")
     parser.add_argument("--board", choices=["icebreaker", "ulx3s", "orangecrab"],
                         default="icebreaker", help="board whose synthesis is used "
                         "(default icebreaker)")
     parser.add_argument("--samples", type=flag_int(0, 360), default=20,
-                        help="digits test images to run on the demo's network (0: skip it; "
-                             "default 20)")
+                        help="accelerator level: digits test images to run on the demo's "
+                             "network (0: skip it; default 20)")
     parser.add_argument("--random", type=flag_int(0, 1000), default=6,
-                        help="random networks (default 6: every format, leak, reset and "
-                             "timing)")
+                        help="accelerator level: random networks (default 6: every format, "
+                             "leak, reset and timing)")
+    parser.add_argument("--board-samples", type=flag_int(0, 360), default=BOARD_SAMPLES,
+                        help="board level: digits test images sent through the UART of the "
+                             "demo network's bitstream netlist (0: skip the board level; "
+                             f"default {BOARD_SAMPLES})")
     parser.add_argument("--seed", type=flag_int(0, (1 << 32) - 1), default=0,
                         help="seed of the random networks (default 0)")
     parser.add_argument("--x-initial", choices=X_INITIAL, default="zero",
@@ -1001,25 +1498,41 @@ def parser():
     return parser
 
 
-def main(argv=None):
-    args = parser().parse_args(argv)
+def run(args):
+    """Run the gate-level checks of parsed ``args``: the accelerator level (random networks
+    and the digits network, every spike) and the board level (the digits demo's bitstream
+    netlist behind its UART). Prints a table per level, writes ``gatesim.json`` in ``--out``;
+    returns the summary dict, raises ``SystemExit("error: ...")`` on any mismatch."""
     out = Path(args.out).resolve()
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise SystemExit(f"error: cannot create --out {out}: {error.strerror or error}") \
+            from None
     cases = [random_case(index, seed=args.seed) + (f"random{index}",)
              for index in range(args.random)]
+    digits = None
+    if args.samples or args.board_samples:
+        digits = digits_case(max(args.samples, args.board_samples))
     if args.samples:
-        cases.append(digits_case(args.samples) + ("digits",))
-    print(f"Gate-level simulation on the {args.board} synthesis, {len(cases)} cases, "
-          f"x-initial {args.x_initial}\n")
-    header = ("| case | network | LUTs | BRAM | samples | spikes | classes | cycles "
-              "| synth s | build s | sim s |")
-    print(header)
-    print("|" + "---|" * (header.count("|") - 1))
-    rows, began = [], time.perf_counter()
+        network, config, trains, _ = digits
+        description = digits[3].replace(f"{len(trains)} test images",
+                                        f"{args.samples} test images")
+        cases.append((network, config, trains[:args.samples], description, "digits"))
+    began = time.perf_counter()
+    rows, board_rows = [], []
+    if cases:
+        print(f"Accelerator level: the accelerator's netlist (yosys with the {args.board} "
+              f"options), {len(cases)} cases, every spike compared, x-initial "
+              f"{args.x_initial}\n")
+        header = ("| case | network | LUTs | BRAM | samples | spikes | classes | cycles "
+                  "| synth s | build s | sim s |")
+        print(header)
+        print("|" + "---|" * (header.count("|") - 1))
     for network, config, trains, description, name in cases:
         row = check_case(network, config, trains, board=args.board, build_dir=out / name,
                          x_initial=args.x_initial)
-        row.update(case=name, network=description)
+        row.update(case=name, network=description, level="accelerator")
         rows.append(row)
         n = row["samples"]
         print(f"| {name} | {description} | {row['luts']} | {row['bram']} | {n} | "
@@ -1028,16 +1541,65 @@ def main(argv=None):
               flush=True)
         for problem in row["problems"]:
             print(f"|   {problem}")
-    matched = sum(not row["problems"] for row in rows)
-    summary = {"board": args.board, "cases": len(rows), "matched": matched,
-               "samples": sum(row["samples"] for row in rows),
-               "seconds": round(time.perf_counter() - began, 1), "rows": rows}
+    if args.board_samples:
+        from spikeforge.sim import demo
+        network, config, trains, _ = digits
+        trains = trains[:args.board_samples]
+        description = (f"digits demo 64-{demo.DIGITS['hidden']}-10 {demo.DIGITS['format']} "
+                       f"P={demo.DIGITS['lanes']}, T={demo.DIGITS['steps']}, "
+                       f"{len(trains)} test images")
+        print(f"\nBoard level: the bitstream's own netlist (board flow, {args.board}), "
+              f"driven through its UART by the host driver; x-initial {args.x_initial}\n")
+        header = ("| case | network | LUTs | BRAM | samples | identify | classes | counts "
+                  "| cycles | counters | synth s | build s | sim s |")
+        print(header, flush=True)
+        print("|" + "---|" * (header.count("|") - 1))
+        row = check_board_case(args.board, network, config, trains,
+                               build_dir=out / "board-digits", x_initial=args.x_initial)
+        row.update(case="board-digits", network=description, level="board")
+        board_rows.append(row)
+        n = row["samples"]
+        print(f"| board-digits | {description} | {row['luts']} | {row['bram']} | {n} | "
+              f"{'match' if row['identity'] else 'DIFFER'} | {row['classes']}/{n} | "
+              f"{row['counts']}/{n} | {row['cycles']}/{n} | "
+              f"{'match' if row['counters'] else 'DIFFER'} | {row['synth_s']} | "
+              f"{row['build_s']} | {row['sim_s']} |", flush=True)
+        for problem in row["problems"]:
+            print(f"|   {problem}")
+    everything = rows + board_rows
+    matched = sum(not row["problems"] for row in everything)
+    summary = {"board": args.board, "cases": len(everything), "matched": matched,
+               "accelerator": {"cases": len(rows),
+                               "matched": sum(not r["problems"] for r in rows),
+                               "samples": sum(r["samples"] for r in rows)},
+               "board_level": {"cases": len(board_rows),
+                               "matched": sum(not r["problems"] for r in board_rows),
+                               "samples": sum(r["samples"] for r in board_rows)},
+               "samples": sum(row["samples"] for row in everything),
+               "seconds": round(time.perf_counter() - began, 1), "rows": everything}
     (out / "gatesim.json").write_text(json.dumps(summary, indent=1, default=str))
-    print(f"\n{matched} of {len(rows)} cases matched the golden and cycle models in every "
-          f"spike, count, class, result cycle and counter ({summary['samples']} samples, "
-          f"{summary['seconds']} s); details in {out / 'gatesim.json'}")
-    return 0 if matched == len(rows) else 1
+    print(f"\n{summary['accelerator']['matched']} of {len(rows)} accelerator-level cases "
+          f"matched the golden and cycle models in every spike, count, class, result cycle "
+          f"and counter; {summary['board_level']['matched']} of {len(board_rows)} board-level "
+          f"runs matched in identity, class, counts, result cycles and counters "
+          f"({summary['samples']} samples, {summary['seconds']} s); details in "
+          f"{out / 'gatesim.json'}")
+    if matched != len(everything):
+        raise SystemExit(f"error: {len(everything) - matched} of {len(everything)} gate-level "
+                         f"cases differ from the golden or cycle model (see above and "
+                         f"{out / 'gatesim.json'})")
+    return summary
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(
+        prog="python -m spikeforge.sim.gatesim",
+        description="Gate-level simulation: the accelerator's netlist (yosys with the board's "
+                    "options) and the bitstream's own board-top netlist under Verilator with "
+                    "the vendor cell models, compared with the golden and cycle models.")
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

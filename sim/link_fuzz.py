@@ -57,7 +57,6 @@ A failure prints the seed, the burst, the frame index and the bytes of the burst
 
 import argparse
 import collections
-import os
 import struct
 import sys
 import time

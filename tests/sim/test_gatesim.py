@@ -180,3 +180,107 @@ def test_bad_arguments():
                                board="ulx3s")
     with pytest.raises(TypeError, match="GateNetlist"):
         gatesim.simulate_netlist(None, network, config, np.zeros((2, 8)))
+
+
+# --- Board level ---------------------------------------------------------------------------------
+
+def _small_board_case():
+    """The link fuzzer's 6-7-3 network (csc, 2 lanes, queue depth 4) and three samples."""
+    from spikeforge.sim.link_fuzz import fuzz_network
+    network, _, _, config = fuzz_network(0)
+    trains = np.random.default_rng(3).random((3, 6, network.n_inputs)) < 0.4
+    return network, config, trains
+
+
+@pytest.fixture(scope="module")
+def board_run(tmp_path_factory):
+    """One iCEBreaker board flow build of the small network and a board-level run of it
+    (about 30 s synthesis, 60 s Verilator build, 2 s of simulation)."""
+    network, config, trains = _small_board_case()
+    folder = tmp_path_factory.mktemp("board-level")
+    run = gatesim.run_board_netlist("icebreaker", network, config, trains, build_dir=folder)
+    return network, config, trains, folder, run
+
+
+@pytest.mark.slow
+@needs_tools
+def test_icebreaker_bitstream_netlist_computes_the_golden_and_cycle_models(board_run):
+    """IDENTIFY, then three samples in one session through the real host driver: classes and
+    counts as the golden model, every result cycle as the cycle model fed with the EVENTS
+    frames at the cycles the host sent them, and the five performance counters of every layer
+    as the cycle model's sums."""
+    network, config, trains, folder, run = board_run
+    assert run.problems == []
+    assert run.ok and run.identity
+    assert (run.samples, run.classes, run.counts, run.cycles) == (3, 3, 3, 3)
+    assert run.counters
+    assert run.netlist == folder / "synth" / "top.netlist.v"      # the bitstream's own run
+    assert (folder / "synth" / "top.bin").exists()
+    assert run.cells["SB_RAM40_4K"] >= 1 and run.cells["SB_GB_IO"] == 1
+    assert run.loaded_layers == []                  # weights come from the block RAM INITs
+    assert [r.cls for r in run.results] == run.golden_classes
+    assert [r.cycles for r in run.results] == run.model_cycles
+    assert run.model_cycles == sorted(run.model_cycles)        # one session: cycles add up
+    assert len(run.reply_gaps) <= 1
+
+
+@pytest.mark.slow
+@needs_tools
+def test_board_level_check_fails_on_a_network_the_bitstream_was_not_built_for(board_run):
+    """The same shape, neuron parameters and weight layout, one weight of layer 2 changed
+    (chosen so that the golden counts change): IDENTIFY still matches (weights are not part of
+    it), the inference does not, and the run reports it — from the cached build, with a RESET
+    before every sample."""
+    from spikeforge.model import Network, simulate
+    network, config, trains, folder, run = board_run
+    golden = simulate(network, trains)
+    other = None
+    for row, col in zip(*np.nonzero(network[1].weights)):
+        weights = network[1].weights.copy()
+        weights[row, col] = -weights[row, col] if weights[row, col] != -8 else 7
+        candidate = Network([network[0], network[1].replace(weights=weights)])
+        if not np.array_equal(simulate(candidate, trains).counts, golden.counts):
+            other = candidate
+            break
+    assert other is not None
+    wrong = gatesim.run_board_netlist("icebreaker", other, config, trains, build_dir=folder,
+                                      netlist=run.netlist, reset_each=True)
+    assert wrong.build_seconds == 0                 # the same Verilator model, from the cache
+    assert wrong.identity
+    assert not wrong.ok
+    assert wrong.counts < 3
+    assert any(p.startswith("sample ") for p in wrong.problems), wrong.problems
+
+
+def test_board_cycle_model_with_one_frame_is_the_link_cycle_model():
+    from spikeforge.model.events import event_stream
+    from spikeforge.sim.link_fuzz import link_cycle_model
+    network, config, trains = _small_board_case()
+    sample = trains[:1]
+    finish, stats, last_push = gatesim.board_cycle_model(
+        network, sample, config, [(0, len(event_stream(sample)))])
+    want_finish, want_stats = link_cycle_model(network, sample, config)
+    assert finish == want_finish and stats == want_stats
+    assert len(last_push) == 1
+    # A later frame shifts the result by the gap when the pipeline has drained meanwhile.
+    events = len(event_stream(sample))
+    split, _, _ = gatesim.board_cycle_model(network, sample, config,
+                                            [(0, events - 1), (100_000, 1)])
+    assert split[0] > 100_000
+    with pytest.raises(ValueError, match="the frames carry"):
+        gatesim.board_cycle_model(network, sample, config, [(0, events - 1)])
+
+
+def test_netlist_cells_counts_instances():
+    text = ("module top(a);\n  wire x;\n  SB_LUT4 #(\n    .LUT_INIT(16'h0001)\n  ) \\a.b  (\n"
+            "    .O(x)\n  );\n  SB_DFF \\q_SB_DFF_Q  (\n  );\n  SB_DFF _1_ (\n  );\nendmodule\n")
+    assert gatesim.netlist_cells(text) == {"SB_LUT4": 1, "SB_DFF": 2}
+
+
+def test_cli_flags_are_checked(capsys):
+    for flags, message in ((["--board-samples", "-1"], "--board-samples"),
+                           (["--random", "x"], "--random"),
+                           (["--board", "arty"], "--board")):
+        with pytest.raises(SystemExit):
+            gatesim.main(flags)
+        assert message in capsys.readouterr().err
