@@ -5,7 +5,7 @@ from amaranth.build import ResourceError
 from amaranth.lib import io
 
 from spikeforge.model import HardwareConfig, Network
-from spikeforge.model.checks import check_instance, check_int
+from spikeforge.hw.params import check_instance, check_int, validating
 
 from .link import HostLink
 
@@ -36,10 +36,11 @@ class BoardTop(Elaboratable):
 
     def __init__(self, network, config, *, baud=DEFAULT_BAUD, max_steps=255, capacity=None,
                  runtime_weights=None):
-        check_instance("network", network, Network)
-        check_instance("config", config, HardwareConfig)
-        config.check(network)
-        check_int("baud", baud, 300, 12_000_000)
+        with validating(self):          # a refused top is never elaborated: no warning for it
+            check_instance("network", network, Network)
+            check_instance("config", config, HardwareConfig)
+            config.check(network)
+            check_int("baud", baud, 300, 12_000_000)
         self.network, self.config = network, config
         self.baud, self.max_steps, self.capacity = baud, max_steps, capacity
         self.runtime_weights = runtime_weights
