@@ -961,8 +961,10 @@ class BoardRun:
     golden_classes, golden_counts, model_cycles :
         What was expected.
     reply_gaps : list of int
-        Cycles from each ``EVENTS`` frame's last push (cycle model) to the host's next
-        request (one value when every frame behaves alike; see :func:`board_cycle_model`).
+        The distinct values of the cycles from an ``EVENTS`` frame's last push (cycle model)
+        to the host's next ``EVENTS`` frame of the same sample (the reply's latency and its six
+        bytes), plus the link's fixed receive latency: one value when the device's pushes keep
+        the cycle model's timing.
     problems : list of str
         Every difference found (empty: the netlist computed the model).
     frames : int
@@ -1183,6 +1185,25 @@ def board_top(board, network, config, *, baud=None, max_steps=None, runtime_weig
     return top
 
 
+def _never_elaborated(top):
+    """Silence Amaranth's ``UnusedElaboratable`` warning for ``top`` and every elaboratable
+    reachable from its attributes: a board top built only for its identity and geometry (the
+    netlist was given) is never elaborated, by design."""
+    from amaranth._unused import MustUse
+    seen, stack = set(), [top]
+    while stack:
+        item = stack.pop()
+        if id(item) in seen:
+            continue
+        seen.add(id(item))
+        if isinstance(item, MustUse):
+            item._MustUse__silence = True
+        if isinstance(item, (list, tuple)):
+            stack.extend(item)
+        elif isinstance(item, MustUse):
+            stack.extend(vars(item).values())
+
+
 def run_board_netlist(board, network, config, spikes, *, build_dir, netlist=None, top=None,
                       baud=None, max_steps=None, runtime_weights=None, reset_each=False,
                       cache_dir=None, x_initial="zero", seed=1, timeout=0.2, progress=False):
@@ -1214,7 +1235,7 @@ def run_board_netlist(board, network, config, spikes, *, build_dir, netlist=None
     """
     from spikeforge.boards.host import Device
     from spikeforge.boards.link import identity_of
-    from spikeforge.boards.protocol import Command
+    from spikeforge.boards.protocol import Command, ProtocolError
     from spikeforge.boards.registry import get_board
     from spikeforge.model import simulate
 
@@ -1245,6 +1266,8 @@ def run_board_netlist(board, network, config, spikes, *, build_dir, netlist=None
         from spikeforge.boards.synth import synthesize
         report = synthesize(spec, top, build_dir=build_dir / "synth", name=name)
         netlist, synth_seconds = report.netlist, report.seconds
+    else:
+        _never_elaborated(top)
     netlist = Path(netlist).resolve()
     if not netlist.is_file():
         raise ValueError(f"netlist {netlist} is not an existing file; give the "
@@ -1278,17 +1301,21 @@ def run_board_netlist(board, network, config, spikes, *, build_dir, netlist=None
             if progress:
                 from tqdm import tqdm
                 items = tqdm(items, desc=f"{spec.name} netlist", unit="sample")
-            for sample in items:
-                if reset_each:
-                    device.reset()
-                results += device.infer(sample[None])
-            counters = device.counters()
+            try:
+                for sample in items:
+                    if reset_each:
+                        device.reset()
+                    results += device.infer(sample[None])
+                counters = device.counters()
+            except ProtocolError as error:       # a device that stops answering is a finding
+                problems.append(f"the device stopped answering as the protocol states after "
+                                f"{len(results)} of {len(trains)} samples: {error}")
         sim_cycles = serial.cycles
     sim_seconds = time.perf_counter() - began
 
     classes = counts = cycles = 0
     model_cycles, gaps, counters_ok = [], [], False
-    if results:
+    if counters is not None:
         # The EVENTS frames after each RESET, with the cycle their first event is offered:
         # the link checks a frame's L payload bytes (a cycle each) after receiving its 5 + L
         # bytes, so relative to the segment's first frame it starts (W_k - W_1) + (L_k - L_1)
@@ -1315,9 +1342,14 @@ def run_board_netlist(board, network, config, spikes, *, build_dir, netlist=None
             finish, last_stats, last_push = board_cycle_model(network, part, config, frames)
             model_cycles += [int(f) for f in finish]
             # Back to back EVENTS frames (one sample's): the reply is due a fixed number of
-            # cycles after the frame's last push, so this gap is one constant.
-            gaps += [start - push for (start, _), push, (_, _, follows)
-                     in zip(frames[1:], last_push, segment[1:]) if follows]
+            # cycles after the frame's last push, so the host's next write follows that push
+            # by one constant. The first frame's first event is offered at W_1 + (5 + L_1) *
+            # 10 * divisor + L_1 + R (R: the link's fixed receive latency), so the write
+            # follows the push by (W_k+1 - W_1) - last_push_k - (5 + L_1) * 10 * divisor - L_1
+            # - R cycles: the gap reported is that plus R.
+            head = (5 + first_length) * 10 * link.divisor + first_length
+            gaps += [cycle - first_cycle - push - head for push, (cycle, _, follows)
+                     in zip(last_push, segment[1:]) if follows]
         gaps = sorted(set(gaps))
         if len(gaps) > 1:
             problems.append(f"the host's next frame followed the cycle model's last push of a "
