@@ -13,6 +13,7 @@ command     what it does                                          make target
 ``train``   surrogate-gradient training: network.npz, model.nir, report  —
 ``codesign`` beta x threshold sweep: accuracy, activity, cycles, Pareto  ``make codesign``
 ``nir``     import a .nir graph (report, co-simulate) or export one    —
+``gatesim`` gate-level simulation of a board's synthesized netlists     ``make gatesim``
 ``formal``  SymbiYosys proofs of the four blocks                       ``make formal``
 ``fuzz``    host-link fuzzing in Verilator (10,000 frames)             ``make fuzz``
 ``soak``    10,000 random network x input co-simulations in Verilator  ``make soak``
@@ -71,6 +72,10 @@ COMMANDS = {
     "nir": ("spikeforge.sim.nir_cli", "run",
             "NIR exchange: import a .nir graph (report, co-simulate under Verilator) or export "
             "a network as .nir", ()),
+    "gatesim": ("spikeforge.sim.gatesim", "run",
+                "gate-level simulation of a board's synthesized netlists (the accelerator as "
+                "the board's yosys maps it, and the bitstream's own netlist through its UART) "
+                "against the golden and cycle models (build/gatesim/)", ()),
     "formal": ("spikeforge.sim.formal", "run",
                "SymbiYosys proofs of the event queue, weight memory, PE array and LIF emitter "
                "(build/formal/)", ()),
