@@ -239,7 +239,9 @@ class CycleReport:
     cycles from its first input push to its result; ``finish``: per-sample result cycle;
     ``layers``: list of :class:`LayerCycles`; ``lower_bound``: sum over layers and steps of
     the per-layer bound (a sequential machine's bound), ``pipeline_bound``: the largest
-    single layer's bound (what a perfect layer pipeline could reach).
+    single layer's bound (what a perfect layer pipeline could reach); ``input_push``: the
+    cycle in which each input event (in :func:`~spikeforge.model.events.event_stream` order)
+    entered the first queue.
     """
 
     total: int
@@ -248,6 +250,7 @@ class CycleReport:
     layers: list
     lower_bound: int
     pipeline_bound: int
+    input_push: np.ndarray = None
 
 
 def _check_arguments(network, result, config):
@@ -292,12 +295,35 @@ class _Queue:
         self.pop = []
 
 
-def _source(events, queue):
-    """Push every event of ``events`` (see :mod:`.events`) in order, one per cycle."""
+def _source(queue, frames, interval):
+    """Push the input events in order: frame ``(start, count)`` offers its first event in
+    cycle ``start`` (or when the previous frame's last one went in, if later) and each next
+    one ``interval`` cycles after the previous transfer."""
     t = 0
-    for _ in events:
-        t = yield ("push", queue, t)
-        t += 1
+    for start, count in frames:
+        t = max(t, start)
+        for _ in range(count):
+            t = yield ("push", queue, t)
+            t += interval
+
+
+def _check_schedule(frames, interval, events):
+    """The input schedule of :func:`cycle_model`: ``[(start, count), ...]`` (default: one
+    frame of every event from cycle 0) and an ``interval`` of at least 1."""
+    _check_int("interval", interval, 1, 1 << 20)
+    if frames is None:
+        return [(0, events)]
+    try:
+        frames = [(int(start), int(count)) for start, count in frames]
+    except (TypeError, ValueError):
+        raise TypeError("frames must be a list of (start cycle, event count) pairs, not "
+                        f"{frames!r}") from None
+    if any(start < 0 or count < 0 for start, count in frames):
+        raise ValueError("frames must have start cycles and event counts >= 0")
+    if sum(count for _, count in frames) != events:
+        raise ValueError(f"the frames carry {sum(count for _, count in frames)} events; the "
+                         f"input spike trains have {events}")
+    return frames
 
 
 class _Emitter:
@@ -426,7 +452,7 @@ def _run(processes, queues, timing):
                                "no process can advance")
 
 
-def cycle_model(network, result, config):
+def cycle_model(network, result, config, *, frames=None, interval=1):
     """Predict the cycles of running ``result``'s inputs through ``config``'s accelerator.
 
     Parameters
@@ -435,6 +461,13 @@ def cycle_model(network, result, config):
     result : SimResult
         The golden model's run (its spike trains decide which events flow).
     config : HardwareConfig
+    frames : list of ``(start, count)``, optional
+        How the input events arrive (a host link's ``EVENTS`` frames): each frame offers its
+        ``count`` events from cycle ``start`` on. Default: every event offered from cycle 0,
+        back to back (what the co-simulation harness does).
+    interval : int
+        Cycles from one input transfer to the next offer within a frame (1: one per cycle;
+        the host link's push takes 4).
 
     Returns a :class:`CycleReport`.
     """
@@ -446,9 +479,10 @@ def cycle_model(network, result, config):
     trains = [np.asarray(result.layer_inputs(i)) for i in range(len(network) + 1)]
     trains = [t[None] if t.ndim == 2 else t for t in trains]
 
+    schedule = _check_schedule(frames, interval, len(event_stream(trains[0])))
     queues = [_Queue(c.queue_depth) for c in config.layers]
     stats = [LayerCycles() for _ in network]
-    processes = [_source(event_stream(trains[0]), queues[0])]
+    processes = [_source(queues[0], schedule, interval)]
     # The last core pushes into the readout (no queue, never blocks): record its pushes.
     readout = _ReadoutQueue()
     for index, (layer, c) in enumerate(zip(network, config.layers)):
@@ -470,7 +504,8 @@ def cycle_model(network, result, config):
         s.lower_bound = int(b.sum())
     return CycleReport(total=int(finish[-1]), latency=finish - first_push, finish=finish,
                        layers=stats, lower_bound=int(sum(b.sum() for b in bounds)),
-                       pipeline_bound=int(max(b.sum() for b in bounds)))
+                       pipeline_bound=int(max(b.sum() for b in bounds)),
+                       input_push=np.array(queues[0].push, dtype=np.int64))
 
 
 class _ReadoutQueue:

@@ -1076,48 +1076,17 @@ def board_cycle_model(network, trains, config, frames, interval=None):
     Returns ``(finish, layers, last_push)``: each sample's result cycle, the per-layer
     :class:`~spikeforge.model.LayerCycles` and the cycle of each frame's last transfer."""
     from spikeforge.hw.accelerator import HARDWARE_TIMING
-    from spikeforge.model import LayerCycles, simulate
-    from spikeforge.model import cycles as model
-    from spikeforge.model.events import SAMPLE, event_stream
+    from spikeforge.model import cycle_model, simulate
 
     if interval is None:
         from .link_fuzz import LINK_EVENT_INTERVAL as interval
     config = HardwareConfig(config.layers, mode=config.mode, timing=HARDWARE_TIMING)
-    result = simulate(network, trains)
-    timing = config.timing
-    images = model._column_words(network, config)
-    layer_trains = [np.asarray(result.layer_inputs(i)) for i in range(len(network) + 1)]
-    layer_trains = [t[None] if t.ndim == 2 else t for t in layer_trains]
-    events = event_stream(layer_trains[0])
-    if sum(count for _, count in frames) != len(events):
-        raise ValueError(f"the frames carry {sum(c for _, c in frames)} events; the spike "
-                         f"trains have {len(events)}")
-    queues = [model._Queue(c.queue_depth) for c in config.layers]
-    stats = [LayerCycles() for _ in network]
-    last_push = []
-
-    def source(queue):
-        for start, count in frames:
-            t = start
-            for index in range(count):
-                t = yield ("push", queue, t)
-                if index + 1 == count:
-                    last_push.append(t)
-                t += interval
-
-    processes = [source(queues[0])]
-    readout = model._ReadoutQueue()
-    for index, (layer, c) in enumerate(zip(network, config.layers)):
-        queue_out = queues[index + 1] if index + 1 < len(network) else readout
-        out = [np.flatnonzero(step) for sample in layer_trains[index + 1] for step in sample]
-        processes.append(model._core(event_stream(layer_trains[index]), queues[index],
-                                     queue_out, images[index], c, layer.fan_in, out, timing,
-                                     config.mode == "dense", stats[index]))
-    model._run(processes, queues + [readout], timing)
-    last = event_stream(layer_trains[-1])
-    finish = [t + timing.readout_latency for (kind, _), t in zip(last, readout.push)
-              if kind == SAMPLE]
-    return finish, stats, last_push
+    report = cycle_model(network, simulate(network, trains), config, frames=frames,
+                         interval=interval)
+    ends = np.cumsum([count for _, count in frames])
+    last_push = [int(report.input_push[end - 1]) if count else None
+                 for end, (_, count) in zip(ends, frames)]
+    return report.finish.tolist(), report.layers, last_push
 
 
 class _FrameLog:

@@ -79,7 +79,6 @@ from spikeforge.hw.accelerator import HARDWARE_TIMING
 from spikeforge.model import (
     HardwareConfig,
     Layer,
-    LayerCycles,
     Network,
     compile_weights,
     cycle_model,
@@ -131,42 +130,14 @@ def fuzz_network(seed=0, fmt="csc", mode="sparse"):
 
 
 def link_cycle_model(network, trains, config, interval=LINK_EVENT_INTERVAL):
-    """Result cycles of one sample fed by the host link: the cycle model of
-    :func:`spikeforge.model.cycle_model` with a source that offers the next event
-    ``interval`` cycles after each transfer (the link's ``EVENTS`` push) instead of every
-    cycle. Returns ``(finish, layers)``: the cycle (from the first event, cycle 0) of each
+    """Result cycles of one sample fed by the host link: :func:`spikeforge.model.cycle_model`
+    with the next event offered ``interval`` cycles after each transfer (the link's
+    ``EVENTS`` push) instead of every cycle. Returns ``(finish, layers)``: the cycle (from the first event, cycle 0) of each
     result, and the per-layer :class:`~spikeforge.model.LayerCycles`. Valid for the events of
     one ``EVENTS`` frame after a ``RESET`` (the cycle count starts at its first event)."""
-    from spikeforge.model import cycles as model
-
     config = HardwareConfig(config.layers, mode=config.mode, timing=HARDWARE_TIMING)
-    result = simulate(network, trains)
-    timing = config.timing
-    images = model._column_words(network, config)
-    layer_trains = [np.asarray(result.layer_inputs(i)) for i in range(len(network) + 1)]
-    layer_trains = [t[None] if t.ndim == 2 else t for t in layer_trains]
-    queues = [model._Queue(c.queue_depth) for c in config.layers]
-    stats = [LayerCycles() for _ in network]
-
-    def source(events, queue):
-        t = 0
-        for _ in events:
-            t = yield ("push", queue, t)
-            t += interval
-
-    processes = [source(event_stream(layer_trains[0]), queues[0])]
-    readout = model._ReadoutQueue()
-    for index, (layer, c) in enumerate(zip(network, config.layers)):
-        queue_out = queues[index + 1] if index + 1 < len(network) else readout
-        out = [np.flatnonzero(step) for sample in layer_trains[index + 1] for step in sample]
-        processes.append(model._core(event_stream(layer_trains[index]), queues[index],
-                                     queue_out, images[index], c, layer.fan_in, out, timing,
-                                     config.mode == "dense", stats[index]))
-    model._run(processes, queues + [readout], timing)
-    last = event_stream(layer_trains[-1])
-    finish = [t + timing.readout_latency for (kind, _), t in zip(last, readout.push)
-              if kind == SAMPLE]
-    return finish, stats
+    report = cycle_model(network, simulate(network, trains), config, interval=interval)
+    return report.finish.tolist(), report.layers
 
 
 # -- the reference parser ---------------------------------------------------------------------

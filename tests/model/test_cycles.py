@@ -9,6 +9,7 @@ from spikeforge.model import (FORMATS, HardwareConfig, Layer, LayerConfig, Netwo
                               reference_network,
                               compile_weights, cycle_model, lower_bound, simulate,
                               single_layer_cycles)
+from spikeforge.model.events import event_stream
 
 
 def test_one_layer_timeline_by_hand():
@@ -235,3 +236,55 @@ def test_config_must_fit_network():
     with pytest.raises(ValueError, match="the hardware configuration has 2 layers, the network 1"):
         cycle_model(net, result, HardwareConfig((LayerConfig(), LayerConfig())))
     assert HardwareConfig.uniform(net, lanes=8).layers[0].lanes == 3   # capped at N
+
+
+# --- the input schedule (a host link's EVENTS frames) ------------------------------------------
+
+def _schedule_case():
+    net = reference_network((12, 8, 3), w_bits=4, seed=5)
+    rng = np.random.default_rng(5)
+    trains = rng.random((2, 5, 12)) < 0.4
+    return net, simulate(net, trains), HardwareConfig.uniform(net, lanes=2, queue_depth=64)
+
+
+def test_the_default_schedule_is_one_frame_from_cycle_0_one_event_per_cycle():
+    net, result, config = _schedule_case()
+    events = len(event_stream(np.asarray(result.inputs)))
+    default = cycle_model(net, result, config)
+    explicit = cycle_model(net, result, config, frames=[(0, events)], interval=1)
+    assert default.finish.tolist() == explicit.finish.tolist()
+    # With a deep queue nothing waits: event i goes in at cycle i.
+    assert default.input_push.tolist() == list(range(events))
+
+
+def test_frames_and_interval_set_when_each_input_event_goes_in():
+    net, result, config = _schedule_case()
+    events = len(event_stream(np.asarray(result.inputs)))
+    first = events // 2
+    frames = [(10, first), (500, events - first)]
+    report = cycle_model(net, result, config, frames=frames, interval=4)
+    expected = [10 + 4 * i for i in range(first)] + [500 + 4 * i for i in range(events - first)]
+    assert report.input_push.tolist() == expected             # deep queues: never held back
+    # A later feed can only delay the results, never change what is computed.
+    assert all(report.finish >= cycle_model(net, result, config).finish)
+    assert report.finish[-1] > 500 + 4 * (events - first - 1)
+
+
+def test_a_slow_feed_behind_a_full_queue_waits_for_room():
+    net, result, _ = _schedule_case()
+    tight = HardwareConfig.uniform(net, lanes=1, queue_depth=2)
+    report = cycle_model(net, result, tight, interval=1)
+    pushes = report.input_push
+    assert np.all(np.diff(pushes) >= 1) and pushes[-1] > len(pushes) - 1   # held back at times
+
+
+@pytest.mark.parametrize("frames, interval, error, message", [
+    ([(0, 1)], 1, ValueError, "the frames carry 1 events; the input spike trains have"),
+    ([(-1, 0)], 1, ValueError, "start cycles and event counts >= 0"),
+    ("abc", 1, TypeError, r"frames must be a list of \(start cycle, event count\) pairs"),
+    (None, 0, ValueError, r"interval = 0 is out of range; allowed range is \[1, 1048576\]"),
+])
+def test_bad_schedules_are_refused(frames, interval, error, message):
+    net, result, config = _schedule_case()
+    with pytest.raises(error, match=message):
+        cycle_model(net, result, config, frames=frames, interval=interval)
