@@ -20,7 +20,8 @@
 #   make run       load the network into BOARD on PORT and run samples
 #
 # Variables: PYTHON (interpreter used to create the venv, >= 3.11), VENV (its folder),
-# PYTEST_ARGS (extra pytest arguments, e.g. PYTEST_ARGS="-k memory -x"),
+# PYTEST_ARGS (extra pytest arguments, e.g. PYTEST_ARGS="-k memory -x"), TEST_JOBS (pytest
+# workers for make test: auto = one per core, 1 = serial),
 # BENCH_ARGS (e.g. BENCH_ARGS="--cosim none"),
 # COMPARE_ARGS (e.g. COMPARE_ARGS="--quick" or "--lanes 64 --sweep-lanes 8"),
 # CODESIGN_ARGS (e.g. CODESIGN_ARGS="--quick" or "--betas 0.5 1 --thresholds 1 2"),
@@ -41,6 +42,7 @@ STAMP  := $(VENV)/.installed-stamp
 # that lies on this kind of machine's disk instead of a CUDA build of several GB from PyPI;
 # TORCH= lets pip choose.
 TORCH  ?= torch==2.13.0
+TEST_JOBS ?= auto
 
 .PHONY: all venv test bench compare codesign formal gatesim fuzz soak demo verilog synth prog run \
         clean distclean
@@ -57,8 +59,10 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
+# Test files run in parallel, one file per worker at a time (--dist loadfile keeps a file's
+# shared builds in one process); TEST_JOBS=1 runs them one after another.
 test: $(STAMP)
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_JOBS) --dist loadfile $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	$(SPIKEFORGE) bench $(BENCH_ARGS)
