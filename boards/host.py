@@ -26,7 +26,7 @@ from .protocol import (MAX_PAYLOAD, REPLY_SYNC, TARGETS, Command, Identity, Link
                        ProtocolError, ResetReport, Status, crc8, encode_event, encode_request,
                        neuron_fingerprint)
 
-__all__ = ["Device", "DeviceError", "ResetReport", "Result", "open_serial"]
+__all__ = ["Device", "DeviceError", "ResetReport", "Result", "device_images", "open_serial"]
 
 EVENTS_PER_FRAME = MAX_PAYLOAD // 2
 
@@ -63,6 +63,20 @@ def open_serial(port, baud=115200, timeout=1.0):
 #: Requests that have the same effect when the device receives them twice (a resend after a
 #: lost reply is safe): they read, or write the same words again, or reset.
 RESENDABLE = frozenset({Command.IDENTIFY, Command.COUNTERS, Command.LOAD, Command.RESET})
+
+
+def device_images(identity, network):
+    """``network``'s weight images as a device with ``identity`` stores them: each layer
+    compiled for the device's lanes, format and pointer fields."""
+    images = []
+    for index, layer in enumerate(network):
+        fields = {}
+        if identity.formats[index] != "dense":
+            start_bits, length_bits = identity.pointer_fields[index]
+            fields = dict(start_bits=start_bits, length_bits=length_bits)
+        images.append(compile_weights(layer, identity.lanes[index], identity.formats[index],
+                                      **fields))
+    return images
 
 
 class Device:
@@ -221,12 +235,7 @@ class Device:
         self.check(network)
         ident = self.identity
         frames = []
-        for index, layer in enumerate(network):
-            fields = {}
-            if ident.formats[index] != "dense":
-                start_bits, length_bits = ident.pointer_fields[index]
-                fields = dict(start_bits=start_bits, length_bits=length_bits)
-            image = compile_weights(layer, ident.lanes[index], ident.formats[index], **fields)
+        for index, image in enumerate(device_images(ident, network)):
             for target_index, name in enumerate(TARGETS):
                 memory = image.memories.get(name)
                 if memory is None:

@@ -63,7 +63,7 @@ import time
 from dataclasses import dataclass, field
 
 import numpy as np
-from spikeforge.boards.host import Device
+from spikeforge.boards.host import Device, device_images
 from spikeforge.boards.link import HostLink
 from spikeforge.boards.protocol import (
     MAX_PAYLOAD,
@@ -236,14 +236,8 @@ class Shadow:
         return out
 
     def _image_words(self, net):
-        ident = self.identity
         words = {}
-        for index, layer in enumerate(net):
-            fields = {}
-            if ident.formats[index] != "dense":
-                start_bits, length_bits = ident.pointer_fields[index]
-                fields = dict(start_bits=start_bits, length_bits=length_bits)
-            image = compile_weights(layer, ident.lanes[index], ident.formats[index], **fields)
+        for index, image in enumerate(device_images(self.identity, net)):
             for target, name in enumerate(TARGETS):
                 memory = image.memories.get(name)
                 if memory is not None:

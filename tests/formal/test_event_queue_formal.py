@@ -8,21 +8,11 @@ from amaranth import Signal
 from spikeforge.hw.event_queue import EventQueue
 from spikeforge.sim.formal import (
     EventQueueProperties,
-    SolverNotFound,
-    find_solver,
     prove_event_queue,
     run_sby,
 )
 
-pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module", autouse=True)
-def solver():
-    try:
-        find_solver()
-    except SolverNotFound as error:
-        pytest.skip(f"formal tools missing: {error}")
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("solver")]
 
 
 @pytest.mark.parametrize("depth, addr_bits", [(4, 2), (3, 3)])

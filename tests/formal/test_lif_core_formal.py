@@ -14,23 +14,13 @@ from spikeforge.hw.lif_core import LIFCore
 from spikeforge.model import Layer
 from spikeforge.sim.formal import (
     LIFCoreProperties,
-    SolverNotFound,
-    find_solver,
     prove_lif_core,
     run_sby,
 )
 
 from .mutation import driven
 
-pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module", autouse=True)
-def solver():
-    try:
-        find_solver()
-    except SolverNotFound as error:
-        pytest.skip(f"formal tools missing: {error}")
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("solver")]
 
 
 def test_lif_core_proved_by_induction(tmp_path):

@@ -13,23 +13,13 @@ from spikeforge.hw import pe_array
 from spikeforge.hw.pe_array import REGISTER_ROWS, PEArray
 from spikeforge.sim.formal import (
     PEArrayProperties,
-    SolverNotFound,
-    find_solver,
     prove_pe_array,
     run_sby,
 )
 
 from .mutation import driven
 
-pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module", autouse=True)
-def solver():
-    try:
-        find_solver()
-    except SolverNotFound as error:
-        pytest.skip(f"formal tools missing: {error}")
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("solver")]
 
 
 @pytest.mark.parametrize("rows, sweep_lanes, storage", [(2, None, "registers"),

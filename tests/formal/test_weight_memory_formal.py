@@ -9,24 +9,14 @@ from amaranth import Mux
 
 from spikeforge.hw.weight_memory import WeightMemory
 from spikeforge.sim.formal import (
-    SolverNotFound,
     WeightMemoryProperties,
-    find_solver,
     prove_weight_memory,
     run_sby,
 )
 
 from .mutation import driven
 
-pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module", autouse=True)
-def solver():
-    try:
-        find_solver()
-    except SolverNotFound as error:
-        pytest.skip(f"formal tools missing: {error}")
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("solver")]
 
 
 @pytest.mark.parametrize("fmt, covers", [("csc", 4), ("bitmap", 4), ("dense", 3)])
