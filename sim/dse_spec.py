@@ -1,0 +1,960 @@
+"""The sweep specification of design-space exploration (``spikeforge dse``).
+
+A specification says which network is explored, on which data set and board, and which
+points the explorer evaluates: every combination of a network variant (weight bits
+``w_bits``, synapse ``density``), the timesteps ``steps`` (``T``), the input ``encoder`` and
+the hardware (per-layer PE count ``lanes`` ``P``, weight ``format``, event-queue
+``queue_depth``). It is a YAML file (``.yaml`` / ``.yml``, needs PyYAML from the
+``spikeforge[dse]`` extra), a TOML file (``.toml``, read by the standard library) or a Python
+dict. Every key is optional; the defaults are:
+
+.. code-block:: yaml
+
+    network: digits        # "digits" | "mnist" | path to a .npz (Network.save) or .nir file
+    dataset: null          # "digits" | "mnist" | path to a .npz holding arrays x [n, inputs]
+                           # (pixel intensities) and y [n] (integer labels); null = the
+                           # built-in network's own, or for a network file the built-in data
+                           # set its inputs fit (digits: 64, MNIST: 784)
+    board: icebreaker      # icebreaker | ulx3s | orangecrab (spikeforge.boards.registry.BOARDS)
+                           # or "none" (no synthesis: the synthesis section is not used)
+    clock_mhz: null        # > 0, <= 1000; null = the board's clock
+    samples: null          # test images for accuracy (int >= 1) or null = all
+    cycle_samples: 100     # test images run through the cycle model (int >= 1)
+    train:                 # only for the built-in networks (digits/mnist); an error with a file
+      hidden: 128          # hidden neurons, int [1, 4096]
+      epochs: 60           # fine-tuning epochs under the pruning mask, int [0, 1000]
+      seed: 0              # int [0, 2**32 - 1]
+    axes:
+      lanes: [1, 2, 4, 8, 16]  # uniform P: every layer gets P, capped at its neuron count;
+                               # or one candidate list per layer (all combinations), e.g.
+                               # lanes: [[1, 2, 4, 8, 16, 32], [1, 2, 5, 10]]; int [1, 4096]
+      format: [csc]            # each in spikeforge.model.FORMATS: dense, csc, bitmap
+      queue_depth: [16]        # each int in spikeforge.model.cycles.QUEUE_DEPTH_RANGE [2, 65536]
+      w_bits: [4]              # each int in spikeforge.model.network.W_BITS_RANGE [2, 16];
+                               # not for a network file (already quantized): leave it out
+      density: [0.5]           # each number in (0, 1]; a network file's default is [1]
+                               # (as it is; lower prunes its weights by magnitude)
+      steps: [32]              # each int in [1, 65535]
+      encoder: [rate]          # each in rate, latency
+    synthesis:
+      max_points: 12       # points synthesized at most, int [0, 1000] (0 = estimate only)
+      near: 1              # Pareto rank synthesized: 1 = the front, 2 = the front and the
+                           # next rank, ... int [1, 10]
+      calibration: 4       # points synthesized first, spread over the design space, to
+                           # calibrate the resource estimator, int [0, 100]
+      timeout_s: 1800      # per synthesis, in seconds, a number > 0
+      lhr: 0               # more points synthesized for the explorer's LHR study (uniform
+                           # lanes against per-layer lanes), int [0, 1000]
+
+The same in TOML (which has no ``null``: leave a key out for its default)::
+
+    network = "digits"
+    board = "icebreaker"
+    cycle_samples = 100
+
+    [train]
+    hidden = 128
+    epochs = 60
+    seed = 0
+
+    [axes]
+    lanes = [1, 2, 4, 8, 16]      # or per layer: [[1, 2, 4, 8, 16, 32], [1, 2, 5, 10]]
+    format = ["csc"]
+    queue_depth = [16]
+    w_bits = [4]
+    density = [0.5]
+    steps = [32]
+    encoder = ["rate"]
+
+    [synthesis]
+    max_points = 12
+    near = 1
+    calibration = 4
+    timeout_s = 1800
+    lhr = 0
+
+Rules
+-----
+* An axis value may be a single scalar, meaning a one-element list (``w_bits: 4`` is
+  ``w_bits: [4]``; in per-layer ``lanes`` a layer's scalar is that layer's one-element list).
+  A list must not be empty and must not repeat a value.
+* ``lanes`` is per layer when any of its items is a list; then it needs one list per layer of
+  the network, each value in ``[1, N_l]`` for a layer of ``N_l`` neurons (checked by
+  :meth:`Spec.points`, which knows the layer sizes).
+* Integers are integers: ``true`` / ``false`` and ``4.0`` are not accepted for an integer
+  key. Numbers accept integers (``density: 1``).
+* An empty section or axis (``axes:`` or ``steps:`` with nothing after it, YAML ``null``)
+  and an empty file mean the defaults.
+* A network file (``.npz`` / ``.nir``) is already trained and quantized: ``train`` and
+  ``axes.w_bits`` are errors with it (its points have ``w_bits`` ``None``), and its
+  ``axes.density`` defaults to ``[1]``.
+* Paths (``network``, ``dataset``) are checked when the spec is loaded (the file must exist;
+  a ``dataset`` archive must hold a 2-D numeric ``x`` and a 1-D integer ``y`` of as many
+  rows). A relative path is resolved against the folder of the spec file when the spec is
+  read from a file, and against the current working directory for a dict. The loaded
+  :class:`Spec` holds absolute paths.
+* Every error is a :class:`SpecError` naming the source (the file path, or ``spec`` for a
+  dict) and the key path, e.g. ``spec.yaml: axes.lanes[1][2] = 0 is out of range; allowed
+  range is [1, 4096]``.
+
+Points
+------
+:meth:`Spec.points` expands the axes into :class:`Point` objects, the Cartesian product in the
+order ``w_bits``, ``density``, ``steps``, ``encoder``, ``format``, ``queue_depth``, ``lanes``
+(the first varies slowest, ``lanes`` fastest), for a network with the given layer sizes.
+Uniform lanes become ``min(P, N_l)`` per layer and points made equal by that cap are kept once
+(uniform ``[1, 16, 32]`` on layers of 16 and 10 neurons gives ``(1, 1)`` and ``(16, 10)``).
+
+>>> spec = load_spec({"axes": {"lanes": [1, 16, 32], "w_bits": [4, 8]}})
+>>> [point.label for point in spec.points((16, 10))]
+['w4 d0.5 T32 rate csc q16 P1-1', 'w4 d0.5 T32 rate csc q16 P16-10', \
+'w8 d0.5 T32 rate csc q16 P1-1', 'w8 d0.5 T32 rate csc q16 P16-10']
+>>> load_spec(spec.to_dict()) == spec
+True
+"""
+
+import copy
+import difflib
+import itertools
+import math
+import numbers
+import os
+import zipfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from spikeforge.model.checks import need
+from spikeforge.model.cycles import QUEUE_DEPTH_RANGE, HardwareConfig, LayerConfig
+from spikeforge.model.memory import FORMATS
+from spikeforge.model.network import W_BITS_RANGE, Network
+
+__all__ = ["DEFAULT_SPEC", "FILE_NETWORK_AXES", "ENCODERS", "NETWORKS", "NETWORK_SUFFIXES",
+           "SPEC_SUFFIXES", "LANES_RANGE", "STEPS_RANGE", "Axes", "Point", "Spec", "SpecError",
+           "Synthesis", "Train", "load_spec"]
+
+#: The built-in networks (and data sets): the digits demo and the MNIST reference.
+NETWORKS = ("digits", "mnist")
+#: The input encoders a sweep can use.
+ENCODERS = ("rate", "latency")
+#: The file extensions :func:`load_spec` reads.
+SPEC_SUFFIXES = (".yaml", ".yml", ".toml")
+#: Allowed PE counts of a layer in ``axes.lanes`` (a layer's neuron count bounds them further).
+LANES_RANGE = (1, 4096)
+#: Allowed timesteps ``T``.
+STEPS_RANGE = (1, 65535)
+#: Network files by extension (``Spec.network_kind``).
+NETWORK_SUFFIXES = (".npz", ".nir")
+
+#: Every key with its default; :meth:`Spec.to_dict` of ``load_spec(None)`` equals it.
+#: Copy it before changing it (``copy.deepcopy``).
+DEFAULT_SPEC = {
+    "network": "digits",
+    "dataset": None,
+    "board": "icebreaker",
+    "clock_mhz": None,
+    "samples": None,
+    "cycle_samples": 100,
+    "train": {"hidden": 128, "epochs": 60, "seed": 0},
+    "axes": {
+        "lanes": [1, 2, 4, 8, 16],
+        "format": ["csc"],
+        "queue_depth": [16],
+        "w_bits": [4],
+        "density": [0.5],
+        "steps": [32],
+        "encoder": ["rate"],
+    },
+    "synthesis": {"max_points": 12, "near": 1, "calibration": 4, "timeout_s": 1800, "lhr": 0},
+}
+
+#: The axes of a network file that differ from :data:`DEFAULT_SPEC`'s (``w_bits`` ``None``:
+#: not swept).
+FILE_NETWORK_AXES = {"w_bits": None, "density": [1.0]}
+
+#: The keys of a point, in the order of the product (``lanes`` varies fastest).
+_POINT_KEYS = ("w_bits", "density", "steps", "encoder", "format", "queue_depth", "lanes")
+
+
+class SpecError(ValueError):
+    """An invalid sweep specification; the message names the source and the key path."""
+
+
+# --------------------------------------------------------------------------------------------
+# Checks
+# --------------------------------------------------------------------------------------------
+
+def _kind(value):
+    """A value's type in the words of the spec formats (for 'not a ...' messages)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a bool"
+    if isinstance(value, Mapping):
+        return "a mapping"
+    if isinstance(value, (list, tuple)):
+        return "a list"
+    return f"a {type(value).__name__}"
+
+
+def _suggest(word, choices):
+    """`` (did you mean 'x'?)`` for the closest of ``choices``, or nothing."""
+    close = difflib.get_close_matches(str(word), [str(c) for c in choices], n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+class _Check:
+    """Checks that raise :class:`SpecError` prefixed with the source's name."""
+
+    def __init__(self, source):
+        self.source = source
+
+    def fail(self, message):
+        raise SpecError(f"{self.source}: {message}")
+
+    def integer(self, path, value, lo, hi=None):
+        interval = f"[{lo}, {hi}]" if hi is not None else f"[{lo}, inf)"
+        if isinstance(value, (bool, np.bool_)):
+            self.fail(f"{path} = {value!r} must be an integer in {interval}, not a bool")
+        if not isinstance(value, numbers.Integral):
+            self.fail(f"{path} = {value!r} must be an integer in {interval}")
+        value = int(value)
+        if value < lo or (hi is not None and value > hi):
+            self.fail(f"{path} = {value} is out of range; allowed range is {interval}")
+        return value
+
+    def number(self, path, value, lo, hi=math.inf, *, low_open=True):
+        interval = f"{'(' if low_open else '['}{lo}, {hi}{')' if hi == math.inf else ']'}"
+        if isinstance(value, (bool, np.bool_)):
+            self.fail(f"{path} = {value!r} must be a number in {interval}, not a bool")
+        if not isinstance(value, numbers.Real):
+            self.fail(f"{path} = {value!r} must be a number in {interval}")
+        shown = value if type(value) in (int, float) else float(value)
+        value = float(value)
+        above = value > lo if low_open else value >= lo
+        below = value < hi if hi == math.inf else value <= hi
+        if not (above and below):          # NaN fails both
+            self.fail(f"{path} = {shown!r} is out of range; allowed range is {interval}")
+        return value
+
+    def choice(self, path, value, choices):
+        if not isinstance(value, str) or value not in choices:
+            self.fail(f"{path} = {value!r} is not allowed; choose one of "
+                      f"{', '.join(choices)}{_suggest(value, choices)}")
+        return value
+
+    def mapping(self, path, value, allowed):
+        """``value`` as a dict with keys among ``allowed`` (``None`` is empty)."""
+        where = f"in {path}" if path else "at the top level"
+        if value is None:
+            return {}
+        if not isinstance(value, Mapping):
+            what = f"{path} must be" if path else "the top level must be"
+            self.fail(f"{what} a mapping with keys {', '.join(allowed)}, not {_kind(value)}")
+        for key in value:
+            if key not in allowed:
+                self.fail(f"unknown key {key!r} {where}; allowed keys: {', '.join(allowed)}"
+                          f"{_suggest(key, allowed)}")
+        return dict(value)
+
+    def values(self, path, value, item):
+        """An axis: a non-empty list without repeats (a scalar is a one-element list), each
+        item checked by ``item(path, value)``; a tuple."""
+        if isinstance(value, (list, tuple)):
+            paths = [f"{path}[{index}]" for index in range(len(value))]
+            items = list(value)
+        else:
+            paths, items = [path], [value]
+        if not items:
+            self.fail(f"{path} is empty; give at least one value")
+        checked = []
+        for where, raw in zip(paths, items):
+            value = item(where, raw)
+            if value in checked:
+                self.fail(f"{where} = {value!r} repeats {paths[checked.index(value)]}")
+            checked.append(value)
+        return tuple(checked)
+
+    def lanes(self, path, value):
+        """``axes.lanes``: a tuple of ints (uniform) or a tuple of per-layer tuples."""
+        def lane(where, raw):
+            return self.integer(where, raw, *LANES_RANGE)
+
+        if isinstance(value, (list, tuple)) and any(isinstance(v, (list, tuple))
+                                                    for v in value):
+            return tuple(self.values(f"{path}[{index}]", layer, lane)
+                         for index, layer in enumerate(value))
+        return self.values(path, value, lane)
+
+    def path(self, path, value, base):
+        """A file path (str or os.PathLike) resolved against ``base``; ``Path``."""
+        if isinstance(value, os.PathLike):
+            value = os.fspath(value)
+        if not isinstance(value, str) or not value:
+            return None
+        return Path(os.path.normpath(os.path.join(base, os.path.expanduser(value))))
+
+
+# --------------------------------------------------------------------------------------------
+# The spec
+# --------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Train:
+    """Training of a built-in network (the ``train`` section; the defaults for a network
+    file, whose ``seed`` still splits a built-in data set).
+
+    Attributes
+    ----------
+    hidden : int
+        Hidden neurons, ``[1, 4096]``.
+    epochs : int
+        Fine-tuning epochs under the pruning mask, ``[0, 1000]``.
+    seed : int
+        Random seed, ``[0, 2**32 - 1]``.
+    """
+
+    hidden: int
+    epochs: int
+    seed: int
+
+    def to_dict(self):
+        """The section as a JSON-ready dict."""
+        return {"hidden": self.hidden, "epochs": self.epochs, "seed": self.seed}
+
+
+@dataclass(frozen=True)
+class Axes:
+    """The swept values (the ``axes`` section), each a non-empty tuple without repeats.
+
+    Attributes
+    ----------
+    lanes : tuple
+        Uniform PE counts (a tuple of ints, each capped at a layer's size by
+        :meth:`Spec.points`) or one tuple of candidates per layer (a tuple of tuples).
+    format : tuple of str
+        Weight formats, each in :data:`spikeforge.model.FORMATS`.
+    queue_depth : tuple of int
+        Event-queue depths.
+    w_bits : tuple of int
+        Weight bits; ``(None,)`` for a network file (not swept).
+    density : tuple of float
+        Synapse densities in ``(0, 1]``.
+    steps : tuple of int
+        Timesteps ``T``.
+    encoder : tuple of str
+        Input encoders, each in :data:`ENCODERS`.
+    """
+
+    lanes: tuple
+    format: tuple
+    queue_depth: tuple
+    w_bits: tuple
+    density: tuple
+    steps: tuple
+    encoder: tuple
+
+    @property
+    def per_layer(self):
+        """bool: whether ``lanes`` holds one candidate tuple per layer."""
+        return bool(self.lanes) and isinstance(self.lanes[0], tuple)
+
+    def to_dict(self):
+        """The section as a JSON-ready dict (tuples as lists; ``w_bits`` ``None`` for a
+        network file)."""
+        lanes = [list(layer) for layer in self.lanes] if self.per_layer else list(self.lanes)
+        w_bits = None if self.w_bits == (None,) else list(self.w_bits)
+        return {"lanes": lanes, "format": list(self.format),
+                "queue_depth": list(self.queue_depth), "w_bits": w_bits,
+                "density": list(self.density), "steps": list(self.steps),
+                "encoder": list(self.encoder)}
+
+
+@dataclass(frozen=True)
+class Synthesis:
+    """What is synthesized (the ``synthesis`` section).
+
+    Attributes
+    ----------
+    max_points : int
+        Points synthesized at most, ``[0, 1000]`` (0: estimate only).
+    near : int
+        Pareto rank synthesized (1: the front; 2: the front and the next rank; ...),
+        ``[1, 10]``.
+    calibration : int
+        Points synthesized first, spread over the design space, to calibrate the resource
+        estimator, ``[0, 100]``.
+    timeout_s : float
+        Time limit of one synthesis, in seconds, ``> 0``.
+    lhr : int
+        More points synthesized for the explorer's LHR study, ``[0, 1000]``.
+    """
+
+    max_points: int
+    near: int
+    calibration: int
+    timeout_s: float
+    lhr: int = 0
+
+    def to_dict(self):
+        """The section as a JSON-ready dict."""
+        return {"max_points": self.max_points, "near": self.near,
+                "calibration": self.calibration, "timeout_s": self.timeout_s,
+                "lhr": self.lhr}
+
+
+@dataclass(frozen=True)
+class Spec:
+    """A checked sweep specification; made by :func:`load_spec` (the constructor itself does
+    not check its arguments).
+
+    Attributes
+    ----------
+    network : str
+        ``"digits"``, ``"mnist"`` or the absolute path of a ``.npz`` / ``.nir`` network file.
+    dataset : str or None
+        ``"digits"``, ``"mnist"``, the absolute path of a ``.npz`` data set, or ``None`` (the
+        built-in network's own; for a network file, the built-in data set its inputs fit).
+    board : str
+        A board of :data:`spikeforge.boards.registry.BOARDS`, or ``"none"``.
+    clock_mhz : float or None
+        The clock, or ``None`` for the board's (see :attr:`effective_clock_mhz`).
+    samples : int or None
+        Test images for accuracy, ``None`` for all.
+    cycle_samples : int
+        Test images run through the cycle model.
+    train : Train
+        Training of a built-in network (the defaults for a network file; ``to_dict`` gives
+        ``None`` there).
+    axes : Axes
+        The swept values.
+    synthesis : Synthesis
+        What is synthesized.
+    source : str
+        Where the spec came from (the file path or ``"spec"``), for messages; not compared.
+    """
+
+    network: str
+    dataset: object
+    board: str
+    clock_mhz: object
+    samples: object
+    cycle_samples: int
+    train: Train
+    axes: Axes
+    synthesis: Synthesis
+    source: str = field(default="spec", compare=False, repr=False)
+
+    @property
+    def network_kind(self):
+        """str: ``"digits"``, ``"mnist"``, ``"npz"`` or ``"nir"`` (a network file's
+        extension)."""
+        if self.network in NETWORKS:
+            return self.network
+        return Path(self.network).suffix.lower().lstrip(".")
+
+    @property
+    def builtin(self):
+        """bool: whether the network is a built-in one (``digits`` / ``mnist``)."""
+        return self.network in NETWORKS
+
+    @property
+    def dataset_kind(self):
+        """str or None: the data set used: ``"digits"``, ``"mnist"`` or ``"npz"`` (a file); a
+        built-in network's own when :attr:`dataset` is ``None``; ``None`` for a network file
+        without a dataset (its input count decides)."""
+        if self.dataset is None:
+            return self.network if self.builtin else None
+        return self.dataset if self.dataset in NETWORKS else "npz"
+
+    @property
+    def effective_clock_mhz(self):
+        """float or None: :attr:`clock_mhz`, else the board's clock; ``None`` for board
+        ``"none"`` without a clock."""
+        if self.clock_mhz is not None or self.board == "none":
+            return self.clock_mhz
+        from spikeforge.boards.registry import BOARDS
+        return float(BOARDS[self.board].clock_mhz)
+
+    def to_dict(self):
+        """The canonical spec: JSON-ready, every default filled, axes as lists (absolute
+        paths); ``load_spec(spec.to_dict()) == spec``.
+
+        Returns
+        -------
+        dict
+            Keys in the order of :data:`DEFAULT_SPEC`.
+        """
+        return {"network": self.network, "dataset": self.dataset, "board": self.board,
+                "clock_mhz": self.clock_mhz, "samples": self.samples,
+                "cycle_samples": self.cycle_samples,
+                "train": self.train.to_dict() if self.builtin else None,
+                "axes": self.axes.to_dict(), "synthesis": self.synthesis.to_dict()}
+
+    def replace(self, **changes):
+        """A new spec with some keys changed, checked again.
+
+        Parameters
+        ----------
+        **changes
+            Top-level keys. A mapping given for ``train``, ``axes`` or ``synthesis`` updates
+            that section's keys (``spec.replace(axes={"lanes": [4]})``). Changing ``network``
+            from a built-in one to a file drops ``train`` and ``axes.w_bits`` unless they are
+            given too.
+
+        Returns
+        -------
+        Spec
+
+        Raises
+        ------
+        SpecError
+            As :func:`load_spec`, naming this spec's source.
+        """
+        data = self.to_dict()
+        check = _Check(self.source)
+        check.mapping("", changes, tuple(DEFAULT_SPEC))
+        for key, value in changes.items():
+            if isinstance(value, (Train, Axes, Synthesis)):
+                value = value.to_dict()
+            if isinstance(value, Mapping) and isinstance(data[key], dict):
+                value = {**data[key], **value}
+            data[key] = value
+        if self.builtin and "network" in changes and changes["network"] not in NETWORKS:
+            if "train" not in changes:
+                data["train"] = None
+            if "w_bits" not in (changes.get("axes") or {}):
+                data["axes"]["w_bits"] = None
+        return _spec(data, self.source, Path.cwd())
+
+    def points(self, layer_sizes):
+        """Every point of the sweep for a network with ``layer_sizes`` neurons per layer.
+
+        Parameters
+        ----------
+        layer_sizes : sequence of int or Network
+            Neurons of each layer, e.g. ``(128, 10)`` (a :class:`~spikeforge.model.Network`
+            gives its own).
+
+        Returns
+        -------
+        list of Point
+            The Cartesian product of the axes in the order ``w_bits``, ``density``,
+            ``steps``, ``encoder``, ``format``, ``queue_depth``, ``lanes`` (``lanes``
+            fastest); uniform lanes are capped at each layer's size and points equal after
+            the cap appear once.
+
+        Raises
+        ------
+        SpecError
+            Per-layer ``axes.lanes`` with another number of lists than layers, or a value
+            above its layer's size.
+        """
+        sizes = _layer_sizes(layer_sizes)
+        check = _Check(self.source)
+        lanes = []
+        if self.axes.per_layer:
+            if len(self.axes.lanes) != len(sizes):
+                check.fail(f"axes.lanes has {len(self.axes.lanes)} per-layer lists but the "
+                           f"network has {len(sizes)} layers (sizes "
+                           f"{', '.join(map(str, sizes))}); give one list per layer")
+            for layer, (candidates, neurons) in enumerate(zip(self.axes.lanes, sizes)):
+                for index, lane in enumerate(candidates):
+                    if lane > neurons:
+                        check.fail(f"axes.lanes[{layer}][{index}] = {lane} is out of range; "
+                                   f"allowed range is [1, {neurons}] (layer {layer} has "
+                                   f"{neurons} neurons)")
+            combinations = itertools.product(*self.axes.lanes)
+        else:
+            combinations = (tuple(min(lane, neurons) for neurons in sizes)
+                            for lane in self.axes.lanes)
+        for combination in combinations:
+            if combination not in lanes:
+                lanes.append(combination)
+        axes = self.axes
+        return [Point(*values) for values in itertools.product(
+            axes.w_bits, axes.density, axes.steps, axes.encoder, axes.format,
+            axes.queue_depth, lanes)]
+
+
+def _layer_sizes(layer_sizes):
+    if isinstance(layer_sizes, Network):
+        return tuple(layer.neurons for layer in layer_sizes)
+    if isinstance(layer_sizes, (str, bytes)) or not hasattr(layer_sizes, "__iter__"):
+        raise TypeError(f"layer_sizes must be a sequence of neuron counts, not "
+                        f"{type(layer_sizes).__name__}")
+    sizes = tuple(layer_sizes)
+    if not sizes or not all(isinstance(n, numbers.Integral) and not isinstance(n, bool)
+                            and n >= 1 for n in sizes):
+        raise ValueError(f"layer_sizes must be a non-empty sequence of integers >= 1, not "
+                         f"{layer_sizes!r}")
+    return tuple(int(n) for n in sizes)
+
+
+# --------------------------------------------------------------------------------------------
+# Points
+# --------------------------------------------------------------------------------------------
+
+def _point_values(check, data, prefix):
+    """The checked fields of a point from a mapping holding every key of a point."""
+    def at(key):
+        return f"{prefix}{key}"
+
+    lanes = data["lanes"]
+    if not isinstance(lanes, (list, tuple)) or not lanes:
+        check.fail(f"{at('lanes')} = {lanes!r} must be a non-empty list of PE counts, one per "
+                   f"layer")
+    w_bits = data["w_bits"]
+    return {
+        "w_bits": None if w_bits is None else check.integer(at("w_bits"), w_bits,
+                                                            *W_BITS_RANGE),
+        "density": check.number(at("density"), data["density"], 0, 1),
+        "steps": check.integer(at("steps"), data["steps"], *STEPS_RANGE),
+        "encoder": check.choice(at("encoder"), data["encoder"], ENCODERS),
+        "format": check.choice(at("format"), data["format"], FORMATS),
+        "queue_depth": check.integer(at("queue_depth"), data["queue_depth"],
+                                     *QUEUE_DEPTH_RANGE),
+        "lanes": tuple(check.integer(f"{at('lanes')}[{index}]", lane, *LANES_RANGE)
+                       for index, lane in enumerate(lanes)),
+    }
+
+
+@dataclass(frozen=True, order=True)
+class Point:
+    """One point of a sweep: a network variant, its run and its hardware. Hashable; checked
+    when made (a bad value raises :class:`SpecError` naming ``point.<key>``).
+
+    Attributes
+    ----------
+    w_bits : int or None
+        Weight bits; ``None`` for a network file (its own).
+    density : float
+        Synapse density in ``(0, 1]``.
+    steps : int
+        Timesteps ``T``.
+    encoder : str
+        Input encoder, in :data:`ENCODERS`.
+    format : str
+        Weight format, in :data:`spikeforge.model.FORMATS`.
+    queue_depth : int
+        Event-queue depth of every layer.
+    lanes : tuple of int
+        PEs of each layer.
+    """
+
+    w_bits: int
+    density: float
+    steps: int
+    encoder: str
+    format: str
+    queue_depth: int
+    lanes: tuple
+
+    def __post_init__(self):
+        values = _point_values(_Check("point"), self.__dict__, "point.")
+        for key, value in values.items():
+            object.__setattr__(self, key, value)
+
+    @classmethod
+    def from_dict(cls, data, *, source="point"):
+        """The point of a :meth:`to_dict` mapping.
+
+        Parameters
+        ----------
+        data : Mapping
+            Every key of a point (``w_bits``, ``density``, ``steps``, ``encoder``,
+            ``format``, ``queue_depth``, ``lanes``) and no other.
+        source : str
+            Named by error messages.
+
+        Returns
+        -------
+        Point
+
+        Raises
+        ------
+        SpecError
+            A missing, unknown or invalid key.
+        """
+        check = _Check(source)
+        data = check.mapping("point", data, _POINT_KEYS)
+        missing = [key for key in _POINT_KEYS if key not in data]
+        if missing:
+            check.fail(f"point misses key {missing[0]!r}; a point has keys "
+                       f"{', '.join(_POINT_KEYS)}")
+        return cls(**_point_values(check, data, "point."))
+
+    def to_dict(self):
+        """The point as a JSON-ready dict (``lanes`` a list)."""
+        return {"w_bits": self.w_bits, "density": self.density, "steps": self.steps,
+                "encoder": self.encoder, "format": self.format,
+                "queue_depth": self.queue_depth, "lanes": list(self.lanes)}
+
+    @property
+    def label(self):
+        """str: a short name, e.g. ``"w4 d0.5 T32 rate csc q16 P16-10"`` (without the
+        ``w`` part when ``w_bits`` is ``None``)."""
+        bits = "" if self.w_bits is None else f"w{self.w_bits} "
+        return (f"{bits}d{self.density:g} T{self.steps} {self.encoder} {self.format} "
+                f"q{self.queue_depth} P{'-'.join(map(str, self.lanes))}")
+
+    def network_key(self):
+        """The fields that define the network variant: ``(w_bits, density)``."""
+        return (self.w_bits, self.density)
+
+    def golden_key(self):
+        """The fields that define the golden model's run: ``(w_bits, density, steps,
+        encoder)``."""
+        return (self.w_bits, self.density, self.steps, self.encoder)
+
+    def hardware_key(self):
+        """The fields that define the hardware: ``(format, queue_depth, lanes)``."""
+        return (self.format, self.queue_depth, self.lanes)
+
+    def hardware_config(self):
+        """The :class:`~spikeforge.model.HardwareConfig` of this point (one
+        :class:`~spikeforge.model.LayerConfig` per layer, the default timing)."""
+        return HardwareConfig(tuple(LayerConfig(lanes, self.format, self.queue_depth)
+                                    for lanes in self.lanes))
+
+
+# --------------------------------------------------------------------------------------------
+# Loading
+# --------------------------------------------------------------------------------------------
+
+def _network(check, value, base):
+    if value in NETWORKS:
+        return value
+    wanted = (f"must be {', '.join(repr(n) for n in NETWORKS)} or a path to a "
+              f"{' or '.join(NETWORK_SUFFIXES)} file")
+    path = check.path("network", value, base)
+    if path is None:
+        check.fail(f"network = {value!r} {wanted}")
+    if path.suffix.lower() not in NETWORK_SUFFIXES:
+        hint = _suggest(value, NETWORKS) if not path.suffix else ""
+        check.fail(f"network = {value!r} {wanted}{hint}")
+    if not path.is_file():
+        check.fail(f"network = {value!r}: no such file ({path})")
+    return str(path)
+
+
+def _dataset(check, value, base):
+    if value is None or value in NETWORKS:
+        return value
+    wanted = (f"must be {', '.join(repr(n) for n in NETWORKS)}, null or a path to a .npz "
+              f"holding arrays x [n, inputs] and y [n]")
+    path = check.path("dataset", value, base)
+    if path is None:
+        check.fail(f"dataset = {value!r} {wanted}")
+    if path.suffix.lower() != ".npz":
+        hint = _suggest(value, NETWORKS) if not path.suffix else ""
+        check.fail(f"dataset = {value!r} {wanted}{hint}")
+    if not path.is_file():
+        check.fail(f"dataset = {value!r}: no such file ({path})")
+    _check_dataset_file(check, value, path)
+    return str(path)
+
+
+def _array_header(archive, name):
+    """``(shape, dtype)`` of ``name.npy`` in an open .npz zip, or ``None`` for a format
+    version whose header this does not read."""
+    with archive.open(f"{name}.npy") as file:
+        version = np.lib.format.read_magic(file)
+        if version == (1, 0):
+            shape, _, dtype = np.lib.format.read_array_header_1_0(file)
+        elif version == (2, 0):
+            shape, _, dtype = np.lib.format.read_array_header_2_0(file)
+        else:
+            return None
+    return shape, dtype
+
+
+def _check_dataset_file(check, value, path):
+    """A data set archive holds a 2-D numeric ``x`` and a 1-D integer ``y`` of as many rows
+    (read from the array headers only)."""
+    where = f"dataset = {value!r}"
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = {name[:-4] for name in archive.namelist() if name.endswith(".npy")}
+            for name in ("x", "y"):
+                if name not in names:
+                    check.fail(f"{where}: the archive has no array {name!r} (it holds "
+                               f"{', '.join(sorted(names)) or 'no arrays'}); it needs x "
+                               f"[n, inputs] and y [n]")
+            headers = {name: _array_header(archive, name) for name in ("x", "y")}
+    except (OSError, zipfile.BadZipFile, ValueError) as error:
+        check.fail(f"{where}: not a readable NumPy .npz archive ({error})")
+    if None in headers.values():
+        return
+    (x_shape, x_dtype), (y_shape, y_dtype) = headers["x"], headers["y"]
+    if len(x_shape) != 2 or x_dtype.kind not in "biuf":
+        check.fail(f"{where}: x must be a 2-D numeric array [n, inputs], not {x_dtype} of "
+                   f"shape {x_shape}")
+    if len(y_shape) != 1 or y_dtype.kind not in "iu":
+        check.fail(f"{where}: y must be a 1-D integer array of labels [n], not {y_dtype} of "
+                   f"shape {y_shape}")
+    if x_shape[0] != y_shape[0] or not x_shape[0]:
+        check.fail(f"{where}: x has {x_shape[0]} rows and y {y_shape[0]} labels; they need "
+                   f"the same number, at least 1")
+
+
+def _board(check, value):
+    from spikeforge.boards.registry import BOARDS
+    return check.choice("board", value, (*BOARDS, "none"))
+
+
+def _spec(data, source, base):
+    """Check the mapping ``data`` read from ``source``; paths relative to ``base``."""
+    check = _Check(source)
+    data = check.mapping("", data, tuple(DEFAULT_SPEC))
+    defaults = DEFAULT_SPEC
+
+    def top(key):
+        return data.get(key, defaults[key])
+
+    network = _network(check, top("network"), base)
+    dataset = _dataset(check, top("dataset"), base)
+    board = _board(check, top("board"))
+    clock = top("clock_mhz")
+    clock = None if clock is None else check.number("clock_mhz", clock, 0, 1000)
+    samples = top("samples")
+    samples = None if samples is None else check.integer("samples", samples, 1)
+    cycle_samples = check.integer("cycle_samples", top("cycle_samples"), 1)
+
+    builtin = network in NETWORKS
+    train = data.get("train")
+    if not builtin and train is not None:
+        check.fail(f"train is only for the built-in networks ({', '.join(NETWORKS)}), not "
+                   f"network = {network!r} (already trained); remove it")
+    section = {**defaults["train"], **check.mapping("train", train, tuple(defaults["train"]))}
+    train = Train(hidden=check.integer("train.hidden", section["hidden"], 1, 4096),
+                  epochs=check.integer("train.epochs", section["epochs"], 0, 1000),
+                  seed=check.integer("train.seed", section["seed"], 0, 2**32 - 1))
+
+    given = check.mapping("axes", data.get("axes"), tuple(defaults["axes"]))
+    if not builtin and given.get("w_bits") is not None:
+        check.fail(f"axes.w_bits cannot be swept for a network file (network = {network!r} is "
+                   f"already quantized); leave it out")
+    kind_defaults = {**defaults["axes"], **({} if builtin else FILE_NETWORK_AXES)}
+    section = {key: kind_defaults[key] if given.get(key) is None else given[key]
+               for key in kind_defaults}
+    axes = Axes(
+        lanes=check.lanes("axes.lanes", section["lanes"]),
+        format=check.values("axes.format", section["format"],
+                            lambda where, v: check.choice(where, v, FORMATS)),
+        queue_depth=check.values("axes.queue_depth", section["queue_depth"],
+                                 lambda where, v: check.integer(where, v, *QUEUE_DEPTH_RANGE)),
+        w_bits=(None,) if not builtin else check.values(
+            "axes.w_bits", section["w_bits"],
+            lambda where, v: check.integer(where, v, *W_BITS_RANGE)),
+        density=check.values("axes.density", section["density"],
+                             lambda where, v: check.number(where, v, 0, 1)),
+        steps=check.values("axes.steps", section["steps"],
+                           lambda where, v: check.integer(where, v, *STEPS_RANGE)),
+        encoder=check.values("axes.encoder", section["encoder"],
+                             lambda where, v: check.choice(where, v, ENCODERS)))
+
+    given = check.mapping("synthesis", data.get("synthesis"), tuple(defaults["synthesis"]))
+    section = {**defaults["synthesis"], **given}
+    synthesis = Synthesis(
+        max_points=check.integer("synthesis.max_points", section["max_points"], 0, 1000),
+        near=check.integer("synthesis.near", section["near"], 1, 10),
+        calibration=check.integer("synthesis.calibration", section["calibration"], 0, 100),
+        timeout_s=check.number("synthesis.timeout_s", section["timeout_s"], 0),
+        lhr=check.integer("synthesis.lhr", section["lhr"], 0, 1000))
+
+    return Spec(network=network, dataset=dataset, board=board, clock_mhz=clock,
+                samples=samples, cycle_samples=cycle_samples, train=train, axes=axes,
+                synthesis=synthesis, source=source)
+
+
+def _read_yaml(text, source):
+    yaml = need("yaml", "reading a YAML sweep specification", extra="dse")
+
+    class Loader(yaml.SafeLoader):
+        """The safe loader, refusing a key given twice in one mapping."""
+
+        def construct_mapping(self, node, deep=False):
+            seen = set()
+            for key_node, _ in node.value:
+                key = self.construct_object(key_node, deep=True)
+                try:
+                    repeated = key in seen
+                    seen.add(key)
+                except TypeError:          # an unhashable key: the base class reports it
+                    continue
+                if repeated:
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"key {key!r} is given twice", key_node.start_mark)
+            return super().construct_mapping(node, deep=deep)
+
+    try:
+        return yaml.load(text, Loader=Loader)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(error, "problem", None) or str(error)
+        context = getattr(error, "context", None)
+        detail = f"{context}: {problem}" if context else problem
+        raise SpecError(f"{source}: malformed YAML{where}: {detail}") from None
+
+
+def _read_toml(text, source):
+    import tomllib
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise SpecError(f"{source}: malformed TOML: {error}") from None
+
+
+def load_spec(source=None):
+    """Read and check a sweep specification (see the module documentation for the format).
+
+    Parameters
+    ----------
+    source : Mapping, str, os.PathLike, Spec or None
+        A dict, the path of a ``.yaml`` / ``.yml`` / ``.toml`` file, or ``None`` for the
+        defaults (a :class:`Spec` is returned as it is). Relative paths inside the spec are
+        resolved against the spec file's folder, or the current working directory for a dict.
+
+    Returns
+    -------
+    Spec
+
+    Raises
+    ------
+    SpecError
+        Naming the source (the file path or ``spec``) and the key path: an unknown key (with
+        the closest known one), a value of the wrong type or out of range, an empty or
+        repeating axis, a missing network or data set file, an unreadable or malformed file,
+        a file extension other than .yaml, .yml, .toml, or a top level that is not a mapping.
+    ModuleNotFoundError
+        A YAML file without PyYAML installed (the ``spikeforge[dse]`` extra).
+    """
+    if isinstance(source, Spec):
+        return source
+    if source is None:
+        return _spec(copy.deepcopy(DEFAULT_SPEC), "spec", Path.cwd())
+    if isinstance(source, Mapping):
+        return _spec(source, "spec", Path.cwd())
+    if not isinstance(source, (str, os.PathLike)):
+        raise TypeError(f"source must be a mapping, a path to a .yaml, .yml or .toml file, or "
+                        f"None, not {type(source).__name__}")
+    name = os.fspath(source)
+    path = Path(name)
+    suffix = path.suffix.lower()
+    if suffix not in SPEC_SUFFIXES:
+        raise SpecError(f"{name}: unknown spec file extension {path.suffix or '(none)'!r}; "
+                        f"allowed: {', '.join(SPEC_SUFFIXES)}")
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except OSError as error:
+        raise SpecError(f"{name}: cannot read it ({error.strerror or error})") from None
+    except UnicodeDecodeError as error:
+        raise SpecError(f"{name}: not UTF-8 text ({error})") from None
+    data = _read_toml(text, name) if suffix == ".toml" else _read_yaml(text, name)
+    if data is None:                        # an empty YAML file: the defaults
+        data = {}
+    return _spec(data, name, path.absolute().parent)
