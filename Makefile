@@ -14,6 +14,9 @@
 #   make fuzz      host-link fuzzing in Verilator: 10,000 seeded frames, then ten broken copies
 #                  of the link that the fuzzer must catch (build/link-verilator/, ~3 min)
 #   make soak      10,000 random network x input co-simulations in Verilator (build/soak/, <1 h)
+#   make dse       design-space exploration on Dask: the digits sweep (per-layer P x format x
+#                  w_bits x density) through golden model, cycle model, energy estimate and
+#                  synthesis of the Pareto points; fronts, table, LHR study (build/dse/, ~15 min)
 #   make verilog   write the hardware blocks' Verilog to build/verilog/
 #   make synth     bitstream + resource/Fmax report for BOARD (icebreaker, ulx3s, orangecrab)
 #   make prog      program BOARD with openFPGALoader
@@ -29,7 +32,8 @@
 # BOARD, PORT, BOARD_ARGS (e.g. BOARD_ARGS="--network my.npz --lanes 8") for synth/prog/run,
 # DEMO_ARGS (e.g. DEMO_ARGS="--quick", "--w-bits 8 --density 0.3" or "--dataset mnist"),
 # GATESIM_ARGS (e.g. GATESIM_ARGS="--samples 5 --random 2"), FUZZ_ARGS (e.g. "--seed 7"),
-# SOAK_ARGS (e.g. SOAK_ARGS="--cases 1000 --seed 7" or "--seed S --only K" to replay one).
+# SOAK_ARGS (e.g. SOAK_ARGS="--cases 1000 --seed 7" or "--seed S --only K" to replay one),
+# DSE_ARGS (e.g. DSE_ARGS="my-sweep.yaml", "--preset quick" or "--scheduler tcp://host:8786").
 
 PYTHON ?= python3
 VENV   ?= .venv
@@ -44,7 +48,7 @@ STAMP  := $(VENV)/.installed-stamp
 TORCH  ?= torch==2.13.0
 TEST_JOBS ?= auto
 
-.PHONY: all venv test bench compare codesign formal gatesim fuzz soak demo verilog synth prog run \
+.PHONY: all venv test bench compare codesign formal gatesim fuzz soak dse demo verilog synth prog run \
         clean distclean
 
 all: test
@@ -86,6 +90,9 @@ fuzz: $(STAMP)
 
 soak: $(STAMP)
 	$(SPIKEFORGE) soak $(SOAK_ARGS)
+
+dse: $(STAMP)
+	$(SPIKEFORGE) dse $(DSE_ARGS)
 
 verilog: $(STAMP)
 	$(SPIKEFORGE) verilog $(VERILOG_ARGS)

@@ -65,6 +65,9 @@ COMMANDS = {
     "train": ("spikeforge.sim.train_cli", "run",
               "train an SNN with surrogate gradients in the hardware's integer arithmetic: "
               "network.npz, model.nir, report (build/train/)", ()),
+    "dse": ("spikeforge.sim.dse", "run",
+            "design-space exploration on Dask: golden accuracy, cycles, energy and synthesis "
+            "over a sweep; Pareto fronts, LHR study (build/dse/)", ()),
     "codesign": ("spikeforge.sim.codesign", "run",
                  "co-design study on MNIST: sweep beta x threshold (x surrogate slope), train "
                  "each point, golden accuracy, activity, cycles, Pareto front (build/codesign/)",
