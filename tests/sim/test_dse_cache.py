@@ -29,7 +29,8 @@ def test_tool_versions_name_the_tools():
         assert synth[package], package
     assert tool_versions("evaluate")["numpy"] == np.__version__
     # The source digest covers the generator for synthesis, only the model for evaluation.
-    assert synth["spikeforge-source"] == source_digest(("model", "hw", "boards", "toolchain"))
+    assert synth["spikeforge-source"] == source_digest(("model", "hw", "boards", "toolchain",
+                                                         "sim/dse_tasks.py"))
     assert tool_versions("evaluate")["spikeforge-source"] != synth["spikeforge-source"]
 
 
@@ -39,10 +40,12 @@ def test_source_digest_changes_with_a_source_file(tmp_path, monkeypatch):
     (package / "a.py").write_text("x = 1\n")
     monkeypatch.setattr(dse_cache, "_package_root", lambda part: package)
     source_digest.cache_clear()
-    first = source_digest(("model",))
+    (package / "b.py").write_text("y = 1\n")
+    first, module = source_digest(("model",)), source_digest(("model/b.py",))
     (package / "a.py").write_text("x = 2\n")
     source_digest.cache_clear()
     assert source_digest(("model",)) != first
+    assert source_digest(("model/b.py",)) == module        # one module: only its own text
     source_digest.cache_clear()
 
 
