@@ -244,7 +244,10 @@ class DaskExecutor:
 
     def __init__(self, client, cluster=None, description=""):
         self.client, self.cluster = client, cluster
-        workers = client.scheduler_info(n_workers=-1)["workers"]
+        try:
+            workers = client.scheduler_info(n_workers=-1)["workers"]
+        except TypeError:              # distributed before 2025: every worker by default
+            workers = client.scheduler_info()["workers"]
         self.workers = len(workers)
         self.synth_resource = any(SYNTH_RESOURCE in w.get("resources", {})
                                   for w in workers.values())
@@ -553,7 +556,7 @@ def run_sweep(spec, *, scheduler="local", workers=None, out="build/dse", cache="
             build_root = None
             if out is not None and not str(scheduler).startswith("tcp://"):
                 build_root = out / "synth"
-            synth_stats = {"computed": 0, "cached": 0, "rounds": []}
+            synth_stats = {"computed": 0, "cached": 0, "rounds": [], "failed": []}
 
             def round_(chosen, label):
                 chosen = [p for p in chosen if p not in synthesized]
@@ -562,6 +565,10 @@ def run_sweep(spec, *, scheduler="local", workers=None, out="build/dse", cache="
                 done, n = _synthesize(executor, workload_ref, chosen, rows_by_point, spec,
                                       store, progress, on_result, build_root, label)
                 synthesized.update(done)
+                for point, result in done.items():
+                    if "error" in result:
+                        synth_stats["failed"].append({"point": point.label,
+                                                      "error": result["error"]})
                 synth_stats["computed"] += n
                 synth_stats["cached"] += len(done) - n
                 synth_stats["rounds"].append({"round": label, "points": len(done)})
@@ -844,6 +851,9 @@ def report_markdown(result, spec):
         lines.append(f"Synthesized for {spec.board}: {syn['computed']} (cached {syn['cached']}) "
                      f"in {syn['seconds']} s; rounds: "
                      + ", ".join(f"{r['round']} {r['points']}" for r in syn["rounds"]) + ".")
+        for failure in syn["failed"]:
+            lines.append(f"- build of {failure['point']} failed (estimated instead, not cached): "
+                         f"{failure['error']}")
     if result.estimator:
         lines.append(estimator_line(result.estimator))
     lines += ["", "## Accuracy vs µs per image (Pareto set)", "", front_table(result), "",

@@ -301,7 +301,7 @@ def run_synthesis(request):
     except ResourceOverflow as error:
         used, available = _overflow_report(board, request["build_dir"], error)
         result.update(fits=False, used=used, available=available, fmax_mhz=None,
-                      error=str(error))
+                      overflow=str(error))
     else:
         result.update(fits=True, used=dict(report.used), available=dict(report.available),
                       fmax_mhz=report.fmax_mhz, yosys=report.yosys_version,

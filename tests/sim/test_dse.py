@@ -277,3 +277,60 @@ def test_mnist_network_trains_on_its_split():
             "axes": {"lanes": [[4], [10]], "steps": [4], "density": [1.0]}}
     (row,) = run_sweep(spec, scheduler="serial", out=None, cache=None, progress=False).rows
     assert row["tested"] == 40 and 0.3 < row["accuracy"] <= 1.0   # well above chance (0.1)
+
+
+def test_a_failed_build_is_reported_and_not_cached(tmp_path, file_workload, monkeypatch):
+    calls = []
+    good = fake_synthesis(calls)
+
+    def flaky(workload, point, board, **options):
+        if point.lanes == (1, 1):
+            calls.append(point)
+            return {"board": board, "error": "synthesis failed: yosys crashed", "seconds": 1.0}
+        result = good(workload, point, board, **options)
+        if point.lanes[0] == 12:                 # the largest designs do not fit: a result
+            result.update(fits=False, overflow="the design does not fit the device")
+        return result
+
+    monkeypatch.setattr(dse, "synthesize_point", flaky)
+    spec = dict(file_workload, board="icebreaker",
+                axes=dict(file_workload["axes"], format=["csc"], queue_depth=[16]),
+                synthesis={"max_points": 3, "calibration": 3, "lhr": 0})
+    result = run_sweep(spec, scheduler="serial", out=tmp_path / "out", progress=False)
+    failed = result.stats["synthesize"]["failed"]
+    assert [f["error"] for f in failed] == ["synthesis failed: yosys crashed"] * len(failed)
+    assert failed and all("P1-1" in f["point"] for f in failed)
+    assert all(r["resource_source"] == "estimate" for r in result.rows if r["lanes"] == (1, 1))
+    assert "failed (estimated instead, not cached)" in (tmp_path / "out/report.md").read_text()
+    overflowed = [r for r in result.rows if r["fits"] is False]
+    assert overflowed and all(r["resource_source"] == "synthesis" for r in overflowed)
+    calls.clear()
+    run_sweep(spec, scheduler="serial", out=tmp_path / "out", progress=False)
+    # Only the failure is built again; the designs that do not fit come from the cache.
+    assert [p.lanes for p in calls] == [(1, 1)] * len(failed)
+
+
+def test_a_design_that_does_not_fit_is_a_result(tmp_path, monkeypatch):
+    """run_synthesis turns nextpnr's overflow into a result (fits False, its numbers), which
+    the explorer caches like any build, not into an error."""
+    from spikeforge.boards import synth as board_synth
+    from spikeforge.boards.registry import get_board
+    from spikeforge.boards.report import ResourceOverflow
+    from spikeforge.sim.dse_tasks import run_synthesis
+
+    board = get_board("icebreaker")
+    (tmp_path / "top.tim").write_text(
+        "Info: Device utilisation:\nInfo: \t         ICESTORM_LC:    7570/   5280   143%\n"
+        "Info: \t        ICESTORM_RAM:      49/     30   163%\n\n")
+
+    def overflowing(board_, top, *, build_dir, **kwargs):
+        raise ResourceOverflow(board, {"LUT": (7570, 5280), "BRAM": (49, 30)})
+
+    monkeypatch.setattr(board_synth, "synthesize", overflowing)
+    reference_network((8, 4, 2), w_bits=4).save(tmp_path / "net.npz")
+    result = run_synthesis({"network": str(tmp_path / "net.npz"), "lanes": [1, 1],
+                            "format": "csc", "queue_depth": 16, "steps": 4,
+                            "board": "icebreaker", "build_dir": str(tmp_path)})
+    assert "error" not in result and result["fits"] is False
+    assert result["used"]["LUT"] == 7570 and result["used"]["BRAM"] == 49
+    assert result["available"]["LUT"] == 5280 and "does not fit" in result["overflow"]
