@@ -290,7 +290,9 @@ def make_executor(scheduler="local", *, workers=None, dashboard=True):
         count = workers or os.cpu_count() or 1
         cluster = LocalCluster(n_workers=count, threads_per_worker=1, processes=True,
                                resources={SYNTH_RESOURCE: 1},
-                               dashboard_address=":8787" if dashboard else None,
+                               # Without the dashboard the scheduler still serves HTTP
+                               # (health, metrics): on a free port, not 8787.
+                               dashboard_address=":8787" if dashboard else ":0",
                                silence_logs=logging.ERROR)
         return DaskExecutor(Client(cluster), cluster,
                             f"Dask LocalCluster, {count} worker processes x 1 thread")
@@ -592,9 +594,16 @@ def run_sweep(spec, *, scheduler="local", workers=None, out="build/dse", cache="
                 round_(_spread(near, lambda p: rows_by_point[p]["LUT"], left), "Pareto front")
                 model = _fit(synthesized, rows_by_point) or model
                 _apply_resources(rows, model, synthesized, available)
-            if spec.synthesis.lhr:
-                chosen = _lhr_points(rows, spec, sizes, spec.synthesis.lhr)
+            # The study's uniform points and winners; a refit can name new winners, so
+            # repeat (at most three rounds) until they are all built or the budget is spent.
+            lhr_left = spec.synthesis.lhr
+            for _ in range(3):
+                chosen = [p for p in _lhr_points(rows, spec, sizes)
+                          if p not in synthesized][:lhr_left]
+                if not chosen:
+                    break
                 round_(chosen, "LHR study")
+                lhr_left -= len(chosen)
                 model = _fit(synthesized, rows_by_point) or model
                 _apply_resources(rows, model, synthesized, available)
             synth_stats["seconds"] = round(time.perf_counter() - t0, 1)
@@ -649,7 +658,8 @@ def _lhr_pairs(rows, sizes):
     return pairs
 
 
-def _lhr_points(rows, spec, sizes, budget):
+def _lhr_points(rows, spec, sizes):
+    """The LHR study's uniform points and their winners, smallest uniform P first."""
     study = _study_rows(rows, spec)
     if not study:
         return []
@@ -658,7 +668,7 @@ def _lhr_points(rows, spec, sizes, budget):
         for row in (u, best):
             if row["_point"] not in chosen:
                 chosen.append(row["_point"])
-    return chosen[:budget]
+    return chosen
 
 
 def lhr_study(rows, spec, sizes):
