@@ -17,8 +17,10 @@ evaluated in stages:
 
    a. ``synthesis.calibration`` points spread over the design's size, to calibrate the
       resource estimator (:class:`spikeforge.sim.resources.ResourceModel`);
-   b. the points of Pareto rank ≤ ``synthesis.near`` on (accuracy ↑, µs per image ↓, LUT ↓),
-      LUT estimated where not synthesized, up to ``synthesis.max_points`` synthesized in all;
+   b. the designs that fit the board on the accuracy-vs-µs front, then the rest of Pareto
+      rank ≤ ``synthesis.near`` on (accuracy ↑, µs per image ↓, LUT ↓), LUT estimated where not
+      synthesized, up to ``synthesis.max_points`` synthesized in all (repeated after each
+      refit, at most three rounds, since a refit moves the estimated front);
    c. the LHR study's points (below), up to ``synthesis.lhr`` more.
 
    The estimator is refitted after every round; the final one gives LUT / FF / BRAM for every
@@ -93,7 +95,7 @@ PRESETS = {
                  "format": ["csc", "dense"], "queue_depth": [16],
                  "w_bits": [4, 6], "density": [0.5, 0.25, 1.0], "steps": [32],
                  "encoder": ["rate"]},
-        "synthesis": {"max_points": 10, "near": 1, "calibration": 4, "lhr": 8},
+        "synthesis": {"max_points": 16, "near": 1, "calibration": 4, "lhr": 10},
     },
     "mnist": {
         "network": "mnist", "board": "ulx3s", "cycle_samples": 20,
@@ -484,6 +486,25 @@ def _feasible(rows):
     return [row for row in rows if row.get("fits") is not False]
 
 
+def _front_candidates(rows, near, synthesized, count):
+    """Up to ``count`` unsynthesized designs that fit: the accuracy-vs-µs front first, then the
+    points of rank <= ``near`` on (accuracy, µs, LUT), each group spread over its LUTs."""
+    if count <= 0:
+        return []
+    feasible = _feasible(rows)
+    headline = [feasible[i]["_point"] for i in
+                pareto_front(feasible, {"accuracy": "max", "us_per_image": "min"})]
+    ranks = pareto_ranks(feasible, {"accuracy": "max", "us_per_image": "min", "LUT": "min"})
+    near_front = [row["_point"] for row, rank in zip(feasible, ranks)
+                  if rank is not None and rank <= near]
+    lut = {row["_point"]: row["LUT"] for row in feasible}
+    chosen = []
+    for group in (headline, near_front):
+        todo = [p for p in group if p not in synthesized and p not in chosen]
+        chosen += _spread(todo, lambda p: lut[p], count - len(chosen))
+    return chosen
+
+
 def _fit(synthesized, rows_by_point):
     from .resources import ResourceModel
     samples = []
@@ -583,15 +604,15 @@ def run_sweep(spec, *, scheduler="local", workers=None, out="build/dse", cache="
             round_(calibration, "calibration")
             model = _fit(synthesized, rows_by_point)
             _apply_resources(rows, model, synthesized, available)
-            left = budget - len(synthesized)
-            if left > 0:
-                feasible = _feasible(rows)
-                ranks = pareto_ranks(feasible, {"accuracy": "max", "us_per_image": "min",
-                                                "LUT": "min"})
-                near = [row["_point"] for row, rank in zip(feasible, ranks)
-                        if rank is not None and rank <= spec.synthesis.near
-                        and row["_point"] not in synthesized]
-                round_(_spread(near, lambda p: rows_by_point[p]["LUT"], left), "Pareto front")
+            # The Pareto round: the accuracy-vs-latency front first, then the rest of rank <=
+            # near on (accuracy, µs, LUT), among the designs that fit; a refit moves the
+            # estimated front, so repeat (at most three rounds) within the budget.
+            for _ in range(3):
+                left = budget - len(synthesized)
+                chosen = _front_candidates(rows, spec.synthesis.near, synthesized, left)
+                if left <= 0 or not chosen:
+                    break
+                round_(chosen, "Pareto front")
                 model = _fit(synthesized, rows_by_point) or model
                 _apply_resources(rows, model, synthesized, available)
             # The study's uniform points and winners; a refit can name new winners, so
