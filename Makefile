@@ -16,7 +16,8 @@
 #   make soak      10,000 random network x input co-simulations in Verilator (build/soak/, <1 h)
 #   make dse       design-space exploration on Dask: the digits sweep (per-layer P x format x
 #                  w_bits x density) through golden model, cycle model, energy estimate and
-#                  synthesis of the Pareto points; fronts, table, LHR study (build/dse/, ~15 min)
+#                  synthesis of the Pareto points; fronts, table, LHR study (build/dse/, ~16 min;
+#                  run again: seconds, from its cache)
 #   make verilog   write the hardware blocks' Verilog to build/verilog/
 #   make synth     bitstream + resource/Fmax report for BOARD (icebreaker, ulx3s, orangecrab)
 #   make prog      program BOARD with openFPGALoader
