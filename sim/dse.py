@@ -515,10 +515,12 @@ def _fit(synthesized, rows_by_point):
                 samples.append((rows_by_point[point]["features"], used))
     if not samples:
         return None
-    # One sample per distinct design (points differing only in T or encoder share one).
+    # One sample per distinct design (points differing only in T or encoder share one), in
+    # a fixed order: builds finish in any order on a cluster, and the fit's float sums
+    # should not depend on it.
     unique = {json.dumps(f, sort_keys=True): (f, u) for f, u in samples}
     model = ResourceModel()
-    model.fit(list(unique.values()))
+    model.fit([unique[key] for key in sorted(unique)])
     return model
 
 
