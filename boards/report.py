@@ -277,7 +277,7 @@ def parse_nextpnr_log(text):
     return cells, clocks
 
 
-def count_netlist_cells(path, name):
+def _netlist_cells(path, name):
     """Count the cell types of the top module of yosys's JSON netlist."""
     netlist = json.loads(Path(path).read_text())
     modules = netlist.get("modules", {})
@@ -350,7 +350,7 @@ def read_report(board, build_dir, *, name="top", domain="sync", seconds=None):
                              f"{build_dir / (name + '.tim')}; did nextpnr run?")
 
     netlist_path = build_dir / f"{name}.json"
-    netlist_cells = count_netlist_cells(netlist_path, name) if netlist_path.exists() else {}
+    netlist_cells = _netlist_cells(netlist_path, name) if netlist_path.exists() else {}
 
     used, available = {}, {}
     mapping = CELL_TYPES[board.family]

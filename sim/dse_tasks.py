@@ -253,60 +253,32 @@ def _weight_bits(network, config):
 
 # --- synthesis ---------------------------------------------------------------------------------
 
-def _overflow_report(board, build_dir, error):
-    """The numbers of a design that does not fit: nextpnr's utilisation table."""
-    from spikeforge.boards.registry import CELL_TYPES
-    from spikeforge.boards.report import parse_nextpnr_log
-
-    used, available = {}, {}
-    tim = Path(build_dir) / "top.tim"
-    cells, _ = parse_nextpnr_log(tim.read_text()) if tim.exists() else ({}, {})
-    for resource, cell in CELL_TYPES[board.family].items():
-        if cell in cells:
-            used[resource] = cells[cell]["used"]
-            available[resource] = cells[cell]["available"]
-    for resource, (n, limit) in error.overflows.items():
-        used[resource], available[resource] = n, limit
-    netlist = Path(build_dir) / "top.json"
-    if "FF" not in used and netlist.exists():       # iCE40: flip-flops are counted in yosys's
-        from spikeforge.boards.report import count_netlist_cells  # netlist, as read_report
-        cells = count_netlist_cells(netlist, "top")                # does
-        used["FF"] = sum(n for cell, n in cells.items() if cell.startswith("SB_DFF"))
-        available["FF"] = board.resources["FF"]
-    return used, available
-
-
 def run_synthesis(request):
     """Build one point (``request``: a dict with ``network`` (an ``.npz`` path), ``lanes``,
     ``format``, ``queue_depth``, ``steps``, ``board``, ``build_dir``); return the result dict.
-    What the child process of :func:`synthesize_point` runs."""
-    from spikeforge.boards.registry import get_board, runtime_weight_layers
-    from spikeforge.boards.report import ResourceOverflow
-    from spikeforge.boards.synth import synthesize
-    from spikeforge.boards.top import BoardTop
-    from spikeforge.model import compile_weights
+    What the child process of :func:`synthesize_point` runs: the board build of
+    ``spikeforge compare`` (:func:`spikeforge.sim.compare.board_build`, which builds what
+    ``spikeforge synth`` builds and reads a design that does not fit from nextpnr's log)."""
+    from .compare import board_build
 
     network = Network.load(request["network"])
-    board = get_board(request["board"])
     config = HardwareConfig.uniform(network, lanes=list(request["lanes"]),
                                     format=request["format"],
                                     queue_depth=request["queue_depth"])
-    runtime = runtime_weight_layers(board, [compile_weights(layer, c.lanes, c.format)
-                                            for layer, c in zip(network, config.layers)])
-    top = BoardTop(network, config, max_steps=request["steps"], runtime_weights=runtime)
     began = time.perf_counter()
-    result = {"board": board.name, "runtime_weights": runtime}
-    try:
-        report = synthesize(board, top, build_dir=request["build_dir"])
-    except ResourceOverflow as error:
-        used, available = _overflow_report(board, request["build_dir"], error)
-        result.update(fits=False, used=used, available=available, fmax_mhz=None,
-                      overflow=str(error))
-    else:
-        result.update(fits=True, used=dict(report.used), available=dict(report.available),
-                      fmax_mhz=report.fmax_mhz, yosys=report.yosys_version,
-                      workaround=report.workaround)
-    result["seconds"] = time.perf_counter() - began
+    build = board_build(request["board"], network, config, request["build_dir"],
+                        max_steps=request["steps"])
+    result = {"board": build["board"], "runtime_weights": build["weights_in_spram"],
+              "seconds": time.perf_counter() - began}
+    if build["status"] == "built":
+        result.update(fits=True, used=build["used"], available=build["available"],
+                      fmax_mhz=build["fmax_mhz"], yosys=build["yosys"],
+                      workaround=build["workaround"])
+    elif build["status"] == "does not fit":
+        result.update(fits=False, used=build["used"], available=build["available"],
+                      fmax_mhz=None, overflow=build["error"])
+    else:                                  # cannot be generated, or a tool failed
+        result["error"] = f"{build['status']}: {build['error']}"
     return result
 
 
