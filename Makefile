@@ -1,10 +1,10 @@
-# spikeforge — every target sets up its own virtual environment from PyPI on first use and
-# then calls the `spikeforge` command (the console script of the package; `spikeforge --help`).
+# spikefab — every target sets up its own virtual environment from PyPI on first use and
+# then calls the `spikefab` command (the console script of the package; `spikefab --help`).
 #
 #   make demo      train, compress, co-simulate and synthesize the digits classifier
 #   make test      run the whole test suite (toolchain smoke tests included)
 #   make bench     print benchmark figures (golden-model throughput, ...)
-#   make compare   spikeforge beside Spiker+ on MNIST 784-128-10 (build/compare/, 20-40 min)
+#   make compare   spikefab beside Spiker+ on MNIST 784-128-10 (build/compare/, 20-40 min)
 #   make codesign  the co-design study: beta x threshold on MNIST (build/codesign/, ~7 min)
 #   make formal    SymbiYosys proofs of the four blocks (build/formal/; also part of make test)
 #   make gatesim   gate-level simulation of BOARD's synthesized netlists against the golden and
@@ -39,7 +39,7 @@
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
-SPIKEFORGE := $(VENV)/bin/spikeforge
+SPIKEFAB := $(VENV)/bin/spikefab
 BOARD  ?= icebreaker
 PORT   ?=
 STAMP  := $(VENV)/.installed-stamp
@@ -56,7 +56,7 @@ all: test
 
 # The install is redone only when pyproject.toml changes (or the venv is missing).
 $(STAMP): pyproject.toml
-	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "spikeforge needs Python >= 3.11; set PYTHON=python3.11 (found " + sys.version.split()[0] + ")")'
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "spikefab needs Python >= 3.11; set PYTHON=python3.11 (found " + sys.version.split()[0] + ")")'
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet $(TORCH) -e '.[test]'
@@ -70,45 +70,45 @@ test: $(STAMP)
 	$(PY) -m pytest -n $(TEST_JOBS) --dist loadfile $(PYTEST_ARGS)
 
 bench: $(STAMP)
-	$(SPIKEFORGE) bench $(BENCH_ARGS)
+	$(SPIKEFAB) bench $(BENCH_ARGS)
 
 compare: $(STAMP)
-	$(SPIKEFORGE) compare $(COMPARE_ARGS)
+	$(SPIKEFAB) compare $(COMPARE_ARGS)
 
 codesign: $(STAMP)
-	$(SPIKEFORGE) codesign $(CODESIGN_ARGS)
+	$(SPIKEFAB) codesign $(CODESIGN_ARGS)
 
 formal: $(STAMP)
-	$(SPIKEFORGE) formal
+	$(SPIKEFAB) formal
 	$(PY) -m pytest tests/formal $(PYTEST_ARGS)
 
 gatesim: $(STAMP)
-	$(SPIKEFORGE) gatesim --board $(BOARD) --out build/gatesim/$(BOARD) $(GATESIM_ARGS)
+	$(SPIKEFAB) gatesim --board $(BOARD) --out build/gatesim/$(BOARD) $(GATESIM_ARGS)
 
 fuzz: $(STAMP)
-	$(SPIKEFORGE) fuzz --frames 10000 --seed 1 --cache build/link-verilator $(FUZZ_ARGS)
-	$(SPIKEFORGE) fuzz --mutants --frames 3000 --seed 1 --cache build/link-verilator
+	$(SPIKEFAB) fuzz --frames 10000 --seed 1 --cache build/link-verilator $(FUZZ_ARGS)
+	$(SPIKEFAB) fuzz --mutants --frames 3000 --seed 1 --cache build/link-verilator
 
 soak: $(STAMP)
-	$(SPIKEFORGE) soak $(SOAK_ARGS)
+	$(SPIKEFAB) soak $(SOAK_ARGS)
 
 dse: $(STAMP)
-	$(SPIKEFORGE) dse $(DSE_ARGS)
+	$(SPIKEFAB) dse $(DSE_ARGS)
 
 verilog: $(STAMP)
-	$(SPIKEFORGE) verilog $(VERILOG_ARGS)
+	$(SPIKEFAB) verilog $(VERILOG_ARGS)
 
 synth: $(STAMP)
-	$(SPIKEFORGE) synth --board $(BOARD) $(BOARD_ARGS)
+	$(SPIKEFAB) synth --board $(BOARD) $(BOARD_ARGS)
 
 prog: $(STAMP)
-	$(SPIKEFORGE) prog --board $(BOARD) $(BOARD_ARGS)
+	$(SPIKEFAB) prog --board $(BOARD) $(BOARD_ARGS)
 
 run: $(STAMP)
-	$(SPIKEFORGE) run --board $(BOARD) --port "$(PORT)" $(BOARD_ARGS)
+	$(SPIKEFAB) run --board $(BOARD) --port "$(PORT)" $(BOARD_ARGS)
 
 demo: $(STAMP)
-	$(SPIKEFORGE) demo $(DEMO_ARGS)
+	$(SPIKEFAB) demo $(DEMO_ARGS)
 
 clean:
 	rm -rf build .pytest_cache .hypothesis

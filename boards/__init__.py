@@ -1,1 +1,1 @@
-"""spikeforge.boards"""
+"""spikefab.boards"""

@@ -1,10 +1,10 @@
-"""Command line of the board flow: ``spikeforge synth|prog|run`` (also
-``python -m spikeforge.boards synth|prog|run``).
+"""Command line of the board flow: ``spikefab synth|prog|run`` (also
+``python -m spikefab.boards synth|prog|run``).
 
 ``make synth BOARD=icebreaker``, ``make prog BOARD=…`` and ``make run BOARD=… PORT=…`` call it.
 The network is the built-in digits-sized default (the 64-128-10 reference network with 4-bit
 weights, 50 % of them kept, balanced over the PE lanes) unless ``--network FILE.npz`` names
-one saved with :meth:`spikeforge.model.Network.save`.
+one saved with :meth:`spikefab.model.Network.save`.
 
 Every error a user can cause ends in one line naming the flag and the allowed values (bad
 flags are refused by argparse before anything runs; a network file that cannot be read, a
@@ -18,10 +18,10 @@ import sys
 
 import numpy as np
 
-from spikeforge.model import (FORMATS, HardwareConfig, Network, cycle_model, encode_rate,
+from spikefab.model import (FORMATS, HardwareConfig, Network, cycle_model, encode_rate,
                               reference_network, simulate)
-from spikeforge.model.checks import flag_input_file, flag_int, flag_output_dir
-from spikeforge.model.cycles import QUEUE_DEPTH_RANGE
+from spikefab.model.checks import flag_input_file, flag_int, flag_output_dir
+from spikefab.model.cycles import QUEUE_DEPTH_RANGE
 
 __all__ = ["BOARD_NAMES", "COMMANDS", "add_arguments", "main", "network_and_config", "prog",
            "run", "synth"]
@@ -84,10 +84,10 @@ def typical_inputs(network, samples=16, steps=16, activity=0.15, seed=0):
 
 
 def synth(args):
-    """``spikeforge synth``: bitstream and report for ``--board``."""
-    from spikeforge.toolchain import ToolNotFound
+    """``spikefab synth``: bitstream and report for ``--board``."""
+    from spikefab.toolchain import ToolNotFound
 
-    from spikeforge.model import compile_weights
+    from spikefab.model import compile_weights
 
     from .registry import get_board, runtime_weight_layers
     from .report import ResourceOverflow, SynthesisError
@@ -101,7 +101,7 @@ def synth(args):
                                             for layer, c in zip(network, config.layers)])
     if any(runtime):
         print(f"weights of layer(s) {[i + 1 for i, r in enumerate(runtime) if r]} go to SPRAM: "
-              f"loaded at run time (spikeforge run loads them), not in the bitstream")
+              f"loaded at run time (spikefab run loads them), not in the bitstream")
     top = BoardTop(network, config, baud=args.baud, max_steps=args.steps,
                    runtime_weights=runtime)
     try:
@@ -142,7 +142,7 @@ def synth(args):
 
 
 def prog(args):
-    """``spikeforge prog``: program the bitstream of ``spikeforge synth`` into ``--board``."""
+    """``spikefab prog``: program the bitstream of ``spikefab synth`` into ``--board``."""
     from .program import ProgramError, program
     out = args.out / args.board
     bitstream = out / ("top.bin" if args.board == "icebreaker" else "top.bit")
@@ -153,7 +153,7 @@ def prog(args):
 
 
 def run(args):
-    """``spikeforge run``: load the network into the board on ``--port`` and compare its
+    """``spikefab run``: load the network into the board on ``--port`` and compare its
     answers with the golden model."""
     from .host import Device, open_serial
     from .protocol import ProtocolError
@@ -189,7 +189,7 @@ def run(args):
 
 
 def add_arguments(parser, command):
-    """The options of ``spikeforge <command>`` for ``command`` in synth, prog, run."""
+    """The options of ``spikefab <command>`` for ``command`` in synth, prog, run."""
     s = parser
     s.add_argument("--board", choices=BOARD_NAMES, default="icebreaker")
     s.add_argument("--out", type=flag_output_dir, default="build",
@@ -232,7 +232,7 @@ COMMANDS = {
 
 
 def parser():
-    p = argparse.ArgumentParser(prog="python -m spikeforge.boards",
+    p = argparse.ArgumentParser(prog="python -m spikefab.boards",
                                 description=__doc__.split("\n")[0])
     sub = p.add_subparsers(dest="command", required=True)
     for name, (helptext, function) in COMMANDS.items():

@@ -42,7 +42,7 @@ def has_dfu_suffix(data):
 def main(argv=None):
     """``dfu-suffix -v VID -p PID [-d DID] -a FILE`` (the options the OrangeCrab build uses)."""
     import argparse
-    parser = argparse.ArgumentParser(prog="dfu-suffix (spikeforge)")
+    parser = argparse.ArgumentParser(prog="dfu-suffix (spikefab)")
     parser.add_argument("-v", "--vid", type=lambda s: int(s, 16), required=True)
     parser.add_argument("-p", "--pid", type=lambda s: int(s, 16), required=True)
     parser.add_argument("-d", "--did", type=lambda s: int(s, 16), default=0xFFFF)
@@ -56,12 +56,12 @@ def main(argv=None):
 
 
 def wrapper(build_dir):
-    script = Path(build_dir) / "spikeforge-dfu-suffix"
+    script = Path(build_dir) / "spikefab-dfu-suffix"
     script.write_text(
         "#!/bin/sh\n"
-        "# dfu-suffix replacement written by spikeforge.boards.synth (dfu-util is not on PyPI)\n"
+        "# dfu-suffix replacement written by spikefab.boards.synth (dfu-util is not on PyPI)\n"
         f"exec {shlex.quote(sys.executable)} -c "
-        "'import sys; from spikeforge.boards.dfu import main; main("
+        "'import sys; from spikefab.boards.dfu import main; main("
         "sys.argv[1:])' \"$@\"\n")
     script.chmod(0o755)
     return str(script.resolve())

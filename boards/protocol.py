@@ -51,7 +51,7 @@ went in since the last ``SAMPLE``: a sample was started and not closed), bit 1
 in flight or a result waiting), bit 3 ``error`` (the accelerator's sticky error flag); bits
 4-7 are 0.
 
-A host that opens a session sends ``RESET`` first (:class:`~spikeforge.boards.host.Device`
+A host that opens a session sends ``RESET`` first (:class:`~spikefab.boards.host.Device`
 does): whatever an earlier host left behind — a sample without its ``SAMPLE``, a result never
 read, events half through the pipeline — would otherwise leak into the first answers.
 
@@ -206,7 +206,7 @@ class ResetReport:
 
 @dataclass(frozen=True)
 class Identity:
-    """What ``IDENTIFY`` tells about a device: protocol and spikeforge version, the network
+    """What ``IDENTIFY`` tells about a device: protocol and spikefab version, the network
     shape, the hardware configuration, and for every layer the geometry of its weight
     memories (``word_bytes`` and ``depth`` per target, 0 where a format has no such memory).
 
@@ -264,7 +264,7 @@ class Identity:
         """The identity block, exactly (no byte short or left over)."""
         data = bytes(data)
         if data[:4] != MAGIC:
-            raise ProtocolError(f"not a spikeforge device (identity starts {data[:4]!r})")
+            raise ProtocolError(f"not a spikefab device (identity starts {data[:4]!r})")
         try:
             return cls._parse(data)
         except (IndexError, KeyError, ValueError, struct.error):

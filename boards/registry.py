@@ -84,8 +84,8 @@ def _board_registry():
         from amaranth_boards.orangecrab_r0_2 import OrangeCrabR0_2_25FPlatform
         from amaranth_boards.ulx3s import ULX3S_85F_Platform
     except ImportError as error:
-        raise ImportError(f"spikeforge.boards.synth needs amaranth-boards ({error}); install "
-                          f"spikeforge[fpga] (pip install 'spikeforge[fpga]')") from error
+        raise ImportError(f"spikefab.boards.synth needs amaranth-boards ({error}); install "
+                          f"spikefab[fpga] (pip install 'spikefab[fpga]')") from error
 
     boards = [
         Board("icebreaker", "iCEBreaker", ICEBreakerPlatform, "ice40", "iCE40UP5K", 12.0,
@@ -140,7 +140,7 @@ def runtime_weight_layers(board, images):
     leave enough blocks for it (largest stores first); everything else stays block RAM
     with its contents in the bitstream. Boards without SPRAM get ``False`` everywhere.
 
-    ``images``: the layers' :class:`~spikeforge.model.WeightImage` (their ``weights``
+    ``images``: the layers' :class:`~spikefab.model.WeightImage` (their ``weights``
     memory's width and depth decide).
     """
     board = get_board(board)

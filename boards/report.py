@@ -126,7 +126,7 @@ class SynthReport:
         Per failed yosys attempt: its ``options``, the ``error`` line and the kept ``log``.
     netlist : Path or None
         The gate-level netlist (``<name>.netlist.v``) the bitstream's own yosys run wrote, for
-        simulation with the vendor cell models (``spikeforge gatesim``); ``None`` when the
+        simulation with the vendor cell models (``spikefab gatesim``); ``None`` when the
         build did not write one.
     """
 

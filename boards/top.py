@@ -4,8 +4,8 @@ from amaranth import Elaboratable, Module
 from amaranth.build import ResourceError
 from amaranth.lib import io
 
-from spikeforge.model import HardwareConfig, Network
-from spikeforge.hw.params import check_instance, check_int, validating
+from spikefab.model import HardwareConfig, Network
+from spikefab.hw.params import check_instance, check_int, validating
 
 from .link import HostLink
 
@@ -25,13 +25,13 @@ class BoardTop(Elaboratable):
     Parameters
     ----------
     network, config :
-        As for :class:`~spikeforge.hw.accelerator.Accelerator`.
+        As for :class:`~spikefab.hw.accelerator.Accelerator`.
     baud : int
         UART speed; the clock divisor is rounded and must be within 2 % of it.
     max_steps, capacity, runtime_weights :
         As for :class:`~.link.HostLink` (``runtime_weights``: see
         :func:`~.registry.runtime_weight_layers`; such a bitstream computes nothing until the
-        host has loaded the weights, as ``spikeforge run`` does).
+        host has loaded the weights, as ``spikefab run`` does).
     """
 
     def __init__(self, network, config, *, baud=DEFAULT_BAUD, max_steps=255, capacity=None,

@@ -5,7 +5,7 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.cdc import FFSynchronizer
 from amaranth.lib.wiring import In, Out
 
-from spikeforge.hw.params import check_int, validating
+from spikefab.hw.params import check_int, validating
 
 __all__ = ["UARTRx", "UARTTx"]
 

@@ -1,1 +1,1 @@
-"""spikeforge.hw"""
+"""spikefab.hw"""

@@ -4,7 +4,7 @@ from amaranth import Module, Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from spikeforge.model import HardwareConfig, Network, Timing, compile_weights
+from spikefab.model import HardwareConfig, Network, Timing, compile_weights
 
 from .event_queue import EventQueue
 from .events import EventKind, EventLayout, addr_bits_for
@@ -35,7 +35,7 @@ class Accelerator(wiring.Component):
 
     Layers run concurrently: layer ``l`` may work on step ``t`` while layer ``l-1`` works on
     step ``t+1``; ``SAMPLE`` markers separate back-to-back samples and clear all state. The
-    timing is the contract of :mod:`spikeforge.model.cycles` with :data:`HARDWARE_TIMING`: the
+    timing is the contract of :mod:`spikefab.model.cycles` with :data:`HARDWARE_TIMING`: the
     cycle model predicts the cycles exactly for one layer.
 
     Parameters

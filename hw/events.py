@@ -1,4 +1,4 @@
-"""Address events: the payload every spikeforge stream carries between layers (DESIGN.md §3).
+"""Address events: the payload every spikefab stream carries between layers (DESIGN.md §3).
 
 An event is ``SPIKE(addr)`` (neuron ``addr`` of the producing layer fired), ``STEP`` (end of
 a timestep) or ``SAMPLE`` (end of a sample: clear all state after the last step). Markers
@@ -7,8 +7,8 @@ keep the layers in lock-step without a global controller.
 
 from amaranth.lib import data, enum
 
-from spikeforge.model import events as model_events
-from spikeforge.model.checks import check_int
+from spikefab.model import events as model_events
+from spikefab.model.checks import check_int
 
 __all__ = ["EventKind", "EventLayout", "addr_bits_for"]
 

@@ -1,13 +1,13 @@
 """``make verilog``: write the Verilog of each hardware block for one configuration.
 
 The default configuration is the built-in 64-128-10 reference network
-(:func:`spikeforge.model.reference_network`) with 4 PEs per layer, 4-bit weights, the ``csc``
+(:func:`spikefab.model.reference_network`) with 4 PEs per layer, 4-bit weights, the ``csc``
 format and 16-entry queues: ``accelerator.v`` holds the whole network, and the four block
 files hold the blocks of its first layer (``--layer`` picks another). Every file starts with
 a header comment recording the configuration and the command that made it. Override from
 the command line, e.g.::
 
-    python -m spikeforge.hw.generate --lanes 8 --format bitmap --w-bits 8
+    python -m spikefab.hw.generate --lanes 8 --format bitmap --w-bits 8
     make verilog VERILOG_ARGS="--lanes 8 --format bitmap"
 """
 
@@ -17,11 +17,11 @@ import sys
 from importlib.metadata import version
 from pathlib import Path
 
-from spikeforge.model import (FORMATS, LEAK_MODES, RESET_MECHANISMS, RESET_TIMINGS,
+from spikefab.model import (FORMATS, LEAK_MODES, RESET_MECHANISMS, RESET_TIMINGS,
                               HardwareConfig, compile_weights, reference_network)
-from spikeforge.model.checks import flag_float, flag_int, flag_output_dir
-from spikeforge.model.cycles import QUEUE_DEPTH_RANGE
-from spikeforge.model.network import MUL_FRAC_RANGE, V_BITS_RANGE, W_BITS_RANGE
+from spikefab.model.checks import flag_float, flag_int, flag_output_dir
+from spikefab.model.cycles import QUEUE_DEPTH_RANGE
+from spikefab.model.network import MUL_FRAC_RANGE, V_BITS_RANGE, W_BITS_RANGE
 
 from .accelerator import Accelerator
 from .event_queue import EventQueue
@@ -37,7 +37,7 @@ __all__ = ["generate_blocks", "add_arguments", "run", "main"]
 def build_network(args):
     """The configured network: the reference network with the neuron options applied to
     every layer."""
-    from spikeforge.model import Network
+    from spikefab.model import Network
     network = reference_network(tuple(args.sizes), density=args.density, w_bits=args.w_bits,
                                 seed=args.seed)
     if not 0 <= args.layer < len(network):
@@ -79,7 +79,7 @@ MAX_NEURONS = 65535
 
 
 def add_arguments(p):
-    """The options of ``spikeforge verilog`` (and ``python -m spikeforge.hw.generate``)."""
+    """The options of ``spikefab verilog`` (and ``python -m spikefab.hw.generate``)."""
     p.add_argument("--out", type=flag_output_dir, default="build/verilog",
                    help="output folder (default build/verilog)")
     p.add_argument("--sizes", type=flag_int(1, MAX_NEURONS), nargs="+", default=[64, 128, 10],
@@ -111,12 +111,12 @@ def add_arguments(p):
 
 
 def parser():
-    p = argparse.ArgumentParser(prog="python -m spikeforge.hw.generate",
+    p = argparse.ArgumentParser(prog="python -m spikefab.hw.generate",
                                 description=__doc__.split("\n")[0])
     return add_arguments(p)
 
 
-def run(args, command="spikeforge verilog"):
+def run(args, command="spikefab verilog"):
     """Write the Verilog files for the parsed ``args``; every error ends in one line."""
     if len(args.sizes) < 2:
         raise SystemExit(f"error: --sizes needs at least two sizes (inputs, then one per "
@@ -130,7 +130,7 @@ def run(args, command="spikeforge verilog"):
                   f"{layer.v_bits}, theta {layer.theta}, leak {layer.leak} (k={layer.k}, "
                   f"m={layer.m}, f={layer.f}), reset {layer.reset}, timing {layer.timing}; "
                   f"P = {args.lanes}, format {args.format}, queue depth {args.queue_depth}")
-        header = (f"spikeforge {version('spikeforge')} - generated Verilog\n"
+        header = (f"spikefab {version('spikefab')} - generated Verilog\n"
                   f"configuration: {config}\n"
                   f"command: {command} {shlex.join(getattr(args, 'argv', []))}")
         paths = generate_blocks(layer, lanes=args.lanes, fmt=args.format,
@@ -156,7 +156,7 @@ def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parser().parse_args(argv)
     args.argv = argv
-    return run(args, command="python -m spikeforge.hw.generate")
+    return run(args, command="python -m spikefab.hw.generate")
 
 
 if __name__ == "__main__":

@@ -4,8 +4,8 @@ from amaranth import Cat, Module, Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from spikeforge.model.memory import WeightImage
-from spikeforge.model.network import Layer
+from spikefab.model.memory import WeightImage
+from spikefab.model.network import Layer
 
 from .events import EventKind, EventLayout, addr_bits_for
 from .lif_core import LIFCore
@@ -33,7 +33,7 @@ class LayerCore(wiring.Component):
     """One layer of the accelerator (DESIGN.md §3): weight memory → PE array → LIF sweep.
 
     The controller pops the layer's input events one at a time and only when the core is free
-    — the timing contract of :mod:`spikeforge.model.cycles`, which this block implements:
+    — the timing contract of :mod:`spikefab.model.cycles`, which this block implements:
 
     * ``SPIKE(j)`` (sparse mode) goes to the weight memory as column ``j``; the next event is
       popped when the memory issues the column's last word, ``max(1, L_j)`` cycles later.

@@ -5,7 +5,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from spikeforge.model.network import Layer, signed_range
+from spikefab.model.network import Layer, signed_range
 
 from .events import EventKind, EventLayout, addr_bits_for
 from .layouts import NamedArrayLayout
@@ -31,7 +31,7 @@ class LIFCore(wiring.Component):
     The sweep visits ``C = ceil(N / S)`` *chunks*; chunk ``k`` is neurons ``kS .. kS+S-1``,
     lane ``i % S`` for neuron ``i``. Membranes (``v_bits``, saturating), refractory bits
     (the last spike, for ``delayed`` timing) and biases live in memories of ``C`` words of
-    ``S`` lanes. The input currents come from the :class:`~spikeforge.hw.pe_array.PEArray`
+    ``S`` lanes. The input currents come from the :class:`~spikefab.hw.pe_array.PEArray`
     of ``P = lanes`` PEs through ``sweep``/``currents`` (read and clear): chunk ``k`` is
     row ``kS // P`` of PE group ``(kS % P) // S``. The neuron parameters (threshold, leak
     mode and constants, reset, timing) are fixed at generation; the multiplier of the
@@ -73,7 +73,7 @@ class LIFCore(wiring.Component):
     error : ``Out(1)``
         Sticky: a ``SPIKE`` command was offered.
 
-    Timing (the sweep contract of :mod:`spikeforge.model.cycles`): a command accepted in
+    Timing (the sweep contract of :mod:`spikefab.model.cycles`): a command accepted in
     cycle ``s`` may issue chunk 0 in cycle ``s + drain``. A chunk issued in ``c`` is
     computed in two stages, ``c + 1`` (input current, leak) and ``c + 2`` (sum, saturation,
     threshold, reset, membrane write); if it has spikes, its mask enters the emitter queue

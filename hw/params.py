@@ -8,7 +8,7 @@ import contextlib
 
 from amaranth import Elaboratable
 
-from spikeforge.model.checks import check_choice, check_instance, check_int
+from spikefab.model.checks import check_choice, check_instance, check_int
 
 __all__ = ["check_int", "check_choice", "check_instance", "validating"]
 

@@ -1,4 +1,4 @@
-"""Verilog generation for spikeforge components.
+"""Verilog generation for spikefab components.
 
 :func:`convert` is ``amaranth.back.verilog.convert`` with the component's ports taken from
 its signature, leaving out members that are constants (the ``ready`` of an

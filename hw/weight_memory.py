@@ -5,7 +5,7 @@ from amaranth.lib import data, enum, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from spikeforge.model.memory import WeightImage
+from spikefab.model.memory import WeightImage
 
 from .layouts import NamedArrayLayout
 from .params import check_instance, check_int, validating
@@ -15,8 +15,8 @@ __all__ = ["RUNTIME_STORE_ATTR", "LaneLayout", "LoadTarget", "WeightMemory", "Wo
 #: Attribute marking a run-time loaded weight store in the netlist; its value is the store's
 #: size in bits. Amaranth writes an all-zero initializer for every memory, which keeps yosys
 #: from SPRAM (no initial contents); the board flow clears the initializer of the memories
-#: carrying this attribute (``spikeforge.boards.synth``).
-RUNTIME_STORE_ATTR = "spikeforge_runtime_store"
+#: carrying this attribute (``spikefab.boards.synth``).
+RUNTIME_STORE_ATTR = "spikefab_runtime_store"
 
 
 class LaneLayout(data.StructLayout):
@@ -48,18 +48,18 @@ def _bits(n):
 
 
 class WeightMemory(wiring.Component):
-    """A layer's weight memory, initialized from a :class:`~spikeforge.model.WeightImage`.
+    """A layer's weight memory, initialized from a :class:`~spikefab.model.WeightImage`.
 
     Given the address of a pre-synaptic input ``j`` (a *column*), it streams that column as
     ``L_j`` words, one per cycle, each lane ``(valid, local index, weight)`` for one PE
     (DESIGN.md §3); an empty column yields one word with no valid lane. The memories hold
     exactly the image's words (``model/`` is the one source of truth); formats ``dense``,
-    ``csc`` and ``bitmap`` are decoded as :mod:`spikeforge.model.memory` documents.
+    ``csc`` and ``bitmap`` are decoded as :mod:`spikefab.model.memory` documents.
 
     Parameters
     ----------
     image : WeightImage
-        Compiled by :func:`spikeforge.model.compile_weights`; its format, lanes, rows, widths
+        Compiled by :func:`spikefab.model.compile_weights`; its format, lanes, rows, widths
         and pointer field widths fix the hardware geometry.
     capacity : int, optional
         Depth of the ``weights`` memory (default: the image's, at least 1), so that a larger

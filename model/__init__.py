@@ -1,7 +1,7 @@
-"""spikeforge.model — the NumPy golden reference (DESIGN.md §2–§4).
+"""spikefab.model — the NumPy golden reference (DESIGN.md §2–§4).
 
 Integer network description, quantization and pruning, input encoders, the exact golden
-simulation, weight-memory images and the cycle model. Imports nothing else of spikeforge:
+simulation, weight-memory images and the cycle model. Imports nothing else of spikefab:
 the reference never depends on what it checks.
 """
 

@@ -52,9 +52,9 @@ def float_array(name, value, ndim=None, *, finite=True):
 
 
 def check_instance(name, value, cls):
-    """Return ``value`` if it is a ``cls``; raise TypeError naming the expected spikeforge type."""
+    """Return ``value`` if it is a ``cls``; raise TypeError naming the expected spikefab type."""
     if not isinstance(value, cls):
-        raise TypeError(f"{name} must be a spikeforge.model.{cls.__name__}, not "
+        raise TypeError(f"{name} must be a spikefab.model.{cls.__name__}, not "
                         f"{type(value).__name__}")
     return value
 
@@ -138,7 +138,7 @@ def flag_output_dir(text):
 
 def need(module, purpose, *, extra):
     """Import the optional ``module``; a missing one raises :class:`ModuleNotFoundError`
-    naming the pip extra of spikeforge that provides it (``spikeforge.model`` itself needs
+    naming the pip extra of spikefab that provides it (``spikefab.model`` itself needs
     NumPy only, DESIGN.md §7)."""
     import importlib
     try:
@@ -147,4 +147,4 @@ def need(module, purpose, *, extra):
         top = module.split(".")[0]
         raise ModuleNotFoundError(
             f"{purpose} needs {top}, which is not installed ({error}); install the {extra} "
-            f"extra: pip install 'spikeforge[{extra}]'", name=top) from error
+            f"extra: pip install 'spikefab[{extra}]'", name=top) from error

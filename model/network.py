@@ -46,7 +46,7 @@ def _integer_array(name, value, ndim):
         if not np.all(np.isfinite(array)) or not np.array_equal(array, np.round(array)):
             raise ValueError(
                 f"{name} must hold integers; quantize float weights first "
-                f"(spikeforge.model.quantize_network)")
+                f"(spikefab.model.quantize_network)")
         return array.astype(np.int64)
     raise TypeError(f"{name} must be an integer array, not dtype {array.dtype}")
 
@@ -249,7 +249,7 @@ class Network:
     def save(self, path):
         """Write the network to ``path`` as a NumPy ``.npz`` archive (weights, biases and every
         neuron parameter); :meth:`load` reads it back."""
-        arrays = {"format": np.array("spikeforge-network-1"), "layers": np.array(len(self))}
+        arrays = {"format": np.array("spikefab-network-1"), "layers": np.array(len(self))}
         for index, layer in enumerate(self.layers):
             arrays[f"l{index}_weights"] = layer.weights
             arrays[f"l{index}_bias"] = layer.bias
@@ -267,15 +267,15 @@ class Network:
         except (OSError, ValueError) as error:
             if isinstance(error, OSError) and not isinstance(error, zipfile.BadZipFile):
                 raise ValueError(f"{path}: cannot read it ({error.strerror or error})") from None
-            raise ValueError(f"{path}: not a spikeforge network file (not a NumPy .npz "
+            raise ValueError(f"{path}: not a spikefab network file (not a NumPy .npz "
                              f"archive)") from None
         if not isinstance(archive, np.lib.npyio.NpzFile):
-            raise ValueError(f"{path}: not a spikeforge network file (a single .npy array, "
+            raise ValueError(f"{path}: not a spikefab network file (a single .npy array, "
                              f"not an .npz archive)")
         with archive:
-            if "format" not in archive or str(archive["format"]) != "spikeforge-network-1":
-                raise ValueError(f"{path}: not a spikeforge network file (no format tag "
-                                 f"'spikeforge-network-1')")
+            if "format" not in archive or str(archive["format"]) != "spikefab-network-1":
+                raise ValueError(f"{path}: not a spikefab network file (no format tag "
+                                 f"'spikefab-network-1')")
             layers = []
             try:
                 for index in range(int(archive["layers"])):

@@ -1,8 +1,8 @@
-"""NIR import and export: other tools' spiking networks in, spikeforge's networks out.
+"""NIR import and export: other tools' spiking networks in, spikefab's networks out.
 
 NIR (the Neuromorphic Intermediate Representation, ``pip install nir``) is the exchange
 format of snnTorch, Norse, Sinabs, Rockpool, Lava-DL, SpiNNaker2 and others. It describes
-continuous-time nodes; spikeforge runs the integer discrete-time LIF of DESIGN.md §2. This
+continuous-time nodes; spikefab runs the integer discrete-time LIF of DESIGN.md §2. This
 module is the documented bridge between the two. ``nir``, ``torch``, ``snntorch`` and
 ``nirtorch`` are imported inside the functions that need them (extras ``nir`` and ``train``).
 
@@ -45,11 +45,11 @@ built and their difference.
 
 Reset
 -----
-NIR knows only reset-to-value (``v_reset``), applied in the step of the spike: spikeforge
+NIR knows only reset-to-value (``v_reset``), applied in the step of the spike: spikefab
 reads it as ``reset="zero"``, ``timing="immediate"``; a non-zero ``v_reset`` is refused
 (the hardware resets to 0 or subtracts the threshold). Ask for subtract reset or snnTorch's
 delayed reset with ``reset="subtract"`` / ``timing="delayed"``, or carry them in the
-neuron node's metadata (``spikeforge_reset``, ``spikeforge_timing``), which :func:`to_nir`
+neuron node's metadata (``spikefab_reset``, ``spikefab_timing``), which :func:`to_nir`
 and :func:`snntorch_to_nir` write and which take precedence over ``v_reset``.
 
 Scale rule (floats to integers)
@@ -73,7 +73,7 @@ Export and round trip
 ``v_leak = 0``, ``v_reset = 0``) or ``IF`` (``r = 1``) per layer, and keeps what NIR cannot
 express in metadata: the reset mechanism and timing, the exact leak (``k`` or ``m, f``), the
 integer widths (``w_bits``, ``v_bits``), and in the graph's metadata ``dt``, the format tag
-and ``spikeforge_scale = 1`` (weights, biases and thresholds are in integer hardware units).
+and ``spikefab_scale = 1`` (weights, biases and thresholds are in integer hardware units).
 Reading that file back with :func:`from_nir` gives the same :class:`Network`, field by field.
 """
 
@@ -98,7 +98,7 @@ DISCRETIZATIONS = ("euler", "zoh")
 #: input that integrate-and-fire layers accumulate.
 DEFAULT_V_BITS = 16
 #: Graph metadata tag of files written by :func:`to_nir`.
-NIR_FORMAT = "spikeforge-nir-1"
+NIR_FORMAT = "spikefab-nir-1"
 
 _SUPPORTED = ("Input, Output, Affine, Linear, Scale, Flatten, Identity, LIF and IF in one "
               "chain (Input → Affine/Linear → LIF/IF → … → Output)")
@@ -109,7 +109,7 @@ _INTEGER = 1e-6       # relative distance within which a float counts as an inte
 
 @dataclass(frozen=True)
 class LayerImport:
-    """How one NIR neuron node became a spikeforge layer (what :func:`import_nir` reports)."""
+    """How one NIR neuron node became a spikefab layer (what :func:`import_nir` reports)."""
 
     node: str                 #: name of the LIF/IF node in the graph
     kind: str                 #: "LIF" or "IF"
@@ -237,7 +237,7 @@ def _chain(graph):
         if isinstance(node, nir.NIRGraph):
             raise ValueError(
                 f"NIR node {name!r} is a nested NIRGraph (a subgraph, as recurrent layers such "
-                f"as snnTorch's RLeaky are written); spikeforge supports {_SUPPORTED}")
+                f"as snnTorch's RLeaky are written); spikefab supports {_SUPPORTED}")
         if not isinstance(node, allowed):
             why = {"CubaLIF": " (current-based synapses are not in the hardware)",
                    "CubaLI": " (current-based synapses are not in the hardware)",
@@ -246,7 +246,7 @@ def _chain(graph):
                    "Delay": " (axonal delays are not in the hardware)"}.get(
                        type(node).__name__, "")
             raise ValueError(f"NIR node {name!r} of type {type(node).__name__} is not "
-                             f"supported{why}; spikeforge supports {_SUPPORTED}")
+                             f"supported{why}; spikefab supports {_SUPPORTED}")
     succ = {name: [] for name in graph.nodes}
     pred = {name: [] for name in graph.nodes}
     for edge in graph.edges:
@@ -281,7 +281,7 @@ def _chain(graph):
     outputs = [n for n, node in graph.nodes.items() if isinstance(node, nir.Output)]
     if len(inputs) != 1 or len(outputs) != 1:
         raise ValueError(f"the NIR graph has {len(inputs)} Input and {len(outputs)} Output "
-                         f"nodes; spikeforge needs exactly one of each ({_SUPPORTED})")
+                         f"nodes; spikefab needs exactly one of each ({_SUPPORTED})")
     for name in graph.nodes:
         if len(succ[name]) > 1:
             raise ValueError(f"NIR node {name!r} of type {type(graph.nodes[name]).__name__} "
@@ -303,7 +303,7 @@ def _chain(graph):
     stray = [n for n in graph.nodes if n not in order]
     if stray:
         raise ValueError(f"NIR node {stray[0]!r} of type {type(graph.nodes[stray[0]]).__name__} "
-                         f"is not on the chain from Input to Output; spikeforge supports "
+                         f"is not on the chain from Input to Output; spikefab supports "
                          f"{_SUPPORTED}")
     return order
 
@@ -353,7 +353,7 @@ def _hardware_leak(beta, name, leak_mode, mul_bits, metadata):
         if mode == "mul":
             m, f = int(metadata["m"]), int(metadata["f"])
             return {"leak": "mul", "m": m, "f": f}, m / 2 ** f
-        raise ValueError(f"NIR node {name!r}: metadata spikeforge_leak = {mode!r} is not one "
+        raise ValueError(f"NIR node {name!r}: metadata spikefab_leak = {mode!r} is not one "
                          f"of none, shift, mul")
     if beta == 1:
         return {"leak": "none"}, 1.0
@@ -432,7 +432,7 @@ def import_nir(graph_or_path, *, w_bits=None, v_bits=None, scale="auto", dt=None
         raise ValueError(f"dt = {dt!r} is out of range; allowed range is a finite number > 0")
     dt = float(dt)
     if discretization is None:
-        discretization = _meta(graph, "spikeforge_discretization", "euler")
+        discretization = _meta(graph, "spikefab_discretization", "euler")
     check_choice("discretization", discretization, DISCRETIZATIONS)
     check_choice("leak_mode", leak_mode, ("auto", "shift", "mul"))
     mul_bits = check_int("mul_bits", mul_bits, 1, 16)
@@ -515,7 +515,7 @@ def import_nir(graph_or_path, *, w_bits=None, v_bits=None, scale="auto", dt=None
         # LIF or IF
         if pending is None:
             raise ValueError(f"NIR node {name!r} of type {kind} follows {last!r} without an "
-                             f"Affine or Linear node; spikeforge layers are fully connected")
+                             f"Affine or Linear node; spikefab layers are fully connected")
         weight, bias, _ = pending
         size = weight.shape[0]
         beta, in_scale, leak_bias, threshold, v_reset, kind = _neuron(
@@ -528,9 +528,9 @@ def import_nir(graph_or_path, *, w_bits=None, v_bits=None, scale="auto", dt=None
         if np.any(~(threshold > 0)) or not np.all(np.isfinite(threshold)):
             raise ValueError(f"NIR node {name!r} of type {kind}: v_threshold must be finite "
                              f"and > 0, got {threshold.min():g}")
-        metadata = {key[len("spikeforge_"):]: _text(value)
+        metadata = {key[len("spikefab_"):]: _text(value)
                     for key, value in (getattr(node, "metadata", None) or {}).items()
-                    if str(key).startswith("spikeforge_")}
+                    if str(key).startswith("spikefab_")}
         if np.any(v_reset != 0) and "reset" not in metadata and reset is None:
             raise ValueError(f"NIR node {name!r} of type {kind}: v_reset = "
                              f"{v_reset[v_reset != 0][0]:g}; the hardware resets to 0 or "
@@ -592,7 +592,7 @@ def import_nir(graph_or_path, *, w_bits=None, v_bits=None, scale="auto", dt=None
             threshold_error=abs(theta * factor - theta_int) / factor, notes=tuple(notes)))
         pending, width, last = None, size, name
     if not layers:
-        raise ValueError(f"the NIR graph has no LIF or IF node; spikeforge supports "
+        raise ValueError(f"the NIR graph has no LIF or IF node; spikefab supports "
                          f"{_SUPPORTED}")
     return NIRImport(Network(layers), tuple(reports), dt, discretization)
 
@@ -615,7 +615,7 @@ def to_nir(network, path=None, *, dt=DT):
     ``path`` (a ``.nir`` file) when given. Returns the graph."""
     nir = need("nir", "writing NIR graphs", extra="nir")
     if not isinstance(network, Network):
-        raise TypeError(f"network must be a spikeforge Network, not {type(network).__name__}")
+        raise TypeError(f"network must be a spikefab Network, not {type(network).__name__}")
     if isinstance(dt, bool) or not isinstance(dt, (int, float)) or not math.isfinite(dt) \
             or dt <= 0:
         raise ValueError(f"dt = {dt!r} is out of range; allowed range is a finite number > 0")
@@ -628,13 +628,13 @@ def to_nir(network, path=None, *, dt=DT):
             synapse = nir.Affine(weight=weight, bias=_exact_float(layer.bias))
         else:
             synapse = nir.Linear(weight=weight)
-        metadata = {"spikeforge_reset": layer.reset, "spikeforge_timing": layer.timing,
-                    "spikeforge_leak": layer.leak, "spikeforge_w_bits": layer.w_bits,
-                    "spikeforge_v_bits": layer.v_bits}
+        metadata = {"spikefab_reset": layer.reset, "spikefab_timing": layer.timing,
+                    "spikefab_leak": layer.leak, "spikefab_w_bits": layer.w_bits,
+                    "spikefab_v_bits": layer.v_bits}
         if layer.leak == "shift":
-            metadata["spikeforge_k"] = layer.k
+            metadata["spikefab_k"] = layer.k
         if layer.leak == "mul":
-            metadata.update(spikeforge_m=layer.m, spikeforge_f=layer.f)
+            metadata.update(spikefab_m=layer.m, spikefab_f=layer.f)
         threshold = np.full(n, float(layer.theta), dtype=np.float32 if layer.theta < 2 ** 24
                             else np.float64)
         if layer.leak == "none":
@@ -651,9 +651,9 @@ def to_nir(network, path=None, *, dt=DT):
     nodes["output"] = nir.Output(output_type={"output": np.array([network.n_outputs])})
     edges.append((previous, "output"))
     graph = nir.NIRGraph(nodes=nodes, edges=edges,
-                         metadata={"spikeforge_format": NIR_FORMAT, "dt": float(dt),
-                                   "spikeforge_discretization": "euler",
-                                   "spikeforge_scale": 1.0})
+                         metadata={"spikefab_format": NIR_FORMAT, "dt": float(dt),
+                                   "spikefab_discretization": "euler",
+                                   "spikefab_scale": 1.0})
     if path is not None:
         nir.write(os.fspath(path), graph)
     return graph
@@ -686,7 +686,7 @@ def snntorch_to_nir(module, n_inputs, path=None):
             continue
         if not isinstance(sub, allowed) or type(sub).__name__ in ("RLeaky",):
             raise ValueError(f"snnTorch module {name or '<top>'!r} of type "
-                             f"{type(sub).__name__} is not supported; spikeforge reads "
+                             f"{type(sub).__name__} is not supported; spikefab reads "
                              f"nn.Linear + snn.Leaky layers (and nn.Flatten)")
         if isinstance(sub, snn.Leaky):
             if sub.reset_mechanism not in ("subtract", "zero"):
@@ -700,7 +700,7 @@ def snntorch_to_nir(module, n_inputs, path=None):
                 raise ValueError(f"snnTorch Leaky {name!r}: inhibition is not supported")
             if getattr(sub, "state_quant", False):
                 raise ValueError(f"snnTorch Leaky {name!r}: state_quant is not supported; "
-                                 f"quantize through spikeforge's scale rule instead")
+                                 f"quantize through spikefab's scale rule instead")
     modules = dict(module.named_modules())
     import warnings
     with np.errstate(divide="ignore", invalid="ignore"), torch.no_grad(), \
@@ -726,8 +726,8 @@ def snntorch_to_nir(module, n_inputs, path=None):
                                        (n,)).copy()
                   for key in ("tau", "r", "v_leak", "v_threshold", "v_reset")}
         metadata = dict(node.metadata or {})
-        metadata.update(spikeforge_reset=sub.reset_mechanism,
-                        spikeforge_timing="delayed" if sub.reset_delay else "immediate",
+        metadata.update(spikefab_reset=sub.reset_mechanism,
+                        spikefab_timing="delayed" if sub.reset_delay else "immediate",
                         snntorch_module=type(sub).__name__)
         graph.nodes[name] = nir.LIF(**params, metadata=metadata)
     # No nir type inference here: nirtorch keeps the batch dimension of the sample in the
@@ -741,14 +741,14 @@ def snntorch_to_nir(module, n_inputs, path=None):
 def from_snntorch(module, n_inputs, **options):
     """An snnTorch model as a :class:`Network`, through NIR (:func:`snntorch_to_nir` then
     :func:`import_nir`; ``options`` as :func:`import_nir`). snnTorch's ``reset_delay=True``
-    (its default) is spikeforge's ``timing="delayed"``; ``reset_delay=False`` is
+    (its default) is spikefab's ``timing="delayed"``; ``reset_delay=False`` is
     ``"immediate"`` (bit for bit with ``zero`` reset; with ``subtract`` snnTorch subtracts the
     threshold once more when the membrane still exceeds it after the reset, DESIGN.md §2)."""
     return import_nir(snntorch_to_nir(module, n_inputs), **options).network
 
 
 def snntorch_agreement(module, network, trains, *, chunk=256):
-    """How far ``network`` (spikeforge's golden model) agrees with snnTorch's own forward
+    """How far ``network`` (spikefab's golden model) agrees with snnTorch's own forward
     pass of ``module`` on the input spike ``trains`` ``[B, T, N0]``: a dict with
     ``spikes`` (per Leaky layer, the fraction of (sample, step, neuron) spikes that agree),
     ``classes`` (the fraction of samples with the same arg-max of output spike counts, lowest

@@ -79,7 +79,7 @@ def quantize_layer(weights, *, w_bits, threshold=1.0, bias=None, v_bits=None, sc
         ``leak``, ``k``, ``m``, ``f``, ``reset``, ``timing`` passed on to :class:`Layer`.
 
     >>> import numpy as np
-    >>> from spikeforge.model import quantize_layer
+    >>> from spikefab.model import quantize_layer
     >>> layer = quantize_layer(np.array([[0.5, -1.0], [0.25, 0.0]]), w_bits=4, threshold=0.8)
     >>> layer.weights.tolist(), layer.theta    # scale = 7 / 1.0
     ([[4, -7], [2, 0]], 6)

@@ -70,7 +70,7 @@ def layer_step(layer, v, r, spikes_in, weights_t=None):
     Returns ``(v, s)``: the new membranes (int64) and the spikes (bool) of this step.
     """
     if not isinstance(layer, Layer):
-        raise TypeError(f"layer must be a spikeforge.model.Layer, not {type(layer).__name__}")
+        raise TypeError(f"layer must be a spikefab.model.Layer, not {type(layer).__name__}")
     if weights_t is None:
         weights_t = layer.weights.T.astype(_current_dtype(layer))
     current = (spikes_in.astype(weights_t.dtype) @ weights_t).astype(np.int64) + layer.bias
@@ -137,14 +137,14 @@ def simulate(network, spikes, *, record_membranes=False):
     ----------
     network : Network
     spikes : binary array ``[T, N0]`` or ``[B, T, N0]``
-        Input spike trains (see :mod:`spikeforge.model.encoders` to make them).
+        Input spike trains (see :mod:`spikefab.model.encoders` to make them).
     record_membranes : bool
         Also return every layer's membranes after every step (``SimResult.traces``).
 
     Every sample starts from ``v = 0`` and ``r = 0``.
 
     >>> import numpy as np
-    >>> from spikeforge.model import Layer, Network, simulate
+    >>> from spikefab.model import Layer, Network, simulate
     >>> net = Network([Layer(np.array([[3, 1], [1, 3]]), theta=4, w_bits=4, v_bits=8)])
     >>> result = simulate(net, np.array([[1, 0], [1, 0], [0, 1]]))
     >>> result.spikes[0].astype(int).tolist()   # v: [3,1] -> [6,2] fires 0 -> [3,5] fires 1
@@ -153,7 +153,7 @@ def simulate(network, spikes, *, record_membranes=False):
     ([1, 1], 0)
     """
     if not isinstance(network, Network):
-        raise TypeError(f"network must be a spikeforge.model.Network, not {type(network).__name__}")
+        raise TypeError(f"network must be a spikefab.model.Network, not {type(network).__name__}")
     trains, batched = check_spike_trains(spikes, network.n_inputs)
     batch, steps, _ = trains.shape
     weights_t = [layer.weights.T.astype(_current_dtype(layer)) for layer in network]

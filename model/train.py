@@ -3,13 +3,13 @@
 :func:`train_snn` trains a fully connected LIF network with backpropagation through time and a
 surrogate gradient, in the **integer domain of DESIGN.md §2**: the forward pass of training is
 the golden model, with straight-through estimators (STE) where it rounds. After training,
-:attr:`TrainedSNN.network` is the integer :class:`~spikeforge.model.Network` the forward pass
+:attr:`TrainedSNN.network` is the integer :class:`~spikefab.model.Network` the forward pass
 used, and ``simulate(trained.network, encode_rate(x, T))`` reproduces, spike for spike, what
 the training forward pass computes in evaluation (``TrainedSNN.forward_spikes``).
 
 Input
     Intensities ``x`` in ``[0, 2**x_bits - 1]`` encoded by exactly
-    :func:`spikeforge.model.encode_rate` (the deterministic xorshift rate code the hardware
+    :func:`spikefab.model.encode_rate` (the deterministic xorshift rate code the hardware
     reproduces): ``trains = x[:, None, :] > rate_thresholds(N0, T)``. Training and deployment see
     the same trains. With ``shift > 0`` (square images only, e.g. MNIST's 28 x 28) every
     training image is first translated by a random ``(dy, dx)`` in ``[-shift, shift]^2``
@@ -17,19 +17,19 @@ Input
 Weights (QAT)
     Float weights ``W`` are trained; the forward pass uses ``W_int = clip(round(W * s),
     -2**(w_bits-1), 2**(w_bits-1) - 1)`` with the per-layer max-abs scale ``s = (2**(w_bits-1)
-    - 1) / max|W|`` of :func:`spikeforge.model.weight_scale` (``s`` is not differentiated;
+    - 1) / max|W|`` of :func:`spikefab.model.weight_scale` (``s`` is not differentiated;
     ``round`` passes the gradient straight through). No biases.
 Threshold units
     ``threshold`` is in the **units of the float weights**, as in snnTorch (whose default is
     1): each layer fires when ``v > theta_int`` with ``theta_int = clip(round(threshold * s),
     1, 2**(v_bits-1) - 2)`` at the same per-layer scale ``s`` as its weights (the rule of
-    :func:`spikeforge.model.quantize_layer`). So the float network being trained is an
+    :func:`spikefab.model.quantize_layer`). So the float network being trained is an
     snnTorch-style network with threshold ``threshold``, and each layer finds its own ratio of
     threshold to largest weight (``theta_int / (2**(w_bits-1) - 1) = threshold / max|W|``) by
     the size its weights grow to; ``theta_int`` follows ``s`` at every step and is not
     differentiated.
 Leak
-    ``beta`` maps to the hardware leak by :func:`spikeforge.model.leak_for_beta`: ``shift``
+    ``beta`` maps to the hardware leak by :func:`spikefab.model.leak_for_beta`: ``shift``
     ``beta -> 1 - 2**-k`` (nearest ``k``), ``leak(v) = v - floor(v / 2**k)``; ``mul``
     ``beta -> m / 2**8``, ``leak(v) = floor(v * m / 2**8)``; ``beta == 1`` means no leak. The
     floors are exact in the forward pass and straight-through in the backward pass.
@@ -51,7 +51,7 @@ Loss
     activity * mean_l rate_l``.
 Pruning
     After ``epochs`` epochs, when ``density < 1``, each layer's float weights are pruned by
-    :func:`spikeforge.model.prune` (``lanes`` balances per PE lane, capped at the layer's
+    :func:`spikefab.model.prune` (``lanes`` balances per PE lane, capped at the layer's
     neuron count, as ``HardwareConfig.uniform`` caps lanes) and ``finetune_epochs`` more epochs
     train with that mask fixed. A kept weight is quantized to at least magnitude 1 (``sign(W) *
     clip(round(|W s|), 1, 2**(w_bits-1) - 1)``), so the final network keeps exactly the weights
@@ -64,13 +64,13 @@ Optimizer
 
 Defaults
     Tuned on MNIST 784-128-10 at T = 25 with 4-bit weights (the 4,000 / 1,000 split of the
-    bundled images, :func:`spikeforge.model.mnist_split`): ``TrainConfig()`` — 30 epochs,
+    bundled images, :func:`spikefab.model.mnist_split`): ``TrainConfig()`` — 30 epochs,
     ``shift = 1`` augmentation, ``beta = 1 - 2**-4``, ``threshold = 1``, fast sigmoid slope 25,
     Adam 2e-3, batches of 64 — reaches 95.1 % golden-model test accuracy (Spiker+ reports
     93.85 % at T = 100) in 37 s of training on two CPU cores. Training runs on at most two
     torch threads (restored afterwards).
 
-torch and snnTorch belong to the ``train`` extra (``pip install 'spikeforge[train]'``) and are
+torch and snnTorch belong to the ``train`` extra (``pip install 'spikefab[train]'``) and are
 imported only inside the functions that use them.
 """
 
@@ -362,7 +362,7 @@ class TrainedSNN:
                                   x_bits=self.config.x_bits)[0]
 
     def accuracy(self, images, labels):
-        """Golden-model accuracy (:func:`spikeforge.model.simulate` on the ``encode_rate``
+        """Golden-model accuracy (:func:`spikefab.model.simulate` on the ``encode_rate``
         trains) on ``images`` ``[n, N0]`` with ``labels`` ``[n]``."""
         labels = np.asarray(labels)
         return float((self.predict(images) == labels).mean())

@@ -1,1 +1,1 @@
-"""spikeforge.sim"""
+"""spikefab.sim"""

@@ -1,7 +1,7 @@
 """``make bench``: benchmark figures, printed as Markdown tables (not a timed test).
 
 Golden model
-    Throughput of :func:`spikeforge.model.simulate` in synaptic events per second on a
+    Throughput of :func:`spikefab.model.simulate` in synaptic events per second on a
     784-256-10 network at 10% input activity, on one core (BLAS threads pinned to 1).
     A *synaptic event* is one (input spike, outgoing synapse) pair: each spike arriving at a
     layer of ``N`` neurons counts ``N`` events, whatever the weight — the usual SynOps count.
@@ -16,11 +16,11 @@ Co-simulation
     The accelerator in the Amaranth simulator and under cocotb + Verilator: cycles per second,
     and a check that the hardware's cycles equal the model's.
 
-Run ``python -m spikeforge.sim.bench --help`` for options.
+Run ``python -m spikefab.sim.bench --help`` for options.
 """
 
-if __name__ == "__main__":             # one BLAS thread, before NumPy loads (`spikeforge bench`
-    from spikeforge.toolchain import pin_blas_threads    # does the same before its imports)
+if __name__ == "__main__":             # one BLAS thread, before NumPy loads (`spikefab bench`
+    from spikefab.toolchain import pin_blas_threads    # does the same before its imports)
     pin_blas_threads()
 
 import argparse  # noqa: E402
@@ -28,9 +28,9 @@ import time  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from spikeforge.model import (FORMATS, HardwareConfig, compile_weights, cycle_model,  # noqa: E402
+from spikefab.model import (FORMATS, HardwareConfig, compile_weights, cycle_model,  # noqa: E402
                               reference_network, simulate)
-from spikeforge.model.checks import flag_float, flag_int  # noqa: E402
+from spikefab.model.checks import flag_float, flag_int  # noqa: E402
 
 
 def synaptic_events(network, result):
@@ -105,7 +105,7 @@ def bench_cosim(network, trains, lanes, backends):
 
 
 def add_arguments(parser):
-    """The options of ``spikeforge bench`` (and ``python -m spikeforge.sim.bench``)."""
+    """The options of ``spikefab bench`` (and ``python -m spikefab.sim.bench``)."""
     parser.add_argument("--batch", type=flag_int(1, 1 << 16), default=256,
                         help="samples per simulate() call (default 256)")
     parser.add_argument("--steps", type=flag_int(1, 1 << 16), default=25,
@@ -127,7 +127,7 @@ def add_arguments(parser):
 
 
 def parser():
-    return add_arguments(argparse.ArgumentParser(prog="python -m spikeforge.sim.bench",
+    return add_arguments(argparse.ArgumentParser(prog="python -m spikefab.sim.bench",
                                                  description=__doc__.split("\n")[0]))
 
 
@@ -139,7 +139,7 @@ def run(args):
     """Print the benchmark tables for parsed ``args``."""
     network = reference_network(density=0.5)
     shape = "-".join(map(str, network.shape))
-    print("# spikeforge benchmark\n")
+    print("# spikefab benchmark\n")
     print(f"## Golden model (simulate), one core — {shape}, T = {args.steps}, input activity "
           f"{args.activity:.0%}")
     result, events, seconds = bench_golden(network, batch=args.batch, steps=args.steps,

@@ -1,8 +1,8 @@
-"""cocotb side of :func:`spikeforge.sim.cosim.run_accelerator` on the generated Verilog.
+"""cocotb side of :func:`spikefab.sim.cosim.run_accelerator` on the generated Verilog.
 
-Reads the run description from the JSON file named by ``SPIKEFORGE_RUN``, feeds the events
+Reads the run description from the JSON file named by ``SPIKEFAB_RUN``, feeds the events
 one per cycle whenever the accelerator takes them, takes every result at once, records every
-tapped inter-layer event, and writes what it saw to ``SPIKEFORGE_OUT``. Inputs are driven and
+tapped inter-layer event, and writes what it saw to ``SPIKEFAB_OUT``. Inputs are driven and
 outputs sampled at the falling clock edge.
 """
 
@@ -13,7 +13,7 @@ import time
 import cocotb
 from cocotb.triggers import FallingEdge
 
-from spikeforge.sim.cocotb_support import start
+from spikefab.sim.cocotb_support import start
 
 
 def _bits(value, offset, width):
@@ -22,7 +22,7 @@ def _bits(value, offset, width):
 
 @cocotb.test()
 async def run(dut):
-    spec = json.loads(open(os.environ["SPIKEFORGE_RUN"]).read())
+    spec = json.loads(open(os.environ["SPIKEFAB_RUN"]).read())
     events, batch, limit = spec["events"], spec["batch"], spec["limit"]
     classes, cls_bits, count_bits = spec["classes"], spec["cls_bits"], spec["count_bits"]
     layers, tap_bits = spec["layers"], 3 + spec["tap_addr_bits"]
@@ -70,7 +70,7 @@ async def run(dut):
                  for k, name in enumerate(names)} for index in range(layers)]
     raw_high = int(dut.high_water.value)
     high_water = [_bits(raw_high, index * 16, 16) for index in range(layers)]
-    with open(os.environ["SPIKEFORGE_OUT"], "w") as file:
+    with open(os.environ["SPIKEFAB_OUT"], "w") as file:
         json.dump({"results": results, "taps": taps, "pushes": pushes, "cycles": cycle,
                    "counters": counters, "high_water": high_water,
                    "error": int(dut.error.value),

@@ -11,7 +11,7 @@ import os
 import sys
 from pathlib import Path
 
-from spikeforge.toolchain import verilator_env
+from spikefab.toolchain import verilator_env
 
 __all__ = ["CocotbFailure", "run_cocotb"]
 

@@ -1,4 +1,4 @@
-"""Helpers for cocotb testbenches of spikeforge designs (imported inside the simulator)."""
+"""Helpers for cocotb testbenches of spikefab designs (imported inside the simulator)."""
 
 import cocotb
 from cocotb.clock import Clock

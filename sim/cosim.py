@@ -1,7 +1,7 @@
 """Co-simulation harness: run a network's accelerator on input spike trains and read back
 what the hardware computed.
 
-Two back-ends drive the same :class:`~spikeforge.hw.accelerator.Accelerator`:
+Two back-ends drive the same :class:`~spikefab.hw.accelerator.Accelerator`:
 
 * ``"amaranth"`` — the Amaranth simulator on the Amaranth design (a VCD waveform on request);
 * ``"verilator"`` (or ``"icarus"``) — cocotb on the generated Verilog (an FST/VCD waveform on
@@ -13,8 +13,8 @@ Both feed the samples back to back, one event per cycle whenever the first queue
 streams), the counts, the class and the cycle of every sample's result, and the layers'
 performance counters.
 
->>> from spikeforge.model import HardwareConfig, reference_network, encode_rate
->>> from spikeforge.sim.cosim import run_accelerator
+>>> from spikefab.model import HardwareConfig, reference_network, encode_rate
+>>> from spikefab.sim.cosim import run_accelerator
 >>> net = reference_network((16, 12, 4), w_bits=4)
 >>> spikes = encode_rate(np.arange(16) * 16, 4)
 >>> run = run_accelerator(net, HardwareConfig.uniform(net, lanes=2), spikes)
@@ -31,14 +31,14 @@ from pathlib import Path
 
 import numpy as np
 
-from spikeforge.hw.accelerator import HARDWARE_TIMING, Accelerator
-from spikeforge.hw.events import EventKind, addr_bits_for
-from spikeforge.hw.layer_core import COUNTER_BITS
-from spikeforge.hw.readout import CYCLE_BITS
-from spikeforge.hw.verilog import convert
-from spikeforge.model import HardwareConfig, Network
-from spikeforge.model.events import event_stream, sample_starts
-from spikeforge.model.simulate import check_spike_trains
+from spikefab.hw.accelerator import HARDWARE_TIMING, Accelerator
+from spikefab.hw.events import EventKind, addr_bits_for
+from spikefab.hw.layer_core import COUNTER_BITS
+from spikefab.hw.readout import CYCLE_BITS
+from spikefab.hw.verilog import convert
+from spikefab.model import HardwareConfig, Network
+from spikefab.model.events import event_stream, sample_starts
+from spikefab.model.simulate import check_spike_trains
 
 __all__ = ["HardwareRun", "BACKENDS", "event_stream", "mismatches", "run_accelerator"]
 
@@ -151,9 +151,9 @@ def run_accelerator(network, config, spikes, *, backend="amaranth", waves=None,
         Sizes the hardware's output counters (default: ``T``).
     """
     if not isinstance(network, Network):
-        raise TypeError("network must be a spikeforge.model.Network")
+        raise TypeError("network must be a spikefab.model.Network")
     if not isinstance(config, HardwareConfig):
-        raise TypeError("config must be a spikeforge.model.HardwareConfig")
+        raise TypeError("config must be a spikefab.model.HardwareConfig")
     if waves is not None:
         waves = Path(waves).resolve()           # written after the run, from another folder
     if backend not in BACKENDS:
@@ -252,16 +252,16 @@ def _run_cocotb(dut, events, batch, limit, simulator, waves, build_dir):
     }
     owned = build_dir is None
     # Absolute: the cocotb test runs in the build folder, not in the caller's working directory.
-    folder = Path(tempfile.mkdtemp(prefix="spikeforge-cosim-") if owned else build_dir).resolve()
+    folder = Path(tempfile.mkdtemp(prefix="spikefab-cosim-") if owned else build_dir).resolve()
     folder.mkdir(parents=True, exist_ok=True)
     try:
         vectors = folder / "run.json"
         output = folder / "out.json"
         vectors.write_text(json.dumps(geometry))
         run_cocotb(verilog=convert(dut, "accelerator"), toplevel="accelerator",
-                   test_module="spikeforge.sim.cocotb_accelerator", build_dir=folder,
+                   test_module="spikefab.sim.cocotb_accelerator", build_dir=folder,
                    simulator=simulator, waves=bool(waves),
-                   extra_env={"SPIKEFORGE_RUN": str(vectors), "SPIKEFORGE_OUT": str(output)})
+                   extra_env={"SPIKEFAB_RUN": str(vectors), "SPIKEFAB_OUT": str(output)})
         raw = json.loads(output.read_text())
         if waves:
             for name in ("dump.fst", "dump.vcd", "accelerator.fst"):
@@ -281,7 +281,7 @@ def mismatches(network, config, trains, run, *, first=0):
     models: a list of one-line problems (empty when every spike of every layer, count,
     class, result cycle and performance counter agrees) and the golden result. ``first``
     numbers the samples in the messages (the index of ``trains[0]`` in a larger batch)."""
-    from spikeforge.model import cycle_model, simulate
+    from spikefab.model import cycle_model, simulate
 
     golden = simulate(network, trains)
     model = cycle_model(network, golden, config)

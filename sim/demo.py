@@ -8,7 +8,7 @@ The whole co-design flow on a built-in default, with nothing downloaded but PyPI
    pruning to ``density`` (the hidden layer balanced over the PE lanes) and fine-tuning with
    the pruning mask re-applied after every epoch of scikit-learn's own ``partial_fit``.
 3. **Convert and quantize** — data-based threshold balancing
-   (:func:`spikeforge.model.convert_mlp`: thresholds at the maximum ReLU activation on the
+   (:func:`spikefab.model.convert_mlp`: thresholds at the maximum ReLU activation on the
    training set), integrate-and-fire neurons with subtract reset, ``w_bits``-bit weights.
 4. **Golden inference** over the whole test split with the chosen encoder and ``T``.
 5. **Co-simulation** of the generated accelerator under cocotb + Verilator on every test image
@@ -27,12 +27,12 @@ from pathlib import Path
 
 import numpy as np
 
-from spikeforge.model import (FORMATS, HardwareConfig, compile_weights, convert_mlp,
+from spikefab.model import (FORMATS, HardwareConfig, compile_weights, convert_mlp,
                               cycle_model, encode_latency, encode_rate, prune, simulate,
                               to_intensity)
-from spikeforge.model.checks import flag_float, flag_input_dir, flag_int, flag_output_dir
-from spikeforge.model.network import W_BITS_RANGE
-from spikeforge.toolchain import ToolNotFound
+from spikefab.model.checks import flag_float, flag_input_dir, flag_int, flag_output_dir
+from spikefab.model.network import W_BITS_RANGE
+from spikefab.toolchain import ToolNotFound
 
 QUICK_SAMPLES = 60
 MAX_STEPS = (1 << 16) - 1         # the board's host link counts steps in 16 bits
@@ -86,7 +86,7 @@ def to_network(mlp, x_train, *, w_bits, density, lanes):
 def cosimulate(network, config, spikes, golden, *, chunk, build_dir, progress=True):
     """Run ``spikes`` through the accelerator under Verilator in chunks (one progress step
     each); check every sample against the golden model and every result cycle and counter
-    against the cycle model (:func:`~spikeforge.sim.cosim.mismatches`). Returns (classes, counts, cycles per chunk, simulated cycles/s)."""
+    against the cycle model (:func:`~spikefab.sim.cosim.mismatches`). Returns (classes, counts, cycles per chunk, simulated cycles/s)."""
     from tqdm import tqdm
 
     from .cosim import mismatches, run_accelerator
@@ -182,13 +182,13 @@ def plots(folder, network, golden, spikes, sweeps):
 
 
 #: Defaults of the digits demo for the options it shares with ``--dataset mnist``
-#: (:data:`spikeforge.sim.mnist_demo.DEFAULTS`).
+#: (:data:`spikefab.sim.mnist_demo.DEFAULTS`).
 DIGITS = {"hidden": 128, "w_bits": 4, "density": 0.5, "steps": 32, "lanes": 4,
           "format": "csc", "board": "icebreaker", "out": "build/demo"}
 
 
 def add_arguments(parser):
-    """The options of ``spikeforge demo`` (and ``python -m spikeforge.sim.demo``)."""
+    """The options of ``spikefab demo`` (and ``python -m spikefab.sim.demo``)."""
     parser.add_argument("--dataset", choices=["digits", "mnist"], default="digits",
                         help="digits: scikit-learn's 8x8 digits, MLP converted to IF neurons "
                              "(default); mnist: a LIF network trained with surrogate "
@@ -234,7 +234,7 @@ def add_arguments(parser):
 
 
 def parser():
-    return add_arguments(argparse.ArgumentParser(prog="python -m spikeforge.sim.demo",
+    return add_arguments(argparse.ArgumentParser(prog="python -m spikefab.sim.demo",
                                                  description=__doc__.split("\n")[0]))
 
 
@@ -341,9 +341,9 @@ def run(args):
     synth = None
     if args.board != "none":
         print(f"6. synthesize for {args.board}")
-        from spikeforge.boards.report import ResourceOverflow, SynthesisError
-        from spikeforge.boards.synth import synthesize
-        from spikeforge.boards.top import BoardTop
+        from spikefab.boards.report import ResourceOverflow, SynthesisError
+        from spikefab.boards.synth import synthesize
+        from spikefab.boards.top import BoardTop
         try:
             report = synthesize(args.board, BoardTop(network, config, max_steps=args.steps),
                                 build_dir=out / args.board)
@@ -393,7 +393,7 @@ def run(args):
 def render(s):
     a, c = s["accuracy"], s["cycles"]
     lines = [
-        "# spikeforge demo: digits classifier",
+        "# spikefab demo: digits classifier",
         "",
         f"Network 64-{s['config']['hidden']}-10, {s['config']['w_bits']}-bit weights, "
         f"{s['weights_kept_overall']:.1%} of the weights kept, {s['config']['encoder']} code, "

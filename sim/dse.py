@@ -1,22 +1,22 @@
-"""``spikeforge dse`` / ``make dse``: design-space exploration on Dask — Pareto fronts of
+"""``spikefab dse`` / ``make dse``: design-space exploration on Dask — Pareto fronts of
 accuracy, latency, resources and energy.
 
-A sweep specification (:mod:`spikeforge.sim.dse_spec`: a YAML or TOML file, or a dict) names a
+A sweep specification (:mod:`spikefab.sim.dse_spec`: a YAML or TOML file, or a dict) names a
 network (the built-in ``digits`` or ``mnist`` classifier, or a user's ``.npz`` / ``.nir``), a
 board and the axes: per-layer PE count P ("lanes"), weight format, event-queue depth, weight
 width, weight density, timesteps T and input encoder. Every point of their product is
 evaluated in stages:
 
-1. **Exact, for every point** (:func:`~spikeforge.sim.dse_tasks.evaluate_group`): golden
+1. **Exact, for every point** (:func:`~spikefab.sim.dse_tasks.evaluate_group`): golden
    accuracy on the test images, the cycle model (which the RTL equals cycle for cycle) on the
    first ``cycle_samples`` images run back to back — cycles and µs per image at the clock —,
-   the energy estimate from the hardware's counters (:mod:`spikeforge.sim.energy`) and the
+   the energy estimate from the hardware's counters (:mod:`spikefab.sim.energy`) and the
    structural features of the resource estimator.
 2. **Synthesis (yosys + nextpnr for the board) for a few points**
-   (:func:`~spikeforge.sim.dse_tasks.synthesize_point`), in rounds:
+   (:func:`~spikefab.sim.dse_tasks.synthesize_point`), in rounds:
 
    a. ``synthesis.calibration`` points spread over the design's size, to calibrate the
-      resource estimator (:class:`spikeforge.sim.resources.ResourceModel`);
+      resource estimator (:class:`spikefab.sim.resources.ResourceModel`);
    b. the designs that fit the board on the accuracy-vs-µs front, then the rest of Pareto
       rank ≤ ``synthesis.near`` on (accuracy ↑, µs per image ↓, LUT ↓), LUT estimated where not
       synthesized, up to ``synthesis.max_points`` synthesized in all (repeated after each
@@ -45,13 +45,13 @@ each figure says whether it was synthesized or estimated.
 single-threaded worker process per core, each holding one ``synth`` resource, so at most one
 synthesis runs per worker; ``--scheduler tcp://host:8786`` runs the same sweep on a user's
 cluster (workers started with ``dask worker tcp://host:8786 --nthreads 1 --resources
-"synth=1"`` and spikeforge installed with its ``dse`` extra; without any ``synth`` worker the
+"synth=1"`` and spikefab installed with its ``dse`` extra; without any ``synth`` worker the
 synthesis tasks run without the constraint and a note says so). ``--scheduler serial`` runs
 everything in this process, in order. The Dask dashboard's address is printed.
 
 **Cache.** Every result is cached on disk (``--cache``, default ``build/dse/cache``) under a
 key of the point's configuration, the workload and the tool versions
-(:mod:`spikeforge.sim.dse_cache`), written as it arrives: an interrupted sweep resumes where it
+(:mod:`spikefab.sim.dse_cache`), written as it arrives: an interrupted sweep resumes where it
 stopped, and a repeated one is free.
 """
 
@@ -66,7 +66,7 @@ from pathlib import Path
 
 import numpy as np
 
-from spikeforge.model.checks import flag_int, flag_output_dir
+from spikefab.model.checks import flag_int, flag_output_dir
 
 from .dse_cache import ResultCache, cache_key, tool_versions
 from .dse_spec import SpecError, load_spec
@@ -151,7 +151,7 @@ def _builtin_data(name, seed):
         from .demo import load_data
         x_train, x_test, y_train, y_test = load_data()
         return x_train, x_test, y_train, y_test
-    from spikeforge.model import load_mnist, mnist_split
+    from spikefab.model import load_mnist, mnist_split
     images, labels = load_mnist()
     x_train, x_test, y_train, y_test = mnist_split(images, labels, train=4000, test=1000,
                                                    seed=seed)
@@ -159,7 +159,7 @@ def _builtin_data(name, seed):
 
 
 def load_workload(spec):
-    """The :class:`~spikeforge.sim.dse_tasks.Workload` of ``spec``: the built-in network's
+    """The :class:`~spikefab.sim.dse_tasks.Workload` of ``spec``: the built-in network's
     data and training settings, or the user's network and its data set."""
     kind = spec.network_kind
     if kind in ("digits", "mnist"):
@@ -173,10 +173,10 @@ def load_workload(spec):
     path = Path(spec.network)
     try:
         if kind == "npz":
-            from spikeforge.model import Network
+            from spikefab.model import Network
             network = Network.load(path)
         else:
-            from spikeforge.model import from_nir
+            from spikefab.model import from_nir
             network = from_nir(path)
     except (OSError, ValueError, TypeError, ImportError) as error:
         raise SpecError(f"network: {path}: {error}") from None
@@ -286,8 +286,8 @@ def make_executor(scheduler="local", *, workers=None, dashboard=True):
 
         from distributed import Client, LocalCluster
     except ImportError:
-        raise SystemExit("error: spikeforge dse needs Dask distributed; install the extra: "
-                         "pip install 'spikeforge[dse]' (or --scheduler serial)") from None
+        raise SystemExit("error: spikefab dse needs Dask distributed; install the extra: "
+                         "pip install 'spikefab[dse]' (or --scheduler serial)") from None
     if scheduler == "local":
         count = workers or os.cpu_count() or 1
         cluster = LocalCluster(n_workers=count, threads_per_worker=1, processes=True,
@@ -349,7 +349,7 @@ def _clock(spec):
         return float(spec.clock_mhz)
     if spec.board == "none":
         return 12.0
-    from spikeforge.boards.registry import get_board
+    from spikefab.boards.registry import get_board
     return float(get_board(spec.board).clock_mhz)
 
 
@@ -526,7 +526,7 @@ def _fit(synthesized, rows_by_point):
 
 def run_sweep(spec, *, scheduler="local", workers=None, out="build/dse", cache="default",
               progress=True, dashboard=True, on_result=None, executor=None):
-    """Run the sweep of ``spec`` (a :class:`~spikeforge.sim.dse_spec.Spec`, a dict or a spec
+    """Run the sweep of ``spec`` (a :class:`~spikefab.sim.dse_spec.Spec`, a dict or a spec
     file path) and write its outputs to ``out`` (``None``: write nothing).
 
     ``scheduler``: ``"local"`` (LocalCluster), ``"serial"`` or ``tcp://host:port``;
@@ -554,7 +554,7 @@ def run_sweep(spec, *, scheduler="local", workers=None, out="build/dse", cache="
     stats = {"points": len(points), "scheduler": executor.description,
              "dashboard": executor.dashboard, "workers": executor.workers}
     if progress:
-        print(f"spikeforge dse: {len(points)} points of {workload.name} on "
+        print(f"spikefab dse: {len(points)} points of {workload.name} on "
               f"{executor.description}" + (f"; dashboard {executor.dashboard}"
                                            if executor.dashboard else ""), flush=True)
         if not executor.synth_resource and spec.board != "none":
@@ -598,7 +598,7 @@ def run_sweep(spec, *, scheduler="local", workers=None, out="build/dse", cache="
                 synth_stats["cached"] += len(done) - n
                 synth_stats["rounds"].append({"round": label, "points": len(done)})
 
-            from spikeforge.boards.registry import get_board
+            from spikefab.boards.registry import get_board
             available = get_board(spec.board).resources
             budget = spec.synthesis.max_points
             calibration = _spread(points, lambda p: _size(rows_by_point[p]),
@@ -858,7 +858,7 @@ def energy_markdown(result):
         return ""
     board = rows[0]["energy"]["board"]
     clock = rows[0]["energy"]["clock_mhz"]
-    lines = [f"## Energy per image (an estimate: spikeforge.sim.energy, {board} at {clock:g} MHz)",
+    lines = [f"## Energy per image (an estimate: spikefab.sim.energy, {board} at {clock:g} MHz)",
              "", "| point | accuracy | energy µJ | of it static | pJ / SOP | dynamic pJ / SOP |",
              "|---|---:|---:|---:|---:|---:|"]
     for r in rows:
@@ -869,7 +869,7 @@ def energy_markdown(result):
                      f"{_fmt(e['dynamic_pj_per_sop'])} |")
     lines += ["", "Published, per synaptic operation: " + "; ".join(
         f"{p.name} {p.pj_per_sop:g} pJ" for p in PUBLISHED.values()) + " (measured chips; "
-        "see spikeforge.sim.energy.PUBLISHED for what each figure includes).", ""]
+        "see spikefab.sim.energy.PUBLISHED for what each figure includes).", ""]
     return "\n".join(lines)
 
 
@@ -965,7 +965,7 @@ def add_arguments(parser):
 
 
 def parser():
-    return add_arguments(argparse.ArgumentParser(prog="spikeforge dse", description=__doc__,
+    return add_arguments(argparse.ArgumentParser(prog="spikefab dse", description=__doc__,
                                                  formatter_class=argparse.RawDescriptionHelpFormatter))
 
 

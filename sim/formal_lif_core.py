@@ -1,6 +1,6 @@
 """Formal proof of the LIF core's spike emitter (issue 12, item 2): no spike lost.
 
-:class:`LIFCoreProperties` wraps a :class:`~spikeforge.hw.lif_core.LIFCore` with free input
+:class:`LIFCoreProperties` wraps a :class:`~spikefab.hw.lif_core.LIFCore` with free input
 currents (so any neuron may fire in any step), free commands and arbitrary back-pressure on
 ``spikes``. The *decided* events are the neuron update's output: in the cycle a chunk leaves
 the second compute stage, its spike mask (``c_mask``: lane ``b`` is neuron ``c_base + b``)
@@ -52,10 +52,10 @@ from amaranth.lib import data
 
 import numpy as np
 
-from spikeforge.hw.events import EventKind
-from spikeforge.hw.lif_core import LIFCore
-from spikeforge.model import Layer
-from spikeforge.sim.formal_sby import PropertyChecker, run_sby, signals_by_name
+from spikefab.hw.events import EventKind
+from spikefab.hw.lif_core import LIFCore
+from spikefab.model import Layer
+from spikefab.sim.formal_sby import PropertyChecker, run_sby, signals_by_name
 
 __all__ = ["LIFCoreProperties", "lif_core_internals", "proof_layer", "prove_lif_core"]
 
@@ -88,7 +88,7 @@ def lif_core_internals(core, platform=None):
     if sum(len(found[f"entry{e}"]) for e in range(core.emit_depth)) != \
             layout.size * core.emit_depth:
         raise RuntimeError("LIFCore's emitter entries changed layout; update "
-                           "spikeforge.sim.formal")
+                           "spikefab.sim.formal")
     internals = {name: found[name] for name in names if not name.startswith("entry")}
     internals["entries"] = [data.View(layout, found[f"entry{e}"])
                             for e in range(core.emit_depth)]

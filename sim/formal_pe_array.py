@@ -1,11 +1,11 @@
 """Formal proof of the PE array's accumulation (issue 12, item 2): no update is lost.
 
-:class:`PEArrayProperties` wraps a :class:`~spikeforge.hw.pe_array.PEArray` and tracks one
+:class:`PEArrayProperties` wraps a :class:`~spikefab.hw.pe_array.PEArray` and tracks one
 neuron, picked by ``AnyConst`` (PE ``p``, local index ``r``). A *shadow accumulator* in the
 wrapper adds the weight of lane ``p`` of every word that addresses ``r`` and is cleared by
 every sweep request for it. The PE array wraps its ``acc_bits`` two's-complement sum (no
 saturation: DESIGN.md §2 makes the accumulator wide enough that no overflow can happen, and
-:func:`~spikeforge.hw.pe_array.accumulator_bits` chooses that width), so the shadow is an
+:func:`~spikefab.hw.pe_array.accumulator_bits` chooses that width), so the shadow is an
 ``acc_bits`` wrapping sum too.
 
 What is proved, for every sequence of words and sweep requests (``words`` and ``sweep``
@@ -46,8 +46,8 @@ from amaranth import Array, Elaboratable, Module, Mux, ResetSignal, Signal, sign
 from amaranth.asserts import AnyConst, AnySeq, Initial
 from amaranth.hdl import Assume, Cover, Fragment
 
-from spikeforge.hw.pe_array import PEArray
-from spikeforge.sim.formal_sby import PropertyChecker, run_sby, signals_by_name
+from spikefab.hw.pe_array import PEArray
+from spikefab.sim.formal_sby import PropertyChecker, run_sby, signals_by_name
 
 __all__ = ["PEArrayProperties", "pe_array_internals", "prove_pe_array"]
 
@@ -71,7 +71,7 @@ def pe_array_internals(array, platform=None):
                 memory = module.submodules[f"pe{p}"]
             except (AttributeError, KeyError, NameError):
                 raise RuntimeError(f"PEArray no longer has a memory 'pe{p}'; update "
-                                   f"spikeforge.sim.formal") from None
+                                   f"spikefab.sim.formal") from None
             row_data = []
             for r in range(rows):
                 port = memory.read_port(domain="comb")

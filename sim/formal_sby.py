@@ -1,4 +1,4 @@
-"""The SymbiYosys runner and helpers shared by the formal wrappers of :mod:`spikeforge.sim.formal`.
+"""The SymbiYosys runner and helpers shared by the formal wrappers of :mod:`spikefab.sim.formal`.
 
 :func:`run_sby` writes a wrapper's RTLIL and a ``.sby`` file into a build folder and runs
 ``yowasp-sby`` there (YoWASP tools see only the current directory tree, so every path in the
@@ -91,7 +91,7 @@ def signals_by_name(fragment, block, names):
     missing = set(names) - found.keys()
     if missing:
         raise RuntimeError(f"{block} no longer drives the signals {sorted(missing)}; update "
-                           f"spikeforge.sim.formal")
+                           f"spikefab.sim.formal")
     return {name: found[name] for name in names}
 
 

@@ -1,6 +1,6 @@
 """Formal proof of the weight memory's column stream (issue 12, item 2).
 
-:class:`WeightMemoryProperties` wraps a :class:`~spikeforge.hw.weight_memory.WeightMemory`
+:class:`WeightMemoryProperties` wraps a :class:`~spikefab.hw.weight_memory.WeightMemory`
 built from a small fixed layer (:func:`proof_layer`) and checks it against a model of its
 docstring: a column ``j`` accepted in cycle ``s`` has its ``n_j = max(1, L_j)`` words on
 ``words`` in cycles ``s + 2 .. s + 1 + n_j``, one per cycle, and ``columns.ready`` rises in
@@ -48,10 +48,10 @@ from amaranth import Array, Const, Elaboratable, Module, ResetSignal, Signal, si
 from amaranth.asserts import AnySeq, Initial
 from amaranth.hdl import Assume, Cover, Fragment
 
-from spikeforge.hw.weight_memory import WeightMemory
-from spikeforge.model import Layer, compile_weights
+from spikefab.hw.weight_memory import WeightMemory
+from spikefab.model import Layer, compile_weights
 
-from spikeforge.sim.formal_sby import PropertyChecker, run_sby
+from spikefab.sim.formal_sby import PropertyChecker, run_sby
 
 __all__ = ["WeightMemoryProperties", "expected_column_words", "proof_layer",
            "prove_weight_memory", "weight_memory_internals"]
@@ -107,7 +107,7 @@ def weight_memory_internals(memory, platform=None):
         except AttributeError:
             if name == "weights" or name in memory.image.memories:
                 raise RuntimeError(f"WeightMemory no longer has a {name!r} memory; update "
-                                   f"spikeforge.sim.formal") from None
+                                   f"spikefab.sim.formal") from None
             continue
         ports = []
         for address in range(storage.depth):

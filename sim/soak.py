@@ -1,7 +1,7 @@
 """Soak: thousands of random network × input co-simulations under Verilator, each compared
 with the golden model and the cycle model (issue 12, item 4).
 
-``python -m spikeforge.sim.soak --cases 10000 --seed S [--out build/soak]``
+``python -m spikefab.sim.soak --cases 10000 --seed S [--out build/soak]``
 
 A *case* is one input sample run through one random network's accelerator. Building the
 Verilator model is what costs (measured on the 2-core machine: 15–25 s per network when
@@ -29,8 +29,8 @@ The draw (:func:`draw_build`) covers every axis the hardware has:
   one network in four a *stress* network: every queue at depth 2, low thresholds, mostly
   positive weights, mostly 100 % input — back-pressure everywhere.
 
-Every case is compared with :func:`spikeforge.model.simulate` (every spike of every layer,
-the counts, the class) and :func:`spikeforge.model.cycle_model` (the cycle of each
+Every case is compared with :func:`spikefab.model.simulate` (every spike of every layer,
+the counts, the class) and :func:`spikefab.model.cycle_model` (the cycle of each
 sample's result, exactly); each run also with the cycle model's performance counters and
 the result's counter snapshot. A failing network is saved in ``OUT/failures/build-K``
 (network, configuration, input trains, problems) with the command that replays it alone
@@ -53,10 +53,10 @@ from pathlib import Path
 
 import numpy as np
 
-from spikeforge.model import (LEAK_MODES, RESET_MECHANISMS, RESET_TIMINGS, HardwareConfig,
+from spikefab.model import (LEAK_MODES, RESET_MECHANISMS, RESET_TIMINGS, HardwareConfig,
                               Layer, LayerConfig, Network, cycle_model, signed_range,
                               simulate)
-from spikeforge.model.checks import flag_int, flag_output_dir
+from spikefab.model.checks import flag_int, flag_output_dir
 
 __all__ = ["ACTIVITY_BINS", "AXES", "Build", "NEURON_MODES", "WEIGHT_FORMATS", "check_run",
            "draw_build", "draw_coverage", "replay_command", "run_build", "soak", "main"]
@@ -432,7 +432,7 @@ def check_run(network, config, trains, run):
 
 def replay_command(seed, index, cases, per_build, out=None):
     """The command line that replays network ``index`` of a run alone."""
-    command = (f"python -m spikeforge.sim.soak --seed {seed} --cases {cases} "
+    command = (f"python -m spikefab.sim.soak --seed {seed} --cases {cases} "
                f"--per-build {per_build} --only {index}")
     return command + (f" --out {out}" if out is not None else "")
 
@@ -472,7 +472,7 @@ def run_build(build, work, *, out=None, replay=None, runner=None):
     failing cases, the problems, the coverage found by simulation and the times."""
     if runner is None:
         from .cosim import run_accelerator as runner
-    from spikeforge.hw.accelerator import HARDWARE_TIMING
+    from spikefab.hw.accelerator import HARDWARE_TIMING
 
     network = build.network
     config = HardwareConfig(build.config.layers, mode=build.config.mode, timing=HARDWARE_TIMING)
@@ -624,7 +624,7 @@ def _summary(seed, cases, per_build, only, jobs, records, wall):
             for name in ("build_seconds", "run_overhead_seconds", "sim_seconds",
                          "check_seconds")}
     return {
-        "seed": seed, "command": " ".join(["python -m spikeforge.sim.soak", f"--seed {seed}",
+        "seed": seed, "command": " ".join(["python -m spikefab.sim.soak", f"--seed {seed}",
                                            f"--cases {cases}", f"--per-build {per_build}"]
                                           + ([f"--only {only}"] if only is not None else [])
                                           + ([f"--jobs {jobs}"] if jobs != 1 else [])),
@@ -644,7 +644,7 @@ def _summary(seed, cases, per_build, only, jobs, records, wall):
 
 def summary_text(summary):
     """The summary as a plain-text report with the coverage table."""
-    lines = [f"# spikeforge soak — seed {summary['seed']}", "",
+    lines = [f"# spikefab soak — seed {summary['seed']}", "",
              f"command: {summary['command']}",
              f"cases: {summary['cases']} on {summary['builds']} Verilator builds "
              f"({summary['per_build']} per build)",
@@ -700,7 +700,7 @@ def add_arguments(parser):
 
 
 def parser():
-    return add_arguments(argparse.ArgumentParser(prog="python -m spikeforge.sim.soak",
+    return add_arguments(argparse.ArgumentParser(prog="python -m spikefab.sim.soak",
                                                  description=__doc__.split("\n")[0]))
 
 
@@ -721,7 +721,7 @@ def run(args):
 
 
 def main(argv=None):
-    """``python -m spikeforge.sim.soak``: 0 when every case matched, 1 otherwise."""
+    """``python -m spikefab.sim.soak``: 0 when every case matched, 1 otherwise."""
     try:
         run(parser().parse_args(argv))
     except SystemExit as error:

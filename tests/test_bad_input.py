@@ -4,7 +4,7 @@ field and, where there is one, the allowed range; intensities and spike arrays w
 out of range are refused, never clipped or wrapped.
 
 The command-line flags are swept by ``tests/test_cli_flags.py``; this file covers the Python
-API: every callable that ``spikeforge.model`` exports (found by walking ``__all__``, so a new
+API: every callable that ``spikefab.model`` exports (found by walking ``__all__``, so a new
 export is covered without editing this file) and the hardware, co-simulation and board entry
 points listed below.
 """
@@ -15,36 +15,36 @@ import re
 import numpy as np
 import pytest
 
-import spikeforge.model as model
-from spikeforge.boards.host import Device
-from spikeforge.boards.link import HostLink
-from spikeforge.boards.protocol import encode_event, encode_request
-from spikeforge.boards.registry import get_board
-from spikeforge.boards.top import BoardTop
-from spikeforge.hw.accelerator import Accelerator
-from spikeforge.hw.event_queue import EventQueue
-from spikeforge.hw.layer_core import LayerCore
-from spikeforge.hw.lif_core import LIFCore
-from spikeforge.hw.pe_array import PEArray
-from spikeforge.hw.weight_memory import WeightMemory
-from spikeforge.model import (HardwareConfig, Layer, Network, compile_weights, cycle_model,
+import spikefab.model as model
+from spikefab.boards.host import Device
+from spikefab.boards.link import HostLink
+from spikefab.boards.protocol import encode_event, encode_request
+from spikefab.boards.registry import get_board
+from spikefab.boards.top import BoardTop
+from spikefab.hw.accelerator import Accelerator
+from spikefab.hw.event_queue import EventQueue
+from spikefab.hw.layer_core import LayerCore
+from spikefab.hw.lif_core import LIFCore
+from spikefab.hw.pe_array import PEArray
+from spikefab.hw.weight_memory import WeightMemory
+from spikefab.model import (HardwareConfig, Layer, Network, compile_weights, cycle_model,
                               encode_latency, encode_rate, encode_spikes, leak_for_beta, prune,
                               quantize_layer, quantize_network, reference_network, simulate,
                               to_intensity, weight_scale)
-from spikeforge.sim.cosim import run_accelerator
+from spikefab.sim.cosim import run_accelerator
 
 NET = reference_network((16, 12, 4), w_bits=4, seed=3)
 CONFIG = HardwareConfig.uniform(NET, lanes=2)
 
 
 class Odd:
-    """A value of no type any spikeforge function accepts."""
+    """A value of no type any spikefab function accepts."""
 
     def __repr__(self):
         return "<odd>"
 
 
-# --- 1. wrong type: every callable of spikeforge.model ------------------------------------------
+# --- 1. wrong type: every callable of spikefab.model ------------------------------------------
 
 # Records the library builds and returns (dataclasses holding results); users read them, they do
 # not construct them, so their fields are not validated.
@@ -103,7 +103,7 @@ IMAGE = compile_weights(NET.layers[0], 2)
 O = Odd()
 
 HARDWARE = [
-    (lambda: LIFCore(O, lanes=2, acc_bits=8), TypeError, "layer must be a spikeforge.model.Layer"),
+    (lambda: LIFCore(O, lanes=2, acc_bits=8), TypeError, "layer must be a spikefab.model.Layer"),
     (lambda: LIFCore(NET.layers[0], lanes=O, acc_bits=8), TypeError, r"lanes must be an integer in \[1, 12\]"),
     (lambda: LIFCore(NET.layers[0], lanes=13, acc_bits=8), ValueError, r"lanes = 13 .*\[1, 12\]"),
     (lambda: EventQueue(O, 4), TypeError, r"addr_bits must be an integer in \[1, 24\]"),
@@ -111,10 +111,10 @@ HARDWARE = [
     (lambda: EventQueue(4, 1), ValueError, r"depth = 1 .*\[2, 65536\]"),
     (lambda: PEArray(lanes=2, rows=0, w_bits=4, acc_bits=8), ValueError, r"rows = 0 .*\[1, 65536\]"),
     (lambda: PEArray(lanes=2, rows=4, w_bits=8, acc_bits=4), ValueError, r"acc_bits = 4 .*\[8, 48\]"),
-    (lambda: WeightMemory(O), TypeError, "image must be a spikeforge.model.WeightImage"),
+    (lambda: WeightMemory(O), TypeError, "image must be a spikefab.model.WeightImage"),
     (lambda: LayerCore(NET.layers[1], IMAGE), ValueError, "image was not compiled from this layer"),
-    (lambda: Accelerator(O, CONFIG), TypeError, "network must be a spikeforge.model.Network"),
-    (lambda: Accelerator(NET, O), TypeError, "config must be a spikeforge.model.HardwareConfig"),
+    (lambda: Accelerator(O, CONFIG), TypeError, "network must be a spikefab.model.Network"),
+    (lambda: Accelerator(NET, O), TypeError, "config must be a spikefab.model.HardwareConfig"),
     (lambda: Accelerator(NET, HardwareConfig.uniform(reference_network((16, 4), w_bits=4))),
      ValueError, "configuration has 1 layers, the network 2"),
     (lambda: run_accelerator(O, CONFIG, np.zeros((1, 2, 16), bool)), TypeError, "network must be"),
@@ -123,7 +123,7 @@ HARDWARE = [
     (lambda: get_board("de10"), ValueError, "unknown board 'de10'; known boards are 'icebreaker'"),
     (lambda: get_board(O), TypeError, "board must be a board name or a Board"),
     (lambda: HostLink(NET, CONFIG, divisor=1), ValueError, r"divisor = 1 .*\[4, "),
-    (lambda: BoardTop(O, CONFIG), TypeError, "network must be a spikeforge.model.Network"),
+    (lambda: BoardTop(O, CONFIG), TypeError, "network must be a spikefab.model.Network"),
     (lambda: BoardTop(NET, CONFIG, baud=0), ValueError, r"baud = 0 .*\[300, 12000000\]"),
     (lambda: BoardTop(NET, HardwareConfig.uniform(NET, lanes=[12, 5])), ValueError,
      r"layers\[1\].lanes = 5 .*\[1, 4\]"),
@@ -254,8 +254,8 @@ def _files(tmp_path):
 
 def test_unreadable_network_files_are_named(tmp_path):
     garbage, _, foreign = _files(tmp_path)
-    for path, message in [(garbage, "not a spikeforge network file"),
-                          (foreign, "not a spikeforge network file|missing"),
+    for path, message in [(garbage, "not a spikefab network file"),
+                          (foreign, "not a spikefab network file|missing"),
                           (tmp_path / "absent.npz", "cannot read it"),
                           (tmp_path, "cannot read it")]:
         with pytest.raises(ValueError, match=message) as info:

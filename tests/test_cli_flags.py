@@ -1,4 +1,4 @@
-"""Every flag of every ``spikeforge`` command, given a value of the wrong kind or out of
+"""Every flag of every ``spikefab`` command, given a value of the wrong kind or out of
 range, is refused by argparse in one line naming the flag (exit status 2), before any work
 starts. The flags are found by walking the real parser, so a new flag is covered too."""
 
@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from spikeforge.cli import parser
-from spikeforge.model.checks import flag_output_dir
+from spikefab.cli import parser
+from spikefab.model.checks import flag_output_dir
 
 ROOT = Path(__file__).resolve().parent.parent
 

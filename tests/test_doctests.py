@@ -5,9 +5,9 @@ import importlib
 
 import pytest
 
-MODULES = ["spikeforge.model.memory", "spikeforge.model.simulate", "spikeforge.model.encoders",
-           "spikeforge.model.quantize", "spikeforge.sim.cosim", "spikeforge.sim.pareto",
-           "spikeforge.sim.dse_spec", "spikeforge.sim.energy"]
+MODULES = ["spikefab.model.memory", "spikefab.model.simulate", "spikefab.model.encoders",
+           "spikefab.model.quantize", "spikefab.sim.cosim", "spikefab.sim.pareto",
+           "spikefab.sim.dse_spec", "spikefab.sim.energy"]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -1,5 +1,5 @@
 """The README's commands, run the way the README writes them: ``make <target>`` from the
-repository root with the default output folders (relative paths), and the ``spikeforge``
+repository root with the default output folders (relative paths), and the ``spikefab``
 console script from another working directory.
 
 ``make`` runs in a copy of the repository root (its ``Makefile`` and ``pyproject.toml``) so a
@@ -18,12 +18,12 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV = Path(sys.prefix)
-SPIKEFORGE = VENV / "bin" / "spikeforge"
+SPIKEFAB = VENV / "bin" / "spikefab"
 
 
 def repository_root(tmp_path):
     """A folder that stands for a fresh clone's root, for ``make``."""
-    root = tmp_path / "spikeforge"
+    root = tmp_path / "spikefab"
     root.mkdir()
     for name in ("Makefile", "pyproject.toml"):
         shutil.copy(ROOT / name, root / name)
@@ -37,8 +37,8 @@ def make(root, target, **variables):
     return subprocess.run(command, cwd=root, capture_output=True, text=True, timeout=1800)
 
 
-def spikeforge(cwd, *args, timeout=600):
-    return subprocess.run([str(SPIKEFORGE), *args], cwd=cwd, capture_output=True, text=True,
+def spikefab(cwd, *args, timeout=600):
+    return subprocess.run([str(SPIKEFAB), *args], cwd=cwd, capture_output=True, text=True,
                           timeout=timeout)
 
 
@@ -97,7 +97,7 @@ def test_make_verilog_with_its_default_output_folder(tmp_path):
     for name in ("event_queue", "weight_memory", "pe_array", "lif_core", "accelerator"):
         text = (root / "build" / "verilog" / f"{name}.v").read_text()
         assert f"module {name}(" in text
-        assert "// command: spikeforge verilog --sizes 16 12 4" in text
+        assert "// command: spikefab verilog --sizes 16 12 4" in text
 
 
 def test_make_bench_runs_the_console_script(tmp_path):
@@ -122,14 +122,14 @@ def test_make_run_without_a_port_says_what_to_do(tmp_path):
 
 def test_version_and_help_of_every_command(tmp_path):
     from importlib.metadata import version
-    process = spikeforge(tmp_path, "--version")
-    assert process.returncode == 0 and process.stdout.strip() == f"spikeforge {version('spikeforge')}"
-    process = spikeforge(tmp_path, "--help")
+    process = spikefab(tmp_path, "--version")
+    assert process.returncode == 0 and process.stdout.strip() == f"spikefab {version('spikefab')}"
+    process = spikefab(tmp_path, "--help")
     assert process.returncode == 0
     commands = ("verilog", "synth", "prog", "run", "demo", "bench")
     for command in commands:
         assert command in process.stdout
-    from spikeforge.cli import parser
+    from spikefab.cli import parser
     p = parser()
     for command in commands:
         with pytest.raises(SystemExit) as exit_:
@@ -156,7 +156,7 @@ BAD_SYNTH_FLAGS = [
 @pytest.mark.parametrize("flags, message", BAD_SYNTH_FLAGS,
                          ids=[" ".join(flags) for flags, _ in BAD_SYNTH_FLAGS])
 def test_synth_refuses_bad_flags_in_one_line(tmp_path, flags, message):
-    process = spikeforge(tmp_path, "synth", *flags)
+    process = spikefab(tmp_path, "synth", *flags)
     assert process.returncode != 0
     assert "Traceback" not in process.stderr, process.stderr
     assert message in process.stderr.strip().splitlines()[-1], process.stderr
@@ -165,11 +165,11 @@ def test_synth_refuses_bad_flags_in_one_line(tmp_path, flags, message):
 
 def test_unreadable_network_file_is_named(tmp_path):
     (tmp_path / "notes.npz").write_text("not a network")
-    process = spikeforge(tmp_path, "synth", "--network", "notes.npz")
+    process = spikefab(tmp_path, "synth", "--network", "notes.npz")
     assert process.returncode == 1 and "Traceback" not in process.stderr
     last = process.stderr.strip().splitlines()[-1]
     assert last.startswith("error: --network: ") and "notes.npz" in last
-    assert "not a spikeforge network file" in last and "Network.save" in last
+    assert "not a spikefab network file" in last and "Network.save" in last
 
 
 @pytest.mark.parametrize("command, flags, message", [
@@ -186,7 +186,7 @@ def test_unreadable_network_file_is_named(tmp_path):
 ])
 def test_other_commands_refuse_bad_input_in_one_line(tmp_path, monkeypatch, capsys, command,
                                                       flags, message):
-    from spikeforge.cli import main
+    from spikefab.cli import main
     monkeypatch.chdir(tmp_path)
     with pytest.raises(SystemExit) as exit_:
         main([command, *flags])

@@ -7,7 +7,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
-#: package -> the spikeforge packages it may import.
+#: package -> the spikefab packages it may import.
 ALLOWED = {
     "model": set(),
     "toolchain": set(),
@@ -19,7 +19,7 @@ ALLOWED = {
 
 
 def imported_packages(path):
-    """The ``spikeforge.<package>`` names a module imports (anywhere in it, lazily or not)."""
+    """The ``spikefab.<package>`` names a module imports (anywhere in it, lazily or not)."""
     found = set()
     for node in ast.walk(ast.parse(path.read_text(), str(path))):
         names = []
@@ -31,7 +31,7 @@ def imported_packages(path):
             raise AssertionError(f"{path}: relative import beyond its package")
         for name in names:
             parts = name.split(".")
-            if parts[0] == "spikeforge" and len(parts) > 1:
+            if parts[0] == "spikefab" and len(parts) > 1:
                 found.add(parts[1])
     return found
 
@@ -39,7 +39,7 @@ def imported_packages(path):
 def test_every_package_is_known_to_pyproject():
     text = (ROOT / "pyproject.toml").read_text()
     for package in ALLOWED:
-        assert f'"spikeforge.{package}" = "{package}"' in text
+        assert f'"spikefab.{package}" = "{package}"' in text
 
 
 def test_imports_flow_one_way():
@@ -47,7 +47,7 @@ def test_imports_flow_one_way():
     for package, allowed in ALLOWED.items():
         for path in sorted((ROOT / package).glob("*.py")):
             for used in imported_packages(path) - allowed - {package}:
-                problems.append(f"{path.relative_to(ROOT)} imports spikeforge.{used}")
+                problems.append(f"{path.relative_to(ROOT)} imports spikefab.{used}")
     assert not problems, "\n".join(problems)
 
 

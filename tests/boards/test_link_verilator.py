@@ -5,13 +5,13 @@ divisor), as a board netlist will be."""
 
 import numpy as np
 import pytest
-from spikeforge.boards.host import Device
-from spikeforge.boards.link import HostLink
-from spikeforge.boards.protocol import Command, encode_request
-from spikeforge.boards.simulated import SimulatedSerial
-from spikeforge.model import HardwareConfig, Layer, Network, simulate
-from spikeforge.sim.link_fuzz import link_cycle_model, make_link
-from spikeforge.sim.link_verilator import (
+from spikefab.boards.host import Device
+from spikefab.boards.link import HostLink
+from spikefab.boards.protocol import Command, encode_request
+from spikefab.boards.simulated import SimulatedSerial
+from spikefab.model import HardwareConfig, Layer, Network, simulate
+from spikefab.sim.link_fuzz import link_cycle_model, make_link
+from spikefab.sim.link_verilator import (
     LinkDesign,
     VerilatorSerial,
     build,

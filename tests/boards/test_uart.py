@@ -5,7 +5,7 @@ import random
 
 import pytest
 
-from spikeforge.boards.uart import UARTRx, UARTTx
+from spikefab.boards.uart import UARTRx, UARTTx
 
 from ..hw.simulate import run
 

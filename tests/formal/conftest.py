@@ -3,7 +3,7 @@
 
 import pytest
 
-from spikeforge.sim.formal import SolverNotFound, find_solver
+from spikefab.sim.formal import SolverNotFound, find_solver
 
 
 @pytest.fixture(scope="module")

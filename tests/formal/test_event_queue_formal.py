@@ -1,12 +1,12 @@
 """SymbiYosys proofs of the event queue (issue 12, item 2): the properties of
-:mod:`spikeforge.sim.formal` close by k-induction for a small queue, every cover is reached,
+:mod:`spikefab.sim.formal` close by k-induction for a small queue, every cover is reached,
 and each of a few deliberately broken queues (mutants, defined here) is caught."""
 
 import pytest
 from amaranth import Signal
 
-from spikeforge.hw.event_queue import EventQueue
-from spikeforge.sim.formal import (
+from spikefab.hw.event_queue import EventQueue
+from spikefab.sim.formal import (
     EventQueueProperties,
     prove_event_queue,
     run_sby,

@@ -1,4 +1,4 @@
-"""The entry point of ``make formal`` (``python -m spikeforge.sim.formal``): it runs a proof
+"""The entry point of ``make formal`` (``python -m spikefab.sim.formal``): it runs a proof
 of every block and prints one table row per sby run. Checked here with stub runs (the real
 runs are the other tests of this folder)."""
 
@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from spikeforge.sim.formal import PROOFS, FormalResult, main, prove_all
+from spikefab.sim.formal import PROOFS, FormalResult, main, prove_all
 
 
 def test_every_block_has_a_proof():
@@ -34,7 +34,7 @@ def test_table_rows_and_exit_status(tmp_path, monkeypatch, capsys):
     assert lines[4].split()[-2:] == ["FAIL", "0.5"]
     assert lines[-2:] == [f"{'queue':<17} depth 4", f"{'core':<17} N 3"]
     assert [result.status for _block, result in rows] == ["PASS", "PASS", "FAIL", "PASS"]
-    monkeypatch.setattr("spikeforge.sim.formal.PROOFS", proofs)
+    monkeypatch.setattr("spikefab.sim.formal.PROOFS", proofs)
     with pytest.raises(SystemExit, match="error: the proofs of core failed"):
         main(["--out", str(tmp_path)])
     assert "FAILED" in capsys.readouterr().out

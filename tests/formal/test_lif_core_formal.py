@@ -1,7 +1,7 @@
 """SymbiYosys proofs of the LIF core's spike emitter (issue 12, item 2): under arbitrary
 back-pressure every spike and marker the neuron update decides is emitted exactly once, in
 order, with the stream rules on ``spikes``, each spike naming the swept neuron, in ascending
-address order (:mod:`spikeforge.sim.formal_lif_core`). It
+address order (:mod:`spikefab.sim.formal_lif_core`). It
 closes by k-induction (1-inductive) for N = 3, P = S = 2, emit_depth = 2 and for N = 4,
 P = 2, S = 1, emit_depth = 3 (delayed reset timing); every cover is reached; each of a few
 broken emitters (mutants, defined here) is caught."""
@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from amaranth import Mux
 
-from spikeforge.hw.lif_core import LIFCore
-from spikeforge.model import Layer
-from spikeforge.sim.formal import (
+from spikefab.hw.lif_core import LIFCore
+from spikefab.model import Layer
+from spikefab.sim.formal import (
     LIFCoreProperties,
     prove_lif_core,
     run_sby,

@@ -1,6 +1,6 @@
 """SymbiYosys proofs of the PE array (issue 12, item 2): the sweep of a tracked neuron
 returns the exact (acc_bits-wrapping) sum of every update aimed at it, back-to-back updates
-included (:mod:`spikeforge.sim.formal_pe_array`). It closes by k-induction for the flip-flop
+included (:mod:`spikefab.sim.formal_pe_array`). It closes by k-induction for the flip-flop
 storage (rows 2, 1-inductive; run at k = 2) and the memory storage with its forwarding read
 port (rows 3, 2-inductive); every cover is reached; each of a few broken PE arrays (mutants,
 defined here) is caught."""
@@ -9,9 +9,9 @@ import pytest
 from amaranth import Module
 from amaranth.lib.memory import Memory
 
-from spikeforge.hw import pe_array
-from spikeforge.hw.pe_array import REGISTER_ROWS, PEArray
-from spikeforge.sim.formal import (
+from spikefab.hw import pe_array
+from spikefab.hw.pe_array import REGISTER_ROWS, PEArray
+from spikefab.sim.formal import (
     PEArrayProperties,
     prove_pe_array,
     run_sby,

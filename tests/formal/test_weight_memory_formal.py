@@ -1,5 +1,5 @@
 """SymbiYosys proofs of the weight memory (issue 12, item 2): the column stream of
-:mod:`spikeforge.sim.formal_weight_memory` (exactly the words of each request, one per cycle;
+:mod:`spikefab.sim.formal_weight_memory` (exactly the words of each request, one per cycle;
 ``columns.ready`` exactly as documented) closes by k-induction (k = rows + 1 = 4) for every
 format on the 5 x 4 proof layer at 2 lanes, every cover is reached, and each of a few broken
 weight memories (mutants, defined here) is caught."""
@@ -7,8 +7,8 @@ weight memories (mutants, defined here) is caught."""
 import pytest
 from amaranth import Mux
 
-from spikeforge.hw.weight_memory import WeightMemory
-from spikeforge.sim.formal import (
+from spikefab.hw.weight_memory import WeightMemory
+from spikefab.sim.formal import (
     WeightMemoryProperties,
     prove_weight_memory,
     run_sby,

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from spikeforge.model import FORMATS, HardwareConfig, Layer, Network
+from spikefab.model import FORMATS, HardwareConfig, Layer, Network
 
 
 def random_case(seed, *, max_neurons=30, max_layers=3, batch=None, steps=None):
@@ -46,7 +46,7 @@ def random_case(seed, *, max_neurons=30, max_layers=3, batch=None, steps=None):
 def check_against_golden(network, config, trains, run):
     """Every layer's spikes, the counts, the classes bit for bit; the cycles and counters
     exactly as the cycle model predicts."""
-    from spikeforge.model import cycle_model, simulate
+    from spikefab.model import cycle_model, simulate
 
     golden = simulate(network, trains)
     assert not run.error

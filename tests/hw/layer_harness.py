@@ -5,11 +5,11 @@ import random
 
 from amaranth import Elaboratable, Module
 
-from spikeforge.hw.events import EventKind
-from spikeforge.hw.lif_core import LIFCore
-from spikeforge.hw.pe_array import PEArray, accumulator_bits
-from spikeforge.hw.weight_memory import WeightMemory
-from spikeforge.model import compile_weights
+from spikefab.hw.events import EventKind
+from spikefab.hw.lif_core import LIFCore
+from spikefab.hw.pe_array import PEArray, accumulator_bits
+from spikefab.hw.weight_memory import WeightMemory
+from spikefab.model import compile_weights
 
 from .simulate import run
 

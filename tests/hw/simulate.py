@@ -8,7 +8,7 @@ from amaranth.sim import Simulator
 def run(dut, *testbenches, processes=(), vcd=None, clock=1e-6):
     """Simulate ``dut`` with a ``sync`` clock until every testbench returns.
 
-    ``vcd`` (or the environment variable ``SPIKEFORGE_VCD``, a folder) writes a waveform.
+    ``vcd`` (or the environment variable ``SPIKEFAB_VCD``, a folder) writes a waveform.
     """
     sim = Simulator(dut)
     sim.add_clock(clock)
@@ -16,7 +16,7 @@ def run(dut, *testbenches, processes=(), vcd=None, clock=1e-6):
         sim.add_testbench(testbench)
     for process in processes:
         sim.add_process(process)
-    folder = os.environ.get("SPIKEFORGE_VCD")
+    folder = os.environ.get("SPIKEFAB_VCD")
     if vcd is None and folder:
         vcd = os.path.join(folder, f"{type(dut).__name__}.vcd")
     if vcd:

@@ -5,10 +5,10 @@ every counter, exactly), plus stress cases."""
 import numpy as np
 import pytest
 
-from spikeforge.hw.accelerator import HARDWARE_TIMING, Accelerator
-from spikeforge.hw.verilog import convert
-from spikeforge.model import HardwareConfig, Layer, LayerConfig, Network, Timing
-from spikeforge.sim.cosim import run_accelerator
+from spikefab.hw.accelerator import HARDWARE_TIMING, Accelerator
+from spikefab.hw.verilog import convert
+from spikefab.model import HardwareConfig, Layer, LayerConfig, Network, Timing
+from spikefab.sim.cosim import run_accelerator
 
 from .accelerator_cases import check_against_golden, random_case
 

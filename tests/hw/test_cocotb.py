@@ -9,14 +9,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from spikeforge.hw.event_queue import EventQueue
-from spikeforge.hw.lif_core import LIFCore
-from spikeforge.hw.pe_array import PEArray, accumulator_bits
-from spikeforge.hw.verilog import convert
-from spikeforge.hw.weight_memory import WeightMemory
-from spikeforge.model import FORMATS, Network, compile_weights, simulate
-from spikeforge.model.cycles import sweep_cycles
-from spikeforge.sim.cocotb_run import run_cocotb
+from spikefab.hw.event_queue import EventQueue
+from spikefab.hw.lif_core import LIFCore
+from spikefab.hw.pe_array import PEArray, accumulator_bits
+from spikefab.hw.verilog import convert
+from spikefab.hw.weight_memory import WeightMemory
+from spikefab.model import FORMATS, Network, compile_weights, simulate
+from spikefab.model.cycles import sweep_cycles
+from spikefab.sim.cocotb_run import run_cocotb
 
 from .sweep_top import SweepTop
 from .test_lif_core import LEAKS
@@ -39,7 +39,7 @@ def run_block(tmp_path, component, name, module, vectors, simulator):
     path.write_text(json.dumps(vectors, default=int))
     return run_cocotb(verilog=convert(component, name), toplevel=name, test_module=module,
                       build_dir=tmp_path, python_paths=[COCOTB_DIR], simulator=simulator,
-                      extra_env={"SPIKEFORGE_VECTORS": str(path)})
+                      extra_env={"SPIKEFAB_VECTORS": str(path)})
 
 
 @pytest.mark.parametrize("depth", [2, 5, 16])

@@ -6,9 +6,9 @@ import re
 
 import pytest
 
-from spikeforge.hw.event_queue import EventQueue
-from spikeforge.hw.events import EventKind
-from spikeforge.hw.verilog import convert
+from spikefab.hw.event_queue import EventQueue
+from spikefab.hw.events import EventKind
+from spikefab.hw.verilog import convert
 
 from .simulate import run
 

@@ -7,10 +7,10 @@ import zlib
 import numpy as np
 import pytest
 
-from spikeforge.hw.events import EventKind
-from spikeforge.hw.lif_core import LIFCore
-from spikeforge.hw.verilog import convert
-from spikeforge.model import Layer, Network, simulate
+from spikefab.hw.events import EventKind
+from spikefab.hw.lif_core import LIFCore
+from spikefab.hw.verilog import convert
+from spikefab.model import Layer, Network, simulate
 
 from .layer_harness import run_layer
 

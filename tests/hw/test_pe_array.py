@@ -4,8 +4,8 @@ import random
 
 import pytest
 
-from spikeforge.hw.pe_array import REGISTER_ROWS, PEArray, accumulator_bits
-from spikeforge.hw.verilog import convert
+from spikefab.hw.pe_array import REGISTER_ROWS, PEArray, accumulator_bits
+from spikefab.hw.verilog import convert
 
 from .simulate import run
 

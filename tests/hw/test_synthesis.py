@@ -2,7 +2,7 @@
 the only DSP multipliers are the LIF core's in ``mul`` leak mode. Whole accelerators — the
 configurations of issue 9 and seeded random small networks — build for ECP5 and iCE40 with
 yosys alone and without any workaround; the workaround retry of
-:mod:`spikeforge.toolchain.yosys` is checked with a stand-in for yosys."""
+:mod:`spikefab.toolchain.yosys` is checked with a stand-in for yosys."""
 
 import re
 import subprocess
@@ -14,17 +14,17 @@ from amaranth import signed
 from amaranth.back import rtlil
 from amaranth.lib import data
 
-from spikeforge.hw.accelerator import Accelerator
-from spikeforge.hw.event_queue import EventQueue
-from spikeforge.hw.layouts import NamedArrayLayout
-from spikeforge.hw.lif_core import LIFCore
-from spikeforge.hw.pe_array import PEArray
-from spikeforge.hw.verilog import convert, ports
-from spikeforge.hw.weight_memory import WeightMemory
-from spikeforge.model import (FORMATS, LEAK_MODES, HardwareConfig, Layer, Network,
+from spikefab.hw.accelerator import Accelerator
+from spikefab.hw.event_queue import EventQueue
+from spikefab.hw.layouts import NamedArrayLayout
+from spikefab.hw.lif_core import LIFCore
+from spikefab.hw.pe_array import PEArray
+from spikefab.hw.verilog import convert, ports
+from spikefab.hw.weight_memory import WeightMemory
+from spikefab.model import (FORMATS, LEAK_MODES, HardwareConfig, Layer, Network,
                               compile_weights)
-from spikeforge.toolchain import yowasp_env
-from spikeforge.toolchain.yosys import (WORKAROUNDS, YosysError, synthesize, synthesize_rtlil,
+from spikefab.toolchain import yowasp_env
+from spikefab.toolchain.yosys import (WORKAROUNDS, YosysError, synthesize, synthesize_rtlil,
                                         synthesize_verilog)
 
 pytestmark = pytest.mark.slow
@@ -154,7 +154,7 @@ def test_reported_784_128_10_dense_32_lanes_builds_for_ulx3s(tmp_path):
     """Issue 9, first report: ``make synth BOARD=ulx3s BOARD_ARGS="--sizes 784 128 10 --lanes
     32 --format dense"`` stopped in ABC9 (yosys 0.70). The same RTLIL now builds as it is."""
     pytest.importorskip("amaranth_boards")
-    from spikeforge.sim.synth_sweep import board_rtlil
+    from spikefab.sim.synth_sweep import board_rtlil
 
     run = synthesize_rtlil(board_rtlil((784, 128, 10), 32, "dense"), "top", "ecp5", tmp_path)
     assert run.workaround is None, run.note

@@ -7,9 +7,9 @@ import zlib
 import numpy as np
 import pytest
 
-from spikeforge.hw.verilog import convert
-from spikeforge.hw.weight_memory import LoadTarget, WeightMemory
-from spikeforge.model import FORMATS, Layer, compile_weights
+from spikefab.hw.verilog import convert
+from spikefab.hw.weight_memory import LoadTarget, WeightMemory
+from spikefab.model import FORMATS, Layer, compile_weights
 
 from .simulate import run
 
@@ -165,7 +165,7 @@ def test_run_time_load_replaces_the_network(fmt, runtime):
 
 def test_parameters_are_validated():
     layer = Layer(np.eye(4, dtype=int), theta=1, w_bits=2, v_bits=4)
-    with pytest.raises(TypeError, match="image must be a spikeforge.model.WeightImage"):
+    with pytest.raises(TypeError, match="image must be a spikefab.model.WeightImage"):
         WeightMemory(layer)
     image = compile_weights(layer, 2, "csc")
     # 4 one-word columns: starts 0..3 need start_bits = 2; rows = 2 -> at most 3 + 2 words

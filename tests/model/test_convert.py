@@ -1,10 +1,10 @@
-"""Threshold-balancing conversion of a ReLU MLP (``spikeforge.model.convert``): a hand-worked
+"""Threshold-balancing conversion of a ReLU MLP (``spikefab.model.convert``): a hand-worked
 two-layer case, and every malformed input answered by one error naming the array."""
 
 import numpy as np
 import pytest
 
-from spikeforge.model import balance_thresholds, convert_mlp
+from spikefab.model import balance_thresholds, convert_mlp
 
 
 def test_hand_worked_conversion():

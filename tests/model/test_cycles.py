@@ -5,11 +5,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from spikeforge.model import (FORMATS, HardwareConfig, Layer, LayerConfig, Network, Timing,
+from spikefab.model import (FORMATS, HardwareConfig, Layer, LayerConfig, Network, Timing,
                               reference_network,
                               compile_weights, cycle_model, lower_bound, simulate,
                               single_layer_cycles)
-from spikeforge.model.events import event_stream
+from spikefab.model.events import event_stream
 
 
 def test_one_layer_timeline_by_hand():
@@ -221,7 +221,7 @@ def test_lower_bound_by_hand():
     (lambda: HardwareConfig.uniform(reference_network(), lanes=[2, "a"]), TypeError,
      r"lanes must be an integer in \[1, 65536\], not 'a'"),
     (lambda: HardwareConfig.uniform("net.npz"), TypeError,
-     r"network must be a spikeforge.model.Network, not str"),
+     r"network must be a spikefab.model.Network, not str"),
 ])
 def test_config_errors(make, error, message):
     with pytest.raises(error, match=message):

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from spikeforge.model import (RATE_SEED, encode, encode_latency, encode_rate, encode_spikes,
+from spikefab.model import (RATE_SEED, encode, encode_latency, encode_rate, encode_spikes,
                               rate_thresholds, to_intensity, xorshift32)
 
 

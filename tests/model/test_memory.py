@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from spikeforge.model import FORMATS, Layer, compile_weights, decode_weights
+from spikefab.model import FORMATS, Layer, compile_weights, decode_weights
 
 # N = 3 neurons, fan-in 2, P = 2 lanes, w_bits = 4: rows = 2, index_bits = 1.
 # Lane 0 holds neurons 0 (local 0) and 2 (local 1); lane 1 holds neuron 1 (local 0) and a
@@ -68,7 +68,7 @@ def test_all_zero_layer_has_empty_columns():
     ((LAYER, 4, "csc"), ValueError, r"lanes = 4 .*\[1, 3\]"),
     ((LAYER, 2, "coo"), ValueError, "format = 'coo' is not allowed; choose one of dense, csc, bitmap"),
     ((LAYER, 1.5, "csc"), TypeError, r"lanes must be an integer in \[1, 3\]"),
-    ((W, 2, "csc"), TypeError, "layer must be a spikeforge.model.Layer"),
+    ((W, 2, "csc"), TypeError, "layer must be a spikefab.model.Layer"),
 ])
 def test_compile_errors(args, error, message):
     with pytest.raises(error, match=message):

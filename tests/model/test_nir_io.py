@@ -1,7 +1,7 @@
 """NIR import/export and snnTorch models, checked against the libraries' own code.
 
 Expected spikes come from snnTorch's forward pass (its own ``Leaky``) or from snnTorch's
-own NIR reader (``snntorch.import_nir``), never from spikeforge; the round trip compares a
+own NIR reader (``snntorch.import_nir``), never from spikefab; the round trip compares a
 network with itself after a file written by ``nir``.
 """
 
@@ -12,7 +12,7 @@ nir = pytest.importorskip("nir", reason="the nir extra is part of make test")
 torch = pytest.importorskip("torch", reason="the train extra is part of make test")
 snn = pytest.importorskip("snntorch", reason="the train extra is part of make test")
 
-from spikeforge.model import (Layer, Network, from_nir, from_snntorch, import_nir,  # noqa: E402
+from spikefab.model import (Layer, Network, from_nir, from_snntorch, import_nir,  # noqa: E402
                               simulate, snntorch_agreement, snntorch_to_nir, to_nir)
 
 FIELDS = ("theta", "w_bits", "v_bits", "leak", "k", "m", "f", "reset", "timing")
@@ -58,7 +58,7 @@ def test_round_trip_through_a_file_is_the_identity(tmp_path, seed):
 
 
 def test_export_without_metadata_is_still_read_by_the_nir_rules(tmp_path):
-    """What another tool that drops spikeforge's metadata sees: NIR's own semantics (zero
+    """What another tool that drops spikefab's metadata sees: NIR's own semantics (zero
     reset in the step of the spike); the leak is recovered from tau exactly."""
     rng = np.random.default_rng(3)
     network = Network([Layer(rng.integers(-7, 8, (6, 5)), theta=9, w_bits=4, v_bits=12,
@@ -74,8 +74,8 @@ def test_export_is_valid_nir(tmp_path):
     graph = to_nir(network, tmp_path / "x.nir")
     graph.infer_types()            # nir's own type check accepts the shapes
     read = nir.read(tmp_path / "x.nir")
-    assert float(read.metadata["spikeforge_scale"]) == 1.0
-    assert read.metadata["spikeforge_format"] in (b"spikeforge-nir-1", "spikeforge-nir-1")
+    assert float(read.metadata["spikefab_scale"]) == 1.0
+    assert read.metadata["spikefab_format"] in (b"spikefab-nir-1", "spikefab-nir-1")
     assert set(read.nodes) == set(graph.nodes)
     assert sorted(read.edges) == sorted(graph.edges)
 
@@ -199,8 +199,8 @@ def test_general_snntorch_model_agreement_is_measured():
     assert rates["samples"] == 64
 
 
-def test_snntorch_reads_what_spikeforge_writes():
-    """Other tools read spikeforge's files: snnTorch's own NIR reader runs an exported
+def test_snntorch_reads_what_spikefab_writes():
+    """Other tools read spikefab's files: snnTorch's own NIR reader runs an exported
     network with beta = 0 (tau = dt) and zero reset in the step of the spike (the NIR
     semantics), and its spikes equal the golden model's."""
     import_nir_snn = pytest.importorskip("snntorch.import_nir")
@@ -362,7 +362,7 @@ def test_unsupported_node_types_are_named(kind):
                          edges=[("in", "fc"), ("fc", "bad"), ("bad", "out")],
                          type_check=False)
     with pytest.raises(ValueError, match=rf"NIR node 'bad' of type {kind} is not supported.*"
-                                         rf"spikeforge supports Input, Output, Affine"):
+                                         rf"spikefab supports Input, Output, Affine"):
         from_nir(graph)
 
 
@@ -442,7 +442,7 @@ def test_bad_arguments_and_files(tmp_path):
     with pytest.raises(ValueError, match="does not fit w_bits = 2"):
         from_nir(chain(inp(2), nir.Linear(weight=np.eye(2) * 9), lif(2, tau=1e-3), out(2)),
                  w_bits=2, scale=1.0)
-    with pytest.raises(TypeError, match="must be a spikeforge Network"):
+    with pytest.raises(TypeError, match="must be a spikefab Network"):
         to_nir("net.npz")
 
 
@@ -483,7 +483,7 @@ def test_model_package_needs_numpy_only_and_names_the_extras():
     code = ("import sys\n"
             "for name in ('torch', 'snntorch', 'nir', 'nirtorch', 'h5py'):\n"
             "    sys.modules[name] = None\n"
-            "import spikeforge.model as m\n"
+            "import spikefab.model as m\n"
             "for call in (lambda: m.from_nir('x.nir'), lambda: m.from_snntorch(None, 3)):\n"
             "    try:\n"
             "        call()\n"
@@ -492,5 +492,5 @@ def test_model_package_needs_numpy_only_and_names_the_extras():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=120)
     assert done.returncode == 0, done.stderr
-    assert "pip install 'spikeforge[nir]'" in done.stdout
-    assert "pip install 'spikeforge[train]'" in done.stdout
+    assert "pip install 'spikefab[nir]'" in done.stdout
+    assert "pip install 'spikefab[train]'" in done.stdout

@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from spikeforge.model import (Layer, Network, leak_for_beta, prune, prune_network,
+from spikefab.model import (Layer, Network, leak_for_beta, prune, prune_network,
                               quantize_layer, quantize_network, weight_scale)
 
 

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from spikeforge.model import Layer, Network, simulate
+from spikefab.model import Layer, Network, simulate
 
 # ---------------------------------------------------------------------------------------------
 # Hand-computed tables. One neuron, theta = 4, v_bits = 4 (membrane range [-8, 7]).
@@ -115,7 +115,7 @@ def test_bad_spikes(spikes, error, message):
 
 
 def test_network_type_checked():
-    with pytest.raises(TypeError, match="network must be a spikeforge.model.Network"):
+    with pytest.raises(TypeError, match="network must be a spikefab.model.Network"):
         simulate([np.eye(2)], np.zeros((1, 2)))
 
 
@@ -293,7 +293,7 @@ def test_immediate_zero_equals_snntorch_without_reset_delay(case):
 def test_immediate_subtract_differs_from_snntorch_only_after_a_double_threshold():
     # DESIGN.md §2: snnTorch (reset_delay=False) subtracts theta once more when the membrane
     # still exceeds theta after its reset. theta = 2, one input of weight 7, beta = 1:
-    #   spikeforge: t0 v = 7 -> fires -> 5;  t1 v = 5 + 0 = 5 -> fires -> 3;  t2 3 -> fires -> 1
+    #   spikefab: t0 v = 7 -> fires -> 5;  t1 v = 5 + 0 = 5 -> fires -> 3;  t2 3 -> fires -> 1
     #   snnTorch:   t0 mem 7 -> spk -> 5;    t1 reset = H(5-2) = 1: mem = 5 - 2 = 3 -> spk
     #               (do_reset = 1 - 1 = 0) stays 3;  t2 reset = H(3-2) = 1: mem = 1, no spike,
     #               do_reset = 0 - 1 = -1 gives theta back: mem = 3

@@ -1,4 +1,4 @@
-"""Surrogate-gradient training (spikeforge.model.train): what trains is what runs.
+"""Surrogate-gradient training (spikefab.model.train): what trains is what runs.
 
 The key check: the training forward pass, in evaluation with the final integer weights, gives
 the golden model's spikes bit for bit, for every leak × reset × timing (with membranes that
@@ -11,8 +11,8 @@ import sys
 import numpy as np
 import pytest
 
-from spikeforge.model import encode_rate, prune, simulate
-from spikeforge.model.train import TrainConfig, train_snn
+from spikefab.model import encode_rate, prune, simulate
+from spikefab.model.train import TrainConfig, train_snn
 
 torch = pytest.importorskip("torch")
 snntorch = pytest.importorskip("snntorch")
@@ -69,7 +69,7 @@ def test_eval_forward_equals_golden_model(digits, mode, beta, reset, timing):
 @pytest.mark.parametrize("mode, beta", [("mul", 0.9), ("shift", 0.75)])
 def test_eval_forward_equals_golden_model_with_wide_membranes(digits, mode, beta):
     """v_bits = 30: the forward pass computes in float64 (float32 would not be exact)."""
-    from spikeforge.model.train import _dtype
+    from spikefab.model.train import _dtype
     x, y = digits
     config = tiny(leak_mode=mode, beta=beta, v_bits=30, w_bits=8, threshold=3.0)
     assert _dtype(torch, config, (64, 16, 10)) == torch.float64
@@ -185,7 +185,7 @@ def test_threshold_scales_with_the_weights(digits):
      lambda x, k: k / 2 / (1 + (np.pi / 2 * k * x) ** 2)),
 ])
 def test_surrogate_is_snntorchs_own(digits, monkeypatch, name, make, formula):
-    from spikeforge.model.train import _libraries, _spike_function
+    from spikefab.model.train import _libraries, _spike_function
     slope = 7.5
     _, surrogate = _libraries()
     ours = _spike_function(TrainConfig(surrogate=name, slope=slope), surrogate)
@@ -227,7 +227,7 @@ def test_same_seed_same_network(digits):
 
 
 def test_shift_augmentation_translates_images():
-    from spikeforge.model.train import _shifted
+    from spikefab.model.train import _shifted
     rng = np.random.default_rng(0)
     images = np.zeros((20, 36), dtype=np.int64)
     images[:, 14] = 200                          # pixel (2, 2) of a 6 x 6 image
@@ -326,7 +326,7 @@ def test_bad_types_and_data_are_refused(digits):
 
 def test_model_imports_without_torch_and_names_the_extra():
     code = ("import sys; sys.modules['torch'] = None\n"
-            "import spikeforge.model.train as t\n"
+            "import spikefab.model.train as t\n"
             "assert 'snntorch' not in sys.modules\n"
             "try:\n"
             "    t.train_snn([[0, 1]], [0], progress=False)\n"
@@ -335,15 +335,15 @@ def test_model_imports_without_torch_and_names_the_extra():
     process = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                              timeout=120)
     assert process.returncode == 0, process.stderr
-    assert "pip install 'spikeforge[train]'" in process.stdout
+    assert "pip install 'spikefab[train]'" in process.stdout
 
 
 @pytest.mark.parametrize("changes", [{}, {"beta": 1.0}, {"beta": 0.9, "leak_mode": "mul"},
                                      {"reset": "zero", "timing": "immediate"}])
 def test_snntorch_module_reads_back_as_the_network(digits, changes):
-    """Through NIR (spikeforge.model.nir_io.from_snntorch) the module is the network again."""
+    """Through NIR (spikefab.model.nir_io.from_snntorch) the module is the network again."""
     pytest.importorskip("nir")
-    from spikeforge.model.nir_io import from_snntorch
+    from spikefab.model.nir_io import from_snntorch
     x, y = digits
     trained = train_snn(x[:64], y[:64], tiny(**changes), progress=False)
     network = from_snntorch(trained.snntorch_module(), 64)

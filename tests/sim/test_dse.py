@@ -1,4 +1,4 @@
-"""Design-space exploration (spikeforge.sim.dse): the same sweep on a 2-worker Dask
+"""Design-space exploration (spikefab.sim.dse): the same sweep on a 2-worker Dask
 LocalCluster (processes) and serially gives the same table; an interrupted sweep resumes; the
 cache invalidates when the configuration or a tool version changes; synthesized points equal a
 direct build; bad specifications are answered naming the key; the LHR study by hand."""
@@ -13,12 +13,12 @@ import numpy as np
 import pytest
 from amaranth.hdl import UnusedElaboratable
 
-from spikeforge.boards.synth import synthesize
-from spikeforge.boards.top import BoardTop
-from spikeforge.model import HardwareConfig, reference_network
-from spikeforge.sim import dse, dse_cache
-from spikeforge.sim.dse import lhr_study, run_sweep
-from spikeforge.sim.dse_spec import SpecError, load_spec
+from spikefab.boards.synth import synthesize
+from spikefab.boards.top import BoardTop
+from spikefab.model import HardwareConfig, reference_network
+from spikefab.sim import dse, dse_cache
+from spikefab.sim.dse import lhr_study, run_sweep
+from spikefab.sim.dse_spec import SpecError, load_spec
 
 TINY_DIGITS = {
     "network": "digits", "board": "none", "samples": 60, "cycle_samples": 6,
@@ -41,10 +41,10 @@ def write_yaml(path, spec):
 
 
 def test_local_cluster_equals_serial(tmp_path):
-    """``spikeforge dse SPEC --workers 2`` as a user runs it (default --out, relative paths)
+    """``spikefab dse SPEC --workers 2`` as a user runs it (default --out, relative paths)
     on a LocalCluster of 2 worker processes gives the table of a serial run."""
     write_yaml(tmp_path / "sweep.yaml", TINY_DIGITS)
-    run = subprocess.run([sys.executable, "-m", "spikeforge.cli", "dse", "sweep.yaml",
+    run = subprocess.run([sys.executable, "-m", "spikefab.cli", "dse", "sweep.yaml",
                           "--workers", "2", "--no-dashboard"], cwd=tmp_path,
                          capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stderr[-3000:]
@@ -64,7 +64,7 @@ def test_local_cluster_equals_serial(tmp_path):
     assert cycles["w4 d0.5 T8 rate csc q16 P1-1"] < cycles["w4 d0.5 T8 rate dense q16 P1-1"]
 
     # Run again: everything comes from the cache.
-    again = subprocess.run([sys.executable, "-m", "spikeforge.cli", "dse", "sweep.yaml",
+    again = subprocess.run([sys.executable, "-m", "spikefab.cli", "dse", "sweep.yaml",
                             "--scheduler", "serial"], cwd=tmp_path, capture_output=True,
                            text=True, timeout=600)
     assert again.returncode == 0, again.stderr[-3000:]
@@ -118,8 +118,8 @@ def test_resume_after_interrupt(tmp_path, file_workload):
 def fake_synthesis(calls):
     """A stand-in for yosys + nextpnr (counted) whose numbers follow the design features."""
     def synthesize_point(workload, point, board, *, timeout_s, build_root=None):
-        from spikeforge.sim.dse_tasks import point_config, point_network
-        from spikeforge.sim.resources import design_features
+        from spikefab.sim.dse_tasks import point_config, point_network
+        from spikefab.sim.resources import design_features
         calls.append(point)
         network = point_network(workload, point.w_bits, point.density)
         f = design_features(network, point_config(network, point), board,
@@ -219,7 +219,7 @@ def test_file_network_needs_a_dataset_of_its_size(tmp_path):
 
 def test_cli_bad_spec_is_one_error_line(tmp_path):
     (tmp_path / "bad.yaml").write_text("axes:\n  format: [csr]\n")
-    run = subprocess.run([sys.executable, "-m", "spikeforge.cli", "dse", "bad.yaml"],
+    run = subprocess.run([sys.executable, "-m", "spikefab.cli", "dse", "bad.yaml"],
                          cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert run.returncode != 0
     assert run.stderr.strip().splitlines()[-1].startswith("error: ")
@@ -256,7 +256,7 @@ def test_lhr_study_by_hand():
 def test_nir_network_runs_as_exported(tmp_path):
     """A user's .nir file: the sweep's golden accuracy and cycles are those of the network
     NIR import gives, evaluated directly."""
-    from spikeforge.model import cycle_model, encode_rate, from_nir, simulate, to_intensity, \
+    from spikefab.model import cycle_model, encode_rate, from_nir, simulate, to_intensity, \
         to_nir
     network = reference_network((64, 12, 10), w_bits=4, density=0.5)
     to_nir(network, tmp_path / "net.nir")
@@ -316,10 +316,10 @@ def test_a_failed_build_is_reported_and_not_cached(tmp_path, file_workload, monk
 def test_a_design_that_does_not_fit_is_a_result(tmp_path, monkeypatch):
     """run_synthesis turns nextpnr's overflow into a result (fits False, its numbers), which
     the explorer caches like any build, not into an error."""
-    from spikeforge.boards import synth as board_synth
-    from spikeforge.boards.registry import get_board
-    from spikeforge.boards.report import ResourceOverflow
-    from spikeforge.sim.dse_tasks import run_synthesis
+    from spikefab.boards import synth as board_synth
+    from spikefab.boards.registry import get_board
+    from spikefab.boards.report import ResourceOverflow
+    from spikefab.sim.dse_tasks import run_synthesis
 
     board = get_board("icebreaker")
     (tmp_path / "top.tim").write_text(

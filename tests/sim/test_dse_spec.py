@@ -1,4 +1,4 @@
-"""The sweep specification of ``spikeforge dse`` (spikeforge.sim.dse_spec): defaults, the same
+"""The sweep specification of ``spikefab dse`` (spikefab.sim.dse_spec): defaults, the same
 spec from YAML, TOML and a dict, round trips, point expansion counted by hand, and bad specs
 whose errors name the source and the key path."""
 
@@ -9,8 +9,8 @@ import sys
 import numpy as np
 import pytest
 
-from spikeforge.model import HardwareConfig, LayerConfig
-from spikeforge.sim.dse_spec import (DEFAULT_SPEC, Axes, Point, Spec, SpecError, Synthesis,
+from spikefab.model import HardwareConfig, LayerConfig
+from spikefab.sim.dse_spec import (DEFAULT_SPEC, Axes, Point, Spec, SpecError, Synthesis,
                                      Train, load_spec)
 
 FULL_YAML = """\
@@ -260,7 +260,7 @@ def test_replace(tmp_path, monkeypatch):
 def test_yaml_needs_the_dse_extra(tmp_path, monkeypatch):
     (tmp_path / "spec.yaml").write_text("board: none\n")
     monkeypatch.setitem(sys.modules, "yaml", None)
-    with pytest.raises(ModuleNotFoundError, match=r"spikeforge\[dse\]"):
+    with pytest.raises(ModuleNotFoundError, match=r"spikefab\[dse\]"):
         load_spec(tmp_path / "spec.yaml")
 
 

@@ -1,4 +1,4 @@
-"""Energy per inference (spikeforge.sim.energy): the operation counts against independent NumPy
+"""Energy per inference (spikefab.sim.energy): the operation counts against independent NumPy
 counts from the golden spikes and weights, the energy against a hand computation with a table
 of round numbers, static energy by hand, monotonicity in activity, and bad input."""
 
@@ -7,11 +7,11 @@ import json
 import numpy as np
 import pytest
 
-from spikeforge.boards.registry import BOARDS
-from spikeforge.model import (FORMATS, HardwareConfig, Layer, Network, cycle_model,
+from spikefab.boards.registry import BOARDS
+from spikefab.model import (FORMATS, HardwareConfig, Layer, Network, cycle_model,
                               reference_network, simulate)
-from spikeforge.model.events import event_stream
-from spikeforge.sim.energy import (CLASSES, DEFAULT_TABLE, PUBLISHED, EnergyTable,
+from spikefab.model.events import event_stream
+from spikefab.sim.energy import (CLASSES, DEFAULT_TABLE, PUBLISHED, EnergyTable,
                                    estimate_energy, operation_counts)
 
 SAMPLES, STEPS = 3, 6

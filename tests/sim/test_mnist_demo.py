@@ -1,4 +1,4 @@
-"""``spikeforge demo --dataset mnist --quick`` as a user runs it, checked from outside: the
+"""``spikefab demo --dataset mnist --quick`` as a user runs it, checked from outside: the
 network it writes is the one in model.nir, and its golden accuracy and the hardware's are
 recomputed here from the data and the golden model."""
 
@@ -11,16 +11,16 @@ import pytest
 
 pytest.importorskip("torch", reason="the train extra is part of make test")
 
-from spikeforge.model import Network, from_nir, load_mnist, mnist_split, simulate  # noqa: E402
-from spikeforge.model.mnist import mnist_spikes  # noqa: E402
+from spikefab.model import Network, from_nir, load_mnist, mnist_split, simulate  # noqa: E402
+from spikefab.model.mnist import mnist_spikes  # noqa: E402
 from tests.model.test_nir_io import assert_same_network  # noqa: E402
 
-SPIKEFORGE = str(Path(sys.executable).parent / "spikeforge")
+SPIKEFAB = str(Path(sys.executable).parent / "spikefab")
 
 
 @pytest.mark.slow
 def test_quick_mnist_demo(tmp_path):
-    done = subprocess.run([SPIKEFORGE, "demo", "--dataset", "mnist", "--quick", "--lanes",
+    done = subprocess.run([SPIKEFAB, "demo", "--dataset", "mnist", "--quick", "--lanes",
                            "16", "--sweep-lanes", "4"], cwd=tmp_path, capture_output=True,
                           text=True)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
@@ -43,7 +43,7 @@ def test_quick_mnist_demo(tmp_path):
 
 
 def test_bad_lane_configuration_is_refused_before_training(tmp_path):
-    done = subprocess.run([SPIKEFORGE, "demo", "--dataset", "mnist", "--lanes", "128",
+    done = subprocess.run([SPIKEFAB, "demo", "--dataset", "mnist", "--lanes", "128",
                            "--sweep-lanes", "7"], cwd=tmp_path, capture_output=True, text=True,
                           timeout=120)
     assert done.returncode == 1

@@ -1,4 +1,4 @@
-"""``spikeforge nir import|export`` as a user runs it: an snnTorch model written to a .nir
+"""``spikefab nir import|export`` as a user runs it: an snnTorch model written to a .nir
 file comes in, runs in the Verilator co-simulation equal to the golden model and to
 snnTorch's own forward pass, and goes back out."""
 
@@ -12,10 +12,10 @@ import pytest
 torch = pytest.importorskip("torch", reason="the train extra is part of make test")
 snn = pytest.importorskip("snntorch", reason="the train extra is part of make test")
 
-from spikeforge.model import Network, from_nir, simulate, snntorch_to_nir  # noqa: E402
+from spikefab.model import Network, from_nir, simulate, snntorch_to_nir  # noqa: E402
 from tests.model.test_nir_io import assert_same_network, snntorch_forward  # noqa: E402
 
-SPIKEFORGE = str(Path(sys.executable).parent / "spikeforge")
+SPIKEFAB = str(Path(sys.executable).parent / "spikefab")
 
 
 def integer_model(rng):
@@ -39,7 +39,7 @@ def test_snntorch_model_through_the_command_runs_bit_exact(tmp_path):
     snntorch_to_nir(module, 20, tmp_path / "model.nir")
     trains = (rng.random((6, 16, 20)) < 0.3).astype(np.int64)
     np.save(tmp_path / "trains.npy", trains)
-    done = subprocess.run([SPIKEFORGE, "nir", "import", "model.nir", "--spikes", "trains.npy",
+    done = subprocess.run([SPIKEFAB, "nir", "import", "model.nir", "--spikes", "trains.npy",
                            "--cosim", "6", "--lanes", "4"], cwd=tmp_path, capture_output=True,
                           text=True)
     assert done.returncode == 0, done.stderr
@@ -51,7 +51,7 @@ def test_snntorch_model_through_the_command_runs_bit_exact(tmp_path):
     for got, want in zip(simulate(network, trains).spikes, expected):
         np.testing.assert_array_equal(got.transpose(1, 0, 2), want)
 
-    done = subprocess.run([SPIKEFORGE, "nir", "export", "build/nir/network.npz", "--out",
+    done = subprocess.run([SPIKEFAB, "nir", "export", "build/nir/network.npz", "--out",
                            "back.nir"], cwd=tmp_path, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert_same_network(network, from_nir(tmp_path / "back.nir"))
@@ -67,13 +67,13 @@ def test_unsupported_graph_is_one_error_line(tmp_path):
                "out": nir.Output(output_type={"output": np.array([2])})},
         edges=[("in", "fc"), ("fc", "syn"), ("syn", "out")])
     nir.write(tmp_path / "cuba.nir", graph)
-    done = subprocess.run([SPIKEFORGE, "nir", "import", "cuba.nir"], cwd=tmp_path,
+    done = subprocess.run([SPIKEFAB, "nir", "import", "cuba.nir"], cwd=tmp_path,
                           capture_output=True, text=True)
     assert done.returncode == 1
     last = done.stderr.strip().splitlines()[-1]
     assert last.startswith("error: ") and last.endswith(")") and \
         "cuba.nir: NIR node 'syn' of type CubaLIF is not supported" in last
     assert "Traceback" not in done.stderr
-    done = subprocess.run([SPIKEFORGE, "nir", "import", "cuba.nir", "--scale", "-2"],
+    done = subprocess.run([SPIKEFAB, "nir", "import", "cuba.nir", "--scale", "-2"],
                           cwd=tmp_path, capture_output=True, text=True)
     assert done.returncode == 2 and "argument --scale" in done.stderr

@@ -1,4 +1,4 @@
-"""Pareto sets (spikeforge.sim.pareto) against a hand table, a 2-D sweep-line reference and
+"""Pareto sets (spikefab.sim.pareto) against a hand table, a 2-D sweep-line reference and
 the definition of non-dominated sorting."""
 
 import math
@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from spikeforge.sim.pareto import pareto_front, pareto_ranks
+from spikefab.sim.pareto import pareto_front, pareto_ranks
 
 ACC_US = {"acc": "max", "us": "min"}
 

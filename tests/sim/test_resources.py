@@ -8,8 +8,8 @@ import math
 import numpy as np
 import pytest
 
-from spikeforge.model import HardwareConfig, Layer, LayerConfig, Network
-from spikeforge.sim.resources import (DEFAULT_TERMS, FEATURES, ResourceModel, design_features,
+from spikefab.model import HardwareConfig, Layer, LayerConfig, Network
+from spikefab.sim.resources import (DEFAULT_TERMS, FEATURES, ResourceModel, design_features,
                                       design_memories, map_memory)
 
 
@@ -379,10 +379,10 @@ def test_bad_model_parameters(kwargs, error, message):
 
 
 @pytest.mark.parametrize("args, kwargs, error, message", [
-    (("net", "config", "icebreaker"), {}, TypeError, "network must be a spikeforge.model.Network"),
+    (("net", "config", "icebreaker"), {}, TypeError, "network must be a spikefab.model.Network"),
     ((None, "config", "icebreaker"), {}, TypeError, "network must be"),
     (("NET", "config", "icebreaker"), {}, TypeError,
-     "config must be a spikeforge.model.HardwareConfig"),
+     "config must be a spikefab.model.HardwareConfig"),
     (("NET", "CONFIG", "nosuchboard"), {}, ValueError, "unknown board 'nosuchboard'"),
     (("NET", "CONFIG", 3), {}, TypeError, "board must be a board name"),
     (("NET", "CONFIG", "icebreaker"), {"max_steps": 0}, ValueError, "max_steps = 0 is out of"),

@@ -1,4 +1,4 @@
-"""The soak (spikeforge.sim.soak): a small seeded soak under Verilator with no mismatch, the
+"""The soak (spikefab.sim.soak): a small seeded soak under Verilator with no mismatch, the
 random draw reaching every neuron mode, format, lane kind, queue depth and activity bin, and
 the checker failing — with the replay command — when the hardware's answer is corrupted."""
 
@@ -7,9 +7,9 @@ import json
 import numpy as np
 import pytest
 
-from spikeforge.model import cycle_model, simulate
-from spikeforge.sim import cosim, soak
-from spikeforge.sim.cosim import HardwareRun
+from spikefab.model import cycle_model, simulate
+from spikefab.sim import cosim, soak
+from spikefab.sim.cosim import HardwareRun
 
 # Seed and split of the Verilator soak (about 30 s on the shared 2-core machine): its first
 # two networks are one layer each (short builds) and hold both modes of the hardware: a
@@ -107,7 +107,7 @@ def test_a_flipped_spike_is_a_mismatch_with_its_replay_command(tmp_path, monkeyp
     assert failure["cases"] == [1, 3]
     assert any("layer 1: 1 spike(s) differ, first neuron 0 at step 0" in p
                for p in failure["problems"])
-    replay = "python -m spikeforge.sim.soak --seed 8 --cases 20 --per-build 10 --only 0"
+    replay = "python -m spikefab.sim.soak --seed 8 --cases 20 --per-build 10 --only 0"
     assert replay in failure["replay"] and replay in out and "seed 8" in out
     saved = tmp_path / "failures" / "build-0"
     assert (saved / "network.npz").exists() and (saved / "spikes-run0.npy").exists()

@@ -1,4 +1,4 @@
-"""``spikeforge train`` (spikeforge.sim.train_cli): trains, writes the network, its NIR graph
+"""``spikefab train`` (spikefab.sim.train_cli): trains, writes the network, its NIR graph
 and the report, as a user runs it; bad flags are refused naming the flag."""
 
 import json
@@ -8,20 +8,20 @@ import sys
 import numpy as np
 import pytest
 
-from spikeforge import cli
-from spikeforge.model import Network, encode_rate, simulate
+from spikefab import cli
+from spikefab.model import Network, encode_rate, simulate
 
 pytest.importorskip("torch")
 pytest.importorskip("snntorch")
 pytest.importorskip("sklearn")
 
-#: The line of ``spikeforge.cli.COMMANDS`` that registers the command.
-TRAIN = ("spikeforge.sim.train_cli", "run",
+#: The line of ``spikefab.cli.COMMANDS`` that registers the command.
+TRAIN = ("spikefab.sim.train_cli", "run",
          "train an SNN with surrogate gradients in the hardware's integer arithmetic: "
          "network.npz, model.nir, report (build/train/)", ())
 
 
-def spikeforge(monkeypatch, *argv):
+def spikefab(monkeypatch, *argv):
     monkeypatch.setitem(cli.COMMANDS, "train", TRAIN)
     return cli.main(["train", *argv])
 
@@ -29,7 +29,7 @@ def spikeforge(monkeypatch, *argv):
 def test_train_digits_writes_network_nir_and_report(monkeypatch, tmp_path, capsys):
     pytest.importorskip("nir")
     out = tmp_path / "train"
-    assert spikeforge(monkeypatch, "--dataset", "digits", "--hidden", "24", "--steps", "8",
+    assert spikefab(monkeypatch, "--dataset", "digits", "--hidden", "24", "--steps", "8",
                       "--epochs", "6", "--lr", "5e-3", "--density", "0.5", "--lanes", "4",
                       "--finetune-epochs", "1", "--out", str(out)) == 0
     report = json.loads((out / "report.json").read_text())
@@ -40,13 +40,13 @@ def test_train_digits_writes_network_nir_and_report(monkeypatch, tmp_path, capsy
     assert report["accuracy"]["test"] > 0.5
     assert "golden accuracy: test" in capsys.readouterr().out
     # the reported accuracy is the golden model's on the digits test split
-    from spikeforge.sim.train_cli import load_dataset
+    from spikefab.sim.train_cli import load_dataset
     _, x_test, _, y_test = load_dataset("digits")
     result = simulate(network, encode_rate(x_test, 8))
     assert report["accuracy"]["test"] == np.mean(result.predicted == y_test)
     assert np.isclose(report["spike_rate"]["layers"][0], result.spikes[0].mean())
     # model.nir reads back as the same network
-    from spikeforge.model.nir_io import from_nir
+    from spikefab.model.nir_io import from_nir
     imported = from_nir(out / "model.nir")
     imported = getattr(imported, "network", imported)
     for ours, theirs in zip(network, imported):
@@ -67,20 +67,20 @@ def test_train_digits_writes_network_nir_and_report(monkeypatch, tmp_path, capsy
 ])
 def test_bad_flags_are_refused_naming_the_flag(monkeypatch, capsys, argv, message):
     with pytest.raises(SystemExit) as exit_:
-        spikeforge(monkeypatch, *argv)
+        spikefab(monkeypatch, *argv)
     assert exit_.value.code == 2
     assert message in capsys.readouterr().err
 
 
 def test_bad_combinations_are_refused(monkeypatch, tmp_path):
     with pytest.raises(SystemExit, match="error: --train 4500 \\+ --test 1000 exceed"):
-        spikeforge(monkeypatch, "--train", "4500", "--out", str(tmp_path))
+        spikefab(monkeypatch, "--train", "4500", "--out", str(tmp_path))
     with pytest.raises(SystemExit, match="error: --train, --test and --mnist-path are for"):
-        spikeforge(monkeypatch, "--dataset", "digits", "--train", "100", "--out",
+        spikefab(monkeypatch, "--dataset", "digits", "--train", "100", "--out",
                    str(tmp_path))
 
 
 def test_module_runs_as_a_script(tmp_path):
-    process = subprocess.run([sys.executable, "-m", "spikeforge.sim.train_cli", "--help"],
+    process = subprocess.run([sys.executable, "-m", "spikefab.sim.train_cli", "--help"],
                              capture_output=True, text=True, timeout=120)
     assert process.returncode == 0 and "--finetune-epochs" in process.stdout

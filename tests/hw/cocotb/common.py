@@ -10,11 +10,11 @@ depends on ``spikes.ready``) is read after ``await ReadOnly()``.
 import json
 import os
 
-from spikeforge.sim.cocotb_support import start  # noqa: F401  (re-exported for the tests)
+from spikefab.sim.cocotb_support import start  # noqa: F401  (re-exported for the tests)
 
 
 def vectors():
-    with open(os.environ["SPIKEFORGE_VECTORS"]) as file:
+    with open(os.environ["SPIKEFAB_VECTORS"]) as file:
         return json.load(file)
 
 

@@ -14,8 +14,8 @@ from amaranth import Elaboratable, Module
 from amaranth.back import verilog
 from amaranth.build import ResourceError
 
-from spikeforge.sim.cocotb_run import run_cocotb
-from spikeforge.toolchain import yowasp_env
+from spikefab.sim.cocotb_run import run_cocotb
+from spikefab.toolchain import yowasp_env
 
 from .blinky import Counter
 
