@@ -3,6 +3,8 @@
 #
 #   make demo      train, compress, co-simulate and synthesize the digits classifier
 #   make test      run the whole test suite (toolchain smoke tests included)
+#   make docs      the documentation site (docs/, Sphinx) into build/docs/html, warnings as
+#                  errors, then its examples run by Sphinx's doctest builder
 #   make bench     print benchmark figures (golden-model throughput, ...)
 #   make compare   spikefab beside Spiker+ on MNIST 784-128-10 (build/compare/, 20-40 min)
 #   make codesign  the co-design study: beta x threshold on MNIST (build/codesign/, ~7 min)
@@ -49,7 +51,7 @@ STAMP  := $(VENV)/.installed-stamp
 TORCH  ?= torch==2.13.0
 TEST_JOBS ?= auto
 
-.PHONY: all venv test bench compare codesign formal gatesim fuzz soak dse demo verilog synth prog run \
+.PHONY: all venv test docs bench compare codesign formal gatesim fuzz soak dse demo verilog synth prog run \
         clean distclean
 
 all: test
@@ -69,6 +71,12 @@ venv: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest -n $(TEST_JOBS) --dist loadfile $(PYTEST_ARGS)
 
+# The site (HTML, every warning an error) and its executed examples (doctest builder), from one
+# set of parsed pages (build/docs/doctrees).
+docs: $(STAMP)
+	$(PY) -m sphinx -W --keep-going -b html -d build/docs/doctrees docs build/docs/html
+	$(PY) -m sphinx -W --keep-going -b doctest -d build/docs/doctrees docs build/docs/doctest
+
 bench: $(STAMP)
 	$(SPIKEFAB) bench $(BENCH_ARGS)
 
@@ -80,14 +88,14 @@ codesign: $(STAMP)
 
 formal: $(STAMP)
 	$(SPIKEFAB) formal
-	$(PY) -m pytest tests/formal $(PYTEST_ARGS)
+	$(PY) -m pytest tests/sim/formal $(PYTEST_ARGS)
 
 gatesim: $(STAMP)
 	$(SPIKEFAB) gatesim --board $(BOARD) --out build/gatesim/$(BOARD) $(GATESIM_ARGS)
 
 fuzz: $(STAMP)
 	$(SPIKEFAB) fuzz --frames 10000 --seed 1 --cache build/link-verilator $(FUZZ_ARGS)
-	$(SPIKEFAB) fuzz --mutants --frames 3000 --seed 1 --cache build/link-verilator
+	$(PY) -m pytest -q tests/sim/test_link_mutants.py $(PYTEST_ARGS)
 
 soak: $(STAMP)
 	$(SPIKEFAB) soak $(SOAK_ARGS)

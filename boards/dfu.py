@@ -4,7 +4,8 @@ not on PyPI), written in Python.
 The OrangeCrab platform appends a DFU suffix to its bitstream with ``dfu-suffix``. When
 neither ``DFU_SUFFIX`` is set nor ``dfu-suffix`` is on ``PATH``, the flow points
 ``DFU_SUFFIX`` at :func:`wrapper`, a small script written into the build folder that runs
-:func:`main` — the same 16-byte suffix (DFU 1.1 appendix B, the bytes dfu-util 0.11 writes).
+the stand-in command :mod:`spikefab.cli.dfu_suffix` — the same 16-byte suffix (DFU 1.1
+appendix B, the bytes dfu-util 0.11 writes).
 """
 
 import shlex
@@ -12,7 +13,7 @@ import sys
 import zlib
 from pathlib import Path
 
-__all__ = ["dfu_suffix", "has_dfu_suffix", "main", "wrapper"]
+__all__ = ["dfu_suffix", "has_dfu_suffix", "wrapper"]
 
 
 def dfu_suffix(data, *, vendor, product, device=0xFFFF, bcd_dfu=0x0100):
@@ -39,29 +40,13 @@ def has_dfu_suffix(data):
             and zlib.crc32(data) == 0xFFFFFFFF)
 
 
-def main(argv=None):
-    """``dfu-suffix -v VID -p PID [-d DID] -a FILE`` (the options the OrangeCrab build uses)."""
-    import argparse
-    parser = argparse.ArgumentParser(prog="dfu-suffix (spikefab)")
-    parser.add_argument("-v", "--vid", type=lambda s: int(s, 16), required=True)
-    parser.add_argument("-p", "--pid", type=lambda s: int(s, 16), required=True)
-    parser.add_argument("-d", "--did", type=lambda s: int(s, 16), default=0xFFFF)
-    parser.add_argument("-a", "--add", required=True, metavar="FILE")
-    args = parser.parse_args(argv)
-    path = Path(args.add)
-    data = path.read_bytes()
-    if has_dfu_suffix(data):
-        sys.exit(f"{path} already has a DFU suffix")
-    path.write_bytes(dfu_suffix(data, vendor=args.vid, product=args.pid, device=args.did))
-
-
 def wrapper(build_dir):
     script = Path(build_dir) / "spikefab-dfu-suffix"
     script.write_text(
         "#!/bin/sh\n"
         "# dfu-suffix replacement written by spikefab.boards.synth (dfu-util is not on PyPI)\n"
         f"exec {shlex.quote(sys.executable)} -c "
-        "'import sys; from spikefab.boards.dfu import main; main("
+        "'import sys; from spikefab.cli.dfu_suffix import main; main("
         "sys.argv[1:])' \"$@\"\n")
     script.chmod(0o755)
     return str(script.resolve())

@@ -26,7 +26,8 @@ from .protocol import (MAX_PAYLOAD, REPLY_SYNC, TARGETS, Command, Identity, Link
                        ProtocolError, ResetReport, Status, crc8, encode_event, encode_request,
                        neuron_fingerprint)
 
-__all__ = ["Device", "DeviceError", "ResetReport", "Result", "device_images", "open_serial"]
+__all__ = ["Device", "DeviceError", "ResetReport", "Result", "device_images", "open_serial",
+           "typical_inputs"]
 
 EVENTS_PER_FRAME = MAX_PAYLOAD // 2
 
@@ -316,6 +317,19 @@ class Device:
         return {"layers": [dict(zip(names, values[5 * i:5 * i + 5])) for i in range(layers)],
                 "high_water": list(high), "error": bool(error), "idle": bool(idle),
                 "sample_open": state.sample_open, "state": state}
+
+
+def typical_inputs(network, samples=16, steps=16, activity=0.15, seed=0):
+    """Rate-coded random intensities (``activity`` mean spike probability): ``samples`` spike
+    trains ``[samples, steps, inputs]`` for the latency figure of ``spikefab synth``'s report
+    and the default samples of ``spikefab run``."""
+    import numpy as np
+
+    from spikefab.model import encode_rate
+    rng = np.random.default_rng(seed)
+    x = (rng.random((samples, network.n_inputs)) < 2 * activity) * rng.integers(0, 256, (
+        samples, network.n_inputs))
+    return encode_rate(x, steps)
 
 
 def _progress(items, enabled, label):

@@ -16,7 +16,24 @@ from .protocol import (CRC8, MAX_PAYLOAD, PROTOCOL_VERSION, REPLY_SYNC, REQUEST_
                        Command, Identity, Status, neuron_fingerprint)
 from .uart import UARTRx, UARTTx
 
-__all__ = ["HostLink", "identity_of"]
+__all__ = ["EVENT_INTERVAL", "HostLink", "identity_of", "link_cycle_model"]
+
+#: Cycles from one ``EVENTS`` transfer into the accelerator to the next offer (the states
+#: EVENTS_LOW_WAIT, EVENTS_LOW, EVENTS_HIGH_WAIT, EVENTS_PUSH read the next two payload bytes).
+EVENT_INTERVAL = 4
+
+
+def link_cycle_model(network, trains, config, frames=None, interval=EVENT_INTERVAL):
+    """The cycle model (:func:`spikefab.model.cycle_model`, a
+    :class:`~spikefab.model.CycleReport`) of ``trains`` fed by this link: the events of
+    ``EVENTS`` frames in order, each frame ``(start, count)`` offering its first event at
+    cycle ``start`` (from the first event, cycle 0) and the next ``interval`` cycles after each
+    transfer. ``frames=None`` is one frame from cycle 0 (a frame after a ``RESET``)."""
+    from spikefab.hw.accelerator import HARDWARE_TIMING
+    from spikefab.model import cycle_model, simulate
+    config = HardwareConfig(config.layers, mode=config.mode, timing=HARDWARE_TIMING)
+    return cycle_model(network, simulate(network, trains), config, frames=frames,
+                       interval=interval)
 
 
 def _memory_geometry(image):

@@ -21,9 +21,11 @@ the next request after the reply.
 Commands and payloads (all integers little-endian):
 
 ``IDENTIFY`` (no payload) → the :class:`Identity` block, then the link's ``state u8``.
+
 ``LOAD`` ``layer u8, target u8, addr u16, count u16, words`` — writes ``count`` words of
     ``word_bytes`` bytes each into weight memory ``target`` (0 pointers, 1 bitmaps, 2 weights)
     of ``layer`` from ``addr`` on. Refused with ``BUSY`` unless the accelerator is idle.
+
 ``EVENTS`` ``u16 events`` — pushed into the accelerator in order; an event is
     ``addr | kind << 14`` (kind 0 SPIKE, 1 STEP, 2 SAMPLE). The accelerator takes them as fast
     as it can; it stops taking them for good only when a result waits unread and its queues
@@ -31,10 +33,13 @@ Commands and payloads (all integers little-endian):
     the reply is ``STALLED`` with payload ``taken u16``: the first ``taken`` events of the
     frame went in, the rest did not (the one reply that reports a partly applied request;
     read the result, or ``RESET``).
+
 ``RESULT`` (no payload) → ``cls u16, counts u16 x classes, cycles u32`` of the oldest result,
     or status ``EMPTY``.
+
 ``COUNTERS`` (no payload) → per layer ``events, words, synaptic_updates, busy, stall`` (u32),
     then per layer the queue ``high_water`` (u16), then ``error u8, idle u8, state u8``.
+
 ``RESET`` (no payload) → ``discarded u8, unread u16``: returns the accelerator to the state
     of a freshly configured board, keeping the weights. It empties the event queues, clears
     every membrane, refractory bit and accumulator, drops the result waiting and those still

@@ -1,4 +1,4 @@
-"""The reference boards of the flow (DESIGN.md §6) and their devices' capacities.
+"""The reference boards of the flow (docs/design.md §6) and their devices' capacities.
 
 A :class:`Board` names its ``amaranth-boards`` platform, FPGA family and device, the board
 clock and the device's capacity per generic resource. Generic names map to the family's cell
@@ -99,7 +99,7 @@ def _board_registry():
     return {board.name: board for board in boards}
 
 
-#: The reference boards by name (DESIGN.md §6).
+#: The reference boards by name (docs/design.md §6).
 BOARDS = _board_registry()
 
 
@@ -132,7 +132,7 @@ def spram_blocks(width, depth):
 
 
 def runtime_weight_layers(board, images):
-    """The memory-mapping rule for weight stores (DESIGN.md §7), per layer: ``True`` when the
+    """The memory-mapping rule for weight stores (docs/design.md §7), per layer: ``True`` when the
     layer's weight store goes to SPRAM as a run-time loaded single-port memory.
 
     On a board with SPRAM (the iCEBreaker's UP5K: 4 blocks of 256 kbit), a weight store

@@ -2,6 +2,7 @@
 files nextpnr and yosys leave in the build folder — and the errors of a build that failed.
 
 Where each number comes from (all from the files the build leaves in ``build_dir``):
+
 * **Used and available cells** come from nextpnr's own utilisation report: the build passes
   ``--report <name>.report.json`` to nextpnr, whose ``"utilization"`` holds, per bel type,
   the cells placed and the bels the device has. If that file is missing or unreadable, the
@@ -312,6 +313,10 @@ def _main_clock(clocks, domain, board_mhz):
 def read_report(board, build_dir, *, name="top", domain="sync", seconds=None):
     """Read the :class:`SynthReport` of a finished build from its folder.
 
+    Prefers nextpnr's ``<name>.report.json``; falls back to its log ``<name>.tim``.
+    Raises :class:`SynthesisError` when neither holds the utilisation, or the bitstream is
+    missing.
+
     Parameters
     ----------
     board : str or Board
@@ -323,10 +328,6 @@ def read_report(board, build_dir, *, name="top", domain="sync", seconds=None):
         The clock domain whose Fmax is the main one (net ``cd_<domain>.clk``).
     seconds : float, optional
         The build time to record.
-
-    Prefers nextpnr's ``<name>.report.json``; falls back to its log ``<name>.tim``.
-    Raises :class:`SynthesisError` when neither holds the utilisation, or the bitstream is
-    missing.
     """
     board = get_board(board)
     build_dir = Path(build_dir)

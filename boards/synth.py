@@ -167,6 +167,12 @@ def synthesize(board, top, *, build_dir, name="top", domain="sync", synth_opts=N
                nextpnr_opts=None, workarounds=True, **build_kwargs):
     """Synthesize, place, route and pack ``top`` for ``board``; return its :class:`SynthReport`.
 
+    A top with run-time loaded weight stores (``top.runtime_store_bits(clock_hz)``, as
+    :class:`~.top.BoardTop` has) gets :func:`runtime_store_script` after the design is read.
+
+    The YoWASP environment of :func:`~spikefab.toolchain.yowasp_env` is applied to
+    ``os.environ`` for the duration of the build (under a lock) and restored afterwards.
+
     Parameters
     ----------
     board : str or Board
@@ -195,12 +201,6 @@ def synthesize(board, top, *, build_dir, name="top", domain="sync", synth_opts=N
         (:attr:`SynthReport.workaround`) and why the plain run failed.
     **build_kwargs
         Further ``platform.build`` overrides (``script_after_synth``, ``ecppack_opts``, ...).
-
-    A top with run-time loaded weight stores (``top.runtime_store_bits(clock_hz)``, as
-    :class:`~.top.BoardTop` has) gets :func:`runtime_store_script` after the design is read.
-
-    The YoWASP environment of :func:`~spikefab.toolchain.yowasp_env` is applied to
-    ``os.environ`` for the duration of the build (under a lock) and restored afterwards.
 
     Raises
     ------

@@ -14,11 +14,25 @@ from .weight_memory import LoadTarget
 from .params import check_instance, check_int, validating
 from .readout import CYCLE_BITS, Readout
 
-__all__ = ["Accelerator", "HARDWARE_TIMING", "TapLayout"]
+__all__ = ["Accelerator", "HARDWARE_TIMING", "TapLayout", "hardware_config"]
 
 #: The fixed latencies this RTL implements; the cycle model must use exactly these.
 HARDWARE_TIMING = Timing(queue_latency=1, drain=2, sweep_latency=3, readout_latency=1,
                          emit_depth=4)
+
+
+def hardware_config(network, lanes, sweep_lanes, fmt="dense", queue_depth=16):
+    """The configuration of the Spiker+ comparison (and of the MNIST demo and the co-design
+    study): the first (hidden) layer with ``lanes`` P (capped at its size) and ``sweep_lanes``
+    S (must divide P), every later layer fully parallel (P = S = its size), with
+    :data:`HARDWARE_TIMING`. Raises ``ValueError`` naming the parameter."""
+    first = min(lanes, network[0].neurons)
+    rest = [layer.neurons for layer in list(network)[1:]]
+    config = HardwareConfig.uniform(network, lanes=[first, *rest],
+                                    sweep_lanes=[sweep_lanes, *rest], format=fmt,
+                                    queue_depth=queue_depth, timing=HARDWARE_TIMING)
+    config.check(network)
+    return config
 
 
 class TapLayout(data.StructLayout):
@@ -29,7 +43,7 @@ class TapLayout(data.StructLayout):
 
 
 class Accelerator(wiring.Component):
-    """A multi-layer event-driven SNN accelerator (DESIGN.md §3) for ``network``.
+    """A multi-layer event-driven SNN accelerator (docs/design.md §3) for ``network``.
 
     ``input events → [queue 1] → [layer core 1] → [queue 2] → [layer core 2] → … → [readout]``
 

@@ -1,4 +1,4 @@
-"""Address events: the payload every spikefab stream carries between layers (DESIGN.md §3).
+"""Address events: the payload every spikefab stream carries between layers (docs/design.md §3).
 
 An event is ``SPIKE(addr)`` (neuron ``addr`` of the producing layer fired), ``STEP`` (end of
 a timestep) or ``SAMPLE`` (end of a sample: clear all state after the last step). Markers

@@ -1,27 +1,20 @@
-"""``make verilog``: write the Verilog of each hardware block for one configuration.
+"""Write the Verilog of the accelerator and of each hardware block for one configuration
+(``spikefab verilog`` / ``make verilog``, :mod:`spikefab.cli.verilog`, is its command line).
 
-The default configuration is the built-in 64-128-10 reference network
-(:func:`spikefab.model.reference_network`) with 4 PEs per layer, 4-bit weights, the ``csc``
-format and 16-entry queues: ``accelerator.v`` holds the whole network, and the four block
-files hold the blocks of its first layer (``--layer`` picks another). Every file starts with
-a header comment recording the configuration and the command that made it. Override from
-the command line, e.g.::
-
-    python -m spikefab.hw.generate --lanes 8 --format bitmap --w-bits 8
-    make verilog VERILOG_ARGS="--lanes 8 --format bitmap"
+:func:`write_verilog` builds the reference network (:func:`spikefab.model.reference_network`,
+64-128-10 by default) with the neuron options applied to every layer and writes
+``accelerator.v`` (the whole network) and the four block files of one layer (``layer``, the
+first by default). Every file starts with a header comment recording the configuration and
+the command that made it. A configuration the generator refuses raises ``ValueError`` /
+``TypeError`` naming the parameter (:class:`LayerOutOfRange` for a layer the network does not
+have); a folder that cannot be written raises ``OSError``.
 """
 
-import argparse
-import shlex
-import sys
+from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
 
-from spikefab.model import (FORMATS, LEAK_MODES, RESET_MECHANISMS, RESET_TIMINGS,
-                              HardwareConfig, compile_weights, reference_network)
-from spikefab.model.checks import flag_float, flag_int, flag_output_dir
-from spikefab.model.cycles import QUEUE_DEPTH_RANGE
-from spikefab.model.network import MUL_FRAC_RANGE, V_BITS_RANGE, W_BITS_RANGE
+from spikefab.model import HardwareConfig, compile_weights, reference_network
 
 from .accelerator import Accelerator
 from .event_queue import EventQueue
@@ -31,24 +24,30 @@ from .pe_array import PEArray, accumulator_bits
 from .verilog import convert
 from .weight_memory import WeightMemory
 
-__all__ = ["generate_blocks", "add_arguments", "run", "main"]
+__all__ = ["GeneratedVerilog", "LayerOutOfRange", "generate_blocks", "write_verilog"]
 
 
-def build_network(args):
-    """The configured network: the reference network with the neuron options applied to
-    every layer."""
+class LayerOutOfRange(ValueError):
+    """The layer whose blocks were asked for is not a layer of the network."""
+
+    def __init__(self, layer, layers):
+        self.layer, self.layers = layer, layers
+        super().__init__(f"layer {layer} is out of range; allowed range is [0, {layers - 1}]")
+
+
+def _network(sizes, *, density, w_bits, seed, v_bits, leak, k, m, f, reset, timing, layer):
+    """The reference network of ``sizes`` with the neuron options applied to every layer;
+    :class:`LayerOutOfRange` unless ``layer`` is one of its layers."""
     from spikefab.model import Network
-    network = reference_network(tuple(args.sizes), density=args.density, w_bits=args.w_bits,
-                                seed=args.seed)
-    if not 0 <= args.layer < len(network):
-        raise SystemExit(f"error: --layer {args.layer} is out of range; allowed range is "
-                         f"[0, {len(network) - 1}]")
-    neuron = {"leak": args.leak, "reset": args.reset, "timing": args.timing}
-    if args.leak == "shift":
-        neuron["k"] = args.k
-    elif args.leak == "mul":
-        neuron.update(m=args.m, f=args.f)
-    return Network([layer.replace(v_bits=args.v_bits, **neuron) for layer in network])
+    network = reference_network(tuple(sizes), density=density, w_bits=w_bits, seed=seed)
+    if not 0 <= layer < len(network):
+        raise LayerOutOfRange(layer, len(network))
+    neuron = {"leak": leak, "reset": reset, "timing": timing}
+    if leak == "shift":
+        neuron["k"] = k
+    elif leak == "mul":
+        neuron.update(m=m, f=f)
+    return Network([each.replace(v_bits=v_bits, **neuron) for each in network])
 
 
 def generate_blocks(layer, *, lanes, fmt, queue_depth, out, header):
@@ -73,91 +72,46 @@ def generate_blocks(layer, *, lanes, fmt, queue_depth, out, header):
     return paths
 
 
-#: Largest layer the command line accepts (the generator's address width allows more; the
-#: boards' host link addresses 16384 inputs).
-MAX_NEURONS = 65535
+@dataclass(frozen=True)
+class GeneratedVerilog:
+    """What :func:`write_verilog` wrote: the one-line description of the configuration (also
+    in every file's header) and the files, the blocks first and ``accelerator.v`` last."""
+    configuration: str
+    paths: list
 
 
-def add_arguments(p):
-    """The options of ``spikefab verilog`` (and ``python -m spikefab.hw.generate``)."""
-    p.add_argument("--out", type=flag_output_dir, default="build/verilog",
-                   help="output folder (default build/verilog)")
-    p.add_argument("--sizes", type=flag_int(1, MAX_NEURONS), nargs="+", default=[64, 128, 10],
-                   help="reference network sizes N0 N1 ... (default 64 128 10)")
-    p.add_argument("--layer", type=flag_int(0, MAX_NEURONS), default=0,
-                   help="which layer's blocks to write (default 0)")
-    p.add_argument("--density", type=flag_float(0, 1, low_open=True), default=0.5,
-                   help="weight density (0, 1] (default 0.5)")
-    p.add_argument("--seed", type=flag_int(0, 2**32 - 1), default=1,
-                   help="reference network seed")
-    p.add_argument("--lanes", type=flag_int(1, 256), default=4, help="PEs P (default 4)")
-    p.add_argument("--format", choices=FORMATS, default="csc", help="weight format")
-    p.add_argument("--w-bits", type=flag_int(*W_BITS_RANGE), default=4,
-                   help="weight width (default 4)")
-    p.add_argument("--v-bits", type=flag_int(*V_BITS_RANGE), default=16,
-                   help="membrane width (default 16)")
-    p.add_argument("--queue-depth", type=flag_int(*QUEUE_DEPTH_RANGE), default=16,
-                   help="event queue depth (default 16)")
-    p.add_argument("--leak", choices=LEAK_MODES, default="shift")
-    p.add_argument("--k", type=flag_int(0, V_BITS_RANGE[1] - 1), default=3,
-                   help="shift leak k (default 3)")
-    p.add_argument("--m", type=flag_int(0, 1 << MUL_FRAC_RANGE[1]), default=7,
-                   help="mul leak multiplier m (default 7)")
-    p.add_argument("--f", type=flag_int(*MUL_FRAC_RANGE), default=3,
-                   help="mul leak fraction bits f (default 3)")
-    p.add_argument("--reset", choices=RESET_MECHANISMS, default="subtract")
-    p.add_argument("--timing", choices=RESET_TIMINGS, default="immediate")
-    return p
+def write_verilog(out, *, sizes=(64, 128, 10), layer=0, density=0.5, seed=1, lanes=4,
+                  fmt="csc", w_bits=4, v_bits=16, queue_depth=16, leak="shift", k=3, m=7, f=3,
+                  reset="subtract", timing="immediate", command="spikefab verilog"):
+    """Write ``accelerator.v`` for the reference network of ``sizes`` (``seed``, ``density``,
+    ``w_bits``; every layer with ``v_bits`` and the neuron options ``leak`` / ``k`` / ``m`` /
+    ``f``, ``reset``, ``timing``) and the four block files of its layer ``layer`` into
+    ``out``, for ``lanes`` PEs per layer, weight format ``fmt`` and ``queue_depth``-entry event
+    queues. Each file's header records the configuration and ``command`` (the command line
+    that made it). Returns a :class:`GeneratedVerilog`.
 
-
-def parser():
-    p = argparse.ArgumentParser(prog="python -m spikefab.hw.generate",
-                                description=__doc__.split("\n")[0])
-    return add_arguments(p)
-
-
-def run(args, command="spikefab verilog"):
-    """Write the Verilog files for the parsed ``args``; every error ends in one line."""
-    if len(args.sizes) < 2:
-        raise SystemExit(f"error: --sizes needs at least two sizes (inputs, then one per "
-                         f"layer), not {len(args.sizes)}")
-    try:
-        network = build_network(args)
-        layer = network[args.layer]
-        config = (f"the {'-'.join(map(str, args.sizes))} reference network (seed {args.seed}, "
-                  f"density {args.density}), blocks of layer {args.layer}: {layer.neurons} "
-                  f"neurons, fan-in {layer.fan_in}, w_bits {layer.w_bits}, v_bits "
-                  f"{layer.v_bits}, theta {layer.theta}, leak {layer.leak} (k={layer.k}, "
-                  f"m={layer.m}, f={layer.f}), reset {layer.reset}, timing {layer.timing}; "
-                  f"P = {args.lanes}, format {args.format}, queue depth {args.queue_depth}")
-        header = (f"spikefab {version('spikefab')} - generated Verilog\n"
-                  f"configuration: {config}\n"
-                  f"command: {command} {shlex.join(getattr(args, 'argv', []))}")
-        paths = generate_blocks(layer, lanes=args.lanes, fmt=args.format,
-                                queue_depth=args.queue_depth, out=args.out, header=header)
-        hardware = HardwareConfig.uniform(network, lanes=args.lanes, format=args.format,
-                                          queue_depth=args.queue_depth)
-        path = Path(args.out) / "accelerator.v"
-        path.write_text(convert(Accelerator(network, hardware), "accelerator", header=header))
-        paths.append(path)
-    except (ValueError, TypeError) as error:
-        raise SystemExit(f"error: this configuration cannot be generated: {error}; change the "
-                         f"option that sets it (see --help)") from None
-    except OSError as error:
-        raise SystemExit(f"error: cannot write into --out {args.out}: {error.strerror or error}") \
-            from None
-    print(f"configuration: {config}")
-    for path in paths:
-        print(f"wrote {path}")
-    return paths
-
-
-def main(argv=None):
-    argv = sys.argv[1:] if argv is None else list(argv)
-    args = parser().parse_args(argv)
-    args.argv = argv
-    return run(args, command="python -m spikefab.hw.generate")
-
-
-if __name__ == "__main__":
-    main()
+    Raises :class:`LayerOutOfRange` when the network has no layer ``layer``,
+    ``ValueError`` / ``TypeError`` when the generator refuses the configuration, and
+    ``OSError`` when ``out`` cannot be written.
+    """
+    network = _network(sizes, density=density, w_bits=w_bits, seed=seed, v_bits=v_bits,
+                       leak=leak, k=k, m=m, f=f, reset=reset, timing=timing, layer=layer)
+    block_layer = network[layer]
+    config = (f"the {'-'.join(map(str, sizes))} reference network (seed {seed}, "
+              f"density {density}), blocks of layer {layer}: {block_layer.neurons} "
+              f"neurons, fan-in {block_layer.fan_in}, w_bits {block_layer.w_bits}, v_bits "
+              f"{block_layer.v_bits}, theta {block_layer.theta}, leak {block_layer.leak} "
+              f"(k={block_layer.k}, m={block_layer.m}, f={block_layer.f}), reset "
+              f"{block_layer.reset}, timing {block_layer.timing}; "
+              f"P = {lanes}, format {fmt}, queue depth {queue_depth}")
+    header = (f"spikefab {version('spikefab')} - generated Verilog\n"
+              f"configuration: {config}\n"
+              f"command: {command}")
+    paths = generate_blocks(block_layer, lanes=lanes, fmt=fmt, queue_depth=queue_depth,
+                            out=out, header=header)
+    hardware = HardwareConfig.uniform(network, lanes=lanes, format=fmt,
+                                      queue_depth=queue_depth)
+    path = Path(out) / "accelerator.v"
+    path.write_text(convert(Accelerator(network, hardware), "accelerator", header=header))
+    paths.append(path)
+    return GeneratedVerilog(config, paths)

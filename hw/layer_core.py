@@ -30,7 +30,7 @@ class LayerCounters(data.StructLayout):
 
 
 class LayerCore(wiring.Component):
-    """One layer of the accelerator (DESIGN.md §3): weight memory → PE array → LIF sweep.
+    """One layer of the accelerator (docs/design.md §3): weight memory → PE array → LIF sweep.
 
     The controller pops the layer's input events one at a time and only when the core is free
     — the timing contract of :mod:`spikefab.model.cycles`, which this block implements:

@@ -25,7 +25,7 @@ def _lowest_set(m, bits, width, name):
 
 
 class LIFCore(wiring.Component):
-    """Sweeps a layer's neurons on ``STEP`` (DESIGN.md §2 step 2-4) and clears them on
+    """Sweeps a layer's neurons on ``STEP`` (docs/design.md §2 step 2-4) and clears them on
     ``SAMPLE``, ``S`` neurons per cycle, and emits the spiking neurons' addresses.
 
     The sweep visits ``C = ceil(N / S)`` *chunks*; chunk ``k`` is neurons ``kS .. kS+S-1``,
@@ -117,7 +117,7 @@ class LIFCore(wiring.Component):
             "error": Out(1),
         })
 
-    # -- the neuron update of DESIGN.md §2 for one lane, in two pipeline stages -----------
+    # -- the neuron update of docs/design.md §2 for one lane, in two pipeline stages -----------
     def _width(self):
         return max(self.layer.v_bits, self.acc_bits) + 3
 

@@ -1,35 +1,15 @@
 """Parameter checks shared by the hardware generators.
 
 Every generator validates its parameters at construction and raises ``ValueError`` (or
-``TypeError``) naming the parameter and the allowed range (DESIGN.md §5).
+``TypeError``) naming the parameter and the allowed range (docs/design.md §5).
 """
 
 import contextlib
 
-from amaranth import Elaboratable
-
+from spikefab.hw.elaboration import never_elaborated
 from spikefab.model.checks import check_choice, check_instance, check_int
 
 __all__ = ["check_int", "check_choice", "check_instance", "validating"]
-
-
-def _silence(value, seen):
-    """Mark ``value`` and every elaboratable it holds (attributes, lists, dicts) as not to be
-    reported unused."""
-    if id(value) in seen:
-        return
-    seen.add(id(value))
-    if isinstance(value, Elaboratable):
-        value._MustUse__silence = True
-        children = vars(value).values()
-    elif isinstance(value, (list, tuple)):
-        children = value
-    elif isinstance(value, dict):
-        children = value.values()
-    else:
-        return
-    for child in children:
-        _silence(child, seen)
 
 
 @contextlib.contextmanager
@@ -40,5 +20,5 @@ def validating(component):
     try:
         yield
     except Exception:
-        _silence(component, set())
+        never_elaborated(component)
         raise

@@ -38,7 +38,7 @@ class PEArray(wiring.Component):
     is taken in its cycle and added in the next. ``acc_bits`` from :func:`accumulator_bits`
     can never overflow.
 
-    Memory mapping (DESIGN.md §7): with ``rows <= REGISTER_ROWS`` the accumulators are
+    Memory mapping (docs/design.md §7): with ``rows <= REGISTER_ROWS`` the accumulators are
     flip-flops (a fully parallel layer has one per PE and needs no RAM at all); deeper, each
     PE has its own :class:`~amaranth.lib.memory.Memory` (the synthesizer makes it LUT RAM
     or block RAM by depth) with a read in the word's cycle, a write in the next and the

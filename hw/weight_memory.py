@@ -52,7 +52,7 @@ class WeightMemory(wiring.Component):
 
     Given the address of a pre-synaptic input ``j`` (a *column*), it streams that column as
     ``L_j`` words, one per cycle, each lane ``(valid, local index, weight)`` for one PE
-    (DESIGN.md §3); an empty column yields one word with no valid lane. The memories hold
+    (docs/design.md §3); an empty column yields one word with no valid lane. The memories hold
     exactly the image's words (``model/`` is the one source of truth); formats ``dense``,
     ``csc`` and ``bitmap`` are decoded as :mod:`spikefab.model.memory` documents.
 

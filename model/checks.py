@@ -1,16 +1,11 @@
 """Parameter checks shared by the model (and the hardware generators): every invalid value
-raises ``ValueError`` or ``TypeError`` naming the parameter and its allowed range. The
-``flag_*`` functions are the same checks for command-line flags (argparse types)."""
-
-import argparse
-import os
-from pathlib import Path
+raises ``ValueError`` or ``TypeError`` naming the parameter and its allowed range. The same
+checks for command-line flags (argparse types) are :mod:`spikefab.cli.args`."""
 
 import numpy as np
 
 __all__ = ["check_choice", "check_instance", "check_int", "check_number", "float_array",
-           "per_layer", "flag_int", "flag_float",
-           "flag_input_file", "flag_input_dir", "flag_output_dir", "need"]
+           "per_layer", "need"]
 
 
 def check_int(name, value, lo, hi):
@@ -74,72 +69,10 @@ def per_layer(name, value, count):
     return [value] * count
 
 
-# --- Command-line flags -----------------------------------------------------------------------
-# argparse ``type=`` callables: a bad value makes argparse answer with one line naming the flag
-# the user typed, e.g. ``argument --lanes: 0 is out of range; allowed range is [1, 256]``.
-
-def _flag_number(convert, noun, lo, hi, low_open):
-    interval = f"{'(' if low_open else '['}{lo}, {hi}]"
-
-    def parse(text):
-        try:
-            value = convert(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not {noun}; allowed range is "
-                                             f"{interval}") from None
-        if not (lo < value if low_open else lo <= value) or not value <= hi:
-            raise argparse.ArgumentTypeError(f"{text} is out of range; allowed range is "
-                                             f"{interval}")
-        return value
-    parse.__name__ = noun.split()[-1]        # argparse names the type in its own messages
-    return parse
-
-
-def flag_int(lo, hi):
-    """An argparse type: an integer in ``[lo, hi]``."""
-    return _flag_number(int, "an integer", lo, hi, False)
-
-
-def flag_float(lo, hi, *, low_open=False):
-    """An argparse type: a number in ``[lo, hi]`` (``(lo, hi]`` with ``low_open``)."""
-    return _flag_number(float, "a number", lo, hi, low_open)
-
-
-def flag_input_file(text):
-    """An argparse type: an existing, readable file, returned as an absolute path (a tool or
-    simulator may run in another folder)."""
-    path = Path(text).expanduser().resolve()
-    if not path.exists():
-        raise argparse.ArgumentTypeError(f"{text} does not exist (looked for {path})")
-    if not path.is_file():
-        raise argparse.ArgumentTypeError(f"{text} is not a file")
-    if not os.access(path, os.R_OK):
-        raise argparse.ArgumentTypeError(f"{text} is not readable")
-    return path
-
-
-def flag_input_dir(text):
-    """An argparse type: an existing folder, returned as an absolute path."""
-    path = Path(text).expanduser().resolve()
-    if not path.is_dir():
-        raise argparse.ArgumentTypeError(f"{text} is not an existing folder (looked for {path})")
-    return path
-
-
-def flag_output_dir(text):
-    """An argparse type: a folder to write into, returned as an absolute path, resolved against
-    the working directory once, where the command starts (so every tool and simulator it runs
-    writes to the same place, whatever folder they run in)."""
-    path = Path(text).expanduser().resolve()
-    if path.exists() and not path.is_dir():
-        raise argparse.ArgumentTypeError(f"{text} exists and is not a folder")
-    return path
-
-
 def need(module, purpose, *, extra):
     """Import the optional ``module``; a missing one raises :class:`ModuleNotFoundError`
     naming the pip extra of spikefab that provides it (``spikefab.model`` itself needs
-    NumPy only, DESIGN.md §7)."""
+    NumPy only, docs/design.md §7)."""
     import importlib
     try:
         return importlib.import_module(module)

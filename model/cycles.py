@@ -1,4 +1,4 @@
-"""Cycle model of the reference micro-architecture (DESIGN.md §3, §4).
+"""Cycle model of the reference micro-architecture (docs/design.md §3, §4).
 
 Predicts, from the golden model's spike trains and the weight-memory layout, how many clock
 cycles the generated accelerator takes — so design-space exploration needs no RTL run. The
@@ -61,13 +61,13 @@ For one layer nothing ever blocks (the readout never back-pressures and a queue 
 ``>= queue_latency + 1`` never runs dry): :func:`single_layer_cycles` steps that case cycle
 by cycle, a second route to the same count.
 
-Lower bound (DESIGN.md §4): per layer and step, ``ceil(synapses reached / P) + C``, where
+Lower bound (docs/design.md §4): per layer and step, ``ceil(synapses reached / P) + C``, where
 *synapses reached* are the non-zero weights in the columns of that step's input spikes and
 ``C = ceil(N / S)`` the sweep's chunks (``rows`` when ``S = P``).
 """
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
@@ -78,8 +78,9 @@ from .memory import FORMATS, WeightImage, compile_weights
 from .network import Layer, Network
 from .simulate import SimResult
 
-__all__ = ["CycleReport", "HardwareConfig", "LayerConfig", "LayerCycles", "Timing",
-           "cycle_model", "lower_bound", "single_layer_cycles", "sweep_cycles", "MODES"]
+__all__ = ["CycleReport", "GoldenRuns", "HardwareConfig", "LayerConfig", "LayerCycles",
+           "Timing", "cycle_figures", "cycle_model", "lower_bound", "single_latencies",
+           "single_layer_cycles", "sweep_cycles", "MODES"]
 
 MODES = ("sparse", "dense")
 QUEUE_DEPTH_RANGE = (2, 1 << 16)
@@ -201,6 +202,20 @@ class HardwareConfig:
                        per_layer("queue_depth", queue_depth, count), sweep_)]
         return cls(tuple(configs), mode=mode, timing=timing or Timing())
 
+    def describe(self):
+        """One line: ``"P = 128, S = 8; then P = S = 10; dense, queue 16"``."""
+        parts = [f"P = {c.lanes}, S = {c.sweep_lanes}" if c.sweep_lanes != c.lanes
+                 else f"P = S = {c.lanes}" for c in self.layers]
+        first = self.layers[0]
+        return f"{'; then '.join(parts)}; {first.format}, queue {first.queue_depth}"
+
+    def to_json(self):
+        """The exact configuration, JSON-ready (per layer lanes, sweep lanes, format, queue
+        depth; the mode and the timing)."""
+        return {"layers": [{"lanes": c.lanes, "sweep_lanes": c.sweep_lanes, "format": c.format,
+                            "queue_depth": c.queue_depth} for c in self.layers],
+                "mode": self.mode, "timing": asdict(self.timing)}
+
     def check(self, network):
         """Raise ValueError if this configuration cannot serve ``network``."""
         if len(self.layers) != len(network):
@@ -220,7 +235,7 @@ class LayerCycles:
     placeholder of an empty column; the dense baseline streams every column every step);
     ``synaptic_updates``: non-zero synapses applied (lanes with a valid non-zero weight); ``busy``: cycles the core worked (popped events to free);
     ``stall``: cycles the core waited for room in its output queue; ``lower_bound``: the
-    DESIGN.md §4 bound for this layer.
+    docs/design.md §4 bound for this layer.
     """
 
     events: int = 0
@@ -273,7 +288,7 @@ def _column_words(network, config):
 
 
 def lower_bound(network, result, config):
-    """Per-layer, per-sample, per-step lower bound ``[B, T]`` arrays (DESIGN.md §4)."""
+    """Per-layer, per-sample, per-step lower bound ``[B, T]`` arrays (docs/design.md §4)."""
     _check_arguments(network, result, config)
     bounds = []
     for index, (layer, c) in enumerate(zip(network, config.layers)):
@@ -455,6 +470,8 @@ def _run(processes, queues, timing):
 def cycle_model(network, result, config, *, frames=None, interval=1):
     """Predict the cycles of running ``result``'s inputs through ``config``'s accelerator.
 
+    Returns a :class:`CycleReport`.
+
     Parameters
     ----------
     network : Network
@@ -468,8 +485,6 @@ def cycle_model(network, result, config, *, frames=None, interval=1):
     interval : int
         Cycles from one input transfer to the next offer within a frame (1: one per cycle;
         the host link's push takes 4).
-
-    Returns a :class:`CycleReport`.
     """
     _check_arguments(network, result, config)
     timing = config.timing
@@ -613,3 +628,51 @@ def sweep_cycles(counts, timing=Timing()):
                 if k == len(items) and not entries:
                     return cycle               # the marker's push
         cycle += 1
+
+
+# --- figures over many images -------------------------------------------------------------------
+
+class GoldenRuns:
+    """The golden model of 8-bit intensity ``images`` rate-coded at ``steps``
+    (``encode("rate", images, steps)``), back to back (``batch``) and each image alone
+    (``single``), computed once and shared by every configuration's cycle model
+    (:func:`single_latencies`, :func:`cycle_figures`). ``trains`` holds the spike trains;
+    ``progress`` shows a tqdm bar over the single runs."""
+
+    def __init__(self, network, images, steps, *, progress=False):
+        from tqdm import tqdm
+
+        from .encoders import encode
+        from .simulate import simulate
+        self.steps = steps
+        self.trains = encode("rate", np.asarray(images, dtype=np.int64), steps)
+        self.batch = simulate(network, self.trains)
+        self.single = [simulate(network, train) for train in
+                       tqdm(self.trains, desc=f"golden model, T = {steps}", unit="image",
+                            disable=not progress, leave=False)]
+
+
+def single_latencies(network, config, golden, *, progress=False):
+    """Cycle-model cycles of each image of ``golden`` (:class:`GoldenRuns`) run alone, from
+    its first input event to its result."""
+    from tqdm import tqdm
+    return [int(cycle_model(network, result, config).latency[0]) for result in
+            tqdm(golden.single, desc=f"cycle model, T = {golden.steps}", unit="image",
+                 disable=not progress, leave=False)]
+
+
+def cycle_figures(network, config, golden, *, progress=False, single=None):
+    """Cycle-model figures of ``config`` on the images of ``golden`` (:class:`GoldenRuns`):
+    ``latency`` = mean cycles of an image run alone (first input event to result), its min
+    and max, and ``throughput`` = cycles per image back to back (the batch's total / count)
+    with the back-to-back mean ``latency_back_to_back``. ``single``: the
+    :func:`single_latencies` of the same configuration, when already computed."""
+    if single is None:
+        single = single_latencies(network, config, golden, progress=progress)
+    batch = cycle_model(network, golden.batch, config)
+    count = len(single)
+    return {"steps": golden.steps, "images": count, "latency": float(np.mean(single)),
+            "latency_min": int(min(single)), "latency_max": int(max(single)),
+            "throughput": batch.total / count,
+            "latency_back_to_back": float(np.mean(batch.latency)),
+            "lower_bound_per_image": batch.lower_bound / count}

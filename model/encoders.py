@@ -1,4 +1,4 @@
-"""Input encoders: intensities → binary spike trains ``[B, T, N0]`` (DESIGN.md §2).
+"""Input encoders: intensities → binary spike trains ``[B, T, N0]`` (docs/design.md §2).
 
 Each encoder states its exact rule, so a hardware encoder can reproduce the trains bit for
 bit. Intensities are integers ``x`` in ``[0, x_max]`` with ``x_max = 2**x_bits - 1``; use
@@ -27,7 +27,7 @@ import numpy as np
 from .checks import check_int as _check_param
 from .simulate import check_spike_trains
 
-__all__ = ["RATE_SEED", "X_BITS_RANGE", "encode", "encode_latency", "encode_rate",
+__all__ = ["RATE_SEED", "X_BITS_RANGE", "encode", "encode_images", "encode_latency", "encode_rate",
            "encode_spikes", "rate_thresholds", "to_intensity", "xorshift32"]
 
 RATE_SEED = 0x2545F491
@@ -150,6 +150,20 @@ def encode_latency(x, steps, *, x_bits=8):
     fire_at = ((x_max - values) * steps) >> x_bits
     trains = (np.arange(steps)[None, :, None] == fire_at[:, None, :]) & (values[:, None, :] > 0)
     return trains if batched else trains[0]
+
+
+def encode_images(images, steps, kind="rate"):
+    """Spike trains ``[n, steps, inputs]`` of ``images`` in [0, 1] (as
+    :func:`spikefab.model.load_dataset` gives them): ``kind`` (``"rate"`` or ``"latency"``)
+    of their 8-bit intensities :func:`to_intensity`."""
+    if kind not in ("rate", "latency"):
+        raise ValueError(f"encoder = {kind!r} is not allowed for images; choose rate or latency")
+    steps = _check_param("steps", steps, 1, 1 << 16)
+    try:
+        intensities = to_intensity(images)
+    except (TypeError, ValueError) as error:
+        raise type(error)(f"images: {error}") from None
+    return encode(kind, intensities, steps)
 
 
 def encode(kind, x, steps=None, **options):

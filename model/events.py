@@ -1,4 +1,4 @@
-"""Address events: how spike trains travel through the accelerator (DESIGN.md §3).
+"""Address events: how spike trains travel through the accelerator (docs/design.md §3).
 
 An event is ``(kind, addr)``: ``SPIKE`` (input ``addr`` fired), ``STEP`` (end of a timestep)
 or ``SAMPLE`` (end of a sample). A batch ``[B, T, N]`` becomes, per sample and step, the

@@ -1,4 +1,4 @@
-"""Weight-memory images: the exact integer words the hardware holds (DESIGN.md §3).
+"""Weight-memory images: the exact integer words the hardware holds (docs/design.md §3).
 
 A layer's weights are stored column-major (one column per pre-synaptic input ``j``) in
 words of ``P`` lanes, one lane per processing element. Neuron ``i`` lives in PE

@@ -2,7 +2,7 @@
 
 A :class:`Network` is the single source of truth the golden model, the memory-image
 compiler, the cycle model and the hardware generator all read. Everything in it is an
-integer (DESIGN.md §2); every field is checked when the object is built, and an invalid
+integer (docs/design.md §2); every field is checked when the object is built, and an invalid
 value raises :class:`ValueError` (or :class:`TypeError` for a wrong kind of value) whose
 message names the field and the allowed range.
 """
@@ -62,7 +62,7 @@ def _check_fits(name, array, bits, unit):
 
 @dataclass(frozen=True, eq=False)
 class Layer:
-    """One fully connected layer of leaky integrate-and-fire neurons (DESIGN.md §2).
+    """One fully connected layer of leaky integrate-and-fire neurons (docs/design.md §2).
 
     Parameters
     ----------

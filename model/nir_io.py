@@ -2,7 +2,7 @@
 
 NIR (the Neuromorphic Intermediate Representation, ``pip install nir``) is the exchange
 format of snnTorch, Norse, Sinabs, Rockpool, Lava-DL, SpiNNaker2 and others. It describes
-continuous-time nodes; spikefab runs the integer discrete-time LIF of DESIGN.md §2. This
+continuous-time nodes; spikefab runs the integer discrete-time LIF of docs/design.md §2. This
 module is the documented bridge between the two. ``nir``, ``torch``, ``snntorch`` and
 ``nirtorch`` are imported inside the functions that need them (extras ``nir`` and ``train``).
 
@@ -121,8 +121,8 @@ class LayerImport:
     timing: str
     reset_from: str           #: "metadata", "argument" or "v_reset"
     scale: float              #: integer units per NIR unit
-    weight_error: float       #: max |W scale - W_int| / scale, in NIR units
-    threshold_error: float    #: |theta scale - theta_int| / scale, in NIR units
+    weight_error: float       #: max ``|W scale - W_int| / scale``, in NIR units
+    threshold_error: float    #: ``|theta scale - theta_int| / scale``, in NIR units
     notes: tuple = ()
 
     @property
@@ -186,9 +186,26 @@ def _text(value):
     return value
 
 
+#: Metadata key prefixes read, newest first: files written before the project was renamed
+#: (``spikeforge_*``, ``spikeforge-nir-1``) read as they did then.
+METADATA_PREFIXES = ("spikefab_", "spikeforge_")
+
+
+def _ours(node):
+    """This project's metadata of ``node``, without the prefix (the newest prefix wins)."""
+    found = {}
+    for prefix in reversed(METADATA_PREFIXES):
+        found.update({key[len(prefix):]: value
+                      for key, value in (getattr(node, "metadata", None) or {}).items()
+                      if str(key).startswith(prefix)})
+    return found
+
+
 def _meta(node, key, default=None):
     metadata = getattr(node, "metadata", None) or {}
-    value = metadata.get(key, default)
+    value = metadata.get(key)
+    if value is None and key.startswith(METADATA_PREFIXES[0]):
+        value = _ours(node).get(key[len(METADATA_PREFIXES[0]):])
     return default if value is None else _text(value)
 
 
@@ -408,7 +425,9 @@ def import_nir(graph_or_path, *, w_bits=None, v_bits=None, scale="auto", dt=None
     """Read a NIR graph (an ``nir.NIRGraph`` or a ``.nir`` file) into a :class:`NIRImport`:
     the :class:`Network` and a per-layer report of the discretization and quantization.
 
-    Parameters (module docstring for the rules)
+    The module docstring states the rules.
+
+    Parameters
     ----------
     w_bits, v_bits : int, optional
         Integer widths (default: metadata, else derived).
@@ -416,9 +435,12 @@ def import_nir(graph_or_path, *, w_bits=None, v_bits=None, scale="auto", dt=None
         Scale rule from NIR units to integers.
     dt : float > 0, optional
         Time step (default: graph metadata ``dt``, else ``1e-4``).
-    discretization : "euler" or "zoh", optional (default: metadata, else "euler")
-    reset : "zero" or "subtract", optional; timing : "immediate" or "delayed", optional
+    discretization : "euler" or "zoh", optional
+        Default: metadata, else "euler".
+    reset : "zero" or "subtract", optional
         Override the reset read from metadata or ``v_reset``.
+    timing : "immediate" or "delayed", optional
+        Override the reset timing read from metadata.
     leak_mode : "auto", "shift" or "mul"
         "auto": exact shift when beta = 1 - 2**-k, else mul; "shift": nearest shift;
         "mul": ``m / 2**mul_bits`` unless beta is 0 or 1.
@@ -528,9 +550,7 @@ def import_nir(graph_or_path, *, w_bits=None, v_bits=None, scale="auto", dt=None
         if np.any(~(threshold > 0)) or not np.all(np.isfinite(threshold)):
             raise ValueError(f"NIR node {name!r} of type {kind}: v_threshold must be finite "
                              f"and > 0, got {threshold.min():g}")
-        metadata = {key[len("spikefab_"):]: _text(value)
-                    for key, value in (getattr(node, "metadata", None) or {}).items()
-                    if str(key).startswith("spikefab_")}
+        metadata = {key: _text(value) for key, value in _ours(node).items()}
         if np.any(v_reset != 0) and "reset" not in metadata and reset is None:
             raise ValueError(f"NIR node {name!r} of type {kind}: v_reset = "
                              f"{v_reset[v_reset != 0][0]:g}; the hardware resets to 0 or "
@@ -743,7 +763,7 @@ def from_snntorch(module, n_inputs, **options):
     :func:`import_nir`; ``options`` as :func:`import_nir`). snnTorch's ``reset_delay=True``
     (its default) is spikefab's ``timing="delayed"``; ``reset_delay=False`` is
     ``"immediate"`` (bit for bit with ``zero`` reset; with ``subtract`` snnTorch subtracts the
-    threshold once more when the membrane still exceeds it after the reset, DESIGN.md §2)."""
+    threshold once more when the membrane still exceeds it after the reset, docs/design.md §2)."""
     return import_nir(snntorch_to_nir(module, n_inputs), **options).network
 
 

@@ -1,4 +1,4 @@
-"""The golden model: exact integer LIF simulation of a :class:`Network` (DESIGN.md §2).
+"""The golden model: exact integer LIF simulation of a :class:`Network` (docs/design.md §2).
 
 Batched over samples and vectorized over neurons. The input current ``W s + b`` is an
 exact integer sum; it is computed with a floating-point matrix product (BLAS) only when
@@ -56,6 +56,8 @@ def _current_dtype(layer):
 def layer_step(layer, v, r, spikes_in, weights_t=None):
     """Advance one layer by one timestep.
 
+    Returns ``(v, s)``: the new membranes (int64) and the spikes (bool) of this step.
+
     Parameters
     ----------
     layer : Layer
@@ -66,8 +68,6 @@ def layer_step(layer, v, r, spikes_in, weights_t=None):
     spikes_in : bool array ``[B, fan_in]``
     weights_t : array ``[fan_in, N]``, optional
         ``layer.weights.T`` in the dtype used for the current (a cache).
-
-    Returns ``(v, s)``: the new membranes (int64) and the spikes (bool) of this step.
     """
     if not isinstance(layer, Layer):
         raise TypeError(f"layer must be a spikefab.model.Layer, not {type(layer).__name__}")

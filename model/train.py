@@ -1,7 +1,7 @@
 """Surrogate-gradient training whose result is exactly what the hardware runs.
 
 :func:`train_snn` trains a fully connected LIF network with backpropagation through time and a
-surrogate gradient, in the **integer domain of DESIGN.md §2**: the forward pass of training is
+surrogate gradient, in the **integer domain of docs/design.md §2**: the forward pass of training is
 the golden model, with straight-through estimators (STE) where it rounds. After training,
 :attr:`TrainedSNN.network` is the integer :class:`~spikefab.model.Network` the forward pass
 used, and ``simulate(trained.network, encode_rate(x, T))`` reproduces, spike for spike, what
@@ -35,7 +35,7 @@ Leak
     floors are exact in the forward pass and straight-through in the backward pass.
 Reset and timing
     ``reset`` (``subtract`` / ``zero``) and ``timing`` (``delayed``, snnTorch's default, /
-    ``immediate``) exactly as DESIGN.md §2, with the membrane saturated to the signed
+    ``immediate``) exactly as docs/design.md §2, with the membrane saturated to the signed
     ``v_bits`` range (``clamp``: no gradient where it saturates). The reset term is detached
     from the graph (as snnTorch does).
 Spikes

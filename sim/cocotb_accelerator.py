@@ -4,6 +4,17 @@ Reads the run description from the JSON file named by ``SPIKEFAB_RUN``, feeds th
 one per cycle whenever the accelerator takes them, takes every result at once, records every
 tapped inter-layer event, and writes what it saw to ``SPIKEFAB_OUT``. Inputs are driven and
 outputs sampled at the falling clock edge.
+
+Every input port of the accelerator is driven from time 0 (:data:`DRIVEN_INPUTS`), the
+run-time weight ``load`` port included (held idle: ``load__valid = 0``). A port the harness
+left alone would keep whatever the simulator starts it at: X in an event simulator, and under
+Verilator's ``--x-initial unique`` with ``+verilator+rand+reset+2`` a random value for the
+whole run. ``load`` is a write port into every layer's weight memory, so a random
+``load__valid = 1`` rewrote one pointer, bitmap or weight word in every cycle (the gate-level
+run of ``random_case(5, seed=7, max_neurons=20)`` with seed 12345 rewrote layer 1's bitmap of
+input 1 and its spikes differed wholesale). The gate-level harness refuses a netlist with an
+input port missing from :data:`DRIVEN_INPUTS`
+(:func:`spikefab.sim.gatesim.netlist.simulate_netlist`).
 """
 
 import json
@@ -14,6 +25,13 @@ import cocotb
 from cocotb.triggers import FallingEdge
 
 from spikefab.sim.cocotb_support import start
+
+#: The input ports :func:`start` drives to 0 at time 0: the event stream (until the first
+#: event) and the run-time ``load`` port (idle for the whole run).
+ZEROED_INPUTS = ("events__valid", "events__payload", "load__valid", "load__payload")
+#: Every accelerator input port this harness drives: ``clk`` and ``rst`` (:func:`start`),
+#: ``results__ready`` (always 1) and :data:`ZEROED_INPUTS`.
+DRIVEN_INPUTS = ("clk", "rst", "results__ready", *ZEROED_INPUTS)
 
 
 def _bits(value, offset, width):
@@ -29,7 +47,7 @@ async def run(dut):
     names, counter_bits = spec["counter_names"], spec["counter_bits"]
 
     dut.results__ready.value = 1
-    await start(dut, ["events__valid", "events__payload"])
+    await start(dut, ZEROED_INPUTS)
 
     results, taps, pushes = [], [[] for _ in range(layers)], []
     position = cycle = 0

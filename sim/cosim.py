@@ -40,7 +40,8 @@ from spikefab.model import HardwareConfig, Network
 from spikefab.model.events import event_stream, sample_starts
 from spikefab.model.simulate import check_spike_trains
 
-__all__ = ["HardwareRun", "BACKENDS", "event_stream", "mismatches", "run_accelerator"]
+__all__ = ["HardwareRun", "BACKENDS", "Cosimulation", "cosimulate", "event_stream",
+           "mismatches", "run_accelerator"]
 
 BACKENDS = ("amaranth", "verilator", "icarus")
 COUNTER_NAMES = ("events", "words", "synaptic_updates", "busy", "stall")
@@ -126,11 +127,46 @@ def _spikes_from_taps(network, taps, batch, steps):
     return out
 
 
-def _cycle_limit(network, config, events, steps, batch):
+def cycle_limit(network, config, events, steps, batch):
     """A generous bound on the cycles a batch may take (beyond it the run is a hang)."""
     per_step = sum(layer.fan_in * -(-layer.neurons // c.lanes) + 2 * layer.neurons + 64
                    for layer, c in zip(network, config.layers))
     return 1000 + 4 * len(events) + 2 * per_step * steps * batch
+
+
+def run_description(dut, events, batch, limit):
+    """What the cocotb harness (:mod:`spikefab.sim.cocotb_accelerator`) reads from its
+    ``SPIKEFAB_RUN`` file for accelerator ``dut`` (an RTL build or a gate-level netlist of
+    it): the events to feed, the batch, the cycle limit and the widths of the result, tap and
+    counter ports."""
+    layout = dut.result_layout
+    return {
+        "events": events, "batch": batch, "limit": limit,
+        "addr_bits": addr_bits_for(dut.network.n_inputs), "classes": dut.network.n_outputs,
+        "cls_bits": layout["cls"].width, "count_bits": dut.readout.count_bits,
+        "cycle_bits": CYCLE_BITS, "layers": len(dut.cores),
+        "tap_addr_bits": max(addr_bits_for(layer.neurons) for layer in dut.network),
+        "counter_bits": COUNTER_BITS, "counter_names": list(COUNTER_NAMES),
+    }
+
+
+def decode_run(network, trains, raw, *, wall_seconds, extra=()):
+    """The :class:`HardwareRun` of what a simulation recorded (``raw``: the harness's
+    ``SPIKEFAB_OUT`` file, or the Amaranth testbench's record) for input ``trains``
+    ``[B, T, N0]``: classes, counts, result cycles and counters per result, every layer's
+    spikes rebuilt from its tap (a spike outside the batch or a neuron twice in a step is an
+    ``AssertionError``), the first-event cycle of each sample; ``extra`` adds entries."""
+    batch, steps, _ = trains.shape
+    taps = [[tuple(event) for event in layer] for layer in raw["taps"]]
+    return HardwareRun(
+        classes=np.array([r[0] for r in raw["results"]], dtype=np.int64),
+        counts=np.array([r[1] for r in raw["results"]], dtype=np.int64),
+        finish=np.array([r[2] for r in raw["results"]], dtype=np.int64),
+        spikes=_spikes_from_taps(network, taps, batch, steps), counters=raw["counters"],
+        high_water=raw["high_water"], error=bool(raw["error"]),
+        result_counters=[r[3] for r in raw["results"]], sim_cycles=raw["cycles"],
+        wall_seconds=wall_seconds,
+        extra={"first_event": [raw["pushes"][i] for i in sample_starts(trains)], **dict(extra)})
 
 
 def run_accelerator(network, config, spikes, *, backend="amaranth", waves=None,
@@ -166,7 +202,7 @@ def run_accelerator(network, config, spikes, *, backend="amaranth", waves=None,
         raise ValueError(f"T = {steps} steps exceeds max_steps = {max_steps}")
     config = HardwareConfig(config.layers, mode=config.mode, timing=HARDWARE_TIMING)
     events = event_stream(trains)
-    limit = _cycle_limit(network, config, events, steps, batch)
+    limit = cycle_limit(network, config, events, steps, batch)
     dut = Accelerator(network, config, max_steps=max_steps, taps=True)
     start = time.perf_counter()
     if backend == "amaranth":
@@ -175,15 +211,8 @@ def run_accelerator(network, config, spikes, *, backend="amaranth", waves=None,
         raw = _run_cocotb(dut, events, batch, limit, backend, waves, build_dir)
     elapsed = time.perf_counter() - start
     wall = raw.get("sim_seconds", elapsed)
-    spikes_out = _spikes_from_taps(network, raw["taps"], batch, steps)
-    return HardwareRun(
-        classes=np.array([r[0] for r in raw["results"]], dtype=np.int64),
-        counts=np.array([r[1] for r in raw["results"]], dtype=np.int64),
-        finish=np.array([r[2] for r in raw["results"]], dtype=np.int64),
-        spikes=spikes_out, counters=raw["counters"], high_water=raw["high_water"],
-        error=bool(raw["error"]), result_counters=[r[3] for r in raw["results"]], sim_cycles=raw["cycles"], wall_seconds=wall,
-        extra={"first_event": [raw["pushes"][i] for i in sample_starts(trains)],
-               "build_seconds": elapsed - wall})
+    return decode_run(network, trains, raw, wall_seconds=wall,
+                      extra={"build_seconds": elapsed - wall})
 
 
 def _run_amaranth(dut, events, batch, limit, waves):
@@ -236,20 +265,9 @@ def _run_amaranth(dut, events, batch, limit, waves):
 
 
 def _run_cocotb(dut, events, batch, limit, simulator, waves, build_dir):
-    from .cocotb_run import run_cocotb
+    from spikefab.toolchain.cocotb_runner import run_cocotb
 
-    layout = dut.result_layout
-    geometry = {
-        "events": events, "batch": batch, "limit": limit,
-        "addr_bits": addr_bits_for(dut.network.n_inputs),
-        "classes": dut.network.n_outputs,
-        "cls_bits": layout["cls"].width,
-        "count_bits": dut.readout.count_bits,
-        "cycle_bits": CYCLE_BITS,
-        "layers": len(dut.cores),
-        "tap_addr_bits": max(addr_bits_for(layer.neurons) for layer in dut.network),
-        "counter_bits": COUNTER_BITS, "counter_names": list(COUNTER_NAMES),
-    }
+    geometry = run_description(dut, events, batch, limit)
     owned = build_dir is None
     # Absolute: the cocotb test runs in the build folder, not in the caller's working directory.
     folder = Path(tempfile.mkdtemp(prefix="spikefab-cosim-") if owned else build_dir).resolve()
@@ -272,7 +290,6 @@ def _run_cocotb(dut, events, batch, limit, simulator, waves, build_dir):
         if owned:
             import shutil
             shutil.rmtree(folder, ignore_errors=True)
-    raw["taps"] = [[tuple(event) for event in layer] for layer in raw["taps"]]
     return raw
 
 
@@ -307,3 +324,89 @@ def mismatches(network, config, trains, run, *, first=0):
             problems.append(f"layer {index + 1} counters {got} differ from the cycle model's "
                             f"{expected}")
     return problems, golden
+
+
+@dataclass
+class Cosimulation:
+    """What :func:`cosimulate` found, chunk by chunk.
+
+    Members
+    -------
+    classes, counts : int arrays ``[B]``, ``[B, N_L]``
+        The hardware's answers for the samples run (all of them, unless it stopped at a
+        mismatch).
+    mismatches : list of str
+        One line per chunk that differs from the golden or cycle model,
+        ``"samples a..b: problem; problem"`` (:func:`mismatches`, samples numbered in the whole
+        batch); empty when every chunk agrees.
+    chunk_cycles, chunk_speeds : list
+        Per chunk run, the cycle of its last result and its simulated cycles per second.
+    sim_cycles, wall_seconds, build_seconds : int, float, float
+        Summed over the runs: simulated cycles, the wall time of simulating them, and the
+        elaboration and simulator build time.
+    """
+
+    classes: np.ndarray
+    counts: np.ndarray
+    mismatches: list = field(default_factory=list)
+    chunk_cycles: list = field(default_factory=list)
+    chunk_speeds: list = field(default_factory=list)
+    sim_cycles: int = 0
+    wall_seconds: float = 0.0
+    build_seconds: float = 0.0
+
+    @property
+    def agree(self):
+        """Every chunk run equals the golden and the cycle model."""
+        return not self.mismatches
+
+    @property
+    def cycles_per_second(self):
+        """Simulated cycles per second over all runs (``None`` without simulated time)."""
+        return self.sim_cycles / self.wall_seconds if self.wall_seconds else None
+
+
+def cosimulate(network, config, trains, *, build_dir=None, chunk=20, backend="verilator",
+               golden=None, stop=False, progress=True, unit="batch", run=None):
+    """Run ``trains`` ``[B, T, N0]`` through the accelerator ``chunk`` samples back to back at
+    a time (one progress step each, ``progress=False`` hides the bar) and check every run
+    against the golden and the cycle model with :func:`mismatches`: every spike of every
+    layer, count, class, result cycle and performance counter. Returns a
+    :class:`Cosimulation`.
+
+    ``golden`` (a :class:`~spikefab.model.SimResult` of all of ``trains``, optional) is also
+    compared with the golden model recomputed for each chunk; ``stop=True`` ends at the first
+    chunk that differs. ``run`` replaces :func:`run_accelerator` (tests).
+    """
+    from tqdm import tqdm
+
+    if run is None:
+        run = run_accelerator
+    trains = np.asarray(trains)
+    found = Cosimulation(classes=np.zeros(0, np.int64),
+                         counts=np.zeros((0, network.n_outputs), np.int64))
+    classes, counts = [], []
+    for start in tqdm(range(0, len(trains), chunk), desc="co-simulation (Verilator)",
+                      unit=unit, disable=not progress):
+        part = trains[start:start + chunk]
+        hardware = run(network, config, part, backend=backend, build_dir=build_dir)
+        problems, expected = mismatches(network, config, part, hardware, first=start)
+        if golden is not None and not np.array_equal(
+                expected.predicted, np.asarray(golden.predicted)[start:start + len(part)]):
+            problems.append("the golden model is not deterministic")
+        if problems:
+            found.mismatches.append(f"samples {start}..{start + len(part) - 1}: "
+                                    + "; ".join(problems))
+            if stop:
+                break
+        classes += hardware.classes.tolist()
+        counts += hardware.counts.tolist()
+        found.chunk_cycles.append(hardware.total)
+        found.chunk_speeds.append(hardware.cycles_per_second)
+        found.sim_cycles += hardware.sim_cycles
+        found.wall_seconds += hardware.wall_seconds
+        found.build_seconds += hardware.extra.get("build_seconds", 0.0)
+    if classes:
+        found.classes = np.array(classes, dtype=np.int64)
+        found.counts = np.array(counts, dtype=np.int64)
+    return found

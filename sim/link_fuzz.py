@@ -1,6 +1,6 @@
 """Fuzzing of the UART host link in Verilator (issue 12, item 3).
 
-``python -m spikefab.sim.link_fuzz --frames 10000 --seed 1`` sends seeded random frames to the
+``spikefab fuzz --frames 10000 --seed 1`` sends seeded random frames to the
 RTL :class:`~spikefab.boards.link.HostLink` built by :mod:`.link_verilator`, in bursts, and
 checks every reply against the behaviour the protocol states (:mod:`spikefab.boards.protocol`).
 
@@ -55,16 +55,15 @@ The run is one seeded ``numpy.random.Generator`` stream: the same seed sends the
 A failure prints the seed, the burst, the frame index and the bytes of the burst so far.
 """
 
-import argparse
 import collections
 import struct
-import sys
 import time
 from dataclasses import dataclass, field
 
 import numpy as np
 from spikefab.boards.host import Device, device_images
-from spikefab.boards.link import HostLink
+from spikefab.boards.link import EVENT_INTERVAL, HostLink
+from spikefab.boards.link import link_cycle_model as board_link_cycle_model
 from spikefab.boards.protocol import (
     MAX_PAYLOAD,
     REPLY_SYNC,
@@ -76,6 +75,7 @@ from spikefab.boards.protocol import (
     encode_request,
 )
 from spikefab.hw.accelerator import HARDWARE_TIMING
+from spikefab.sim.random_networks import random_weights
 from spikefab.model import (
     HardwareConfig,
     Layer,
@@ -86,7 +86,7 @@ from spikefab.model import (
 )
 from spikefab.model.events import SAMPLE, SPIKE, STEP, event_stream
 
-from .link_verilator import VerilatorSerial, build, hostlink_design
+from spikefab.sim.link_verilator import VerilatorSerial, build, hostlink_design
 
 __all__ = [
     "FuzzFailure",
@@ -94,15 +94,16 @@ __all__ = [
     "LinkFuzzer",
     "fuzz_network",
     "link_cycle_model",
-    "main",
+    "make_link",
     "parse_request_bytes",
+    "run_fuzz",
 ]
 
 CLASSES = ("valid", "malformed", "truncated", "oversized", "corrupted", "out_of_order",
            "random", "line")
 SHARES = (0.25, 0.15, 0.10, 0.05, 0.15, 0.15, 0.08, 0.07)
 #: The link's EVENTS push offers the next event 4 cycles after each transfer.
-LINK_EVENT_INTERVAL = 4
+LINK_EVENT_INTERVAL = EVENT_INTERVAL
 
 
 class FuzzFailure(AssertionError):
@@ -117,10 +118,8 @@ def fuzz_network(seed=0, fmt="csc", mode="sparse"):
     rng = np.random.default_rng(seed)
 
     def make():
-        w1 = rng.integers(-8, 8, size=(7, 6))
-        w1[rng.random(w1.shape) < 0.35] = 0
-        w2 = rng.integers(-8, 8, size=(3, 7))
-        w2[rng.random(w2.shape) < 0.2] = 0
+        w1 = random_weights(rng, (7, 6), 4, 0.65)
+        w2 = random_weights(rng, (3, 7), 4, 0.8)
         return Network([Layer(w1, theta=4, w_bits=4, v_bits=8, leak="shift", k=2),
                         Layer(w2, theta=3, w_bits=4, v_bits=8, timing="delayed")])
 
@@ -130,13 +129,11 @@ def fuzz_network(seed=0, fmt="csc", mode="sparse"):
 
 
 def link_cycle_model(network, trains, config, interval=LINK_EVENT_INTERVAL):
-    """Result cycles of one sample fed by the host link: :func:`spikefab.model.cycle_model`
-    with the next event offered ``interval`` cycles after each transfer (the link's
-    ``EVENTS`` push) instead of every cycle. Returns ``(finish, layers)``: the cycle (from the first event, cycle 0) of each
-    result, and the per-layer :class:`~spikefab.model.LayerCycles`. Valid for the events of
-    one ``EVENTS`` frame after a ``RESET`` (the cycle count starts at its first event)."""
-    config = HardwareConfig(config.layers, mode=config.mode, timing=HARDWARE_TIMING)
-    report = cycle_model(network, simulate(network, trains), config, interval=interval)
+    """Result cycles of one sample fed by the host link after a ``RESET``
+    (:func:`spikefab.boards.link.link_cycle_model` with one frame): ``(finish, layers)``, the
+    cycle (from the first event, cycle 0) of each result and the per-layer
+    :class:`~spikefab.model.LayerCycles`."""
+    report = board_link_cycle_model(network, trains, config, interval=interval)
     return report.finish.tolist(), report.layers
 
 
@@ -1101,7 +1098,7 @@ class LinkFuzzer:
         for index, cls, kind, data in self.history[-40:]:
             text = data.hex() if isinstance(data, bytes) else data
             lines.append(f"  {index} {cls} {kind} {text}")
-        lines.append(f"replay: python -m spikefab.sim.link_fuzz --seed {self.report.seed} "
+        lines.append(f"replay: spikefab fuzz --seed {self.report.seed} "
                      f"--frames {self.report.frames}")
         return "\n".join(lines)
 
@@ -1156,12 +1153,14 @@ def _name(status):
 
 
 # -- entry point -------------------------------------------------------------------------------
-def make_link(fmt="csc", *, mode="sparse", divisor=4, timeout=200, seed=0):
+def make_link(fmt="csc", *, mode="sparse", divisor=4, timeout=200, seed=0,
+              link_class=HostLink):
     """The HostLink the fuzzer runs (``timeout`` cycles of silence end a frame), its
-    weights, poison and configuration."""
+    weights, poison and configuration; ``link_class`` builds it (a changed copy of
+    :class:`~spikefab.boards.link.HostLink`, to check that the fuzzer catches the change)."""
     first, second, poison, config = fuzz_network(seed, fmt, mode)
-    link = HostLink(first, config, divisor=divisor, timeout=timeout, max_steps=15,
-                    capacity=_capacity((first, second, poison), config))
+    link = link_class(first, config, divisor=divisor, timeout=timeout, max_steps=15,
+                      capacity=_capacity((first, second, poison), config))
     return link, (first, second), poison, config
 
 
@@ -1176,17 +1175,20 @@ def _capacity(networks, config):
 
 
 def run_fuzz(frames, seed, *, fmt="csc", mode="sparse", divisor=4, cache_dir=None,
-             burst=(10, 40), log=None, port_wrapper=None):
+             burst=(10, 40), log=None, port_wrapper=None, link_class=HostLink, name="link"):
     """Build (or reuse) the Verilator model and run ``frames`` fuzz frames; returns the
-    :class:`FuzzReport` (``failure`` is ``None`` when every reply was as stated)."""
+    :class:`FuzzReport` (``failure`` is ``None`` when every reply was as stated).
+    ``link_class`` and ``name`` build and name another link than
+    :class:`~spikefab.boards.link.HostLink` (the tests' mutants of it)."""
     from pathlib import Path
 
-    from .link_verilator import default_cache_dir
+    from spikefab.sim.link_verilator import default_cache_dir
 
-    link, networks, poison, config = make_link(fmt, mode=mode, divisor=divisor)
+    link, networks, poison, config = make_link(fmt, mode=mode, divisor=divisor,
+                                               link_class=link_class)
     cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     began = time.perf_counter()
-    design = hostlink_design(link, cache / "sources")
+    design = hostlink_design(link, cache / "sources", name=name)
     model = build(design, cache_dir=cache)
     build_seconds = time.perf_counter() - began
     with VerilatorSerial(model) as port:
@@ -1196,155 +1198,3 @@ def run_fuzz(frames, seed, *, fmt="csc", mode="sparse", divisor=4, cache_dir=Non
         report = fuzzer.run(frames)
     report.build_seconds = build_seconds
     return report
-
-
-# -- mutation check: the fuzzer must catch each of these changes to boards/link.py -------------
-_PAYLOAD_TIMEOUT = """                    with m.If(left == 1):
-                        m.next = "CHECKSUM"
-                with m.Elif(timed_out):
-                    reply(m, Status.TIMEOUT)"""
-_BUSY = """                with m.Elif(load_busy):
-                    reply(m, Status.BUSY)"""
-_LOAD_DONE = """                with m.If(left == 1):
-                    reply(m, Status.OK)
-
-            # EVENTS"""
-_BAD_THEN_BUSY = """                with m.If(load_bad):
-                    reply(m, Status.BAD_ARGUMENT)
-""" + _BUSY
-#: name: ((old text, new text), ...) applied to the source of :mod:`spikefab.boards.link`.
-MUTANTS = {
-    "event_addr_off_by_one": (("(event_addr < network.n_inputs)",
-                               "(event_addr <= network.n_inputs)"),),
-    "load_ignores_busy": (("load_busy.eq(~acc.idle)", "load_busy.eq(0)"),),
-    "busy_load_still_writes": (            # answers BUSY, but writes the words all the same
-        (_BUSY, _BUSY.replace("reply(m, Status.BUSY)",
-                              "m.d.sync += rd_addr.eq(7)\n" + " " * 20
-                              + "m.next = 'LOAD_WORDS'")),
-        (_LOAD_DONE, _LOAD_DONE.replace("reply(m, Status.OK)",
-                                        "reply(m, Mux(load_busy, Status.BUSY, Status.OK))"))),
-    "busy_before_bad": ((_BAD_THEN_BUSY, _BAD_THEN_BUSY.replace("load_bad", "LOAD_BAD")
-                         .replace("load_busy", "load_bad").replace("LOAD_BAD", "load_busy")
-                         .replace("BAD_ARGUMENT", "TEMPORARY").replace("Status.BUSY",
-                                                                       "Status.BAD_ARGUMENT")
-                         .replace("TEMPORARY", "BUSY")),),
-    "reset_keeps_unread": (("sample_open.eq(0), unread.eq(0)]", "sample_open.eq(0)]"),),
-    "bad_length_no_discard": (('m.next = "DISCARD"', 'm.next = "IDLE"'),),
-    "stalled_taken_plus_one": (("taken_bytes = _le_bytes((length - left)[1:], 2)",
-                                "taken_bytes = _le_bytes((length - left + 2)[1:], 2)"),),
-    "load_crc_unchecked": (("with m.If(byte != crc_rx.crc):",
-                            "with m.If((byte != crc_rx.crc) & (command != Command.LOAD)):"),),
-    "payload_never_times_out": ((_PAYLOAD_TIMEOUT,
-                                 _PAYLOAD_TIMEOUT.replace("timed_out", "0")),),
-    "step_closes_sample": (("sample_open.eq(event_kind != EventKind.SAMPLE.value)",
-                            "sample_open.eq(event_kind == EventKind.SPIKE.value)"),),
-}
-
-
-def mutant_link_class(name):
-    """The ``HostLink`` class of :mod:`spikefab.boards.link` with mutation ``name`` of
-    :data:`MUTANTS` applied to its source."""
-    import inspect
-    import types
-
-    import spikefab.boards.link as original
-
-    text = inspect.getsource(original)
-    for old, new in MUTANTS[name]:
-        if text.count(old) != 1:
-            raise ValueError(f"mutant {name}: its text is not in boards/link.py once")
-        text = text.replace(old, new)
-    module = types.ModuleType(f"spikefab.boards._link_mutant_{name}")
-    module.__package__ = "spikefab.boards"
-    exec(compile(text, f"<link.py, mutant {name}>", "exec"), module.__dict__)
-    return module.HostLink
-
-
-def run_mutants(frames, seed, *, names=None, cache_dir=None, log=print):
-    """Fuzz each mutant of :data:`MUTANTS` (a Verilator build each) for up to ``frames``
-    frames; returns ``{name: FuzzReport}`` (a mutant is caught when its report has a
-    ``failure``)."""
-    from pathlib import Path
-
-    from .link_verilator import default_cache_dir
-
-    cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
-    reports = {}
-    for name in names or MUTANTS:
-        first, second, poison, config = fuzz_network()
-        networks = (first, second)
-        link = mutant_link_class(name)(first, config, divisor=4, timeout=200, max_steps=15,
-                                       capacity=_capacity((first, second, poison), config))
-        model = build(hostlink_design(link, cache / "sources", name=f"mutant_{name}"),
-                      cache_dir=cache)
-        with VerilatorSerial(model) as port:
-            report = LinkFuzzer(port, link, networks, poison, config, seed=seed).run(frames)
-        reports[name] = report
-        verdict = ("caught at frame " + str(report.frames) + ": "
-                   + report.failure.splitlines()[0].split(": ", 2)[-1]) if report.failure \
-            else "NOT CAUGHT"
-        log(f"mutant {name}: {verdict}")
-    return reports
-
-
-DESCRIPTION = ("Fuzz the UART host link in Verilator: malformed, truncated, oversized, "
-               "corrupted and out-of-order frames, random bytes and line glitches, each reply "
-               "checked against the protocol; after each burst IDENTIFY, RESET and an "
-               "inference checked against the golden and cycle models.")
-
-
-def add_arguments(parser):
-    """``spikefab fuzz``'s options."""
-    from spikefab.model.checks import flag_int, flag_output_dir
-    parser.add_argument("--frames", type=flag_int(1, 10_000_000), default=10000,
-                        help="fuzz frames to send (default: 10000)")
-    parser.add_argument("--seed", type=flag_int(0, (1 << 63) - 1), default=1,
-                        help="seed of the whole run (default: 1)")
-    parser.add_argument("--format", default="csc", choices=("dense", "csc", "bitmap"),
-                        help="weight format of the design under test")
-    parser.add_argument("--mode", default="sparse", choices=("sparse", "dense"),
-                        help="sparse (event-driven) or the dense baseline")
-    parser.add_argument("--divisor", type=flag_int(4, 1 << 24), default=4,
-                        help="cycles per UART bit (default: 4)")
-    parser.add_argument("--cache", type=flag_output_dir, default=None,
-                        help="folder of the Verilator builds (default: "
-                             "$SPIKEFAB_CACHE/link-verilator or ~/.cache/spikefab)")
-    parser.add_argument("--mutants", action="store_true",
-                        help="instead, fuzz each known mutant of boards/link.py (a build "
-                             "each) and report whether the fuzzer catches it")
-
-
-def run(args):
-    """Fuzz (or fuzz the mutants); a failure ends in ``error: …`` after its replay details."""
-    if args.mutants:
-        reports = run_mutants(args.frames, args.seed, cache_dir=args.cache,
-                              log=lambda text: print(text, flush=True))
-        missed = [name for name, report in reports.items() if report.failure is None]
-        print(f"{len(reports) - len(missed)} of {len(reports)} mutants caught"
-              + (f"; missed: {', '.join(missed)}" if missed else ""))
-        if missed:
-            raise SystemExit(f"error: the fuzzer missed {len(missed)} mutant(s): "
-                             f"{', '.join(missed)}")
-        return
-    print(f"link fuzz: seed {args.seed}, {args.frames} frames, format {args.format}, mode "
-          f"{args.mode}, divisor {args.divisor}", flush=True)
-    report = run_fuzz(args.frames, args.seed, fmt=args.format, mode=args.mode,
-                      divisor=args.divisor,
-                      cache_dir=args.cache, log=lambda text: print(text, flush=True))
-    print(report.summary())
-    if report.failure:
-        print(report.failure)
-        raise SystemExit(f"error: the host link failed the fuzz (seed {args.seed}); the replay "
-                         f"command is above")
-
-
-def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m spikefab.sim.link_fuzz",
-                                     description=DESCRIPTION)
-    add_arguments(parser)
-    run(parser.parse_args(argv))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,7 +1,7 @@
 """Soak: thousands of random network × input co-simulations under Verilator, each compared
 with the golden model and the cycle model (issue 12, item 4).
 
-``python -m spikefab.sim.soak --cases 10000 --seed S [--out build/soak]``
+``spikefab soak --cases 10000 --seed S [--out build/soak]`` (:mod:`spikefab.cli.soak`)
 
 A *case* is one input sample run through one random network's accelerator. Building the
 Verilator model is what costs (measured on the 2-core machine: 15–25 s per network when
@@ -38,12 +38,8 @@ the result's counter snapshot. A failing network is saved in ``OUT/failures/buil
 ``OUT/summary.json`` and ``OUT/summary.txt``.
 """
 
-import argparse
-import itertools
 import json
-import math
 import os
-import secrets
 import shutil
 import sys
 import time
@@ -54,23 +50,18 @@ from pathlib import Path
 import numpy as np
 
 from spikefab.model import (LEAK_MODES, RESET_MECHANISMS, RESET_TIMINGS, HardwareConfig,
-                              Layer, LayerConfig, Network, cycle_model, signed_range,
-                              simulate)
-from spikefab.model.checks import flag_int, flag_output_dir
+                            Network, cycle_model, simulate)
+from spikefab.sim.random_networks import (DEPTH_KINDS, LANE_KINDS, NEURON_MODES,
+                                          random_config, random_network, random_sample)
 
 __all__ = ["ACTIVITY_BINS", "AXES", "Build", "NEURON_MODES", "WEIGHT_FORMATS", "check_run",
-           "draw_build", "draw_coverage", "replay_command", "run_build", "soak", "main"]
+           "draw_build", "draw_coverage", "replay_command", "run_build", "soak"]
 
-NEURON_MODES = tuple(itertools.product(LEAK_MODES, RESET_MECHANISMS, RESET_TIMINGS))
 #: Weight formats of a layer; ``baseline`` is the dense format in the dense-baseline mode.
 WEIGHT_FORMATS = ("dense", "csc", "bitmap", "baseline")
-LANE_KINDS = ("1", "2^k > 1", "not 2^k", "N")
-DEPTH_KINDS = ("2 (minimum)", "3", "4-16", "17-64")
 ACTIVITY_BINS = ("0 % (silent)", "(0, 5 %]", "(5, 25 %]", "(25, 50 %]", "(50, 100 %)",
                  "100 %")
 DEFAULT_PER_BUILD = 250
-#: Largest layer built fully parallel (P = N); wider lane counts only grow the build time.
-MAX_PARALLEL = 32
 STRESS_SHARE = 0.25
 
 #: Coverage axes: name → unit counted ("network", "layer" or "case") and the values that
@@ -148,62 +139,6 @@ def _rotation(seed, index):
     return (int(seed) + int(index)) % (1 << 30)
 
 
-def _lanes(rng, kind, neurons):
-    powers = [1 << k for k in range(1, 9) if 1 << k <= neurons]
-    others = [p for p in range(3, min(neurons, 256) + 1) if p & (p - 1)]
-    if kind == "1" or neurons == 1:
-        return 1
-    if kind == "N" and neurons <= MAX_PARALLEL:
-        return neurons
-    if kind in ("2^k > 1", "N") and powers:
-        return int(rng.choice(powers[:3]))
-    if kind == "not 2^k" and others:
-        return int(rng.choice(others[:6]))
-    return int(rng.integers(1, min(neurons, 8) + 1))
-
-
-def _depth(rng, kind):
-    return {"2 (minimum)": 2, "3": 3, "4-16": int(rng.integers(4, 17)),
-            "17-64": int(rng.integers(17, 65))}[kind]
-
-
-def _loguniform_int(rng, hi):
-    return int(min(hi, max(1, math.floor(math.exp(rng.uniform(0, math.log(hi + 1)))))))
-
-
-def _layer(rng, fan_in, neurons, mode, stress):
-    leak, reset, timing = mode
-    w_bits = int(rng.integers(2, 17))
-    v_bits = int(rng.choice([rng.integers(3, 9), rng.integers(9, 17), rng.integers(17, 33)]))
-    lo, hi = signed_range(w_bits)
-    density = float(rng.choice([0.0, 0.05, 0.2, 0.5, 1.0], p=[0.03, 0.2, 0.27, 0.25, 0.25]))
-    weights = rng.integers(lo, hi + 1, size=(neurons, fan_in))
-    if stress:                                  # mostly excitatory: activity survives depth
-        flip = rng.random(weights.shape) < 0.8
-        weights = np.where(flip, np.abs(np.maximum(weights, lo + 1)), weights)
-    weights[rng.random(weights.shape) >= density] = 0
-    theta_max = (1 << (v_bits - 1)) - 2
-    if stress:
-        theta = int(rng.integers(1, min(theta_max, max(1, hi // 2)) + 1))
-    else:
-        scale = hi * max(1, round(fan_in * max(density, 0.05) * 0.3))
-        theta = _loguniform_int(rng, min(theta_max, scale))
-    bias = None
-    if rng.random() < 0.3:
-        b = min((1 << (v_bits - 1)) - 1, max(1, hi))
-        bias = rng.integers(-b, b + 1, size=neurons)
-    params = {}
-    if leak == "shift":
-        params["k"] = int(rng.choice([0, v_bits - 1, int(rng.integers(1, min(6, v_bits - 1) + 1))],
-                                     p=[0.15, 0.15, 0.7]))
-    elif leak == "mul":
-        f = int(rng.integers(1, 17))
-        params.update(f=f, m=int(rng.choice([0, 1 << f, int(rng.integers(0, (1 << f) + 1))],
-                                            p=[0.15, 0.15, 0.7])))
-    return Layer(weights, theta=theta, w_bits=w_bits, v_bits=v_bits, bias=bias, leak=leak,
-                 reset=reset, timing=timing, **params)
-
-
 def _activity_bin(fraction):
     if fraction <= 0:
         return ACTIVITY_BINS[0]
@@ -213,23 +148,6 @@ def _activity_bin(fraction):
         if fraction <= edge:
             return name
     return ACTIVITY_BINS[4]
-
-
-def _sample(rng, steps, n_inputs, target):
-    """One ``[T, N0]`` train whose activity falls in bin ``target`` where the size allows."""
-    size = steps * n_inputs
-    if target == 0:
-        return np.zeros((steps, n_inputs), dtype=bool)
-    if target == 5:
-        return np.ones((steps, n_inputs), dtype=bool)
-    lo, hi = ((0.0, 0.05), (0.05, 0.25), (0.25, 0.5), (0.5, 1.0))[target - 1]
-    p = rng.uniform(lo, hi)
-    train = rng.random(size) < p
-    if not train.any():
-        train[rng.integers(size)] = True          # never silent by accident
-    if train.all() and size > 1:
-        train[rng.integers(size)] = False         # never full by accident
-    return train.reshape(steps, n_inputs)
 
 
 def draw_build(seed, index, cases=DEFAULT_PER_BUILD):
@@ -252,24 +170,12 @@ def draw_build(seed, index, cases=DEFAULT_PER_BUILD):
     dense = fmt0 == "baseline"
     modes = [NEURON_MODES[r % 12]] + [NEURON_MODES[int(rng.integers(12))]
                                       for _ in range(n_layers - 1)]
-    layers = [_layer(rng, fan_in, n, mode, stress)
-              for fan_in, n, mode in zip(sizes, sizes[1:], modes)]
-    network = Network(layers)
-
-    lane_kinds = [LANE_KINDS[(r // 2) % 4]] + [str(rng.choice(LANE_KINDS))
-                                                for _ in range(n_layers - 1)]
-    lanes = [_lanes(rng, kind, n) for kind, n in zip(lane_kinds, sizes[1:])]
-    sweep = [p if rng.random() < 0.6 else
-             int(rng.choice([d for d in range(1, p + 1) if p % d == 0])) for p in lanes]
-    depth_kinds = [DEPTH_KINDS[(r // 5) % 4]] + [str(rng.choice(DEPTH_KINDS))
-                                                  for _ in range(n_layers - 1)]
-    depths = [2] * n_layers if stress else [_depth(rng, k) for k in depth_kinds]
-    formats = (["dense"] * n_layers if dense else
-               [fmt0] + [str(rng.choice(WEIGHT_FORMATS[:3])) for _ in range(n_layers - 1)])
-    config = HardwareConfig(tuple(LayerConfig(p, f, q, s) for p, f, q, s in
-                                  zip(lanes, formats, depths, sweep)),
-                            mode="dense" if dense else "sparse")
-    config.check(network)
+    network = random_network(rng, sizes, modes, stress=stress)
+    rest = [None] * (n_layers - 1)
+    config = random_config(rng, network, dense=dense, stress=stress,
+                           lane_kinds=[LANE_KINDS[(r // 2) % 4], *rest],
+                           depth_kinds=[DEPTH_KINDS[(r // 5) % 4], *rest],
+                           formats=[fmt0, *rest])
 
     # Samples: a short-T run and a long-T run, activity bins uniform (stress: mostly full).
     steps = [int(rng.choice([1, 2, 3])), int(rng.integers(4, 9 if stress else 11))]
@@ -282,7 +188,7 @@ def draw_build(seed, index, cases=DEFAULT_PER_BUILD):
         targets[a], targets[b] = 0, 5
     runs, position = [], 0
     for count, t in zip(split, steps):
-        runs.append(np.array([_sample(rng, t, sizes[0], int(k))
+        runs.append(np.array([random_sample(rng, t, sizes[0], int(k))
                               for k in targets[position:position + count]]))
         position += count
     max_steps = max(steps) if rng.random() < 0.7 else max(steps) + int(rng.integers(1, 300))
@@ -432,15 +338,9 @@ def check_run(network, config, trains, run):
 
 def replay_command(seed, index, cases, per_build, out=None):
     """The command line that replays network ``index`` of a run alone."""
-    command = (f"python -m spikefab.sim.soak --seed {seed} --cases {cases} "
+    command = (f"spikefab soak --seed {seed} --cases {cases} "
                f"--per-build {per_build} --only {index}")
     return command + (f" --out {out}" if out is not None else "")
-
-
-def _config_json(config):
-    return {"mode": config.mode,
-            "layers": [{"lanes": c.lanes, "sweep_lanes": c.sweep_lanes, "format": c.format,
-                        "queue_depth": c.queue_depth} for c in config.layers]}
 
 
 def _describe(build):
@@ -459,7 +359,7 @@ def _save_failure(build, folder, problems, replay):
     folder.mkdir(parents=True, exist_ok=True)
     build.network.save(folder / "network.npz")
     (folder / "config.json").write_text(json.dumps(
-        {**_config_json(build.config), "max_steps": build.max_steps, "seed": build.seed,
+        {**build.config.to_json(), "max_steps": build.max_steps, "seed": build.seed,
          "index": build.index}, indent=1))
     for number, trains in enumerate(build.runs):
         np.save(folder / f"spikes-run{number}.npy", trains)
@@ -471,7 +371,7 @@ def run_build(build, work, *, out=None, replay=None, runner=None):
     """Build network ``build`` once and run its samples; return a JSON-ready record with the
     failing cases, the problems, the coverage found by simulation and the times."""
     if runner is None:
-        from .cosim import run_accelerator as runner
+        from spikefab.sim.cosim import run_accelerator as runner
     from spikefab.hw.accelerator import HARDWARE_TIMING
 
     network = build.network
@@ -624,7 +524,7 @@ def _summary(seed, cases, per_build, only, jobs, records, wall):
             for name in ("build_seconds", "run_overhead_seconds", "sim_seconds",
                          "check_seconds")}
     return {
-        "seed": seed, "command": " ".join(["python -m spikefab.sim.soak", f"--seed {seed}",
+        "seed": seed, "command": " ".join(["spikefab soak", f"--seed {seed}",
                                            f"--cases {cases}", f"--per-build {per_build}"]
                                           + ([f"--only {only}"] if only is not None else [])
                                           + ([f"--jobs {jobs}"] if jobs != 1 else [])),
@@ -674,63 +574,3 @@ def summary_text(summary):
         lines += ["", "NOT reached: " + "; ".join(f"{axis}: {', '.join(values)}" for axis, values
                                                   in summary["coverage_missing"].items())]
     return "\n".join(lines) + "\n"
-
-
-# --- command line ---------------------------------------------------------------------------
-
-def add_arguments(parser):
-    parser.add_argument("--cases", type=flag_int(1, 10_000_000), default=10_000,
-                        help="cases (samples on random networks) in all (default 10000)")
-    parser.add_argument("--seed", type=flag_int(0, (1 << 63) - 1), default=None,
-                        help="seed of the run (default: a fresh random one, printed)")
-    parser.add_argument("--per-build", type=flag_int(1, 100_000), default=DEFAULT_PER_BUILD,
-                        help=f"samples per random network / Verilator build "
-                             f"(default {DEFAULT_PER_BUILD})")
-    parser.add_argument("--only", type=flag_int(0, 10_000_000), default=None,
-                        help="replay network K of the run alone")
-    parser.add_argument("--jobs", type=flag_int(1, 64), default=1,
-                        help="builds in parallel (default 1; each Verilator build already "
-                             "uses every core)")
-    parser.add_argument("--out", type=flag_output_dir, default=Path("build/soak"),
-                        help="folder for the summary and failing networks (default build/soak)")
-    parser.add_argument("--keep", action="store_true",
-                        help="keep every Verilator build folder (OUT/work)")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-    return parser
-
-
-def parser():
-    return add_arguments(argparse.ArgumentParser(prog="python -m spikefab.sim.soak",
-                                                 description=__doc__.split("\n")[0]))
-
-
-def run(args):
-    """Run the soak; mismatches end in ``error: …`` after the replay commands are printed."""
-    seed = args.seed if args.seed is not None else secrets.randbelow(1 << 31)
-    try:
-        summary = soak(seed, args.cases, per_build=args.per_build, out=args.out,
-                       only=args.only, jobs=args.jobs, progress=not args.no_progress,
-                       keep=args.keep)
-    except ValueError as error:
-        raise SystemExit(f"error: {error}") from None
-    if summary["mismatched_cases"]:
-        raise SystemExit(f"error: {summary['mismatched_cases']} case(s) differ from the golden "
-                         f"or cycle model (seed {seed}); the failing networks and their replay "
-                         f"commands are in {args.out}")
-    return summary
-
-
-def main(argv=None):
-    """``python -m spikefab.sim.soak``: 0 when every case matched, 1 otherwise."""
-    try:
-        run(parser().parse_args(argv))
-    except SystemExit as error:
-        if isinstance(error.code, str):
-            print(error.code, file=sys.stderr)
-            return 1
-        raise
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

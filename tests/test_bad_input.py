@@ -49,13 +49,13 @@ class Odd:
 # Records the library builds and returns (dataclasses holding results); users read them, they do
 # not construct them, so their fields are not validated.
 RECORDS = {"SimResult", "CycleReport", "LayerCycles", "Memory", "WeightImage", "LayerImport",
-           "NIRImport", "TrainedSNN", "MNISTReference"}
+           "NIRImport", "TrainedSNN", "MNISTReference", "Split"}
 
 # Where the message names the field by what it is rather than by the parameter's name.
 ALIASES = {("encode", "kind"): "encoder", ("encode_rate", "x"): "intensities",
            ("encode_latency", "x"): "intensities", ("to_intensity", "values"): "values",
            ("from_nir", "graph_or_path"): "graph", ("import_nir", "graph_or_path"): "graph",
-           ("encode_spikes", "spikes"): "spikes"}
+           ("encode_spikes", "spikes"): "spikes", ("load_dataset", "name"): "dataset"}
 
 
 def _required(callable_):

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from spikefab.cli import parser
-from spikefab.model.checks import flag_output_dir
+from spikefab.cli.args import flag_output_dir
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -6,8 +6,8 @@ import importlib
 import pytest
 
 MODULES = ["spikefab.model.memory", "spikefab.model.simulate", "spikefab.model.encoders",
-           "spikefab.model.quantize", "spikefab.sim.cosim", "spikefab.sim.pareto",
-           "spikefab.sim.dse_spec", "spikefab.sim.energy"]
+           "spikefab.model.quantize", "spikefab.sim.cosim", "spikefab.dse.pareto",
+           "spikefab.dse.spec", "spikefab.dse.energy"]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -2,7 +2,7 @@
 openFPGALoader) and the environments they run in.
 
 It sits below ``spikefab.sim`` and ``spikefab.boards`` (both use it) and imports nothing
-else of spikefab, so the import graph stays one-way (DESIGN.md §1, §7).
+else of spikefab, so the import graph stays one-way (docs/design.md §1, §7).
 """
 
 from .env import ToolNotFound, pin_blas_threads, verilator_env, verilator_root, yowasp_env

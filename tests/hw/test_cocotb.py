@@ -16,7 +16,7 @@ from spikefab.hw.verilog import convert
 from spikefab.hw.weight_memory import WeightMemory
 from spikefab.model import FORMATS, Network, compile_weights, simulate
 from spikefab.model.cycles import sweep_cycles
-from spikefab.sim.cocotb_run import run_cocotb
+from spikefab.toolchain.cocotb_runner import run_cocotb
 
 from .sweep_top import SweepTop
 from .test_lif_core import LEAKS

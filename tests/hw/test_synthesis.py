@@ -154,7 +154,7 @@ def test_reported_784_128_10_dense_32_lanes_builds_for_ulx3s(tmp_path):
     """Issue 9, first report: ``make synth BOARD=ulx3s BOARD_ARGS="--sizes 784 128 10 --lanes
     32 --format dense"`` stopped in ABC9 (yosys 0.70). The same RTLIL now builds as it is."""
     pytest.importorskip("amaranth_boards")
-    from spikefab.sim.synth_sweep import board_rtlil
+    from spikefab.studies.synth_sweep import board_rtlil
 
     run = synthesize_rtlil(board_rtlil((784, 128, 10), 32, "dense"), "top", "ecp5", tmp_path)
     assert run.workaround is None, run.note

@@ -1,5 +1,5 @@
 """WeightMemory in the Amaranth simulator: every column of random matrices, in every format,
-against words derived here from the weight matrix alone (DESIGN.md §3), cycle by cycle."""
+against words derived here from the weight matrix alone (docs/design.md §3), cycle by cycle."""
 
 import random
 import zlib

@@ -12,6 +12,7 @@ nir = pytest.importorskip("nir", reason="the nir extra is part of make test")
 torch = pytest.importorskip("torch", reason="the train extra is part of make test")
 snn = pytest.importorskip("snntorch", reason="the train extra is part of make test")
 
+from spikefab.sim import random_networks
 from spikefab.model import (Layer, Network, from_nir, from_snntorch, import_nir,  # noqa: E402
                               simulate, snntorch_agreement, snntorch_to_nir, to_nir)
 
@@ -28,21 +29,10 @@ def assert_same_network(a, b):
 
 
 def random_network(rng, sizes=None):
+    """Networks from the checks' one generator (every neuron mode; w_bits 2–8, v_bits
+    up to 19)."""
     sizes = sizes or [int(rng.integers(2, 9)) for _ in range(int(rng.integers(2, 5)))]
-    layers = []
-    for fan_in, n in zip(sizes, sizes[1:]):
-        w_bits = int(rng.integers(2, 9))
-        v_bits = int(rng.integers(w_bits + 3, 20))
-        lo, hi = -(1 << (w_bits - 1)), (1 << (w_bits - 1))
-        leak = str(rng.choice(["none", "shift", "mul"]))
-        params = {"none": {}, "shift": {"k": int(rng.integers(0, 6))},
-                  "mul": {"m": int(rng.integers(0, 257)), "f": 8}}[leak]
-        bias = rng.integers(-3, 4, n) if rng.random() < 0.5 else None
-        layers.append(Layer(rng.integers(lo, hi, (n, fan_in)), theta=int(rng.integers(1, 40)),
-                            w_bits=w_bits, v_bits=v_bits, bias=bias, leak=leak,
-                            reset=str(rng.choice(["subtract", "zero"])),
-                            timing=str(rng.choice(["immediate", "delayed"])), **params))
-    return Network(layers)
+    return random_networks.random_network(rng, sizes, w_bits=(2, 8), v_bits=(5, 19))
 
 
 # --- round trip --------------------------------------------------------------------------------
@@ -67,6 +57,24 @@ def test_export_without_metadata_is_still_read_by_the_nir_rules(tmp_path):
     for node in graph.nodes.values():
         node.metadata = {}
     assert_same_network(network, from_nir(graph, v_bits=12))
+
+
+def test_files_written_before_the_rename_read_as_then(tmp_path):
+    """A graph exported as spikeforge (``spikeforge_*`` metadata) keeps its subtract reset,
+    delayed timing and leak: the old prefix is read where the new one is absent."""
+    rng = np.random.default_rng(8)
+    network = Network([Layer(rng.integers(-7, 8, (6, 5)), theta=9, w_bits=4, v_bits=12,
+                             leak="shift", k=3, reset="subtract", timing="delayed")])
+    graph = to_nir(network)
+    for holder in [graph, *graph.nodes.values()]:
+        holder.metadata = {key.replace("spikefab_", "spikeforge_"): value
+                           for key, value in (holder.metadata or {}).items()}
+    assert any(key.startswith("spikeforge_") for node in graph.nodes.values()
+               for key in (node.metadata or {}))
+    nir.write(tmp_path / "old.nir", graph)
+    back = import_nir(tmp_path / "old.nir")
+    assert_same_network(network, back.network)
+    assert back.exact
 
 
 def test_export_is_valid_nir(tmp_path):
@@ -158,7 +166,7 @@ def test_shift_leak_is_bit_exact_where_the_arithmetic_is_exact(k, steps, reset, 
 
 def test_immediate_subtract_differs_only_as_documented():
     """snnTorch's reset_delay=False with subtract reset subtracts theta once more when the
-    membrane still exceeds it (DESIGN.md §2): equal while no membrane exceeds 2*theta."""
+    membrane still exceeds it (docs/design.md §2): equal while no membrane exceeds 2*theta."""
     rng = np.random.default_rng(0)
     module = integer_snntorch(rng, [8, 6, 3], beta=1.0, reset="subtract", delay=False,
                               thresholds=[20, 20])

@@ -121,7 +121,7 @@ def test_network_type_checked():
 
 # ---------------------------------------------------------------------------------------------
 # An independent reference: plain Python integers, one neuron at a time, straight from the
-# text of DESIGN.md §2.
+# text of docs/design.md §2.
 
 def reference_loop(layers, trains):
     """layers: list of dicts with plain-Python parameters; trains: list of [T][N0] 0/1."""
@@ -291,7 +291,7 @@ def test_immediate_zero_equals_snntorch_without_reset_delay(case):
 
 
 def test_immediate_subtract_differs_from_snntorch_only_after_a_double_threshold():
-    # DESIGN.md §2: snnTorch (reset_delay=False) subtracts theta once more when the membrane
+    # docs/design.md §2: snnTorch (reset_delay=False) subtracts theta once more when the membrane
     # still exceeds theta after its reset. theta = 2, one input of weight 7, beta = 1:
     #   spikefab: t0 v = 7 -> fires -> 5;  t1 v = 5 + 0 = 5 -> fires -> 3;  t2 3 -> fires -> 1
     #   snnTorch:   t0 mem 7 -> spk -> 5;    t1 reset = H(5-2) = 1: mem = 5 - 2 = 3 -> spk

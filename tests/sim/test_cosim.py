@@ -1,5 +1,6 @@
 """The co-simulation harness on the generated Verilog (cocotb + Verilator, Icarus where
-installed): the same end-to-end checks as in the Amaranth simulator."""
+installed): the same end-to-end checks as in the Amaranth simulator; the studies' chunked
+co-simulation (:func:`spikefab.sim.cosim.cosimulate`)."""
 
 import shutil
 
@@ -7,7 +8,8 @@ import numpy as np
 import pytest
 
 from spikefab.model import HardwareConfig, reference_network
-from spikefab.sim.cosim import event_stream, run_accelerator
+from spikefab.model import simulate
+from spikefab.sim.cosim import cosimulate, event_stream, run_accelerator
 
 from ..hw.accelerator_cases import check_against_golden, random_case
 
@@ -64,3 +66,49 @@ def test_bad_arguments():
     wrong = network.n_inputs + 1
     with pytest.raises(ValueError, match=f"spikes have {wrong} inputs per step"):
         run_accelerator(network, config, np.zeros((2, wrong)))
+
+
+def test_cosimulate_in_chunks_agrees_with_the_golden_model():
+    """Five samples, two per run, in the Amaranth simulator: the classes of every chunk in
+    order, one result cycle per chunk, the simulated cycles summed."""
+    network, config, trains = random_case(27, max_neurons=8, max_layers=2, batch=5)
+    golden = simulate(network, trains)
+    found = cosimulate(network, config, trains, chunk=2, backend="amaranth", golden=golden,
+                       progress=False)
+    assert found.agree and found.mismatches == []
+    assert found.classes.tolist() == golden.predicted.tolist()
+    assert found.counts.tolist() == golden.counts.tolist()
+    assert len(found.chunk_cycles) == len(found.chunk_speeds) == 3
+    assert found.sim_cycles >= sum(found.chunk_cycles)
+    assert found.cycles_per_second == found.sim_cycles / found.wall_seconds
+
+
+def test_cosimulate_reports_each_chunk_that_differs_numbered_in_the_whole_batch():
+    network, config, trains = random_case(28, max_neurons=8, max_layers=1, batch=4)
+
+    def wrong_run(at, calls):
+        """``run_accelerator`` on the Amaranth simulator whose ``at``-th run goes wrong."""
+        def run(network, config, part, **options):
+            calls.append(options)
+            hardware = run_accelerator(network, config, part,
+                                       **{**options, "backend": "amaranth"})
+            if len(calls) == at:
+                hardware.classes = hardware.classes + 1
+                hardware.spikes[0][-1] = ~hardware.spikes[0][-1]
+            return hardware
+        return run
+
+    calls = []
+    found = cosimulate(network, config, trains, chunk=2, progress=False,
+                       run=wrong_run(2, calls))
+    assert calls[0]["backend"] == "verilator"                   # the default
+    assert not found.agree and len(found.mismatches) == 1
+    line = found.mismatches[0]
+    assert line.startswith("samples 2..3: layer 1 spikes differ in samples [3]"), line
+    assert "classes differ" in line
+    assert len(found.classes) == 4                              # it went on to the end
+    stopped = cosimulate(network, config, trains, chunk=1, progress=False, stop=True,
+                         run=wrong_run(2, []))
+    assert stopped.mismatches == [line.replace("samples 2..3", "samples 1..1")
+                                  .replace("samples [3]", "samples [1]")]
+    assert len(stopped.classes) == 1 and len(stopped.chunk_cycles) == 1

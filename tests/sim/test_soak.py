@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pytest
 
+from spikefab.cli import main
 from spikefab.model import cycle_model, simulate
 from spikefab.sim import cosim, soak
 from spikefab.sim.cosim import HardwareRun
@@ -95,10 +96,13 @@ def test_a_correct_hardware_run_passes(tmp_path, monkeypatch):
 
 def test_a_flipped_spike_is_a_mismatch_with_its_replay_command(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(cosim, "run_accelerator", flipping_run(layer=0, sample=1))
-    status = soak.main(["--seed", "8", "--cases", "20", "--per-build", "10", "--out",
-                        str(tmp_path), "--no-progress"])
+    with pytest.raises(SystemExit) as exit_:
+        main(["soak", "--seed", "8", "--cases", "20", "--per-build", "10", "--out",
+              str(tmp_path), "--no-progress"])
     out = capsys.readouterr().out
-    assert status == 1
+    assert exit_.value.code == (f"error: 4 case(s) differ from the golden or cycle model "
+                                f"(seed 8); the failing networks and their replay commands are "
+                                f"in {tmp_path}")
     summary = json.loads((tmp_path / "summary.json").read_text())
     # Each network's runs hold 2 and 8 samples (a quarter of 10, the rest): sample 1 of each
     # run is case 1 and case 2 + 1 of the network.
@@ -107,13 +111,14 @@ def test_a_flipped_spike_is_a_mismatch_with_its_replay_command(tmp_path, monkeyp
     assert failure["cases"] == [1, 3]
     assert any("layer 1: 1 spike(s) differ, first neuron 0 at step 0" in p
                for p in failure["problems"])
-    replay = "python -m spikefab.sim.soak --seed 8 --cases 20 --per-build 10 --only 0"
+    replay = "spikefab soak --seed 8 --cases 20 --per-build 10 --only 0"
     assert replay in failure["replay"] and replay in out and "seed 8" in out
     saved = tmp_path / "failures" / "build-0"
     assert (saved / "network.npz").exists() and (saved / "spikes-run0.npy").exists()
     assert replay in (saved / "problems.txt").read_text()
     # The replay runs that one network alone and finds the same cases.
-    assert soak.main(replay.split()[3:] + ["--out", str(tmp_path), "--no-progress"]) == 1
+    with pytest.raises(SystemExit, match="error: 2 case"):
+        main(replay.split()[1:] + ["--out", str(tmp_path), "--no-progress"])
     alone = json.loads((tmp_path / "summary-only-0.json").read_text())
     assert alone["builds"] == 1 and alone["failures"][0]["cases"] == failure["cases"]
 

@@ -1,0 +1,96 @@
+"""The argparse types of the ``spikefab`` command: a bad value makes argparse answer with one
+line naming the flag the user typed and what is allowed, e.g. ``argument --lanes: 0 is out of
+range; allowed range is [1, 256]``, before any tool runs (the same ranges as the checks in
+:mod:`spikefab.model.checks`, which raise ``ValueError`` for the Python API)."""
+
+import argparse
+import os
+from pathlib import Path
+
+__all__ = ["fail", "flag_int", "flag_float", "flag_input_file", "flag_input_dir", "flag_output_dir",
+           "flag_scheduler", "make_output_dir"]
+
+
+def _flag_number(convert, noun, lo, hi, low_open):
+    interval = f"{'(' if low_open else '['}{lo}, {hi}]"
+
+    def parse(text):
+        try:
+            value = convert(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {noun}; allowed range is "
+                                             f"{interval}") from None
+        if not (lo < value if low_open else lo <= value) or not value <= hi:
+            raise argparse.ArgumentTypeError(f"{text} is out of range; allowed range is "
+                                             f"{interval}")
+        return value
+    parse.__name__ = noun.split()[-1]        # argparse names the type in its own messages
+    return parse
+
+
+def flag_int(lo, hi):
+    """An argparse type: an integer in ``[lo, hi]``."""
+    return _flag_number(int, "an integer", lo, hi, False)
+
+
+def flag_float(lo, hi, *, low_open=False):
+    """An argparse type: a number in ``[lo, hi]`` (``(lo, hi]`` with ``low_open``)."""
+    return _flag_number(float, "a number", lo, hi, low_open)
+
+
+def flag_input_file(text):
+    """An argparse type: an existing, readable file, returned as an absolute path (a tool or
+    simulator may run in another folder)."""
+    path = Path(text).expanduser().resolve()
+    if not path.exists():
+        raise argparse.ArgumentTypeError(f"{text} does not exist (looked for {path})")
+    if not path.is_file():
+        raise argparse.ArgumentTypeError(f"{text} is not a file")
+    if not os.access(path, os.R_OK):
+        raise argparse.ArgumentTypeError(f"{text} is not readable")
+    return path
+
+
+def flag_input_dir(text):
+    """An argparse type: an existing folder, returned as an absolute path."""
+    path = Path(text).expanduser().resolve()
+    if not path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text} is not an existing folder (looked for {path})")
+    return path
+
+
+def flag_output_dir(text):
+    """An argparse type: a folder to write into, returned as an absolute path, resolved against
+    the working directory once, where the command starts (so every tool and simulator it runs
+    writes to the same place, whatever folder they run in)."""
+    path = Path(text).expanduser().resolve()
+    if path.exists() and not path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text} exists and is not a folder")
+    return path
+
+
+def flag_scheduler(value):
+    """An argparse type: a Dask scheduler for ``spikefab dse``: ``local``, ``serial`` or an
+    address ``tcp://host:port`` (or ``tls://…``)."""
+    if value in ("local", "serial") or value.startswith("tcp://") or value.startswith("tls://"):
+        return value
+    raise argparse.ArgumentTypeError(f"{value!r} is not allowed; give local, serial or a "
+                                     f"scheduler address tcp://host:port")
+
+
+def make_output_dir(path, flag="--out"):
+    """Create the output folder ``path`` (of ``flag``) before a command's work starts; returns
+    it as an absolute path, or ends with ``error: cannot create --out …`` naming why."""
+    out = Path(path).expanduser().resolve()
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise SystemExit(f"error: cannot create {flag} {out}: {error.strerror or error}") \
+            from None
+    return out
+
+
+def fail(message):
+    """The ``SystemExit`` that ends a command with one ``error: <message>`` line (exit status
+    1); ``raise fail(...)``."""
+    return SystemExit(f"error: {message}")

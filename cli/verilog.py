@@ -1,0 +1,87 @@
+"""``spikefab verilog`` / ``make verilog``: write the Verilog of each hardware block for one
+configuration (:func:`spikefab.hw.generate.write_verilog`).
+
+The default configuration is the built-in 64-128-10 reference network
+(:func:`spikefab.model.reference_network`) with 4 PEs per layer, 4-bit weights, the ``csc``
+format and 16-entry queues: ``accelerator.v`` holds the whole network, and the four block
+files hold the blocks of its first layer (``--layer`` picks another). Every file starts with
+a header comment recording the configuration and the command that made it. Override from
+the command line, e.g.::
+
+    spikefab verilog --lanes 8 --format bitmap --w-bits 8
+    make verilog VERILOG_ARGS="--lanes 8 --format bitmap"
+"""
+
+import shlex
+
+from spikefab.cli.args import flag_float, flag_int, flag_output_dir
+from spikefab.model import FORMATS, LEAK_MODES, RESET_MECHANISMS, RESET_TIMINGS
+from spikefab.model.cycles import QUEUE_DEPTH_RANGE
+from spikefab.model.network import MUL_FRAC_RANGE, V_BITS_RANGE, W_BITS_RANGE
+
+__all__ = ["add_arguments", "run"]
+
+#: Largest layer the command line accepts (the generator's address width allows more; the
+#: boards' host link addresses 16384 inputs).
+MAX_NEURONS = 65535
+
+
+def add_arguments(p):
+    """The options of ``spikefab verilog``."""
+    p.add_argument("--out", type=flag_output_dir, default="build/verilog",
+                   help="output folder (default build/verilog)")
+    p.add_argument("--sizes", type=flag_int(1, MAX_NEURONS), nargs="+", default=[64, 128, 10],
+                   help="reference network sizes N0 N1 ... (default 64 128 10)")
+    p.add_argument("--layer", type=flag_int(0, MAX_NEURONS), default=0,
+                   help="which layer's blocks to write (default 0)")
+    p.add_argument("--density", type=flag_float(0, 1, low_open=True), default=0.5,
+                   help="weight density (0, 1] (default 0.5)")
+    p.add_argument("--seed", type=flag_int(0, 2**32 - 1), default=1,
+                   help="reference network seed")
+    p.add_argument("--lanes", type=flag_int(1, 256), default=4, help="PEs P (default 4)")
+    p.add_argument("--format", choices=FORMATS, default="csc", help="weight format")
+    p.add_argument("--w-bits", type=flag_int(*W_BITS_RANGE), default=4,
+                   help="weight width (default 4)")
+    p.add_argument("--v-bits", type=flag_int(*V_BITS_RANGE), default=16,
+                   help="membrane width (default 16)")
+    p.add_argument("--queue-depth", type=flag_int(*QUEUE_DEPTH_RANGE), default=16,
+                   help="event queue depth (default 16)")
+    p.add_argument("--leak", choices=LEAK_MODES, default="shift")
+    p.add_argument("--k", type=flag_int(0, V_BITS_RANGE[1] - 1), default=3,
+                   help="shift leak k (default 3)")
+    p.add_argument("--m", type=flag_int(0, 1 << MUL_FRAC_RANGE[1]), default=7,
+                   help="mul leak multiplier m (default 7)")
+    p.add_argument("--f", type=flag_int(*MUL_FRAC_RANGE), default=3,
+                   help="mul leak fraction bits f (default 3)")
+    p.add_argument("--reset", choices=RESET_MECHANISMS, default="subtract")
+    p.add_argument("--timing", choices=RESET_TIMINGS, default="immediate")
+    return p
+
+
+def run(args):
+    """Write the Verilog files for the parsed ``args``; every error ends in one line."""
+    from spikefab.hw.generate import LayerOutOfRange, write_verilog
+
+    if len(args.sizes) < 2:
+        raise SystemExit(f"error: --sizes needs at least two sizes (inputs, then one per "
+                         f"layer), not {len(args.sizes)}")
+    try:
+        written = write_verilog(
+            args.out, sizes=args.sizes, layer=args.layer, density=args.density, seed=args.seed,
+            lanes=args.lanes, fmt=args.format, w_bits=args.w_bits, v_bits=args.v_bits,
+            queue_depth=args.queue_depth, leak=args.leak, k=args.k, m=args.m, f=args.f,
+            reset=args.reset, timing=args.timing,
+            command=f"spikefab verilog {shlex.join(getattr(args, 'argv', []))}")
+    except LayerOutOfRange as error:
+        raise SystemExit(f"error: --layer {error.layer} is out of range; allowed range is "
+                         f"[0, {error.layers - 1}]") from None
+    except (ValueError, TypeError) as error:
+        raise SystemExit(f"error: this configuration cannot be generated: {error}; change the "
+                         f"option that sets it (see --help)") from None
+    except OSError as error:
+        raise SystemExit(f"error: cannot write into --out {args.out}: {error.strerror or error}") \
+            from None
+    print(f"configuration: {written.configuration}")
+    for path in written.paths:
+        print(f"wrote {path}")
+    return written.paths

@@ -1,0 +1,215 @@
+"""The one random-network generator of the checks: soak, gate-level simulation, host-link
+fuzzing and the co-simulation tests all draw their networks, hardware configurations and input
+trains here, so a new layer kind or parameter reaches every check at once.
+
+Everything is drawn from a NumPy ``Generator`` the caller owns, so a check that seeds it with
+``(seed, index)`` can replay any case. The pieces:
+
+* :func:`random_weights` — signed ``w_bits`` weights at a density (optionally mostly
+  excitatory, so activity survives depth);
+* :func:`random_layer` — a layer: widths, threshold (log-uniform up to a fraction of the
+  largest current, or small under ``stress``), bias in 30 % of layers, leak parameters with
+  their edge values (``k = 0``, ``k = v_bits - 1``, ``m = 0``, ``m = 2^f``) in 15 % each;
+* :func:`random_network` — layers of given sizes and neuron modes;
+* :func:`random_lanes`, :func:`random_depth`, :func:`random_config` — the hardware;
+* :func:`random_trains`, :func:`random_sample` — inputs at an activity or in an activity bin;
+* :func:`random_case` — all of it at once: ``(network, config, trains)``.
+
+Ranges are arguments with the defaults the soak uses: every width the generator accepts
+(``w_bits`` 2–16, ``v_bits`` 3–32). A check that must stay small (gate-level simulation
+through yosys) narrows them.
+"""
+
+import itertools
+import math
+
+import numpy as np
+
+from spikefab.model import (FORMATS, LEAK_MODES, RESET_MECHANISMS, RESET_TIMINGS,
+                            HardwareConfig, Layer, LayerConfig, Network, signed_range)
+
+__all__ = ["DENSITIES", "DEPTH_KINDS", "LANE_KINDS", "MAX_PARALLEL", "NEURON_MODES",
+           "random_case", "random_config", "random_depth", "random_lanes", "random_layer",
+           "random_network", "random_sample", "random_trains", "random_weights"]
+
+#: Every (leak, reset, timing) combination.
+NEURON_MODES = tuple(itertools.product(LEAK_MODES, RESET_MECHANISMS, RESET_TIMINGS))
+#: Kinds of PE lane counts: one lane, a power of two, not a power of two, fully parallel.
+LANE_KINDS = ("1", "2^k > 1", "not 2^k", "N")
+#: Kinds of queue depths: the minimum, 3, small, large.
+DEPTH_KINDS = ("2 (minimum)", "3", "4-16", "17-64")
+#: Weight densities and how often each is drawn (an empty layer now and then).
+DENSITIES = ((0.0, 0.05, 0.2, 0.5, 1.0), (0.03, 0.2, 0.27, 0.25, 0.25))
+#: The largest layer drawn fully parallel (its accumulators are flip-flops).
+MAX_PARALLEL = 32
+
+
+def _range(rng, value):
+    """``value`` itself, or an integer drawn from the inclusive ``(lo, hi)``."""
+    if isinstance(value, tuple):
+        return int(rng.integers(value[0], value[1] + 1))
+    return int(value)
+
+
+def _loguniform_int(rng, hi):
+    return int(min(hi, max(1, math.floor(math.exp(rng.uniform(0, math.log(hi + 1)))))))
+
+
+def random_weights(rng, shape, w_bits, density, *, excitatory=False):
+    """Signed ``w_bits`` weights of ``shape``, each kept with probability ``density``;
+    ``excitatory`` makes 80 % of them non-negative (activity survives a deep network)."""
+    lo, hi = signed_range(w_bits)
+    weights = rng.integers(lo, hi + 1, size=shape)
+    if excitatory:
+        flip = rng.random(weights.shape) < 0.8
+        weights = np.where(flip, np.abs(np.maximum(weights, lo + 1)), weights)
+    weights[rng.random(weights.shape) >= density] = 0
+    return weights
+
+
+def random_layer(rng, fan_in, neurons, mode=("none", "subtract", "immediate"), *,
+                 stress=False, w_bits=(2, 16), v_bits=None, densities=DENSITIES):
+    """A random :class:`~spikefab.model.Layer` of ``neurons`` with ``fan_in`` inputs and the
+    neuron ``mode`` ``(leak, reset, timing)``.
+
+    ``w_bits`` and ``v_bits`` are numbers or inclusive ``(lo, hi)`` ranges (``v_bits=None``:
+    3–8, 9–16 or 17–32, a third each; a range is raised to at least ``w_bits + 1``);
+    ``densities`` is ``(values, probabilities)`` or a sequence of values drawn uniformly.
+    ``stress``: mostly excitatory weights and low thresholds, so spikes reach the last layer.
+    """
+    leak, reset, timing = mode
+    w_bits = _range(rng, w_bits)
+    if v_bits is None:
+        v_bits = int(rng.choice([rng.integers(3, 9), rng.integers(9, 17), rng.integers(17, 33)]))
+    elif isinstance(v_bits, tuple):
+        v_bits = _range(rng, (max(v_bits[0], w_bits + 1), max(v_bits[1], w_bits + 1)))
+    _, hi = signed_range(w_bits)
+    if len(densities) == 2 and isinstance(densities[0], tuple):
+        density = float(rng.choice(densities[0], p=densities[1]))
+    else:
+        density = float(rng.choice(densities))
+    weights = random_weights(rng, (neurons, fan_in), w_bits, density, excitatory=stress)
+    theta_max = (1 << (v_bits - 1)) - 2
+    if stress:
+        theta = int(rng.integers(1, min(theta_max, max(1, hi // 2)) + 1))
+    else:
+        scale = hi * max(1, round(fan_in * max(density, 0.05) * 0.3))
+        theta = _loguniform_int(rng, min(theta_max, scale))
+    bias = None
+    if rng.random() < 0.3:
+        b = min((1 << (v_bits - 1)) - 1, max(1, hi))
+        bias = rng.integers(-b, b + 1, size=neurons)
+    params = {}
+    if leak == "shift":
+        params["k"] = int(rng.choice([0, v_bits - 1, int(rng.integers(1, min(6, v_bits - 1) + 1))],
+                                     p=[0.15, 0.15, 0.7]))
+    elif leak == "mul":
+        f = int(rng.integers(1, 17))
+        params.update(f=f, m=int(rng.choice([0, 1 << f, int(rng.integers(0, (1 << f) + 1))],
+                                            p=[0.15, 0.15, 0.7])))
+    return Layer(weights, theta=theta, w_bits=w_bits, v_bits=v_bits, bias=bias, leak=leak,
+                 reset=reset, timing=timing, **params)
+
+
+def random_network(rng, sizes, modes=None, **layer_options):
+    """A :class:`~spikefab.model.Network` with ``sizes`` (inputs first), one neuron mode per
+    layer (``modes``; default: drawn from :data:`NEURON_MODES`); ``layer_options`` go to
+    :func:`random_layer`."""
+    count = len(sizes) - 1
+    if modes is None:
+        modes = [NEURON_MODES[int(rng.integers(len(NEURON_MODES)))] for _ in range(count)]
+    return Network([random_layer(rng, fan_in, n, mode, **layer_options)
+                    for fan_in, n, mode in zip(sizes, sizes[1:], modes)])
+
+
+def random_lanes(rng, kind, neurons):
+    """PE lanes of a layer of ``neurons`` of the lane ``kind`` (:data:`LANE_KINDS`; a kind
+    the size cannot give falls back to 1..8 lanes)."""
+    powers = [1 << k for k in range(1, 9) if 1 << k <= neurons]
+    others = [p for p in range(3, min(neurons, 256) + 1) if p & (p - 1)]
+    if kind == "1" or neurons == 1:
+        return 1
+    if kind == "N" and neurons <= MAX_PARALLEL:
+        return neurons
+    if kind in ("2^k > 1", "N") and powers:
+        return int(rng.choice(powers[:3]))
+    if kind == "not 2^k" and others:
+        return int(rng.choice(others[:6]))
+    return int(rng.integers(1, min(neurons, 8) + 1))
+
+
+def random_depth(rng, kind):
+    """A queue depth of the depth ``kind`` (:data:`DEPTH_KINDS`)."""
+    return {"2 (minimum)": 2, "3": 3, "4-16": int(rng.integers(4, 17)),
+            "17-64": int(rng.integers(17, 65))}[kind]
+
+
+def random_config(rng, network, *, formats=None, dense=False, lane_kinds=None,
+                  depth_kinds=None, keep_lanes=0.6, stress=False):
+    """A :class:`~spikefab.model.HardwareConfig` for ``network``: per layer PE lanes of a lane
+    kind, sweep lanes (the PE lanes in ``keep_lanes`` of the layers, else a divisor of them),
+    a queue depth of a depth kind (the minimum, 2, everywhere under ``stress``: back-pressure)
+    and a weight format of :data:`~spikefab.model.FORMATS`. ``lane_kinds``, ``depth_kinds``
+    and ``formats`` are one entry per layer, ``None`` entries (or ``None`` for all) drawn.
+    ``dense`` builds the sparsity-oblivious baseline (every layer ``dense``)."""
+    count = len(network)
+
+    def fill(given, choices):
+        given = [None] * count if given is None else list(given)
+        return [str(rng.choice(choices)) if g is None else g for g in given]
+
+    lane_kinds = fill(lane_kinds, LANE_KINDS)
+    lanes = [random_lanes(rng, kind, layer.neurons) for kind, layer in zip(lane_kinds, network)]
+    sweep = [p if rng.random() < keep_lanes else
+             int(rng.choice([d for d in range(1, p + 1) if p % d == 0])) for p in lanes]
+    depth_kinds = fill(depth_kinds, DEPTH_KINDS)
+    depths = [2] * count if stress else [random_depth(rng, kind) for kind in depth_kinds]
+    formats = ["dense"] * count if dense else fill(formats, FORMATS)
+    config = HardwareConfig(tuple(LayerConfig(p, f, q, s) for p, f, q, s in
+                                  zip(lanes, formats, depths, sweep)),
+                            mode="dense" if dense else "sparse")
+    config.check(network)
+    return config
+
+
+def random_trains(rng, batch, steps, inputs, activity):
+    """Input spike trains ``[batch, steps, inputs]``, each spike with probability
+    ``activity``."""
+    return rng.random((batch, steps, inputs)) < activity
+
+
+def random_sample(rng, steps, inputs, target):
+    """One ``[steps, inputs]`` train for activity bin ``target``: 0 silent, 5 every input
+    every step, else each spike with a probability drawn uniformly in the bin (1: (0, 5 %],
+    2: (5, 25 %], 3: (25, 50 %], 4: (50, 100 %)); such a train is never silent or full by
+    accident (where the size allows)."""
+    size = steps * inputs
+    if target == 0:
+        return np.zeros((steps, inputs), dtype=bool)
+    if target == 5:
+        return np.ones((steps, inputs), dtype=bool)
+    lo, hi = ((0.0, 0.05), (0.05, 0.25), (0.25, 0.5), (0.5, 1.0))[target - 1]
+    p = rng.uniform(lo, hi)
+    train = rng.random(size) < p
+    if not train.any():
+        train[rng.integers(size)] = True
+    if train.all() and size > 1:
+        train[rng.integers(size)] = False
+    return train.reshape(steps, inputs)
+
+
+def random_case(rng, *, max_neurons=30, max_layers=3, batch=None, steps=None, modes=None,
+                formats=None, dense=None, w_bits=(2, 8), v_bits=(5, 16)):
+    """``(network, config, trains)``: 1..``max_layers`` layers of 2..``max_neurons`` neurons
+    (every neuron mode, weight format and lane kind; the dense baseline in one case in five),
+    ``batch`` samples (default 1–3) of ``steps`` steps (default 1–6) at 1–50 % activity.
+    ``modes``/``formats`` (one per layer) and ``dense`` fix what would be drawn."""
+    layers = int(rng.integers(1, max_layers + 1)) if modes is None else len(modes)
+    sizes = [int(rng.integers(2, max_neurons + 1)) for _ in range(layers + 1)]
+    network = random_network(rng, sizes, modes, w_bits=w_bits, v_bits=v_bits)
+    dense = bool(rng.random() < 0.2) if dense is None else dense
+    config = random_config(rng, network, formats=formats, dense=dense)
+    batch = batch or int(rng.integers(1, 4))
+    steps = steps or int(rng.integers(1, 7))
+    activity = float(rng.choice([0.01, 0.1, 0.3, 0.5]))
+    return network, config, random_trains(rng, batch, steps, sizes[0], activity)

@@ -1,0 +1,172 @@
+"""``make bench``: benchmark figures, printed as Markdown tables (not a timed test).
+
+Golden model
+    Throughput of :func:`spikefab.model.simulate` in synaptic events per second on a
+    784-256-10 network at 10% input activity, on one core (BLAS threads pinned to 1).
+    A *synaptic event* is one (input spike, outgoing synapse) pair: each spike arriving at a
+    layer of ``N`` neurons counts ``N`` events, whatever the weight — the usual SynOps count.
+Sparsity gain
+    On the reference networks (64-128-10 and 784-256-10, realistic ~10% activity in every
+    layer) at 50%, 20% and 10% weight density: cycles per inference of the event-driven
+    accelerator per weight format against the dense baseline, from the cycle model (which
+    the RTL matches exactly — the co-simulation section re-checks it), the theoretical gain
+    and the fraction of it achieved, throughput against the docs/design.md §4 lower bound, PE
+    utilization and memory bits per format.
+Co-simulation
+    The accelerator in the Amaranth simulator and under cocotb + Verilator: cycles per second,
+    and a check that the hardware's cycles equal the model's.
+
+``spikefab bench --help`` lists the options; the golden-model figure is per core, so
+``spikefab bench`` pins the BLAS threads to one before NumPy loads
+(:func:`spikefab.toolchain.pin_blas_threads`).
+"""
+
+import time
+
+import numpy as np
+
+from spikefab.model import (FORMATS, HardwareConfig, compile_weights, cycle_model,
+                            reference_network, simulate)
+
+__all__ = ["synaptic_events", "bench_golden", "bench_sparsity", "bench_cosim", "run"]
+
+
+def synaptic_events(network, result):
+    """SynOps: every spike arriving at a layer times that layer's neuron count."""
+    return sum(int(result.layer_inputs(i).sum()) * layer.neurons
+               for i, layer in enumerate(network))
+
+
+def bench_golden(network, *, batch, steps, activity, repeats, seed=2):
+    rng = np.random.default_rng(seed)
+    spikes = rng.random((batch, steps, network.n_inputs)) < activity
+    simulate(network, spikes[:2])                     # warm-up
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        result = simulate(network, spikes)
+        best = min(best, time.perf_counter() - start)
+    events = synaptic_events(network, result)
+    return result, events, best
+
+
+def _bounds(network, result, config):
+    """(dense work bound, sparse lower bound) per batch: the baseline must stream every
+    synapse slot and sweep every row each step; the sparse design the reached ones."""
+    steps, batch = result.steps, result.inputs.shape[0] if result.inputs.ndim == 3 else 1
+    dense = sum((layer.fan_in + 1) * -(-layer.neurons // c.lanes)
+                for layer, c in zip(network, config.layers)) * steps * batch
+    return dense
+
+
+def bench_sparsity(network, trains, lanes, label):
+    """Print the sparsity-gain table rows for one network; return the rows as dicts."""
+    result = simulate(network, trains)
+    batch = trains.shape[0]
+    baseline = HardwareConfig.uniform(network, lanes=lanes, mode="dense")
+    dense_report = cycle_model(network, result, baseline)
+    dense_bound = _bounds(network, result, baseline)
+    rows = []
+    for fmt in FORMATS:
+        config = HardwareConfig.uniform(network, lanes=lanes, format=fmt)
+        report = cycle_model(network, result, config)
+        bits = sum(compile_weights(layer, c.lanes, fmt).size_bits
+                   for layer, c in zip(network, config.layers))
+        theoretical = dense_bound / report.lower_bound
+        achieved = dense_report.total / report.total
+        utilization = [s.synaptic_updates / (c.lanes * s.busy) if s.busy else 0.0
+                       for s, c in zip(report.layers, config.layers)]
+        row = {"network": label, "format": fmt, "bits": bits,
+               "cycles": report.total / batch, "baseline": dense_report.total / batch,
+               "achieved": achieved, "theoretical": theoretical,
+               "fraction": achieved / theoretical,
+               "bound": report.pipeline_bound / report.total, "utilization": utilization}
+        rows.append(row)
+        print(f"| {label} | {fmt} | {bits:,} | {row['cycles']:,.0f} | {row['baseline']:,.0f} "
+              f"| {achieved:.1f}x | {theoretical:.1f}x | {row['fraction']:.0%} "
+              f"| {row['bound']:.0%} | {' / '.join(f'{u:.0%}' for u in utilization)} |")
+    return rows
+
+
+def bench_cosim(network, trains, lanes, backends):
+    """Run the accelerator on ``backends``; print cycles/s and the model check."""
+    from spikefab.sim.cosim import run_accelerator
+    config = HardwareConfig.uniform(network, lanes=lanes, format="csc")
+    report = cycle_model(network, simulate(network, trains), config)
+    label = "-".join(map(str, network.shape))
+    for backend in backends:
+        run = run_accelerator(network, config, trains, backend=backend)
+        exact = run.finish.tolist() == report.finish.tolist()
+        build = run.extra.get("build_seconds", 0.0)
+        print(f"| {label} | {backend} | {len(trains)} | {run.total:,} | "
+              f"{'yes' if exact else 'NO'} | {run.cycles_per_second:,.0f} | {build:.1f} s |")
+
+
+def run(*, batch=256, steps=25, activity=0.10, repeats=5, samples=16, lanes=8,
+        densities=(0.5, 0.2, 0.1), cosim="all"):
+    """Print the benchmark tables (the defaults are ``make bench``'s): the golden model on
+    ``batch`` samples of ``steps`` steps at input ``activity`` (best of ``repeats`` runs), the
+    sparsity gain of ``samples`` samples per reference network at every weight density of
+    ``densities`` with ``lanes`` PEs per layer, and the co-simulation speed (``cosim``:
+    ``"none"``, ``"small"``, the 64-128-10 network, or ``"all"``, also 784-256-10 under
+    Verilator)."""
+    network = reference_network(density=0.5)
+    shape = "-".join(map(str, network.shape))
+    print("# spikefab benchmark\n")
+    print(f"## Golden model (simulate), one core — {shape}, T = {steps}, input activity "
+          f"{activity:.0%}")
+    result, events, seconds = bench_golden(network, batch=batch, steps=steps,
+                                           activity=activity, repeats=repeats)
+    print("| samples | synaptic events | best time | events/s | samples/s |")
+    print("|---|---|---|---|---|")
+    print(f"| {batch} | {events:,} | {seconds * 1e3:.1f} ms | {events / seconds:,.0f} "
+          f"| {batch / seconds:,.0f} |")
+    print("Layer spike activity per step: "
+          + ", ".join(f"layer {i + 1} {s.mean():.1%}" for i, s in enumerate(result.spikes)))
+    target = 10e6
+    print(f"Target >= {target:,.0f} events/s: "
+          f"{'met' if events / seconds >= target else 'NOT met'} "
+          f"({events / seconds / target:.0f}x)\n")
+
+    print(f"## Sparsity gain (cycle model = RTL), {samples} samples back to back, "
+          f"P = {lanes} per layer, 4-bit weights")
+    print("| network (density) | format | weight bits | cycles/inference | dense baseline "
+          "| speed-up | theoretical | fraction of gain | vs lower bound | PE utilization |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    rng = np.random.default_rng(5)
+    worst = {}
+    for sizes, net_steps, net_activity in (((64, 128, 10), 16, 0.15),
+                                           ((784, 256, 10), 25, 0.10)):
+        trains = rng.random((samples, net_steps, sizes[0])) < net_activity
+        for pruning in ("balanced", "global"):
+            for density in densities:
+                net = reference_network(sizes, density=density, w_bits=4,
+                                        lanes=lanes if pruning == "balanced" else None)
+                label = f"{'-'.join(map(str, sizes))} ({density:.0%}, {pruning})"
+                for row in bench_sparsity(net, trains, lanes, label):
+                    if row["format"] != "dense":
+                        key = (pruning, sizes[0])
+                        fraction, bound = worst.get(key, (1.0, 1.0))
+                        worst[key] = (min(fraction, row["fraction"]), min(bound, row["bound"]))
+    print("\nTargets (csc and bitmap): >= 80% of the theoretical gain and >= 80% of the lower "
+          "bound's throughput. Worst case per pruning and network:")
+    for (pruning, inputs), (fraction, bound) in sorted(worst.items()):
+        print(f"- {pruning} pruning, {inputs}-input network: {fraction:.0%} of the gain, "
+              f"{bound:.0%} of the bound")
+    print("(theoretical gain: the baseline's work, every synapse slot and row every step, over "
+          "the docs/design.md §4 bound; vs lower bound: the slowest layer's bound over the cycles; "
+          "PE utilization: synaptic updates / (P x busy cycles), per layer; balanced pruning "
+          "keeps the same share of weights in every PE lane of every column)\n")
+
+    if cosim != "none":
+        print("## Co-simulation speed (csc, P as above)")
+        print("| network | simulator | samples | cycles | equals model | cycles/s | build |")
+        print("|---|---|---|---|---|---|---|")
+        small = reference_network((64, 128, 10), density=0.5, w_bits=4)
+        trains = rng.random((2, 16, 64)) < 0.15
+        bench_cosim(small, trains, lanes, ["amaranth", "verilator"])
+        if cosim == "all":
+            big = reference_network((784, 256, 10), density=0.5, w_bits=4)
+            trains = rng.random((1, 25, 784)) < 0.10
+            bench_cosim(big, trains, lanes, ["verilator"])
+

