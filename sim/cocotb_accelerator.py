@@ -5,16 +5,16 @@ one per cycle whenever the accelerator takes them, takes every result at once, r
 tapped inter-layer event, and writes what it saw to ``SPIKEFAB_OUT``. Inputs are driven and
 outputs sampled at the falling clock edge.
 
-Every input port of the accelerator is driven from time 0 (:data:`DRIVEN_INPUTS`), the
-run-time weight ``load`` port included (held idle: ``load__valid = 0``). A port the harness
-left alone would keep whatever the simulator starts it at: X in an event simulator, and under
+Every input port of the accelerator is driven (:data:`DRIVEN_INPUTS`), the run-time weight
+``load`` port included: it is held idle (``load__valid = 0``) for the whole run. A port the
+harness left alone would keep whatever the simulator starts it at: Z/X in Icarus, and under
 Verilator's ``--x-initial unique`` with ``+verilator+rand+reset+2`` a random value for the
-whole run. ``load`` is a write port into every layer's weight memory, so a random
-``load__valid = 1`` rewrote one pointer, bitmap or weight word in every cycle (the gate-level
-run of ``random_case(5, seed=7, max_neurons=20)`` with seed 12345 rewrote layer 1's bitmap of
-input 1 and its spikes differed wholesale). The gate-level harness refuses a netlist with an
-input port missing from :data:`DRIVEN_INPUTS`
-(:func:`spikefab.sim.gatesim.netlist.simulate_netlist`).
+whole run; ``load`` writes a word of a layer's weight memory in every cycle it is valid (the
+gate-level run of ``random_case(5, seed=7, max_neurons=20)`` with seed 12345 had a random
+``load__valid = 1`` that rewrote layer 1's bitmap of input 1). A cocotb test cannot act before
+the simulator's first evaluation, so the gate-level harness also puts registers with these
+first values in front of the netlist's inputs
+(:func:`spikefab.sim.gatesim.netlist.driver_wrapper`).
 """
 
 import json
@@ -29,9 +29,13 @@ from spikefab.sim.cocotb_support import start
 #: The input ports :func:`start` drives to 0 at time 0: the event stream (until the first
 #: event) and the run-time ``load`` port (idle for the whole run).
 ZEROED_INPUTS = ("events__valid", "events__payload", "load__valid", "load__payload")
-#: Every accelerator input port this harness drives: ``clk`` and ``rst`` (:func:`start`),
-#: ``results__ready`` (always 1) and :data:`ZEROED_INPUTS`.
-DRIVEN_INPUTS = ("clk", "rst", "results__ready", *ZEROED_INPUTS)
+#: Every accelerator input port this harness drives, with the value it drives first: ``clk``
+#: and ``rst`` (:func:`start`: reset held), ``results__ready`` (always 1) and
+#: :data:`ZEROED_INPUTS`. The gate-level harness also gives these values to the registers
+#: that drive the netlist's inputs from time 0
+#: (:func:`spikefab.sim.gatesim.netlist.driver_wrapper`).
+DRIVEN_INPUTS = {"clk": 0, "rst": 1, "results__ready": 1,
+                 **{name: 0 for name in ZEROED_INPUTS}}
 
 
 def _bits(value, offset, width):

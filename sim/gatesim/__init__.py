@@ -12,9 +12,9 @@ Three modules, one concern each:
 * :mod:`spikefab.sim.gatesim.netlist` — the accelerator as a board's yosys maps it
   (:func:`accelerator_netlist`, :func:`synthesize_netlist`) simulated under cocotb +
   Verilator (:func:`simulate_netlist`, :func:`run_gate_level`), compared spike for spike
-  with ``model/``; the netlist helpers (ports, pad wrapper, lint) and the random and digits
-  cases of ``spikefab gatesim``. Its docstring lists where RTL and netlist can differ and the
-  Verilator pitfalls.
+  with ``model/``; the netlist helpers (ports, driver and pad wrappers, lint) and the
+  random and digits cases of ``spikefab gatesim``. Its docstring lists where RTL and
+  netlist can differ and the Verilator pitfalls.
 * :mod:`spikefab.sim.gatesim.board` — the bitstream's own board-top netlist driven through
   its UART by the real host driver (:func:`run_board_netlist`), its results against the
   golden model and the cycle model fed with the host's ``EVENTS`` frames
@@ -51,6 +51,7 @@ from spikefab.sim.gatesim.netlist import (
     check_case,
     control_file,
     digits_case,
+    driver_wrapper,
     lint_netlist,
     pad_wrapper,
     port_directions,
@@ -63,9 +64,9 @@ from spikefab.sim.gatesim.netlist import (
 
 __all__ = ["FAMILIES", "DEFAULT_BOARDS", "GateNetlist", "UnsupportedCell", "cell_models",
            "cell_model_files", "check_models", "top_ports", "port_directions", "control_file",
-           "pad_wrapper", "lint_netlist", "synthesize_netlist", "accelerator_netlist",
-           "simulate_netlist", "run_gate_level", "BoardRun", "netlist_cells",
-           "board_link_design", "board_cycle_model", "run_board_netlist",
+           "driver_wrapper", "pad_wrapper", "lint_netlist", "synthesize_netlist",
+           "accelerator_netlist", "simulate_netlist", "run_gate_level", "BoardRun",
+           "netlist_cells", "board_link_design", "board_cycle_model", "run_board_netlist",
            # Also used by ``spikefab gatesim``:
            "X_INITIAL", "BOARD_SAMPLES", "random_case", "digits_case", "check_case",
            "check_board_case",

