@@ -56,8 +56,8 @@ def open_serial(port, baud=115200, timeout=1.0):
     try:
         import serial
     except ImportError:
-        raise RuntimeError("the host driver needs pyserial: pip install 'spikefab[fpga]'") \
-            from None
+        raise ModuleNotFoundError("the host driver needs pyserial, which is not installed: "
+                                  "pip install 'spikefab[fpga]'", name="serial") from None
     return serial.Serial(port, baudrate=baud, timeout=timeout)
 
 

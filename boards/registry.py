@@ -84,8 +84,9 @@ def _board_registry():
         from amaranth_boards.orangecrab_r0_2 import OrangeCrabR0_2_25FPlatform
         from amaranth_boards.ulx3s import ULX3S_85F_Platform
     except ImportError as error:
-        raise ImportError(f"spikefab.boards.synth needs amaranth-boards ({error}); install "
-                          f"spikefab[fpga] (pip install 'spikefab[fpga]')") from error
+        raise ModuleNotFoundError(f"spikefab.boards.synth needs amaranth-boards ({error}); "
+                                  f"install spikefab[fpga] (pip install 'spikefab[fpga]')",
+                                  name="amaranth_boards") from error
 
     boards = [
         Board("icebreaker", "iCEBreaker", ICEBreakerPlatform, "ice40", "iCE40UP5K", 12.0,

@@ -18,8 +18,15 @@ refuses, a file that cannot be read, a design that does not fit or a tool that f
 """
 
 import argparse
+import os
+import shutil
 import sys
 from importlib.metadata import version
+from pathlib import Path
+
+from spikefab.cli.args import fail
+from spikefab.cli.extras import extra_of, install_hint, missing_extras
+from spikefab.toolchain import ToolNotFound
 
 __all__ = ["COMMANDS", "main", "parser"]
 
@@ -83,5 +90,56 @@ def main(argv=None):
         pin_blas_threads()
     args = parser().parse_args(argv)
     args.argv = argv[1:]
-    args.run(args)
+    missing = missing_extras(args.command, args)
+    if missing:
+        raise fail(missing)
+    new_folder = _first_missing_folder(getattr(args, "out", None))
+    try:
+        args.run(args)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader of a pipe (``spikefab bench | head``) has gone: stop quietly, with no
+        # traceback, and keep Python from failing again when it flushes stdout at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        raise SystemExit(1) from None
+    except BaseException as error:
+        _remove_if_empty(new_folder)
+        replacement = _one_line(args.command, error)
+        if replacement is error:
+            raise
+        raise replacement from None
     return 0
+
+
+def _one_line(command, error):
+    """The ``SystemExit`` a missing optional package or tool ends in (one ``error:`` line
+    naming the extra to install); any other exception is returned as it is."""
+    if isinstance(error, ModuleNotFoundError):
+        extra = extra_of(error.name)
+        if extra is not None:
+            module = error.name.split(".")[0]
+            return fail(f"spikefab {command} needs {module} (the {extra} extra), which is "
+                        f"not installed: {install_hint([extra])}")
+    if isinstance(error, ToolNotFound):
+        return fail(str(error))
+    return error
+
+
+def _first_missing_folder(path):
+    """The outermost folder of ``path`` that does not exist yet (what the command will
+    create), or ``None``."""
+    if path is None:
+        return None
+    path, first = Path(path), None
+    while not path.exists() and path != path.parent:
+        first, path = path, path.parent
+    return first
+
+
+def _remove_if_empty(folder):
+    """Remove ``folder``, created by a command that failed, when it holds no file."""
+    if folder is None or not folder.is_dir():
+        return
+    if any(p.is_file() or p.is_symlink() for p in folder.rglob("*")):
+        return
+    shutil.rmtree(folder, ignore_errors=True)

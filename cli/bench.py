@@ -25,7 +25,7 @@ def add_arguments(parser):
                         default=[0.5, 0.2, 0.1], help="weight densities (default 0.5 0.2 0.1)")
     parser.add_argument("--cosim", choices=["none", "small", "all"], default="all",
                         help="co-simulation runs: none, the 64-128-10 network, or also "
-                             "784-256-10 under Verilator")
+                             "784-256-10 under Verilator (default all)")
     return parser
 
 

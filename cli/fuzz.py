@@ -17,9 +17,9 @@ def add_arguments(parser):
     parser.add_argument("--seed", type=flag_int(0, (1 << 63) - 1), default=1,
                         help="seed of the whole run (default: 1)")
     parser.add_argument("--format", default="csc", choices=("dense", "csc", "bitmap"),
-                        help="weight format of the design under test")
+                        help="weight format of the design under test (default csc)")
     parser.add_argument("--mode", default="sparse", choices=("sparse", "dense"),
-                        help="sparse (event-driven) or the dense baseline")
+                        help="sparse (event-driven) or the dense baseline (default sparse)")
     parser.add_argument("--divisor", type=flag_int(4, 1 << 24), default=4,
                         help="cycles per UART bit (default: 4)")
     parser.add_argument("--cache", type=flag_output_dir, default=None,

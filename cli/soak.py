@@ -22,7 +22,7 @@ def add_arguments(parser):
                         help=f"samples per random network / Verilator build "
                              f"(default {DEFAULT_PER_BUILD})")
     parser.add_argument("--only", type=flag_int(0, 10_000_000), default=None,
-                        help="replay network K of the run alone")
+                        help="replay network K of the run alone (default: run every network)")
     parser.add_argument("--jobs", type=flag_int(1, 64), default=1,
                         help="builds in parallel (default 1; each Verilator build already "
                              "uses every core)")

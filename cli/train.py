@@ -53,7 +53,7 @@ def add_arguments(parser):
                              "folder)")
     parser.add_argument("--test", type=flag_int(10, 1 << 20), default=None,
                         help="test images (default 1000 of the bundled MNIST; all of a folder)")
-    parser.add_argument("--hidden", type=flag_int(1, 1 << 16), nargs="*",
+    parser.add_argument("--hidden", type=flag_int(1, 1 << 16), nargs="+",
                         default=list(d.hidden), help="hidden layer sizes (default 128)")
     parser.add_argument("--steps", type=flag_int(1, (1 << 16) - 1), default=d.steps,
                         help=f"timesteps T (default {d.steps})")

