@@ -61,6 +61,8 @@ def test_train_digits_writes_network_nir_and_report(tmp_path, capsys):
     (["--dataset", "cifar"], "argument --dataset: invalid choice: 'cifar'"),
     (["--mnist-path", "/no/such/folder"], "argument --mnist-path: /no/such/folder is not an "
                                           "existing folder"),
+    # A network without a hidden layer is not what "--hidden" with no size means.
+    (["--hidden"], "argument --hidden: expected at least one argument"),
 ])
 def test_bad_flags_are_refused_naming_the_flag(capsys, argv, message):
     with pytest.raises(SystemExit) as exit_:
