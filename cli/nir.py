@@ -167,7 +167,7 @@ def _behaviour(args, imported, trains, golden):
     return lines
 
 
-def _activity(args, golden, trains):
+def _activity(args, imported, golden, trains):
     """Warnings when the checked samples have no spikes (in a layer or at all)."""
     counts = [int(s.sum()) for s in golden.spikes]
     source = ("give --spikes trains with more input spikes or more steps" if args.spikes
@@ -176,7 +176,7 @@ def _activity(args, golden, trains):
     if not any(counts):
         return [f"warning: no neuron spiked in any of the {len(trains)} samples, so the "
                 f"comparison proved nothing about spikes; {source}"]
-    silent = [layer.node for layer, count in zip(args.imported.layers, counts) if not count]
+    silent = [layer.node for layer, count in zip(imported.layers, counts) if not count]
     if silent:
         return [f"warning: no spike in layer {', '.join(silent)} in any sample, so its "
                 f"spikes were not checked; {source}"]
@@ -210,7 +210,6 @@ def run(args):
                          else f"error: {shown}: {error.text(flags=True)}") from None
     except (ValueError, TypeError) as error:
         raise SystemExit(f"error: {shown}: {error}") from None
-    args.imported = imported
     out = Path(args.out).resolve()
     out.mkdir(parents=True, exist_ok=True)
     network = imported.network
@@ -243,7 +242,7 @@ def run(args):
         spikes = sum(int(s.sum()) for s in golden.spikes)
         message = [f"hardware = golden model = cycle model on all {len(trains)} samples: "
                    f"every spike ({spikes:,} in all), count, class, result cycle and counter"]
-        message += _activity(args, golden, trains)
+        message += _activity(args, imported, golden, trains)
         print("\n".join(message))
         lines += message + [""]
         summary["cosim_samples"] = len(trains)

@@ -460,7 +460,7 @@ def _note_size_one(notes, kind, name, shape):
     if shape.size > 1 and np.any(shape == 1) and np.count_nonzero(shape > 1) <= 1:
         notes.append(f"{kind} {name!r} declares shape {tuple(int(x) for x in shape)}: its "
                      f"dimensions of size 1 (a batch or time dimension the writer kept) are "
-                     f"dropped, {int(np.prod(shape))} {kind.lower()}s")
+                     f"dropped: {int(np.prod(shape))} values")
 
 
 def _snntorch_wrote(node):
@@ -547,7 +547,10 @@ def import_nir(graph_or_path, *, w_bits=None, v_bits=None, scale="auto", dt=None
     """Read a NIR graph (an ``nir.NIRGraph`` or a ``.nir`` file) into a :class:`NIRImport`:
     the :class:`Network` and a per-layer report of the discretization and quantization.
 
-    The module docstring states the rules.
+    The module docstring states the rules. Raises :class:`NIRImportError` (a ``ValueError``)
+    for a file or graph it cannot import. The report's ``*_error`` fields give every quantized
+    parameter's rounding error; :func:`compare_with_reference` measures what they do to the
+    spikes.
 
     Parameters
     ----------
@@ -570,10 +573,6 @@ def import_nir(graph_or_path, *, w_bits=None, v_bits=None, scale="auto", dt=None
         Fraction bits ``f`` of a ``mul`` leak (default 8): beta is built as
         ``round(beta 2**f) / 2**f``, within ``2**-(f+1)`` of the beta asked for. More bits
         make the leak closer (and the leak multiplier wider in hardware).
-
-    Raises :class:`NIRImportError` (a ``ValueError``) for a file or graph it cannot import.
-    The report's ``*_error`` fields give every quantized parameter's rounding error;
-    :func:`compare_with_reference` measures what they do to the spikes.
     """
     from .checks import check_choice, check_int
     graph, repairs = _read(graph_or_path)
