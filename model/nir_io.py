@@ -79,7 +79,7 @@ Reading that file back with :func:`from_nir` gives the same :class:`Network`, fi
 
 import math
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -87,8 +87,10 @@ from .checks import check_instance, need
 from .network import Layer, Network, V_BITS_RANGE, W_BITS_RANGE
 from .quantize import weight_scale
 
-__all__ = ["DT", "DISCRETIZATIONS", "NIR_FORMAT", "LayerImport", "NIRImport", "from_nir",
-           "import_nir", "to_nir", "snntorch_to_nir", "from_snntorch", "snntorch_agreement"]
+__all__ = ["DT", "DISCRETIZATIONS", "NIR_FORMAT", "AGREEMENT_BOUND", "SHIFT_BOUND",
+           "LayerImport", "NIRImport", "NIRImportError", "from_nir", "import_nir",
+           "float_reference", "compare_with_reference", "to_nir", "snntorch_to_nir",
+           "from_snntorch", "snntorch_agreement"]
 
 #: NIR time step used when neither the caller nor the graph's metadata give one (snnTorch's).
 DT = 1e-4
@@ -102,14 +104,61 @@ NIR_FORMAT = "spikefab-nir-1"
 
 _SUPPORTED = ("Input, Output, Affine, Linear, Scale, Flatten, Identity, LIF and IF in one "
               "chain (Input → Affine/Linear → LIF/IF → … → Output)")
+#: Bounds of :func:`compare_with_reference`'s verdict: the integer network behaves like the
+#: float reference of the NIR graph when at least this fraction of the spikes of either agree
+#: (same sample, step and neuron) ...
+AGREEMENT_BOUND = 0.9
+#: ... and no neuron's first spike moves by more than this many steps.
+SHIFT_BOUND = 2
 _SNAP = 1e-5          # relative distance within which an input scale counts as exactly 1
 _BETA_SNAP = 1e-6     # distance within which beta counts as exactly 1 - 2**-k
 _INTEGER = 1e-6       # relative distance within which a float counts as an integer
 
 
+class NIRImportError(ValueError):
+    """A NIR graph or file spikefab cannot import, or a hint about one.
+
+    The text names options in the caller's spelling: ``str(error)`` (and :meth:`text`) as
+    Python arguments (``discretization='zoh'``), ``error.text(flags=True)`` as the
+    ``spikefab nir import`` flags (``--discretization zoh``). ``path`` is the file it is about,
+    if any (``str`` puts it first)."""
+
+    def __init__(self, template, options=(), path=None):
+        self.template, self.options, self.path = template, tuple(options), path
+        super().__init__(self.text())
+
+    def text(self, *, flags=False, path=None):
+        """The message, options spelled as flags when ``flags``; ``path`` replaces the file's
+        path (the command shows the one the user typed)."""
+        body = _spell(self.template, self.options, flags)
+        where = path if path is not None else self.path
+        return body if where is None else f"{where}: {body}"
+
+
+def _spell(template, options, flags):
+    """``template`` with ``{0}``, ``{1}`` ... replaced by the ``(name, value)`` pairs of
+    ``options`` as Python arguments or as command-line flags (``value`` None: the name
+    alone; a tuple of pairs: several options, spelled together)."""
+    def one(name, value):
+        if flags:
+            flag = "--" + name.replace("_", "-")
+            return flag if value is None else f"{flag} {value}"
+        return name if value is None else f"{name}={value!r}"
+    spelled = []
+    for option in options:
+        pairs = option if isinstance(option[0], tuple) else (option,)
+        spelled.append((" " if flags else ", ").join(one(*pair) for pair in pairs))
+    return template.format(*spelled)
+
+
 @dataclass(frozen=True)
 class LayerImport:
-    """How one NIR neuron node became a spikefab layer (what :func:`import_nir` reports)."""
+    """How one NIR neuron node became a spikefab layer (what :func:`import_nir` reports).
+
+    The ``*_error`` fields are the largest rounding error of each quantized parameter, in NIR
+    units (``|x scale - round(x scale)| / scale``); ``weight``, ``bias``, ``theta`` and
+    ``beta`` are the float layer the integers approximate (the NIR node under the chosen
+    discretization, thresholds made uniform), which :func:`float_reference` runs."""
 
     node: str                 #: name of the LIF/IF node in the graph
     kind: str                 #: "LIF" or "IF"
@@ -123,7 +172,11 @@ class LayerImport:
     scale: float              #: integer units per NIR unit
     weight_error: float       #: max ``|W scale - W_int| / scale``, in NIR units
     threshold_error: float    #: ``|theta scale - theta_int| / scale``, in NIR units
-    notes: tuple = ()
+    notes: tuple = ()         #: ``(template, options)`` pairs, as :class:`NIRImportError`
+    bias_error: float = 0.0   #: max ``|b scale - b_int| / scale``, in NIR units
+    weight: np.ndarray = field(default=None, compare=False, repr=False)
+    bias: np.ndarray = field(default=None, compare=False, repr=False)
+    theta: float = field(default=None, compare=False, repr=False)
 
     @property
     def beta_error(self):
@@ -136,37 +189,60 @@ class LayerImport:
         no leak to round (beta 0 or 1, where scaling weights, bias and threshold together
         changes no spike)."""
         return (self.beta_error <= _BETA_SNAP and self.weight_error == 0
-                and self.threshold_error == 0
+                and self.threshold_error == 0 and self.bias_error == 0
                 and (self.scale == 1 or self.beta_hw in (0.0, 1.0)))
+
+    def note_texts(self, *, flags=False):
+        """The notes as text, options spelled as Python arguments or (``flags``) as the
+        command's flags."""
+        return [_spell(template, options, flags) for template, options in self.notes]
 
 
 @dataclass(frozen=True)
 class NIRImport:
-    """A network read from NIR and the per-layer record of how it was made."""
+    """A network read from NIR and the per-layer record of how it was made.
+
+    ``repairs`` says what was done to read a file NIR's own reader refuses (``()`` when
+    nothing was); ``producer`` names the tool the graph looks written by when that changes
+    how it reads (``"snnTorch"``), else ``None``."""
 
     network: Network
     layers: tuple
     dt: float
     discretization: str
+    repairs: tuple = ()
+    producer: str = None
 
     @property
     def exact(self):
         return all(layer.exact for layer in self.layers)
 
-    def table(self):
-        """The import report as a Markdown table."""
+    def table(self, *, flags=False):
+        """The import report as Markdown: a table of every quantized parameter's error, the
+        notes and the verdict. Hints name options as Python arguments, or with ``flags`` as
+        ``spikefab nir import`` flags."""
         rows = ["| node | type | neurons | beta asked | beta built | leak | reset | timing "
-                "| scale | max weight error | threshold error |",
-                "|---|---|---:|---:|---:|---|---|---|---:|---:|---:|"]
+                "| scale | max weight error | max bias error | threshold error |",
+                "|---|---|---:|---:|---:|---|---|---|---:|---:|---:|---:|"]
         for layer in self.layers:
             rows.append(
                 f"| {layer.node} | {layer.kind} | {layer.neurons} | {layer.beta:.6g} | "
                 f"{layer.beta_hw:.6g} | {layer.leak} | {layer.reset} ({layer.reset_from}) | "
                 f"{layer.timing} | {layer.scale:.6g} | {layer.weight_error:.3g} | "
-                f"{layer.threshold_error:.3g} |")
-        notes = [f"- {layer.node}: {note}" for layer in self.layers for note in layer.notes]
+                f"{layer.bias_error:.3g} | {layer.threshold_error:.3g} |")
+        notes = [f"- read: {repair}" for repair in self.repairs]
+        notes += [f"- {layer.node}: {note}" for layer in self.layers
+                  for note in layer.note_texts(flags=flags)]
         if not self.exact:
-            verdict = "approximate: see the errors above"
+            errors = "; ".join(f"{layer.node}: " + ", ".join(
+                f"{what} {error:.3g}" for what, error in (
+                    ("leak (beta)", layer.beta_error), ("weights", layer.weight_error),
+                    ("bias", layer.bias_error), ("threshold", layer.threshold_error))
+                if error > (_BETA_SNAP if what.startswith("leak") else 0))
+                for layer in self.layers if not layer.exact)
+            verdict = (f"approximate: rounded {errors} (NIR units); " + _spell(
+                "{0} (weights, bias, threshold) and {1} (a mul leak) make them smaller",
+                (("w_bits", None), ("mul_bits", None)), flags))
         elif all(layer.beta_hw in (0.0, 1.0) for layer in self.layers):
             verdict = "exact: the integer network is the NIR graph's dynamics"
         else:
@@ -210,24 +286,45 @@ def _meta(node, key, default=None):
 
 
 def _read(graph_or_path):
+    """``(graph, repairs)``: the NIR graph, and what was done to read a file NIR's own reader
+    refuses (``()`` for a graph object or a file that reads as it is)."""
     nir = need("nir", "reading NIR graphs", extra="nir")
     if isinstance(graph_or_path, nir.NIRGraph):
-        return graph_or_path
-    if isinstance(graph_or_path, (str, os.PathLike)):
-        path = os.fspath(graph_or_path)
-        if not os.path.isfile(path):
-            raise ValueError(f"{path}: no such NIR file")
+        return graph_or_path, ()
+    if not isinstance(graph_or_path, (str, os.PathLike)):
+        raise TypeError(f"graph must be an nir.NIRGraph or the path of a .nir file, not "
+                        f"{type(graph_or_path).__name__}")
+    path = os.fspath(graph_or_path)
+    if not os.path.isfile(path):
+        raise NIRImportError("no such NIR file", path=path)
+    import h5py
+    if not h5py.is_hdf5(path):
+        raise NIRImportError("not a readable NIR file: it is not HDF5 (nir.write writes "
+                             "HDF5)", path=path)
+    repairs = []
+    try:
+        graph = nir.read(path)
+    except Exception as error:  # noqa: BLE001 - nir's type check or a file that is not NIR
         try:
-            graph = nir.read(path)
-        except Exception as error:  # h5py/nir raise many kinds for a file that is not NIR
-            raise ValueError(f"{path}: not a readable NIR file ({type(error).__name__}: "
-                             f"{error})") from None
-        if not isinstance(graph, nir.NIRGraph):
-            raise ValueError(f"{path}: holds a single {type(graph).__name__} node, not an "
-                             f"NIR graph")
-        return graph
-    raise TypeError(f"graph must be an nir.NIRGraph or the path of a .nir file, not "
-                    f"{type(graph_or_path).__name__}")
+            graph = nir.read(path, type_check=False)
+        except Exception as second:  # noqa: BLE001 - h5py/nir raise many kinds
+            raise NIRImportError(f"not a readable NIR file: an HDF5 file without a NIR "
+                                 f"graph nir.read can parse ({_why(second)})",
+                                 path=path) from None
+        repairs.append(f"nir.read refused the file ({_why(error)}); read with "
+                       f"type_check=False, spikefab checks every size along the chain itself")
+    if not isinstance(graph, nir.NIRGraph):
+        raise NIRImportError(f"holds a single {type(graph).__name__} node, not an NIR graph",
+                             path=path)
+    return graph, tuple(repairs)
+
+
+def _why(error):
+    """An exception as one short clause (h5py's messages span lines and name internals)."""
+    text = " ".join(str(error).split()) or type(error).__name__
+    if isinstance(error, KeyError):
+        text = f"no {text} entry"
+    return text if len(text) <= 160 else text[:157] + "..."
 
 
 def _identity():
@@ -357,6 +454,31 @@ def _bits_for(values):
     return max(W_BITS_RANGE[0], (-lo - 1).bit_length() + 1, hi.bit_length() + 1)
 
 
+def _note_size_one(notes, kind, name, shape):
+    """Note an Input/Output shape with dimensions of size 1 beside others (a batch or time
+    dimension the writer kept, which NIR's type check refuses)."""
+    if shape.size > 1 and np.any(shape == 1) and np.count_nonzero(shape > 1) <= 1:
+        notes.append(f"{kind} {name!r} declares shape {tuple(int(x) for x in shape)}: its "
+                     f"dimensions of size 1 (a batch or time dimension the writer kept) are "
+                     f"dropped: {int(np.prod(shape))} values")
+
+
+def _snntorch_wrote(node):
+    """Whether a LIF node has the marks of snnTorch's exporter: ``r = tau/1e-4`` (or
+    ``tau = r = inf``), ``v_leak = 0``, ``v_reset = 0`` and no metadata."""
+    nir = need("nir", "reading NIR graphs", extra="nir")
+    if not isinstance(node, nir.LIF) or (node.metadata or {}):
+        return False
+    tau, r = (np.asarray(x, dtype=np.float64).reshape(-1) for x in (node.tau, node.r))
+    zero = all(np.all(np.asarray(x if x is not None else 0.0) == 0)
+               for x in (node.v_leak, node.v_reset))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        finite = np.isfinite(tau)
+        marks = np.where(finite, np.abs(r * DT / tau - 1) <= _SNAP,
+                         np.isinf(r) & ~finite)
+    return bool(zero and marks.all())
+
+
 def _hardware_leak(beta, name, leak_mode, mul_bits, metadata):
     """``(leak parameters, beta_hw)``: metadata's exact leak if present, else the mapping
     of the module docstring."""
@@ -409,9 +531,9 @@ def _neuron(node, name, size, dt, discretization):
             bias = v_leak * (1.0 - beta)
     beta = np.where((beta < 0) & (beta >= -_BETA_SNAP), 0.0, beta)  # float32 tau = dt
     if np.any(beta < 0):
-        raise ValueError(f"NIR node {name!r} (LIF): tau = {tau.min():g} < dt = {dt:g} gives "
-                         f"beta = 1 - dt/tau < 0 under forward Euler; pass a smaller dt or "
-                         f"discretization='zoh'")
+        raise NIRImportError(f"NIR node {name!r} (LIF): tau = {tau.min():g} < dt = {dt:g} "
+                             f"gives beta = 1 - dt/tau < 0 under forward Euler; pass a smaller "
+                             f"{{0}} or {{1}}", (("dt", None), ("discretization", "zoh")))
     if not np.all(np.isfinite(scale)) or np.any(scale == 0):
         raise ValueError(f"NIR node {name!r} (LIF): r = {r[0]:g} with tau = {tau[0]:g} gives "
                          f"an input scale of {scale[0]:g}; the input never reaches the "
@@ -425,7 +547,10 @@ def import_nir(graph_or_path, *, w_bits=None, v_bits=None, scale="auto", dt=None
     """Read a NIR graph (an ``nir.NIRGraph`` or a ``.nir`` file) into a :class:`NIRImport`:
     the :class:`Network` and a per-layer report of the discretization and quantization.
 
-    The module docstring states the rules.
+    The module docstring states the rules. Raises :class:`NIRImportError` (a ``ValueError``)
+    for a file or graph it cannot import. The report's ``*_error`` fields give every quantized
+    parameter's rounding error; :func:`compare_with_reference` measures what they do to the
+    spikes.
 
     Parameters
     ----------
@@ -444,9 +569,14 @@ def import_nir(graph_or_path, *, w_bits=None, v_bits=None, scale="auto", dt=None
     leak_mode : "auto", "shift" or "mul"
         "auto": exact shift when beta = 1 - 2**-k, else mul; "shift": nearest shift;
         "mul": ``m / 2**mul_bits`` unless beta is 0 or 1.
+    mul_bits : int in [1, 16]
+        Fraction bits ``f`` of a ``mul`` leak (default 8): beta is built as
+        ``round(beta 2**f) / 2**f``, within ``2**-(f+1)`` of the beta asked for. More bits
+        make the leak closer (and the leak multiplier wider in hardware).
     """
     from .checks import check_choice, check_int
-    graph = _read(graph_or_path)
+    graph, repairs = _read(graph_or_path)
+    squeezed = []
     if dt is None:
         dt = _meta(graph, "dt", DT)
     if isinstance(dt, bool) or not isinstance(dt, (int, float, np.floating, np.integer)) \
@@ -474,16 +604,18 @@ def import_nir(graph_or_path, *, w_bits=None, v_bits=None, scale="auto", dt=None
 
     nir = need("nir", "reading NIR graphs", extra="nir")
     order = _chain(graph)
-    width, pending, layers, reports, last = None, None, [], [], None
+    width, pending, layers, reports, last, producer = None, None, [], [], None, None
     for name in order:
         node = graph.nodes[name]
         kind = type(node).__name__
         if isinstance(node, nir.Input):
             shape = _shape(node.input_type, "input")
             width = int(np.prod(shape)) if shape.size else None
+            _note_size_one(squeezed, "Input", name, shape)
             last = name
             continue
         if isinstance(node, nir.Output):
+            _note_size_one(squeezed, "Output", name, _shape(node.output_type, "output"))
             if pending is not None:
                 raise ValueError(
                     f"NIR node {last!r} ({pending[2]}) comes after the last neuron layer; the "
@@ -552,9 +684,10 @@ def import_nir(graph_or_path, *, w_bits=None, v_bits=None, scale="auto", dt=None
                              f"and > 0, got {threshold.min():g}")
         metadata = {key: _text(value) for key, value in _ours(node).items()}
         if np.any(v_reset != 0) and "reset" not in metadata and reset is None:
-            raise ValueError(f"NIR node {name!r} of type {kind}: v_reset = "
-                             f"{v_reset[v_reset != 0][0]:g}; the hardware resets to 0 or "
-                             f"subtracts the threshold (pass reset='subtract' to ask for it)")
+            raise NIRImportError(f"NIR node {name!r} of type {kind}: v_reset = "
+                                 f"{v_reset[v_reset != 0][0]:g}; the hardware resets to 0 or "
+                                 f"subtracts the threshold (pass {{0}} to ask for it)",
+                                 (("reset", "subtract"),))
         notes = []
         if reset is not None or timing is not None:
             reset_from = "argument"
@@ -564,14 +697,25 @@ def import_nir(graph_or_path, *, w_bits=None, v_bits=None, scale="auto", dt=None
             reset_from = "v_reset"
         layer_reset = reset or metadata.get("reset", "zero")
         layer_timing = timing or metadata.get("timing", "immediate")
+        if reset_from == "v_reset" and _snntorch_wrote(node):
+            producer = "snnTorch"
+            notes.append((
+                "written by snnTorch's exporter, it seems (r = tau/dt with dt = 1e-4, "
+                "v_reset = 0, no reset metadata): snnTorch writes v_reset = 0 for its "
+                "default subtract reset too, so the file has lost the reset and it was read "
+                "as zero/immediate; for snnTorch's defaults (reset_mechanism='subtract', "
+                "reset_delay=True) pass {0}, for reset_mechanism='zero' with reset_delay=True "
+                "pass {1}", ((("reset", "subtract"), ("timing", "delayed")),
+                             ("timing", "delayed"))))
         weight = in_scale[:, None] * weight
         bias = in_scale * bias + leak_bias
         theta = float(threshold.max())
         if np.ptp(threshold) > 0:
             factor = theta / threshold
             weight, bias = factor[:, None] * weight, factor * bias
-            notes.append(f"per-neuron thresholds ({threshold.min():g} to {threshold.max():g}) "
-                         f"made uniform by scaling each neuron's weights and bias")
+            notes.append((f"per-neuron thresholds ({threshold.min():g} to "
+                          f"{threshold.max():g}) made uniform by scaling each neuron's "
+                          f"weights and bias", ()))
         beta0 = float(beta[0])
         leak, beta_hw = _hardware_leak(beta0, name, leak_mode, mul_bits, metadata)
         bits = int(metadata["w_bits"]) if w_bits is None and "w_bits" in metadata else w_bits
@@ -609,18 +753,104 @@ def import_nir(graph_or_path, *, w_bits=None, v_bits=None, scale="auto", dt=None
             node=name, kind=kind, neurons=size, beta=beta0, beta_hw=beta_hw, leak=text,
             reset=layer_reset, timing=layer_timing, reset_from=reset_from, scale=factor,
             weight_error=float(np.max(np.abs(weight * factor - w_int)) / factor),
-            threshold_error=abs(theta * factor - theta_int) / factor, notes=tuple(notes)))
+            threshold_error=abs(theta * factor - theta_int) / factor, notes=tuple(notes),
+            bias_error=float(np.max(np.abs(bias * factor - b_int), initial=0)) / factor,
+            weight=weight, bias=bias, theta=theta))
         pending, width, last = None, size, name
     if not layers:
         raise ValueError(f"the NIR graph has no LIF or IF node; spikefab supports "
                          f"{_SUPPORTED}")
-    return NIRImport(Network(layers), tuple(reports), dt, discretization)
+    if repairs:
+        repairs = repairs + tuple(squeezed)
+    return NIRImport(Network(layers), tuple(reports), dt, discretization, repairs, producer)
 
 
 def from_nir(graph_or_path, **options):
     """Read a NIR graph (object or ``.nir`` file) into a :class:`Network`; ``options`` as
     :func:`import_nir`, which also returns the per-layer report."""
     return import_nir(graph_or_path, **options).network
+
+
+def float_reference(imported, trains):
+    """The NIR graph as :func:`import_nir` read it, run in float64: every layer's spikes
+    ``[B, T, N]`` for the input spike ``trains`` ``[B, T, N0]``.
+
+    Each layer runs the float parameters the integers approximate (``LayerImport.weight``,
+    ``bias``, ``theta``, ``beta``: the NIR node under the chosen discretization) with the
+    golden model's step rule (docs/design.md §2: leak, integrate, fire when ``v > theta``,
+    the layer's reset and timing) and no saturation, as NIR's float membranes have none."""
+    check_instance("imported", imported, NIRImport)
+    from .simulate import check_spike_trains
+    trains, _ = check_spike_trains(trains, imported.network.n_inputs)
+    batch, steps, _ = trains.shape
+    spikes_in = trains.astype(np.float64)
+    out = []
+    for report in imported.layers:
+        weight_t = np.asarray(report.weight, dtype=np.float64).T
+        bias, theta, beta = report.bias, report.theta, report.beta
+        v = np.zeros((batch, report.neurons))
+        fired = np.zeros((batch, report.neurons), dtype=np.bool_)
+        spikes = np.zeros((batch, steps, report.neurons), dtype=np.bool_)
+        for t in range(steps):
+            current = spikes_in[:, t] @ weight_t + bias
+            if report.timing == "immediate":
+                v = beta * v + current
+                fired = v > theta
+                v = v - theta * fired if report.reset == "subtract" else np.where(fired, 0, v)
+            else:
+                if report.reset == "subtract":
+                    v = beta * v + current - theta * fired
+                else:
+                    v = np.where(fired, 0.0, beta * v) + current
+                fired = v > theta
+            spikes[:, t] = fired
+        out.append(spikes)
+        spikes_in = spikes.astype(np.float64)
+    return out
+
+
+def _first_spikes(spikes):
+    """``[B, N]`` step of each neuron's first spike, -1 where it never fires."""
+    first = np.argmax(spikes, axis=1)
+    return np.where(spikes.any(axis=1), first, -1)
+
+
+def compare_with_reference(imported, trains, golden=None):
+    """What the quantization does to behaviour: the integer network (the golden model, or its
+    result ``golden`` for these trains) beside :func:`float_reference` on the same ``trains``.
+
+    Returns a dict: ``layers`` (per layer ``node``, ``float_spikes``, ``integer_spikes``,
+    ``agreement`` — spikes at the same sample, step and neuron over spikes of either, 1.0 when
+    neither spikes —, ``max_shift`` — the largest ``|first spike (integer) - first spike
+    (float)|`` in steps over the (sample, neuron) pairs where both fire, 0 if none —,
+    ``one_only`` — (sample, neuron) pairs where only one of the two fires), ``agreement``
+    and ``max_shift`` over all layers, ``samples``, ``steps``, and ``within_bound``:
+    agreement >= :data:`AGREEMENT_BOUND`, max_shift <= :data:`SHIFT_BOUND` and one_only 0."""
+    from .simulate import simulate
+    check_instance("imported", imported, NIRImport)
+    reference = float_reference(imported, trains)
+    if golden is None:
+        golden = simulate(imported.network, np.asarray(trains))
+    layers, common, either = [], 0, 0
+    for report, floats, ints in zip(imported.layers, reference, golden.spikes):
+        ints = np.asarray(ints, dtype=np.bool_).reshape(floats.shape)
+        both, any_ = int((floats & ints).sum()), int((floats | ints).sum())
+        first_f, first_i = _first_spikes(floats), _first_spikes(ints)
+        fire_both = (first_f >= 0) & (first_i >= 0)
+        layers.append({
+            "node": report.node, "float_spikes": int(floats.sum()),
+            "integer_spikes": int(ints.sum()), "agreement": both / any_ if any_ else 1.0,
+            "max_shift": int(np.abs(first_i - first_f)[fire_both].max(initial=0)),
+            "one_only": int(((first_f >= 0) != (first_i >= 0)).sum())})
+        common, either = common + both, either + any_
+    agreement = common / either if either else 1.0
+    max_shift = max(layer["max_shift"] for layer in layers)
+    one_only = sum(layer["one_only"] for layer in layers)
+    return {"layers": layers, "agreement": agreement, "max_shift": max_shift,
+            "one_only": one_only, "samples": reference[0].shape[0],
+            "steps": reference[0].shape[1],
+            "within_bound": agreement >= AGREEMENT_BOUND and max_shift <= SHIFT_BOUND
+            and one_only == 0}
 
 
 # --- writing ---------------------------------------------------------------------------------

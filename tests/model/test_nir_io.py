@@ -5,6 +5,8 @@ own NIR reader (``snntorch.import_nir``), never from spikefab; the round trip co
 network with itself after a file written by ``nir``.
 """
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -502,3 +504,38 @@ def test_model_package_needs_numpy_only_and_names_the_extras():
     assert done.returncode == 0, done.stderr
     assert "pip install 'spikefab[nir]'" in done.stdout
     assert "pip install 'spikefab[train]'" in done.stdout
+
+
+def test_hints_are_python_arguments_in_the_api_and_flags_for_the_command():
+    from spikefab.model.nir_io import NIRImportError
+    graph = chain(inp(2), nir.Linear(weight=np.eye(2)), lif(2, tau=5e-5), out(2))
+    with pytest.raises(NIRImportError) as error:
+        from_nir(graph)
+    assert "pass a smaller dt or discretization='zoh'" in str(error.value)
+    assert "pass a smaller --dt or --discretization zoh" in error.value.text(flags=True)
+
+
+def test_float_reference_runs_the_graph_in_float64():
+    """The NIR repository's two_lif_neurons.nir, no input: the self-spiking neuron fires where
+    forward Euler written out by hand does (v += dt/tau (1.2 - v), fire above 1, reset 0)."""
+    from spikefab.model.nir_io import compare_with_reference, float_reference
+    imported = import_nir(Path(__file__).parent / "nir_files" / "two_lif_neurons.nir")
+    v, expected = 0.0, []
+    for t in range(400):
+        v += 0.01 * (1.2 - v)
+        if v > 1:
+            expected.append(t)
+            v = 0.0
+    spikes = float_reference(imported, np.zeros((1, 400, 1), dtype=np.int64))
+    assert np.flatnonzero(spikes[0][0, :, 0]).tolist() == expected == [178, 357]
+    assert not spikes[1].any()
+    found = compare_with_reference(imported, np.zeros((1, 400, 1), dtype=np.int64))
+    assert not found["within_bound"] and found["layers"][0]["max_shift"] > 100
+    assert imported.layers[0].bias_error > 0 and not imported.exact
+    exact = import_nir(chain(inp(3), nir.Linear(weight=np.array([[2.0, 1.0, -1.0]])),
+                             nir.IF(r=np.ones(1), v_threshold=np.full(1, 2.0),
+                                    v_reset=np.zeros(1)), out(1)))
+    trains = (np.random.default_rng(0).random((4, 30, 3)) < 0.5).astype(np.int64)
+    found = compare_with_reference(exact, trains)
+    assert found["agreement"] == 1.0 and found["within_bound"]
+    assert found["layers"][0]["integer_spikes"] > 0
