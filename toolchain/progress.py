@@ -74,6 +74,7 @@ class Stage:
         self.total = total
         self.unit = unit
         self.count = 0
+        self.failed = False
         self.parent = parent
         self._progress = progress
         self._visible = visible
@@ -92,6 +93,11 @@ class Stage:
         self.count += n
         if self._visible:
             self._progress._changed(self)
+
+    def fail(self):
+        """End as ``failed after …`` even without an exception (a tool that returned a failure
+        the caller handles)."""
+        self.failed = True
 
     def write(self, text):
         """Print ``text`` as a line of its own without breaking the live line."""
@@ -188,7 +194,7 @@ class Progress:
         outcome = "failed after"
         try:
             yield current
-            outcome = "done in"
+            outcome = "failed after" if current.failed else "done in"
         except KeyboardInterrupt:
             outcome = "interrupted after"
             raise
