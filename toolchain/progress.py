@@ -99,12 +99,13 @@ class Stage:
         the caller handles)."""
         self.failed = True
 
-    def write(self, text):
-        """Print ``text`` as a line of its own without breaking the live line."""
+    def write(self, text, file=None):
+        """Print ``text`` as a line of its own on ``file`` (default: standard error) without
+        breaking the live line."""
         if self._visible:
-            self._progress.write(text)
+            self._progress.write(text, file=file)
         else:
-            print(text, file=sys.stderr)
+            print(text, file=file or sys.stderr, flush=True)
 
     def counted(self):
         """``"4/10 samples"`` (``""`` for an uncounted stage)."""
@@ -172,11 +173,18 @@ class Progress:
             self._emit(text + "\n")
             self._last_line = self.clock()
 
-    def write(self, text):
-        """Print ``text`` as a line of its own (on a terminal, above the live line)."""
-        self._line(text)
+    def write(self, text, file=None):
+        """Print ``text`` as a line of its own on ``file`` (default: the progress stream; on a
+        terminal, above the live line)."""
+        if file is None:
+            self._line(text)
+        else:
+            with self._lock:
+                self._clear()
+                print(text, file=file, flush=True)
         if self.terminal:
-            self._draw()
+            with self._lock:
+                self._draw()
 
     # -- stages -----------------------------------------------------------------------------
     @contextlib.contextmanager
@@ -260,7 +268,8 @@ class Progress:
                     piece += f", {eta}"
                 piece += f", {current.elapsed:.0f} s"
             else:
-                piece += f"{' ' + current.counted() if current.count else ''} {current.elapsed:.0f} s"
+                count = f" {current.counted()}" if current.count else ""
+                piece += f"{count} {current.elapsed:.0f} s"
             pieces.append(piece)
         text = " > ".join(pieces)
         width = (self._width or shutil.get_terminal_size((80, 24)).columns) - 3
@@ -334,9 +343,10 @@ def track(items, name, *, total=None, unit="", show=True, progress=None):
             current.update()
 
 
-def write(text):
-    """Print ``text`` on standard error as a line of its own, above any live progress line."""
+def write(text, file=None):
+    """Print ``text`` as a line of its own on ``file`` (default: standard error), above any
+    live progress line."""
     if _shown():
-        _DEFAULT.write(text)
+        _DEFAULT.write(text, file=file)
     else:
-        print(text, file=sys.stderr)
+        print(text, file=file or sys.stderr, flush=True)
