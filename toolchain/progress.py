@@ -74,6 +74,7 @@ class Stage:
         self.total = total
         self.unit = unit
         self.count = 0
+        self.status = ""
         self.failed = False
         self.parent = parent
         self._progress = progress
@@ -94,6 +95,10 @@ class Stage:
         if self._visible:
             self._progress._changed(self)
 
+    def describe(self, status):
+        """Show ``status`` (e.g. ``"loss 0.412, accuracy 0.87"``) after the count."""
+        self.status = status
+
     def fail(self):
         """End as ``failed after …`` even without an exception (a tool that returned a failure
         the caller handles)."""
@@ -108,10 +113,13 @@ class Stage:
             print(text, file=file or sys.stderr, flush=True)
 
     def counted(self):
-        """``"4/10 samples"`` (``""`` for an uncounted stage)."""
+        """``"4/10 samples"`` (``""`` for an uncounted stage), then the :meth:`describe`
+        status."""
         if self.total is None:
-            return f"{self.count}{_plural(self.unit, self.count)}" if self.count else ""
-        return f"{self.count}/{self.total}{_plural(self.unit, self.total)}"
+            text = f"{self.count}{_plural(self.unit, self.count)}" if self.count else ""
+        else:
+            text = f"{self.count}/{self.total}{_plural(self.unit, self.total)}"
+        return ", ".join(part for part in (text, self.status) if part)
 
 
 class Progress:
