@@ -45,8 +45,14 @@ Toolchain notes:
   dfu-util, not on PyPI). When neither ``DFU_SUFFIX`` is set nor ``dfu-suffix`` is on
   ``PATH``, the flow uses :func:`.dfu.dfu_suffix`, a Python implementation of the same
   16-byte suffix, through a small wrapper script written into the build folder.
+* The build plan's commands run one at a time, each a progress stage on standard error
+  (``synthesis (yosys)``, ``place and route (nextpnr-ice40)``, ``bitstream (icepack)``; see
+  :mod:`spikefab.toolchain.progress`). The tools' console output (YoWASP's "Preparing to run"
+  lines among it) goes to ``<name>.tools.log`` in the build folder, not to the terminal;
+  yosys's and nextpnr's own logs are ``<name>.rpt`` and ``<name>.tim``.
 """
 
+import json
 import os
 import shlex
 import shutil
@@ -102,7 +108,8 @@ def _failure(board, build_dir, name, error):
     if errors:
         return SynthesisError(f"yosys failed for the {board.title} ({rpt}): " + " / ".join(errors))
     return SynthesisError(f"the build for the {board.title} failed in {build_dir} ({error}); "
-                          f"see the logs there ({name}.rpt: yosys, {name}.tim: nextpnr)")
+                          f"see the logs there ({name}.rpt: yosys, {name}.tim: nextpnr, "
+                          f"{name}.tools.log: the tools' console output)")
 
 
 _ENV_LOCK = threading.Lock()
@@ -127,15 +134,54 @@ def _options(value):
     return list(value)
 
 
+#: What each tool of a build plan does, for its progress stage.
+_TOOL_STAGES = {"yosys": "synthesis", "nextpnr-ice40": "place and route",
+                "nextpnr-ecp5": "place and route", "icepack": "bitstream",
+                "ecppack": "bitstream", "dfu-suffix": "DFU suffix"}
+
+
+def tools_log(build_dir, name):
+    """The file that collects the console output of the build's tools (YoWASP's "Preparing
+    to run" lines, nextpnr's warnings), kept out of the user's terminal."""
+    return Path(build_dir) / f"{name}.tools.log"
+
+
+def _run_plan(platform, top, env, *, name, build_dir, kwargs):
+    """Elaborate ``top`` and run the plan's commands one by one, each as a progress stage
+    (:mod:`spikefab.toolchain.progress`), their console output appended to
+    :func:`tools_log`. Raises ``CalledProcessError`` when a tool fails."""
+    from amaranth._toolchain import tool_env_var
+    from spikefab.toolchain.progress import stage
+
+    with stage("elaborating the design and writing RTLIL (Amaranth)"):
+        plan = platform.build(top, name=name, build_dir=str(build_dir), do_build=False,
+                              **kwargs)
+        plan.extract(str(build_dir))
+    log = tools_log(build_dir, name)
+    log.unlink(missing_ok=True)
+    commands = json.loads((build_dir / f"{plan.script}.json").read_text())["commands"]
+    if platform._toolchain_env_var in os.environ:       # a toolchain script to source first
+        commands = [["sh", f"{plan.script}.sh"]]
+    for argv in commands:
+        tool = argv[0]
+        program = env.get(tool_env_var(tool), tool) if tool != "sh" else tool
+        label = (f"{_TOOL_STAGES[tool]} ({tool})" if tool in _TOOL_STAGES
+                 else f"the build script {plan.script}.sh" if tool == "sh" else tool)
+        with stage(label), open(log, "a") as out:
+            out.write(f"$ {' '.join([tool, *argv[1:]])}\n")
+            out.flush()
+            subprocess.run([program, *argv[1:]], cwd=build_dir, env=env, stdout=out,
+                           stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, check=True)
+
+
 def _build(platform, top, env, *, name, build_dir, kwargs):
-    """One ``platform.build`` in the YoWASP environment; returns ``(seconds, error)``."""
+    """One build of ``top`` in the YoWASP environment; returns ``(seconds, error)``."""
     with _ENV_LOCK:
         saved = {var: os.environ.get(var) for var in env}
         os.environ.update(env)
         start = time.perf_counter()
         try:
-            platform.build(top, name=name, build_dir=str(build_dir), do_program=False,
-                           **kwargs)
+            _run_plan(platform, top, env, name=name, build_dir=build_dir, kwargs=kwargs)
             error = None
         except subprocess.CalledProcessError as failed:
             error = failed

@@ -295,8 +295,9 @@ class SweepResult:
 
 
 def _progress(total, desc, enabled):
-    from tqdm import tqdm
-    return tqdm(total=total, desc=desc, unit="point", disable=not enabled, leave=True)
+    """A progress stage with a bar over ``total`` points (:mod:`spikefab.toolchain.progress`)."""
+    from spikefab.toolchain.progress import stage
+    return stage(desc, total=total, unit="point", show=enabled)
 
 
 def _evaluate_key(workload, point, spec, versions):
@@ -349,20 +350,19 @@ def _evaluate(executor, workload_ref, workload, points, spec, cache, progress, o
                                      options)
             futures.append(future)
             chunks[future] = chunk
-    bar = _progress(len(missing), "evaluate (golden + cycle model)", progress)
-    try:
-        for future in executor.as_completed(futures):
-            chunk = chunks[future]
-            for (point, key, inputs), result in zip(chunk, future.result()):
-                cache.put("evaluate", key, result, inputs=inputs, versions=versions)
-                results[point] = result
-                if on_result:
-                    on_result("evaluate", point, result)
-            bar.update(len(chunk))
-    finally:
-        bar.close()
-        for future in futures:
-            future.cancel()
+    with _progress(len(missing), "evaluate (golden + cycle model)", progress) as bar:
+        try:
+            for future in executor.as_completed(futures):
+                chunk = chunks[future]
+                for (point, key, inputs), result in zip(chunk, future.result()):
+                    cache.put("evaluate", key, result, inputs=inputs, versions=versions)
+                    results[point] = result
+                    if on_result:
+                        on_result("evaluate", point, result)
+                bar.update(len(chunk))
+        finally:
+            for future in futures:
+                future.cancel()
     return results, len(missing)
 
 
@@ -390,23 +390,22 @@ def _synthesize(executor, workload_ref, chosen, rows_by_point, spec, cache, prog
                                  timeout_s=spec.synthesis.timeout_s, build_root=build_root,
                                  synth=True)
         futures[future] = key
-    bar = _progress(len(todo), f"synthesize ({label})", progress)
-    try:
-        for future in executor.as_completed(list(futures)):
-            key = futures[future]
-            result = future.result()
-            inputs, points = seen[key]
-            if "error" not in result:
-                cache.put("synthesize", key, result, inputs=inputs, versions=versions)
-            for point in points:
-                results[point] = result
-                if on_result:
-                    on_result("synthesize", point, result)
-            bar.update(1)
-    finally:
-        bar.close()
-        for future in futures:
-            future.cancel()
+    with _progress(len(todo), f"synthesize ({label})", progress) as bar:
+        try:
+            for future in executor.as_completed(list(futures)):
+                key = futures[future]
+                result = future.result()
+                inputs, points = seen[key]
+                if "error" not in result:
+                    cache.put("synthesize", key, result, inputs=inputs, versions=versions)
+                for point in points:
+                    results[point] = result
+                    if on_result:
+                        on_result("synthesize", point, result)
+                bar.update(1)
+        finally:
+            for future in futures:
+                future.cancel()
     return results, len(todo)
 
 

@@ -39,11 +39,14 @@ from spikefab.hw.verilog import convert
 from spikefab.model import HardwareConfig, Network
 from spikefab.model.events import event_stream, sample_starts
 from spikefab.model.simulate import check_spike_trains
+from spikefab.toolchain.progress import stage
 
 __all__ = ["HardwareRun", "BACKENDS", "Cosimulation", "cosimulate", "event_stream",
            "mismatches", "run_accelerator"]
 
 BACKENDS = ("amaranth", "verilator", "icarus")
+_BACKEND_NAMES = {"amaranth": "Amaranth simulator", "verilator": "Verilator",
+                  "icarus": "Icarus Verilog"}
 COUNTER_NAMES = ("events", "words", "synaptic_updates", "busy", "stall")
 
 
@@ -276,7 +279,9 @@ def _run_cocotb(dut, events, batch, limit, simulator, waves, build_dir):
         vectors = folder / "run.json"
         output = folder / "out.json"
         vectors.write_text(json.dumps(geometry))
-        run_cocotb(verilog=convert(dut, "accelerator"), toplevel="accelerator",
+        with stage("generating the accelerator's Verilog (Amaranth)"):
+            verilog = convert(dut, "accelerator")
+        run_cocotb(verilog=verilog, toplevel="accelerator",
                    test_module="spikefab.sim.cocotb_accelerator", build_dir=folder,
                    simulator=simulator, waves=bool(waves),
                    extra_env={"SPIKEFAB_RUN": str(vectors), "SPIKEFAB_OUT": str(output)})
@@ -369,43 +374,46 @@ class Cosimulation:
 def cosimulate(network, config, trains, *, build_dir=None, chunk=20, backend="verilator",
                golden=None, stop=False, progress=True, unit="batch", run=None):
     """Run ``trains`` ``[B, T, N0]`` through the accelerator ``chunk`` samples back to back at
-    a time (one progress step each, ``progress=False`` hides the bar) and check every run
+    a time (a progress bar over the samples, updated per chunk, on standard error;
+    ``progress=False`` hides it) and check every run
     against the golden and the cycle model with :func:`mismatches`: every spike of every
     layer, count, class, result cycle and performance counter. Returns a
     :class:`Cosimulation`.
 
     ``golden`` (a :class:`~spikefab.model.SimResult` of all of ``trains``, optional) is also
     compared with the golden model recomputed for each chunk; ``stop=True`` ends at the first
-    chunk that differs. ``run`` replaces :func:`run_accelerator` (tests).
+    chunk that differs. ``run`` replaces :func:`run_accelerator` (tests). ``unit`` is
+    ignored (the bar counts samples); it is kept for existing callers.
     """
-    from tqdm import tqdm
-
     if run is None:
         run = run_accelerator
     trains = np.asarray(trains)
     found = Cosimulation(classes=np.zeros(0, np.int64),
                          counts=np.zeros((0, network.n_outputs), np.int64))
     classes, counts = [], []
-    for start in tqdm(range(0, len(trains), chunk), desc="co-simulation (Verilator)",
-                      unit=unit, disable=not progress):
-        part = trains[start:start + chunk]
-        hardware = run(network, config, part, backend=backend, build_dir=build_dir)
-        problems, expected = mismatches(network, config, part, hardware, first=start)
-        if golden is not None and not np.array_equal(
-                expected.predicted, np.asarray(golden.predicted)[start:start + len(part)]):
-            problems.append("the golden model is not deterministic")
-        if problems:
-            found.mismatches.append(f"samples {start}..{start + len(part) - 1}: "
-                                    + "; ".join(problems))
-            if stop:
-                break
-        classes += hardware.classes.tolist()
-        counts += hardware.counts.tolist()
-        found.chunk_cycles.append(hardware.total)
-        found.chunk_speeds.append(hardware.cycles_per_second)
-        found.sim_cycles += hardware.sim_cycles
-        found.wall_seconds += hardware.wall_seconds
-        found.build_seconds += hardware.extra.get("build_seconds", 0.0)
+    label = f"co-simulation ({_BACKEND_NAMES.get(backend, backend)})"
+    with stage(label, total=len(trains), unit="sample", show=progress) as bar:
+        for start in range(0, len(trains), chunk):
+            part = trains[start:start + chunk]
+            hardware = run(network, config, part, backend=backend, build_dir=build_dir)
+            problems, expected = mismatches(network, config, part, hardware, first=start)
+            if golden is not None and not np.array_equal(
+                    expected.predicted, np.asarray(golden.predicted)[start:start + len(part)]):
+                problems.append("the golden model is not deterministic")
+            if problems:
+                found.mismatches.append(f"samples {start}..{start + len(part) - 1}: "
+                                        + "; ".join(problems))
+                bar.fail()
+                if stop:
+                    break
+            classes += hardware.classes.tolist()
+            counts += hardware.counts.tolist()
+            found.chunk_cycles.append(hardware.total)
+            found.chunk_speeds.append(hardware.cycles_per_second)
+            found.sim_cycles += hardware.sim_cycles
+            found.wall_seconds += hardware.wall_seconds
+            found.build_seconds += hardware.extra.get("build_seconds", 0.0)
+            bar.update(len(part))
     if classes:
         found.classes = np.array(classes, dtype=np.int64)
         found.counts = np.array(counts, dtype=np.int64)

@@ -86,6 +86,7 @@ from spikefab.model.events import SAMPLE, SPIKE, STEP, event_stream
 
 from spikefab.sim.link_reference import FuzzFailure, Shadow, parse_request_bytes, read_reply
 from spikefab.sim.link_verilator import VerilatorSerial, build, hostlink_design
+from spikefab.toolchain.progress import stage
 
 __all__ = [
     "FuzzFailure",
@@ -832,22 +833,25 @@ class LinkFuzzer:
     # -- the run -----------------------------------------------------------------------------
     def run(self, frames):
         began = time.perf_counter()
-        try:
-            self.check_after_burst()                  # the device works before any fuzz
-            while self.report.frames < frames:
-                self.burst_index += 1
-                self.history = []
-                size = int(self.rng.integers(self.burst[0], self.burst[1] + 1))
-                target = min(frames, self.report.frames + size)
-                while self.report.frames < target:
-                    self.item()
-                self.check_after_burst()
-                self.report.bursts += 1
-                if self.log and self.report.bursts % 50 == 0:
-                    self.log(f"  {self.report.frames} frames, {self.report.bursts} bursts, "
-                             f"{time.perf_counter() - began:.0f} s")
-        except (FuzzFailure, Exception) as error:
-            self.report.failure = self._describe(error)
+        with stage("fuzzing the host link (Verilator)", total=frames, unit="frame") as bar:
+            try:
+                self.check_after_burst()              # the device works before any fuzz
+                while self.report.frames < frames:
+                    self.burst_index += 1
+                    self.history = []
+                    size = int(self.rng.integers(self.burst[0], self.burst[1] + 1))
+                    target = min(frames, self.report.frames + size)
+                    while self.report.frames < target:
+                        self.item()
+                    self.check_after_burst()
+                    self.report.bursts += 1
+                    bar.update(self.report.frames - bar.count)     # once per burst
+                    if self.log and self.report.bursts % 50 == 0:
+                        self.log(f"  {self.report.frames} frames, {self.report.bursts} bursts, "
+                                 f"{time.perf_counter() - began:.0f} s")
+            except (FuzzFailure, Exception) as error:
+                self.report.failure = self._describe(error)
+                bar.fail()
         self.report.wall_seconds = time.perf_counter() - began
         self.report.cycles = self.port.cycles
         return self.report

@@ -72,6 +72,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from spikefab.toolchain import verilator_env, verilator_root
+from spikefab.toolchain.progress import stage
 
 __all__ = [
     "BuildError",
@@ -339,7 +340,7 @@ def _build_in(design, work, trace, jobs):
     command += ["harness.v"] + [str(p.resolve()) for p in design.sources + design.extra_sources]
     command.append("main.cpp")
     log = work / "build.log"
-    with open(log, "w") as handle:
+    with open(log, "w") as handle, stage(f"compiling {design.toplevel} with Verilator"):
         handle.write(" ".join(command) + "\n")
         handle.flush()
         result = subprocess.run(command, cwd=work, env=verilator_env(), stdout=handle,

@@ -51,6 +51,7 @@ import numpy as np
 
 from spikefab.model import (LEAK_MODES, RESET_MECHANISMS, RESET_TIMINGS, HardwareConfig,
                             Network, cycle_model, simulate)
+from spikefab.toolchain.progress import stage
 from spikefab.sim.random_networks import (DEPTH_KINDS, LANE_KINDS, NEURON_MODES,
                                           random_config, random_network, random_sample)
 from spikefab.toolchain import ToolNotFound
@@ -465,42 +466,37 @@ def soak(seed, cases, *, per_build=DEFAULT_PER_BUILD, out="build/soak", only=Non
     echo(f"replay one network K with: {replay_command(seed, 'K', cases, per_build)}")
     began = time.perf_counter()
     records = []
-    try:
-        from tqdm import tqdm
-        bar = tqdm(total=todo, unit="case", desc="soak", disable=not progress, file=sys.stderr)
-    except ImportError:                             # pragma: no cover - tqdm is a dependency
-        bar = None
-
     name = "summary" if only is None else f"summary-only-{only}"
-
-    def done(record):
-        records.append(record)
-        if bar is not None:
+    with stage("soak (Verilator co-simulations)", total=todo, unit="case",
+               show=progress) as bar:
+        def done(record):
+            records.append(record)
             bar.update(record["cases"])
-        partial = _summary(seed, cases, per_build, only, jobs, records,
-                           time.perf_counter() - began)
-        partial["complete"] = False                 # rewritten after every build
-        (out / f"{name}.json").write_text(json.dumps(partial, indent=1))
-        if record["problems"]:
-            message = (f"*** MISMATCH in network {record['index']}: {len(record['failed'])} of "
-                       f"{record['cases']} cases ({record['description']})\n    "
-                       + "\n    ".join(record["problems"][:8])
-                       + (f"\n    … {len(record['problems']) - 8} more"
-                          if len(record["problems"]) > 8 else "")
-                       + f"\n    saved in {record.get('saved')}\n    replay: {record['replay']}")
-            (bar.write if bar is not None else echo)(message)
+            partial = _summary(seed, cases, per_build, only, jobs, records,
+                               time.perf_counter() - began)
+            partial["complete"] = False                 # rewritten after every build
+            (out / f"{name}.json").write_text(json.dumps(partial, indent=1))
+            if record["problems"]:
+                message = (f"*** MISMATCH in network {record['index']}: "
+                           f"{len(record['failed'])} of {record['cases']} cases "
+                           f"({record['description']})\n    "
+                           + "\n    ".join(record["problems"][:8])
+                           + (f"\n    … {len(record['problems']) - 8} more"
+                              if len(record["problems"]) > 8 else "")
+                           + f"\n    saved in {record.get('saved')}"
+                           + f"\n    replay: {record['replay']}")
+                bar.write(message, file=sys.stdout)
+                bar.fail()
 
-    args = [(seed, k, plan[k], per_build, str(out), keep, cases) for k in indices]
-    if jobs == 1:
-        for item in args:
-            done(_worker(*item))
-    else:
-        from concurrent.futures import ProcessPoolExecutor
-        with ProcessPoolExecutor(max_workers=jobs) as pool:
-            for record in pool.map(_worker, *zip(*args)):
-                done(record)
-    if bar is not None:
-        bar.close()
+        args = [(seed, k, plan[k], per_build, str(out), keep, cases) for k in indices]
+        if jobs == 1:
+            for item in args:
+                done(_worker(*item))
+        else:
+            from concurrent.futures import ProcessPoolExecutor
+            with ProcessPoolExecutor(max_workers=jobs) as pool:
+                for record in pool.map(_worker, *zip(*args)):
+                    done(record)
     wall = time.perf_counter() - began
     summary = _summary(seed, cases, per_build, only, jobs, records, wall)
     summary["complete"] = True

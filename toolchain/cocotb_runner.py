@@ -3,7 +3,10 @@
 :func:`run_cocotb` converts nothing itself: give it Verilog text (or files) and the
 Python module holding the ``@cocotb.test()`` coroutines. It builds the simulator model in
 ``build_dir`` (reused when the Verilog did not change) and raises
-:class:`CocotbFailure` naming the failing tests if any cocotb test fails.
+:class:`CocotbFailure` naming the failing tests if any cocotb test fails. The build and the
+test run are progress stages on standard error (``compiling <top> with Verilator``,
+``simulating <top> (Verilator, cocotb)``; :mod:`spikefab.toolchain.progress`); the tools'
+output goes to ``build.log`` and ``test.log`` in ``build_dir``.
 """
 
 import contextlib
@@ -12,6 +15,7 @@ import sys
 from pathlib import Path
 
 from spikefab.toolchain import verilator_env
+from spikefab.toolchain.progress import stage
 
 __all__ = ["CocotbFailure", "environment", "log_tail", "run_cocotb"]
 
@@ -52,6 +56,8 @@ def log_tail(path, lines=40):
     except OSError:
         return f"(no log at {path})"
 
+
+_SIMULATOR_NAMES = {"verilator": "Verilator", "icarus": "Icarus Verilog"}
 
 _BUILD_ARGS = {
     "verilator": ["-Wno-fatal"],
@@ -101,18 +107,21 @@ def run_cocotb(*, verilog, toplevel, test_module, build_dir, python_paths=(),
     with environment(env), _sys_path(paths):
         runner = get_runner(simulator)
         build_args = _BUILD_ARGS.get(simulator, [])
+        name = _SIMULATOR_NAMES.get(simulator, simulator)
         try:
-            runner.build(sources=[source], hdl_toplevel=toplevel, build_dir=build_dir,
-                         timescale=("1ns", "1ps"), build_args=build_args, waves=waves,
-                         log_file=build_dir / "build.log")
+            with stage(f"compiling {toplevel} with {name}"):
+                runner.build(sources=[source], hdl_toplevel=toplevel, build_dir=build_dir,
+                             timescale=("1ns", "1ps"), build_args=build_args, waves=waves,
+                             log_file=build_dir / "build.log")
         except SystemExit as exc:
             raise CocotbFailure(f"building {toplevel} with {simulator} failed:\n"
                                 + log_tail(build_dir / "build.log")) from exc
         try:
-            results = runner.test(hdl_toplevel=toplevel, test_module=test_module,
-                                  build_dir=build_dir, test_dir=build_dir,
-                                  extra_env=dict(extra_env or {}), waves=waves,
-                                  log_file=build_dir / "test.log")
+            with stage(f"simulating {toplevel} ({name}, cocotb)"):
+                results = runner.test(hdl_toplevel=toplevel, test_module=test_module,
+                                      build_dir=build_dir, test_dir=build_dir,
+                                      extra_env=dict(extra_env or {}), waves=waves,
+                                      log_file=build_dir / "test.log")
         except SystemExit as exc:
             raise CocotbFailure(f"the {simulator} simulation of {toplevel} ended abnormally:\n"
                                 + log_tail(build_dir / "test.log")) from exc

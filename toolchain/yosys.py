@@ -54,6 +54,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .env import yowasp_env
+from .progress import stage
 
 __all__ = ["SYNTH_COMMANDS", "FAMILY_OPTIONS", "WORKAROUNDS", "Attempt", "YosysRun",
            "YosysError", "synthesize", "synthesize_verilog", "synthesize_rtlil", "workarounds_for",
@@ -336,15 +337,19 @@ def synthesize(source, top, family, build_dir, *, language="verilog", opts=(),
             stale.unlink(missing_ok=True)
         extra = opts + ((workaround,) if workaround else ())
         script.write_text(_script(read, source_path.name, command, top, extra, stat_file.name))
-        returncode, timed_out, seconds, peak_mb = _run(
-            [env["YOSYS"], "-q", "-l", log.name, "-s", script.name], cwd=build_dir, env=env,
-            timeout=timeout, output=build_dir / f"{stem}.out")      # console: -q, little
-        log_text = log.read_text(errors="replace") if log.exists() else ""
-        out = build_dir / f"{stem}.out"
-        out_text = out.read_text(errors="replace") if out.exists() else ""
-        failure = failure_line(log_text, out_text, returncode, timed_out)
-        if not failure and not stat_file.exists():
-            failure = f"no stat output {stat_file.name}"
+        label = f"synthesis of {top} for {family} (yosys{' ' + workaround if workaround else ''})"
+        with stage(label) as running:
+            returncode, timed_out, seconds, peak_mb = _run(
+                [env["YOSYS"], "-q", "-l", log.name, "-s", script.name], cwd=build_dir,
+                env=env, timeout=timeout, output=build_dir / f"{stem}.out")  # console: -q
+            log_text = log.read_text(errors="replace") if log.exists() else ""
+            out = build_dir / f"{stem}.out"
+            out_text = out.read_text(errors="replace") if out.exists() else ""
+            failure = failure_line(log_text, out_text, returncode, timed_out)
+            if not failure and not stat_file.exists():
+                failure = f"no stat output {stat_file.name}"
+            if failure:
+                running.fail()
         attempts.append(Attempt(workaround, returncode, log, seconds, failure))
         if not failure:
             return YosysRun(top=top, family=family,

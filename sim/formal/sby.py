@@ -21,6 +21,7 @@ from amaranth.hdl import Assert
 
 from spikefab.hw.elaboration import driven_signals
 from spikefab.toolchain import ToolNotFound
+from spikefab.toolchain.progress import stage
 
 __all__ = [
     "FormalResult",
@@ -136,12 +137,16 @@ def run_sby(design, workdir, *, mode="prove", depth=8, name=None, timeout=300):
     (workdir / "design.il").write_text(rtlil.convert(design, name="top", ports=[]))
     (workdir / f"{name}.sby").write_text(_sby_text(mode, depth, "design.il"))
     start = time.monotonic()
-    run = subprocess.run([env["SBY"], "-f", f"{name}.sby"], cwd=workdir, env=env, timeout=timeout,
-                         capture_output=True, text=True, check=False)
+    what = {"prove": "k-induction", "bmc": "bounded model check", "cover": "cover"}.get(mode, mode)
+    with stage(f"{what} of {type(design).__name__}, depth {depth} (sby)") as proof:
+        run = subprocess.run([env["SBY"], "-f", f"{name}.sby"], cwd=workdir, env=env,
+                             timeout=timeout, capture_output=True, text=True, check=False)
+        status = (workdir / name / "status").read_text().split()[0] \
+            if (workdir / name / "status").exists() else "ERROR"
+        if status != "PASS":
+            proof.fail()
     seconds = time.monotonic() - start
     log = run.stdout + run.stderr
-    status = (workdir / name / "status").read_text().split()[0] \
-        if (workdir / name / "status").exists() else "ERROR"
     properties = getattr(design, "properties", {})
     failed = sorted({properties.get(where, where)
                      for where in re.findall(r"failed assertion \S+ at (\S+)", log)})

@@ -52,6 +52,7 @@ from spikefab.model import HardwareConfig, Network
 from spikefab.model.simulate import check_spike_trains
 from spikefab.sim.gatesim.cells import cell_model_files, check_models
 from spikefab.sim.gatesim.netlist import X_INITIAL, port_directions
+from spikefab.toolchain.progress import track
 
 __all__ = ["BOARD_BUILD_ARGS", "BOARD_STARTUP_CYCLES", "BOARD_SAMPLES", "BoardRun",
            "netlist_cells", "board_link_design", "board_cycle_model", "run_board_netlist",
@@ -358,12 +359,9 @@ def run_board_netlist(board, network, config, spikes, *, build_dir, netlist=None
         else:
             if loaded:
                 _load_layers(device, network, loaded)
-            items = list(trains)
-            if progress:
-                from tqdm import tqdm
-                items = tqdm(items, desc=f"{spec.name} netlist", unit="sample")
             try:
-                for sample in items:
+                for sample in track(list(trains), f"the {spec.title} bitstream's netlist "
+                                    f"over its UART (Verilator)", unit="sample", show=progress):
                     if reset_each:
                         device.reset()
                     results += device.infer(sample[None])

@@ -141,6 +141,7 @@ import numpy as np
 from spikefab.model import HardwareConfig, Network
 from spikefab.model.simulate import check_spike_trains
 from spikefab.sim.gatesim.cells import _check_family, cell_model_files, check_models
+from spikefab.toolchain.progress import stage
 
 __all__ = ["DEFAULT_BOARDS", "X_INITIAL", "BUILD_ARGS", "GateNetlist", "synthesize_netlist",
            "accelerator_netlist", "top_ports", "port_directions", "control_file",
@@ -245,13 +246,17 @@ def synthesize_netlist(verilog, top, family, build_dir, *, opts=(), workarounds=
         script.write_text(f"read_verilog {source.name}\n{synth}\nstat\n"
                           f"tee -q -o {stat.name} stat -json\n"
                           f"write_verilog -noattr {netlist.name}\n")
-        returncode, timed_out, seconds, _peak = _run(
-            [env["YOSYS"], "-q", "-l", log.name, "-s", script.name], cwd=build_dir, env=env,
-            timeout=timeout, output=build_dir / f"{top}.synth.out")
-        text = log.read_text(errors="replace") if log.exists() else ""
-        failure = failure_line(text, "", returncode, timed_out)
-        if not failure and not netlist.exists():
-            failure = f"no netlist {netlist.name}"
+        with stage(f"gate-level synthesis of {top} for {family} "
+                   f"(yosys{' ' + workaround if workaround else ''})") as running:
+            returncode, timed_out, seconds, _peak = _run(
+                [env["YOSYS"], "-q", "-l", log.name, "-s", script.name], cwd=build_dir,
+                env=env, timeout=timeout, output=build_dir / f"{top}.synth.out")
+            text = log.read_text(errors="replace") if log.exists() else ""
+            failure = failure_line(text, "", returncode, timed_out)
+            if not failure and not netlist.exists():
+                failure = f"no netlist {netlist.name}"
+            if failure:
+                running.fail()
         if not failure:
             return GateNetlist(path=netlist, top=top, family=family, synth_command=synth,
                                cells=parse_stat(stat.read_text(), top), log=log,
@@ -489,21 +494,24 @@ def simulate_netlist(netlist, network, config, spikes, *, build_dir=None, x_init
             runner = _runner()
             began = time.perf_counter()
             try:
-                runner.build(sources=[vlt, wrapper, netlist.path, *models],
-                             includes=includes, hdl_toplevel="gate_top", build_dir=folder,
-                             timescale=("1ns", "1ps"), build_args=list(BUILD_ARGS),
-                             waves=waves, log_file=folder / "build.log")
+                with stage(f"compiling the {netlist.family} gate-level netlist with Verilator"):
+                    runner.build(sources=[vlt, wrapper, netlist.path, *models],
+                                 includes=includes, hdl_toplevel="gate_top", build_dir=folder,
+                                 timescale=("1ns", "1ps"), build_args=list(BUILD_ARGS),
+                                 waves=waves, log_file=folder / "build.log")
             except SystemExit as exc:
                 raise CocotbFailure(f"building the {netlist.family} netlist with Verilator "
                                     f"failed:\n" + log_tail(folder / "build.log")) from exc
             built = time.perf_counter()
             try:
-                results = runner.test(hdl_toplevel="gate_top",
-                                      test_module="spikefab.sim.cocotb_accelerator",
-                                      build_dir=folder, test_dir=folder, plusargs=plusargs,
-                                      extra_env={"SPIKEFAB_RUN": str(vectors),
-                                                 "SPIKEFAB_OUT": str(output)},
-                                      waves=waves, log_file=folder / "test.log")
+                with stage(f"simulating the {netlist.family} gate-level netlist "
+                           f"(Verilator, cocotb)"):
+                    results = runner.test(hdl_toplevel="gate_top",
+                                          test_module="spikefab.sim.cocotb_accelerator",
+                                          build_dir=folder, test_dir=folder, plusargs=plusargs,
+                                          extra_env={"SPIKEFAB_RUN": str(vectors),
+                                                     "SPIKEFAB_OUT": str(output)},
+                                          waves=waves, log_file=folder / "test.log")
             except SystemExit as exc:
                 raise CocotbFailure("the gate-level simulation ended abnormally:\n"
                                     + log_tail(folder / "test.log")) from exc
