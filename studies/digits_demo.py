@@ -29,10 +29,11 @@ from spikefab.model import (DIGITS, FORMATS, HardwareConfig, compile_weights, cy
                             encode_images, load_dataset, mlp_network, simulate, train_mlp)
 from spikefab.sim.cosim import cosimulate
 from spikefab.studies.report import (Mismatch, Phases, StudyError, activity_plot,
-                                     output_folder, raster_plot, pyplot, save_figure)
+                                     align_tables, indent, integer_ticks, output_folder,
+                                     percent, pyplot, raster_plot, save_figure, table)
 from spikefab.toolchain import ToolNotFound
 
-__all__ = ["QUICK_SAMPLES", "MAX_STEPS", "DigitsDemo", "run", "render"]
+__all__ = ["QUICK_SAMPLES", "MAX_STEPS", "DigitsDemo", "accuracy_figure", "run", "render"]
 
 QUICK_SAMPLES = 60
 MAX_STEPS = (1 << 16) - 1         # the board's host link counts steps in 16 bits
@@ -60,24 +61,64 @@ class DigitsDemo:
     out: Path = Path("build/demo")
 
 
-def plots(folder, network, golden, spikes, sweeps):
+#: The sweeps of step 4: weight bits (at the chosen density) and, without ``--quick``, weight
+#: density (at the chosen weight bits, each density trained anew).
+SWEEP_BITS = (2, 3, 4, 5, 6, 8)
+SWEEP_DENSITIES = (1.0, 0.7, 0.5, 0.3, 0.2, 0.1)
+
+
+def accuracy_figure(sweeps, *, w_bits, density, accuracy):
+    """``accuracy.png``'s figure: one panel per sweep of ``sweeps`` (``{"weight bits":
+    [(bits, accuracy), ...], "weight density": [(density, accuracy), ...]}``), each titled
+    with the parameter held fixed, and the chosen design (``w_bits``, ``density``, its golden
+    ``accuracy``) marked with a star in each. Returns the figure."""
     plt = pyplot()
-
-    layers = [spikes] + list(golden.spikes)
-    names = ["input"] + [f"layer {i + 1}" for i in range(len(network))]
-    paths = {"activity": activity_plot(folder, names, layers),
-             "raster": raster_plot(folder, names, layers, golden.predicted[0])}
-
-    fig, axes = plt.subplots(1, len(sweeps), figsize=(5 * len(sweeps), 3.5), squeeze=False)
-    for ax, (label, points) in zip(axes[0], sweeps.items()):
+    fig, axes = plt.subplots(1, len(sweeps), figsize=(5.5 * len(sweeps), 3.8), squeeze=False)
+    for ax, (name, points) in zip(axes[0], sweeps.items()):
         xs, ys = zip(*points)
-        ax.plot(xs, [100 * v for v in ys], marker="o")
-        ax.set_xlabel(label)
-        ax.set_ylabel("SNN test accuracy (%)")
+        ys = [100 * y for y in ys]
+        if name == "weight bits":
+            chosen = w_bits
+            ax.set_xlabel("weight bits")
+            ax.set_title(f"Accuracy against weight bits\n"
+                         f"(density held at {percent(density, None)})")
+            integer_ticks(ax.xaxis)
+        else:
+            xs, chosen = [100 * x for x in xs], 100 * density
+            ax.set_xlabel("weights kept (%)")
+            ax.set_title(f"Accuracy against weight density\n(weight bits held at {w_bits}; "
+                         f"each density trained anew)")
+        ax.plot(xs, ys, marker="o", label="sweep")
+        ax.plot([chosen], [100 * accuracy], marker="*", markersize=16, linestyle="none",
+                color="tab:red", label=f"chosen design ({percent(accuracy)})")
+        ax.set_ylabel("SNN test accuracy (%), golden model")
+        ax.set_ylim(0, 100)
         ax.grid(True, alpha=0.3)
-    fig.suptitle("Accuracy of the quantized SNN (golden model)")
-    paths["accuracy"] = save_figure(fig, folder / "accuracy.png")
-    return paths
+        ax.legend(loc="lower right")
+    return fig
+
+
+def plots(folder, network, golden, spikes, sweeps, labels, settings, accuracy):
+    names = ["input"] + [f"layer {i + 1}" for i in range(len(network))]
+    layers = [spikes] + list(golden.spikes)
+    return {"activity": activity_plot(folder, names, layers),
+            "raster": raster_plot(folder, names, layers, predicted=golden.predicted[0],
+                                  label=labels[0]),
+            "accuracy": save_figure(accuracy_figure(sweeps, w_bits=settings.w_bits,
+                                                    density=settings.density,
+                                                    accuracy=accuracy),
+                                    folder / "accuracy.png")}
+
+
+def sweep_table(name, points, chosen):
+    """A sweep as a table: the swept value and its accuracy, the chosen design marked."""
+    if name == "weight bits":
+        rows = [(f"{bits} bits", percent(acc), "chosen" if bits == chosen else "")
+                for bits, acc in points]
+        return table(["weight bits", "accuracy", "note"], rows, right=[0, 1])
+    rows = [(percent(density, None), percent(acc), "chosen" if density == chosen else "")
+            for density, acc in points]
+    return table(["weights kept", "accuracy", "note"], rows, right=[0, 1])
 
 
 def run(settings=None, *, options=None):
@@ -96,7 +137,8 @@ def run(settings=None, *, options=None):
     print(f"   {len(x_train)} training and {len(x_test)} test images of 64 pixels")
     phases.done("data")
 
-    print(f"2. train: MLP 64-{settings.hidden}-10 (scikit-learn), prune to {settings.density:.0%}, "
+    print(f"2. train: MLP 64-{settings.hidden}-10 (scikit-learn), prune to "
+          f"{percent(settings.density, None)}, "
           f"fine-tune under the mask")
     mlp, (dense_w, dense_b) = train_mlp(x_train, y_train, hidden=settings.hidden,
                                         density=settings.density, lanes=settings.lanes)
@@ -105,7 +147,8 @@ def run(settings=None, *, options=None):
     mlp.coefs_, mlp.intercepts_ = dense_w, dense_b
     float_dense = mlp.score(x_test, y_test)
     mlp.coefs_, mlp.intercepts_ = pruned_w, pruned_b
-    print(f"   float accuracy: {float_dense:.2%} dense, {float_pruned:.2%} pruned + fine-tuned")
+    print(f"   float accuracy: {percent(float_dense)} dense, {percent(float_pruned)} pruned + "
+          f"fine-tuned")
     phases.done("train")
 
     print(f"3. convert: threshold balancing, {settings.w_bits}-bit weights, IF neurons")
@@ -118,8 +161,14 @@ def run(settings=None, *, options=None):
                                     queue_depth=16)
     memory = {fmt: sum(compile_weights(layer, c.lanes, fmt).size_bits
                        for layer, c in zip(network, config.layers)) for fmt in FORMATS}
-    print(f"   weights kept per layer {[f'{k:.1%}' for k in kept]} ({total_kept:.1%} overall); "
-          f"thresholds {[layer.theta for layer in network]}; memory bits {memory}")
+    print(indent(table(
+        ["layer", "neurons", "fan-in", "weights kept", "threshold"],
+        [(f"layer {i + 1}", layer.neurons, layer.fan_in, percent(k), layer.theta)
+         for i, (layer, k) in enumerate(zip(network, kept))]
+        + [("all", "", "", percent(total_kept), "")])))
+    print(indent(table(["weight format", "weight memory", "note"],
+                       [(fmt, f"{bits:,} bits", "chosen" if fmt == settings.format else "")
+                        for fmt, bits in memory.items()], right=[1])))
     phases.done("convert")
 
     print(f"4. golden inference on all {len(x_test)} test images, {settings.encoder} code, "
@@ -128,28 +177,40 @@ def run(settings=None, *, options=None):
     golden = simulate(network, spikes)
     snn_accuracy = float((golden.predicted == y_test).mean())
     activity = [float(np.asarray(s).mean()) for s in [spikes] + list(golden.spikes)]
-    print(f"   quantized SNN accuracy {snn_accuracy:.2%}; spike activity per step "
-          f"{[f'{a:.1%}' for a in activity]}")
+    print(f"   quantized SNN accuracy {percent(snn_accuracy)}")
+    print(indent(table(["layer", "neurons spiking per step"],
+                       [(name, percent(a)) for name, a in
+                        zip(["input"] + [f"layer {i + 1}" for i in range(len(network))],
+                            activity)])))
     sweeps = {"weight bits": []}
-    for bits in (2, 3, 4, 5, 6, 8):
+    for bits in SWEEP_BITS:
         net = mlp_network(mlp, x_train, w_bits=bits, density=settings.density, lanes=settings.lanes)
         sweeps["weight bits"].append(
             (bits, float((simulate(net, spikes).predicted == y_test).mean())))
+    print(f"   sweep of the weight bits, density held at {percent(settings.density, None)}:")
+    print(indent(sweep_table("weight bits", sweeps["weight bits"], settings.w_bits)))
     if not settings.quick:
         sweeps["weight density"] = []
-        for density in (1.0, 0.7, 0.5, 0.3, 0.2, 0.1):
+        for density in SWEEP_DENSITIES:
             model, _ = train_mlp(x_train, y_train, hidden=settings.hidden, density=density,
                                  lanes=settings.lanes, epochs=30)
             net = mlp_network(model, x_train, w_bits=settings.w_bits, density=density,
                               lanes=settings.lanes)
             sweeps["weight density"].append(
                 (density, float((simulate(net, spikes).predicted == y_test).mean())))
-    print(f"   sweeps: {sweeps}")
+        print(f"   sweep of the weight density, {settings.w_bits}-bit weights, each density "
+              f"trained anew:")
+        print(indent(sweep_table("weight density", sweeps["weight density"],
+                                 settings.density)))
     dense_config = HardwareConfig.uniform(network, lanes=settings.lanes, mode="dense")
     sparse_cycles = cycle_model(network, golden, config)
     dense_cycles = cycle_model(network, golden, dense_config)
     single = [int(cycle_model(network, simulate(network, spikes[i]), config).total)
               for i in range(min(len(spikes), 60))]
+    print(f"   cycle model, per image: {sparse_cycles.total / len(spikes):,.0f} cycles "
+          f"event-driven back to back, {dense_cycles.total / len(spikes):,.0f} for the dense "
+          f"baseline ({dense_cycles.total / sparse_cycles.total:.1f}x); "
+          f"{np.mean(single):,.0f} cycles alone (mean of {len(single)} images)")
     phases.done("golden")
 
     count = settings.samples or (QUICK_SAMPLES if settings.quick else len(x_test))
@@ -164,7 +225,7 @@ def run(settings=None, *, options=None):
     hw_accuracy = float((hw_classes == y_test[:count]).mean())
     agreement = float((hw_classes == golden.predicted[:count]).mean())
     print(f"   hardware = golden model on every image, spike and cycle; hardware accuracy "
-          f"{hw_accuracy:.2%} on {count} images; Verilator {speed:,.0f} cycles/s")
+          f"{percent(hw_accuracy)} on {count} images; Verilator {speed:,.0f} cycles/s")
     phases.done("cosim")
 
     synth = None
@@ -190,10 +251,10 @@ def run(settings=None, *, options=None):
                  "images_per_second_fmax": (report.fmax_mhz * 1e6 / per_image
                                             if report.fmax_mhz else None),
                  "images_per_second_board_clock": report.clock_mhz * 1e6 / per_image}
-        print(report.table())
+        print(indent(align_tables(report.table().rstrip("\n"))))
         phases.done("synth")
 
-    paths = plots(out, network, golden, spikes, sweeps)
+    paths = plots(out, network, golden, spikes, sweeps, y_test, settings, snn_accuracy)
     total_time = time.perf_counter() - began
     summary = {
         "config": {key: (str(value) if isinstance(value, Path) else value)
@@ -229,24 +290,25 @@ def render(s):
         "# spikefab demo: digits classifier",
         "",
         f"Network 64-{s['config']['hidden']}-10, {s['config']['w_bits']}-bit weights, "
-        f"{s['weights_kept_overall']:.1%} of the weights kept, {s['config']['encoder']} code, "
+        f"{percent(s['weights_kept_overall'])} of the weights kept, {s['config']['encoder']} code, "
         f"T = {s['config']['steps']}, P = {s['config']['lanes']} ({s['config']['format']}).",
         "",
         "## Accuracy (test split, 360 images)",
         "",
         "| model | accuracy |",
         "|---|---:|",
-        f"| float MLP | {a['float_dense']:.2%} |",
-        f"| float MLP, pruned + fine-tuned | {a['float_pruned']:.2%} |",
-        f"| quantized SNN (golden model) | {a['snn_golden']:.2%} |",
-        f"| hardware (Verilator, {a['hardware_samples']} images) | {a['hardware']:.2%} |",
+        f"| float MLP | {percent(a['float_dense'], 2)} |",
+        f"| float MLP, pruned + fine-tuned | {percent(a['float_pruned'], 2)} |",
+        f"| quantized SNN (golden model) | {percent(a['snn_golden'], 2)} |",
+        f"| hardware (Verilator, {a['hardware_samples']} images) | {percent(a['hardware'], 2)} |",
         "",
-        f"Hardware and golden model agree on {a['hardware_golden_agreement']:.0%} of the "
+        f"Hardware and golden model agree on {percent(a['hardware_golden_agreement'], 0)} of the "
         f"images — on every class, count, spike of every layer and result cycle.",
         "",
         "## Activity and cycles",
         "",
-        "Spike activity per step: " + ", ".join(f"{k} {v:.1%}" for k, v in s["activity"].items())
+        "Spike activity per step: " + ", ".join(f"{k} {percent(v)}"
+                                                for k, v in s["activity"].items())
         + ".",
         "",
         f"Cycles per image (back to back): {c['sparse_per_image']:,.0f} event-driven vs "
@@ -274,4 +336,4 @@ def render(s):
               "![accuracy](accuracy.png)", "",
               f"Run time {s['total_s']} s: " + ", ".join(f"{k} {v} s" for k, v in
                                                       s["timings_s"].items()) + "."]
-    return "\n".join(lines) + "\n"
+    return align_tables("\n".join(lines)) + "\n"

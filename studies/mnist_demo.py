@@ -40,10 +40,13 @@ from spikefab.model.cycles import GoldenRuns, cycle_figures, single_latencies
 from spikefab.model.mnist import mnist_spikes
 from spikefab.sim.cosim import cosimulate
 from spikefab.studies.report import (SPIKER_PLUS, Mismatch, Phases, StudyError,
-                                     activity_plot, output_folder, raster_plot, pyplot, save_figure)
+                                     activity_plot, align_tables, indent, integer_ticks,
+                                     output_folder, percent, pyplot, raster_plot, save_figure,
+                                     table)
 
-__all__ = ["BOARDS", "QUICK", "ICEBREAKER", "PUBLISHED", "MnistDemo", "load", "same_network",
-           "run", "render"]
+__all__ = ["BOARDS", "QUICK", "ICEBREAKER", "PUBLISHED", "MnistDemo", "comparison",
+           "cycles_figure", "load", "same_network", "run", "render", "training_figure",
+           "under_trained"]
 
 BOARDS = ("ulx3s", "icebreaker")
 #: ``--quick``: training and test images, co-simulated images, epochs, board builds.
@@ -60,7 +63,9 @@ class MnistDemo:
     parallel); ``samples``: test images co-simulated; ``epochs``: training epochs (``None``:
     :class:`~spikefab.model.train.TrainConfig`'s); ``mnist_path``: a folder of MNIST IDX
     files instead of the bundled images; ``train`` / ``test``: keep the first images of each
-    split (``None``: all); ``boards``: the board builds; ``out``: the report's folder.
+    split (``None``: all); ``boards``: the board builds; ``out``: the report's folder;
+    ``quick``: the run is ``--quick``'s (:data:`QUICK`), and its report says its accuracy is
+    that of an under-trained network.
     """
 
     hidden: int = 128
@@ -78,6 +83,7 @@ class MnistDemo:
     test: int | None = None
     boards: tuple = BOARDS
     out: Path = Path("build/demo-mnist")
+    quick: bool = False
 
 
 #: Published FPGA SNN figures on MNIST, as their sources state them (throughput figures are
@@ -133,35 +139,81 @@ def same_network(a, b):
     return problems
 
 
-def plots(folder, history, golden, trains, latencies):
+def training_figure(history):
+    """``training.png``'s figure: the training accuracy (integer forward pass) after each
+    epoch of ``history`` (:attr:`TrainedSNN.history`), fine-tuning epochs marked. Returns
+    the figure."""
     plt = pyplot()
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    epochs = [h.get("epoch", i + 1) for i, h in enumerate(history)]
+    key = "train_accuracy" if "train_accuracy" in history[0] else "accuracy"
+    ax.plot(epochs, [100 * h[key] for h in history], marker="o", label="training images")
+    if "test_accuracy" in history[0]:
+        ax.plot(epochs, [100 * h["test_accuracy"] for h in history], marker="s",
+                label="test images (golden model)")
+    tuned = [e for e, h in zip(epochs, history) if h.get("phase") == "finetune"]
+    if tuned:
+        ax.axvspan(min(tuned) - 0.5, max(tuned) + 0.5, color="tab:orange", alpha=0.15,
+                   label="fine-tuning after pruning")
+    ax.set_xlabel("epoch")
+    integer_ticks(ax.xaxis)
+    ax.set_ylabel("accuracy (%)")
+    ax.grid(True, alpha=0.3)
+    ax.legend(loc="lower right")
+    ax.set_title("Training accuracy per epoch\n(integer forward pass, surrogate gradients)")
+    return fig
 
+
+def cycles_figure(input_spikes, latencies):
+    """``cycles.png``'s figure: each test image's cycles run alone (cycle model) against its
+    input spikes, with the least-squares line and Pearson's r. Returns the figure."""
+    plt = pyplot()
+    x, y = np.asarray(input_spikes, dtype=float), np.asarray(latencies, dtype=float)
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.scatter(x, y, s=8, alpha=0.5, label=f"test images ({len(x):,})")
+    title = "Cycles per image against its input spikes"
+    if len(x) > 1 and np.ptp(x) > 0 and np.ptp(y) > 0:
+        slope, offset = np.polyfit(x, y, 1)
+        r = float(np.corrcoef(x, y)[0, 1])
+        line = np.array([x.min(), x.max()])
+        ax.plot(line, slope * line + offset, color="tab:red",
+                label=f"fit: {slope:.2f} cycles per spike + {offset:,.0f}")
+        title += f" (Pearson r = {r:.2f})"
+    ax.set_xlabel("input spikes of the image (all T steps)")
+    ax.set_ylabel("cycles, image run alone (cycle model)")
+    ax.grid(True, alpha=0.3)
+    ax.legend(loc="upper left")
+    ax.set_title(title)
+    return fig
+
+
+def plots(folder, history, golden, trains, latencies, labels):
     paths = {}
     if history:
-        fig, ax = plt.subplots(figsize=(6, 3.5))
-        epochs = range(1, len(history) + 1)
-        for key in ("train_accuracy", "accuracy"):
-            if key in history[0]:
-                ax.plot(epochs, [100 * h[key] for h in history], marker="o", label=key)
-                break
-        ax.set_xlabel("epoch")
-        ax.set_ylabel("training accuracy (%)")
-        ax.grid(True, alpha=0.3)
-        ax.set_title("Training (integer forward pass, surrogate gradients)")
-        paths["training"] = save_figure(fig, folder / "training.png")
-
+        paths["training"] = save_figure(training_figure(history), folder / "training.png")
     names, layers = ["input", "hidden", "output"], [trains] + list(golden.spikes)
     paths["activity"] = activity_plot(folder, names, layers)
-    paths["raster"] = raster_plot(folder, names, layers, golden.predicted[0],
-                                  ratios=[3, 2, 1])
-
-    fig, ax = plt.subplots(figsize=(6, 3.5))
-    ax.hist(latencies, bins=30)
-    ax.set_xlabel("cycles per image (alone, cycle model)")
-    ax.set_ylabel("test images")
-    ax.set_title("Latency follows the input's spikes")
-    paths["cycles"] = save_figure(fig, folder / "cycles.png")
+    paths["raster"] = raster_plot(folder, names, layers, predicted=golden.predicted[0],
+                                  label=labels[0])
+    input_spikes = np.asarray(trains).reshape(len(latencies), -1).sum(axis=1)
+    paths["cycles"] = save_figure(cycles_figure(input_spikes, latencies),
+                                  folder / "cycles.png")
     return paths
+
+
+def under_trained(images, epochs):
+    """The note of a ``--quick`` run, trained on ``images`` training images for ``epochs``
+    epochs: its accuracy is that of an under-trained network, not comparable with
+    Spiker+'s."""
+    return (f"--quick trains on {images:,} images for {epochs} epochs: the network is "
+            f"under-trained, so this accuracy is not comparable with Spiker+'s "
+            f"{percent(SPIKER_PLUS['accuracy'], 2)}; without --quick the demo trains on the "
+            f"whole training split for {_default_epochs()} epochs")
+
+
+def _default_epochs():
+    from spikefab.model.train import TrainConfig
+    return TrainConfig().epochs
 
 
 def run(settings=None):
@@ -208,7 +260,7 @@ def run(settings=None):
     if problems:
         raise Mismatch("MISMATCH: the network read back from model.nir differs from the "
                        "trained one: " + "; ".join(problems))
-    print(imported.table())
+    print(indent(align_tables(imported.table())))
     imported.network.save(out / "network.npz")
     print("   the imported network equals the trained one in every weight and parameter; "
           "saved as network.npz", flush=True)
@@ -221,15 +273,19 @@ def run(settings=None):
         float(np.asarray(s).mean()) for s in golden_all.batch.spikes]
     spikes_per_image = [float(np.asarray(golden_all.trains).sum() / len(x_test))] + [
         float(np.asarray(s).sum() / len(x_test)) for s in golden_all.batch.spikes]
-    print(f"   golden accuracy {accuracy:.2%} (Spiker+ {SPIKER_PLUS['accuracy']:.2%} at "
-          f"T = {SPIKER_PLUS['steps']}); activity per step input {activity[0]:.1%}, hidden "
-          f"{activity[1]:.1%}, output {activity[2]:.1%}", flush=True)
+    print(f"   golden accuracy {percent(accuracy)} (Spiker+ {percent(SPIKER_PLUS['accuracy'], 2)} "
+          f"at T = {SPIKER_PLUS['steps']}); neurons spiking per step: input "
+          f"{percent(activity[0])}, hidden {percent(activity[1])}, output "
+          f"{percent(activity[2])}", flush=True)
+    if settings.quick:
+        print(f"   note: {under_trained(len(x_train), config.epochs)}", flush=True)
     sample = golden_all.trains[:min(len(x_test), 200)]
     agreement = snntorch_agreement(module, network, sample)
     print(f"   snnTorch's own forward pass of the exported module (float leak) agrees with the "
-          f"hardware's integer leak on {agreement['classes']:.1%} of {agreement['samples']} "
-          f"classes and {', '.join(f'{a:.2%}' for a in agreement['spikes'])} of the spikes "
-          f"per layer", flush=True)
+          f"hardware's integer leak on {percent(agreement['classes'])} of "
+          f"{agreement['samples']} classes and "
+          f"{', '.join(percent(a, 2) for a in agreement['spikes'])} of the spikes per layer",
+          flush=True)
     hw_config = hardware_config(network, settings.lanes, settings.sweep_lanes, settings.format)
     single = single_latencies(network, hw_config, golden_all, progress=True)
     cycles = cycle_figures(network, hw_config, golden_all, single=single)
@@ -251,7 +307,7 @@ def run(settings=None):
                        "; ".join(cosim.mismatches))
     hw_accuracy = float((cosim.classes == y_test[:count]).mean())
     print(f"   hardware = golden model = cycle model on all {count} images (every spike, "
-          f"count, class, result cycle, counter); hardware accuracy {hw_accuracy:.2%}",
+          f"count, class, result cycle, counter); hardware accuracy {percent(hw_accuracy)}",
           flush=True)
     phases.done("cosim")
 
@@ -277,12 +333,12 @@ def run(settings=None):
         builds[board] = record
         phases.done(f"synth_{board}")
 
-    paths = plots(out, trained.history, golden_all.batch, golden_all.trains, single)
+    paths = plots(out, trained.history, golden_all.batch, golden_all.trains, single, y_test)
     summary = {
         "config": {"hidden": settings.hidden, "steps": settings.steps, "w_bits": settings.w_bits,
                    "density": settings.density, "lanes": settings.lanes,
                    "sweep_lanes": settings.sweep_lanes, "format": settings.format,
-                   "train": {k: (list(v) if isinstance(v, tuple) else v)
+                   "quick": settings.quick, "train": {k: (list(v) if isinstance(v, tuple) else v)
                              for k, v in vars(config).items()}},
         "data": {"train": len(x_train), "test": len(x_test), "source": str(source)},
         "nir": {"file": "model.nir", "exact": imported.exact, "table": imported.table(),
@@ -298,7 +354,8 @@ def run(settings=None):
     }
     (out / "report.json").write_text(json.dumps(summary, indent=2, default=str))
     (out / "report.md").write_text(render(summary))
-    print(render(summary))
+    print("   beside Spiker+:")
+    print(indent(comparison(summary)))
     print(f"7. report: {out / 'report.md'} ({summary['total_s']:.0f} s in all)", flush=True)
     return summary
 
@@ -309,6 +366,28 @@ def _mhz(value):
 
 def _us(value):
     return "—" if value is None else f"{value:,.1f}"
+
+
+def comparison(s):
+    """The run beside Spiker+, as a table (and a ``--quick`` run's note): what the demo
+    prints at its end (the whole report is ``report.md``)."""
+    a, c, cfg = s["accuracy"], s["cycles"], s["config"]
+    rows = [("network", f"784-{cfg['hidden']}-10 LIF, T = {cfg['steps']}",
+             f"{SPIKER_PLUS['network']}, T = {SPIKER_PLUS['steps']}"),
+            ("accuracy, golden model", f"{percent(a['golden'])} ({s['data']['test']:,} images)",
+             f"{percent(SPIKER_PLUS['accuracy'], 2)} (10,000 images)"),
+            ("accuracy, hardware", f"{percent(a['hardware'])} ({a['hardware_samples']:,} images)",
+             ""),
+            ("cycles per image, alone", f"{c['latency']:,.0f}", f"{SPIKER_PLUS['cycles']:,}")]
+    built = [f"{b['us_per_image']:,.1f} ({name}, {_mhz(b['fmax_mhz'])} MHz)"
+             for name, b in s["boards"].items() if b.get("us_per_image")]
+    rows.append(("µs per image", ", ".join(built) or "— (no board built)",
+                 f"{SPIKER_PLUS['us_per_image']:,.0f} ({SPIKER_PLUS['device']}, "
+                 f"{SPIKER_PLUS['clock_mhz']:g} MHz)"))
+    text = table(["", "spikefab (this run)", "Spiker+"], rows, right=[])
+    if cfg.get("quick"):
+        text += f"\nnote: {under_trained(s['data']['train'], cfg['train']['epochs'])}"
+    return text
 
 
 def render(s):
@@ -326,10 +405,12 @@ def render(s):
         "",
         "| model | accuracy |",
         "|---|---:|",
-        f"| golden model ({s['data']['test']:,} test images) | {a['golden']:.2%} |",
-        f"| hardware (Verilator, {a['hardware_samples']} images) | {a['hardware']:.2%} |",
-        f"| Spiker+ (T = 100, 10,000 test images) | {a['spiker_plus']:.2%} |",
+        f"| golden model ({s['data']['test']:,} test images) | {percent(a['golden'], 2)} |",
+        f"| hardware (Verilator, {a['hardware_samples']} images) | {percent(a['hardware'], 2)} |",
+        f"| Spiker+ (T = 100, 10,000 test images) | {percent(a['spiker_plus'], 2)} |",
         "",
+        *([f"**Note**: {under_trained(s['data']['train'], cfg['train']['epochs'])}.", ""]
+          if cfg.get("quick") else []),
         f"Hardware = golden model = cycle model on all {a['hardware_samples']} co-simulated "
         "images: every spike of every layer, count, class, result cycle and counter.",
         "",
@@ -339,8 +420,8 @@ def render(s):
         "",
         f"snnTorch's own forward pass of the exported module (`snn.Leaky`, float leak) "
         f"agrees with the hardware (integer leak `v - (v >> k)`) on "
-        f"{s['nir']['snntorch_agreement']['classes']:.1%} of the classes and "
-        + ", ".join(f"{a:.2%}" for a in s["nir"]["snntorch_agreement"]["spikes"])
+        f"{percent(s['nir']['snntorch_agreement']['classes'])} of the classes and "
+        + ", ".join(f"{percent(a, 2)}" for a in s["nir"]["snntorch_agreement"]["spikes"])
         + f" of the spikes per layer ({s['nir']['snntorch_agreement']['samples']} test "
         "images).",
         "",
@@ -373,10 +454,11 @@ def render(s):
     ulx3s = s["boards"].get("ulx3s", {})
     if ulx3s.get("us_per_image"):
         lines.append(f"| **spikefab (this run)** | ULX3S ECP5-85F, {_mhz(ulx3s['fmax_mhz'])} MHz | "
-                     f"784-{cfg['hidden']}-10 LIF, T = {cfg['steps']} | {a['golden']:.2%} | "
+                     f"784-{cfg['hidden']}-10 LIF, T = {cfg['steps']} | "
+                     f"{percent(a['golden'], 2)} | "
                      f"**{ulx3s['us_per_image']:,.1f}** (latency) |")
     for p in s["published"]:
-        acc = (f"{p['accuracy']:.2%}" if p["accuracy"] else p.get("accuracy_text", "n/s"))
+        acc = (f"{percent(p['accuracy'], 2)}" if p["accuracy"] else p.get("accuracy_text", "n/s"))
         us = (f"{p['us_per_image']:,.0f} (latency)" if p["kind"] == "latency" else
               f"{p['us_per_image']:,.0f} (1e6/throughput: {p['note']})")
         lines.append(f"| {p['work']} | {p['device']} | {p['network']} | {acc} | {us} |")
@@ -386,4 +468,4 @@ def render(s):
     lines += ["## Plots", ""] + [f"![{k}]({v})" for k, v in s["plots"].items()] + [""]
     lines += [f"Run time {s['total_s']} s: " + ", ".join(f"{k} {v} s" for k, v in
                                                        s["timings_s"].items()) + "."]
-    return "\n".join(lines) + "\n"
+    return align_tables("\n".join(lines)) + "\n"

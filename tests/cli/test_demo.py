@@ -6,6 +6,7 @@ the golden model. The studies themselves are tests/studies/test_digits_demo.py a
 test_mnist_demo.py; ``make demo`` is tests/test_front_door.py."""
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -63,7 +64,7 @@ def test_mnist_quick_is_smaller_and_builds_no_board(given, tmp_path, monkeypatch
     assert cli.main(["demo", "--dataset", "mnist", "--quick", "--samples", "50"]) == 0
     ((settings, _),) = given
     assert settings == MnistDemo(samples=20, epochs=2, train=600, test=200, boards=(),
-                                 out=tmp_path / "build" / "demo-mnist")
+                                 out=tmp_path / "build" / "demo-mnist", quick=True)
     given.clear()
     assert cli.main(["demo", "--dataset", "mnist", "--quick", "--board", "ulx3s",
                      "--epochs", "4"]) == 0
@@ -105,6 +106,12 @@ def test_quick_mnist_demo(tmp_path):
     out = tmp_path / "build" / "demo-mnist"
     assert "the imported network equals the trained one" in done.stdout
     assert "hardware = golden model = cycle model on all 20 images" in done.stdout
+    for repr_ in ("{'", "[(", "['", "=None"):
+        assert repr_ not in done.stdout, repr_
+    assert ("note: --quick trains on 600 images for 2 epochs: the network is under-trained, "
+            "so this accuracy is not comparable with Spiker+'s 93.85 %") in done.stdout
+    assert any(line.strip().startswith("| cycles per image, alone ") and "79,040" in line
+               for line in done.stdout.splitlines())
     report = json.loads((out / "report.json").read_text())
     network = Network.load(out / "network.npz")
     assert_same_network(network, from_nir(out / "model.nir"))
@@ -129,3 +136,43 @@ def test_bad_lane_configuration_is_refused_before_training(tmp_path):
         "error: --lanes 128 / --sweep-lanes 7: sweep_lanes = 7 must divide lanes = 128 "
         "(allowed: 1, 2, 4, 8, 16, 32, 64, 128)")
     assert "1. data" not in done.stdout
+
+
+def options_without_a_default(help_text):
+    """The options of a ``--help`` text whose help does not name a default."""
+    text = help_text.split("options:", 1)[1]
+    blocks = re.split(r"\n  (?=-)", text)
+    return [block.split()[0] for block in blocks[1:]
+            if not block.startswith("-h") and "default" not in " ".join(block.split())]
+
+
+def test_every_option_shows_its_help_and_default(tmp_path):
+    done = subprocess.run([SPIKEFAB, "demo", "--help"], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0
+    assert options_without_a_default(done.stdout) == []
+    flat = " ".join(done.stdout.split())
+    for shown in ("(default digits)", "(default rate; mnist: always rate)",
+                  "(default 30; 2 with --quick)", "(default: the 5,000 images bundled",
+                  "under-trained network (default off: the full demo)"):
+        assert shown in flat, shown
+
+
+@pytest.mark.slow
+def test_the_quick_digits_demo_prints_tables_not_python_reprs(tmp_path):
+    """``spikefab demo --quick`` as a user runs it (small: 8 images, T = 8, no board), from
+    another folder with a relative ``--out``: what it prints is for a person."""
+    from tests.studies.test_digits_demo import assert_readable
+    done = subprocess.run([SPIKEFAB, "demo", "--quick", "--board", "none", "--samples", "8",
+                           "--steps", "8", "--out", "out"], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=1200)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert_readable(done.stdout)
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    accuracy = report["accuracy"]
+    assert f"quantized SNN accuracy {100 * accuracy['snn_golden']:.1f} %" in done.stdout
+    for bits, value in report["sweeps"]["weight bits"]:
+        assert any(line.strip().startswith(f"| {bits:>6} bits | {100 * value:>6.1f} % |")
+                   for line in done.stdout.splitlines()), bits
+    for fmt, bits in report["memory_bits"].items():
+        assert re.search(rf"\| {fmt} +\| +{bits:,} bits \|", done.stdout), fmt
