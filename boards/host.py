@@ -335,5 +335,7 @@ def typical_inputs(network, samples=16, steps=16, activity=0.15, seed=0):
 def _progress(items, enabled, label):
     if not enabled:
         return items
-    from tqdm import tqdm
-    return tqdm(items, desc=label, unit="frame" if label == "load" else "sample")
+    from spikefab.toolchain.progress import track
+    items = list(items)
+    return track(items, "loading the weights over the link" if label == "load" else
+                 "inference over the link", unit="frame" if label == "load" else "sample")

@@ -71,6 +71,8 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from spikefab.toolchain.progress import track
+
 from .checks import check_instance, per_layer
 from .checks import check_int as _check_int
 from .events import SAMPLE, SPIKE, event_stream, sample_starts
@@ -637,28 +639,25 @@ class GoldenRuns:
     (``encode("rate", images, steps)``), back to back (``batch``) and each image alone
     (``single``), computed once and shared by every configuration's cycle model
     (:func:`single_latencies`, :func:`cycle_figures`). ``trains`` holds the spike trains;
-    ``progress`` shows a tqdm bar over the single runs."""
+    ``progress`` shows a bar over the single runs (:mod:`spikefab.toolchain.progress`)."""
 
     def __init__(self, network, images, steps, *, progress=False):
-        from tqdm import tqdm
-
         from .encoders import encode
         from .simulate import simulate
         self.steps = steps
         self.trains = encode("rate", np.asarray(images, dtype=np.int64), steps)
         self.batch = simulate(network, self.trains)
         self.single = [simulate(network, train) for train in
-                       tqdm(self.trains, desc=f"golden model, T = {steps}", unit="image",
-                            disable=not progress, leave=False)]
+                       track(self.trains, f"golden model, each image alone, T = {steps}",
+                             unit="image", show=progress)]
 
 
 def single_latencies(network, config, golden, *, progress=False):
     """Cycle-model cycles of each image of ``golden`` (:class:`GoldenRuns`) run alone, from
     its first input event to its result."""
-    from tqdm import tqdm
     return [int(cycle_model(network, result, config).latency[0]) for result in
-            tqdm(golden.single, desc=f"cycle model, T = {golden.steps}", unit="image",
-                 disable=not progress, leave=False)]
+            track(golden.single, f"cycle model, each image alone, T = {golden.steps}",
+                  unit="image", show=progress)]
 
 
 def cycle_figures(network, config, golden, *, progress=False, single=None):

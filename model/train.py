@@ -81,6 +81,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from spikefab.toolchain.progress import stage
+
 from .checks import check_choice, check_int, need
 from .encoders import X_BITS_RANGE, _intensities, rate_thresholds
 from .network import RESET_MECHANISMS, RESET_TIMINGS, V_BITS_RANGE, W_BITS_RANGE, Layer, Network
@@ -441,12 +443,12 @@ def train_snn(images, labels, config=TrainConfig(), *, progress=True, test=None,
 
     ``test=(images, labels)`` adds the golden model's test accuracy to every epoch's history
     entry; ``classes`` (default ``max(labels) + 1``) sets the output layer's size;
-    ``progress=False`` hides the tqdm bar.
+    ``progress=False`` hides the progress of the epochs
+    (:func:`spikefab.toolchain.progress.stage`, on standard error).
     """
     if not isinstance(config, TrainConfig):
         raise TypeError(f"config must be a TrainConfig, not {type(config).__name__}")
     torch, surrogate = _libraries()
-    tqdm = need("tqdm", "training", extra="train").tqdm
     values, labels = _check_data(images, labels, config.x_bits)
     classes = int(labels.max()) + 1 if classes is None else check_int(
         "classes", classes, int(labels.max()) + 1, 1 << 16)
@@ -484,66 +486,65 @@ def train_snn(images, labels, config=TrainConfig(), *, progress=True, test=None,
         if config.density < 1 and config.finetune_epochs:
             phases.append(("finetune", config.finetune_epochs))
         total = sum(count for _, count in phases)
-        bar = tqdm(total=total, desc="training", unit="epoch", disable=not progress,
-                   leave=False)
-        epoch = 0
-        for phase, count in phases:
-            if phase == "finetune":
-                masks = []
-                for w, neurons in zip(weights, sizes[1:]):
-                    lanes = None if config.lanes is None else min(config.lanes, neurons)
-                    kept = prune(w.detach().numpy(), config.density, lanes=lanes) != 0
-                    masks.append(torch.tensor(kept, dtype=torch.float32))
-                with torch.no_grad():
-                    for w, m in zip(weights, masks):
-                        w.mul_(m)
-            optimizer = torch.optim.Adam(weights, lr=config.lr)
-            batches = -(-n // config.batch_size)
-            schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, count * batches)
-            for _ in range(count):
-                start = time.perf_counter()
-                order = rng.permutation(n)
-                x = values[order]
-                if config.shift:
-                    x = _shifted(x, side, config.shift, rng)
-                x = torch.tensor(x)
-                loss_sum, correct, rates = 0.0, 0, np.zeros(len(weights))
-                for b in range(batches):
-                    rows = slice(b * config.batch_size, (b + 1) * config.batch_size)
-                    trains = (x[rows, None, :] > u[None]).to(dtype)
-                    target = all_labels[order[rows]]
-                    counts, spikes = _forward(torch, integers(), trains, config, spike_fn,
-                                              dtype)
-                    rate = torch.stack([s.mean() for s in spikes])
-                    loss = torch.nn.functional.cross_entropy(counts, target)
-                    if config.activity:
-                        loss = loss + config.activity * rate.mean()
-                    optimizer.zero_grad()
-                    loss.backward()
-                    optimizer.step()
-                    schedule.step()
-                    size = len(target)
-                    loss_sum += float(loss.detach()) * size
-                    correct += int((counts.argmax(dim=1) == target).sum())
-                    rates += rate.detach().numpy() * size
-                epoch += 1
-                entry = {"epoch": epoch, "phase": phase, "loss": loss_sum / n,
-                         "train_accuracy": correct / n,
-                         "spike_rate": [float(r) for r in rates / n],
-                         "seconds": round(time.perf_counter() - start, 2)}
-                if test is not None:
-                    network = _network(config, integers())
-                    entry["test_accuracy"] = float(
-                        (golden_predictions(network, test[0], config.steps,
-                                            x_bits=config.x_bits)[0]
-                         == np.asarray(test[1])).mean())
-                history.append(entry)
-                bar.update()
-                bar.set_postfix(loss=f"{entry['loss']:.3f}",
-                                acc=f"{entry['train_accuracy']:.3f}",
-                                **({"test": f"{entry['test_accuracy']:.3f}"}
-                                   if "test_accuracy" in entry else {}))
-        bar.close()
+        with stage("training (surrogate gradients)", total=total, unit="epoch",
+                   show=progress) as bar:
+            epoch = 0
+            for phase, count in phases:
+                if phase == "finetune":
+                    masks = []
+                    for w, neurons in zip(weights, sizes[1:]):
+                        lanes = None if config.lanes is None else min(config.lanes, neurons)
+                        kept = prune(w.detach().numpy(), config.density, lanes=lanes) != 0
+                        masks.append(torch.tensor(kept, dtype=torch.float32))
+                    with torch.no_grad():
+                        for w, m in zip(weights, masks):
+                            w.mul_(m)
+                optimizer = torch.optim.Adam(weights, lr=config.lr)
+                batches = -(-n // config.batch_size)
+                schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, count * batches)
+                for _ in range(count):
+                    start = time.perf_counter()
+                    order = rng.permutation(n)
+                    x = values[order]
+                    if config.shift:
+                        x = _shifted(x, side, config.shift, rng)
+                    x = torch.tensor(x)
+                    loss_sum, correct, rates = 0.0, 0, np.zeros(len(weights))
+                    for b in range(batches):
+                        rows = slice(b * config.batch_size, (b + 1) * config.batch_size)
+                        trains = (x[rows, None, :] > u[None]).to(dtype)
+                        target = all_labels[order[rows]]
+                        counts, spikes = _forward(torch, integers(), trains, config, spike_fn,
+                                                  dtype)
+                        rate = torch.stack([s.mean() for s in spikes])
+                        loss = torch.nn.functional.cross_entropy(counts, target)
+                        if config.activity:
+                            loss = loss + config.activity * rate.mean()
+                        optimizer.zero_grad()
+                        loss.backward()
+                        optimizer.step()
+                        schedule.step()
+                        size = len(target)
+                        loss_sum += float(loss.detach()) * size
+                        correct += int((counts.argmax(dim=1) == target).sum())
+                        rates += rate.detach().numpy() * size
+                    epoch += 1
+                    entry = {"epoch": epoch, "phase": phase, "loss": loss_sum / n,
+                             "train_accuracy": correct / n,
+                             "spike_rate": [float(r) for r in rates / n],
+                             "seconds": round(time.perf_counter() - start, 2)}
+                    if test is not None:
+                        network = _network(config, integers())
+                        entry["test_accuracy"] = float(
+                            (golden_predictions(network, test[0], config.steps,
+                                                x_bits=config.x_bits)[0]
+                             == np.asarray(test[1])).mean())
+                    history.append(entry)
+                    bar.update()
+                    bar.describe(f"loss {entry['loss']:.3f}, train accuracy "
+                                 f"{entry['train_accuracy']:.1%}"
+                                 + (f", test accuracy {entry['test_accuracy']:.1%}"
+                                    if "test_accuracy" in entry else ""))
         with torch.no_grad():
             network = _network(config, integers())
         return TrainedSNN(config=config, network=network, history=history,
