@@ -97,11 +97,12 @@ def write_verilog(out, *, sizes=(64, 128, 10), layer=0, density=0.5, seed=1, lan
     network = _network(sizes, density=density, w_bits=w_bits, seed=seed, v_bits=v_bits,
                        leak=leak, k=k, m=m, f=f, reset=reset, timing=timing, layer=layer)
     block_layer = network[layer]
+    leak_text = {"none": "none", "shift": f"shift k = {block_layer.k}",
+                 "mul": f"mul m = {block_layer.m}, f = {block_layer.f}"}[block_layer.leak]
     config = (f"the {'-'.join(map(str, sizes))} reference network (seed {seed}, "
               f"density {density}), blocks of layer {layer}: {block_layer.neurons} "
               f"neurons, fan-in {block_layer.fan_in}, w_bits {block_layer.w_bits}, v_bits "
-              f"{block_layer.v_bits}, theta {block_layer.theta}, leak {block_layer.leak} "
-              f"(k={block_layer.k}, m={block_layer.m}, f={block_layer.f}), reset "
+              f"{block_layer.v_bits}, theta {block_layer.theta}, leak {leak_text}, reset "
               f"{block_layer.reset}, timing {block_layer.timing}; "
               f"P = {lanes}, format {fmt}, queue depth {queue_depth}")
     header = (f"spikefab {version('spikefab')} - generated Verilog\n"

@@ -33,7 +33,7 @@ def test_overrides_are_recorded(tmp_path):
     main(["verilog", "--out", str(tmp_path), "--lanes", "8", "--format", "bitmap", "--w-bits",
           "8", "--leak", "mul", "--timing", "delayed"])
     text = (tmp_path / "lif_core.v").read_text()
-    assert "P = 8, format bitmap" in text and "leak mul (k=None, m=7, f=3)" in text
+    assert "P = 8, format bitmap" in text and "leak mul m = 7, f = 3, reset" in text
     assert f"// command: spikefab verilog --out {tmp_path} --lanes 8" in text
 
 

@@ -26,7 +26,7 @@ def test_overrides_are_recorded(tmp_path):
     write_verilog(tmp_path, lanes=8, fmt="bitmap", w_bits=8, leak="mul", timing="delayed",
                   command="spikefab verilog --lanes 8")
     text = (tmp_path / "lif_core.v").read_text()
-    assert "P = 8, format bitmap" in text and "leak mul (k=None, m=7, f=3)" in text
+    assert "P = 8, format bitmap" in text and "leak mul m = 7, f = 3, reset" in text
     assert "// command: spikefab verilog --lanes 8" in text
 
 
