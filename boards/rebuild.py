@@ -1,0 +1,102 @@
+"""The one command that rebuilds a reported design.
+
+Every report that names a design (``spikefab compare``, both demos, the co-design study and
+the design-space exploration) writes the design's network next to it with
+:func:`save_design` (``Network.save``: weights, biases, bit widths and every neuron
+parameter) and prints :func:`synth_command`, e.g.::
+
+    spikefab synth --board ulx3s --network build/compare/spikefab-784-128-10.npz \\
+        --lanes 128 10 --sweep-lanes 8 10 --format dense --queue-depth 16 --steps 100 \\
+        --spikes build/compare/samples-T100.npz
+
+That command builds exactly the board top the report built or names
+(:func:`spikefab.boards.build.board_top` of the same network, the same per-layer
+configuration, the same ``max_steps`` and baud rate, the weight stores placed by the same
+memory rule), so the same Verilog and, with the same tool versions, the same bitstream; its
+``--spikes`` are the samples the report's latency came from. Paths are written relative to
+the working directory when they lie below it (as the user typed them), absolute otherwise.
+"""
+
+import os
+import shlex
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["design_name", "save_design", "save_samples", "synth_command", "user_path"]
+
+
+def user_path(path):
+    """``path`` as the user would type it in the working directory: relative when it lies
+    below it, absolute otherwise."""
+    path = Path(path).resolve()
+    try:
+        return str(path.relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def design_name(network, config=None):
+    """``spikefab-784-128-10`` (and ``-P128x10-S8x10-dense`` with ``config``): a file name
+    for a design's network."""
+    name = "spikefab-" + "-".join(map(str, network.shape))
+    if config is not None:
+        name += ("-P" + "x".join(str(c.lanes) for c in config.layers)
+                 + "-S" + "x".join(str(c.sweep_lanes) for c in config.layers)
+                 + f"-{config.layers[0].format}")
+    return name
+
+
+def save_design(folder, name, network):
+    """Write ``network`` to ``folder/name.npz`` (:meth:`~spikefab.model.Network.save`);
+    returns the path."""
+    path = Path(folder) / f"{name}.npz"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    network.save(path)
+    return path
+
+
+def save_samples(folder, name, trains):
+    """Write the spike trains ``[samples, steps, inputs]`` a report's latency came from to
+    ``folder/name.npz`` (compressed, key ``spikes``; ``spikefab synth --spikes`` reads it);
+    returns the path."""
+    path = Path(folder) / f"{name}.npz"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    trains = np.asarray(trains)
+    if trains.ndim != 3:
+        raise ValueError(f"trains must be [samples, steps, inputs], not shape {trains.shape}")
+    with open(path, "wb") as file:
+        np.savez_compressed(file, spikes=trains.astype(np.uint8))
+    return path
+
+
+def synth_command(board, network_path, config, *, steps, baud=None, spikes=None, out=None):
+    """The ``spikefab synth`` command line that builds ``config`` for the network in
+    ``network_path`` on ``board`` with ``max_steps = steps`` (and ``baud``; default the
+    link's), as :func:`spikefab.boards.build.build_board` builds it; ``spikes``: the samples
+    file of the latency figure; ``out``: the ``--out`` folder.
+
+    Raises ``ValueError`` for a configuration ``spikefab synth`` cannot express (formats or
+    queue depths that differ between layers, the dense baseline mode, another timing)."""
+    from spikefab.boards.top import DEFAULT_BAUD
+    from spikefab.hw.accelerator import HARDWARE_TIMING
+    layers = config.layers
+    if len({c.format for c in layers}) != 1 or len({c.queue_depth for c in layers}) != 1:
+        raise ValueError("spikefab synth builds one weight format and queue depth in every "
+                         "layer; this configuration mixes them")
+    if config.mode != "sparse" or config.timing != HARDWARE_TIMING:
+        raise ValueError("spikefab synth builds the event-driven accelerator with the "
+                         "hardware's timing; this configuration is the dense baseline model")
+    words = ["spikefab", "synth", "--board", str(getattr(board, "name", board)),
+             "--network", user_path(network_path),
+             "--lanes", *[str(c.lanes) for c in layers],
+             "--sweep-lanes", *[str(c.sweep_lanes) for c in layers],
+             "--format", layers[0].format, "--queue-depth", str(layers[0].queue_depth),
+             "--steps", str(steps)]
+    if baud is not None and baud != DEFAULT_BAUD:
+        words += ["--baud", str(baud)]
+    if spikes is not None:
+        words += ["--spikes", user_path(spikes)]
+    if out is not None:
+        words += ["--out", user_path(out)]
+    return shlex.join(words) if os.name == "posix" else " ".join(words)
