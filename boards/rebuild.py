@@ -23,7 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["design_name", "save_design", "save_samples", "synth_command", "user_path"]
+__all__ = ["design_name", "save_design", "save_samples", "synth_command", "user_path",
+           "write_rebuild", "rebuild_report"]
 
 
 def user_path(path):
@@ -100,3 +101,50 @@ def synth_command(board, network_path, config, *, steps, baud=None, spikes=None,
     if out is not None:
         words += ["--out", user_path(out)]
     return shlex.join(words) if os.name == "posix" else " ".join(words)
+
+
+def write_rebuild(folder, board, network, config, *, steps, samples=None, name=None,
+                  baud=None):
+    """Write a reported design's network (``folder/<name>.npz``, default
+    :func:`design_name`) and, given, the spike trains of its latency figure
+    (``folder/samples-T<T>.npz``) and return ``{"network", "samples", "command"}``: the paths
+    as the user types them and :func:`synth_command`."""
+    network_path = save_design(folder, name or design_name(network), network)
+    samples_path = None
+    if samples is not None:
+        samples = np.asarray(samples)
+        samples_path = save_samples(folder, f"samples-T{samples.shape[1]}", samples)
+    return {"network": user_path(network_path),
+            "samples": None if samples_path is None else user_path(samples_path),
+            "command": synth_command(board, network_path, config, steps=steps, baud=baud,
+                                     spikes=samples_path)}
+
+
+def rebuild_report(folder, network, designs, *, steps, samples=None, report="report"):
+    """:func:`write_rebuild` for a study's designs, added to its report: a "Rebuild"
+    paragraph appended to ``folder/<report>.md`` and the list ``rebuild`` in
+    ``folder/<report>.json`` (when they exist); returns the paragraph (for the study to
+    print). ``designs``: ``(board, config, built)`` triples (``built``: whether the study
+    built the design for that board; otherwise the text says it was not built in this run).
+    """
+    import json
+    items, lines = [], []
+    for board, config, built in designs:
+        rebuild = write_rebuild(folder, board, network, config, steps=steps, samples=samples)
+        items.append({"board": getattr(board, "name", board), "built": bool(built),
+                      "config": config.to_json(), **rebuild})
+        lines.append(f"- {config.describe()} on the {getattr(board, 'name', board)}"
+                     f"{'' if built else ' (not built in this run)'}: `{rebuild['command']}`")
+    text = ("Rebuild (the same bitstream"
+            + (f"; the latency from the {len(samples)} samples of {items[0]['samples']}, each "
+               f"alone" if samples is not None and items else "") + "):\n\n"
+            + "\n".join(lines) + "\n")
+    md, js = Path(folder) / f"{report}.md", Path(folder) / f"{report}.json"
+    if md.exists():
+        with open(md, "a") as file:
+            file.write("\n" + text)
+    if js.exists():
+        summary = json.loads(js.read_text())
+        summary["rebuild"] = items
+        js.write_text(json.dumps(summary, indent=2, default=str))
+    return text

@@ -2,6 +2,8 @@
 the printed ``spikefab synth`` line, run as a user types it from the report's folder, makes
 the same RTLIL the board flow hands to yosys as the design built through the Python API."""
 
+import json
+
 import numpy as np
 import pytest
 
@@ -66,3 +68,62 @@ def test_paths_outside_the_working_directory_stay_absolute(tmp_path, monkeypatch
     monkeypatch.chdir(tmp_path / "here")
     assert user_path(tmp_path / "here" / "a" / "b.npz") == "a/b.npz"
     assert user_path(tmp_path / "elsewhere.npz") == str(tmp_path / "elsewhere.npz")
+
+
+def _recording_cosimulate(calls):
+    """A stand-in for the co-simulation (Verilator is not what these tests check): records
+    the network and configuration a demo names and answers with the golden model."""
+    from types import SimpleNamespace
+
+    def cosimulate(network, config, trains, **_):
+        calls.append((network, config))
+        return SimpleNamespace(agree=True, mismatches=[], chunk_speeds=[1.0],
+                               classes=simulate(network, trains).predicted)
+    return cosimulate
+
+
+def test_the_digits_demo_prints_the_command_of_its_design(tmp_path, monkeypatch, capsys):
+    from pathlib import Path
+
+    from spikefab.studies import digits_demo
+    from tests.boards.rebuild_check import printed_commands
+    calls = []
+    monkeypatch.setattr(digits_demo, "cosimulate", _recording_cosimulate(calls))
+    monkeypatch.chdir(tmp_path)
+    summary = digits_demo.run(digits_demo.DigitsDemo(quick=True, samples=8, steps=8,
+                                                     board=None, out=Path("report")))
+    commands = printed_commands(capsys.readouterr().out)
+    assert len(commands) == 1 and "--board icebreaker" in commands[0]
+    assert "--network report/spikefab-64-" in commands[0]
+    assert f"`{commands[0]}`" in (tmp_path / "report" / "report.md").read_text()
+    (network, config), = calls
+    process, rtlil, design = dry_run(tmp_path, commands[0])
+    assert rtlil == reference_rtlil("icebreaker", network, config, max_steps=8)
+    assert "the 60 samples in report/samples-T8.npz" in process.stdout
+    assert summary["cycles"]["single_image_latency_mean"] > 0
+
+
+def test_the_mnist_demo_prints_the_command_of_its_design(tmp_path, monkeypatch, capsys):
+    pytest.importorskip("torch", reason="the train extra is part of make test")
+    from pathlib import Path
+
+    from spikefab.studies import mnist_demo
+    from tests.boards.rebuild_check import printed_commands
+    calls = []
+    monkeypatch.setattr(mnist_demo, "cosimulate", _recording_cosimulate(calls))
+    monkeypatch.chdir(tmp_path)
+    summary = mnist_demo.run(mnist_demo.MnistDemo(
+        hidden=32, lanes=16, sweep_lanes=4, steps=10, samples=5, epochs=1, train=300,
+        test=40, boards=(), out=Path("report")))
+    commands = printed_commands(capsys.readouterr().out)
+    assert commands == [
+        "spikefab synth --board ulx3s --network report/spikefab-784-32-10.npz --lanes 16 10 "
+        "--sweep-lanes 4 10 --format dense --queue-depth 16 --steps 10 "
+        "--spikes report/samples-T10.npz"]
+    (network, config), = calls
+    process, rtlil, design = dry_run(tmp_path, commands[0])
+    assert rtlil == reference_rtlil("ulx3s", network, config, max_steps=10)
+    assert design["latency"]["cycles_per_inference"] == pytest.approx(
+        summary["cycles"]["latency"])
+    assert json.loads((tmp_path / "report" / "report.json").read_text())["rebuild"][0][
+        "command"] == commands[0]
