@@ -610,6 +610,8 @@ def run_sweep(spec, *, scheduler="local", workers=None, out="build/dse", cache="
             _apply_resources(rows, None, {})
         lhr = lhr_study(rows, spec, sizes)
         pareto = _pareto_sets(rows)
+        if out is not None:
+            _attach_rebuild(rows, pareto, workload, spec, out)
         stats["seconds"] = round(time.perf_counter() - began, 1)
         stats["cache"] = None if store.folder is None else str(store.folder)
         result = SweepResult(rows=rows, estimator=None if model is None else model.to_json(),
@@ -710,6 +712,56 @@ def _pareto_sets(rows):
     for row, rank in zip(feasible, ranks):
         row["rank_accuracy_us_LUT"] = rank
     return sets
+
+
+# --- the commands that rebuild the named designs ------------------------------------------------
+
+def _attach_rebuild(rows, pareto, workload, spec, out):
+    """For every design the report names (each Pareto set's and every synthesized one), write
+    its network (``out/designs/network-<digest>.npz``) and the trains of its cycle figures
+    (``out/designs/samples-T<T>-<encoder>.npz``) and set the row's ``rebuild``: the
+    ``spikefab synth`` command that builds it for the spec's board (the iCEBreaker for board
+    ``none``), as the synthesis stage builds it (:func:`spikefab.dse.tasks.run_synthesis`).
+    Files already there (a run again) are kept: their names are their contents' digests."""
+    from spikefab.boards.rebuild import save_design, save_samples, synth_command
+    from spikefab.dse.tasks import point_config, point_network
+    from spikefab.model import Network, encode_images
+    named = {label for labels in pareto.values() for label in labels}
+    board = spec.board if spec.board != "none" else "icebreaker"
+    folder = Path(out) / "designs"
+    for row in rows:
+        if row["label"] not in named and row.get("resource_source") != "synthesis":
+            continue
+        point = row["_point"]
+        network_path = folder / f"network-{row['network'][:16]}.npz"
+        if network_path.exists():
+            network = Network.load(network_path)
+        else:
+            network = point_network(workload, point.w_bits, point.density)
+            save_design(folder, network_path.stem, network)
+        samples_path = folder / f"samples-T{point.steps}-{point.encoder}.npz"
+        if not samples_path.exists():
+            x = workload.x_test if spec.samples is None else workload.x_test[:spec.samples]
+            trains = encode_images(x, point.steps, point.encoder)[:spec.cycle_samples]
+            save_samples(folder, samples_path.stem, trains)
+        row["rebuild"] = synth_command(board, network_path, point_config(network, point),
+                                       steps=point.steps, spikes=samples_path)
+
+
+def rebuild_markdown(result):
+    """The ``spikefab synth`` command of every design the report names (``rebuild``)."""
+    named = [r for r in result.rows if r.get("rebuild")]
+    if not named:
+        return ""
+    lines = ["## Rebuild", "",
+             "The `spikefab synth` command that builds each named design (its network and the "
+             "test images of its cycle figures are in `designs/`). synth prints the latency "
+             "of each image alone; the cycles per image above are the same images back to "
+             "back.", "", "| point | synthesized | command |", "|---|---|---|"]
+    for r in named:
+        built = "yes" if r.get("resource_source") == "synthesis" else "no"
+        lines.append(f"| {r['label']} | {built} | `{r['rebuild']}` |")
+    return "\n".join(lines) + "\n"
 
 
 # --- outputs -----------------------------------------------------------------------------------
@@ -865,7 +917,7 @@ def report_markdown(result, spec):
     if result.estimator:
         lines.append(estimator_line(result.estimator))
     lines += ["", "## Accuracy vs µs per image (Pareto set)", "", front_table(result), "",
-              energy_markdown(result), lhr_markdown(result.lhr)]
+              energy_markdown(result), lhr_markdown(result.lhr), rebuild_markdown(result)]
     return "\n".join(lines)
 
 
