@@ -284,7 +284,9 @@ def make_executor(scheduler="local", *, workers=None, dashboard=True):
 class SweepResult:
     """What :func:`run_sweep` returns: ``rows`` (one dict per point, in the spec's order),
     ``estimator`` (the fitted resource model's JSON, ``None`` without a board), ``lhr`` (the
-    study), ``stats`` (computed / cached counts per stage, seconds) and ``out``."""
+    study), ``stats`` (computed / cached counts per stage, seconds), ``out``, ``pareto`` and
+    ``rebuild`` (label: the ``spikefab synth`` command of every design the report names;
+    ``None`` without ``out``)."""
 
     rows: list
     estimator: dict = None
@@ -292,6 +294,7 @@ class SweepResult:
     stats: dict = field(default_factory=dict)
     out: Path = None
     pareto: dict = None
+    rebuild: dict = None
 
 
 def _progress(total, desc, enabled):
@@ -610,12 +613,12 @@ def run_sweep(spec, *, scheduler="local", workers=None, out="build/dse", cache="
             _apply_resources(rows, None, {})
         lhr = lhr_study(rows, spec, sizes)
         pareto = _pareto_sets(rows)
-        if out is not None:
-            _attach_rebuild(rows, pareto, workload, spec, out)
+        rebuild = None if out is None else _rebuild_commands(rows, pareto, workload, spec, out)
         stats["seconds"] = round(time.perf_counter() - began, 1)
         stats["cache"] = None if store.folder is None else str(store.folder)
         result = SweepResult(rows=rows, estimator=None if model is None else model.to_json(),
-                             lhr=lhr, stats=stats, out=out, pareto=pareto)
+                             lhr=lhr, stats=stats, out=out, pareto=pareto,
+                             rebuild=rebuild)
         if out is not None:
             write_outputs(result, spec)
         return result
@@ -716,19 +719,20 @@ def _pareto_sets(rows):
 
 # --- the commands that rebuild the named designs ------------------------------------------------
 
-def _attach_rebuild(rows, pareto, workload, spec, out):
+def _rebuild_commands(rows, pareto, workload, spec, out):
     """For every design the report names (each Pareto set's and every synthesized one), write
     its network (``out/designs/network-<digest>.npz``) and the trains of its cycle figures
-    (``out/designs/samples-T<T>-<encoder>.npz``) and set the row's ``rebuild``: the
+    (``out/designs/samples-T<T>-<encoder>.npz``); returns ``{label: command}``, the
     ``spikefab synth`` command that builds it for the spec's board (the iCEBreaker for board
     ``none``), as the synthesis stage builds it (:func:`spikefab.dse.tasks.run_synthesis`).
-    Files already there (a run again) are kept: their names are their contents' digests."""
+    A network file already there (a run again) is kept: its name is its digest."""
     from spikefab.boards.rebuild import save_design, save_samples, synth_command
     from spikefab.dse.tasks import point_config, point_network
     from spikefab.model import Network, encode_images
     named = {label for labels in pareto.values() for label in labels}
     board = spec.board if spec.board != "none" else "icebreaker"
     folder = Path(out) / "designs"
+    commands, written = {}, set()
     for row in rows:
         if row["label"] not in named and row.get("resource_source") != "synthesis":
             continue
@@ -740,17 +744,20 @@ def _attach_rebuild(rows, pareto, workload, spec, out):
             network = point_network(workload, point.w_bits, point.density)
             save_design(folder, network_path.stem, network)
         samples_path = folder / f"samples-T{point.steps}-{point.encoder}.npz"
-        if not samples_path.exists():
+        if (point.steps, point.encoder) not in written:
+            written.add((point.steps, point.encoder))
             x = workload.x_test if spec.samples is None else workload.x_test[:spec.samples]
             trains = encode_images(x, point.steps, point.encoder)[:spec.cycle_samples]
             save_samples(folder, samples_path.stem, trains)
-        row["rebuild"] = synth_command(board, network_path, point_config(network, point),
-                                       steps=point.steps, spikes=samples_path)
+        commands[row["label"]] = synth_command(board, network_path,
+                                               point_config(network, point),
+                                               steps=point.steps, spikes=samples_path)
+    return commands
 
 
 def rebuild_markdown(result):
     """The ``spikefab synth`` command of every design the report names (``rebuild``)."""
-    named = [r for r in result.rows if r.get("rebuild")]
+    named = [r for r in result.rows if r["label"] in (result.rebuild or {})]
     if not named:
         return ""
     lines = ["## Rebuild", "",
@@ -760,7 +767,7 @@ def rebuild_markdown(result):
              "back.", "", "| point | synthesized | command |", "|---|---|---|"]
     for r in named:
         built = "yes" if r.get("resource_source") == "synthesis" else "no"
-        lines.append(f"| {r['label']} | {built} | `{r['rebuild']}` |")
+        lines.append(f"| {r['label']} | {built} | `{result.rebuild[r['label']]}` |")
     return "\n".join(lines) + "\n"
 
 
@@ -782,7 +789,8 @@ def write_outputs(result, spec):
     out.mkdir(parents=True, exist_ok=True)
     rows = [_json_row(r) for r in result.rows]
     (out / "points.json").write_text(json.dumps(
-        {"spec": spec.to_dict(), "stats": result.stats, "points": rows}, indent=1,
+        {"spec": spec.to_dict(), "stats": result.stats, "points": rows,
+         "rebuild": result.rebuild}, indent=1,
         default=str))
     with open(out / "points.csv", "w", newline="") as file:
         writer = csv.writer(file)
