@@ -120,17 +120,25 @@ def write_rebuild(folder, board, network, config, *, steps, samples=None, name=N
                                      spikes=samples_path)}
 
 
-def rebuild_report(folder, network, designs, *, steps, samples=None, report="report"):
-    """:func:`write_rebuild` for a study's designs, added to its report: a "Rebuild"
+def rebuild_report(folder, network, designs, *, steps, samples=None, report="report",
+                   summary=None):
+    """:func:`write_rebuild` for a study's designs (one network), added to its report: a "Rebuild"
     paragraph appended to ``folder/<report>.md`` and the list ``rebuild`` in
     ``folder/<report>.json`` (when they exist); returns the paragraph (for the study to
     print). ``designs``: ``(board, config, built)`` triples (``built``: whether the study
     built the design for that board; otherwise the text says it was not built in this run).
+    ``summary``: the study's summary dict, which gets ``rebuild`` too.
     """
     import json
     items, lines = [], []
+    network_path = save_design(folder, design_name(network), network)
+    samples_path = None if samples is None else save_samples(
+        folder, f"samples-T{np.shape(samples)[1]}", samples)
     for board, config, built in designs:
-        rebuild = write_rebuild(folder, board, network, config, steps=steps, samples=samples)
+        rebuild = {"network": user_path(network_path),
+                   "samples": None if samples_path is None else user_path(samples_path),
+                   "command": synth_command(board, network_path, config, steps=steps,
+                                            spikes=samples_path)}
         items.append({"board": getattr(board, "name", board), "built": bool(built),
                       "config": config.to_json(), **rebuild})
         lines.append(f"- {config.describe()} on the {getattr(board, 'name', board)}"
@@ -143,8 +151,10 @@ def rebuild_report(folder, network, designs, *, steps, samples=None, report="rep
     if md.exists():
         with open(md, "a") as file:
             file.write("\n" + text)
-    if js.exists():
-        summary = json.loads(js.read_text())
+    if summary is not None:
         summary["rebuild"] = items
-        js.write_text(json.dumps(summary, indent=2, default=str))
+    if js.exists():
+        written = json.loads(js.read_text())
+        written["rebuild"] = items
+        js.write_text(json.dumps(written, indent=2, default=str))
     return text

@@ -5,12 +5,15 @@ and the network they select.
 ``make synth BOARD=icebreaker``, ``make prog BOARD=…`` and ``make run BOARD=… PORT=…`` call
 them. The network is the built-in digits-sized default (the 64-128-10 reference network with
 4-bit weights, 50 % of them kept, balanced over the PE lanes) unless ``--network FILE.npz``
-names one saved with :meth:`spikefab.model.Network.save`.
+names one saved with :meth:`spikefab.model.Network.save` (e.g. the one a report wrote, with
+the command that rebuilds its design: :mod:`spikefab.boards.rebuild`). ``--lanes`` and
+``--sweep-lanes`` take one value or one per layer.
 
-Every error a user can cause ends in one line naming the flag and the allowed values (bad
-flags are refused by argparse before anything runs; a network file that cannot be read, a
-configuration the generator refuses, a design that does not fit and a tool that fails each
-get an ``error: …`` line saying what to do).
+Every error a user can cause ends in one line naming the flag and the allowed values: a bad
+flag value (out of range, ``--sizes`` with one size, a lane count per layer that does not
+match the network, a configuration the flags do not make) is refused by argparse, usage and
+one line, exit status 2; a network file that cannot be read, a design that does not fit and a
+tool that fails each get an ``error: …`` line saying what to do (exit status 1).
 """
 
 import argparse

@@ -221,7 +221,7 @@ def run(settings=None, *, options=None):
     (out / "report.md").write_text(render(summary))
     print(rebuild_report(out, network, [(settings.board or "icebreaker", config,
                                          settings.board is not None)],
-                         steps=settings.steps, samples=spikes[:60]))
+                         steps=settings.steps, samples=spikes[:60], summary=summary))
     print(f"7. report: {out / 'report.md'} ({total_time:.0f} s in all)")
     return summary
 

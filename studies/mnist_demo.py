@@ -302,7 +302,7 @@ def run(settings=None):
     (out / "report.md").write_text(render(summary))
     print(rebuild_report(out, network, [(b, c, True) for b, c in designs.items()]
                          or [("ulx3s", hw_config, False)],
-                         steps=settings.steps, samples=golden_all.trains))
+                         steps=settings.steps, samples=golden_all.trains, summary=summary))
     print(render(summary))
     print(f"7. report: {out / 'report.md'} ({summary['total_s']:.0f} s in all)", flush=True)
     return summary
