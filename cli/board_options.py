@@ -5,20 +5,25 @@ and the network they select.
 ``make synth BOARD=icebreaker``, ``make prog BOARD=…`` and ``make run BOARD=… PORT=…`` call
 them. The network is the built-in digits-sized default (the 64-128-10 reference network with
 4-bit weights, 50 % of them kept, balanced over the PE lanes) unless ``--network FILE.npz``
-names one saved with :meth:`spikefab.model.Network.save`.
+names one saved with :meth:`spikefab.model.Network.save` (e.g. the one a report wrote, with
+the command that rebuilds its design: :mod:`spikefab.boards.rebuild`). ``--lanes`` and
+``--sweep-lanes`` take one value or one per layer.
 
-Every error a user can cause ends in one line naming the flag and the allowed values (bad
-flags are refused by argparse before anything runs; a network file that cannot be read, a
-configuration the generator refuses, a design that does not fit and a tool that fails each
-get an ``error: …`` line saying what to do).
+Every error a user can cause ends in one line naming the flag and the allowed values: a bad
+flag value (out of range, ``--sizes`` with one size, a lane count per layer that does not
+match the network, a configuration the flags do not make) is refused by argparse, usage and
+one line, exit status 2; a network file that cannot be read, a design that does not fit and a
+tool that fails each get an ``error: …`` line saying what to do (exit status 1).
 """
+
+import argparse
 
 from spikefab.cli.args import fail, flag_input_file, flag_int, flag_output_dir
 from spikefab.model import FORMATS, HardwareConfig, Network, reference_network
 from spikefab.model.cycles import QUEUE_DEPTH_RANGE
 
 __all__ = ["BOARD_NAMES", "MAX_NEURONS", "MAX_STEPS", "add_arguments", "fail",
-           "network_and_config"]
+           "network_and_config", "read_spikes"]
 
 BOARD_NAMES = ("icebreaker", "ulx3s", "orangecrab")
 
@@ -27,14 +32,37 @@ MAX_NEURONS = 1 << 14
 MAX_STEPS = (1 << 16) - 1
 
 
+def _refuse(args, message):
+    """End with argparse's usage and ``error: message`` (exit status 2: a bad flag value),
+    or with one ``error: …`` line when ``args`` did not come from the parser."""
+    parser = getattr(args, "board_parser", None)
+    if parser is not None:
+        parser.error(message)
+    raise fail(message)
+
+
+def _one_or_each(values):
+    """A flag of one value (the same everywhere) or one per layer, as
+    :meth:`~spikefab.model.HardwareConfig.uniform` takes it."""
+    if values is None:
+        return None
+    return values[0] if len(values) == 1 else list(values)
+
+
 def network_and_config(args):
     """The network (``--network`` file or the reference network of ``--sizes``) and its
     hardware configuration; ``--lanes`` defaults to 2 on the iCEBreaker, 8 elsewhere.
+    ``--lanes`` and ``--sweep-lanes`` are one value (capped at each layer's size; the sweep
+    lanes the largest divisor of each layer's lanes up to it) or one per layer (exactly).
 
-    Raises ``SystemExit`` with one line naming the flag when the file cannot be read or the
-    configuration cannot be built."""
+    Raises ``SystemExit`` with one line naming the flag when the file cannot be read, and
+    argparse's usage and one line (exit status 2) when the flags do not make a configuration
+    for the network."""
     if args.lanes is None:
-        args.lanes = 2 if args.board == "icebreaker" else 8
+        args.lanes = [2 if args.board == "icebreaker" else 8]
+    elif isinstance(args.lanes, int):                     # the Python API's single value
+        args.lanes = [args.lanes]
+    lanes = _one_or_each(args.lanes)
     if args.network:
         try:
             network = Network.load(args.network)
@@ -46,41 +74,71 @@ def network_and_config(args):
                        f"link addresses at most {MAX_NEURONS}")
     else:
         if len(args.sizes) < 2:
-            raise fail(f"--sizes needs at least two sizes (inputs, then one per layer), not "
-                       f"{len(args.sizes)}")
+            _refuse(args, _sizes_message(args.sizes))
         try:
             network = reference_network(tuple(args.sizes), w_bits=4, density=0.5,
-                                        lanes=args.lanes)
+                                        lanes=lanes if isinstance(lanes, int) else None)
         except (ValueError, TypeError) as error:
             raise fail(f"--sizes {' '.join(map(str, args.sizes))}: {error}") from None
-    sweep_lanes = getattr(args, "sweep_lanes", None)
+    sweep = getattr(args, "sweep_lanes", None)
+    if isinstance(sweep, int):
+        sweep = [sweep]
+    for flag, values in (("--lanes", args.lanes), ("--sweep-lanes", sweep)):
+        if values is not None and len(values) not in (1, len(network)):
+            _refuse(args, f"{flag} has {len(values)} values for a network of {len(network)} "
+                          f"layers ({'-'.join(map(str, network.shape))}); give one value, or "
+                          f"one per layer")
     try:
-        config = HardwareConfig.uniform(network, lanes=args.lanes, format=args.format,
-                                        queue_depth=args.queue_depth, sweep_lanes=sweep_lanes)
+        config = HardwareConfig.uniform(network, lanes=lanes, format=args.format,
+                                        queue_depth=args.queue_depth,
+                                        sweep_lanes=_one_or_each(sweep))
         config.check(network)
     except (ValueError, TypeError) as error:
-        raise fail(f"--lanes {args.lanes} / --sweep-lanes {sweep_lanes} / --format "
-                   f"{args.format} / --queue-depth {args.queue_depth}: {error}") from None
+        _refuse(args, f"--lanes {' '.join(map(str, args.lanes))} / --sweep-lanes "
+                      f"{'(the lanes)' if sweep is None else ' '.join(map(str, sweep))} / "
+                      f"--format {args.format} / --queue-depth {args.queue_depth}: {error}")
     return network, config
+
+
+def _sizes_message(sizes):
+    return (f"--sizes needs at least two sizes (inputs, then one per layer), not "
+            f"{len(sizes)}; allowed: 2 or more sizes in [1, {MAX_NEURONS}]")
+
+
+class _Sizes(argparse.Action):
+    """``--sizes``: at least two sizes, refused by argparse (exit status 2) otherwise."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        if len(values) < 2:
+            parser.error(_sizes_message(values))
+        setattr(namespace, self.dest, list(values))
 
 
 def add_arguments(parser, command):
     """The options of ``spikefab <command>`` for ``command`` in synth, prog, run."""
     s = parser
-    s.add_argument("--board", choices=BOARD_NAMES, default="icebreaker")
+    s.set_defaults(board_parser=s)
+    s.add_argument("--board", choices=BOARD_NAMES, default="icebreaker",
+                   help=f"the board to build for: {', '.join(BOARD_NAMES)} (default "
+                        f"icebreaker)")
     s.add_argument("--out", type=flag_output_dir, default="build",
                    help="build folder (default build/); the board's files go to OUT/BOARD")
     s.add_argument("--network", type=flag_input_file,
-                   help="a network saved with Network.save (.npz)")
+                   help="a network saved with Network.save (.npz), e.g. the one a report "
+                        "wrote (default: the reference network of --sizes)")
     s.add_argument("--sizes", type=flag_int(1, MAX_NEURONS), nargs="+", default=[64, 128, 10],
-                   help="layer sizes of the built-in reference network (default 64 128 10)")
-    s.add_argument("--lanes", type=flag_int(1, 256), default=None,
-                   help="PEs per layer, capped at each layer's size (default 2 on the "
-                        "iCEBreaker, 8 on ECP5 boards)")
-    s.add_argument("--sweep-lanes", type=flag_int(1, 256), default=None,
-                   help="neurons the LIF sweep updates per cycle, per layer the largest "
-                        "divisor of its lanes up to this (default: the lanes)")
-    s.add_argument("--format", choices=FORMATS, default="csc")
+                   action=_Sizes,
+                   help="layer sizes of the built-in reference network, at least two "
+                        "(default 64 128 10)")
+    s.add_argument("--lanes", type=flag_int(1, 256), nargs="+", default=None,
+                   help="PEs per layer: one value, capped at each layer's size, or one per "
+                        "layer (default 2 on the iCEBreaker, 8 on ECP5 boards)")
+    s.add_argument("--sweep-lanes", type=flag_int(1, 256), nargs="+", default=None,
+                   help="neurons the LIF sweep updates per cycle: one value (per layer the "
+                        "largest divisor of its lanes up to it) or one per layer, each a "
+                        "divisor of the layer's lanes (default: the lanes)")
+    s.add_argument("--format", choices=FORMATS, default="csc",
+                   help=f"weight memory format: {', '.join(FORMATS)} (default csc)")
     s.add_argument("--queue-depth", type=flag_int(*QUEUE_DEPTH_RANGE), default=16,
                    help="event queue depth (default 16)")
     s.add_argument("--steps", type=flag_int(1, MAX_STEPS), default=16,
@@ -88,12 +146,53 @@ def add_arguments(parser, command):
                         "(default 16)")
     s.add_argument("--baud", type=flag_int(1200, 3_000_000), default=115200,
                    help="UART speed (default 115200)")
+    if command == "synth":
+        s.add_argument("--spikes", type=flag_input_file,
+                       help="the samples of the latency figure: spike trains [B, T, N0] as "
+                            ".npy, or .npz with the array 'spikes' (e.g. the samples file a "
+                            "report wrote); T at most --steps (default: 16 random samples "
+                            "at ~15 %% input activity, T = --steps)")
+        s.add_argument("--dry-run", action="store_true",
+                       help="elaborate the board top and write what yosys would read "
+                            "(OUT/BOARD/top.il) and design.json, without running the tools "
+                            "(default: off)")
     if command == "prog":
-        s.add_argument("--flash", action="store_true", help="write the configuration flash")
+        s.add_argument("--flash", action="store_true",
+                       help="write the configuration flash (default: off, SRAM)")
     if command == "run":
-        s.add_argument("--port", help="serial port of the board, e.g. /dev/ttyUSB1")
+        s.add_argument("--port", help="serial port of the board, e.g. /dev/ttyUSB1 (no "
+                                      "default: required)")
         s.add_argument("--samples", type=flag_int(1, 1 << 20), default=100,
                        help="random samples to run (default 100)")
         s.add_argument("--spikes", type=flag_input_file,
                        help=".npy of spike trains [B, T, N0] (default: random)")
     return s
+
+
+def read_spikes(path, network, steps):
+    """The spike trains of ``--spikes`` (``.npy``, or ``.npz`` with ``spikes``) as a
+    ``[B, T, N0]`` array, checked against ``network`` and ``steps``; one ``error: …`` line
+    otherwise."""
+    import numpy as np
+    try:
+        with open(path, "rb") as file:
+            loaded = np.load(file, allow_pickle=False)
+            if isinstance(loaded, np.lib.npyio.NpzFile):
+                with loaded:
+                    if "spikes" not in loaded:
+                        raise ValueError(f"the .npz holds {sorted(loaded.files)}, not "
+                                         f"'spikes'")
+                    loaded = loaded["spikes"]
+    except (OSError, ValueError) as error:
+        raise fail(f"--spikes {path}: cannot read it as spike trains ({error}); give a .npy "
+                   f"array or an .npz with 'spikes'") from None
+    trains = np.asarray(loaded)
+    if trains.ndim != 3 or trains.shape[2] != network.n_inputs or not len(trains):
+        raise fail(f"--spikes {path}: shape {trains.shape}; allowed: [B, T, "
+                   f"{network.n_inputs}] with B >= 1 (the network's inputs)")
+    if trains.shape[1] > steps:
+        raise fail(f"--spikes {path}: T = {trains.shape[1]} steps; allowed: at most --steps "
+                   f"{steps}")
+    if not np.isin(trains, (0, 1)).all():
+        raise fail(f"--spikes {path}: allowed values are 0 and 1 (spikes)")
+    return trains.astype(bool)

@@ -1,6 +1,14 @@
 """``spikefab synth``: synthesize, place and route the board top of a network for
 ``--board``; write the bitstream and the resource / Fmax / latency report to ``OUT/BOARD``.
-The options and the network selection are :mod:`spikefab.cli.board_options`."""
+The options and the network selection are :mod:`spikefab.cli.board_options`.
+
+Every report that names a design prints the ``spikefab synth`` command that rebuilds it
+(:mod:`spikefab.boards.rebuild`): its network file, per-layer ``--lanes`` and
+``--sweep-lanes``, ``--format``, ``--queue-depth``, ``--steps`` (the longest sample the
+bitstream counts) and ``--spikes`` (the samples its latency came from). ``--dry-run`` stops
+after elaborating the board top: it writes ``top.il``, the RTLIL the board flow hands to
+yosys, and ``design.json``, so two designs can be compared without running the tools.
+"""
 
 import json
 
@@ -9,15 +17,52 @@ import numpy as np
 from spikefab.boards.host import typical_inputs
 from spikefab.cli import board_options
 from spikefab.cli.args import fail
-from spikefab.cli.board_options import network_and_config
+from spikefab.cli.board_options import network_and_config, read_spikes
 from spikefab.model import cycle_model, simulate
 
-__all__ = ["add_arguments", "run"]
+__all__ = ["add_arguments", "run", "RANDOM_SAMPLES", "RANDOM_ACTIVITY"]
+
+#: Without ``--spikes``, the latency is the mean over this many rate-coded random samples ...
+RANDOM_SAMPLES = 16
+#: ... of this mean input activity (spike probability per input and step).
+RANDOM_ACTIVITY = 0.15
 
 
 def add_arguments(parser):
     """``spikefab synth``'s options."""
     board_options.add_arguments(parser, "synth")
+
+
+def _latency_samples(args, network):
+    """``(trains, words)``: the samples of the latency figure and where they came from."""
+    from spikefab.boards.rebuild import user_path
+    if args.spikes:
+        trains = read_spikes(args.spikes, network, args.steps)
+        return trains, (f"the {len(trains)} samples in {user_path(args.spikes)}, "
+                        f"T = {trains.shape[1]}")
+    trains = typical_inputs(network, samples=RANDOM_SAMPLES, steps=args.steps,
+                            activity=RANDOM_ACTIVITY)
+    return trains, (f"{RANDOM_SAMPLES} random samples at {RANDOM_ACTIVITY:.0%} input "
+                    f"activity (rate code, seed 0), T = {args.steps}")
+
+
+def _design(board, network, config, args, runtime):
+    """What decides the bitstream, JSON-ready (``design.json``)."""
+    return {"board": board.name, "shape": list(network.shape), "config": config.to_json(),
+            "max_steps": args.steps, "baud": args.baud, "weights_in_spram": runtime,
+            "network": str(args.network) if args.network else
+            f"{'-'.join(map(str, args.sizes))} reference network"}
+
+
+def _dry_run(board, top, out, design):
+    """Write the board flow's RTLIL of ``top`` (``top.il``) and ``design.json`` to ``out``
+    without running the tools."""
+    plan = board.platform().prepare(top, name="top")
+    out.mkdir(parents=True, exist_ok=True)
+    rtlil = plan.files["top.il"]
+    (out / "top.il").write_text(rtlil if isinstance(rtlil, str) else rtlil.decode())
+    (out / "design.json").write_text(json.dumps(design, indent=2) + "\n")
+    print(f"dry run: {out / 'top.il'} (what yosys reads), {out / 'design.json'}; no tool ran")
 
 
 def run(args):
@@ -32,23 +77,32 @@ def run(args):
     network, config = network_and_config(args)
     board = get_board(args.board)
     out = args.out / args.board
+    trains, source = _latency_samples(args, network)
     runtime = runtime_layers(board, network, config)
     if any(runtime):
         print(f"weights of layer(s) {[i + 1 for i, r in enumerate(runtime) if r]} go to SPRAM: "
               f"loaded at run time (spikefab run loads them), not in the bitstream")
+    print(f"design: {'-'.join(map(str, network.shape))}, {config.describe()}, max steps "
+          f"{args.steps}", flush=True)
     try:                                      # checks --baud and the limits
         top = board_top(board, network, config, baud=args.baud, max_steps=args.steps,
                         runtime_weights=runtime)
     except (ValueError, TypeError) as error:
         raise fail(f"this configuration cannot be generated: {error}") from None
+    design = _design(board, network, config, args, runtime)
+    # Each sample run alone, from its first input event to its result (as the reports do).
+    cycles = [int(cycle_model(network, simulate(network, train), config).latency[0])
+              for train in trains]
+    mean = float(np.mean(cycles))
+    if args.dry_run:
+        design["latency"] = {"cycles_per_inference": mean, "inputs": source}
+        print(f"latency of an inference (cycle model, each sample alone, mean of {source}): "
+              f"{mean:,.1f} cycles")
+        return _dry_run(board, top, out, design)
     try:
         report = synthesize(board, top, build_dir=out)
     except (ResourceOverflow, SynthesisError, ToolNotFound) as error:
         raise fail(str(error)) from None
-    trains = typical_inputs(network, steps=args.steps)
-    golden = simulate(network, trains)
-    cycles = cycle_model(network, golden, config)
-    mean = float(np.mean(cycles.latency))
     latency = report.latency_us(mean)
     report.write(out)
     summary = json.loads((out / "report.json").read_text())
@@ -56,16 +110,17 @@ def run(args):
                           "sweep_lanes": [c.sweep_lanes for c in config.layers],
                           "weights_in_spram": runtime,
                           "format": args.format, "queue_depth": args.queue_depth,
-                          "source": (str(args.network) if args.network else
-                                     f"{'-'.join(map(str, args.sizes))} reference network")}
-    summary["latency"] = {"cycles_per_inference": mean, "steps": args.steps,
+                          "source": design["network"]}
+    summary["design"] = design
+    summary["latency"] = {"cycles_per_inference": mean, "steps": int(trains.shape[1]),
+                          "samples": len(trains), "each_alone": True,
                           "us_at_board_clock": latency.board_clock, "us_at_fmax": latency.fmax,
-                          "inputs": "16 rate-coded random samples, ~15 % input activity"}
+                          "inputs": source}
     (out / "report.json").write_text(json.dumps(summary, indent=2))
     text = report.table() + (
-        f"\nNetwork {'-'.join(map(str, network.shape))}, P = {[c.lanes for c in config.layers]}, "
-        f"{args.format}; latency of an inference (T = {args.steps}, cycle model, mean of 16 "
-        f"samples): {mean:,.0f} cycles = {latency.board_clock:,.1f} µs at the "
+        f"\nNetwork {'-'.join(map(str, network.shape))}, {config.describe()}, max steps "
+        f"{args.steps}; latency of an inference (cycle model, each sample alone, mean of "
+        f"{source}): {mean:,.0f} cycles = {latency.board_clock:,.1f} µs at the "
         f"{board.clock_mhz:g} MHz board clock"
         + (f", {latency.fmax:,.1f} µs at Fmax" if latency.fmax else "") + ".\n")
     (out / "report.md").write_text(text)

@@ -284,7 +284,9 @@ def make_executor(scheduler="local", *, workers=None, dashboard=True):
 class SweepResult:
     """What :func:`run_sweep` returns: ``rows`` (one dict per point, in the spec's order),
     ``estimator`` (the fitted resource model's JSON, ``None`` without a board), ``lhr`` (the
-    study), ``stats`` (computed / cached counts per stage, seconds) and ``out``."""
+    study), ``stats`` (computed / cached counts per stage, seconds), ``out``, ``pareto`` and
+    ``rebuild`` (label: the ``spikefab synth`` command of every design the report names;
+    ``None`` without ``out``)."""
 
     rows: list
     estimator: dict = None
@@ -292,6 +294,7 @@ class SweepResult:
     stats: dict = field(default_factory=dict)
     out: Path = None
     pareto: dict = None
+    rebuild: dict = None
 
 
 def _progress(total, desc, enabled):
@@ -609,10 +612,12 @@ def run_sweep(spec, *, scheduler="local", workers=None, out="build/dse", cache="
             _apply_resources(rows, None, {})
         lhr = lhr_study(rows, spec, sizes)
         pareto = _pareto_sets(rows)
+        rebuild = None if out is None else _rebuild_commands(rows, pareto, workload, spec, out)
         stats["seconds"] = round(time.perf_counter() - began, 1)
         stats["cache"] = None if store.folder is None else str(store.folder)
         result = SweepResult(rows=rows, estimator=None if model is None else model.to_json(),
-                             lhr=lhr, stats=stats, out=out, pareto=pareto)
+                             lhr=lhr, stats=stats, out=out, pareto=pareto,
+                             rebuild=rebuild)
         if out is not None:
             write_outputs(result, spec)
         return result
@@ -711,6 +716,60 @@ def _pareto_sets(rows):
     return sets
 
 
+# --- the commands that rebuild the named designs ------------------------------------------------
+
+def _rebuild_commands(rows, pareto, workload, spec, out):
+    """For every design the report names (each Pareto set's and every synthesized one), write
+    its network (``out/designs/network-<digest>.npz``) and the trains of its cycle figures
+    (``out/designs/samples-T<T>-<encoder>.npz``); returns ``{label: command}``, the
+    ``spikefab synth`` command that builds it for the spec's board (the iCEBreaker for board
+    ``none``), as the synthesis stage builds it (:func:`spikefab.dse.tasks.run_synthesis`).
+    A network file already there (a run again) is kept: its name is its digest."""
+    from spikefab.boards.rebuild import save_design, save_samples, synth_command
+    from spikefab.dse.tasks import point_config, point_network
+    from spikefab.model import Network, encode_images
+    named = {label for labels in pareto.values() for label in labels}
+    board = spec.board if spec.board != "none" else "icebreaker"
+    folder = Path(out) / "designs"
+    commands, written = {}, set()
+    for row in rows:
+        if row["label"] not in named and row.get("resource_source") != "synthesis":
+            continue
+        point = row["_point"]
+        network_path = folder / f"network-{row['network'][:16]}.npz"
+        if network_path.exists():
+            network = Network.load(network_path)
+        else:
+            network = point_network(workload, point.w_bits, point.density)
+            save_design(folder, network_path.stem, network)
+        samples_path = folder / f"samples-T{point.steps}-{point.encoder}.npz"
+        if (point.steps, point.encoder) not in written:
+            written.add((point.steps, point.encoder))
+            x = workload.x_test if spec.samples is None else workload.x_test[:spec.samples]
+            trains = encode_images(x, point.steps, point.encoder)[:spec.cycle_samples]
+            save_samples(folder, samples_path.stem, trains)
+        commands[row["label"]] = synth_command(board, network_path,
+                                               point_config(network, point),
+                                               steps=point.steps, spikes=samples_path)
+    return commands
+
+
+def rebuild_markdown(result):
+    """The ``spikefab synth`` command of every design the report names (``rebuild``)."""
+    named = [r for r in result.rows if r["label"] in (result.rebuild or {})]
+    if not named:
+        return ""
+    lines = ["## Rebuild", "",
+             "The `spikefab synth` command that builds each named design (its network and the "
+             "test images of its cycle figures are in `designs/`). synth prints the latency "
+             "of each image alone; the cycles per image above are the same images back to "
+             "back.", "", "| point | synthesized | command |", "|---|---|---|"]
+    for r in named:
+        built = "yes" if r.get("resource_source") == "synthesis" else "no"
+        lines.append(f"| {r['label']} | {built} | `{result.rebuild[r['label']]}` |")
+    return "\n".join(lines) + "\n"
+
+
 # --- outputs -----------------------------------------------------------------------------------
 
 COLUMNS = ("label", "w_bits", "density", "steps", "encoder", "format", "queue_depth", "lanes",
@@ -729,7 +788,8 @@ def write_outputs(result, spec):
     out.mkdir(parents=True, exist_ok=True)
     rows = [_json_row(r) for r in result.rows]
     (out / "points.json").write_text(json.dumps(
-        {"spec": spec.to_dict(), "stats": result.stats, "points": rows}, indent=1,
+        {"spec": spec.to_dict(), "stats": result.stats, "points": rows,
+         "rebuild": result.rebuild}, indent=1,
         default=str))
     with open(out / "points.csv", "w", newline="") as file:
         writer = csv.writer(file)
@@ -864,7 +924,7 @@ def report_markdown(result, spec):
     if result.estimator:
         lines.append(estimator_line(result.estimator))
     lines += ["", "## Accuracy vs µs per image (Pareto set)", "", front_table(result), "",
-              energy_markdown(result), lhr_markdown(result.lhr)]
+              energy_markdown(result), lhr_markdown(result.lhr), rebuild_markdown(result)]
     return "\n".join(lines)
 
 

@@ -32,8 +32,12 @@ the accuracy move with ``beta`` and the threshold.
 
 Writes ``codesign.json``, ``codesign.md`` (the table, most accurate first, Pareto points marked
 ``*``), ``accuracy_vs_cycles.png``, ``activity_vs_cycles.png``, ``accuracy_heatmap.png`` and
-``networks/<point>.npz`` (every point's network, :meth:`spikefab.model.Network.save`) in
-``--out`` (default ``build/codesign``), and prints the table and the finding. ``--quick`` is a
+``networks/<point>.npz`` (every point's network, :meth:`spikefab.model.Network.save`) and
+``samples-T<T>.npz`` (the spike trains of the cycle figures) in ``--out`` (default
+``build/codesign``), and prints the table and the finding. Every row carries ``rebuild``, the
+``spikefab synth`` command that builds its design (:mod:`spikefab.boards.rebuild`) for the
+ULX3S and prints its latency from the same samples; the report lists them and prints those of
+the finding's two points. ``--quick`` is a
 small run for a check (500 / 100 images, 3 epochs, 2 x 2 points, 20 images for the cycles).
 """
 
@@ -44,6 +48,7 @@ from pathlib import Path
 
 import numpy as np
 
+from spikefab.boards.rebuild import save_samples, synth_command
 from spikefab.dse.pareto import pareto_front
 from spikefab.hw.accelerator import hardware_config
 from spikefab.model import cycle_model, encode_rate, load_mnist, mnist_split, simulate
@@ -63,6 +68,9 @@ QUICK_TRAIN, QUICK_TEST = 500, 100
 DEFAULT_IMAGES, QUICK_IMAGES = 100, 20
 QUICK_BETAS, QUICK_THRESHOLDS = (0.875, 1.0), (0.5, 1.0)
 BUNDLED = 5000
+#: The board of the printed rebuild commands (the ULX3S, as ``spikefab compare``'s main
+#: design: the co-design study builds no bitstream).
+REBUILD_BOARD = "ulx3s"
 #: The Pareto front's objectives (:func:`spikefab.dse.pareto.pareto_front`).
 OBJECTIVES = {"accuracy": "max", "cycles": "min"}
 
@@ -182,10 +190,12 @@ def evaluate(network, test_images, test_labels, *, steps, lanes, sweep_lanes, fm
     }
 
 
-def sweep(points, data, *, base, evaluation, out, progress=True):
+def sweep(points, data, *, base, evaluation, out, progress=True, samples=None):
     """Train and evaluate every ``(beta, threshold, slope)`` of ``points``; returns the rows.
     ``base`` holds the other :class:`TrainConfig` fields, ``evaluation`` the keywords of
-    :func:`evaluate`; every network is saved in ``out/networks``."""
+    :func:`evaluate`; every network is saved in ``out/networks`` and every row has
+    ``rebuild``, the ``spikefab synth`` command of its design on the ULX3S (with ``--spikes
+    samples``, the file of the cycle figures' trains)."""
     from spikefab.model.train import train_snn
     from tqdm import tqdm
     x_train, x_test, y_train, y_test = data
@@ -208,6 +218,11 @@ def sweep(points, data, *, base, evaluation, out, progress=True):
                "train_seconds": round(train_seconds, 1),
                "seconds": round(time.perf_counter() - began, 1),
                "network": str(path.relative_to(out))}
+        hardware = hardware_config(trained.network, evaluation["lanes"],
+                                   evaluation["sweep_lanes"], evaluation.get("fmt", "dense"),
+                                   evaluation.get("queue_depth", 16))
+        row["rebuild"] = synth_command(REBUILD_BOARD, path, hardware, steps=config.steps,
+                                       spikes=samples)
         rows.append(row)
         bar.write(f"  {name}: accuracy {row['accuracy']:.2%}, hidden activity "
                   f"{row['activity'][1]:.3f}, {row['cycles']:,.0f} cycles per image "
@@ -319,7 +334,9 @@ def run(settings=None):
           f"{len(points)} points ({len(betas)} beta x {len(thresholds)} threshold x "
           f"{len(slopes)} slope), {c.epochs} epochs on {c.train} images each, "
           f"{c.test} test images", flush=True)
-    rows = sweep(points, data, base=base, evaluation=evaluation, out=out)
+    samples = save_samples(out, f"samples-T{c.steps}",
+                           encode_rate(np.asarray(data[1][:c.images]), c.steps))
+    rows = sweep(points, data, base=base, evaluation=evaluation, out=out, samples=samples)
     found = finding(rows, tolerance=c.tolerance)
     text = table(rows)
     seconds = round(time.perf_counter() - began, 1)
@@ -346,11 +363,18 @@ def run(settings=None):
           f"activity = spikes per neuron per step. `*` marks the Pareto front "
           f"(accuracy up, cycles down).", "", text, "", "## Finding", "", found["text"], "",
           *[f"![{p.stem}]({p.name})" for p in plot_paths], "",
+          "## Rebuild", "",
+          f"Each point's design (its network in `networks/`, the hardware above, max steps "
+          f"T) for the {REBUILD_BOARD}, the latency from the same {c.images} test images "
+          f"each alone (no bitstream was built in this study):", "",
+          *[f"- {r['name']}: `{r['rebuild']}`" for r in rows], "",
           f"Total time: {seconds:.0f} s."]
     (out / "codesign.md").write_text("\n".join(md) + "\n")
     print()
     print(text)
     print()
     print(f"finding: {found['text']}")
+    for name in dict.fromkeys([found["best"], found["chosen"]]):
+        print(f"rebuild {name}: {next(r['rebuild'] for r in rows if r['name'] == name)}")
     print(f"report: {out / 'codesign.md'}, {out / 'codesign.json'} [{seconds:.0f} s]")
     return summary

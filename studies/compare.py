@@ -41,6 +41,12 @@ One run measures every figure of the side-by-side table (``spikefab compare --he
    plotted with Spiker+ as a marked point (``curve.png``).
 8. **Report**: the tables printed, and ``compare.json`` / ``compare.md`` / ``curve.png`` in
    ``--out`` (default ``build/compare``), with the tool versions and the exact configuration.
+9. **Rebuild**: the network (``spikefab-784-128-10.npz``) and the spike trains of the cycle
+   figures at the first T (``samples-T100.npz``) are written to ``--out``, and for the main
+   configuration on the ULX3S and for the iCEBreaker's configuration the report prints the
+   ``spikefab synth`` command that builds exactly that board top
+   (:mod:`spikefab.boards.rebuild`; ``max_steps`` = the largest T), whose latency comes from
+   the same samples, each image alone.
 
 Only one yosys or nextpnr runs at a time. ``--quick`` is a small run for a check (20 images,
 curve P = 8 16, no co-simulation, no board builds unless ``--boards`` asks); ``--no-synth``
@@ -58,6 +64,7 @@ from pathlib import Path
 import numpy as np
 
 from spikefab.boards.build import build_board
+from spikefab.boards.rebuild import save_design, save_samples, synth_command
 from spikefab.hw.accelerator import HARDWARE_TIMING, hardware_config
 from spikefab.model import HardwareConfig
 from spikefab.model.cycles import GoldenRuns, cycle_figures
@@ -388,6 +395,13 @@ def tables(summary):
             lines.append(f"\nP = {point['lanes']}: synth_xilinx {point['synth_status']}: "
                          f"{point.get('synth_error', '')}")
 
+    rebuild = summary.get("rebuild") or []
+    if rebuild:
+        lines += ["", "Rebuild a design (its bitstream, and the latency from the same samples, "
+                      "each image alone) with:", ""]
+        lines += [f"- {item['design']} on the {item['title']}: `{item['command']}`"
+                  for item in rebuild]
+
     cosim = summary.get("cosim")
     if cosim:
         if cosim["agree"]:
@@ -500,6 +514,8 @@ def run(settings=None, *, options=None):
           f"(and back to back)", flush=True)
     goldens = {steps: GoldenRuns(network, images, steps, progress=progress)
                for steps in settings.steps}
+    network_file = save_design(out, "spikefab-" + "-".join(map(str, network.shape)), network)
+    samples_file = save_samples(out, f"samples-T{main_steps}", goldens[main_steps].trains)
     cycles = {steps: cycle_figures(network, config, goldens[steps], progress=progress)
               for steps in settings.steps}
     for steps, c in cycles.items():
@@ -570,13 +586,14 @@ def run(settings=None, *, options=None):
               f"max_steps = {max_steps}), one at a time", flush=True)
     else:
         print("5. board builds: none (--boards)", flush=True)
+    p, s = settings.icebreaker                   # as spikefab synth --lanes --sweep-lanes
+    icebreaker_config = HardwareConfig.uniform(network, lanes=p, sweep_lanes=s,
+                                               format=settings.format,
+                                               queue_depth=settings.queue_depth,
+                                               timing=HARDWARE_TIMING)
     for name in settings.boards:
-        if name == "icebreaker":                 # as spikefab synth --lanes --sweep-lanes
-            p, s = settings.icebreaker
-            board_config = HardwareConfig.uniform(network, lanes=p, sweep_lanes=s,
-                                                  format=settings.format,
-                                                  queue_depth=settings.queue_depth,
-                                                  timing=HARDWARE_TIMING)
+        if name == "icebreaker":
+            board_config = icebreaker_config
         else:
             board_config = config
         print(f"   {name}: {board_config.describe()} ... ", end="", flush=True)
@@ -630,6 +647,23 @@ def run(settings=None, *, options=None):
                           shape="-".join(map(str, network.shape)))
     phases.done("curve")
 
+    # -- the commands that rebuild the designs ---------------------------------------------
+    from spikefab.boards.registry import get_board
+    rebuild = []
+    for name in dict.fromkeys(["ulx3s", *settings.boards]):
+        board_config = config if name == "ulx3s" else icebreaker_config
+        rebuild.append({
+            "design": f"spikefab ({short(board_config)})", "board": name,
+            "title": get_board(name).title, "config": board_config.to_json(),
+            "command": synth_command(name, network_file, board_config, steps=max_steps,
+                                     spikes=samples_file)})
+    for item in rebuild:
+        for record in boards:
+            if record["board"] == item["board"]:
+                record["rebuild"] = item["command"]
+    print("   rebuild: " + "\n   rebuild: ".join(item["command"] for item in rebuild),
+          flush=True)
+
     # -- the side-by-side rows ----------------------------------------------------------------
     ulx3s = next((b for b in boards if b["board"] == "ulx3s"), None)
     fmax = ulx3s.get("fmax_mhz") if ulx3s and ulx3s["status"] == "built" else None
@@ -674,6 +708,8 @@ def run(settings=None, *, options=None):
                      "layers": list(reference.layer_activity),
                      "input_spikes_per_image": reference.input_spikes_per_image},
         "rows": rows, "cycles": {str(s): c for s, c in cycles.items()},
+        "rebuild": rebuild,
+        "files": {"network": str(network_file), "samples": str(samples_file)},
         "xc7": xc7, "boards": boards, "curve": curve, "cosim": cosim,
         "configuration": {"main": config.to_json(), "description": config.describe(),
                           "arguments": {k: (str(v) if isinstance(v, Path) else v)

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from spikefab.boards.rebuild import rebuild_report
 from spikefab.model import (DIGITS, FORMATS, HardwareConfig, compile_weights, cycle_model,
                             encode_images, load_dataset, mlp_network, simulate, train_mlp)
 from spikefab.sim.cosim import cosimulate
@@ -279,6 +280,9 @@ def run(settings=None, *, options=None):
     }
     (out / "report.json").write_text(json.dumps(summary, indent=2, default=str))
     (out / "report.md").write_text(render(summary))
+    print(rebuild_report(out, network, [(settings.board or "icebreaker", config,
+                                         settings.board is not None)],
+                         steps=settings.steps, samples=spikes[:60], summary=summary))
     print(f"7. report: {out / 'report.md'} ({total_time:.0f} s in all)")
     return summary
 

@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from spikefab.boards.build import build_board
+from spikefab.boards.rebuild import rebuild_report
 from spikefab.hw.accelerator import hardware_config
 from spikefab.model import (HardwareConfig, import_nir, load_dataset, snntorch_agreement,
                             snntorch_to_nir, to_intensity)
@@ -311,11 +312,12 @@ def run(settings=None):
           flush=True)
     phases.done("cosim")
 
-    builds = {}
+    builds, designs = {}, {}
     for board in settings.boards:
         cfg = hw_config if board != "icebreaker" else HardwareConfig.uniform(
             network, lanes=ICEBREAKER[0], sweep_lanes=ICEBREAKER[1], format=settings.format,
             timing=hw_config.timing)
+        designs[board] = cfg
         print(f"6. synthesize for {board} ({cfg.describe()})", flush=True)
         record = build_board(board, network, cfg, out / board, max_steps=settings.steps)
         if record["status"] == "built":
@@ -354,6 +356,9 @@ def run(settings=None):
     }
     (out / "report.json").write_text(json.dumps(summary, indent=2, default=str))
     (out / "report.md").write_text(render(summary))
+    print(rebuild_report(out, network, [(b, c, True) for b, c in designs.items()]
+                         or [("ulx3s", hw_config, False)],
+                         steps=settings.steps, samples=golden_all.trains, summary=summary))
     print("   beside Spiker+:")
     print(indent(comparison(summary)))
     print(f"7. report: {out / 'report.md'} ({summary['total_s']:.0f} s in all)", flush=True)

@@ -67,3 +67,40 @@ def test_bad_combinations_are_refused_naming_the_flags(settings, tmp_path, argv,
         spikefab(*argv, "--out", str(tmp_path))
     assert str(exit_.value).startswith("error: ") and message in str(exit_.value)
     assert not settings                    # the study never started
+
+
+def test_every_point_prints_the_command_that_rebuilds_it(tmp_path):
+    """As a user runs it (the console script, a relative ``--out``): each point's command,
+    run as written in the report, builds the compare hardware for that point's network
+    (``hardware_config`` of its P and S, max steps T) and its latency is the row's cycles."""
+    pytest.importorskip("torch", reason="the train extra is part of make test")
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from spikefab.hw.accelerator import hardware_config
+    from spikefab.model import Network
+    from tests.boards.rebuild_check import dry_run, printed_commands, reference_rtlil
+
+    process = subprocess.run(
+        [str(Path(sys.prefix) / "bin" / "spikefab"), "codesign", "--betas", "0.5", "1",
+         "--thresholds", "1", "--epochs", "1", "--train", "200", "--test", "40", "--images",
+         "4", "--steps", "6", "--hidden", "24", "--lanes", "12", "--sweep-lanes", "4",
+         "--out", "study"], cwd=tmp_path, capture_output=True, text=True, timeout=1200)
+    assert process.returncode == 0, process.stderr[-2000:]
+    summary = json.loads((tmp_path / "study" / "codesign.json").read_text())
+    report = (tmp_path / "study" / "codesign.md").read_text()
+    rows = summary["rows"]
+    assert sorted(printed_commands(report)) == sorted(r["rebuild"] for r in rows)
+    assert set(printed_commands(process.stdout)) <= {r["rebuild"] for r in rows}
+    for row in rows:
+        assert row["rebuild"] == (
+            f"spikefab synth --board ulx3s --network study/networks/{row['name']}.npz "
+            f"--lanes 12 10 --sweep-lanes 4 10 --format dense --queue-depth 16 --steps 6 "
+            f"--spikes study/samples-T6.npz")
+        rebuilt, rtlil, design = dry_run(tmp_path, row["rebuild"])
+        network = Network.load(tmp_path / "study" / "networks" / f"{row['name']}.npz")
+        assert rtlil == reference_rtlil("ulx3s", network, hardware_config(network, 12, 4),
+                                        max_steps=6)
+        assert design["latency"]["cycles_per_inference"] == pytest.approx(row["cycles"])

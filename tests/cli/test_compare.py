@@ -120,3 +120,66 @@ def test_a_failed_check_is_one_error_line_after_the_report(tmp_path, monkeypatch
         main(["compare", "--quick", "--out", str(tmp_path)])
     assert exit_.value.code == ("error: co-simulation MISMATCH in 1 batch(es) (samples 0..1: "
                                 "classes differ)")
+
+
+def test_the_printed_command_rebuilds_the_compared_design(tmp_path):
+    """As a user runs it: ``spikefab compare`` (small) from a folder of its own writes the
+    network and the samples and prints ``spikefab synth …``; that command, run as printed from
+    the same folder (``--dry-run``), makes the board top the comparison names (the MNIST
+    reference through the Python API with the hidden layer's P and S, the output layer fully
+    parallel, max steps the largest T) and its latency is the table's cycles per image."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from spikefab.hw.accelerator import hardware_config
+    from spikefab.model.mnist import mnist_reference
+    from tests.boards.rebuild_check import dry_run, printed_commands, reference_rtlil
+
+    spikefab = Path(sys.prefix) / "bin" / "spikefab"
+    process = subprocess.run([str(spikefab), "compare", *QUICK, "--steps", "20", "10",
+                              "--out", "report"], cwd=tmp_path, capture_output=True,
+                             text=True, timeout=1200)
+    assert process.returncode == 0, process.stderr[-2000:]
+    commands = printed_commands(process.stdout)
+    assert commands == [
+        "spikefab synth --board ulx3s --network report/spikefab-784-16-10.npz --lanes 8 10 "
+        "--sweep-lanes 4 10 --format dense --queue-depth 16 --steps 20 "
+        "--spikes report/samples-T20.npz"]
+    summary = json.loads((tmp_path / "report" / "compare.json").read_text())
+    assert f"`{commands[0]}`" in (tmp_path / "report" / "compare.md").read_text()
+    rebuilt, rtlil, design = dry_run(tmp_path, commands[0])
+    network = mnist_reference(hidden=16, steps=20, train=300, test=100).network
+    config = hardware_config(network, 8, 4, "dense", 16)
+    assert rtlil == reference_rtlil("ulx3s", network, config, max_steps=20)
+    assert design["config"] == summary["configuration"]["main"]
+    assert design["latency"]["cycles_per_inference"] == pytest.approx(summary["rows"][0]["cycles"])
+    assert "the 3 samples in report/samples-T20.npz, T = 20" in rebuilt.stdout
+
+
+def test_every_board_command_rebuilds_what_the_comparison_built(tmp_path, monkeypatch, capsys):
+    """With board builds: each printed command (ULX3S and iCEBreaker) makes the very top the
+    comparison handed to the board flow (recorded here instead of running the tools)."""
+    from spikefab.cli import main
+    from tests.boards.rebuild_check import dry_run, printed_commands, reference_rtlil
+
+    built = {}
+
+    def build_board(board, network, config, build_dir, *, max_steps):
+        built[board] = (network, config, max_steps)
+        return {"board": board, "title": board, "device": "-", "clock_mhz": 25,
+                "config": config.to_json(), "configuration": config.describe(),
+                "weights_in_spram": [], "status": "does not fit", "error": "recorded",
+                "overflows": {}, "used": {}, "available": {}}
+    monkeypatch.setattr(compare, "build_board", build_board)
+    monkeypatch.chdir(tmp_path)
+    assert main(["compare", *QUICK, "--steps", "12", "20", "--boards", "ulx3s", "icebreaker",
+                 "--icebreaker-lanes", "4", "--icebreaker-sweep-lanes", "2"]) == 0
+    commands = printed_commands(capsys.readouterr().out)
+    assert [c.split()[3] for c in commands] == ["ulx3s", "icebreaker"]
+    assert "--lanes 4 4 --sweep-lanes 2 2" in commands[1] and "--steps 20" in commands[1]
+    for command in commands:
+        board = command.split()[3]
+        _, rtlil, _ = dry_run(tmp_path, command)
+        network, config, max_steps = built[board]
+        assert rtlil == reference_rtlil(board, network, config, max_steps=max_steps)

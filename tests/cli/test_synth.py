@@ -2,6 +2,15 @@
 ``run``, :mod:`spikefab.cli.board_options`). ``make synth`` end to end is in
 tests/test_front_door.py."""
 
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
 from spikefab.cli import parser
 from spikefab.cli.board_options import network_and_config
 
@@ -14,3 +23,94 @@ def test_network_file_is_used(tmp_path):
     assert args.sizes == [64, 128, 10]
     network, config = network_and_config(args)
     assert network.shape == (8, 6, 3) and config.layers[0].lanes == 2
+
+
+# --- as a user runs it: the console script from a folder of its own ---------------------------
+
+SPIKEFAB = Path(sys.prefix) / "bin" / "spikefab"
+
+
+def spikefab(cwd, *args):
+    return subprocess.run([str(SPIKEFAB), *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=600)
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--sizes", "64"], "error: --sizes needs at least two sizes (inputs, then one per "
+                        "layer), not 1; allowed: 2 or more sizes in [1, 16384]"),
+    (["--sizes", "16", "12", "4", "--lanes", "4", "2", "2"],
+     "error: --lanes has 3 values for a network of 2 layers (16-12-4); give one value, or "
+     "one per layer"),
+    (["--sizes", "16", "12", "4", "--lanes", "4", "2", "--sweep-lanes", "3", "1"],
+     "sweep_lanes = 3 must divide lanes = 4"),
+])
+def test_bad_flag_values_exit_2_naming_the_flag(tmp_path, flags, message):
+    process = spikefab(tmp_path, "synth", *flags, "--dry-run")
+    assert process.returncode == 2, process.stderr
+    last = process.stderr.strip().splitlines()[-1]
+    assert last.startswith("spikefab synth: error: ") and message in last, process.stderr
+    assert "Traceback" not in process.stderr and not (tmp_path / "build").exists()
+
+
+def test_every_option_shows_its_help_and_default(tmp_path):
+    process = spikefab(tmp_path, "synth", "--help")
+    assert process.returncode == 0
+    options = process.stdout.split("options:", 1)[1]
+    entries = re.split(r"\n  (?=-)", "\n" + options)
+    entries = [" ".join(e.split()) for e in entries if e.strip().startswith("-")]
+    flags = [e.split()[0].rstrip(",") for e in entries]
+    assert {"--board", "--format", "--lanes", "--sweep-lanes", "--spikes",
+            "--dry-run"} <= set(flags)
+    for entry in entries:
+        if entry.startswith("-h"):
+            continue
+        assert "default" in entry, entry
+    board = next(e for e in entries if e.startswith("--board"))
+    assert "(default icebreaker)" in board
+    assert "(default csc)" in next(e for e in entries if e.startswith("--format"))
+
+
+def test_per_layer_lanes_and_sweep_lanes(tmp_path):
+    """``--lanes 4 2 --sweep-lanes 2 1`` is one value per layer, exactly; one value is
+    capped per layer and the sweep lanes the largest divisor (the old behaviour)."""
+    process = spikefab(tmp_path, "synth", "--board", "ulx3s", "--sizes", "16", "12", "4",
+                       "--lanes", "4", "2", "--sweep-lanes", "2", "1", "--dry-run")
+    assert process.returncode == 0, process.stderr
+    design = json.loads((tmp_path / "build" / "ulx3s" / "design.json").read_text())
+    assert [(c["lanes"], c["sweep_lanes"]) for c in design["config"]["layers"]] == [(4, 2),
+                                                                                    (2, 1)]
+    process = spikefab(tmp_path, "synth", "--board", "ulx3s", "--sizes", "16", "12", "10",
+                       "--lanes", "12", "--sweep-lanes", "8", "--dry-run")
+    assert process.returncode == 0, process.stderr
+    design = json.loads((tmp_path / "build" / "ulx3s" / "design.json").read_text())
+    assert [(c["lanes"], c["sweep_lanes"]) for c in design["config"]["layers"]] == [(12, 6),
+                                                                                    (10, 5)]
+
+
+def test_the_latency_names_its_samples(tmp_path):
+    """Random samples by default, said so; ``--spikes`` the samples of a file, said so, and
+    the figure is theirs (each sample alone, the cycle model's)."""
+    from spikefab.model import HardwareConfig, cycle_model, reference_network, simulate
+    args = ["synth", "--board", "ulx3s", "--sizes", "16", "12", "4", "--lanes", "4",
+            "--steps", "12", "--dry-run"]
+    process = spikefab(tmp_path, *args)
+    assert process.returncode == 0, process.stderr
+    assert "mean of 16 random samples at 15% input activity (rate code, seed 0), T = 12" \
+        in process.stdout
+    trains = np.random.default_rng(0).random((3, 10, 16)) < 0.3
+    np.save(tmp_path / "mine.npy", trains)
+    process = spikefab(tmp_path, *args, "--spikes", "mine.npy")
+    assert process.returncode == 0, process.stderr
+    assert "mean of the 3 samples in mine.npy, T = 10" in process.stdout
+    network = reference_network((16, 12, 4), w_bits=4, density=0.5, lanes=4)
+    config = HardwareConfig.uniform(network, lanes=4)
+    expected = np.mean([cycle_model(network, simulate(network, t), config).latency[0]
+                        for t in trains])
+    design = json.loads((tmp_path / "build" / "ulx3s" / "design.json").read_text())
+    assert design["latency"]["cycles_per_inference"] == pytest.approx(expected)
+    np.save(tmp_path / "long.npy", np.zeros((2, 13, 16), dtype=bool))
+    process = spikefab(tmp_path, *args, "--spikes", "long.npy")
+    assert process.returncode == 1
+    assert process.stderr.strip().splitlines()[-1] == (
+        "error: --spikes " + str(tmp_path / "long.npy") + ": T = 13 steps; allowed: at most "
+        "--steps 12")

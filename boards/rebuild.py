@@ -1,0 +1,160 @@
+"""The one command that rebuilds a reported design.
+
+Every report that names a design (``spikefab compare``, both demos, the co-design study and
+the design-space exploration) writes the design's network next to it with
+:func:`save_design` (``Network.save``: weights, biases, bit widths and every neuron
+parameter) and prints :func:`synth_command`, e.g.::
+
+    spikefab synth --board ulx3s --network build/compare/spikefab-784-128-10.npz \\
+        --lanes 128 10 --sweep-lanes 8 10 --format dense --queue-depth 16 --steps 100 \\
+        --spikes build/compare/samples-T100.npz
+
+That command builds exactly the board top the report built or names
+(:func:`spikefab.boards.build.board_top` of the same network, the same per-layer
+configuration, the same ``max_steps`` and baud rate, the weight stores placed by the same
+memory rule), so the same Verilog and, with the same tool versions, the same bitstream; its
+``--spikes`` are the samples the report's latency came from. Paths are written relative to
+the working directory when they lie below it (as the user typed them), absolute otherwise.
+"""
+
+import os
+import shlex
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["design_name", "save_design", "save_samples", "synth_command", "user_path",
+           "write_rebuild", "rebuild_report"]
+
+
+def user_path(path):
+    """``path`` as the user would type it in the working directory: relative when it lies
+    below it, absolute otherwise."""
+    path = Path(path).resolve()
+    try:
+        return str(path.relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def design_name(network, config=None):
+    """``spikefab-784-128-10`` (and ``-P128x10-S8x10-dense`` with ``config``): a file name
+    for a design's network."""
+    name = "spikefab-" + "-".join(map(str, network.shape))
+    if config is not None:
+        name += ("-P" + "x".join(str(c.lanes) for c in config.layers)
+                 + "-S" + "x".join(str(c.sweep_lanes) for c in config.layers)
+                 + f"-{config.layers[0].format}")
+    return name
+
+
+def save_design(folder, name, network):
+    """Write ``network`` to ``folder/name.npz`` (:meth:`~spikefab.model.Network.save`);
+    returns the path."""
+    path = Path(folder) / f"{name}.npz"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    network.save(path)
+    return path
+
+
+def save_samples(folder, name, trains):
+    """Write the spike trains ``[samples, steps, inputs]`` a report's latency came from to
+    ``folder/name.npz`` (compressed, key ``spikes``; ``spikefab synth --spikes`` reads it);
+    returns the path."""
+    path = Path(folder) / f"{name}.npz"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    trains = np.asarray(trains)
+    if trains.ndim != 3:
+        raise ValueError(f"trains must be [samples, steps, inputs], not shape {trains.shape}")
+    with open(path, "wb") as file:
+        np.savez_compressed(file, spikes=trains.astype(np.uint8))
+    return path
+
+
+def synth_command(board, network_path, config, *, steps, baud=None, spikes=None, out=None):
+    """The ``spikefab synth`` command line that builds ``config`` for the network in
+    ``network_path`` on ``board`` with ``max_steps = steps`` (and ``baud``; default the
+    link's), as :func:`spikefab.boards.build.build_board` builds it; ``spikes``: the samples
+    file of the latency figure; ``out``: the ``--out`` folder.
+
+    Raises ``ValueError`` for a configuration ``spikefab synth`` cannot express (formats or
+    queue depths that differ between layers, the dense baseline mode, another timing)."""
+    from spikefab.boards.top import DEFAULT_BAUD
+    from spikefab.hw.accelerator import HARDWARE_TIMING
+    layers = config.layers
+    if len({c.format for c in layers}) != 1 or len({c.queue_depth for c in layers}) != 1:
+        raise ValueError("spikefab synth builds one weight format and queue depth in every "
+                         "layer; this configuration mixes them")
+    if config.mode != "sparse" or config.timing != HARDWARE_TIMING:
+        raise ValueError("spikefab synth builds the event-driven accelerator with the "
+                         "hardware's timing; this configuration is the dense baseline model")
+    words = ["spikefab", "synth", "--board", str(getattr(board, "name", board)),
+             "--network", user_path(network_path),
+             "--lanes", *[str(c.lanes) for c in layers],
+             "--sweep-lanes", *[str(c.sweep_lanes) for c in layers],
+             "--format", layers[0].format, "--queue-depth", str(layers[0].queue_depth),
+             "--steps", str(steps)]
+    if baud is not None and baud != DEFAULT_BAUD:
+        words += ["--baud", str(baud)]
+    if spikes is not None:
+        words += ["--spikes", user_path(spikes)]
+    if out is not None:
+        words += ["--out", user_path(out)]
+    return shlex.join(words) if os.name == "posix" else " ".join(words)
+
+
+def write_rebuild(folder, board, network, config, *, steps, samples=None, name=None,
+                  baud=None):
+    """Write a reported design's network (``folder/<name>.npz``, default
+    :func:`design_name`) and, given, the spike trains of its latency figure
+    (``folder/samples-T<T>.npz``) and return ``{"network", "samples", "command"}``: the paths
+    as the user types them and :func:`synth_command`."""
+    network_path = save_design(folder, name or design_name(network), network)
+    samples_path = None
+    if samples is not None:
+        samples = np.asarray(samples)
+        samples_path = save_samples(folder, f"samples-T{samples.shape[1]}", samples)
+    return {"network": user_path(network_path),
+            "samples": None if samples_path is None else user_path(samples_path),
+            "command": synth_command(board, network_path, config, steps=steps, baud=baud,
+                                     spikes=samples_path)}
+
+
+def rebuild_report(folder, network, designs, *, steps, samples=None, report="report",
+                   summary=None):
+    """:func:`write_rebuild` for a study's designs (one network), added to its report: a "Rebuild"
+    paragraph appended to ``folder/<report>.md`` and the list ``rebuild`` in
+    ``folder/<report>.json`` (when they exist); returns the paragraph (for the study to
+    print). ``designs``: ``(board, config, built)`` triples (``built``: whether the study
+    built the design for that board; otherwise the text says it was not built in this run).
+    ``summary``: the study's summary dict, which gets ``rebuild`` too.
+    """
+    import json
+    items, lines = [], []
+    network_path = save_design(folder, design_name(network), network)
+    samples_path = None if samples is None else save_samples(
+        folder, f"samples-T{np.shape(samples)[1]}", samples)
+    for board, config, built in designs:
+        rebuild = {"network": user_path(network_path),
+                   "samples": None if samples_path is None else user_path(samples_path),
+                   "command": synth_command(board, network_path, config, steps=steps,
+                                            spikes=samples_path)}
+        items.append({"board": getattr(board, "name", board), "built": bool(built),
+                      "config": config.to_json(), **rebuild})
+        lines.append(f"- {config.describe()} on the {getattr(board, 'name', board)}"
+                     f"{'' if built else ' (not built in this run)'}: `{rebuild['command']}`")
+    text = ("Rebuild (the same bitstream"
+            + (f"; the latency from the {len(samples)} samples of {items[0]['samples']}, each "
+               f"alone" if samples is not None and items else "") + "):\n\n"
+            + "\n".join(lines) + "\n")
+    md, js = Path(folder) / f"{report}.md", Path(folder) / f"{report}.json"
+    if md.exists():
+        with open(md, "a") as file:
+            file.write("\n" + text)
+    if summary is not None:
+        summary["rebuild"] = items
+    if js.exists():
+        written = json.loads(js.read_text())
+        written["rebuild"] = items
+        js.write_text(json.dumps(written, indent=2, default=str))
+    return text

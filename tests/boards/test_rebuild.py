@@ -1,0 +1,129 @@
+"""The command a report prints rebuilds exactly its design (:mod:`spikefab.boards.rebuild`):
+the printed ``spikefab synth`` line, run as a user types it from the report's folder, makes
+the same RTLIL the board flow hands to yosys as the design built through the Python API."""
+
+import json
+
+import numpy as np
+import pytest
+
+from spikefab.boards.rebuild import save_design, save_samples, synth_command, user_path
+from spikefab.hw.accelerator import HARDWARE_TIMING
+from spikefab.model import HardwareConfig, cycle_model, reference_network, simulate
+from tests.boards.rebuild_check import dry_run, reference_rtlil
+
+DESIGNS = [
+    # board, sizes, per-layer lanes, per-layer sweep lanes, format, queue depth, max steps
+    ("ulx3s", (20, 12, 6), [12, 6], [4, 3], "dense", 16, 30),
+    ("ulx3s", (16, 10, 4), [5, 2], [5, 1], "csc", 8, 16),
+    ("icebreaker", (24, 16, 4), [8, 4], [2, 2], "bitmap", 16, 100),
+]
+
+
+@pytest.mark.parametrize("board, sizes, lanes, sweep, fmt, depth, steps", DESIGNS,
+                         ids=[f"{d[0]}-{d[4]}" for d in DESIGNS])
+def test_the_printed_command_builds_the_same_top(tmp_path, monkeypatch, board, sizes, lanes,
+                                                  sweep, fmt, depth, steps):
+    monkeypatch.chdir(tmp_path)
+    network = reference_network(sizes, w_bits=4, density=0.5, seed=3)
+    config = HardwareConfig.uniform(network, lanes=lanes, sweep_lanes=sweep, format=fmt,
+                                    queue_depth=depth, timing=HARDWARE_TIMING)
+    path = save_design(tmp_path / "report", "design", network)
+    trains = np.random.default_rng(1).random((5, steps // 2, sizes[0])) < 0.2
+    samples = save_samples(tmp_path / "report", "samples", trains)
+    command = synth_command(board, path, config, steps=steps, spikes=samples)
+    assert "report/design.npz" in command and str(tmp_path) not in command  # relative paths
+    process, rtlil, design = dry_run(tmp_path, command)
+    assert rtlil == reference_rtlil(board, network, config, max_steps=steps)
+    assert design["config"] == config.to_json() and design["max_steps"] == steps
+    # The latency names its samples and is theirs, each alone.
+    alone = [int(cycle_model(network, simulate(network, t), config).latency[0]) for t in trains]
+    assert design["latency"]["cycles_per_inference"] == pytest.approx(np.mean(alone))
+    assert "the 5 samples in report/samples.npz" in process.stdout
+
+
+def test_a_different_design_gives_a_different_top(tmp_path, monkeypatch):
+    """The comparison above can fail: one sweep lane more is another top."""
+    monkeypatch.chdir(tmp_path)
+    network = reference_network((16, 10, 4), w_bits=4, seed=3)
+    config = HardwareConfig.uniform(network, lanes=[5, 2], sweep_lanes=[5, 1])
+    other = HardwareConfig.uniform(network, lanes=[5, 2], sweep_lanes=[5, 2])
+    command = synth_command("ulx3s", save_design(tmp_path, "n", network), config, steps=16)
+    _, rtlil, _ = dry_run(tmp_path, command)
+    assert rtlil != reference_rtlil("ulx3s", network, other, max_steps=16)
+
+
+def test_a_configuration_synth_cannot_express_is_refused():
+    network = reference_network((16, 10, 4), w_bits=4)
+    mixed = HardwareConfig.uniform(network, lanes=2, format=["csc", "dense"])
+    with pytest.raises(ValueError, match="mixes them"):
+        synth_command("ulx3s", "n.npz", mixed, steps=16)
+    dense = HardwareConfig.uniform(network, lanes=2, mode="dense")
+    with pytest.raises(ValueError, match="dense baseline"):
+        synth_command("ulx3s", "n.npz", dense, steps=16)
+
+
+def test_paths_outside_the_working_directory_stay_absolute(tmp_path, monkeypatch):
+    (tmp_path / "here").mkdir()
+    monkeypatch.chdir(tmp_path / "here")
+    assert user_path(tmp_path / "here" / "a" / "b.npz") == "a/b.npz"
+    assert user_path(tmp_path / "elsewhere.npz") == str(tmp_path / "elsewhere.npz")
+
+
+def _recording_cosimulate(calls):
+    """A stand-in for the co-simulation (Verilator is not what these tests check): records
+    the network and configuration a demo names and answers with the golden model."""
+    from types import SimpleNamespace
+
+    def cosimulate(network, config, trains, **_):
+        calls.append((network, config))
+        return SimpleNamespace(agree=True, mismatches=[], chunk_speeds=[1.0],
+                               classes=simulate(network, trains).predicted)
+    return cosimulate
+
+
+def test_the_digits_demo_prints_the_command_of_its_design(tmp_path, monkeypatch, capsys):
+    from pathlib import Path
+
+    from spikefab.studies import digits_demo
+    from tests.boards.rebuild_check import printed_commands
+    calls = []
+    monkeypatch.setattr(digits_demo, "cosimulate", _recording_cosimulate(calls))
+    monkeypatch.chdir(tmp_path)
+    summary = digits_demo.run(digits_demo.DigitsDemo(quick=True, samples=8, steps=8,
+                                                     board=None, out=Path("report")))
+    commands = printed_commands(capsys.readouterr().out)
+    assert len(commands) == 1 and "--board icebreaker" in commands[0]
+    assert "--network report/spikefab-64-" in commands[0]
+    assert f"`{commands[0]}`" in (tmp_path / "report" / "report.md").read_text()
+    (network, config), = calls
+    process, rtlil, design = dry_run(tmp_path, commands[0])
+    assert rtlil == reference_rtlil("icebreaker", network, config, max_steps=8)
+    assert "the 60 samples in report/samples-T8.npz" in process.stdout
+    assert summary["cycles"]["single_image_latency_mean"] > 0
+
+
+def test_the_mnist_demo_prints_the_command_of_its_design(tmp_path, monkeypatch, capsys):
+    pytest.importorskip("torch", reason="the train extra is part of make test")
+    from pathlib import Path
+
+    from spikefab.studies import mnist_demo
+    from tests.boards.rebuild_check import printed_commands
+    calls = []
+    monkeypatch.setattr(mnist_demo, "cosimulate", _recording_cosimulate(calls))
+    monkeypatch.chdir(tmp_path)
+    summary = mnist_demo.run(mnist_demo.MnistDemo(
+        hidden=32, lanes=16, sweep_lanes=4, steps=10, samples=5, epochs=1, train=300,
+        test=40, boards=(), out=Path("report")))
+    commands = printed_commands(capsys.readouterr().out)
+    assert commands == [
+        "spikefab synth --board ulx3s --network report/spikefab-784-32-10.npz --lanes 16 10 "
+        "--sweep-lanes 4 10 --format dense --queue-depth 16 --steps 10 "
+        "--spikes report/samples-T10.npz"]
+    (network, config), = calls
+    process, rtlil, design = dry_run(tmp_path, commands[0])
+    assert rtlil == reference_rtlil("ulx3s", network, config, max_steps=10)
+    assert design["latency"]["cycles_per_inference"] == pytest.approx(
+        summary["cycles"]["latency"])
+    assert json.loads((tmp_path / "report" / "report.json").read_text())["rebuild"][0][
+        "command"] == commands[0]
