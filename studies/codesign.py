@@ -42,6 +42,7 @@ small run for a check (500 / 100 images, 3 epochs, 2 x 2 points, 20 images for t
 """
 
 import json
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,6 +55,7 @@ from spikefab.hw.accelerator import hardware_config
 from spikefab.model import cycle_model, encode_rate, load_mnist, mnist_split, simulate
 from spikefab.model.train import TrainConfig, golden_predictions
 from spikefab.studies.report import output_folder, pyplot, save_figure
+from spikefab.toolchain.progress import stage
 
 __all__ = ["DEFAULT_BETAS", "DEFAULT_THRESHOLDS", "DEFAULT_SLOPES", "OBJECTIVES", "CoDesign",
            "finding", "evaluate", "sweep", "table", "plots", "run"]
@@ -197,36 +199,37 @@ def sweep(points, data, *, base, evaluation, out, progress=True, samples=None):
     ``rebuild``, the ``spikefab synth`` command of its design on the ULX3S (with ``--spikes
     samples``, the file of the cycle figures' trains)."""
     from spikefab.model.train import train_snn
-    from tqdm import tqdm
     x_train, x_test, y_train, y_test = data
     (out / "networks").mkdir(parents=True, exist_ok=True)
     rows = []
-    bar = tqdm(points, desc="co-design sweep", unit="point", disable=not progress)
-    for beta, threshold, slope in bar:
-        config = TrainConfig(beta=beta, threshold=threshold, slope=slope, **base)
-        began = time.perf_counter()
-        trained = train_snn(x_train, y_train, config, progress=False, classes=10)
-        train_seconds = time.perf_counter() - began
-        name = point_name(beta, threshold, slope)
-        path = out / "networks" / f"{name}.npz"
-        trained.network.save(path)
-        figures = evaluate(trained.network, x_test, y_test, steps=config.steps, **evaluation)
-        row = {"name": name, "beta": beta, "hardware_beta": config.hardware_beta,
-               "leak": config.leak, "threshold": threshold,
-               "theta": [layer.theta for layer in trained.network], "slope": slope,
-               **figures, "train_accuracy": trained.history[-1]["train_accuracy"],
-               "train_seconds": round(train_seconds, 1),
-               "seconds": round(time.perf_counter() - began, 1),
-               "network": str(path.relative_to(out))}
-        hardware = hardware_config(trained.network, evaluation["lanes"],
-                                   evaluation["sweep_lanes"], evaluation.get("fmt", "dense"),
-                                   evaluation.get("queue_depth", 16))
-        row["rebuild"] = synth_command(REBUILD_BOARD, path, hardware, steps=config.steps,
-                                       spikes=samples)
-        rows.append(row)
-        bar.write(f"  {name}: accuracy {row['accuracy']:.2%}, hidden activity "
-                  f"{row['activity'][1]:.3f}, {row['cycles']:,.0f} cycles per image "
-                  f"[{row['seconds']:.0f} s]")
+    points = list(points)
+    with stage("co-design sweep", total=len(points), unit="point", show=progress) as bar:
+        for beta, threshold, slope in points:
+            config = TrainConfig(beta=beta, threshold=threshold, slope=slope, **base)
+            began = time.perf_counter()
+            trained = train_snn(x_train, y_train, config, progress=False, classes=10)
+            train_seconds = time.perf_counter() - began
+            name = point_name(beta, threshold, slope)
+            path = out / "networks" / f"{name}.npz"
+            trained.network.save(path)
+            figures = evaluate(trained.network, x_test, y_test, steps=config.steps, **evaluation)
+            row = {"name": name, "beta": beta, "hardware_beta": config.hardware_beta,
+                   "leak": config.leak, "threshold": threshold,
+                   "theta": [layer.theta for layer in trained.network], "slope": slope,
+                   **figures, "train_accuracy": trained.history[-1]["train_accuracy"],
+                   "train_seconds": round(train_seconds, 1),
+                   "seconds": round(time.perf_counter() - began, 1),
+                   "network": str(path.relative_to(out))}
+            hardware = hardware_config(trained.network, evaluation["lanes"],
+                                       evaluation["sweep_lanes"], evaluation.get("fmt", "dense"),
+                                       evaluation.get("queue_depth", 16))
+            row["rebuild"] = synth_command(REBUILD_BOARD, path, hardware, steps=config.steps,
+                                           spikes=samples)
+            rows.append(row)
+            bar.update()
+            bar.write(f"  {name}: accuracy {row['accuracy']:.2%}, hidden activity "
+                      f"{row['activity'][1]:.3f}, {row['cycles']:,.0f} cycles per image "
+                      f"[{row['seconds']:.0f} s]", file=sys.stdout)
     for i in pareto_front(rows, OBJECTIVES):
         rows[i]["pareto"] = True
     for row in rows:

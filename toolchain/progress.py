@@ -31,6 +31,11 @@ pool or another thread is silent), so parallel work never garbles the terminal.
 terminal too.
 
 This module belongs to ``spikefab.toolchain`` and imports nothing else of spikefab.
+
+Why not tqdm (which spikefab used before): a tqdm bar in a log is every redraw joined by
+carriage returns on one line, it has no stage that starts, blocks inside a tool for minutes
+with nothing to count and then ends with its time, and nested bars garble each other; those
+three are what a person reading a terminal or a CI log needs here.
 """
 
 import contextlib
