@@ -7,7 +7,7 @@ import argparse
 import os
 from pathlib import Path
 
-__all__ = ["fail", "flag_int", "flag_float", "flag_input_file", "flag_input_dir", "flag_output_dir",
+__all__ = ["SizesAction", "fail", "flag_int", "flag_float", "flag_input_file", "flag_input_dir", "flag_output_dir",
            "flag_scheduler", "make_output_dir"]
 
 
@@ -76,6 +76,17 @@ def flag_scheduler(value):
         return value
     raise argparse.ArgumentTypeError(f"{value!r} is not allowed; give local, serial or a "
                                      f"scheduler address tcp://host:port")
+
+
+class SizesAction(argparse.Action):
+    """``--sizes N0 N1 ...`` of a reference network: the inputs, then one size per layer, so
+    at least two; one size is refused by argparse naming the flag (exit status 2)."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        if len(values) < 2:
+            parser.error(f"argument {option_string}: needs at least two sizes (inputs, then "
+                         f"one per layer), not {len(values)}; allowed: 2 or more sizes")
+        setattr(namespace, self.dest, list(values))
 
 
 def make_output_dir(path, flag="--out"):

@@ -16,9 +16,7 @@ one line, exit status 2; a network file that cannot be read, a design that does 
 tool that fails each get an ``error: …`` line saying what to do (exit status 1).
 """
 
-import argparse
-
-from spikefab.cli.args import fail, flag_input_file, flag_int, flag_output_dir
+from spikefab.cli.args import SizesAction, fail, flag_input_file, flag_int, flag_output_dir
 from spikefab.model import FORMATS, HardwareConfig, Network, reference_network
 from spikefab.model.cycles import QUEUE_DEPTH_RANGE
 
@@ -105,15 +103,6 @@ def _sizes_message(sizes):
             f"{len(sizes)}; allowed: 2 or more sizes in [1, {MAX_NEURONS}]")
 
 
-class _Sizes(argparse.Action):
-    """``--sizes``: at least two sizes, refused by argparse (exit status 2) otherwise."""
-
-    def __call__(self, parser, namespace, values, option_string=None):
-        if len(values) < 2:
-            parser.error(_sizes_message(values))
-        setattr(namespace, self.dest, list(values))
-
-
 def add_arguments(parser, command):
     """The options of ``spikefab <command>`` for ``command`` in synth, prog, run."""
     s = parser
@@ -127,7 +116,7 @@ def add_arguments(parser, command):
                    help="a network saved with Network.save (.npz), e.g. the one a report "
                         "wrote (default: the reference network of --sizes)")
     s.add_argument("--sizes", type=flag_int(1, MAX_NEURONS), nargs="+", default=[64, 128, 10],
-                   action=_Sizes,
+                   action=SizesAction,
                    help="layer sizes of the built-in reference network, at least two "
                         "(default 64 128 10)")
     s.add_argument("--lanes", type=flag_int(1, 256), nargs="+", default=None,

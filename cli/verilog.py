@@ -14,7 +14,7 @@ the command line, e.g.::
 
 import shlex
 
-from spikefab.cli.args import flag_float, flag_int, flag_output_dir
+from spikefab.cli.args import SizesAction, flag_float, flag_int, flag_output_dir
 from spikefab.model import FORMATS, LEAK_MODES, RESET_MECHANISMS, RESET_TIMINGS
 from spikefab.model.cycles import QUEUE_DEPTH_RANGE
 from spikefab.model.network import MUL_FRAC_RANGE, V_BITS_RANGE, W_BITS_RANGE
@@ -31,6 +31,7 @@ def add_arguments(p):
     p.add_argument("--out", type=flag_output_dir, default="build/verilog",
                    help="output folder (default build/verilog)")
     p.add_argument("--sizes", type=flag_int(1, MAX_NEURONS), nargs="+", default=[64, 128, 10],
+                   action=SizesAction,
                    help="reference network sizes N0 N1 ...: the inputs, then the neurons of "
                         "each layer (default 64 128 10)")
     p.add_argument("--layer", type=flag_int(0, MAX_NEURONS), default=0,
@@ -98,9 +99,6 @@ def run(args):
     """Write the Verilog files for the parsed ``args``; every error ends in one line."""
     from spikefab.hw.generate import LayerOutOfRange, write_verilog
 
-    if len(args.sizes) < 2:
-        raise SystemExit(f"error: --sizes needs at least two sizes (inputs, then one per "
-                         f"layer), not {len(args.sizes)}")
     try:
         written = write_verilog(
             args.out, sizes=args.sizes, layer=args.layer, density=args.density, seed=args.seed,

@@ -147,7 +147,7 @@ BAD_SYNTH_FLAGS = [
     (["--steps", "0"], "argument --steps: 0 is out of range; allowed range is [1, 65535]"),
     (["--sizes", "64", "0", "10"],
      "argument --sizes: 0 is out of range; allowed range is [1, 16384]"),
-    (["--sizes", "64"], "error: --sizes needs at least two sizes"),
+    (["--sizes", "64"], "error: argument --sizes: needs at least two sizes"),
     (["--lanes", "two"], "argument --lanes: 'two' is not an integer"),
     (["--board", "de10"], "argument --board: invalid choice: 'de10'"),
 ]

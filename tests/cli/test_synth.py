@@ -36,8 +36,8 @@ def spikefab(cwd, *args):
 
 
 @pytest.mark.parametrize("flags, message", [
-    (["--sizes", "64"], "error: --sizes needs at least two sizes (inputs, then one per "
-                        "layer), not 1; allowed: 2 or more sizes in [1, 16384]"),
+    (["--sizes", "64"], "error: argument --sizes: needs at least two sizes (inputs, then one "
+                        "per layer), not 1; allowed: 2 or more sizes"),
     (["--sizes", "16", "12", "4", "--lanes", "4", "2", "2"],
      "error: --lanes has 3 values for a network of 2 layers (16-12-4); give one value, or "
      "one per layer"),
