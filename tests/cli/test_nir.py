@@ -115,7 +115,7 @@ def test_next_step_is_a_spikefab_synth_command_for_the_imported_design(tmp_path,
     monkeypatch.chdir(tmp_path)
     args = parser().parse_args(command[1:])
     assert args.network == tmp_path / "imported" / "network.npz" and args.network.exists()
-    assert (args.lanes, args.format, args.steps, args.queue_depth) == (2, "bitmap", 12, 16)
+    assert (args.lanes, args.format, args.steps, args.queue_depth) == ([2], "bitmap", 12, 16)
     assert args.board == "ulx3s"
 
 
