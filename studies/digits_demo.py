@@ -206,7 +206,9 @@ def run(settings=None, *, options=None):
     dense_config = HardwareConfig.uniform(network, lanes=settings.lanes, mode="dense")
     sparse_cycles = cycle_model(network, golden, config)
     dense_cycles = cycle_model(network, golden, dense_config)
-    single = [int(cycle_model(network, simulate(network, spikes[i]), config).total)
+    # Each image alone, from its first input event to its result: the latency `spikefab synth
+    # --spikes` prints for the same images (the rebuild command below names them).
+    single = [int(cycle_model(network, simulate(network, spikes[i]), config).latency[0])
               for i in range(min(len(spikes), 60))]
     print(f"   cycle model, per image: {sparse_cycles.total / len(spikes):,.0f} cycles "
           f"event-driven back to back, {dense_cycles.total / len(spikes):,.0f} for the dense "
