@@ -255,6 +255,11 @@ def run(settings=None, *, options=None):
                                             if report.fmax_mhz else None),
                  "images_per_second_board_clock": report.clock_mhz * 1e6 / per_image}
         print(indent(align_tables(report.table().rstrip("\n"))))
+        at_fmax = "" if latency.fmax is None else f", {latency.fmax:,.1f} µs at Fmax"
+        print(f"   latency per image (compute only; cycle model, each image alone, mean of "
+              f"{len(single)}): {mean_single:,.0f} cycles = {latency.board_clock:,.1f} µs at "
+              f"the {report.clock_mhz:g} MHz board clock{at_fmax}; back to back "
+              f"{synth['images_per_second_board_clock']:,.0f} images/s at the board clock")
         phases.done("synth")
 
     paths = plots(out, network, golden, spikes, sweeps, y_test, settings, snn_accuracy)
