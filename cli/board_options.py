@@ -154,7 +154,9 @@ def add_arguments(parser, command):
         s.add_argument("--samples", type=flag_int(1, 1 << 20), default=100,
                        help="random samples to run (default 100)")
         s.add_argument("--spikes", type=flag_input_file,
-                       help=".npy of spike trains [B, T, N0] (default: random)")
+                       help="spike trains [B, T, N0]: .npy, or .npz with the array 'spikes' "
+                            "(e.g. the samples file a report wrote) (default: --samples random "
+                            "ones)")
     return s
 
 

@@ -2,12 +2,10 @@
 the trains of ``--spikes``) and compare every answer with the golden model. The options and
 the network selection are :mod:`spikefab.cli.board_options`."""
 
-import numpy as np
-
 from spikefab.boards.host import typical_inputs
 from spikefab.cli import board_options
 from spikefab.cli.args import fail
-from spikefab.cli.board_options import network_and_config
+from spikefab.cli.board_options import network_and_config, read_spikes
 from spikefab.model import simulate
 
 __all__ = ["add_arguments", "run"]
@@ -27,13 +25,7 @@ def run(args):
     if not args.port:
         raise fail("no serial port given; use PORT=/dev/ttyUSB1 (make run) or --port")
     network, config = network_and_config(args)
-    trains = None
-    if args.spikes:
-        try:
-            trains = np.load(args.spikes, allow_pickle=False)
-        except (OSError, ValueError) as error:
-            raise fail(f"--spikes {args.spikes}: cannot read it as a .npy array ({error})") \
-                from None
+    trains = read_spikes(args.spikes, network, args.steps) if args.spikes else None
     try:
         device = Device(open_serial(args.port, args.baud, timeout=2.0))
         device.check(network, config)
@@ -46,9 +38,28 @@ def run(args):
     golden = simulate(network, trains)
     agree = sum(r.cls == c and list(r.counts) == list(k)
                 for r, c, k in zip(results, golden.predicted, golden.counts))
-    print(f"{len(results)} samples: classes {[r.cls for r in results][:20]}"
-          f"{' ...' if len(results) > 20 else ''}")
+    shown = " ".join(str(r.cls) for r in results[:20])
+    print(f"{len(results)} samples; classes{' of the first 20' if len(results) > 20 else ''}: "
+          f"{shown}{' …' if len(results) > 20 else ''}")
     print(f"agreement with the golden model (class and every count): {agree}/{len(results)}")
-    print(f"device counters: {device.counters()}")
+    print(counters_table(device.counters()))
     if agree != len(results):
         raise fail("the board disagrees with the golden model")
+
+
+def counters_table(counters):
+    """The device's ``COUNTERS`` (:meth:`~spikefab.boards.host.Device.counters`) as a table
+    a person reads: one row per layer, then the flags."""
+    rows = [("layer", "events", "weight words", "synaptic updates", "busy cycles",
+             "stall cycles", "queue high-water")]
+    for index, (layer, high) in enumerate(zip(counters["layers"], counters["high_water"])):
+        rows.append((str(index + 1), *(f"{layer[name]:,}" for name in (
+            "events", "words", "synaptic_updates", "busy", "stall")), f"{high:,}"))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = ["device counters:"] + ["  " + "  ".join(
+        cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths)))
+        for row in rows]
+    lines.append(f"  error flag {'set' if counters['error'] else 'clear'}; "
+                 f"{'idle' if counters['idle'] else 'busy'}; a sample is "
+                 f"{'open' if counters['sample_open'] else 'not open'}")
+    return "\n".join(lines)

@@ -9,3 +9,63 @@ from spikefab.cli import main
 def test_run_without_port_says_so():
     with pytest.raises(SystemExit, match="no serial port given"):
         main(["run", "--board", "icebreaker"])
+
+
+class FakeDevice:
+    """A board that answers like the golden model (or, ``wrong``, with one class off)."""
+
+    def __init__(self, link, wrong=False):
+        self.wrong = wrong
+
+    def check(self, network, config):
+        self.network = network
+
+    def load(self, network, progress=False):
+        pass
+
+    def infer(self, trains, progress=False):
+        from spikefab.boards.host import Result
+        from spikefab.model import simulate
+        golden = simulate(self.network, trains)
+        return [Result(int(c) + (1 if self.wrong and i == 0 else 0), tuple(map(int, k)), 100)
+                for i, (c, k) in enumerate(zip(golden.predicted, golden.counts))]
+
+    def counters(self):
+        layers = [dict(events=1234, words=5678, synaptic_updates=91011, busy=1213, stall=14)
+                  for _ in range(2)]
+        return {"layers": layers, "high_water": [3, 2], "error": False, "idle": True,
+                "sample_open": False, "state": None}
+
+
+@pytest.mark.parametrize("wrong", [False, True])
+def test_run_reads_a_reports_samples_file_and_prints_tables(tmp_path, monkeypatch, capsys,
+                                                           wrong):
+    """``--spikes`` takes the ``.npz`` samples file a report writes (as ``synth`` does), and
+    the answer is printed for a person: classes as numbers, the counters as a table."""
+    import numpy as np
+
+    from spikefab.boards import host
+    from spikefab.boards.rebuild import save_samples
+    monkeypatch.setattr(host, "open_serial", lambda port, baud, timeout: None)
+    monkeypatch.setattr(host, "Device", lambda link: FakeDevice(link, wrong))
+    rng = np.random.default_rng(5)
+    save_samples(tmp_path, "samples-T8", rng.random((3, 8, 16)) < 0.3)
+    monkeypatch.chdir(tmp_path)
+    argv = ["run", "--board", "icebreaker", "--port", "fake", "--sizes", "16", "8", "4",
+            "--steps", "8", "--spikes", "samples-T8.npz"]
+    if wrong:
+        with pytest.raises(SystemExit, match="the board disagrees with the golden model"):
+            main(argv)
+    else:
+        main(argv)
+    out = capsys.readouterr().out
+    assert f"agreement with the golden model (class and every count): {2 if wrong else 3}/3" \
+        in out
+    assert "3 samples; classes: " in out
+    lines = out.splitlines()
+    header = next(line for line in lines if "synaptic updates" in line)
+    assert header.split()[:2] == ["layer", "events"]
+    assert any(line.split()[:4] == ["1", "1,234", "5,678", "91,011"] for line in lines)
+    assert "error flag clear; idle; a sample is not open" in out
+    for python in ("{'", "[(", "': ", "True", "False"):
+        assert python not in out
