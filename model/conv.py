@@ -1,0 +1,260 @@
+"""Convolution and pooling over spike maps: geometry and exact integer arithmetic
+(docs/design.md §12).
+
+A convolutional layer's neurons sit on a ``C × H × W`` map, flattened in NIR's C, H, W order
+(no batch dimension): neuron ``(c, y, x)`` is index ``(c * H + y) * W + x``. Its input current
+in a step is the cross-correlation of the previous map's spikes with its kernel, plus its
+bias::
+
+    I[co, oy, ox] = b[co] + sum over ci, ky, kx of
+                    K[co, ci, ky, kx] * s[ci, oy * sy - py + ky, ox * sx - px + kx]
+
+with ``s`` read as 0 outside the map (zero padding). A sum pool is the same sum with a
+kernel of ones, one channel at a time, so its output is a spike *count*, not a spike.
+
+:class:`Conv2dGeometry` holds the shapes and :meth:`~Conv2dGeometry.reached` is the
+event-driven address generator the hardware implements: the output positions, and the kernel
+tap for each, that one input event ``(y, x)`` reaches. :func:`conv2d` is the batched
+(vectorized) correlation the golden model uses, :func:`conv2d_events` the same sum
+accumulated event by event through :meth:`~Conv2dGeometry.reached`, and :func:`conv2d_matrix`
+the equivalent fully connected weight matrix (each kernel weight repeated once per output
+position it reaches: the unrolled baseline without weight sharing). All three are exact in
+int64 and equal; the tests check them against each other, against a direct loop over NIR's
+definition and against ``torch.nn.functional.conv2d``.
+
+Only what the hardware builds is accepted: ``groups = 1`` and ``dilation = 1``; anything else
+is refused by name (:func:`check_supported`).
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .checks import check_int
+
+__all__ = ["Conv2dGeometry", "check_supported", "conv2d", "conv2d_events", "conv2d_matrix",
+           "sum_pool2d", "sum_pool_geometry"]
+
+#: Largest map side and channel count accepted (the hardware's address fields are 16 bits).
+MAX_SIDE = 1 << 12
+MAX_CHANNELS = 1 << 12
+MAX_KERNEL = 64
+
+
+def _pair(name, value, lo, hi):
+    if isinstance(value, (tuple, list, np.ndarray)):
+        if len(value) != 2:
+            raise ValueError(f"{name} must be one integer or a pair (height, width), not "
+                             f"{len(value)} values")
+        return tuple(check_int(f"{name}[{i}]", int(v) if isinstance(v, np.integer) else v,
+                               lo, hi) for i, v in enumerate(value))
+    value = check_int(name, int(value) if isinstance(value, np.integer) else value, lo, hi)
+    return value, value
+
+
+def check_supported(*, groups=1, dilation=1, what="Conv2d"):
+    """Refuse by name what the convolution core does not build: ``groups`` other than 1 and
+    ``dilation`` other than 1 (NIR and PyTorch allow both)."""
+    dilation = tuple(np.broadcast_to(np.asarray(dilation), 2).tolist())
+    groups = int(np.asarray(groups).item()) if np.ndim(groups) == 0 else groups
+    if groups != 1:
+        raise ValueError(f"{what}: groups = {groups} is not supported (grouped and depthwise "
+                         f"convolution are not built); only groups = 1")
+    if dilation != (1, 1):
+        raise ValueError(f"{what}: dilation = {dilation} is not supported; only dilation 1")
+
+
+@dataclass(frozen=True)
+class Conv2dGeometry:
+    """The shapes of one 2-D convolution (or sum pool) over a ``C × H × W`` map.
+
+    Parameters
+    ----------
+    in_channels, height, width : int
+        The input map ``C_in × H × W``.
+    out_channels : int
+        ``C_out`` (for a pool: the same as ``in_channels``, see :func:`sum_pool_geometry`).
+    kernel, stride, padding : int or (int, int)
+        ``(kh, kw)``, ``(sy, sx)`` and the zero padding ``(py, px)`` on each side, as in NIR
+        and ``torch.nn.Conv2d`` (``padding`` at most ``kernel - 1`` on each axis, so every
+        output sees at least one input).
+    """
+
+    in_channels: int
+    height: int
+    width: int
+    out_channels: int
+    kernel: tuple = (3, 3)
+    stride: tuple = (1, 1)
+    padding: tuple = (0, 0)
+
+    def __post_init__(self):
+        set_ = object.__setattr__
+        set_(self, "in_channels", check_int("in_channels", self.in_channels, 1, MAX_CHANNELS))
+        set_(self, "out_channels", check_int("out_channels", self.out_channels, 1,
+                                             MAX_CHANNELS))
+        set_(self, "height", check_int("height", self.height, 1, MAX_SIDE))
+        set_(self, "width", check_int("width", self.width, 1, MAX_SIDE))
+        kernel = _pair("kernel", self.kernel, 1, MAX_KERNEL)
+        set_(self, "kernel", kernel)
+        set_(self, "stride", _pair("stride", self.stride, 1, MAX_KERNEL))
+        padding = _pair("padding", self.padding, 0, MAX_KERNEL)
+        for axis, (p, k) in enumerate(zip(padding, kernel)):
+            if p > k - 1:
+                raise ValueError(f"padding[{axis}] = {p} is out of range; allowed range is "
+                                 f"[0, {k - 1}] (kernel {k}: a larger padding makes outputs "
+                                 f"that see no input)")
+        set_(self, "padding", padding)
+        for axis, (side, p, k) in enumerate(zip((self.height, self.width), padding, kernel)):
+            if side + 2 * p < k:
+                raise ValueError(f"the kernel ({k}) is larger than the padded input "
+                                 f"({side} + 2 * {p}) along {'yx'[axis]}: no output")
+
+    @property
+    def out_height(self):
+        """``floor((H + 2 py - kh) / sy) + 1``."""
+        return (self.height + 2 * self.padding[0] - self.kernel[0]) // self.stride[0] + 1
+
+    @property
+    def out_width(self):
+        """``floor((W + 2 px - kw) / sx) + 1``."""
+        return (self.width + 2 * self.padding[1] - self.kernel[1]) // self.stride[1] + 1
+
+    @property
+    def in_shape(self):
+        """``(C_in, H, W)``."""
+        return self.in_channels, self.height, self.width
+
+    @property
+    def out_shape(self):
+        """``(C_out, H_out, W_out)``."""
+        return self.out_channels, self.out_height, self.out_width
+
+    @property
+    def n_inputs(self):
+        return self.in_channels * self.height * self.width
+
+    @property
+    def n_outputs(self):
+        return self.out_channels * self.out_height * self.out_width
+
+    def reached_range(self, y, x):
+        """The output rows ``oy_lo..oy_hi`` and columns ``ox_lo..ox_hi`` (inclusive; empty
+        when ``lo > hi``) that an input event at ``(y, x)`` reaches: along each axis
+        ``o_lo = max(0, ceil((i + p - k + 1) / s))`` and ``o_hi = min(O - 1,
+        floor((i + p) / s))``."""
+        ranges = []
+        for i, p, k, s, size, out in ((y, self.padding[0], self.kernel[0], self.stride[0],
+                                       self.height, self.out_height),
+                                      (x, self.padding[1], self.kernel[1], self.stride[1],
+                                       self.width, self.out_width)):
+            if not 0 <= i < size:
+                raise ValueError(f"input position {i} is outside the map (size {size})")
+            lo = max(0, -(-(i + p - k + 1) // s))
+            hi = min(out - 1, (i + p) // s)
+            ranges += [lo, hi]
+        return tuple(ranges)
+
+    def reached(self, y, x):
+        """The event-driven walk of an input event at ``(y, x)`` (any input channel): the
+        ``(oy, ox, ky, kx)`` of every output position it reaches and the kernel tap that
+        connects them (``ky = y + py - oy * sy``, ``kx = x + px - ox * sx``), rows outer,
+        columns inner, each exactly once; borders, stride and padding included. An input
+        that no window covers (beyond the last full stride) reaches nothing."""
+        oy_lo, oy_hi, ox_lo, ox_hi = self.reached_range(y, x)
+        py, px = self.padding
+        sy, sx = self.stride
+        return [(oy, ox, y + py - oy * sy, x + px - ox * sx)
+                for oy in range(oy_lo, oy_hi + 1) for ox in range(ox_lo, ox_hi + 1)]
+
+    def check_kernel(self, kernel):
+        """``kernel`` as an int64 array of shape ``[C_out, C_in, kh, kw]``."""
+        array = np.asarray(kernel)
+        if not np.issubdtype(array.dtype, np.integer):
+            if not np.issubdtype(array.dtype, np.number) or not np.all(array == np.round(array)):
+                raise TypeError(f"kernel must hold integers, not dtype {array.dtype}")
+        array = array.astype(np.int64)
+        expected = (self.out_channels, self.in_channels, *self.kernel)
+        if array.shape != expected:
+            raise ValueError(f"kernel has shape {array.shape}; this convolution needs "
+                             f"{expected} (C_out, C_in, kh, kw)")
+        return array
+
+
+def sum_pool_geometry(channels, height, width, kernel, stride=None, padding=0):
+    """The geometry of a sum pool (``stride`` defaults to ``kernel``, as in NIR and
+    PyTorch): a convolution of each channel with a ``kh × kw`` kernel of ones."""
+    return Conv2dGeometry(channels, height, width, channels, kernel,
+                          kernel if stride is None else stride, padding)
+
+
+def _maps(x, geometry):
+    array = np.asarray(x)
+    shape = geometry.in_shape
+    if array.ndim == 3:
+        array = array[None]
+    if array.ndim != 4 or array.shape[1:] != shape:
+        raise ValueError(f"input maps must have shape [B, {shape[0]}, {shape[1]}, {shape[2]}] "
+                         f"(or one map {shape}), not {np.shape(x)}")
+    return array.astype(np.int64)
+
+
+def conv2d(x, kernel, geometry):
+    """The cross-correlation of the maps ``x`` (``[B, C_in, H, W]`` integers: spikes or
+    counts) with ``kernel`` ``[C_out, C_in, kh, kw]``, zero-padded: ``[B, C_out, H_out,
+    W_out]`` int64, exact. Vectorized over samples and positions (one ``einsum`` over the
+    kernel's windows)."""
+    maps = _maps(x, geometry)
+    kernel = geometry.check_kernel(kernel)
+    (py, px), (sy, sx), (kh, kw) = geometry.padding, geometry.stride, geometry.kernel
+    padded = np.pad(maps, ((0, 0), (0, 0), (py, py), (px, px)))
+    windows = np.lib.stride_tricks.sliding_window_view(padded, (kh, kw), axis=(2, 3))
+    windows = windows[:, :, ::sy, ::sx][:, :, :geometry.out_height, :geometry.out_width]
+    return np.einsum("bcyxij,ocij->boyx", windows, kernel, optimize=True)
+
+
+def sum_pool2d(x, geometry):
+    """The sum pool of the maps ``x`` over ``geometry`` (:func:`sum_pool_geometry`): each
+    output is the number of input spikes (or the sum of input counts) in its window."""
+    maps = _maps(x, geometry)
+    (py, px), (sy, sx), (kh, kw) = geometry.padding, geometry.stride, geometry.kernel
+    padded = np.pad(maps, ((0, 0), (0, 0), (py, py), (px, px)))
+    windows = np.lib.stride_tricks.sliding_window_view(padded, (kh, kw), axis=(2, 3))
+    windows = windows[:, :, ::sy, ::sx][:, :, :geometry.out_height, :geometry.out_width]
+    return windows.sum(axis=(-2, -1), dtype=np.int64)
+
+
+def conv2d_events(events, kernel, geometry):
+    """The same correlation as :func:`conv2d`, accumulated the way the event-driven core
+    does: for every input event ``(c, y, x)`` of one map (a list, repeated events adding
+    again), every ``(oy, ox, ky, kx)`` of :meth:`Conv2dGeometry.reached` adds
+    ``kernel[:, c, ky, kx]`` to the outputs at ``(oy, ox)`` of every output channel. Returns
+    ``[C_out, H_out, W_out]`` int64."""
+    kernel = geometry.check_kernel(kernel)
+    out = np.zeros(geometry.out_shape, dtype=np.int64)
+    for c, y, x in events:
+        if not 0 <= c < geometry.in_channels:
+            raise ValueError(f"input channel {c} is outside the map ({geometry.in_channels} "
+                             f"channels)")
+        for oy, ox, ky, kx in geometry.reached(y, x):
+            out[:, oy, ox] += kernel[:, c, ky, kx]
+    return out
+
+
+def conv2d_matrix(kernel, geometry):
+    """The fully connected weights ``[C_out * H_out * W_out, C_in * H * W]`` (C, H, W order
+    on both sides) equal to the convolution: ``conv2d_matrix(K, g) @ s.ravel() ==
+    conv2d(s, K, g).ravel()``. Each kernel weight appears once per output position it
+    reaches: the unrolled baseline, without weight sharing."""
+    kernel = geometry.check_kernel(kernel)
+    c_out, h_out, w_out = geometry.out_shape
+    matrix = np.zeros((geometry.n_outputs, geometry.n_inputs), dtype=np.int64)
+    outputs = np.arange(geometry.n_outputs).reshape(geometry.out_shape)
+    for y in range(geometry.height):
+        for x in range(geometry.width):
+            for oy, ox, ky, kx in geometry.reached(y, x):
+                rows = outputs[:, oy, ox]
+                for c in range(geometry.in_channels):
+                    column = (c * geometry.height + y) * geometry.width + x
+                    matrix[rows, column] = kernel[:, c, ky, kx]
+    return matrix
