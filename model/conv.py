@@ -31,9 +31,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from .checks import check_int
+from .network import Layer
 
-__all__ = ["Conv2dGeometry", "check_supported", "conv2d", "conv2d_events", "conv2d_matrix",
-           "sum_pool2d", "sum_pool_geometry"]
+__all__ = ["ConvLayer", "Conv2dGeometry", "check_supported", "conv2d", "conv2d_events",
+           "conv2d_matrix", "sum_pool2d", "sum_pool_geometry", "sum_pool_matrix"]
 
 #: Largest map side and channel count accepted (the hardware's address fields are 16 bits).
 MAX_SIDE = 1 << 12
@@ -258,3 +259,117 @@ def conv2d_matrix(kernel, geometry):
                     column = (c * geometry.height + y) * geometry.width + x
                     matrix[rows, column] = kernel[:, c, ky, kx]
     return matrix
+
+
+def sum_pool_matrix(geometry):
+    """The 0/1 matrix ``[C * H_out * W_out, C * H * W]`` of the sum pool ``geometry``
+    (:func:`sum_pool_geometry`): ``sum_pool_matrix(g) @ s.ravel() == sum_pool2d(s,
+    g).ravel()``."""
+    ones = np.zeros((geometry.in_channels, geometry.in_channels, *geometry.kernel),
+                    dtype=np.int64)
+    for c in range(geometry.in_channels):
+        ones[c, c] = 1
+    return conv2d_matrix(ones, geometry)
+
+
+@dataclass(frozen=True, eq=False)
+class ConvLayer(Layer):
+    """A layer of LIF neurons on a ``C_out × H_out × W_out`` map whose input current is the
+    convolution of docs/design.md §12, optionally of the sum-pooled previous map.
+
+    Build it with ``ConvLayer(kernel=K, geometry=g, theta=..., pool=None,
+    channel_bias=None, w_bits=..., v_bits=..., leak=..., reset=..., timing=...)`` (leave
+    ``weights`` out). ``kernel`` is ``[C_out, C_in, kh, kw]`` for the
+    :class:`Conv2dGeometry` ``geometry``; ``pool`` (a :func:`sum_pool_geometry` whose output
+    map is ``geometry``'s input map) sums the previous map's spikes in non-overlapping
+    windows first; ``channel_bias`` is one bias per output channel. The neuron parameters are
+    :class:`~spikefab.model.network.Layer`'s, one per layer.
+
+    It *is* a :class:`~spikefab.model.network.Layer`: ``weights`` is the equivalent fully
+    connected matrix (:func:`conv2d_matrix`, times :func:`sum_pool_matrix` with a pool) and
+    ``bias`` the channel bias at every position, so the golden model, the cycle model, the
+    weight memories and the hardware run it bit for bit as the unrolled baseline (one
+    synapse per weight, no weight sharing) until the convolution core is built. A
+    non-overlapping sum pool copies weights, so the unrolled weights fit ``w_bits``; an
+    overlapping pool (stride below its kernel) is refused.
+    """
+
+    weights: np.ndarray | None = None
+    theta: int | None = None
+    kernel: np.ndarray | None = None
+    geometry: Conv2dGeometry | None = None
+    pool: Conv2dGeometry | None = None
+    channel_bias: np.ndarray | None = None
+
+    def __post_init__(self):
+        set_ = object.__setattr__
+        if not isinstance(self.geometry, Conv2dGeometry):
+            raise TypeError(f"geometry must be a Conv2dGeometry, not "
+                            f"{type(self.geometry).__name__}")
+        kernel = self.geometry.check_kernel(self.kernel)
+        kernel.setflags(write=False)
+        set_(self, "kernel", kernel)
+        matrix = conv2d_matrix(kernel, self.geometry)
+        if self.pool is not None:
+            pool = self.pool
+            if not isinstance(pool, Conv2dGeometry):
+                raise TypeError(f"pool must be a Conv2dGeometry (sum_pool_geometry), not "
+                                f"{type(pool).__name__}")
+            if pool.in_channels != pool.out_channels:
+                raise ValueError("pool must keep the channels (sum_pool_geometry)")
+            if pool.stride != pool.kernel:
+                raise ValueError(f"pool stride {pool.stride} differs from its kernel "
+                                 f"{pool.kernel}: an overlapping sum pool is not built (one "
+                                 f"spike would become several events); use stride = kernel")
+            if pool.out_shape != self.geometry.in_shape:
+                raise ValueError(f"the pool's output map {pool.out_shape} is not the "
+                                 f"convolution's input map {self.geometry.in_shape}")
+            matrix = matrix @ sum_pool_matrix(pool)
+        if self.weights is not None and not np.array_equal(np.asarray(self.weights), matrix):
+            raise ValueError("a ConvLayer's weights come from its kernel and geometry; leave "
+                             "weights out (change kernel instead)")
+        set_(self, "weights", matrix)
+        positions = self.geometry.out_height * self.geometry.out_width
+        if self.channel_bias is not None:
+            channel_bias = np.asarray(self.channel_bias)
+            if channel_bias.shape != (self.geometry.out_channels,):
+                raise ValueError(f"channel_bias must have shape ({self.geometry.out_channels},)"
+                                 f", one per output channel, not {channel_bias.shape}")
+            if self.bias is not None:
+                raise ValueError("give channel_bias (one per output channel) or bias (one per "
+                                 "neuron), not both")
+            set_(self, "bias", np.repeat(channel_bias.astype(np.int64), positions))
+        super().__post_init__()
+        bias = self.bias.reshape(self.geometry.out_channels, positions)
+        if not np.all(bias == bias[:, :1]):
+            raise ValueError("a ConvLayer's bias is one per output channel: the same at every "
+                             "position of a channel")
+        set_(self, "channel_bias", bias[:, 0].copy())
+
+    @property
+    def in_map(self):
+        """The ``(C, H, W)`` map this layer reads (before its pool, if any)."""
+        return (self.pool or self.geometry).in_shape
+
+    @property
+    def out_map(self):
+        """The ``(C_out, H_out, W_out)`` map of this layer's neurons."""
+        return self.geometry.out_shape
+
+    def replace(self, **changes):
+        """A copy with some fields changed (validated again); ``weights`` cannot change (they
+        come from ``kernel``)."""
+        if "weights" in changes:
+            raise ValueError("a ConvLayer's weights come from its kernel; change kernel")
+        fields = {name: getattr(self, name) for name in
+                  ("theta", "w_bits", "v_bits", "leak", "k", "m", "f", "reset", "timing",
+                   "kernel", "geometry", "pool", "channel_bias")}
+        fields.update(changes)
+        if "leak" in changes:
+            for name in ("k", "m", "f"):
+                if name not in changes:
+                    fields[name] = None
+        if "bias" in changes:
+            fields.pop("channel_bias")
+        return ConvLayer(**fields)
+

@@ -218,6 +218,13 @@ class Network:
                 raise ValueError(
                     f"layers[{index}].weights has fan-in {layer.fan_in}, but layers[{index - 1}] "
                     f"has {layers[index - 1].neurons} neurons; shapes must chain")
+            # A convolutional layer after another reads its map (C, H, W), not only as many
+            # values (spikefab.model.conv.ConvLayer).
+            before = getattr(layers[index - 1], "out_map", None) if index else None
+            after = getattr(layer, "in_map", None)
+            if before is not None and after is not None and before != after:
+                raise ValueError(f"layers[{index}] reads a {after} map (C, H, W), but "
+                                 f"layers[{index - 1}] makes a {before} map; maps must chain")
         object.__setattr__(self, "layers", layers)
 
     @property
@@ -256,6 +263,11 @@ class Network:
             for name in self._SCALARS:
                 value = getattr(layer, name)
                 arrays[f"l{index}_{name}"] = np.array("" if value is None else value)
+            if getattr(layer, "kernel", None) is not None:      # a ConvLayer: its structure
+                arrays[f"l{index}_kernel"] = layer.kernel
+                arrays[f"l{index}_conv"] = np.array(_geometry_numbers(layer.geometry))
+                if layer.pool is not None:
+                    arrays[f"l{index}_pool"] = np.array(_geometry_numbers(layer.pool))
         with open(path, "wb") as file:
             np.savez_compressed(file, **arrays)
 
@@ -286,9 +298,35 @@ class Network:
                             continue
                         params[name] = int(value) if name not in ("leak", "reset",
                                                                   "timing") else value
-                    layers.append(Layer(archive[f"l{index}_weights"],
-                                        bias=archive[f"l{index}_bias"], **params))
+                    if f"l{index}_kernel" in archive:
+                        layers.append(_conv_layer(archive, index, params))
+                    else:
+                        layers.append(Layer(archive[f"l{index}_weights"],
+                                            bias=archive[f"l{index}_bias"], **params))
             except KeyError as error:
                 raise ValueError(f"{path}: layer {index} is incomplete (missing "
                                  f"{error.args[0]})") from None
         return cls(layers)
+
+
+def _geometry_numbers(geometry):
+    """A :class:`~spikefab.model.conv.Conv2dGeometry` as 10 integers (for ``.npz``)."""
+    return [geometry.in_channels, geometry.height, geometry.width, geometry.out_channels,
+            *geometry.kernel, *geometry.stride, *geometry.padding]
+
+
+def _conv_layer(archive, index, params):
+    """The :class:`~spikefab.model.conv.ConvLayer` ``index`` of a network archive; its
+    weights must equal the kernel's unrolled matrix."""
+    from .conv import Conv2dGeometry, ConvLayer
+
+    def geometry(key):
+        n = [int(v) for v in archive[key]]
+        if len(n) != 10:
+            raise ValueError(f"{key} holds {len(n)} numbers, not 10")
+        return Conv2dGeometry(*n[:4], tuple(n[4:6]), tuple(n[6:8]), tuple(n[8:10]))
+    pool = geometry(f"l{index}_pool") if f"l{index}_pool" in archive else None
+    return ConvLayer(weights=archive[f"l{index}_weights"], kernel=archive[f"l{index}_kernel"],
+                     geometry=geometry(f"l{index}_conv"), pool=pool,
+                     bias=archive[f"l{index}_bias"], **params)
+

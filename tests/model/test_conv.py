@@ -157,3 +157,133 @@ def test_wrong_kernel_and_map_shapes_are_named():
         conv2d(np.zeros((1, 2, 5, 4)), np.zeros((3, 2, 3, 3), dtype=int), g)
     with pytest.raises(TypeError, match="kernel must hold integers"):
         conv2d(np.zeros((1, 2, 4, 4)), np.full((3, 2, 3, 3), 0.5), g)
+
+
+# --- ConvLayer: a convolutional layer in a Network -------------------------------------------
+
+def small_conv_network(seed=0, leak="shift", reset="subtract"):
+    """Input 2 × 8 × 8 → conv 3 × 3, 4 channels, padding 1 (4 × 8 × 8) → sum pool 2 → conv
+    3 × 3 stride 2 padding 1, 3 channels (3 × 2 × 2) → flatten → 5 outputs."""
+    from spikefab.model import Layer, Network
+    from spikefab.model.conv import ConvLayer
+    rng = np.random.default_rng(seed)
+    neuron = dict(w_bits=4, v_bits=12, leak=leak, k=3 if leak == "shift" else None,
+                  reset=reset)
+    first = ConvLayer(kernel=rng.integers(-3, 8, (4, 2, 3, 3)),
+                      geometry=Conv2dGeometry(2, 8, 8, 4, 3, padding=1), theta=9,
+                      channel_bias=rng.integers(-2, 3, 4), **neuron)
+    second = ConvLayer(kernel=rng.integers(-4, 8, (3, 4, 3, 3)),
+                       geometry=Conv2dGeometry(4, 4, 4, 3, 3, stride=2, padding=1),
+                       pool=sum_pool_geometry(4, 8, 8, 2), theta=12, **neuron)
+    readout = Layer(rng.integers(-7, 8, (5, 12)), theta=6, **neuron)
+    return Network([first, second, readout])
+
+
+def reference_run(network, spikes):
+    """An independent run of the conv network: PyTorch's conv2d and avg_pool2d for the
+    currents, the LIF rule of design §2 (immediate timing) written out here."""
+    torch = pytest.importorskip("torch", reason="torch comes with the train extra")
+    f = torch.nn.functional
+    first, second, readout = network
+    batch, steps, _ = spikes.shape
+    v = [np.zeros((batch, layer.neurons), dtype=np.int64) for layer in network]
+    out = [np.zeros((batch, steps, layer.neurons), dtype=bool) for layer in network]
+
+    def lif(layer, v, current):
+        lo, hi = -(1 << (layer.v_bits - 1)), (1 << (layer.v_bits - 1)) - 1
+        leaked = v - (v >> layer.k) if layer.leak == "shift" else v
+        v = np.clip(leaked + current, lo, hi)
+        s = v > layer.theta
+        return (np.where(s, v - layer.theta, v) if layer.reset == "subtract"
+                else np.where(s, 0, v)), s
+
+    def t(a):
+        return torch.tensor(np.asarray(a), dtype=torch.float64)
+    for step in range(steps):
+        x = t(spikes[:, step].reshape(batch, 2, 8, 8))
+        i1 = f.conv2d(x, t(first.kernel), padding=1).numpy().reshape(batch, -1)
+        i1 = i1.astype(np.int64) + np.repeat(first.channel_bias, 64)
+        v[0], s1 = lif(first, v[0], i1)
+        pooled = f.avg_pool2d(t(s1.reshape(batch, 4, 8, 8)), 2) * 4
+        i2 = f.conv2d(pooled, t(second.kernel), stride=2, padding=1).numpy().reshape(batch,
+                                                                                      -1)
+        v[1], s2 = lif(second, v[1], np.round(i2).astype(np.int64))
+        i3 = s2.astype(np.int64) @ readout.weights.T
+        v[2], s3 = lif(readout, v[2], i3)
+        for k, s in enumerate((s1, s2, s3)):
+            out[k][:, step] = s
+    return out
+
+
+@pytest.mark.parametrize("leak, reset", [("shift", "subtract"), ("none", "zero")])
+def test_a_conv_network_runs_in_the_golden_model_as_pytorch_computes_it(leak, reset):
+    from spikefab.model import simulate
+    network = small_conv_network(3, leak, reset)
+    rng = np.random.default_rng(11)
+    spikes = rng.random((6, 12, network.n_inputs)) < 0.3
+    result = simulate(network, spikes)
+    expected = reference_run(network, spikes)
+    for layer, (ours, theirs) in enumerate(zip(result.spikes, expected)):
+        assert np.array_equal(ours, theirs), f"layer {layer + 1}"
+    assert sum(s.sum() for s in result.spikes[:2]) > 0          # the test saw spikes
+
+
+def test_a_conv_layer_is_its_unrolled_matrix_and_keeps_its_structure(tmp_path):
+    from spikefab.model import Network
+    from spikefab.model.conv import ConvLayer
+    network = small_conv_network()
+    first, second, _ = network
+    assert first.neurons == 4 * 8 * 8 and first.fan_in == 2 * 8 * 8
+    assert second.fan_in == 4 * 8 * 8 and second.neurons == 3 * 2 * 2
+    assert np.array_equal(first.weights, conv2d_matrix(first.kernel, first.geometry))
+    assert first.in_map == (2, 8, 8) and second.in_map == (4, 8, 8)
+    assert second.out_map == (3, 2, 2)
+    # saved and loaded: still convolutions, bit for bit
+    network.save(tmp_path / "conv.npz")
+    loaded = Network.load(tmp_path / "conv.npz")
+    for ours, theirs in zip(network, loaded):
+        assert type(ours) is type(theirs)
+        assert np.array_equal(ours.weights, theirs.weights)
+        assert np.array_equal(ours.bias, theirs.bias)
+    assert isinstance(loaded[1], ConvLayer) and loaded[1].pool == second.pool
+    assert loaded[1].geometry == second.geometry
+    assert type(first.replace(theta=10)) is ConvLayer
+
+
+def test_conv_layer_mistakes_are_named():
+    from spikefab.model import Network
+    from spikefab.model.conv import ConvLayer
+    g = Conv2dGeometry(2, 8, 8, 4, 3, padding=1)
+    kernel = np.ones((4, 2, 3, 3), dtype=int)
+    with pytest.raises(ValueError, match="an overlapping sum pool is not built"):
+        ConvLayer(kernel=kernel, geometry=Conv2dGeometry(2, 4, 4, 4, 3, padding=1), theta=3,
+                  pool=sum_pool_geometry(2, 8, 8, 3, stride=2))
+    with pytest.raises(ValueError, match=r"the pool's output map \(2, 4, 4\) is not the "
+                                         r"convolution's input map \(2, 8, 8\)"):
+        ConvLayer(kernel=kernel, geometry=g, theta=3, pool=sum_pool_geometry(2, 8, 8, 2))
+    with pytest.raises(ValueError, match="weights come from its kernel"):
+        ConvLayer(kernel=kernel, geometry=g, theta=3, weights=np.zeros((256, 128), dtype=int))
+    with pytest.raises(ValueError, match="one per output channel"):
+        ConvLayer(kernel=kernel, geometry=g, theta=3, channel_bias=[1, 2])
+    with pytest.raises(TypeError, match="theta"):
+        ConvLayer(kernel=kernel, geometry=g)
+    with pytest.raises(ValueError, match="fit"):                # 9 does not fit 4 bits
+        ConvLayer(kernel=kernel * 9, geometry=g, theta=3, w_bits=4)
+    # maps must chain, not only sizes: 4 × 8 × 8 is not read as 4 × 4 × 16
+    a = ConvLayer(kernel=kernel, geometry=g, theta=3)
+    b = ConvLayer(kernel=np.ones((1, 4, 1, 1), dtype=int),
+                  geometry=Conv2dGeometry(4, 4, 16, 1, 1), theta=3)
+    with pytest.raises(ValueError, match=r"reads a \(4, 4, 16\) map .* makes a \(4, 8, 8\) map"):
+        Network([a, b])
+
+
+def test_the_cycle_model_and_memories_run_a_conv_network_as_its_unrolled_baseline():
+    """Until the convolution core is built, the existing fully connected flow runs a conv
+    layer bit for bit through its unrolled weights: the cycle model takes it as is."""
+    from spikefab.model import HardwareConfig, cycle_model, simulate
+    network = small_conv_network(5)
+    spikes = np.random.default_rng(2).random((3, 8, network.n_inputs)) < 0.2
+    result = simulate(network, spikes)
+    report = cycle_model(network, result, HardwareConfig.uniform(network, lanes=4,
+                                                                 format="csc"))
+    assert report.total > 0 and len(report.latency) == 3
