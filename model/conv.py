@@ -203,15 +203,24 @@ def _maps(x, geometry):
 def conv2d(x, kernel, geometry):
     """The cross-correlation of the maps ``x`` (``[B, C_in, H, W]`` integers: spikes or
     counts) with ``kernel`` ``[C_out, C_in, kh, kw]``, zero-padded: ``[B, C_out, H_out,
-    W_out]`` int64, exact. Vectorized over samples and positions (one ``einsum`` over the
-    kernel's windows)."""
+    W_out]`` int64, exact. Vectorized over samples and positions: the kernel's windows as
+    rows of one matrix product, in float64 (BLAS) when every partial sum is provably below
+    ``2**53`` in magnitude, else in int64."""
     maps = _maps(x, geometry)
     kernel = geometry.check_kernel(kernel)
     (py, px), (sy, sx), (kh, kw) = geometry.padding, geometry.stride, geometry.kernel
+    batch, (c_out, h_out, w_out) = len(maps), geometry.out_shape
     padded = np.pad(maps, ((0, 0), (0, 0), (py, py), (px, px)))
     windows = np.lib.stride_tricks.sliding_window_view(padded, (kh, kw), axis=(2, 3))
-    windows = windows[:, :, ::sy, ::sx][:, :, :geometry.out_height, :geometry.out_width]
-    return np.einsum("bcyxij,ocij->boyx", windows, kernel, optimize=True)
+    windows = windows[:, :, ::sy, ::sx][:, :, :h_out, :w_out]
+    rows = windows.transpose(0, 2, 3, 1, 4, 5).reshape(batch * h_out * w_out, -1)
+    taps = kernel.reshape(c_out, -1).T
+    bound = int(np.abs(maps).max(initial=0)) * int(np.abs(taps).sum(axis=0).max(initial=0))
+    if bound < 2 ** 53:
+        product = np.rint(rows.astype(np.float64) @ taps.astype(np.float64)).astype(np.int64)
+    else:
+        product = rows @ taps
+    return product.reshape(batch, h_out, w_out, c_out).transpose(0, 3, 1, 2)
 
 
 def sum_pool2d(x, geometry):
@@ -248,16 +257,20 @@ def conv2d_matrix(kernel, geometry):
     conv2d(s, K, g).ravel()``. Each kernel weight appears once per output position it
     reaches: the unrolled baseline, without weight sharing."""
     kernel = geometry.check_kernel(kernel)
-    c_out, h_out, w_out = geometry.out_shape
+    (c_out, h_out, w_out), (c_in, h, w) = geometry.out_shape, geometry.in_shape
+    (kh, kw), (sy, sx), (py, px) = geometry.kernel, geometry.stride, geometry.padding
+    # every (output position, tap) pair at once: its input position, kept when on the map
+    oy, ox, ky, kx = np.meshgrid(np.arange(h_out), np.arange(w_out), np.arange(kh),
+                                 np.arange(kw), indexing="ij")
+    y, x = oy * sy - py + ky, ox * sx - px + kx
+    inside = (y >= 0) & (y < h) & (x >= 0) & (x < w)
+    oy, ox, ky, kx, y, x = (a[inside] for a in (oy, ox, ky, kx, y, x))
+    co, ci = np.arange(c_out)[:, None, None], np.arange(c_in)[None, :, None]
+    rows = (co * h_out + oy) * w_out + ox                      # [C_out, 1, taps]
+    columns = (ci * h + y) * w + x                             # [1, C_in, taps]
     matrix = np.zeros((geometry.n_outputs, geometry.n_inputs), dtype=np.int64)
-    outputs = np.arange(geometry.n_outputs).reshape(geometry.out_shape)
-    for y in range(geometry.height):
-        for x in range(geometry.width):
-            for oy, ox, ky, kx in geometry.reached(y, x):
-                rows = outputs[:, oy, ox]
-                for c in range(geometry.in_channels):
-                    column = (c * geometry.height + y) * geometry.width + x
-                    matrix[rows, column] = kernel[:, c, ky, kx]
+    matrix[np.broadcast_to(rows, (c_out, c_in, rows.shape[-1])),
+           np.broadcast_to(columns, (c_out, c_in, rows.shape[-1]))] = kernel[:, :, ky, kx]
     return matrix
 
 
@@ -270,6 +283,25 @@ def sum_pool_matrix(geometry):
     for c in range(geometry.in_channels):
         ones[c, c] = 1
     return conv2d_matrix(ones, geometry)
+
+
+def _through_pool(matrix, pool):
+    """``matrix @ sum_pool_matrix(pool)`` for a non-overlapping pool, as a column gather:
+    each input position takes the column of the one pooled position whose window covers it
+    (none beyond the last full window)."""
+    pooled = np.full(pool.n_inputs, -1, dtype=np.int64)
+    for y in range(pool.height):
+        for x in range(pool.width):
+            reached = pool.reached(y, x)
+            if reached:
+                (oy, ox, _, _), = reached
+                for c in range(pool.in_channels):
+                    pooled[(c * pool.height + y) * pool.width + x] = (
+                        (c * pool.out_height + oy) * pool.out_width + ox)
+    out = np.zeros((matrix.shape[0], pool.n_inputs), dtype=np.int64)
+    covered = pooled >= 0
+    out[:, covered] = matrix[:, pooled[covered]]
+    return out
 
 
 @dataclass(frozen=True, eq=False)
@@ -324,7 +356,7 @@ class ConvLayer(Layer):
             if pool.out_shape != self.geometry.in_shape:
                 raise ValueError(f"the pool's output map {pool.out_shape} is not the "
                                  f"convolution's input map {self.geometry.in_shape}")
-            matrix = matrix @ sum_pool_matrix(pool)
+            matrix = _through_pool(matrix, pool)
         if self.weights is not None and not np.array_equal(np.asarray(self.weights), matrix):
             raise ValueError("a ConvLayer's weights come from its kernel and geometry; leave "
                              "weights out (change kernel instead)")
@@ -345,6 +377,16 @@ class ConvLayer(Layer):
             raise ValueError("a ConvLayer's bias is one per output channel: the same at every "
                              "position of a channel")
         set_(self, "channel_bias", bias[:, 0].copy())
+
+    def input_current(self, spikes):
+        """The current ``[B, neurons]`` (int64, bias included) of the previous layer's
+        ``spikes`` ``[B, fan_in]``: the sum pool (if any) and the convolution themselves,
+        equal to ``spikes @ weights.T + bias`` at a fraction of its work."""
+        spikes = np.asarray(spikes)
+        maps = spikes.reshape(len(spikes), *self.in_map).astype(np.int64)
+        if self.pool is not None:
+            maps = sum_pool2d(maps, self.pool)
+        return conv2d(maps, self.kernel, self.geometry).reshape(len(spikes), -1) + self.bias
 
     @property
     def in_map(self):

@@ -71,9 +71,12 @@ def layer_step(layer, v, r, spikes_in, weights_t=None):
     """
     if not isinstance(layer, Layer):
         raise TypeError(f"layer must be a spikefab.model.Layer, not {type(layer).__name__}")
-    if weights_t is None:
-        weights_t = layer.weights.T.astype(_current_dtype(layer))
-    current = (spikes_in.astype(weights_t.dtype) @ weights_t).astype(np.int64) + layer.bias
+    if hasattr(layer, "input_current"):     # a ConvLayer: the convolution, not its unrolled matrix
+        current = layer.input_current(spikes_in)
+    else:
+        if weights_t is None:
+            weights_t = layer.weights.T.astype(_current_dtype(layer))
+        current = (spikes_in.astype(weights_t.dtype) @ weights_t).astype(np.int64) + layer.bias
     lo, hi = signed_range(layer.v_bits)
     theta = layer.theta
     if layer.timing == "immediate":
@@ -156,7 +159,8 @@ def simulate(network, spikes, *, record_membranes=False):
         raise TypeError(f"network must be a spikefab.model.Network, not {type(network).__name__}")
     trains, batched = check_spike_trains(spikes, network.n_inputs)
     batch, steps, _ = trains.shape
-    weights_t = [layer.weights.T.astype(_current_dtype(layer)) for layer in network]
+    weights_t = [None if hasattr(layer, "input_current") else
+                 layer.weights.T.astype(_current_dtype(layer)) for layer in network]
     v = [np.zeros((batch, layer.neurons), dtype=np.int64) for layer in network]
     r = [np.zeros((batch, layer.neurons), dtype=np.bool_) for layer in network]
     out = [np.zeros((batch, steps, layer.neurons), dtype=np.bool_) for layer in network]

@@ -9,7 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from spikefab.model.conv import (Conv2dGeometry, check_supported, conv2d, conv2d_events,
-                                 conv2d_matrix, sum_pool2d, sum_pool_geometry)
+                                 conv2d_matrix, sum_pool2d, sum_pool_geometry,
+                                 sum_pool_matrix)
 
 
 @st.composite
@@ -236,6 +237,8 @@ def test_a_conv_layer_is_its_unrolled_matrix_and_keeps_its_structure(tmp_path):
     assert first.neurons == 4 * 8 * 8 and first.fan_in == 2 * 8 * 8
     assert second.fan_in == 4 * 8 * 8 and second.neurons == 3 * 2 * 2
     assert np.array_equal(first.weights, conv2d_matrix(first.kernel, first.geometry))
+    assert np.array_equal(second.weights, conv2d_matrix(second.kernel, second.geometry)
+                          @ sum_pool_matrix(second.pool))
     assert first.in_map == (2, 8, 8) and second.in_map == (4, 8, 8)
     assert second.out_map == (3, 2, 2)
     # saved and loaded: still convolutions, bit for bit
@@ -287,3 +290,19 @@ def test_the_cycle_model_and_memories_run_a_conv_network_as_its_unrolled_baselin
     report = cycle_model(network, result, HardwareConfig.uniform(network, lanes=4,
                                                                  format="csc"))
     assert report.total > 0 and len(report.latency) == 3
+
+
+def test_the_golden_model_convolves_as_its_unrolled_matrix_multiplies():
+    """simulate() computes a ConvLayer's current by convolution (the fast path); the same
+    network with each layer replaced by a plain Layer of its unrolled weights (the matrix
+    product) gives the same spikes and membranes."""
+    from spikefab.model import Layer, Network, simulate
+    network = small_conv_network(7)
+    plain = Network([Layer(layer.weights, theta=layer.theta, w_bits=layer.w_bits,
+                           v_bits=layer.v_bits, bias=layer.bias, leak=layer.leak, k=layer.k,
+                           m=layer.m, f=layer.f, reset=layer.reset, timing=layer.timing)
+                     for layer in network])
+    spikes = np.random.default_rng(4).random((5, 10, network.n_inputs)) < 0.25
+    ours, theirs = simulate(network, spikes), simulate(plain, spikes)
+    for a, b in zip(ours.spikes + ours.membranes, theirs.spikes + theirs.membranes):
+        assert np.array_equal(a, b)
