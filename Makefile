@@ -8,7 +8,7 @@
 #   make bench     print benchmark figures (golden-model throughput, ...)
 #   make compare   spikefab beside Spiker+ on MNIST 784-128-10 (build/compare/, 20-40 min)
 #   make codesign  the co-design study: beta x threshold on MNIST (build/codesign/, ~7 min)
-#   make formal    SymbiYosys proofs of the four blocks (build/formal/; also part of make test)
+#   make formal    SymbiYosys proofs of the five blocks (build/formal/; also part of make test)
 #   make gatesim   gate-level simulation of BOARD's synthesized netlists against the golden and
 #                  cycle models: the accelerator as BOARD's yosys maps it (random networks and
 #                  the digits network, every spike) and the bitstream's own netlist driven

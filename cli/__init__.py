@@ -53,8 +53,8 @@ COMMANDS = {
     "gatesim": "gate-level simulation of a board's synthesized netlists (the accelerator as "
                "the board's yosys maps it, and the bitstream's own netlist through its UART) "
                "against the golden and cycle models (build/gatesim/)",
-    "formal": "SymbiYosys proofs of the event queue, weight memory, PE array and LIF emitter "
-              "(build/formal/)",
+    "formal": "SymbiYosys proofs of the event queue, weight memory, PE array, LIF emitter and "
+              "convolution address generator (build/formal/)",
     "soak": "soak: random network x input co-simulations in Verilator (10,000 cases by "
             "default) against the golden and cycle models (build/soak/)",
     "fuzz": "fuzz the UART host link in Verilator with malformed, truncated, oversized, "

