@@ -999,8 +999,9 @@ def import_nir(graph_or_path, *, w_bits=None, v_bits=None, scale="auto", dt=None
             from .conv import conv2d_matrix, sum_pool_matrix
             geometry = conv["geometry"]
             matrix = conv2d_matrix(w_int, geometry)
-            if pool is not None:
-                matrix = matrix @ sum_pool_matrix(pool["geometry"])
+            if pool is not None:   # float64 BLAS, exact for these small integers
+                matrix = np.rint(matrix.astype(np.float64) @ sum_pool_matrix(
+                    pool["geometry"]).astype(np.float64)).astype(np.int64)
             neuron_bias = np.repeat(b_int, geometry.out_height * geometry.out_width)
         else:
             matrix, neuron_bias = w_int, b_int
@@ -1192,15 +1193,41 @@ def to_nir(network, path=None, *, dt=DT):
     if isinstance(dt, bool) or not isinstance(dt, (int, float)) or not math.isfinite(dt) \
             or dt <= 0:
         raise ValueError(f"dt = {dt!r} is out of range; allowed range is a finite number > 0")
-    nodes = {"input": nir.Input(input_type={"input": np.array([network.n_inputs])})}
-    edges, previous = [], "input"
+    first_map = getattr(network.layers[0], "in_map", None)
+    nodes = {"input": nir.Input(input_type={"input": np.array(
+        first_map if first_map is not None else [network.n_inputs])})}
+    edges, previous, previous_map = [], "input", first_map
     for index, layer in enumerate(network.layers):
         n = layer.neurons
-        weight = _exact_float(layer.weights)
-        if np.any(layer.bias):
-            synapse = nir.Affine(weight=weight, bias=_exact_float(layer.bias))
+        kernel = getattr(layer, "kernel", None)
+        shape = (n,)
+        if kernel is not None:                 # a ConvLayer: [SumPool2d →] Conv2d
+            geometry = layer.geometry
+            if layer.pool is not None:
+                pool = layer.pool
+                nodes[f"pool{index}"] = nir.SumPool2d(
+                    kernel_size=np.array(pool.kernel), stride=np.array(pool.stride),
+                    padding=np.array(pool.padding))
+                nodes[f"pool{index}"].input_type = {"input": np.array(pool.in_shape)}
+                nodes[f"pool{index}"].output_type = {"output": np.array(pool.out_shape)}
+                edges.append((previous, f"pool{index}"))
+                previous = f"pool{index}"
+            synapse = nir.Conv2d(
+                input_shape=(geometry.height, geometry.width), weight=_exact_float(kernel),
+                stride=geometry.stride, padding=geometry.padding, dilation=(1, 1), groups=1,
+                bias=_exact_float(layer.channel_bias))
+            shape = geometry.out_shape
         else:
-            synapse = nir.Linear(weight=weight)
+            if previous_map is not None:       # a map read by a fully connected layer
+                nodes[f"flatten{index}"] = nir.Flatten(
+                    input_type={"input": np.array(previous_map)}, start_dim=0, end_dim=-1)
+                edges.append((previous, f"flatten{index}"))
+                previous = f"flatten{index}"
+            weight = _exact_float(layer.weights)
+            if np.any(layer.bias):
+                synapse = nir.Affine(weight=weight, bias=_exact_float(layer.bias))
+            else:
+                synapse = nir.Linear(weight=weight)
         metadata = {"spikefab_reset": layer.reset, "spikefab_timing": layer.timing,
                     "spikefab_leak": layer.leak, "spikefab_w_bits": layer.w_bits,
                     "spikefab_v_bits": layer.v_bits}
@@ -1208,19 +1235,26 @@ def to_nir(network, path=None, *, dt=DT):
             metadata["spikefab_k"] = layer.k
         if layer.leak == "mul":
             metadata.update(spikefab_m=layer.m, spikefab_f=layer.f)
-        threshold = np.full(n, float(layer.theta), dtype=np.float32 if layer.theta < 2 ** 24
-                            else np.float64)
+        threshold = np.full(shape, float(layer.theta),
+                            dtype=np.float32 if layer.theta < 2 ** 24 else np.float64)
         if layer.leak == "none":
-            neuron = nir.IF(r=np.ones(n, dtype=np.float32), v_threshold=threshold,
+            neuron = nir.IF(r=np.ones(shape, dtype=np.float32), v_threshold=threshold,
                             v_reset=np.zeros_like(threshold), metadata=metadata)
         else:
             tau = dt / (1.0 - layer.beta) if layer.beta < 1 else math.inf
-            neuron = nir.LIF(tau=np.full(n, tau), r=np.full(n, tau / dt),
-                             v_leak=np.zeros(n), v_threshold=threshold,
+            neuron = nir.LIF(tau=np.full(shape, tau), r=np.full(shape, tau / dt),
+                             v_leak=np.zeros(shape), v_threshold=threshold,
                              v_reset=np.zeros_like(threshold), metadata=metadata)
-        nodes[f"fc{index}"], nodes[f"lif{index}"] = synapse, neuron
-        edges += [(previous, f"fc{index}"), (f"fc{index}", f"lif{index}")]
+        synapse_name = f"conv{index}" if kernel is not None else f"fc{index}"
+        nodes[synapse_name], nodes[f"lif{index}"] = synapse, neuron
+        edges += [(previous, synapse_name), (synapse_name, f"lif{index}")]
         previous = f"lif{index}"
+        previous_map = getattr(layer, "out_map", None)
+    if previous_map is not None:
+        nodes["flatten_output"] = nir.Flatten(
+            input_type={"input": np.array(previous_map)}, start_dim=0, end_dim=-1)
+        edges.append((previous, "flatten_output"))
+        previous = "flatten_output"
     nodes["output"] = nir.Output(output_type={"output": np.array([network.n_outputs])})
     edges.append((previous, "output"))
     graph = nir.NIRGraph(nodes=nodes, edges=edges,
