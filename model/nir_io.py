@@ -629,6 +629,12 @@ def _conv_node(node, name, last, shape, width, pool):
         raise ValueError(f"{where}: weight must be 4-D (C_out, C_in, kh, kw), got shape "
                          f"{weight.shape}")
     check_supported(groups=node.groups, dilation=node.dilation, what=where)
+    if pool is not None and pool["geometry"].stride != pool["geometry"].kernel:
+        raise ValueError(
+            f"NIR node {pool['name']!r} of type {pool['kind']}: stride "
+            f"{pool['geometry'].stride} differs from its kernel {pool['geometry'].kernel}; an "
+            f"overlapping pool before Conv2d node {name!r} is not built (one spike would "
+            f"become several events); only stride = kernel_size")
     c_out, c_in, kh, kw = weight.shape
     declared = None if node.input_shape is None else tuple(
         int(v) for v in np.asarray(node.input_shape).reshape(-1))
@@ -655,10 +661,13 @@ def _conv_node(node, name, last, shape, width, pool):
     except (ValueError, TypeError) as error:
         raise ValueError(f"{where}: {error}") from None
     out = _shape(node.output_type, "output")
+    notes = []
     if out.size and _map_of(out) != geometry.out_shape:
-        raise ValueError(f"{where} declares the output {tuple(int(x) for x in out)}, but its "
-                         f"weight, stride and padding on the {in_map} map give "
-                         f"{geometry.out_shape}")
+        # nir 1.0's shape inference uses kh for both axes: trust the definition
+        notes.append((f"Conv2d {name!r} declares the output {tuple(int(x) for x in out)}; "
+                      f"its weight, stride and padding on the {in_map} map give "
+                      f"{geometry.out_shape}, which is what was built (nir's shape inference "
+                      f"takes kh for both axes)", ()))
     bias = np.zeros(c_out) if node.bias is None else np.asarray(node.bias, dtype=np.float64)
     if bias.size == 1 and c_out > 1:
         bias = np.full(c_out, float(bias.reshape(-1)[0]))
@@ -667,13 +676,8 @@ def _conv_node(node, name, last, shape, width, pool):
         raise ValueError(f"{where}: bias has {bias.size} values for {c_out} output channels")
     if not (np.all(np.isfinite(weight)) and np.all(np.isfinite(bias))):
         raise ValueError(f"{where}: weight and bias must be finite")
-    if pool is not None and pool["geometry"].stride != pool["geometry"].kernel:
-        raise ValueError(
-            f"NIR node {pool['name']!r} of type {pool['kind']}: stride "
-            f"{pool['geometry'].stride} differs from its kernel {pool['geometry'].kernel}; an "
-            f"overlapping pool before Conv2d node {name!r} is not built (one spike would "
-            f"become several events); only stride = kernel_size")
-    return {"name": name, "kernel": weight, "bias": bias, "geometry": geometry}
+    return {"name": name, "kernel": weight, "bias": bias, "geometry": geometry,
+            "notes": notes}
 
 
 def _channel_rows(values, channels):
@@ -740,7 +744,7 @@ def _conv_notes(conv, pool, integral):
               f"({rows} x {columns} weights, no weight sharing)", ())]
     if pool is not None:
         notes += _pool_notes(pool, integral, "pool")
-    return notes
+    return notes + conv["notes"]
 
 
 def import_nir(graph_or_path, *, w_bits=None, v_bits=None, scale="auto", dt=None,
@@ -1216,6 +1220,8 @@ def to_nir(network, path=None, *, dt=DT):
                 input_shape=(geometry.height, geometry.width), weight=_exact_float(kernel),
                 stride=geometry.stride, padding=geometry.padding, dilation=(1, 1), groups=1,
                 bias=_exact_float(layer.channel_bias))
+            # nir 1.0 infers the output with kh on both axes; write the true one
+            synapse.output_type = {"output": np.array(geometry.out_shape)}
             shape = geometry.out_shape
         else:
             if previous_map is not None:       # a map read by a fully connected layer
