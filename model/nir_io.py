@@ -8,7 +8,8 @@ module is the documented bridge between the two. ``nir``, ``torch``, ``snntorch`
 
 What is read
 ------------
-A chain ``Input → [Flatten] → (Affine | Linear) → [Scale] → (LIF | IF) → … → Output``:
+A chain ``Input → [Flatten] → [pool] → (Affine | Linear | Conv2d) → [Scale] → (LIF | IF) →
+… → Output``:
 
 * ``Affine``/``Linear`` give a layer's weights and bias; consecutive affine maps (and
   ``Scale`` nodes, before or after them, or on a neuron layer's output spikes) are folded
@@ -16,8 +17,19 @@ A chain ``Input → [Flatten] → (Affine | Linear) → [Scale] → (LIF | IF) �
 * ``Flatten`` (and ``Identity``) are identities for fully connected layers (the input is
   a flat vector in row-major order); a ``Flatten`` that leaves more than one dimension is
   refused.
-* ``LIF`` and ``IF`` become a layer's neurons. Anything else — ``Conv1d``/``Conv2d``,
-  pooling, ``CubaLIF``/``CubaLI``, ``LI``/``I`` (non-spiking outputs: the readout counts
+* ``Conv2d`` (``groups = 1``, ``dilation = 1``; padding as integers, pairs, ``"valid"`` or a
+  symmetric ``"same"``) and the neurons after it become a :class:`~.conv.ConvLayer`
+  (docs/design.md §12) on the ``(C, H, W)`` map the Input or the Conv2d declares: the kernel
+  is quantized like weights, the bias is one per output channel, and the neurons' ``tau`` and
+  ``v_threshold`` must be one per layer (per output channel: refused, "per-channel neuron
+  parameters are not built yet"); ``r`` and ``v_leak`` may differ per output channel.
+* ``SumPool2d`` after neurons is the next ConvLayer's pool (non-overlapping only) or, before
+  an ``Affine``/``Linear``, folded into its weights (``W @ sum_pool_matrix``); ``AvgPool2d`` is
+  a sum pool whose ``1/(kh kw)`` divides the next kernel or weights (rounded, with the error
+  reported, where they stop being integers). A ``Flatten`` of a map is the identity in C, H,
+  W order (NIR shapes have no batch dimension: ``start_dim = 0``).
+* ``LIF`` and ``IF`` become a layer's neurons. Anything else — ``Conv1d``,
+  ``CubaLIF``/``CubaLI``, ``LI``/``I`` (non-spiking outputs: the readout counts
   spikes), ``Delay``, ``Threshold``, nested graphs (snnTorch's recurrent ``RLeaky``),
   recurrent edges and branching — raises :class:`ValueError` naming the node, its type and
   what is supported.
@@ -69,7 +81,9 @@ that range).
 
 Export and round trip
 ---------------------
-:func:`to_nir` writes ``Affine``/``Linear`` + ``LIF`` (``tau = dt/(1 - beta)``, ``r = tau/dt``,
+:func:`to_nir` writes ``Affine``/``Linear`` (a ConvLayer: ``[SumPool2d →] Conv2d``, the
+Input as its ``(C, H, W)`` map, a ``Flatten`` where a map meets a fully connected layer or the
+Output) + ``LIF`` (``tau = dt/(1 - beta)``, ``r = tau/dt``,
 ``v_leak = 0``, ``v_reset = 0``) or ``IF`` (``r = 1``) per layer, and keeps what NIR cannot
 express in metadata: the reset mechanism and timing, the exact leak (``k`` or ``m, f``), the
 integer widths (``w_bits``, ``v_bits``), and in the graph's metadata ``dt``, the format tag
@@ -727,7 +741,8 @@ def _pool_notes(pool, integral, into):
     else:
         text = f"{kind} {pool['name']!r} ({size}) folded into the weights ({copies})"
     if kind == "AvgPool2d":
-        text += (f"; its 1/{pool['divisor']} divides the {'kernel' if into == 'pool' else 'weights'}"
+        what = "kernel" if into == "pool" else "weights"
+        text += (f"; its 1/{pool['divisor']} divides the {what}"
                  + (" exactly" if integral else ", rounded (see the weight error)"))
     return [(text, ())]
 
