@@ -8,7 +8,8 @@ module is the documented bridge between the two. ``nir``, ``torch``, ``snntorch`
 
 What is read
 ------------
-A chain ``Input → [Flatten] → (Affine | Linear) → [Scale] → (LIF | IF) → … → Output``:
+A chain ``Input → [Flatten] → [pool] → (Affine | Linear | Conv2d) → [Scale] → (LIF | IF) →
+… → Output``:
 
 * ``Affine``/``Linear`` give a layer's weights and bias; consecutive affine maps (and
   ``Scale`` nodes, before or after them, or on a neuron layer's output spikes) are folded
@@ -16,8 +17,19 @@ A chain ``Input → [Flatten] → (Affine | Linear) → [Scale] → (LIF | IF) �
 * ``Flatten`` (and ``Identity``) are identities for fully connected layers (the input is
   a flat vector in row-major order); a ``Flatten`` that leaves more than one dimension is
   refused.
-* ``LIF`` and ``IF`` become a layer's neurons. Anything else — ``Conv1d``/``Conv2d``,
-  pooling, ``CubaLIF``/``CubaLI``, ``LI``/``I`` (non-spiking outputs: the readout counts
+* ``Conv2d`` (``groups = 1``, ``dilation = 1``; padding as integers, pairs, ``"valid"`` or a
+  symmetric ``"same"``) and the neurons after it become a :class:`~.conv.ConvLayer`
+  (docs/design.md §12) on the ``(C, H, W)`` map the Input or the Conv2d declares: the kernel
+  is quantized like weights, the bias is one per output channel, and the neurons' ``tau`` and
+  ``v_threshold`` must be one per layer (per output channel: refused, "per-channel neuron
+  parameters are not built yet"); ``r`` and ``v_leak`` may differ per output channel.
+* ``SumPool2d`` after neurons is the next ConvLayer's pool (non-overlapping only) or, before
+  an ``Affine``/``Linear``, folded into its weights (``W @ sum_pool_matrix``); ``AvgPool2d`` is
+  a sum pool whose ``1/(kh kw)`` divides the next kernel or weights (rounded, with the error
+  reported, where they stop being integers). A ``Flatten`` of a map is the identity in C, H,
+  W order (NIR shapes have no batch dimension: ``start_dim = 0``).
+* ``LIF`` and ``IF`` become a layer's neurons. Anything else — ``Conv1d``,
+  ``CubaLIF``/``CubaLI``, ``LI``/``I`` (non-spiking outputs: the readout counts
   spikes), ``Delay``, ``Threshold``, nested graphs (snnTorch's recurrent ``RLeaky``),
   recurrent edges and branching — raises :class:`ValueError` naming the node, its type and
   what is supported.
@@ -69,7 +81,9 @@ that range).
 
 Export and round trip
 ---------------------
-:func:`to_nir` writes ``Affine``/``Linear`` + ``LIF`` (``tau = dt/(1 - beta)``, ``r = tau/dt``,
+:func:`to_nir` writes ``Affine``/``Linear`` (a ConvLayer: ``[SumPool2d →] Conv2d``, the
+Input as its ``(C, H, W)`` map, a ``Flatten`` where a map meets a fully connected layer or the
+Output) + ``LIF`` (``tau = dt/(1 - beta)``, ``r = tau/dt``,
 ``v_leak = 0``, ``v_reset = 0``) or ``IF`` (``r = 1``) per layer, and keeps what NIR cannot
 express in metadata: the reset mechanism and timing, the exact leak (``k`` or ``m, f``), the
 integer widths (``w_bits``, ``v_bits``), and in the graph's metadata ``dt``, the format tag
@@ -102,8 +116,9 @@ DEFAULT_V_BITS = 16
 #: Graph metadata tag of files written by :func:`to_nir`.
 NIR_FORMAT = "spikefab-nir-1"
 
-_SUPPORTED = ("Input, Output, Affine, Linear, Scale, Flatten, Identity, LIF and IF in one "
-              "chain (Input → Affine/Linear → LIF/IF → … → Output)")
+_SUPPORTED = ("Input, Output, Affine, Linear, Conv2d, SumPool2d, AvgPool2d, Scale, Flatten, "
+              "Identity, LIF and IF in one chain (Input → [pool] → Affine/Linear/Conv2d → "
+              "LIF/IF → … → Output)")
 #: Bounds of :func:`compare_with_reference`'s verdict: the integer network behaves like the
 #: float reference of the NIR graph when at least this fraction of the spikes of either agree
 #: (same sample, step and neuron) ...
@@ -177,6 +192,15 @@ class LayerImport:
     weight: np.ndarray = field(default=None, compare=False, repr=False)
     bias: np.ndarray = field(default=None, compare=False, repr=False)
     theta: float = field(default=None, compare=False, repr=False)
+    #: For a convolutional layer (a ``Conv2d`` before the neurons): ``{"in_map": (C, H, W),
+    #: "stride": (sy, sx), "padding": (py, px)}``; ``weight`` is then the kernel
+    #: ``[C_out, C_in, kh, kw]`` and ``bias`` one value per output channel. ``None`` for a
+    #: fully connected layer.
+    conv: dict = field(default=None, compare=False, repr=False)
+    #: The pool before the layer's synapses, as the graph has it: ``{"kind": "SumPool2d" or
+    #: "AvgPool2d", "in_map": (C, H, W), "kernel", "stride", "padding"}`` (pairs), else
+    #: ``None``. ``weight`` is the synapse's own weight; the integers have the pool folded in.
+    pool: dict = field(default=None, compare=False, repr=False)
 
     @property
     def beta_error(self):
@@ -346,7 +370,7 @@ def _chain(graph):
     graph with the node's name."""
     nir = need("nir", "reading NIR graphs", extra="nir")
     allowed = (nir.Input, nir.Output, nir.Affine, nir.Linear, nir.Scale, nir.Flatten,
-               nir.LIF, nir.IF, _identity())
+               nir.LIF, nir.IF, nir.Conv2d, nir.SumPool2d, nir.AvgPool2d, _identity())
     for name, node in graph.nodes.items():
         if isinstance(node, nir.NIRGraph):
             raise ValueError(
@@ -542,6 +566,202 @@ def _neuron(node, name, size, dt, discretization):
     return beta, scale, bias, threshold, v_reset, "LIF"
 
 
+def _map_of(declared):
+    """A declared shape as a ``(C, H, W)`` map, or ``None`` for a vector (a leading batch
+    dimension of size 1 is dropped)."""
+    dims = tuple(int(x) for x in declared)
+    if len(dims) == 4 and dims[0] == 1:
+        dims = dims[1:]
+    return dims if len(dims) == 3 else None
+
+
+def _pair_of(value, where, what, default=None):
+    """A NIR kernel size, stride or padding (one integer or a pair) as ``(height, width)``."""
+    if value is None and default is not None:
+        return default
+    array = np.asarray(_text(value) if not isinstance(value, np.ndarray) else value)
+    if array.dtype.kind not in "iuf" or array.size not in (1, 2) or not _is_int(array):
+        raise ValueError(f"{where}: {what} = {value!r} is not one integer or a pair of "
+                         f"integers (height, width)")
+    return tuple(int(round(float(v))) for v in np.broadcast_to(array.reshape(-1), 2))
+
+
+def _padding(value, kernel, stride, where):
+    """NIR's padding (an integer, a pair, or the strings 'valid' and 'same' that
+    ``nir.Conv2d`` accepts) as ``(py, px)``."""
+    text = _text(value)
+    if isinstance(text, np.ndarray) and text.dtype.kind in "SU" and text.size == 1:
+        text = _text(text.reshape(-1)[0])
+    if isinstance(text, str):
+        if text == "valid":
+            return 0, 0
+        if text == "same":
+            if stride == (1, 1) and all(k % 2 for k in kernel):
+                return tuple((k - 1) // 2 for k in kernel)
+            raise ValueError(f"{where}: padding 'same' with kernel {kernel} and stride "
+                             f"{stride} pads unevenly (or depends on the input size); only "
+                             f"the symmetric case is built (odd kernel, stride 1): give the "
+                             f"padding as integers")
+        raise ValueError(f"{where}: padding {text!r} is not supported; use an integer, a "
+                         f"pair (py, px), 'valid' or 'same'")
+    return _pair_of(value, where, "padding")
+
+
+def _pool_node(node, name, kind, last, shape, width, pending, conv, pool):
+    """The pending pool of a ``SumPool2d``/``AvgPool2d`` node: ``{"name", "kind",
+    "geometry", "divisor"}`` (``divisor`` is ``kh * kw`` for an average pool, else 1)."""
+    from .conv import sum_pool_geometry
+    where = f"NIR node {name!r} of type {kind}"
+    if pending is not None or conv is not None:
+        raise ValueError(f"{where} pools the output of {last!r} before any neurons; spikefab "
+                         f"pools spikes (after LIF or IF), not currents")
+    if pool is not None:
+        raise ValueError(f"{where} follows the pool {pool['name']!r}; two pools in a row are "
+                         f"not supported (write them as one)")
+    if shape is None:
+        got = "an unknown number of" if width is None else width
+        raise ValueError(f"{where} needs a (C, H, W) map, but {last!r} gives {got} values "
+                         f"without one (declare the Input's shape as (C, H, W))")
+    kernel = _pair_of(node.kernel_size, where, "kernel_size")
+    stride = _pair_of(node.stride, where, "stride", default=kernel)
+    padding = _padding(node.padding, kernel, stride, where)
+    try:
+        geometry = sum_pool_geometry(*shape, kernel, stride, padding)
+    except (ValueError, TypeError) as error:
+        raise ValueError(f"{where}: {error}") from None
+    return {"name": name, "kind": kind, "geometry": geometry,
+            "divisor": kernel[0] * kernel[1] if kind == "AvgPool2d" else 1}
+
+
+def _conv_node(node, name, last, shape, width, pool):
+    """A ``Conv2d`` node as ``{"name", "kernel", "bias", "geometry"}`` (floats), checked
+    against the map it receives and the pool before it."""
+    from .conv import Conv2dGeometry, check_supported
+    where = f"NIR node {name!r} of type Conv2d"
+    weight = np.asarray(node.weight, dtype=np.float64)
+    if weight.ndim != 4:
+        raise ValueError(f"{where}: weight must be 4-D (C_out, C_in, kh, kw), got shape "
+                         f"{weight.shape}")
+    check_supported(groups=node.groups, dilation=node.dilation, what=where)
+    if pool is not None and pool["geometry"].stride != pool["geometry"].kernel:
+        raise ValueError(
+            f"NIR node {pool['name']!r} of type {pool['kind']}: stride "
+            f"{pool['geometry'].stride} differs from its kernel {pool['geometry'].kernel}; an "
+            f"overlapping pool before Conv2d node {name!r} is not built (one spike would "
+            f"become several events); only stride = kernel_size")
+    c_out, c_in, kh, kw = weight.shape
+    declared = None if node.input_shape is None else tuple(
+        int(v) for v in np.asarray(node.input_shape).reshape(-1))
+    if declared is not None and len(declared) != 2:
+        raise ValueError(f"{where}: input_shape {declared} is not (height, width)")
+    if shape is not None:
+        if shape[0] != c_in or (declared is not None and declared != shape[1:]):
+            reads = (c_in, *(declared or ("H", "W")))
+            raise ValueError(f"{where} reads a {reads} map (C_in, H, W) but {last!r} gives "
+                             f"{shape}")
+        in_map = shape
+    elif declared is not None:
+        in_map = (c_in, *declared)
+        if width is not None and int(np.prod(in_map)) != width:
+            raise ValueError(f"{where} reads a {in_map} map ({int(np.prod(in_map))} values) "
+                             f"but {last!r} gives {width} values")
+    else:
+        raise ValueError(f"{where} has no input_shape and {last!r} gives no (C, H, W) map; "
+                         f"declare one of them")
+    stride = _pair_of(node.stride, where, "stride")
+    padding = _padding(node.padding, (kh, kw), stride, where)
+    try:
+        geometry = Conv2dGeometry(*in_map, c_out, (kh, kw), stride, padding)
+    except (ValueError, TypeError) as error:
+        raise ValueError(f"{where}: {error}") from None
+    out = _shape(node.output_type, "output")
+    notes = []
+    if out.size and _map_of(out) != geometry.out_shape:
+        # nir 1.0's shape inference uses kh for both axes: trust the definition
+        notes.append((f"Conv2d {name!r} declares the output {tuple(int(x) for x in out)}; "
+                      f"its weight, stride and padding on the {in_map} map give "
+                      f"{geometry.out_shape}, which is what was built (nir's shape inference "
+                      f"takes kh for both axes)", ()))
+    bias = np.zeros(c_out) if node.bias is None else np.asarray(node.bias, dtype=np.float64)
+    if bias.size == 1 and c_out > 1:
+        bias = np.full(c_out, float(bias.reshape(-1)[0]))
+    bias = bias.reshape(-1)
+    if bias.size != c_out:
+        raise ValueError(f"{where}: bias has {bias.size} values for {c_out} output channels")
+    if not (np.all(np.isfinite(weight)) and np.all(np.isfinite(bias))):
+        raise ValueError(f"{where}: weight and bias must be finite")
+    return {"name": name, "kernel": weight, "bias": bias, "geometry": geometry,
+            "notes": notes}
+
+
+def _channel_rows(values, channels):
+    return np.asarray(values, dtype=np.float64).reshape(channels, -1)
+
+
+def _differs(rows):
+    return ~np.isclose(rows, rows[:, :1], rtol=_INTEGER, atol=0)
+
+
+def _one_per_layer(name, kind, what, values, channels):
+    """Refuse by name a conv layer's neuron parameter that is not one value for the layer."""
+    rows = _channel_rows(values, channels)
+    if np.any(_differs(rows)):
+        raise ValueError(f"NIR node {name!r} of type {kind} after a Conv2d: {what} differs "
+                         f"within an output channel; a convolutional layer has one {what} "
+                         f"for all its neurons")
+    column = rows[:, :1].T
+    if np.any(_differs(column)):
+        raise ValueError(f"NIR node {name!r} of type {kind} after a Conv2d: {what} differs "
+                         f"between output channels ({np.nanmin(rows):.6g} to "
+                         f"{np.nanmax(rows):.6g}); per-channel neuron parameters are not "
+                         f"built yet (one {what} per convolutional layer)")
+
+
+def _per_channel(name, kind, what, values, channels):
+    """A conv layer's per-neuron parameter as one value per output channel (it scales or
+    shifts the channel's kernel and bias, which keeps the kernel shared)."""
+    rows = _channel_rows(values, channels)
+    if np.any(_differs(rows)):
+        raise ValueError(f"NIR node {name!r} of type {kind} after a Conv2d: {what} differs "
+                         f"within an output channel; a convolutional layer's kernel is shared "
+                         f"by every position of a channel")
+    return rows[:, 0].copy()
+
+
+def _pool_notes(pool, integral, into):
+    """Notes saying how the pool before a layer was folded into ``into``."""
+    geometry, kind = pool["geometry"], pool["kind"]
+    size = f"{geometry.kernel[0]}x{geometry.kernel[1]}"
+    copies = ("non-overlapping: weights copied" if geometry.stride == geometry.kernel
+              else f"stride {geometry.stride}, overlapping: the weights of overlapping "
+                   f"windows add")
+    if into == "pool":
+        text = (f"{kind} {pool['name']!r} ({size}) before it is the ConvLayer's sum pool (an "
+                f"address remap)")
+    else:
+        text = f"{kind} {pool['name']!r} ({size}) folded into the weights ({copies})"
+    if kind == "AvgPool2d":
+        what = "kernel" if into == "pool" else "weights"
+        text += (f"; its 1/{pool['divisor']} divides the {what}"
+                 + (" exactly" if integral else ", rounded (see the weight error)"))
+    return [(text, ())]
+
+
+def _conv_notes(conv, pool, integral):
+    """Notes saying a layer runs as a ConvLayer, and how its pool was read."""
+    geometry = conv["geometry"]
+    c_out, c_in, kh, kw = conv["kernel"].shape
+    rows = geometry.n_outputs
+    columns = (pool["geometry"] if pool is not None else geometry).n_inputs
+    notes = [(f"runs as a ConvLayer: Conv2d {conv['name']!r}, kernel {c_out}x{c_in}x{kh}x{kw}, "
+              f"stride {geometry.stride}, padding {geometry.padding}, map {geometry.in_shape} "
+              f"to {geometry.out_shape}; today's accelerator runs it as the unrolled baseline "
+              f"({rows} x {columns} weights, no weight sharing)", ())]
+    if pool is not None:
+        notes += _pool_notes(pool, integral, "pool")
+    return notes + conv["notes"]
+
+
 def import_nir(graph_or_path, *, w_bits=None, v_bits=None, scale="auto", dt=None,
                discretization=None, reset=None, timing=None, leak_mode="auto", mul_bits=8):
     """Read a NIR graph (an ``nir.NIRGraph`` or a ``.nir`` file) into a :class:`NIRImport`:
@@ -604,32 +824,68 @@ def import_nir(graph_or_path, *, w_bits=None, v_bits=None, scale="auto", dt=None
 
     nir = need("nir", "reading NIR graphs", extra="nir")
     order = _chain(graph)
-    width, pending, layers, reports, last, producer = None, None, [], [], None, None
+    width, shape, pending, conv, pool = None, None, None, None, None
+    layers, reports, last, producer = [], [], None, None
     for name in order:
         node = graph.nodes[name]
         kind = type(node).__name__
         if isinstance(node, nir.Input):
-            shape = _shape(node.input_type, "input")
-            width = int(np.prod(shape)) if shape.size else None
-            _note_size_one(squeezed, "Input", name, shape)
+            declared = _shape(node.input_type, "input")
+            width = int(np.prod(declared)) if declared.size else None
+            shape = _map_of(declared)
+            _note_size_one(squeezed, "Input", name, declared)
             last = name
             continue
         if isinstance(node, nir.Output):
             _note_size_one(squeezed, "Output", name, _shape(node.output_type, "output"))
-            if pending is not None:
+            if pending is not None or conv is not None:
                 raise ValueError(
-                    f"NIR node {last!r} ({pending[2]}) comes after the last neuron layer; the "
-                    f"readout counts spikes, so the node before Output must be LIF or IF")
+                    f"NIR node {last!r} ({pending[2] if pending else 'Conv2d'}) comes after "
+                    f"the last neuron layer; the readout counts spikes, so the node before "
+                    f"Output must be LIF or IF")
+            if pool is not None:
+                raise ValueError(
+                    f"NIR node {pool['name']!r} ({pool['kind']}) comes after the last neuron "
+                    f"layer; the readout counts spikes, so the node before Output must be LIF "
+                    f"or IF")
             break
         if isinstance(node, (nir.Flatten, _identity())):
-            out = _shape(node.output_type, "output")
-            if isinstance(node, nir.Flatten) and np.count_nonzero(out > 1) > 1:
-                raise ValueError(f"NIR node {name!r} of type Flatten leaves shape "
-                                 f"{tuple(int(x) for x in out)}; fully connected layers need "
-                                 f"a vector")
+            if isinstance(node, nir.Flatten):
+                out = _shape(node.output_type, "output")
+                if np.count_nonzero(out > 1) > 1:
+                    raise ValueError(
+                        f"NIR node {name!r} of type Flatten (start_dim = "
+                        f"{_text(node.start_dim)}, end_dim = {_text(node.end_dim)}) leaves "
+                        f"shape {tuple(int(x) for x in out)}; fully connected layers need a "
+                        f"vector (NIR shapes have no batch dimension: start_dim = 0 flattens "
+                        f"a (C, H, W) map)")
+                declared = _shape(node.input_type, "input")
+                if declared.size and width is not None and int(np.prod(declared)) != width:
+                    raise ValueError(f"NIR node {name!r} of type Flatten takes shape "
+                                     f"{tuple(int(x) for x in declared)} "
+                                     f"({int(np.prod(declared))} values) but receives {width}")
+                shape = None      # the same values, in C, H, W order
             last = name
             continue
+        if isinstance(node, (nir.SumPool2d, nir.AvgPool2d)):
+            pool = _pool_node(node, name, kind, last, shape, width, pending, conv, pool)
+            shape, width, last = pool["geometry"].out_shape, pool["geometry"].n_outputs, name
+            continue
+        if isinstance(node, nir.Conv2d):
+            if pending is not None or conv is not None:
+                raise ValueError(
+                    f"NIR node {name!r} of type Conv2d follows {last!r} "
+                    f"({pending[2] if pending else 'Conv2d'}) without neurons between; each "
+                    f"Conv2d needs its own LIF or IF after it")
+            conv = _conv_node(node, name, last, shape, width, pool)
+            shape, width, last = conv["geometry"].out_shape, conv["geometry"].n_outputs, name
+            continue
         if isinstance(node, nir.Scale):
+            if conv is not None or pool is not None:
+                raise ValueError(
+                    f"NIR node {name!r} of type Scale follows "
+                    f"{(conv or pool)['name']!r} ({'Conv2d' if conv else pool['kind']}); "
+                    f"Scale is read in fully connected chains only")
             factor = np.asarray(node.scale, dtype=np.float64).reshape(-1)
             if pending is None:
                 size = width if width is not None else factor.size
@@ -641,6 +897,10 @@ def import_nir(graph_or_path, *, w_bits=None, v_bits=None, scale="auto", dt=None
             last = name
             continue
         if isinstance(node, (nir.Affine, nir.Linear)):
+            if conv is not None:
+                raise ValueError(
+                    f"NIR node {name!r} of type {kind} follows Conv2d node {conv['name']!r} "
+                    f"without neurons between; each Conv2d needs its own LIF or IF after it")
             weight = np.asarray(node.weight, dtype=np.float64)
             if weight.ndim != 2:
                 raise ValueError(f"NIR node {name!r} of type {kind}: weight must be 2-D, got "
@@ -664,16 +924,21 @@ def import_nir(graph_or_path, *, w_bits=None, v_bits=None, scale="auto", dt=None
                     raise ValueError(f"NIR node {name!r} of type {kind} takes "
                                      f"{weight.shape[1]} inputs but receives {width}")
                 pending = (weight, bias, kind)
-            last = name
+            shape, last = None, name
             continue
         # LIF or IF
-        if pending is None:
+        if pending is None and conv is None:
             raise ValueError(f"NIR node {name!r} of type {kind} follows {last!r} without an "
-                             f"Affine or Linear node; spikefab layers are fully connected")
-        weight, bias, _ = pending
-        size = weight.shape[0]
+                             f"Affine, Linear or Conv2d node; spikefab layers start with one")
+        size = conv["geometry"].n_outputs if conv is not None else pending[0].shape[0]
         beta, in_scale, leak_bias, threshold, v_reset, kind = _neuron(
             node, name, size, dt, discretization)
+        if conv is not None:
+            channels = conv["geometry"].out_channels
+            for what, values in (("tau (beta)", beta), ("v_threshold", threshold)):
+                _one_per_layer(name, kind, what, values, channels)
+            in_scale = _per_channel(name, kind, "r (input scale)", in_scale, channels)
+            leak_bias = _per_channel(name, kind, "v_leak", leak_bias, channels)
         spread = float(np.ptp(beta)) if np.all(np.isfinite(beta)) else 0.0
         if spread > _BETA_SNAP:
             raise ValueError(f"NIR node {name!r} of type {kind}: tau differs across its "
@@ -707,56 +972,97 @@ def import_nir(graph_or_path, *, w_bits=None, v_bits=None, scale="auto", dt=None
                 "reset_delay=True) pass {0}, for reset_mechanism='zero' with reset_delay=True "
                 "pass {1}", ((("reset", "subtract"), ("timing", "delayed")),
                              ("timing", "delayed"))))
-        weight = in_scale[:, None] * weight
-        bias = in_scale * bias + leak_bias
         theta = float(threshold.max())
-        if np.ptp(threshold) > 0:
-            factor = theta / threshold
-            weight, bias = factor[:, None] * weight, factor * bias
-            notes.append((f"per-neuron thresholds ({threshold.min():g} to "
-                          f"{threshold.max():g}) made uniform by scaling each neuron's "
-                          f"weights and bias", ()))
+        divisor = pool["divisor"] if pool is not None else 1
+        if conv is not None:
+            # one input scale and leak bias per output channel: they scale the channel's
+            # kernel and bias, so the kernel stays shared (thresholds are one per layer)
+            weight = in_scale[:, None, None, None] * conv["kernel"]
+            bias = in_scale * conv["bias"] + leak_bias
+            effective = weight / divisor
+        else:
+            weight, bias, _ = pending
+            weight = in_scale[:, None] * weight
+            bias = in_scale * bias + leak_bias
+            if np.ptp(threshold) > 0:
+                factor = theta / threshold
+                weight, bias = factor[:, None] * weight, factor * bias
+                notes.append((f"per-neuron thresholds ({threshold.min():g} to "
+                              f"{threshold.max():g}) made uniform by scaling each neuron's "
+                              f"weights and bias", ()))
+            effective = weight
+            if pool is not None:
+                from .conv import sum_pool_matrix
+                effective = weight @ sum_pool_matrix(pool["geometry"]) / divisor
         beta0 = float(beta[0])
         leak, beta_hw = _hardware_leak(beta0, name, leak_mode, mul_bits, metadata)
         bits = int(metadata["w_bits"]) if w_bits is None and "w_bits" in metadata else w_bits
-        integral = _is_int(weight) and _is_int(bias) and _is_int(theta)
-        if scale == "auto" and integral and (bits is None or _bits_for(weight) <= bits):
+        integral = _is_int(effective) and _is_int(bias) and _is_int(theta)
+        if scale == "auto" and integral and (bits is None or _bits_for(effective) <= bits):
             factor = 1.0
-            bits = bits or _bits_for(weight)
+            bits = bits or _bits_for(effective)
         else:
             bits = bits or 8
-            factor = (weight_scale(weight, bits) if scale in ("auto", "max-abs")
+            factor = (weight_scale(effective, bits) if scale in ("auto", "max-abs")
                       else float(scale))
         lo, hi = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
-        w_int = np.round(weight * factor)
+        w_int = np.round(effective * factor)
         if np.any(w_int < lo) or np.any(w_int > hi):
             raise ValueError(f"NIR node {name!r}: with scale {factor:g} the weights reach "
                              f"{int(np.abs(w_int).max())}, which does not fit w_bits = {bits} "
                              f"(signed range [{lo}, {hi}])")
         b_int = np.round(bias * factor)
         theta_int = max(1, int(round(theta * factor)))
+        w_int, b_int = w_int.astype(np.int64), b_int.astype(np.int64)
+        if conv is not None:
+            from .conv import conv2d_matrix, sum_pool_matrix
+            geometry = conv["geometry"]
+            matrix = conv2d_matrix(w_int, geometry)
+            if pool is not None:   # float64 BLAS, exact for these small integers
+                matrix = np.rint(matrix.astype(np.float64) @ sum_pool_matrix(
+                    pool["geometry"]).astype(np.float64)).astype(np.int64)
+            neuron_bias = np.repeat(b_int, geometry.out_height * geometry.out_width)
+        else:
+            matrix, neuron_bias = w_int, b_int
         layer_v_bits = int(metadata["v_bits"]) if v_bits is None and "v_bits" in metadata \
             else v_bits
         if layer_v_bits is None:
             from .quantize import quantize_layer
             layer_v_bits = max(DEFAULT_V_BITS, quantize_layer(
-                w_int, w_bits=bits, threshold=theta_int, bias=b_int, scale=1.0).v_bits)
+                matrix, w_bits=bits, threshold=theta_int, bias=neuron_bias, scale=1.0).v_bits)
         if leak["leak"] == "shift" and leak["k"] > layer_v_bits - 1:
             leak = {"leak": "shift", "k": layer_v_bits - 1}
             beta_hw = 1.0 - 2.0 ** -(layer_v_bits - 1)
-        layers.append(Layer(w_int.astype(np.int64), theta=theta_int, w_bits=bits,
-                            v_bits=layer_v_bits, bias=b_int.astype(np.int64),
-                            reset=layer_reset, timing=layer_timing, **leak))
+        neuron = dict(theta=theta_int, w_bits=bits, v_bits=layer_v_bits, reset=layer_reset,
+                      timing=layer_timing, **leak)
+        if conv is not None:
+            from .conv import ConvLayer
+            layers.append(ConvLayer(kernel=w_int, geometry=geometry, channel_bias=b_int,
+                                    pool=None if pool is None else pool["geometry"],
+                                    **neuron))
+            notes += _conv_notes(conv, pool, integral)
+        else:
+            layers.append(Layer(w_int, bias=b_int, **neuron))
+            if pool is not None:
+                notes += _pool_notes(pool, integral, "weights")
         text = {"none": "none", "shift": f"shift k={leak.get('k')}",
                 "mul": f"mul m={leak.get('m')} f={leak.get('f')}"}[leak["leak"]]
         reports.append(LayerImport(
             node=name, kind=kind, neurons=size, beta=beta0, beta_hw=beta_hw, leak=text,
             reset=layer_reset, timing=layer_timing, reset_from=reset_from, scale=factor,
-            weight_error=float(np.max(np.abs(weight * factor - w_int)) / factor),
+            weight_error=float(np.max(np.abs(effective * factor - w_int)) / factor),
             threshold_error=abs(theta * factor - theta_int) / factor, notes=tuple(notes),
             bias_error=float(np.max(np.abs(bias * factor - b_int), initial=0)) / factor,
-            weight=weight, bias=bias, theta=theta))
-        pending, width, last = None, size, name
+            weight=weight, bias=bias, theta=theta,
+            conv=None if conv is None else {"in_map": conv["geometry"].in_shape,
+                                            "stride": conv["geometry"].stride,
+                                            "padding": conv["geometry"].padding},
+            pool=None if pool is None else {
+                "kind": pool["kind"], "in_map": pool["geometry"].in_shape,
+                "kernel": pool["geometry"].kernel, "stride": pool["geometry"].stride,
+                "padding": pool["geometry"].padding}))
+        shape = conv["geometry"].out_shape if conv is not None else None
+        pending, conv, pool, width, last = None, None, None, size, name
     if not layers:
         raise ValueError(f"the NIR graph has no LIF or IF node; spikefab supports "
                          f"{_SUPPORTED}")
@@ -786,13 +1092,28 @@ def float_reference(imported, trains):
     spikes_in = trains.astype(np.float64)
     out = []
     for report in imported.layers:
-        weight_t = np.asarray(report.weight, dtype=np.float64).T
+        weight = np.asarray(report.weight, dtype=np.float64)
         bias, theta, beta = report.bias, report.theta, report.beta
         v = np.zeros((batch, report.neurons))
         fired = np.zeros((batch, report.neurons), dtype=np.bool_)
         spikes = np.zeros((batch, steps, report.neurons), dtype=np.bool_)
         for t in range(steps):
-            current = spikes_in[:, t] @ weight_t + bias
+            x = spikes_in[:, t]
+            if report.pool is not None:
+                pool = report.pool
+                ones = np.ones((1, 1, *pool["kernel"]))
+                x = _float_correlate(x.reshape(batch, *pool["in_map"]), ones, pool["stride"],
+                                     pool["padding"], per_channel=True)
+                if pool["kind"] == "AvgPool2d":
+                    x = x / (pool["kernel"][0] * pool["kernel"][1])
+                x = x.reshape(batch, -1)
+            if report.conv is not None:
+                conv = report.conv
+                maps = _float_correlate(x.reshape(batch, *conv["in_map"]), weight,
+                                        conv["stride"], conv["padding"])
+                current = (maps + np.asarray(bias)[None, :, None, None]).reshape(batch, -1)
+            else:
+                current = x @ weight.T + bias
             if report.timing == "immediate":
                 v = beta * v + current
                 fired = v > theta
@@ -806,6 +1127,28 @@ def float_reference(imported, trains):
             spikes[:, t] = fired
         out.append(spikes)
         spikes_in = spikes.astype(np.float64)
+    return out
+
+
+def _float_correlate(maps, kernel, stride, padding, *, per_channel=False):
+    """NIR's Conv2d (``kernel`` ``[C_out, C_in, kh, kw]``) or, ``per_channel``, a sum pool
+    (``kernel`` ``[1, 1, kh, kw]`` of ones applied to each channel alone) of the float maps
+    ``[B, C, H, W]`` with zero padding: one tap at a time, in float64. It is written apart
+    from :mod:`.conv` (the integer model's arithmetic) so the two check each other."""
+    batch, channels, height, width = maps.shape
+    kh, kw = kernel.shape[2:]
+    (sy, sx), (py, px) = stride, padding
+    out_h, out_w = (height + 2 * py - kh) // sy + 1, (width + 2 * px - kw) // sx + 1
+    padded = np.zeros((batch, channels, height + 2 * py, width + 2 * px))
+    padded[:, :, py:py + height, px:px + width] = maps
+    out = np.zeros((batch, channels if per_channel else kernel.shape[0], out_h, out_w))
+    for ky in range(kh):
+        for kx in range(kw):
+            taps = padded[:, :, ky:ky + sy * (out_h - 1) + 1:sy, kx:kx + sx * (out_w - 1) + 1:sx]
+            if per_channel:
+                out += kernel[0, 0, ky, kx] * taps
+            else:
+                out += np.einsum("bchw,oc->bohw", taps, kernel[:, :, ky, kx])
     return out
 
 
@@ -869,15 +1212,43 @@ def to_nir(network, path=None, *, dt=DT):
     if isinstance(dt, bool) or not isinstance(dt, (int, float)) or not math.isfinite(dt) \
             or dt <= 0:
         raise ValueError(f"dt = {dt!r} is out of range; allowed range is a finite number > 0")
-    nodes = {"input": nir.Input(input_type={"input": np.array([network.n_inputs])})}
-    edges, previous = [], "input"
+    first_map = getattr(network.layers[0], "in_map", None)
+    nodes = {"input": nir.Input(input_type={"input": np.array(
+        first_map if first_map is not None else [network.n_inputs])})}
+    edges, previous, previous_map = [], "input", first_map
     for index, layer in enumerate(network.layers):
         n = layer.neurons
-        weight = _exact_float(layer.weights)
-        if np.any(layer.bias):
-            synapse = nir.Affine(weight=weight, bias=_exact_float(layer.bias))
+        kernel = getattr(layer, "kernel", None)
+        shape = (n,)
+        if kernel is not None:                 # a ConvLayer: [SumPool2d →] Conv2d
+            geometry = layer.geometry
+            if layer.pool is not None:
+                pool = layer.pool
+                nodes[f"pool{index}"] = nir.SumPool2d(
+                    kernel_size=np.array(pool.kernel), stride=np.array(pool.stride),
+                    padding=np.array(pool.padding))
+                nodes[f"pool{index}"].input_type = {"input": np.array(pool.in_shape)}
+                nodes[f"pool{index}"].output_type = {"output": np.array(pool.out_shape)}
+                edges.append((previous, f"pool{index}"))
+                previous = f"pool{index}"
+            synapse = nir.Conv2d(
+                input_shape=(geometry.height, geometry.width), weight=_exact_float(kernel),
+                stride=geometry.stride, padding=geometry.padding, dilation=(1, 1), groups=1,
+                bias=_exact_float(layer.channel_bias))
+            # nir 1.0 infers the output with kh on both axes; write the true one
+            synapse.output_type = {"output": np.array(geometry.out_shape)}
+            shape = geometry.out_shape
         else:
-            synapse = nir.Linear(weight=weight)
+            if previous_map is not None:       # a map read by a fully connected layer
+                nodes[f"flatten{index}"] = nir.Flatten(
+                    input_type={"input": np.array(previous_map)}, start_dim=0, end_dim=-1)
+                edges.append((previous, f"flatten{index}"))
+                previous = f"flatten{index}"
+            weight = _exact_float(layer.weights)
+            if np.any(layer.bias):
+                synapse = nir.Affine(weight=weight, bias=_exact_float(layer.bias))
+            else:
+                synapse = nir.Linear(weight=weight)
         metadata = {"spikefab_reset": layer.reset, "spikefab_timing": layer.timing,
                     "spikefab_leak": layer.leak, "spikefab_w_bits": layer.w_bits,
                     "spikefab_v_bits": layer.v_bits}
@@ -885,19 +1256,26 @@ def to_nir(network, path=None, *, dt=DT):
             metadata["spikefab_k"] = layer.k
         if layer.leak == "mul":
             metadata.update(spikefab_m=layer.m, spikefab_f=layer.f)
-        threshold = np.full(n, float(layer.theta), dtype=np.float32 if layer.theta < 2 ** 24
-                            else np.float64)
+        threshold = np.full(shape, float(layer.theta),
+                            dtype=np.float32 if layer.theta < 2 ** 24 else np.float64)
         if layer.leak == "none":
-            neuron = nir.IF(r=np.ones(n, dtype=np.float32), v_threshold=threshold,
+            neuron = nir.IF(r=np.ones(shape, dtype=np.float32), v_threshold=threshold,
                             v_reset=np.zeros_like(threshold), metadata=metadata)
         else:
             tau = dt / (1.0 - layer.beta) if layer.beta < 1 else math.inf
-            neuron = nir.LIF(tau=np.full(n, tau), r=np.full(n, tau / dt),
-                             v_leak=np.zeros(n), v_threshold=threshold,
+            neuron = nir.LIF(tau=np.full(shape, tau), r=np.full(shape, tau / dt),
+                             v_leak=np.zeros(shape), v_threshold=threshold,
                              v_reset=np.zeros_like(threshold), metadata=metadata)
-        nodes[f"fc{index}"], nodes[f"lif{index}"] = synapse, neuron
-        edges += [(previous, f"fc{index}"), (f"fc{index}", f"lif{index}")]
+        synapse_name = f"conv{index}" if kernel is not None else f"fc{index}"
+        nodes[synapse_name], nodes[f"lif{index}"] = synapse, neuron
+        edges += [(previous, synapse_name), (synapse_name, f"lif{index}")]
         previous = f"lif{index}"
+        previous_map = getattr(layer, "out_map", None)
+    if previous_map is not None:
+        nodes["flatten_output"] = nir.Flatten(
+            input_type={"input": np.array(previous_map)}, start_dim=0, end_dim=-1)
+        edges.append((previous, "flatten_output"))
+        previous = "flatten_output"
     nodes["output"] = nir.Output(output_type={"output": np.array([network.n_outputs])})
     edges.append((previous, "output"))
     graph = nir.NIRGraph(nodes=nodes, edges=edges,

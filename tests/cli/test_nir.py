@@ -319,3 +319,24 @@ def test_a_file_snntorch_writes_names_the_flags_that_restore_its_reset(tmp_path)
     assert "written by snnTorch" not in done.stdout
     restored = simulate(Network.load(tmp_path / "restored/network.npz"), trains).spikes[-1]
     np.testing.assert_array_equal(restored, want)
+
+
+# --- issue 22: a convolutional NIR graph, imported and co-simulated as a user runs it ------
+
+@pytest.mark.slow
+def test_a_conv_graph_imports_and_cosimulates_bit_exact(tmp_path):
+    """Input [C, H, W] → Conv2d → LIF → SumPool2d → Conv2d → LIF → Flatten → Affine → LIF:
+    the command reads it into ConvLayers, says so, and the accelerator (the unrolled
+    baseline) equals the golden and cycle models under Verilator."""
+    nir = pytest.importorskip("nir")
+    from tests.model.test_nir_conv import conv_graph
+    graph, _ = conv_graph(0)
+    nir.write(tmp_path / "graph.nir", graph)
+    done = spikefab(tmp_path, "nir", "import", "graph.nir", "--cosim", "2", "--steps", "8",
+                    "--activity", "0.5")
+    assert done.returncode == 0, done.stderr
+    assert "runs as a ConvLayer: Conv2d 'conv1'" in done.stdout
+    assert "hardware = golden model = cycle model on all 2 samples" in done.stdout
+    assert "warning: no" not in done.stdout
+    network = Network.load(tmp_path / "build" / "nir" / "network.npz")
+    assert [type(layer).__name__ for layer in network] == ["ConvLayer", "ConvLayer", "Layer"]

@@ -341,13 +341,7 @@ def test_reset_overrides():
 
 # --- what is refused ---------------------------------------------------------------------------
 
-def _conv():
-    return nir.Conv2d(input_shape=(4, 4), weight=np.ones((1, 1, 2, 2)), stride=1, padding=0,
-                      dilation=1, groups=1, bias=np.zeros(1))
-
-
 UNSUPPORTED = {
-    "Conv2d": _conv,
     "Conv1d": lambda: nir.Conv1d(input_shape=4, weight=np.ones((1, 1, 2)), stride=1, padding=0,
                                  dilation=1, groups=1, bias=np.zeros(1)),
     "CubaLIF": lambda: nir.CubaLIF(tau_syn=np.ones(2), tau_mem=np.ones(2), r=np.ones(2),
@@ -358,10 +352,6 @@ UNSUPPORTED = {
     "I": lambda: nir.I(r=np.ones(2)),
     "Delay": lambda: nir.Delay(delay=np.ones(2)),
     "Threshold": lambda: nir.Threshold(threshold=np.ones(2)),
-    "SumPool2d": lambda: nir.SumPool2d(kernel_size=np.array([2, 2]), stride=np.array([2, 2]),
-                                       padding=np.array([0, 0])),
-    "AvgPool2d": lambda: nir.AvgPool2d(kernel_size=np.array([2, 2]), stride=np.array([2, 2]),
-                                       padding=np.array([0, 0])),
 }
 
 
@@ -406,7 +396,7 @@ def test_branching_is_refused():
 
 @pytest.mark.parametrize("graph,message", [
     (lambda: chain(inp(2), lif(2, tau=1e-3), out(2)),
-     r"NIR node 'n1' of type LIF follows 'n0' without an Affine or Linear"),
+     r"NIR node 'n1' of type LIF follows 'n0' without an Affine, Linear or Conv2d"),
     (lambda: chain(inp(2), nir.Linear(weight=np.eye(2)), lif(2, tau=1e-3),
                    nir.Linear(weight=np.eye(2)), out(2)),
      r"NIR node 'n3' \(Linear\) comes after the last neuron layer"),
