@@ -28,13 +28,29 @@ import numpy as np
 from spikefab.model import (FORMATS, HardwareConfig, compile_weights, cycle_model,
                             reference_network, simulate)
 
-__all__ = ["synaptic_events", "bench_golden", "bench_sparsity", "bench_cosim", "run"]
+__all__ = ["synapses_per_input", "synaptic_events", "bench_golden", "bench_sparsity",
+           "bench_cosim", "conv_network", "run"]
+
+
+def synapses_per_input(layer):
+    """How many synapses each input of ``layer`` reaches: every neuron of a fully connected
+    layer; for a convolutional layer (:class:`~spikefab.model.conv.ConvLayer`) the output
+    positions its kernel reaches from that input (through the layer's sum pool) times the
+    output channels, whatever the weights."""
+    if getattr(layer, "kernel", None) is None:
+        return np.full(layer.fan_in, layer.neurons, dtype=np.int64)
+    structure = layer.replace(kernel=np.ones_like(layer.kernel), theta=1)
+    return (structure.weights != 0).sum(axis=0).astype(np.int64)
 
 
 def synaptic_events(network, result):
-    """SynOps: every spike arriving at a layer times that layer's neuron count."""
-    return sum(int(result.layer_inputs(i).sum()) * layer.neurons
-               for i, layer in enumerate(network))
+    """SynOps: every spike arriving at a layer times the synapses it reaches there (for a
+    fully connected layer, its neuron count)."""
+    total = 0
+    for i, layer in enumerate(network):
+        arriving = result.layer_inputs(i).reshape(-1, layer.fan_in).sum(axis=0, dtype=np.int64)
+        total += int(arriving @ synapses_per_input(layer))
+    return total
 
 
 def bench_golden(network, *, batch, steps, activity, repeats, seed=2):
@@ -48,6 +64,23 @@ def bench_golden(network, *, batch, steps, activity, repeats, seed=2):
         best = min(best, time.perf_counter() - start)
     events = synaptic_events(network, result)
     return result, events, best
+
+
+def conv_network(seed=3):
+    """The convolutional network of the golden-model figure (docs/design.md §12): MNIST-sized
+    input 1 × 28 × 28 → 8 channels 3 × 3 padding 1 → sum pool 2 → 16 channels 3 × 3 padding 1
+    → 10 outputs, 4-bit weights, random kernels."""
+    from spikefab.model import Layer, Network
+    from spikefab.model.conv import Conv2dGeometry, ConvLayer, sum_pool_geometry
+    rng = np.random.default_rng(seed)
+    neuron = dict(w_bits=4, v_bits=12, leak="shift", k=3)
+    return Network([
+        ConvLayer(kernel=rng.integers(-7, 8, (8, 1, 3, 3)), theta=20,
+                  geometry=Conv2dGeometry(1, 28, 28, 8, 3, padding=1), **neuron),
+        ConvLayer(kernel=rng.integers(-7, 8, (16, 8, 3, 3)), theta=30,
+                  geometry=Conv2dGeometry(8, 14, 14, 16, 3, padding=1),
+                  pool=sum_pool_geometry(8, 28, 28, 2), **neuron),
+        Layer(rng.integers(-7, 8, (10, 16 * 14 * 14)), theta=20, **neuron)])
 
 
 def _bounds(network, result, config):
@@ -127,6 +160,22 @@ def run(*, batch=256, steps=25, activity=0.10, repeats=5, samples=16, lanes=8,
     print(f"Target >= {target:,.0f} events/s: "
           f"{'met' if events / seconds >= target else 'NOT met'} "
           f"({events / seconds / target:.0f}x)\n")
+
+    conv = conv_network()
+    conv_batch = max(1, batch // 4)
+    print(f"## Golden model (simulate), one core — convolutional 1x28x28 - 8@3x3 - pool 2 - "
+          f"16@3x3 - 10 ({'-'.join(map(str, conv.shape))} neurons), T = {steps}, input "
+          f"activity {activity:.0%}")
+    result, events, seconds = bench_golden(conv, batch=conv_batch, steps=steps,
+                                           activity=activity, repeats=repeats)
+    print("| samples | synaptic events | best time | events/s | samples/s |")
+    print("|---|---|---|---|---|")
+    print(f"| {conv_batch} | {events:,} | {seconds * 1e3:.1f} ms | {events / seconds:,.0f} "
+          f"| {conv_batch / seconds:,.0f} |")
+    print("Layer spike activity per step: "
+          + ", ".join(f"layer {i + 1} {s.mean():.1%}" for i, s in enumerate(result.spikes))
+          + " (a synaptic event of a conv layer: a spike times the outputs its kernel reaches "
+            "times the output channels)\n")
 
     print(f"## Sparsity gain (cycle model = RTL), {samples} samples back to back, "
           f"P = {lanes} per layer, 4-bit weights")
