@@ -97,8 +97,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .checks import check_instance, need
+from .checks import need
 from .network import Layer, Network, V_BITS_RANGE, W_BITS_RANGE
+# The float reference and the writers live in modules of their own; they are part of this
+# module's API (``from spikefab.model.nir_io import to_nir`` keeps working).
+from .nir_export import (DT, NIR_FORMAT, from_snntorch, snntorch_agreement, snntorch_to_nir,
+                         to_nir)
+from .nir_nodes import (_conv_node, _conv_notes, _is_int, _map_of, _one_per_layer,
+                        _per_channel, _pool_node, _pool_notes, _shape, _text)
+from .nir_reference import AGREEMENT_BOUND, SHIFT_BOUND, compare_with_reference, float_reference
 from .quantize import weight_scale
 
 __all__ = ["DT", "DISCRETIZATIONS", "NIR_FORMAT", "AGREEMENT_BOUND", "SHIFT_BOUND",
@@ -106,28 +113,17 @@ __all__ = ["DT", "DISCRETIZATIONS", "NIR_FORMAT", "AGREEMENT_BOUND", "SHIFT_BOUN
            "float_reference", "compare_with_reference", "to_nir", "snntorch_to_nir",
            "from_snntorch", "snntorch_agreement"]
 
-#: NIR time step used when neither the caller nor the graph's metadata give one (snnTorch's).
-DT = 1e-4
 DISCRETIZATIONS = ("euler", "zoh")
 #: Smallest membrane width of an import without ``v_bits``: the hardware membrane saturates,
 #: NIR's and snnTorch's float membranes do not, so the default leaves room for long runs of
 #: input that integrate-and-fire layers accumulate.
 DEFAULT_V_BITS = 16
-#: Graph metadata tag of files written by :func:`to_nir`.
-NIR_FORMAT = "spikefab-nir-1"
 
 _SUPPORTED = ("Input, Output, Affine, Linear, Conv2d, SumPool2d, AvgPool2d, Scale, Flatten, "
               "Identity, LIF and IF in one chain (Input → [pool] → Affine/Linear/Conv2d → "
               "LIF/IF → … → Output)")
-#: Bounds of :func:`compare_with_reference`'s verdict: the integer network behaves like the
-#: float reference of the NIR graph when at least this fraction of the spikes of either agree
-#: (same sample, step and neuron) ...
-AGREEMENT_BOUND = 0.9
-#: ... and no neuron's first spike moves by more than this many steps.
-SHIFT_BOUND = 2
 _SNAP = 1e-5          # relative distance within which an input scale counts as exactly 1
 _BETA_SNAP = 1e-6     # distance within which beta counts as exactly 1 - 2**-k
-_INTEGER = 1e-6       # relative distance within which a float counts as an integer
 
 
 class NIRImportError(ValueError):
@@ -279,15 +275,6 @@ class NIRImport:
 
 # --- reading ---------------------------------------------------------------------------------
 
-def _text(value):
-    value = value.item() if isinstance(value, np.ndarray) and value.ndim == 0 else value
-    if isinstance(value, (bytes, np.bytes_)):
-        return value.decode()
-    return value
-
-
-#: Metadata key prefixes read, newest first: files written before the project was renamed
-#: (``spikeforge_*``, ``spikeforge-nir-1``) read as they did then.
 METADATA_PREFIXES = ("spikefab_", "spikeforge_")
 
 
@@ -446,14 +433,6 @@ def _chain(graph):
     return order
 
 
-def _shape(types, key):
-    """A node's declared shape as a 1-D int array (empty when the writer left it out)."""
-    value = (types or {}).get(key)
-    if value is None:
-        return np.zeros(0, dtype=np.int64)
-    return np.asarray(value, dtype=np.int64).reshape(-1)
-
-
 def _vector(name, node_name, value, size):
     array = np.asarray(value, dtype=np.float64)
     if array.size == 1:
@@ -463,12 +442,6 @@ def _vector(name, node_name, value, size):
         raise ValueError(f"NIR node {node_name!r}: {name} has {array.size} values for "
                          f"{size} neurons")
     return array
-
-
-def _is_int(values):
-    values = np.asarray(values, dtype=np.float64)
-    return bool(np.all(np.isfinite(values)) and
-                np.all(np.abs(values - np.round(values)) <= _INTEGER * np.maximum(1, np.abs(values))))
 
 
 def _bits_for(values):
@@ -564,202 +537,6 @@ def _neuron(node, name, size, dt, discretization):
                          f"membrane as a finite current")
     scale = np.where(np.abs(scale - 1) <= _SNAP, 1.0, scale)
     return beta, scale, bias, threshold, v_reset, "LIF"
-
-
-def _map_of(declared):
-    """A declared shape as a ``(C, H, W)`` map, or ``None`` for a vector (a leading batch
-    dimension of size 1 is dropped)."""
-    dims = tuple(int(x) for x in declared)
-    if len(dims) == 4 and dims[0] == 1:
-        dims = dims[1:]
-    return dims if len(dims) == 3 else None
-
-
-def _pair_of(value, where, what, default=None):
-    """A NIR kernel size, stride or padding (one integer or a pair) as ``(height, width)``."""
-    if value is None and default is not None:
-        return default
-    array = np.asarray(_text(value) if not isinstance(value, np.ndarray) else value)
-    if array.dtype.kind not in "iuf" or array.size not in (1, 2) or not _is_int(array):
-        raise ValueError(f"{where}: {what} = {value!r} is not one integer or a pair of "
-                         f"integers (height, width)")
-    return tuple(int(round(float(v))) for v in np.broadcast_to(array.reshape(-1), 2))
-
-
-def _padding(value, kernel, stride, where):
-    """NIR's padding (an integer, a pair, or the strings 'valid' and 'same' that
-    ``nir.Conv2d`` accepts) as ``(py, px)``."""
-    text = _text(value)
-    if isinstance(text, np.ndarray) and text.dtype.kind in "SU" and text.size == 1:
-        text = _text(text.reshape(-1)[0])
-    if isinstance(text, str):
-        if text == "valid":
-            return 0, 0
-        if text == "same":
-            if stride == (1, 1) and all(k % 2 for k in kernel):
-                return tuple((k - 1) // 2 for k in kernel)
-            raise ValueError(f"{where}: padding 'same' with kernel {kernel} and stride "
-                             f"{stride} pads unevenly (or depends on the input size); only "
-                             f"the symmetric case is built (odd kernel, stride 1): give the "
-                             f"padding as integers")
-        raise ValueError(f"{where}: padding {text!r} is not supported; use an integer, a "
-                         f"pair (py, px), 'valid' or 'same'")
-    return _pair_of(value, where, "padding")
-
-
-def _pool_node(node, name, kind, last, shape, width, pending, conv, pool):
-    """The pending pool of a ``SumPool2d``/``AvgPool2d`` node: ``{"name", "kind",
-    "geometry", "divisor"}`` (``divisor`` is ``kh * kw`` for an average pool, else 1)."""
-    from .conv import sum_pool_geometry
-    where = f"NIR node {name!r} of type {kind}"
-    if pending is not None or conv is not None:
-        raise ValueError(f"{where} pools the output of {last!r} before any neurons; spikefab "
-                         f"pools spikes (after LIF or IF), not currents")
-    if pool is not None:
-        raise ValueError(f"{where} follows the pool {pool['name']!r}; two pools in a row are "
-                         f"not supported (write them as one)")
-    if shape is None:
-        got = "an unknown number of" if width is None else width
-        raise ValueError(f"{where} needs a (C, H, W) map, but {last!r} gives {got} values "
-                         f"without one (declare the Input's shape as (C, H, W))")
-    kernel = _pair_of(node.kernel_size, where, "kernel_size")
-    stride = _pair_of(node.stride, where, "stride", default=kernel)
-    padding = _padding(node.padding, kernel, stride, where)
-    try:
-        geometry = sum_pool_geometry(*shape, kernel, stride, padding)
-    except (ValueError, TypeError) as error:
-        raise ValueError(f"{where}: {error}") from None
-    return {"name": name, "kind": kind, "geometry": geometry,
-            "divisor": kernel[0] * kernel[1] if kind == "AvgPool2d" else 1}
-
-
-def _conv_node(node, name, last, shape, width, pool):
-    """A ``Conv2d`` node as ``{"name", "kernel", "bias", "geometry"}`` (floats), checked
-    against the map it receives and the pool before it."""
-    from .conv import Conv2dGeometry, check_supported
-    where = f"NIR node {name!r} of type Conv2d"
-    weight = np.asarray(node.weight, dtype=np.float64)
-    if weight.ndim != 4:
-        raise ValueError(f"{where}: weight must be 4-D (C_out, C_in, kh, kw), got shape "
-                         f"{weight.shape}")
-    check_supported(groups=node.groups, dilation=node.dilation, what=where)
-    if pool is not None and pool["geometry"].stride != pool["geometry"].kernel:
-        raise ValueError(
-            f"NIR node {pool['name']!r} of type {pool['kind']}: stride "
-            f"{pool['geometry'].stride} differs from its kernel {pool['geometry'].kernel}; an "
-            f"overlapping pool before Conv2d node {name!r} is not built (one spike would "
-            f"become several events); only stride = kernel_size")
-    c_out, c_in, kh, kw = weight.shape
-    declared = None if node.input_shape is None else tuple(
-        int(v) for v in np.asarray(node.input_shape).reshape(-1))
-    if declared is not None and len(declared) != 2:
-        raise ValueError(f"{where}: input_shape {declared} is not (height, width)")
-    if shape is not None:
-        if shape[0] != c_in or (declared is not None and declared != shape[1:]):
-            reads = (c_in, *(declared or ("H", "W")))
-            raise ValueError(f"{where} reads a {reads} map (C_in, H, W) but {last!r} gives "
-                             f"{shape}")
-        in_map = shape
-    elif declared is not None:
-        in_map = (c_in, *declared)
-        if width is not None and int(np.prod(in_map)) != width:
-            raise ValueError(f"{where} reads a {in_map} map ({int(np.prod(in_map))} values) "
-                             f"but {last!r} gives {width} values")
-    else:
-        raise ValueError(f"{where} has no input_shape and {last!r} gives no (C, H, W) map; "
-                         f"declare one of them")
-    stride = _pair_of(node.stride, where, "stride")
-    padding = _padding(node.padding, (kh, kw), stride, where)
-    try:
-        geometry = Conv2dGeometry(*in_map, c_out, (kh, kw), stride, padding)
-    except (ValueError, TypeError) as error:
-        raise ValueError(f"{where}: {error}") from None
-    out = _shape(node.output_type, "output")
-    notes = []
-    if out.size and _map_of(out) != geometry.out_shape:
-        # nir 1.0's shape inference uses kh for both axes: trust the definition
-        notes.append((f"Conv2d {name!r} declares the output {tuple(int(x) for x in out)}; "
-                      f"its weight, stride and padding on the {in_map} map give "
-                      f"{geometry.out_shape}, which is what was built (nir's shape inference "
-                      f"takes kh for both axes)", ()))
-    bias = np.zeros(c_out) if node.bias is None else np.asarray(node.bias, dtype=np.float64)
-    if bias.size == 1 and c_out > 1:
-        bias = np.full(c_out, float(bias.reshape(-1)[0]))
-    bias = bias.reshape(-1)
-    if bias.size != c_out:
-        raise ValueError(f"{where}: bias has {bias.size} values for {c_out} output channels")
-    if not (np.all(np.isfinite(weight)) and np.all(np.isfinite(bias))):
-        raise ValueError(f"{where}: weight and bias must be finite")
-    return {"name": name, "kernel": weight, "bias": bias, "geometry": geometry,
-            "notes": notes}
-
-
-def _channel_rows(values, channels):
-    return np.asarray(values, dtype=np.float64).reshape(channels, -1)
-
-
-def _differs(rows):
-    return ~np.isclose(rows, rows[:, :1], rtol=_INTEGER, atol=0)
-
-
-def _one_per_layer(name, kind, what, values, channels):
-    """Refuse by name a conv layer's neuron parameter that is not one value for the layer."""
-    rows = _channel_rows(values, channels)
-    if np.any(_differs(rows)):
-        raise ValueError(f"NIR node {name!r} of type {kind} after a Conv2d: {what} differs "
-                         f"within an output channel; a convolutional layer has one {what} "
-                         f"for all its neurons")
-    column = rows[:, :1].T
-    if np.any(_differs(column)):
-        raise ValueError(f"NIR node {name!r} of type {kind} after a Conv2d: {what} differs "
-                         f"between output channels ({np.nanmin(rows):.6g} to "
-                         f"{np.nanmax(rows):.6g}); per-channel neuron parameters are not "
-                         f"built yet (one {what} per convolutional layer)")
-
-
-def _per_channel(name, kind, what, values, channels):
-    """A conv layer's per-neuron parameter as one value per output channel (it scales or
-    shifts the channel's kernel and bias, which keeps the kernel shared)."""
-    rows = _channel_rows(values, channels)
-    if np.any(_differs(rows)):
-        raise ValueError(f"NIR node {name!r} of type {kind} after a Conv2d: {what} differs "
-                         f"within an output channel; a convolutional layer's kernel is shared "
-                         f"by every position of a channel")
-    return rows[:, 0].copy()
-
-
-def _pool_notes(pool, integral, into):
-    """Notes saying how the pool before a layer was folded into ``into``."""
-    geometry, kind = pool["geometry"], pool["kind"]
-    size = f"{geometry.kernel[0]}x{geometry.kernel[1]}"
-    copies = ("non-overlapping: weights copied" if geometry.stride == geometry.kernel
-              else f"stride {geometry.stride}, overlapping: the weights of overlapping "
-                   f"windows add")
-    if into == "pool":
-        text = (f"{kind} {pool['name']!r} ({size}) before it is the ConvLayer's sum pool (an "
-                f"address remap)")
-    else:
-        text = f"{kind} {pool['name']!r} ({size}) folded into the weights ({copies})"
-    if kind == "AvgPool2d":
-        what = "kernel" if into == "pool" else "weights"
-        text += (f"; its 1/{pool['divisor']} divides the {what}"
-                 + (" exactly" if integral else ", rounded (see the weight error)"))
-    return [(text, ())]
-
-
-def _conv_notes(conv, pool, integral):
-    """Notes saying a layer runs as a ConvLayer, and how its pool was read."""
-    geometry = conv["geometry"]
-    c_out, c_in, kh, kw = conv["kernel"].shape
-    rows = geometry.n_outputs
-    columns = (pool["geometry"] if pool is not None else geometry).n_inputs
-    notes = [(f"runs as a ConvLayer: Conv2d {conv['name']!r}, kernel {c_out}x{c_in}x{kh}x{kw}, "
-              f"stride {geometry.stride}, padding {geometry.padding}, map {geometry.in_shape} "
-              f"to {geometry.out_shape}; today's accelerator runs it as the unrolled baseline "
-              f"({rows} x {columns} weights, no weight sharing)", ())]
-    if pool is not None:
-        notes += _pool_notes(pool, integral, "pool")
-    return notes + conv["notes"]
 
 
 def import_nir(graph_or_path, *, w_bits=None, v_bits=None, scale="auto", dt=None,
@@ -1075,348 +852,3 @@ def from_nir(graph_or_path, **options):
     """Read a NIR graph (object or ``.nir`` file) into a :class:`Network`; ``options`` as
     :func:`import_nir`, which also returns the per-layer report."""
     return import_nir(graph_or_path, **options).network
-
-
-def float_reference(imported, trains):
-    """The NIR graph as :func:`import_nir` read it, run in float64: every layer's spikes
-    ``[B, T, N]`` for the input spike ``trains`` ``[B, T, N0]``.
-
-    Each layer runs the float parameters the integers approximate (``LayerImport.weight``,
-    ``bias``, ``theta``, ``beta``: the NIR node under the chosen discretization) with the
-    golden model's step rule (docs/design.md §2: leak, integrate, fire when ``v > theta``,
-    the layer's reset and timing) and no saturation, as NIR's float membranes have none."""
-    check_instance("imported", imported, NIRImport)
-    from .simulate import check_spike_trains
-    trains, _ = check_spike_trains(trains, imported.network.n_inputs)
-    batch, steps, _ = trains.shape
-    spikes_in = trains.astype(np.float64)
-    out = []
-    for report in imported.layers:
-        weight = np.asarray(report.weight, dtype=np.float64)
-        bias, theta, beta = report.bias, report.theta, report.beta
-        v = np.zeros((batch, report.neurons))
-        fired = np.zeros((batch, report.neurons), dtype=np.bool_)
-        spikes = np.zeros((batch, steps, report.neurons), dtype=np.bool_)
-        for t in range(steps):
-            x = spikes_in[:, t]
-            if report.pool is not None:
-                pool = report.pool
-                ones = np.ones((1, 1, *pool["kernel"]))
-                x = _float_correlate(x.reshape(batch, *pool["in_map"]), ones, pool["stride"],
-                                     pool["padding"], per_channel=True)
-                if pool["kind"] == "AvgPool2d":
-                    x = x / (pool["kernel"][0] * pool["kernel"][1])
-                x = x.reshape(batch, -1)
-            if report.conv is not None:
-                conv = report.conv
-                maps = _float_correlate(x.reshape(batch, *conv["in_map"]), weight,
-                                        conv["stride"], conv["padding"])
-                current = (maps + np.asarray(bias)[None, :, None, None]).reshape(batch, -1)
-            else:
-                current = x @ weight.T + bias
-            if report.timing == "immediate":
-                v = beta * v + current
-                fired = v > theta
-                v = v - theta * fired if report.reset == "subtract" else np.where(fired, 0, v)
-            else:
-                if report.reset == "subtract":
-                    v = beta * v + current - theta * fired
-                else:
-                    v = np.where(fired, 0.0, beta * v) + current
-                fired = v > theta
-            spikes[:, t] = fired
-        out.append(spikes)
-        spikes_in = spikes.astype(np.float64)
-    return out
-
-
-def _float_correlate(maps, kernel, stride, padding, *, per_channel=False):
-    """NIR's Conv2d (``kernel`` ``[C_out, C_in, kh, kw]``) or, ``per_channel``, a sum pool
-    (``kernel`` ``[1, 1, kh, kw]`` of ones applied to each channel alone) of the float maps
-    ``[B, C, H, W]`` with zero padding: one tap at a time, in float64. It is written apart
-    from :mod:`.conv` (the integer model's arithmetic) so the two check each other."""
-    batch, channels, height, width = maps.shape
-    kh, kw = kernel.shape[2:]
-    (sy, sx), (py, px) = stride, padding
-    out_h, out_w = (height + 2 * py - kh) // sy + 1, (width + 2 * px - kw) // sx + 1
-    padded = np.zeros((batch, channels, height + 2 * py, width + 2 * px))
-    padded[:, :, py:py + height, px:px + width] = maps
-    out = np.zeros((batch, channels if per_channel else kernel.shape[0], out_h, out_w))
-    for ky in range(kh):
-        for kx in range(kw):
-            taps = padded[:, :, ky:ky + sy * (out_h - 1) + 1:sy, kx:kx + sx * (out_w - 1) + 1:sx]
-            if per_channel:
-                out += kernel[0, 0, ky, kx] * taps
-            else:
-                out += np.einsum("bchw,oc->bohw", taps, kernel[:, :, ky, kx])
-    return out
-
-
-def _first_spikes(spikes):
-    """``[B, N]`` step of each neuron's first spike, -1 where it never fires."""
-    first = np.argmax(spikes, axis=1)
-    return np.where(spikes.any(axis=1), first, -1)
-
-
-def compare_with_reference(imported, trains, golden=None):
-    """What the quantization does to behaviour: the integer network (the golden model, or its
-    result ``golden`` for these trains) beside :func:`float_reference` on the same ``trains``.
-
-    Returns a dict: ``layers`` (per layer ``node``, ``float_spikes``, ``integer_spikes``,
-    ``agreement`` — spikes at the same sample, step and neuron over spikes of either, 1.0 when
-    neither spikes —, ``max_shift`` — the largest ``|first spike (integer) - first spike
-    (float)|`` in steps over the (sample, neuron) pairs where both fire, 0 if none —,
-    ``one_only`` — (sample, neuron) pairs where only one of the two fires), ``agreement``
-    and ``max_shift`` over all layers, ``samples``, ``steps``, and ``within_bound``:
-    agreement >= :data:`AGREEMENT_BOUND`, max_shift <= :data:`SHIFT_BOUND` and one_only 0."""
-    from .simulate import simulate
-    check_instance("imported", imported, NIRImport)
-    reference = float_reference(imported, trains)
-    if golden is None:
-        golden = simulate(imported.network, np.asarray(trains))
-    layers, common, either = [], 0, 0
-    for report, floats, ints in zip(imported.layers, reference, golden.spikes):
-        ints = np.asarray(ints, dtype=np.bool_).reshape(floats.shape)
-        both, any_ = int((floats & ints).sum()), int((floats | ints).sum())
-        first_f, first_i = _first_spikes(floats), _first_spikes(ints)
-        fire_both = (first_f >= 0) & (first_i >= 0)
-        layers.append({
-            "node": report.node, "float_spikes": int(floats.sum()),
-            "integer_spikes": int(ints.sum()), "agreement": both / any_ if any_ else 1.0,
-            "max_shift": int(np.abs(first_i - first_f)[fire_both].max(initial=0)),
-            "one_only": int(((first_f >= 0) != (first_i >= 0)).sum())})
-        common, either = common + both, either + any_
-    agreement = common / either if either else 1.0
-    max_shift = max(layer["max_shift"] for layer in layers)
-    one_only = sum(layer["one_only"] for layer in layers)
-    return {"layers": layers, "agreement": agreement, "max_shift": max_shift,
-            "one_only": one_only, "samples": reference[0].shape[0],
-            "steps": reference[0].shape[1],
-            "within_bound": agreement >= AGREEMENT_BOUND and max_shift <= SHIFT_BOUND
-            and one_only == 0}
-
-
-# --- writing ---------------------------------------------------------------------------------
-
-def _exact_float(array):
-    array = np.asarray(array, dtype=np.float64)
-    return array.astype(np.float32) if np.max(np.abs(array), initial=0) < 2 ** 24 else array
-
-
-def to_nir(network, path=None, *, dt=DT):
-    """Write ``network`` as an ``nir.NIRGraph`` (module docstring for the mapping); also to
-    ``path`` (a ``.nir`` file) when given. Returns the graph."""
-    nir = need("nir", "writing NIR graphs", extra="nir")
-    if not isinstance(network, Network):
-        raise TypeError(f"network must be a spikefab Network, not {type(network).__name__}")
-    if isinstance(dt, bool) or not isinstance(dt, (int, float)) or not math.isfinite(dt) \
-            or dt <= 0:
-        raise ValueError(f"dt = {dt!r} is out of range; allowed range is a finite number > 0")
-    first_map = getattr(network.layers[0], "in_map", None)
-    nodes = {"input": nir.Input(input_type={"input": np.array(
-        first_map if first_map is not None else [network.n_inputs])})}
-    edges, previous, previous_map = [], "input", first_map
-    for index, layer in enumerate(network.layers):
-        n = layer.neurons
-        kernel = getattr(layer, "kernel", None)
-        shape = (n,)
-        if kernel is not None:                 # a ConvLayer: [SumPool2d →] Conv2d
-            geometry = layer.geometry
-            if layer.pool is not None:
-                pool = layer.pool
-                nodes[f"pool{index}"] = nir.SumPool2d(
-                    kernel_size=np.array(pool.kernel), stride=np.array(pool.stride),
-                    padding=np.array(pool.padding))
-                nodes[f"pool{index}"].input_type = {"input": np.array(pool.in_shape)}
-                nodes[f"pool{index}"].output_type = {"output": np.array(pool.out_shape)}
-                edges.append((previous, f"pool{index}"))
-                previous = f"pool{index}"
-            synapse = nir.Conv2d(
-                input_shape=(geometry.height, geometry.width), weight=_exact_float(kernel),
-                stride=geometry.stride, padding=geometry.padding, dilation=(1, 1), groups=1,
-                bias=_exact_float(layer.channel_bias))
-            # nir 1.0 infers the output with kh on both axes; write the true one
-            synapse.output_type = {"output": np.array(geometry.out_shape)}
-            shape = geometry.out_shape
-        else:
-            if previous_map is not None:       # a map read by a fully connected layer
-                nodes[f"flatten{index}"] = nir.Flatten(
-                    input_type={"input": np.array(previous_map)}, start_dim=0, end_dim=-1)
-                edges.append((previous, f"flatten{index}"))
-                previous = f"flatten{index}"
-            weight = _exact_float(layer.weights)
-            if np.any(layer.bias):
-                synapse = nir.Affine(weight=weight, bias=_exact_float(layer.bias))
-            else:
-                synapse = nir.Linear(weight=weight)
-        metadata = {"spikefab_reset": layer.reset, "spikefab_timing": layer.timing,
-                    "spikefab_leak": layer.leak, "spikefab_w_bits": layer.w_bits,
-                    "spikefab_v_bits": layer.v_bits}
-        if layer.leak == "shift":
-            metadata["spikefab_k"] = layer.k
-        if layer.leak == "mul":
-            metadata.update(spikefab_m=layer.m, spikefab_f=layer.f)
-        threshold = np.full(shape, float(layer.theta),
-                            dtype=np.float32 if layer.theta < 2 ** 24 else np.float64)
-        if layer.leak == "none":
-            neuron = nir.IF(r=np.ones(shape, dtype=np.float32), v_threshold=threshold,
-                            v_reset=np.zeros_like(threshold), metadata=metadata)
-        else:
-            tau = dt / (1.0 - layer.beta) if layer.beta < 1 else math.inf
-            neuron = nir.LIF(tau=np.full(shape, tau), r=np.full(shape, tau / dt),
-                             v_leak=np.zeros(shape), v_threshold=threshold,
-                             v_reset=np.zeros_like(threshold), metadata=metadata)
-        synapse_name = f"conv{index}" if kernel is not None else f"fc{index}"
-        nodes[synapse_name], nodes[f"lif{index}"] = synapse, neuron
-        edges += [(previous, synapse_name), (synapse_name, f"lif{index}")]
-        previous = f"lif{index}"
-        previous_map = getattr(layer, "out_map", None)
-    if previous_map is not None:
-        nodes["flatten_output"] = nir.Flatten(
-            input_type={"input": np.array(previous_map)}, start_dim=0, end_dim=-1)
-        edges.append((previous, "flatten_output"))
-        previous = "flatten_output"
-    nodes["output"] = nir.Output(output_type={"output": np.array([network.n_outputs])})
-    edges.append((previous, "output"))
-    graph = nir.NIRGraph(nodes=nodes, edges=edges,
-                         metadata={"spikefab_format": NIR_FORMAT, "dt": float(dt),
-                                   "spikefab_discretization": "euler",
-                                   "spikefab_scale": 1.0})
-    if path is not None:
-        nir.write(os.fspath(path), graph)
-    return graph
-
-
-# --- snnTorch --------------------------------------------------------------------------------
-
-def snntorch_to_nir(module, n_inputs, path=None):
-    """An snnTorch model (``nn.Linear`` + ``snn.Leaky`` layers, optionally ``nn.Flatten``;
-    ``n_inputs`` is the input size, or the shape of one input such as ``(1, 28, 28)``) as
-    an ``nir.NIRGraph`` written by snnTorch's own exporter (``snntorch.export_nir``), with
-    two repairs: scalar ``beta``/``threshold`` are broadcast to the layer's size (snnTorch
-    1.0.0 writes them as scalars, which NIR's type check refuses), and each LIF node's
-    metadata keeps the reset mechanism and ``reset_delay`` (snnTorch writes ``v_reset = 0``
-    for both of its mechanisms). Written to ``path`` when given."""
-    torch = need("torch", "importing snnTorch models", extra="train")
-    snn = need("snntorch", "importing snnTorch models", extra="train")
-    nirtorch = need("nirtorch", "importing snnTorch models", extra="train")
-    nir = need("nir", "importing snnTorch models", extra="nir")
-    export = need("snntorch.export_nir", "importing snnTorch models", extra="train")
-    from .checks import check_int
-    if not isinstance(module, torch.nn.Module):
-        raise TypeError(f"module must be a torch.nn.Module, not {type(module).__name__}")
-    shape = tuple(n_inputs) if isinstance(n_inputs, (tuple, list)) else (n_inputs,)
-    shape = tuple(check_int("n_inputs", n, 1, 1 << 20) for n in shape)
-    allowed = (torch.nn.Linear, snn.Leaky, torch.nn.Flatten, torch.nn.Identity,
-               torch.nn.Sequential, torch.nn.Dropout)
-    for name, sub in module.named_modules():
-        if sub is module and not isinstance(sub, torch.nn.Sequential):
-            continue
-        if not isinstance(sub, allowed) or type(sub).__name__ in ("RLeaky",):
-            raise ValueError(f"snnTorch module {name or '<top>'!r} of type "
-                             f"{type(sub).__name__} is not supported; spikefab reads "
-                             f"nn.Linear + snn.Leaky layers (and nn.Flatten)")
-        if isinstance(sub, snn.Leaky):
-            if sub.reset_mechanism not in ("subtract", "zero"):
-                raise ValueError(f"snnTorch Leaky {name!r}: reset_mechanism "
-                                 f"{sub.reset_mechanism!r} is not supported; use 'subtract' "
-                                 f"or 'zero'")
-            if float(getattr(sub, "graded_spikes_factor", 1.0)) != 1.0:
-                raise ValueError(f"snnTorch Leaky {name!r}: graded_spikes_factor must be 1 "
-                                 f"(binary spikes)")
-            if getattr(sub, "inhibition", False):
-                raise ValueError(f"snnTorch Leaky {name!r}: inhibition is not supported")
-            if getattr(sub, "state_quant", False):
-                raise ValueError(f"snnTorch Leaky {name!r}: state_quant is not supported; "
-                                 f"quantize through spikefab's scale rule instead")
-    modules = dict(module.named_modules())
-    import warnings
-    with np.errstate(divide="ignore", invalid="ignore"), torch.no_grad(), \
-            warnings.catch_warnings():
-        # nirtorch 2 deprecates the tracer that snnTorch 1.0's exporter is written for
-        warnings.simplefilter("ignore", DeprecationWarning)
-        graph = nirtorch.extract_nir_graph(
-            module, export._extract_snntorch_module, torch.zeros(shape),
-            model_name="snntorch", ignore_submodules_of=[snn.RLeaky, snn.RSynaptic])
-    sizes = {}
-    for source, target in graph.edges:
-        node = graph.nodes[source]
-        if isinstance(node, (nir.Affine, nir.Linear)):
-            sizes[target] = np.asarray(node.weight).shape[0]
-    for name, node in list(graph.nodes.items()):
-        if not isinstance(node, nir.LIF):
-            continue
-        n = sizes.get(name)
-        sub = modules.get(name)
-        if n is None or sub is None:
-            continue  # import_nir names the problem (a LIF without a Linear before it)
-        params = {key: np.broadcast_to(np.asarray(getattr(node, key), dtype=np.float64),
-                                       (n,)).copy()
-                  for key in ("tau", "r", "v_leak", "v_threshold", "v_reset")}
-        metadata = dict(node.metadata or {})
-        metadata.update(spikefab_reset=sub.reset_mechanism,
-                        spikefab_timing="delayed" if sub.reset_delay else "immediate",
-                        snntorch_module=type(sub).__name__)
-        graph.nodes[name] = nir.LIF(**params, metadata=metadata)
-    # No nir type inference here: nirtorch keeps the batch dimension of the sample in the
-    # Input and Output types ([1, 28, 28], [1, 10]), which NIR's checker refuses; import_nir
-    # checks every shape along the chain itself.
-    if path is not None:
-        nir.write(os.fspath(path), graph)
-    return graph
-
-
-def from_snntorch(module, n_inputs, **options):
-    """An snnTorch model as a :class:`Network`, through NIR (:func:`snntorch_to_nir` then
-    :func:`import_nir`; ``options`` as :func:`import_nir`). snnTorch's ``reset_delay=True``
-    (its default) is spikefab's ``timing="delayed"``; ``reset_delay=False`` is
-    ``"immediate"`` (bit for bit with ``zero`` reset; with ``subtract`` snnTorch subtracts the
-    threshold once more when the membrane still exceeds it after the reset, docs/design.md §2)."""
-    return import_nir(snntorch_to_nir(module, n_inputs), **options).network
-
-
-def snntorch_agreement(module, network, trains, *, chunk=256):
-    """How far ``network`` (spikefab's golden model) agrees with snnTorch's own forward
-    pass of ``module`` on the input spike ``trains`` ``[B, T, N0]``: a dict with
-    ``spikes`` (per Leaky layer, the fraction of (sample, step, neuron) spikes that agree),
-    ``classes`` (the fraction of samples with the same arg-max of output spike counts, lowest
-    index on ties, as the readout decides) and ``samples``. Exact models give 1.0
-    everywhere; for float models this is the agreement rate after quantization."""
-    torch = need("torch", "comparing with snnTorch", extra="train")
-    snn = need("snntorch", "comparing with snnTorch", extra="train")
-    utils = need("snntorch.utils", "comparing with snnTorch", extra="train")
-    from .simulate import check_spike_trains, simulate
-    check_instance("network", network, Network)
-    if not isinstance(module, torch.nn.Module):
-        raise TypeError(f"module must be a torch.nn.Module (an snnTorch model), not "
-                        f"{type(module).__name__}")
-    trains, _ = check_spike_trains(trains, network.n_inputs)
-    leaky = [sub for sub in module.modules() if isinstance(sub, snn.Leaky)]
-    if len(leaky) != len(network):
-        raise ValueError(f"module has {len(leaky)} Leaky layers and network {len(network)} "
-                         f"layers; they must describe the same model")
-    agree = np.zeros(len(network))
-    same_class = 0
-    for start in range(0, len(trains), chunk):
-        part = trains[start:start + chunk]
-        golden = simulate(network, part)
-        utils.reset(module)
-        records = [[] for _ in leaky]
-        hooks = [sub.register_forward_hook(
-            lambda _m, _i, output, index=index: records[index].append(
-                (output[0] if isinstance(output, tuple) else output).detach().numpy().copy()))
-            for index, sub in enumerate(leaky)]
-        try:
-            with torch.no_grad():
-                for step in torch.as_tensor(part.transpose(1, 0, 2), dtype=torch.float32):
-                    module(step)
-        finally:
-            for hook in hooks:
-                hook.remove()
-        for index, (got, want) in enumerate(zip(records, golden.spikes)):
-            agree[index] += float((np.stack(got).transpose(1, 0, 2) == want).sum())
-        counts = np.stack(records[-1]).sum(axis=0)
-        same_class += int((np.argmax(counts, axis=1) == golden.predicted).sum())
-    sizes = [len(trains) * trains.shape[1] * layer.neurons for layer in network]
-    return {"spikes": [float(a / s) for a, s in zip(agree, sizes)],
-            "classes": same_class / len(trains), "samples": len(trains)}
