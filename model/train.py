@@ -1,7 +1,7 @@
 """Surrogate-gradient training whose result is exactly what the hardware runs.
 
-:func:`train_snn` trains a fully connected LIF network with backpropagation through time and a
-surrogate gradient, in the **integer domain of docs/design.md §2**: the forward pass of training is
+:func:`train_snn` trains a LIF network (fully connected, after an optional convolutional front
+end) with backpropagation through time and a surrogate gradient, in the **integer domain of docs/design.md §2**: the forward pass of training is
 the golden model, with straight-through estimators (STE) where it rounds. After training,
 :attr:`TrainedSNN.network` is the integer :class:`~spikefab.model.Network` the forward pass
 used, and ``simulate(trained.network, encode_rate(x, T))`` reproduces, spike for spike, what
@@ -19,6 +19,16 @@ Weights (QAT)
     -2**(w_bits-1), 2**(w_bits-1) - 1)`` with the per-layer max-abs scale ``s = (2**(w_bits-1)
     - 1) / max|W|`` of :func:`spikefab.model.weight_scale` (``s`` is not differentiated;
     ``round`` passes the gradient straight through). No biases.
+Convolutional layers
+    ``conv = ((channels, kernel, stride, padding, pool), ...)`` puts conv layers first (on the
+    images as ``input_shape = (C, H, W)``, default ``(1, side, side)``), then the ``hidden``
+    layers. Kernels ``[C_out, C_in, k, k]`` are quantized as weights are (per layer scale,
+    ``theta`` at that scale); a layer's ``pool > 1`` sums its input in non-overlapping
+    ``pool x pool`` windows (the sum of a reshape, exact) and its current is
+    ``torch.nn.functional.conv2d`` of the integer kernel (NNPACK disabled: not exact). No
+    biases. The network holds :class:`~spikefab.model.conv.ConvLayer` s
+    (docs/design.md §12). Pruning keeps the largest kernel weights of the whole layer
+    (``lanes`` applies to fully connected layers only).
 Threshold units
     ``threshold`` is in the **units of the float weights**, as in snnTorch (whose default is
     1): each layer fires when ``v > theta_int`` with ``theta_int = clip(round(threshold * s),
@@ -131,7 +141,10 @@ class TrainConfig:
     ``batch_size``, ``lr``, ``seed``, ``activity`` (weight of the spike-rate regularizer),
     ``shift`` (augmentation by random translations of up to ``shift`` pixels). Sparsity:
     ``density`` kept by magnitude pruning (``lanes``-balanced when set), then
-    ``finetune_epochs``. Every field is checked; a bad one raises ``ValueError`` (or
+    ``finetune_epochs``. Convolutional front end: ``conv``, one ``(channels, kernel, stride,
+    padding, pool)`` per conv layer (``pool`` 1 = none, else a non-overlapping sum pool of
+    the layer's input), and ``input_shape`` ``(C, H, W)`` of the images (default ``(1, side,
+    side)``). Every field is checked; a bad one raises ``ValueError`` (or
     ``TypeError``) naming it and its allowed range.
     """
 
