@@ -10,11 +10,17 @@ of docs/design.md §2; every :class:`~spikefab.model.train.TrainConfig` field is
 * ``--dataset digits``: scikit-learn's 1,797 8 x 8 digits, pixels 0..16 scaled to 0..255,
   split 80 / 20 stratified (``random_state = --seed``), as the digits demo splits them.
 
+``--conv C:K:S:P:POOL ...`` puts convolutional layers (``C`` channels, ``K x K`` kernel,
+stride ``S``, zero padding ``P``, and ``POOL`` 1 for none or a non-overlapping sum pool of
+``POOL x POOL`` on the layer's input) before the ``--hidden`` layers, on the images as one
+channel (28 x 28 or 8 x 8); the network then holds
+:class:`~spikefab.model.conv.ConvLayer` s.
+
 Writes in ``--out`` (default ``build/train``): ``network.npz``
 (:meth:`spikefab.model.Network.save`), ``model.nir`` (:func:`spikefab.model.nir_io.to_nir`),
 and ``report.json`` / ``report.md``: the configuration, the golden model's accuracy on the
 train and test splits, spike rates per layer (spikes per neuron per step on the test split,
-input first), the per-epoch history and the times.
+input first), the conv layers and their maps, the per-epoch history and the times.
 """
 
 import argparse
@@ -30,13 +36,38 @@ from spikefab.model import load_dataset, to_intensity
 from spikefab.model.encoders import X_BITS_RANGE
 from spikefab.model.network import (RESET_MECHANISMS, RESET_TIMINGS, V_BITS_RANGE,
                                       W_BITS_RANGE)
-from spikefab.model.train import (LEAK_CHOICES, SHIFT_RANGE, SURROGATES, TrainConfig,
-                                    golden_predictions, train_snn)
+from spikefab.model.conv import ConvLayer
+from spikefab.model.train import (CONV_FIELDS, LEAK_CHOICES, SHIFT_RANGE, SURROGATES,
+                                    TrainConfig, golden_predictions, train_snn)
 
-__all__ = ["DATASETS", "add_arguments", "parser", "main", "run"]
+__all__ = ["DATASETS", "add_arguments", "flag_conv", "parser", "main", "run"]
 
 DATASETS = ("mnist", "digits")
 BUNDLED = 5000
+
+
+def flag_conv(text):
+    """An argparse type: one conv layer ``channels:kernel:stride:padding:pool`` (five
+    integers in the ranges of ``TrainConfig.conv``, padding at most kernel - 1)."""
+    spelling = ":".join(name for name, _, _ in CONV_FIELDS)
+    parts = text.split(":")
+    try:
+        values = [int(part) for part in parts]
+    except ValueError:
+        values = None
+    if values is None or len(values) != len(CONV_FIELDS):
+        raise argparse.ArgumentTypeError(f"{text!r} is not {spelling} (five integers, e.g. "
+                                         f"8:3:1:1:1)")
+    for (name, lo, hi), value in zip(CONV_FIELDS, values):
+        if name == "padding":
+            hi = values[1] - 1
+        if not lo <= value <= hi:
+            raise argparse.ArgumentTypeError(f"{text}: {name} {value} is out of range; allowed "
+                                             f"range is [{lo}, {hi}]")
+    return tuple(values)
+
+
+flag_conv.__name__ = "conv layer"
 
 
 def add_arguments(parser):
@@ -53,6 +84,12 @@ def add_arguments(parser):
                              "folder)")
     parser.add_argument("--test", type=flag_int(10, 1 << 20), default=None,
                         help="test images (default 1000 of the bundled MNIST; all of a folder)")
+    parser.add_argument("--conv", type=flag_conv, nargs="+", default=[],
+                        metavar="C:K:S:P:POOL",
+                        help="convolutional layers before the hidden ones, one per value: "
+                             "channels:kernel:stride:padding:pool (pool 1 = none, else a "
+                             "non-overlapping sum pool of the layer's input), e.g. --conv "
+                             "8:3:1:1:1 16:3:1:1:2 (default: none, fully connected)")
     parser.add_argument("--hidden", type=flag_int(1, 1 << 16), nargs="+",
                         default=list(d.hidden), help="hidden layer sizes (default 128)")
     parser.add_argument("--steps", type=flag_int(1, (1 << 16) - 1), default=d.steps,
@@ -130,7 +167,8 @@ def run(args):
             timing=args.timing, surrogate=args.surrogate, slope=args.slope, w_bits=args.w_bits,
             density=args.density, lanes=args.lanes, activity=args.activity, epochs=args.epochs,
             finetune_epochs=args.finetune_epochs, batch_size=args.batch_size, lr=args.lr,
-            seed=args.seed, x_bits=args.x_bits, v_bits=args.v_bits, shift=args.shift)
+            seed=args.seed, x_bits=args.x_bits, v_bits=args.v_bits, shift=args.shift,
+            conv=tuple(args.conv))
     except (TypeError, ValueError) as error:
         raise fail(str(error)) from None
     out = make_output_dir(args.out)
@@ -141,7 +179,10 @@ def run(args):
         raise fail(str(error)) from None
     x_train, x_test = to_intensity(split.x_train), to_intensity(split.x_test)
     y_train, y_test = split.y_train, split.y_test
-    print(f"training {args.dataset} {x_train.shape[1]}-"
+    side = int(round(x_train.shape[1] ** 0.5))
+    front = "".join(f"conv {c}:{k}:{s}:{p}:{q}-" for c, k, s, p, q in config.conv)
+    print(f"training {args.dataset} "
+          f"{f'1x{side}x{side}-' if config.conv else f'{x_train.shape[1]}-'}{front}"
           f"{'-'.join(str(h) for h in config.hidden)}-10 on {len(x_train)} images, "
           f"T = {config.steps}, {config.epochs} epochs", flush=True)
     try:
@@ -149,6 +190,14 @@ def run(args):
     except ValueError as error:
         raise fail(str(error)) from None
     network = trained.network
+    conv_layers = [{"channels": layer.geometry.out_channels,
+                    "kernel": list(layer.geometry.kernel), "stride": list(layer.geometry.stride),
+                    "padding": list(layer.geometry.padding),
+                    "pool": 1 if layer.pool is None else layer.pool.kernel[0],
+                    "in_map": list(layer.in_map),
+                    "pooled_map": list(layer.geometry.in_shape),
+                    "out_map": list(layer.out_map)}
+                   for layer in network if isinstance(layer, ConvLayer)]
     network.save(out / "network.npz")
     from spikefab.model.nir_io import to_nir
     to_nir(network, out / "model.nir")
@@ -162,9 +211,11 @@ def run(args):
         "config": config.as_dict(),
         "accuracy": {"test": float((test_predicted == y_test).mean()),
                      "train": float((train_predicted == y_train).mean())},
+        "conv_layers": conv_layers,
         "spike_rate": {"input": float(activity[0]),
                        "layers": [float(a) for a in activity[1:]]},
-        "layers": [{"neurons": layer.neurons, "theta": layer.theta, "leak": layer.leak,
+        "layers": [{"kind": "conv" if isinstance(layer, ConvLayer) else "dense",
+                    "neurons": layer.neurons, "theta": layer.theta, "leak": layer.leak,
                     "k": layer.k, "m": layer.m, "f": layer.f, "reset": layer.reset,
                     "timing": layer.timing, "w_bits": layer.w_bits, "v_bits": layer.v_bits,
                     "density": float(np.count_nonzero(layer.weights) / layer.weights.size)}
@@ -188,6 +239,17 @@ def run(args):
         lines.append(f"| {index + 1} | {layer['neurons']} | {layer['theta']} | {leak} | "
                      f"{layer['reset']} / {layer['timing']} | {layer['density']:.3f} | "
                      f"{a:.3f} |")
+    if conv_layers:
+        lines += ["", "Convolutional layers (maps C x H x W; the pool sums the layer's input in "
+                  "non-overlapping windows; each runs as a ConvLayer):", "",
+                  "| layer | channels | kernel | stride | padding | pool | input map | pooled "
+                  "| output map |", "|---|---|---|---|---|---|---|---|---|"]
+        shape = lambda m: "x".join(map(str, m))    # noqa: E731
+        lines += [f"| {index + 1} | {c['channels']} | {shape(c['kernel'])} | "
+                  f"{shape(c['stride'])} | {shape(c['padding'])} | "
+                  f"{'none' if c['pool'] == 1 else 'sum {0}x{0}'.format(c['pool'])} | "
+                  f"{shape(c['in_map'])} | {shape(c['pooled_map'])} | {shape(c['out_map'])} |"
+                  for index, c in enumerate(conv_layers)]
     lines += ["", "| epoch | phase | loss | train accuracy | spike rate per layer | s |",
               "|---|---|---|---|---|---|"]
     lines += [f"| {e['epoch']} | {e['phase']} | {e['loss']:.4f} | {e['train_accuracy']:.2%} "

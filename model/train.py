@@ -1,7 +1,7 @@
 """Surrogate-gradient training whose result is exactly what the hardware runs.
 
-:func:`train_snn` trains a fully connected LIF network with backpropagation through time and a
-surrogate gradient, in the **integer domain of docs/design.md §2**: the forward pass of training is
+:func:`train_snn` trains a LIF network (fully connected, after an optional convolutional front
+end) with backpropagation through time and a surrogate gradient, in the **integer domain of docs/design.md §2**: the forward pass of training is
 the golden model, with straight-through estimators (STE) where it rounds. After training,
 :attr:`TrainedSNN.network` is the integer :class:`~spikefab.model.Network` the forward pass
 used, and ``simulate(trained.network, encode_rate(x, T))`` reproduces, spike for spike, what
@@ -19,6 +19,16 @@ Weights (QAT)
     -2**(w_bits-1), 2**(w_bits-1) - 1)`` with the per-layer max-abs scale ``s = (2**(w_bits-1)
     - 1) / max|W|`` of :func:`spikefab.model.weight_scale` (``s`` is not differentiated;
     ``round`` passes the gradient straight through). No biases.
+Convolutional layers
+    ``conv = ((channels, kernel, stride, padding, pool), ...)`` puts conv layers first (on the
+    images as ``input_shape = (C, H, W)``, default ``(1, side, side)``), then the ``hidden``
+    layers. Kernels ``[C_out, C_in, k, k]`` are quantized as weights are (per layer scale,
+    ``theta`` at that scale); a layer's ``pool > 1`` sums its input in non-overlapping
+    ``pool x pool`` windows (the sum of a reshape, exact) and its current is
+    ``torch.nn.functional.conv2d`` of the integer kernel (NNPACK disabled: not exact). No
+    biases. The network holds :class:`~spikefab.model.conv.ConvLayer` s
+    (docs/design.md §12). Pruning keeps the largest kernel weights of the whole layer
+    (``lanes`` applies to fully connected layers only).
 Threshold units
     ``threshold`` is in the **units of the float weights**, as in snnTorch (whose default is
     1): each layer fires when ``v > theta_int`` with ``theta_int = clip(round(threshold * s),
@@ -84,13 +94,14 @@ import numpy as np
 from spikefab.toolchain.progress import stage
 
 from .checks import check_choice, check_int, need
+from .conv import MAX_CHANNELS, MAX_KERNEL, MAX_SIDE, Conv2dGeometry, ConvLayer, sum_pool_geometry
 from .encoders import X_BITS_RANGE, _intensities, rate_thresholds
 from .network import RESET_MECHANISMS, RESET_TIMINGS, V_BITS_RANGE, W_BITS_RANGE, Layer, Network
 from .quantize import leak_for_beta, prune
 from .simulate import simulate
 
 __all__ = ["LEAK_CHOICES", "MUL_FRAC", "SHIFT_RANGE", "SURROGATES", "TrainConfig",
-           "TrainedSNN", "golden_predictions", "theta_for", "train_snn"]
+           "TrainedSNN", "conv_plan", "golden_predictions", "theta_for", "train_snn"]
 
 LEAK_CHOICES = ("shift", "mul")
 SURROGATES = ("fast_sigmoid", "arctan")
@@ -130,7 +141,10 @@ class TrainConfig:
     ``batch_size``, ``lr``, ``seed``, ``activity`` (weight of the spike-rate regularizer),
     ``shift`` (augmentation by random translations of up to ``shift`` pixels). Sparsity:
     ``density`` kept by magnitude pruning (``lanes``-balanced when set), then
-    ``finetune_epochs``. Every field is checked; a bad one raises ``ValueError`` (or
+    ``finetune_epochs``. Convolutional front end: ``conv``, one ``(channels, kernel, stride,
+    padding, pool)`` per conv layer (``pool`` 1 = none, else a non-overlapping sum pool of
+    the layer's input), and ``input_shape`` ``(C, H, W)`` of the images (default ``(1, side,
+    side)``). Every field is checked; a bad one raises ``ValueError`` (or
     ``TypeError``) naming it and its allowed range.
     """
 
@@ -155,6 +169,8 @@ class TrainConfig:
     x_bits: int = 8
     v_bits: int = 16
     shift: int = 1
+    conv: tuple = ()
+    input_shape: tuple | None = None
 
     def __post_init__(self):
         set_ = object.__setattr__
@@ -189,6 +205,20 @@ class TrainConfig:
         set_(self, "seed", check_int("seed", self.seed, 0, (1 << 32) - 1))
         set_(self, "x_bits", check_int("x_bits", self.x_bits, *X_BITS_RANGE))
         set_(self, "shift", check_int("shift", self.shift, *SHIFT_RANGE))
+        set_(self, "conv", _check_conv(self.conv))
+        if self.input_shape is not None:
+            if not self.conv:
+                raise ValueError("input_shape is for convolutional networks (give conv too); "
+                                 "a fully connected network takes images as flat vectors")
+            shape = self.input_shape
+            if not isinstance(shape, (tuple, list)) or len(shape) != 3:
+                raise TypeError(f"input_shape must be (channels, height, width) with channels "
+                                f"in [1, {MAX_CHANNELS}] and sides in [1, {MAX_SIDE}], not "
+                                f"{shape!r}")
+            set_(self, "input_shape", tuple(
+                check_int(f"input_shape[{i}]", v, 1, MAX_CHANNELS if i == 0 else MAX_SIDE)
+                for i, v in enumerate(shape)))
+            conv_plan(self, self.input_shape)         # the maps must chain
 
     @property
     def leak(self):
@@ -208,8 +238,57 @@ class TrainConfig:
 
     def as_dict(self):
         """The fields, JSON-ready."""
-        return {name: (list(value) if isinstance(value, tuple) else value)
+        return {name: ([list(v) if isinstance(v, tuple) else v for v in value]
+                       if isinstance(value, tuple) else value)
                 for name, value in self.__dict__.items()}
+
+
+#: The fields of one ``TrainConfig.conv`` entry and their allowed ranges.
+CONV_FIELDS = (("channels", 1, MAX_CHANNELS), ("kernel", 1, MAX_KERNEL),
+               ("stride", 1, MAX_KERNEL), ("padding", 0, MAX_KERNEL - 1),
+               ("pool", 1, MAX_KERNEL))
+
+
+def _check_conv(conv):
+    """``conv`` as a tuple of ``(channels, kernel, stride, padding, pool)`` int tuples."""
+    spelling = "(channels, kernel, stride, padding, pool)"
+    if not isinstance(conv, (tuple, list)):
+        raise TypeError(f"conv must be a tuple of {spelling} tuples, not {conv!r}")
+    layers = []
+    for index, entry in enumerate(conv):
+        if not isinstance(entry, (tuple, list)) or len(entry) != len(CONV_FIELDS):
+            raise TypeError(f"conv[{index}] must be {spelling}, five integers, not {entry!r}")
+        values = tuple(check_int(f"conv[{index}].{name}", value, lo, hi)
+                       for (name, lo, hi), value in zip(CONV_FIELDS, entry))
+        if values[3] > values[1] - 1:
+            raise ValueError(f"conv[{index}].padding = {values[3]} is out of range; allowed "
+                             f"range is [0, {values[1] - 1}] (kernel {values[1]})")
+        layers.append(values)
+    return tuple(layers)
+
+
+def conv_plan(config, input_shape):
+    """The maps of ``config.conv`` on ``input_shape`` ``(C, H, W)``: one ``(pool, geometry)``
+    pair per conv layer (``pool`` a non-overlapping :func:`~spikefab.model.conv.\
+sum_pool_geometry` of the layer's input, or None; ``geometry`` its
+    :class:`~spikefab.model.conv.Conv2dGeometry`). A map that does not chain raises
+    ``ValueError`` naming the conv layer."""
+    plan, shape = [], tuple(input_shape)
+    for index, (channels, kernel, stride, padding, pool) in enumerate(config.conv):
+        try:
+            pooled = None
+            if pool > 1:
+                if min(shape[1:]) < pool:
+                    raise ValueError(f"the pool ({pool}) is larger than the input map "
+                                     f"{shape[0]}x{shape[1]}x{shape[2]}")
+                pooled = sum_pool_geometry(*shape, pool)
+                shape = pooled.out_shape
+            geometry = Conv2dGeometry(*shape, channels, kernel, stride, padding)
+        except ValueError as error:
+            raise ValueError(f"conv[{index}]: {error}") from None
+        plan.append((pooled, geometry))
+        shape = geometry.out_shape
+    return plan
 
 
 # --- the integer forward pass -----------------------------------------------------------------
@@ -227,11 +306,23 @@ def _spike_function(config, surrogate):
     return surrogate.atan(alpha=config.slope)
 
 
-def _dtype(torch, config, sizes):
-    """float32 when every intermediate value is an integer below 2**24 (exact), else float64."""
+def _fan_ins(sizes, plan=()):
+    """The largest number of inputs (spikes, or pooled spike counts counted once per spike)
+    one neuron of each layer sums: ``C_in * kh * kw * (pool window)`` for a conv layer, the
+    previous layer's size for a fully connected one."""
+    conv = [g.in_channels * g.kernel[0] * g.kernel[1]
+            * (1 if pool is None else pool.kernel[0] * pool.kernel[1]) for pool, g in plan]
+    return (*conv, *sizes[len(conv):-1])
+
+
+def _dtype(torch, config, sizes, plan=()):
+    """float32 when every intermediate value is an integer below 2**24 (exact), else float64.
+    ``sizes`` are the layer sizes, input first; ``plan`` the conv layers' maps
+    (:func:`conv_plan`), whose fan-in is their kernel's (times the pool window), not the
+    previous map's size."""
     qmax = (1 << (config.w_bits - 1))
     frac = MUL_FRAC if config.leak["leak"] == "mul" else 0
-    worst = max(sizes[:-1]) * qmax + (1 << (config.v_bits - 1)) * ((1 << frac) + 1)
+    worst = max(_fan_ins(sizes, plan)) * qmax + (1 << (config.v_bits - 1)) * ((1 << frac) + 1)
     return torch.float32 if worst < (1 << 24) else torch.float64
 
 
@@ -255,13 +346,40 @@ def _floor(torch, x):
     return x - x.detach() + torch.floor(x.detach())
 
 
-def _forward(torch, layers, trains, config, spike_fn, dtype):
-    """Run the integer LIF network ``layers`` (``(W_int, theta_int)`` pairs) on ``trains``
-    ``[B, T, N0]``; return ``(counts, spikes)`` with ``spikes`` a list of ``[B, T, N_l]``
-    tensors."""
+def _sum_pool(torch, maps, pool):
+    """The non-overlapping sum pool ``pool`` of ``maps`` ``[B, C, H, W]``: the sum of a
+    reshape (exact; rows and columns beyond the last full window dropped)."""
+    (kh, kw), (oh, ow) = pool.kernel, (pool.out_height, pool.out_width)
+    batch, channels = maps.shape[:2]
+    return maps[:, :, :oh * kh, :ow * kw].reshape(batch, channels, oh, kh, ow, kw).sum((3, 5))
+
+
+def _current(torch, weight, spikes, spec):
+    """The input current of one layer for ``spikes`` ``[..., fan_in]``: ``spikes @ W.T`` for a
+    fully connected layer (``spec`` None); for a conv layer (``spec = (pool, geometry)``,
+    ``weight`` the kernel ``[C_out, C_in, kh, kw]``) the optional sum pool then
+    ``torch.nn.functional.conv2d``, flattened in C, H, W order."""
+    if spec is None:
+        return spikes @ weight.t()
+    pool, geometry = spec
+    lead = spikes.shape[:-1]
+    maps = spikes.reshape(-1, *(pool or geometry).in_shape)
+    if pool is not None:
+        maps = _sum_pool(torch, maps, pool)
+    out = torch.nn.functional.conv2d(maps, weight, stride=geometry.stride,
+                                     padding=geometry.padding)
+    return out.reshape(*lead, -1)
+
+
+def _forward(torch, layers, trains, config, spike_fn, dtype, plan=()):
+    """Run the integer LIF network ``layers`` (``(W_int, theta_int)`` pairs; a conv layer's
+    ``W_int`` is its kernel) on ``trains`` ``[B, T, N0]``; return ``(counts, spikes)`` with
+    ``spikes`` a list of ``[B, T, N_l]`` tensors. ``plan`` (:func:`conv_plan`) gives the maps
+    of the first ``len(plan)`` layers, which are convolutional."""
     leak = config.leak
     weights = [w.to(dtype) for w, _ in layers]
     thetas = [float(theta) for _, theta in layers]
+    specs = list(plan) + [None] * (len(layers) - len(plan))
     lo, hi = -(1 << (config.v_bits - 1)), (1 << (config.v_bits - 1)) - 1
     batch, steps, _ = trains.shape
 
@@ -272,29 +390,36 @@ def _forward(torch, layers, trains, config, spike_fn, dtype):
             return _floor(torch, v * leak["m"] / (1 << leak["f"]))
         return v
 
-    first = trains @ weights[0].t()                          # [B, T, N1]: all steps at once
-    v = [torch.zeros(batch, w.shape[0], dtype=dtype) for w in weights]
-    r = [torch.zeros(batch, w.shape[0], dtype=dtype) for w in weights]
-    out = [[] for _ in weights]
-    for t in range(steps):
-        s = None
-        for index, w in enumerate(weights):
-            theta = thetas[index]
-            current = first[:, t] if index == 0 else s @ w.t()
-            if config.timing == "immediate":
-                u = torch.clamp(leak_fn(v[index]) + current, lo, hi)
-                s = spike_fn((u - theta) / theta).to(dtype)
-                fired = s.detach()
-                v[index] = u - fired * theta if config.reset == "subtract" else u * (1 - fired)
-            else:
-                if config.reset == "subtract":
-                    u = torch.clamp(leak_fn(v[index]) + current - r[index] * theta, lo, hi)
+    # NNPACK (which torch may pick for float32 conv2d) uses Winograd / FFT transforms: not
+    # exact for integers. oneDNN's direct convolution and im2col + GEMM are.
+    with torch.backends.nnpack.flags(enabled=False):
+        first = _current(torch, weights[0], trains, specs[0])   # [B, T, N1]: all steps at once
+        sizes = [first.shape[-1]] + [
+            w.shape[0] if spec is None else spec[1].n_outputs
+            for w, spec in zip(weights[1:], specs[1:])]
+        v = [torch.zeros(batch, n, dtype=dtype) for n in sizes]
+        r = [torch.zeros(batch, n, dtype=dtype) for n in sizes]
+        out = [[] for _ in weights]
+        for t in range(steps):
+            s = None
+            for index, w in enumerate(weights):
+                theta = thetas[index]
+                current = first[:, t] if index == 0 else _current(torch, w, s, specs[index])
+                if config.timing == "immediate":
+                    u = torch.clamp(leak_fn(v[index]) + current, lo, hi)
+                    s = spike_fn((u - theta) / theta).to(dtype)
+                    fired = s.detach()
+                    v[index] = u - fired * theta if config.reset == "subtract" else \
+                        u * (1 - fired)
                 else:
-                    u = torch.clamp(leak_fn(v[index]) * (1 - r[index]) + current, lo, hi)
-                s = spike_fn((u - theta) / theta).to(dtype)
-                v[index] = u
-            r[index] = s.detach()
-            out[index].append(s)
+                    if config.reset == "subtract":
+                        u = torch.clamp(leak_fn(v[index]) + current - r[index] * theta, lo, hi)
+                    else:
+                        u = torch.clamp(leak_fn(v[index]) * (1 - r[index]) + current, lo, hi)
+                    s = spike_fn((u - theta) / theta).to(dtype)
+                    v[index] = u
+                r[index] = s.detach()
+                out[index].append(s)
     spikes = [torch.stack(layer, dim=1) for layer in out]
     return spikes[-1].sum(dim=1), spikes
 
@@ -348,14 +473,16 @@ class TrainedSNN:
         trains = np.asarray(trains)
         if trains.ndim == 2:
             trains = trains[None]
-        dtype = _dtype(torch, self.config, self.network.shape)
+        plan = _network_plan(self.network)
+        dtype = _dtype(torch, self.config, self.network.shape, plan)
         weights = [torch.tensor(w) for w in self.weights]
         masks = [None if m is None else torch.tensor(m, dtype=w.dtype)
                  for m, w in zip(self.masks, weights)]
         with torch.no_grad():
             integers = [_quantize(torch, w, m, self.config) for w, m in zip(weights, masks)]
             _, spikes = _forward(torch, integers, torch.tensor(trains, dtype=dtype),
-                                 self.config, _spike_function(self.config, surrogate), dtype)
+                                 self.config, _spike_function(self.config, surrogate), dtype,
+                                 plan)
         return [s.numpy().astype(bool) for s in spikes]
 
     def predict(self, images):
@@ -376,7 +503,13 @@ class TrainedSNN:
         NIR export needs; ``reset_mechanism`` = ``reset``; ``reset_delay`` for ``delayed``
         timing; ``init_hidden=True``; the last one ``output=True``). snnTorch leaks by
         ``beta * v`` in floating point, so it equals the golden model exactly only where the
-        leak does (``beta`` = 1 or 0, or no membrane that the leak must round)."""
+        leak does (``beta`` = 1 or 0, or no membrane that the leak must round). A network
+        with conv layers (``config.conv``) is refused: write it with
+        :func:`spikefab.model.nir_io.to_nir` instead."""
+        if self.config.conv:
+            raise ValueError("snntorch_module builds Linear + Leaky layers only; this network "
+                             "has convolutional layers (config.conv): export it with "
+                             "spikefab.model.nir_io.to_nir instead")
         torch, _ = _libraries()
         snntorch = need("snntorch", "snntorch_module", extra="train")
         beta = self.config.hardware_beta
@@ -429,11 +562,31 @@ def _check_data(images, labels, x_bits):
     return values, labels.astype(np.int64)
 
 
-def _network(config, layers):
-    """The :class:`Network` of ``(W_int, theta_int)`` pairs (tensors and ints)."""
-    return Network([Layer(np.round(w.detach().numpy()).astype(np.int64), theta=theta,
-                          w_bits=config.w_bits, v_bits=config.v_bits, reset=config.reset,
-                          timing=config.timing, **config.leak) for w, theta in layers])
+def _network(config, layers, plan=()):
+    """The :class:`Network` of ``(W_int, theta_int)`` pairs (tensors and ints): a
+    :class:`~spikefab.model.conv.ConvLayer` for each conv layer of ``plan``
+    (:func:`conv_plan`; its ``W_int`` is the kernel), a :class:`Layer` for the rest."""
+    built = []
+    for index, (w, theta) in enumerate(layers):
+        integers = np.round(w.detach().numpy()).astype(np.int64)
+        neuron = dict(theta=theta, w_bits=config.w_bits, v_bits=config.v_bits,
+                      reset=config.reset, timing=config.timing, **config.leak)
+        if index < len(plan):
+            pool, geometry = plan[index]
+            built.append(ConvLayer(kernel=integers, geometry=geometry, pool=pool, **neuron))
+        else:
+            built.append(Layer(integers, **neuron))
+    return Network(built)
+
+
+def _network_plan(network):
+    """The ``(pool, geometry)`` of the network's leading ConvLayers (:func:`conv_plan`)."""
+    plan = []
+    for layer in network:
+        if not isinstance(layer, ConvLayer):
+            break
+        plan.append((layer.pool, layer.geometry))
+    return plan
 
 
 def train_snn(images, labels, config=TrainConfig(), *, progress=True, test=None, classes=None):
@@ -457,7 +610,22 @@ def train_snn(images, labels, config=TrainConfig(), *, progress=True, test=None,
     if config.shift and side * side != inputs:
         raise ValueError(f"shift = {config.shift} needs square images; {inputs} inputs are "
                          f"not a square (use shift = 0)")
-    sizes = (inputs, *config.hidden, classes)
+    plan = ()
+    if config.conv:
+        shape = config.input_shape
+        if shape is None:
+            if side * side != inputs:
+                raise ValueError(f"conv needs input_shape (channels, height, width): {inputs} "
+                                 f"inputs are not a square image")
+            shape = (1, side, side)
+        elif math.prod(shape) != inputs:
+            raise ValueError(f"input_shape {shape} has {math.prod(shape)} inputs; the images "
+                             f"have {inputs}")
+        if config.shift and shape[0] != 1:
+            raise ValueError(f"shift = {config.shift} translates single-channel images; "
+                             f"input_shape {shape} has {shape[0]} channels (use shift = 0)")
+        plan = conv_plan(config, shape)
+    sizes = (inputs, *(g.n_outputs for _, g in plan), *config.hidden, classes)
     began = time.perf_counter()
 
     threads = torch.get_num_threads()
@@ -465,9 +633,15 @@ def train_snn(images, labels, config=TrainConfig(), *, progress=True, test=None,
     try:
         torch.manual_seed(config.seed)
         rng = np.random.default_rng(config.seed)
-        dtype = _dtype(torch, config, sizes)
+        dtype = _dtype(torch, config, sizes, plan)
         weights = []
-        for fan_in, neurons in zip(sizes[:-1], sizes[1:]):
+        for _, geometry in plan:
+            shape = (geometry.out_channels, geometry.in_channels, *geometry.kernel)
+            w = torch.empty(shape, dtype=torch.float32)
+            bound = 1 / math.sqrt(math.prod(shape[1:]))   # torch.nn.Conv2d's default
+            torch.nn.init.uniform_(w, -bound, bound)
+            weights.append(torch.nn.Parameter(w))
+        for fan_in, neurons in zip(sizes[len(plan):-1], sizes[len(plan) + 1:]):
             w = torch.empty(neurons, fan_in, dtype=torch.float32)
             bound = 1 / math.sqrt(fan_in)     # torch.nn.Linear's default (kaiming, a = sqrt 5)
             torch.nn.init.uniform_(w, -bound, bound)
@@ -492,9 +666,13 @@ def train_snn(images, labels, config=TrainConfig(), *, progress=True, test=None,
             for phase, count in phases:
                 if phase == "finetune":
                     masks = []
-                    for w, neurons in zip(weights, sizes[1:]):
+                    for index, (w, neurons) in enumerate(zip(weights, sizes[1:])):
                         lanes = None if config.lanes is None else min(config.lanes, neurons)
-                        kept = prune(w.detach().numpy(), config.density, lanes=lanes) != 0
+                        matrix = w.detach().numpy()
+                        if index < len(plan):      # a kernel: global, by magnitude
+                            matrix, lanes = matrix.reshape(len(matrix), -1), None
+                        kept = (prune(matrix, config.density, lanes=lanes) != 0).reshape(
+                            w.shape)
                         masks.append(torch.tensor(kept, dtype=torch.float32))
                     with torch.no_grad():
                         for w, m in zip(weights, masks):
@@ -515,7 +693,7 @@ def train_snn(images, labels, config=TrainConfig(), *, progress=True, test=None,
                         trains = (x[rows, None, :] > u[None]).to(dtype)
                         target = all_labels[order[rows]]
                         counts, spikes = _forward(torch, integers(), trains, config, spike_fn,
-                                                  dtype)
+                                                  dtype, plan)
                         rate = torch.stack([s.mean() for s in spikes])
                         loss = torch.nn.functional.cross_entropy(counts, target)
                         if config.activity:
@@ -534,7 +712,7 @@ def train_snn(images, labels, config=TrainConfig(), *, progress=True, test=None,
                              "spike_rate": [float(r) for r in rates / n],
                              "seconds": round(time.perf_counter() - start, 2)}
                     if test is not None:
-                        network = _network(config, integers())
+                        network = _network(config, integers(), plan)
                         entry["test_accuracy"] = float(
                             (golden_predictions(network, test[0], config.steps,
                                                 x_bits=config.x_bits)[0]
@@ -546,7 +724,7 @@ def train_snn(images, labels, config=TrainConfig(), *, progress=True, test=None,
                                  + (f", test accuracy {entry['test_accuracy']:.1%}"
                                     if "test_accuracy" in entry else ""))
         with torch.no_grad():
-            network = _network(config, integers())
+            network = _network(config, integers(), plan)
         return TrainedSNN(config=config, network=network, history=history,
                           weights=[w.detach().numpy().copy() for w in weights],
                           masks=[None if m is None else m.numpy().copy() for m in masks],

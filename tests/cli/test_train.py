@@ -4,6 +4,7 @@ and the report, as a user runs it; bad flags are refused naming the flag."""
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -79,7 +80,76 @@ def test_bad_combinations_are_refused(tmp_path):
                    str(tmp_path))
 
 
+def test_train_conv_through_the_console_script(tmp_path):
+    """``spikefab train --conv`` as a user runs it, from a folder of their own with a
+    relative --out: the network holds a ConvLayer, the report names it, model.nir reads
+    back as the same network."""
+    pytest.importorskip("nir")
+    from spikefab.model.conv import ConvLayer
+    process = subprocess.run(
+        [str(Path(sys.prefix) / "bin" / "spikefab"), "train", "--dataset", "digits", "--conv",
+         "4:3:1:1:1", "--hidden", "32", "--epochs", "2", "--steps", "8", "--out", "run"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert process.returncode == 0, process.stderr[-3000:]
+    assert "Traceback" not in process.stderr
+    out = tmp_path / "run"
+    network = Network.load(out / "network.npz")
+    first = network[0]
+    assert isinstance(first, ConvLayer) and not isinstance(network[1], ConvLayer)
+    assert first.kernel.shape == (4, 1, 3, 3) and first.pool is None
+    assert (first.in_map, first.out_map) == ((1, 8, 8), (4, 8, 8))
+    assert network.shape == (64, 256, 32, 10)
+    report = json.loads((out / "report.json").read_text())
+    assert report["conv_layers"] == [{"channels": 4, "kernel": [3, 3], "stride": [1, 1],
+                                      "padding": [1, 1], "pool": 1, "in_map": [1, 8, 8],
+                                      "pooled_map": [1, 8, 8], "out_map": [4, 8, 8]}]
+    assert report["config"]["conv"] == [[4, 3, 1, 1, 1]]
+    assert [layer["kind"] for layer in report["layers"]] == ["conv", "dense", "dense"]
+    markdown = (out / "report.md").read_text()
+    assert "| 1 | 4 | 3x3 | 1x1 | 1x1 | none | 1x8x8 | 1x8x8 | 4x8x8 |" in markdown
+    # the reported accuracy is the golden model's on the saved network
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+    x, y = load_digits(return_X_y=True)
+    _, x_test, _, y_test = train_test_split(np.round(x * 255 / 16).astype(np.int64), y,
+                                            test_size=0.2, random_state=0, stratify=y)
+    result = simulate(network, encode_rate(x_test, 8))
+    assert report["accuracy"]["test"] == np.mean(result.predicted == y_test)
+    from spikefab.model.nir_io import from_nir
+    imported = from_nir(out / "model.nir")
+    imported = getattr(imported, "network", imported)
+    assert isinstance(imported[0], ConvLayer)
+    for ours, theirs in zip(network, imported):
+        assert np.array_equal(ours.weights, theirs.weights) and ours.theta == theirs.theta
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--conv", "4:3:1:1"], "argument --conv: '4:3:1:1' is not "
+                            "channels:kernel:stride:padding:pool"),
+    (["--conv", "4:3:x:1:1"], "argument --conv: '4:3:x:1:1' is not"),
+    (["--conv", "0:3:1:1:1"], "argument --conv: 0:3:1:1:1: channels 0 is out of range; "
+                              "allowed range is [1, 4096]"),
+    (["--conv", "4:3:1:3:1"], "argument --conv: 4:3:1:3:1: padding 3 is out of range; "
+                              "allowed range is [0, 2]"),
+    (["--conv", "4:3:1:1:0"], "argument --conv: 4:3:1:1:0: pool 0 is out of range"),
+    (["--conv"], "argument --conv: expected at least one argument"),
+])
+def test_bad_conv_flags_are_refused_naming_the_flag(capsys, argv, message):
+    with pytest.raises(SystemExit) as exit_:
+        spikefab(*argv)
+    assert exit_.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_conv_that_does_not_fit_the_images_is_one_error_line(tmp_path):
+    with pytest.raises(SystemExit, match=r"error: conv\[1\]: the pool \(16\) is larger than "
+                                         r"the input map 4x8x8"):
+        spikefab("--dataset", "digits", "--conv", "4:3:1:1:1", "4:3:1:1:16", "--epochs", "1",
+                 "--out", str(tmp_path))
+
+
 def test_module_runs_as_a_script(tmp_path):
     process = subprocess.run([sys.executable, "-m", "spikefab.cli.train", "--help"],
                              capture_output=True, text=True, timeout=120)
     assert process.returncode == 0 and "--finetune-epochs" in process.stdout
+    assert "--conv C:K:S:P:POOL" in process.stdout

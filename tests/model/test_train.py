@@ -275,6 +275,134 @@ def test_snntorch_module_is_the_network(digits, reset, timing):
         assert torch.equal(leaky.beta, torch.full_like(leaky.beta, 230 / 256))
 
 
+# --- convolutional networks ---------------------------------------------------------------------
+
+DIGITS_CNN = ((4, 3, 1, 1, 1), (8, 3, 1, 1, 2))     # 1x8x8 -> 4x8x8 -> pool 2 -> 8x4x4
+
+
+def test_conv_network_trains_and_equals_the_golden_model(digits):
+    """A conv front end (two conv layers, a sum pool before the second) trains above chance,
+    and its eval forward pass is the golden model's, spike for spike, in every layer."""
+    from spikefab.model.conv import ConvLayer, conv2d_matrix, sum_pool_matrix
+    x, y = digits
+    config = TrainConfig(conv=DIGITS_CNN, hidden=(32,), steps=8, epochs=3, batch_size=32,
+                         lr=5e-3, shift=0)
+    trained = train_snn(x[:1200], y[:1200], config, progress=False)
+    network = trained.network
+    assert [type(layer) for layer in network][:2] == [ConvLayer, ConvLayer]
+    assert not any(isinstance(layer, ConvLayer) for layer in network[2:])
+    first, second = network[0], network[1]
+    assert first.in_map == (1, 8, 8) and first.out_map == (4, 8, 8)
+    assert second.pool is not None and second.pool.kernel == (2, 2)
+    assert second.in_map == (4, 8, 8) and second.out_map == (8, 4, 4)
+    assert network.shape == (64, 256, 128, 32, 10)
+    # the kernels are the trained float kernels quantized at one scale per layer
+    for layer, w in zip(network[:2], trained.weights[:2]):
+        assert w.shape == layer.kernel.shape
+        scale = (2 ** (layer.w_bits - 1) - 1) / np.abs(w).max()
+        assert np.array_equal(layer.kernel, np.clip(np.round(w * scale), -8, 7))
+        assert layer.theta == max(1, round(scale))
+    assert np.array_equal(second.weights,
+                          conv2d_matrix(second.kernel, second.geometry)
+                          @ sum_pool_matrix(second.pool))
+    trains = encode_rate(x[1200:1500], config.steps)
+    golden = simulate(network, trains)
+    ours = trained.forward_spikes(trains)
+    assert len(ours) == len(golden.spikes) == 4
+    for layer, (a, b) in enumerate(zip(ours, golden.spikes)):
+        assert a.shape == b.shape
+        assert np.array_equal(a, b), f"layer {layer}: {np.sum(a != b)} spikes differ"
+        assert 0 < b.mean() < 1, layer               # neurons fire and rest in every layer
+    accuracy = trained.accuracy(x[1200:1500], y[1200:1500])
+    assert accuracy == np.mean(ours[-1].sum(axis=1).argmax(axis=1) == y[1200:1500])
+    assert accuracy == np.mean(golden.predicted == y[1200:1500])
+    assert accuracy > 0.5, accuracy                   # chance is 0.1
+
+
+@pytest.mark.parametrize("changes", [
+    dict(reset="zero", timing="immediate", beta=0.9, leak_mode="mul", v_bits=8),
+    dict(conv=((3, 3, 2, 0, 1), (5, 2, 1, 1, 1)), density=0.5, lanes=4, v_bits=8),
+    dict(conv=((6, 3, 1, 1, 2),), input_shape=(1, 8, 8), w_bits=6, v_bits=30),
+])
+def test_conv_eval_forward_equals_golden_model(digits, changes):
+    """Leak, reset, timing, saturation, strides, pooling the raw image, pruning, float64."""
+    x, y = digits
+    config = tiny(**{"conv": ((4, 3, 1, 1, 2),), "hidden": (12,), "epochs": 2, **changes})
+    trained = train_snn(x[:160], y[:160], config, progress=False)
+    trains = encode_rate(x[200:320], config.steps)
+    golden = simulate(trained.network, trains)
+    for layer, (a, b) in enumerate(zip(trained.forward_spikes(trains), golden.spikes)):
+        assert np.array_equal(a, b), f"layer {layer}: {np.sum(a != b)} spikes differ"
+    assert 0 < golden.spikes[0].mean() < 1
+    if config.density < 1:
+        kernel, mask = trained.network[0].kernel, trained.masks[0]
+        assert np.array_equal(kernel != 0, mask != 0)
+        assert np.count_nonzero(kernel) == round(0.5 * kernel.size)
+
+
+def test_dtype_bound_covers_the_conv_fan_in():
+    """A conv layer sums C_in * kh * kw * (pool window) inputs: the float32 bound counts it."""
+    from spikefab.model.train import _dtype, conv_plan
+    config = TrainConfig(conv=((8, 5, 1, 2, 4),), w_bits=16, v_bits=8, input_shape=(64, 32, 32))
+    plan = conv_plan(config, config.input_shape)
+    # 64 * 25 * 16 = 25,600 inputs of magnitude 2**15: 2**24 would be exceeded
+    assert _dtype(torch, config, (65536, 8 * 8 * 8, 10), plan) == torch.float64
+    narrow = TrainConfig(conv=((8, 3, 1, 1, 1),), w_bits=4, v_bits=16, input_shape=(2, 8, 8))
+    assert _dtype(torch, narrow, (128, 512, 10), conv_plan(narrow, (2, 8, 8))) == \
+        torch.float32
+
+
+def test_conv_snntorch_module_is_refused_by_name(digits):
+    x, y = digits
+    trained = train_snn(x[:32], y[:32], tiny(conv=((2, 3, 1, 1, 1),)), progress=False)
+    with pytest.raises(ValueError, match="convolutional layers.*to_nir"):
+        trained.snntorch_module()
+
+
+@pytest.mark.parametrize("changes, error, message", [
+    (dict(conv=((0, 3, 1, 1, 1),)), ValueError,
+     r"conv\[0\].channels = 0 is out of range; allowed range is \[1, 4096\]"),
+    (dict(conv=((4, 3, 1, 1, 1), (4, 65, 1, 1, 1))), ValueError,
+     r"conv\[1\].kernel = 65 is out of range; allowed range is \[1, 64\]"),
+    (dict(conv=((4, 3, 0, 1, 1),)), ValueError, r"conv\[0\].stride = 0 is out of range"),
+    (dict(conv=((4, 3, 1, 3, 1),)), ValueError,
+     r"conv\[0\].padding = 3 is out of range; allowed range is \[0, 2\]"),
+    (dict(conv=((4, 3, 1, 1, 0),)), ValueError,
+     r"conv\[0\].pool = 0 is out of range; allowed range is \[1, 64\]"),
+    (dict(conv=((4, 3, 1),)), TypeError, r"conv\[0\] must be \(channels, kernel, stride, "
+                                         r"padding, pool\)"),
+    (dict(conv=((4, 3, 1, 1, 1.5),)), TypeError, r"conv\[0\].pool must be an integer"),
+    (dict(conv="4:3"), TypeError, r"conv must be a tuple"),
+    (dict(input_shape=(1, 8, 8)), ValueError, r"input_shape is for convolutional networks"),
+    (dict(conv=((4, 3, 1, 1, 1),), input_shape=(1, 8)), TypeError,
+     r"input_shape must be \(channels, height, width\)"),
+    (dict(conv=((4, 3, 1, 1, 1),), input_shape=(0, 8, 8)), ValueError,
+     r"input_shape\[0\] = 0 is out of range; allowed range is \[1, 4096\]"),
+    (dict(conv=((4, 3, 1, 1, 1), (4, 3, 1, 0, 4)), input_shape=(1, 8, 8)), ValueError,
+     r"conv\[1\]: the kernel \(3\) is larger than the padded input"),
+    (dict(conv=((4, 3, 1, 1, 16),), input_shape=(1, 8, 8)), ValueError,
+     r"conv\[0\]: the pool \(16\) is larger than the input map 1x8x8"),
+])
+def test_bad_conv_config_is_refused(changes, error, message):
+    with pytest.raises(error, match=message):
+        TrainConfig(**changes)
+
+
+def test_conv_input_must_match_the_images(digits):
+    x, y = digits
+    with pytest.raises(ValueError, match=r"input_shape \(1, 4, 4\) has 16 inputs; the images "
+                                         r"have 64"):
+        train_snn(x[:8], y[:8], tiny(conv=((2, 3, 1, 1, 1),), input_shape=(1, 4, 4)),
+                  progress=False)
+    with pytest.raises(ValueError, match="conv needs input_shape"):
+        train_snn(x[:8, :60], y[:8], tiny(conv=((2, 3, 1, 1, 1),)), progress=False)
+    with pytest.raises(ValueError, match="shift = 1 translates single-channel images"):
+        train_snn(x[:8], y[:8], tiny(conv=((2, 3, 1, 1, 1),), input_shape=(4, 4, 4),
+                                     shift=1), progress=False)
+    assert train_snn(x[:8], y[:8], tiny(conv=((2, 3, 1, 1, 1),), input_shape=(4, 4, 4)),
+                     progress=False).network[0].in_map == (4, 4, 4)
+
+
 # --- bad input ------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("field, value, message", [
