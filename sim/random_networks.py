@@ -11,6 +11,8 @@ Everything is drawn from a NumPy ``Generator`` the caller owns, so a check that 
   largest current, or small under ``stress``), bias in 30 % of layers, leak parameters with
   their edge values (``k = 0``, ``k = v_bits - 1``, ``m = 0``, ``m = 2^f``) in 15 % each;
 * :func:`random_network` — layers of given sizes and neuron modes;
+* :func:`random_conv_network` — convolutional layers (docs/design.md §12: kernel, stride,
+  padding, an input sum pool, channel bias) on a small map, then a fully connected readout;
 * :func:`random_lanes`, :func:`random_depth`, :func:`random_config` — the hardware;
 * :func:`random_trains`, :func:`random_sample` — inputs at an activity or in an activity bin;
 * :func:`random_case` — all of it at once: ``(network, config, trains)``.
@@ -29,8 +31,9 @@ from spikefab.model import (FORMATS, LEAK_MODES, RESET_MECHANISMS, RESET_TIMINGS
                             HardwareConfig, Layer, LayerConfig, Network, signed_range)
 
 __all__ = ["DENSITIES", "DEPTH_KINDS", "LANE_KINDS", "MAX_PARALLEL", "NEURON_MODES",
-           "random_case", "random_config", "random_depth", "random_lanes", "random_layer",
-           "random_network", "random_sample", "random_trains", "random_weights"]
+           "random_case", "random_config", "random_conv_network", "random_depth",
+           "random_lanes", "random_layer", "random_network", "random_sample", "random_trains",
+           "random_weights"]
 
 #: Every (leak, reset, timing) combination.
 NEURON_MODES = tuple(itertools.product(LEAK_MODES, RESET_MECHANISMS, RESET_TIMINGS))
@@ -120,6 +123,55 @@ def random_network(rng, sizes, modes=None, **layer_options):
         modes = [NEURON_MODES[int(rng.integers(len(NEURON_MODES)))] for _ in range(count)]
     return Network([random_layer(rng, fan_in, n, mode, **layer_options)
                     for fan_in, n, mode in zip(sizes, sizes[1:], modes)])
+
+
+def random_conv_network(rng, *, channels=(1, 3), side=(5, 9), conv_layers=(1, 2),
+                        outputs=(2, 6), w_bits=(3, 6), modes=None):
+    """A random convolutional :class:`~spikefab.model.Network`: a ``C × side × side`` input,
+    ``conv_layers`` :class:`~spikefab.model.conv.ConvLayer` (1–4 channels, kernel 1–4,
+    stride 1–3, padding up to ``kernel - 1``, a non-overlapping input pool of 2 in a third of
+    the layers after the first when the map allows, a channel bias in 30 %), then a fully
+    connected readout of ``outputs`` neurons. Ranges are inclusive ``(lo, hi)``; weights are
+    mostly excitatory and thresholds low, so spikes usually reach the readout (11 of the first
+    12 seeds). ``modes``: one
+    ``(leak, reset, timing)`` per layer (default drawn from :data:`NEURON_MODES`)."""
+    from spikefab.model.conv import Conv2dGeometry, ConvLayer, sum_pool_geometry
+    count = _range(rng, conv_layers)
+    if modes is None:
+        modes = [NEURON_MODES[int(rng.integers(len(NEURON_MODES)))] for _ in range(count + 1)]
+    c, h = _range(rng, channels), _range(rng, side)
+    w = h
+    layers = []
+    for index in range(count):
+        pool = None
+        if index and h >= 4 and w >= 4 and rng.random() < 1 / 3:
+            pool = sum_pool_geometry(c, h, w, 2)
+            h, w = pool.out_height, pool.out_width
+        kernel = int(rng.integers(1, min(4, h, w) + 1))
+        stride = int(rng.integers(1, 4))
+        padding = int(rng.integers(0, kernel))
+        c_out = int(rng.integers(1, 5))
+        geometry = Conv2dGeometry(c, h, w, c_out, kernel, stride, padding)
+        bits = _range(rng, w_bits)
+        _, hi = signed_range(bits)
+        v_bits = int(rng.integers(bits + 4, bits + 12))
+        weights = rng.integers(-(hi // 3), hi + 1, (c_out, c, kernel, kernel))
+        theta = int(rng.integers(1, max(2, hi * kernel // 2)))
+        bias = rng.integers(-1, 2, c_out) if rng.random() < 0.3 else None
+        leak, reset, timing = modes[index]
+        params = {"shift": {"k": int(rng.integers(1, 4))},
+                  "mul": {"f": 4, "m": int(rng.integers(8, 17))}}.get(leak, {})
+        layers.append(ConvLayer(kernel=weights, geometry=geometry, theta=theta, pool=pool,
+                                channel_bias=bias, w_bits=bits, v_bits=v_bits, leak=leak,
+                                reset=reset, timing=timing, **params))
+        if index == 0:
+            first_map = (c, geometry.height, geometry.width)
+        c, h, w = geometry.out_shape
+    readout = random_layer(rng, c * h * w, _range(rng, outputs), modes[count], stress=True,
+                           w_bits=w_bits, v_bits=(8, 16))
+    network = Network(layers + [readout])
+    assert network.n_inputs == int(np.prod(first_map))
+    return network
 
 
 def random_lanes(rng, kind, neurons):

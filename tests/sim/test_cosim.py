@@ -50,6 +50,24 @@ def test_a_conv_network_runs_bit_exact_on_the_unrolled_baseline(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("seed", [11, 12, 13])
+def test_random_conv_networks_on_verilator(tmp_path, seed):
+    """Random convolutional networks (sim.random_networks.random_conv_network: kernels,
+    strides, paddings, input pools, channel biases, every neuron mode) on random hardware
+    configurations, as the unrolled baseline: RTL = golden model = cycle model."""
+    from spikefab.sim.cosim import mismatches
+    from spikefab.sim.random_networks import random_config, random_conv_network
+    rng = np.random.default_rng(seed)
+    network = random_conv_network(rng)
+    config = random_config(rng, network)
+    trains = rng.random((3, 10, network.n_inputs)) < 0.4
+    run = run_accelerator(network, config, trains, backend="verilator", build_dir=tmp_path)
+    problems, golden = mismatches(network, config, trains, run)
+    assert problems == []
+    assert all(s.sum() > 0 for s in golden.spikes)         # every layer spiked
+
+
+@pytest.mark.slow
 def test_a_few_hundred_neurons_on_verilator_with_relative_paths(tmp_path, monkeypatch):
     """The API as a user calls it from their project folder: a relative build folder and a
     relative waveform path (the cocotb test itself runs inside the build folder)."""

@@ -93,3 +93,24 @@ def test_samples_fall_in_their_activity_bin(target, lo, hi):
 def test_trains_have_the_asked_activity():
     trains = random_trains(np.random.default_rng(0), 4, 50, 100, 0.3)
     assert trains.shape == (4, 50, 100) and abs(trains.mean() - 0.3) < 0.02
+
+
+def test_random_conv_networks_chain_their_maps_and_spike():
+    """random_conv_network draws valid conv networks (maps chain, every kind of layer the
+    generator promises appears over a few seeds) whose layers nearly always all spike on dense
+    input (a readout of one input and a high threshold may stay silent)."""
+    from spikefab.model import simulate
+    from spikefab.model.conv import ConvLayer
+    from spikefab.sim.random_networks import random_conv_network
+    pools = strides = paddings = lively = 0
+    for seed in range(12):
+        rng = np.random.default_rng(seed)
+        network = random_conv_network(rng)
+        convs = [layer for layer in network if isinstance(layer, ConvLayer)]
+        assert 1 <= len(convs) <= 2 and not isinstance(network[-1], ConvLayer)
+        pools += sum(layer.pool is not None for layer in convs)
+        strides += sum(layer.geometry.stride != (1, 1) for layer in convs)
+        paddings += sum(layer.geometry.padding != (0, 0) for layer in convs)
+        result = simulate(network, rng.random((2, 10, network.n_inputs)) < 0.4)
+        lively += all(s.sum() > 0 for s in result.spikes)
+    assert pools and strides and paddings and lively >= 9
