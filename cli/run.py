@@ -50,16 +50,14 @@ def run(args):
 def counters_table(counters):
     """The device's ``COUNTERS`` (:meth:`~spikefab.boards.host.Device.counters`) as a table
     a person reads: one row per layer, then the flags."""
-    rows = [("layer", "events", "weight words", "synaptic updates", "busy cycles",
-             "stall cycles", "queue high-water")]
-    for index, (layer, high) in enumerate(zip(counters["layers"], counters["high_water"])):
-        rows.append((str(index + 1), *(f"{layer[name]:,}" for name in (
-            "events", "words", "synaptic_updates", "busy", "stall")), f"{high:,}"))
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    lines = ["device counters:"] + ["  " + "  ".join(
-        cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths)))
-        for row in rows]
-    lines.append(f"  error flag {'set' if counters['error'] else 'clear'}; "
-                 f"{'idle' if counters['idle'] else 'busy'}; a sample is "
-                 f"{'open' if counters['sample_open'] else 'not open'}")
-    return "\n".join(lines)
+    from spikefab.studies.report import table
+    rows = [(index + 1, *(f"{layer[name]:,}" for name in (
+                "events", "words", "synaptic_updates", "busy", "stall")), f"{high:,}")
+            for index, (layer, high) in enumerate(zip(counters["layers"],
+                                                      counters["high_water"]))]
+    header = ("layer", "events", "weight words", "synaptic updates", "busy cycles",
+              "stall cycles", "queue high-water")
+    flags = (f"error flag {'set' if counters['error'] else 'clear'}; "
+             f"{'idle' if counters['idle'] else 'busy'}; a sample is "
+             f"{'open' if counters['sample_open'] else 'not open'}")
+    return "\n".join(["device counters:", table(header, rows), flags])

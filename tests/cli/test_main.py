@@ -16,6 +16,16 @@ from spikefab.cli import extras, main
 SPIKEFAB = Path(sys.prefix) / "bin" / "spikefab"
 
 
+def stand_in(monkeypatch, run, *, out=False):
+    """Put a stand-in for ``spikefab verilog`` that does ``run(args)`` (with an ``--out``
+    option when ``out``) in front of :func:`main`."""
+    def add_arguments(parser):
+        if out:
+            parser.add_argument("--out")
+    monkeypatch.setitem(sys.modules, "spikefab.cli.verilog",
+                        types.SimpleNamespace(add_arguments=add_arguments, run=run))
+
+
 def _last_line(exit_):
     return str(exit_.value.code).strip().splitlines()[-1]
 
@@ -88,8 +98,7 @@ def test_a_module_missing_later_is_named_by_its_extra(monkeypatch, module, extra
     def run(args):
         raise ModuleNotFoundError(f"No module named {module!r}", name=module)
     monkeypatch.setattr(extras, "needed_extras", lambda command, args: [])
-    monkeypatch.setitem(sys.modules, "spikefab.cli.verilog",
-                        types.SimpleNamespace(add_arguments=lambda p: p, run=run))
+    stand_in(monkeypatch, run)
     with pytest.raises(SystemExit) as exit_:
         main(["verilog"])
     line = _last_line(exit_)
@@ -103,8 +112,7 @@ def test_an_unrelated_import_error_is_not_disguised(monkeypatch):
     a traceback."""
     def run(args):
         raise ModuleNotFoundError("No module named 'spikefab.nothing'", name="spikefab.nothing")
-    monkeypatch.setitem(sys.modules, "spikefab.cli.verilog",
-                        types.SimpleNamespace(add_arguments=lambda p: p, run=run))
+    stand_in(monkeypatch, run)
     with pytest.raises(ModuleNotFoundError):
         main(["verilog"])
 
@@ -115,9 +123,7 @@ def test_a_failed_command_leaves_no_empty_output_folder(tmp_path, monkeypatch):
     def run(args):
         (Path(args.out) / "sub").mkdir(parents=True)
         raise SystemExit("error: failed on purpose")
-    monkeypatch.setitem(sys.modules, "spikefab.cli.verilog",
-                        types.SimpleNamespace(
-                            add_arguments=lambda p: p.add_argument("--out"), run=run))
+    stand_in(monkeypatch, run, out=True)
     monkeypatch.chdir(tmp_path)
     with pytest.raises(SystemExit):
         main(["verilog", "--out", "build/deep/x"])
@@ -134,9 +140,7 @@ def test_a_failed_command_keeps_what_it_wrote(tmp_path, monkeypatch):
         Path(args.out).mkdir(parents=True)
         (Path(args.out) / "failing-network.npz").write_text("replay me")
         raise SystemExit("error: failed on purpose")
-    monkeypatch.setitem(sys.modules, "spikefab.cli.verilog",
-                        types.SimpleNamespace(
-                            add_arguments=lambda p: p.add_argument("--out"), run=run))
+    stand_in(monkeypatch, run, out=True)
     monkeypatch.chdir(tmp_path)
     with pytest.raises(SystemExit):
         main(["verilog", "--out", "build/x"])

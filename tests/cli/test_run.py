@@ -62,10 +62,10 @@ def test_run_reads_a_reports_samples_file_and_prints_tables(tmp_path, monkeypatc
     assert f"agreement with the golden model (class and every count): {2 if wrong else 3}/3" \
         in out
     assert "3 samples; classes: " in out
-    lines = out.splitlines()
-    header = next(line for line in lines if "synaptic updates" in line)
-    assert header.split()[:2] == ["layer", "events"]
-    assert any(line.split()[:4] == ["1", "1,234", "5,678", "91,011"] for line in lines)
+    rows = [[cell.strip() for cell in line.strip("| ").split("|")]
+            for line in out.splitlines() if line.startswith("|")]
+    assert rows[0][:4] == ["layer", "events", "weight words", "synaptic updates"]
+    assert rows[2][:4] == ["1", "1,234", "5,678", "91,011"]
     assert "error flag clear; idle; a sample is not open" in out
     for python in ("{'", "[(", "': ", "True", "False"):
         assert python not in out

@@ -11,7 +11,7 @@ import pytest
 nir = pytest.importorskip("nir", reason="the nir extra is part of make test")
 torch = pytest.importorskip("torch", reason="the train extra is part of make test")
 
-from spikefab.model import Layer, Network, import_nir, simulate, to_nir  # noqa: E402
+from spikefab.model import Layer, import_nir, simulate, to_nir  # noqa: E402
 from spikefab.model.conv import ConvLayer  # noqa: E402
 from spikefab.model.nir_io import compare_with_reference  # noqa: E402
 from tests.model.test_nir_io import assert_same_network  # noqa: E402
