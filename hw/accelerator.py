@@ -5,7 +5,9 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from spikefab.model import HardwareConfig, Network, Timing, compile_weights
+from spikefab.model.kernel_image import KERNEL_FORMAT, compile_kernel
 
+from .conv_core import ConvCore
 from .event_queue import EventQueue
 from .events import EventKind, EventLayout, addr_bits_for
 from .layer_core import LayerCore, LayerCounters
@@ -57,7 +59,10 @@ class Accelerator(wiring.Component):
     network : Network
     config : HardwareConfig
         ``lanes``, ``sweep_lanes``, ``format`` and ``queue_depth`` per layer, and the mode (``dense`` builds the
-        sparsity-oblivious baseline). Its ``timing`` must be :data:`HARDWARE_TIMING`.
+        sparsity-oblivious baseline). Its ``timing`` must be :data:`HARDWARE_TIMING`. A
+        convolutional layer with format ``kernel`` runs on a
+        :class:`~spikefab.hw.conv_core.ConvCore` (each kernel stored once); any other
+        layer on a :class:`~spikefab.hw.layer_core.LayerCore`.
     max_steps : int
         Longest sample in steps, ``[1, 2**24]``; sizes the output counters.
     taps : bool
@@ -118,7 +123,14 @@ class Accelerator(wiring.Component):
             self.runtime_weights = [bool(r) for r in runtime]
             dense = config.mode == "dense"
             self.images = []
-            for layer, c, cap in zip(network, config.layers, capacity):
+            for index, (layer, c, cap) in enumerate(zip(network, config.layers, capacity)):
+                if c.format == KERNEL_FORMAT:
+                    if cap is not None or self.runtime_weights[index]:
+                        raise ValueError(f"layer {index} runs on the convolution core, whose "
+                                         f"kernel memory is built with its contents: no "
+                                         f"capacity or run-time weights for it")
+                    self.images.append(compile_kernel(layer, c.lanes))
+                    continue
                 fields = {}
                 if cap is not None and c.format != "dense":
                     # Pointer fields wide enough for any image that fits ``cap`` words.
@@ -129,12 +141,15 @@ class Accelerator(wiring.Component):
             fan_ins = [layer.fan_in for layer in network]
             self.queues = [EventQueue(addr_bits_for(n), c.queue_depth)
                            for n, c in zip(fan_ins, config.layers)]
-            self.cores = [LayerCore(layer, image, dense=dense, capacity=cap,
-                                    drain=HARDWARE_TIMING.drain, sweep_lanes=c.sweep_lanes,
-                                    emit_depth=HARDWARE_TIMING.emit_depth, runtime_weights=rt)
-                          for layer, image, cap, c, rt in zip(network, self.images, capacity,
-                                                              config.layers,
-                                                              self.runtime_weights)]
+            self.cores = [
+                ConvCore(layer, image, drain=HARDWARE_TIMING.drain, sweep_lanes=c.sweep_lanes,
+                         emit_depth=HARDWARE_TIMING.emit_depth)
+                if c.format == KERNEL_FORMAT else
+                LayerCore(layer, image, dense=dense, capacity=cap, drain=HARDWARE_TIMING.drain,
+                          sweep_lanes=c.sweep_lanes, emit_depth=HARDWARE_TIMING.emit_depth,
+                          runtime_weights=rt)
+                for layer, image, cap, c, rt in zip(network, self.images, capacity,
+                                                    config.layers, self.runtime_weights)]
             self.counters_layout = NamedArrayLayout(LayerCounters(), len(network),
                                                     prefix="layer")
             self.readout = Readout(network.n_outputs, max(1, max_steps.bit_length()),

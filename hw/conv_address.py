@@ -34,11 +34,14 @@ class PositionLayout(data.StructLayout):
 
 class ReachLayout(data.StructLayout):
     """One reached output: position ``(oy, ox)`` on the ``H_out × W_out`` map, kernel tap
-    ``(ky, kx)``, ``last`` on the event's final output, and the event's ``tag``."""
+    ``(ky, kx)``, the same two flattened (``pos = oy · W_out + ox``, ``tap = ky · kw + kx``),
+    ``last`` on the event's final output, and the event's ``tag``."""
 
     def __init__(self, geometry, tag_bits=0):
         fields = {"oy": range(geometry.out_height), "ox": range(geometry.out_width),
                   "ky": range(geometry.kernel[0]), "kx": range(geometry.kernel[1]),
+                  "pos": range(geometry.out_height * geometry.out_width),
+                  "tap": range(geometry.kernel[0] * geometry.kernel[1]),
                   "last": 1}
         if tag_bits:
             fields["tag"] = tag_bits
@@ -68,7 +71,10 @@ class ConvAddressGenerator(wiring.Component):
     outer, columns inner, each reached output position exactly once with the kernel tap
     ``ky = y + py - oy * sy``, ``kx = x + px - ox * sx`` that connects them, and ``last`` on the
     final one. The weights ``K[:, ci, ky, kx]`` are then read from a memory holding each
-    kernel once; the channel does not matter here (carry it in ``tag``).
+    kernel once; the channel does not matter here (carry it in ``tag``). Each output also
+    carries its flat position ``pos = oy · W_out + ox`` and flat tap ``tap = ky · kw + kx``,
+    kept by the same steps (``pos += 1, tap -= sx``; a new row starts ``W_out`` positions and
+    ``sy · kw`` taps from the previous row's start), so no multiplier follows the walk.
 
     No divider: two lookup tables (:func:`axis_table`), indexed by ``y`` (``H`` entries) and by
     ``x`` (``W`` entries), give each axis's first and last output and the first tap. The walk
@@ -155,6 +161,20 @@ class ConvAddressGenerator(wiring.Component):
         event = self.i.payload
         y_reaches, oy_lo, oy_hi, ky_first = lookup("y", event.y, rows, g.out_height, kh)
         x_reaches, ox_lo, ox_hi, kx_first = lookup("x", event.x, columns, g.out_width, kw)
+        # The flat position and tap of the first output: the row parts are table lookups too
+        # (a constant times a table entry is a table), so no multiplier.
+        positions, taps = g.out_height * g.out_width, kh * kw
+        pos_first = Signal(range(positions))
+        tap_first = Signal(range(taps))
+        row_pos_lo = Signal(range(positions))
+        row_tap_first = Signal(range(taps))
+        with m.Switch(event.y):
+            for i, entry in enumerate(rows):
+                if entry is not None:
+                    with m.Case(i):
+                        m.d.comb += [row_pos_lo.eq(entry[0] * g.out_width),
+                                     row_tap_first.eq(entry[2] * kw)]
+        m.d.comb += [pos_first.eq(row_pos_lo + ox_lo), tap_first.eq(row_tap_first + kx_first)]
 
         # The walk: the output on o is (oy, ox, ky, kx); a row restarts at (row_ox, row_kx).
         busy = Signal()
@@ -166,6 +186,10 @@ class ConvAddressGenerator(wiring.Component):
         last_ox = Signal(range(g.out_width))
         row_ox = Signal(range(g.out_width))
         row_kx = Signal(range(kw))
+        pos = Signal(range(positions))
+        tap = Signal(range(taps))
+        row_pos = Signal(range(positions))       # the flat position and tap of the row's start
+        row_tap = Signal(range(taps))
         tag = Signal(max(1, self.tag_bits))
 
         row_end = ox == last_ox
@@ -176,6 +200,8 @@ class ConvAddressGenerator(wiring.Component):
             self.o.payload.ox.eq(ox),
             self.o.payload.ky.eq(ky),
             self.o.payload.kx.eq(kx),
+            self.o.payload.pos.eq(pos),
+            self.o.payload.tap.eq(tap),
             self.o.payload.last.eq(last),
         ]
         if self.tag_bits:
@@ -190,14 +216,17 @@ class ConvAddressGenerator(wiring.Component):
         with m.If(accept):
             m.d.sync += [busy.eq(reaches), oy.eq(oy_lo), ox.eq(ox_lo), ky.eq(ky_first),
                          kx.eq(kx_first), last_oy.eq(oy_hi), last_ox.eq(ox_hi),
-                         row_ox.eq(ox_lo), row_kx.eq(kx_first)]
+                         row_ox.eq(ox_lo), row_kx.eq(kx_first), pos.eq(pos_first),
+                         tap.eq(tap_first), row_pos.eq(pos_first), row_tap.eq(tap_first)]
             if self.tag_bits:
                 m.d.sync += tag.eq(event.tag)
         with m.Elif(taken):
             with m.If(last):
                 m.d.sync += busy.eq(0)
             with m.Elif(row_end):
-                m.d.sync += [oy.eq(oy + 1), ky.eq(ky - sy), ox.eq(row_ox), kx.eq(row_kx)]
+                m.d.sync += [oy.eq(oy + 1), ky.eq(ky - sy), ox.eq(row_ox), kx.eq(row_kx),
+                             pos.eq(row_pos + g.out_width), row_pos.eq(row_pos + g.out_width),
+                             tap.eq(row_tap - sy * kw), row_tap.eq(row_tap - sy * kw)]
             with m.Else():
-                m.d.sync += [ox.eq(ox + 1), kx.eq(kx - sx)]
+                m.d.sync += [ox.eq(ox + 1), kx.eq(kx - sx), pos.eq(pos + 1), tap.eq(tap - sx)]
         return m

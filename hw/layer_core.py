@@ -13,9 +13,26 @@ from .params import check_instance, validating
 from .pe_array import PEArray, accumulator_bits
 from .weight_memory import WeightMemory
 
-__all__ = ["COUNTER_BITS", "LayerCore", "LayerCounters"]
+__all__ = ["COUNTER_BITS", "LayerCore", "LayerCounters", "count_updates"]
 
 COUNTER_BITS = 32
+
+
+def count_updates(m, hits):
+    """The number of set bits among ``hits`` (one per lane), counted in a three-stage
+    pipeline (the lane bits, sums of up to 16 lanes, the total) so a wide word is no long
+    path: the updates of a word land in the returned signal 3 cycles after the word."""
+    lanes = len(hits)
+    bits = Signal(lanes, name="hits")
+    m.d.sync += bits.eq(Cat(*hits))
+    groups = [bits[i:i + 16] for i in range(0, lanes, 16)]
+    partial = [Signal(range(len(g) + 1), name=f"updates_part{i}")
+               for i, g in enumerate(groups)]
+    for group, total in zip(groups, partial):
+        m.d.sync += total.eq(sum(group[b] for b in range(len(group))))
+    updates = Signal(range(lanes + 1))
+    m.d.sync += updates.eq(sum(partial))
+    return updates
 
 
 class LayerCounters(data.StructLayout):
@@ -160,26 +177,14 @@ class LayerCore(wiring.Component):
                                      lif.control.payload.eq(head.kind)]
 
         # -- performance counters ------------------------------------------------------------
-        # Synaptic updates are a popcount over the P lanes of every word: counted in a
-        # three-stage pipeline (lane bits, sums of up to 16 lanes, total) so a wide word
-        # is no long path; a word's updates land in the counter 3 cycles after the word.
         c = self.counters
         word = memory.words.payload
         with m.If(pop & (head.kind == EventKind.SPIKE)):
             m.d.sync += c.events.eq(c.events + 1)
         with m.If(memory.words.valid & word.live):
             m.d.sync += c.words.eq(c.words + 1)
-        lanes = len(word.lanes)
-        hits = Signal(lanes)
-        m.d.sync += hits.eq(Cat(lane.valid & (lane.weight != 0) & memory.words.valid
-                                for lane in word.lanes))
-        groups = [hits[i:i + 16] for i in range(0, lanes, 16)]
-        partial = [Signal(range(len(g) + 1), name=f"updates_part{i}")
-                   for i, g in enumerate(groups)]
-        for group, total in zip(groups, partial):
-            m.d.sync += total.eq(sum(group[b] for b in range(len(group))))
-        updates = Signal(range(lanes + 1))
-        m.d.sync += updates.eq(sum(partial))
+        updates = count_updates(m, [lane.valid & (lane.weight != 0) & memory.words.valid
+                                    for lane in word.lanes])
         m.d.sync += c.synaptic_updates.eq(c.synaptic_updates + updates)
         free = idle & ~streaming if self.dense else idle
         m.d.comb += self.idle.eq(free & lif.idle)

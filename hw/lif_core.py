@@ -1,10 +1,13 @@
 """LIF core: the per-step neuron sweep — leak, threshold, reset, saturation, spike emission."""
 
-from amaranth import Cat, Const, Module, Mux, Signal, signed
+from amaranth import Array, Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
+import numpy as np
+
+from spikefab.model.kernel_image import KernelImage
 from spikefab.model.network import Layer, signed_range
 
 from .events import EventKind, EventLayout, addr_bits_for
@@ -55,6 +58,13 @@ class LIFCore(wiring.Component):
         ``S``, neurons updated per cycle, a divisor of ``lanes`` (default ``lanes``).
     emit_depth : int
         Entries of the emitter queue, ``[1, 16]`` (``Timing.emit_depth``).
+    order : KernelImage, optional
+        The convolution core's neuron order (:mod:`spikefab.model.kernel_image`): the sweep
+        then walks the core's ``rows · P`` neurons ``h`` (padding channels included, which
+        never fire), takes the bias of ``order.order[h]`` and emits each spike with its NIR
+        index: the chunk's first lane's index is kept by a mixed-radix counter over
+        ``order.chunk_digits(S)`` and lane ``l`` adds ``l · order.positions`` (no
+        multiplier, no table).
 
     Members
     -------
@@ -88,12 +98,23 @@ class LIFCore(wiring.Component):
     ready.
     """
 
-    def __init__(self, layer, *, lanes, acc_bits, drain=2, sweep_lanes=None, emit_depth=4):
+    def __init__(self, layer, *, lanes, acc_bits, drain=2, sweep_lanes=None, emit_depth=4,
+                 order=None):
         with validating(self):
             check_instance("layer", layer, Layer)
             self.layer = layer
-            self.neurons = layer.neurons
-            self.lanes = check_int("lanes", lanes, 1, min(256, layer.neurons))
+            self.order = order
+            if order is not None:
+                check_instance("order", order, KernelImage)
+                if order.layer is not layer or order.lanes != lanes:
+                    raise ValueError("order was not compiled from this layer with these lanes")
+                self.neurons = order.rows * order.lanes
+                self.bias = np.where(order.order >= 0, layer.bias[np.maximum(order.order, 0)],
+                                     0)
+            else:
+                self.neurons = layer.neurons
+                self.bias = layer.bias
+            self.lanes = check_int("lanes", lanes, 1, min(256, self.neurons))
             self.acc_bits = check_int("acc_bits", acc_bits, 2, 48)
             self.drain = check_int("drain", drain, 1, 16)
             self.sweep_lanes = check_int("sweep_lanes", lanes if sweep_lanes is None
@@ -104,7 +125,7 @@ class LIFCore(wiring.Component):
             self.rows = -(-self.neurons // self.lanes)
             self.groups = lanes // self.sweep_lanes
             self.chunks = -(-self.neurons // self.sweep_lanes)
-            self.event_layout = EventLayout(addr_bits_for(self.neurons))
+            self.event_layout = EventLayout(addr_bits_for(layer.neurons))
         super().__init__({
             "control": In(stream.Signature(EventKind)),
             "sweep": Out(stream.Signature(SweepRequest(self.rows, self.groups),
@@ -166,9 +187,28 @@ class LIFCore(wiring.Component):
             m.d.comb += new_v.eq(Mux(fired, 0, clamped))
         return new_v, fired
 
+    def _advance_base(self, m, base):
+        """The mixed-radix counter of the convolution core's emission index: the lowest
+        digit that does not wrap counts up, the ones below it go back to 0, and ``base``
+        moves by that digit's stride less the strides the lower digits had added."""
+        spec = self.order.chunk_digits(self.sweep_lanes)
+        undone = 0                        # what the digits below have added at their top
+        carry = None
+        for d, ((radix, stride), digit) in enumerate(zip(spec, self._digits)):
+            top = digit == radix - 1
+            with (m.If(~top) if d == 0 else m.Elif(~top)):
+                m.d.sync += [digit.eq(digit + 1), base.eq(base + (stride - undone))]
+                m.d.sync += [lower.eq(0) for lower in self._digits[:d]]
+            undone += (radix - 1) * stride
+        # All digits at their top: past the last chunk (the marker); base is not used.
+
     def elaborate(self, platform):
         m = Module()
         layer, lanes = self.layer, self.sweep_lanes
+        if self.order is not None:
+            self._digits = [Signal(range(max(2, radix)), name=f"digit{d}")
+                            for d, (radix, _) in enumerate(
+                                self.order.chunk_digits(self.sweep_lanes))]
         chunks, groups = self.chunks, self.groups
         v_layout = NamedArrayLayout(signed(layer.v_bits), lanes, prefix="lane")
 
@@ -180,9 +220,9 @@ class LIFCore(wiring.Component):
             m.submodules.refractory = r_mem = Memory(shape=lanes, depth=chunks, init=[])
             r_write = r_mem.write_port()
             r_read = r_mem.read_port()
-        has_bias = bool(layer.bias.any())
+        has_bias = bool(self.bias.any())
         if has_bias:
-            padded = list(layer.bias) + [0] * (chunks * lanes - self.neurons)
+            padded = list(self.bias) + [0] * (chunks * lanes - self.neurons)
             bias_rows = [[int(b) for b in padded[r * lanes:(r + 1) * lanes]]
                          for r in range(chunks)]
             m.submodules.bias = b_mem = Memory(shape=v_layout, depth=chunks, init=bias_rows)
@@ -195,7 +235,9 @@ class LIFCore(wiring.Component):
         issue_chunk = Signal(range(chunks + 2))    # chunks = the marker pseudo-chunk
         issue_row = Signal(range(self.rows))       # the chunk's PE row and group
         issue_group = Signal(range(groups))
-        issue_base = Signal(range((chunks + 1) * lanes + 1))   # issue_chunk * S, by adding
+        # The NIR index of the issued chunk's first lane: issue_chunk * S, by adding (or on the
+        # convolution core the mixed-radix sum of its digits, kept by adding).
+        issue_base = Signal(range((chunks + 1) * lanes + 1))
         m.d.comb += self.control.ready.eq(~active)
         with m.If(self.control.valid & self.control.ready):
             with m.If(self.control.payload == EventKind.SPIKE):
@@ -204,6 +246,8 @@ class LIFCore(wiring.Component):
                 m.d.sync += [active.eq(1), kind.eq(self.control.payload),
                              countdown.eq(self.drain - 1), issue_chunk.eq(0), issue_row.eq(0),
                              issue_group.eq(0), issue_base.eq(0)]
+                if self.order is not None:
+                    m.d.sync += [digit.eq(0) for digit in self._digits]
         with m.If(countdown != 0):
             m.d.sync += countdown.eq(countdown - 1)
 
@@ -256,6 +300,12 @@ class LIFCore(wiring.Component):
         # be sweeping the next command while its earlier marker waits here).
         entry_layout = data.StructLayout({"mask": lanes, "base": len(issue_base),
                                           "kind": EventKind})
+        if self.order is None:
+            lane_offset = lambda lane: lane                  # noqa: E731
+        else:
+            offsets = Array(Const(lane * self.order.positions, len(issue_base))
+                            for lane in range(lanes))
+            lane_offset = lambda lane: offsets[lane]         # noqa: E731
         entries = [Signal(entry_layout, name=f"entry{e}") for e in range(depth)]
         level = Signal(range(depth + 1))
         head = entries[0]
@@ -263,7 +313,7 @@ class LIFCore(wiring.Component):
         m.d.comb += self.spikes.valid.eq(level != 0)
         with m.If(head.mask != 0):
             m.d.comb += [self.spikes.payload.kind.eq(EventKind.SPIKE),
-                         self.spikes.payload.addr.eq(head.base + lowest)]
+                         self.spikes.payload.addr.eq(head.base + lane_offset(lowest))]
         with m.Else():
             m.d.comb += [self.spikes.payload.kind.eq(head.kind), self.spikes.payload.addr.eq(0)]
         push = self.spikes.valid & self.spikes.ready
@@ -309,7 +359,11 @@ class LIFCore(wiring.Component):
         with m.If(issue & ~is_chunk):
             m.d.sync += active.eq(0)             # the marker: free for the next command
         with m.If(issue):
-            m.d.sync += [issue_chunk.eq(issue_chunk + 1), issue_base.eq(issue_base + lanes)]
+            m.d.sync += issue_chunk.eq(issue_chunk + 1)
+            if self.order is None:
+                m.d.sync += issue_base.eq(issue_base + lanes)
+            else:
+                self._advance_base(m, issue_base)
             if groups > 1:
                 with m.If(issue_group == groups - 1):
                     m.d.sync += [issue_group.eq(0), issue_row.eq(issue_row + 1)]

@@ -76,6 +76,7 @@ from spikefab.toolchain.progress import track
 from .checks import check_instance, per_layer
 from .checks import check_int as _check_int
 from .events import SAMPLE, SPIKE, event_stream, sample_starts
+from .kernel_image import KERNEL_FORMAT, KernelImage, compile_kernel
 from .memory import FORMATS, WeightImage, compile_weights
 from .network import Layer, Network
 from .simulate import SimResult
@@ -127,9 +128,10 @@ class LayerConfig:
 
     def __post_init__(self):
         _check_int("lanes", self.lanes, 1, 1 << 16)
-        if self.format not in FORMATS:
+        if self.format not in FORMATS + (KERNEL_FORMAT,):
             raise ValueError(f"format = {self.format!r} is not allowed; "
-                             f"choose one of {', '.join(FORMATS)}")
+                             f"choose one of {', '.join(FORMATS + (KERNEL_FORMAT,))} "
+                             f"({KERNEL_FORMAT!r}: the convolution core, conv layers only)")
         _check_int("queue_depth", self.queue_depth, *QUEUE_DEPTH_RANGE)
         if self.sweep_lanes is None:
             object.__setattr__(self, "sweep_lanes", self.lanes)
@@ -142,6 +144,12 @@ class LayerConfig:
     def chunks(self, neurons):
         """Sweep cycles per step for a layer of ``neurons``: ``ceil(neurons / sweep_lanes)``."""
         return -(-neurons // self.sweep_lanes)
+
+
+def _is_conv(layer):
+    """A convolutional layer (a ``ConvLayer``: it has a geometry and a kernel)."""
+    return getattr(layer, "geometry", None) is not None and getattr(layer, "kernel", None) \
+        is not None
 
 
 def _divisors(n):
@@ -179,19 +187,29 @@ class HardwareConfig:
 
     @classmethod
     def uniform(cls, network, *, lanes=1, format="csc", queue_depth=16, mode="sparse",
-                timing=None, sweep_lanes=None):
+                timing=None, sweep_lanes=None, conv="kernel"):
         """The same ``lanes`` (capped at each layer's size), format, depth and sweep lanes
         everywhere. Each may also be a list, one per layer. ``sweep_lanes`` (default: the
         layer's lanes) is capped at the layer's lanes; given as one number that does not
-        divide a layer's lanes, that layer uses the largest divisor below it."""
+        divide a layer's lanes, that layer uses the largest divisor below it.
+
+        ``conv``: ``"kernel"`` (default) puts every convolutional layer on the convolution
+        core (format ``kernel``, lanes across output channels, capped at ``C_out``);
+        ``"unrolled"`` runs it like a fully connected layer in ``format`` (the unrolled
+        baseline). The ``dense`` mode always unrolls."""
         if not isinstance(network, Network):
             raise TypeError(f"network must be a spikefab.model.Network, not "
                             f"{type(network).__name__}")
         count = len(network)
+        if conv not in ("kernel", "unrolled"):
+            raise ValueError(f"conv = {conv!r} is not allowed; choose 'kernel' (the "
+                             f"convolution core) or 'unrolled'")
+        on_core = [conv == "kernel" and mode != "dense" and _is_conv(layer) for layer in network]
         lanes_ = per_layer("lanes", lanes, count)
         if not isinstance(lanes, (list, tuple)):
             _check_int("lanes", lanes, 1, 1 << 16)
-            lanes_ = [min(p, layer.neurons) for p, layer in zip(lanes_, network)]
+            lanes_ = [min(p, layer.geometry.out_channels if core else layer.neurons)
+                      for p, layer, core in zip(lanes_, network, on_core)]
         if mode == "dense":
             format = "dense"
         sweep_ = per_layer("sweep_lanes", sweep_lanes, count) if sweep_lanes is not None \
@@ -199,16 +217,20 @@ class HardwareConfig:
         if sweep_lanes is not None and not isinstance(sweep_lanes, (list, tuple)):
             _check_int("sweep_lanes", sweep_lanes, 1, 1 << 16)
             sweep_ = [max(d for d in _divisors(p) if d <= s) for p, s in zip(lanes_, sweep_)]
+        formats = [KERNEL_FORMAT if core else fmt
+                   for fmt, core in zip(per_layer("format", format, count), on_core)]
         configs = [LayerConfig(p, fmt, q, s) for p, fmt, q, s in
-                   zip(lanes_, per_layer("format", format, count),
-                       per_layer("queue_depth", queue_depth, count), sweep_)]
+                   zip(lanes_, formats, per_layer("queue_depth", queue_depth, count), sweep_)]
         return cls(tuple(configs), mode=mode, timing=timing or Timing())
 
     def describe(self):
         """One line: ``"P = 128, S = 8; then P = S = 10; dense, queue 16"``."""
         parts = [f"P = {c.lanes}, S = {c.sweep_lanes}" if c.sweep_lanes != c.lanes
                  else f"P = S = {c.lanes}" for c in self.layers]
-        first = self.layers[0]
+        if any(c.format == KERNEL_FORMAT for c in self.layers):
+            parts = [f"{part} (convolution core)" if c.format == KERNEL_FORMAT else part
+                     for part, c in zip(parts, self.layers)]
+        first = next((c for c in self.layers if c.format != KERNEL_FORMAT), self.layers[0])
         return f"{'; then '.join(parts)}; {first.format}, queue {first.queue_depth}"
 
     def to_json(self):
@@ -224,6 +246,17 @@ class HardwareConfig:
             raise ValueError(f"the hardware configuration has {len(self.layers)} layers, "
                              f"the network {len(network)}")
         for index, (config, layer) in enumerate(zip(self.layers, network)):
+            if config.format == KERNEL_FORMAT:
+                if not _is_conv(layer):
+                    raise ValueError(f"layers[{index}].format = {KERNEL_FORMAT!r} (the "
+                                     f"convolution core) needs a convolutional layer; layer "
+                                     f"{index} is fully connected: use dense, csc or bitmap")
+                channels = layer.geometry.out_channels
+                if config.lanes > channels:
+                    raise ValueError(f"layers[{index}].lanes = {config.lanes} is out of range "
+                                     f"for the convolution core; allowed range is [1, "
+                                     f"{channels}] (its output channels)")
+                continue
             if config.lanes > layer.neurons:
                 raise ValueError(f"layers[{index}].lanes = {config.lanes} is out of range; "
                                  f"allowed range is [1, {layer.neurons}] (its neuron count)")
@@ -285,8 +318,43 @@ def _check_arguments(network, result, config):
     config.check(network)
 
 
+def compile_layer(layer, config):
+    """The memory image of ``layer`` on a core configured by ``config`` (a
+    :class:`LayerConfig`): a :class:`~spikefab.model.kernel_image.KernelImage` for the
+    convolution core (format ``kernel``), else a :class:`~spikefab.model.memory.WeightImage`."""
+    if config.format == KERNEL_FORMAT:
+        return compile_kernel(layer, config.lanes)
+    return compile_weights(layer, config.lanes, config.format)
+
+
+def sweep_chunks(image, config):
+    """Chunks of one sweep: ``ceil(N / S)``, or ``rows · P / S`` on the convolution core
+    (whose padding channels are swept too)."""
+    if isinstance(image, KernelImage):
+        return image.rows * image.lanes // config.sweep_lanes
+    return config.chunks(image.neurons)
+
+
+def emitted_stream(trains, image=None):
+    """The events a core with ``image`` emits for its output ``trains`` ``[B, T, N]``:
+    :func:`~spikefab.model.events.event_stream`, with each step's spikes in the order of the
+    convolution core's neurons for a :class:`KernelImage` (ascending otherwise)."""
+    events = event_stream(trains)
+    if not isinstance(image, KernelImage):
+        return events
+    out, run = [], []
+    for event in events:
+        if event[0] == SPIKE:
+            run.append(event)
+            continue
+        run.sort(key=lambda e: int(image.rank[e[1]]))
+        out += run + [event]
+        run = []
+    return out
+
+
 def _column_words(network, config):
-    return [compile_weights(layer, c.lanes, c.format) for layer, c in zip(network, config.layers)]
+    return [compile_layer(layer, c) for layer, c in zip(network, config.layers)]
 
 
 def lower_bound(network, result, config):
@@ -299,17 +367,24 @@ def lower_bound(network, result, config):
             trains = trains[None]
         nnz = (layer.weights != 0).sum(axis=0)
         reached = trains.astype(np.int64) @ nnz                    # [B, T]
-        bounds.append(-(-reached // c.lanes) + c.chunks(layer.neurons))
+        if c.format == KERNEL_FORMAT:
+            g = layer.geometry
+            chunks = (-(-g.out_channels // c.lanes) * c.lanes * g.out_height * g.out_width
+                      // c.sweep_lanes)
+        else:
+            chunks = c.chunks(layer.neurons)
+        bounds.append(-(-reached // c.lanes) + chunks)
     return bounds
 
 
 class _Queue:
-    __slots__ = ("depth", "push", "pop")
+    __slots__ = ("depth", "push", "pop", "latency")
 
-    def __init__(self, depth):
+    def __init__(self, depth, latency):
         self.depth = depth
         self.push = []
         self.pop = []
+        self.latency = latency
 
 
 def _source(queue, frames, interval):
@@ -392,16 +467,25 @@ def _sweep(counts, first, timing, queue_out, stats, emitter):
 def _core(stream, queue_in, queue_out, image, config, fan_in, spikes_out,
           timing, dense, stats):
     """Sequential process of layer core ``index``; ``spikes_out`` yields, per step of the
-    batch, the ascending output addresses."""
-    words = image.column_words
-    nnz = image.column_nnz
-    chunks = config.chunks(image.neurons)
+    batch, the output addresses. On the convolution core (a :class:`KernelImage`) an event
+    costs ``max(1, R·G)`` cycles, the next pop comes at least two cycles after the previous
+    one (the decode table is read in the cycle after the head arrives, see
+    :class:`~spikefab.hw.conv_core.ConvCore`) and the sweep starts one cycle later."""
+    kernel = isinstance(image, KernelImage)
+    if kernel:
+        words, nnz = image.event_words, image.event_updates
+        order = image.rank
+    else:
+        words, nnz = image.column_words, image.column_nnz
+    chunks = sweep_chunks(image, config)
     free = 0
+    last_pop = -2
     out_steps = iter(spikes_out)
     silent = np.zeros(chunks, dtype=np.int64)
     emitter = _Emitter()
     for kind, addr in stream:
-        start = yield ("pop", queue_in, free)
+        start = yield ("pop", queue_in, max(free, last_pop + 2) if kernel else free)
+        last_pop = start
         if kind == SPIKE:
             stats.events += 1
             stats.synaptic_updates += int(nnz[addr])     # the baseline gates the same ones
@@ -410,9 +494,9 @@ def _core(stream, queue_in, queue_out, image, config, fan_in, spikes_out,
             else:
                 stats.words += int(words[addr])
                 free = start + max(1, int(words[addr]))
-            stats.busy += free - start
+            stats.busy += max(free, start + 2 if kernel else free) - start
             continue
-        first = start + timing.drain
+        first = start + timing.drain + (1 if kernel else 0)
         if kind == SAMPLE:                            # a clearing sweep, no spikes
             counts = silent
         else:                                         # STEP: (dense: every column) + sweep
@@ -420,7 +504,8 @@ def _core(stream, queue_in, queue_out, image, config, fan_in, spikes_out,
                 first += fan_in * image.rows
                 stats.words += fan_in * image.rows
             addresses = next(out_steps)
-            counts = np.bincount(addresses // config.sweep_lanes, minlength=chunks)
+            neurons = order[addresses] if kernel else addresses
+            counts = np.bincount(neurons // config.sweep_lanes, minlength=chunks)
         marker = yield from _sweep(counts, first, timing, queue_out, stats, emitter)
         free = marker + 1
         stats.busy += free - start
@@ -442,7 +527,7 @@ def _run(processes, queues, timing):
                     e = len(queue.pop)
                     if e >= len(queue.push):
                         break
-                    t = max(at, queue.push[e] + timing.queue_latency)
+                    t = max(at, queue.push[e] + queue.latency)
                     queue.pop.append(t)
                 else:
                     if queue is None:
@@ -497,7 +582,8 @@ def cycle_model(network, result, config, *, frames=None, interval=1):
     trains = [t[None] if t.ndim == 2 else t for t in trains]
 
     schedule = _check_schedule(frames, interval, len(event_stream(trains[0])))
-    queues = [_Queue(c.queue_depth) for c in config.layers]
+    queues = [_Queue(c.queue_depth, timing.queue_latency + (c.format == KERNEL_FORMAT))
+              for c in config.layers]
     stats = [LayerCycles() for _ in network]
     processes = [_source(queues[0], schedule, interval)]
     # The last core pushes into the readout (no queue, never blocks): record its pushes.
@@ -505,7 +591,8 @@ def cycle_model(network, result, config, *, frames=None, interval=1):
     for index, (layer, c) in enumerate(zip(network, config.layers)):
         queue_out = queues[index + 1] if index + 1 < len(network) else readout
         out_addresses = [np.flatnonzero(step) for sample in trains[index + 1] for step in sample]
-        processes.append(_core(event_stream(trains[index]), queues[index], queue_out,
+        stream = emitted_stream(trains[index], images[index - 1] if index else None)
+        processes.append(_core(stream, queues[index], queue_out,
                                images[index], c, layer.fan_in, out_addresses, timing,
                                dense, stats[index]))
     _run(processes, queues + [readout], timing)

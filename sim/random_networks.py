@@ -29,6 +29,7 @@ import numpy as np
 
 from spikefab.model import (FORMATS, LEAK_MODES, RESET_MECHANISMS, RESET_TIMINGS,
                             HardwareConfig, Layer, LayerConfig, Network, signed_range)
+from spikefab.model.kernel_image import KERNEL_FORMAT
 
 __all__ = ["DENSITIES", "DEPTH_KINDS", "LANE_KINDS", "MAX_PARALLEL", "NEURON_MODES",
            "random_case", "random_config", "random_conv_network", "random_depth",
@@ -201,17 +202,24 @@ def random_config(rng, network, *, formats=None, dense=False, lane_kinds=None,
     """A :class:`~spikefab.model.HardwareConfig` for ``network``: per layer PE lanes of a lane
     kind, sweep lanes (the PE lanes in ``keep_lanes`` of the layers, else a divisor of them),
     a queue depth of a depth kind (the minimum, 2, everywhere under ``stress``: back-pressure)
-    and a weight format of :data:`~spikefab.model.FORMATS`. ``lane_kinds``, ``depth_kinds``
-    and ``formats`` are one entry per layer, ``None`` entries (or ``None`` for all) drawn.
-    ``dense`` builds the sparsity-oblivious baseline (every layer ``dense``)."""
+    and a weight format of :data:`~spikefab.model.FORMATS` (for a convolutional layer also
+    ``kernel``, the convolution core, in half the draws, with lanes up to its output
+    channels). ``lane_kinds``, ``depth_kinds`` and ``formats`` are one entry per layer,
+    ``None`` entries (or ``None`` for all) drawn. ``dense`` builds the sparsity-oblivious
+    baseline (every layer ``dense``)."""
     count = len(network)
 
     def fill(given, choices):
         given = [None] * count if given is None else list(given)
         return [str(rng.choice(choices)) if g is None else g for g in given]
 
+    if formats is None and not dense:
+        formats = [KERNEL_FORMAT if hasattr(layer, "kernel") and rng.random() < 0.5 else None
+                   for layer in network]
+    on_core = [f == KERNEL_FORMAT for f in (formats or [None] * count)]
     lane_kinds = fill(lane_kinds, LANE_KINDS)
-    lanes = [random_lanes(rng, kind, layer.neurons) for kind, layer in zip(lane_kinds, network)]
+    lanes = [random_lanes(rng, kind, layer.geometry.out_channels if core else layer.neurons)
+             for kind, layer, core in zip(lane_kinds, network, on_core)]
     sweep = [p if rng.random() < keep_lanes else
              int(rng.choice([d for d in range(1, p + 1) if p % d == 0])) for p in lanes]
     depth_kinds = fill(depth_kinds, DEPTH_KINDS)

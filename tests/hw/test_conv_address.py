@@ -54,14 +54,17 @@ def label(geometry):
 
 
 def expected_walk(geometry, events, tag_bits):
-    """The outputs ``(oy, ox, ky, kx, last, tag)`` of ``events`` ``(y, x, tag)`` per
-    model/conv.py, and the number of events that reach nothing."""
+    """The outputs ``(oy, ox, ky, kx, pos, tap, last, tag)`` of ``events`` ``(y, x, tag)``
+    per model/conv.py (``pos = oy·W_out + ox``, ``tap = ky·kw + kx``), and the number of
+    events that reach nothing."""
     outputs, empties = [], 0
+    width, kw = geometry.out_width, geometry.kernel[1]
     for y, x, tag in events:
         reached = geometry.reached(y, x)
         empties += not reached
-        outputs += [(*tap, int(n == len(reached) - 1), tag if tag_bits else 0)
-                    for n, tap in enumerate(reached)]
+        outputs += [(oy, ox, ky, kx, oy * width + ox, ky * kw + kx,
+                     int(n == len(reached) - 1), tag if tag_bits else 0)
+                    for n, (oy, ox, ky, kx) in enumerate(reached)]
     return outputs, empties
 
 
@@ -100,8 +103,8 @@ def simulate(dut, events, *, offer, take, extra=8):
                                                                   dut.empty)
             empties[0] += empty
             if valid and ready:
-                got.append((payload.oy, payload.ox, payload.ky, payload.kx, payload.last,
-                            payload.tag if tagged else 0))
+                got.append((payload.oy, payload.ox, payload.ky, payload.kx, payload.pos,
+                            payload.tap, payload.last, payload.tag if tagged else 0))
                 produced.append(cycle)
             idle = idle + 1 if finished[0] and not valid else 0
             cycle += 1
