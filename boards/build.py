@@ -22,10 +22,9 @@ def runtime_layers(board, network, config):
     """Per layer, whether ``board``'s memory rule puts its weight store in SPRAM (loaded at
     run time); ``board`` is a name or a :class:`~spikefab.boards.registry.Board`."""
     from spikefab.boards.registry import get_board, runtime_weight_layers
-    from spikefab.model import compile_weights
+    from spikefab.model.cycles import compile_layer
     return runtime_weight_layers(get_board(board),
-                                 [compile_weights(layer, c.lanes, c.format)
-                                  for layer, c in zip(network, config.layers)])
+                                 [compile_layer(layer, c) for layer, c in zip(network, config.layers)])
 
 
 def board_top(board, network, config, *, baud=None, max_steps=None, runtime_weights=None):

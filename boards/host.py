@@ -19,6 +19,7 @@ import time
 from dataclasses import dataclass
 
 from spikefab.model import compile_weights
+from spikefab.model.kernel_image import KERNEL_FORMAT, compile_kernel
 from spikefab.model.events import event_stream
 from spikefab.model.simulate import check_spike_trains
 
@@ -75,6 +76,9 @@ def device_images(identity, network):
         if identity.formats[index] != "dense":
             start_bits, length_bits = identity.pointer_fields[index]
             fields = dict(start_bits=start_bits, length_bits=length_bits)
+        if identity.formats[index] == KERNEL_FORMAT:
+            images.append(compile_kernel(layer, identity.lanes[index]))
+            continue
         images.append(compile_weights(layer, identity.lanes[index], identity.formats[index],
                                       **fields))
     return images

@@ -52,9 +52,10 @@ def identity_of(accelerator):
     memories = []
     for image, core in zip(accelerator.images, accelerator.cores):
         geometry = list(_memory_geometry(image))
-        # The weights memory is as deep as the generated capacity, not just this image.
-        word_bytes, _ = geometry[2]
-        geometry[2] = (word_bytes, core.memory.capacity)
+        if image.memories:
+            # The weights memory is as deep as the generated capacity, not just this image.
+            word_bytes, _ = geometry[2]
+            geometry[2] = (word_bytes, core.memory.capacity)
         memories.append(tuple(geometry))
     return Identity(protocol=PROTOCOL_VERSION, version=(major, minor, patch),
                     shape=accelerator.network.shape,
@@ -262,7 +263,7 @@ class HostLink(wiring.Component):
                                          expected_length.eq(6 + sum(
                                              load_count << b for b in range(w.bit_length())
                                              if w >> b & 1))]
-        max_word_bytes = max(w for g in self.identity.memories for w, _ in g)
+        max_word_bytes = max((w for g in self.identity.memories for w, _ in g), default=1)
         word = Signal(8 * max_word_bytes)
         word_shift = Signal(range(8 * max_word_bytes + 1))   # unused top bytes, in bits
         with m.Switch(word_bytes):

@@ -80,7 +80,7 @@ REPLY_SYNC = 0x5A
 MAX_PAYLOAD = 512
 PROTOCOL_VERSION = 2
 MAGIC = b"SPKF"
-FORMAT_CODES = {"dense": 0, "csc": 1, "bitmap": 2}
+FORMAT_CODES = {"dense": 0, "csc": 1, "bitmap": 2, "kernel": 3}
 TARGETS = ("pointers", "bitmaps", "weights")
 
 CRC8 = crc.catalog.CRC8_SMBUS(data_width=8)

@@ -150,8 +150,9 @@ def runtime_weight_layers(board, images):
     if not blocks:
         return chosen
     limit = board.resources["BRAM"] * BRAM_BITS[board.family] // 2
+    # A convolution core's kernel memory (no loadable memory) never goes to SPRAM.
     stores = [(image.memories["weights"].width, max(1, image.memories["weights"].depth))
-              for image in images]
+              if image.memories else (0, 1) for image in images]
     for index in sorted(range(len(images)), key=lambda i: -stores[i][0] * stores[i][1]):
         width, depth = stores[index]
         need = spram_blocks(width, depth)

@@ -67,7 +67,8 @@ class BoardTop(Elaboratable):
         """Sizes in bits of the run-time loaded weight stores (for the board flow)."""
         link = self.link_for(clock_hz)
         return [core.memory.image.memories["weights"].width * core.memory.capacity
-                for core in link.accelerator.cores if core.memory.runtime]
+                for core in link.accelerator.cores
+                if getattr(core, "memory", None) is not None and core.memory.runtime]
 
     def elaborate(self, platform):
         if platform is None:

@@ -15,7 +15,7 @@ from .layouts import NamedArrayLayout
 from .lif_core import LIFCore
 from .params import check_instance, check_int, validating
 from .pe_array import PEArray, accumulator_bits
-from .weight_memory import LoadTarget, WordLayout
+from .weight_memory import LoadTarget
 
 __all__ = ["ConvCore"]
 

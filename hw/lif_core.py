@@ -193,7 +193,6 @@ class LIFCore(wiring.Component):
         moves by that digit's stride less the strides the lower digits had added."""
         spec = self.order.chunk_digits(self.sweep_lanes)
         undone = 0                        # what the digits below have added at their top
-        carry = None
         for d, ((radix, stride), digit) in enumerate(zip(spec, self._digits)):
             top = digit == radix - 1
             with (m.If(~top) if d == 0 else m.Elif(~top)):

@@ -106,6 +106,11 @@ class KernelImage:
     def rows(self):
         return self.groups * self.positions
 
+    #: The memories a host can load at run time: none (the kernel memory and the decode table
+    #: are built with their contents), so the host link describes the layer with no memory.
+    memories = {}
+    start_bits = length_bits = 0
+
     @property
     def event_wait(self):
         """Per input, ``max(2, event_words) - 2``: the cycles the core waits after an event's

@@ -277,3 +277,31 @@ def test_runtime_weight_store_computes_only_what_was_loaded():
     results = device.infer(trains)
     assert [list(r.counts) for r in results] == golden.counts.tolist()
     assert [r.cls for r in results] == golden.predicted.tolist()
+
+
+def test_a_conv_layer_on_the_convolution_core_through_the_host_link():
+    """A conv layer with format kernel (hw/conv_core.py) behind the UART: the identity names
+    format kernel and no loadable memory, LOAD frames go only to the fully connected layer, and
+    inference equals the golden model."""
+    from spikefab.model.conv import Conv2dGeometry, ConvLayer
+    rng = np.random.default_rng(7)
+    conv = ConvLayer(kernel=rng.integers(-1, 6, (3, 1, 3, 3)),
+                     geometry=Conv2dGeometry(1, 4, 4, 3, kernel=3, padding=1), theta=6,
+                     w_bits=4, v_bits=9)
+    net = Network([conv, Layer(rng.integers(-2, 8, (3, conv.neurons)), theta=8, w_bits=4,
+                               v_bits=10)])
+    config = HardwareConfig.uniform(net, lanes=2, format="csc", queue_depth=4)
+    assert [c.format for c in config.layers] == ["kernel", "csc"]
+    link = HostLink(net, config, divisor=4, timeout=200, max_steps=15)
+    device = Device(SimulatedSerial(link))
+    ident = device.identify()
+    assert ident.formats == ("kernel", "csc") and ident.memories[0] == ((0, 0),) * 3
+    assert Identity.decode(ident.encode()) == ident
+    device.check(net, config)
+    loaded = device.load(net)
+    assert loaded >= 1                      # the fully connected layer's words only
+    trains = rng.random((2, 4, 16)) < 0.4
+    results = device.infer(trains)
+    golden = simulate(net, trains)
+    assert [r.cls for r in results] == golden.predicted.tolist()
+    assert np.array_equal([r.counts for r in results], golden.counts)
