@@ -169,6 +169,10 @@ class ConvCore(wiring.Component):
         word_valid = Signal()
         word_index = Signal(range(image.rows))
         m.d.sync += [word_valid.eq(gen.o.valid), word_index.eq(row_base + reach.pos)]
+        if lif.skips:
+            # The word's row becomes active for the next sweep.
+            m.d.comb += lif.touch.valid.eq(word_valid)
+            m.d.sync += [lif.touch.payload.group.eq(group), lif.touch.payload.pos.eq(reach.pos)]
         word = pes.words.payload
         m.d.comb += [pes.words.valid.eq(word_valid), word.live.eq(1)]
         for p in range(lanes):

@@ -7,7 +7,7 @@ from amaranth.lib.wiring import In, Out
 
 import numpy as np
 
-from spikefab.model.kernel_image import KernelImage
+from spikefab.model.kernel_image import SWEEP_BLOCK, KernelImage
 from spikefab.model.network import Layer, signed_range
 
 from .events import EventKind, EventLayout, addr_bits_for
@@ -111,9 +111,11 @@ class LIFCore(wiring.Component):
                 self.neurons = order.rows * order.lanes
                 self.bias = np.where(order.order >= 0, layer.bias[np.maximum(order.order, 0)],
                                      0)
+                self.skips = order.skips
             else:
                 self.neurons = layer.neurons
                 self.bias = layer.bias
+                self.skips = False
             self.lanes = check_int("lanes", lanes, 1, min(256, self.neurons))
             self.acc_bits = check_int("acc_bits", acc_bits, 2, 48)
             self.drain = check_int("drain", drain, 1, 16)
@@ -126,7 +128,12 @@ class LIFCore(wiring.Component):
             self.groups = lanes // self.sweep_lanes
             self.chunks = -(-self.neurons // self.sweep_lanes)
             self.event_layout = EventLayout(addr_bits_for(layer.neurons))
-        super().__init__({
+        ports = {}
+        if self.skips:
+            ports["touch"] = In(stream.Signature(data.StructLayout({
+                "group": range(max(2, order.groups)), "pos": range(order.positions)}),
+                always_ready=True))
+        super().__init__(ports | {
             "control": In(stream.Signature(EventKind)),
             "sweep": Out(stream.Signature(SweepRequest(self.rows, self.groups),
                                           always_ready=True)),
@@ -201,6 +208,93 @@ class LIFCore(wiring.Component):
             undone += (radix - 1) * stride
         # All digits at their top: past the last chunk (the marker); base is not used.
 
+    def _skipping_sequencer(self, m, active, countdown, room, issue, chunk, c_nonzero):
+        """The issue order of the convolution core's skipping sweep (no bias): rows (a
+        channel group's position, its ``P / S`` chunks) whose activity flag is set, in
+        ascending order; a block of :data:`~spikefab.model.kernel_image.SWEEP_BLOCK`
+        positions with no flag set costs one cycle and issues nothing. A row's flag is set by
+        ``touch`` (a word landed on it) and rewritten by the sweep (any neuron of the row left
+        with a non-zero membrane or a pending reset). Drives ``issue`` and ``chunk``; returns
+        ``(is_chunk, sweep row, NIR index of the chunk's first lane)``."""
+        order = self.order
+        block = SWEEP_BLOCK
+        groups, positions, blocks = order.groups, order.positions, order.blocks
+        per_row = self.lanes // self.sweep_lanes
+        hw = positions
+        flags = [Signal(blocks * block, name=f"active{g}") for g in range(groups)]
+        slices = Array(Array(f.word_select(b, block) for b in range(blocks)) for f in flags)
+
+        group = Signal(range(max(2, groups)))
+        blk = Signal(range(max(2, blocks)))
+        block_pos = Signal(range(blocks * block + 1))              # blk * 16
+        group_row = Signal(range(groups * hw + 1))                 # group * HW
+        group_base = Signal(range(groups * self.lanes * hw + 1))   # group * P * HW
+        sweep_group = Signal(range(max(2, per_row)))               # S-lane group of the row
+        sg_base = Signal(range(self.lanes * hw + 1))               # sweep_group * S * HW
+        mask = Signal(block)
+        fresh = Signal()
+        done = Signal()
+        self._sweep_group = sweep_group
+
+        start = self.control.valid & self.control.ready & (self.control.payload != EventKind.SPIKE)
+        pending = Signal(block)
+        m.d.comb += pending.eq(Mux(fresh, slices[group][blk], mask))
+        bit = _lowest_set(m, pending, block, "active_bit")
+        only = (pending & (pending - 1))[:block] == 0                # bit is the last one
+        pos = Signal(range(blocks * block + 1))
+        m.d.comb += pos.eq(block_pos + bit)
+        row = Signal(range(groups * hw + block + 1))
+        m.d.comb += row.eq(group_row + pos)
+        m.d.comb += chunk.eq(row * per_row + sweep_group)
+        base = Signal(range(groups * self.lanes * hw + self.lanes * hw + block + 1))
+        m.d.comb += base.eq(group_base + sg_base + pos)
+
+        sweeping = active & (countdown == 0)
+        m.d.comb += issue.eq(sweeping & room & (done | (pending != 0)))
+        advance = Signal()          # to the next block (after its last row, or when empty)
+        m.d.comb += advance.eq(sweeping & ~done & ((pending == 0) | (
+            issue & (sweep_group == per_row - 1) & only)))
+
+        with m.If(start):
+            m.d.sync += [group.eq(0), blk.eq(0), block_pos.eq(0), group_row.eq(0),
+                         group_base.eq(0), sweep_group.eq(0), sg_base.eq(0), fresh.eq(1),
+                         done.eq(0)]
+        with m.Elif(advance):
+            m.d.sync += [fresh.eq(1), sweep_group.eq(0), sg_base.eq(0)]
+            with m.If(blk != blocks - 1):
+                m.d.sync += [blk.eq(blk + 1), block_pos.eq(block_pos + block)]
+            with m.Elif(group != groups - 1):
+                m.d.sync += [blk.eq(0), block_pos.eq(0), group.eq(group + 1),
+                             group_row.eq(group_row + hw),
+                             group_base.eq(group_base + self.lanes * hw)]
+            with m.Else():
+                m.d.sync += done.eq(1)
+        with m.Elif(issue & ~done):
+            with m.If(sweep_group == per_row - 1):
+                m.d.sync += [sweep_group.eq(0), sg_base.eq(0),
+                             mask.eq(pending & ~(1 << bit)[:block]), fresh.eq(0)]
+            with m.Else():
+                m.d.sync += [sweep_group.eq(sweep_group + 1),
+                             sg_base.eq(sg_base + self.sweep_lanes * hw), mask.eq(pending),
+                             fresh.eq(0)]
+
+        # The flags: set by touch, rewritten by the sweep's second stage (the first chunk of a
+        # row writes its state, the others add theirs).
+        c1_group, c_group = Signal.like(group), Signal.like(group)
+        c1_pos, c_pos = Signal.like(pos), Signal.like(pos)
+        c1_first, c_first = Signal(), Signal()
+        m.d.sync += [c1_group.eq(group), c1_pos.eq(pos), c1_first.eq(sweep_group == 0),
+                     c_group.eq(c1_group), c_pos.eq(c1_pos), c_first.eq(c1_first)]
+        swept = Signal()            # the C2 chunk (a chunk, not the marker) is being written
+        m.d.comb += swept.eq(self._c2_chunk)
+        for g, f in enumerate(flags):
+            with m.If(self.touch.valid & (self.touch.payload.group == g)):
+                m.d.sync += f.bit_select(self.touch.payload.pos, 1).eq(1)
+            with m.Elif(swept & (c_group == g)):
+                target = f.bit_select(c_pos, 1)
+                m.d.sync += target.eq(c_nonzero | (~c_first & target))
+        return ~done, row, base
+
     def elaborate(self, platform):
         m = Module()
         layer, lanes = self.layer, self.sweep_lanes
@@ -266,6 +360,7 @@ class LIFCore(wiring.Component):
         m.d.sync += [c_valid.eq(c1_valid), c_marker.eq(c1_marker), c_chunk.eq(c1_chunk),
                      c_base.eq(c1_base), c_kind.eq(c1_kind)]
         compute = c_valid & ~c_marker
+        self._c2_chunk = compute
         new_v = []
         fired = []
         last_chunk_lanes = self.neurons - (chunks - 1) * lanes      # lanes of real neurons
@@ -283,6 +378,10 @@ class LIFCore(wiring.Component):
             new_v.append(v)
             fired.append(s & in_range)
         clearing = c_kind == EventKind.SAMPLE
+        c_nonzero = Signal()      # the chunk's neurons hold state after this sweep
+        m.d.comb += c_nonzero.eq(compute & ~clearing
+                                 & ((Cat(*(v != 0 for v in new_v)) != 0)
+                                    | ((Cat(*fired) != 0) if delayed else 0)))
         m.d.comb += c_mask.eq(Mux(compute & ~clearing, Cat(*fired), 0))
         m.d.comb += [v_write.addr.eq(c_chunk), v_write.en.eq(compute)]
         for p in range(lanes):
@@ -338,15 +437,20 @@ class LIFCore(wiring.Component):
         issue = Signal()
         # Held: the queue's entries, the C2 chunk if it has spikes (or is the marker), and the
         # C1 chunk whatever it holds (its spikes are not known yet).
-        m.d.comb += issue.eq(active & (countdown == 0) & (issue_chunk <= chunks)
-                             & (level + write + c1_valid < depth))
-        is_chunk = issue_chunk < chunks
+        room = level + write + c1_valid < depth
         chunk = Signal(range(chunks))
-        m.d.comb += chunk.eq(issue_chunk)
+        if self.skips:
+            is_chunk, sweep_row, base = self._skipping_sequencer(m, active, countdown, room,
+                                                                 issue, chunk, c_nonzero)
+        else:
+            m.d.comb += issue.eq(active & (countdown == 0) & (issue_chunk <= chunks) & room)
+            is_chunk = issue_chunk < chunks
+            m.d.comb += chunk.eq(issue_chunk)
+            sweep_row, base = issue_row, issue_base
         m.d.comb += [
             self.sweep.valid.eq(issue & is_chunk),
-            self.sweep.payload.row.eq(issue_row),
-            self.sweep.payload.group.eq(issue_group),
+            self.sweep.payload.row.eq(sweep_row),
+            self.sweep.payload.group.eq(self._sweep_group if self.skips else issue_group),
             v_read.addr.eq(chunk),
         ]
         if delayed:
@@ -354,20 +458,21 @@ class LIFCore(wiring.Component):
         if has_bias:
             m.d.comb += b_read.addr.eq(chunk)
         m.d.sync += [c1_valid.eq(issue), c1_marker.eq(issue & ~is_chunk), c1_chunk.eq(chunk),
-                     c1_base.eq(issue_base), c1_kind.eq(kind)]
+                     c1_base.eq(base), c1_kind.eq(kind)]
         with m.If(issue & ~is_chunk):
             m.d.sync += active.eq(0)             # the marker: free for the next command
-        with m.If(issue):
-            m.d.sync += issue_chunk.eq(issue_chunk + 1)
-            if self.order is None:
-                m.d.sync += issue_base.eq(issue_base + lanes)
-            else:
-                self._advance_base(m, issue_base)
-            if groups > 1:
-                with m.If(issue_group == groups - 1):
-                    m.d.sync += [issue_group.eq(0), issue_row.eq(issue_row + 1)]
-                with m.Else():
-                    m.d.sync += issue_group.eq(issue_group + 1)
-            else:
-                m.d.sync += issue_row.eq(issue_row + 1)
+        if not self.skips:
+            with m.If(issue):
+                m.d.sync += issue_chunk.eq(issue_chunk + 1)
+                if self.order is None:
+                    m.d.sync += issue_base.eq(issue_base + lanes)
+                else:
+                    self._advance_base(m, issue_base)
+                if groups > 1:
+                    with m.If(issue_group == groups - 1):
+                        m.d.sync += [issue_group.eq(0), issue_row.eq(issue_row + 1)]
+                    with m.Else():
+                        m.d.sync += issue_group.eq(issue_group + 1)
+                else:
+                    m.d.sync += issue_row.eq(issue_row + 1)
         return m

@@ -79,7 +79,7 @@ from .events import SAMPLE, SPIKE, event_stream, sample_starts
 from .kernel_image import KERNEL_FORMAT, KernelImage, compile_kernel
 from .memory import FORMATS, WeightImage, compile_weights
 from .network import Layer, Network
-from .simulate import SimResult
+from .simulate import SimResult, simulate
 
 __all__ = ["CycleReport", "GoldenRuns", "HardwareConfig", "LayerConfig", "LayerCycles",
            "Timing", "cycle_figures", "cycle_model", "lower_bound", "single_latencies",
@@ -432,7 +432,8 @@ class _Emitter:
 
 def _sweep(counts, first, timing, queue_out, stats, emitter):
     """Generator of one sweep's pushes (module doc, *sweep*): chunk ``k`` holds
-    ``counts[k]`` spiking neurons; the marker follows the last chunk. Chunks issue one per
+    ``counts[k]`` spiking neurons (``None``: a skipped block of the convolution core, one
+    cycle with nothing issued); the marker follows the last chunk. Chunks issue one per
     cycle from cycle ``first`` while fewer than ``emit_depth`` entries are held (issued with
     spikes and not yet fully pushed, this sweep's or an earlier one's). Returns the cycle
     the marker issues."""
@@ -441,6 +442,9 @@ def _sweep(counts, first, timing, queue_out, stats, emitter):
     t = first
     for k in range(len(counts) + 1):
         marker = k == len(counts)
+        if not marker and counts[k] is None:      # a skipped block: one cycle, no item
+            t += 1
+            continue
         spikes = 1 if marker else int(counts[k])
         while True:                               # wait until fewer than depth are held
             silent = [c for c in emitter.silent if c >= t - sl + 2]
@@ -465,13 +469,16 @@ def _sweep(counts, first, timing, queue_out, stats, emitter):
 
 
 def _core(stream, queue_in, queue_out, image, config, fan_in, spikes_out,
-          timing, dense, stats):
+          timing, dense, stats, held=None):
     """Sequential process of layer core ``index``; ``spikes_out`` yields, per step of the
     batch, the output addresses. On the convolution core (a :class:`KernelImage`) an event
     costs ``max(1, R·G)`` cycles, the next pop comes at least two cycles after the previous
     one (the decode table is read in the cycle after the head arrives, see
-    :class:`~spikefab.hw.conv_core.ConvCore`) and the sweep starts one cycle later."""
+    :class:`~spikefab.hw.conv_core.ConvCore`) and the sweep starts one cycle later; without a
+    bias it skips the rows that received nothing and hold nothing (``held``: per step of the
+    batch, the rows ``[G, HW]`` holding state after it, :meth:`KernelImage.held`)."""
     kernel = isinstance(image, KernelImage)
+    skips = kernel and image.skips
     if kernel:
         words, nnz = image.event_words, image.event_updates
         order = image.rank
@@ -481,14 +488,21 @@ def _core(stream, queue_in, queue_out, image, config, fan_in, spikes_out,
     free = 0
     last_pop = -2
     out_steps = iter(spikes_out)
+    held_steps = iter(held) if skips else None
     silent = np.zeros(chunks, dtype=np.int64)
     emitter = _Emitter()
+    if skips:
+        nothing = np.zeros((image.groups, image.positions), dtype=bool)
+        state = nothing                               # rows holding state, this sample
+        touched = np.zeros(image.positions, dtype=bool)
     for kind, addr in stream:
         start = yield ("pop", queue_in, max(free, last_pop + 2) if kernel else free)
         last_pop = start
         if kind == SPIKE:
             stats.events += 1
             stats.synaptic_updates += int(nnz[addr])     # the baseline gates the same ones
+            if skips:
+                touched |= image.reach[addr]
             if dense:
                 free = start + 1
             else:
@@ -499,6 +513,9 @@ def _core(stream, queue_in, queue_out, image, config, fan_in, spikes_out,
         first = start + timing.drain + (1 if kernel else 0)
         if kind == SAMPLE:                            # a clearing sweep, no spikes
             counts = silent
+            if skips:
+                counts = image.sweep_items(config.sweep_lanes, state, silent)
+                state = nothing
         else:                                         # STEP: (dense: every column) + sweep
             if dense:
                 first += fan_in * image.rows
@@ -506,6 +523,10 @@ def _core(stream, queue_in, queue_out, image, config, fan_in, spikes_out,
             addresses = next(out_steps)
             neurons = order[addresses] if kernel else addresses
             counts = np.bincount(neurons // config.sweep_lanes, minlength=chunks)
+            if skips:
+                counts = image.sweep_items(config.sweep_lanes, state | touched[None], counts)
+                state = next(held_steps)
+                touched = np.zeros(image.positions, dtype=bool)
         marker = yield from _sweep(counts, first, timing, queue_out, stats, emitter)
         free = marker + 1
         stats.busy += free - start
@@ -580,6 +601,16 @@ def cycle_model(network, result, config, *, frames=None, interval=1):
 
     trains = [np.asarray(result.layer_inputs(i)) for i in range(len(network) + 1)]
     trains = [t[None] if t.ndim == 2 else t for t in trains]
+    held = [None] * len(network)
+    if any(isinstance(image, KernelImage) and image.skips for image in images):
+        traces = result.traces
+        if traces is None:                            # the skipping sweep needs the state
+            traces = simulate(network, result.inputs, record_membranes=True).traces
+        for index, image in enumerate(images):
+            if isinstance(image, KernelImage) and image.skips:
+                trace = np.asarray(traces[index]).reshape(trains[index + 1].shape)
+                state = image.held(trace, trains[index + 1])       # [B, T, G, HW]
+                held[index] = [step for sample in state for step in sample]
 
     schedule = _check_schedule(frames, interval, len(event_stream(trains[0])))
     queues = [_Queue(c.queue_depth, timing.queue_latency + (c.format == KERNEL_FORMAT))
@@ -594,7 +625,7 @@ def cycle_model(network, result, config, *, frames=None, interval=1):
         stream = emitted_stream(trains[index], images[index - 1] if index else None)
         processes.append(_core(stream, queues[index], queue_out,
                                images[index], c, layer.fan_in, out_addresses, timing,
-                               dense, stats[index]))
+                               dense, stats[index], held[index]))
     _run(processes, queues + [readout], timing)
 
     # Readout: the last core's pushes in order; SAMPLE markers end each sample.

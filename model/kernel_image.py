@@ -31,10 +31,12 @@ import numpy as np
 from .checks import check_instance, check_int
 from .conv import ConvLayer
 
-__all__ = ["KERNEL_FORMAT", "KernelImage", "compile_kernel"]
+__all__ = ["KERNEL_FORMAT", "KernelImage", "SWEEP_BLOCK", "compile_kernel"]
 
 #: The weight format of a convolutional layer on the convolution core.
 KERNEL_FORMAT = "kernel"
+#: Output positions per block of the skipping sweep's activity flags.
+SWEEP_BLOCK = 16
 
 
 def _bits(n):
@@ -63,6 +65,8 @@ class KernelImage:
         The decode table: input ``j`` as ``(ci, y, x)`` on the convolution's input map.
     reaches : bool array ``[fan_in]``
         Whether input ``j`` reaches any output (inside a pool window and a stride window).
+    reach : bool array ``[fan_in, positions]``
+        The output positions input ``j`` reaches (its words land on them, in every group).
     event_words : int array ``[fan_in]``
         Kernel words an event on input ``j`` streams, ``R · G`` (0 when it reaches nothing).
     event_updates : int array ``[fan_in]``
@@ -87,6 +91,7 @@ class KernelImage:
     event_updates: np.ndarray
     order: np.ndarray
     rank: np.ndarray
+    reach: np.ndarray
 
     format = KERNEL_FORMAT
 
@@ -150,6 +155,49 @@ class KernelImage:
         return ((self.lanes // s, s * self.positions), (self.positions, 1),
                 (self.groups, self.lanes * self.positions))
 
+    @property
+    def skips(self):
+        """Whether the sweep skips inactive rows: only without a bias (a biased neuron
+        changes with no input)."""
+        return not self.layer.bias.any()
+
+    @property
+    def blocks(self):
+        """Blocks of :data:`SWEEP_BLOCK` positions per channel group."""
+        return -(-self.positions // SWEEP_BLOCK)
+
+    def held(self, membranes, spikes):
+        """The rows ``[groups, positions]`` that hold state after a step: a neuron with a
+        non-zero membrane, or (``delayed`` timing) a spike to reset at the next step.
+        ``membranes`` and ``spikes`` are NIR-ordered ``[..., neurons]``."""
+        state = np.asarray(membranes) != 0
+        if self.layer.timing == "delayed":
+            state = state | np.asarray(spikes, dtype=bool)
+        lead = state.shape[:-1]
+        real = self.order >= 0
+        rows = np.zeros(lead + (self.rows * self.lanes,), dtype=bool)
+        rows[..., real] = state[..., self.order[real]]
+        return rows.reshape(lead + (self.groups, self.positions, self.lanes)).any(axis=-1)
+
+    def sweep_items(self, sweep_lanes, active, chunk_spikes):
+        """The skipping sweep of one step: for each channel group, each block of
+        :data:`SWEEP_BLOCK` positions, either ``None`` (a block with no active row: one cycle,
+        nothing issued) or, for each active position in ascending order, its ``P / S`` chunks'
+        spike counts (from ``chunk_spikes``, indexed by the core's chunk). ``active`` is
+        ``[groups, positions]``."""
+        per_row = self.lanes // sweep_lanes
+        items = []
+        for g in range(self.groups):
+            for start in range(0, self.positions, SWEEP_BLOCK):
+                rows = np.flatnonzero(active[g, start:start + SWEEP_BLOCK]) + start
+                if not len(rows):
+                    items.append(None)
+                    continue
+                for pos in rows:
+                    first = (g * self.positions + pos) * per_row
+                    items += [int(c) for c in chunk_spikes[first:first + per_row]]
+        return items
+
     def emission_key(self, addresses):
         """Sort key putting NIR ``addresses`` of one step in the order the core emits them."""
         return self.rank[np.asarray(addresses, dtype=np.int64)]
@@ -195,6 +243,13 @@ def compile_kernel(layer, lanes):
     event_words = np.where(reaches, count[yy, xx] * groups, 0)
     event_updates = np.where(reaches, updates[cc, yy, xx], 0)
 
+    reach_map = np.zeros((g.height * g.width, positions), dtype=bool)
+    for y in range(g.height):
+        for x in range(g.width):
+            for oy, ox, _, _ in g.reached(y, x):
+                reach_map[y * g.width + x, oy * g.out_width + ox] = True
+    reach = reach_map[yy * g.width + xx] & reaches[:, None]
+
     core = groups * positions * lanes
     h = np.arange(core)
     p, local = h % lanes, h // lanes
@@ -202,9 +257,9 @@ def compile_kernel(layer, lanes):
     order = np.where(co < c_out, co * positions + pos, -1)
     rank = np.empty(layer.neurons, dtype=np.int64)
     rank[order[order >= 0]] = h[order >= 0]
-    for array in (words, cc, yy, xx, reaches, event_words, event_updates, order, rank):
+    for array in (words, cc, yy, xx, reaches, event_words, event_updates, order, rank, reach):
         array.setflags(write=False)
     return KernelImage(layer=layer, lanes=lanes, groups=groups, positions=positions, taps=taps,
                        words=words, channel=cc, y=yy, x=xx, reaches=reaches,
                        event_words=event_words, event_updates=event_updates, order=order,
-                       rank=rank)
+                       rank=rank, reach=reach)

@@ -26,23 +26,39 @@ def kernel_config(rng, network, **kw):
     return random_config(rng, network, formats=formats, **kw)
 
 
-def test_one_event_timeline_by_hand():
-    # 1 x 3 x 3 input, one 1x1 kernel (R = 1), P = S = 1: 9 chunks. SPIKE(4), STEP, SAMPLE
-    # are pushed in cycles 0, 1, 2. The core pops an event two cycles after its push, and two
-    # pops are at least two cycles apart: SPIKE at 2 (one word, busy 2 cycles), STEP at 4.
-    # The sweep starts drain + 1 = 3 cycles later: chunks 7..15 (chunk 4, the neuron that
-    # fires, at 11, its spike pushed at 14), the STEP marker issued at 16 (pushed at 19), free
-    # at 17. SAMPLE popped at 17: chunks 20..28, marker issued at 29 and pushed at 32; the
-    # result is valid a cycle later, 33. Busy: 2 + (17 - 4) + (30 - 17) = 28.
+def one_event(bias):
+    """1 x 3 x 3 input, one 1x1 kernel (R = 1) of weight 5, theta 3, P = S = 1 (9 chunks);
+    SPIKE(4), STEP, SAMPLE pushed in cycles 0, 1, 2."""
     g = Conv2dGeometry(1, 3, 3, 1, kernel=1)
-    layer = ConvLayer(kernel=np.full((1, 1, 1, 1), 5), geometry=g, theta=3, w_bits=4, v_bits=8)
+    layer = ConvLayer(kernel=np.full((1, 1, 1, 1), 5), geometry=g, theta=3, w_bits=4, v_bits=8,
+                      channel_bias=np.array([bias]))
     network = Network([layer])
     config = HardwareConfig((LayerConfig(1, KERNEL_FORMAT, 4),), timing=HARDWARE_TIMING)
     trains = np.zeros((1, 1, 9), dtype=bool)
     trains[0, 0, 4] = True
+    return network, config, trains
+
+
+@pytest.mark.parametrize("bias, finish, busy", [
+    # With a bias every chunk is swept. The core pops an event two cycles after its push, and
+    # two pops are at least two cycles apart: SPIKE at 2 (one word, busy 2 cycles), STEP at
+    # 4. The sweep starts drain + 1 = 3 cycles later: chunks 7..15 (chunk 4, the neuron that
+    # fires, at 11, its spike pushed at 14), the STEP marker issued at 16 (pushed at 19), free
+    # at 17. SAMPLE popped at 17: chunks 20..28, marker issued at 29 and pushed at 32; the
+    # result is valid a cycle later, 33. Busy: 2 + (17 - 4) + (30 - 17) = 28.
+    (1, 33, 28),
+    # Without a bias the sweep skips: the only block (9 positions) has one active row, 4
+    # (its word landed). STEP popped at 4: chunk 4 issued at 7 (spike pushed at 10), marker
+    # issued at 8 (pushed at 11), free at 9. The neuron keeps 5 - 3 = 2 (subtract reset), so
+    # row 4 still holds state: SAMPLE popped at 9 sweeps chunk 4 at 12, marker at 13, pushed
+    # at 16, result 17. Busy: 2 + (9 - 4) + (14 - 9) = 12.
+    (0, 17, 12),
+])
+def test_one_event_timeline_by_hand(bias, finish, busy):
+    network, config, trains = one_event(bias)
     report = cycle_model(network, simulate(network, trains), config)
-    assert report.finish.tolist() == [33]
-    assert (report.layers[0].busy, report.layers[0].words) == (28, 1)
+    assert report.finish.tolist() == [finish]
+    assert (report.layers[0].busy, report.layers[0].words) == (busy, 1)
     run = run_accelerator(network, config, trains)
     check_against_golden(network, config, trains, run)
     assert run.spikes[0][0, 0].nonzero()[0].tolist() == [4]
@@ -120,3 +136,31 @@ def test_uniform_puts_conv_layers_on_the_core_unless_unrolled():
     with pytest.raises(ValueError, match="conv = 'im2col'"):
         HardwareConfig.uniform(network, conv="im2col")
     never_elaborated(Accelerator(network, config))
+
+
+@pytest.mark.parametrize("timing, reset", [("delayed", "zero"), ("immediate", "subtract")])
+def test_the_skipping_sweep_over_several_blocks_groups_and_sweep_lanes(timing, reset):
+    # 5 channels on P = 2 lanes (3 groups, one padding channel), S = 1 (two chunks per row),
+    # a 9 x 9 output map (81 positions: 6 blocks of 16 per group), no bias, sparse input in
+    # one corner: most blocks are skipped, the touched rows and those still holding a
+    # membrane (or, delayed, a reset to apply) are swept.
+    rng = np.random.default_rng(9)
+    conv = ConvLayer(kernel=rng.integers(0, 6, (5, 2, 3, 3)),
+                     geometry=Conv2dGeometry(2, 9, 9, 5, kernel=3, padding=1), theta=7,
+                     w_bits=4, v_bits=9, timing=timing, reset=reset, leak="shift", k=1)
+    readout = Layer(weights=rng.integers(-2, 8, (3, conv.neurons)), theta=9, w_bits=4,
+                    v_bits=10)
+    network = Network([conv, readout])
+    config = HardwareConfig((LayerConfig(2, KERNEL_FORMAT, 3, 1), LayerConfig(3, "csc", 3)),
+                            timing=HARDWARE_TIMING)
+    trains = np.zeros((2, 6, network.n_inputs), dtype=bool)
+    corner = [c * 81 + y * 9 + x for c in range(2) for y in range(3) for x in range(3)]
+    trains[..., corner] = rng.random((2, 6, len(corner))) < 0.5
+    run = run_accelerator(network, config, trains)
+    golden, report = check_against_golden(network, config, trains, run)
+    assert golden.spikes[0].sum() > 0 and golden.spikes[1].sum() > 0
+    image = compile_kernel(conv, 2)
+    on_events = int((np.maximum(image.event_words, 2) * trains.sum(axis=(0, 1))).sum())
+    sweeps = report.layers[0].busy - on_events      # the sweeps' share of the busy cycles
+    full = (2 * 6 + 2) * (3 * 81 * 2 + 1)          # every chunk of every sweep, plus markers
+    assert 0 < sweeps < full / 4
