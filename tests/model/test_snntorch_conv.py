@@ -174,7 +174,11 @@ def test_the_repaired_graph_carries_what_snntorch_loses():
 
 # --- bit for bit -------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("seed", range(16))
+#: The random models checked: 0-15, and two that draw a 3x3 sum pool (rarer: the maps are small).
+SEEDS = (*range(16), 28, 33)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
 def test_random_integer_conv_models_are_bit_exact_with_snntorch(tmp_path, seed):
     module, shape = random_conv_model(seed)
     path = tmp_path / "model.nir"
@@ -197,12 +201,20 @@ def test_random_integer_conv_models_are_bit_exact_with_snntorch(tmp_path, seed):
 
 def test_geometries_of_the_random_models():
     """The random models above cover what the issue lists: kernels 1-5, strides 1 and 2,
-    padding, average and sum pools, biases."""
+    padding, average and sum pools (3x3 and padded ones too, and one before the Flatten),
+    biases."""
     seen = {"kernels": set(), "strides": set(), "padding": False, "avg": False, "sum": False,
-            "bias": False, "no_bias": False}
-    for seed in range(16):
+            "bias": False, "no_bias": False, "sum3": False, "pool_padding": False,
+            "pool_before_flatten": False}
+    for seed in SEEDS:
         module, _ = random_conv_model(seed)
+        for before, sub in zip(module, list(module)[1:]):
+            if isinstance(before, torch.nn.AvgPool2d) and isinstance(sub, torch.nn.Flatten):
+                seen["pool_before_flatten"] = True
         for sub in module:
+            if isinstance(sub, torch.nn.AvgPool2d):
+                seen["sum3"] |= sub.divisor_override == 1 and sub.kernel_size == 3
+                seen["pool_padding"] |= sub.padding != 0
             if isinstance(sub, torch.nn.Conv2d):
                 seen["kernels"] |= set(sub.kernel_size)
                 seen["strides"] |= set(sub.stride)
@@ -211,7 +223,8 @@ def test_geometries_of_the_random_models():
             if isinstance(sub, torch.nn.AvgPool2d):
                 seen["sum" if sub.divisor_override == 1 else "avg"] = True
     assert seen["kernels"] == {1, 2, 3, 4, 5} and seen["strides"] == {1, 2}
-    assert all(seen[key] for key in ("padding", "avg", "sum", "bias", "no_bias"))
+    assert all(seen[key] for key in ("padding", "avg", "sum", "bias", "no_bias", "sum3",
+                                     "pool_padding", "pool_before_flatten"))
 
 
 def test_a_users_own_module_class_is_read():
