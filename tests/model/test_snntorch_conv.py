@@ -254,6 +254,27 @@ def test_a_users_own_module_class_is_read():
         np.testing.assert_array_equal(got.astype(np.int64), want)
 
 
+def test_dropout_and_identity_are_spliced_out():
+    """snnTorch's converter returns None for them (a node nir cannot write) and nirtorch's
+    tracer adds a bypass edge; the file has neither and runs as the model does."""
+    module = torch.nn.Sequential(
+        torch.nn.Conv2d(1, 3, 2), snn.Leaky(beta=1.0, threshold=2.0, init_hidden=True),
+        torch.nn.Dropout(0.0), torch.nn.Flatten(), torch.nn.Identity(),
+        torch.nn.Linear(3 * 4 * 4, 4), snn.Leaky(beta=1.0, init_hidden=True, output=True))
+    rng = np.random.default_rng(5)
+    set_integers(module[0], rng)
+    set_integers(module[5], rng)
+    graph = snntorch_to_nir(module, (1, 5, 5))
+    assert set(graph.nodes) == {"input", "0", "1", "3", "5", "6", "output"}
+    assert graph.edges == [("input", "0"), ("0", "1"), ("1", "3"), ("3", "5"), ("5", "6"),
+                           ("6", "output")]
+    network = import_nir(graph).network
+    trains = (rng.random((5, 10, 25)) < 0.5).astype(np.int64)
+    for got, want in zip(simulate(network, trains).spikes,
+                         snntorch_spikes(module, trains, (1, 5, 5))):
+        np.testing.assert_array_equal(got.astype(np.int64), want)
+
+
 def test_agreement_of_a_float_conv_model_is_measured_not_assumed():
     torch.manual_seed(0)
     module = torch.nn.Sequential(
