@@ -499,30 +499,44 @@ class TrainedSNN:
     def snntorch_module(self):
         """The network as an snnTorch model: ``torch.nn.Sequential`` of ``Linear`` (bias-free,
         weights = the integer weights as float32) and ``snntorch.Leaky`` (``beta`` = the
-        hardware's exact decay, ``threshold = theta_int``, per-neuron tensors, which snnTorch's
-        NIR export needs; ``reset_mechanism`` = ``reset``; ``reset_delay`` for ``delayed``
-        timing; ``init_hidden=True``; the last one ``output=True``). snnTorch leaks by
-        ``beta * v`` in floating point, so it equals the golden model exactly only where the
-        leak does (``beta`` = 1 or 0, or no membrane that the leak must round). A network
-        with conv layers (``config.conv``) is refused: write it with
-        :func:`spikefab.model.nir_io.to_nir` instead."""
-        if self.config.conv:
-            raise ValueError("snntorch_module builds Linear + Leaky layers only; this network "
-                             "has convolutional layers (config.conv): export it with "
-                             "spikefab.model.nir_io.to_nir instead")
+        hardware's exact decay, ``threshold = theta_int``, per-neuron tensors of the layer's
+        shape; ``reset_mechanism`` = ``reset``; ``reset_delay`` for ``delayed`` timing;
+        ``init_hidden=True``; the last one ``output=True``). A conv layer is ``[AvgPool2d(k,
+        divisor_override=1)] → Conv2d`` (the sum pool and the integer kernel; a channel bias
+        if it has one) and its Leaky works on the ``(C, H, W)`` map; an ``nn.Flatten`` goes
+        where a map meets a fully connected layer, so the module takes ``[B, C, H, W]``
+        input. snnTorch leaks by ``beta * v`` in floating point, so it equals the golden
+        model exactly only where the leak does (``beta`` = 1 or 0, or no membrane that the
+        leak must round). :func:`spikefab.model.nir_io.snntorch_to_nir` reads it back."""
         torch, _ = _libraries()
         snntorch = need("snntorch", "snntorch_module", extra="train")
         beta = self.config.hardware_beta
         modules = []
         for index, layer in enumerate(self.network):
-            linear = torch.nn.Linear(layer.fan_in, layer.neurons, bias=False)
+            kernel = getattr(layer, "kernel", None)
+            if kernel is not None:
+                geometry, pool = layer.geometry, layer.pool
+                if pool is not None:
+                    modules.append(torch.nn.AvgPool2d(pool.kernel, pool.stride, pool.padding,
+                                                      divisor_override=1))
+                synapse = torch.nn.Conv2d(geometry.in_channels, geometry.out_channels,
+                                          geometry.kernel, geometry.stride, geometry.padding,
+                                          bias=bool(np.any(layer.channel_bias)))
+                shape, weight = geometry.out_shape, kernel
+            else:
+                if index and getattr(self.network.layers[index - 1], "kernel", None) \
+                        is not None:
+                    modules.append(torch.nn.Flatten())
+                synapse = torch.nn.Linear(layer.fan_in, layer.neurons, bias=False)
+                shape, weight = (layer.neurons,), layer.weights
             with torch.no_grad():
-                linear.weight.copy_(torch.tensor(layer.weights, dtype=torch.float32))
-            modules.append(linear)
+                synapse.weight.copy_(torch.tensor(weight, dtype=torch.float32))
+                if synapse.bias is not None:
+                    synapse.bias.copy_(torch.tensor(layer.channel_bias, dtype=torch.float32))
+            modules.append(synapse)
             modules.append(snntorch.Leaky(
-                beta=torch.full((layer.neurons,), beta, dtype=torch.float32),
-                threshold=torch.full((layer.neurons,), float(layer.theta),
-                                     dtype=torch.float32),
+                beta=torch.full(shape, beta, dtype=torch.float32),
+                threshold=torch.full(shape, float(layer.theta), dtype=torch.float32),
                 reset_mechanism=layer.reset, reset_delay=layer.timing == "delayed",
                 init_hidden=True, output=index == len(self.network) - 1))
         return torch.nn.Sequential(*modules)

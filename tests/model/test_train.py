@@ -352,13 +352,6 @@ def test_dtype_bound_covers_the_conv_fan_in():
         torch.float32
 
 
-def test_conv_snntorch_module_is_refused_by_name(digits):
-    x, y = digits
-    trained = train_snn(x[:32], y[:32], tiny(conv=((2, 3, 1, 1, 1),)), progress=False)
-    with pytest.raises(ValueError, match="convolutional layers.*to_nir"):
-        trained.snntorch_module()
-
-
 @pytest.mark.parametrize("changes, error, message", [
     (dict(conv=((0, 3, 1, 1, 1),)), ValueError,
      r"conv\[0\].channels = 0 is out of range; allowed range is \[1, 4096\]"),
