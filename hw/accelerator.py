@@ -143,7 +143,7 @@ class Accelerator(wiring.Component):
                            for n, c in zip(fan_ins, config.layers)]
             self.cores = [
                 ConvCore(layer, image, drain=HARDWARE_TIMING.drain, sweep_lanes=c.sweep_lanes,
-                         emit_depth=HARDWARE_TIMING.emit_depth)
+                         emit_depth=HARDWARE_TIMING.emit_depth, dense=dense)
                 if c.format == KERNEL_FORMAT else
                 LayerCore(layer, image, dense=dense, capacity=cap, drain=HARDWARE_TIMING.drain,
                           sweep_lanes=c.sweep_lanes, emit_depth=HARDWARE_TIMING.emit_depth,

@@ -1,6 +1,6 @@
 """Convolution core: one convolutional layer with each kernel stored once (weight sharing)."""
 
-from amaranth import Module, Signal, signed
+from amaranth import Const, Module, Signal, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -72,7 +72,7 @@ class ConvCore(wiring.Component):
         not ready for, or a bad LIF command (none expected).
     """
 
-    def __init__(self, layer, image, *, drain=2, sweep_lanes=None, emit_depth=4):
+    def __init__(self, layer, image, *, drain=2, sweep_lanes=None, emit_depth=4, dense=False):
         with validating(self):
             check_instance("layer", layer, ConvLayer)
             check_instance("image", image, KernelImage)
@@ -81,15 +81,17 @@ class ConvCore(wiring.Component):
             geometry = layer.geometry
             for name, side in (("height", geometry.height), ("width", geometry.width)):
                 check_int(f"the convolution's input {name}", side, 1, MAX_TABLE_SIDE)
-            self.layer, self.image = layer, image
+            self.layer, self.image, self.dense = layer, image, bool(dense)
             self.acc_bits = accumulator_bits(layer.w_bits, layer.fan_in)
-            tag_bits = image.decode_fields()["tag"]
+            # The tag: the channel's kernel offset, and (dense baseline) the input's gate on top.
+            tag_bits = image.decode_fields()["tag"] + self.dense
             self.generator = ConvAddressGenerator(geometry, tag_bits=tag_bits)
             self.pes = PEArray(lanes=image.lanes, rows=image.rows, w_bits=layer.w_bits,
                                acc_bits=self.acc_bits, sweep_lanes=sweep_lanes)
             self.lif = LIFCore(layer, lanes=image.lanes, acc_bits=self.acc_bits,
                                drain=check_int("drain", drain, 1, 15) + 1,
-                               sweep_lanes=sweep_lanes, emit_depth=emit_depth, order=image)
+                               sweep_lanes=sweep_lanes, emit_depth=emit_depth, order=image,
+                               skip=not self.dense)
             self.decode_layout = data.StructLayout(image.decode_fields())
         super().__init__({
             "i": In(stream.Signature(EventLayout(addr_bits_for(layer.fan_in)))),
@@ -130,32 +132,63 @@ class ConvCore(wiring.Component):
         # -- taking events ---------------------------------------------------------------------
         head = self.i.payload
         pop = self.i.valid & self.i.ready
-        fresh = Signal()            # the head was there last cycle: the table shows its entry
-        decoding = Signal()         # the cycle after a SPIKE pop
+        decoding = Signal()         # the decode table shows the entry of the input just taken
         wait = Signal.like(decoded.data.wait)
-        m.d.sync += fresh.eq(self.i.valid & ~pop)
-        m.d.comb += decoded.addr.eq(head.addr)
         walk_free = ~decoding & (wait == 0)
         is_spike = head.kind == EventKind.SPIKE
-        m.d.comb += self.i.ready.eq(fresh & walk_free & lif.control.ready)
-        m.d.sync += decoding.eq(pop & is_spike)
         with m.If(decoding):
             m.d.sync += wait.eq(decoded.data.wait)
         with m.Elif(wait != 0):
             m.d.sync += wait.eq(wait - 1)
-        with m.If(pop & ~is_spike):
-            m.d.comb += [lif.control.valid.eq(1), lif.control.payload.eq(head.kind)]
+        gate = Signal()             # the dense baseline's gate of the input being walked
+        if not self.dense:
+            fresh = Signal()        # the head was there last cycle: the table shows its entry
+            m.d.sync += fresh.eq(self.i.valid & ~pop)
+            m.d.comb += decoded.addr.eq(head.addr)
+            m.d.comb += self.i.ready.eq(fresh & walk_free & lif.control.ready)
+            m.d.sync += decoding.eq(pop & is_spike)
+            with m.If(pop & ~is_spike):
+                m.d.comb += [lif.control.valid.eq(1), lif.control.payload.eq(head.kind)]
+            streaming = Const(0)
+        else:
+            # SPIKE(j) sets bit j of the input spike vector (one cycle); STEP walks every input
+            # j in turn, each taken like an event (two cycles apart at least, when the walk is
+            # free), its words gated by bit j; then the LIF core sweeps and the vector clears.
+            fan_in = self.layer.fan_in
+            spiked = Signal(fan_in)
+            streaming = Signal()
+            j = Signal(range(fan_in + 1))
+            fresh = Signal()
+            take = streaming & fresh & walk_free & (j != fan_in)
+            m.d.sync += fresh.eq(streaming & ~take)
+            m.d.comb += decoded.addr.eq(j)
+            m.d.comb += self.i.ready.eq(~streaming & walk_free & lif.control.ready)
+            m.d.sync += [decoding.eq(take), gate.eq(spiked.bit_select(j, 1))]
+            with m.If(take):
+                m.d.sync += j.eq(j + 1)
+            with m.If(streaming & walk_free & (j == fan_in)):
+                m.d.comb += [lif.control.valid.eq(1), lif.control.payload.eq(EventKind.STEP)]
+                m.d.sync += [streaming.eq(0), spiked.eq(0)]
+            with m.If(pop):
+                with m.Switch(head.kind):
+                    with m.Case(EventKind.SPIKE):
+                        m.d.sync += spiked.bit_select(head.addr, 1).eq(1)
+                    with m.Case(EventKind.STEP):
+                        m.d.sync += [streaming.eq(1), j.eq(0)]
+                    with m.Default():
+                        m.d.comb += [lif.control.valid.eq(1), lif.control.payload.eq(head.kind)]
 
         # -- the walk: the address generator, each reached position held for G cycles -------------
         m.d.comb += [gen.i.valid.eq(decoding & decoded.data.reaches),
                      gen.i.payload.y.eq(decoded.data.y), gen.i.payload.x.eq(decoded.data.x),
-                     gen.i.payload.tag.eq(decoded.data.tag)]
+                     gen.i.payload.tag.eq(decoded.data.tag | (gate << len(decoded.data.tag)))]
         groups = image.groups
         group = Signal(range(max(2, groups)))
         kernel_base = Signal(range(len(image.words)))       # group * C_in * taps
         row_base = Signal(range(image.rows))                # group * HW
         reach = gen.o.payload
-        m.d.comb += [weights.addr.eq(kernel_base + reach.tag + reach.tap),
+        tag = reach.tag[:len(decoded.data.tag)]
+        m.d.comb += [weights.addr.eq(kernel_base + tag + reach.tap),
                      gen.o.ready.eq(group == groups - 1)]
         with m.If(gen.o.valid):
             with m.If(group == groups - 1):
@@ -168,7 +201,9 @@ class ConvCore(wiring.Component):
         # The kernel word arrives the cycle after its address: it goes to the PE array then.
         word_valid = Signal()
         word_index = Signal(range(image.rows))
-        m.d.sync += [word_valid.eq(gen.o.valid), word_index.eq(row_base + reach.pos)]
+        word_gate = Signal()
+        m.d.sync += [word_valid.eq(gen.o.valid), word_index.eq(row_base + reach.pos),
+                     word_gate.eq(reach.tag[-1] if self.dense else 1)]
         if lif.skips:
             # The word's row becomes active for the next sweep.
             m.d.comb += lif.touch.valid.eq(word_valid)
@@ -176,7 +211,7 @@ class ConvCore(wiring.Component):
         word = pes.words.payload
         m.d.comb += [pes.words.valid.eq(word_valid), word.live.eq(1)]
         for p in range(lanes):
-            m.d.comb += [word.lanes[p].valid.eq(1), word.lanes[p].index.eq(word_index),
+            m.d.comb += [word.lanes[p].valid.eq(word_gate), word.lanes[p].index.eq(word_index),
                          word.lanes[p].weight.eq(weights.data[p])]
 
         # -- errors, counters, idle -------------------------------------------------------------
@@ -190,12 +225,12 @@ class ConvCore(wiring.Component):
             m.d.sync += c.events.eq(c.events + 1)
         with m.If(word_valid):
             m.d.sync += c.words.eq(c.words + 1)
-        updates = count_updates(m, [word_valid & (word.lanes[p].weight != 0)
+        updates = count_updates(m, [word_valid & word_gate & (word.lanes[p].weight != 0)
                                     for p in range(lanes)])
         m.d.sync += c.synaptic_updates.eq(c.synaptic_updates + updates)
-        with m.If(pop | ~walk_free | ~lif.control.ready):
+        with m.If(pop | ~walk_free | ~lif.control.ready | streaming):
             m.d.sync += c.busy.eq(c.busy + 1)
         with m.If(lif.spikes.valid & ~lif.spikes.ready):
             m.d.sync += c.stall.eq(c.stall + 1)
-        m.d.comb += self.idle.eq(walk_free & ~gen.o.valid & ~word_valid & lif.idle)
+        m.d.comb += self.idle.eq(walk_free & ~streaming & ~gen.o.valid & ~word_valid & lif.idle)
         return m

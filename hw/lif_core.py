@@ -64,7 +64,8 @@ class LIFCore(wiring.Component):
         never fire), takes the bias of ``order.order[h]`` and emits each spike with its NIR
         index: the chunk's first lane's index is kept by a mixed-radix counter over
         ``order.chunk_digits(S)`` and lane ``l`` adds ``l · order.positions`` (no
-        multiplier, no table).
+        multiplier, no table). Without a bias the sweep skips inactive rows (see
+        :meth:`_skipping_sequencer`) unless ``skip=False`` (the dense baseline).
 
     Members
     -------
@@ -99,7 +100,7 @@ class LIFCore(wiring.Component):
     """
 
     def __init__(self, layer, *, lanes, acc_bits, drain=2, sweep_lanes=None, emit_depth=4,
-                 order=None):
+                 order=None, skip=True):
         with validating(self):
             check_instance("layer", layer, Layer)
             self.layer = layer
@@ -111,7 +112,7 @@ class LIFCore(wiring.Component):
                 self.neurons = order.rows * order.lanes
                 self.bias = np.where(order.order >= 0, layer.bias[np.maximum(order.order, 0)],
                                      0)
-                self.skips = order.skips
+                self.skips = order.skips and bool(skip)
             else:
                 self.neurons = layer.neurons
                 self.bias = layer.bias

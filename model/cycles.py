@@ -182,8 +182,9 @@ class HardwareConfig:
         object.__setattr__(self, "layers", layers)
         if self.mode not in MODES:
             raise ValueError(f"mode = {self.mode!r} is not allowed; choose one of {', '.join(MODES)}")
-        if self.mode == "dense" and any(c.format != "dense" for c in layers):
-            raise ValueError("mode 'dense' (the baseline) needs format 'dense' in every layer")
+        if self.mode == "dense" and any(c.format not in ("dense", KERNEL_FORMAT) for c in layers):
+            raise ValueError("mode 'dense' (the baseline) needs format 'dense' in every layer "
+                             f"(or {KERNEL_FORMAT!r}: the convolution core's dense baseline)")
 
     @classmethod
     def uniform(cls, network, *, lanes=1, format="csc", queue_depth=16, mode="sparse",
@@ -196,7 +197,8 @@ class HardwareConfig:
         ``conv``: ``"kernel"`` (default) puts every convolutional layer on the convolution
         core (format ``kernel``, lanes across output channels, capped at ``C_out``);
         ``"unrolled"`` runs it like a fully connected layer in ``format`` (the unrolled
-        baseline). The ``dense`` mode always unrolls."""
+        baseline). In the ``dense`` mode a conv layer on the core is the convolution core's
+        dense baseline (every input walked every step, a full sweep)."""
         if not isinstance(network, Network):
             raise TypeError(f"network must be a spikefab.model.Network, not "
                             f"{type(network).__name__}")
@@ -204,7 +206,7 @@ class HardwareConfig:
         if conv not in ("kernel", "unrolled"):
             raise ValueError(f"conv = {conv!r} is not allowed; choose 'kernel' (the "
                              f"convolution core) or 'unrolled'")
-        on_core = [conv == "kernel" and mode != "dense" and _is_conv(layer) for layer in network]
+        on_core = [conv == "kernel" and _is_conv(layer) for layer in network]
         lanes_ = per_layer("lanes", lanes, count)
         if not isinstance(lanes, (list, tuple)):
             _check_int("lanes", lanes, 1, 1 << 16)
@@ -478,7 +480,8 @@ def _core(stream, queue_in, queue_out, image, config, fan_in, spikes_out,
     bias it skips the rows that received nothing and hold nothing (``held``: per step of the
     batch, the rows ``[G, HW]`` holding state after it, :meth:`KernelImage.held`)."""
     kernel = isinstance(image, KernelImage)
-    skips = kernel and image.skips
+    skips = kernel and image.skips and not dense
+    decoding = kernel and not dense               # events wait for the decode table
     if kernel:
         words, nnz = image.event_words, image.event_updates
         order = image.rank
@@ -496,7 +499,7 @@ def _core(stream, queue_in, queue_out, image, config, fan_in, spikes_out,
         state = nothing                               # rows holding state, this sample
         touched = np.zeros(image.positions, dtype=bool)
     for kind, addr in stream:
-        start = yield ("pop", queue_in, max(free, last_pop + 2) if kernel else free)
+        start = yield ("pop", queue_in, max(free, last_pop + 2) if decoding else free)
         last_pop = start
         if kind == SPIKE:
             stats.events += 1
@@ -508,7 +511,7 @@ def _core(stream, queue_in, queue_out, image, config, fan_in, spikes_out,
             else:
                 stats.words += int(words[addr])
                 free = start + max(1, int(words[addr]))
-            stats.busy += max(free, start + 2 if kernel else free) - start
+            stats.busy += max(free, start + 2 if decoding else free) - start
             continue
         first = start + timing.drain + (1 if kernel else 0)
         if kind == SAMPLE:                            # a clearing sweep, no spikes
@@ -517,7 +520,10 @@ def _core(stream, queue_in, queue_out, image, config, fan_in, spikes_out,
                 counts = image.sweep_items(config.sweep_lanes, state, silent)
                 state = nothing
         else:                                         # STEP: (dense: every column) + sweep
-            if dense:
+            if dense and kernel:                      # every input walked, two cycles apart
+                first += 2 + int(np.maximum(words, 2).sum())
+                stats.words += int(words.sum())
+            elif dense:
                 first += fan_in * image.rows
                 stats.words += fan_in * image.rows
             addresses = next(out_steps)
@@ -602,7 +608,7 @@ def cycle_model(network, result, config, *, frames=None, interval=1):
     trains = [np.asarray(result.layer_inputs(i)) for i in range(len(network) + 1)]
     trains = [t[None] if t.ndim == 2 else t for t in trains]
     held = [None] * len(network)
-    if any(isinstance(image, KernelImage) and image.skips for image in images):
+    if not dense and any(isinstance(image, KernelImage) and image.skips for image in images):
         traces = result.traces
         if traces is None:                            # the skipping sweep needs the state
             traces = simulate(network, result.inputs, record_membranes=True).traces
@@ -613,8 +619,8 @@ def cycle_model(network, result, config, *, frames=None, interval=1):
                 held[index] = [step for sample in state for step in sample]
 
     schedule = _check_schedule(frames, interval, len(event_stream(trains[0])))
-    queues = [_Queue(c.queue_depth, timing.queue_latency + (c.format == KERNEL_FORMAT))
-              for c in config.layers]
+    queues = [_Queue(c.queue_depth, timing.queue_latency
+                     + (c.format == KERNEL_FORMAT and not dense)) for c in config.layers]
     stats = [LayerCycles() for _ in network]
     processes = [_source(queues[0], schedule, interval)]
     # The last core pushes into the readout (no queue, never blocks): record its pushes.

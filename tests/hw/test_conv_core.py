@@ -132,6 +132,8 @@ def test_uniform_puts_conv_layers_on_the_core_unless_unrolled():
     config = HardwareConfig.uniform(network, lanes=8, format="csc", conv="unrolled")
     assert [(c.lanes, c.format) for c in config.layers] == [(8, "csc"), (2, "csc")]
     dense = HardwareConfig.uniform(network, lanes=8, mode="dense")
+    assert [c.format for c in dense.layers] == [KERNEL_FORMAT, "dense"]
+    dense = HardwareConfig.uniform(network, lanes=8, mode="dense", conv="unrolled")
     assert [c.format for c in dense.layers] == ["dense", "dense"]
     with pytest.raises(ValueError, match="conv = 'im2col'"):
         HardwareConfig.uniform(network, conv="im2col")
@@ -164,3 +166,37 @@ def test_the_skipping_sweep_over_several_blocks_groups_and_sweep_lanes(timing, r
     sweeps = report.layers[0].busy - on_events      # the sweeps' share of the busy cycles
     full = (2 * 6 + 2) * (3 * 81 * 2 + 1)          # every chunk of every sweep, plus markers
     assert 0 < sweeps < full / 4
+
+
+def test_dense_baseline_timeline_by_hand():
+    # The one-event case on the core's dense baseline: SPIKE(4) pushed at 0 is popped at 1
+    # (one cycle: bit 4 of the input vector), STEP pushed at 1 popped at 2. The walk takes
+    # input 0 at 4 (two cycles to read its table entry), then every input two cycles apart
+    # (each reaches one position: one word, but two cycles per input): 9 inputs, 18 cycles,
+    # STEP to the LIF core at 22, first chunk at 25 (drain + 1), full sweep 25..33 (chunk 4
+    # at 29, its spike pushed at 32), marker issued at 34 and pushed at 37, free at 35.
+    # SAMPLE popped at 35: chunks 38..46, marker at 47, pushed at 50, result at 51.
+    # Busy: 1 + (35 - 2) + (48 - 35) = 47; words: all 9 inputs' one word.
+    network, _, trains = one_event(0)
+    config = HardwareConfig((LayerConfig(1, KERNEL_FORMAT, 4),), mode="dense",
+                            timing=HARDWARE_TIMING)
+    report = cycle_model(network, simulate(network, trains), config)
+    assert report.finish.tolist() == [51]
+    layer = report.layers[0]
+    assert (layer.busy, layer.words, layer.synaptic_updates) == (47, 9, 1)
+    run = run_accelerator(network, config, trains)
+    check_against_golden(network, config, trains, run)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_random_conv_networks_on_the_dense_baseline(seed):
+    """The convolution core's dense baseline (mode dense: every input walked every step,
+    gated by whether it spiked, full sweeps) in front of dense fully connected layers."""
+    rng = np.random.default_rng(200 + seed)
+    network = random_conv_network(rng)
+    formats = [KERNEL_FORMAT if isinstance(layer, ConvLayer) else "dense" for layer in network]
+    config = random_config(rng, network, formats=formats)
+    config = HardwareConfig(config.layers, mode="dense", timing=HARDWARE_TIMING)
+    trains = rng.random((2, 4, network.n_inputs)) < 0.4
+    run = run_accelerator(network, config, trains)
+    check_against_golden(network, config, trains, run)
