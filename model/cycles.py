@@ -363,6 +363,7 @@ def lower_bound(network, result, config):
     """Per-layer, per-sample, per-step lower bound ``[B, T]`` arrays (docs/design.md §4)."""
     _check_arguments(network, result, config)
     bounds = []
+    held = None
     for index, (layer, c) in enumerate(zip(network, config.layers)):
         trains = np.asarray(result.layer_inputs(index))
         if trains.ndim == 2:
@@ -370,13 +371,42 @@ def lower_bound(network, result, config):
         nnz = (layer.weights != 0).sum(axis=0)
         reached = trains.astype(np.int64) @ nnz                    # [B, T]
         if c.format == KERNEL_FORMAT:
-            g = layer.geometry
-            chunks = (-(-g.out_channels // c.lanes) * c.lanes * g.out_height * g.out_width
-                      // c.sweep_lanes)
+            image = compile_kernel(layer, c.lanes)
+            chunks = image.rows * image.lanes // c.sweep_lanes
+            if image.skips and config.mode != "dense":     # only the active rows' chunks
+                if held is None:
+                    held = _held_rows(network, result, config)
+                touched = (trains.astype(np.int64) @ image.reach) > 0          # [B, T, HW]
+                before = np.zeros_like(held[index])
+                before[:, 1:] = held[index][:, :-1]
+                active = before | touched[:, :, None, :]
+                chunks = active.sum(axis=(2, 3)) * (c.lanes // c.sweep_lanes)
         else:
             chunks = c.chunks(layer.neurons)
         bounds.append(-(-reached // c.lanes) + chunks)
     return bounds
+
+
+def _held_rows(network, result, config):
+    """Per layer, the rows ``[B, T, G, HW]`` holding state after each step
+    (:meth:`KernelImage.held`) for a convolution core that skips, else ``None``."""
+    images = _column_words(network, config)
+    if config.mode == "dense" or not any(isinstance(image, KernelImage) and image.skips
+                                         for image in images):
+        return [None] * len(network)
+    traces = result.traces
+    if traces is None:                                # the skipping sweep needs the state
+        traces = simulate(network, result.inputs, record_membranes=True).traces
+    held = []
+    for index, image in enumerate(images):
+        if isinstance(image, KernelImage) and image.skips:
+            spikes = np.asarray(result.spikes[index])
+            trace = np.asarray(traces[index]).reshape(spikes.shape)
+            state = image.held(trace, spikes)
+            held.append(state if state.ndim == 4 else state[None])
+        else:
+            held.append(None)
+    return held
 
 
 class _Queue:
@@ -607,16 +637,8 @@ def cycle_model(network, result, config, *, frames=None, interval=1):
 
     trains = [np.asarray(result.layer_inputs(i)) for i in range(len(network) + 1)]
     trains = [t[None] if t.ndim == 2 else t for t in trains]
-    held = [None] * len(network)
-    if not dense and any(isinstance(image, KernelImage) and image.skips for image in images):
-        traces = result.traces
-        if traces is None:                            # the skipping sweep needs the state
-            traces = simulate(network, result.inputs, record_membranes=True).traces
-        for index, image in enumerate(images):
-            if isinstance(image, KernelImage) and image.skips:
-                trace = np.asarray(traces[index]).reshape(trains[index + 1].shape)
-                state = image.held(trace, trains[index + 1])       # [B, T, G, HW]
-                held[index] = [step for sample in state for step in sample]
+    held = [None if state is None else [step for sample in state for step in sample]
+            for state in _held_rows(network, result, config)]
 
     schedule = _check_schedule(frames, interval, len(event_stream(trains[0])))
     queues = [_Queue(c.queue_depth, timing.queue_latency
