@@ -81,19 +81,30 @@ def synth_command(board, network_path, config, *, steps, baud=None, spikes=None,
     queue depths that differ between layers, the dense baseline mode, another timing)."""
     from spikefab.boards.top import DEFAULT_BAUD
     from spikefab.hw.accelerator import HARDWARE_TIMING
+    from spikefab.model import Network
+    from spikefab.model.conv import ConvLayer
     layers = config.layers
-    if len({c.format for c in layers}) != 1 or len({c.queue_depth for c in layers}) != 1:
+    formats = {c.format for c in layers if c.format != "kernel"} or {"csc"}
+    if len(formats) != 1 or len({c.queue_depth for c in layers}) != 1:
         raise ValueError("spikefab synth builds one weight format and queue depth in every "
                          "layer; this configuration mixes them")
     if config.mode != "sparse" or config.timing != HARDWARE_TIMING:
         raise ValueError("spikefab synth builds the event-driven accelerator with the "
                          "hardware's timing; this configuration is the dense baseline model")
+    on_core = [c.format == "kernel" for c in layers]
+    unrolled = [isinstance(layer, ConvLayer) and not core
+                for layer, core in zip(Network.load(network_path), on_core)]
+    if any(unrolled) and any(on_core):
+        raise ValueError("spikefab synth puts every conv layer on the convolution core, or "
+                         "none (--conv unrolled); this configuration mixes them")
     words = ["spikefab", "synth", "--board", str(getattr(board, "name", board)),
              "--network", user_path(network_path),
              "--lanes", *[str(c.lanes) for c in layers],
              "--sweep-lanes", *[str(c.sweep_lanes) for c in layers],
-             "--format", layers[0].format, "--queue-depth", str(layers[0].queue_depth),
+             "--format", formats.pop(), "--queue-depth", str(layers[0].queue_depth),
              "--steps", str(steps)]
+    if any(unrolled):
+        words += ["--conv", "unrolled"]
     if baud is not None and baud != DEFAULT_BAUD:
         words += ["--baud", str(baud)]
     if spikes is not None:

@@ -89,7 +89,8 @@ def network_and_config(args):
     try:
         config = HardwareConfig.uniform(network, lanes=lanes, format=args.format,
                                         queue_depth=args.queue_depth,
-                                        sweep_lanes=_one_or_each(sweep))
+                                        sweep_lanes=_one_or_each(sweep),
+                                        conv=getattr(args, "conv", "kernel"))
         config.check(network)
     except (ValueError, TypeError) as error:
         _refuse(args, f"--lanes {' '.join(map(str, args.lanes))} / --sweep-lanes "
@@ -128,6 +129,11 @@ def add_arguments(parser, command):
                         "divisor of the layer's lanes (default: the lanes)")
     s.add_argument("--format", choices=FORMATS, default="csc",
                    help=f"weight memory format: {', '.join(FORMATS)} (default csc)")
+    s.add_argument("--conv", choices=("kernel", "unrolled"), default="kernel",
+                   help="convolutional layers: kernel runs them on the convolution core (each "
+                        "kernel stored once, --lanes across output channels, capped at them), "
+                        "unrolled as fully connected layers in --format, one weight per "
+                        "synapse (default kernel)")
     s.add_argument("--queue-depth", type=flag_int(*QUEUE_DEPTH_RANGE), default=16,
                    help="event queue depth (default 16)")
     s.add_argument("--steps", type=flag_int(1, MAX_STEPS), default=16,

@@ -128,3 +128,21 @@ def test_the_mnist_demo_prints_the_command_of_its_design(tmp_path, monkeypatch, 
         summary["cycles"]["latency"])
     assert json.loads((tmp_path / "report" / "report.json").read_text())["rebuild"][0][
         "command"] == commands[0]
+
+
+@pytest.mark.parametrize("conv", ["kernel", "unrolled"])
+def test_a_conv_network_rebuilds_on_the_convolution_core_or_unrolled(tmp_path, monkeypatch,
+                                                                    conv):
+    """A conv network's command: its conv layers on the convolution core (the default: the
+    fully connected layers' format goes to --format) or unrolled (--conv unrolled)."""
+    from spikefab.sim.random_networks import random_conv_network
+    monkeypatch.chdir(tmp_path)
+    network = random_conv_network(np.random.default_rng(4), conv_layers=(2, 2))
+    config = HardwareConfig.uniform(network, lanes=3, format="csc", queue_depth=8,
+                                    timing=HARDWARE_TIMING, conv=conv)
+    path = save_design(tmp_path / "report", "design", network)
+    command = synth_command("ulx3s", path, config, steps=12)
+    assert ("--conv unrolled" in command) == (conv == "unrolled") and "--format csc" in command
+    _, rtlil, design = dry_run(tmp_path, command)
+    assert rtlil == reference_rtlil("ulx3s", network, config, max_steps=12)
+    assert design["config"] == config.to_json()
