@@ -27,6 +27,9 @@ def add_arguments(parser):
     parser.add_argument("--random", type=flag_int(0, 1000), default=6,
                         help="accelerator level: random networks (default 6: every format, "
                              "leak, reset and timing)")
+    parser.add_argument("--conv", type=flag_int(0, 1000), default=2,
+                        help="accelerator level: random convolutional networks on the "
+                             "convolution core, the odd ones its dense baseline (default 2)")
     parser.add_argument("--board-samples", type=flag_int(0, 360), default=BOARD_SAMPLES,
                         help="board level: digits test images sent through the UART of the "
                              "demo network's bitstream netlist (0: skip the board level; "
@@ -46,7 +49,7 @@ def run(args):
     netlist behind its UART). Prints a table per level, writes ``gatesim.json`` in ``--out``;
     returns the summary dict, raises ``SystemExit("error: ...")`` on any mismatch."""
     from spikefab.sim.gatesim.board import check_board_case
-    from spikefab.sim.gatesim.netlist import check_case, digits_case, random_case
+    from spikefab.sim.gatesim.netlist import check_case, conv_case, digits_case, random_case
 
     out = Path(args.out).resolve()
     try:
@@ -56,6 +59,8 @@ def run(args):
             from None
     cases = [random_case(index, seed=args.seed) + (f"random{index}",)
              for index in range(args.random)]
+    cases += [conv_case(index, seed=args.seed) + (f"conv{index}",)
+              for index in range(getattr(args, "conv", 0))]
     digits = None
     if args.samples or args.board_samples:
         digits = digits_case(max(args.samples, args.board_samples))

@@ -594,6 +594,31 @@ def random_case(index, *, seed=0, max_neurons=24):
     return network, config, trains, description
 
 
+def conv_case(index, *, seed=0):
+    """Random case ``index`` with convolutional layers on the convolution core (format
+    ``kernel``): a small :func:`~spikefab.sim.random_networks.random_conv_network` (two conv
+    layers, input pools and channel biases as drawn) on random lanes, its fully connected
+    readout csc; odd ``index`` builds the core's dense baseline instead. Returns
+    ``(network, config, trains, description)``."""
+    from spikefab.model.conv import ConvLayer
+    from spikefab.model.kernel_image import KERNEL_FORMAT
+    from spikefab.sim.random_networks import random_config, random_conv_network, random_trains
+    rng = np.random.default_rng([seed, 1000 + index])
+    network = random_conv_network(rng, conv_layers=(2, 2), side=(5, 7), w_bits=(3, 5))
+    dense = index % 2 == 1
+    formats = [KERNEL_FORMAT if isinstance(layer, ConvLayer) else ("dense" if dense else "csc")
+               for layer in network]
+    config = random_config(rng, network, formats=formats)
+    if dense:
+        config = HardwareConfig(config.layers, mode="dense")
+    trains = random_trains(rng, 2, 5, network.n_inputs, 0.3)
+    maps = " → ".join("x".join(map(str, layer.out_map)) if isinstance(layer, ConvLayer)
+                      else str(layer.neurons) for layer in network)
+    description = (f"conv {'x'.join(map(str, network[0].in_map))} → {maps} kernel"
+                   f"{' dense' if dense else ''} P={','.join(str(c.lanes) for c in config.layers)}")
+    return network, config, trains, description
+
+
 def digits_case(samples):
     """The digits demo's network (:data:`spikefab.model.DIGITS`: 64-128-10, 50 % density,
     4-bit weights, csc, ``P = 4``, rate code, ``T = 32``) and the first ``samples`` test

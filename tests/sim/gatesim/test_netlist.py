@@ -122,6 +122,19 @@ def test_a_changed_weight_in_the_netlist_is_caught(tmp_path):
     assert any("spikes differ" in p or "synaptic_updates" in p for p in problems), problems
 
 
+@pytest.mark.slow
+@needs_tools
+def test_a_conv_network_on_the_convolution_core_in_the_ulx3s_netlist(tmp_path):
+    """Two conv layers on the convolution core in the ECP5 netlist: decode table and kernel
+    memory as block RAM or LUTs as yosys maps them, every spike, count, class, cycle and
+    counter equal to the golden and cycle models. (``spikefab gatesim --conv 2`` also runs
+    the dense baseline, case 1.)"""
+    network, config, trains, description = netlist.conv_case(0, seed=3)
+    assert "kernel" in description and "dense" not in description
+    run = netlist.run_gate_level(network, config, trains, board="ulx3s", build_dir=tmp_path)
+    check_against_golden(network, config, trains, run)
+
+
 # --- Without tools -------------------------------------------------------------------------------
 
 NETLIST = """\
