@@ -69,7 +69,7 @@ GEOMETRIES = {
     "k3 s2": Conv2dGeometry(1, 8, 7, 1, kernel=3, stride=2, padding=0),
 }
 
-REGISTERS = ["busy", "row_ox", "row_kx", "last_oy", "last_ox"]
+REGISTERS = ["busy", "row_ox", "row_kx", "last_oy", "last_ox", "row_pos", "row_tap"]
 
 
 def describe(geometry):
@@ -97,7 +97,7 @@ def expected_covers(geometry):
 
 def conv_address_internals(generator, platform=None):
     """Elaborate ``generator`` and return ``(fragment, registers)``: the walk's registers
-    ``busy``, ``row_ox``, ``row_kx``, ``last_oy``, ``last_ox`` by name. Use ``fragment`` as
+    ``busy``, ``row_ox``, ``row_kx``, ``last_oy``, ``last_ox``, ``row_pos``, ``row_tap`` by name. Use ``fragment`` as
     the submodule in place of ``generator``."""
     mark_elaborated(generator)
     fragment = Fragment.get(generator.elaborate(platform), platform)
@@ -234,6 +234,8 @@ class ConvAddressProperties(Elaboratable):
                       "output is not the walk's next position"),
                 check(out.last == model_last, "last is not at (oy_hi, ox_hi)"),
                 check(out.tag == ev_tag, "tag is not the event's"),
+                check(out.pos == out.oy * w_out + out.ox, "pos is not oy * W_out + ox"),
+                check(out.tap == out.ky * kw + out.kx, "tap is not ky * kw + kx"),
                 check((out.oy == oy_lo) == ((out.ky + sy >= kh) | (out.oy == 0)),
                       "oy_lo is not where the previous row's tap leaves the kernel or map"),
                 check((out.oy == oy_hi) == ((out.ky < sy) | (out.oy == h_out - 1)),
@@ -257,6 +259,10 @@ class ConvAddressProperties(Elaboratable):
                           "row start tap is not the tap of ox_lo"),
                     check((inside["last_oy"] == oy_hi) & (inside["last_ox"] == ox_hi),
                           "row and column ends are not (oy_hi, ox_hi)"),
+                    check(inside["row_pos"] == out.oy * w_out + inside["row_ox"],
+                          "row start position is not oy * W_out + ox_lo"),
+                    check(inside["row_tap"] == out.ky * kw + inside["row_kx"],
+                          "row start tap is not ky * kw + the tap of ox_lo"),
                 ]
 
         # --- covers

@@ -101,6 +101,20 @@ class LastAtRowEnd(ConvAddressGenerator):
         return m
 
 
+class RowPositionOffByOne(ConvAddressGenerator):
+    """Starts each new row's flat position one short (``row_pos + W_out - 1``)."""
+
+    def elaborate(self, platform):
+        m = super().elaborate(platform)
+        ox, last_ox = driven(m, "ox"), driven(m, "last_ox")
+        oy, last_oy, pos = driven(m, "oy"), driven(m, "last_oy"), driven(m, "pos")
+        row_pos = driven(m, "row_pos")
+        taken = self.o.valid & self.o.ready
+        with m.If(~(self.i.valid & self.i.ready) & taken & (ox == last_ox) & (oy != last_oy)):
+            m.d.sync += pos.eq(row_pos + self.geometry.out_width - 1)
+        return m
+
+
 class MissesBottomBorder(ConvAddressGenerator):
     """Its row table stops one output row short for inputs that reach the last output row
     and one before it (a border off by one)."""
@@ -136,6 +150,7 @@ PADDED = GEOMETRIES["k3 s1 p1"]
     (MissesBottomBorder, PADDED, "last is not at (oy_hi, ox_hi)"),
     (MissesBottomBorder, GEOMETRIES["k3x2 s2x1 p2x1"], "last is not at (oy_hi, ox_hi)"),
     (PaddingForgotten, PADDED, "kx is not the tap of ox for x"),
+    (RowPositionOffByOne, PADDED, "pos is not oy * W_out + ox"),
 ])
 def test_mutant_is_caught(tmp_path, mutant, geometry, expected):
     # Bounded, and without the invariants on the generator's registers, so the failure
