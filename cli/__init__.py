@@ -48,6 +48,8 @@ COMMANDS = {
            "over a sweep; Pareto fronts, LHR study (build/dse/)",
     "codesign": "co-design study on MNIST: sweep beta x threshold (x surrogate slope), train "
                 "each point, golden accuracy, activity, cycles, Pareto front (build/codesign/)",
+    "cosim": "co-simulate a saved network on test images under Verilator: hardware = golden "
+             "model = cycle model, accuracy, cycles per image (build/cosim/)",
     "nir": "NIR exchange: import a .nir graph (report, co-simulate under Verilator) or export "
            "a network as .nir",
     "gatesim": "gate-level simulation of a board's synthesized netlists (the accelerator as "

@@ -90,6 +90,7 @@ _NEEDS = {
     "codesign": ["train", "demo"],
     "dse": ["dse"],
     "nir": lambda args: ["nir"] + (["sim"] if getattr(args, "cosim", 0) else []),
+    "cosim": lambda args: ["sim"] + (["demo"] if getattr(args, "spikes", None) is None else []),
     "gatesim": ["demo", "sim", "fpga"],
     "formal": ["formal"],
     "soak": ["sim"],

@@ -1,0 +1,180 @@
+"""``spikefab cosim``: co-simulate a saved network on test images (or given spike trains)
+under Verilator and check the hardware against the golden and cycle models.
+
+``spikefab cosim --network build/train/network.npz --dataset mnist --samples 200`` rate-codes
+the first ``--samples`` test images of the data set (the split ``spikefab train`` uses) at
+``--steps``, runs them through the accelerator generated for ``--lanes``/``--sweep-lanes``/
+``--format``/``--conv`` (convolutional layers on the convolution core by default) in chunks of
+``--chunk`` samples back to back, and compares every spike of every layer, count, class, result
+cycle and performance counter with :func:`spikefab.model.simulate` and
+:func:`spikefab.model.cycle_model`. It prints the golden accuracy on those images (with
+labels), the cycle model's cycles per image (each image alone and back to back), and writes
+``samples-T<T>.npz`` (the trains, for ``spikefab synth --spikes``) and ``cosim.json`` to
+``--out``; it ends with the ``spikefab synth`` command of the same design. Any mismatch ends in
+``error: …`` (exit status 1).
+"""
+
+import argparse
+import json
+import sys
+import time
+
+import numpy as np
+
+from spikefab.cli.args import fail, flag_input_file, flag_int, flag_output_dir
+from spikefab.cli.board_options import MAX_STEPS
+from spikefab.model import FORMATS, HardwareConfig, Network
+from spikefab.model.cycles import QUEUE_DEPTH_RANGE
+
+__all__ = ["DATASETS", "add_arguments", "main", "parser", "run"]
+
+DATASETS = ("mnist", "digits")
+
+
+def add_arguments(parser):
+    """The options of ``spikefab cosim``."""
+    parser.add_argument("--network", type=flag_input_file, required=True,
+                        help="a network saved with Network.save (.npz), e.g. the network.npz "
+                             "spikefab train or spikefab nir import wrote (no default: "
+                             "required)")
+    parser.add_argument("--dataset", choices=DATASETS, default="mnist",
+                        help="test images to rate-code: the split spikefab train uses "
+                             "(default mnist: the 1,000 test images of the bundled 5,000)")
+    parser.add_argument("--spikes", type=flag_input_file,
+                        help="spike trains [B, T, N0] instead of test images: .npy, or .npz "
+                             "with the array 'spikes' (default: none)")
+    parser.add_argument("--samples", type=flag_int(1, 1 << 16), default=200,
+                        help="images (or trains) to run, the first ones (default 200)")
+    parser.add_argument("--steps", type=flag_int(1, MAX_STEPS), default=25,
+                        help="timesteps T of the rate code (default 25)")
+    parser.add_argument("--lanes", type=flag_int(1, 256), nargs="+", default=[8],
+                        help="PEs per layer: one value, capped at each layer's size (a conv "
+                             "layer's output channels), or one per layer (default 8)")
+    parser.add_argument("--sweep-lanes", type=flag_int(1, 256), nargs="+", default=None,
+                        help="neurons the LIF sweep updates per cycle: one value or one per "
+                             "layer (default: the lanes)")
+    parser.add_argument("--format", choices=FORMATS, default="csc",
+                        help="weight format of the fully connected layers (default csc)")
+    parser.add_argument("--conv", choices=("kernel", "unrolled"), default="kernel",
+                        help="convolutional layers on the convolution core (kernel) or "
+                             "unrolled into --format (default kernel)")
+    parser.add_argument("--queue-depth", type=flag_int(*QUEUE_DEPTH_RANGE), default=16,
+                        help="event queue depth (default 16)")
+    parser.add_argument("--chunk", type=flag_int(1, 1 << 16), default=50,
+                        help="samples per simulator run, back to back (default 50)")
+    parser.add_argument("--backend", choices=("verilator", "amaranth"), default="verilator",
+                        help="simulator of the generated design (default verilator)")
+    parser.add_argument("--out", type=flag_output_dir, default="build/cosim",
+                        help="output folder (default build/cosim)")
+    return parser
+
+
+def parser():
+    return add_arguments(argparse.ArgumentParser(prog="spikefab cosim",
+                                                 description=__doc__.split("\n")[0]))
+
+
+def main(argv=None):
+    return run(parser().parse_args(argv))
+
+
+def _one_or_each(values, layers, flag):
+    if values is None:
+        return None
+    if len(values) not in (1, layers):
+        raise fail(f"{flag} has {len(values)} values for a network of {layers} layers; give "
+                   f"one value, or one per layer")
+    return values[0] if len(values) == 1 else list(values)
+
+
+def _inputs(args, network):
+    """``(trains, labels or None, what)``."""
+    from spikefab.boards.rebuild import user_path
+    if args.spikes is not None:
+        from spikefab.cli.board_options import read_spikes
+        trains = read_spikes(args.spikes, network, MAX_STEPS)[:args.samples]
+        return trains.astype(bool), None, f"the first {len(trains)} trains of " \
+                                          f"{user_path(args.spikes)}"
+    from spikefab.model import encode_rate, load_dataset, to_intensity
+    try:
+        split = load_dataset(args.dataset)
+    except (OSError, ValueError) as error:
+        raise fail(str(error)) from None
+    images = to_intensity(split.x_test[:args.samples])
+    if images.shape[1] != network.n_inputs:
+        raise fail(f"--dataset {args.dataset} has {images.shape[1]} pixels per image; the "
+                   f"network takes {network.n_inputs} inputs")
+    trains = encode_rate(images, args.steps)
+    return trains, split.y_test[:args.samples], \
+        f"the first {len(trains)} {args.dataset} test images, rate code, T = {args.steps}"
+
+
+def run(args):
+    """Co-simulate for parsed ``args``; returns the summary dict."""
+    from spikefab.boards.rebuild import save_samples, synth_command, user_path
+    from spikefab.model import cycle_model, simulate
+    from spikefab.sim.cosim import cosimulate
+    began = time.perf_counter()
+    try:
+        network = Network.load(args.network)
+    except (OSError, ValueError, TypeError) as error:
+        raise fail(f"--network: {error}; give a file written by Network.save (.npz)") from None
+    layers = len(network)
+    try:
+        config = HardwareConfig.uniform(
+            network, lanes=_one_or_each(args.lanes, layers, "--lanes"), format=args.format,
+            queue_depth=args.queue_depth, conv=args.conv,
+            sweep_lanes=_one_or_each(args.sweep_lanes, layers, "--sweep-lanes"))
+        config.check(network)
+    except (ValueError, TypeError) as error:
+        raise fail(f"--lanes / --sweep-lanes / --format / --conv: {error}") from None
+    trains, labels, what = _inputs(args, network)
+    out = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    shape = "-".join(map(str, network.shape))
+    print(f"network {shape}: {config.describe()}")
+    print(f"inputs: {what}")
+    golden = simulate(network, trains)
+    found = cosimulate(network, config, trains, build_dir=out / args.backend, chunk=args.chunk,
+                       backend=args.backend, golden=golden)
+    if found.mismatches:
+        raise SystemExit("error: the hardware differs from the golden or cycle model: "
+                         + " | ".join(found.mismatches))
+    batch = cycle_model(network, golden, config)
+    alone = [int(cycle_model(network, simulate(network, t), config).latency[0]) for t in trains]
+    spikes = sum(int(s.sum()) for s in golden.spikes)
+    summary = {"network": user_path(args.network), "shape": list(network.shape),
+               "config": config.to_json(), "inputs": what, "samples": len(trains),
+               "steps": int(trains.shape[1]), "backend": args.backend,
+               "spikes": spikes, "cycles_alone_mean": float(np.mean(alone)),
+               "cycles_alone_min": int(min(alone)), "cycles_alone_max": int(max(alone)),
+               "cycles_back_to_back": batch.total / len(trains),
+               "sim_cycles": found.sim_cycles, "build_seconds": round(found.build_seconds, 1),
+               "wall_seconds": round(time.perf_counter() - began, 1)}
+    print(f"hardware = golden model = cycle model on all {len(trains)} samples "
+          f"({args.backend}): every spike ({spikes:,} in all), count, class, result cycle and "
+          f"counter")
+    if labels is not None:
+        accuracy = float(np.mean(golden.predicted == labels))
+        summary["accuracy"] = accuracy
+        print(f"accuracy (golden model = hardware) on these {len(trains)} images: "
+              f"{accuracy:.2%}")
+    print(f"cycles per image (cycle model = RTL, compute only): {np.mean(alone):,.0f} each "
+          f"image alone (min {min(alone):,}, max {max(alone):,}), "
+          f"{batch.total / len(trains):,.0f} back to back")
+    samples = save_samples(out, f"samples-T{trains.shape[1]}", trains)
+    summary["samples_file"] = user_path(samples)
+    try:
+        command = synth_command("ulx3s", args.network, config, steps=int(trains.shape[1]),
+                                spikes=samples)
+    except ValueError:
+        command = None
+    summary["synth"] = command
+    (out / "cosim.json").write_text(json.dumps(summary, indent=2) + "\n")
+    print(f"wrote {user_path(samples)} and {user_path(out / 'cosim.json')}"
+          + (f"; a bitstream of this design: {command}" if command else ""))
+    return summary
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

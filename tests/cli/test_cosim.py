@@ -1,0 +1,70 @@
+"""``spikefab cosim`` as a user runs it: the installed script from their folder with relative
+paths, a saved conv network, its spike trains or the digits test images; the hardware checked
+against the golden and cycle models, the figures equal to the models', and bad flags one line."""
+
+import json
+
+import numpy as np
+
+from spikefab.model import HardwareConfig, Network, cycle_model, simulate
+from spikefab.sim.random_networks import random_conv_network
+from tests.test_front_door import explain, spikefab
+
+
+def conv_network(tmp_path):
+    network = random_conv_network(np.random.default_rng(12), conv_layers=(2, 2))
+    network.save(tmp_path / "net.npz")
+    return network
+
+
+def test_a_saved_conv_network_on_its_trains(tmp_path):
+    network = conv_network(tmp_path)
+    trains = np.random.default_rng(1).random((4, 6, network.n_inputs)) < 0.3
+    np.save(tmp_path / "trains.npy", trains.astype(np.uint8))
+    done = spikefab(tmp_path, "cosim", "--network", "net.npz", "--spikes", "trains.npy",
+                    "--samples", "3", "--lanes", "2", "--chunk", "2", "--backend", "amaranth",
+                    "--out", "out")
+    assert done.returncode == 0, explain(done)
+    assert "hardware = golden model = cycle model on all 3 samples" in done.stdout
+    assert "(convolution core)" in done.stdout
+    summary = json.loads((tmp_path / "out" / "cosim.json").read_text())
+    config = HardwareConfig.uniform(network, lanes=2)
+    golden = simulate(network, trains[:3])
+    alone = [int(cycle_model(network, simulate(network, t), config).latency[0])
+             for t in trains[:3]]
+    assert summary["cycles_alone_mean"] == np.mean(alone)
+    assert summary["cycles_back_to_back"] == cycle_model(network, golden, config).total / 3
+    assert summary["spikes"] == sum(int(s.sum()) for s in golden.spikes)
+    assert summary["config"] == config.to_json()
+    saved = np.load(tmp_path / "out" / "samples-T6.npz")["spikes"]
+    assert np.array_equal(saved, trains[:3])
+    assert summary["synth"].startswith("spikefab synth --board ulx3s --network net.npz")
+    assert "--spikes out/samples-T6.npz" in summary["synth"]
+
+
+def test_digits_test_images_and_their_accuracy(tmp_path):
+    from spikefab.model import encode_rate, load_dataset, reference_network, to_intensity
+    network = reference_network((64, 12, 10), w_bits=4, density=0.5, seed=2)
+    network.save(tmp_path / "net.npz")
+    done = spikefab(tmp_path, "cosim", "--network", "net.npz", "--dataset", "digits",
+                    "--samples", "4", "--steps", "5", "--lanes", "4", "--backend", "amaranth",
+                    "--out", "out")
+    assert done.returncode == 0, explain(done)
+    split = load_dataset("digits")
+    golden = simulate(network, encode_rate(to_intensity(split.x_test[:4]), 5))
+    accuracy = float(np.mean(golden.predicted == split.y_test[:4]))
+    assert json.loads((tmp_path / "out" / "cosim.json").read_text())["accuracy"] == accuracy
+    assert f"on these 4 images: {accuracy:.2%}" in done.stdout
+
+
+def test_bad_flags_are_one_line(tmp_path):
+    conv_network(tmp_path)
+    done = spikefab(tmp_path, "cosim", "--network", "net.npz", "--lanes", "2", "3")
+    assert done.returncode != 0 and "--lanes has 2 values for a network of 3 layers" \
+        in done.stderr and "Traceback" not in done.stderr
+    done = spikefab(tmp_path, "cosim", "--network", "net.npz", "--dataset", "digits",
+                    "--backend", "amaranth")
+    assert done.returncode != 0 and "takes" in done.stderr and "Traceback" not in done.stderr
+    done = spikefab(tmp_path, "cosim", "--network", "missing.npz")
+    assert done.returncode == 2 and "missing.npz" in done.stderr
+    assert Network.load(tmp_path / "net.npz").n_inputs > 0
