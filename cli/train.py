@@ -25,8 +25,9 @@ training defaults are :data:`CONV_DEFAULTS` (learning rate, batch size, epochs),
 Writes in ``--out`` (default ``build/train``): ``network.npz``
 (:meth:`spikefab.model.Network.save`), ``model.nir`` (:func:`spikefab.model.nir_io.to_nir`),
 and ``report.json`` / ``report.md``: the configuration, what the input is (its maps and its
-encoding), the golden model's accuracy on the train and test splits, spike rates per layer (spikes per neuron per step on the test split,
-input first), the conv layers and their maps, the per-epoch history and the times.
+encoding), the golden model's accuracy on the train and test splits, spike rates per layer
+(spikes per neuron per step on the test split, input first), the conv layers and their maps,
+the per-epoch history and the times.
 """
 
 import argparse
