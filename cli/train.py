@@ -19,7 +19,7 @@ or 1 x 8 x 8). ``--conv C:K:S:P:POOL ...`` puts convolutional layers (``C`` chan
 kernel, stride ``S``, zero padding ``P``, and ``POOL`` 1 for none or a non-overlapping sum
 pool of ``POOL x POOL`` on the layer's input) before the ``--hidden`` layers (``--hidden 0``:
 none); the network then holds :class:`~spikefab.model.conv.ConvLayer` s. With ``--conv`` the
-training defaults are :data:`CONV_DEFAULTS` (learning rate, batch size, epochs), else
+learning rate and batch size defaults are :data:`CONV_DEFAULTS`, else
 ``TrainConfig``'s.
 
 Writes in ``--out`` (default ``build/train``): ``network.npz``
@@ -54,7 +54,7 @@ DATASETS = ("mnist", "digits", "mnist-saccades")
 BUNDLED = 5000
 #: The training defaults with ``--conv`` (``TrainConfig``'s are tuned for fully connected
 #: networks): docs/commands/train.md gives what they reach.
-CONV_DEFAULTS = {"lr": 5e-3, "batch_size": 32, "epochs": 30}
+CONV_DEFAULTS = {"lr": 5e-3, "batch_size": 32}
 
 
 def flag_conv(text):
@@ -135,9 +135,8 @@ def add_arguments(parser):
                         help="balance pruning per PE lane (default: global pruning)")
     parser.add_argument("--activity", type=flag_float(0, 1e6), default=d.activity,
                         help=f"weight of the spike-rate regularizer (default {d.activity:g})")
-    parser.add_argument("--epochs", type=flag_int(1, 100_000), default=None,
-                        help=f"training epochs (default {d.epochs}; "
-                             f"{CONV_DEFAULTS['epochs']} with --conv)")
+    parser.add_argument("--epochs", type=flag_int(1, 100_000), default=d.epochs,
+                        help=f"training epochs (default {d.epochs})")
     parser.add_argument("--finetune-epochs", type=flag_int(0, 100_000),
                         default=d.finetune_epochs,
                         help=f"epochs after pruning (default {d.finetune_epochs})")
@@ -191,7 +190,7 @@ def run(args):
             hidden=hidden, steps=args.steps, beta=args.beta,
             leak_mode=args.leak_mode, threshold=args.threshold, reset=args.reset,
             timing=args.timing, surrogate=args.surrogate, slope=args.slope, w_bits=args.w_bits,
-            density=args.density, lanes=args.lanes, activity=args.activity,
+            density=args.density, lanes=args.lanes, activity=args.activity, epochs=args.epochs,
             finetune_epochs=args.finetune_epochs, seed=args.seed, x_bits=args.x_bits,
             v_bits=args.v_bits, shift=args.shift, conv=tuple(args.conv),
             encoding="spikes" if events else "rate",
