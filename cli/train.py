@@ -8,19 +8,26 @@ of docs/design.md §2; every :class:`~spikefab.model.train.TrainConfig` field is
   ``--mnist-path`` a folder of the standard IDX files (its ``train`` and ``t10k`` sets, the
   first ``--train`` / ``--test`` images of each when given);
 * ``--dataset digits``: scikit-learn's 1,797 8 x 8 digits, pixels 0..16 scaled to 0..255,
-  split 80 / 20 stratified (``random_state = --seed``), as the digits demo splits them.
+  split 80 / 20 stratified (``random_state = --seed``), as the digits demo splits them;
+* ``--dataset mnist-saccades``: N-MNIST-like events, the MNIST split above seen by the
+  simulated event camera of :func:`spikefab.model.saccades.saccade_events` over ``--steps``
+  steps (:func:`spikefab.model.datasets.load_events`): 2 x 34 x 34 ON/OFF maps, fed to the
+  network as its input spikes (``encoding = "spikes"``), not rate coded.
 
-``--conv C:K:S:P:POOL ...`` puts convolutional layers (``C`` channels, ``K x K`` kernel,
-stride ``S``, zero padding ``P``, and ``POOL`` 1 for none or a non-overlapping sum pool of
-``POOL x POOL`` on the layer's input) before the ``--hidden`` layers, on the images as one
-channel (28 x 28 or 8 x 8); the network then holds
-:class:`~spikefab.model.conv.ConvLayer` s.
+Images (mnist, digits) are rate coded (``encoding = "rate"``) and are one channel (1 x 28 x 28
+or 1 x 8 x 8). ``--conv C:K:S:P:POOL ...`` puts convolutional layers (``C`` channels, ``K x K``
+kernel, stride ``S``, zero padding ``P``, and ``POOL`` 1 for none or a non-overlapping sum
+pool of ``POOL x POOL`` on the layer's input) before the ``--hidden`` layers (``--hidden 0``:
+none); the network then holds :class:`~spikefab.model.conv.ConvLayer` s. With ``--conv`` the
+learning rate and batch size defaults are :data:`CONV_DEFAULTS`, else
+``TrainConfig``'s.
 
 Writes in ``--out`` (default ``build/train``): ``network.npz``
 (:meth:`spikefab.model.Network.save`), ``model.nir`` (:func:`spikefab.model.nir_io.to_nir`),
-and ``report.json`` / ``report.md``: the configuration, the golden model's accuracy on the
-train and test splits, spike rates per layer (spikes per neuron per step on the test split,
-input first), the conv layers and their maps, the per-epoch history and the times.
+and ``report.json`` / ``report.md``: the configuration, what the input is (its maps and its
+encoding), the golden model's accuracy on the train and test splits, spike rates per layer
+(spikes per neuron per step on the test split, input first), the conv layers and their maps,
+the per-epoch history and the times.
 """
 
 import argparse
@@ -33,6 +40,7 @@ import numpy as np
 from spikefab.cli.args import (fail, flag_float, flag_input_dir, flag_int, flag_output_dir,
                                make_output_dir)
 from spikefab.model import load_dataset, to_intensity
+from spikefab.model.datasets import MNIST_SACCADES_SHAPE, load_events
 from spikefab.model.encoders import X_BITS_RANGE
 from spikefab.model.network import (RESET_MECHANISMS, RESET_TIMINGS, V_BITS_RANGE,
                                       W_BITS_RANGE)
@@ -40,10 +48,13 @@ from spikefab.model.conv import ConvLayer
 from spikefab.model.train import (CONV_FIELDS, LEAK_CHOICES, SHIFT_RANGE, SURROGATES,
                                     TrainConfig, golden_predictions, train_snn)
 
-__all__ = ["DATASETS", "add_arguments", "flag_conv", "parser", "main", "run"]
+__all__ = ["CONV_DEFAULTS", "DATASETS", "add_arguments", "flag_conv", "parser", "main", "run"]
 
-DATASETS = ("mnist", "digits")
+DATASETS = ("mnist", "digits", "mnist-saccades")
 BUNDLED = 5000
+#: The training defaults with ``--conv`` (``TrainConfig``'s are tuned for fully connected
+#: networks): docs/commands/train.md gives what they reach.
+CONV_DEFAULTS = {"lr": 5e-3, "batch_size": 32}
 
 
 def flag_conv(text):
@@ -74,8 +85,10 @@ def add_arguments(parser):
     """The options of ``spikefab train`` (and ``python -m spikefab.cli.train``)."""
     d = TrainConfig()
     parser.add_argument("--dataset", choices=DATASETS, default="mnist",
-                        help="mnist (the 5,000 bundled images, or --mnist-path) or digits "
-                             "(scikit-learn's 8 x 8) (default mnist)")
+                        help="mnist (the 5,000 bundled images, or --mnist-path), digits "
+                             "(scikit-learn's 8 x 8) or mnist-saccades (N-MNIST-like ON/OFF "
+                             "events of those MNIST images, 2 x 34 x 34, fed as the input "
+                             "spikes) (default mnist)")
     parser.add_argument("--mnist-path", type=flag_input_dir, default=None,
                         help="a folder of the standard MNIST IDX files (default: the bundled "
                              "images)")
@@ -90,8 +103,9 @@ def add_arguments(parser):
                              "channels:kernel:stride:padding:pool (pool 1 = none, else a "
                              "non-overlapping sum pool of the layer's input), e.g. --conv "
                              "8:3:1:1:1 16:3:1:1:2 (default: none, fully connected)")
-    parser.add_argument("--hidden", type=flag_int(1, 1 << 16), nargs="+",
-                        default=list(d.hidden), help="hidden layer sizes (default 128)")
+    parser.add_argument("--hidden", type=flag_int(0, 1 << 16), nargs="+",
+                        default=list(d.hidden),
+                        help="hidden layer sizes; 0 alone for none (default 128)")
     parser.add_argument("--steps", type=flag_int(1, (1 << 16) - 1), default=d.steps,
                         help=f"timesteps T (default {d.steps})")
     parser.add_argument("--beta", type=flag_float(0, 1), default=d.beta,
@@ -126,10 +140,12 @@ def add_arguments(parser):
     parser.add_argument("--finetune-epochs", type=flag_int(0, 100_000),
                         default=d.finetune_epochs,
                         help=f"epochs after pruning (default {d.finetune_epochs})")
-    parser.add_argument("--batch-size", type=flag_int(1, 1 << 16), default=d.batch_size,
-                        help=f"mini-batch size (default {d.batch_size})")
-    parser.add_argument("--lr", type=flag_float(0, 10, low_open=True), default=d.lr,
-                        help=f"Adam learning rate (default {d.lr:g})")
+    parser.add_argument("--batch-size", type=flag_int(1, 1 << 16), default=None,
+                        help=f"mini-batch size (default {d.batch_size}; "
+                             f"{CONV_DEFAULTS['batch_size']} with --conv)")
+    parser.add_argument("--lr", type=flag_float(0, 10, low_open=True), default=None,
+                        help=f"Adam learning rate (default {d.lr:g}; {CONV_DEFAULTS['lr']:g} "
+                             f"with --conv)")
     parser.add_argument("--shift", type=flag_int(*SHIFT_RANGE), default=d.shift,
                         help=f"augmentation: random shifts of up to this many pixels "
                              f"(default {d.shift})")
@@ -153,38 +169,64 @@ def main(argv=None):
 def run(args):
     """Train for parsed ``args`` and write the outputs; returns the report dict."""
     began = time.perf_counter()
-    if args.dataset == "mnist" and args.mnist_path is None and \
+    if 0 in args.hidden and args.hidden != [0]:
+        raise fail(f"--hidden {' '.join(map(str, args.hidden))}: 0 (no hidden layer) stands "
+                   f"alone; layer sizes are in [1, 65536]")
+    hidden = tuple(h for h in args.hidden if h)
+    events = args.dataset == "mnist-saccades"
+    if args.dataset != "digits" and args.mnist_path is None and \
             (args.train or 4000) + (args.test or 1000) > BUNDLED:
         raise fail(f"--train {args.train or 4000} + --test {args.test or 1000} exceed the "
-                    f"5,000 bundled MNIST images")
+                   f"5,000 bundled MNIST images")
     if args.dataset == "digits" and (args.train or args.test or args.mnist_path):
-        raise fail("--train, --test and --mnist-path are for --dataset mnist (digits uses "
-                    "its fixed 80 / 20 split)")
+        raise fail("--train, --test and --mnist-path are for --dataset mnist and "
+                   "mnist-saccades (digits uses its fixed 80 / 20 split)")
+    defaults = CONV_DEFAULTS if args.conv else {
+        name: getattr(TrainConfig(), name) for name in CONV_DEFAULTS}
+    chosen = {name: defaults[name] if getattr(args, name) is None else getattr(args, name)
+              for name in CONV_DEFAULTS}
     try:
         config = TrainConfig(
-            hidden=tuple(args.hidden), steps=args.steps, beta=args.beta,
+            hidden=hidden, steps=args.steps, beta=args.beta,
             leak_mode=args.leak_mode, threshold=args.threshold, reset=args.reset,
             timing=args.timing, surrogate=args.surrogate, slope=args.slope, w_bits=args.w_bits,
             density=args.density, lanes=args.lanes, activity=args.activity, epochs=args.epochs,
-            finetune_epochs=args.finetune_epochs, batch_size=args.batch_size, lr=args.lr,
-            seed=args.seed, x_bits=args.x_bits, v_bits=args.v_bits, shift=args.shift,
-            conv=tuple(args.conv))
+            finetune_epochs=args.finetune_epochs, seed=args.seed, x_bits=args.x_bits,
+            v_bits=args.v_bits, shift=args.shift, conv=tuple(args.conv),
+            encoding="spikes" if events else "rate",
+            input_shape=MNIST_SACCADES_SHAPE if events else None, **chosen)
     except (TypeError, ValueError) as error:
         raise fail(str(error)) from None
     out = make_output_dir(args.out)
     try:
-        split = load_dataset(args.dataset, train=args.train, test=args.test, seed=args.seed,
-                             path=args.mnist_path)
+        if events:
+            split = load_events(args.dataset, config.steps, train=args.train, test=args.test,
+                                seed=args.seed, path=args.mnist_path)
+            x_train, x_test, shape = split.x_train, split.x_test, split.input_shape
+        else:
+            split = load_dataset(args.dataset, train=args.train, test=args.test,
+                                 seed=args.seed, path=args.mnist_path)
+            x_train, x_test = to_intensity(split.x_train), to_intensity(split.x_test)
+            side = int(round(x_train.shape[1] ** 0.5))
+            shape = (1, side, side)
     except (OSError, ValueError) as error:
         raise fail(str(error)) from None
-    x_train, x_test = to_intensity(split.x_train), to_intensity(split.x_test)
     y_train, y_test = split.y_train, split.y_test
-    side = int(round(x_train.shape[1] ** 0.5))
+    if events:
+        source = ("spikes: N-MNIST-like ON/OFF events (spikefab.model.saccades.saccade_events: "
+                  "three saccades, amplitude 2 px, jitter 0.5 px, contrast step 0.25, no "
+                  f"noise) of the MNIST images, {config.steps} steps, channel 0 ON, channel 1 "
+                  "OFF, fed as the input spike trains")
+    else:
+        source = (f"rate: {config.x_bits}-bit intensities (pixels 0..255) rate coded by "
+                  f"spikefab.model.encode_rate over {config.steps} steps")
+    input_ = {"shape": list(shape), "encoding": config.encoding, "description": source}
     front = "".join(f"conv {c}:{k}:{s}:{p}:{q}-" for c, k, s, p, q in config.conv)
     print(f"training {args.dataset} "
-          f"{f'1x{side}x{side}-' if config.conv else f'{x_train.shape[1]}-'}{front}"
-          f"{'-'.join(str(h) for h in config.hidden)}-10 on {len(x_train)} images, "
-          f"T = {config.steps}, {config.epochs} epochs", flush=True)
+          f"{'x'.join(map(str, shape)) if config.conv else x_train.shape[-1]}-{front}"
+          f"{''.join(f'{h}-' for h in config.hidden)}10 on {len(x_train)} "
+          f"{'event streams' if events else 'images'}, T = {config.steps}, "
+          f"{config.epochs} epochs, lr {config.lr:g}, batch {config.batch_size}", flush=True)
     try:
         trained = train_snn(x_train, y_train, config, classes=10)
     except ValueError as error:
@@ -202,11 +244,12 @@ def run(args):
     from spikefab.model.nir_io import to_nir
     to_nir(network, out / "model.nir")
     test_predicted, activity = golden_predictions(network, x_test, config.steps,
-                                                  x_bits=config.x_bits)
+                                                  x_bits=config.x_bits,
+                                                  encoding=config.encoding)
     train_predicted, _ = golden_predictions(network, x_train, config.steps,
-                                            x_bits=config.x_bits)
+                                            x_bits=config.x_bits, encoding=config.encoding)
     report = {
-        "dataset": args.dataset, "shape": list(network.shape),
+        "dataset": args.dataset, "input": input_, "shape": list(network.shape),
         "train_images": len(x_train), "test_images": len(x_test),
         "config": config.as_dict(),
         "accuracy": {"test": float((test_predicted == y_test).mean()),
@@ -230,6 +273,7 @@ def run(args):
              f"Golden-model accuracy: **{report['accuracy']['test']:.2%}** on {len(x_test)} "
              f"test images ({report['accuracy']['train']:.2%} on the {len(x_train)} training "
              f"images), T = {config.steps}, {config.w_bits}-bit weights.", "",
+             f"Input: {'x'.join(map(str, shape))} maps; {source}.", "",
              "| layer | neurons | θ | leak | reset / timing | density | spikes / neuron / "
              "step |", "|---|---|---|---|---|---|---|",
              f"| input | {network.n_inputs} | | | | | {activity[0]:.3f} |"]

