@@ -28,7 +28,7 @@ from spikefab.model.cycles import QUEUE_DEPTH_RANGE
 
 __all__ = ["DATASETS", "add_arguments", "main", "parser", "run"]
 
-DATASETS = ("mnist", "digits")
+DATASETS = ("mnist", "digits", "mnist-saccades")
 
 
 def add_arguments(parser):
@@ -38,8 +38,10 @@ def add_arguments(parser):
                              "spikefab train or spikefab nir import wrote (no default: "
                              "required)")
     parser.add_argument("--dataset", choices=DATASETS, default="mnist",
-                        help="test images to rate-code: the split spikefab train uses "
-                             "(default mnist: the 1,000 test images of the bundled 5,000)")
+                        help="test images to rate-code, the split spikefab train uses, or "
+                             "mnist-saccades: their N-MNIST-like ON/OFF events (2x34x34), as "
+                             "spikefab train --dataset mnist-saccades makes them (default "
+                             "mnist: the 1,000 test images of the bundled 5,000)")
     parser.add_argument("--spikes", type=flag_input_file,
                         help="spike trains [B, T, N0] instead of test images: .npy, or .npz "
                              "with the array 'spikes' (default: none)")
@@ -96,6 +98,17 @@ def _inputs(args, network):
         return trains.astype(bool), None, f"the first {len(trains)} trains of " \
                                           f"{user_path(args.spikes)}"
     from spikefab.model import encode_rate, load_dataset, to_intensity
+    if args.dataset == "mnist-saccades":
+        from spikefab.model.datasets import load_events
+        events = load_events(args.dataset, args.steps)     # the split train uses, all of it
+        events = events._replace(x_test=events.x_test[:args.samples],
+                                 y_test=events.y_test[:args.samples])
+        if events.x_test.shape[2] != network.n_inputs:
+            raise fail(f"--dataset {args.dataset} has {events.x_test.shape[2]} inputs per step; "
+                       f"the network takes {network.n_inputs}")
+        return events.x_test, events.y_test, \
+            f"the events of the first {len(events.x_test)} mnist test images " \
+            f"(mnist-saccades, 2x34x34 ON/OFF), T = {args.steps}"
     try:
         split = load_dataset(args.dataset)
     except (OSError, ValueError) as error:

@@ -68,3 +68,27 @@ def test_bad_flags_are_one_line(tmp_path):
     done = spikefab(tmp_path, "cosim", "--network", "missing.npz")
     assert done.returncode == 2 and "missing.npz" in done.stderr
     assert Network.load(tmp_path / "net.npz").n_inputs > 0
+
+
+def test_the_event_workload_runs_its_test_events(tmp_path):
+    """--dataset mnist-saccades: the ON/OFF events of the test images, exactly as
+    spikefab train --dataset mnist-saccades makes them, into a 2-channel conv network."""
+    from spikefab.model import Layer
+    from spikefab.model.conv import Conv2dGeometry, ConvLayer
+    from spikefab.model.datasets import load_events
+    rng = np.random.default_rng(3)
+    conv = ConvLayer(kernel=rng.integers(0, 4, (2, 2, 3, 3)), theta=3, w_bits=4, v_bits=8,
+                     geometry=Conv2dGeometry(2, 34, 34, 2, kernel=3, stride=3))
+    network = Network([conv, Layer(rng.integers(-1, 4, (10, conv.neurons)), theta=4,
+                                   w_bits=4, v_bits=10)])
+    network.save(tmp_path / "net.npz")
+    done = spikefab(tmp_path, "cosim", "--network", "net.npz", "--dataset", "mnist-saccades",
+                    "--samples", "2", "--steps", "3", "--lanes", "2", "--backend", "amaranth",
+                    "--out", "out")
+    assert done.returncode == 0, explain(done)
+    events = load_events("mnist-saccades", 3)
+    saved = np.load(tmp_path / "out" / "samples-T3.npz")["spikes"]
+    assert np.array_equal(saved, events.x_test[:2])
+    golden = simulate(network, events.x_test[:2])
+    accuracy = float(np.mean(golden.predicted == events.y_test[:2]))
+    assert json.loads((tmp_path / "out" / "cosim.json").read_text())["accuracy"] == accuracy
