@@ -27,9 +27,9 @@ def add_arguments(parser):
     parser.add_argument("--random", type=flag_int(0, 1000), default=6,
                         help="accelerator level: random networks (default 6: every format, "
                              "leak, reset and timing)")
-    parser.add_argument("--conv", type=flag_int(0, 1000), default=2,
+    parser.add_argument("--conv", type=flag_int(0, 1000), default=0,
                         help="accelerator level: random convolutional networks on the "
-                             "convolution core, the odd ones its dense baseline (default 2)")
+                             "convolution core, the odd ones its dense baseline (default 0)")
     parser.add_argument("--board-samples", type=flag_int(0, 360), default=BOARD_SAMPLES,
                         help="board level: digits test images sent through the UART of the "
                              "demo network's bitstream netlist (0: skip the board level; "
