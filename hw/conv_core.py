@@ -56,6 +56,10 @@ class ConvCore(wiring.Component):
         ``Timing.drain`` and ``Timing.emit_depth``.
     sweep_lanes : int, optional
         ``S``, a divisor of the lanes (default: the lanes).
+    dense : bool
+        Build the dense baseline: ``SPIKE(j)`` sets bit ``j`` of an input vector in one cycle;
+        ``STEP`` walks every input (each taken two cycles apart at least, as an event), its
+        words gated by the bit, then sweeps every chunk (design §12).
 
     Members
     -------

@@ -83,6 +83,9 @@ class LIFCore(wiring.Component):
         No command in progress and every spike and marker pushed.
     error : ``Out(1)``
         Sticky: a ``SPIKE`` command was offered.
+    touch : ``In(stream.Signature({group, pos}, always_ready=True))``, skipping sweep only
+        A word landed on row ``(group, pos)`` this cycle: the row is swept at the next
+        ``STEP`` (the convolution core drives it with every kernel word).
 
     Timing (the sweep contract of :mod:`spikefab.model.cycles`): a command accepted in
     cycle ``s`` may issue chunk 0 in cycle ``s + drain``. A chunk issued in ``c`` is
