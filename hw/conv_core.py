@@ -44,7 +44,8 @@ class ConvCore(wiring.Component):
     * ``STEP`` / ``SAMPLE`` go to the LIF core (``drain + 1`` cycles to the first chunk, so the
       last kernel word has landed); the core is free the cycle after the marker issues.
     * The sweep and the emitter are :class:`~spikefab.hw.lif_core.LIFCore`'s over the core's
-      ``G · HW · P`` neurons; spikes leave with their NIR index (``co · HW + oy · W_out + ox``)
+      ``G · HW · P`` neurons (without a bias, skipping the rows that received no word and
+      hold no state: blocks of 16 positions, an empty block one cycle); spikes leave with their NIR index (``co · HW + oy · W_out + ox``)
       in the core's neuron order: channel group, position, channel.
 
     Parameters
