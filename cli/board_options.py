@@ -21,7 +21,7 @@ from spikefab.model import FORMATS, HardwareConfig, Network, reference_network
 from spikefab.model.cycles import QUEUE_DEPTH_RANGE
 
 __all__ = ["BOARD_NAMES", "MAX_NEURONS", "MAX_STEPS", "add_arguments", "fail",
-           "network_and_config", "read_spikes"]
+           "network_and_config", "read_network", "read_spikes"]
 
 BOARD_NAMES = ("icebreaker", "ulx3s", "orangecrab")
 
@@ -62,11 +62,7 @@ def network_and_config(args):
         args.lanes = [args.lanes]
     lanes = _one_or_each(args.lanes)
     if args.network:
-        try:
-            network = Network.load(args.network)
-        except (OSError, ValueError, TypeError) as error:
-            raise fail(f"--network: {error}; give a file written by Network.save (.npz)") \
-                from None
+        network = read_network(args.network)
         if network.n_inputs > MAX_NEURONS:
             raise fail(f"--network {args.network} has {network.n_inputs} inputs; the host "
                        f"link addresses at most {MAX_NEURONS}")
@@ -97,6 +93,14 @@ def network_and_config(args):
                       f"{'(the lanes)' if sweep is None else ' '.join(map(str, sweep))} / "
                       f"--format {args.format} / --queue-depth {args.queue_depth}: {error}")
     return network, config
+
+
+def read_network(path):
+    """The network of ``--network path``, or one ``error: …`` line saying what to give."""
+    try:
+        return Network.load(path)
+    except (OSError, ValueError, TypeError) as error:
+        raise fail(f"--network: {error}; give a file written by Network.save (.npz)") from None
 
 
 def _sizes_message(sizes):

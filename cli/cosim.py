@@ -22,8 +22,8 @@ import time
 import numpy as np
 
 from spikefab.cli.args import fail, flag_input_file, flag_int, flag_output_dir
-from spikefab.cli.board_options import MAX_STEPS
-from spikefab.model import FORMATS, HardwareConfig, Network
+from spikefab.cli.board_options import MAX_STEPS, read_network, read_spikes
+from spikefab.model import FORMATS, HardwareConfig
 from spikefab.model.cycles import QUEUE_DEPTH_RANGE
 
 __all__ = ["DATASETS", "add_arguments", "main", "parser", "run"]
@@ -93,7 +93,6 @@ def _inputs(args, network):
     """``(trains, labels or None, what)``."""
     from spikefab.boards.rebuild import user_path
     if args.spikes is not None:
-        from spikefab.cli.board_options import read_spikes
         trains = read_spikes(args.spikes, network, MAX_STEPS)[:args.samples]
         return trains.astype(bool), None, f"the first {len(trains)} trains of " \
                                           f"{user_path(args.spikes)}"
@@ -128,10 +127,7 @@ def run(args):
     from spikefab.model import cycle_model, simulate
     from spikefab.sim.cosim import cosimulate
     began = time.perf_counter()
-    try:
-        network = Network.load(args.network)
-    except (OSError, ValueError, TypeError) as error:
-        raise fail(f"--network: {error}; give a file written by Network.save (.npz)") from None
+    network = read_network(args.network)
     layers = len(network)
     try:
         config = HardwareConfig.uniform(

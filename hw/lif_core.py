@@ -402,20 +402,18 @@ class LIFCore(wiring.Component):
         # be sweeping the next command while its earlier marker waits here).
         entry_layout = data.StructLayout({"mask": lanes, "base": len(issue_base),
                                           "kind": EventKind})
-        if self.order is None:
-            lane_offset = lambda lane: lane                  # noqa: E731
-        else:
-            offsets = Array(Const(lane * self.order.positions, len(issue_base))
-                            for lane in range(lanes))
-            lane_offset = lambda lane: offsets[lane]         # noqa: E731
         entries = [Signal(entry_layout, name=f"entry{e}") for e in range(depth)]
         level = Signal(range(depth + 1))
         head = entries[0]
         lowest = _lowest_set(m, head.mask, lanes, "lowest")
+        # The lowest spiking lane's offset from the chunk's base address: the lane itself, or
+        # on the convolution core lane * H_out * W_out (the next channel, same position).
+        offset = lowest if self.order is None else Array(
+            Const(lane * self.order.positions, len(issue_base)) for lane in range(lanes))[lowest]
         m.d.comb += self.spikes.valid.eq(level != 0)
         with m.If(head.mask != 0):
             m.d.comb += [self.spikes.payload.kind.eq(EventKind.SPIKE),
-                         self.spikes.payload.addr.eq(head.base + lane_offset(lowest))]
+                         self.spikes.payload.addr.eq(head.base + offset)]
         with m.Else():
             m.d.comb += [self.spikes.payload.kind.eq(head.kind), self.spikes.payload.addr.eq(0)]
         push = self.spikes.valid & self.spikes.ready

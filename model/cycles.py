@@ -76,6 +76,7 @@ from spikefab.toolchain.progress import track
 from .checks import check_instance, per_layer
 from .checks import check_int as _check_int
 from .events import SAMPLE, SPIKE, event_stream, sample_starts
+from .conv import ConvLayer
 from .kernel_image import KERNEL_FORMAT, KernelImage, compile_kernel
 from .memory import FORMATS, WeightImage, compile_weights
 from .network import Layer, Network
@@ -146,12 +147,6 @@ class LayerConfig:
         return -(-neurons // self.sweep_lanes)
 
 
-def _is_conv(layer):
-    """A convolutional layer (a ``ConvLayer``: it has a geometry and a kernel)."""
-    return getattr(layer, "geometry", None) is not None and getattr(layer, "kernel", None) \
-        is not None
-
-
 def _divisors(n):
     return [d for d in range(1, n + 1) if n % d == 0]
 
@@ -206,7 +201,7 @@ class HardwareConfig:
         if conv not in ("kernel", "unrolled"):
             raise ValueError(f"conv = {conv!r} is not allowed; choose 'kernel' (the "
                              f"convolution core) or 'unrolled'")
-        on_core = [conv == "kernel" and _is_conv(layer) for layer in network]
+        on_core = [conv == "kernel" and isinstance(layer, ConvLayer) for layer in network]
         lanes_ = per_layer("lanes", lanes, count)
         if not isinstance(lanes, (list, tuple)):
             _check_int("lanes", lanes, 1, 1 << 16)
@@ -249,7 +244,7 @@ class HardwareConfig:
                              f"the network {len(network)}")
         for index, (config, layer) in enumerate(zip(self.layers, network)):
             if config.format == KERNEL_FORMAT:
-                if not _is_conv(layer):
+                if not isinstance(layer, ConvLayer):
                     raise ValueError(f"layers[{index}].format = {KERNEL_FORMAT!r} (the "
                                      f"convolution core) needs a convolutional layer; layer "
                                      f"{index} is fully connected: use dense, csc or bitmap")
@@ -362,20 +357,24 @@ def _column_words(network, config):
 def lower_bound(network, result, config):
     """Per-layer, per-sample, per-step lower bound ``[B, T]`` arrays (docs/design.md §4)."""
     _check_arguments(network, result, config)
+    images = [compile_kernel(layer, c.lanes) if c.format == KERNEL_FORMAT else None
+              for layer, c in zip(network, config.layers)]
+    return _bounds(network, result, config, images, _held_rows(network, result, config, images))
+
+
+def _bounds(network, result, config, images, held):
+    """:func:`lower_bound` with the convolution cores' ``images`` (``KernelImage`` entries;
+    others are not read) and their :func:`_held_rows` already computed."""
     bounds = []
-    held = None
-    for index, (layer, c) in enumerate(zip(network, config.layers)):
+    for index, (layer, c, image) in enumerate(zip(network, config.layers, images)):
         trains = np.asarray(result.layer_inputs(index))
         if trains.ndim == 2:
             trains = trains[None]
         nnz = (layer.weights != 0).sum(axis=0)
         reached = trains.astype(np.int64) @ nnz                    # [B, T]
-        if c.format == KERNEL_FORMAT:
-            image = compile_kernel(layer, c.lanes)
+        if isinstance(image, KernelImage):
             chunks = image.rows * image.lanes // c.sweep_lanes
-            if image.skips and config.mode != "dense":     # only the active rows' chunks
-                if held is None:
-                    held = _held_rows(network, result, config)
+            if held[index] is not None:                 # skipping: the active rows' chunks
                 touched = (trains.astype(np.int64) @ image.reach) > 0          # [B, T, HW]
                 before = np.zeros_like(held[index])
                 before[:, 1:] = held[index][:, :-1]
@@ -387,19 +386,20 @@ def lower_bound(network, result, config):
     return bounds
 
 
-def _held_rows(network, result, config):
+def _held_rows(network, result, config, images):
     """Per layer, the rows ``[B, T, G, HW]`` holding state after each step
-    (:meth:`KernelImage.held`) for a convolution core that skips, else ``None``."""
-    images = _column_words(network, config)
-    if config.mode == "dense" or not any(isinstance(image, KernelImage) and image.skips
-                                         for image in images):
+    (:meth:`KernelImage.held`) for a convolution core that skips (in ``images``), else
+    ``None``; the golden model runs again only when ``result`` has no membrane traces."""
+    skipping = [config.mode != "dense" and isinstance(image, KernelImage) and image.skips
+                for image in images]
+    if not any(skipping):
         return [None] * len(network)
     traces = result.traces
     if traces is None:                                # the skipping sweep needs the state
         traces = simulate(network, result.inputs, record_membranes=True).traces
     held = []
-    for index, image in enumerate(images):
-        if isinstance(image, KernelImage) and image.skips:
+    for index, (image, skips) in enumerate(zip(images, skipping)):
+        if skips:
             spikes = np.asarray(result.spikes[index])
             trace = np.asarray(traces[index]).reshape(spikes.shape)
             state = image.held(trace, spikes)
@@ -637,8 +637,9 @@ def cycle_model(network, result, config, *, frames=None, interval=1):
 
     trains = [np.asarray(result.layer_inputs(i)) for i in range(len(network) + 1)]
     trains = [t[None] if t.ndim == 2 else t for t in trains]
+    held_rows = _held_rows(network, result, config, images)
     held = [None if state is None else [step for sample in state for step in sample]
-            for state in _held_rows(network, result, config)]
+            for state in held_rows]
 
     schedule = _check_schedule(frames, interval, len(event_stream(trains[0])))
     queues = [_Queue(c.queue_depth, timing.queue_latency
@@ -662,7 +663,7 @@ def cycle_model(network, result, config, *, frames=None, interval=1):
                        for (kind, _), t in zip(last_stream, readout.push) if kind == SAMPLE],
                       dtype=np.int64)
     first_push = np.array([queues[0].push[i] for i in sample_starts(trains[0])], dtype=np.int64)
-    bounds = lower_bound(network, result, config)
+    bounds = _bounds(network, result, config, images, held_rows)
     for s, b in zip(stats, bounds):
         s.lower_bound = int(b.sum())
     return CycleReport(total=int(finish[-1]), latency=finish - first_push, finish=finish,

@@ -233,21 +233,18 @@ def compile_kernel(layer, lanes):
     nonzero = (padded != 0).sum(axis=0)                         # [C_in, kh, kw]
     count = np.zeros((g.height, g.width), dtype=np.int64)
     updates = np.zeros((c_in, g.height, g.width), dtype=np.int64)
+    reach_map = np.zeros((g.height * g.width, positions), dtype=bool)
     for y in range(g.height):
         for x in range(g.width):
             reached = g.reached(y, x)
             count[y, x] = len(reached)
-            for _, _, ky, kx in reached:
+            for oy, ox, ky, kx in reached:
                 updates[:, y, x] += nonzero[:, ky, kx]
+                reach_map[y * g.width + x, oy * g.out_width + ox] = True
     reaches &= count[yy, xx] > 0
     event_words = np.where(reaches, count[yy, xx] * groups, 0)
     event_updates = np.where(reaches, updates[cc, yy, xx], 0)
 
-    reach_map = np.zeros((g.height * g.width, positions), dtype=bool)
-    for y in range(g.height):
-        for x in range(g.width):
-            for oy, ox, _, _ in g.reached(y, x):
-                reach_map[y * g.width + x, oy * g.out_width + ox] = True
     reach = reach_map[yy * g.width + xx] & reaches[:, None]
 
     core = groups * positions * lanes

@@ -29,6 +29,7 @@ import numpy as np
 
 from spikefab.model import (FORMATS, LEAK_MODES, RESET_MECHANISMS, RESET_TIMINGS,
                             HardwareConfig, Layer, LayerConfig, Network, signed_range)
+from spikefab.model.conv import ConvLayer
 from spikefab.model.kernel_image import KERNEL_FORMAT
 
 __all__ = ["DENSITIES", "DEPTH_KINDS", "LANE_KINDS", "MAX_PARALLEL", "NEURON_MODES",
@@ -136,7 +137,7 @@ def random_conv_network(rng, *, channels=(1, 3), side=(5, 9), conv_layers=(1, 2)
     mostly excitatory and thresholds low, so spikes usually reach the readout (11 of the first
     12 seeds). ``modes``: one
     ``(leak, reset, timing)`` per layer (default drawn from :data:`NEURON_MODES`)."""
-    from spikefab.model.conv import Conv2dGeometry, ConvLayer, sum_pool_geometry
+    from spikefab.model.conv import Conv2dGeometry, sum_pool_geometry
     count = _range(rng, conv_layers)
     if modes is None:
         modes = [NEURON_MODES[int(rng.integers(len(NEURON_MODES)))] for _ in range(count + 1)]
@@ -214,7 +215,7 @@ def random_config(rng, network, *, formats=None, dense=False, lane_kinds=None,
         return [str(rng.choice(choices)) if g is None else g for g in given]
 
     if formats is None and not dense:
-        formats = [KERNEL_FORMAT if hasattr(layer, "kernel") and rng.random() < 0.5 else None
+        formats = [KERNEL_FORMAT if isinstance(layer, ConvLayer) and rng.random() < 0.5 else None
                    for layer in network]
     on_core = [f == KERNEL_FORMAT for f in (formats or [None] * count)]
     lane_kinds = fill(lane_kinds, LANE_KINDS)
