@@ -26,6 +26,7 @@
 #   make run       load the network into BOARD on PORT and run samples
 #
 # Variables: PYTHON (interpreter used to create the venv, >= 3.11), VENV (its folder),
+# TORCH and SINABS (what the venv installs besides the test extra; SINABS= leaves Sinabs out),
 # PYTEST_ARGS (extra pytest arguments, e.g. PYTEST_ARGS="-k memory -x"), TEST_JOBS (pytest
 # workers for make test: auto = one per core, 1 = serial),
 # BENCH_ARGS (e.g. BENCH_ARGS="--cosim none"),
@@ -49,6 +50,11 @@ STAMP  := $(VENV)/.installed-stamp
 # that lies on this kind of machine's disk instead of a CUDA build of several GB from PyPI;
 # TORCH= lets pip choose.
 TORCH  ?= torch==2.13.0
+# Sinabs runs the NIR paper's Sinabs CNN in the tests (tests/model/test_sinabs_cnn.py). It is
+# installed without its declared dependencies, which would pull in its chip SDK (samna) and an
+# older nir: the test extra already brings torch, numpy, nir and nirtorch, and `import sinabs`
+# needs only pbr besides them. SINABS= leaves it out (that test is then skipped).
+SINABS ?= sinabs==3.1.3 pbr
 TEST_JOBS ?= auto
 
 .PHONY: all venv test docs bench compare codesign formal gatesim fuzz soak dse demo verilog synth prog run \
@@ -56,12 +62,14 @@ TEST_JOBS ?= auto
 
 all: test
 
-# The install is redone only when pyproject.toml changes (or the venv is missing).
-$(STAMP): pyproject.toml
+# The install is redone only when pyproject.toml or this Makefile changes (or the venv is
+# missing).
+$(STAMP): pyproject.toml Makefile
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "spikefab needs Python >= 3.11; set PYTHON=python3.11 (found " + sys.version.split()[0] + ")")'
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet $(TORCH) -e '.[test]'
+	$(if $(strip $(SINABS)),$(PY) -m pip install --quiet --no-deps $(SINABS))
 	@touch $@
 
 venv: $(STAMP)
