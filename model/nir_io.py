@@ -45,7 +45,8 @@ NIR's LIF is ``tau dv/dt = (v_leak - v) + r I``. With ``dt`` (argument, else the
   unscaled integrate-and-fire layer.
 * ``"zoh"`` (zero-order hold): ``beta = exp(-dt/tau)``, input scale ``r (1 - beta)``, bias
   ``v_leak (1 - beta)``.
-* ``IF`` (``dv/dt = r I``) integrates ``r I`` per step, as snnTorch's and Sinabs' readers do.
+* ``IF`` (``dv/dt = r I``) integrates ``r I`` per step, as snnTorch's reader does (Sinabs'
+  reader ignores ``r``: docs/commands/nir.md, the Sinabs section).
 
 Input scales within ``1e-5`` of 1 are taken as 1 (snnTorch stores ``r = tau/dt`` in
 float32). The leak maps to the exact hardware leak: ``none`` when ``beta = 1``, ``shift``
