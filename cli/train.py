@@ -166,6 +166,13 @@ def main(argv=None):
     return run(parser().parse_args(argv))
 
 
+
+def _density(layer):
+    """The fraction of non-zero weights: of the kernel for a convolutional layer (its
+    unrolled matrix is mostly structural zeros and is not built for this)."""
+    weights = layer.kernel if isinstance(layer, ConvLayer) else layer.weights
+    return float(np.count_nonzero(weights) / weights.size)
+
 def run(args):
     """Train for parsed ``args`` and write the outputs; returns the report dict."""
     began = time.perf_counter()
@@ -261,7 +268,7 @@ def run(args):
                     "neurons": layer.neurons, "theta": layer.theta, "leak": layer.leak,
                     "k": layer.k, "m": layer.m, "f": layer.f, "reset": layer.reset,
                     "timing": layer.timing, "w_bits": layer.w_bits, "v_bits": layer.v_bits,
-                    "density": float(np.count_nonzero(layer.weights) / layer.weights.size)}
+                    "density": _density(layer)}
                    for layer in network],
         "history": trained.history,
         "train_seconds": round(trained.seconds, 1),

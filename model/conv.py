@@ -31,7 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .checks import check_int
-from .network import Layer
+from .network import Layer, _check_fits
 
 __all__ = ["ConvLayer", "Conv2dGeometry", "check_supported", "conv2d", "conv2d_events",
            "conv2d_matrix", "sum_pool2d", "sum_pool_geometry", "sum_pool_matrix"]
@@ -319,11 +319,15 @@ class ConvLayer(Layer):
 
     It *is* a :class:`~spikefab.model.network.Layer`: ``weights`` is the equivalent fully
     connected matrix (:func:`conv2d_matrix`, times :func:`sum_pool_matrix` with a pool) and
-    ``bias`` the channel bias at every position, so the golden model, the cycle model, the
-    weight memories and the hardware run it bit for bit as the unrolled baseline (one
-    synapse per weight, no weight sharing) until the convolution core is built. A
-    non-overlapping sum pool copies weights, so the unrolled weights fit ``w_bits``; an
-    overlapping pool (stride below its kernel) is refused.
+    ``bias`` the channel bias at every position, so the unrolled baseline (one synapse per
+    weight, no weight sharing: ``--conv unrolled``) runs it bit for bit as a fully connected
+    layer. That matrix is built on first read of ``weights`` only: it has ``C_out·H_out·W_out
+    × C·H·W`` entries (17 GB of int64 for a 2×128×128 event-camera input to 16 channels at
+    stride 2), and the golden model (:meth:`input_current`), the cycle model and the
+    convolution core (:func:`~spikefab.model.kernel_image.compile_kernel`) never read it
+    (``neurons``, ``fan_in``, :meth:`current_bound` and :meth:`column_nonzeros` come from the
+    kernel and geometry). A non-overlapping sum pool copies weights, so the unrolled weights
+    fit ``w_bits``; an overlapping pool (stride below its kernel) is refused.
     """
 
     weights: np.ndarray | None = None
@@ -341,7 +345,6 @@ class ConvLayer(Layer):
         kernel = self.geometry.check_kernel(self.kernel)
         kernel.setflags(write=False)
         set_(self, "kernel", kernel)
-        matrix = conv2d_matrix(kernel, self.geometry)
         if self.pool is not None:
             pool = self.pool
             if not isinstance(pool, Conv2dGeometry):
@@ -356,11 +359,10 @@ class ConvLayer(Layer):
             if pool.out_shape != self.geometry.in_shape:
                 raise ValueError(f"the pool's output map {pool.out_shape} is not the "
                                  f"convolution's input map {self.geometry.in_shape}")
-            matrix = _through_pool(matrix, pool)
-        if self.weights is not None and not np.array_equal(np.asarray(self.weights), matrix):
+        given = self.__dict__.pop("_given_weights", None)
+        if given is not None and not np.array_equal(np.asarray(given), self.weights):
             raise ValueError("a ConvLayer's weights come from its kernel and geometry; leave "
                              "weights out (change kernel instead)")
-        set_(self, "weights", matrix)
         positions = self.geometry.out_height * self.geometry.out_width
         if self.channel_bias is not None:
             channel_bias = np.asarray(self.channel_bias)
@@ -377,6 +379,69 @@ class ConvLayer(Layer):
             raise ValueError("a ConvLayer's bias is one per output channel: the same at every "
                              "position of a channel")
         set_(self, "channel_bias", bias[:, 0].copy())
+
+    def _check_weights(self):
+        """The kernel fits ``w_bits`` (the unrolled weights are copies of its entries)."""
+        _check_fits("kernel", self.kernel, self.w_bits, "w_bits")
+
+    @property
+    def neurons(self):
+        """``C_out · H_out · W_out``."""
+        return self.geometry.n_outputs
+
+    @property
+    def fan_in(self):
+        """The previous map's size ``C · H · W`` (before the pool, if any)."""
+        return (self.pool or self.geometry).n_inputs
+
+    def _unrolled(self):
+        matrix = conv2d_matrix(self.kernel, self.geometry)
+        return matrix if self.pool is None else _through_pool(matrix, self.pool)
+
+    def current_bound(self):
+        """Largest ``|W s + b|`` over all binary input vectors ``s``, from the convolution
+        of an all-ones map with the kernel's positive (negative) part: each neuron's sum of
+        its positive (negative) weights, borders and the pool's copies included."""
+        ones = np.ones((1, *self.in_map), dtype=np.int64)
+        if self.pool is not None:
+            ones = sum_pool2d(ones, self.pool)
+        pos = conv2d(ones, np.clip(self.kernel, 0, None), self.geometry).ravel()
+        neg = conv2d(ones, np.clip(self.kernel, None, 0), self.geometry).ravel()
+        pos = pos + np.clip(self.bias, 0, None)
+        neg = neg + np.clip(self.bias, None, 0)
+        return int(max(pos.max(), -neg.min()))
+
+    def column_nonzeros(self):
+        """``(weights != 0).sum(axis=0)``: per input, the synapses it reaches (non-zero
+        kernel weights over the output positions and channels it reaches), without the
+        unrolled matrix."""
+        g = self.geometry
+        (_, h_out, w_out), (c_in, h, w) = g.out_shape, g.in_shape
+        (kh, kw), (sy, sx), (py, px) = g.kernel, g.stride, g.padding
+        per_tap = (self.kernel != 0).sum(axis=0)                    # [C_in, kh, kw]
+        counts = np.zeros((c_in, h, w), dtype=np.int64)
+        oy, ox = np.arange(h_out), np.arange(w_out)
+        for ky in range(kh):
+            y = oy * sy - py + ky
+            y = y[(y >= 0) & (y < h)]
+            for kx in range(kw):
+                x = ox * sx - px + kx
+                x = x[(x >= 0) & (x < w)]
+                counts[:, y[:, None], x[None, :]] += per_tap[:, ky, kx][:, None, None]
+        counts = counts.ravel()
+        if self.pool is None:
+            return counts
+        pool = self.pool
+        out = np.zeros(pool.n_inputs, dtype=np.int64)
+        c, y, x = np.meshgrid(np.arange(pool.in_channels), np.arange(pool.height),
+                              np.arange(pool.width), indexing="ij")
+        # non-overlapping (stride = kernel): the one window covering (y, x), if any
+        oy = (y + pool.padding[0]) // pool.stride[0]
+        ox = (x + pool.padding[1]) // pool.stride[1]
+        covered = (oy < pool.out_height) & (ox < pool.out_width)
+        source = (c * pool.out_height + oy) * pool.out_width + ox
+        out[((c * pool.height + y) * pool.width + x)[covered]] = counts[source[covered]]
+        return out
 
     def input_current(self, spikes):
         """The current ``[B, neurons]`` (int64, bias included) of the previous layer's
@@ -415,3 +480,25 @@ class ConvLayer(Layer):
             fields.pop("channel_bias")
         return ConvLayer(**fields)
 
+
+
+class _UnrolledWeights:
+    """``ConvLayer.weights``: the unrolled matrix, built on first read and kept (a data
+    descriptor, so that the dataclass's ``__init__`` hands a given matrix to ``__set__``,
+    which keeps it aside for :meth:`ConvLayer.__post_init__` to check)."""
+
+    def __get__(self, layer, owner=None):
+        if layer is None:
+            return None                         # the field's default
+        matrix = layer.__dict__.get("_weights")
+        if matrix is None:
+            matrix = layer._unrolled()
+            matrix.setflags(write=False)
+            layer.__dict__["_weights"] = matrix
+        return matrix
+
+    def __set__(self, layer, value):
+        layer.__dict__["_given_weights"] = value
+
+
+ConvLayer.weights = _UnrolledWeights()

@@ -370,12 +370,13 @@ def _bounds(network, result, config, images, held):
         trains = np.asarray(result.layer_inputs(index))
         if trains.ndim == 2:
             trains = trains[None]
-        nnz = (layer.weights != 0).sum(axis=0)
+        nnz = (layer.column_nonzeros() if isinstance(layer, ConvLayer)
+               else (layer.weights != 0).sum(axis=0))
         reached = trains.astype(np.int64) @ nnz                    # [B, T]
         if isinstance(image, KernelImage):
             chunks = image.rows * image.lanes // c.sweep_lanes
             if held[index] is not None:                 # skipping: the active rows' chunks
-                touched = (trains.astype(np.int64) @ image.reach) > 0          # [B, T, HW]
+                touched = image.touched(trains)                             # [B, T, HW]
                 before = np.zeros_like(held[index])
                 before[:, 1:] = held[index][:, :-1]
                 active = before | touched[:, :, None, :]

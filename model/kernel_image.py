@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .checks import check_instance, check_int
-from .conv import ConvLayer
+from .conv import Conv2dGeometry, ConvLayer, conv2d, sum_pool2d
 
 __all__ = ["KERNEL_FORMAT", "KernelImage", "SWEEP_BLOCK", "compile_kernel"]
 
@@ -165,6 +165,23 @@ class KernelImage:
     def blocks(self):
         """Blocks of :data:`SWEEP_BLOCK` positions per channel group."""
         return -(-self.positions // SWEEP_BLOCK)
+
+    def touched(self, trains):
+        """The output positions the input spikes of each step reach, ``[B, T, positions]``
+        (bool) for ``trains`` ``[B, T, fan_in]``: a position is touched when its window
+        (after the input pool) holds a spike of any channel. Equal to ``trains @ reach > 0``,
+        computed as a convolution of the step's activity map with a kernel of ones, so a
+        large map costs no ``fan_in × positions`` product."""
+        layer, g = self.layer, self.layer.geometry
+        trains = np.asarray(trains)
+        batch, steps = trains.shape[:2]
+        maps = trains.reshape(batch * steps, *layer.in_map).astype(np.int64)
+        if layer.pool is not None:
+            maps = sum_pool2d(maps, layer.pool)
+        active = (maps.sum(axis=1, keepdims=True) > 0).astype(np.int64)
+        window = Conv2dGeometry(1, g.height, g.width, 1, g.kernel, g.stride, g.padding)
+        ones = np.ones((1, 1, *g.kernel), dtype=np.int64)
+        return (conv2d(active, ones, window) > 0).reshape(batch, steps, self.positions)
 
     def held(self, membranes, spikes):
         """The rows ``[groups, positions]`` that hold state after a step: a neuron with a

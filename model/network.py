@@ -108,25 +108,19 @@ class Layer:
         set_ = object.__setattr__
         set_(self, "w_bits", _check_int("w_bits", self.w_bits, *W_BITS_RANGE))
         set_(self, "v_bits", _check_int("v_bits", self.v_bits, *V_BITS_RANGE))
-        weights = _integer_array("weights", self.weights, 2)
-        if weights.shape[0] < 1 or weights.shape[1] < 1:
-            raise ValueError(f"weights must have at least one neuron and one input, "
-                             f"got shape {weights.shape}")
-        _check_fits("weights", weights, self.w_bits, "w_bits")
-        weights.setflags(write=False)
-        set_(self, "weights", weights)
+        self._check_weights()
 
         theta_max = (1 << (self.v_bits - 1)) - 2
         set_(self, "theta", _check_int(f"theta (with v_bits = {self.v_bits})",
                                        self.theta, 1, theta_max))
 
         if self.bias is None:
-            bias = np.zeros(weights.shape[0], dtype=np.int64)
+            bias = np.zeros(self.neurons, dtype=np.int64)
         else:
             bias = _integer_array("bias", self.bias, 1)
-            if bias.shape != (weights.shape[0],):
-                raise ValueError(f"bias must have shape ({weights.shape[0]},) to match "
-                                 f"{weights.shape[0]} neurons, got {bias.shape}")
+            if bias.shape != (self.neurons,):
+                raise ValueError(f"bias must have shape ({self.neurons},) to match "
+                                 f"{self.neurons} neurons, got {bias.shape}")
             _check_fits("bias", bias, self.v_bits, "v_bits")
         bias.setflags(write=False)
         set_(self, "bias", bias)
@@ -148,6 +142,16 @@ class Layer:
             set_(self, "m", _check_int(f"m (with f = {self.f})", self.m, 0, 1 << self.f))
         elif self.m is not None or self.f is not None:
             raise ValueError(f"m and f are only used by leak 'mul', not by leak {self.leak!r}")
+
+    def _check_weights(self):
+        """Validate ``weights`` (an integer matrix fitting ``w_bits``) and freeze it."""
+        weights = _integer_array("weights", self.weights, 2)
+        if weights.shape[0] < 1 or weights.shape[1] < 1:
+            raise ValueError(f"weights must have at least one neuron and one input, "
+                             f"got shape {weights.shape}")
+        _check_fits("weights", weights, self.w_bits, "w_bits")
+        weights.setflags(write=False)
+        object.__setattr__(self, "weights", weights)
 
     @property
     def neurons(self):
@@ -258,7 +262,8 @@ class Network:
         neuron parameter); :meth:`load` reads it back."""
         arrays = {"format": np.array("spikefab-network-1"), "layers": np.array(len(self))}
         for index, layer in enumerate(self.layers):
-            arrays[f"l{index}_weights"] = layer.weights
+            if getattr(layer, "kernel", None) is None:          # a ConvLayer keeps its kernel
+                arrays[f"l{index}_weights"] = layer.weights
             arrays[f"l{index}_bias"] = layer.bias
             for name in self._SCALARS:
                 value = getattr(layer, name)
@@ -317,7 +322,8 @@ def _geometry_numbers(geometry):
 
 def _conv_layer(archive, index, params):
     """The :class:`~spikefab.model.conv.ConvLayer` ``index`` of a network archive; its
-    weights must equal the kernel's unrolled matrix."""
+    weights, if the archive holds them (files written before they were left out), must equal
+    the kernel's unrolled matrix."""
     from .conv import Conv2dGeometry, ConvLayer
 
     def geometry(key):
@@ -326,7 +332,8 @@ def _conv_layer(archive, index, params):
             raise ValueError(f"{key} holds {len(n)} numbers, not 10")
         return Conv2dGeometry(*n[:4], tuple(n[4:6]), tuple(n[6:8]), tuple(n[8:10]))
     pool = geometry(f"l{index}_pool") if f"l{index}_pool" in archive else None
-    return ConvLayer(weights=archive[f"l{index}_weights"], kernel=archive[f"l{index}_kernel"],
+    weights = archive[f"l{index}_weights"] if f"l{index}_weights" in archive else None
+    return ConvLayer(weights=weights, kernel=archive[f"l{index}_kernel"],
                      geometry=geometry(f"l{index}_conv"), pool=pool,
                      bias=archive[f"l{index}_bias"], **params)
 

@@ -37,8 +37,16 @@ a defined result. The vendor model of ``SB_RAM40_4K`` returns the old word there
 hide missing bypass logic, so this harness patches its copy of ``cells_sim.v``: such a read
 returns a value that is neither the old nor the new word (``collision_model`` of
 :func:`cell_model_files`, ``HardwareRun.extra["collision_model"]``). Its ``DP16KD`` model does
-the same across ports; within a port it implements ``WRITEMODE`` (``NORMAL``: output
-unchanged, ``WRITETHROUGH``: new word, ``READBEFOREWRITE``: old word).
+the same across ports, for the cells being written: a read of a 9-bit lane the other port
+writes at the same edge is neither the old nor the new lane, and every other lane of the row
+reads as stored (a dual-port cell has a word line and bit lines per port; the cells of the
+row that are not written are not driven). Within a port it implements ``WRITEMODE``
+(``NORMAL``: output unchanged, ``WRITETHROUGH``: new word, ``READBEFOREWRITE``: old word).
+The first version made the whole 18-bit row (36-bit row pair) undefined: a PE accumulator in
+a 9-bit ``DP16KD``, written through one port while the other reads the next word (the other
+half of the row), then "differed" in ULX3S netlists that the RTL, the iCE40 netlist and the
+ECP5 ``-nobram`` netlist agreed on; ``tests/sim/gatesim/test_dp16kd.py`` checks the rule on
+hand-written cycles.
 
 ECP5 block RAM and multipliers have no model
 --------------------------------------------

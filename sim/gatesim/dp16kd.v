@@ -40,9 +40,30 @@
 				if (bytes[b]) merged[9 * b +: 9] = data[9 * b +: 9];
 		end
 	endfunction
-	function [35:0] undefined;  // neither the old nor the new data
-		input [35:0] old, data;
-		undefined = ~old == data ? old ^ 36'h1 : ~old;
+	// Across the ports, a read of cells the other port writes at the same edge is undefined:
+	// only the 9-bit lanes being written, not the rest of their row (a dual-port cell has a
+	// word line and bit lines per port; the cells of other lanes of the row are not driven).
+	function [8:0] undefined;   // neither the old nor the new lane
+		input [8:0] old, data;
+		undefined = ~old == data ? old ^ 9'h1 : ~old;
+	endfunction
+	function [1:0] lanes_of;    // the lanes of row r that a write of rows (row, row|1) enables
+		input [9:0] r, row;
+		input wide;
+		input [3:0] bytes;
+		lanes_of = (r == row ? bytes[1:0] : 2'b00)
+		         | (wide && r == (row | 10'd1) ? bytes[3:2] : 2'b00);
+	endfunction
+	function [17:0] row_of;     // what a write of rows (row, row|1) puts in row r
+		input [9:0] r, row;
+		input [35:0] words;
+		row_of = r == row ? words[17:0] : words[35:18];
+	endfunction
+	function [17:0] collided;   // row r as read while the other port writes lanes of it
+		input [17:0] old, data;
+		input [1:0] lanes;
+		collided = {lanes[1] ? undefined(old[17:9], data[17:9]) : old[17:9],
+		            lanes[0] ? undefined(old[8:0], data[8:0]) : old[8:0]};
 	endfunction
 	function [17:0] narrow;     // what a port of width w outputs from rows row, row + 1
 		input integer w;
@@ -54,9 +75,14 @@
 	wire [35:0] oldb = {mem[rowb | (DATA_WIDTH_B == 36)], mem[rowb]};
 	wire [35:0] newa = merged(olda, wdata_a, bytes_a);
 	wire [35:0] newb = merged(oldb, wdata_b, bytes_b);
-	// Across the ports, a read of a row the other port writes at the same edge is undefined.
-	wire collide_b = clka && write_a && (rowa == rowb || (wide && (rowa | 10'd1) == (rowb | 10'd1)));
-	wire collide_a = clkb && write_b && rowa == rowb;
+	// The lanes of the rows a port reads that the other port writes at the same edge.
+	wire wide_b = DATA_WIDTH_B == 36;
+	wire [9:0] rowb_hi = rowb | 10'd1;
+	wire [1:0] hit_b_lo = clka && write_a ? lanes_of(rowb, rowa, DATA_WIDTH_A == 36, bytes_a) : 2'b00;
+	wire [1:0] hit_b_hi = clka && write_a && wide_b ? lanes_of(rowb_hi, rowa, DATA_WIDTH_A == 36, bytes_a) : 2'b00;
+	wire [1:0] hit_a = clkb && write_b ? lanes_of(rowa, rowb, 1'b0, bytes_b) : 2'b00;
+	wire collide_b = |{hit_b_hi, hit_b_lo};
+	wire collide_a = |hit_a;
 
 	always @(posedge clka) begin
 		if (write_a) begin
@@ -87,7 +113,8 @@
 	function [17:0] port_a_read;
 		input dummy;
 		if (collide_a)
-			port_a_read = narrow(DATA_WIDTH_A, undefined(olda, newb), ada);
+			port_a_read = narrow(DATA_WIDTH_A,
+			                     {olda[35:18], collided(olda[17:0], newb[17:0], hit_a)}, ada);
 		else if (!write_a || WRITEMODE_A == "READBEFOREWRITE")
 			port_a_read = narrow(DATA_WIDTH_A, olda, ada);
 		else if (WRITEMODE_A == "WRITETHROUGH")
@@ -99,7 +126,8 @@
 		reg [35:0] words;
 		begin
 			if (collide_b)
-				words = undefined(oldb, newa);
+				words = {collided(oldb[35:18], row_of(rowb_hi, rowa, newa), hit_b_hi),
+				         collided(oldb[17:0], row_of(rowb, rowa, newa), hit_b_lo)};
 			else if (!write_b || WRITEMODE_B == "READBEFOREWRITE")
 				words = oldb;
 			else if (WRITEMODE_B == "WRITETHROUGH")

@@ -306,3 +306,77 @@ def test_the_golden_model_convolves_as_its_unrolled_matrix_multiplies():
     ours, theirs = simulate(network, spikes), simulate(plain, spikes)
     for a, b in zip(ours.spikes + ours.membranes, theirs.spikes + theirs.membranes):
         assert np.array_equal(a, b)
+
+
+@settings(max_examples=60, deadline=None)
+@given(geometries(), st.integers(0, 2**32 - 1), st.booleans())
+def test_a_conv_layers_bound_and_column_counts_equal_its_unrolled_matrixs(g, seed, pooled):
+    """``current_bound`` and ``column_nonzeros`` come from the kernel and geometry (the
+    matrix is never built for them); they equal what the unrolled matrix gives, with and
+    without a sum pool in front (pool windows 1–3, padded or not, uncovered borders)."""
+    from spikefab.model.conv import ConvLayer
+    rng = np.random.default_rng(seed)
+    pool = None
+    if pooled:
+        k = int(rng.integers(1, 4))
+        pad = int(rng.integers(0, k))
+        pool = sum_pool_geometry(g.in_channels, g.height * k - pad + int(rng.integers(0, k)),
+                                 g.width * k - pad + int(rng.integers(0, k)), k, padding=pad)
+        if pool.out_shape != g.in_shape:
+            pool = None
+    kernel = rng.integers(-8, 8, (g.out_channels, g.in_channels, *g.kernel))
+    kernel[rng.random(kernel.shape) < 0.3] = 0
+    layer = ConvLayer(kernel=kernel, geometry=g, pool=pool, theta=5, w_bits=4, v_bits=16,
+                      channel_bias=rng.integers(-3, 4, g.out_channels))
+    assert "_weights" not in layer.__dict__         # nothing built the matrix yet
+    bound, columns = layer.current_bound(), layer.column_nonzeros()
+    assert "_weights" not in layer.__dict__
+    matrix = conv2d_matrix(kernel, g)
+    if pool is not None:
+        matrix = matrix @ sum_pool_matrix(pool)
+    assert np.array_equal(layer.weights, matrix)
+    assert np.array_equal(columns, (matrix != 0).sum(axis=0))
+    pos = np.clip(matrix, 0, None).sum(axis=1) + np.clip(layer.bias, 0, None)
+    neg = np.clip(matrix, None, 0).sum(axis=1) + np.clip(layer.bias, None, 0)
+    assert bound == max(pos.max(), -neg.min())
+
+
+def test_an_event_camera_sized_conv_layer_runs_without_its_unrolled_matrix(tmp_path):
+    """2 × 128 × 128 events (a DVS128's resolution) into 16 channels, 3 × 3 stride 2: its
+    unrolled matrix would hold 65,536 × 32,768 int64 (17 GB). The golden model, the kernel
+    image, the cycle model, saving and loading never build it; the spikes equal an
+    independent PyTorch run of the same convolution and LIF rule."""
+    torch = pytest.importorskip("torch", reason="torch comes with the train extra")
+    from spikefab.model import HardwareConfig, Layer, Network, cycle_model, simulate
+    from spikefab.model.conv import ConvLayer
+    from spikefab.model.kernel_image import compile_kernel
+    rng = np.random.default_rng(4)
+    g = Conv2dGeometry(2, 128, 128, 16, 3, stride=2, padding=1)
+    conv = ConvLayer(kernel=rng.integers(-2, 8, (16, 2, 3, 3)), geometry=g, theta=20,
+                     w_bits=4, v_bits=12)
+    readout = Layer(rng.integers(-7, 8, (4, conv.neurons)), theta=30, w_bits=4, v_bits=16)
+    network = Network([conv, readout])
+    assert conv.neurons == 16 * 64 * 64 and conv.fan_in == 2 * 128 * 128
+    spikes = rng.random((2, 3, conv.fan_in)) < 0.02
+    result = simulate(network, spikes)
+    compile_kernel(conv, 8)
+    config = HardwareConfig.uniform(network, lanes=[8, 4], format="csc")
+    cycles = cycle_model(network, result, config)
+    network.save(tmp_path / "dvs.npz")
+    loaded = Network.load(tmp_path / "dvs.npz")
+    assert "_weights" not in conv.__dict__ and "_weights" not in loaded[0].__dict__
+    assert (tmp_path / "dvs.npz").stat().st_size < 2_000_000
+    assert np.array_equal(simulate(loaded, spikes).spikes[0], result.spikes[0])
+    assert cycles.total > 0 and cycles.lower_bound > 0
+    # PyTorch's conv2d and the LIF rule of design §2 (no leak, subtract reset)
+    x = torch.tensor(spikes.reshape(2, 3, 2, 128, 128), dtype=torch.float64)
+    v = np.zeros((2, conv.neurons), dtype=np.int64)
+    for t in range(3):
+        kernel = torch.tensor(conv.kernel, dtype=torch.float64)
+        current = torch.nn.functional.conv2d(x[:, t], kernel, stride=2,
+                                             padding=1).numpy().reshape(2, -1)
+        v = np.clip(v + current.astype(np.int64), -2048, 2047)
+        fired = v > 20
+        v = np.where(fired, v - 20, v)
+        assert np.array_equal(result.spikes[0][:, t], fired), f"step {t}"
+    assert result.spikes[0].sum() > 0

@@ -37,6 +37,7 @@ def test_every_kernel_weight_once_and_costs_from_the_unrolled_matrix(layer):
                         assert image.words[word, co % lanes] == want
         # The synaptic updates of an event are its column's non-zeros in the unrolled matrix.
         assert np.array_equal(image.event_updates, (layer.weights != 0).sum(axis=0))
+        assert np.array_equal(layer.column_nonzeros(), image.event_updates)
         # Its words: the reached positions (through the pool) times the channel groups.
         for j in range(layer.fan_in):
             c, y, x = np.unravel_index(j, layer.in_map)
@@ -49,6 +50,16 @@ def test_every_kernel_weight_once_and_costs_from_the_unrolled_matrix(layer):
             assert (image.channel[j], image.y[j], image.x[j]) == (c, y, x)
             assert image.reaches[j] == bool(g.reached(y, x))
             assert image.event_words[j] == len(g.reached(y, x)) * groups
+
+
+@pytest.mark.parametrize("layer", LAYERS, ids=lambda layer: str(layer.geometry.out_shape))
+def test_the_positions_a_step_touches_are_its_spikes_reach(layer):
+    """``touched`` (a convolution of the activity map with ones) equals the reach table's
+    product on random spike trains, the pool's uncovered borders included."""
+    image = compile_kernel(layer, 1)
+    trains = np.random.default_rng(layer.fan_in).random((3, 4, layer.fan_in)) < 0.05
+    want = (trains.astype(np.int64) @ image.reach.astype(np.int64)) > 0
+    assert np.array_equal(image.touched(trains), want)
 
 
 def test_neuron_order_by_hand():

@@ -86,6 +86,23 @@ def test_random_network_on_the_ulx3s_netlist_with_a_dp16kd_block_ram(tmp_path):
     check_against_golden(network, config, trains, run)
 
 
+@pytest.mark.slow
+@needs_tools
+def test_pe_accumulators_in_a_9_bit_dp16kd_on_the_ulx3s_netlist(tmp_path):
+    """A 256-neuron layer on one lane: yosys maps its PE accumulator (a read port transparent
+    to the write port) to a 9-bit DP16KD, written through one port while the other reads the
+    next word, the other half of the same 18-bit row. The first DP16KD model made that whole
+    row undefined and this netlist "differed" (as did the MNIST conv net's); only the cells
+    being written are (``tests/sim/gatesim/test_dp16kd.py``)."""
+    network = reference_network((16, 256, 4), w_bits=4, density=0.5, steps=4, seed=1)
+    config = HardwareConfig.uniform(network, lanes=[1, 4])
+    trains = np.random.default_rng(0).random((2, 4, 16)) < 0.4
+    run = netlist.run_gate_level(network, config, trains, family="ecp5", build_dir=tmp_path)
+    log = (tmp_path / "synth" / "accelerator.synth.log").read_text()
+    assert "mapping memory accelerator.layer1.pes.pe0 via $__DP16KD_" in log
+    check_against_golden(network, config, trains, run)
+
+
 def _invert_first_weight_word(text):
     """Invert the lowest 16-bit word of INIT_0 of the first SB_RAM40_4K that holds weights;
     return the new netlist text."""
