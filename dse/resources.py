@@ -28,8 +28,12 @@ and 0.5 per decoded write enable when it is deeper than one block's shape) and, 
 * ECP5 ``DP16KD`` (18 kbit, cost 128): 16384 x 1, 8192 x 2, 4096 x 4, 2048 x 9, 1024 x 18,
   and ``PDPW16KD`` 512 x 36.
 
-A memory of ``width`` W and ``depth`` D in a shape ``d x w`` takes ``ceil(ceil(D / d) * W / w)``
-cells (yosys packs the address slices of a deep memory side by side in a cell's width). So on
+A memory of ``width`` W and ``depth`` D in a block-RAM shape ``d x w`` takes
+``ceil(ceil(D / d) * W / w)`` cells (yosys packs the address slices of a deep memory side by
+side in a cell's width); in the ECP5's 16 x 4 distributed RAM ``ceil(D / 16) * ceil(W / 4)``
+(no packing: a 1 x 256 refractory memory takes 16 ``TRELLIS_DPR16X4``, and a 10 x 128 PE
+accumulator memory, 24 cells and their read multiplexer, a ``DP16KD`` instead, as the ULX3S
+netlists of the conv sweep in docs/commands/dse.md show). So on
 the iCE40 a RAM of at most 64 bits (PE accumulators of a few rows, a one-chunk membrane memory)
 is flip-flops and anything larger a block RAM; a ROM (the LIF biases, the host link's identity)
 stays logic up to 1024 bits.
@@ -244,13 +248,17 @@ def _check_family(family):
     return family
 
 
-def _geometry_cost(width, depth, shape_depth, shape_width, cell_cost, byte, rom):
+def _geometry_cost(width, depth, shape_depth, shape_width, cell_cost, byte, rom, *,
+                   pack=True):
     """``(cells, cost)`` of a ``width`` x ``depth`` memory in cells of ``shape_depth`` x
-    ``shape_width`` (``memory_libmap``'s geometry score for one base width, no wide ports)."""
+    ``shape_width`` (``memory_libmap``'s geometry score for one base width, no wide ports);
+    ``pack``: the address slices share a cell's width (block RAM), else each slice takes
+    ``ceil(width / shape_width)`` cells of its own (distributed RAM)."""
     effective_byte = 1 if rom else min(byte, shape_width)
     padded = -(-width // effective_byte) * effective_byte
     slices = -(-depth // shape_depth)                    # address slices (mult_a)
-    cells = -(-(slices * padded) // shape_width)
+    cells = -(-(slices * padded) // shape_width) if pack \
+        else slices * -(-padded // shape_width)
     mux = (slices - 1) * width
     demux = 0 if rom or slices == 1 else slices
     return cells, cell_cost * cells + FACTOR_MUX * mux + FACTOR_DEMUX * demux
@@ -278,7 +286,7 @@ def map_memory(width, depth, family, *, rom=False):
             best = Mapping("block", cells, shape, cost)
     if family in DISTRIBUTED_RAMS and not rom:
         d, w, cell_cost = DISTRIBUTED_RAMS[family]
-        cells, cost = _geometry_cost(width, depth, d, w, cell_cost, 1, False)
+        cells, cost = _geometry_cost(width, depth, d, w, cell_cost, 1, False, pack=False)
         if cost < best.cost:
             best = Mapping("distributed", cells, (d, w), cost)
     return best
