@@ -45,11 +45,12 @@ dict. Every key is optional; the defaults are:
       w_bits: [4]              # each int in spikefab.model.network.W_BITS_RANGE [2, 16];
                                # not for a network file (already quantized): leave it out
       density: [0.5]           # each number in (0, 1]; a network file's default is [1]
-                               # (as it is; lower prunes its weights by magnitude)
+                               # (as it is; lower prunes its weights, a conv layer's
+                               # kernel, by magnitude)
       steps: [32]              # each int in [1, 65535]
-      encoder: [rate]          # each in rate, latency; with an event data set (mnist-
-                               # saccades) the events are the input: [events], the only value
-                               # (the default [rate] means it there)
+      encoder: [rate]          # each in rate, latency; with the event data set
+                               # mnist-saccades its events are the input: [events], the only
+                               # value (the default [rate] means it there)
     synthesis:
       max_points: 12       # points synthesized at most, int [0, 1000] (0 = estimate only)
       near: 1              # Pareto rank synthesized: 1 = the front, 2 = the front and the
