@@ -33,7 +33,11 @@ Per inference, with ``E`` the SPIKE events layer ``l`` consumes:
     for csc).
 ``pointers``
     csc and bitmap: one pointer word (``start_bits + length_bits``) read per event; bitmap also
-    one bitmap word (``P × rows``) per event. None for dense.
+    one bitmap word (``P × rows``) per event. None for dense. A convolutional layer on the
+    convolution core (format ``kernel``, :mod:`spikefab.model.kernel_image`): one decode-table
+    entry (``decode_bits``) read per event, priced here; its kernel words (``P × w_bits``) are
+    the ``weights`` above, and its sweep is priced as ``T × N`` updates of its ``N`` real
+    neurons (the skipping sweep visits fewer; its padding channels more), an approximation.
 ``accumulate``
     One synaptic update per non-zero weight reached (the ``synaptic_updates`` counter): the
     accumulator is read, added to and written, ``acc_bits =``
@@ -129,6 +133,7 @@ from spikefab.boards.registry import Board, get_board
 from spikefab.hw.events import addr_bits_for
 from spikefab.hw.pe_array import accumulator_bits
 from spikefab.model import CycleReport, HardwareConfig, Network, compile_weights
+from spikefab.model.kernel_image import KERNEL_FORMAT, compile_kernel
 from spikefab.model.checks import check_instance, check_int, check_number
 
 __all__ = ["CLASSES", "DEFAULT_TABLE", "FPGA_DYNAMIC_FACTOR", "PUBLISHED", "BitOps", "Cited",
@@ -558,18 +563,25 @@ def operation_counts(network, config, report, *, samples, steps):
     samples, steps = _check_run(network, config, report, samples, steps)
     layers = []
     for layer, c, stats in zip(network, config.layers, report.layers):
-        image = compile_weights(layer, c.lanes, c.format)
         acc_bits = accumulator_bits(layer.w_bits, layer.fan_in)
         events = stats.events / samples
         entries = events + steps + 1
-        sparse_pointers = config.mode == "sparse" and c.format in ("csc", "bitmap")
-        pointer_bits = image.memories["pointers"].width if "pointers" in image.memories else 0
-        bitmap_bits = image.memories["bitmaps"].width if "bitmaps" in image.memories else 0
+        if c.format == KERNEL_FORMAT:                      # the convolution core
+            image = compile_kernel(layer, c.lanes)
+            word_bits, sparse_pointers = c.lanes * layer.w_bits, True
+            pointer_bits, bitmap_bits = image.decode_bits, 0
+        else:
+            image = compile_weights(layer, c.lanes, c.format)
+            word_bits = image.memories["weights"].width
+            sparse_pointers = config.mode == "sparse" and c.format in ("csc", "bitmap")
+            pointer_bits = (image.memories["pointers"].width if "pointers" in image.memories
+                            else 0)
+            bitmap_bits = image.memories["bitmaps"].width if "bitmaps" in image.memories else 0
         update, clear = _neuron_ops(layer, acc_bits)
         layers.append(LayerOperations(
             events=events, queue_pushes=entries, queue_pops=entries,
             queue_entry_bits=2 + addr_bits_for(layer.fan_in),
-            words=stats.words / samples, word_bits=image.memories["weights"].width,
+            words=stats.words / samples, word_bits=word_bits,
             pointer_reads=events if sparse_pointers else 0.0, pointer_bits=pointer_bits,
             bitmap_reads=events if sparse_pointers and c.format == "bitmap" else 0.0,
             bitmap_bits=bitmap_bits,

@@ -28,8 +28,12 @@ and 0.5 per decoded write enable when it is deeper than one block's shape) and, 
 * ECP5 ``DP16KD`` (18 kbit, cost 128): 16384 x 1, 8192 x 2, 4096 x 4, 2048 x 9, 1024 x 18,
   and ``PDPW16KD`` 512 x 36.
 
-A memory of ``width`` W and ``depth`` D in a shape ``d x w`` takes ``ceil(ceil(D / d) * W / w)``
-cells (yosys packs the address slices of a deep memory side by side in a cell's width). So on
+A memory of ``width`` W and ``depth`` D in a block-RAM shape ``d x w`` takes
+``ceil(ceil(D / d) * W / w)`` cells (yosys packs the address slices of a deep memory side by
+side in a cell's width); in the ECP5's 16 x 4 distributed RAM ``ceil(D / 16) * ceil(W / 4)``
+(no packing: a 1 x 256 refractory memory takes 16 ``TRELLIS_DPR16X4``, and a 10 x 128 PE
+accumulator memory, 24 cells and their read multiplexer, a ``DP16KD`` instead, as the ULX3S
+netlists of the conv sweep in docs/commands/dse.md show). So on
 the iCE40 a RAM of at most 64 bits (PE accumulators of a few rows, a one-chunk membrane memory)
 is flip-flops and anything larger a block RAM; a ROM (the LIF biases, the host link's identity)
 stays logic up to 1024 bits.
@@ -51,6 +55,18 @@ memory           width                              depth                       
 ``frame``        8 (host link, once)                512 (``MAX_PAYLOAD``)          RAM
 ``identity``     8 (host link, once)                identity block bytes           ROM
 ===============  =================================  =============================  ====
+
+A convolutional layer on the convolution core (format ``kernel``, :class:`~spikefab.model.
+kernel_image.KernelImage` of :func:`~spikefab.model.kernel_image.compile_kernel`; ``G``
+channel groups, ``HW`` output positions) has, instead of ``weights``, ``pointers`` and
+``bitmaps``, the ``kernel`` ROM (``P * w_bits`` wide, ``G * C_in * kh * kw`` words) and the
+``decode`` ROM (``decode_bits`` wide, ``F`` entries), both built with their contents; its PEs
+hold ``rows = G * HW`` and its membranes ``chunks = rows * P / S`` (padding channels
+included). Its address generator, decode register and the skipping sweep's activity flags
+(``G * ceil(HW / 16) * 16`` bits) are counted, roughly, by ``conv_datapath_bits`` and
+``conv_register_bits``; their per-bit weights are the same fitted ``datapath_bits`` /
+``register_bits`` coefficients as every other bit (the calibration below has no conv
+design: a sweep of a conv network calibrates on its own builds).
 
 Features
 --------
@@ -155,7 +171,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from spikefab.model import HardwareConfig, Network, compile_weights
+from spikefab.model import HardwareConfig, Network
+from spikefab.model.cycles import compile_layer, sweep_chunks
+from spikefab.model.kernel_image import SWEEP_BLOCK, KernelImage
 
 __all__ = ["BLOCK_RAMS", "DEFAULT_TERMS", "FEATURES", "FEATURE_DOCS", "MemoryShape", "Mapping",
            "PRIORS", "ResourceModel", "STRUCTURAL", "design_features", "design_memories",
@@ -230,13 +248,17 @@ def _check_family(family):
     return family
 
 
-def _geometry_cost(width, depth, shape_depth, shape_width, cell_cost, byte, rom):
+def _geometry_cost(width, depth, shape_depth, shape_width, cell_cost, byte, rom, *,
+                   pack=True):
     """``(cells, cost)`` of a ``width`` x ``depth`` memory in cells of ``shape_depth`` x
-    ``shape_width`` (``memory_libmap``'s geometry score for one base width, no wide ports)."""
+    ``shape_width`` (``memory_libmap``'s geometry score for one base width, no wide ports);
+    ``pack``: the address slices share a cell's width (block RAM), else each slice takes
+    ``ceil(width / shape_width)`` cells of its own (distributed RAM)."""
     effective_byte = 1 if rom else min(byte, shape_width)
     padded = -(-width // effective_byte) * effective_byte
     slices = -(-depth // shape_depth)                    # address slices (mult_a)
-    cells = -(-(slices * padded) // shape_width)
+    cells = -(-(slices * padded) // shape_width) if pack \
+        else slices * -(-padded // shape_width)
     mux = (slices - 1) * width
     demux = 0 if rom or slices == 1 else slices
     return cells, cell_cost * cells + FACTOR_MUX * mux + FACTOR_DEMUX * demux
@@ -264,7 +286,7 @@ def map_memory(width, depth, family, *, rom=False):
             best = Mapping("block", cells, shape, cost)
     if family in DISTRIBUTED_RAMS and not rom:
         d, w, cell_cost = DISTRIBUTED_RAMS[family]
-        cells, cost = _geometry_cost(width, depth, d, w, cell_cost, 1, False)
+        cells, cost = _geometry_cost(width, depth, d, w, cell_cost, 1, False, pack=False)
         if cost < best.cost:
             best = Mapping("distributed", cells, (d, w), cost)
     return best
@@ -313,12 +335,36 @@ def _identity_bytes(network):
 
 
 def _layers(network, config):
-    """Per layer: ``(layer, layer config, weight image, accumulator bits)`` (the images are
-    compiled once here: the one source of truth for the memory sizes)."""
+    """Per layer: ``(layer, layer config, image, accumulator bits)`` (the images are compiled
+    once here: the one source of truth for the memory sizes): a
+    :class:`~spikefab.model.memory.WeightImage`, or on the convolution core (format
+    ``kernel``) a :class:`~spikefab.model.kernel_image.KernelImage`."""
     from spikefab.hw.pe_array import accumulator_bits
-    return [(layer, c, compile_weights(layer, c.lanes, c.format),
-             accumulator_bits(layer.w_bits, layer.fan_in))
+    return [(layer, c, compile_layer(layer, c), accumulator_bits(layer.w_bits, layer.fan_in))
             for layer, c in zip(network, config.layers)]
+
+
+def _chunks(image, c):
+    """Sweep chunks per step: ``ceil(N / S)``, or ``rows · P / S`` on the convolution core."""
+    return sweep_chunks(image, c)
+
+
+def _conv_bits(image, c):
+    """``(datapath, register)`` bits of a convolution core's own logic (zero for another
+    layer): the decode-table entry and the address generator's coordinates (input ``y, x``,
+    output ``oy, ox``, tap ``ky, kx``, ``pos``, ``tap``, each held and stepped: twice), the
+    kernel and row bases; and the skipping sweep's activity flags (``G · blocks · 16``
+    registers, each with its set / clear and block multiplexer)."""
+    if not isinstance(image, KernelImage):
+        return 0, 0
+    g = image.layer.geometry
+    kh, kw = g.kernel
+    coordinates = sum(_bits(n) for n in (g.height, g.width, g.out_height, g.out_width, kh, kw,
+                                         image.positions, image.taps))
+    logic = image.decode_bits + 2 * coordinates + _bits(len(image.words)) + 2 * _bits(
+        image.rows)
+    flags = image.groups * image.blocks * SWEEP_BLOCK if image.skips else 0
+    return logic + flags, logic + flags
 
 
 def design_memories(network, config):
@@ -338,8 +384,16 @@ def _memories(network, layers):
     for index, (layer, c, image, acc_bits) in enumerate(layers):
         name = f"layer{index + 1}"
         out.append(MemoryShape(f"queue{index + 1}", 2 + _bits(layer.fan_in), c.queue_depth))
-        weights = image.memories["weights"]
-        out.append(MemoryShape(f"{name}.weights", weights.width, max(1, weights.depth)))
+        if isinstance(image, KernelImage):
+            # The convolution core: the kernel memory and the decode table, built with their
+            # contents (no write port: ROMs).
+            out.append(MemoryShape(f"{name}.kernel", c.lanes * layer.w_bits, len(image.words),
+                                   rom=True))
+            out.append(MemoryShape(f"{name}.decode", image.decode_bits, image.fan_in,
+                                   rom=True))
+        else:
+            weights = image.memories["weights"]
+            out.append(MemoryShape(f"{name}.weights", weights.width, max(1, weights.depth)))
         for memory in ("pointers", "bitmaps"):
             if memory in image.memories:
                 m = image.memories[memory]
@@ -349,7 +403,7 @@ def _memories(network, layers):
                        for p in range(c.lanes))
         else:
             out.append(MemoryShape(f"{name}.pe_registers", c.lanes * acc_bits, image.rows))
-        chunks = c.chunks(layer.neurons)
+        chunks = _chunks(image, c)
         out.append(MemoryShape(f"{name}.membranes", c.sweep_lanes * layer.v_bits, chunks))
         if layer.timing == "delayed":
             out.append(MemoryShape(f"{name}.refractory", c.sweep_lanes, chunks))
@@ -366,6 +420,7 @@ FEATURES = ("const", "layers", "pe_adder_bits", "pe_pipeline_bits", "word_bits",
             "sweep_bits", "sweep_pipeline_bits", "current_mux_bits", "emitter_bits",
             "counter_bits", "dense_bits", "ff_memory_bits", "rom_logic_bits", "lutram_bits",
             "bram_bits", "bram_port_bits", "queue_bits", "bram_blocks", "multipliers",
+            "conv_datapath_bits", "conv_register_bits",
             "datapath_bits", "register_bits", "lut_structural", "ff_structural")
 
 #: What each feature counts (sums over the layers; P lanes, S sweep lanes, N neurons, F fan-in).
@@ -399,13 +454,19 @@ FEATURE_DOCS = {
     "queue_bits": "sum queue_depth * event bits: the event queues' storage",
     "bram_blocks": "analytic block-RAM count: sum of map_memory cells over every memory",
     "multipliers": "sum S over layers with the mul leak (constant multipliers, DSP candidates)",
+    "conv_datapath_bits": "sum over convolution cores: the decode-table entry, twice the "
+                          "address generator's coordinate bits, the kernel and row bases, "
+                          "and the skipping sweep's activity flags (G * blocks * 16)",
+    "conv_register_bits": "the same bits as registers (a rough count: the generator's and "
+                          "the flags' state)",
     "datapath_bits": "pe_adder_bits + word_bits + 3 * bitmap_bits + sweep_bits + "
-                     "current_mux_bits (a bitmap bit: held-bitmap multiplexer, clear-lowest-bit "
-                     "and priority encoder)",
+                     "current_mux_bits + conv_datapath_bits (a bitmap bit: held-bitmap "
+                     "multiplexer, clear-lowest-bit and priority encoder)",
     "register_bits": "pe_pipeline_bits + sweep_pipeline_bits + emitter_bits + "
                      "2 * bitmap_bits + counter_bits + dense_bits + ff_memory_bits + "
-                     "bram_port_bits (a bitmap bit: the held bitmap and the hold register of "
-                     "the bitmaps memory's read enable, as the netlists show)",
+                     "bram_port_bits + conv_register_bits (a bitmap bit: the held bitmap and "
+                     "the hold register of the bitmaps memory's read enable, as the netlists "
+                     "show)",
     "lut_structural": "a-priori LUT total: STRUCTURAL['LUT'] weights of the features",
     "ff_structural": "a-priori flip-flop total: STRUCTURAL['FF'] weights of the features",
 }
@@ -444,14 +505,19 @@ def design_features(network, config, board, *, max_steps=255):
         lanes, sweep = c.lanes, c.sweep_lanes
         lif_width = max(layer.v_bits, acc_bits) + 3
         f["pe_adder_bits"] += lanes * acc_bits
-        f["pe_pipeline_bits"] += lanes * (1 + max(1, image.index_bits) + layer.w_bits)
-        f["word_bits"] += image.memories["weights"].width
+        kernel = isinstance(image, KernelImage)
+        index_bits = _bits(image.rows) if kernel else max(1, image.index_bits)
+        f["pe_pipeline_bits"] += lanes * (1 + index_bits + layer.w_bits)
+        f["word_bits"] += lanes * layer.w_bits if kernel else image.memories["weights"].width
+        datapath, registers = _conv_bits(image, c)
+        f["conv_datapath_bits"] += datapath
+        f["conv_register_bits"] += registers
         if c.format == "bitmap":
             f["bitmap_bits"] += lanes * image.rows
         f["sweep_bits"] += sweep * lif_width
         f["sweep_pipeline_bits"] += sweep * (2 * lif_width + layer.v_bits + 2)
         f["current_mux_bits"] += sweep * acc_bits * (lanes // sweep - 1)
-        chunks = c.chunks(layer.neurons)
+        chunks = _chunks(image, c)
         f["emitter_bits"] += emit_depth * (sweep + _bits((chunks + 1) * sweep + 1) + 2)
         f["counter_bits"] += (5 * 32 + 2 * c.queue_depth.bit_length()
                               + 2 * _bits(c.queue_depth))
@@ -478,10 +544,11 @@ def design_features(network, config, board, *, max_steps=255):
         else:
             f["ff_memory_bits"] += memory.bits
     f["datapath_bits"] = (f["pe_adder_bits"] + f["word_bits"] + 3 * f["bitmap_bits"]
-                          + f["sweep_bits"] + f["current_mux_bits"])
+                          + f["sweep_bits"] + f["current_mux_bits"] + f["conv_datapath_bits"])
     f["register_bits"] = (f["pe_pipeline_bits"] + f["sweep_pipeline_bits"] + f["emitter_bits"]
                           + 2 * f["bitmap_bits"] + f["counter_bits"] + f["dense_bits"]
-                          + f["ff_memory_bits"] + f["bram_port_bits"])
+                          + f["ff_memory_bits"] + f["bram_port_bits"]
+                          + f["conv_register_bits"])
     for resource, total in (("LUT", "lut_structural"), ("FF", "ff_structural")):
         f[total] = sum(weight * f[name] for name, weight in STRUCTURAL[resource].items())
     return {name: float(value) for name, value in f.items()}

@@ -3,18 +3,21 @@
 A specification says which network is explored, on which data set and board, and which
 points the explorer evaluates: every combination of a network variant (weight bits
 ``w_bits``, synapse ``density``), the timesteps ``steps`` (``T``), the input ``encoder`` and
-the hardware (per-layer PE count ``lanes`` ``P``, weight ``format``, event-queue
-``queue_depth``). It is a YAML file (``.yaml`` / ``.yml``, needs PyYAML from the
+the hardware (per-layer PE count ``lanes`` ``P``, where convolutional layers run ``conv``,
+weight ``format``, event-queue ``queue_depth``). It is a YAML file (``.yaml`` / ``.yml``, needs PyYAML from the
 ``spikefab[dse]`` extra), a TOML file (``.toml``, read by the standard library) or a Python
 dict. Every key is optional; the defaults are:
 
 .. code-block:: yaml
 
-    network: digits        # "digits" | "mnist" | path to a .npz (Network.save) or .nir file
-    dataset: null          # "digits" | "mnist" | path to a .npz holding arrays x [n, inputs]
-                           # (pixel intensities) and y [n] (integer labels); null = the
-                           # built-in network's own, or for a network file the built-in data
-                           # set its inputs fit (digits: 64, MNIST: 784)
+    network: digits        # "digits" | "mnist" | path to a .npz (Network.save) or .nir file,
+                           # fully connected or convolutional (spikefab train --conv ...)
+    dataset: null          # "digits" | "mnist" | "mnist-saccades" (events) | path to a .npz
+                           # holding arrays x [n, inputs] (pixel intensities) and y [n]
+                           # (integer labels); null = the built-in network's own, or for a
+                           # network file the built-in data set its inputs fit (digits: 64 =
+                           # 1x8x8, MNIST: 784 = 1x28x28, mnist-saccades: 2312 = 2x34x34; a
+                           # first conv layer must read those maps)
     board: icebreaker      # icebreaker | ulx3s | orangecrab (spikefab.boards.registry.BOARDS)
                            # or "none" (no synthesis: the synthesis section is not used)
     clock_mhz: null        # > 0, <= 1000; null = the board's clock
@@ -25,17 +28,29 @@ dict. Every key is optional; the defaults are:
       epochs: 60           # fine-tuning epochs under the pruning mask, int [0, 1000]
       seed: 0              # int [0, 2**32 - 1]
     axes:
-      lanes: [1, 2, 4, 8, 16]  # uniform P: every layer gets P, capped at its neuron count;
-                               # or one candidate list per layer (all combinations), e.g.
-                               # lanes: [[1, 2, 4, 8, 16, 32], [1, 2, 5, 10]]; int [1, 4096]
-      format: [csc]            # each in spikefab.model.FORMATS: dense, csc, bitmap
+      lanes: [1, 2, 4, 8, 16]  # uniform P: every layer gets P, capped at its neuron count (a
+                               # conv layer on the convolution core: at its output channels
+                               # C_out, the core's lanes going across them); or one
+                               # candidate list per layer (all combinations), e.g.
+                               # lanes: [[1, 2, 4, 8, 16, 32], [1, 2, 5, 10]]; int [1, 4096],
+                               # each at most its layer's bound (C_out for a conv layer when
+                               # conv holds kernel, else its neuron count)
+      conv: [kernel]           # conv layers: each in kernel (the convolution core) or
+                               # unrolled (a fully connected matrix in the point's format);
+                               # only for a network with conv layers
+      format: [csc]            # each in spikefab.model.FORMATS: dense, csc, bitmap; the
+                               # weight format of the fully connected layers (and of conv
+                               # layers when unrolled; a core holds its kernel image)
       queue_depth: [16]        # each int in spikefab.model.cycles.QUEUE_DEPTH_RANGE [2, 65536]
       w_bits: [4]              # each int in spikefab.model.network.W_BITS_RANGE [2, 16];
                                # not for a network file (already quantized): leave it out
       density: [0.5]           # each number in (0, 1]; a network file's default is [1]
-                               # (as it is; lower prunes its weights by magnitude)
+                               # (as it is; lower prunes its weights, a conv layer's
+                               # kernel, by magnitude)
       steps: [32]              # each int in [1, 65535]
-      encoder: [rate]          # each in rate, latency
+      encoder: [rate]          # each in rate, latency; with the event data set
+                               # mnist-saccades its events are the input: [events], the only
+                               # value (the default [rate] means it there)
     synthesis:
       max_points: 12       # points synthesized at most, int [0, 1000] (0 = estimate only)
       near: 1              # Pareto rank synthesized: 1 = the front, 2 = the front and the
@@ -65,6 +80,7 @@ The same in TOML (which has no ``null``: leave a key out for its default)::
     density = [0.5]
     steps = [32]
     encoder = ["rate"]
+    conv = ["kernel"]
 
     [synthesis]
     max_points = 12
@@ -79,8 +95,20 @@ Rules
   ``w_bits: [4]``; in per-layer ``lanes`` a layer's scalar is that layer's one-element list).
   A list must not be empty and must not repeat a value.
 * ``lanes`` is per layer when any of its items is a list; then it needs one list per layer of
-  the network, each value in ``[1, N_l]`` for a layer of ``N_l`` neurons (checked by
-  :meth:`Spec.points`, which knows the layer sizes).
+  the network, each value in ``[1, N_l]`` for a layer of ``N_l`` neurons, or ``[1, C_out]``
+  for a convolutional layer with ``C_out`` output channels when ``conv`` holds ``kernel``
+  (checked by :meth:`Spec.points`, which knows the layers).
+* ``conv`` is only for a network with convolutional layers (a
+  :class:`~spikefab.model.conv.ConvLayer`, as ``spikefab train --conv`` makes them): on the
+  convolution core (``kernel``, docs/design.md §12) a layer's ``P`` lanes go across its output
+  channels (``G = ceil(C_out / P)`` channel groups, ``R·G`` kernel words per input spike);
+  ``unrolled`` runs it as the fully connected baseline in the point's ``format``. A point of a
+  conv network carries its ``conv`` (``Point.conv``; ``None`` otherwise) and its label names
+  it (``d1 T16 rate kernel csc q16 P4-10``). When every layer is convolutional, the kernel
+  points are made with the first ``format`` only (no layer uses it).
+* An event data set (``mnist-saccades``: the MNIST test images' ON/OFF events,
+  :func:`spikefab.model.datasets.load_events`, made at each point's ``T``) is its own input:
+  its encoder is ``events``; ``events`` needs one.
 * Integers are integers: ``true`` / ``false`` and ``4.0`` are not accepted for an integer
   key. Numbers accept integers (``density: 1``).
 * An empty section or axis (``axes:`` or ``steps:`` with nothing after it, YAML ``null``)
@@ -101,9 +129,13 @@ Points
 ------
 :meth:`Spec.points` expands the axes into :class:`Point` objects, the Cartesian product in the
 order ``w_bits``, ``density``, ``steps``, ``encoder``, ``format``, ``queue_depth``, ``lanes``
-(the first varies slowest, ``lanes`` fastest), for a network with the given layer sizes.
-Uniform lanes become ``min(P, N_l)`` per layer and points made equal by that cap are kept once
-(uniform ``[1, 16, 32]`` on layers of 16 and 10 neurons gives ``(1, 1)`` and ``(16, 10)``).
+(the first varies slowest, ``lanes`` fastest; ``conv`` between ``encoder`` and ``format`` for a
+network with convolutional layers), for a network with the given layers. Uniform lanes become
+``min(P, N_l)`` per layer (``min(P, C_out)`` for a conv layer on the convolution core) and
+points made equal by that cap are kept once (uniform ``[1, 16, 32]`` on layers of 16 and 10
+neurons gives ``(1, 1)`` and ``(16, 10)``; on a conv layer of 4 output channels and 256
+neurons and a layer of 10, ``(1, 1)``, ``(4, 10)`` on the core and ``(1, 1)``, ``(16, 10)``,
+``(32, 10)`` unrolled).
 
 >>> spec = load_spec({"axes": {"lanes": [1, 16, 32], "w_bits": [4, 8]}})
 >>> [point.label for point in spec.points((16, 10))]
@@ -111,6 +143,11 @@ Uniform lanes become ``min(P, N_l)`` per layer and points made equal by that cap
 'w8 d0.5 T32 rate csc q16 P1-1', 'w8 d0.5 T32 rate csc q16 P16-10']
 >>> load_spec(spec.to_dict()) == spec
 True
+>>> conv = load_spec({"axes": {"lanes": [1, 16, 32], "conv": ["kernel", "unrolled"]}})
+>>> [p.label for p in conv.points([LayerShape(256, 4), 10])]
+['w4 d0.5 T32 rate kernel csc q16 P1-1', 'w4 d0.5 T32 rate kernel csc q16 P4-10', \
+'w4 d0.5 T32 rate unrolled csc q16 P1-1', 'w4 d0.5 T32 rate unrolled csc q16 P16-10', \
+'w4 d0.5 T32 rate unrolled csc q16 P32-10']
 """
 
 import copy
@@ -121,7 +158,7 @@ import numbers
 import os
 import zipfile
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -131,14 +168,25 @@ from spikefab.model.cycles import QUEUE_DEPTH_RANGE, HardwareConfig, LayerConfig
 from spikefab.model.memory import FORMATS
 from spikefab.model.network import W_BITS_RANGE, Network
 
-__all__ = ["DEFAULT_SPEC", "FILE_NETWORK_AXES", "ENCODERS", "NETWORKS", "NETWORK_SUFFIXES",
-           "SPEC_SUFFIXES", "LANES_RANGE", "STEPS_RANGE", "Axes", "Point", "Spec", "SpecError",
-           "Synthesis", "Train", "load_spec"]
+__all__ = ["CONV_MODES", "DATASETS", "DEFAULT_SPEC", "EVENT_DATASETS", "FILE_NETWORK_AXES",
+           "ENCODERS", "NETWORKS", "NETWORK_SUFFIXES", "SPEC_SUFFIXES", "LANES_RANGE",
+           "STEPS_RANGE", "Axes", "LayerShape", "Point", "Spec", "SpecError", "Synthesis",
+           "Train", "load_spec"]
 
 #: The built-in networks (and data sets): the digits demo and the MNIST reference.
 NETWORKS = ("digits", "mnist")
-#: The input encoders a sweep can use.
-ENCODERS = ("rate", "latency")
+#: The built-in data sets a network file can be tested on: the image sets of :data:`NETWORKS`
+#: and the event set of :data:`EVENT_DATASETS`.
+DATASETS = ("digits", "mnist", "mnist-saccades")
+#: The built-in event data sets (:func:`spikefab.model.datasets.load_events`): their input is
+#: the data set's own spike trains (the encoder ``events``).
+EVENT_DATASETS = ("mnist-saccades",)
+#: The input encoders a sweep can use: ``rate`` and ``latency`` code images, ``events`` is an
+#: event data set's own trains (only with one).
+ENCODERS = ("rate", "latency", "events")
+#: Where a convolutional layer runs: ``kernel`` (the convolution core, lanes across output
+#: channels) or ``unrolled`` (the fully connected baseline in the point's ``format``).
+CONV_MODES = ("kernel", "unrolled")
 #: The file extensions :func:`load_spec` reads.
 SPEC_SUFFIXES = (".yaml", ".yml", ".toml")
 #: Allowed PE counts of a layer in ``axes.lanes`` (a layer's neuron count bounds them further).
@@ -166,6 +214,7 @@ DEFAULT_SPEC = {
         "density": [0.5],
         "steps": [32],
         "encoder": ["rate"],
+        "conv": ["kernel"],
     },
     "synthesis": {"max_points": 12, "near": 1, "calibration": 4, "timeout_s": 1800, "lhr": 0},
 }
@@ -174,8 +223,10 @@ DEFAULT_SPEC = {
 #: not swept).
 FILE_NETWORK_AXES = {"w_bits": None, "density": [1.0]}
 
-#: The keys of a point, in the order of the product (``lanes`` varies fastest).
-_POINT_KEYS = ("w_bits", "density", "steps", "encoder", "format", "queue_depth", "lanes")
+#: The keys of a point, in the order of the product (``lanes`` varies fastest); ``conv`` only
+#: for a network with convolutional layers.
+_POINT_KEYS = ("w_bits", "density", "steps", "encoder", "conv", "format", "queue_depth",
+               "lanes")
 
 
 class SpecError(ValueError):
@@ -346,6 +397,9 @@ class Axes:
         Timesteps ``T``.
     encoder : tuple of str
         Input encoders, each in :data:`ENCODERS`.
+    conv : tuple of str
+        Where the convolutional layers run, each in :data:`CONV_MODES` (not used by a network
+        without convolutional layers).
     """
 
     lanes: tuple
@@ -355,6 +409,7 @@ class Axes:
     density: tuple
     steps: tuple
     encoder: tuple
+    conv: tuple = ("kernel",)
 
     @property
     def per_layer(self):
@@ -369,7 +424,7 @@ class Axes:
         return {"lanes": lanes, "format": list(self.format),
                 "queue_depth": list(self.queue_depth), "w_bits": w_bits,
                 "density": list(self.density), "steps": list(self.steps),
-                "encoder": list(self.encoder)}
+                "encoder": list(self.encoder), "conv": list(self.conv)}
 
 
 @dataclass(frozen=True)
@@ -415,8 +470,9 @@ class Spec:
     network : str
         ``"digits"``, ``"mnist"`` or the absolute path of a ``.npz`` / ``.nir`` network file.
     dataset : str or None
-        ``"digits"``, ``"mnist"``, the absolute path of a ``.npz`` data set, or ``None`` (the
-        built-in network's own; for a network file, the built-in data set its inputs fit).
+        ``"digits"``, ``"mnist"``, ``"mnist-saccades"`` (:data:`DATASETS`), the absolute path
+        of a ``.npz`` data set, or ``None`` (the built-in network's own; for a network file,
+        the built-in data set its inputs fit).
     board : str
         A board of :data:`spikefab.boards.registry.BOARDS`, or ``"none"``.
     clock_mhz : float or None
@@ -462,12 +518,12 @@ class Spec:
 
     @property
     def dataset_kind(self):
-        """str or None: the data set used: ``"digits"``, ``"mnist"`` or ``"npz"`` (a file); a
+        """str or None: the data set used: one of :data:`DATASETS` or ``"npz"`` (a file); a
         built-in network's own when :attr:`dataset` is ``None``; ``None`` for a network file
         without a dataset (its input count decides)."""
         if self.dataset is None:
             return self.network if self.builtin else None
-        return self.dataset if self.dataset in NETWORKS else "npz"
+        return self.dataset if self.dataset in DATASETS else "npz"
 
     @property
     def effective_clock_mhz(self):
@@ -529,68 +585,167 @@ class Spec:
                 data["axes"]["w_bits"] = None
         return _spec(data, self.source, Path.cwd())
 
-    def points(self, layer_sizes):
-        """Every point of the sweep for a network with ``layer_sizes`` neurons per layer.
+    def points(self, layers, *, events=False):
+        """Every point of the sweep for a network of ``layers``.
 
         Parameters
         ----------
-        layer_sizes : sequence of int or Network
-            Neurons of each layer, e.g. ``(128, 10)`` (a :class:`~spikefab.model.Network`
-            gives its own).
+        layers : Network or sequence
+            The network (:class:`~spikefab.model.Network`), or per layer its neuron count
+            (a fully connected layer, e.g. ``(128, 10)``) or a :class:`LayerShape`
+            ``(neurons, channels)`` (``channels``: a convolutional layer's output channels
+            ``C_out``, ``None`` for a fully connected layer).
+        events : bool
+            Whether the data set is an event set (:data:`EVENT_DATASETS`): the encoder axis
+            is then ``events`` (left out, it is the default ``[rate]``, which means the
+            events there).
 
         Returns
         -------
         list of Point
             The Cartesian product of the axes in the order ``w_bits``, ``density``,
-            ``steps``, ``encoder``, ``format``, ``queue_depth``, ``lanes`` (``lanes``
-            fastest); uniform lanes are capped at each layer's size and points equal after
-            the cap appear once.
+            ``steps``, ``encoder``, ``conv``, ``format``, ``queue_depth``, ``lanes``
+            (``lanes`` fastest). ``conv`` is ``None`` for a network without convolutional
+            layers (and its axis must be left at its default). Uniform lanes are capped at
+            each layer's size: its neuron count, or for a convolutional layer on the
+            convolution core (``conv`` ``kernel``) its output channels ``C_out``; points
+            equal after the cap appear once, and so do points of different formats when
+            every layer is on the convolution core (no layer uses the format).
 
         Raises
         ------
         SpecError
             Per-layer ``axes.lanes`` with another number of lists than layers, or a value
-            above its layer's size.
+            above its layer's bound (:meth:`lanes_bound`); ``axes.conv`` other than
+            ``[kernel]`` for a network without convolutional layers; an encoder that does not
+            fit the data set (``events`` needs an event data set, which needs it).
         """
-        sizes = _layer_sizes(layer_sizes)
+        shapes = _layer_shapes(layers)
         check = _Check(self.source)
-        lanes = []
-        if self.axes.per_layer:
-            if len(self.axes.lanes) != len(sizes):
-                check.fail(f"axes.lanes has {len(self.axes.lanes)} per-layer lists but the "
-                           f"network has {len(sizes)} layers (sizes "
-                           f"{', '.join(map(str, sizes))}); give one list per layer")
-            for layer, (candidates, neurons) in enumerate(zip(self.axes.lanes, sizes)):
+        axes = self.axes
+        has_conv = any(c is not None for _, c in shapes)
+        if not has_conv and axes.conv != ("kernel",):
+            check.fail(f"axes.conv = {list(axes.conv)} needs convolutional layers; the network "
+                       f"has none (all fully connected); leave axes.conv out")
+        encoders = axes.encoder
+        if events:
+            if encoders == ("rate",):
+                encoders = ("events",)
+            elif encoders != ("events",):
+                check.fail(f"axes.encoder = {list(encoders)}: an event data set is its own "
+                           f"input spike trains; leave axes.encoder out or give [events]")
+        elif "events" in encoders:
+            check.fail("axes.encoder = events needs an event data set (dataset: "
+                       f"{', '.join(EVENT_DATASETS)}); images take rate or latency")
+        if axes.per_layer:
+            if len(axes.lanes) != len(shapes):
+                check.fail(f"axes.lanes has {len(axes.lanes)} per-layer lists but the "
+                           f"network has {len(shapes)} layers (sizes "
+                           f"{', '.join(str(n) for n, _ in shapes)}); give one list per layer")
+            for layer, candidates in enumerate(axes.lanes):
+                bound, why = self.lanes_bound(shapes, layer)
                 for index, lane in enumerate(candidates):
-                    if lane > neurons:
+                    if lane > bound:
                         check.fail(f"axes.lanes[{layer}][{index}] = {lane} is out of range; "
-                                   f"allowed range is [1, {neurons}] (layer {layer} has "
-                                   f"{neurons} neurons)")
+                                   f"allowed range is [1, {bound}] (layer {layer} {why})")
+        conv_values = axes.conv if has_conv else (None,)
+        points, seen = [], set()
+        for w_bits, density, steps, encoder, conv, fmt, depth in itertools.product(
+                axes.w_bits, axes.density, axes.steps, encoders, conv_values,
+                axes.format, axes.queue_depth):
+            all_core = conv == "kernel" and all(c is not None for _, c in shapes)
+            if all_core:
+                fmt = axes.format[0]            # no layer uses the format
+            for lanes in self._lanes(shapes, conv):
+                point = Point(w_bits, density, steps, encoder, fmt, depth, lanes, conv)
+                if point not in seen:
+                    seen.add(point)
+                    points.append(point)
+        return points
+
+    def lanes_bound(self, layers, index):
+        """``(bound, why)``: the largest lanes of layer ``index`` of ``layers`` (as
+        :meth:`points` takes them) a per-layer ``axes.lanes`` list may hold, and the words
+        saying why: its neuron count, or for a convolutional layer its output channels
+        ``C_out`` when ``axes.conv`` holds ``kernel`` (the convolution core's lanes go across
+        output channels; with only ``unrolled`` its neuron count)."""
+        shapes = _layer_shapes(layers)
+        neurons, channels = shapes[index]
+        if channels is not None and "kernel" in self.axes.conv:
+            return channels, (f"is convolutional, on the convolution core with axes.conv "
+                              f"kernel: lanes go across its {channels} output channels")
+        kind = "convolutional, unrolled," if channels is not None else "fully connected"
+        return neurons, f"is {kind} with {neurons} neurons"
+
+    def _lanes(self, shapes, conv):
+        """The lanes tuples of ``conv`` (``None``: a fully connected network), capped and
+        without repeats, in the axis' order."""
+        def cap(neurons, channels):
+            return channels if conv == "kernel" and channels is not None else neurons
+
+        if self.axes.per_layer:
             combinations = itertools.product(*self.axes.lanes)
         else:
-            combinations = (tuple(min(lane, neurons) for neurons in sizes)
+            combinations = (tuple(min(lane, cap(n, c)) for n, c in shapes)
                             for lane in self.axes.lanes)
+        out = []
         for combination in combinations:
-            if combination not in lanes:
-                lanes.append(combination)
-        axes = self.axes
-        return [Point(*values) for values in itertools.product(
-            axes.w_bits, axes.density, axes.steps, axes.encoder, axes.format,
-            axes.queue_depth, lanes)]
+            if combination not in out:
+                out.append(combination)
+        return out
 
 
-def _layer_sizes(layer_sizes):
-    if isinstance(layer_sizes, Network):
-        return tuple(layer.neurons for layer in layer_sizes)
-    if isinstance(layer_sizes, (str, bytes)) or not hasattr(layer_sizes, "__iter__"):
+class LayerShape(tuple):
+    """A layer as :meth:`Spec.points` sees it: ``(neurons, channels)``, ``channels`` the output
+    channels ``C_out`` of a convolutional layer or ``None`` for a fully connected one."""
+
+    def __new__(cls, neurons, channels=None):
+        return super().__new__(cls, (neurons, channels))
+
+    @property
+    def neurons(self):
+        return self[0]
+
+    @property
+    def channels(self):
+        return self[1]
+
+    @classmethod
+    def of(cls, layer):
+        """The shape of a :class:`~spikefab.model.network.Layer` (a
+        :class:`~spikefab.model.conv.ConvLayer` gives its output channels)."""
+        from spikefab.model.conv import ConvLayer
+        channels = layer.geometry.out_channels if isinstance(layer, ConvLayer) else None
+        return cls(int(layer.neurons), channels)
+
+
+def _layer_shapes(layers):
+    """``layers`` (a Network, neuron counts or ``(neurons, channels)`` pairs) as a tuple of
+    :class:`LayerShape`."""
+    if isinstance(layers, Network):
+        return tuple(LayerShape.of(layer) for layer in layers)
+    if isinstance(layers, (str, bytes)) or not hasattr(layers, "__iter__"):
         raise TypeError(f"layer_sizes must be a sequence of neuron counts, not "
-                        f"{type(layer_sizes).__name__}")
-    sizes = tuple(layer_sizes)
-    if not sizes or not all(isinstance(n, numbers.Integral) and not isinstance(n, bool)
-                            and n >= 1 for n in sizes):
-        raise ValueError(f"layer_sizes must be a non-empty sequence of integers >= 1, not "
-                         f"{layer_sizes!r}")
-    return tuple(int(n) for n in sizes)
+                        f"{type(layers).__name__}")
+    items = tuple(layers)
+
+    def count(n):
+        return isinstance(n, numbers.Integral) and not isinstance(n, bool) and n >= 1
+
+    shapes = []
+    for item in items:
+        if isinstance(item, tuple) and len(item) == 2 and count(item[0]) and (
+                item[1] is None or (count(item[1]) and item[1] <= item[0])):
+            shapes.append(LayerShape(int(item[0]), None if item[1] is None else int(item[1])))
+        elif count(item):
+            shapes.append(LayerShape(int(item)))
+        else:
+            shapes = None
+            break
+    if not items or shapes is None:
+        raise ValueError(f"layer_sizes must be a non-empty sequence of integers >= 1 (or "
+                         f"(neurons, channels) pairs), not {layers!r}")
+    return tuple(shapes)
 
 
 # --------------------------------------------------------------------------------------------
@@ -618,6 +773,8 @@ def _point_values(check, data, prefix):
                                      *QUEUE_DEPTH_RANGE),
         "lanes": tuple(check.integer(f"{at('lanes')}[{index}]", lane, *LANES_RANGE)
                        for index, lane in enumerate(lanes)),
+        "conv": None if data.get("conv") is None else check.choice(at("conv"), data["conv"],
+                                                                   CONV_MODES),
     }
 
 
@@ -641,7 +798,11 @@ class Point:
     queue_depth : int
         Event-queue depth of every layer.
     lanes : tuple of int
-        PEs of each layer.
+        PEs of each layer (a convolutional layer on the convolution core: lanes across its
+        output channels).
+    conv : str or None
+        Where the convolutional layers run, in :data:`CONV_MODES`; ``None`` for a network
+        without convolutional layers. ``format`` is the weight format of the other layers.
     """
 
     w_bits: int
@@ -651,6 +812,7 @@ class Point:
     format: str
     queue_depth: int
     lanes: tuple
+    conv: str = None
 
     def __post_init__(self):
         values = _point_values(_Check("point"), self.__dict__, "point.")
@@ -665,7 +827,8 @@ class Point:
         ----------
         data : Mapping
             Every key of a point (``w_bits``, ``density``, ``steps``, ``encoder``,
-            ``format``, ``queue_depth``, ``lanes``) and no other.
+            ``format``, ``queue_depth``, ``lanes``) and no other but ``conv`` (left out:
+            ``None``).
         source : str
             Named by error messages.
 
@@ -680,24 +843,30 @@ class Point:
         """
         check = _Check(source)
         data = check.mapping("point", data, _POINT_KEYS)
-        missing = [key for key in _POINT_KEYS if key not in data]
+        missing = [key for key in _POINT_KEYS if key not in data and key != "conv"]
         if missing:
             check.fail(f"point misses key {missing[0]!r}; a point has keys "
                        f"{', '.join(_POINT_KEYS)}")
         return cls(**_point_values(check, data, "point."))
 
     def to_dict(self):
-        """The point as a JSON-ready dict (``lanes`` a list)."""
-        return {"w_bits": self.w_bits, "density": self.density, "steps": self.steps,
-                "encoder": self.encoder, "format": self.format,
-                "queue_depth": self.queue_depth, "lanes": list(self.lanes)}
+        """The point as a JSON-ready dict (``lanes`` a list; ``conv`` only when not
+        ``None``)."""
+        out = {"w_bits": self.w_bits, "density": self.density, "steps": self.steps,
+               "encoder": self.encoder, "format": self.format,
+               "queue_depth": self.queue_depth, "lanes": list(self.lanes)}
+        if self.conv is not None:
+            out["conv"] = self.conv
+        return out
 
     @property
     def label(self):
         """str: a short name, e.g. ``"w4 d0.5 T32 rate csc q16 P16-10"`` (without the
-        ``w`` part when ``w_bits`` is ``None``)."""
+        ``w`` part when ``w_bits`` is ``None``; with ``conv`` after the encoder when it is not
+        ``None``: ``"d1 T16 rate kernel csc q16 P4-10"``)."""
         bits = "" if self.w_bits is None else f"w{self.w_bits} "
-        return (f"{bits}d{self.density:g} T{self.steps} {self.encoder} {self.format} "
+        conv = "" if self.conv is None else f"{self.conv} "
+        return (f"{bits}d{self.density:g} T{self.steps} {self.encoder} {conv}{self.format} "
                 f"q{self.queue_depth} P{'-'.join(map(str, self.lanes))}")
 
     def network_key(self):
@@ -710,14 +879,24 @@ class Point:
         return (self.w_bits, self.density, self.steps, self.encoder)
 
     def hardware_key(self):
-        """The fields that define the hardware: ``(format, queue_depth, lanes)``."""
-        return (self.format, self.queue_depth, self.lanes)
+        """The fields that define the hardware: ``(format, queue_depth, lanes)``, and
+        ``conv`` first when it is not ``None``."""
+        key = (self.format, self.queue_depth, self.lanes)
+        return key if self.conv is None else (self.conv,) + key
 
-    def hardware_config(self):
+    def hardware_config(self, network=None):
         """The :class:`~spikefab.model.HardwareConfig` of this point (one
-        :class:`~spikefab.model.LayerConfig` per layer, the default timing)."""
-        return HardwareConfig(tuple(LayerConfig(lanes, self.format, self.queue_depth)
-                                    for lanes in self.lanes))
+        :class:`~spikefab.model.LayerConfig` per layer, the default timing). Without
+        ``network`` every layer is fully connected in :attr:`format`; with it, its
+        convolutional layers run as :attr:`conv` says (``kernel``: on the convolution core,
+        format ``kernel``) through :meth:`HardwareConfig.uniform
+        <spikefab.model.HardwareConfig.uniform>`."""
+        if network is None:
+            return HardwareConfig(tuple(LayerConfig(lanes, self.format, self.queue_depth)
+                                        for lanes in self.lanes))
+        return HardwareConfig.uniform(network, lanes=list(self.lanes), format=self.format,
+                                      queue_depth=self.queue_depth,
+                                      conv=self.conv or "kernel")
 
 
 # --------------------------------------------------------------------------------------------
@@ -741,15 +920,15 @@ def _network(check, value, base):
 
 
 def _dataset(check, value, base):
-    if value is None or value in NETWORKS:
+    if value is None or value in DATASETS:
         return value
-    wanted = (f"must be {', '.join(repr(n) for n in NETWORKS)}, null or a path to a .npz "
+    wanted = (f"must be {', '.join(repr(n) for n in DATASETS)}, null or a path to a .npz "
               f"holding arrays x [n, inputs] and y [n]")
     path = check.path("dataset", value, base)
     if path is None:
         check.fail(f"dataset = {value!r} {wanted}")
     if path.suffix.lower() != ".npz":
-        hint = _suggest(value, NETWORKS) if not path.suffix else ""
+        hint = _suggest(value, DATASETS) if not path.suffix else ""
         check.fail(f"dataset = {value!r} {wanted}{hint}")
     if not path.is_file():
         check.fail(f"dataset = {value!r}: no such file ({path})")
@@ -798,6 +977,13 @@ def _check_dataset_file(check, value, path):
     if x_shape[0] != y_shape[0] or not x_shape[0]:
         check.fail(f"{where}: x has {x_shape[0]} rows and y {y_shape[0]} labels; they need "
                    f"the same number, at least 1")
+
+
+def _spec_dataset(dataset, network):
+    """Words naming the images a spec's network is tested on (for messages)."""
+    if dataset is None:
+        return f"the {network} images"
+    return f"dataset = {dataset!r}" if dataset in DATASETS else f"dataset = {Path(dataset).name}"
 
 
 def _board(check, value):
@@ -854,7 +1040,20 @@ def _spec(data, source, base):
         steps=check.values("axes.steps", section["steps"],
                            lambda where, v: check.integer(where, v, *STEPS_RANGE)),
         encoder=check.values("axes.encoder", section["encoder"],
-                             lambda where, v: check.choice(where, v, ENCODERS)))
+                             lambda where, v: check.choice(where, v, ENCODERS)),
+        conv=check.values("axes.conv", section["conv"],
+                          lambda where, v: check.choice(where, v, CONV_MODES)))
+    if dataset in EVENT_DATASETS and given.get("encoder") is None:
+        axes = replace(axes, encoder=("events",))
+    if dataset in EVENT_DATASETS and axes.encoder != ("events",):
+        check.fail(f"axes.encoder = {list(axes.encoder)}: dataset = {dataset!r} is an event "
+                   f"data set, its own input spike trains; leave axes.encoder out or give "
+                   f"[events]")
+    if dataset not in EVENT_DATASETS and (dataset is not None or builtin) \
+            and "events" in axes.encoder:
+        check.fail(f"axes.encoder = events needs an event data set (dataset: "
+                   f"{', '.join(EVENT_DATASETS)}); {_spec_dataset(dataset, network)} takes "
+                   f"rate or latency")
 
     given = check.mapping("synthesis", data.get("synthesis"), tuple(defaults["synthesis"]))
     section = {**defaults["synthesis"], **given}

@@ -2,10 +2,11 @@
 accuracy, latency, resources and energy.
 
 A sweep specification (:mod:`spikefab.dse.spec`: a YAML or TOML file, or a dict) names a
-network (the built-in ``digits`` or ``mnist`` classifier, or a user's ``.npz`` / ``.nir``), a
-board and the axes: per-layer PE count P ("lanes"), weight format, event-queue depth, weight
-width, weight density, timesteps T and input encoder. Every point of their product is
-evaluated in stages:
+network (the built-in ``digits`` or ``mnist`` classifier, or a user's ``.npz`` / ``.nir``,
+fully connected or convolutional), a board and the axes: per-layer PE count P ("lanes"),
+where convolutional layers run (``conv``: on the convolution core, lanes across output
+channels, or unrolled), weight format, event-queue depth, weight width, weight density,
+timesteps T and input encoder. Every point of their product is evaluated in stages:
 
 1. **Exact, for every point** (:func:`~spikefab.dse.tasks.evaluate_group`): golden
    accuracy on the test images, the cycle model (which the RTL equals cycle for cycle) on the
@@ -35,7 +36,8 @@ evaluated in stages:
 
 **The LHR study** answers the seed authors' question on this hardware: with the other axes
 fixed (the first value of each axis: the *study context*), for each uniform P (every layer the
-same P, capped at its size), the per-layer P that the explorer finds fastest among the points
+same P, capped at its size: for a convolutional layer on the convolution core, at its output
+channels ``C_out``), the per-layer P that the explorer finds fastest among the points
 using at most as many LUTs (and fitting the device when the uniform design does) — how much
 faster is it? Uniform points and their winners are
 synthesized (``synthesis.lhr``), so the comparison is at measured LUTs where the budget allows;
@@ -65,7 +67,7 @@ from pathlib import Path
 import numpy as np
 
 from spikefab.dse.cache import ResultCache, cache_key, tool_versions
-from spikefab.dse.spec import SpecError, load_spec
+from spikefab.dse.spec import EVENT_DATASETS, SpecError, load_spec
 from spikefab.dse.tasks import SYNTH_RESOURCE, Workload, evaluate_group, synthesize_point
 from spikefab.dse.pareto import pareto_front, pareto_ranks
 
@@ -124,9 +126,22 @@ def _builtin_data(name, seed):
     return tuple(load_dataset(name, seed=seed))
 
 
+#: The input maps ``(C, H, W)`` of the built-in data sets a network file can be tested on.
+DATASET_MAPS = {"digits": (1, 8, 8), "mnist": (1, 28, 28), "mnist-saccades": (2, 34, 34)}
+
+
+def _inputs_of(shape):
+    return int(np.prod(shape))
+
+
 def load_workload(spec):
     """The :class:`~spikefab.dse.tasks.Workload` of ``spec``: the built-in network's
-    data and training settings, or the user's network and its data set."""
+    data and training settings, or the user's network and its data set.
+
+    A network file without a ``dataset`` is tested on the built-in data set its input count
+    fits (:data:`DATASET_MAPS`: digits 64 = 1×8×8, MNIST 784 = 1×28×28, mnist-saccades
+    2312 = 2×34×34); a network whose first layer is convolutional must also read that data
+    set's maps (its ``C×H×W`` input map)."""
     kind = spec.network_kind
     if kind in ("digits", "mnist"):
         if spec.dataset not in (None, kind):
@@ -146,24 +161,42 @@ def load_workload(spec):
             network = from_nir(path)
     except (OSError, ValueError, TypeError, ImportError) as error:
         raise SpecError(f"network: {path}: {error}") from None
+    from spikefab.model.conv import ConvLayer
     inputs = network.n_inputs
+    first = network[0]
+    in_map = tuple(first.in_map) if isinstance(first, ConvLayer) else None
     dataset = spec.dataset
     if dataset is None:
-        dataset = {64: "digits", 784: "mnist"}.get(inputs)
+        dataset = next((name for name, shape in DATASET_MAPS.items()
+                        if _inputs_of(shape) == inputs), None)
         if dataset is None:
-            raise SpecError(f"dataset: the network {path.name} has {inputs} inputs, neither "
-                            f"digits (64) nor MNIST (784); give a dataset .npz with arrays x "
-                            f"[images, {inputs}] and y")
-    if dataset in ("digits", "mnist"):
-        need = 64 if dataset == "digits" else 784
-        if inputs != need:
-            raise SpecError(f"dataset: {dataset} images have {need} pixels, the network "
-                            f"{path.name} {inputs} inputs")
-        _, x_test, _, y_test = _builtin_data(dataset, spec.train.seed)
+            sizes = ", ".join(f"{name} {_inputs_of(shape)} = {'x'.join(map(str, shape))}"
+                              for name, shape in DATASET_MAPS.items())
+            raise SpecError(f"dataset: the network {path.name} has {inputs} inputs, none of "
+                            f"the built-in data sets' ({sizes}); give a dataset .npz with "
+                            f"arrays x [images, {inputs}] and y")
+    if dataset in DATASET_MAPS:
+        shape = DATASET_MAPS[dataset]
+        what = "events" if dataset in EVENT_DATASETS else "images"
+        if inputs != _inputs_of(shape):
+            raise SpecError(f"dataset: {dataset} {what} have {_inputs_of(shape)} inputs "
+                            f"({'x'.join(map(str, shape))}), the network {path.name} "
+                            f"{inputs}")
+        if in_map is not None and in_map != shape:
+            raise SpecError(f"dataset: {dataset} {what} are {'x'.join(map(str, shape))} "
+                            f"maps; the network {path.name}'s first conv layer reads "
+                            f"{'x'.join(map(str, in_map))} maps")
+        if dataset in EVENT_DATASETS:
+            from spikefab.model import load_dataset
+            split = load_dataset("mnist", seed=spec.train.seed)
+            x_test, y_test = split.x_test, split.y_test
+        else:
+            _, x_test, _, y_test = _builtin_data(dataset, spec.train.seed)
     else:
         x_test, y_test = _dataset_file(dataset, inputs)
     return Workload(kind=kind, name=path.name, x_test=x_test, y_test=np.asarray(y_test),
-                    network=network)
+                    network=network, seed=spec.train.seed,
+                    events=dataset if dataset in EVENT_DATASETS else None)
 
 
 # --- executors ---------------------------------------------------------------------------------
@@ -314,6 +347,8 @@ def _synth_key(row, point, board, versions):
     inputs = {"network": row["network"], "lanes": list(point.lanes), "format": point.format,
               "queue_depth": point.queue_depth, "steps": point.steps, "board": board,
               "record": SYNTH_RECORD}
+    if point.conv is not None:
+        inputs["conv"] = point.conv
     return cache_key("synthesize", inputs, versions), inputs
 
 
@@ -523,8 +558,8 @@ def run_sweep(spec, *, scheduler="local", workers=None, out="build/dse", cache="
         cache = None if out is None else out / "cache"
     store = ResultCache(cache)
     workload = load_workload(spec)
-    sizes = workload.layer_sizes()
-    points = spec.points(sizes)
+    sizes = workload.layer_shapes()
+    points = spec.points(sizes, events=workload.events is not None)
     own = executor is None
     if own:
         executor = make_executor(scheduler, workers=workers, dashboard=dashboard)
@@ -630,21 +665,29 @@ def run_sweep(spec, *, scheduler="local", workers=None, out="build/dse", cache="
 
 def _context(row):
     """Everything but the lanes: the points the LHR study compares."""
-    return (row["w_bits"], row["density"], row["steps"], row["encoder"], row["format"],
-            row["queue_depth"])
+    return (row["w_bits"], row["density"], row["steps"], row["encoder"], row.get("conv"),
+            row["format"], row["queue_depth"])
 
 
 def _study_rows(rows, spec):
-    axes = spec.axes
-    first = (axes.w_bits[0], axes.density[0], axes.steps[0], axes.encoder[0], axes.format[0],
-             axes.queue_depth[0])
+    """The rows of the study context: the first point's values of every axis but the lanes
+    (the first value of each axis, as :meth:`Spec.points` resolved them)."""
+    first = _context(rows[0]) if rows else None
     return [row for row in rows if _context(row) == first]
 
 
+def _caps(row, sizes):
+    """The largest lanes of each layer on the row's hardware: its neuron count, or a
+    convolutional layer's output channels on the convolution core (``conv`` ``kernel``)."""
+    shapes = [(s, None) if isinstance(s, int) else tuple(s) for s in sizes]
+    return [c if row.get("conv") == "kernel" and c is not None else n for n, c in shapes]
+
+
 def _uniform(row, sizes):
+    """Whether the row's lanes are one P capped at each layer's bound (:func:`_caps`)."""
     lanes = row["lanes"]
     top = max(lanes)
-    return all(p == min(top, n) for p, n in zip(lanes, sizes))
+    return all(p == min(top, cap) for p, cap in zip(lanes, _caps(row, sizes)))
 
 
 def _lhr_pairs(rows, sizes):
@@ -675,7 +718,8 @@ def _lhr_points(rows, spec, sizes):
 
 def lhr_study(rows, spec, sizes):
     """The LHR study (module docstring) on the rows of the study context, for a network of
-    layers of ``sizes`` neurons."""
+    layers of ``sizes`` neurons (or :class:`~spikefab.dse.spec.LayerShape` s: a
+    convolutional layer on the convolution core is uniform at ``min(P, C_out)``)."""
     study = _study_rows(rows, spec)
     if not study or study[0].get("LUT") is None:
         return None
@@ -690,8 +734,8 @@ def lhr_study(rows, spec, sizes):
             "speedup": u["cycles_per_image"] / best["cycles_per_image"],
             "LUT_saving": 1 - best["LUT"] / u["LUT"] if u["LUT"] else None,
         })
-    context = dict(zip(("w_bits", "density", "steps", "encoder", "format", "queue_depth"),
-                       _context(study[0])))
+    context = dict(zip(("w_bits", "density", "steps", "encoder", "conv", "format",
+                        "queue_depth"), _context(study[0])))
     measured = [e for e in entries if e["uniform_source"] == e["best_source"] == "synthesis"]
     return {"context": context, "entries": entries,
             "max_speedup": max((e["speedup"] for e in entries), default=None),
@@ -726,8 +770,8 @@ def _rebuild_commands(rows, pareto, workload, spec, out):
     ``none``), as the synthesis stage builds it (:func:`spikefab.dse.tasks.run_synthesis`).
     A network file already there (a run again) is kept: its name is its digest."""
     from spikefab.boards.rebuild import save_design, save_samples, synth_command
-    from spikefab.dse.tasks import point_config, point_network
-    from spikefab.model import Network, encode_images
+    from spikefab.dse.tasks import point_config, point_network, workload_trains
+    from spikefab.model import Network
     named = {label for labels in pareto.values() for label in labels}
     board = spec.board if spec.board != "none" else "icebreaker"
     folder = Path(out) / "designs"
@@ -745,8 +789,9 @@ def _rebuild_commands(rows, pareto, workload, spec, out):
         samples_path = folder / f"samples-T{point.steps}-{point.encoder}.npz"
         if (point.steps, point.encoder) not in written:
             written.add((point.steps, point.encoder))
-            x = workload.x_test if spec.samples is None else workload.x_test[:spec.samples]
-            trains = encode_images(x, point.steps, point.encoder)[:spec.cycle_samples]
+            count = spec.cycle_samples if spec.samples is None \
+                else min(spec.samples, spec.cycle_samples)
+            trains = workload_trains(workload, count, point.steps, point.encoder)
             save_samples(folder, samples_path.stem, trains)
         commands[row["label"]] = synth_command(board, network_path,
                                                point_config(network, point),
@@ -772,7 +817,8 @@ def rebuild_markdown(result):
 
 # --- outputs -----------------------------------------------------------------------------------
 
-COLUMNS = ("label", "w_bits", "density", "steps", "encoder", "format", "queue_depth", "lanes",
+COLUMNS = ("label", "w_bits", "density", "steps", "encoder", "conv", "format", "queue_depth",
+           "lanes",
            "accuracy", "cycles_per_image", "us_per_image", "latency_cycles",
            "lower_bound_per_image", "energy_uj", "pj_per_sop", "synaptic_updates_per_image",
            "weight_bits",
@@ -851,7 +897,9 @@ def lhr_markdown(lhr):
     ctx = lhr["context"]
     lines = ["# LHR study: per-layer P vs uniform P at equal LUTs", "",
              f"Context: w_bits {ctx['w_bits']}, density {ctx['density']}, T {ctx['steps']}, "
-             f"{ctx['encoder']} code, {ctx['format']}, queue depth {ctx['queue_depth']}. "
+             f"{ctx['encoder']} code, "
+             + (f"conv layers {ctx['conv']}, " if ctx.get("conv") else "")
+             + f"{ctx['format']}, queue depth {ctx['queue_depth']}. "
              "`~`: estimated LUTs; †: does not fit the device (LUTs as nextpnr or the "
              "estimator counts them).", "",
              "| uniform P | LUT | cycles / image | best per-layer P (≤ LUT) | LUT | cycles / image "

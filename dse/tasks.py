@@ -26,7 +26,15 @@ Networks per point (:func:`point_network`):
   the point's ``w_bits``. A worker keeps the variants it built (memory: a few networks).
 * a user's ``.npz`` / ``.nir`` network: used as it is at ``density`` 1; a lower ``density``
   prunes its integer weights by magnitude (:func:`~spikefab.model.prune_network`); its
-  ``w_bits`` cannot be swept (it is already quantized).
+  ``w_bits`` cannot be swept (it is already quantized); a convolutional layer's kernel is
+  what is pruned (each kernel weight is stored once). A network with convolutional layers
+  (:class:`~spikefab.model.conv.ConvLayer`) runs them as the point's ``conv`` says
+  (:func:`point_config`): on the convolution core (``kernel``, lanes across output channels)
+  or unrolled in the point's ``format``.
+
+Inputs per point (:func:`workload_trains`): the test images rate- or latency-coded at the
+point's ``T``, or, for the event data set ``mnist-saccades``, the test images' ON/OFF events
+of :func:`spikefab.model.datasets.load_events` at ``T`` steps (the encoder ``events``).
 """
 
 import json
@@ -48,7 +56,7 @@ from spikefab.model import (HardwareConfig, Network, cycle_model, encode_images,
 from spikefab.dse.cache import array_digest, network_digest
 
 __all__ = ["Workload", "point_network", "point_config", "golden_run", "evaluate_group",
-           "run_synthesis", "synthesize_point", "SYNTH_RESOURCE"]
+           "run_synthesis", "synthesize_point", "workload_trains", "SYNTH_RESOURCE"]
 
 #: The Dask worker resource a synthesis task holds (one per worker of the default cluster).
 SYNTH_RESOURCE = "synth"
@@ -71,6 +79,9 @@ class Workload:
         Training settings of the built-in networks.
     network : Network or None
         A user's network (``npz`` / ``nir`` kinds).
+    events : str or None
+        The event data set (``"mnist-saccades"``) whose events of ``x_test`` are the inputs;
+        ``None``: ``x_test`` are images, coded by the point's encoder.
     """
 
     kind: str
@@ -83,6 +94,7 @@ class Workload:
     epochs: int = 60
     seed: int = 0
     network: Network = None
+    events: str = None
     _digest: str = field(default=None, repr=False, compare=False)
 
     @property
@@ -91,14 +103,22 @@ class Workload:
 
     def layer_sizes(self):
         """Neurons per layer."""
+        return tuple(shape.neurons for shape in self.layer_shapes())
+
+    def layer_shapes(self):
+        """Per layer a :class:`~spikefab.dse.spec.LayerShape` ``(neurons, channels)``
+        (``channels``: a convolutional layer's output channels, else ``None``)."""
+        from spikefab.dse.spec import LayerShape
         if self.network is not None:
-            return tuple(layer.neurons for layer in self.network)
-        return (self.hidden, int(np.max(self.y_train)) + 1)
+            return tuple(LayerShape.of(layer) for layer in self.network)
+        return (LayerShape(self.hidden), LayerShape(int(np.max(self.y_train)) + 1))
 
     def digest(self):
         """Fingerprint of everything that decides the networks and the data."""
         if self._digest is None:
             parts = [self.kind, array_digest(self.x_test, self.y_test)]
+            if self.events is not None:
+                parts.append(f"events:{self.events}:{self.seed}")
             if self.builtin:
                 parts += [array_digest(self.x_train, self.y_train),
                           f"{self.hidden}/{self.epochs}/{self.seed}"]
@@ -138,6 +158,24 @@ def _train_builtin(workload, w_bits, density):
     return mlp_network(mlp, workload.x_train, w_bits=w_bits, density=density)
 
 
+def _prune_file_network(network, density):
+    """A user's network pruned by magnitude to ``density`` per layer: a fully connected
+    layer's weights (:func:`~spikefab.model.prune_network`), a convolutional layer's kernel
+    (each kernel weight is stored once, so the kernel is what is pruned; its unrolled matrix
+    follows)."""
+    from spikefab.model.conv import ConvLayer
+    from spikefab.model.quantize import prune
+    layers = []
+    for layer in network:
+        if isinstance(layer, ConvLayer):
+            kernel = layer.kernel
+            flat = prune(kernel.reshape(kernel.shape[0], -1), density)
+            layers.append(layer.replace(kernel=flat.reshape(kernel.shape)))
+        else:
+            layers.append(prune_network(Network([layer]), density)[0])
+    return Network(layers)
+
+
 def point_network(workload, w_bits, density):
     """The network of the variant ``(w_bits, density)`` (see the module docstring)."""
     def make():
@@ -147,15 +185,34 @@ def point_network(workload, w_bits, density):
             raise ValueError("axes.w_bits cannot be swept for a network file (it is already "
                              "quantized); leave it out")
         network = workload.network
-        return network if density >= 1.0 else prune_network(network, density)
+        return network if density >= 1.0 else _prune_file_network(network, density)
     return _remember(_NETWORKS, _KEEP_NETWORKS,
                      (workload.digest(), w_bits, float(density)), make)
 
 
 def point_config(network, point):
-    """The :class:`~spikefab.model.HardwareConfig` of ``point`` for ``network``."""
-    return HardwareConfig.uniform(network, lanes=list(point.lanes), format=point.format,
-                                  queue_depth=point.queue_depth)
+    """The :class:`~spikefab.model.HardwareConfig` of ``point`` for ``network``
+    (:meth:`Point.hardware_config <spikefab.dse.spec.Point.hardware_config>`): the point's
+    lanes per layer, its format and queue depth; convolutional layers on the convolution core
+    (format ``kernel``) unless the point's ``conv`` is ``unrolled``."""
+    return point.hardware_config(network)
+
+
+def workload_trains(workload, count, steps, encoder):
+    """The input spike trains ``[n, steps, inputs]`` of the first ``count`` test images
+    (``None``: all): coded by ``encoder``, or (an event workload, encoder ``events``) their
+    events as :func:`spikefab.model.datasets.load_events` makes them at ``steps`` steps."""
+    x = workload.x_test if count is None else workload.x_test[:count]
+    if workload.events is None:
+        return encode_images(x, steps, encoder)
+    if encoder != "events":
+        raise ValueError(f"encoder {encoder!r}: the {workload.events} inputs are its events "
+                         f"(encoder 'events')")
+    from spikefab.model.datasets import SACCADE_MARGIN
+    from spikefab.model.saccades import saccade_events
+    # load_events' test trains: the same call (its random draws go in sample order, so the
+    # first images' events do not depend on how many follow).
+    return saccade_events(x, steps, margin=SACCADE_MARGIN, seed=workload.seed + 1)
 
 
 def golden_run(workload, point, samples):
@@ -164,8 +221,7 @@ def golden_run(workload, point, samples):
     network = point_network(workload, point.w_bits, point.density)
 
     def make():
-        x = workload.x_test if samples is None else workload.x_test[:samples]
-        spikes = encode_images(x, point.steps, point.encoder)
+        spikes = workload_trains(workload, samples, point.steps, point.encoder)
         return spikes, simulate(network, spikes)
     spikes, result = _remember(_GOLDEN, _KEEP_GOLDEN,
                                (workload.digest(), point.golden_key(), samples), make)
@@ -237,8 +293,11 @@ def evaluate_group(workload, points, options):
 
 
 def _weight_bits(network, config):
-    from spikefab.model import compile_weights
-    return int(sum(compile_weights(layer, c.lanes, c.format).size_bits
+    """Bits of the weight memories: each layer's image as the hardware holds it (on the
+    convolution core the kernel memory and the decode table of
+    :func:`~spikefab.model.kernel_image.compile_kernel`)."""
+    from spikefab.model.cycles import compile_layer
+    return int(sum(compile_layer(layer, c).size_bits
                    for layer, c in zip(network, config.layers)))
 
 
@@ -246,7 +305,8 @@ def _weight_bits(network, config):
 
 def run_synthesis(request):
     """Build one point (``request``: a dict with ``network`` (an ``.npz`` path), ``lanes``,
-    ``format``, ``queue_depth``, ``steps``, ``board``, ``build_dir``); return the result dict.
+    ``format``, ``queue_depth``, ``steps``, ``board``, ``build_dir`` and optionally ``conv``
+    (``kernel`` or ``unrolled``; default ``kernel``)); return the result dict.
     What the child process of :func:`synthesize_point` runs: the one board build
     (:func:`spikefab.boards.build.build_board`, which builds what ``spikefab synth`` builds
     and reads a design that does not fit from nextpnr's log)."""
@@ -255,7 +315,8 @@ def run_synthesis(request):
     network = Network.load(request["network"])
     config = HardwareConfig.uniform(network, lanes=list(request["lanes"]),
                                     format=request["format"],
-                                    queue_depth=request["queue_depth"])
+                                    queue_depth=request["queue_depth"],
+                                    conv=request.get("conv") or "kernel")
     began = time.perf_counter()
     build = build_board(request["board"], network, config, request["build_dir"],
                         max_steps=request["steps"])
@@ -293,7 +354,8 @@ def synthesize_point(workload, point, board, *, timeout_s, build_root=None):
         network.save(folder / "network.npz")
         request = {"network": str(folder / "network.npz"), "lanes": list(point.lanes),
                    "format": point.format, "queue_depth": point.queue_depth,
-                   "steps": point.steps, "board": board, "build_dir": str(folder)}
+                   "steps": point.steps, "board": board, "build_dir": str(folder),
+                   "conv": point.conv}
         (folder / "request.json").write_text(json.dumps(request, indent=1))
         began = time.perf_counter()
         try:

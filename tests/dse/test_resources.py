@@ -97,6 +97,11 @@ def test_memory_mapping_of_a_tiny_network_by_hand():
     # demux 2 = 46, cheaper than a block (128) or flip-flops (512).
     (8, 64, "ecp5", False, "distributed", 8, (16, 4)),
     (8, 64, "ecp5", True, "logic", 0, None),            # ROM: 32, no distributed ROM
+    # Distributed RAM does not pack address slices into a cell's width (the ULX3S netlists of
+    # the conv sweep, docs/commands/dse.md): 1 x 256 takes 16 cells (cost 64 + mux 7.5 +
+    # demux 8), and 10 x 128 would take 8 slices x 3 = 24 (96 + 35 + 4 = 135 > 128): a block.
+    (1, 256, "ecp5", False, "distributed", 16, (16, 4)),
+    (10, 128, "ecp5", False, "block", 1, (1024, 18)),
 ])
 def test_map_memory_by_hand(width, depth, family, rom, kind, cells, shape):
     mapping = map_memory(width, depth, family, rom=rom)
