@@ -604,7 +604,7 @@ def conv_published_table(s):
     board, a = s["board"], s["accuracy"]
     rows = []
     if board and board["us_per_image"]:
-        rows.append(("**spikefab (this run)**", f"{board['title']} ({board['device']}), "
+        rows.append(("**spikefab (this run)**", f"{board['title']}, {board['device']}, "
                      f"{board['fmax_mhz']:.1f} MHz", s["network"],
                      f"{percent(a['golden'], 2)} ({a['test_images']:,} images)",
                      "single-image latency, compute only (cycle model = RTL at Fmax)",
