@@ -48,7 +48,8 @@ from spikefab.model.conv import ConvLayer
 from spikefab.model.train import (CONV_FIELDS, LEAK_CHOICES, SHIFT_RANGE, SURROGATES,
                                     TrainConfig, golden_predictions, train_snn)
 
-__all__ = ["CONV_DEFAULTS", "DATASETS", "add_arguments", "flag_conv", "parser", "main", "run"]
+__all__ = ["CONV_DEFAULTS", "DATASETS", "add_arguments", "flag_conv", "parser", "main", "run",
+           "train_config"]
 
 DATASETS = ("mnist", "digits", "mnist-saccades")
 BUNDLED = 5000
@@ -166,16 +167,17 @@ def main(argv=None):
     return run(parser().parse_args(argv))
 
 
-
 def _density(layer):
     """The fraction of non-zero weights: of the kernel for a convolutional layer (its
     unrolled matrix is mostly structural zeros and is not built for this)."""
     weights = layer.kernel if isinstance(layer, ConvLayer) else layer.weights
     return float(np.count_nonzero(weights) / weights.size)
 
-def run(args):
-    """Train for parsed ``args`` and write the outputs; returns the report dict."""
-    began = time.perf_counter()
+
+def train_config(args):
+    """The :class:`~spikefab.model.train.TrainConfig` of parsed ``args`` (what ``report.json``
+    holds as ``config``), the flags checked; raises ``SystemExit`` with one ``error: …`` line
+    naming what is wrong."""
     if 0 in args.hidden and args.hidden != [0]:
         raise fail(f"--hidden {' '.join(map(str, args.hidden))}: 0 (no hidden layer) stands "
                    f"alone; layer sizes are in [1, 65536]")
@@ -204,6 +206,14 @@ def run(args):
             input_shape=MNIST_SACCADES_SHAPE if events else None, **chosen)
     except (TypeError, ValueError) as error:
         raise fail(str(error)) from None
+    return config
+
+
+def run(args):
+    """Train for parsed ``args`` and write the outputs; returns the report dict."""
+    began = time.perf_counter()
+    config = train_config(args)
+    events = args.dataset == "mnist-saccades"
     out = make_output_dir(args.out)
     try:
         if events:

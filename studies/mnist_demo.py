@@ -45,7 +45,9 @@ from spikefab.studies.report import (SPIKER_PLUS, Mismatch, Phases, StudyError,
                                      output_folder, percent, pyplot, raster_plot, save_figure,
                                      table)
 
-__all__ = ["BOARDS", "QUICK", "ICEBREAKER", "PUBLISHED", "MnistDemo", "comparison",
+__all__ = ["BOARDS", "CONV_DEFAULT", "CONV_PUBLISHED", "FC_DOCUMENTED", "QUICK", "ICEBREAKER",
+           "PUBLISHED", "MnistDemo", "comparison", "conv_network_text", "conv_published_table",
+           "conv_side_by_side", "fc_figures", "render_conv",
            "cycles_figure", "load", "same_network", "run", "render", "training_figure",
            "under_trained"]
 
@@ -473,4 +475,182 @@ def render(s):
     lines += ["## Plots", ""] + [f"![{k}]({v})" for k, v in s["plots"].items()] + [""]
     lines += [f"Run time {s['total_s']} s: " + ", ".join(f"{k} {v} s" for k, v in
                                                        s["timings_s"].items()) + "."]
+    return align_tables("\n".join(lines)) + "\n"
+
+
+# --- The conv option: ``spikefab demo --dataset mnist --conv SPEC ...`` ----------------------
+# The command line (:func:`spikefab.cli.demo.run_conv`) runs ``spikefab train``, ``cosim`` and
+# ``synth`` and the dense-baseline bench; what follows is its comparison and its report.
+
+#: ``--conv default``: the MNIST conv network of docs/results/conv-mnist.md (97.80 % golden):
+#: ``spikefab train --conv 8:4:2:1:1 16:3:2:1:1 --hidden 64 --w-bits 6``.
+CONV_DEFAULT = {"conv": ((8, 4, 2, 1, 1), (16, 3, 2, 1, 1)), "hidden": 64, "w_bits": 6}
+
+#: The fully connected MNIST demo as docs/results/mnist-demo.md gives it (``spikefab demo
+#: --dataset mnist``): the conv option's comparison when that demo's report.json is not in
+#: the same out folder.
+FC_DOCUMENTED = {
+    "source": "docs/results/mnist-demo.md (spikefab demo --dataset mnist, the full run)",
+    "network": "784-128-10 LIF, 4-bit, T = 25", "accuracy": 0.951, "test_images": 1000,
+    "hardware": "200 of 200 images", "cycles": 3158, "lut": 12844, "ff": 6470, "bram": 32,
+    "fmax_mhz": 62.6, "us_per_image": 50.4, "quick": False}
+
+
+def _published(prefix):
+    return next(p for p in PUBLISHED if p["work"].startswith(prefix))
+
+
+#: Published convolutional SNN accelerators on MNIST (and Spiker+, the fully connected
+#: reference), each with what its figure measures and its chip.
+CONV_PUBLISHED = [
+    {**_published("SyncNN"), "measures": "throughput of a pipelined design (13,086 frames/s); "
+                                         "1e6 / FPS for scale, not a single-image latency"},
+    {**_published("Skydiver"), "measures": "throughput (22.6 k frames/s); 1e6 / FPS for scale, "
+                                           "not a single-image latency"},
+    {"work": "FireFly (Li, Shen, Zhao, Zhang, Zeng; arXiv, January 2023)",
+     "device": "Xilinx UltraScale edge FPGAs (DSP48E2), 300 MHz",
+     "network": "convolutional SNNs", "accuracy": None, "us_per_image": None, "kind": "peak",
+     "measures": "peak synaptic-operation throughput, 5.53 TOP/s at 300 MHz; no MNIST "
+                 "time per image in its abstract"},
+    {**_published("Spiker+"), "measures": "single-image latency (fully connected, the "
+                                          "reference of the MNIST demo)"},
+]
+
+
+def conv_network_text(train_report):
+    """``1×28×28 → 8@4×4/2 → 16@3×3/2 → 64 → 10``: the network of a ``spikefab train``
+    report (its ``input`` and ``conv_layers``; a sum pool shows as ``pool 2``)."""
+    parts = ["×".join(map(str, train_report["input"]["shape"]))]
+    for c in train_report["conv_layers"]:
+        pool = "" if c["pool"] == 1 else f"pool {c['pool']}, "
+        parts.append(f"{pool}{c['channels']}@{'×'.join(map(str, c['kernel']))}"
+                     f"/{c['stride'][0]}")
+    conv = len(train_report["conv_layers"])
+    parts += [str(layer["neurons"]) for layer in train_report["layers"][conv:]]
+    return " → ".join(parts)
+
+
+def fc_figures(folder):
+    """The fully connected MNIST net's figures for the conv option's comparison: from
+    ``folder/report.json`` when the MNIST demo (without ``--conv``) wrote it there, else
+    :data:`FC_DOCUMENTED`; ``source`` says which."""
+    path = Path(folder) / "report.json"
+    try:
+        s = json.loads(path.read_text())
+        cfg, accuracy, cycles = s["config"], s["accuracy"], s["cycles"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return dict(FC_DOCUMENTED)
+    ulx3s = s.get("boards", {}).get("ulx3s", {})
+    used = ulx3s.get("used", {}) if ulx3s.get("status") == "built" else {}
+    quick = bool(cfg.get("quick"))
+    return {"source": f"{path} (spikefab demo --dataset mnist{' --quick' if quick else ''}, "
+                      f"run in this out folder)",
+            "network": f"784-{cfg['hidden']}-10 LIF, {cfg['w_bits']}-bit, T = {cfg['steps']}",
+            "accuracy": accuracy["golden"], "test_images": s["data"]["test"],
+            "hardware": f"{accuracy['hardware_samples']} of {accuracy['hardware_samples']} "
+                        f"images",
+            "cycles": cycles["latency"], "lut": used.get("LUT"), "ff": used.get("FF"),
+            "bram": used.get("BRAM"), "fmax_mhz": ulx3s.get("fmax_mhz") if used else None,
+            "us_per_image": ulx3s.get("us_per_image") if used else None, "quick": quick}
+
+
+def _count(value):
+    return "—" if value is None else f"{value:,.0f}"
+
+
+def conv_side_by_side(s):
+    """The conv net beside the fully connected MNIST net and the dense conv baseline, as a
+    Markdown table (what the conv option prints and writes first in its report)."""
+    a, cosim, g, fc, board = s["accuracy"], s["cosim"], s["sparsity"], s["fc"], s["board"]
+    resources = (f"{_count(board['lut'])} / {_count(board['ff'])} / {_count(board['bram'])}"
+                 if board else "— (no board built)")
+    fc_resources = (f"{_count(fc['lut'])} / {_count(fc['ff'])} / {_count(fc['bram'])}"
+                    if fc["lut"] is not None else "— (not built in that run)")
+    fmax = board["fmax_mhz"] if board else None
+    rows = [
+        ("network", s["network"], fc["network"], "the same network, mode = dense"),
+        ("golden accuracy", f"{percent(a['golden'], 2)} ({a['test_images']:,} test images)",
+         f"{percent(fc['accuracy'], 2)} ({fc['test_images']:,} test images)",
+         "the same (same network)"),
+        ("Verilator: hardware = golden = cycle model",
+         f"{cosim['samples']} of {cosim['samples']} images ({cosim['spikes']:,} spikes)",
+         fc["hardware"], "not built (cycle model)"),
+        ("cycles per image, alone (cycle model = RTL)",
+         f"{cosim['cycles_alone_mean']:,.0f} ({cosim['cycles_alone_min']:,} … "
+         f"{cosim['cycles_alone_max']:,})", _count(fc["cycles"]), "—"),
+        (f"cycles per image, {g['images']} images back to back", f"{g['cycles']:,.0f}", "—",
+         f"{g['baseline']:,.0f}"),
+        ("speed-up over the dense conv baseline",
+         f"**{g['achieved']:.1f}x** of {g['theoretical']:.1f}x theoretical "
+         f"(**{percent(g['fraction'], 0)}**)", "—", "1x"),
+        ("weight memory (bits)", f"{g['core_bits']:,} (unrolled csc: {g['unrolled_bits']:,})",
+         "—", "—"),
+        ("ULX3S: LUT4 / FF / 18-kbit BRAM", resources, fc_resources, "not built"),
+        ("Fmax", f"{fmax:.2f} MHz" if fmax else "—",
+         f"{fc['fmax_mhz']:.1f} MHz" if fc["fmax_mhz"] else "—", "—"),
+        ("**µs per image** at Fmax (compute only)",
+         f"**{board['us_per_image']:,.1f}**" if board and board["us_per_image"] else "—",
+         f"{fc['us_per_image']:,.1f}" if fc["us_per_image"] else "—",
+         f"{g['baseline'] / fmax:,.1f} (back-to-back cycles at this Fmax, for scale)"
+         if fmax else "—"),
+    ]
+    return table(["", "conv net (this run)", "fully connected MNIST net",
+                  "dense conv baseline"], rows, right=[])
+
+
+def conv_published_table(s):
+    """This run beside the published conv SNN accelerators: what each figure measures and
+    on which chip."""
+    board, a = s["board"], s["accuracy"]
+    rows = []
+    if board and board["us_per_image"]:
+        rows.append(("**spikefab (this run)**", f"{board['title']}, {board['device']}, "
+                     f"{board['fmax_mhz']:.1f} MHz", s["network"],
+                     f"{percent(a['golden'], 2)} ({a['test_images']:,} images)",
+                     "single-image latency, compute only (cycle model = RTL at Fmax)",
+                     f"{board['us_per_image']:,.1f}"))
+    for p in CONV_PUBLISHED:
+        accuracy = percent(p["accuracy"], 2) if p["accuracy"] else p.get("accuracy_text", "n/s")
+        us = "—" if p["us_per_image"] is None else f"{p['us_per_image']:,.0f}"
+        rows.append((p["work"], p["device"], p["network"], accuracy, p["measures"], us))
+    return table(["work", "chip", "network", "accuracy", "what it measures", "µs per image"],
+                 rows, right=[3, 5])
+
+
+def render_conv(s):
+    """The conv option's ``report.md``."""
+    a, cmd = s["accuracy"], s["commands"]
+    lines = ["# spikefab demo: MNIST, convolutional SNN on the convolution core", "",
+             f"{s['network']}, {s['config']['w_bits']}-bit weights, rate code, "
+             f"T = {s['config']['steps']}; {s['data']['train']:,} training / "
+             f"{a['test_images']:,} test images ({s['data']['source']}).", ""]
+    if s["config"]["quick"]:
+        lines += [f"**Note**: --quick trains on {s['data']['train']:,} images for "
+                  f"{s['config']['epochs']} epoch(s): the network is under-trained and its "
+                  f"accuracy is not that of the full demo.", ""]
+    lines += ["## Side by side", "", conv_side_by_side(s), "",
+              f"The fully connected net's figures: {s['fc']['source']}."
+              + (" That run was --quick: an under-trained network." if s["fc"]["quick"] else ""),
+              "",
+              f"Golden accuracy: `{cmd['train']}` (its report: `{s['files']['train']}`; "
+              + (f"not run again: the network it had trained in that folder, "
+                 f"{s['train_seconds']:.0f} s of training, was reused). " if s.get("train_reused")
+                 else f"{s['train_seconds']:.0f} s of training in this run). ") +
+              f"Hardware = golden = cycle model, the cycles alone and the spikes: "
+              f"`{cmd['cosim']}` (every spike of every layer, count, class, result cycle and "
+              f"counter, on the first {s['cosim']['samples']} test images, "
+              f"{percent(a['hardware'], 2)} right on them). The dense conv baseline: "
+              f"`spikefab.studies.bench.bench_conv_sparsity` (cycle model, the first "
+              f"{s['sparsity']['images']} test images back to back, conv layers on the core "
+              f"and the rest csc against `mode=\"dense\"`: every input walked every step, full "
+              f"sweeps; *theoretical* is the busiest layer's baseline work over the sparse "
+              f"design's pipeline bound, design §4)."
+              + (f" The board build: `{cmd['synth']}` (µs per image = the cycle model's mean "
+                 f"cycles per image alone on those samples at Fmax)." if cmd.get("synth")
+                 else " No board was built (--board none or --quick)."), "",
+              "## Beside published conv SNN accelerators", "", conv_published_table(s), "",
+              "Throughputs of pipelined or batched designs are not single-image latencies; "
+              "n/s: not stated in the source.", "",
+              f"Run time {s['total_s']} s: " + ", ".join(f"{k} {v} s" for k, v in
+                                                         s["timings_s"].items()) + "."]
     return align_tables("\n".join(lines)) + "\n"

@@ -11,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from spikefab import cli
@@ -154,7 +155,7 @@ def test_every_option_shows_its_help_and_default(tmp_path):
     flat = " ".join(done.stdout.split())
     for shown in ("(default digits)", "(default rate; mnist: always rate)",
                   "(default 30; 2 with --quick)", "(default: the 5,000 images bundled",
-                  "under-trained network (default off: the full demo)"):
+                  "under-trained network, with --conv too (default off: the full demo)"):
         assert shown in flat, shown
 
 
@@ -176,3 +177,159 @@ def test_the_quick_digits_demo_prints_tables_not_python_reprs(tmp_path):
                    for line in done.stdout.splitlines()), bits
     for fmt, bits in report["memory_bits"].items():
         assert re.search(rf"\| {fmt} +\| +{bits:,} bits \|", done.stdout), fmt
+
+
+# --- ``--dataset mnist --conv``: the conv option ---------------------------------------------
+
+def conv_settings(*argv):
+    from spikefab.cli.demo import settle_conv
+    return settle_conv(cli.parser().parse_args(["demo", "--dataset", "mnist", *argv]))
+
+
+def test_conv_default_is_the_documented_network(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    settings = conv_settings("--conv", "default")
+    assert settings["conv"] == ((8, 4, 2, 1, 1), (16, 3, 2, 1, 1))
+    assert (settings["hidden"], settings["w_bits"], settings["steps"], settings["lanes"],
+            settings["samples"], settings["board"], settings["epochs"]) == \
+        (64, 6, 25, 8, 20, "ulx3s", None)
+    assert settings["out"] == tmp_path / "build" / "demo-mnist"    # the MNIST demo's folder
+    assert conv_settings("--conv", "8:4:2:1:1", "16:3:2:1:1")["conv"] == settings["conv"]
+    quick = conv_settings("--conv", "4:3:2:1:2", "--quick", "--samples", "50")
+    assert quick["conv"] == ((4, 3, 2, 1, 2),) and quick["samples"] == 20
+    assert quick["board"] is None and quick["epochs"] == 2 and quick["quick"]
+    assert conv_settings("--conv", "default", "--quick", "--board", "ulx3s")["board"] == "ulx3s"
+
+
+@pytest.mark.parametrize("argv, line", [
+    (["--dataset", "digits", "--conv", "default"],
+     "error: --conv is an option of --dataset mnist, not --dataset digits"),
+    (["--dataset", "mnist", "--conv", "default", "--format", "csc"],
+     "error: --format is not an option of --conv"),
+    (["--dataset", "mnist", "--conv", "default", "--sweep-lanes", "2"],
+     "error: --sweep-lanes is not an option of --conv"),
+    (["--dataset", "mnist", "--conv", "default", "8:3:1:1:1"],
+     "error: --conv default stands alone"),
+    (["--dataset", "mnist", "--conv", "default", "--encoder", "latency"],
+     "error: --encoder latency is an option of the digits demo"),
+])
+def test_conv_refuses_what_it_does_not_take(tmp_path, argv, line):
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["demo", *argv, "--out", str(tmp_path / "out")])
+    assert str(exit_.value.code).startswith(line)
+    assert not (tmp_path / "out" / "conv").exists()        # refused before any work
+
+
+def test_a_bad_conv_layer_names_its_range(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["demo", "--dataset", "mnist", "--conv", "8:3:1:5:1"])
+    assert exit_.value.code == 2
+    assert "8:3:1:5:1: padding 5 is out of range; allowed range is [0, 2]" in \
+        capsys.readouterr().err
+
+
+def fc_report(quick):
+    """A report.json as the fully connected MNIST demo writes it (the fields the conv option
+    reads)."""
+    return {"config": {"hidden": 128, "w_bits": 4, "steps": 25, "quick": quick},
+            "data": {"test": 200 if quick else 1000},
+            "accuracy": {"golden": 0.5, "hardware": 0.55, "hardware_samples": 20},
+            "cycles": {"latency": 2500.0},
+            "boards": {} if quick else {"ulx3s": {
+                "status": "built", "used": {"LUT": 12000, "FF": 6000, "BRAM": 30},
+                "fmax_mhz": 60.0, "us_per_image": 41.7}}}
+
+
+def test_the_fully_connected_figures_come_from_this_folder_or_the_docs(tmp_path):
+    assert mnist_demo.fc_figures(tmp_path) == mnist_demo.FC_DOCUMENTED
+    assert "docs/results/mnist-demo.md" in mnist_demo.FC_DOCUMENTED["source"]
+    results = (Path(__file__).parents[2] / "docs" / "results" / "mnist-demo.md").read_text()
+    for shown in ("95.10 %", "3,158", "12,844 LUT4, 6,470 FF, 32 BRAM", "62.6 MHz", "50.4 µs"):
+        assert shown in results, shown                    # FC_DOCUMENTED is what it says
+    (tmp_path / "report.json").write_text(json.dumps(fc_report(quick=False)))
+    fc = mnist_demo.fc_figures(tmp_path)
+    assert (fc["accuracy"], fc["cycles"], fc["lut"], fc["ff"], fc["bram"], fc["fmax_mhz"],
+            fc["us_per_image"], fc["test_images"]) == (0.5, 2500.0, 12000, 6000, 30, 60.0,
+                                                       41.7, 1000)
+    assert fc["source"].startswith(str(tmp_path / "report.json")) and not fc["quick"]
+    (tmp_path / "report.json").write_text(json.dumps(fc_report(quick=True)))
+    fc = mnist_demo.fc_figures(tmp_path)
+    assert fc["quick"] and fc["lut"] is None and "--quick" in fc["source"]
+
+
+@pytest.mark.slow
+def test_quick_conv_demo(tmp_path):
+    """``spikefab demo --dataset mnist --conv … --quick --board none`` as a user runs it, on a
+    small conv net (one 2-channel layer, 8 hidden, 1 epoch, 4 co-simulated images); its
+    report checked against the golden model and the cycle model recomputed here."""
+    pytest.importorskip("torch", reason="the train extra is part of make test")
+    from spikefab.model import HardwareConfig, cycle_model
+    from spikefab.model.conv import ConvLayer
+    done = subprocess.run([SPIKEFAB, "demo", "--dataset", "mnist", "--conv", "2:4:4:0:1",
+                           "--hidden", "8", "--epochs", "1", "--samples", "4", "--quick",
+                           "--board", "none"], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=600)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    out = tmp_path / "build" / "demo-mnist" / "conv"
+    report = json.loads((out / "report.json").read_text())
+    assert "hardware = golden model = cycle model on all 4 samples" in done.stdout
+    assert report["commands"]["train"] == (
+        "spikefab train --dataset mnist --conv 2:4:4:0:1 --hidden 8 --w-bits 6 --epochs 1 "
+        "--train 600 --test 200 --out build/demo-mnist/conv/train")
+    network = Network.load(out / "train" / "network.npz")
+    assert isinstance(network[0], ConvLayer) and network.shape == (784, 98, 8, 10)
+
+    images, labels = load_mnist()
+    _, x_test, _, y_test = mnist_split(images, labels, train=600, test=200)  # --quick
+    trains = mnist_spikes(x_test, 25)
+    golden = simulate(network, trains)
+    a = report["accuracy"]
+    assert a["golden"] == float((golden.predicted == y_test).mean()) and a["test_images"] == 200
+    assert a["hardware"] == float((golden.predicted[:4] == y_test[:4]).mean())
+
+    sparse = HardwareConfig.uniform(network, lanes=8, format="csc")
+    alone = [int(cycle_model(network, simulate(network, t), sparse).latency[0])
+             for t in trains[:4]]
+    c = report["cosim"]
+    assert (c["samples"], c["cycles_alone_mean"], c["cycles_alone_min"],
+            c["cycles_alone_max"]) == (4, np.mean(alone), min(alone), max(alone))
+    first = simulate(network, trains[:4])
+    assert c["spikes"] == sum(int(s.sum()) for s in first.spikes)
+    g = report["sparsity"]
+    dense = cycle_model(network, first, HardwareConfig.uniform(network, lanes=8, mode="dense"))
+    back = cycle_model(network, first, sparse)
+    assert g["images"] == 4 and g["cycles"] == back.total / 4
+    assert g["baseline"] == dense.total / 4 and g["achieved"] == dense.total / back.total
+    assert g["achieved"] > 1 and 0 < g["fraction"] == g["achieved"] / g["theoretical"]
+    assert report["board"] is None and report["fc"] == mnist_demo.FC_DOCUMENTED
+
+    text = (out / "report.md").read_text()
+    for shown in ("## Side by side", "| dense conv baseline", f"{g['baseline']:,.0f}",
+                  f"**{g['achieved']:.1f}x** of {g['theoretical']:.1f}x theoretical",
+                  "12,844 / 6,470 / 32", report["commands"]["train"],
+                  report["commands"]["cosim"], "Skydiver", "FireFly", "SyncNN", "Spiker+",
+                  "what it measures", "under-trained"):
+        assert shown in text, shown
+
+
+def test_conv_reuses_only_a_network_trained_the_same_way(tmp_path):
+    """A ``spikefab train`` folder is reused when its report's configuration, data set and
+    split are the demo's and its network is there; anything else trains again."""
+    from spikefab.cli import train
+    from spikefab.cli.demo import _trained_before
+    settings = conv_settings("--conv", "2:4:4:0:1", "--hidden", "8", "--quick")
+    argv = ["--conv", "2:4:4:0:1", "--hidden", "8", "--w-bits", "6", "--epochs", "2",
+            "--train", "600", "--test", "200"]
+    config = train.train_config(train.parser().parse_args(argv))
+    report = {"dataset": "mnist", "config": json.loads(json.dumps(config.as_dict())),
+              "train_images": 600, "test_images": 200}
+    (tmp_path / "report.json").write_text(json.dumps(report))
+    assert _trained_before(config, settings, tmp_path) is None          # no network.npz yet
+    (tmp_path / "network.npz").write_bytes(b"")
+    assert _trained_before(config, settings, tmp_path) == report
+    other = train.train_config(train.parser().parse_args(argv[:-6] + ["--w-bits", "5"]))
+    assert _trained_before(other, settings, tmp_path) is None           # another config
+    full = conv_settings("--conv", "2:4:4:0:1", "--hidden", "8")
+    assert _trained_before(config, full, tmp_path) is None              # 4,000 / 1,000 split
+    (tmp_path / "report.json").write_text(json.dumps({**report, "dataset": "digits"}))
+    assert _trained_before(config, settings, tmp_path) is None
