@@ -28,8 +28,11 @@ A chain ``Input → [Flatten] → [pool] → (Affine | Linear | Conv2d) → [Sca
   a sum pool whose ``1/(kh kw)`` divides the next kernel or weights (rounded, with the error
   reported, where they stop being integers). A ``Flatten`` of a map is the identity in C, H,
   W order (NIR shapes have no batch dimension: ``start_dim = 0``).
-* ``LIF`` and ``IF`` become a layer's neurons. Anything else — ``Conv1d``,
-  ``CubaLIF``/``CubaLI``, ``LI``/``I`` (non-spiking outputs: the readout counts
+* ``Conv1d`` (weight ``[C_out, C_in, k]`` on a ``(C, L)`` line) becomes the ``Conv2d`` of
+  height 1 that computes it: a ``C × 1 × L`` map, kernel ``1 × k``, stride ``(1, s)``,
+  padding ``(0, p)`` (:func:`~spikefab.model.nir_nodes._conv1d_as_conv2d`); :func:`to_nir`
+  writes it back as that ``Conv2d``.
+* ``LIF`` and ``IF`` become a layer's neurons. Anything else — ``CubaLIF``/``CubaLI``, ``LI``/``I`` (non-spiking outputs: the readout counts
   spikes), ``Delay``, ``Threshold``, nested graphs (snnTorch's recurrent ``RLeaky``),
   recurrent edges and branching — raises :class:`ValueError` naming the node, its type and
   what is supported.
@@ -104,8 +107,8 @@ from .network import Layer, Network, V_BITS_RANGE, W_BITS_RANGE
 # module's API (``from spikefab.model.nir_io import to_nir`` keeps working).
 from .nir_export import (DT, NIR_FORMAT, from_snntorch, snntorch_agreement, snntorch_to_nir,
                          to_nir)
-from .nir_nodes import (_conv_node, _conv_notes, _is_int, _map_of, _one_per_layer,
-                        _per_channel, _pool_node, _pool_notes, _shape, _text)
+from .nir_nodes import (_conv1d_as_conv2d, _conv_node, _conv_notes, _is_int, _map_of,
+                        _one_per_layer, _per_channel, _pool_node, _pool_notes, _shape, _text)
 from .nir_reference import AGREEMENT_BOUND, SHIFT_BOUND, compare_with_reference, float_reference
 from .quantize import weight_scale
 
@@ -120,8 +123,9 @@ DISCRETIZATIONS = ("euler", "zoh")
 #: input that integrate-and-fire layers accumulate.
 DEFAULT_V_BITS = 16
 
-_SUPPORTED = ("Input, Output, Affine, Linear, Conv2d, SumPool2d, AvgPool2d, Scale, Flatten, "
-              "Identity, LIF and IF in one chain (Input → [pool] → Affine/Linear/Conv2d → "
+_SUPPORTED = ("Input, Output, Affine, Linear, Conv2d, Conv1d, SumPool2d, AvgPool2d, Scale, "
+              "Flatten, Identity, LIF and IF in one chain (Input → [pool] → "
+              "Affine/Linear/Conv2d/Conv1d → "
               "LIF/IF → … → Output)")
 _SNAP = 1e-5          # relative distance within which an input scale counts as exactly 1
 _BETA_SNAP = 1e-6     # distance within which beta counts as exactly 1 - 2**-k
@@ -358,7 +362,8 @@ def _chain(graph):
     graph with the node's name."""
     nir = need("nir", "reading NIR graphs", extra="nir")
     allowed = (nir.Input, nir.Output, nir.Affine, nir.Linear, nir.Scale, nir.Flatten,
-               nir.LIF, nir.IF, nir.Conv2d, nir.SumPool2d, nir.AvgPool2d, _identity())
+               nir.LIF, nir.IF, nir.Conv2d, nir.Conv1d, nir.SumPool2d, nir.AvgPool2d,
+               _identity())
     for name, node in graph.nodes.items():
         if isinstance(node, nir.NIRGraph):
             raise ValueError(
@@ -602,7 +607,7 @@ def import_nir(graph_or_path, *, w_bits=None, v_bits=None, scale="auto", dt=None
 
     nir = need("nir", "reading NIR graphs", extra="nir")
     order = _chain(graph)
-    width, shape, pending, conv, pool = None, None, None, None, None
+    width, shape, pending, conv, pool, line = None, None, None, None, None, None
     layers, reports, last, producer = [], [], None, None
     for name in order:
         node = graph.nodes[name]
@@ -611,6 +616,7 @@ def import_nir(graph_or_path, *, w_bits=None, v_bits=None, scale="auto", dt=None
             declared = _shape(node.input_type, "input")
             width = int(np.prod(declared)) if declared.size else None
             shape = _map_of(declared)
+            line = tuple(int(x) for x in declared) if declared.size == 2 else None
             _note_size_one(squeezed, "Input", name, declared)
             last = name
             continue
@@ -649,13 +655,15 @@ def import_nir(graph_or_path, *, w_bits=None, v_bits=None, scale="auto", dt=None
             pool = _pool_node(node, name, kind, last, shape, width, pending, conv, pool)
             shape, width, last = pool["geometry"].out_shape, pool["geometry"].n_outputs, name
             continue
-        if isinstance(node, nir.Conv2d):
+        if isinstance(node, (nir.Conv2d, nir.Conv1d)):
             if pending is not None or conv is not None:
                 raise ValueError(
-                    f"NIR node {name!r} of type Conv2d follows {last!r} "
+                    f"NIR node {name!r} of type {kind} follows {last!r} "
                     f"({pending[2] if pending else 'Conv2d'}) without neurons between; each "
-                    f"Conv2d needs its own LIF or IF after it")
-            conv = _conv_node(node, name, last, shape, width, pool)
+                    f"{kind} needs its own LIF or IF after it")
+            if isinstance(node, nir.Conv1d):
+                node, shape = _conv1d_as_conv2d(node, name, shape, line)
+            conv = _conv_node(node, name, last, shape, width, pool, kind)
             shape, width, last = conv["geometry"].out_shape, conv["geometry"].n_outputs, name
             continue
         if isinstance(node, nir.Scale):

@@ -104,11 +104,50 @@ def _pool_node(node, name, kind, last, shape, width, pending, conv, pool):
             "divisor": kernel[0] * kernel[1] if kind == "AvgPool2d" else 1}
 
 
-def _conv_node(node, name, last, shape, width, pool):
-    """A ``Conv2d`` node as ``{"name", "kernel", "bias", "geometry"}`` (floats), checked
-    against the map it receives and the pool before it."""
+def _conv1d_as_conv2d(node, name, shape, line):
+    """A ``Conv1d`` node (weight ``[C_out, C_in, k]`` on a ``(C, L)`` line) as the ``Conv2d``
+    of height 1 that computes it (weight ``[C_out, C_in, 1, k]``, stride ``(1, s)``, padding
+    ``(0, p)``, dilation ``(1, d)``), and the map it reads as ``(C, 1, L)``: the same values
+    in the same order. ``line`` is the ``(C, L)`` shape the Input declared, if any."""
+    from types import SimpleNamespace
+    where = f"NIR node {name!r} of type Conv1d"
+    weight = np.asarray(node.weight, dtype=np.float64)
+    if weight.ndim != 3:
+        raise ValueError(f"{where}: weight must be 3-D (C_out, C_in, k), got shape "
+                         f"{weight.shape}")
+
+    def one(value, what):
+        array = np.asarray(_text(value))
+        if array.size != 1 or array.dtype.kind not in "iuf" or not _is_int(array):
+            raise ValueError(f"{where}: {what} must be one integer, got {_text(value)!r}")
+        return int(array.reshape(-1)[0])
+    padding = _text(node.padding)
+    if isinstance(padding, np.ndarray) and padding.dtype.kind in "SU" and padding.size == 1:
+        padding = _text(padding.reshape(-1)[0])
+    padding = padding if isinstance(padding, str) else (0, one(padding, "padding"))
+    length = None if node.input_shape is None else one(node.input_shape, "input_shape")
+    if length is None and shape is not None:
+        if shape[1] != 1:
+            raise ValueError(f"{where} reads a (C, L) line but receives the map {shape}")
+        length = shape[2]
+    if length is None and line is not None:
+        length = line[1]
+    as_2d = SimpleNamespace(
+        weight=weight[:, :, None, :], bias=node.bias, groups=node.groups,
+        dilation=(1, one(node.dilation, "dilation")), stride=(1, one(node.stride, "stride")),
+        padding=padding, input_shape=None if length is None else (1, length),
+        output_type={"output": None})
+    if shape is None and line is not None and length is not None:
+        shape = (line[0], 1, length)
+    return as_2d, shape
+
+
+def _conv_node(node, name, last, shape, width, pool, kind="Conv2d"):
+    """A ``Conv2d`` node (or a ``Conv1d`` as :func:`_conv1d_as_conv2d` gives it) as
+    ``{"name", "kernel", "bias", "geometry"}`` (floats), checked against the map it receives
+    and the pool before it."""
     from .conv import Conv2dGeometry, check_supported
-    where = f"NIR node {name!r} of type Conv2d"
+    where = f"NIR node {name!r} of type {kind}"
     weight = np.asarray(node.weight, dtype=np.float64)
     if weight.ndim != 4:
         raise ValueError(f"{where}: weight must be 4-D (C_out, C_in, kh, kw), got shape "

@@ -393,3 +393,115 @@ def test_valid_and_symmetric_same_padding_are_read():
     same = import_nir(single_conv((3, 5), "same")).network[0]
     assert same.geometry.padding == (1, 2) and same.out_map == (1, 5, 5)
     assert import_nir(single_conv((3, 3), (2, 0))).network[0].out_map == (1, 7, 3)
+
+
+# --- Conv1d: a Conv2d of height 1 ----------------------------------------------------------------
+
+def conv1d_graph(seed, padding):
+    """Input [C, L] → Conv1d → LIF/IF → Conv1d → IF → Flatten → Affine → IF → Output, random
+    channels, kernels, strides and integer weights; ``padding`` an integer or 'same'."""
+    rng = np.random.default_rng(seed)
+    c0, length = int(rng.integers(1, 4)), int(rng.integers(12, 30))
+    k1 = int(rng.choice([1, 3, 5])) if padding == "same" else int(rng.integers(1, 6))
+    s1 = 1 if padding == "same" else int(rng.integers(1, 3))
+    p1 = (k1 - 1) // 2 if padding == "same" else int(rng.integers(0, k1))
+    c1 = int(rng.integers(1, 5))
+    K1 = rng.integers(-2, 7, (c1, c0, k1)).astype(np.float64)
+    b1 = rng.integers(-1, 2, c1).astype(np.float64)
+    l1 = out_side(length, k1, s1, p1)
+    k2, s2, c2 = int(rng.integers(1, min(4, l1) + 1)), int(rng.integers(1, 3)), 2
+    K2 = rng.integers(-2, 7, (c2, c1, k2)).astype(np.float64)
+    l2 = out_side(l1, k2, s2, 0)
+    n3 = 3
+    W3 = rng.integers(-4, 8, (n3, c2 * l2)).astype(np.float64)
+    nodes = {
+        "input": nir.Input(input_type={"input": np.array([c0, length])}),
+        "conv1": nir.Conv1d(input_shape=length, weight=K1, stride=s1,
+                            padding="same" if padding == "same" else p1, dilation=1, groups=1,
+                            bias=b1),
+        "lif1": neurons(rng, (c1, l1), "shift", "subtract"),
+        "conv2": nir.Conv1d(input_shape=l1, weight=K2, stride=s2, padding=0, dilation=1,
+                            groups=1, bias=np.zeros(c2)),
+        "lif2": neurons(rng, (c2, l2), "none", "zero"),
+        "flat": nir.Flatten(input_type={"input": np.array([c2, l2])}, start_dim=0),
+        "fc": nir.Linear(weight=W3),
+        "lif3": neurons(rng, (n3,), "none", "subtract"),
+        "output": nir.Output(output_type={"output": np.array([n3])}),
+    }
+    edges = [("input", "conv1"), ("conv1", "lif1"), ("lif1", "conv2"), ("conv2", "lif2"),
+             ("lif2", "flat"), ("flat", "fc"), ("fc", "lif3"), ("lif3", "output")]
+    return (nir.NIRGraph(nodes=nodes, edges=edges, type_check=False),
+            dict(c0=c0, length=length, K1=K1, b1=b1, s1=s1, p1=p1, K2=K2, s2=s2, W3=W3))
+
+
+def conv1d_reference(network, p, spikes):
+    """NIR's Conv1d by PyTorch's ``conv1d`` in float64, the LIF rule of design §2 written out."""
+    f = torch.nn.functional
+    batch, steps, _ = spikes.shape
+    v = [np.zeros((batch, layer.neurons), dtype=np.int64) for layer in network]
+    out = [np.zeros((batch, steps, layer.neurons), dtype=bool) for layer in network]
+
+    def t(a):
+        return torch.tensor(np.asarray(a, dtype=np.float64))
+
+    def lif(layer, v, current):
+        lo, hi = -(1 << (layer.v_bits - 1)), (1 << (layer.v_bits - 1)) - 1
+        leaked = v - (v >> layer.k) if layer.leak == "shift" else v
+        v = np.clip(leaked + np.round(np.asarray(current)).astype(np.int64), lo, hi)
+        s = v > layer.theta
+        return (np.where(s, v - layer.theta, v) if layer.reset == "subtract"
+                else np.where(s, 0, v)), s
+    for step in range(steps):
+        x = t(spikes[:, step].reshape(batch, p["c0"], p["length"]))
+        i1 = f.conv1d(x, t(p["K1"]), t(p["b1"]), stride=p["s1"], padding=p["p1"])
+        v[0], s1 = lif(network[0], v[0], i1.numpy().reshape(batch, -1))
+        i2 = f.conv1d(t(s1.reshape(i1.shape)), t(p["K2"]), stride=p["s2"])
+        v[1], s2 = lif(network[1], v[1], i2.numpy().reshape(batch, -1))
+        v[2], s3 = lif(network[2], v[2], s2.astype(np.float64) @ p["W3"].T)
+        for k, s in enumerate((s1, s2, s3)):
+            out[k][:, step] = s
+    return out
+
+
+@pytest.mark.parametrize("seed, padding", [(0, "int"), (1, "same"), (2, "int"), (3, "same"),
+                                           (4, "int"), (5, "int")])
+def test_conv1d_graphs_import_as_height_1_convolutions_and_run_as_nir_defines_them(
+        tmp_path, seed, padding):
+    graph, params = conv1d_graph(seed, padding)
+    nir.write(tmp_path / "conv1d.nir", graph)
+    imported = import_nir(tmp_path / "conv1d.nir")
+    network = imported.network
+    assert imported.exact
+    assert [type(layer) for layer in network] == [ConvLayer, ConvLayer, Layer]
+    first = network[0].geometry
+    assert first.in_shape == (params["c0"], 1, params["length"])
+    assert first.kernel == (1, params["K1"].shape[2]) and first.stride == (1, params["s1"])
+    assert first.padding == (0, params["p1"])
+    np.testing.assert_array_equal(network[0].kernel[:, :, 0, :], params["K1"])
+    spikes = np.random.default_rng(50 + seed).random((3, 12, network.n_inputs)) < 0.4
+    result = simulate(network, spikes)
+    expected = conv1d_reference(network, params, spikes)
+    for layer, (ours, theirs) in enumerate(zip(result.spikes, expected)):
+        assert np.array_equal(ours, theirs), f"layer {layer + 1}"
+    assert all(s.any() for s in expected), "the test proves nothing without spikes"
+    # written back (as the Conv2d of height 1) and read again: the same network
+    nir.write(tmp_path / "again.nir", to_nir(network))
+    assert_same_network(import_nir(tmp_path / "again.nir").network, network)
+
+
+def test_conv1d_mistakes_are_named():
+    """Dilation and groups are refused by name as for Conv2d; a Conv1d after a (C, H, W) map
+    of height > 1 is refused."""
+    graph, _ = conv1d_graph(0, "int")
+    graph.nodes["conv1"].dilation = 2
+    with pytest.raises(ValueError, match="NIR node 'conv1' of type Conv1d.*dilation"):
+        import_nir(graph)
+    graph, _ = conv1d_graph(0, "int")
+    graph.nodes["conv1"].groups = 2
+    with pytest.raises(ValueError, match="NIR node 'conv1' of type Conv1d.*groups"):
+        import_nir(graph)
+    graph, _ = conv1d_graph(0, "int")
+    graph.nodes["input"] = nir.Input(input_type={"input": np.array([1, 4, 4])})
+    graph.nodes["conv1"].input_shape = None
+    with pytest.raises(ValueError, match="of type Conv1d reads a \\(C, L\\) line"):
+        import_nir(graph)

@@ -342,8 +342,6 @@ def test_reset_overrides():
 # --- what is refused ---------------------------------------------------------------------------
 
 UNSUPPORTED = {
-    "Conv1d": lambda: nir.Conv1d(input_shape=4, weight=np.ones((1, 1, 2)), stride=1, padding=0,
-                                 dilation=1, groups=1, bias=np.zeros(1)),
     "CubaLIF": lambda: nir.CubaLIF(tau_syn=np.ones(2), tau_mem=np.ones(2), r=np.ones(2),
                                    v_leak=np.zeros(2), v_threshold=np.ones(2)),
     "CubaLI": lambda: nir.CubaLI(tau_syn=np.ones(2), tau_mem=np.ones(2), r=np.ones(2),
