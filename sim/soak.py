@@ -27,15 +27,32 @@ The draw (:func:`draw_build`) covers every axis the hardware has:
   exactly for ``T`` or larger;
 * inputs from silent to 100 % activity (every build has a silent and a 100 % sample), and
   one network in four a *stress* network: every queue at depth 2, low thresholds, mostly
-  positive weights, mostly 100 % input — back-pressure everywhere.
+  positive weights, mostly 100 % input — back-pressure everywhere;
+* convolutional networks (docs/design.md §12), one network in five: network ``K`` when
+  ``(S + K) mod 5 == 2`` (:func:`is_conv_build`; the other networks' draws are the fully
+  connected ones above, unchanged). :func:`~spikefab.sim.random_networks.random_conv_network`
+  draws a ``C × H × W`` input (1–3 channels, sides 5–9: small, so a Verilator build stays
+  near a fully connected one's), one or two conv layers (kernels 1–4, strides 1–3, paddings
+  up to ``kernel - 1``, a sum pool of 2 before the second in three quarters of the maps that
+  allow it, a channel bias in half the layers) and a fully connected readout. The first conv
+  layer's place rotates with the formats above (:data:`CONV_ROTATION`): on the convolution
+  core (format ``kernel``) without a bias — its sweep skips inactive rows —, unrolled (a
+  matrix format drawn), on the core with a channel bias — a full sweep —, and the core's
+  dense baseline (``mode = "dense"``, format ``kernel``; the other layers ``kernel`` or
+  ``dense``); a second conv layer is on the core in half the draws. Lanes on the core split
+  its output channels (up to ``C_out``). The inputs are the map's ``C·H·W`` inputs,
+  flattened, in the same activity bins, and the check is the same.
 
 Every case is compared with :func:`spikefab.model.simulate` (every spike of every layer,
 the counts, the class) and :func:`spikefab.model.cycle_model` (the cycle of each
 sample's result, exactly); each run also with the cycle model's performance counters and
 the result's counter snapshot. A failing network is saved in ``OUT/failures/build-K``
 (network, configuration, input trains, problems) with the command that replays it alone
-(``--only K``). The summary (cases, builds, coverage per axis, mismatches, wall time) goes to
-``OUT/summary.json`` and ``OUT/summary.txt``.
+(``--only K``); :meth:`Network.save <spikefab.model.Network.save>` keeps a conv layer's
+kernel, geometry and pool. The summary (cases, builds and how many were convolutional,
+coverage per axis — the conv axes too: network and layer kind, conv layer on the core or
+unrolled, the core's sweep, kernel, stride, padding, input pool, conv layers —, mismatches,
+wall time) goes to ``OUT/summary.json`` and ``OUT/summary.txt``.
 """
 
 import json
@@ -59,9 +76,9 @@ from spikefab.sim.random_networks import (DEPTH_KINDS, LANE_KINDS, NEURON_MODES,
                                           random_sample)
 from spikefab.toolchain import ToolNotFound
 
-__all__ = ["ACTIVITY_BINS", "AXES", "Build", "CONV_EVERY", "NEURON_MODES", "WEIGHT_FORMATS",
-           "check_run", "draw_build", "draw_coverage", "is_conv_build", "replay_command",
-           "run_build", "soak"]
+__all__ = ["ACTIVITY_BINS", "AXES", "Build", "CONV_EVERY", "CONV_ROTATION", "NEURON_MODES",
+           "WEIGHT_FORMATS", "check_run", "draw_build", "draw_coverage", "is_conv_build",
+           "replay_command", "run_build", "soak"]
 
 #: Weight formats of a layer; ``baseline`` is the dense format in the dense-baseline mode.
 WEIGHT_FORMATS = ("dense", "csc", "bitmap", "baseline")
@@ -79,6 +96,11 @@ CONV_POOL_SHARE = 0.75
 #: A conv layer's channel bias (which makes the convolution core sweep every row): in half of
 #: them, so the skipping and the full sweep are drawn alike (``random_conv_network``: 30 %).
 CONV_BIAS_SHARE = 0.5
+#: The first conv layer of a conv network, rotated with the fully connected first layer's
+#: formats (dense, csc, bitmap, baseline): the convolution core without a bias (its sweep
+#: skips inactive rows), unrolled, the core with a channel bias (a full sweep), the core's
+#: dense baseline (``mode = "dense"``).
+CONV_ROTATION = ("core, no bias", "unrolled", "core, channel bias", "core, dense baseline")
 #: Sweep of a conv layer on the convolution core (docs/design.md §12).
 CORE_SWEEPS = ("skipping (no bias)", "full (channel bias)", "full (dense baseline)")
 
@@ -248,16 +270,26 @@ def _draw_fully_connected(rng, r, stress, dense, fmt0):
 def _draw_conv(rng, r, stress, dense):
     """A convolutional network (``random_conv_network``: a ``C × H × W`` input of 1–3
     channels and sides 5–9, 1–2 conv layers, a fully connected readout) and its hardware.
-    The first conv layer's place rotates with the weight formats: on the convolution core
-    (``kernel``) for ``dense`` and ``bitmap``, unrolled (a matrix format drawn) for ``csc``,
-    the core's dense baseline for ``baseline``; a second conv layer is on the core in half
-    the draws (in the dense mode, else the unrolled dense baseline)."""
+    The first conv layer's place rotates with the weight formats (:data:`CONV_ROTATION`): on
+    the convolution core without a bias (the skipping sweep) for ``dense``, unrolled (a
+    matrix format drawn) for ``csc``, on the core with a channel bias (the full sweep) for
+    ``bitmap``, the core's dense baseline for ``baseline``; a second conv layer is on the core
+    in half the draws (in the dense mode, else the unrolled dense baseline)."""
     count = int(rng.choice([1, 2], p=[1 / 3, 2 / 3]))
     modes = [NEURON_MODES[r % 12]] + [NEURON_MODES[int(rng.integers(12))]
                                       for _ in range(count)]
     network = random_conv_network(rng, conv_layers=count, modes=modes,
                                   pool_share=CONV_POOL_SHARE, bias_share=CONV_BIAS_SHARE)
-    first_on_core = (r // 3) % 4 != 1
+    place = CONV_ROTATION[(r // 3) % 4]
+    first = network[0]
+    if place == "core, no bias":
+        first = first.replace(channel_bias=None)
+    elif place == "core, channel bias" and not first.bias.any():
+        bias = rng.integers(-1, 2, first.geometry.out_channels)
+        bias[rng.integers(len(bias))] = rng.choice([-1, 1])
+        first = first.replace(channel_bias=bias)
+    network = Network([first, *network[1:]])
+    first_on_core = place != "unrolled"
     formats = []
     for index, layer in enumerate(network):
         core = isinstance(layer, ConvLayer) and (first_on_core if index == 0 else

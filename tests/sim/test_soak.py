@@ -23,11 +23,11 @@ from spikefab.sim.cosim import HardwareRun
 # the dense baseline (37-1).
 SMALL_SEED, SMALL_CASES, SMALL_PER_BUILD = 488, 48, 24
 # A conv network of the soak under Verilator (about 30 s on the shared 2-core machine when
-# idle): network 0 of seed 272, 192-144-16-2: a 3x8x8 input, conv 3x3 to 4x6x6 on the
-# convolution core (P = 1, no bias: the skipping sweep), a sum pool 2 then conv 2x2 stride 2
-# padding 1 to 4x2x2 on the core (P = 4, a channel bias: the full sweep), a bitmap readout;
-# 8 samples (T = 1 and T = 4), every layer spikes.
-CONV_SEED, CONV_CASES = 272, 8
+# idle): network 0 of seed 427, 64-32-18-6: a 1x8x8 input, conv 4x4 stride 2 padding 1 to
+# 2x4x4 on the convolution core (P = 2, a channel bias: the full sweep), a sum pool 2 then
+# conv 2x2 padding 1 to 2x3x3 on the core (P = 2, no bias: the skipping sweep), a dense
+# readout; 8 samples (T = 2 and T = 7), every layer spikes in the long run.
+CONV_SEED, CONV_CASES = 427, 8
 
 
 def model_run(network, config, trains, *, backend="verilator", build_dir=None,
@@ -94,17 +94,21 @@ def test_the_first_layer_rotates_through_every_neuron_mode_and_format():
     formats = {soak.draw_build(9, k, 4).labels[0]["weight format"] for k in range(12)
                if not soak.is_conv_build(9, k)}
     assert len(modes) == 12 and formats == set(soak.WEIGHT_FORMATS)
-    # A conv network's first layer: on the core, unrolled, on the core, the core's dense
-    # baseline, as the fully connected formats rotate (dense, csc, bitmap, baseline).
+    # A conv network's first layer: on the core without a bias, unrolled, on the core with a
+    # channel bias, the core's dense baseline, as the fully connected formats rotate (dense,
+    # csc, bitmap, baseline).
     places = {}
     for k in range(60):
         if soak.is_conv_build(9, k):
             build = soak.draw_build(9, k, 4)
             places.setdefault(((9 + k) // 3) % 4, set()).add(
-                (build.labels[0]["conv layer on"], build.config.mode))
+                (build.labels[0]["conv layer on"], build.config.mode,
+                 build.labels[0].get("convolution core sweep")))
     core, unrolled = "convolution core (kernel)", "unrolled matrix"
-    assert places == {0: {(core, "sparse")}, 1: {(unrolled, "sparse")}, 2: {(core, "sparse")},
-                      3: {(core, "dense")}}
+    assert places == {0: {(core, "sparse", "skipping (no bias)")},
+                      1: {(unrolled, "sparse", None)},
+                      2: {(core, "sparse", "full (channel bias)")},
+                      3: {(core, "dense", "full (dense baseline)")}}
 
 
 def test_a_correct_hardware_run_passes(tmp_path, monkeypatch):
@@ -249,7 +253,7 @@ def test_a_conv_network_of_the_soak_runs_clean_under_verilator(tmp_path):
     labels = build.labels
     assert [l_["layer kind"] for l_ in labels] == ["conv", "conv", "fully connected"]
     assert [l_.get("convolution core sweep") for l_ in labels] == [
-        "skipping (no bias)", "full (channel bias)", None]
+        "full (channel bias)", "skipping (no bias)", None]
     summary = soak.soak(CONV_SEED, CONV_CASES, per_build=CONV_CASES, out=tmp_path,
                         progress=False, echo=lambda s: None)
     assert summary["failures"] == [] and summary["mismatched_cases"] == 0
