@@ -41,7 +41,11 @@ The draw (:func:`draw_build`) covers every axis the hardware has:
   dense baseline (``mode = "dense"``, format ``kernel``; the other layers ``kernel`` or
   ``dense``); a second conv layer is on the core in half the draws. Lanes on the core split
   its output channels (up to ``C_out``). The inputs are the map's ``C·H·W`` inputs,
-  flattened, in the same activity bins, and the check is the same.
+  flattened, in the same activity bins, and the check is the same. A conv network builds
+  in about the time of a fully connected one, but its dense baseline walks every input every
+  step through up to a few hundred neurons: network 3 of seed 2024 (81-162-32-2, the core's
+  dense baseline then an unrolled dense layer) simulates 10.9 million cycles, 44,000 a
+  sample (6 min at about 30,000 cycles/s).
 
 Every case is compared with :func:`spikefab.model.simulate` (every spike of every layer,
 the counts, the class) and :func:`spikefab.model.cycle_model` (the cycle of each
