@@ -128,11 +128,13 @@ def random_network(rng, sizes, modes=None, **layer_options):
 
 
 def random_conv_network(rng, *, channels=(1, 3), side=(5, 9), conv_layers=(1, 2),
-                        outputs=(2, 6), w_bits=(3, 6), modes=None):
+                        outputs=(2, 6), w_bits=(3, 6), modes=None, pool_share=1 / 3,
+                        bias_share=0.3):
     """A random convolutional :class:`~spikefab.model.Network`: a ``C × side × side`` input,
     ``conv_layers`` :class:`~spikefab.model.conv.ConvLayer` (1–4 channels, kernel 1–4,
-    stride 1–3, padding up to ``kernel - 1``, a non-overlapping input pool of 2 in a third of
-    the layers after the first when the map allows, a channel bias in 30 %), then a fully
+    stride 1–3, padding up to ``kernel - 1``, a non-overlapping input pool of 2 in
+    ``pool_share`` (a third) of the layers after the first when the map allows, a channel bias
+    in ``bias_share`` (30 %)), then a fully
     connected readout of ``outputs`` neurons. Ranges are inclusive ``(lo, hi)``; weights are
     mostly excitatory and thresholds low, so spikes usually reach the readout (11 of the first
     12 seeds). ``modes``: one
@@ -146,7 +148,7 @@ def random_conv_network(rng, *, channels=(1, 3), side=(5, 9), conv_layers=(1, 2)
     layers = []
     for index in range(count):
         pool = None
-        if index and h >= 4 and w >= 4 and rng.random() < 1 / 3:
+        if index and h >= 4 and w >= 4 and rng.random() < pool_share:
             pool = sum_pool_geometry(c, h, w, 2)
             h, w = pool.out_height, pool.out_width
         kernel = int(rng.integers(1, min(4, h, w) + 1))
@@ -159,7 +161,7 @@ def random_conv_network(rng, *, channels=(1, 3), side=(5, 9), conv_layers=(1, 2)
         v_bits = int(rng.integers(bits + 4, bits + 12))
         weights = rng.integers(-(hi // 3), hi + 1, (c_out, c, kernel, kernel))
         theta = int(rng.integers(1, max(2, hi * kernel // 2)))
-        bias = rng.integers(-1, 2, c_out) if rng.random() < 0.3 else None
+        bias = rng.integers(-1, 2, c_out) if rng.random() < bias_share else None
         leak, reset, timing = modes[index]
         params = {"shift": {"k": int(rng.integers(1, 4))},
                   "mul": {"f": 4, "m": int(rng.integers(8, 17))}}.get(leak, {})

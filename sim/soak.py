@@ -27,15 +27,36 @@ The draw (:func:`draw_build`) covers every axis the hardware has:
   exactly for ``T`` or larger;
 * inputs from silent to 100 % activity (every build has a silent and a 100 % sample), and
   one network in four a *stress* network: every queue at depth 2, low thresholds, mostly
-  positive weights, mostly 100 % input — back-pressure everywhere.
+  positive weights, mostly 100 % input — back-pressure everywhere;
+* convolutional networks (docs/design.md §12), one network in five: network ``K`` when
+  ``(S + K) mod 5 == 2`` (:func:`is_conv_build`; the other networks' draws are the fully
+  connected ones above, unchanged). :func:`~spikefab.sim.random_networks.random_conv_network`
+  draws a ``C × H × W`` input (1–3 channels, sides 5–9: small, so a Verilator build stays
+  near a fully connected one's), one or two conv layers (kernels 1–4, strides 1–3, paddings
+  up to ``kernel - 1``, a sum pool of 2 before the second in three quarters of the maps that
+  allow it, a channel bias in half the layers) and a fully connected readout. The first conv
+  layer's place rotates with the formats above (:data:`CONV_ROTATION`): on the convolution
+  core (format ``kernel``) without a bias — its sweep skips inactive rows —, unrolled (a
+  matrix format drawn), on the core with a channel bias — a full sweep —, and the core's
+  dense baseline (``mode = "dense"``, format ``kernel``; the other layers ``kernel`` or
+  ``dense``); a second conv layer is on the core in half the draws. Lanes on the core split
+  its output channels (up to ``C_out``). The inputs are the map's ``C·H·W`` inputs,
+  flattened, in the same activity bins, and the check is the same. A conv network builds
+  in about the time of a fully connected one, but its dense baseline walks every input every
+  step through up to a few hundred neurons: network 3 of seed 2024 (81-162-32-2, the core's
+  dense baseline then an unrolled dense layer) simulates 10.9 million cycles, 44,000 a
+  sample (6 min at about 30,000 cycles/s).
 
 Every case is compared with :func:`spikefab.model.simulate` (every spike of every layer,
 the counts, the class) and :func:`spikefab.model.cycle_model` (the cycle of each
 sample's result, exactly); each run also with the cycle model's performance counters and
 the result's counter snapshot. A failing network is saved in ``OUT/failures/build-K``
 (network, configuration, input trains, problems) with the command that replays it alone
-(``--only K``). The summary (cases, builds, coverage per axis, mismatches, wall time) goes to
-``OUT/summary.json`` and ``OUT/summary.txt``.
+(``--only K``); :meth:`Network.save <spikefab.model.Network.save>` keeps a conv layer's
+kernel, geometry and pool. The summary (cases, builds and how many were convolutional,
+coverage per axis — the conv axes too: network and layer kind, conv layer on the core or
+unrolled, the core's sweep, kernel, stride, padding, input pool, conv layers —, mismatches,
+wall time) goes to ``OUT/summary.json`` and ``OUT/summary.txt``.
 """
 
 import json
@@ -51,13 +72,17 @@ import numpy as np
 
 from spikefab.model import (LEAK_MODES, RESET_MECHANISMS, RESET_TIMINGS, HardwareConfig,
                             Network, cycle_model, simulate)
+from spikefab.model.conv import ConvLayer
+from spikefab.model.kernel_image import KERNEL_FORMAT
 from spikefab.toolchain.progress import stage
 from spikefab.sim.random_networks import (DEPTH_KINDS, LANE_KINDS, NEURON_MODES,
-                                          random_config, random_network, random_sample)
+                                          random_config, random_conv_network, random_network,
+                                          random_sample)
 from spikefab.toolchain import ToolNotFound
 
-__all__ = ["ACTIVITY_BINS", "AXES", "Build", "NEURON_MODES", "WEIGHT_FORMATS", "check_run",
-           "draw_build", "draw_coverage", "replay_command", "run_build", "soak"]
+__all__ = ["ACTIVITY_BINS", "AXES", "Build", "CONV_EVERY", "CONV_ROTATION", "NEURON_MODES",
+           "WEIGHT_FORMATS", "check_run", "draw_build", "draw_coverage", "is_conv_build",
+           "replay_command", "run_build", "soak"]
 
 #: Weight formats of a layer; ``baseline`` is the dense format in the dense-baseline mode.
 WEIGHT_FORMATS = ("dense", "csc", "bitmap", "baseline")
@@ -65,6 +90,23 @@ ACTIVITY_BINS = ("0 % (silent)", "(0, 5 %]", "(5, 25 %]", "(25, 50 %]", "(50, 10
                  "100 %")
 DEFAULT_PER_BUILD = 250
 STRESS_SHARE = 0.25
+#: One network in ``CONV_EVERY`` is convolutional: network ``K`` of a run with seed ``S`` when
+#: ``(S + K) mod CONV_EVERY == CONV_RESIDUE`` (a rotation, so any five consecutive networks
+#: hold exactly one, and the fully connected draws of the other networks are unchanged).
+CONV_EVERY, CONV_RESIDUE = 5, 2
+#: A conv network's input pools: in this share of its conv layers after the first, when the
+#: map allows (``random_conv_network``'s default is a third; the soak wants them more often).
+CONV_POOL_SHARE = 0.75
+#: A conv layer's channel bias (which makes the convolution core sweep every row): in half of
+#: them, so the skipping and the full sweep are drawn alike (``random_conv_network``: 30 %).
+CONV_BIAS_SHARE = 0.5
+#: The first conv layer of a conv network, rotated with the fully connected first layer's
+#: formats (dense, csc, bitmap, baseline): the convolution core without a bias (its sweep
+#: skips inactive rows), unrolled, the core with a channel bias (a full sweep), the core's
+#: dense baseline (``mode = "dense"``).
+CONV_ROTATION = ("core, no bias", "unrolled", "core, channel bias", "core, dense baseline")
+#: Sweep of a conv layer on the convolution core (docs/design.md §12).
+CORE_SWEEPS = ("skipping (no bias)", "full (channel bias)", "full (dense baseline)")
 
 #: Coverage axes: name → unit counted ("network", "layer" or "case") and the values that
 #: must all be reached (None: open-ended, reported as found).
@@ -76,8 +118,17 @@ AXES = {
                                  "mul m = 2^f"]),
     "reset": ("layer", list(RESET_MECHANISMS)),
     "timing": ("layer", list(RESET_TIMINGS)),
-    "weight format": ("layer", list(WEIGHT_FORMATS)),
+    "weight format": ("layer", list(WEIGHT_FORMATS) + [KERNEL_FORMAT]),
     "mode": ("network", ["sparse", "dense"]),
+    "network kind": ("network", ["fully connected", "convolutional"]),
+    "layer kind": ("layer", ["fully connected", "conv"]),
+    "conv layer on": ("layer", ["convolution core (kernel)", "unrolled matrix"]),
+    "convolution core sweep": ("layer", list(CORE_SWEEPS)),
+    "conv kernel": ("layer", ["1", "2", "3", "4"]),
+    "conv stride": ("layer", ["1", "2", "3"]),
+    "conv padding": ("layer", ["0", "> 0"]),
+    "conv input pool": ("layer", ["none", "sum pool 2"]),
+    "conv layers": ("network", ["1", "2"]),
     "lanes P": ("layer", ["1", "2^k > 1", "not 2^k"]),
     "P = N (fully parallel)": ("layer", ["yes", "no"]),
     "sweep lanes S < P": ("layer", ["yes", "no"]),
@@ -87,7 +138,7 @@ AXES = {
     "v_bits < w_bits": ("layer", ["yes", "no"]),
     "weight density": ("layer", ["0 %", "(0, 10 %]", "(10, 50 %]", "(50, 100 %)", "100 %"]),
     "bias": ("layer", ["yes", "no"]),
-    "neurons": ("layer", ["1", "2-8", "9-40", "41-100"]),
+    "neurons": ("layer", ["1", "2-8", "9-40", "41-100"]),   # conv maps may hold more
     "layers": ("network", ["1", "2", "3", "4"]),
     "stress (queues 2, low theta, full input)": ("network", ["yes", "no"]),
     "counters sized for T exactly": ("network", ["yes", "no"]),
@@ -119,7 +170,7 @@ class Build:
     max_steps : int
         Sizes the hardware's counters (at least every run's ``T``).
     stress : bool
-    labels : dict
+    labels : list of dict
         Per layer, its coverage labels (axis → value).
     """
 
@@ -135,6 +186,11 @@ class Build:
     @property
     def cases(self):
         return sum(len(r) for r in self.runs)
+
+    @property
+    def conv(self):
+        """Whether the network is convolutional (its first layer a ConvLayer)."""
+        return isinstance(self.network[0], ConvLayer)
 
 
 def _rotation(seed, index):
@@ -152,32 +208,25 @@ def _activity_bin(fraction):
     return ACTIVITY_BINS[4]
 
 
+def is_conv_build(seed, index):
+    """Whether network ``index`` of the run with ``seed`` is convolutional (one in
+    :data:`CONV_EVERY`, by rotation)."""
+    return _rotation(seed, index) % CONV_EVERY == CONV_RESIDUE
+
+
 def draw_build(seed, index, cases=DEFAULT_PER_BUILD):
     """Network ``index`` of the run with ``seed``: a random network, configuration and
     ``cases`` samples, drawn from ``(seed, index)`` alone (so ``--only`` replays it)."""
     rng = np.random.default_rng([int(seed), int(index)])
     r = _rotation(seed, index)
     stress = bool(rng.random() < STRESS_SHARE)
-    # Sizes are what the build time grows with (the Verilog grows with neurons x lanes):
-    # mostly up to 24 neurons, a layer of 41-100 in one network in twenty.
-    n_layers = int(rng.choice([1, 2, 3, 4], p=[0.25, 0.4, 0.25, 0.1]))
-    sizes = [int(rng.integers(1, 49)) if rng.random() < 0.95 else 1]
-    big = int(rng.integers(0, n_layers)) if rng.random() < 0.05 else -1
-    for layer in range(n_layers):
-        sizes.append(int(rng.integers(41, 101)) if layer == big else
-                     int(rng.integers(1, 41)) if rng.random() < 0.2 else
-                     int(rng.integers(1, 25)))
-
     fmt0 = WEIGHT_FORMATS[(r // 3) % 4]
     dense = fmt0 == "baseline"
-    modes = [NEURON_MODES[r % 12]] + [NEURON_MODES[int(rng.integers(12))]
-                                      for _ in range(n_layers - 1)]
-    network = random_network(rng, sizes, modes, stress=stress)
-    rest = [None] * (n_layers - 1)
-    config = random_config(rng, network, dense=dense, stress=stress,
-                           lane_kinds=[LANE_KINDS[(r // 2) % 4], *rest],
-                           depth_kinds=[DEPTH_KINDS[(r // 5) % 4], *rest],
-                           formats=[fmt0, *rest])
+    if is_conv_build(seed, index):
+        network, config = _draw_conv(rng, r, stress, dense)
+    else:
+        network, config = _draw_fully_connected(rng, r, stress, dense, fmt0)
+    inputs = network.n_inputs
 
     # Samples: a short-T run and a long-T run, activity bins uniform (stress: mostly full).
     steps = [int(rng.choice([1, 2, 3])), int(rng.integers(4, 9 if stress else 11))]
@@ -190,7 +239,7 @@ def draw_build(seed, index, cases=DEFAULT_PER_BUILD):
         targets[a], targets[b] = 0, 5
     runs, position = [], 0
     for count, t in zip(split, steps):
-        runs.append(np.array([random_sample(rng, t, sizes[0], int(k))
+        runs.append(np.array([random_sample(rng, t, inputs, int(k))
                               for k in targets[position:position + count]]))
         position += count
     max_steps = max(steps) if rng.random() < 0.7 else max(steps) + int(rng.integers(1, 300))
@@ -199,6 +248,65 @@ def draw_build(seed, index, cases=DEFAULT_PER_BUILD):
                   max_steps=max_steps, stress=stress)
     build.labels = [_layer_labels(layer, c, dense) for layer, c in zip(network, config.layers)]
     return build
+
+
+def _draw_fully_connected(rng, r, stress, dense, fmt0):
+    # Sizes are what the build time grows with (the Verilog grows with neurons x lanes):
+    # mostly up to 24 neurons, a layer of 41-100 in one network in twenty.
+    n_layers = int(rng.choice([1, 2, 3, 4], p=[0.25, 0.4, 0.25, 0.1]))
+    sizes = [int(rng.integers(1, 49)) if rng.random() < 0.95 else 1]
+    big = int(rng.integers(0, n_layers)) if rng.random() < 0.05 else -1
+    for layer in range(n_layers):
+        sizes.append(int(rng.integers(41, 101)) if layer == big else
+                     int(rng.integers(1, 41)) if rng.random() < 0.2 else
+                     int(rng.integers(1, 25)))
+    modes = [NEURON_MODES[r % 12]] + [NEURON_MODES[int(rng.integers(12))]
+                                      for _ in range(n_layers - 1)]
+    network = random_network(rng, sizes, modes, stress=stress)
+    rest = [None] * (n_layers - 1)
+    config = random_config(rng, network, dense=dense, stress=stress,
+                           lane_kinds=[LANE_KINDS[(r // 2) % 4], *rest],
+                           depth_kinds=[DEPTH_KINDS[(r // 5) % 4], *rest],
+                           formats=[fmt0, *rest])
+    return network, config
+
+
+def _draw_conv(rng, r, stress, dense):
+    """A convolutional network (``random_conv_network``: a ``C × H × W`` input of 1–3
+    channels and sides 5–9, 1–2 conv layers, a fully connected readout) and its hardware.
+    The first conv layer's place rotates with the weight formats (:data:`CONV_ROTATION`): on
+    the convolution core without a bias (the skipping sweep) for ``dense``, unrolled (a
+    matrix format drawn) for ``csc``, on the core with a channel bias (the full sweep) for
+    ``bitmap``, the core's dense baseline for ``baseline``; a second conv layer is on the core
+    in half the draws (in the dense mode, else the unrolled dense baseline)."""
+    count = int(rng.choice([1, 2], p=[1 / 3, 2 / 3]))
+    modes = [NEURON_MODES[r % 12]] + [NEURON_MODES[int(rng.integers(12))]
+                                      for _ in range(count)]
+    network = random_conv_network(rng, conv_layers=count, modes=modes,
+                                  pool_share=CONV_POOL_SHARE, bias_share=CONV_BIAS_SHARE)
+    place = CONV_ROTATION[(r // 3) % 4]
+    first = network[0]
+    if place == "core, no bias":
+        first = first.replace(channel_bias=None)
+    elif place == "core, channel bias" and not first.bias.any():
+        bias = rng.integers(-1, 2, first.geometry.out_channels)
+        bias[rng.integers(len(bias))] = rng.choice([-1, 1])
+        first = first.replace(channel_bias=bias)
+    network = Network([first, *network[1:]])
+    first_on_core = place != "unrolled"
+    formats = []
+    for index, layer in enumerate(network):
+        core = isinstance(layer, ConvLayer) and (first_on_core if index == 0 else
+                                                 bool(rng.random() < 0.5))
+        formats.append(KERNEL_FORMAT if core else "dense" if dense else None)
+    rest = [None] * (len(network) - 1)
+    config = random_config(rng, network, formats=formats, stress=stress,
+                           lane_kinds=[LANE_KINDS[(r // 2) % 4], *rest],
+                           depth_kinds=[DEPTH_KINDS[(r // 5) % 4], *rest])
+    if dense:
+        config = HardwareConfig(config.layers, mode="dense")
+        config.check(network)
+    return network, config
 
 
 def _bin(value, edges):
@@ -219,14 +327,19 @@ def _layer_labels(layer, c, dense):
     else:
         leak_param = "none"
     p = c.lanes
+    core = c.format == KERNEL_FORMAT
+    # On the convolution core the lanes split the output channels (P = C_out is fully
+    # parallel); elsewhere the neurons.
+    parallel = layer.geometry.out_channels if core else layer.neurons
     density = float((layer.weights != 0).mean())
-    return {
+    labels = {
         "neuron mode (leak, reset, timing)": f"{layer.leak}/{layer.reset}/{layer.timing}",
         "leak": layer.leak, "leak parameter": leak_param, "reset": layer.reset,
         "timing": layer.timing,
-        "weight format": "baseline" if dense else c.format,
+        "weight format": c.format if core else "baseline" if dense else c.format,
+        "layer kind": "conv" if isinstance(layer, ConvLayer) else "fully connected",
         "lanes P": "1" if p == 1 else "2^k > 1" if p & (p - 1) == 0 else "not 2^k",
-        "P = N (fully parallel)": "yes" if p == layer.neurons else "no",
+        "P = N (fully parallel)": "yes" if p == parallel else "no",
         "sweep lanes S < P": "yes" if c.sweep_lanes < p else "no",
         "queue depth": _bin(c.queue_depth, [(2, DEPTH_KINDS[0]), (3, DEPTH_KINDS[1]),
                                             (16, DEPTH_KINDS[2]), (1 << 16, DEPTH_KINDS[3])]),
@@ -237,8 +350,22 @@ def _layer_labels(layer, c, dense):
                            _bin(density, [(0.1, "(0, 10 %]"), (0.5, "(10, 50 %]"),
                                           (1, "(50, 100 %)")])),
         "bias": "yes" if layer.bias.any() else "no",
-        "neurons": _bin(layer.neurons, [(1, "1"), (8, "2-8"), (40, "9-40"), (1 << 16, "41-100")]),
+        "neurons": _bin(layer.neurons, [(1, "1"), (8, "2-8"), (40, "9-40"), (100, "41-100"),
+                                        (1 << 30, "over 100")]),
     }
+    if isinstance(layer, ConvLayer):
+        g = layer.geometry
+        labels.update({
+            "conv layer on": "convolution core (kernel)" if core else "unrolled matrix",
+            "conv kernel": "x".join(map(str, sorted(set(g.kernel)))),
+            "conv stride": "x".join(map(str, sorted(set(g.stride)))),
+            "conv padding": "0" if max(g.padding) == 0 else "> 0",
+            "conv input pool": "none" if layer.pool is None else
+            f"sum pool {'x'.join(map(str, sorted(set(layer.pool.kernel))))}"})
+        if core:
+            labels["convolution core sweep"] = (CORE_SWEEPS[2] if dense else CORE_SWEEPS[1]
+                                                if layer.bias.any() else CORE_SWEEPS[0])
+    return labels
 
 
 def _draw_labels(build):
@@ -249,7 +376,10 @@ def _draw_labels(build):
         for axis, value in labels.items():
             cover[(axis, value)][0] += 1
             cover[(axis, value)][1] += cases
+    conv_layers = sum(isinstance(layer, ConvLayer) for layer in build.network)
     for axis, value in (("mode", build.config.mode), ("layers", str(len(build.network))),
+                        ("network kind", "convolutional" if build.conv else "fully connected"),
+                        *([("conv layers", str(conv_layers))] if build.conv else []),
                         ("stress (queues 2, low theta, full input)",
                          "yes" if build.stress else "no"),
                         ("counters sized for T exactly",
@@ -350,11 +480,19 @@ def _describe(build):
     for layer, c in zip(build.network, build.config.layers):
         neuron = layer.leak + (f" k={layer.k}" if layer.leak == "shift" else
                                f" m={layer.m}/2^{layer.f}" if layer.leak == "mul" else "")
-        parts.append(f"{layer.neurons}n {neuron} {layer.reset} {layer.timing} "
+        shape = f"{layer.neurons}n"
+        if isinstance(layer, ConvLayer):
+            g = layer.geometry
+            shape = (f"conv {'x'.join(map(str, layer.in_map))}"
+                     f"{' pool 2' if layer.pool is not None else ''} -> "
+                     f"{'x'.join(map(str, layer.out_map))} k{g.kernel[0]} s{g.stride[0]} "
+                     f"p{g.padding[0]}{' bias' if layer.bias.any() else ''}")
+        parts.append(f"{shape} {neuron} {layer.reset} {layer.timing} "
                      f"w{layer.w_bits} v{layer.v_bits} theta={layer.theta} "
                      f"{c.format} P={c.lanes} S={c.sweep_lanes} Q={c.queue_depth}")
     return (f"{'-'.join(map(str, build.network.shape))} {build.config.mode}"
-            f"{' stress' if build.stress else ''}: " + "; ".join(parts))
+            f"{' conv' if build.conv else ''}{' stress' if build.stress else ''}: "
+            + "; ".join(parts))
 
 
 def _save_failure(build, folder, problems, replay):
@@ -378,7 +516,8 @@ def run_build(build, work, *, out=None, replay=None, runner=None):
 
     network = build.network
     config = HardwareConfig(build.config.layers, mode=build.config.mode, timing=HARDWARE_TIMING)
-    record = {"index": build.index, "cases": build.cases, "failed": [], "problems": [],
+    record = {"index": build.index, "conv": build.conv, "cases": build.cases, "failed": [],
+              "problems": [],
               "build_seconds": 0.0, "sim_seconds": 0.0, "check_seconds": 0.0,
               "run_overhead_seconds": 0.0, "sim_cycles": 0, "description": _describe(build)}
     cover = _draw_labels(build)
@@ -528,6 +667,8 @@ def _summary(seed, cases, per_build, only, jobs, records, wall):
                                           + ([f"--only {only}"] if only is not None else [])
                                           + ([f"--jobs {jobs}"] if jobs != 1 else [])),
         "cases": sum(r["cases"] for r in records), "builds": len(records),
+        "conv_builds": sum(bool(r.get("conv")) for r in records),
+        "conv_cases": sum(r["cases"] for r in records if r.get("conv")),
         "per_build": per_build, "jobs": jobs,
         "mismatched_cases": sum(len(r["failed"]) for r in records),
         "failed_builds": len(failures), "failures": failures,
@@ -546,7 +687,8 @@ def summary_text(summary):
     lines = [f"# spikefab soak — seed {summary['seed']}", "",
              f"command: {summary['command']}",
              f"cases: {summary['cases']} on {summary['builds']} Verilator builds "
-             f"({summary['per_build']} per build)",
+             f"({summary['per_build']} per build); convolutional: {summary['conv_cases']} "
+             f"cases on {summary['conv_builds']} builds",
              f"mismatched cases: {summary['mismatched_cases']} "
              f"(failed builds: {summary['failed_builds']})",
              f"wall time: {summary['wall_seconds']:.0f} s (Verilator builds "
