@@ -11,6 +11,10 @@ from pathlib import Path
 
 from spikefab.cli.args import flag_int, flag_output_dir
 from spikefab.sim.gatesim.board import BOARD_SAMPLES
+
+#: Random convolutional networks at the accelerator level by default (one on the core, one on
+#: its dense baseline).
+CONV_CASES = 2
 from spikefab.sim.gatesim.netlist import X_INITIAL
 
 __all__ = ["add_arguments", "run"]
@@ -27,9 +31,10 @@ def add_arguments(parser):
     parser.add_argument("--random", type=flag_int(0, 1000), default=6,
                         help="accelerator level: random networks (default 6: every format, "
                              "leak, reset and timing)")
-    parser.add_argument("--conv", type=flag_int(0, 1000), default=0,
+    parser.add_argument("--conv", type=flag_int(0, 1000), default=CONV_CASES,
                         help="accelerator level: random convolutional networks on the "
-                             "convolution core, the odd ones its dense baseline (default 0)")
+                             "convolution core, the odd ones its dense baseline "
+                             f"(default {CONV_CASES})")
     parser.add_argument("--board-samples", type=flag_int(0, 360), default=BOARD_SAMPLES,
                         help="board level: digits test images sent through the UART of the "
                              "demo network's bitstream netlist (0: skip the board level; "
@@ -60,7 +65,7 @@ def run(args):
     cases = [random_case(index, seed=args.seed) + (f"random{index}",)
              for index in range(args.random)]
     cases += [conv_case(index, seed=args.seed) + (f"conv{index}",)
-              for index in range(getattr(args, "conv", 0))]
+              for index in range(getattr(args, "conv", CONV_CASES))]
     digits = None
     if args.samples or args.board_samples:
         digits = digits_case(max(args.samples, args.board_samples))

@@ -19,13 +19,13 @@ def test_an_output_folder_that_cannot_be_made_is_one_error_line(tmp_path):
     (tmp_path / "file").write_text("")
     with pytest.raises(SystemExit, match=r"^error: cannot create --out .*file/sub"):
         main(["gatesim", "--out", str(tmp_path / "file" / "sub"), "--random", "0",
-              "--samples", "0", "--board-samples", "0"])
+              "--conv", "0", "--samples", "0", "--board-samples", "0"])
 
 
 def test_nothing_to_check_writes_an_empty_summary(tmp_path, capsys):
     import json
-    status = main(["gatesim", "--out", str(tmp_path), "--random", "0", "--samples", "0",
-                    "--board-samples", "0"])
+    status = main(["gatesim", "--out", str(tmp_path), "--random", "0", "--conv", "0",
+                   "--samples", "0", "--board-samples", "0"])
     assert status == 0
     written = json.loads((tmp_path / "gatesim.json").read_text())
     assert written["cases"] == written["matched"] == 0
