@@ -29,7 +29,8 @@ from spikefab.model import (FORMATS, HardwareConfig, compile_weights, cycle_mode
                             reference_network, simulate)
 
 __all__ = ["synapses_per_input", "synaptic_events", "bench_golden", "bench_sparsity",
-           "bench_conv_sparsity", "bench_cosim", "conv_network", "run"]
+           "bench_conv_sparsity", "bench_cosim", "conv_network", "position_bank_estimate",
+           "run"]
 
 
 def synapses_per_input(layer):
@@ -144,6 +145,32 @@ def bench_sparsity(network, trains, lanes, label):
         print(f"| {label} | {fmt} | {bits:,} | {row['cycles']:,.0f} | {row['baseline']:,.0f} "
               f"| {achieved:.1f}x | {theoretical:.1f}x | {row['fraction']:.0%} "
               f"| {row['bound']:.0%} | {' / '.join(f'{u:.0%}' for u in utilization)} |")
+    return rows
+
+
+def position_bank_estimate(network, trains, lanes=8):
+    """What position banks (design §12, *Not built yet*) would save, per conv layer of
+    ``network`` on ``trains`` ``[B, T, N0]``: ``{"layer", "spikes", "today", "banked",
+    "banks"}`` per image, from the golden model's spikes. Each input spike costs
+    ``max(2, R·G)`` cycles on the core today (``KernelImage.event_words``, the cycle model's
+    rule) and would cost ``max(2, G)`` with ``P · Ry · Rx`` lanes (``Ry = ceil(kh / sy)``,
+    ``Rx = ceil(kw / sx)``; 2 when it reaches nothing): an estimate of hardware not built."""
+    from spikefab.model.conv import ConvLayer
+    from spikefab.model.kernel_image import compile_kernel
+    result = simulate(network, trains)
+    batch = trains.shape[0]
+    rows = []
+    for index, layer in enumerate(network):
+        if not isinstance(layer, ConvLayer):
+            continue
+        g = layer.geometry
+        image = compile_kernel(layer, min(lanes, g.out_channels))
+        spikes = np.asarray(result.layer_inputs(index)).astype(np.int64).sum(axis=(0, 1))
+        banked = np.where(image.reaches, max(2, image.groups), 2)
+        rows.append({"layer": index, "spikes": float(spikes.sum() / batch),
+                     "today": float((spikes * np.maximum(2, image.event_words)).sum() / batch),
+                     "banked": float((spikes * banked).sum() / batch),
+                     "banks": -(-g.kernel[0] // g.stride[0]) * -(-g.kernel[1] // g.stride[1])})
     return rows
 
 

@@ -36,3 +36,20 @@ def test_synaptic_events_add_every_layer():
     spikes[0, 1, 0] = True            # a corner at step 1: 2 synapses
     result = simulate(network, spikes)
     assert synaptic_events(network, result) == 8 + 2 + int(result.spikes[0].sum()) * 5
+
+
+def test_position_bank_estimate_by_hand():
+    """A 3×3 kernel, stride 1, padding 1 on a 1×3×3 map, 2 channels on 2 lanes (G = 1): the
+    centre input reaches all 9 positions (9 cycles today), a corner 4 (4 cycles); with
+    3·3 = 9 banks each takes the two-cycle minimum. One image, both spikes in one step."""
+    import numpy as np
+    from spikefab.model import Layer, Network
+    from spikefab.model.conv import Conv2dGeometry, ConvLayer
+    from spikefab.studies.bench import position_bank_estimate
+    conv = ConvLayer(kernel=np.ones((2, 1, 3, 3), dtype=int),
+                     geometry=Conv2dGeometry(1, 3, 3, 2, 3, padding=1), theta=50)
+    network = Network([conv, Layer(np.ones((2, 18), dtype=int), theta=5)])
+    trains = np.zeros((1, 2, 9), dtype=bool)
+    trains[0, 0, [4, 0]] = True
+    (row,) = position_bank_estimate(network, trains, lanes=2)
+    assert row == {"layer": 0, "spikes": 2.0, "today": 13.0, "banked": 4.0, "banks": 9}
