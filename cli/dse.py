@@ -34,7 +34,8 @@ def add_arguments(parser):
 def run(args):
     """Run the sweep, print the report; errors end in ``error: …``."""
     from spikefab.dse.spec import SpecError, load_spec
-    from spikefab.dse.sweep import PRESETS, SchedulerError, report_markdown, run_sweep
+    from spikefab.dse.report import report_markdown
+    from spikefab.dse.sweep import PRESETS, SchedulerError, run_sweep
     try:
         spec = load_spec(args.spec if args.spec is not None else PRESETS[args.preset])
     except SpecError as error:

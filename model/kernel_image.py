@@ -247,20 +247,17 @@ def compile_kernel(layer, lanes):
         yy, xx = (yy + pp_y) // pk_y, (xx + pp_x) // pk_x
         reaches &= (yy < g.height) & (xx < g.width)
         yy, xx = np.minimum(yy, g.height - 1), np.minimum(xx, g.width - 1)
-    nonzero = (padded != 0).sum(axis=0)                         # [C_in, kh, kw]
     count = np.zeros((g.height, g.width), dtype=np.int64)
-    updates = np.zeros((c_in, g.height, g.width), dtype=np.int64)
     reach_map = np.zeros((g.height * g.width, positions), dtype=bool)
     for y in range(g.height):
         for x in range(g.width):
             reached = g.reached(y, x)
             count[y, x] = len(reached)
-            for oy, ox, ky, kx in reached:
-                updates[:, y, x] += nonzero[:, ky, kx]
+            for oy, ox, _, _ in reached:
                 reach_map[y * g.width + x, oy * g.out_width + ox] = True
     reaches &= count[yy, xx] > 0
     event_words = np.where(reaches, count[yy, xx] * groups, 0)
-    event_updates = np.where(reaches, updates[cc, yy, xx], 0)
+    event_updates = layer.column_nonzeros()          # 0 where the input reaches nothing
 
     reach = reach_map[yy * g.width + xx] & reaches[:, None]
 

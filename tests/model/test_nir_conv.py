@@ -103,6 +103,24 @@ def conv_graph(seed, *, pool="SumPool2d", fc_pool=None, leak="shift", reset="zer
     return graph, params
 
 
+def t(a):
+    """A float64 tensor of ``a``."""
+    return torch.tensor(np.asarray(a, dtype=np.float64))
+
+
+def lif(layer, v, current):
+    """One step of the LIF rule of docs/design.md §2 (leak, integrate an integral current,
+    saturate at v_bits, fire when v > theta, reset; immediate timing), written out here."""
+    current = np.asarray(current)
+    assert np.array_equal(current, np.round(current))
+    lo, hi = -(1 << (layer.v_bits - 1)), (1 << (layer.v_bits - 1)) - 1
+    leaked = v - (v >> layer.k) if layer.leak == "shift" else v
+    v = np.clip(leaked + np.round(current).astype(np.int64), lo, hi)
+    s = v > layer.theta
+    return (np.where(s, v - layer.theta, v) if layer.reset == "subtract"
+            else np.where(s, 0, v)), s
+
+
 def reference_run(network, params, spikes):
     """NIR's semantics, written independently of spikefab: PyTorch's conv2d and
     avg_pool2d in float64 for the currents, the LIF rule of docs/design.md §2 (leak,
@@ -112,19 +130,6 @@ def reference_run(network, params, spikes):
     batch, steps, _ = spikes.shape
     v = [np.zeros((batch, layer.neurons), dtype=np.int64) for layer in network]
     out = [np.zeros((batch, steps, layer.neurons), dtype=bool) for layer in network]
-
-    def t(a):
-        return torch.tensor(np.asarray(a, dtype=np.float64))
-
-    def lif(layer, v, current):
-        current = np.asarray(current)
-        assert np.array_equal(current, np.round(current))
-        lo, hi = -(1 << (layer.v_bits - 1)), (1 << (layer.v_bits - 1)) - 1
-        leaked = v - (v >> layer.k) if layer.leak == "shift" else v
-        v = np.clip(leaked + np.round(current).astype(np.int64), lo, hi)
-        s = v > layer.theta
-        return (np.where(s, v - layer.theta, v) if layer.reset == "subtract"
-                else np.where(s, 0, v)), s
 
     p = params
     for step in range(steps):
@@ -440,17 +445,6 @@ def conv1d_reference(network, p, spikes):
     batch, steps, _ = spikes.shape
     v = [np.zeros((batch, layer.neurons), dtype=np.int64) for layer in network]
     out = [np.zeros((batch, steps, layer.neurons), dtype=bool) for layer in network]
-
-    def t(a):
-        return torch.tensor(np.asarray(a, dtype=np.float64))
-
-    def lif(layer, v, current):
-        lo, hi = -(1 << (layer.v_bits - 1)), (1 << (layer.v_bits - 1)) - 1
-        leaked = v - (v >> layer.k) if layer.leak == "shift" else v
-        v = np.clip(leaked + np.round(np.asarray(current)).astype(np.int64), lo, hi)
-        s = v > layer.theta
-        return (np.where(s, v - layer.theta, v) if layer.reset == "subtract"
-                else np.where(s, 0, v)), s
     for step in range(steps):
         x = t(spikes[:, step].reshape(batch, p["c0"], p["length"]))
         i1 = f.conv1d(x, t(p["K1"]), t(p["b1"]), stride=p["s1"], padding=p["p1"])
