@@ -10,7 +10,7 @@ and the tool run time. A design that does not fit raises :class:`ResourceOverflo
 names the resource, the numbers and what to change.
 
 The boards are described in :mod:`.registry`; where each number of the report comes from is
-documented in :mod:`.report`; the OrangeCrab's DFU suffix is made by :mod:`.dfu`.
+documented in :mod:`spikefab.boards.report`; the OrangeCrab's DFU suffix is made by :mod:`.dfu`.
 
 Toolchain notes:
 
