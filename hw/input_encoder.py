@@ -93,7 +93,9 @@ class InputEncoder(wiring.Component):
     Storage: one :class:`~amaranth.lib.memory.Memory` of ``G = ceil(N0 / k)`` words of
     ``k`` lanes (input ``g*k + l`` in lane ``l`` of word ``g``), each ``x_bits`` wide
     (``rate``) or ``ceil(log2(T + 1))`` wide (``latency``), written one lane at a time
-    (``granularity``), read by one synchronous port.
+    (``granularity``), read by one synchronous port. Its initial contents are ``x = 0``
+    everywhere (intensity 0, or fire step ``T``), so the lanes of the last word beyond
+    ``N0``, never written, never spike.
 
     Timing (the cycle model :func:`spikefab.model.encoders.encoder_cycles`): ``start`` taken
     in cycle ``c0`` puts step 0's group 0 on the memory's output in ``c0 + 1``. The block
@@ -133,7 +135,8 @@ class InputEncoder(wiring.Component):
         m = Module()
         k, w, groups, steps = self.scan, self.slot_bits, self.groups, self.steps
         rate = self.kind == "rate"
-        # Unwritten inputs read as x = 0: intensity 0 (rate), fire step T = never (latency).
+        # Unwritten inputs read as x = 0: intensity 0 (rate), fire step T = never (latency);
+        # so do the lanes of the last word beyond N0, which are never written: no lane mask.
         empty = 0 if rate else sum(steps << (lane * w) for lane in range(k))
         m.submodules.storage = storage = Memory(shape=unsigned(k * w), depth=groups,
                                                 init=[empty] * groups)
@@ -180,7 +183,6 @@ class InputEncoder(wiring.Component):
         # -- the item held (a group on the memory's output, or a marker) --------------------
         b_kind = Signal(2)
         b_base = Signal(addr_bits)
-        b_last = Signal()
         done = Signal(k)                    # the group's spikes already pushed
 
         lanes = [read.data[l * w:(l + 1) * w] for l in range(k)]
@@ -196,7 +198,7 @@ class InputEncoder(wiring.Component):
         lowest = Signal(k)
         index = Signal(range(k))
         m.d.comb += [
-            mask.eq(hits & Mux(b_last, (1 << self.tail) - 1, (1 << k) - 1)),
+            mask.eq(hits),
             remaining.eq(mask & ~done),
             lowest.eq(remaining & (~remaining + 1)),
         ]
@@ -233,7 +235,6 @@ class InputEncoder(wiring.Component):
                 self.busy.eq(1),
                 b_kind.eq(n_kind),
                 b_base.eq(n_base),
-                b_last.eq(n_group == groups - 1),
             ]
             if rate:
                 m.d.sync += draws.eq(Cat(*[_apply(state, xorshift_rows(l + 1), top)
