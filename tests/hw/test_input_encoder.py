@@ -3,7 +3,9 @@
 ``encoder_cycles``, with and without back-pressure; the GF(2) jump-ahead against the
 generator itself; its Verilog under Verilator."""
 
+import json
 import random
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -176,3 +178,30 @@ def test_verilog_converts():
     for kind in ("rate", "latency"):
         text = convert(InputEncoder(30, 4, kind=kind, scan=4), "input_encoder")
         assert "module input_encoder" in text and "o__payload" in text
+
+
+@pytest.mark.slow
+def test_verilog_under_verilator(tmp_path):
+    """A rate (k = 4) and a latency (k = 3) instance in one Verilator build: random pixel
+    gaps and 60 % ready, two images each; events and cycles as in the simulator tests."""
+    from spikefab.toolchain.cocotb_runner import run_cocotb
+
+    from .sweep_top import SweepTop
+
+    rng = np.random.default_rng(23)
+    blocks, vectors = {}, {}
+    for name, kind, inputs, steps, scan in [("rate", "rate", 23, 4, 4),
+                                            ("latency", "latency", 17, 6, 3)]:
+        blocks[name] = InputEncoder(inputs, steps, kind=kind, scan=scan)
+        images = random_images(rng, inputs, 8, count=1)
+        vectors[name] = {
+            "images": [image.tolist() for image in images],
+            "events": [golden_events(kind, image, steps, 8) for image in images],
+            "cycles": [encoder_cycles(image, steps, kind=kind, scan=scan) for image in images],
+            "ready_p": 0.6, "seed": inputs, "addr_bits": blocks[name].layout.addr_bits}
+    path = tmp_path / "vectors.json"
+    path.write_text(json.dumps(vectors, default=int))
+    assert run_cocotb(verilog=convert(SweepTop(blocks), "encoders"), toplevel="encoders",
+                      test_module="cocotb_input_encoder", build_dir=tmp_path,
+                      python_paths=[Path(__file__).parent / "cocotb"],
+                      extra_env={"SPIKEFAB_VECTORS": str(path)}) == 1
