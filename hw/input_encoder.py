@@ -78,7 +78,7 @@ class InputEncoder(wiring.Component):
         pixels were taken since reset or the last taken ``start``; the ``i``-th pixel taken
         is input ``i``. Inputs not written keep their earlier value (0 after reset).
         ``latency`` stores each pixel's fire step, ``((x_max - x) * T) >> x_bits`` (``T``
-        for ``x = 0``: never), computed as it is written.
+        for ``x = 0``: never), computed as it is written (shifts and adds: no multiplier).
     start : ``In(1)``
         Taken in a cycle where ``busy`` is low: encode the stored pixels, and count the next
         pixels from input 0 again. Ignored while ``busy``.
@@ -153,7 +153,11 @@ class InputEncoder(wiring.Component):
         if rate:
             slot = value
         else:
-            slot = Mux(value == 0, steps, ((~value).as_unsigned() * steps) >> self.x_bits)
+            # (x_max - x) * T as shifts and adds of the constant T's set bits: no multiplier
+            # (yosys would otherwise give a constant product a DSP block).
+            dimness = (~value).as_unsigned()
+            product = sum(dimness << bit for bit in range(steps.bit_length()) if steps >> bit & 1)
+            slot = Mux(value == 0, steps, product >> self.x_bits)
         take = self.pixels.valid & self.pixels.ready
         m.d.comb += [
             self.pixels.ready.eq(~self.busy & ~self.start & ~full),
