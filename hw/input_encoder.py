@@ -97,17 +97,21 @@ class InputEncoder(wiring.Component):
     everywhere (intensity 0, or fire step ``T``), so the lanes of the last word beyond
     ``N0``, never written, never spike.
 
-    Timing (the cycle model :func:`spikefab.model.encoders.encoder_cycles`): ``start`` taken
-    in cycle ``c0`` puts step 0's group 0 on the memory's output in ``c0 + 1``. The block
-    then works through the items of the sample in order — per step its ``G`` groups, then
-    ``STEP``; ``SAMPLE`` after the last step — one item at a time: a group with ``p``
-    spikes pushes them in ascending address order, one per cycle, and takes ``max(1, p)``
-    cycles (a group without spikes: one cycle with ``o.valid`` low); a marker takes one
-    cycle. The next item follows without a gap, and every cycle with ``o.valid`` high and
-    ``o.ready`` low delays everything after it by one cycle. So with an always-ready output
-    the ``SAMPLE`` is pushed in cycle ``c0 + C`` with::
+    Timing (the cycle model :func:`spikefab.model.encoders.encoder_cycles`). Two stages:
+    *B* holds the item loaded last (a group on the memory's output with its thresholds
+    registered, or a marker), *E* the item emitting, with its spike mask registered, so
+    ``o.valid`` and ``o.payload`` come from registers only. ``start`` taken in cycle ``c0``
+    puts step 0's group 0 in B in ``c0 + 1`` and in E in ``c0 + 2``. E works through the
+    items of the sample in order — per step its ``G`` groups, then ``STEP``; ``SAMPLE``
+    after the last step — one at a time: a group with ``p`` spikes pushes them in ascending
+    address order, one per cycle, and takes ``max(1, p)`` cycles (a group without spikes:
+    one cycle with ``o.valid`` low); a marker takes one cycle. B hands E the next item in
+    the cycle E finishes one (and loads the item after it), so items follow without a gap,
+    and every cycle with ``o.valid`` high and ``o.ready`` low delays everything after it by
+    one cycle. So with an always-ready output the ``SAMPLE`` is pushed in cycle ``c0 + C``
+    with::
 
-        C = 1 + T * (G + 1) + sum over (t, g) of max(0, p[t, g] - 1)
+        C = 2 + T * (G + 1) + sum over (t, g) of max(0, p[t, g] - 1)
 
     and ``busy`` falls (the next ``start`` can be taken) in ``c0 + C + 1``.
     """
@@ -184,11 +188,10 @@ class InputEncoder(wiring.Component):
         n_step = Signal(range(steps))
         state = Signal(32, init=self.seed)
 
-        # -- the item held (a group on the memory's output, or a marker) --------------------
+        # -- stage B: the item loaded last (a group on the memory's output, or a marker) ----
+        b_valid = Signal()
         b_kind = Signal(2)
         b_base = Signal(addr_bits)
-        done = Signal(k)                    # the group's spikes already pushed
-
         lanes = [read.data[l * w:(l + 1) * w] for l in range(k)]
         if rate:
             draws = Signal(k * self.x_bits)  # the group's thresholds u, one per lane
@@ -197,13 +200,18 @@ class InputEncoder(wiring.Component):
             hits = Cat(*[lanes[l] > draws[l * x_bits:(l + 1) * x_bits] for l in range(k)])
         else:
             hits = Cat(*[lanes[l] == n_step for l in range(k)])
-        mask = Signal(k)
+
+        # -- stage E: the item emitting (its spike mask registered) ---------------------------
+        e_valid = Signal()
+        e_kind = Signal(2)
+        e_base = Signal(addr_bits)
+        e_mask = Signal(k)
+        done = Signal(k)                    # the group's spikes already pushed
         remaining = Signal(k)
         lowest = Signal(k)
         index = Signal(range(k))
         m.d.comb += [
-            mask.eq(hits),
-            remaining.eq(mask & ~done),
+            remaining.eq(e_mask & ~done),
             lowest.eq(remaining & (~remaining + 1)),
         ]
         lowest_index = Const(0, range(k))
@@ -211,35 +219,36 @@ class InputEncoder(wiring.Component):
             lowest_index = Mux(remaining[l], l, lowest_index)
         m.d.comb += index.eq(lowest_index)
 
-        is_group = b_kind == GROUP
+        is_group = e_kind == GROUP
         single = ((remaining & (remaining - 1))[:k] == 0)
-        advance = Signal()
+        advance = Signal()                  # E's item is finished this cycle
+        forward = Signal()                  # B's item moves to E
         m.d.comb += [
-            self.o.valid.eq(self.busy & (~is_group | remaining.any())),
-            self.o.payload.kind.eq(b_kind),
-            self.o.payload.addr.eq(Mux(is_group, b_base + index, 0)),
-            advance.eq(self.busy & Mux(is_group, ~remaining.any() | (single & self.o.ready),
-                                       self.o.ready)),
+            self.busy.eq(b_valid | e_valid),
+            self.o.valid.eq(e_valid & (~is_group | remaining.any())),
+            self.o.payload.kind.eq(e_kind),
+            self.o.payload.addr.eq(Mux(is_group, e_base + index, 0)),
+            advance.eq(e_valid & Mux(is_group, ~remaining.any() | (single & self.o.ready),
+                                     self.o.ready)),
+            forward.eq(b_valid & (~e_valid | advance)),
         ]
         with m.If(advance):
             m.d.sync += done.eq(0)
         with m.Elif(self.o.valid & self.o.ready):
             m.d.sync += done.eq(done | lowest)
+        with m.If(forward):
+            m.d.sync += [e_valid.eq(1), e_kind.eq(b_kind), e_base.eq(b_base), e_mask.eq(hits)]
+        with m.Elif(advance):
+            m.d.sync += e_valid.eq(0)
 
         load = Signal()
         m.d.comb += [
-            load.eq(taken_start | (advance & (b_kind != SAMPLE))),
+            load.eq(taken_start | (forward & (b_kind != SAMPLE))),
             read.addr.eq(n_group),
             read.en.eq(load),
         ]
-        with m.If(advance & (b_kind == SAMPLE)):
-            m.d.sync += self.busy.eq(0)
         with m.If(load):
-            m.d.sync += [
-                self.busy.eq(1),
-                b_kind.eq(n_kind),
-                b_base.eq(n_base),
-            ]
+            m.d.sync += [b_valid.eq(1), b_kind.eq(n_kind), b_base.eq(n_base)]
             if rate:
                 m.d.sync += draws.eq(Cat(*[_apply(state, xorshift_rows(l + 1), top)
                                            for l in range(k)]))
@@ -260,4 +269,6 @@ class InputEncoder(wiring.Component):
                         m.d.sync += [n_kind.eq(GROUP), n_step.eq(n_step + 1)]
                 with m.Case(SAMPLE):
                     m.d.sync += [n_kind.eq(GROUP), state.eq(self.seed)]
+        with m.Elif(forward):
+            m.d.sync += b_valid.eq(0)       # the SAMPLE moved on: nothing more to load
         return m

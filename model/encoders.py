@@ -192,17 +192,18 @@ def encoder_cycles(x, steps, *, kind="rate", scan=1, x_bits=8, seed=RATE_SEED):
 
     The block scans ``G = ceil(N0 / scan)`` groups of ``scan`` inputs per step; a group with
     ``p`` spikes costs ``max(1, p)`` cycles (one spike pushed per cycle), each ``STEP``
-    marker one, and the first group is on the memory's output one cycle after ``start``::
+    marker one, and the first group can push two cycles after ``start`` (one to read the
+    pixel memory, one to register the group's spike mask)::
 
-        cycles = 1 + T * (G + 1) + sum over (t, g) of max(0, p[t, g] - 1)
+        cycles = 2 + T * (G + 1) + sum over (t, g) of max(0, p[t, g] - 1)
 
     where ``p[t, g]`` counts the spikes of inputs ``g*scan … g*scan + scan - 1`` at step
     ``t`` in :func:`encode_rate` or :func:`encode_latency` (``kind``). The block is idle
     again the cycle after the ``SAMPLE`` push, so back-to-back samples start
     ``cycles + 1`` apart.
 
-    >>> encoder_cycles([255, 255, 0, 128], 2, kind="latency", scan=2)   # 1 + 2 * 3 + 1
-    8
+    >>> encoder_cycles([255, 255, 0, 128], 2, kind="latency", scan=2)   # 2 + 2 * 3 + 1
+    9
     """
     kind = _check_choice("kind", kind, HARDWARE_ENCODERS)
     scan = _check_param("scan", scan, *SCAN_RANGE)
@@ -220,5 +221,5 @@ def encoder_cycles(x, steps, *, kind="rate", scan=1, x_bits=8, seed=RATE_SEED):
     padded[:, :, :inputs] = trains
     per_group = padded.reshape(samples, steps, groups, scan).sum(axis=3)
     extra = np.maximum(per_group - 1, 0).sum(axis=(1, 2))
-    cycles = 1 + steps * (groups + 1) + extra
+    cycles = 2 + steps * (groups + 1) + extra
     return cycles if batched else int(cycles[0])

@@ -132,12 +132,12 @@ def test_mnist_sized_image_at_eight_lanes():
 
 def test_hand_timeline():
     """Latency, N0 = 4, T = 2, k = 2, x = [255, 255, 0, 128]: step 0 fires inputs 0, 1, 3.
-    Cycle 1: group 0 pushes 0; 2: pushes 1; 3: group 1 pushes 3; 4: STEP; 5, 6: the empty
-    groups of step 1; 7: STEP; 8: SAMPLE."""
+    Cycle 1: group 0 on the memory's output; 2: its mask registered, it pushes 0; 3: pushes
+    1; 4: group 1 pushes 3; 5: STEP; 6, 7: the empty groups of step 1; 8: STEP; 9: SAMPLE."""
     dut = InputEncoder(4, 2, kind="latency", scan=2)
     [(events, cycles, stalls)] = drive(dut, [[255, 255, 0, 128]])
     assert events == [(0, 0), (0, 1), (0, 3), (1, 0), (1, 0), (2, 0)]
-    assert cycles == 8 == encoder_cycles([255, 255, 0, 128], 2, kind="latency", scan=2)
+    assert cycles == 9 == encoder_cycles([255, 255, 0, 128], 2, kind="latency", scan=2)
 
 
 @pytest.mark.parametrize("n", [0, 1, 2, 5, 17, 32])
