@@ -18,21 +18,28 @@ bit. Intensities are integers ``x`` in ``[0, x_max]`` with ``x_max = 2**x_bits -
     Time to first spike: input ``i`` with ``x > 0`` spikes once, at step
     ``t = ((x_max - x) * T) >> x_bits`` — the brightest (``x = x_max``) at ``t = 0``, the
     dimmest (``x = 1``) at ``t = T - 1`` for ``T <= 2**(x_bits-1)``; ``x = 0`` never spikes.
+
+:func:`encoder_cycles` is the cycle model of the on-chip encoder that makes these trains from
+the pixels (:class:`spikefab.hw.input_encoder.InputEncoder`, docs/design.md §13).
 """
 
 from functools import lru_cache
 
 import numpy as np
 
+from .checks import check_choice as _check_choice
 from .checks import check_int as _check_param
 from .simulate import check_spike_trains
 
 __all__ = ["RATE_SEED", "X_BITS_RANGE", "encode", "encode_images", "encode_latency", "encode_rate",
-           "encode_spikes", "rate_thresholds", "to_intensity", "xorshift32"]
+           "encode_spikes", "encoder_cycles", "rate_thresholds", "to_intensity", "xorshift32"]
 
 RATE_SEED = 0x2545F491
 X_BITS_RANGE = (1, 16)
 ENCODERS = ("spikes", "rate", "latency")
+#: The encoders the on-chip encoder block builds, and its inputs scanned per cycle.
+HARDWARE_ENCODERS = ("rate", "latency")
+SCAN_RANGE = (1, 32)
 
 
 def xorshift32(state):
@@ -175,3 +182,44 @@ def encode(kind, x, steps=None, **options):
     if kind == "latency":
         return encode_latency(x, steps, **options)
     raise ValueError(f"encoder = {kind!r} is not allowed; choose one of {', '.join(ENCODERS)}")
+
+
+def encoder_cycles(x, steps, *, kind="rate", scan=1, x_bits=8, seed=RATE_SEED):
+    """Cycles of the on-chip encoder (:class:`spikefab.hw.input_encoder.InputEncoder`) for
+    the intensities ``x`` (``[N0]``, or ``[B, N0]`` for one count per sample): from the
+    cycle its ``start`` is taken to the cycle it pushes the ``SAMPLE`` marker, with an
+    output that is always ready (each cycle the output is valid but not ready adds one).
+
+    The block scans ``G = ceil(N0 / scan)`` groups of ``scan`` inputs per step; a group with
+    ``p`` spikes costs ``max(1, p)`` cycles (one spike pushed per cycle), each ``STEP``
+    marker one, and the first group can push two cycles after ``start`` (one to read the
+    pixel memory, one to register the group's spike mask)::
+
+        cycles = 2 + T * (G + 1) + sum over (t, g) of max(0, p[t, g] - 1)
+
+    where ``p[t, g]`` counts the spikes of inputs ``g*scan … g*scan + scan - 1`` at step
+    ``t`` in :func:`encode_rate` or :func:`encode_latency` (``kind``). The block is idle
+    again the cycle after the ``SAMPLE`` push, so back-to-back samples start
+    ``cycles + 1`` apart.
+
+    >>> encoder_cycles([255, 255, 0, 128], 2, kind="latency", scan=2)   # 2 + 2 * 3 + 1
+    9
+    """
+    kind = _check_choice("kind", kind, HARDWARE_ENCODERS)
+    scan = _check_param("scan", scan, *SCAN_RANGE)
+    x_bits = _check_param("x_bits", x_bits, *X_BITS_RANGE)
+    if kind == "rate":
+        trains = encode_rate(x, steps, x_bits=x_bits, seed=seed)
+    else:
+        trains = encode_latency(x, steps, x_bits=x_bits)
+    batched = trains.ndim == 3
+    if not batched:
+        trains = trains[None]
+    samples, steps, inputs = trains.shape
+    groups = -(-inputs // scan)
+    padded = np.zeros((samples, steps, groups * scan), dtype=np.int64)
+    padded[:, :, :inputs] = trains
+    per_group = padded.reshape(samples, steps, groups, scan).sum(axis=3)
+    extra = np.maximum(per_group - 1, 0).sum(axis=(1, 2))
+    cycles = 2 + steps * (groups + 1) + extra
+    return cycles if batched else int(cycles[0])
