@@ -78,7 +78,10 @@ class Readout(wiring.Component):
     :mod:`spikefab.model.early_exit`): at the ``STEP`` marker of step ``t < T - 1`` the rule
     is evaluated on the counts (every spike of step ``t`` already counted); when it holds,
     the result (with ``steps = t + 1``) is emitted as at ``SAMPLE``, and the sample's later
-    events are ignored until its ``SAMPLE`` marker, which then emits nothing and only clears.
+    events are ignored until its ``SAMPLE`` marker, which then emits nothing and only clears;
+    they are taken even while the result waits (``i`` is ready while ``exited``), so the
+    spikes the last core emitted before the exit was visible never hold the pipeline up
+    behind an unread result (the cores discard the rest themselves).
     """
 
     def __init__(self, classes, count_bits, counters_layout=None, *, exit=None, steps=None,
@@ -112,7 +115,11 @@ class Readout(wiring.Component):
         best = Signal(range(max(2, classes)))
         best_count = Signal(self.count_bits)
 
-        m.d.comb += [self.i.ready.eq(~self.result.valid | self.result.ready)]
+        if self.rule is None:
+            m.d.comb += [self.i.ready.eq(~self.result.valid | self.result.ready)]
+        else:       # an exited sample's later events are ignored, even behind its result
+            m.d.comb += [self.i.ready.eq(~self.result.valid | self.result.ready
+                                         | self.exit.exited)]
         with m.If(self.result.valid & self.result.ready):
             m.d.sync += self.result.valid.eq(0)
 

@@ -1,17 +1,15 @@
 """Early exit on the reference networks: accuracy, steps and cycles per rule (issue 23 §3).
 
-``python -m spikefab.studies.early_exit [--images N]`` prints, for the MNIST reference network
-(:func:`spikefab.model.mnist_reference`, 784-128-10, T = 25, the bundled 1,000-image test
+``python -m spikefab.studies.early_exit`` (or ``main(images=N)``) prints, for the MNIST
+reference network (:func:`spikefab.model.mnist_reference`, 784-128-10, T = 25, the bundled 1,000-image test
 split) and the digits demo's network (:func:`spikefab.model.digits_network`, 64-128-10,
 T = 32, its 360 test images), under no exit, ``exact`` and ``("margin", m)`` for m = 1..4:
 the golden model's accuracy, how many images keep the full-T class, the mean steps run, and
 the cycle model's mean cycles of an image run alone (first input event to result) on the
 MNIST demo's configuration (P = 128, S = 8 in the hidden layer, the output layer fully
-parallel, dense format) and on the digits demo's (P = 4, csc). ``--images N`` limits the
+parallel, dense format) and on the digits demo's (P = 4, csc). ``images=N`` limits the
 cycle-model images (the first N; the accuracy always covers the whole split).
 """
-
-import argparse
 
 import numpy as np
 
@@ -60,24 +58,22 @@ def _print(title, rows):
     print()
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m spikefab.studies.early_exit")
-    parser.add_argument("--images", type=int, default=None,
-                        help="images per rule for the cycle model (default: all)")
-    args = parser.parse_args(argv)
+def main(images=None):
+    """Print both tables (markdown); ``images``: the cycle model's images per rule and
+    network (default: all)."""
     from spikefab.model import digits_network, mnist_reference
     ref = mnist_reference(steps=25)
     trains = encode("rate", ref.test_images.astype(np.int64), 25)
     config = hardware_config(ref.network, 128, 8, "dense")
     _print(f"MNIST reference 784-128-10, T = 25, {len(trains)} test images; "
            f"{config.describe()}", exit_table(ref.network, trains, ref.test_labels, config,
-                                             images=args.images))
+                                             images=images))
     network, split, _ = digits_network()
     trains = encode_images(split.x_test, DIGITS["steps"], DIGITS["encoder"])
     config = HardwareConfig.uniform(network, lanes=DIGITS["lanes"], format=DIGITS["format"])
     _print(f"digits 64-128-10, T = {DIGITS['steps']}, {len(trains)} test images; "
            f"{config.describe()}", exit_table(network, trains, split.y_test, config,
-                                             images=args.images))
+                                             images=images))
 
 
 if __name__ == "__main__":
