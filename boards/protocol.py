@@ -34,10 +34,11 @@ Commands and payloads (all integers little-endian):
     frame went in, the rest did not (the one reply that reports a partly applied request;
     read the result, or ``RESET``).
 
-``RESULT`` (no payload) → ``cls u16, counts u16 x classes, cycles u32`` of the oldest result,
-    or status ``EMPTY``.
+``RESULT`` (no payload) → ``cls u16, counts u16 x classes, cycles u32`` of the oldest result
+    (then ``steps u16`` on a device built with early exit), or status ``EMPTY``.
 
-``COUNTERS`` (no payload) → per layer ``events, words, synaptic_updates, busy, stall`` (u32),
+``COUNTERS`` (no payload) → per layer ``events, words, synaptic_updates, busy, stall`` (and
+    ``dropped`` with early exit) (u32),
     then per layer the queue ``high_water`` (u16), then ``error u8, idle u8, state u8``.
 
 ``RESET`` (no payload) → ``discarded u8, unread u16``: returns the accelerator to the state

@@ -4,11 +4,11 @@ from amaranth import Cat, Module, Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from spikefab.model.early_exit import exit_rule
+
 from .events import EventKind, EventLayout, addr_bits_for
 from .layouts import NamedArrayLayout
 from .params import check_int, validating
-
-from spikefab.model.early_exit import exit_rule
 
 __all__ = ["Readout", "ResultLayout", "ExitLayout", "CYCLE_BITS"]
 

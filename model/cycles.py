@@ -51,6 +51,11 @@ order followed by ``STEP``; after the last step's ``STEP`` comes ``SAMPLE``.
     ``fan_in * rows`` cycles, before the drain and the sweep.
 * **Readout.** Takes the last core's events as they come (never blocks) and makes the
   result valid ``readout_latency`` cycles after it receives ``SAMPLE``.
+* **Early exit** (a ``result`` of ``simulate(..., exit=rule)``, the accelerator built with
+  ``exit=rule``): the result is valid ``readout_latency`` cycles after the exit step's
+  ``STEP`` marker reaches the readout, and from that cycle on every core discards, in one
+  cycle each, the ``SPIKE`` and ``STEP`` events of that sample it pops (``SAMPLE`` is
+  processed as always); until then a core computes the later steps as without exit.
 
 The *cycles* of a sample are counted from cycle 0, when the source pushes the sample's first
 event, to the cycle the result is valid. With the back-to-back samples of a batch, a
@@ -644,6 +649,9 @@ def cycle_model(network, result, config, *, frames=None, interval=1):
     interval : int
         Cycles from one input transfer to the next offer within a frame (1: one per cycle;
         the host link's push takes 4).
+
+    When ``result`` was simulated with an early ``exit``, the accelerator is the one built
+    with that rule (sparse mode, no convolution core; ``ValueError`` otherwise).
     """
     _check_arguments(network, result, config)
     if result.exit is not None:

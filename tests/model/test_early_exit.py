@@ -115,3 +115,24 @@ def test_exit_values_are_validated():
             simulate(net, trains, exit=bad)
     assert exit_rule(("margin", 3)) == ExitRule("margin", 3)
     assert simulate(net, trains).ran.tolist() == 3 and simulate(net, trains).exit is None
+
+
+def test_the_cycle_model_with_an_exit_that_never_fires_is_the_plain_one():
+    # The exit path of the cycle model (tagged events, the exit query) against the plain
+    # path on the same work: a margin no sample reaches. Small queues: back-pressure.
+    from spikefab.model import HardwareConfig, cycle_model, reference_network
+
+    network = reference_network((24, 16, 6), density=0.5, w_bits=4)
+    trains = np.random.default_rng(4).random((4, 10, 24)) < 0.4
+    for config in (HardwareConfig.uniform(network, lanes=4, format="csc", queue_depth=2),
+                   HardwareConfig.uniform(network, lanes=[8, 2], sweep_lanes=[2, 1],
+                                          format="bitmap", queue_depth=3)):
+        plain = cycle_model(network, simulate(network, trains), config)
+        never = cycle_model(network, simulate(network, trains, exit=("margin", 99)), config)
+        assert never.finish.tolist() == plain.finish.tolist()
+        assert never.layers == plain.layers
+        exact = cycle_model(network, simulate(network, trains, exit="exact"), config)
+        assert (exact.finish <= plain.finish).all()
+    dense = HardwareConfig.uniform(network, lanes=2, mode="dense")
+    with pytest.raises(ValueError, match="sparse"):
+        cycle_model(network, simulate(network, trains, exit="exact"), dense)
