@@ -20,7 +20,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["ExitRule", "exit_rule", "exit_fires"]
+__all__ = ["ExitRule", "MAX_MARGIN", "exit_rule", "exit_fires"]
+
+#: The largest margin of ``("margin", m)``.
+MAX_MARGIN = 1 << 24
 
 
 @dataclass(frozen=True)
@@ -30,6 +33,23 @@ class ExitRule:
 
     kind: str
     margin: int = None
+
+    def __post_init__(self):
+        if self.kind not in ("exact", "margin"):
+            raise ValueError(f"kind = {self.kind!r} is not allowed; choose 'exact' or 'margin'")
+        if self.kind == "exact":
+            if self.margin is not None:
+                raise ValueError(f"margin = {self.margin!r} is not allowed with kind 'exact' "
+                                 f"(leave it None)")
+            return
+        m = self.margin
+        if not isinstance(m, (int, np.integer)) or isinstance(m, bool):
+            raise TypeError(f"margin must be an int in [1, {MAX_MARGIN}], not "
+                            f"{type(m).__name__}")
+        if not 1 <= m <= MAX_MARGIN:
+            raise ValueError(f"margin = {m} is out of range; allowed range is "
+                             f"[1, {MAX_MARGIN}]")
+        object.__setattr__(self, "margin", int(m))
 
     def __str__(self):
         return "exact" if self.kind == "exact" else f"margin {self.margin}"
@@ -44,10 +64,10 @@ def exit_rule(rule):
         return ExitRule("exact")
     if (isinstance(rule, tuple) and len(rule) == 2 and rule[0] == "margin"):
         m = rule[1]
-        if isinstance(m, (int, np.integer)) and not isinstance(m, bool) and 1 <= m <= 1 << 24:
+        if isinstance(m, (int, np.integer)) and not isinstance(m, bool) and 1 <= m <= MAX_MARGIN:
             return ExitRule("margin", int(m))
         raise ValueError(f"the margin of exit = {rule!r} is out of range; allowed: an int "
-                         f"in [1, {1 << 24}]")
+                         f"in [1, {MAX_MARGIN}]")
     raise ValueError(f"exit = {rule!r} is not allowed; choose None, 'exact' or "
                      f"('margin', m) with an int m >= 1")
 
