@@ -80,7 +80,7 @@ class Accelerator(wiring.Component):
         initial contents; SPRAM on the iCE40 UP5K, see :class:`WeightMemory`): its weights
         must be loaded through ``load`` before the first sample.
     exit : None, ``"exact"`` or ``("margin", m)``
-        Early exit (docs/design.md §3, *Early exit*; off by default, and then the hardware
+        Early exit (docs/design.md §2 and §4, *Early exit*; off by default, and then the hardware
         is exactly the one without it): the readout evaluates the rule at every ``STEP``
         marker of the last layer, emits the result (with ``steps``, the steps the sample
         ran) when it holds, and every layer core discards the exited sample's remaining

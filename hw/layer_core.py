@@ -126,7 +126,7 @@ class LayerCore(wiring.Component):
                                sweep_lanes=sweep_lanes, emit_depth=emit_depth)
             self.exit_tag_bits = exit_tag_bits
             if exit_tag_bits is not None:
-                check_int("exit_tag_bits", exit_tag_bits, 1, 16)
+                check_int("exit_tag_bits", exit_tag_bits, 1, 32)
                 if dense:
                     raise ValueError("early exit (exit_tag_bits) needs the sparse mode, not "
                                      "the dense baseline")

@@ -92,7 +92,7 @@ class Readout(wiring.Component):
             self.rule = exit_rule(exit)
             if self.rule is not None:
                 self.steps = check_int("steps", steps, 1, (1 << self.count_bits) - 1)
-                self.tag_bits = check_int("tag_bits", tag_bits, 1, 16)
+                self.tag_bits = check_int("tag_bits", tag_bits, 1, 32)
         steps_bits = self.steps.bit_length() if self.rule is not None else None
         ports = {
             "i": In(stream.Signature(EventLayout(addr_bits_for(classes)))),

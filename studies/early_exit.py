@@ -1,14 +1,15 @@
 """Early exit on the reference networks: accuracy, steps and cycles per rule (issue 23 §3).
 
 ``python -m spikefab.studies.early_exit`` (or ``main(images=N)``) prints, for the MNIST
-reference network (:func:`spikefab.model.mnist_reference`, 784-128-10, T = 25, the bundled 1,000-image test
-split) and the digits demo's network (:func:`spikefab.model.digits_network`, 64-128-10,
-T = 32, its 360 test images), under no exit, ``exact`` and ``("margin", m)`` for m = 1..4:
-the golden model's accuracy, how many images keep the full-T class, the mean steps run, and
-the cycle model's mean cycles of an image run alone (first input event to result) on the
-MNIST demo's configuration (P = 128, S = 8 in the hidden layer, the output layer fully
-parallel, dense format) and on the digits demo's (P = 4, csc). ``images=N`` limits the
-cycle-model images (the first N; the accuracy always covers the whole split).
+reference network (:func:`spikefab.model.mnist_reference`, 784-128-10, T = 25, the bundled
+1,000-image test split) and the digits demo's network
+(:func:`spikefab.model.digits_network`, 64-128-10, T = 32, its 360 test images), under no
+exit, ``exact`` and ``("margin", m)`` for m = 1..4: the golden model's accuracy, how many
+images keep the full-T class, the mean steps run, and the cycle model's mean cycles of an
+image run alone (first input event to result) on the MNIST demo's configuration (P = 128, S
+= 8 in the hidden layer, the output layer fully parallel, dense format) and on the digits
+demo's (P = 4, csc). ``images=N`` limits the cycle-model images (the first N; the accuracy
+always covers the whole split).
 """
 
 import numpy as np
