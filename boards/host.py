@@ -45,11 +45,13 @@ class DeviceError(ProtocolError):
 @dataclass(frozen=True)
 class Result:
     """One sample's result: predicted class, per-class counts, and the device's cycle count
-    (since its first input event after power-on or ``RESET``) when the result became valid."""
+    (since its first input event after power-on or ``RESET``) when the result became valid;
+    on a device built with early exit, the ``steps`` the sample ran (else ``None``)."""
 
     cls: int
     counts: tuple
     cycles: int
+    steps: int = None
 
 
 def open_serial(port, baud=115200, timeout=1.0):
@@ -287,7 +289,10 @@ class Device:
                 cls = struct.unpack_from("<H", data, 0)[0]
                 counts = struct.unpack_from(f"<{classes}H", data, 2)
                 cycles = struct.unpack_from("<I", data, 2 + 2 * classes)[0]
-                return Result(cls, counts, cycles)
+                steps = None
+                if self.identity.exit is not None:
+                    steps = struct.unpack_from("<H", data, 6 + 2 * classes)[0]
+                return Result(cls, counts, cycles, steps)
             if not wait:
                 return None
             if poll:
@@ -310,15 +315,18 @@ class Device:
         (:class:`~spikefab.boards.protocol.LinkState`)."""
         _, data = self.request(Command.COUNTERS)
         layers = len(self.identity.shape) - 1
-        if len(data) != 22 * layers + 3:
-            raise ProtocolError(f"COUNTERS reply of {len(data)} bytes, expected "
-                                f"{22 * layers + 3}")
         names = ("events", "words", "synaptic_updates", "busy", "stall")
-        values = struct.unpack_from(f"<{5 * layers}I", data, 0)
-        high = struct.unpack_from(f"<{layers}H", data, 20 * layers)
-        error, idle = data[22 * layers], data[22 * layers + 1]
-        state = LinkState.decode(data[22 * layers + 2])
-        return {"layers": [dict(zip(names, values[5 * i:5 * i + 5])) for i in range(layers)],
+        if self.identity.exit is not None:
+            names += ("dropped",)             # early exit: the events discarded
+        n = len(names)
+        size = (4 * n + 2) * layers
+        if len(data) != size + 3:
+            raise ProtocolError(f"COUNTERS reply of {len(data)} bytes, expected {size + 3}")
+        values = struct.unpack_from(f"<{n * layers}I", data, 0)
+        high = struct.unpack_from(f"<{layers}H", data, 4 * n * layers)
+        error, idle = data[size], data[size + 1]
+        state = LinkState.decode(data[size + 2])
+        return {"layers": [dict(zip(names, values[n * i:n * i + n])) for i in range(layers)],
                 "high_water": list(high), "error": bool(error), "idle": bool(idle),
                 "sample_open": state.sample_open, "state": state}
 

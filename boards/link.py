@@ -57,6 +57,9 @@ def identity_of(accelerator):
             word_bytes, _ = geometry[2]
             geometry[2] = (word_bytes, core.memory.capacity)
         memories.append(tuple(geometry))
+    rule = accelerator.exit_rule
+    exit = {} if rule is None else dict(exit=rule.kind, exit_margin=rule.margin or 0,
+                                        exit_steps=accelerator.steps)
     return Identity(protocol=PROTOCOL_VERSION, version=(major, minor, patch),
                     shape=accelerator.network.shape,
                     lanes=tuple(c.lanes for c in config.layers),
@@ -66,7 +69,8 @@ def identity_of(accelerator):
                     count_bits=accelerator.readout.count_bits, memories=tuple(memories),
                     pointer_fields=tuple((image.start_bits, image.length_bits)
                                          for image in accelerator.images),
-                    neurons=tuple(neuron_fingerprint(layer) for layer in accelerator.network))
+                    neurons=tuple(neuron_fingerprint(layer) for layer in accelerator.network),
+                    **exit)
 
 
 def _check_addressable(identity):
@@ -141,6 +145,12 @@ class HostLink(wiring.Component):
         Cycles of silence after which a started request counts as truncated, ``[16, 2**28]``.
     max_steps : int
         Longest sample, ``[1, 65535]`` (counts go out as u16).
+    exit, steps :
+        Early exit, as for the accelerator (a margin of at most 65535): ``RESULT`` then ends
+        with the ``steps u16`` the sample ran and ``COUNTERS`` has a sixth counter per layer,
+        ``dropped``. A sample's result can be ready before its ``SAMPLE`` is sent; the
+        driver reads it after the whole sample (``unread`` counts ``SAMPLE`` markers pushed
+        minus results read).
 
     Members
     -------
@@ -151,7 +161,7 @@ class HostLink(wiring.Component):
     """
 
     def __init__(self, network, config, *, divisor, timeout=None, max_steps=255,
-                 capacity=None, runtime_weights=None):
+                 capacity=None, runtime_weights=None, exit=None, steps=None):
         with validating(self):
             if not isinstance(network, Network) or not isinstance(config, HardwareConfig):
                 raise TypeError("network must be a Network and config a HardwareConfig")
@@ -164,7 +174,12 @@ class HostLink(wiring.Component):
                                  f"addresses at most 16384")
             self.accelerator = Accelerator(network, config, max_steps=max_steps,
                                            capacity=capacity, result_counters=False,
-                                           runtime_weights=runtime_weights)
+                                           runtime_weights=runtime_weights, exit=exit,
+                                           steps=steps)
+            rule = self.accelerator.exit_rule
+            if rule is not None and (rule.margin or 0) > 0xFFFF:
+                raise ValueError(f"exit margin {rule.margin} is out of range for the host "
+                                 f"link; allowed range is [1, 65535]")
             self.identity = identity_of(self.accelerator)
             _check_addressable(self.identity)
         super().__init__({"rx": In(1, init=1), "tx": Out(1, init=1), "error": Out(1)})
@@ -221,9 +236,13 @@ class HostLink(wiring.Component):
         for count in result.counts:
             result_bytes += _le_bytes(count, 2)
         result_bytes += _le_bytes(result.cycles, 4)
+        names = ("events", "words", "synaptic_updates", "busy", "stall")
+        if acc.exit_rule is not None:
+            result_bytes += _le_bytes(result.steps, 2)
+            names += ("dropped",)
         counter_bytes = []
         for layer in acc.counters:
-            for name in ("events", "words", "synaptic_updates", "busy", "stall"):
+            for name in names:
                 counter_bytes += _le_bytes(getattr(layer, name), 4)
         for level in acc.high_water:
             counter_bytes += _le_bytes(level, 2)

@@ -34,10 +34,11 @@ Commands and payloads (all integers little-endian):
     frame went in, the rest did not (the one reply that reports a partly applied request;
     read the result, or ``RESET``).
 
-``RESULT`` (no payload) → ``cls u16, counts u16 x classes, cycles u32`` of the oldest result,
-    or status ``EMPTY``.
+``RESULT`` (no payload) → ``cls u16, counts u16 x classes, cycles u32`` of the oldest result
+    (then ``steps u16`` on a device built with early exit), or status ``EMPTY``.
 
-``COUNTERS`` (no payload) → per layer ``events, words, synaptic_updates, busy, stall`` (u32),
+``COUNTERS`` (no payload) → per layer ``events, words, synaptic_updates, busy, stall`` (and
+    ``dropped`` with early exit) (u32),
     then per layer the queue ``high_water`` (u16), then ``error u8, idle u8, state u8``.
 
 ``RESET`` (no payload) → ``discarded u8, unread u16``: returns the accelerator to the state
@@ -61,7 +62,10 @@ does): whatever an earlier host left behind — a sample without its ``SAMPLE``,
 read, events half through the pipeline — would otherwise leak into the first answers.
 
 Version 2 added ``RESET``, the ``STALLED`` reply and the ``state`` byte (version 1 had none of
-them, and an ``EVENTS`` push behind an unread result could hang the link).
+them, and an ``EVENTS`` push behind an unread result could hang the link). Version 3 added
+early exit (docs/design.md §4): the identity block's ``exit u8, exit_margin u16, exit_steps
+u16`` after ``count_bits``, and on a device built with it the ``steps u16`` a sample ran at the
+end of a ``RESULT`` and a sixth counter, ``dropped``, per layer in ``COUNTERS``.
 """
 
 import enum
@@ -73,15 +77,17 @@ from amaranth.lib import crc
 
 __all__ = ["REQUEST_SYNC", "REPLY_SYNC", "MAX_PAYLOAD", "PROTOCOL_VERSION", "Command",
            "Status", "ProtocolError", "crc8", "encode_request", "encode_event",
-           "Identity", "LinkState", "ResetReport", "FORMAT_CODES"]
+           "Identity", "LinkState", "ResetReport", "FORMAT_CODES", "EXIT_CODES"]
 
 REQUEST_SYNC = 0xA5
 REPLY_SYNC = 0x5A
 MAX_PAYLOAD = 512
-PROTOCOL_VERSION = 2
+PROTOCOL_VERSION = 3
 MAGIC = b"SPKF"
 FORMAT_CODES = {"dense": 0, "csc": 1, "bitmap": 2, "kernel": 3}
 TARGETS = ("pointers", "bitmaps", "weights")
+#: The identity block's ``exit`` byte: no early exit, ``exact``, ``margin``.
+EXIT_CODES = {None: 0, "exact": 1, "margin": 2}
 
 CRC8 = crc.catalog.CRC8_SMBUS(data_width=8)
 
@@ -217,7 +223,8 @@ class Identity:
 
     The block: ``b"SPKF", protocol u8, version u8 x3, layers u8, shape u16 x (layers + 1)``,
     per layer ``lanes u16, format u8, queue_depth u16``, then ``dense_baseline u8,
-    count_bits u8``, per layer and target ``word_bytes u8, depth u16``, per layer
+    count_bits u8, exit u8, exit_margin u16, exit_steps u16`` (:data:`EXIT_CODES`; 0 without
+    early exit), per layer and target ``word_bytes u8, depth u16``, per layer
     ``start_bits u8, length_bits u8, neuron fingerprint u32``."""
 
     protocol: int
@@ -231,6 +238,9 @@ class Identity:
     memories: tuple        # per layer: ((word_bytes, depth) for pointers, bitmaps, weights)
     pointer_fields: tuple  # per layer: (start_bits, length_bits) of a pointer word
     neurons: tuple         # per layer: CRC-32 of the neuron parameters and bias (fixed in RTL)
+    exit: str = None       # early exit: None, "exact" or "margin"
+    exit_margin: int = 0   # the margin of "margin"
+    exit_steps: int = 0    # T, the steps of every sample, with early exit
     #: The link's live state when the ``IDENTIFY`` reply was sent (``None`` for a block built
     #: on the host side); not part of what a bitstream is, so not compared.
     state: LinkState = field(default=None, compare=False)
@@ -247,7 +257,8 @@ class Identity:
         out += b"".join(struct.pack("<H", n) for n in self.shape)
         for lanes, fmt, depth in zip(self.lanes, self.formats, self.queue_depths):
             out += struct.pack("<HBH", lanes, FORMAT_CODES[fmt], depth)
-        out += bytes([int(self.dense_baseline), self.count_bits])
+        out += bytes([int(self.dense_baseline), self.count_bits, EXIT_CODES[self.exit]])
+        out += struct.pack("<HH", self.exit_margin, self.exit_steps)
         for layer in self.memories:
             for word_bytes, depth in layer:
                 out += bytes([word_bytes]) + struct.pack("<H", depth)
@@ -290,7 +301,9 @@ class Identity:
             depths.append(depth)
             pos += 5
         dense, count_bits = data[pos], data[pos + 1]
-        pos += 2
+        exit = {code: name for name, code in EXIT_CODES.items()}[data[pos + 2]]
+        exit_margin, exit_steps = struct.unpack_from("<HH", data, pos + 3)
+        pos += 7
         memories = []
         for _ in range(layers):
             layer = []
@@ -307,7 +320,7 @@ class Identity:
             raise ProtocolError(f"identity block of {len(data)} bytes, expected {pos}")
         return cls(protocol, (major, minor, patch), tuple(shape), tuple(lanes), tuple(formats),
                    tuple(depths), bool(dense), count_bits, tuple(memories), tuple(fields),
-                   tuple(neurons))
+                   tuple(neurons), exit, exit_margin, exit_steps)
 
 
 def neuron_fingerprint(layer):

@@ -5,6 +5,8 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from spikefab.model import HardwareConfig, Network, Timing, compile_weights
+from spikefab.model.cycles import check_exit_config
+from spikefab.model.early_exit import exit_rule
 from spikefab.model.kernel_image import KERNEL_FORMAT, compile_kernel
 
 from .conv_core import ConvCore
@@ -77,6 +79,16 @@ class Accelerator(wiring.Component):
         Per layer, build the weight store as a run-time loaded single-port memory (no
         initial contents; SPRAM on the iCE40 UP5K, see :class:`WeightMemory`): its weights
         must be loaded through ``load`` before the first sample.
+    exit : None, ``"exact"`` or ``("margin", m)``
+        Early exit (docs/design.md §2 and §4, *Early exit*; off by default, and then the hardware
+        is exactly the one without it): the readout evaluates the rule at every ``STEP``
+        marker of the last layer, emits the result (with ``steps``, the steps the sample
+        ran) when it holds, and every layer core discards the exited sample's remaining
+        ``SPIKE`` and ``STEP`` events, one cycle each, counted in its ``dropped`` counter
+        (layer 1's are the discarded input events). Sparse mode, fully connected layer
+        cores only.
+    steps : int
+        With ``exit``: ``T``, the steps of every sample, ``[1, max_steps]``.
 
     Members
     -------
@@ -101,7 +113,7 @@ class Accelerator(wiring.Component):
     """
 
     def __init__(self, network, config, *, max_steps=255, taps=False, capacity=None,
-                 result_counters=True, runtime_weights=None):
+                 result_counters=True, runtime_weights=None, exit=None, steps=None):
         with validating(self):
             check_instance("network", network, Network)
             check_instance("config", config, HardwareConfig)
@@ -122,6 +134,16 @@ class Accelerator(wiring.Component):
                                  f"{len(network)} layers")
             self.runtime_weights = [bool(r) for r in runtime]
             dense = config.mode == "dense"
+            self.exit_rule = exit_rule(exit)
+            tag_bits = None
+            if self.exit_rule is not None:
+                check_exit_config(config)
+                self.steps = check_int("steps", steps, 1, self.max_steps)
+                # A core can be at most this many samples ahead of the readout: every
+                # SAMPLE marker between them holds a queue entry, an emitter entry or a core.
+                ahead = sum(c.queue_depth for c in config.layers) + \
+                    len(network) * (HARDWARE_TIMING.emit_depth + 2)
+                tag_bits = (ahead + 1).bit_length()
             self.images = []
             for index, (layer, c, cap) in enumerate(zip(network, config.layers, capacity)):
                 if c.format == KERNEL_FORMAT:
@@ -147,13 +169,16 @@ class Accelerator(wiring.Component):
                 if c.format == KERNEL_FORMAT else
                 LayerCore(layer, image, dense=dense, capacity=cap, drain=HARDWARE_TIMING.drain,
                           sweep_lanes=c.sweep_lanes, emit_depth=HARDWARE_TIMING.emit_depth,
-                          runtime_weights=rt)
+                          runtime_weights=rt, exit_tag_bits=tag_bits)
                 for layer, image, cap, c, rt in zip(network, self.images, capacity,
                                                     config.layers, self.runtime_weights)]
-            self.counters_layout = NamedArrayLayout(LayerCounters(), len(network),
-                                                    prefix="layer")
+            self.counters_layout = NamedArrayLayout(
+                LayerCounters(dropped=self.exit_rule is not None), len(network), prefix="layer")
             self.readout = Readout(network.n_outputs, max(1, max_steps.bit_length()),
-                                   self.counters_layout if result_counters else None)
+                                   self.counters_layout if result_counters else None,
+                                   **({} if self.exit_rule is None else
+                                      dict(exit=self.exit_rule, steps=self.steps,
+                                           tag_bits=tag_bits)))
         ports = {
             "events": In(stream.Signature(EventLayout(addr_bits_for(network.n_inputs)))),
             "results": Out(stream.Signature(self.readout.result.payload.shape())),
@@ -203,6 +228,10 @@ class Accelerator(wiring.Component):
         m.d.comb += self.idle.eq(
             (sum((queue.level != 0) | ~core.idle for queue, core in zip(self.queues, self.cores))
              == 0) & ~readout.result.valid)
+
+        if self.exit_rule is not None:
+            for core in self.cores:
+                m.d.comb += core.exit.eq(readout.exit)
 
         errors = [core.error for core in self.cores] + [readout.error]
         m.d.comb += self.error.eq(sum(errors) != 0)

@@ -9,8 +9,9 @@ from spikefab.model.network import Layer
 
 from .events import EventKind, EventLayout, addr_bits_for
 from .lif_core import LIFCore
-from .params import check_instance, validating
+from .params import check_instance, check_int, validating
 from .pe_array import PEArray, accumulator_bits
+from .readout import ExitLayout
 from .weight_memory import WeightMemory
 
 __all__ = ["COUNTER_BITS", "LayerCore", "LayerCounters", "count_updates"]
@@ -39,11 +40,15 @@ class LayerCounters(data.StructLayout):
     """Performance counters of one layer core, cumulative since reset (``COUNTER_BITS``
     each): SPIKE ``events`` consumed, weight ``words`` read, ``synaptic_updates`` (lanes with a
     valid non-zero weight), ``busy`` cycles (popping an event or unable to pop the next) and
-    ``stall`` cycles (a spike or marker waiting for room downstream)."""
+    ``stall`` cycles (a spike or marker waiting for room downstream); with early exit
+    (``dropped=True``) also ``dropped``: the ``SPIKE`` and ``STEP`` events of exited samples
+    discarded (not in ``events``)."""
 
-    def __init__(self):
-        super().__init__({name: COUNTER_BITS for name in
-                          ("events", "words", "synaptic_updates", "busy", "stall")})
+    def __init__(self, dropped=False):
+        names = ("events", "words", "synaptic_updates", "busy", "stall")
+        if dropped:
+            names += ("dropped",)
+        super().__init__({name: COUNTER_BITS for name in names})
 
 
 class LayerCore(wiring.Component):
@@ -76,6 +81,12 @@ class LayerCore(wiring.Component):
         the lanes).
     runtime_weights : bool
         A run-time loaded single-port weight store (``WeightMemory(runtime=True)``).
+    exit_tag_bits : int, optional
+        Build for early exit (sparse mode only): the core numbers its samples (its
+        ``SAMPLE`` markers popped, modulo ``2**exit_tag_bits``) and discards, in one cycle
+        each, the ``SPIKE`` and ``STEP`` events it pops while the readout's ``exit`` says
+        this sample has exited; ``SAMPLE`` is always processed (its sweep clears the
+        sample's membranes, refractory bits and accumulators).
 
     Members
     -------
@@ -90,10 +101,12 @@ class LayerCore(wiring.Component):
         No event being processed and every output event pushed.
     error : ``Out(1)``
         Sticky: a PE array collision or a bad LIF command (never expected).
+    exit : ``In(ExitLayout(exit_tag_bits))``, with early exit
+        The readout's exit state.
     """
 
     def __init__(self, layer, image, *, dense=False, capacity=None, drain=2, sweep_lanes=None,
-                 emit_depth=4, runtime_weights=False):
+                 emit_depth=4, runtime_weights=False, exit_tag_bits=None):
         with validating(self):
             check_instance("layer", layer, Layer)
             check_instance("image", image, WeightImage)
@@ -111,14 +124,23 @@ class LayerCore(wiring.Component):
                                acc_bits=self.acc_bits, sweep_lanes=sweep_lanes)
             self.lif = LIFCore(layer, lanes=image.lanes, acc_bits=self.acc_bits, drain=drain,
                                sweep_lanes=sweep_lanes, emit_depth=emit_depth)
-        super().__init__({
+            self.exit_tag_bits = exit_tag_bits
+            if exit_tag_bits is not None:
+                check_int("exit_tag_bits", exit_tag_bits, 1, 32)
+                if dense:
+                    raise ValueError("early exit (exit_tag_bits) needs the sparse mode, not "
+                                     "the dense baseline")
+        ports = {
             "i": In(stream.Signature(EventLayout(addr_bits_for(layer.fan_in)))),
             "o": Out(stream.Signature(EventLayout(addr_bits_for(layer.neurons)))),
-            "counters": Out(LayerCounters()),
+            "counters": Out(LayerCounters(dropped=exit_tag_bits is not None)),
             "load": In(stream.Signature(self.memory.load_layout, always_ready=True)),
             "idle": Out(1),
             "error": Out(1),
-        })
+        }
+        if exit_tag_bits is not None:
+            ports["exit"] = In(ExitLayout(exit_tag_bits))
+        super().__init__(ports)
 
     def elaborate(self, platform):
         m = Module()
@@ -137,14 +159,23 @@ class LayerCore(wiring.Component):
         pop = self.i.valid & self.i.ready
         fan_in = self.layer.fan_in
 
+        drop = None
+        if self.exit_tag_bits is not None:   # the head belongs to an exited sample: discard
+            drop = Signal()
+            tag = Signal(self.exit_tag_bits)
+            m.d.comb += drop.eq(self.exit.exited & (self.exit.tag == tag)
+                                & (head.kind != EventKind.SAMPLE))
+            with m.If(pop & (head.kind == EventKind.SAMPLE)):
+                m.d.sync += tag.eq(tag + 1)
+            with m.If(pop & drop):
+                m.d.sync += self.counters.dropped.eq(self.counters.dropped + 1)
         if not self.dense:
             with m.If(self.i.valid & idle):
-                with m.If(head.kind == EventKind.SPIKE):
-                    m.d.comb += [memory.columns.valid.eq(1),
-                                 memory.columns.payload.addr.eq(head.addr),
-                                 memory.columns.payload.gate.eq(1)]
-                with m.Else():
-                    m.d.comb += [lif.control.valid.eq(1), lif.control.payload.eq(head.kind)]
+                if drop is not None:
+                    with m.If(~drop):
+                        self._dispatch(m, head, memory, lif)
+                else:
+                    self._dispatch(m, head, memory, lif)
                 m.d.comb += self.i.ready.eq(1)
         else:
             spiked = Signal(fan_in)
@@ -179,7 +210,8 @@ class LayerCore(wiring.Component):
         # -- performance counters ------------------------------------------------------------
         c = self.counters
         word = memory.words.payload
-        with m.If(pop & (head.kind == EventKind.SPIKE)):
+        consumed = pop & (head.kind == EventKind.SPIKE)
+        with m.If(consumed if drop is None else consumed & ~drop):
             m.d.sync += c.events.eq(c.events + 1)
         with m.If(memory.words.valid & word.live):
             m.d.sync += c.words.eq(c.words + 1)
@@ -196,3 +228,14 @@ class LayerCore(wiring.Component):
         with m.If(lif.spikes.valid & ~lif.spikes.ready):
             m.d.sync += c.stall.eq(c.stall + 1)
         return m
+
+    @staticmethod
+    def _dispatch(m, head, memory, lif):
+        """Sparse mode: ``SPIKE(j)`` to the weight memory as column ``j``, a marker to the LIF
+        core."""
+        with m.If(head.kind == EventKind.SPIKE):
+            m.d.comb += [memory.columns.valid.eq(1),
+                         memory.columns.payload.addr.eq(head.addr),
+                         memory.columns.payload.gate.eq(1)]
+        with m.Else():
+            m.d.comb += [lif.control.valid.eq(1), lif.control.payload.eq(head.kind)]

@@ -1,14 +1,16 @@
 """Readout: counts the output layer's spikes per class and emits one result per sample."""
 
-from amaranth import Module, Signal
+from amaranth import Cat, Module, Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
+
+from spikefab.model.early_exit import exit_rule
 
 from .events import EventKind, EventLayout, addr_bits_for
 from .layouts import NamedArrayLayout
 from .params import check_int, validating
 
-__all__ = ["Readout", "ResultLayout", "CYCLE_BITS"]
+__all__ = ["Readout", "ResultLayout", "ExitLayout", "CYCLE_BITS"]
 
 CYCLE_BITS = 32
 
@@ -18,15 +20,27 @@ class ResultLayout(data.StructLayout):
     counts, lowest index on ties), the spike count of every output neuron over the sample, the
     cycle (since the first input event) in which the result became valid, and a snapshot of
     the performance counters (``counters_layout``, when given) as they stood when the
-    ``SAMPLE`` marker reached the readout (the marker's own push cycle not yet counted)."""
+    ``SAMPLE`` marker reached the readout (the marker's own push cycle not yet counted).
+    With early exit (``steps_bits``), also ``steps``: the steps the sample ran (the result
+    is then emitted, and the snapshot taken, at the exit step's ``STEP`` marker)."""
 
-    def __init__(self, classes, count_bits, counters_layout=None):
+    def __init__(self, classes, count_bits, counters_layout=None, steps_bits=None):
         fields = {"cls": addr_bits_for(classes),
                   "counts": NamedArrayLayout(count_bits, classes, prefix="class"),
                   "cycles": CYCLE_BITS}
         if counters_layout is not None:
             fields["counters"] = counters_layout
+        if steps_bits is not None:
+            fields["steps"] = steps_bits
         super().__init__(fields)
+
+
+class ExitLayout(data.StructLayout):
+    """The readout's early-exit state, seen by every layer core: ``exited`` (the readout's
+    current sample has exited) and ``tag`` (that sample's number, modulo ``2**tag_bits``)."""
+
+    def __init__(self, tag_bits):
+        super().__init__({"exited": 1, "tag": tag_bits})
 
 
 class Readout(wiring.Component):
@@ -56,21 +70,42 @@ class Readout(wiring.Component):
         Performance counters, snapshotted into each result.
     error : ``Out(1)``
         Sticky: a count saturated.
+    exit : ``Out(ExitLayout(tag_bits))``, with early exit
+        ``exited`` from the cycle after the exit step's ``STEP`` marker until the cycle
+        after the sample's ``SAMPLE`` marker; ``tag`` counts the ``SAMPLE`` markers received.
+
+    Early exit (``exit`` = ``"exact"`` or ``("margin", m)``, with ``steps`` = ``T``; see
+    :mod:`spikefab.model.early_exit`): at the ``STEP`` marker of step ``t < T - 1`` the rule
+    is evaluated on the counts (every spike of step ``t`` already counted); when it holds,
+    the result (with ``steps = t + 1``) is emitted as at ``SAMPLE``, and the sample's later
+    events are ignored until its ``SAMPLE`` marker, which then emits nothing and only clears;
+    they are taken even while the result waits (``i`` is ready while ``exited``), so the
+    spikes the last core emitted before the exit was visible never hold the pipeline up
+    behind an unread result (the cores discard the rest themselves).
     """
 
-    def __init__(self, classes, count_bits, counters_layout=None):
+    def __init__(self, classes, count_bits, counters_layout=None, *, exit=None, steps=None,
+                 tag_bits=1):
         with validating(self):
             self.classes = check_int("classes", classes, 1, 1 << 16)
             self.count_bits = check_int("count_bits", count_bits, 1, 32)
+            self.rule = exit_rule(exit)
+            if self.rule is not None:
+                self.steps = check_int("steps", steps, 1, (1 << self.count_bits) - 1)
+                self.tag_bits = check_int("tag_bits", tag_bits, 1, 32)
+        steps_bits = self.steps.bit_length() if self.rule is not None else None
         ports = {
             "i": In(stream.Signature(EventLayout(addr_bits_for(classes)))),
-            "result": Out(stream.Signature(ResultLayout(classes, count_bits, counters_layout))),
+            "result": Out(stream.Signature(ResultLayout(classes, count_bits, counters_layout,
+                                                        steps_bits))),
             "now": In(CYCLE_BITS),
             "error": Out(1),
         }
         self.has_counters = counters_layout is not None
         if self.has_counters:
             ports["counters"] = In(counters_layout)
+        if self.rule is not None:
+            ports["exit"] = Out(ExitLayout(self.tag_bits))
         super().__init__(ports)
 
     def elaborate(self, platform):
@@ -80,11 +115,18 @@ class Readout(wiring.Component):
         best = Signal(range(max(2, classes)))
         best_count = Signal(self.count_bits)
 
-        m.d.comb += [self.i.ready.eq(~self.result.valid | self.result.ready)]
+        if self.rule is None:
+            m.d.comb += [self.i.ready.eq(~self.result.valid | self.result.ready)]
+        else:       # an exited sample's later events are ignored, even behind its result
+            m.d.comb += [self.i.ready.eq(~self.result.valid | self.result.ready
+                                         | self.exit.exited)]
         with m.If(self.result.valid & self.result.ready):
             m.d.sync += self.result.valid.eq(0)
 
         event = self.i.payload
+        if self.rule is not None:
+            self._elaborate_exit(m, counts, best, best_count, top)
+            return m
         with m.If(self.i.valid & self.i.ready):
             with m.Switch(event.kind):
                 with m.Case(EventKind.SPIKE):
@@ -107,3 +149,57 @@ class Readout(wiring.Component):
                     for k, count in enumerate(counts):
                         m.d.sync += [self.result.payload.counts[k].eq(count), count.eq(0)]
         return m
+
+    def _elaborate_exit(self, m, counts, best, best_count, top):
+        """The event handling with early exit (class doc)."""
+        T, rule = self.steps, self.rule
+        step = Signal(range(T + 1))                  # STEP markers received this sample
+        exited, tag = self.exit.exited, self.exit.tag
+        left = Signal(range(T + 1))
+        m.d.comb += left.eq(T - 1 - step)
+        safe = []
+        for k, count in enumerate(counts):
+            lead = best_count - count                 # >= 0: best holds the largest count
+            if rule.kind == "exact":
+                safe.append((best == k) | (lead > left) | ((lead == left) & (best < k)))
+            else:
+                safe.append((best == k) | (lead >= rule.margin))
+        fires = Signal()
+        m.d.comb += fires.eq((step < T - 1) & Cat(*safe).all())
+
+        def emit(steps_ran):
+            m.d.sync += [self.result.valid.eq(1),
+                         self.result.payload.cls.eq(best),
+                         self.result.payload.cycles.eq(self.now + 1),
+                         self.result.payload.steps.eq(steps_ran)]
+            if self.has_counters:
+                m.d.sync += self.result.payload.counters.eq(self.counters)
+            for k, count in enumerate(counts):
+                m.d.sync += self.result.payload.counts[k].eq(count)
+
+        event = self.i.payload
+        with m.If(self.i.valid & self.i.ready):
+            with m.Switch(event.kind):
+                with m.Case(EventKind.SPIKE):
+                    with m.If(~exited):
+                        for k, count in enumerate(counts):
+                            with m.If(event.addr == k):
+                                with m.If(count == top):
+                                    m.d.sync += self.error.eq(1)
+                                with m.Else():
+                                    m.d.sync += count.eq(count + 1)
+                                    with m.If((count + 1 > best_count)
+                                              | ((count + 1 == best_count) & (k < best))):
+                                        m.d.sync += [best.eq(k), best_count.eq(count + 1)]
+                with m.Case(EventKind.STEP):
+                    with m.If(~exited):
+                        m.d.sync += step.eq(step + 1)
+                        with m.If(fires):
+                            emit(step + 1)
+                            m.d.sync += exited.eq(1)
+                with m.Case(EventKind.SAMPLE):
+                    with m.If(~exited):
+                        emit(step)
+                    m.d.sync += [best.eq(0), best_count.eq(0), step.eq(0), exited.eq(0),
+                                 tag.eq(tag + 1)]
+                    m.d.sync += [count.eq(0) for count in counts]

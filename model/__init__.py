@@ -11,6 +11,7 @@ from .quantize import (leak_for_beta, prune, prune_network, quantize_layer, quan
                        weight_scale)
 from .encoders import (RATE_SEED, encode, encode_images, encode_latency, encode_rate, encode_spikes,
                        rate_thresholds, to_intensity, xorshift32)
+from .early_exit import ExitRule
 from .simulate import SimResult, layer_step, simulate
 from .memory import FORMATS, Memory, WeightImage, compile_weights, decode_weights
 from .reference import reference_network
@@ -30,7 +31,7 @@ __all__ = [
     "weight_scale",
     "RATE_SEED", "encode", "encode_images", "encode_latency", "encode_rate", "encode_spikes", "rate_thresholds",
     "to_intensity", "xorshift32",
-    "SimResult", "layer_step", "simulate",
+    "ExitRule", "SimResult", "layer_step", "simulate",
     "FORMATS", "Memory", "WeightImage", "compile_weights", "decode_weights",
     "CycleReport", "HardwareConfig", "LayerConfig", "LayerCycles", "Timing", "cycle_model",
     "lower_bound", "single_layer_cycles", "reference_network", "balance_thresholds",

@@ -51,6 +51,11 @@ order followed by ``STEP``; after the last step's ``STEP`` comes ``SAMPLE``.
     ``fan_in * rows`` cycles, before the drain and the sweep.
 * **Readout.** Takes the last core's events as they come (never blocks) and makes the
   result valid ``readout_latency`` cycles after it receives ``SAMPLE``.
+* **Early exit** (a ``result`` of ``simulate(..., exit=rule)``, the accelerator built with
+  ``exit=rule``): the result is valid ``readout_latency`` cycles after the exit step's
+  ``STEP`` marker reaches the readout, and from that cycle on every core discards, in one
+  cycle each, the ``SPIKE`` and ``STEP`` events of that sample it pops (``SAMPLE`` is
+  processed as always); until then a core computes the later steps as without exit.
 
 The *cycles* of a sample are counted from cycle 0, when the source pushes the sample's first
 event, to the cycle the result is valid. With the back-to-back samples of a batch, a
@@ -75,7 +80,7 @@ from spikefab.toolchain.progress import track
 
 from .checks import check_instance, per_layer
 from .checks import check_int as _check_int
-from .events import SAMPLE, SPIKE, event_stream, sample_starts
+from .events import SAMPLE, SPIKE, STEP, event_stream, sample_starts
 from .conv import ConvLayer
 from .kernel_image import KERNEL_FORMAT, KernelImage, compile_kernel
 from .memory import FORMATS, WeightImage, compile_weights
@@ -267,7 +272,8 @@ class LayerCycles:
     placeholder of an empty column; the dense baseline streams every column every step);
     ``synaptic_updates``: non-zero synapses applied (lanes with a valid non-zero weight); ``busy``: cycles the core worked (popped events to free);
     ``stall``: cycles the core waited for room in its output queue; ``lower_bound``: the
-    docs/design.md §4 bound for this layer.
+    docs/design.md §4 bound for this layer; ``dropped``: with early exit, the ``SPIKE`` and
+    ``STEP`` events of exited samples the core discarded (one cycle each, not in ``events``).
     """
 
     events: int = 0
@@ -276,6 +282,7 @@ class LayerCycles:
     busy: int = 0
     stall: int = 0
     lower_bound: int = 0
+    dropped: int = 0
 
 
 @dataclass
@@ -411,13 +418,14 @@ def _held_rows(network, result, config, images):
 
 
 class _Queue:
-    __slots__ = ("depth", "push", "pop", "latency")
+    __slots__ = ("depth", "push", "pop", "latency", "events")
 
     def __init__(self, depth, latency):
         self.depth = depth
         self.push = []
         self.pop = []
         self.latency = latency
+        self.events = []          # the pushed events, when the pushes carry them (early exit)
 
 
 def _source(queue, frames, interval):
@@ -463,15 +471,17 @@ class _Emitter:
         self.silent = []          # issue cycles of recent silent items (sweep_latency > 2)
 
 
-def _sweep(counts, first, timing, queue_out, stats, emitter):
+def _sweep(counts, first, timing, queue_out, stats, emitter, events=None):
     """Generator of one sweep's pushes (module doc, *sweep*): chunk ``k`` holds
     ``counts[k]`` spiking neurons (``None``: a skipped block of the convolution core, one
     cycle with nothing issued); the marker follows the last chunk. Chunks issue one per
     cycle from cycle ``first`` while fewer than ``emit_depth`` entries are held (issued with
     spikes and not yet fully pushed, this sweep's or an earlier one's). Returns the cycle
-    the marker issues."""
+    the marker issues. ``events``: the pushed events in order (the spikes, then the
+    marker), carried with the pushes (early exit)."""
     sl, depth = timing.sweep_latency, timing.emit_depth
     held = emitter.held
+    pushes = iter(events) if events is not None else None
     t = first
     for k in range(len(counts) + 1):
         marker = k == len(counts)
@@ -488,7 +498,8 @@ def _sweep(counts, first, timing, queue_out, stats, emitter):
         if spikes:
             at = max(t + sl, emitter.last_push + 1)
             for _ in range(spikes):
-                pushed = yield ("push", queue_out, at)
+                pushed = yield (("push", queue_out, at) if pushes is None else
+                                ("push", queue_out, at, next(pushes)))
                 stats.stall += pushed - at
                 at = pushed + 1
             emitter.last_push = at - 1
@@ -569,8 +580,10 @@ def _core(stream, queue_in, queue_out, image, config, fan_in, spikes_out,
         stats.busy += free - start
 
 
-def _run(processes, queues, timing):
-    """Resolve every process's pops and pushes in time order of dependencies."""
+def _run(processes, queues, timing, exits=None):
+    """Resolve every process's pops and pushes in time order of dependencies (and, with
+    early exit, ``("exit", sample, at)``: the cycle from which the readout's exit of
+    ``sample`` is visible, once ``exits`` holds it)."""
     pending = {}
     for proc in processes:
         pending[proc] = next(proc, None)
@@ -580,8 +593,12 @@ def _run(processes, queues, timing):
         for proc in list(active):
             request = pending[proc]
             while request is not None:
-                op, queue, at = request
-                if op == "pop":
+                op, queue, at = request[:3]
+                if op == "exit":
+                    if queue not in exits:
+                        break
+                    t = exits[queue]
+                elif op == "pop":
                     e = len(queue.pop)
                     if e >= len(queue.push):
                         break
@@ -599,6 +616,8 @@ def _run(processes, queues, timing):
                         else:
                             t = at
                         queue.push.append(t)
+                        if len(request) == 4:
+                            queue.events.append(request[3])
                 progressed = True
                 try:
                     request = proc.send(t)
@@ -630,8 +649,13 @@ def cycle_model(network, result, config, *, frames=None, interval=1):
     interval : int
         Cycles from one input transfer to the next offer within a frame (1: one per cycle;
         the host link's push takes 4).
+
+    When ``result`` was simulated with an early ``exit``, the accelerator is the one built
+    with that rule (sparse mode, no convolution core; ``ValueError`` otherwise).
     """
     _check_arguments(network, result, config)
+    if result.exit is not None:
+        return _exit_cycle_model(network, result, config, frames, interval)
     timing = config.timing
     dense = config.mode == "dense"
     images = _column_words(network, config)
@@ -681,6 +705,7 @@ class _ReadoutQueue:
     def __init__(self):
         self.push = []
         self.pop = []
+        self.events = []
 
 
 def single_layer_cycles(layer, image, input_trains, output_trains, timing=Timing(),
@@ -823,3 +848,120 @@ def cycle_figures(network, config, golden, *, progress=False, single=None):
             "throughput": batch.total / count,
             "latency_back_to_back": float(np.mean(batch.latency)),
             "lower_bound_per_image": batch.lower_bound / count}
+
+
+# --- early exit (docs/design.md §4, *Early exit*) -------------------------------------------
+
+def check_exit_config(config):
+    """Early exit runs on the event-driven layer cores: ``sparse`` mode, no convolution core.
+    Raises ``ValueError`` naming what is not allowed."""
+    if config.mode != "sparse":
+        raise ValueError(f"early exit needs mode 'sparse', not {config.mode!r} (the dense "
+                         f"baseline has no early exit)")
+    if any(c.format == KERNEL_FORMAT for c in config.layers):
+        raise ValueError(f"early exit runs on the fully connected layer cores; format "
+                         f"{KERNEL_FORMAT!r} (the convolution core) is not allowed with it: "
+                         f"use dense, csc or bitmap (conv='unrolled')")
+
+
+def _exit_cycle_model(network, result, config, frames, interval):
+    """:func:`cycle_model` of an accelerator built with early exit, for ``result`` =
+    ``simulate(network, inputs, exit=rule)``. The cores compute every step they take before
+    the exit is visible (the full run's spikes), then discard their exited sample's events."""
+    check_exit_config(config)
+    timing = config.timing
+    images = _column_words(network, config)
+    inputs = np.asarray(result.inputs)
+    inputs = inputs[None] if inputs.ndim == 2 else inputs
+    ran = np.atleast_1d(np.asarray(result.ran))
+    samples, steps = inputs.shape[0], inputs.shape[1]
+    full = simulate(network, inputs)                 # what a core computes before the exit
+    events = []
+    for b, sample in enumerate(inputs):
+        for t, step in enumerate(sample):
+            events += [(SPIKE, int(a), b, t) for a in np.flatnonzero(step)]
+            events.append((STEP, 0, b, t))
+        events.append((SAMPLE, 0, b, steps))
+    schedule = _check_schedule(frames, interval, len(events))
+    queues = [_Queue(c.queue_depth, timing.queue_latency) for c in config.layers]
+    stats = [LayerCycles() for _ in network]
+    exits = {}
+    readout = _ReadoutQueue()
+    processes = [_tagged_source(queues[0], schedule, interval, events)]
+    for index, c in enumerate(config.layers):
+        last = index + 1 == len(network)
+        out = [[np.flatnonzero(step) for step in sample] for sample in full.spikes[index]]
+        processes.append(_exit_core(queues[index], readout if last else queues[index + 1],
+                                    images[index], c, out, timing, stats[index], ran, steps,
+                                    samples, exits if last else None))
+    _run(processes, queues + [readout], timing, exits)
+    finish = np.array([exits[b] if b in exits else
+                       next(t for (kind, _, s, _), t in zip(readout.events, readout.push)
+                            if kind == SAMPLE and s == b) + timing.readout_latency
+                       for b in range(samples)], dtype=np.int64)
+    starts = sample_starts(inputs)
+    first_push = np.array([queues[0].push[i] for i in starts], dtype=np.int64)
+    bounds = _bounds(network, result, config, images, [None] * len(network))
+    for s, b in zip(stats, bounds):
+        s.lower_bound = int(b.sum())
+    return CycleReport(total=int(finish.max()), latency=finish - first_push, finish=finish,
+                       layers=stats, lower_bound=int(sum(b.sum() for b in bounds)),
+                       pipeline_bound=int(max(b.sum() for b in bounds)),
+                       input_push=np.array(queues[0].push, dtype=np.int64))
+
+
+def _tagged_source(queue, frames, interval, events):
+    """:func:`_source` with every push carrying its event ``(kind, addr, sample, step)``."""
+    t = 0
+    position = 0
+    for start, count in frames:
+        t = max(t, start)
+        for _ in range(count):
+            t = yield ("push", queue, t, events[position])
+            position += 1
+            t += interval
+
+
+def _exit_core(queue_in, queue_out, image, config, spikes_out, timing, stats, ran, steps,
+               samples, exits):
+    """A layer core with early exit: pops tagged events; an event of sample ``b`` at a step
+    ``>= ran[b]`` (after the exit step), popped in a cycle in which the readout's exit of
+    ``b`` is visible, is discarded in one cycle (``SAMPLE`` is always processed: its sweep
+    clears the sample's state). The last core (``exits`` given) records when each exit
+    becomes visible: the cycle after its exit step's ``STEP`` marker reaches the readout."""
+    words, nnz = image.column_words, image.column_nnz
+    chunks = sweep_chunks(image, config)
+    silent = np.zeros(chunks, dtype=np.int64)
+    emitter = _Emitter()
+    free = 0
+    while True:
+        start = yield ("pop", queue_in, free)
+        kind, addr, b, t = queue_in.events[len(queue_in.pop) - 1]
+        if kind != SAMPLE and t >= ran[b]:
+            visible = yield ("exit", b, start)
+            if start >= visible:
+                stats.dropped += 1
+                stats.busy += 1
+                free = start + 1
+                continue
+        if kind == SPIKE:
+            stats.events += 1
+            stats.synaptic_updates += int(nnz[addr])
+            stats.words += int(words[addr])
+            free = start + max(1, int(words[addr]))
+            stats.busy += free - start
+            continue
+        if kind == SAMPLE:
+            counts, pushes = silent, [(SAMPLE, 0, b, t)]
+        else:
+            addresses = spikes_out[b][t]
+            counts = np.bincount(addresses // config.sweep_lanes, minlength=chunks)
+            pushes = [(SPIKE, int(a), b, t) for a in addresses] + [(STEP, 0, b, t)]
+        marker = yield from _sweep(counts, start + timing.drain, timing, queue_out, stats,
+                                   emitter, pushes)
+        if exits is not None and kind == STEP and t + 1 == ran[b] < steps:
+            exits[b] = emitter.last_push + timing.readout_latency
+        free = marker + 1
+        stats.busy += free - start
+        if kind == SAMPLE and b == samples - 1:
+            return

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .early_exit import exit_fires, exit_rule
 from .network import Layer, Network, signed_range
 
 __all__ = ["SimResult", "simulate", "layer_step", "check_spike_trains"]
@@ -115,6 +116,10 @@ class SimResult:
         Arg-max of ``counts``, lowest index on ties.
     traces : list of int64 arrays ``[B, T, N_l]`` or None
         Membranes after every step, when ``record_membranes=True``.
+    ran : int64 array ``[B]``
+        The steps each sample ran: ``T``, or fewer with an early ``exit``.
+    exit : :class:`~spikefab.model.early_exit.ExitRule` or None
+        The early-exit rule of the run.
     """
 
     inputs: np.ndarray
@@ -123,6 +128,8 @@ class SimResult:
     counts: np.ndarray
     predicted: np.ndarray
     traces: list | None = None
+    ran: np.ndarray = None
+    exit: object = None
 
     @property
     def steps(self):
@@ -133,7 +140,7 @@ class SimResult:
         return self.inputs if index == 0 else self.spikes[index - 1]
 
 
-def simulate(network, spikes, *, record_membranes=False):
+def simulate(network, spikes, *, record_membranes=False, exit=None):
     """Run the golden model.
 
     Parameters
@@ -143,6 +150,11 @@ def simulate(network, spikes, *, record_membranes=False):
         Input spike trains (see :mod:`spikefab.model.encoders` to make them).
     record_membranes : bool
         Also return every layer's membranes after every step (``SimResult.traces``).
+    exit : None, ``"exact"`` or ``("margin", m)``
+        Early exit (:mod:`spikefab.model.early_exit`, docs/design.md §2): a sample ends
+        after the step at which the rule holds; its later steps do not happen (no spikes,
+        the membranes and traces stay as they were at the exit). ``SimResult.ran`` holds
+        the steps each sample ran.
 
     Every sample starts from ``v = 0`` and ``r = 0``.
 
@@ -157,8 +169,12 @@ def simulate(network, spikes, *, record_membranes=False):
     """
     if not isinstance(network, Network):
         raise TypeError(f"network must be a spikefab.model.Network, not {type(network).__name__}")
+    rule = exit_rule(exit)
     trains, batched = check_spike_trains(spikes, network.n_inputs)
     batch, steps, _ = trains.shape
+    ran = np.full(batch, steps, dtype=np.int64)
+    running = np.ones(batch, dtype=np.bool_)
+    counts = np.zeros((batch, network.n_outputs), dtype=np.int64)
     weights_t = [None if hasattr(layer, "input_current") else
                  layer.weights.T.astype(_current_dtype(layer)) for layer in network]
     v = [np.zeros((batch, layer.neurons), dtype=np.int64) for layer in network]
@@ -169,16 +185,31 @@ def simulate(network, spikes, *, record_membranes=False):
     for t in range(steps):
         s_in = trains[:, t]
         for index, layer in enumerate(network):
-            v[index], s = layer_step(layer, v[index], r[index], s_in, weights_t[index])
+            v_new, s = layer_step(layer, v[index], r[index], s_in, weights_t[index])
+            if rule is not None:                  # an exited sample's steps do not happen
+                v_new = np.where(running[:, None], v_new, v[index])
+                s = s & running[:, None]
+            v[index] = v_new
             r[index] = s
             out[index][:, t] = s
             if traces is not None:
                 traces[index][:, t] = v[index]
             s_in = s
-    counts = out[-1].sum(axis=1, dtype=np.int64)
+        if rule is not None:
+            counts += out[-1][:, t]
+            done = running & exit_fires(rule, counts, t, steps)
+            ran[done] = t + 1
+            running &= ~done
+            if not running.any():
+                if traces is not None:
+                    for trace, state in zip(traces, v):
+                        trace[:, t + 1:] = state[:, None]
+                break
+    if rule is None:
+        counts = out[-1].sum(axis=1, dtype=np.int64)
     predicted = np.argmax(counts, axis=1).astype(np.int64)
     if not batched:
         unbatch = lambda arrays: [a[0] for a in arrays]  # noqa: E731
         return SimResult(trains[0], unbatch(out), unbatch(v), counts[0], predicted[0],
-                         unbatch(traces) if traces is not None else None)
-    return SimResult(trains, out, v, counts, predicted, traces)
+                         unbatch(traces) if traces is not None else None, ran[0], rule)
+    return SimResult(trains, out, v, counts, predicted, traces, ran, rule)

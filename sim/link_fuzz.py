@@ -205,6 +205,9 @@ class LinkFuzzer:
     def __init__(self, port, link, networks, poison, config, *, seed, burst=(10, 40),
                  reply_cycles=None, log=None):
         self.port, self.link, self.config = port, link, config
+        if link.identity.exit is not None:
+            raise ValueError("the fuzzer runs links built without early exit: its shadow "
+                             "does not model a result that is ready before its SAMPLE")
         self.rng = np.random.default_rng(seed)
         self.report = FuzzReport(seed=seed)
         self.shadow = Shadow(link, list(networks))

@@ -91,6 +91,7 @@ class Expected:
     cls: int = None
     counts: tuple = None
     where: str = ""
+    steps: int = None       # the steps the sample ran, on a link built with early exit
 
 
 class Shadow:
@@ -227,12 +228,18 @@ class Shadow:
         trains = np.zeros((len(steps), self.n_inputs), dtype=bool)
         for t, step in enumerate(steps):
             trains[t, step] = True
-        golden = simulate(self.weights or self.networks[0], trains[None])
+        exit = self.identity.exit
+        if exit is not None and len(steps) != self.identity.exit_steps:
+            return Expected(where=where)     # early exit is defined for samples of T steps
+        rule = None if exit is None else "exact" if exit == "exact" else \
+            ("margin", self.identity.exit_margin)
+        golden = simulate(self.weights or self.networks[0], trains[None], exit=rule)
         counts = tuple(int(c) for c in golden.counts[0])
         if max(counts) > self.count_max:
             self.error_possible = True
             return Expected(where=where)
-        return Expected(int(golden.predicted[0]), counts, where)
+        return Expected(int(golden.predicted[0]), counts, where,
+                        None if exit is None else int(golden.ran[0]))
 
 
 # -- reading replies ---------------------------------------------------------------------------

@@ -305,3 +305,28 @@ def test_a_conv_layer_on_the_convolution_core_through_the_host_link():
     golden = simulate(net, trains)
     assert [r.cls for r in results] == golden.predicted.tolist()
     assert np.array_equal([r.counts for r in results], golden.counts)
+
+
+def test_early_exit_through_the_host_link():
+    # Protocol version 3: the identity names the rule and T, RESULT ends with the steps the
+    # sample ran, COUNTERS has each layer's dropped events. The driver sends a whole sample
+    # before reading its result; the readout takes an exited sample's later events even
+    # while its result waits, so this never stalls behind the early result.
+    net, config = network(0)
+    steps = 15
+    link = HostLink(net, config, divisor=4, timeout=200, max_steps=steps, exit=("margin", 2),
+                    steps=steps)
+    device = Device(SimulatedSerial(link))
+    ident = device.identify()
+    assert (ident.exit, ident.exit_margin, ident.exit_steps) == ("margin", 2, steps)
+    assert Identity.decode(ident.encode()) == ident
+    trains = np.random.default_rng(1).random((3, steps, 5)) < 0.7
+    golden = simulate(net, trains, exit=("margin", 2))
+    assert golden.ran.min() < steps                  # an early exit happens
+    results = device.infer(trains)
+    assert [r.cls for r in results] == golden.predicted.tolist()
+    assert [list(r.counts) for r in results] == golden.counts.tolist()
+    assert [r.steps for r in results] == golden.ran.tolist()
+    counters = device.counters()
+    assert counters["layers"][0]["dropped"] > 0 and counters["idle"]
+    assert not counters["error"]

@@ -5,7 +5,8 @@ the lanes, and its network is convert_mlp of the trained weights."""
 import numpy as np
 import pytest
 
-from spikefab.model import DIGITS, convert_mlp, digits_network, load_dataset, mlp_network, train_mlp
+from spikefab.model import (DIGITS, convert_mlp, digits_network, encode_images, load_dataset,
+                            mlp_network, simulate, train_mlp)
 
 pytest.importorskip("sklearn")
 
@@ -54,3 +55,8 @@ def test_the_demo_network_has_the_demo_shape():
     assert network.shape == (64, DIGITS["hidden"], 10)
     assert len(split.x_test) == 360
     assert all(layer.w_bits == DIGITS["w_bits"] for layer in network)
+    # Early exit, exact (docs/design.md §2): every test image keeps its full-T class.
+    trains = encode_images(split.x_test, DIGITS["steps"], DIGITS["encoder"])
+    full, early = simulate(network, trains), simulate(network, trains, exit="exact")
+    assert np.array_equal(early.predicted, full.predicted)
+    assert early.ran.mean() < DIGITS["steps"]                 # and it does end early

@@ -276,3 +276,9 @@ def test_reference_784_128_10_is_accurate_and_deterministic():
     assert ref.input_activity == pytest.approx(total / (1000 * 25 * 784))
     assert ref.snn_accuracy == pytest.approx(np.mean(ref.predicted == ref.test_labels))
     assert ref.accuracy(25) == ref.snn_accuracy
+    # Early exit, exact (docs/design.md §2): every test image keeps its full-T class.
+    for start in range(0, 1000, 250):
+        early = simulate(ref.network, encode_rate(ref.test_images[start:start + 250], 25),
+                         exit="exact")
+        assert np.array_equal(early.predicted, ref.predicted[start:start + 250])
+        assert early.ran.mean() < 25                          # and it does end early
