@@ -82,7 +82,9 @@ class LayerCore(wiring.Component):
     i : ``In(stream.Signature(EventLayout(addr_bits(fan_in))))``
         Input events (from the layer's :class:`EventQueue`).
     o : ``Out(stream.Signature(EventLayout(addr_bits(N))))``
-        Output events: spikes in ascending address order, then the marker.
+        Output events: spikes in ascending hardware position (ascending address with the
+        identity placement; with the image's placement each spike carries the user's
+        address), then the marker.
     counters : ``Out(LayerCounters)``
     load : ``In(...)``
         The weight memory's run-time load port.
@@ -110,7 +112,8 @@ class LayerCore(wiring.Component):
             self.pes = PEArray(lanes=image.lanes, rows=image.rows, w_bits=layer.w_bits,
                                acc_bits=self.acc_bits, sweep_lanes=sweep_lanes)
             self.lif = LIFCore(layer, lanes=image.lanes, acc_bits=self.acc_bits, drain=drain,
-                               sweep_lanes=sweep_lanes, emit_depth=emit_depth)
+                               sweep_lanes=sweep_lanes, emit_depth=emit_depth,
+                               placement=image.placement)
         super().__init__({
             "i": In(stream.Signature(EventLayout(addr_bits_for(layer.fan_in)))),
             "o": Out(stream.Signature(EventLayout(addr_bits_for(layer.neurons)))),

@@ -119,18 +119,20 @@ def _bounds(network, result, config):
     return dense
 
 
-def bench_sparsity(network, trains, lanes, label):
-    """Print the sparsity-gain table rows for one network; return the rows as dicts."""
+def bench_sparsity(network, trains, lanes, label, *, placement="identity", formats=FORMATS):
+    """Print the sparsity-gain table rows for one network (its fully connected layers'
+    neurons placed by ``placement``, :mod:`spikefab.model.placement`) in each of
+    ``formats``; return the rows as dicts."""
     result = simulate(network, trains)
     batch = trains.shape[0]
     baseline = HardwareConfig.uniform(network, lanes=lanes, mode="dense")
     dense_report = cycle_model(network, result, baseline)
     dense_bound = _bounds(network, result, baseline)
     rows = []
-    for fmt in FORMATS:
-        config = HardwareConfig.uniform(network, lanes=lanes, format=fmt)
+    for fmt in formats:
+        config = HardwareConfig.uniform(network, lanes=lanes, format=fmt, placement=placement)
         report = cycle_model(network, result, config)
-        bits = sum(compile_weights(layer, c.lanes, fmt).size_bits
+        bits = sum(compile_weights(layer, c.lanes, fmt, placement=c.placement).size_bits
                    for layer, c in zip(network, config.layers))
         theoretical = dense_bound / report.lower_bound
         achieved = dense_report.total / report.total
