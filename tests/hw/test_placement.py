@@ -78,3 +78,19 @@ def test_lif_core_refuses_a_bad_placement():
         LIFCore(layer, lanes=2, acc_bits=4, placement=[0, 1, 2, 3, 3])
     with pytest.raises(ValueError, match=r"placement has 4 entries; the layer has 5 neurons"):
         LIFCore(layer, lanes=2, acc_bits=4, placement=[0, 1, 2, 3])
+
+
+def test_ties_go_to_the_lowest_user_index_whatever_the_emission_order():
+    # Three identical output neurons (equal counts every sample); placement [2, 1, 0] puts
+    # user neuron 0 at the last position, so its spikes leave last: the class is still 0.
+    rng = np.random.default_rng(5)
+    hidden = Layer(rng.integers(0, 4, (6, 4)), theta=2, w_bits=4, v_bits=8)
+    out = Layer(np.tile(rng.integers(1, 4, (1, 6)), (3, 1)), theta=3, w_bits=4, v_bits=8)
+    network = Network([hidden, out])
+    config = HardwareConfig.uniform(network, lanes=[2, 3], format="csc",
+                                    placement=["balanced", [2, 1, 0]])
+    trains = rng.random((3, 5, 4)) < 0.6
+    run = run_accelerator(network, config, trains)
+    golden, _ = check_against_golden(network, config, trains, run)
+    assert golden.counts.any() and (golden.counts == golden.counts[:, :1]).all()
+    assert run.classes.tolist() == [0, 0, 0]
