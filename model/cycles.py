@@ -34,7 +34,9 @@ order followed by ``STEP``; after the last step's ``STEP`` comes ``SAMPLE``.
       ``c`` is held only while its silence is not yet known, cycles ``c + 1 .. c +
       sweep_latency - 2`` (none with ``sweep_latency = 2``).
     - *Emit.* The spike emitter pushes one event per cycle, entries in order, each
-      entry's neurons in ascending address order: an entry issued in cycle ``c`` pushes
+      entry's neurons in ascending address order (with a neuron placement, chunk ``k`` is
+      hardware positions ``kS .. kS+S-1`` and the spikes leave in ascending position, each
+      with its user address: :func:`emitted_stream`): an entry issued in cycle ``c`` pushes
       its first event no earlier than ``c + sweep_latency`` and than the cycle after the
       previous entry's last push; every push waits for a free entry of the next queue.
 
