@@ -1,7 +1,7 @@
 """Host driver: talk to a spikefab board (or its simulation) over the UART host link.
 
 >>> device = Device(open_serial("/dev/ttyUSB1"))          # doctest: +SKIP
->>> device.load(network, config)                            # doctest: +SKIP
+>>> device.load(network)                                    # doctest: +SKIP
 >>> results = device.infer(spikes, progress=True)           # doctest: +SKIP
 
 The same :class:`Device` code drives a real board (:func:`open_serial`, pyserial) and the
@@ -19,7 +19,9 @@ import time
 from dataclasses import dataclass
 
 from spikefab.model import compile_weights
+from spikefab.model.checks import per_layer
 from spikefab.model.kernel_image import KERNEL_FORMAT, compile_kernel
+from spikefab.model.placement import resolve_placement
 from spikefab.model.events import event_stream
 from spikefab.model.simulate import check_spike_trains
 
@@ -27,8 +29,8 @@ from .protocol import (MAX_PAYLOAD, REPLY_SYNC, TARGETS, Command, Identity, Link
                        ProtocolError, ResetReport, Status, crc8, encode_event, encode_request,
                        neuron_fingerprint)
 
-__all__ = ["Device", "DeviceError", "ResetReport", "Result", "device_images", "open_serial",
-           "typical_inputs"]
+__all__ = ["Device", "DeviceError", "ResetReport", "Result", "device_images",
+           "device_placements", "open_serial", "typical_inputs"]
 
 EVENTS_PER_FRAME = MAX_PAYLOAD // 2
 
@@ -69,9 +71,44 @@ def open_serial(port, baud=115200, timeout=1.0):
 RESENDABLE = frozenset({Command.IDENTIFY, Command.COUNTERS, Command.LOAD, Command.RESET})
 
 
-def device_images(identity, network):
+def device_placements(identity, network, placements=None):
+    """The neuron placement of each layer of the device with ``identity``, checked against
+    ``network``'s neuron parameters and bias (docs/design.md §9: a placement is fixed by the
+    bitstream, like the biases, and is part of the identity's neuron fingerprint).
+
+    ``placements``: one entry per layer (``"identity"``, ``"balanced"`` — computed from
+    ``network``'s weights — or a permutation), or ``None`` to find it: the identity, else the
+    balanced placement of ``network``'s weights. Returns per layer the permutation or ``None``
+    (the identity); raises ``ValueError`` naming the layer when none matches."""
+    given = (per_layer("placements", placements, len(network)) if placements is not None
+             else [None] * len(network))
+    out = []
+    for index, (layer, want) in enumerate(zip(network, given)):
+        if identity.formats[index] == KERNEL_FORMAT:
+            out.append(None)
+            continue
+        tried = ["identity", "balanced"] if want is None else [want]
+        for candidate in tried:
+            concrete = resolve_placement(layer.weights, identity.lanes[index], candidate)
+            if neuron_fingerprint(layer, concrete) == identity.neurons[index]:
+                out.append(concrete)
+                break
+        else:
+            named = ("the identity or the balanced placement of these weights" if want is None
+                     else f"placement {want if isinstance(want, str) else 'given'}")
+            raise ValueError(f"layer {index + 1}'s neuron parameters or bias differ from the "
+                             f"ones the bitstream was generated with, or its neuron placement "
+                             f"is not {named} (they are fixed in hardware; only weights load "
+                             f"at run time: pass the placement it was built with)")
+    return out
+
+
+def device_images(identity, network, placements=None):
     """``network``'s weight images as a device with ``identity`` stores them: each layer
-    compiled for the device's lanes, format and pointer fields."""
+    compiled for the device's lanes, format, pointer fields and neuron placement
+    (``placements``: per layer a permutation or ``None`` for the identity, as
+    :func:`device_placements` returns them; default every layer the identity)."""
+    placements = [None] * len(network) if placements is None else list(placements)
     images = []
     for index, layer in enumerate(network):
         fields = {}
@@ -82,7 +119,7 @@ def device_images(identity, network):
             images.append(compile_kernel(layer, identity.lanes[index]))
             continue
         images.append(compile_weights(layer, identity.lanes[index], identity.formats[index],
-                                      **fields))
+                                      placement=placements[index], **fields))
     return images
 
 
@@ -217,32 +254,35 @@ class Device:
     def identity(self):
         return self._identity or self.identify()
 
-    def check(self, network, config=None):
+    def check(self, network, config=None, *, placements=None):
         """Raise ValueError naming the first difference if the device was not generated for
-        ``network``'s shape, neuron parameters and ``config``."""
+        ``network``'s shape, neuron parameters, neuron placements and ``config``. The
+        placements are ``placements`` (one per layer), else ``config``'s, else found
+        (:func:`device_placements`); returns them, per layer a permutation or ``None``."""
         ident = self.identity
         if tuple(network.shape) != ident.shape:
             raise ValueError(f"the device is built for a {'-'.join(map(str, ident.shape))} "
                              f"network, not {'-'.join(map(str, network.shape))}")
-        for index, layer in enumerate(network):
-            if neuron_fingerprint(layer) != ident.neurons[index]:
-                raise ValueError(f"layer {index + 1}'s neuron parameters or bias differ from the "
-                                 f"ones the bitstream was generated with (they are fixed in "
-                                 f"hardware; only weights load at run time)")
+        if placements is None and config is not None:
+            placements = [c.placement for c in config.layers]
+        found = device_placements(ident, network, placements)
         if config is not None:
             mine = (tuple(c.lanes for c in config.layers),
                     tuple(c.format for c in config.layers))
             if mine != (ident.lanes, ident.formats):
                 raise ValueError(f"the device has lanes {ident.lanes} and formats "
                                  f"{ident.formats}, not {mine[0]} and {mine[1]}")
+        return found
 
-    def load(self, network, *, progress=False):
-        """Load ``network``'s weights (compiled for the device's lanes, formats and pointer
-        fields). Returns the number of LOAD frames sent."""
-        self.check(network)
+    def load(self, network, *, placements=None, progress=False):
+        """Load ``network``'s weights (compiled for the device's lanes, formats, pointer
+        fields and neuron placements: ``placements``, one per layer, or found as
+        :func:`device_placements` does; a placement is fixed by the bitstream and a wrong one
+        is refused). Returns the number of LOAD frames sent."""
+        placements = self.check(network, placements=placements)
         ident = self.identity
         frames = []
-        for index, image in enumerate(device_images(ident, network)):
+        for index, image in enumerate(device_images(ident, network, placements)):
             for target_index, name in enumerate(TARGETS):
                 memory = image.memories.get(name)
                 if memory is None:

@@ -69,7 +69,9 @@ def identity_of(accelerator):
                     count_bits=accelerator.readout.count_bits, memories=tuple(memories),
                     pointer_fields=tuple((image.start_bits, image.length_bits)
                                          for image in accelerator.images),
-                    neurons=tuple(neuron_fingerprint(layer) for layer in accelerator.network),
+                    neurons=tuple(neuron_fingerprint(layer, getattr(image, "placement", None))
+                                  for layer, image in zip(accelerator.network,
+                                                          accelerator.images)),
                     **exit)
 
 

@@ -323,10 +323,14 @@ class Identity:
                    tuple(neurons), exit, exit_margin, exit_steps)
 
 
-def neuron_fingerprint(layer):
-    """CRC-32 of a layer's neuron parameters and bias: what a bitstream fixes besides the
-    shape (the weights can be loaded at run time, these cannot)."""
+def neuron_fingerprint(layer, placement=None):
+    """CRC-32 of a layer's neuron parameters and bias, and of its neuron placement when it is
+    not the identity (``placement``: the permutation, :mod:`spikefab.model.placement`; the
+    identity's fingerprint is the one without a placement): what a bitstream fixes besides
+    the shape (the weights can be loaded at run time, these cannot)."""
     import zlib
     text = (f"{layer.theta},{layer.v_bits},{layer.w_bits},{layer.leak},{layer.k},{layer.m},"
             f"{layer.f},{layer.reset},{layer.timing}:" + ",".join(map(str, layer.bias.tolist())))
+    if placement is not None:
+        text += ";placement:" + ",".join(str(int(h)) for h in placement)
     return zlib.crc32(text.encode())

@@ -105,6 +105,14 @@ def synth_command(board, network_path, config, *, steps, baud=None, spikes=None,
              "--steps", str(steps)]
     if any(unrolled):
         words += ["--conv", "unrolled"]
+    placed = {c.placement for c in layers if c.format != "kernel" and c.placed}
+    if placed:
+        if placed != {"balanced"} or not all(c.placed for c, core in zip(layers, on_core)
+                                              if not core):
+            raise ValueError("spikefab synth places every fully connected layer balanced "
+                             "(--placement balanced) or none; this configuration mixes them "
+                             "or gives an explicit permutation")
+        words += ["--placement", "balanced"]
     if baud is not None and baud != DEFAULT_BAUD:
         words += ["--baud", str(baud)]
     if spikes is not None:

@@ -7,7 +7,8 @@ them. The network is the built-in digits-sized default (the 64-128-10 reference 
 4-bit weights, 50 % of them kept, balanced over the PE lanes) unless ``--network FILE.npz``
 names one saved with :meth:`spikefab.model.Network.save` (e.g. the one a report wrote, with
 the command that rebuilds its design: :mod:`spikefab.boards.rebuild`). ``--lanes`` and
-``--sweep-lanes`` take one value or one per layer.
+``--sweep-lanes`` take one value or one per layer; ``--placement`` places the fully connected
+layers' neurons on the lanes (:mod:`spikefab.model.placement`).
 
 Every error a user can cause ends in one line naming the flag and the allowed values: a bad
 flag value (out of range, ``--sizes`` with one size, a lane count per layer that does not
@@ -19,6 +20,7 @@ tool that fails each get an ``error: …`` line saying what to do (exit status 1
 from spikefab.cli.args import SizesAction, fail, flag_input_file, flag_int, flag_output_dir
 from spikefab.model import FORMATS, HardwareConfig, Network, reference_network
 from spikefab.model.cycles import QUEUE_DEPTH_RANGE
+from spikefab.model.placement import PLACEMENTS
 
 __all__ = ["BOARD_NAMES", "MAX_NEURONS", "MAX_STEPS", "add_arguments", "fail",
            "network_and_config", "read_network", "read_spikes"]
@@ -86,7 +88,8 @@ def network_and_config(args):
         config = HardwareConfig.uniform(network, lanes=lanes, format=args.format,
                                         queue_depth=args.queue_depth,
                                         sweep_lanes=_one_or_each(sweep),
-                                        conv=getattr(args, "conv", "kernel"))
+                                        conv=getattr(args, "conv", "kernel"),
+                                        placement=getattr(args, "placement", "identity"))
         config.check(network)
     except (ValueError, TypeError) as error:
         _refuse(args, f"--lanes {' '.join(map(str, args.lanes))} / --sweep-lanes "
@@ -133,6 +136,11 @@ def add_arguments(parser, command):
                         "divisor of the layer's lanes (default: the lanes)")
     s.add_argument("--format", choices=FORMATS, default="csc",
                    help=f"weight memory format: {', '.join(FORMATS)} (default csc)")
+    s.add_argument("--placement", choices=PLACEMENTS, default="identity",
+                   help="neuron placement of the fully connected layers: identity (neuron i "
+                        "in PE lane i mod P) or balanced (the compiler spreads each column's "
+                        "non-zero weights over the lanes; fixed in the bitstream, shows only "
+                        "in cycles) (default identity)")
     s.add_argument("--conv", choices=("kernel", "unrolled"), default="kernel",
                    help="convolutional layers: kernel runs them on the convolution core (each "
                         "kernel stored once, --lanes across output channels, capped at them), "

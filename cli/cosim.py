@@ -25,6 +25,7 @@ from spikefab.cli.args import fail, flag_input_file, flag_int, flag_output_dir
 from spikefab.cli.board_options import MAX_STEPS, read_network, read_spikes
 from spikefab.model import FORMATS, HardwareConfig
 from spikefab.model.cycles import QUEUE_DEPTH_RANGE
+from spikefab.model.placement import PLACEMENTS
 
 __all__ = ["DATASETS", "add_arguments", "main", "parser", "run"]
 
@@ -57,6 +58,11 @@ def add_arguments(parser):
                              "layer (default: the lanes)")
     parser.add_argument("--format", choices=FORMATS, default="csc",
                         help="weight format of the fully connected layers (default csc)")
+    parser.add_argument("--placement", choices=PLACEMENTS, default="identity",
+                        help="neuron placement of the fully connected layers: identity (neuron i "
+                             "in PE lane i mod P) or balanced (the compiler spreads each column's "
+                             "non-zero weights over the lanes; fixed in the bitstream, shows only "
+                             "in cycles) (default identity)")
     parser.add_argument("--conv", choices=("kernel", "unrolled"), default="kernel",
                         help="convolutional layers on the convolution core (kernel) or "
                              "unrolled into --format (default kernel)")
@@ -132,11 +138,12 @@ def run(args):
     try:
         config = HardwareConfig.uniform(
             network, lanes=_one_or_each(args.lanes, layers, "--lanes"), format=args.format,
-            queue_depth=args.queue_depth, conv=args.conv,
+            queue_depth=args.queue_depth, conv=args.conv, placement=args.placement,
             sweep_lanes=_one_or_each(args.sweep_lanes, layers, "--sweep-lanes"))
         config.check(network)
     except (ValueError, TypeError) as error:
-        raise fail(f"--lanes / --sweep-lanes / --format / --conv: {error}") from None
+        raise fail(f"--lanes / --sweep-lanes / --format / --conv / --placement: {error}") \
+            from None
     trains, labels, what = _inputs(args, network)
     out = args.out
     out.mkdir(parents=True, exist_ok=True)

@@ -28,8 +28,8 @@ def run(args):
     trains = read_spikes(args.spikes, network, args.steps) if args.spikes else None
     try:
         device = Device(open_serial(args.port, args.baud, timeout=2.0))
-        device.check(network, config)
-        device.load(network, progress=True)
+        placements = device.check(network, config)
+        device.load(network, placements=placements, progress=True)
         if trains is None:
             trains = typical_inputs(network, samples=args.samples, steps=args.steps)
         results = device.infer(trains, progress=True)

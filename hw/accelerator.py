@@ -159,7 +159,8 @@ class Accelerator(wiring.Component):
                     rows = -(-layer.neurons // c.lanes)
                     fields = dict(start_bits=max(1, (cap - 1).bit_length()),
                                   length_bits=max(1, rows.bit_length()))
-                self.images.append(compile_weights(layer, c.lanes, c.format, **fields))
+                self.images.append(compile_weights(layer, c.lanes, c.format,
+                                                   placement=c.placement, **fields))
             fan_ins = [layer.fan_in for layer in network]
             self.queues = [EventQueue(addr_bits_for(n), c.queue_depth)
                            for n, c in zip(fan_ins, config.layers)]

@@ -93,7 +93,9 @@ class LayerCore(wiring.Component):
     i : ``In(stream.Signature(EventLayout(addr_bits(fan_in))))``
         Input events (from the layer's :class:`EventQueue`).
     o : ``Out(stream.Signature(EventLayout(addr_bits(N))))``
-        Output events: spikes in ascending address order, then the marker.
+        Output events: spikes in ascending hardware position (ascending address with the
+        identity placement; with the image's placement each spike carries the user's
+        address), then the marker.
     counters : ``Out(LayerCounters)``
     load : ``In(...)``
         The weight memory's run-time load port.
@@ -123,7 +125,8 @@ class LayerCore(wiring.Component):
             self.pes = PEArray(lanes=image.lanes, rows=image.rows, w_bits=layer.w_bits,
                                acc_bits=self.acc_bits, sweep_lanes=sweep_lanes)
             self.lif = LIFCore(layer, lanes=image.lanes, acc_bits=self.acc_bits, drain=drain,
-                               sweep_lanes=sweep_lanes, emit_depth=emit_depth)
+                               sweep_lanes=sweep_lanes, emit_depth=emit_depth,
+                               placement=image.placement)
             self.exit_tag_bits = exit_tag_bits
             if exit_tag_bits is not None:
                 check_int("exit_tag_bits", exit_tag_bits, 1, 32)

@@ -9,6 +9,7 @@ import numpy as np
 
 from spikefab.model.kernel_image import SWEEP_BLOCK, KernelImage
 from spikefab.model.network import Layer, signed_range
+from spikefab.model.placement import check_placement
 
 from .events import EventKind, EventLayout, addr_bits_for
 from .layouts import NamedArrayLayout
@@ -66,6 +67,13 @@ class LIFCore(wiring.Component):
         ``order.chunk_digits(S)`` and lane ``l`` adds ``l · order.positions`` (no
         multiplier, no table). Without a bias the sweep skips inactive rows (see
         :meth:`_skipping_sequencer`) unless ``skip=False`` (the dense baseline).
+    placement : sequence of int, optional
+        A fully connected layer's neuron placement (:mod:`spikefab.model.placement`): user
+        neuron ``i`` at hardware position ``placement[i]``. The sweep walks the hardware
+        positions (chunk ``k`` is positions ``kS .. kS+S-1``, the bias ROM holds the bias of
+        the neuron placed there) and the emitter sends each spike with its *user* address,
+        looked up in a table of ``N`` entries (a ROM read combinationally) from the position.
+        ``None`` (the identity) builds no table: exactly the core without a placement.
 
     Members
     -------
@@ -103,7 +111,7 @@ class LIFCore(wiring.Component):
     """
 
     def __init__(self, layer, *, lanes, acc_bits, drain=2, sweep_lanes=None, emit_depth=4,
-                 order=None, skip=True):
+                 order=None, skip=True, placement=None):
         with validating(self):
             check_instance("layer", layer, Layer)
             self.layer = layer
@@ -120,6 +128,16 @@ class LIFCore(wiring.Component):
                 self.neurons = layer.neurons
                 self.bias = layer.bias
                 self.skips = False
+            self.user_address = None
+            if placement is not None:
+                if order is not None:
+                    raise ValueError("placement applies to fully connected layers only; the "
+                                     "convolution core (order) keeps its own neuron order")
+                placement = np.array(check_placement(placement, layer.neurons),
+                                     dtype=np.int64)
+                self.user_address = np.empty(layer.neurons, dtype=np.int64)
+                self.user_address[placement] = np.arange(layer.neurons)
+                self.bias = np.asarray(layer.bias)[self.user_address]
             self.lanes = check_int("lanes", lanes, 1, min(256, self.neurons))
             self.acc_bits = check_int("acc_bits", acc_bits, 2, 48)
             self.drain = check_int("drain", drain, 1, 16)
@@ -411,9 +429,18 @@ class LIFCore(wiring.Component):
         offset = lowest if self.order is None else Array(
             Const(lane * self.order.positions, len(issue_base)) for lane in range(lanes))[lowest]
         m.d.comb += self.spikes.valid.eq(level != 0)
+        address = head.base + offset
+        if self.user_address is not None:
+            # The neuron placed at this position: its user address, from a ROM of N entries.
+            m.submodules.user_address = table = Memory(
+                shape=len(self.spikes.payload.addr), depth=self.neurons,
+                init=[int(a) for a in self.user_address])
+            lookup = table.read_port(domain="comb")
+            m.d.comb += lookup.addr.eq(address)
+            address = lookup.data
         with m.If(head.mask != 0):
             m.d.comb += [self.spikes.payload.kind.eq(EventKind.SPIKE),
-                         self.spikes.payload.addr.eq(head.base + offset)]
+                         self.spikes.payload.addr.eq(address)]
         with m.Else():
             m.d.comb += [self.spikes.payload.kind.eq(head.kind), self.spikes.payload.addr.eq(0)]
         push = self.spikes.valid & self.spikes.ready

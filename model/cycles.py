@@ -34,7 +34,9 @@ order followed by ``STEP``; after the last step's ``STEP`` comes ``SAMPLE``.
       ``c`` is held only while its silence is not yet known, cycles ``c + 1 .. c +
       sweep_latency - 2`` (none with ``sweep_latency = 2``).
     - *Emit.* The spike emitter pushes one event per cycle, entries in order, each
-      entry's neurons in ascending address order: an entry issued in cycle ``c`` pushes
+      entry's neurons in ascending address order (with a neuron placement, chunk ``k`` is
+      hardware positions ``kS .. kS+S-1`` and the spikes leave in ascending position, each
+      with its user address: :func:`emitted_stream`): an entry issued in cycle ``c`` pushes
       its first event no earlier than ``c + sweep_latency`` and than the cycle after the
       previous entry's last push; every push waits for a free entry of the next queue.
 
@@ -85,6 +87,7 @@ from .conv import ConvLayer
 from .kernel_image import KERNEL_FORMAT, KernelImage, compile_kernel
 from .memory import FORMATS, WeightImage, compile_weights
 from .network import Layer, Network
+from .placement import PLACEMENTS, check_placement
 from .simulate import SimResult, simulate
 
 __all__ = ["CycleReport", "GoldenRuns", "HardwareConfig", "LayerConfig", "LayerCycles",
@@ -125,12 +128,19 @@ class LayerConfig:
     lane and runs for every input event, while the sweep's leak / saturate / threshold /
     reset / compaction logic runs once per step, so a wide PE array can share a narrow
     sweep (``ceil(N / S)`` sweep cycles per step).
+
+    ``placement`` puts the layer's neurons on the lanes (:mod:`spikefab.model.placement`,
+    docs/design.md §3): ``"identity"`` (default: neuron ``i`` in lane ``i % P``),
+    ``"balanced"`` (chosen by the compiler from the weights to balance each column's
+    non-zeros over the lanes) or an explicit permutation of ``range(N)`` (kept as a tuple).
+    Fully connected layers only: the convolution core (format ``kernel``) refuses it.
     """
 
     lanes: int = 1
     format: str = "csc"
     queue_depth: int = 16
     sweep_lanes: int = None
+    placement: object = "identity"
 
     def __post_init__(self):
         _check_int("lanes", self.lanes, 1, 1 << 16)
@@ -146,6 +156,24 @@ class LayerConfig:
             raise ValueError(f"sweep_lanes = {self.sweep_lanes} must divide lanes = "
                              f"{self.lanes} (allowed: "
                              f"{', '.join(str(d) for d in _divisors(self.lanes))})")
+        if self.placement is None:
+            object.__setattr__(self, "placement", "identity")
+        if isinstance(self.placement, str):
+            if self.placement not in PLACEMENTS:
+                raise ValueError(f"placement = {self.placement!r} is not allowed; choose one "
+                                 f"of {', '.join(PLACEMENTS)} or a permutation of range(N)")
+        else:
+            object.__setattr__(self, "placement", check_placement(self.placement))
+        if self.format == KERNEL_FORMAT and self.placement != "identity":
+            raise ValueError(f"placement = {_placement_name(self.placement)!r} is not allowed "
+                             f"with format {KERNEL_FORMAT!r} (the convolution core keeps its "
+                             f"own neuron order); placement applies to fully connected layers "
+                             f"only: use placement='identity'")
+
+    @property
+    def placed(self):
+        """Whether the placement may differ from the identity."""
+        return self.placement != "identity"
 
     def chunks(self, neurons):
         """Sweep cycles per step for a layer of ``neurons``: ``ceil(neurons / sweep_lanes)``."""
@@ -154,6 +182,10 @@ class LayerConfig:
 
 def _divisors(n):
     return [d for d in range(1, n + 1) if n % d == 0]
+
+
+def _placement_name(placement):
+    return placement if isinstance(placement, str) else "explicit"
 
 
 @dataclass(frozen=True)
@@ -188,7 +220,7 @@ class HardwareConfig:
 
     @classmethod
     def uniform(cls, network, *, lanes=1, format="csc", queue_depth=16, mode="sparse",
-                timing=None, sweep_lanes=None, conv="kernel"):
+                timing=None, sweep_lanes=None, conv="kernel", placement="identity"):
         """The same ``lanes`` (capped at each layer's size), format, depth and sweep lanes
         everywhere. Each may also be a list, one per layer. ``sweep_lanes`` (default: the
         layer's lanes) is capped at the layer's lanes; given as one number that does not
@@ -198,7 +230,11 @@ class HardwareConfig:
         core (format ``kernel``, lanes across output channels, capped at ``C_out``);
         ``"unrolled"`` runs it like a fully connected layer in ``format`` (the unrolled
         baseline). In the ``dense`` mode a conv layer on the core is the convolution core's
-        dense baseline (every input walked every step, a full sweep)."""
+        dense baseline (every input walked every step, a full sweep).
+
+        ``placement``: ``"identity"`` or ``"balanced"`` for every fully connected layer (a
+        layer on the convolution core keeps its own order), or a list with one entry per
+        layer (``"identity"``, ``"balanced"`` or a permutation of ``range(N)``)."""
         if not isinstance(network, Network):
             raise TypeError(f"network must be a spikefab.model.Network, not "
                             f"{type(network).__name__}")
@@ -221,8 +257,13 @@ class HardwareConfig:
             sweep_ = [max(d for d in _divisors(p) if d <= s) for p, s in zip(lanes_, sweep_)]
         formats = [KERNEL_FORMAT if core else fmt
                    for fmt, core in zip(per_layer("format", format, count), on_core)]
-        configs = [LayerConfig(p, fmt, q, s) for p, fmt, q, s in
-                   zip(lanes_, formats, per_layer("queue_depth", queue_depth, count), sweep_)]
+        if isinstance(placement, (list, tuple)):
+            placements = per_layer("placement", placement, count)
+        else:
+            placements = ["identity" if fmt == KERNEL_FORMAT else placement for fmt in formats]
+        configs = [LayerConfig(p, fmt, q, s, pl) for p, fmt, q, s, pl in
+                   zip(lanes_, formats, per_layer("queue_depth", queue_depth, count), sweep_,
+                       placements)]
         return cls(tuple(configs), mode=mode, timing=timing or Timing())
 
     def describe(self):
@@ -233,14 +274,21 @@ class HardwareConfig:
             parts = [f"{part} (convolution core)" if c.format == KERNEL_FORMAT else part
                      for part, c in zip(parts, self.layers)]
         first = next((c for c in self.layers if c.format != KERNEL_FORMAT), self.layers[0])
-        return f"{'; then '.join(parts)}; {first.format}, queue {first.queue_depth}"
+        placed = [_placement_name(c.placement) for c in self.layers if c.placed]
+        where = f", {placed[0]} placement" if placed else ""
+        return (f"{'; then '.join(parts)}; {first.format}, queue {first.queue_depth}"
+                f"{where}")
 
     def to_json(self):
         """The exact configuration, JSON-ready (per layer lanes, sweep lanes, format, queue
         depth; the mode and the timing)."""
-        return {"layers": [{"lanes": c.lanes, "sweep_lanes": c.sweep_lanes, "format": c.format,
-                            "queue_depth": c.queue_depth} for c in self.layers],
-                "mode": self.mode, "timing": asdict(self.timing)}
+        layers = [{"lanes": c.lanes, "sweep_lanes": c.sweep_lanes, "format": c.format,
+                   "queue_depth": c.queue_depth} for c in self.layers]
+        for entry, c in zip(layers, self.layers):     # the identity adds no key
+            if c.placed:
+                entry["placement"] = (c.placement if isinstance(c.placement, str)
+                                      else list(c.placement))
+        return {"layers": layers, "mode": self.mode, "timing": asdict(self.timing)}
 
     def check(self, network):
         """Raise ValueError if this configuration cannot serve ``network``."""
@@ -262,6 +310,9 @@ class HardwareConfig:
             if config.lanes > layer.neurons:
                 raise ValueError(f"layers[{index}].lanes = {config.lanes} is out of range; "
                                  f"allowed range is [1, {layer.neurons}] (its neuron count)")
+            if not isinstance(config.placement, str):
+                check_placement(config.placement, layer.neurons,
+                                name=f"layers[{index}].placement")
 
 
 @dataclass
@@ -328,7 +379,7 @@ def compile_layer(layer, config):
     convolution core (format ``kernel``), else a :class:`~spikefab.model.memory.WeightImage`."""
     if config.format == KERNEL_FORMAT:
         return compile_kernel(layer, config.lanes)
-    return compile_weights(layer, config.lanes, config.format)
+    return compile_weights(layer, config.lanes, config.format, placement=config.placement)
 
 
 def sweep_chunks(image, config):
@@ -339,19 +390,29 @@ def sweep_chunks(image, config):
     return config.chunks(image.neurons)
 
 
+def neuron_rank(image):
+    """The hardware position of each user neuron of a core with ``image``: the convolution
+    core's ``rank``, a fully connected image's ``placement``, or ``None`` (the identity)."""
+    if isinstance(image, KernelImage):
+        return image.rank
+    return getattr(image, "placement", None)
+
+
 def emitted_stream(trains, image=None):
     """The events a core with ``image`` emits for its output ``trains`` ``[B, T, N]``:
     :func:`~spikefab.model.events.event_stream`, with each step's spikes in the order of the
-    convolution core's neurons for a :class:`KernelImage` (ascending otherwise)."""
+    core's hardware positions (the convolution core's neurons for a :class:`KernelImage`,
+    the placement of a :class:`WeightImage`; ascending address with the identity)."""
     events = event_stream(trains)
-    if not isinstance(image, KernelImage):
+    rank = neuron_rank(image)
+    if rank is None:
         return events
     out, run = [], []
     for event in events:
         if event[0] == SPIKE:
             run.append(event)
             continue
-        run.sort(key=lambda e: int(image.rank[e[1]]))
+        run.sort(key=lambda e: int(rank[e[1]]))
         out += run + [event]
         run = []
     return out
@@ -526,9 +587,9 @@ def _core(stream, queue_in, queue_out, image, config, fan_in, spikes_out,
     decoding = kernel and not dense               # events wait for the decode table
     if kernel:
         words, nnz = image.event_words, image.event_updates
-        order = image.rank
     else:
         words, nnz = image.column_words, image.column_nnz
+    rank = neuron_rank(image)
     chunks = sweep_chunks(image, config)
     free = 0
     last_pop = -2
@@ -569,7 +630,7 @@ def _core(stream, queue_in, queue_out, image, config, fan_in, spikes_out,
                 first += fan_in * image.rows
                 stats.words += fan_in * image.rows
             addresses = next(out_steps)
-            neurons = order[addresses] if kernel else addresses
+            neurons = addresses if rank is None else np.asarray(rank)[addresses]
             counts = np.bincount(neurons // config.sweep_lanes, minlength=chunks)
             if skips:
                 counts = image.sweep_items(config.sweep_lanes, state | touched[None], counts)
@@ -731,10 +792,11 @@ def single_layer_cycles(layer, image, input_trains, output_trains, timing=Timing
     if inputs.ndim == 2:
         inputs, outputs = inputs[None], outputs[None]
     events = []
+    rank = np.arange(layer.neurons) if image.placement is None else np.asarray(image.placement)
     for sample_in, sample_out in zip(inputs, outputs):
         for spikes_in, spikes_out in zip(sample_in, sample_out):
             events += [("spike", int(j)) for j in np.flatnonzero(spikes_in)]
-            events.append(("step", np.bincount(np.flatnonzero(spikes_out) // sweep_lanes,
+            events.append(("step", np.bincount(rank[np.flatnonzero(spikes_out)] // sweep_lanes,
                                                minlength=chunks)))
         events.append(("sample", np.zeros(chunks, dtype=np.int64)))
     samples = len(inputs)

@@ -1,8 +1,13 @@
 """Weight-memory images: the exact integer words the hardware holds (docs/design.md §3).
 
 A layer's weights are stored column-major (one column per pre-synaptic input ``j``) in
-words of ``P`` lanes, one lane per processing element. Neuron ``i`` lives in PE
-``i % P`` at local index ``i // P``; each PE owns ``rows = ceil(N / P)`` local indices.
+words of ``P`` lanes, one lane per processing element. The neuron at *hardware position*
+``h`` lives in PE ``h % P`` at local index ``h // P``; each PE owns ``rows = ceil(N / P)``
+local indices. Neuron ``i`` is at position ``h = i`` (the identity placement) unless the
+image is compiled with a ``placement`` (:mod:`spikefab.model.placement`), a permutation
+with neuron ``i`` at ``h = placement[i]``: the formats below then describe the matrix
+whose row ``h`` is the user's row ``i`` (``W[r*P + p, j]`` reads "the neuron at position
+``r*P + p``"), and :func:`decode_weights` returns the user's matrix again.
 
 Formats
 -------
@@ -41,6 +46,7 @@ import numpy as np
 
 from .checks import check_instance
 from .network import Layer
+from .placement import resolve_placement
 
 __all__ = ["FORMATS", "Memory", "WeightImage", "compile_weights", "decode_weights"]
 
@@ -106,6 +112,9 @@ class WeightImage:
     memories : dict of str to Memory
         The exact words: ``weights`` always, ``pointers`` for csc and bitmap,
         ``bitmaps`` for bitmap.
+    placement : int array ``[neurons]`` or None
+        The hardware position of each user neuron (:mod:`spikefab.model.placement`);
+        ``None`` for the identity placement.
     """
 
     format: str
@@ -137,6 +146,17 @@ class WeightImage:
 
     start_bits: int = 0
     length_bits: int = 0
+    placement: np.ndarray = None
+
+    @property
+    def order(self):
+        """The user neuron at each hardware position ``h < neurons`` (the inverse of
+        ``placement``; ``arange(neurons)`` for the identity)."""
+        if self.placement is None:
+            return np.arange(self.neurons)
+        order = np.empty(self.neurons, dtype=np.int64)
+        order[self.placement] = np.arange(self.neurons)
+        return order
 
 
 def _pack(fields_per_lane, slot_bits):
@@ -168,9 +188,16 @@ def _check_lanes(lanes, neurons):
     return int(lanes)
 
 
-def compile_weights(layer, lanes, format="csc", *, start_bits=None, length_bits=None):
+def compile_weights(layer, lanes, format="csc", *, start_bits=None, length_bits=None,
+                    placement=None):
     """Compile ``layer`` (a :class:`Layer`) into the :class:`WeightImage` of ``format`` for
     ``lanes`` PEs.
+
+    ``placement`` puts the neurons on lanes (:mod:`spikefab.model.placement`): ``None`` or
+    ``"identity"`` (neuron ``i`` in lane ``i % P``), ``"balanced"``
+    (:func:`~spikefab.model.placement.balanced_placement` of the layer's weights) or an
+    explicit permutation of ``range(N)``. A placement equal to the identity compiles exactly
+    the identity's image (``image.placement is None``).
 
     ``start_bits`` and ``length_bits`` fix the widths of the pointer fields (csc, bitmap)
     instead of the smallest that fit, so that an image can be loaded into hardware generated
@@ -190,6 +217,11 @@ def compile_weights(layer, lanes, format="csc", *, start_bits=None, length_bits=
     weights = layer.weights
     neurons, fan_in = weights.shape
     lanes = _check_lanes(lanes, neurons)
+    placement = resolve_placement(weights, lanes, placement)
+    if placement is not None:
+        hardware = np.empty_like(weights)
+        hardware[placement] = weights                    # row h = the neuron placed at h
+        weights = hardware
     w_bits = layer.w_bits
     w_mask = (1 << w_bits) - 1
     rows = -(-neurons // lanes)
@@ -238,7 +270,7 @@ def compile_weights(layer, lanes, format="csc", *, start_bits=None, length_bits=
                        w_bits=w_bits, rows=rows, index_bits=index_bits,
                        column_start=column_start, column_words=column_words,
                        column_nnz=column_nnz, memories=memories, start_bits=start_bits,
-                       length_bits=length_bits)
+                       length_bits=length_bits, placement=placement)
 
 
 def _signed(value, bits):
@@ -248,8 +280,9 @@ def _signed(value, bits):
 def decode_weights(image):
     """Rebuild the weight matrix ``(neurons, fan_in)`` from the image's packed words alone.
 
-    This reads only ``image.memories`` and the shape fields, as the hardware does, so a
-    compile → decode round trip checks the packing end to end.
+    This reads only ``image.memories``, the shape fields and the placement, as the
+    hardware does, so a compile → decode round trip checks the packing end to end. With a
+    placement the rows come back in the user's order.
     """
     check_instance("image", image, WeightImage)
     lanes, rows, w_bits = image.lanes, image.rows, image.w_bits
@@ -262,7 +295,7 @@ def decode_weights(image):
                 word = words[j * rows + r]
                 for p in range(lanes):
                     weights[r * lanes + p, j] = _signed((word >> (p * w_bits)) & w_mask, w_bits)
-        return weights[:image.neurons]
+        return _user_order(image, weights)
 
     pointer_memory = image.memories["pointers"]
     start_bits = image.start_bits
@@ -285,4 +318,12 @@ def decode_weights(image):
                 for k, local in enumerate(locals_):
                     slot = (words[start + k] >> (p * slot_bits)) & w_mask
                     weights[local * lanes + p, j] = _signed(slot, w_bits)
-    return weights[:image.neurons]
+    return _user_order(image, weights)
+
+
+def _user_order(image, hardware):
+    """The rows of the hardware-ordered matrix ``hardware`` ``[rows*P, fan_in]`` in the
+    user's order (row ``i`` is position ``placement[i]``), without the padding."""
+    if image.placement is None:
+        return hardware[:image.neurons]
+    return hardware[np.asarray(image.placement)]

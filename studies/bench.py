@@ -11,7 +11,8 @@ Sparsity gain
     accelerator per weight format against the dense baseline, from the cycle model (which
     the RTL matches exactly — the co-simulation section re-checks it), the theoretical gain
     and the fraction of it achieved, throughput against the docs/design.md §4 lower bound, PE
-    utilization and memory bits per format.
+    utilization and memory bits per format; with lane-balanced pruning, global pruning, and
+    global pruning with the balanced neuron placement (:mod:`spikefab.model.placement`).
 Co-simulation
     The accelerator in the Amaranth simulator and under cocotb + Verilator: cycles per second,
     and a check that the hardware's cycles equal the model's.
@@ -29,6 +30,7 @@ from spikefab.model import (FORMATS, HardwareConfig, compile_weights, cycle_mode
                             reference_network, simulate)
 
 __all__ = ["synapses_per_input", "synaptic_events", "bench_golden", "bench_sparsity",
+           "placement_words",
            "bench_conv_sparsity", "bench_cosim", "conv_network", "position_bank_estimate",
            "run"]
 
@@ -119,18 +121,20 @@ def _bounds(network, result, config):
     return dense
 
 
-def bench_sparsity(network, trains, lanes, label):
-    """Print the sparsity-gain table rows for one network; return the rows as dicts."""
+def bench_sparsity(network, trains, lanes, label, *, placement="identity", formats=FORMATS):
+    """Print the sparsity-gain table rows for one network (its fully connected layers'
+    neurons placed by ``placement``, :mod:`spikefab.model.placement`) in each of
+    ``formats``; return the rows as dicts."""
     result = simulate(network, trains)
     batch = trains.shape[0]
     baseline = HardwareConfig.uniform(network, lanes=lanes, mode="dense")
     dense_report = cycle_model(network, result, baseline)
     dense_bound = _bounds(network, result, baseline)
     rows = []
-    for fmt in FORMATS:
-        config = HardwareConfig.uniform(network, lanes=lanes, format=fmt)
+    for fmt in formats:
+        config = HardwareConfig.uniform(network, lanes=lanes, format=fmt, placement=placement)
         report = cycle_model(network, result, config)
-        bits = sum(compile_weights(layer, c.lanes, fmt).size_bits
+        bits = sum(compile_weights(layer, c.lanes, fmt, placement=c.placement).size_bits
                    for layer, c in zip(network, config.layers))
         theoretical = dense_bound / report.lower_bound
         achieved = dense_report.total / report.total
@@ -145,6 +149,31 @@ def bench_sparsity(network, trains, lanes, label):
         print(f"| {label} | {fmt} | {bits:,} | {row['cycles']:,.0f} | {row['baseline']:,.0f} "
               f"| {achieved:.1f}x | {theoretical:.1f}x | {row['fraction']:.0%} "
               f"| {row['bound']:.0%} | {' / '.join(f'{u:.0%}' for u in utilization)} |")
+    return rows
+
+
+def placement_words(network, lanes):
+    """Per fully connected layer of ``network`` with more than one row per lane on ``lanes``
+    PEs: the weight words over all columns (``sum_j max_p nnz_p(j)``) with the identity and
+    the balanced placement (:func:`spikefab.model.placement.balanced_placement`, and the
+    seconds it took), and the floor no placement beats, ``sum_j ceil(nnz_j / P)``."""
+    from spikefab.model.placement import balanced_placement, column_words
+    rows = []
+    for index, layer in enumerate(network):
+        p = min(lanes, layer.neurons)
+        if getattr(layer, "kernel", None) is not None or -(-layer.neurons // p) < 2:
+            continue
+        weights = layer.weights
+        start = time.perf_counter()
+        placement = balanced_placement(weights, p)
+        seconds = time.perf_counter() - start
+        identity = int(column_words(weights, p).sum())
+        balanced = int(column_words(weights, p, placement).sum())
+        floor = int((-(-(weights != 0).sum(axis=0) // p)).sum())
+        rows.append({"layer": index, "identity": identity, "balanced": balanced,
+                     "floor": floor, "seconds": seconds,
+                     "removed": (identity - balanced) / (identity - floor)
+                     if identity > floor else 1.0})
     return rows
 
 
@@ -268,25 +297,46 @@ def run(*, batch=256, steps=25, activity=0.10, repeats=5, samples=16, lanes=8,
     for sizes, net_steps, net_activity in (((64, 128, 10), 16, 0.15),
                                            ((784, 256, 10), 25, 0.10)):
         trains = rng.random((samples, net_steps, sizes[0])) < net_activity
-        for pruning in ("balanced", "global"):
+        for pruning, placement in (("balanced", "identity"), ("global", "identity"),
+                                   ("global", "balanced")):
             for density in densities:
                 net = reference_network(sizes, density=density, w_bits=4,
                                         lanes=lanes if pruning == "balanced" else None)
-                label = f"{'-'.join(map(str, sizes))} ({density:.0%}, {pruning})"
-                for row in bench_sparsity(net, trains, lanes, label):
+                setting = (f"{pruning} pruning" if placement == "identity"
+                           else f"{pruning} pruning + {placement} placement")
+                label = f"{'-'.join(map(str, sizes))} ({density:.0%}, {setting[:-8] if placement == 'identity' else setting.replace(' pruning', '')})"
+                for row in bench_sparsity(net, trains, lanes, label, placement=placement):
                     if row["format"] != "dense":
-                        key = (pruning, sizes[0])
+                        key = (setting, sizes[0])
                         fraction, bound = worst.get(key, (1.0, 1.0))
                         worst[key] = (min(fraction, row["fraction"]), min(bound, row["bound"]))
     print("\nTargets (csc and bitmap): >= 80% of the theoretical gain and >= 80% of the lower "
           "bound's throughput. Worst case per pruning and network:")
-    for (pruning, inputs), (fraction, bound) in sorted(worst.items()):
-        print(f"- {pruning} pruning, {inputs}-input network: {fraction:.0%} of the gain, "
+    for (setting, inputs), (fraction, bound) in sorted(worst.items()):
+        print(f"- {setting}, {inputs}-input network: {fraction:.0%} of the gain, "
               f"{bound:.0%} of the bound")
+    print("(global + balanced placement: the same globally pruned networks with the neurons "
+          "placed on the lanes by spikefab.model.placement.balanced_placement, "
+          "HardwareConfig.uniform(..., placement='balanced'))")
     print("(theoretical gain: the baseline's work, every synapse slot and row every step, over "
           "the docs/design.md §4 bound; vs lower bound: the slowest layer's bound over the cycles; "
           "PE utilization: synaptic updates / (P x busy cycles), per layer; balanced pruning "
           "keeps the same share of weights in every PE lane of every column)\n")
+
+    print(f"## Neuron placement: weight words over all columns, global pruning, P = {lanes}")
+    print("| network (density) | layer | identity | balanced placement | floor (any placement) "
+          "| excess removed | placement time |")
+    print("|---|---|---|---|---|---|---|")
+    for sizes in ((64, 128, 10), (784, 256, 10)):
+        for density in densities:
+            net = reference_network(sizes, density=density, w_bits=4)
+            for row in placement_words(net, lanes):
+                print(f"| {'-'.join(map(str, sizes))} ({density:.0%}) | {row['layer'] + 1} "
+                      f"| {row['identity']:,} | {row['balanced']:,} | {row['floor']:,} "
+                      f"| {row['removed']:.0%} | {row['seconds'] * 1e3:.0f} ms |")
+    print("(words: sum over columns of max_p nnz_p(j), what one event on every input costs; "
+          "floor: sum of ceil(nnz_j / P), which no placement beats; excess removed: (identity - "
+          "balanced) / (identity - floor); layers with one row per lane have nothing to place)\n")
 
     print(f"## Convolution core: sparsity gain (cycle model = RTL), {samples // 4} samples back "
           f"to back, P = {lanes} per layer (conv layers: lanes across output channels)")

@@ -243,15 +243,17 @@ def _load_layers(device, network, layers):
 
     from spikefab.boards.host import Command
     from spikefab.boards.protocol import MAX_PAYLOAD, TARGETS
+    from spikefab.boards.host import device_placements
     from spikefab.model import compile_weights
     ident = device.identity
+    placements = device_placements(ident, network)    # fixed by the bitstream (design §9)
     for index in layers:
         fields = {}
         if ident.formats[index] != "dense":
             start_bits, length_bits = ident.pointer_fields[index]
             fields = {"start_bits": start_bits, "length_bits": length_bits}
         image = compile_weights(network[index], ident.lanes[index], ident.formats[index],
-                                **fields)
+                                placement=placements[index], **fields)
         for target_index, name in enumerate(TARGETS):
             memory = image.memories.get(name)
             if memory is None:

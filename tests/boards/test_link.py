@@ -330,3 +330,39 @@ def test_early_exit_through_the_host_link():
     counters = device.counters()
     assert counters["layers"][0]["dropped"] > 0 and counters["idle"]
     assert not counters["error"]
+
+
+def test_a_neuron_placement_is_fixed_by_the_build_and_checked_by_load():
+    """A balanced placement (docs/design.md §3, §9) behind the UART with run-time loaded
+    weight stores: the identity's neuron fingerprint covers the placement, ``load`` finds the
+    balanced one, refuses the identity by name, and the device then equals the golden model
+    (counts in the user's order, the lowest-index tie rule) and the cycle model's counters."""
+    rng = np.random.default_rng(11)
+    w1 = rng.integers(1, 8, size=(6, 5)) * (rng.random((6, 5)) < 0.3)
+    w1[[0, 2, 4]] = rng.integers(1, 8, size=(3, 5))        # the identity's lane 0 gets them all
+    net = Network([Layer(w1, theta=4, w_bits=4, v_bits=8, bias=[0, 1, 0, 0, 2, 0]),
+                   Layer(rng.integers(-2, 8, size=(3, 6)), theta=3, w_bits=4, v_bits=8)])
+    config = HardwareConfig.uniform(net, lanes=2, format="csc", queue_depth=4,
+                                    placement="balanced")
+    link = HostLink(net, config, divisor=4, timeout=200, max_steps=15,
+                    runtime_weights=[True, False])
+    assert link.accelerator.images[0].placement is not None
+    device = Device(SimulatedSerial(link))
+    with pytest.raises(ValueError, match=r"layer 1's neuron parameters or bias differ .* or "
+                                         r"its neuron placement is not placement identity"):
+        device.load(net, placements=["identity", "identity"])
+    found = device.check(net)
+    assert found[0].tolist() == link.accelerator.images[0].placement.tolist()
+    assert device.load(net) > 0
+    trains = rng.random((3, 4, 5)) < 0.5
+    before = device.counters()
+    results = device.infer(trains)
+    golden = simulate(net, trains)
+    assert golden.spikes[0].any()
+    assert [list(r.counts) for r in results] == golden.counts.tolist()
+    assert [r.cls for r in results] == golden.predicted.tolist()
+    report = cycle_model(net, golden, config)
+    after = device.counters()
+    for layer, (a, b) in enumerate(zip(before["layers"], after["layers"])):
+        for name in ("events", "words", "synaptic_updates"):
+            assert b[name] - a[name] == getattr(report.layers[layer], name), (layer, name)

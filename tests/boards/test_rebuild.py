@@ -146,3 +146,20 @@ def test_a_conv_network_rebuilds_on_the_convolution_core_or_unrolled(tmp_path, m
     _, rtlil, design = dry_run(tmp_path, command)
     assert rtlil == reference_rtlil("ulx3s", network, config, max_steps=12)
     assert design["config"] == config.to_json()
+
+
+def test_a_balanced_placement_is_rebuilt_by_the_printed_command(tmp_path, monkeypatch):
+    """``--placement balanced`` in the printed command: the same top (with its user-address
+    tables), and a different one from the identity's."""
+    monkeypatch.chdir(tmp_path)
+    network = reference_network((16, 12, 4), w_bits=4, density=0.3, seed=3)
+    config = HardwareConfig.uniform(network, lanes=[4, 2], sweep_lanes=[2, 2], format="csc",
+                                    timing=HARDWARE_TIMING, placement="balanced")
+    command = synth_command("ulx3s", save_design(tmp_path, "n", network), config, steps=16)
+    assert "--placement balanced" in command
+    _, rtlil, design = dry_run(tmp_path, command)
+    assert rtlil == reference_rtlil("ulx3s", network, config, max_steps=16)
+    assert design["config"] == config.to_json()
+    identity = HardwareConfig.uniform(network, lanes=[4, 2], sweep_lanes=[2, 2], format="csc",
+                                      timing=HARDWARE_TIMING)
+    assert rtlil != reference_rtlil("ulx3s", network, identity, max_steps=16)

@@ -19,9 +19,10 @@ class FakeDevice:
 
     def check(self, network, config):
         self.network = network
+        return [None] * len(network)                 # the placements: every layer identity
 
-    def load(self, network, progress=False):
-        pass
+    def load(self, network, placements=None, progress=False):
+        assert placements == [None] * len(network)
 
     def infer(self, trains, progress=False):
         from spikefab.boards.host import Result
