@@ -992,6 +992,7 @@ def _exit_core(queue_in, queue_out, image, config, spikes_out, timing, stats, ra
     clears the sample's state). The last core (``exits`` given) records when each exit
     becomes visible: the cycle after its exit step's ``STEP`` marker reaches the readout."""
     words, nnz = image.column_words, image.column_nnz
+    rank = neuron_rank(image)
     chunks = sweep_chunks(image, config)
     silent = np.zeros(chunks, dtype=np.int64)
     emitter = _Emitter()
@@ -1017,7 +1018,12 @@ def _exit_core(queue_in, queue_out, image, config, spikes_out, timing, stats, ra
             counts, pushes = silent, [(SAMPLE, 0, b, t)]
         else:
             addresses = spikes_out[b][t]
-            counts = np.bincount(addresses // config.sweep_lanes, minlength=chunks)
+            if rank is None:                  # the emitter's order: hardware positions
+                positions = addresses
+            else:
+                positions = np.asarray(rank)[addresses]
+                addresses = addresses[np.argsort(positions, kind="stable")]
+            counts = np.bincount(positions // config.sweep_lanes, minlength=chunks)
             pushes = [(SPIKE, int(a), b, t) for a in addresses] + [(STEP, 0, b, t)]
         marker = yield from _sweep(counts, start + timing.drain, timing, queue_out, stats,
                                    emitter, pushes)
