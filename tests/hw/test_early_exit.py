@@ -101,8 +101,9 @@ def test_exit_with_a_balanced_neuron_placement(rule):
     network = _classifier(1)
     config = HardwareConfig.uniform(network, lanes=[3, 2], format="csc", queue_depth=4,
                                     placement="balanced")
-    placed = Accelerator(network, config, max_steps=12).images
-    assert any(image.placement is not None for image in placed)     # not the identity
+    placed = Accelerator(network, config, max_steps=12)
+    never_elaborated(placed)                              # built to be inspected
+    assert any(image.placement is not None for image in placed.images)   # not the identity
     rng = np.random.default_rng(2)
     trains = rng.random((5, 12, 10)) < 0.5
     golden, _, _ = check_exit(network, config, trains, rule)
