@@ -352,4 +352,9 @@ def run(demos=DEMOS, boards=("icebreaker", "ulx3s", "orangecrab"), *, images=3, 
             for baud in dict.fromkeys(default if b is None else b for b in bauds or (None,)):
                 runs.append(measure(board, network, configs[board], trains, demo=demo,
                                     baud=baud, cache_dir=cache_dir, progress=progress))
+                if progress:
+                    r = runs[-1]
+                    print(f"{board}, {demo}, {r.baud:,} baud: {r.images_per_second:,.1f} "
+                          f"images/s end to end, {r.compute_us:,.1f} µs per image compute "
+                          f"only", flush=True)
     return runs
