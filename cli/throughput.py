@@ -56,9 +56,13 @@ def run(args):
                    f"{' '.join(args.demo)}")
     out = make_output_dir(args.out)
     bauds = list(dict.fromkeys(args.baud))
-    runs = study.run(args.demo, args.board, images=args.images, bauds=bauds,
-                     networks={args.demo[0]: args.network} if args.network else None,
-                     epochs=args.epochs, out=out, cache_dir=out / "verilator", progress=True)
+    try:
+        runs = study.run(args.demo, args.board, images=args.images, bauds=bauds,
+                         networks={args.demo[0]: args.network} if args.network else None,
+                         epochs=args.epochs, out=out, cache_dir=out / "verilator",
+                         progress=True)
+    except ValueError as error:                # a rate the board clock cannot make, a bad file
+        raise fail(f"this run cannot be made: {error}") from None
     (out / "results.json").write_text(json.dumps([r.to_json() for r in runs], indent=1) + "\n")
     header, rows = study.table_rows(runs)
     print(table(header, rows))

@@ -4,6 +4,7 @@ and the UART rate ``spikefab run`` opens the port at: ``--baud``, else the rate 
 
 import json
 
+import numpy as np
 import pytest
 
 from spikefab.cli import main, parser
@@ -26,6 +27,22 @@ def test_bad_flags_are_refused(flag, value, capsys):
         parser().parse_args(["throughput", flag, value])
     assert exit.value.code == 2
     assert flag in capsys.readouterr().err
+
+
+def test_a_rate_the_board_clock_cannot_make_is_one_error_line(tmp_path, monkeypatch):
+    """3 Mbaud at the ULX3S's 25 MHz (divisor 8: 3.125 Mbaud, 4.2 % off) is refused before
+    any Verilator build, naming the rate and the clock."""
+    from spikefab.model import HardwareConfig, reference_network
+    from spikefab.studies import link_throughput
+    network = reference_network((12, 8, 3), w_bits=4)
+    config = HardwareConfig.uniform(network, lanes=2)
+    trains = np.zeros((1, 2, 12), bool)
+    monkeypatch.setattr(link_throughput, "demo_setup", lambda demo, images, **_: (
+        network, {"ulx3s": config}, trains))
+    with pytest.raises(SystemExit, match=r"baud = 3000000 cannot be made from a 25 MHz clock "
+                                         r"within 2 % \(divisor 8\)"):
+        main(["throughput", "--demo", "digits", "--board", "ulx3s", "--baud", "3000000",
+              "--out", str(tmp_path / "out")])
 
 
 def test_baud_defaults():
