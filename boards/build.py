@@ -32,17 +32,18 @@ def board_top(board, network, config, *, baud=None, max_steps=None, runtime_weig
     ``network`` on ``board``, its host link checked at the board clock.
 
     ``runtime_weights`` (per layer) overrides the board's memory rule; ``baud`` defaults to
-    the link's default rate and ``max_steps`` to 255. Raises ``ValueError``/``TypeError``
+    the board's :attr:`~spikefab.boards.registry.Board.default_baud` (the highest rate its
+    USB–UART bridge and clock make exactly) and ``max_steps`` to 255. Raises ``ValueError``/``TypeError``
     naming the parameter when the host link refuses the configuration; the refused top is
     marked as never elaborated, so Amaranth does not warn about it.
     """
     from spikefab.boards.registry import get_board
-    from spikefab.boards.top import DEFAULT_BAUD, BoardTop
+    from spikefab.boards.top import BoardTop
     from spikefab.hw.elaboration import never_elaborated
     spec = get_board(board)
     if runtime_weights is None:
         runtime_weights = runtime_layers(spec, network, config)
-    top = BoardTop(network, config, baud=baud or DEFAULT_BAUD, max_steps=max_steps or 255,
+    top = BoardTop(network, config, baud=baud or spec.default_baud, max_steps=max_steps or 255,
                    runtime_weights=list(runtime_weights))
     try:
         top.link_for(spec.clock_mhz * 1e6)

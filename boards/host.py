@@ -56,8 +56,13 @@ class Result:
     steps: int = None
 
 
-def open_serial(port, baud=115200, timeout=1.0):
-    """Open a serial port with pyserial (8N1)."""
+def open_serial(port, baud=None, timeout=1.0, *, board="icebreaker"):
+    """Open a serial port with pyserial (8N1) at ``baud``, by default ``board``'s
+    :attr:`~spikefab.boards.registry.Board.default_baud` (the rate ``spikefab synth`` builds
+    the board's bitstream with unless given ``--baud``)."""
+    if baud is None:
+        from .registry import get_board
+        baud = get_board(board).default_baud
     try:
         import serial
     except ImportError:

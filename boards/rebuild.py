@@ -74,12 +74,12 @@ def save_samples(folder, name, trains):
 def synth_command(board, network_path, config, *, steps, baud=None, spikes=None, out=None):
     """The ``spikefab synth`` command line that builds ``config`` for the network in
     ``network_path`` on ``board`` with ``max_steps = steps`` (and ``baud``; default the
-    link's), as :func:`spikefab.boards.build.build_board` builds it; ``spikes``: the samples
+    board's :attr:`~spikefab.boards.registry.Board.default_baud`), as :func:`spikefab.boards.build.build_board` builds it; ``spikes``: the samples
     file of the latency figure; ``out``: the ``--out`` folder.
 
     Raises ``ValueError`` for a configuration ``spikefab synth`` cannot express (formats or
     queue depths that differ between layers, the dense baseline mode, another timing)."""
-    from spikefab.boards.top import DEFAULT_BAUD
+    from spikefab.boards.registry import get_board
     from spikefab.hw.accelerator import HARDWARE_TIMING
     from spikefab.model import Network
     from spikefab.model.conv import ConvLayer
@@ -113,7 +113,7 @@ def synth_command(board, network_path, config, *, steps, baud=None, spikes=None,
                              "(--placement balanced) or none; this configuration mixes them "
                              "or gives an explicit permutation")
         words += ["--placement", "balanced"]
-    if baud is not None and baud != DEFAULT_BAUD:
+    if baud is not None and baud != get_board(board).default_baud:
         words += ["--baud", str(baud)]
     if spikes is not None:
         words += ["--spikes", user_path(spikes)]

@@ -13,6 +13,30 @@ BRAM     ``ICESTORM_RAM`` (4 kbit EBR)        ``DP16KD`` (18 kbit EBR)
 DSP      ``ICESTORM_DSP`` (``SB_MAC16``)      ``MULT18X18D``
 SPRAM    ``ICESTORM_SPRAM`` (256 kbit)        —
 ======== ==================================== =========================
+
+The host link's UART (docs/design.md §9) runs at each board's :attr:`Board.default_baud`:
+the highest rate the board's USB–UART bridge makes that the board clock also makes exactly
+with the UART's integer clock divisor (``clock / baud``, at least 4, the receiver's minimum),
+so both ends of the line run at the same rate and the Verilator link harness, which runs
+both ends at the board's divisor, simulates what the board does:
+
+============ ============================== ========== ======== ============ =========
+board        USB–UART bridge                bridge max clock    default baud divisor
+============ ============================== ========== ======== ============ =========
+iCEBreaker   FT2232H (channel B)            12 Mbaud   12 MHz   3,000,000    4
+ULX3S        FT231XS                        3 Mbaud    25 MHz   1,000,000    25
+OrangeCrab   none: an adapter on Feather    —          48 MHz   115,200      417
+             pins 0/1 (any adapter)
+============ ============================== ========== ======== ============ =========
+
+On the ULX3S, 3 Mbaud (divisor 8: 3.125 Mbaud) and 2 Mbaud (12: 2.083 Mbaud) are 4.2 % off;
+the FT231X makes no rate between 2 and 3 Mbaud and 1.5 Mbaud as its next below 2 Mbaud,
+which divisor 17 makes as 1.4706 Mbaud, 1.96 % off: inside the 2 % rule of
+:class:`~spikefab.boards.top.BoardTop` by 0.04 points, not exact, and not what the harness
+simulates, so the default is 1 Mbaud (exact; ``--baud 1500000`` builds the faster link). The
+OrangeCrab has no bridge of its own: the default is the rate every adapter makes, within
+the 2 % rule (48 MHz / 417 = 115,108 baud, 0.08 % off; ``--baud 3000000`` for an FT232R
+adapter: 48 MHz / 16, exact).
 """
 
 from collections.abc import Mapping
@@ -66,6 +90,13 @@ class Board:
         for the bels it can use; the report shows nextpnr's.
     synth_opts : str
         Options the flow always gives the family's yosys ``synth_*`` command.
+    bridge : str or None
+        The board's USB–UART bridge (``None``: none on the board).
+    bridge_max_baud : int or None
+        The highest rate the bridge's data sheet gives (``None`` without a bridge).
+    default_baud : int
+        The host link's UART rate ``spikefab synth`` builds and ``spikefab run`` opens the
+        port at (the module docstring says how it was chosen).
     """
 
     name: str
@@ -76,6 +107,14 @@ class Board:
     clock_mhz: float
     resources: Mapping[str, int]
     synth_opts: str = ""
+    bridge: str | None = None
+    bridge_max_baud: int | None = None
+    default_baud: int = 115_200
+
+    @property
+    def divisor(self):
+        """Clock cycles per UART bit at :attr:`default_baud`."""
+        return round(self.clock_mhz * 1e6 / self.default_baud)
 
 
 def _board_registry():
@@ -91,9 +130,11 @@ def _board_registry():
     boards = [
         Board("icebreaker", "iCEBreaker", ICEBreakerPlatform, "ice40", "iCE40UP5K", 12.0,
               {"LUT": 5280, "FF": 5280, "BRAM": 30, "DSP": 8, "SPRAM": 4},
-              synth_opts="-dsp -spram"),
+              synth_opts="-dsp -spram", bridge="FT2232H", bridge_max_baud=12_000_000,
+              default_baud=3_000_000),
         Board("ulx3s", "ULX3S (85F)", ULX3S_85F_Platform, "ecp5", "LFE5U-85F", 25.0,
-              {"LUT": 83640, "FF": 83640, "BRAM": 208, "DSP": 156}),
+              {"LUT": 83640, "FF": 83640, "BRAM": 208, "DSP": 156}, bridge="FT231XS",
+              bridge_max_baud=3_000_000, default_baud=1_000_000),
         Board("orangecrab", "OrangeCrab r0.2 (25F)", OrangeCrabR0_2_25FPlatform, "ecp5",
               "LFE5U-25F", 48.0, {"LUT": 24288, "FF": 24288, "BRAM": 56, "DSP": 28}),
     ]

@@ -11,6 +11,9 @@ from .link import HostLink
 
 __all__ = ["BoardTop", "DEFAULT_BAUD"]
 
+#: The UART rate of a :class:`BoardTop` given none (the rate every USB–UART adapter makes).
+#: The board flow (:func:`spikefab.boards.build.board_top`, ``spikefab synth``) builds each
+#: board at its own :attr:`~spikefab.boards.registry.Board.default_baud` instead.
 DEFAULT_BAUD = 115200
 
 
@@ -27,7 +30,9 @@ class BoardTop(Elaboratable):
     network, config :
         As for :class:`~spikefab.hw.accelerator.Accelerator`.
     baud : int
-        UART speed; the clock divisor is rounded and must be within 2 % of it.
+        UART speed; the clock divisor is rounded and must be within 2 % of it (default
+        :data:`DEFAULT_BAUD`; the board flow gives the board's
+        :attr:`~spikefab.boards.registry.Board.default_baud`).
     max_steps, capacity, runtime_weights :
         As for :class:`~.link.HostLink` (``runtime_weights``: see
         :func:`~.registry.runtime_weight_layers`; such a bitstream computes nothing until the

@@ -61,6 +61,9 @@ COMMANDS = {
             "default) against the golden and cycle models (build/soak/)",
     "fuzz": "fuzz the UART host link in Verilator with malformed, truncated, oversized, "
             "corrupted and out-of-order frames; check every reply and the inference after",
+    "throughput": "images per second end to end through each board's host link (the host "
+                  "driver over the Verilator model at the board's clock and baud rate) "
+                  "beside the compute-only µs per image (build/throughput/)",
 }
 
 

@@ -22,7 +22,7 @@ from spikefab.model import FORMATS, HardwareConfig, Network, reference_network
 from spikefab.model.cycles import QUEUE_DEPTH_RANGE
 from spikefab.model.placement import PLACEMENTS
 
-__all__ = ["BOARD_NAMES", "MAX_NEURONS", "MAX_STEPS", "add_arguments", "fail",
+__all__ = ["BOARD_NAMES", "MAX_NEURONS", "MAX_STEPS", "add_arguments", "baud_of", "fail",
            "network_and_config", "read_network", "read_spikes"]
 
 BOARD_NAMES = ("icebreaker", "ulx3s", "orangecrab")
@@ -151,8 +151,12 @@ def add_arguments(parser, command):
     s.add_argument("--steps", type=flag_int(1, MAX_STEPS), default=16,
                    help="timesteps per sample T, the longest sample the bitstream counts "
                         "(default 16)")
-    s.add_argument("--baud", type=flag_int(1200, 3_000_000), default=115200,
-                   help="UART speed (default 115200)")
+    s.add_argument("--baud", type=flag_int(1200, 3_000_000), default=None,
+                   help="UART speed of the host link (default: the board's, the highest rate "
+                        "its USB-UART bridge and clock make exactly: icebreaker 3000000, ulx3s "
+                        "1000000, orangecrab 115200" + (
+                            "; run: the rate OUT/BOARD/design.json names when spikefab synth "
+                            "wrote one there" if command == "run" else "") + ")")
     if command == "synth":
         s.add_argument("--spikes", type=flag_input_file,
                        help="the samples of the latency figure: spike trains [B, T, N0] as "
@@ -176,6 +180,26 @@ def add_arguments(parser, command):
                             "(e.g. the samples file a report wrote) (default: --samples random "
                             "ones)")
     return s
+
+
+def baud_of(args):
+    """The UART rate of ``--baud``, else (``spikefab run``) the one ``OUT/BOARD/design.json``
+    names (the bitstream ``spikefab synth`` built there), else the board's
+    :attr:`~spikefab.boards.registry.Board.default_baud`; and where it came from."""
+    import json
+
+    from spikefab.boards.registry import get_board
+    if args.baud is not None:
+        return args.baud, "--baud"
+    design = args.out / args.board / "design.json"
+    if design.is_file():
+        try:
+            built = json.loads(design.read_text())
+        except (OSError, ValueError):
+            built = {}
+        if built.get("board") == args.board and isinstance(built.get("baud"), int):
+            return built["baud"], f"the rate of the bitstream in {design}"
+    return get_board(args.board).default_baud, f"the {args.board}'s default"
 
 
 def read_spikes(path, network, steps):

@@ -95,6 +95,8 @@ _NEEDS = {
     "formal": ["formal"],
     "soak": ["sim"],
     "fuzz": ["sim"],
+    "throughput": lambda args: ["sim", "fpga", "demo"] + (
+        ["train"] if "mnist" in args.demo and args.network is None else []),
 }
 
 

@@ -5,7 +5,7 @@ the network selection are :mod:`spikefab.cli.board_options`."""
 from spikefab.boards.host import typical_inputs
 from spikefab.cli import board_options
 from spikefab.cli.args import fail
-from spikefab.cli.board_options import network_and_config, read_spikes
+from spikefab.cli.board_options import baud_of, network_and_config, read_spikes
 from spikefab.model import simulate
 
 __all__ = ["add_arguments", "run"]
@@ -26,8 +26,10 @@ def run(args):
         raise fail("no serial port given; use PORT=/dev/ttyUSB1 (make run) or --port")
     network, config = network_and_config(args)
     trains = read_spikes(args.spikes, network, args.steps) if args.spikes else None
+    baud, source = baud_of(args)
+    print(f"{args.port}: {baud:,} baud ({source})")
     try:
-        device = Device(open_serial(args.port, args.baud, timeout=2.0))
+        device = Device(open_serial(args.port, baud, timeout=2.0))
         placements = device.check(network, config)
         device.load(network, placements=placements, progress=True)
         if trains is None:

@@ -76,6 +76,7 @@ def run(args):
 
     network, config = network_and_config(args)
     board = get_board(args.board)
+    args.baud = args.baud or board.default_baud        # design.json names the rate built
     out = args.out / args.board
     trains, source = _latency_samples(args, network)
     runtime = runtime_layers(board, network, config)
@@ -119,8 +120,9 @@ def run(args):
     (out / "report.json").write_text(json.dumps(summary, indent=2))
     text = report.table() + (
         f"\nNetwork {'-'.join(map(str, network.shape))}, {config.describe()}, max steps "
-        f"{args.steps}; latency of an inference (cycle model, each sample alone, mean of "
-        f"{source}): {mean:,.0f} cycles = {latency.board_clock:,.1f} µs at the "
+        f"{args.steps}; latency of an inference, compute only (cycle model, each sample "
+        f"alone, mean of {source}; end to end through the host link: spikefab throughput): "
+        f"{mean:,.0f} cycles = {latency.board_clock:,.1f} µs at the "
         f"{board.clock_mhz:g} MHz board clock"
         + (f", {latency.fmax:,.1f} µs at Fmax" if latency.fmax else "") + ".\n")
     (out / "report.md").write_text(text)

@@ -296,7 +296,7 @@ def tables(summary):
     ulx3s = next((b for b in summary["boards"] if b["board"] == "ulx3s"), None)
     lines = [
         "| design | T | accuracy | cycles / image | vs Spiker+ | LUT6 (Vivado count) "
-        "| vs Spiker+ | FF | BRAM (36k) | Fmax | µs / image | vs Spiker+ |",
+        "| vs Spiker+ | FF | BRAM (36k) | Fmax | µs / image (compute only) | vs Spiker+ |",
         "|---|---:|---:|---:|---|---:|---|---:|---:|---:|---:|---|",
         f"| Spiker+ ({peer['device']}) | {peer['steps']} | {peer['accuracy']:.2%} "
         f"| {peer['cycles']:,} | — | {peer['luts']:,} | — | — | {peer['bram']} "
@@ -336,7 +336,9 @@ def tables(summary):
     if ulx3s and ulx3s["status"] == "built":
         notes.append(f"Fmax and µs / image: the {ulx3s['title']} board build (nextpnr "
                      f"post-route Fmax of the board top, host link included; the board "
-                     f"clock is {ulx3s['clock_mhz']:g} MHz, µs = cycles / Fmax).")
+                     f"clock is {ulx3s['clock_mhz']:g} MHz, µs = cycles / Fmax: compute only, from the "
+                     f"first input event to the result, without the host link's transfer; "
+                     f"end to end through the link: spikefab throughput).")
     elif ulx3s:
         notes.append(f"Fmax and µs / image: the {ulx3s['title']} build "
                      f"{ulx3s['status']}: {ulx3s.get('error', '')}")
@@ -345,7 +347,7 @@ def tables(summary):
     if summary["boards"]:
         steps = [row["steps"] for row in rows] or list(summary["boards"][0].get("cycles", {}))
         lines += ["", "| board | configuration | LUT4 | FF | block RAM | Fmax "
-                  + "".join(f"| µs / image T = {t} " for t in steps)
+                  + "".join(f"| compute-only µs / image T = {t} " for t in steps)
                   + "| vs Spiker+ (T = " + str(steps[0]) + ") | status |",
                   "|---|---|---:|---:|---:|---:|" + "---:|" * len(steps) + "---|---|"]
         for board in summary["boards"]:
@@ -612,7 +614,8 @@ def run(settings=None, *, options=None):
             used = record["used"]
             print(f"{used.get('LUT', 0):,} LUT, {used.get('FF', 0):,} FF, "
                   f"{used.get('BRAM', 0)} BRAM, Fmax {record['fmax_mhz']:.1f} MHz, "
-                  f"{us:,.1f} µs per image at T = {main_steps} [{record['seconds']} s]",
+                  f"{us:,.1f} µs per image (compute only) at T = {main_steps} "
+                  f"[{record['seconds']} s]",
                   flush=True)
         else:
             print(f"{record['status'].upper()}: {record.get('error', '')}", flush=True)

@@ -259,7 +259,8 @@ def run(settings=None, *, options=None):
         print(f"   latency per image (compute only; cycle model, each image alone, mean of "
               f"{len(single)}): {mean_single:,.0f} cycles = {latency.board_clock:,.1f} µs at "
               f"the {report.clock_mhz:g} MHz board clock{at_fmax}; back to back "
-              f"{synth['images_per_second_board_clock']:,.0f} images/s at the board clock")
+              f"{synth['images_per_second_board_clock']:,.0f} images/s at the board clock "
+              f"(compute only; end to end through the host link: spikefab throughput)")
         phases.done("synth")
 
     paths = plots(out, network, golden, spikes, sweeps, y_test, settings, snn_accuracy)
@@ -339,10 +340,12 @@ def render(s):
             lines.append(f"| {name} | {r['used']:,} | {r['available']:,} |")
         fmax = rep["clock"]["fmax_mhz"]
         lines += ["", f"Fmax {fmax} MHz (board clock {rep['clock']['board_mhz']} MHz). "
-                  f"Latency per image {syn['latency_us_board_clock']:,.0f} µs at the board "
+                  f"Compute only (the cycle model, no host link): latency per image "
+                  f"{syn['latency_us_board_clock']:,.0f} µs at the board "
                   f"clock, {syn['latency_us_fmax']:,.0f} µs at Fmax; "
                   f"{syn['images_per_second_board_clock']:,.0f} images/s at the board clock, "
-                  f"{syn['images_per_second_fmax']:,.0f} at Fmax.", ""]
+                  f"{syn['images_per_second_fmax']:,.0f} at Fmax. End to end through the "
+                  f"host link: `spikefab throughput`.", ""]
     lines += ["## Plots", "", "![activity](activity.png)", "", "![raster](raster.png)", "",
               "![accuracy](accuracy.png)", "",
               f"Run time {s['total_s']} s: " + ", ".join(f"{k} {v} s" for k, v in

@@ -331,7 +331,7 @@ def run(settings=None):
             used = ", ".join(f"{k} {v:,}/{record['available'][k]:,}"
                              for k, v in record["used"].items())
             print(f"   {used}; Fmax {_mhz(record['fmax_mhz'])} MHz; {board_cycles:,.0f} cycles → "
-                  f"{_us(record['us_per_image'])} µs per image", flush=True)
+                  f"{_us(record['us_per_image'])} µs per image (compute only)", flush=True)
         else:
             print(f"   {record['status']}: {record.get('error', '')}", flush=True)
         builds[board] = record
@@ -388,7 +388,7 @@ def comparison(s):
             ("cycles per image, alone", f"{c['latency']:,.0f}", f"{SPIKER_PLUS['cycles']:,}")]
     built = [f"{b['us_per_image']:,.1f} ({name}, {_mhz(b['fmax_mhz'])} MHz)"
              for name, b in s["boards"].items() if b.get("us_per_image")]
-    rows.append(("µs per image", ", ".join(built) or "— (no board built)",
+    rows.append(("µs per image (compute only)", ", ".join(built) or "— (no board built)",
                  f"{SPIKER_PLUS['us_per_image']:,.0f} ({SPIKER_PLUS['device']}, "
                  f"{SPIKER_PLUS['clock_mhz']:g} MHz)"))
     text = table(["", "spikefab (this run)", "Spiker+"], rows, right=[])
@@ -444,7 +444,7 @@ def render(s):
     ]
     if s["boards"]:
         lines += ["## Boards", "", "| board | configuration | resources | Fmax MHz | cycles "
-                  "per image | µs per image |", "|---|---|---|---:|---:|---:|"]
+                  "per image | compute-only µs per image |", "|---|---|---|---:|---:|---:|"]
         for name, b in s["boards"].items():
             if b["status"] == "built":
                 used = ", ".join(f"{k} {v:,}/{b['available'][k]:,}" for k, v in
@@ -463,7 +463,7 @@ def render(s):
         lines.append(f"| **spikefab (this run)** | ULX3S ECP5-85F, {_mhz(ulx3s['fmax_mhz'])} MHz | "
                      f"784-{cfg['hidden']}-10 LIF, T = {cfg['steps']} | "
                      f"{percent(a['golden'], 2)} | "
-                     f"**{ulx3s['us_per_image']:,.1f}** (latency) |")
+                     f"**{ulx3s['us_per_image']:,.1f}** (latency, compute only) |")
     for p in s["published"]:
         acc = (f"{percent(p['accuracy'], 2)}" if p["accuracy"] else p.get("accuracy_text", "n/s"))
         us = (f"{p['us_per_image']:,.0f} (latency)" if p["kind"] == "latency" else
@@ -471,7 +471,9 @@ def render(s):
         lines.append(f"| {p['work']} | {p['device']} | {p['network']} | {acc} | {us} |")
     lines += ["", "Throughput figures (frames per second of pipelined or batched designs) are "
               "not single-image latencies; they are shown as 1e6 / FPS for scale only. n/s: "
-              "not stated in the source.", ""]
+              "not stated in the source. spikefab's µs are compute only (the cycle model, "
+              "from the first input event to the result); end to end through the host link: "
+              "`spikefab throughput`.", ""]
     lines += ["## Plots", ""] + [f"![{k}]({v})" for k, v in s["plots"].items()] + [""]
     lines += [f"Run time {s['total_s']} s: " + ", ".join(f"{k} {v} s" for k, v in
                                                        s["timings_s"].items()) + "."]
@@ -645,8 +647,8 @@ def render_conv(s):
               f"and the rest csc against `mode=\"dense\"`: every input walked every step, full "
               f"sweeps; *theoretical* is the busiest layer's baseline work over the sparse "
               f"design's pipeline bound, design §4)."
-              + (f" The board build: `{cmd['synth']}` (µs per image = the cycle model's mean "
-                 f"cycles per image alone on those samples at Fmax)." if cmd.get("synth")
+              + (f" The board build: `{cmd['synth']}` (µs per image, compute only = the cycle "
+                 f"model's mean cycles per image alone on those samples at Fmax)." if cmd.get("synth")
                  else " No board was built (--board none or --quick)."), "",
               "## Beside published conv SNN accelerators", "", conv_published_table(s), "",
               "Throughputs of pipelined or batched designs are not single-image latencies; "

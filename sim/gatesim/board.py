@@ -454,7 +454,8 @@ def run_board_netlist(board, network, config, spikes, *, build_dir, netlist=None
 
 
 #: Board-level samples by default: each digits image is about 640 events, three EVENTS frames
-#: of up to 512 bytes at 115200 baud (about 1.4 M cycles of the board clock).
+#: of up to 512 bytes (about 1.4 M cycles of the board clock at 115,200 baud; 54,000 at the
+#: iCEBreaker's default 3 Mbaud).
 BOARD_SAMPLES = 10
 
 

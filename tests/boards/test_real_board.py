@@ -21,10 +21,10 @@ pytestmark = pytest.mark.skipif(
 
 def test_board_matches_golden():
     from spikefab.boards.host import Device, open_serial
-    args = parser().parse_args(["run", "--board", os.environ.get("SPIKEFAB_BOARD",
-                                                                  "icebreaker")])
+    board = os.environ.get("SPIKEFAB_BOARD", "icebreaker")
+    args = parser().parse_args(["run", "--board", board])
     network, config = network_and_config(args)
-    device = Device(open_serial(PORT, args.baud, timeout=2.0))
+    device = Device(open_serial(PORT, args.baud, timeout=2.0, board=board))
     device.check(network, config)
     device.load(network)
     trains = typical_inputs(network, samples=20)

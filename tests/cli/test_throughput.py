@@ -1,0 +1,83 @@
+"""``spikefab throughput``'s flags (the study itself: tests/studies/test_link_throughput.py)
+and the UART rate ``spikefab run`` opens the port at: ``--baud``, else the rate in the
+``design.json`` of the bitstream ``spikefab synth`` built in ``--out``, else the board's."""
+
+import json
+
+import numpy as np
+import pytest
+
+from spikefab.cli import main, parser
+
+pytest.importorskip("amaranth_boards")
+
+
+def test_network_needs_one_demo(tmp_path):
+    network = tmp_path / "n.npz"
+    network.write_bytes(b"")
+    with pytest.raises(SystemExit, match="--network names one demo's network; give one "
+                                         "--demo, not digits mnist"):
+        main(["throughput", "--network", str(network), "--out", str(tmp_path / "out")])
+
+
+@pytest.mark.parametrize("flag, value", [("--baud", "300"), ("--baud", "fast"),
+                                         ("--images", "0"), ("--board", "arty")])
+def test_bad_flags_are_refused(flag, value, capsys):
+    with pytest.raises(SystemExit) as exit:
+        parser().parse_args(["throughput", flag, value])
+    assert exit.value.code == 2
+    assert flag in capsys.readouterr().err
+
+
+def test_a_rate_the_board_clock_cannot_make_is_one_error_line(tmp_path, monkeypatch):
+    """3 Mbaud at the ULX3S's 25 MHz (divisor 8: 3.125 Mbaud, 4.2 % off) is refused before
+    any Verilator build, naming the rate and the clock."""
+    from spikefab.model import HardwareConfig, reference_network
+    from spikefab.studies import link_throughput
+    network = reference_network((12, 8, 3), w_bits=4)
+    config = HardwareConfig.uniform(network, lanes=2)
+    trains = np.zeros((1, 2, 12), bool)
+    monkeypatch.setattr(link_throughput, "demo_setup", lambda demo, images, **_: (
+        network, {"ulx3s": config}, trains))
+    with pytest.raises(SystemExit, match=r"baud = 3000000 cannot be made from a 25 MHz clock "
+                                         r"within 2 % \(divisor 8\)"):
+        main(["throughput", "--demo", "digits", "--board", "ulx3s", "--baud", "3000000",
+              "--out", str(tmp_path / "out")])
+
+
+def test_baud_defaults():
+    args = parser().parse_args(["throughput"])
+    assert args.baud == [None] and args.demo == ["digits", "mnist"] and args.images == 3
+    assert parser().parse_args(["throughput", "--baud", "115200", "default"]).baud == [
+        115200, None]
+
+
+def test_run_opens_the_port_at_the_rate_the_bitstream_was_built_with(tmp_path, monkeypatch,
+                                                                    capsys):
+    from spikefab.boards import host
+    from spikefab.cli.board_options import baud_of
+    opened = []
+
+    def fake_open(port, baud, timeout):
+        opened.append(baud)
+        raise OSError("no such port (test)")
+
+    monkeypatch.setattr(host, "open_serial", fake_open)
+    out = tmp_path / "build"
+    common = ["run", "--port", "/dev/null-test", "--sizes", "16", "8", "4", "--out", str(out)]
+    for board, expected in (("icebreaker", 3_000_000), ("ulx3s", 1_000_000),
+                            ("orangecrab", 115_200)):
+        with pytest.raises(SystemExit, match="no such port"):
+            main(common + ["--board", board])
+        assert opened[-1] == expected
+        assert f"{expected:,} baud (the {board}'s default)" in capsys.readouterr().out
+    (out / "ulx3s").mkdir(parents=True)
+    (out / "ulx3s" / "design.json").write_text(json.dumps({"board": "ulx3s", "baud": 1_500_000}))
+    with pytest.raises(SystemExit, match="no such port"):
+        main(common + ["--board", "ulx3s"])
+    assert opened[-1] == 1_500_000
+    with pytest.raises(SystemExit, match="no such port"):
+        main(common + ["--board", "ulx3s", "--baud", "57600"])
+    assert opened[-1] == 57_600
+    args = parser().parse_args(["synth", "--board", "ulx3s", "--out", str(out)])
+    assert baud_of(args)[0] == 1_500_000          # the bitstream's rate, not the default

