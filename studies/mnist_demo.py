@@ -103,8 +103,12 @@ PUBLISHED = [
      "accuracy_text": "> 99 %", "us_per_image": 290.0, "kind": "latency",
      "note": "\"≈0.29 ms\""},
     {"work": "Fan & Levy, 2025 (arXiv 2507.07284)", "device": "Xilinx Artix-7, 100 MHz",
-     "network": "fully connected", "accuracy": None, "us_per_image": 520.0,
-     "kind": "latency"},
+     "network": "fully connected, rate code", "accuracy": None, "us_per_image": 520.0,
+     "kind": "latency", "note": "6,358 LUT: the best small-FPGA rate-coded design found"},
+    {"work": "TTFS design, 2026 (arXiv 2604.22179)", "device": "FPGA (see the source)",
+     "network": "time-to-first-spike coded", "accuracy": 0.874, "us_per_image": 0.14,
+     "kind": "latency", "note": "figures as issue 23 quotes them; one spike per neuron at "
+                                "most, not a rate code"},
     {"work": "SyncNN (Panchapakesan, Fang, Li; FPL 2021 / ACM TRETS, doi 10.1145/3514253)",
      "device": "Xilinx ZCU102, 200 MHz", "network": "LeNet-type convolutional SNN",
      "accuracy": 0.996, "us_per_image": 1e6 / 13_086, "kind": "throughput",
@@ -337,6 +341,19 @@ def run(settings=None):
         builds[board] = record
         phases.done(f"synth_{board}")
 
+    xc7 = None
+    if settings.boards:
+        print(f"6. LUT6 count beside Spiker+: synth_xilinx of the accelerator alone "
+              f"({hw_config.describe()}, no host link)", flush=True)
+        xc7 = lif_lut6(network, hw_config, out / "xc7", max_steps=settings.steps)
+        if xc7["status"] == "built":
+            print(f"   {xc7['vivado_luts']:,} LUT6 (Vivado count), {xc7['ff']:,} FF, "
+                  f"{xc7['bram36']:g} BRAM36 (Spiker+ {SPIKER_PLUS['luts']:,} LUT; the "
+                  f"comparison's integrate-and-fire row {COMPARE_IF_LUT6:,})", flush=True)
+        else:
+            print(f"   {xc7['status']}: {xc7.get('error', '')}", flush=True)
+        phases.done("synth_xc7")
+
     paths = plots(out, trained.history, golden_all.batch, golden_all.trains, single, y_test)
     summary = {
         "config": {"hidden": settings.hidden, "steps": settings.steps, "w_bits": settings.w_bits,
@@ -352,6 +369,7 @@ def run(settings=None):
         "activity": dict(zip(["input", "hidden", "output"], activity)),
         "spikes_per_image": dict(zip(["input", "hidden", "output"], spikes_per_image)),
         "cycles": cycles, "hardware_config": hw_config.describe(), "boards": builds,
+        "xc7": None if xc7 is None else {k: v for k, v in xc7.items() if k != "cells"},
         "published": PUBLISHED, "history": trained.history, "timings_s": phases.timings,
         "total_s": round(time.perf_counter() - began, 1),
         "plots": {k: v.name for k, v in paths.items()},
@@ -365,6 +383,42 @@ def run(settings=None):
     print(indent(comparison(summary)))
     print(f"7. report: {out / 'report.md'} ({summary['total_s']:.0f} s in all)", flush=True)
     return summary
+
+
+#: The Spiker+ comparison's integrate-and-fire row (docs/results/compare.md, ``make compare``):
+#: LUT6 by the same count, accelerator alone.
+COMPARE_IF_LUT6 = 6_371
+
+
+def lif_lut6(network, config, build_dir, *, max_steps):
+    """The LUT6 count of the accelerator alone (no host link) for ``network`` — the same
+    ``synth_xilinx`` count as the Spiker+ comparison's (:func:`spikefab.studies.compare.
+    xc7_synthesis`): like with like beside Spiker+, which is LIF, where the comparison's row is
+    an integrate-and-fire network (the generator leaves out the leak logic)."""
+    from spikefab.studies.compare import xc7_synthesis
+    return xc7_synthesis(network, config, build_dir, max_steps=max_steps)
+
+
+def like_with_like(s):
+    """Markdown lines: this LIF network's LUT6 beside the comparison's IF row and Spiker+."""
+    x = s.get("xc7")
+    if not x or x.get("status") != "built":
+        return []
+    return ["## Like with like beside Spiker+", "",
+            "| design | neuron | LUT6 (Vivado count) | FF | BRAM36 |", "|---|---|---:|---:|---:|",
+            f"| spikefab, this network ({s['hardware_config']}) | LIF (leak logic built) | "
+            f"{x['vivado_luts']:,} | {x['ff']:,} | {x['bram36']:g} |",
+            f"| spikefab, the comparison's row (`make compare`, P = 128, S = 8) | "
+            f"integrate-and-fire (no leak logic) | {COMPARE_IF_LUT6:,} | | |",
+            f"| Spiker+ | LIF | {SPIKER_PLUS['luts']:,} | | {SPIKER_PLUS['bram']} |", "",
+            "spikefab's counts cover the accelerator alone (`synth_xilinx -family xc7` of its "
+            "Verilog, without the UART host link, LUT-RAM counted as Vivado counts slice "
+            "LUTs); Spiker+'s is its published Vivado figure.", ""]
+
+
+def _published_us(value):
+    """A published µs figure at the precision it was given (0.14, not 0)."""
+    return f"{value:,.0f}" if value >= 10 else f"{value:g}"
 
 
 def _mhz(value):
@@ -456,6 +510,7 @@ def render(s):
                 lines.append(f"| {b['title']} | {b['configuration']} | {b['status']}: "
                              f"{b.get('error', '')} | | | |")
         lines.append("")
+    lines += like_with_like(s)
     lines += ["## Beside published FPGA SNNs on MNIST", "",
               "| work | device | network | accuracy | µs per image |", "|---|---|---|---:|---:|"]
     ulx3s = s["boards"].get("ulx3s", {})
@@ -466,7 +521,7 @@ def render(s):
                      f"**{ulx3s['us_per_image']:,.1f}** (latency, compute only) |")
     for p in s["published"]:
         acc = (f"{percent(p['accuracy'], 2)}" if p["accuracy"] else p.get("accuracy_text", "n/s"))
-        us = (f"{p['us_per_image']:,.0f} (latency)" if p["kind"] == "latency" else
+        us = (f"{_published_us(p['us_per_image'])} (latency)" if p["kind"] == "latency" else
               f"{p['us_per_image']:,.0f} (1e6/throughput: {p['note']})")
         lines.append(f"| {p['work']} | {p['device']} | {p['network']} | {acc} | {us} |")
     lines += ["", "Throughput figures (frames per second of pipelined or batched designs) are "

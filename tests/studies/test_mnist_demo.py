@@ -115,3 +115,21 @@ def test_the_comparison_is_an_aligned_table_with_units():
     assert "32.5 % (200 images)" in row["accuracy, golden model"]
     assert "93.85 % (10,000 images)" in row["accuracy, golden model"]
     assert "3,130" in row["cycles per image, alone"] and "79,040" in row["cycles per image, alone"]
+
+
+def test_the_report_puts_the_lif_lut6_count_beside_the_if_row_and_spiker_plus():
+    s = summary(False)
+    assert "Like with like" not in mnist_demo.render(s)            # no xc7 count: no section
+    s["xc7"] = {"status": "built", "vivado_luts": 7017, "ff": 4700, "bram36": 14.5}
+    s["published"] = [p for p in mnist_demo.PUBLISHED if p["work"].startswith("TTFS")]
+    text = mnist_demo.render(s)
+    rows = {line.split("|")[1].strip(): [c.strip() for c in line.split("|")[2:-1]]
+            for line in text.splitlines() if line.startswith("|")}
+    lif = next(v for k, v in rows.items() if k.startswith("spikefab, this network"))
+    assert lif[:2] == ["LIF (leak logic built)", "7,017"]
+    assert rows["spikefab, the comparison's row (`make compare`, P = 128, S = 8)"][:2] == [
+        "integrate-and-fire (no leak logic)", "6,371"]
+    assert rows["Spiker+"][:2] == ["LIF", "7,612"]
+    assert "accelerator alone" in text and "without the UART host link" in text
+    ttfs = next(v for k, v in rows.items() if k.startswith("TTFS design"))
+    assert ttfs[-2:] == ["87.40 %", "0.14 (latency)"]              # not rounded to 0
