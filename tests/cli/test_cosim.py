@@ -57,6 +57,34 @@ def test_digits_test_images_and_their_accuracy(tmp_path):
     assert f"on these 4 images: {accuracy:.2%}" in done.stdout
 
 
+def test_fashion_mnist_from_a_data_path_and_the_models_on_more_images(tmp_path):
+    """``--dataset fashion-mnist --data-path DIR`` reads the folder's t10k images (hand-made
+    IDX files); ``--model-samples`` runs the golden and cycle models alone on more of them."""
+    from tests.model.test_full_sets import write_set
+    from spikefab.model import encode_rate, reference_network
+    data = write_set(tmp_path / "data", train=10, test=12)
+    network = reference_network((784, 8, 10), w_bits=4, density=0.5, seed=3)
+    network.save(tmp_path / "net.npz")
+    done = spikefab(tmp_path, "cosim", "--network", "net.npz", "--dataset", "fashion-mnist",
+                    "--data-path", "data", "--samples", "2", "--steps", "2", "--lanes", "4",
+                    "--backend", "amaranth", "--model-samples", "12", "--out", "out")
+    assert done.returncode == 0, explain(done)
+    pixels, labels = data["t10k"]
+    trains = encode_rate(np.array(pixels), 2)
+    config = HardwareConfig.uniform(network, lanes=4)
+    alone = [int(cycle_model(network, simulate(network, t), config).latency[0]) for t in trains]
+    accuracy = float(np.mean(simulate(network, trains).predicted == np.array(labels)))
+    models = json.loads((tmp_path / "out" / "cosim.json").read_text())["models"]
+    assert (models["samples"], models["accuracy"]) == (12, accuracy)
+    assert (models["cycles_alone_mean"], models["cycles_alone_min"],
+            models["cycles_alone_max"]) == (np.mean(alone), min(alone), max(alone))
+    assert "the first 12 fashion-mnist test images" in done.stdout
+    done = spikefab(tmp_path, "cosim", "--network", "net.npz", "--dataset", "digits",
+                    "--data-path", "data", "--backend", "amaranth")
+    assert done.returncode != 0 and "--data-path is for --dataset mnist, fashion-mnist" \
+        in done.stderr and "Traceback" not in done.stderr
+
+
 def test_bad_flags_are_one_line(tmp_path):
     conv_network(tmp_path)
     done = spikefab(tmp_path, "cosim", "--network", "net.npz", "--lanes", "2", "3")

@@ -63,8 +63,8 @@ def test_train_digits_writes_network_nir_and_report(tmp_path, capsys):
     (["--beta", "2"], "argument --beta: 2 is out of range; allowed range is [0, 1]"),
     (["--epochs", "0"], "argument --epochs: 0 is out of range"),
     (["--dataset", "cifar"], "argument --dataset: invalid choice: 'cifar'"),
-    (["--mnist-path", "/no/such/folder"], "argument --mnist-path: /no/such/folder is not an "
-                                          "existing folder"),
+    (["--data-path", "/no/such/folder"], "argument --data-path: /no/such/folder is not an "
+                                         "existing folder"),
     # A network without a hidden layer is not what "--hidden" with no size means.
     (["--hidden"], "argument --hidden: expected at least one argument"),
     (["--hidden", "-1"], "argument --hidden: -1 is out of range; allowed range is [0, 65536]"),
@@ -82,7 +82,7 @@ def test_bad_flags_are_refused_naming_the_flag(capsys, argv, message):
 def test_bad_combinations_are_refused(tmp_path):
     with pytest.raises(SystemExit, match="error: --train 4500 \\+ --test 1000 exceed"):
         spikefab("--train", "4500", "--out", str(tmp_path))
-    with pytest.raises(SystemExit, match="error: --train, --test and --mnist-path are for"):
+    with pytest.raises(SystemExit, match="error: --train, --test and --data-path are for"):
         spikefab("--dataset", "digits", "--train", "100", "--out",
                    str(tmp_path))
 

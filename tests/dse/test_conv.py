@@ -130,8 +130,31 @@ def test_data_set_must_match_the_conv_input_map(tmp_path):
     conv_network(in_map=(1, 10, 10)).save(tmp_path / "odd.npz")
     with pytest.raises(SpecError, match=r"has 100 inputs, none of the built-in data sets' "
                                         r"\(digits 64 = 1x8x8, mnist 784 = 1x28x28, "
+                                        r"fashion-mnist 784 = 1x28x28, "
                                         r"mnist-saccades 2312 = 2x34x34\)"):
         load_workload(load_spec({"network": str(tmp_path / "odd.npz")}))
+
+
+def test_a_784_input_network_is_mnists_unless_the_spec_names_fashion_mnist(tmp_path,
+                                                                          monkeypatch):
+    """784 inputs pick MNIST (the first that fits); ``dataset: fashion-mnist`` tests on the
+    IDX files of its default folder, and names the missing files when they are not there."""
+    from spikefab.model import load_dataset, reference_network
+    from spikefab.model.datasets import DATA_ENV, DEFAULT_FOLDERS
+    from tests.model.test_full_sets import write_set
+    monkeypatch.delenv(DATA_ENV, raising=False)
+    reference_network((784, 8, 10), w_bits=4, density=0.5, seed=1).save(tmp_path / "fc.npz")
+    assert len(load_workload(load_spec({"network": str(tmp_path / "fc.npz")})).x_test) == 1000
+    write_set(tmp_path / "fashion", train=10, test=11)
+    monkeypatch.setitem(DEFAULT_FOLDERS, "fashion-mnist", tmp_path / "fashion")
+    spec = load_spec({"network": str(tmp_path / "fc.npz"), "dataset": "fashion-mnist"})
+    workload = load_workload(spec)
+    assert np.array_equal(workload.x_test, load_dataset("fashion-mnist").x_test)
+    assert len(workload.x_test) == 11
+    monkeypatch.setitem(DEFAULT_FOLDERS, "fashion-mnist", tmp_path / "absent")
+    with pytest.raises(SpecError, match=r"dataset: fashion-mnist needs its IDX files .*"
+                                        r"apt-get install dataset-fashion-mnist"):
+        load_workload(spec)
 
 
 def test_event_data_set_trains_are_load_events(tmp_path):

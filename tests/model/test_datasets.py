@@ -48,7 +48,7 @@ def test_bad_names_and_arguments_are_refused():
         load_dataset("digits", train=0)
     with pytest.raises(ValueError, match="path"):
         load_dataset("digits", path="somewhere")
-    assert DATASETS == ("digits", "mnist")
+    assert DATASETS == ("digits", "mnist", "fashion-mnist")
 
 
 def test_images_file_scales_integers_and_checks_its_arrays(tmp_path):
