@@ -17,7 +17,8 @@ one line, exit status 2; a network file that cannot be read, a design that does 
 tool that fails each get an ``error: …`` line saying what to do (exit status 1).
 """
 
-from spikefab.cli.args import SizesAction, fail, flag_input_file, flag_int, flag_output_dir
+from spikefab.cli.args import (SizesAction, add_exit_argument, fail, flag_input_file,
+                               flag_int, flag_output_dir)
 from spikefab.model import FORMATS, HardwareConfig, Network, reference_network
 from spikefab.model.cycles import QUEUE_DEPTH_RANGE
 from spikefab.model.placement import PLACEMENTS
@@ -153,6 +154,17 @@ def add_arguments(parser, command):
                         "(default 16)")
     s.add_argument("--baud", type=flag_int(1200, 3_000_000), default=115200,
                    help="UART speed (default 115200)")
+    if command == "synth":
+        add_exit_argument(s, help="early exit built into the bitstream (docs/design.md §2): "
+                                  "none, exact (a sample ends once its class can no longer "
+                                  "change) or margin:N (once the leading class is N spikes "
+                                  "ahead; N at most 65535 over the host link); every sample "
+                                  "then has --steps steps (default none)")
+    if command == "run":
+        add_exit_argument(s, default=None,
+                          help="the early exit the bitstream was built with: none, exact or "
+                               "margin:N; checked against the device's identity (default: "
+                               "taken from the device, whose samples then have its T steps)")
     if command == "synth":
         s.add_argument("--spikes", type=flag_input_file,
                        help="the samples of the latency figure: spike trains [B, T, N0] as "
