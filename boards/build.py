@@ -34,9 +34,10 @@ def board_top(board, network, config, *, baud=None, max_steps=None, runtime_weig
 
     ``runtime_weights`` (per layer) overrides the board's memory rule; ``baud`` defaults to
     the link's default rate and ``max_steps`` to 255. ``exit`` (``None``, ``"exact"`` or
-    ``("margin", m)``) builds the early-exit rule in, for samples of ``max_steps`` steps. Raises ``ValueError``/``TypeError``
-    naming the parameter when the host link refuses the configuration; the refused top is
-    marked as never elaborated, so Amaranth does not warn about it.
+    ``("margin", m)``) builds the early-exit rule in, for samples of ``max_steps`` steps.
+    Raises ``ValueError``/``TypeError`` naming the parameter when the host link refuses the
+    configuration; the refused top is marked as never elaborated, so Amaranth does not warn
+    about it.
     """
     from spikefab.boards.registry import get_board
     from spikefab.boards.top import DEFAULT_BAUD, BoardTop

@@ -7,9 +7,9 @@ Every report that names a design prints the ``spikefab synth`` command that rebu
 ``--sweep-lanes``, ``--format``, ``--queue-depth``, ``--steps`` (the longest sample the
 bitstream counts), ``--exit`` (the early-exit rule built in, docs/design.md §2; every
 sample then has ``--steps`` steps) and ``--spikes`` (the samples its latency came from).
-``--dry-run`` stops
-after elaborating the board top: it writes ``top.il``, the RTLIL the board flow hands to
-yosys, and ``design.json``, so two designs can be compared without running the tools.
+``--dry-run`` stops after elaborating the board top: it writes ``top.il``, the RTLIL the
+board flow hands to yosys, and ``design.json``, so two designs can be compared without
+running the tools.
 """
 
 import json
