@@ -8,7 +8,9 @@ them. The network is the built-in digits-sized default (the 64-128-10 reference 
 names one saved with :meth:`spikefab.model.Network.save` (e.g. the one a report wrote, with
 the command that rebuilds its design: :mod:`spikefab.boards.rebuild`). ``--lanes`` and
 ``--sweep-lanes`` take one value or one per layer; ``--placement`` places the fully connected
-layers' neurons on the lanes (:mod:`spikefab.model.placement`).
+layers' neurons on the lanes (:mod:`spikefab.model.placement`). ``--exit`` (``synth`` and
+``run``; :func:`spikefab.cli.args.flag_exit`) is the early-exit rule built into the
+bitstream; ``run`` checks it against the device's identity, or takes it from there.
 
 Every error a user can cause ends in one line naming the flag and the allowed values: a bad
 flag value (out of range, ``--sizes`` with one size, a lane count per layer that does not
