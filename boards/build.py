@@ -27,7 +27,8 @@ def runtime_layers(board, network, config):
                                  [compile_layer(layer, c) for layer, c in zip(network, config.layers)])
 
 
-def board_top(board, network, config, *, baud=None, max_steps=None, runtime_weights=None):
+def board_top(board, network, config, *, baud=None, max_steps=None, runtime_weights=None,
+              exit=None):
     """The :class:`~spikefab.boards.top.BoardTop` that ``spikefab synth`` builds for
     ``network`` on ``board``, its host link checked at the board clock.
 
@@ -35,7 +36,9 @@ def board_top(board, network, config, *, baud=None, max_steps=None, runtime_weig
     the board's :attr:`~spikefab.boards.registry.Board.default_baud` (the highest rate its
     USB–UART bridge and clock make exactly) and ``max_steps`` to 255. Raises ``ValueError``/``TypeError``
     naming the parameter when the host link refuses the configuration; the refused top is
-    marked as never elaborated, so Amaranth does not warn about it.
+    marked as never elaborated, so Amaranth does not warn about it. ``exit`` (``None``,
+    ``"exact"`` or ``("margin", m)``) builds the early-exit rule in, for samples of
+    ``max_steps`` steps.
     """
     from spikefab.boards.registry import get_board
     from spikefab.boards.top import BoardTop
@@ -44,7 +47,7 @@ def board_top(board, network, config, *, baud=None, max_steps=None, runtime_weig
     if runtime_weights is None:
         runtime_weights = runtime_layers(spec, network, config)
     top = BoardTop(network, config, baud=baud or spec.default_baud, max_steps=max_steps or 255,
-                   runtime_weights=list(runtime_weights))
+                   runtime_weights=list(runtime_weights), exit=exit)
     try:
         top.link_for(spec.clock_mhz * 1e6)
     except (ValueError, TypeError):
@@ -68,7 +71,7 @@ def _netlist_flip_flops(path):
 
 
 def build_board(board, network, config, build_dir, *, max_steps, baud=None,
-                runtime_weights=None, synthesize=None):
+                runtime_weights=None, synthesize=None, exit=None):
     """``network``'s board top (:func:`board_top`) through the board flow into
     ``build_dir``; a dict with ``status``:
 
@@ -83,7 +86,9 @@ def build_board(board, network, config, build_dir, *, max_steps, baud=None,
     Every record has ``board``, ``title``, ``device``, ``clock_mhz``, ``config`` (the exact
     hardware configuration, :meth:`~spikefab.model.HardwareConfig.to_json`),
     ``configuration`` (its one-line description) and ``weights_in_spram`` (per layer).
-    ``synthesize`` replaces :func:`spikefab.boards.synth.synthesize` (tests).
+    ``synthesize`` replaces :func:`spikefab.boards.synth.synthesize` (tests). ``exit``: the
+    early-exit rule, as for :func:`board_top` (the record then has ``exit``, its ``--exit``
+    value).
     """
     from spikefab.boards.registry import CELL_TYPES, get_board
     from spikefab.boards.report import ResourceOverflow, SynthesisError, parse_nextpnr_log
@@ -97,9 +102,13 @@ def build_board(board, network, config, build_dir, *, max_steps, baud=None,
     record = {"board": board.name, "title": board.title, "device": board.device,
               "clock_mhz": board.clock_mhz, "config": config.to_json(),
               "configuration": config.describe(), "weights_in_spram": runtime}
+    if exit is not None:
+        from spikefab.model.early_exit import exit_rule
+        rule = exit_rule(exit)
+        record["exit"] = "exact" if rule.kind == "exact" else f"margin:{rule.margin}"
     try:
         top = board_top(board, network, config, baud=baud, max_steps=max_steps,
-                        runtime_weights=runtime)
+                        runtime_weights=runtime, exit=exit)
     except (ValueError, TypeError) as error:
         return {**record, "status": "cannot be generated", "error": str(error)}
     began = time.perf_counter()

@@ -71,11 +71,13 @@ def save_samples(folder, name, trains):
     return path
 
 
-def synth_command(board, network_path, config, *, steps, baud=None, spikes=None, out=None):
+def synth_command(board, network_path, config, *, steps, baud=None, spikes=None, out=None,
+                  exit=None):
     """The ``spikefab synth`` command line that builds ``config`` for the network in
     ``network_path`` on ``board`` with ``max_steps = steps`` (and ``baud``; default the
     board's :attr:`~spikefab.boards.registry.Board.default_baud`), as :func:`spikefab.boards.build.build_board` builds it; ``spikes``: the samples
-    file of the latency figure; ``out``: the ``--out`` folder.
+    file of the latency figure; ``out``: the ``--out`` folder; ``exit``: the early-exit rule
+    (``None``, ``"exact"`` or ``("margin", m)``: ``--exit exact`` / ``--exit margin:m``).
 
     Raises ``ValueError`` for a configuration ``spikefab synth`` cannot express (formats or
     queue depths that differ between layers, the dense baseline mode, another timing)."""
@@ -113,6 +115,10 @@ def synth_command(board, network_path, config, *, steps, baud=None, spikes=None,
                              "(--placement balanced) or none; this configuration mixes them "
                              "or gives an explicit permutation")
         words += ["--placement", "balanced"]
+    if exit is not None:
+        from spikefab.model.early_exit import exit_rule
+        rule = exit_rule(exit)
+        words += ["--exit", "exact" if rule.kind == "exact" else f"margin:{rule.margin}"]
     if baud is not None and baud != get_board(board).default_baud:
         words += ["--baud", str(baud)]
     if spikes is not None:

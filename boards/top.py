@@ -37,10 +37,13 @@ class BoardTop(Elaboratable):
         As for :class:`~.link.HostLink` (``runtime_weights``: see
         :func:`~.registry.runtime_weight_layers`; such a bitstream computes nothing until the
         host has loaded the weights, as ``spikefab run`` does).
+    exit : None, ``"exact"`` or ``("margin", m)``
+        Early exit (docs/design.md §2 and §4), as for :class:`~.link.HostLink`; every sample
+        then has ``max_steps`` steps (the rule's ``T``).
     """
 
     def __init__(self, network, config, *, baud=DEFAULT_BAUD, max_steps=255, capacity=None,
-                 runtime_weights=None):
+                 runtime_weights=None, exit=None):
         with validating(self):          # a refused top is never elaborated: no warning for it
             check_instance("network", network, Network)
             check_instance("config", config, HardwareConfig)
@@ -49,6 +52,7 @@ class BoardTop(Elaboratable):
         self.network, self.config = network, config
         self.baud, self.max_steps, self.capacity = baud, max_steps, capacity
         self.runtime_weights = runtime_weights
+        self.exit = exit
         self.link = None
         self._clock_hz = None
 
@@ -64,7 +68,9 @@ class BoardTop(Elaboratable):
                              f"clock within 2 % (divisor {divisor})")
         self.link = HostLink(self.network, self.config, divisor=divisor,
                              timeout=int(clock_hz * 0.05), max_steps=self.max_steps,
-                             capacity=self.capacity, runtime_weights=self.runtime_weights)
+                             capacity=self.capacity, runtime_weights=self.runtime_weights,
+                             **({} if self.exit is None else
+                                dict(exit=self.exit, steps=self.max_steps)))
         self._clock_hz = clock_hz
         return self.link
 

@@ -7,7 +7,9 @@ import argparse
 import os
 from pathlib import Path
 
-__all__ = ["SizesAction", "fail", "flag_int", "flag_float", "flag_input_file", "flag_input_dir", "flag_output_dir",
+__all__ = ["EXIT_FORMS", "SizesAction", "add_exit_argument", "exit_flag", "exit_value", "fail",
+           "flag_exit",
+           "flag_int", "flag_float", "flag_input_file", "flag_input_dir", "flag_output_dir",
            "flag_scheduler", "make_output_dir"]
 
 
@@ -76,6 +78,67 @@ def flag_scheduler(value):
         return value
     raise argparse.ArgumentTypeError(f"{value!r} is not allowed; give local, serial or a "
                                      f"scheduler address tcp://host:port")
+
+
+def _exit_forms():
+    from spikefab.model.early_exit import MAX_MARGIN
+    return f"none, exact or margin:N with N an integer in [1, {MAX_MARGIN}]"
+
+
+#: What ``--exit`` allows, as its error messages and help name it.
+EXIT_FORMS = "none, exact or margin:N"
+
+
+def flag_exit(text):
+    """An argparse type: the early-exit rule of ``--exit`` (docs/design.md §2, *Early exit*):
+    ``none`` (returned as ``"none"``), ``exact`` (``"exact"``) or ``margin:N``
+    (``("margin", N)``, ``N`` in the range :mod:`spikefab.model.early_exit` allows)."""
+    from spikefab.model.early_exit import MAX_MARGIN
+    if text in ("none", "exact"):
+        return text
+    kind, colon, value = text.partition(":")
+    if kind == "margin" and colon:
+        try:
+            margin = int(value)
+        except ValueError:
+            margin = None
+        if margin is not None and 1 <= margin <= MAX_MARGIN:
+            return ("margin", margin)
+        raise argparse.ArgumentTypeError(f"{text!r}: the margin {value!r} is not an integer "
+                                         f"in [1, {MAX_MARGIN}]; allowed forms are "
+                                         f"{_exit_forms()}")
+    raise argparse.ArgumentTypeError(f"{text!r} is not allowed; allowed forms are "
+                                     f"{_exit_forms()}")
+
+
+flag_exit.__name__ = "exit rule"           # argparse names the type in its own messages
+
+
+def exit_flag(rule):
+    """The ``--exit`` value of an early-exit ``rule`` (``None``, ``"exact"``,
+    ``("margin", m)`` or an :class:`~spikefab.model.early_exit.ExitRule`): ``"none"``,
+    ``"exact"`` or ``"margin:m"``."""
+    from spikefab.model.early_exit import exit_rule
+    rule = exit_rule(None if rule == "none" else rule)
+    if rule is None:
+        return "none"
+    return "exact" if rule.kind == "exact" else f"margin:{rule.margin}"
+
+
+def exit_value(value):
+    """The rule :func:`spikefab.model.simulate` takes for a parsed ``--exit`` value: ``None``
+    for ``"none"`` (or not given), else the value."""
+    return None if value in (None, "none") else value
+
+
+def add_exit_argument(parser, *, default="none", help=None):
+    """Add ``--exit none|exact|margin:N`` (:func:`flag_exit`) to ``parser``."""
+    parser.add_argument(
+        "--exit", type=flag_exit, default=default, metavar="{none,exact,margin:N}",
+        help=help or "early exit (docs/design.md §2): none, exact (a sample ends once its "
+                     "class can no longer change) or margin:N (once the leading class is N "
+                     "spikes ahead of the runner-up; may change the class) (default none)")
+    return parser
 
 
 class SizesAction(argparse.Action):

@@ -8,7 +8,9 @@ them. The network is the built-in digits-sized default (the 64-128-10 reference 
 names one saved with :meth:`spikefab.model.Network.save` (e.g. the one a report wrote, with
 the command that rebuilds its design: :mod:`spikefab.boards.rebuild`). ``--lanes`` and
 ``--sweep-lanes`` take one value or one per layer; ``--placement`` places the fully connected
-layers' neurons on the lanes (:mod:`spikefab.model.placement`).
+layers' neurons on the lanes (:mod:`spikefab.model.placement`). ``--exit`` (``synth`` and
+``run``; :func:`spikefab.cli.args.flag_exit`) is the early-exit rule built into the
+bitstream; ``run`` checks it against the device's identity, or takes it from there.
 
 Every error a user can cause ends in one line naming the flag and the allowed values: a bad
 flag value (out of range, ``--sizes`` with one size, a lane count per layer that does not
@@ -17,7 +19,8 @@ one line, exit status 2; a network file that cannot be read, a design that does 
 tool that fails each get an ``error: …`` line saying what to do (exit status 1).
 """
 
-from spikefab.cli.args import SizesAction, fail, flag_input_file, flag_int, flag_output_dir
+from spikefab.cli.args import (SizesAction, add_exit_argument, fail, flag_input_file,
+                               flag_int, flag_output_dir)
 from spikefab.model import FORMATS, HardwareConfig, Network, reference_network
 from spikefab.model.cycles import QUEUE_DEPTH_RANGE
 from spikefab.model.placement import PLACEMENTS
@@ -157,6 +160,17 @@ def add_arguments(parser, command):
                         "1000000, orangecrab 115200" + (
                             "; run: the rate OUT/BOARD/design.json names when spikefab synth "
                             "wrote one there" if command == "run" else "") + ")")
+    if command == "synth":
+        add_exit_argument(s, help="early exit built into the bitstream (docs/design.md §2): "
+                                  "none, exact (a sample ends once its class can no longer "
+                                  "change) or margin:N (once the leading class is N spikes "
+                                  "ahead; N at most 65535 over the host link); every sample "
+                                  "then has --steps steps (default none)")
+    if command == "run":
+        add_exit_argument(s, default=None,
+                          help="the early exit the bitstream was built with: none, exact or "
+                               "margin:N; checked against the device's identity (default: "
+                               "taken from the device, whose samples then have its T steps)")
     if command == "synth":
         s.add_argument("--spikes", type=flag_input_file,
                        help="the samples of the latency figure: spike trains [B, T, N0] as "

@@ -16,6 +16,12 @@ labels), the cycle model's cycles per image (each image alone and back to back),
 ``--model-samples N`` also runs the golden and cycle models alone (not the hardware, which
 they equal on the co-simulated samples) on the first ``N`` test images: their accuracy and
 cycles per image, e.g. over all 10,000 images of a full test set (``--data-path``).
+
+``--exit exact`` or ``--exit margin:N`` (docs/design.md §2, *Early exit*) builds the
+accelerator with that rule and compares it with the golden model run with the same rule
+(classes, counts, the steps each sample ran) and the exit cycle model (result cycles, every
+counter including ``dropped``); it also prints the mean steps run and the cycle model's cycles
+per image without exit, and the ``spikefab synth`` command carries ``--exit``.
 """
 
 import argparse
@@ -25,7 +31,8 @@ import time
 
 import numpy as np
 
-from spikefab.cli.args import fail, flag_input_dir, flag_input_file, flag_int, flag_output_dir
+from spikefab.cli.args import (add_exit_argument, exit_flag, exit_value, fail, flag_input_dir,
+                               flag_input_file, flag_int, flag_output_dir)
 from spikefab.cli.board_options import MAX_STEPS, read_network, read_spikes
 from spikefab.model import FORMATS, HardwareConfig
 from spikefab.model.cycles import QUEUE_DEPTH_RANGE
@@ -86,6 +93,7 @@ def add_arguments(parser):
                         help="samples per simulator run, back to back (default 50)")
     parser.add_argument("--backend", choices=("verilator", "amaranth"), default="verilator",
                         help="simulator of the generated design (default verilator)")
+    add_exit_argument(parser)
     parser.add_argument("--out", type=flag_output_dir, default="build/cosim",
                         help="output folder (default build/cosim)")
     return parser
@@ -156,8 +164,10 @@ def run(args):
     """Co-simulate for parsed ``args``; returns the summary dict."""
     from spikefab.boards.rebuild import save_samples, synth_command, user_path
     from spikefab.model import cycle_model, simulate
+    from spikefab.model.cycles import check_exit_config
     from spikefab.sim.cosim import cosimulate
     began = time.perf_counter()
+    rule = exit_value(getattr(args, "exit", None))
     network = read_network(args.network)
     layers = len(network)
     try:
@@ -169,20 +179,28 @@ def run(args):
     except (ValueError, TypeError) as error:
         raise fail(f"--lanes / --sweep-lanes / --format / --conv / --placement: {error}") \
             from None
+    if rule is not None:
+        try:
+            check_exit_config(config)
+        except ValueError as error:
+            raise fail(f"--exit {exit_flag(rule)}: {error}") from None
     trains, labels, what = _inputs(args, network)
     out = args.out
     out.mkdir(parents=True, exist_ok=True)
     shape = "-".join(map(str, network.shape))
     print(f"network {shape}: {config.describe()}")
     print(f"inputs: {what}")
-    golden = simulate(network, trains)
+    if rule is not None:
+        print(f"early exit: {exit_flag(rule)} (T = {trains.shape[1]})")
+    golden = simulate(network, trains, exit=rule)
     found = cosimulate(network, config, trains, build_dir=out / args.backend, chunk=args.chunk,
-                       backend=args.backend, golden=golden)
+                       backend=args.backend, golden=golden, exit=rule)
     if found.mismatches:
         raise SystemExit("error: the hardware differs from the golden or cycle model: "
                          + " | ".join(found.mismatches))
     batch = cycle_model(network, golden, config)
-    alone = [int(cycle_model(network, simulate(network, t), config).latency[0]) for t in trains]
+    alone = [int(cycle_model(network, simulate(network, t, exit=rule), config).latency[0])
+             for t in trains]
     spikes = sum(int(s.sum()) for s in golden.spikes)
     summary = {"network": user_path(args.network), "shape": list(network.shape),
                "config": config.to_json(), "inputs": what, "samples": len(trains),
@@ -191,25 +209,46 @@ def run(args):
                "cycles_alone_min": int(min(alone)), "cycles_alone_max": int(max(alone)),
                "cycles_back_to_back": batch.total / len(trains),
                "sim_cycles": found.sim_cycles, "build_seconds": round(found.build_seconds, 1),
-               "wall_seconds": round(time.perf_counter() - began, 1)}
+               "wall_seconds": round(time.perf_counter() - began, 1),
+               "exit": exit_flag(rule)}
+    if rule is not None:
+        full = simulate(network, trains)
+        plain = [int(cycle_model(network, simulate(network, t), config).latency[0])
+                 for t in trains]
+        summary.update(steps_mean=float(golden.ran.mean()),
+                       steps_min=int(golden.ran.min()), steps_max=int(golden.ran.max()),
+                       same_class_as_full=float(np.mean(golden.predicted == full.predicted)),
+                       cycles_alone_mean_without_exit=float(np.mean(plain)),
+                       cycles_back_to_back_without_exit=cycle_model(network, full, config).total
+                       / len(trains))
     print(f"hardware = golden model = cycle model on all {len(trains)} samples "
           f"({args.backend}): every spike ({spikes:,} in all), count, class, result cycle and "
-          f"counter")
+          f"counter" + ("" if rule is None else ", and the steps each sample ran"))
     if labels is not None:
         accuracy = float(np.mean(golden.predicted == labels))
         summary["accuracy"] = accuracy
         print(f"accuracy (golden model = hardware) on these {len(trains)} images: "
               f"{accuracy:.2%}")
+    if rule is not None:
+        print(f"early exit {exit_flag(rule)}: {summary['steps_mean']:.2f} steps run on average "
+              f"(min {summary['steps_min']}, max {summary['steps_max']}) of "
+              f"{trains.shape[1]}; the same class as the full {trains.shape[1]} steps for "
+              f"{summary['same_class_as_full']:.1%} of the samples")
     print(f"cycles per image (cycle model = RTL, compute only): {np.mean(alone):,.0f} each "
           f"image alone (min {min(alone):,}, max {max(alone):,}), "
           f"{batch.total / len(trains):,.0f} back to back")
+    if rule is not None:
+        print(f"without exit (cycle model): {summary['cycles_alone_mean_without_exit']:,.0f} "
+              f"each image alone, {summary['cycles_back_to_back_without_exit']:,.0f} back to "
+              f"back; early exit saves {1 - np.mean(alone) / np.mean(plain):.1%} of the "
+              f"cycles of an image alone")
     if args.model_samples is not None:
         summary["models"] = _models(args, network, config)
     samples = save_samples(out, f"samples-T{trains.shape[1]}", trains)
     summary["samples_file"] = user_path(samples)
     try:
         command = synth_command("ulx3s", args.network, config, steps=int(trains.shape[1]),
-                                spikes=samples)
+                                spikes=samples, exit=rule)
     except ValueError:
         command = None
     summary["synth"] = command

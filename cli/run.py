@@ -1,10 +1,13 @@
 """``spikefab run``: load the network into the board on ``--port``, run samples (random, or
 the trains of ``--spikes``) and compare every answer with the golden model. The options and
-the network selection are :mod:`spikefab.cli.board_options`."""
+the network selection are :mod:`spikefab.cli.board_options`. A bitstream built with early
+exit (``spikefab synth --exit``) says so in its identity: ``--exit`` must agree with it, or is
+taken from it; the golden model then runs with the same rule, and the steps each sample ran
+are compared too."""
 
 from spikefab.boards.host import typical_inputs
 from spikefab.cli import board_options
-from spikefab.cli.args import fail
+from spikefab.cli.args import exit_flag, exit_value, fail
 from spikefab.cli.board_options import baud_of, network_and_config, read_spikes
 from spikefab.model import simulate
 
@@ -31,22 +34,43 @@ def run(args):
     try:
         device = Device(open_serial(args.port, baud, timeout=2.0))
         placements = device.check(network, config)
+        rule, steps = device_exit(device.identity, getattr(args, "exit", None))
+        if trains is not None and rule is not None and trains.shape[1] != steps:
+            raise fail(f"--spikes: T = {trains.shape[1]} steps; the device's early exit "
+                       f"({exit_flag(rule)}) is built for samples of {steps} steps")
         device.load(network, placements=placements, progress=True)
         if trains is None:
-            trains = typical_inputs(network, samples=args.samples, steps=args.steps)
+            trains = typical_inputs(network, samples=args.samples,
+                                    steps=args.steps if rule is None else steps)
         results = device.infer(trains, progress=True)
     except (OSError, ProtocolError, ValueError, TypeError) as error:
         raise fail(error) from None
-    golden = simulate(network, trains)
-    agree = sum(r.cls == c and list(r.counts) == list(k)
-                for r, c, k in zip(results, golden.predicted, golden.counts))
+    golden = simulate(network, trains, exit=rule)
+    agree = sum(r.cls == c and list(r.counts) == list(k) and (rule is None or r.steps == s)
+                for r, c, k, s in zip(results, golden.predicted, golden.counts, golden.ran))
     shown = " ".join(str(r.cls) for r in results[:20])
     print(f"{len(results)} samples; classes{' of the first 20' if len(results) > 20 else ''}: "
           f"{shown}{' …' if len(results) > 20 else ''}")
-    print(f"agreement with the golden model (class and every count): {agree}/{len(results)}")
+    print("agreement with the golden model (class and every count"
+          + ("" if rule is None else f"; early exit {exit_flag(rule)}: the steps run, mean "
+             f"{golden.ran.mean():.2f} of {trains.shape[1]}") + f"): {agree}/{len(results)}")
     print(counters_table(device.counters()))
     if agree != len(results):
         raise fail("the board disagrees with the golden model")
+
+
+def device_exit(identity, given=None):
+    """``(rule, T)``: the early exit the device's ``identity`` says its bitstream was built
+    with (``None, None`` without), checked against ``--exit`` ``given`` (``None``: not given,
+    take the device's); one ``error: …`` line when they differ."""
+    rule = None
+    if identity.exit is not None:
+        rule = "exact" if identity.exit == "exact" else ("margin", identity.exit_margin)
+    if given is not None and exit_flag(exit_value(given)) != exit_flag(rule):
+        raise fail(f"--exit {exit_flag(exit_value(given))}: the device was built with early "
+                   f"exit {exit_flag(rule)}; give --exit {exit_flag(rule)} or leave it out "
+                   f"(spikefab synth --exit builds another)")
+    return rule, (None if rule is None else identity.exit_steps)
 
 
 def counters_table(counters):

@@ -5,9 +5,11 @@ The options and the network selection are :mod:`spikefab.cli.board_options`.
 Every report that names a design prints the ``spikefab synth`` command that rebuilds it
 (:mod:`spikefab.boards.rebuild`): its network file, per-layer ``--lanes`` and
 ``--sweep-lanes``, ``--format``, ``--queue-depth``, ``--steps`` (the longest sample the
-bitstream counts) and ``--spikes`` (the samples its latency came from). ``--dry-run`` stops
-after elaborating the board top: it writes ``top.il``, the RTLIL the board flow hands to
-yosys, and ``design.json``, so two designs can be compared without running the tools.
+bitstream counts), ``--exit`` (the early-exit rule built in, docs/design.md §2; every
+sample then has ``--steps`` steps) and ``--spikes`` (the samples its latency came from).
+``--dry-run`` stops after elaborating the board top: it writes ``top.il``, the RTLIL the
+board flow hands to yosys, and ``design.json``, so two designs can be compared without
+running the tools.
 """
 
 import json
@@ -16,7 +18,7 @@ import numpy as np
 
 from spikefab.boards.host import typical_inputs
 from spikefab.cli import board_options
-from spikefab.cli.args import fail
+from spikefab.cli.args import exit_flag, exit_value, fail
 from spikefab.cli.board_options import network_and_config, read_spikes
 from spikefab.model import cycle_model, simulate
 
@@ -38,6 +40,9 @@ def _latency_samples(args, network):
     from spikefab.boards.rebuild import user_path
     if args.spikes:
         trains = read_spikes(args.spikes, network, args.steps)
+        if exit_value(getattr(args, "exit", None)) is not None and trains.shape[1] != args.steps:
+            raise fail(f"--spikes {user_path(args.spikes)}: T = {trains.shape[1]} steps; with "
+                       f"--exit every sample has --steps {args.steps} steps")
         return trains, (f"the {len(trains)} samples in {user_path(args.spikes)}, "
                         f"T = {trains.shape[1]}")
     trains = typical_inputs(network, samples=RANDOM_SAMPLES, steps=args.steps,
@@ -50,6 +55,7 @@ def _design(board, network, config, args, runtime):
     """What decides the bitstream, JSON-ready (``design.json``)."""
     return {"board": board.name, "shape": list(network.shape), "config": config.to_json(),
             "max_steps": args.steps, "baud": args.baud, "weights_in_spram": runtime,
+            "exit": exit_flag(exit_value(getattr(args, "exit", None))),
             "network": str(args.network) if args.network else
             f"{'-'.join(map(str, args.sizes))} reference network"}
 
@@ -75,6 +81,7 @@ def run(args):
     from spikefab.boards.synth import synthesize
 
     network, config = network_and_config(args)
+    rule = exit_value(getattr(args, "exit", None))
     board = get_board(args.board)
     args.baud = args.baud or board.default_baud        # design.json names the rate built
     out = args.out / args.board
@@ -83,16 +90,17 @@ def run(args):
     if any(runtime):
         print(f"weights of layer(s) {[i + 1 for i, r in enumerate(runtime) if r]} go to SPRAM: "
               f"loaded at run time (spikefab run loads them), not in the bitstream")
+    exits = "" if rule is None else f", early exit {exit_flag(rule)}"
     print(f"design: {'-'.join(map(str, network.shape))}, {config.describe()}, max steps "
-          f"{args.steps}", flush=True)
+          f"{args.steps}{exits}", flush=True)
     try:                                      # checks --baud and the limits
         top = board_top(board, network, config, baud=args.baud, max_steps=args.steps,
-                        runtime_weights=runtime)
+                        runtime_weights=runtime, exit=rule)
     except (ValueError, TypeError) as error:
         raise fail(f"this configuration cannot be generated: {error}") from None
     design = _design(board, network, config, args, runtime)
     # Each sample run alone, from its first input event to its result (as the reports do).
-    cycles = [int(cycle_model(network, simulate(network, train), config).latency[0])
+    cycles = [int(cycle_model(network, simulate(network, train, exit=rule), config).latency[0])
               for train in trains]
     mean = float(np.mean(cycles))
     if args.dry_run:
@@ -120,7 +128,7 @@ def run(args):
     (out / "report.json").write_text(json.dumps(summary, indent=2))
     text = report.table() + (
         f"\nNetwork {'-'.join(map(str, network.shape))}, {config.describe()}, max steps "
-        f"{args.steps}; latency of an inference, compute only (cycle model, each sample "
+        f"{args.steps}{exits}; latency of an inference, compute only (cycle model, each sample "
         f"alone, mean of {source}; end to end through the host link: spikefab throughput): "
         f"{mean:,.0f} cycles = {latency.board_clock:,.1f} µs at the "
         f"{board.clock_mhz:g} MHz board clock"

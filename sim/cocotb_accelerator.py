@@ -3,7 +3,9 @@
 Reads the run description from the JSON file named by ``SPIKEFAB_RUN``, feeds the events
 one per cycle whenever the accelerator takes them, takes every result at once, records every
 tapped inter-layer event, and writes what it saw to ``SPIKEFAB_OUT``. Inputs are driven and
-outputs sampled at the falling clock edge.
+outputs sampled at the falling clock edge. For an accelerator built with early exit
+(``drain`` in the run description) it runs until every event is in and ``idle`` is high, and
+reads each result's ``steps``.
 
 Every input port of the accelerator is driven (:data:`DRIVEN_INPUTS`), the run-time weight
 ``load`` port included: it is held idle (``load__valid = 0``) for the whole run. A port the
@@ -56,7 +58,9 @@ async def run(dut):
     results, taps, pushes = [], [[] for _ in range(layers)], []
     position = cycle = 0
     began = time.perf_counter()
-    while len(results) < batch:
+    drain = spec.get("drain", False)
+    while len(results) < batch or (drain and (position < len(events)
+                                              or not int(dut.idle.value))):
         assert cycle < limit, f"{len(results)} of {batch} results in {limit} cycles (a hang)"
         offering = position < len(events)
         if offering:
@@ -82,7 +86,9 @@ async def run(dut):
             snapshot = [{name: _bits(result, offset + index * per_layer + k * counter_bits,
                                      counter_bits) for k, name in enumerate(names)}
                         for index in range(layers)]
-            results.append((_bits(result, 0, cls_bits), counts, cycles, snapshot))
+            results.append((_bits(result, 0, cls_bits), counts, cycles, snapshot)
+                           + ((_bits(result, spec["steps_offset"], spec["steps_bits"]),)
+                              if drain else ()))
         await FallingEdge(dut.clk)
         cycle += 1
 

@@ -13,6 +13,12 @@ Both feed the samples back to back, one event per cycle whenever the first queue
 streams), the counts, the class and the cycle of every sample's result, and the layers'
 performance counters.
 
+With an early-exit rule (``exit=``, docs/design.md §2 and §4) the accelerator is built with it
+(``Accelerator(..., exit=rule, steps=T)``); the harness then runs until every event is in and
+the accelerator is idle (a result can come before its sample's last event), reads each
+result's ``steps`` and the ``dropped`` counters, and :func:`mismatches` compares with the
+golden model run with the same rule and with the exit cycle model.
+
 >>> from spikefab.model import HardwareConfig, reference_network, encode_rate
 >>> from spikefab.sim.cosim import run_accelerator
 >>> net = reference_network((16, 12, 4), w_bits=4)
@@ -37,6 +43,7 @@ from spikefab.hw.layer_core import COUNTER_BITS
 from spikefab.hw.readout import CYCLE_BITS
 from spikefab.hw.verilog import convert
 from spikefab.model import HardwareConfig, Network
+from spikefab.model.early_exit import exit_rule
 from spikefab.model.events import event_stream, sample_starts
 from spikefab.model.simulate import check_spike_trains
 from spikefab.toolchain.progress import stage
@@ -48,6 +55,8 @@ BACKENDS = ("amaranth", "verilator", "icarus")
 _BACKEND_NAMES = {"amaranth": "Amaranth simulator", "verilator": "Verilator",
                   "icarus": "Icarus Verilog"}
 COUNTER_NAMES = ("events", "words", "synaptic_updates", "busy", "stall")
+#: With early exit, each layer's counters also hold ``dropped`` (the events discarded).
+EXIT_COUNTER_NAMES = COUNTER_NAMES + ("dropped",)
 
 
 @dataclass
@@ -73,6 +82,11 @@ class HardwareRun:
     sim_cycles, wall_seconds : int, float
         Simulated cycles and the wall-clock time of simulating them (without elaboration or
         the Verilator build, which ``extra["build_seconds"]`` holds for cocotb back-ends).
+    steps : int array ``[B]`` or None
+        With early exit, the steps each sample ran (each result's ``steps``).
+    emitted : list of int arrays ``[B]`` or None
+        With early exit, per layer the steps of each sample the layer emitted (its ``STEP``
+        markers: the steps it computed before the exit was visible, at least ``steps``).
     """
 
     classes: np.ndarray
@@ -86,6 +100,8 @@ class HardwareRun:
     sim_cycles: int = 0
     wall_seconds: float = 0.0
     extra: dict = field(default_factory=dict)
+    steps: np.ndarray = None
+    emitted: list = None
 
     @property
     def total(self):
@@ -103,12 +119,15 @@ class HardwareRun:
         return self.sim_cycles / self.wall_seconds if self.wall_seconds else float("nan")
 
 
-def _spikes_from_taps(network, taps, batch, steps):
-    """Rebuild ``[B, T, N_l]`` per layer from each layer's tapped (kind, addr) sequence."""
+def _spikes_from_taps(network, taps, batch, steps, emitted=None):
+    """Rebuild ``[B, T, N_l]`` per layer from each layer's tapped (kind, addr) sequence.
+    ``emitted`` (a list, early exit): a layer may end a sample after fewer than ``steps``
+    steps; the steps of each sample go to ``emitted`` (one ``[B]`` array per layer)."""
     out = []
     for index, layer in enumerate(network):
         array = np.zeros((batch, steps, layer.neurons), dtype=bool)
         b = t = 0
+        ran = np.zeros(batch, dtype=np.int64)
         for kind, addr in taps[index]:
             if kind == EventKind.SPIKE.value:
                 if b >= batch or t >= steps:
@@ -120,13 +139,17 @@ def _spikes_from_taps(network, taps, batch, steps):
             elif kind == EventKind.STEP.value:
                 t += 1
             else:
-                if t != steps:
+                if t != steps and (emitted is None or t > steps or b >= batch):
                     raise AssertionError(f"layer {index + 1} ended sample {b} after {t} steps, "
                                          f"not {steps}")
+                if b < batch:
+                    ran[b] = t
                 b, t = b + 1, 0
         if b != batch:
             raise AssertionError(f"layer {index + 1} finished {b} of {batch} samples")
         out.append(array)
+        if emitted is not None:
+            emitted.append(ran)
     return out
 
 
@@ -143,13 +166,20 @@ def run_description(dut, events, batch, limit):
     it): the events to feed, the batch, the cycle limit and the widths of the result, tap and
     counter ports."""
     layout = dut.result_layout
+    exiting = getattr(dut, "exit_rule", None) is not None
     return {
         "events": events, "batch": batch, "limit": limit,
         "addr_bits": addr_bits_for(dut.network.n_inputs), "classes": dut.network.n_outputs,
         "cls_bits": layout["cls"].width, "count_bits": dut.readout.count_bits,
         "cycle_bits": CYCLE_BITS, "layers": len(dut.cores),
         "tap_addr_bits": max(addr_bits_for(layer.neurons) for layer in dut.network),
-        "counter_bits": COUNTER_BITS, "counter_names": list(COUNTER_NAMES),
+        "counter_bits": COUNTER_BITS,
+        "counter_names": list(EXIT_COUNTER_NAMES if exiting else COUNTER_NAMES),
+        # Early exit: run until every event is in and the accelerator is idle; each result
+        # ends with ``steps`` (the steps the sample ran).
+        "drain": exiting,
+        "steps_offset": layout["steps"].offset if exiting else None,
+        "steps_bits": layout["steps"].width if exiting else None,
     }
 
 
@@ -161,19 +191,24 @@ def decode_run(network, trains, raw, *, wall_seconds, extra=()):
     ``AssertionError``), the first-event cycle of each sample; ``extra`` adds entries."""
     batch, steps, _ = trains.shape
     taps = [[tuple(event) for event in layer] for layer in raw["taps"]]
+    exiting = any(len(r) > 4 for r in raw["results"])
+    emitted = [] if exiting else None
+    spikes = _spikes_from_taps(network, taps, batch, steps, emitted)
     return HardwareRun(
         classes=np.array([r[0] for r in raw["results"]], dtype=np.int64),
         counts=np.array([r[1] for r in raw["results"]], dtype=np.int64),
         finish=np.array([r[2] for r in raw["results"]], dtype=np.int64),
-        spikes=_spikes_from_taps(network, taps, batch, steps), counters=raw["counters"],
+        spikes=spikes, counters=raw["counters"],
         high_water=raw["high_water"], error=bool(raw["error"]),
         result_counters=[r[3] for r in raw["results"]], sim_cycles=raw["cycles"],
         wall_seconds=wall_seconds,
+        steps=np.array([r[4] for r in raw["results"]], dtype=np.int64) if exiting else None,
+        emitted=emitted,
         extra={"first_event": [raw["pushes"][i] for i in sample_starts(trains)], **dict(extra)})
 
 
 def run_accelerator(network, config, spikes, *, backend="amaranth", waves=None,
-                    build_dir=None, max_steps=None):
+                    build_dir=None, max_steps=None, exit=None):
     """Run ``spikes`` (``[T, N0]`` or ``[B, T, N0]``) through ``network``'s accelerator.
 
     Parameters
@@ -188,6 +223,9 @@ def run_accelerator(network, config, spikes, *, backend="amaranth", waves=None,
         Where cocotb builds the simulator (default: a temporary folder).
     max_steps : int, optional
         Sizes the hardware's output counters (default: ``T``).
+    exit : None, ``"exact"`` or ``("margin", m)``
+        Build the accelerator with this early-exit rule (``steps = T``; sparse mode, no
+        convolution core, else ``ValueError``).
     """
     if not isinstance(network, Network):
         raise TypeError("network must be a spikefab.model.Network")
@@ -206,7 +244,9 @@ def run_accelerator(network, config, spikes, *, backend="amaranth", waves=None,
     config = HardwareConfig(config.layers, mode=config.mode, timing=HARDWARE_TIMING)
     events = event_stream(trains)
     limit = cycle_limit(network, config, events, steps, batch)
-    dut = Accelerator(network, config, max_steps=max_steps, taps=True)
+    rule = exit_rule(exit)
+    dut = Accelerator(network, config, max_steps=max_steps, taps=True,
+                      **({} if rule is None else dict(exit=rule, steps=steps)))
     start = time.perf_counter()
     if backend == "amaranth":
         raw = _run_amaranth(dut, events, batch, limit, waves)
@@ -222,12 +262,17 @@ def _run_amaranth(dut, events, batch, limit, waves):
     from amaranth.sim import Simulator
 
     raw = {"results": [], "taps": [[] for _ in dut.cores], "pushes": []}
+    exiting = dut.exit_rule is not None
+    names = EXIT_COUNTER_NAMES if exiting else COUNTER_NAMES
 
     async def testbench(ctx):
         position, cycle = 0, 0
         began = time.perf_counter()
         ctx.set(dut.results.ready, 1)
-        while len(raw["results"]) < batch:
+        # With early exit a result can come before its sample's last event: run until every
+        # event is in and nothing is in flight.
+        while len(raw["results"]) < batch or (exiting and (position < len(events)
+                                                           or not ctx.get(dut.idle))):
             if cycle >= limit:
                 raise RuntimeError(f"the accelerator produced {len(raw['results'])} of {batch} "
                                    f"results in {limit} cycles (a hang)")
@@ -245,13 +290,14 @@ def _run_amaranth(dut, events, batch, limit, waves):
             if ctx.get(dut.results.valid):
                 result = ctx.get(dut.results.payload)
                 raw["results"].append((result.cls, list(result.counts), result.cycles,
-                                       [{name: getattr(c, name) for name in COUNTER_NAMES}
-                                        for c in result.counters]))
+                                       [{name: getattr(c, name) for name in names}
+                                        for c in result.counters])
+                                      + ((result.steps,) if exiting else ()))
             await ctx.tick()
             cycle += 1
         raw["cycles"] = cycle
         raw["sim_seconds"] = time.perf_counter() - began
-        raw["counters"] = [{name: getattr(c, name) for name in COUNTER_NAMES}
+        raw["counters"] = [{name: getattr(c, name) for name in names}
                            for c in ctx.get(dut.counters)]
         raw["high_water"] = list(ctx.get(dut.high_water))
         raw["error"] = ctx.get(dut.error)
@@ -298,19 +344,42 @@ def _run_cocotb(dut, events, batch, limit, simulator, waves, build_dir):
     return raw
 
 
-def mismatches(network, config, trains, run, *, first=0):
+def mismatches(network, config, trains, run, *, first=0, exit=None):
     """What differs between a hardware ``run`` of ``trains`` and the golden and cycle
     models: a list of one-line problems (empty when every spike of every layer, count,
     class, result cycle and performance counter agrees) and the golden result. ``first``
-    numbers the samples in the messages (the index of ``trains[0]`` in a larger batch)."""
+    numbers the samples in the messages (the index of ``trains[0]`` in a larger batch).
+
+    With ``exit`` (the rule the accelerator was built with) the golden model runs with that
+    rule: classes, counts and the steps each sample ran (``run.steps``) must equal it; each
+    layer's tapped spikes must be the full run's in the steps it emitted before the exit was
+    visible (at least the steps run, at most ``T``), none after; the result cycles and every
+    counter, ``dropped`` included, must equal the exit cycle model's."""
     from spikefab.model import cycle_model, simulate
 
-    golden = simulate(network, trains)
+    rule = exit_rule(exit)
+    golden = simulate(network, trains, exit=rule)
     model = cycle_model(network, golden, config)
     problems = []
     if run.error:
         problems.append("the accelerator raised its error flag")
-    for index, (got, want) in enumerate(zip(run.spikes, golden.spikes)):
+    full = golden if rule is None else simulate(network, trains)
+    if rule is not None:
+        if run.steps is None or run.emitted is None:
+            problems.append("the results carry no steps (an accelerator built without exit)")
+        elif not np.array_equal(run.steps, golden.ran):
+            bad = np.flatnonzero(run.steps != golden.ran)
+            problems.append(f"steps run differ in samples {(bad + first).tolist()}: "
+                            f"{run.steps[bad].tolist()}, golden {golden.ran[bad].tolist()}")
+    for index, (got, want) in enumerate(zip(run.spikes, full.spikes)):
+        if rule is not None and run.emitted is not None:
+            emitted = run.emitted[index]
+            short = np.flatnonzero((emitted < golden.ran) | (emitted > want.shape[1]))
+            if len(short):
+                problems.append(f"layer {index + 1} emitted {emitted[short].tolist()} steps "
+                                f"of samples {(short + first).tolist()}, which ran "
+                                f"{golden.ran[short].tolist()}")
+            want = want & (np.arange(want.shape[1])[None, :] < emitted[:, None])[..., None]
         bad = np.flatnonzero((got != want).any(axis=(1, 2)))
         if len(bad):
             problems.append(f"layer {index + 1} spikes differ in samples {(bad + first).tolist()}")
@@ -324,7 +393,7 @@ def mismatches(network, config, trains, run, *, first=0):
     for index, (got, want) in enumerate(zip(run.counters, model.layers)):
         expected = {"events": want.events, "words": want.words,
                     "synaptic_updates": want.synaptic_updates, "busy": want.busy,
-                    "stall": want.stall}
+                    "stall": want.stall, **({} if rule is None else {"dropped": want.dropped})}
         if got != expected:
             problems.append(f"layer {index + 1} counters {got} differ from the cycle model's "
                             f"{expected}")
@@ -349,6 +418,8 @@ class Cosimulation:
     sim_cycles, wall_seconds, build_seconds : int, float, float
         Summed over the runs: simulated cycles, the wall time of simulating them, and the
         elaboration and simulator build time.
+    steps : int array ``[B]`` or None
+        With early exit, the steps each sample ran (the hardware's ``steps``).
     """
 
     classes: np.ndarray
@@ -359,6 +430,7 @@ class Cosimulation:
     sim_cycles: int = 0
     wall_seconds: float = 0.0
     build_seconds: float = 0.0
+    steps: np.ndarray = None
 
     @property
     def agree(self):
@@ -372,7 +444,7 @@ class Cosimulation:
 
 
 def cosimulate(network, config, trains, *, build_dir=None, chunk=20, backend="verilator",
-               golden=None, stop=False, progress=True, unit="batch", run=None):
+               golden=None, stop=False, progress=True, unit="batch", run=None, exit=None):
     """Run ``trains`` ``[B, T, N0]`` through the accelerator ``chunk`` samples back to back at
     a time (a progress bar over the samples, updated per chunk, on standard error;
     ``progress=False`` hides it) and check every run
@@ -384,19 +456,28 @@ def cosimulate(network, config, trains, *, build_dir=None, chunk=20, backend="ve
     compared with the golden model recomputed for each chunk; ``stop=True`` ends at the first
     chunk that differs. ``run`` replaces :func:`run_accelerator` (tests). ``unit`` is
     ignored (the bar counts samples); it is kept for existing callers.
+
+    ``exit`` (``None``, ``"exact"`` or ``("margin", m)``): the accelerator is built with that
+    early-exit rule and compared with the golden model run with it (classes, counts, steps
+    run) and the exit cycle model (result cycles, every counter including ``dropped``);
+    ``golden`` is then a run with the same rule. :attr:`Cosimulation.steps` holds the steps
+    each sample ran.
     """
     if run is None:
         run = run_accelerator
+    rule = exit_rule(exit)
     trains = np.asarray(trains)
     found = Cosimulation(classes=np.zeros(0, np.int64),
                          counts=np.zeros((0, network.n_outputs), np.int64))
-    classes, counts = [], []
+    classes, counts, steps = [], [], []
     label = f"co-simulation ({_BACKEND_NAMES.get(backend, backend)})"
     with stage(label, total=len(trains), unit="sample", show=progress) as bar:
         for start in range(0, len(trains), chunk):
             part = trains[start:start + chunk]
-            hardware = run(network, config, part, backend=backend, build_dir=build_dir)
-            problems, expected = mismatches(network, config, part, hardware, first=start)
+            hardware = run(network, config, part, backend=backend, build_dir=build_dir,
+                           **({} if rule is None else {"exit": rule}))
+            problems, expected = mismatches(network, config, part, hardware, first=start,
+                                            exit=rule)
             if golden is not None and not np.array_equal(
                     expected.predicted, np.asarray(golden.predicted)[start:start + len(part)]):
                 problems.append("the golden model is not deterministic")
@@ -408,6 +489,8 @@ def cosimulate(network, config, trains, *, build_dir=None, chunk=20, backend="ve
                     break
             classes += hardware.classes.tolist()
             counts += hardware.counts.tolist()
+            if hardware.steps is not None:
+                steps += hardware.steps.tolist()
             found.chunk_cycles.append(hardware.total)
             found.chunk_speeds.append(hardware.cycles_per_second)
             found.sim_cycles += hardware.sim_cycles
@@ -417,4 +500,6 @@ def cosimulate(network, config, trains, *, build_dir=None, chunk=20, backend="ve
     if classes:
         found.classes = np.array(classes, dtype=np.int64)
         found.counts = np.array(counts, dtype=np.int64)
+    if steps:
+        found.steps = np.array(steps, dtype=np.int64)
     return found

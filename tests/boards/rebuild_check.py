@@ -39,12 +39,12 @@ def dry_run(cwd, command, out="rebuilt"):
             json.loads((folder / "design.json").read_text()))
 
 
-def reference_rtlil(board, network, config, *, max_steps, baud=None):
+def reference_rtlil(board, network, config, *, max_steps, baud=None, exit=None):
     """The ``top.il`` the board flow writes for ``network`` and ``config`` on ``board``:
-    :func:`spikefab.boards.build.board_top` (the top every build uses) prepared by the
-    board's platform."""
+    :func:`spikefab.boards.build.board_top` (the top every build uses, with the early-exit
+    rule ``exit``) prepared by the board's platform."""
     from spikefab.boards.build import board_top
     from spikefab.boards.registry import get_board
-    top = board_top(board, network, config, baud=baud, max_steps=max_steps)
+    top = board_top(board, network, config, baud=baud, max_steps=max_steps, exit=exit)
     rtlil = get_board(board).platform().prepare(top, name="top").files["top.il"]
     return rtlil if isinstance(rtlil, str) else rtlil.decode()

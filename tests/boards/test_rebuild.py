@@ -163,3 +163,27 @@ def test_a_balanced_placement_is_rebuilt_by_the_printed_command(tmp_path, monkey
     identity = HardwareConfig.uniform(network, lanes=[4, 2], sweep_lanes=[2, 2], format="csc",
                                       timing=HARDWARE_TIMING)
     assert rtlil != reference_rtlil("ulx3s", network, identity, max_steps=16)
+
+
+def test_an_early_exit_design_is_rebuilt_by_the_printed_command(tmp_path, monkeypatch):
+    """``--exit margin:3`` in the printed command: the same board top as ``board_top(...,
+    exit=("margin", 3))`` (the host link's identity and the readout's rule), a different one
+    from the top without exit; the latency is the exit cycle model's on the samples."""
+    monkeypatch.chdir(tmp_path)
+    network = reference_network((16, 12, 4), w_bits=4, density=0.5, seed=3)
+    config = HardwareConfig.uniform(network, lanes=[4, 2], format="csc",
+                                    timing=HARDWARE_TIMING)
+    path = save_design(tmp_path, "n", network)
+    assert "--exit exact" in synth_command("ulx3s", path, config, steps=10, exit="exact")
+    trains = np.random.default_rng(2).random((4, 10, 16)) < 0.4
+    samples = save_samples(tmp_path, "samples", trains)
+    command = synth_command("ulx3s", path, config, steps=10, spikes=samples,
+                            exit=("margin", 3))
+    assert "--exit margin:3" in command
+    _, rtlil, design = dry_run(tmp_path, command)
+    assert rtlil == reference_rtlil("ulx3s", network, config, max_steps=10, exit=("margin", 3))
+    assert rtlil != reference_rtlil("ulx3s", network, config, max_steps=10)
+    assert design["exit"] == "margin:3" and design["max_steps"] == 10
+    alone = [int(cycle_model(network, simulate(network, t, exit=("margin", 3)),
+                             config).latency[0]) for t in trains]
+    assert design["latency"]["cycles_per_inference"] == pytest.approx(np.mean(alone))

@@ -5,6 +5,7 @@ against the golden and cycle models, the figures equal to the models', and bad f
 import json
 
 import numpy as np
+import pytest
 
 from spikefab.model import HardwareConfig, Network, cycle_model, simulate
 from spikefab.sim.random_networks import random_conv_network
@@ -120,3 +121,65 @@ def test_the_event_workload_runs_its_test_events(tmp_path):
     golden = simulate(network, events.x_test[:2])
     accuracy = float(np.mean(golden.predicted == events.y_test[:2]))
     assert json.loads((tmp_path / "out" / "cosim.json").read_text())["accuracy"] == accuracy
+
+
+def exit_network(tmp_path):
+    """A small 10-12-4 classifier (csc, P = 3 then 2, queues of 4) and five samples of 12
+    steps, one of them silent (it never exits), saved as ``net.npz`` and ``trains.npy``."""
+    from spikefab.model import Layer
+    rng = np.random.default_rng(1)
+    network = Network([Layer(rng.integers(-4, 6, size=(12, 10)), theta=8, w_bits=4, v_bits=10),
+                       Layer(rng.integers(-6, 5, size=(4, 12)), theta=4, w_bits=4, v_bits=10)])
+    network.save(tmp_path / "net.npz")
+    trains = np.random.default_rng(2).random((5, 12, 10)) < 0.5
+    trains[2] = False
+    np.save(tmp_path / "trains.npy", trains.astype(np.uint8))
+    return network, trains, HardwareConfig.uniform(network, lanes=[3, 2], format="csc",
+                                                   queue_depth=4)
+
+
+@pytest.mark.parametrize("flag, rule", [("exact", "exact"), ("margin:2", ("margin", 2))])
+def test_early_exit_from_the_command_line(tmp_path, flag, rule):
+    """``spikefab cosim --exit exact`` and ``--exit margin:2`` (Amaranth simulator here; the
+    Verilator run with exit is tests/sim/test_cosim.py): the hardware built with the rule
+    equals the golden model run with it and the exit cycle model; the figures printed and
+    written are the models'; the printed synth command carries the rule."""
+    network, trains, config = exit_network(tmp_path)
+    done = spikefab(tmp_path, "cosim", "--network", "net.npz", "--spikes", "trains.npy",
+                    "--samples", "5", "--lanes", "3", "2", "--queue-depth", "4", "--chunk", "5",
+                    "--backend", "amaranth", "--exit", flag, "--out", "out")
+    assert done.returncode == 0, explain(done)
+    assert "hardware = golden model = cycle model on all 5 samples" in done.stdout
+    assert "and the steps each sample ran" in done.stdout
+    golden = simulate(network, trains, exit=rule)
+    assert (golden.ran < 12).sum() >= 3 and golden.ran[2] == 12     # exits, and one never
+    summary = json.loads((tmp_path / "out" / "cosim.json").read_text())
+    assert summary["exit"] == flag and summary["config"] == config.to_json()
+    assert summary["steps_mean"] == golden.ran.mean()
+    assert summary["spikes"] == sum(int(s.sum()) for s in golden.spikes)
+    alone = [int(cycle_model(network, simulate(network, t, exit=rule), config).latency[0])
+             for t in trains]
+    plain = [int(cycle_model(network, simulate(network, t), config).latency[0]) for t in trains]
+    assert summary["cycles_alone_mean"] == np.mean(alone) < np.mean(plain)
+    assert summary["cycles_alone_mean_without_exit"] == np.mean(plain)
+    assert summary["cycles_back_to_back"] == cycle_model(network, golden, config).total / 5
+    assert f"early exit {flag}: {golden.ran.mean():.2f} steps run on average" in done.stdout
+    assert f"--exit {flag}" in summary["synth"] and "--steps 12" in summary["synth"]
+    assert f"a bitstream of this design: {summary['synth']}" in done.stdout
+
+
+def test_bad_exit_values_name_the_allowed_forms(tmp_path):
+    exit_network(tmp_path)
+    for bad in ("fast", "margin:0", "margin:two", "margin:16777217"):
+        done = spikefab(tmp_path, "cosim", "--network", "net.npz", "--exit", bad)
+        last = done.stderr.strip().splitlines()[-1]
+        assert done.returncode == 2 and last.startswith("spikefab cosim: error: argument "
+                                                        "--exit: "), explain(done)
+        assert "allowed forms are none, exact or margin:N with N an integer in " \
+               "[1, 16777216]" in last, last
+        assert "Traceback" not in done.stderr
+    conv_network(tmp_path)                       # the convolution core has no early exit
+    done = spikefab(tmp_path, "cosim", "--network", "net.npz", "--exit", "exact", "--spikes",
+                    "trains.npy")
+    assert done.returncode == 1 and "error: --exit exact: early exit runs on the fully " \
+        "connected layer cores" in done.stderr and "Traceback" not in done.stderr

@@ -1,6 +1,9 @@
 """``spikefab run`` (the board commands' shared options and network selection are in
 tests/cli/test_synth.py)."""
 
+import re
+from types import SimpleNamespace
+
 import pytest
 
 from spikefab.cli import main
@@ -13,6 +16,8 @@ def test_run_without_port_says_so():
 
 class FakeDevice:
     """A board that answers like the golden model (or, ``wrong``, with one class off)."""
+
+    identity = SimpleNamespace(exit=None, exit_margin=0, exit_steps=0)   # built without exit
 
     def __init__(self, link, wrong=False):
         self.wrong = wrong
@@ -70,3 +75,48 @@ def test_run_reads_a_reports_samples_file_and_prints_tables(tmp_path, monkeypatc
     assert "error flag clear; idle; a sample is not open" in out
     for python in ("{'", "[(", "': ", "True", "False"):
         assert python not in out
+
+
+class ExitDevice(FakeDevice):
+    """A bitstream built with ``--exit margin:2`` for samples of 8 steps: its identity says
+    so and it answers like the golden model with that rule (``steps`` the steps run; with
+    ``wrong``, one sample's steps off by one)."""
+
+    identity = SimpleNamespace(exit="margin", exit_margin=2, exit_steps=8)
+
+    def infer(self, trains, progress=False):
+        from spikefab.boards.host import Result
+        from spikefab.model import simulate
+        golden = simulate(self.network, trains, exit=("margin", 2))
+        return [Result(int(c), tuple(map(int, k)), 100, int(s) + (self.wrong and i == 1))
+                for i, (c, k, s) in enumerate(zip(golden.predicted, golden.counts, golden.ran))]
+
+
+@pytest.mark.parametrize("given, wrong, error", [
+    (None, False, None), (["--exit", "margin:2"], False, None),
+    (None, True, "the board disagrees with the golden model"),
+    (["--exit", "exact"], False, "--exit exact: the device was built with early exit margin:2; "
+                                 "give --exit margin:2 or leave it out"),
+    (["--exit", "none"], False, "--exit none: the device was built with early exit margin:2")])
+def test_run_takes_or_checks_the_early_exit_of_the_device(monkeypatch, capsys, given, wrong,
+                                                          error):
+    """Without ``--exit`` the rule (and T) come from the device's identity; a given one must
+    agree; the golden model runs with the rule and the steps each sample ran are compared."""
+    from spikefab.boards import host
+    from spikefab.model import simulate, reference_network
+    monkeypatch.setattr(host, "open_serial", lambda port, baud, timeout: None)
+    monkeypatch.setattr(host, "Device", lambda link: ExitDevice(link, wrong))
+    argv = ["run", "--board", "icebreaker", "--port", "fake", "--sizes", "16", "8", "4",
+            "--samples", "6", *(given or [])]
+    if error:
+        with pytest.raises(SystemExit, match=re.escape(error)):
+            main(argv)
+        return
+    main(argv)
+    out = capsys.readouterr().out
+    network = reference_network((16, 8, 4), w_bits=4, density=0.5, lanes=2)
+    trains = host.typical_inputs(network, samples=6, steps=8)          # the device's T
+    golden = simulate(network, trains, exit=("margin", 2))
+    assert (golden.ran < 8).any()
+    assert (f"agreement with the golden model (class and every count; early exit margin:2: "
+            f"the steps run, mean {golden.ran.mean():.2f} of 8): 6/6") in out

@@ -114,3 +114,21 @@ def test_the_latency_names_its_samples(tmp_path):
     assert process.stderr.strip().splitlines()[-1] == (
         "error: --spikes " + str(tmp_path / "long.npy") + ": T = 13 steps; allowed: at most "
         "--steps 12")
+
+
+def test_early_exit_refusals(tmp_path, monkeypatch):
+    """``--exit`` samples have ``--steps`` steps, and the host link carries a margin of at
+    most 65535: each refusal is one line saying what is allowed."""
+    from spikefab.boards.rebuild import save_samples
+    from spikefab.cli import main
+    monkeypatch.chdir(tmp_path)
+    save_samples(tmp_path, "short", np.zeros((2, 5, 16), dtype=bool))
+    base = ["synth", "--sizes", "16", "8", "4", "--steps", "8", "--dry-run", "--out", "o"]
+    with pytest.raises(SystemExit, match=r"--spikes short.npz: T = 5 steps; with --exit every "
+                                         r"sample has --steps 8 steps"):
+        main([*base, "--exit", "exact", "--spikes", "short.npz"])
+    with pytest.raises(SystemExit, match=r"cannot be generated: exit margin 70000 is out of "
+                                         r"range for the host link; allowed range is "
+                                         r"\[1, 65535\]"):
+        main([*base, "--exit", "margin:70000"])
+    assert not (tmp_path / "o").exists()

@@ -9,7 +9,7 @@ import pytest
 
 from spikefab.model import HardwareConfig, reference_network
 from spikefab.model import simulate
-from spikefab.sim.cosim import cosimulate, event_stream, run_accelerator
+from spikefab.sim.cosim import cosimulate, event_stream, mismatches, run_accelerator
 
 from ..hw.accelerator_cases import check_against_golden, random_case
 
@@ -177,3 +177,70 @@ def test_cosimulate_reports_each_chunk_that_differs_numbered_in_the_whole_batch(
     assert stopped.mismatches == [line.replace("samples 2..3", "samples 1..1")
                                   .replace("samples [3]", "samples [1]")]
     assert len(stopped.classes) == 1 and len(stopped.chunk_cycles) == 1
+
+
+EXIT_COUNTERS = ("events", "words", "synaptic_updates", "busy", "stall", "dropped")
+
+
+def exit_case():
+    """A random three-layer network (bitmap, dense, bitmap; queues of 13, 2 and 2) and six
+    back-to-back samples of 10 steps of which some exit early under both rules and some run
+    their 10 steps."""
+    network, config, _ = random_case(50, max_neurons=30)
+    trains = np.random.default_rng(50).random((6, 10, network.n_inputs)) < 0.5
+    return network, config, trains
+
+
+@pytest.mark.slow
+def test_early_exit_on_verilator_equals_the_golden_and_cycle_models(tmp_path):
+    """The generated Verilog built with ``exit=("margin", 2)`` under Verilator: classes,
+    counts and the steps each sample ran equal the golden model with the same rule; every
+    result cycle and every counter (``dropped`` included) the exit cycle model's; each
+    layer's spikes the full run's in the steps it computed before the exit was visible."""
+    from spikefab.model import cycle_model
+    rule = ("margin", 2)
+    network, config, trains = exit_case()
+    golden = simulate(network, trains, exit=rule)
+    assert (golden.ran < 10).sum() >= 3 and (golden.ran == 10).any()   # exits, and not
+    run = run_accelerator(network, config, trains, backend="verilator", build_dir=tmp_path,
+                          exit=rule)
+    assert not run.error
+    assert run.classes.tolist() == golden.predicted.tolist()
+    assert run.counts.tolist() == golden.counts.tolist()
+    assert run.steps.tolist() == golden.ran.tolist()
+    report = cycle_model(network, golden, config)
+    assert run.finish.tolist() == report.finish.tolist()
+    for index, (got, want) in enumerate(zip(run.counters, report.layers)):
+        assert got == {name: getattr(want, name) for name in EXIT_COUNTERS}, index
+    assert run.counters[0]["dropped"] > 0                       # input events discarded
+    full = simulate(network, trains)
+    for got, want, emitted in zip(run.spikes, full.spikes, run.emitted):
+        assert ((emitted >= golden.ran) & (emitted <= 10)).all()
+        for b, k in enumerate(emitted):
+            assert np.array_equal(got[b, :k], want[b, :k]) and not got[b, k:].any()
+    # The harness's own comparison agrees, and it sees a run checked against another rule.
+    assert mismatches(network, config, trains, run, exit=rule)[0] == []
+    assert any("steps run differ" in p or "classes differ" in p
+               for p in mismatches(network, config, trains, run, exit="exact")[0])
+
+
+def test_cosimulate_with_early_exit_in_chunks():
+    """``cosimulate(..., exit=)`` builds the accelerator with the rule (Amaranth simulator
+    here), checks each chunk against the models with it and returns the steps run; a
+    hardware run whose steps are off is reported."""
+    network, config, trains = exit_case()
+    golden = simulate(network, trains, exit="exact")
+    found = cosimulate(network, config, trains, chunk=4, backend="amaranth", golden=golden,
+                       progress=False, exit="exact")
+    assert found.agree, found.mismatches
+    assert found.steps.tolist() == golden.ran.tolist()
+    assert found.classes.tolist() == golden.predicted.tolist()
+
+    def off_by_one(network, config, part, **options):
+        hardware = run_accelerator(network, config, part, **{**options, "backend": "amaranth"})
+        hardware.steps = hardware.steps + 1
+        return hardware
+
+    wrong = cosimulate(network, config, trains, chunk=6, progress=False, exit="exact",
+                       run=off_by_one)
+    assert len(wrong.mismatches) == 1 and "steps run differ in samples" in wrong.mismatches[0]
