@@ -397,10 +397,10 @@ COMPARE_IF_LUT6 = 6_371
 
 def lif_lut6(network, config, build_dir, *, max_steps):
     """The LUT6 count of the accelerator alone (no host link) for ``network`` — the same
-    ``synth_xilinx`` count as the Spiker+ comparison's (:func:`spikefab.studies.compare.
-    xc7_synthesis`): like with like beside Spiker+, which is LIF, where the comparison's row is
+    ``synth_xilinx`` count as the Spiker+ comparison's
+    (:func:`spikefab.boards.xc7.xc7_synthesis`): like with like beside Spiker+, which is LIF, where the comparison's row is
     an integrate-and-fire network (the generator leaves out the leak logic)."""
-    from spikefab.studies.compare import xc7_synthesis
+    from spikefab.boards.xc7 import xc7_synthesis
     return xc7_synthesis(network, config, build_dir, max_steps=max_steps)
 
 

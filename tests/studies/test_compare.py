@@ -8,8 +8,8 @@ from spikefab.boards.build import build_board
 from spikefab.hw.accelerator import hardware_config
 from spikefab.model import reference_network
 from spikefab.studies import compare
-from spikefab.studies.compare import (Comparison, curve_points, ratio, ratio_text,
-                                      xc7_resources)
+from spikefab.boards.xc7 import xc7_resources
+from spikefab.studies.compare import Comparison, curve_points, ratio, ratio_text
 from spikefab.studies.report import SPIKER_PLUS
 from spikefab.toolchain.yosys import parse_stat
 
