@@ -164,7 +164,7 @@ def run(args):
     """Co-simulate for parsed ``args``; returns the summary dict."""
     from spikefab.boards.rebuild import save_samples, synth_command, user_path
     from spikefab.model import cycle_model, simulate
-    from spikefab.model.cycles import check_exit_config
+    from spikefab.model.exit_cycles import check_exit_config
     from spikefab.sim.cosim import cosimulate
     began = time.perf_counter()
     rule = exit_value(getattr(args, "exit", None))

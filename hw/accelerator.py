@@ -5,7 +5,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from spikefab.model import HardwareConfig, Network, Timing, compile_weights
-from spikefab.model.cycles import check_exit_config
+from spikefab.model.exit_cycles import check_exit_config
 from spikefab.model.early_exit import exit_rule
 from spikefab.model.kernel_image import KERNEL_FORMAT, compile_kernel
 
