@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 from amaranth.hdl import UnusedElaboratable
 
+from spikefab.boards.build import board_top
 from spikefab.boards.synth import synthesize
-from spikefab.boards.top import BoardTop
 from spikefab.model import HardwareConfig, reference_network
 from spikefab.dse import cache as dse_cache, sweep as dse
 from spikefab.dse.sweep import lhr_study, run_sweep
@@ -191,8 +191,8 @@ def test_synthesized_points_equal_a_direct_build(tmp_path):
                for r in result.rows if r not in built)
     row = built[0]
     config = HardwareConfig.uniform(network, lanes=list(row["lanes"]), format="csc")
-    report = synthesize("icebreaker", BoardTop(network, config, max_steps=4),
-                        build_dir=tmp_path / "direct")
+    report = synthesize("icebreaker", board_top("icebreaker", network, config, max_steps=4),
+                        build_dir=tmp_path / "direct")          # as spikefab synth builds it
     assert {k: row[k] for k in ("LUT", "FF", "BRAM")} == \
         {k: report.used[k] for k in ("LUT", "FF", "BRAM")}
     assert set(result.estimator["resources"]) >= {"LUT", "FF", "BRAM"}
