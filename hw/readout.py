@@ -130,15 +130,7 @@ class Readout(wiring.Component):
         with m.If(self.i.valid & self.i.ready):
             with m.Switch(event.kind):
                 with m.Case(EventKind.SPIKE):
-                    for k, count in enumerate(counts):
-                        with m.If(event.addr == k):
-                            with m.If(count == top):
-                                m.d.sync += self.error.eq(1)
-                            with m.Else():
-                                m.d.sync += count.eq(count + 1)
-                                with m.If((count + 1 > best_count)
-                                          | ((count + 1 == best_count) & (k < best))):
-                                    m.d.sync += [best.eq(k), best_count.eq(count + 1)]
+                    self._count_spike(m, event.addr, counts, best, best_count, top)
                 with m.Case(EventKind.SAMPLE):
                     m.d.sync += [self.result.valid.eq(1),
                                  self.result.payload.cls.eq(best),
@@ -149,6 +141,19 @@ class Readout(wiring.Component):
                     for k, count in enumerate(counts):
                         m.d.sync += [self.result.payload.counts[k].eq(count), count.eq(0)]
         return m
+
+    def _count_spike(self, m, addr, counts, best, best_count, top):
+        """A spike of output neuron ``addr``: its count rises (a count at ``top`` raises the
+        error flag instead of wrapping) and the arg-max follows (lowest index on ties)."""
+        for k, count in enumerate(counts):
+            with m.If(addr == k):
+                with m.If(count == top):
+                    m.d.sync += self.error.eq(1)
+                with m.Else():
+                    m.d.sync += count.eq(count + 1)
+                    with m.If((count + 1 > best_count)
+                              | ((count + 1 == best_count) & (k < best))):
+                        m.d.sync += [best.eq(k), best_count.eq(count + 1)]
 
     def _elaborate_exit(self, m, counts, best, best_count, top):
         """The event handling with early exit (class doc)."""
@@ -182,15 +187,7 @@ class Readout(wiring.Component):
             with m.Switch(event.kind):
                 with m.Case(EventKind.SPIKE):
                     with m.If(~exited):
-                        for k, count in enumerate(counts):
-                            with m.If(event.addr == k):
-                                with m.If(count == top):
-                                    m.d.sync += self.error.eq(1)
-                                with m.Else():
-                                    m.d.sync += count.eq(count + 1)
-                                    with m.If((count + 1 > best_count)
-                                              | ((count + 1 == best_count) & (k < best))):
-                                        m.d.sync += [best.eq(k), best_count.eq(count + 1)]
+                        self._count_spike(m, event.addr, counts, best, best_count, top)
                 with m.Case(EventKind.STEP):
                     with m.If(~exited):
                         m.d.sync += step.eq(step + 1)
