@@ -2,6 +2,7 @@
 under Verilator and check the hardware against the golden and cycle models.
 
 ``spikefab cosim --network build/train/network.npz --dataset mnist --samples 200`` rate-codes
+(or, with ``--encoder latency``, latency-codes: the code the network was trained with)
 the first ``--samples`` test images of the data set (the split ``spikefab train`` uses) at
 ``--steps``, runs them through the accelerator generated for ``--lanes``/``--sweep-lanes``/
 ``--format``/``--conv`` (convolutional layers on the convolution core by default) in chunks of
@@ -70,7 +71,11 @@ def add_arguments(parser):
                              "first N images (or trains): accuracy and cycles per image over "
                              "them, e.g. a full test set's 10,000 (default: none)")
     parser.add_argument("--steps", type=flag_int(1, MAX_STEPS), default=25,
-                        help="timesteps T of the rate code (default 25)")
+                        help="timesteps T of the input code (default 25)")
+    parser.add_argument("--encoder", choices=["rate", "latency"], default="rate",
+                        help="input code of the test images, as spikefab train --encoder: rate "
+                             "(spikefab.model.encode_rate) or latency (time to first spike, "
+                             "spikefab.model.encode_latency) (default rate)")
     parser.add_argument("--lanes", type=flag_int(1, 256), nargs="+", default=[8],
                         help="PEs per layer: one value, capped at each layer's size (a conv "
                              "layer's output channels), or one per layer (default 8)")
@@ -123,15 +128,21 @@ def _inputs(args, network, count=None):
     count = args.samples if count is None else count
     from spikefab.boards.rebuild import user_path
     if args.spikes is not None:
+        if args.encoder != "rate":
+            raise fail(f"--encoder {args.encoder} codes test images; --spikes gives the trains "
+                       f"themselves")
         trains = read_spikes(args.spikes, network, MAX_STEPS)[:count]
         return trains.astype(bool), None, f"the first {len(trains)} trains of " \
                                           f"{user_path(args.spikes)}"
-    from spikefab.model import encode_rate, load_dataset, to_intensity
+    from spikefab.model import encode, load_dataset, to_intensity
     from spikefab.model.datasets import data_folder
     if args.data_path is not None and args.dataset == "digits":
         raise fail("--data-path is for --dataset mnist, fashion-mnist and mnist-saccades (the "
                    "digits come with scikit-learn)")
     if args.dataset == "mnist-saccades":
+        if args.encoder != "rate":
+            raise fail(f"--encoder {args.encoder}: mnist-saccades is already spikes (its ON/OFF "
+                       f"events); --encoder is for mnist, fashion-mnist and digits")
         from spikefab.model.datasets import load_events
         try:                                               # the split train uses, all of it
             events = load_events(args.dataset, args.steps,
@@ -155,9 +166,10 @@ def _inputs(args, network, count=None):
     if images.shape[1] != network.n_inputs:
         raise fail(f"--dataset {args.dataset} has {images.shape[1]} pixels per image; the "
                    f"network takes {network.n_inputs} inputs")
-    trains = encode_rate(images, args.steps)
+    trains = encode(args.encoder, images, args.steps)
     return trains, split.y_test[:count], \
-        f"the first {len(trains)} {args.dataset} test images, rate code, T = {args.steps}"
+        f"the first {len(trains)} {args.dataset} test images, {args.encoder} code, " \
+        f"T = {args.steps}"
 
 
 def run(args):
@@ -243,7 +255,7 @@ def run(args):
               f"back; early exit saves {1 - np.mean(alone) / np.mean(plain):.1%} of the "
               f"cycles of an image alone")
     if args.model_samples is not None:
-        summary["models"] = _models(args, network, config)
+        summary["models"] = _models(args, network, config, rule)
     samples = save_samples(out, f"samples-T{trains.shape[1]}", trains)
     summary["samples_file"] = user_path(samples)
     try:
@@ -258,9 +270,10 @@ def run(args):
     return summary
 
 
-def _models(args, network, config, chunk=500):
+def _models(args, network, config, rule=None, chunk=500):
     """``--model-samples``: the golden and cycle models alone on the first N samples, ``chunk``
-    at a time; prints and returns their accuracy and cycles per image."""
+    at a time, with the early-exit ``rule`` of ``--exit``; prints and returns their accuracy
+    and cycles per image."""
     from spikefab.model import cycle_model, simulate
     from spikefab.toolchain.progress import track
     began = time.perf_counter()
@@ -269,12 +282,13 @@ def _models(args, network, config, chunk=500):
     for start in track(range(0, len(trains), chunk), f"golden and cycle models, {chunk} "
                        f"images a step", unit="chunk"):
         for train in trains[start:start + chunk]:
-            result = simulate(network, train)
+            result = simulate(network, train, exit=rule)
             predicted.append(int(np.ravel(result.predicted)[0]))
             alone.append(int(cycle_model(network, result, config).latency[0]))
     summary = {"inputs": what, "samples": len(trains), "cycles_alone_mean": float(np.mean(alone)),
                "cycles_alone_min": int(min(alone)), "cycles_alone_max": int(max(alone))}
-    text = f"golden and cycle models alone on {what}: "
+    text = f"golden and cycle models alone on {what}" + (
+        "" if rule is None else f", early exit {exit_flag(rule)}") + ": "
     if labels is not None:
         summary["accuracy"] = float(np.mean(np.array(predicted) == labels))
         text += f"accuracy {summary['accuracy']:.2%}, "

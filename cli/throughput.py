@@ -6,7 +6,7 @@ and MNIST demo networks (:mod:`spikefab.studies.link_throughput`)."""
 import json
 
 from spikefab.cli.args import fail, flag_input_file, flag_int, flag_output_dir, make_output_dir
-from spikefab.cli.board_options import BOARD_NAMES
+from spikefab.cli.board_options import BOARD_NAMES, MAX_STEPS
 
 __all__ = ["add_arguments", "run"]
 
@@ -31,8 +31,15 @@ def add_arguments(parser):
                              "(the board's: icebreaker 3000000, ulx3s 1000000, orangecrab "
                              "115200); e.g. --baud 115200 default (default: default)")
     parser.add_argument("--images", type=flag_int(1, 1000), default=3,
-                        help="test images per run, rate coded as the demo codes them "
-                             "(default 3; time is simulated, so a few are exact)")
+                        help="test images per run, coded as the demo codes them (or by "
+                             "--encoder) (default 3; time is simulated, so a few are exact)")
+    parser.add_argument("--encoder", choices=("rate", "latency"), default=None,
+                        help="input code of the test images: rate or latency (time to first "
+                             "spike), as spikefab train --encoder; for a --network trained so "
+                             "(default: the demo's, rate)")
+    parser.add_argument("--steps", type=flag_int(1, MAX_STEPS), default=None,
+                        help="timesteps T of the input code (default the demo's: digits 32, "
+                             "mnist 25)")
     parser.add_argument("--network", type=flag_input_file,
                         help="the demo's network saved by Network.save (e.g. "
                              "build/demo-mnist/network.npz from make demo); needs one --demo "
@@ -59,7 +66,7 @@ def run(args):
     try:
         runs = study.run(args.demo, args.board, images=args.images, bauds=bauds,
                          networks={args.demo[0]: args.network} if args.network else None,
-                         epochs=args.epochs, out=out, cache_dir=out / "verilator",
+                         epochs=args.epochs, encoder=args.encoder, steps=args.steps, out=out, cache_dir=out / "verilator",
                          progress=True)
     except ValueError as error:                # a rate the board clock cannot make, a bad file
         raise fail(f"this run cannot be made: {error}") from None

@@ -19,7 +19,9 @@ of docs/design.md §2; every :class:`~spikefab.model.train.TrainConfig` field is
   steps (:func:`spikefab.model.datasets.load_events`): 2 x 34 x 34 ON/OFF maps, fed to the
   network as its input spikes (``encoding = "spikes"``), not rate coded.
 
-Images (mnist, fashion-mnist, digits) are rate coded (``encoding = "rate"``) and are one channel (1 x 28 x 28
+Images (mnist, fashion-mnist, digits) are rate coded (``--encoder rate``, the default) or
+time-to-first-spike coded (``--encoder latency``: at most one spike per pixel, earlier for
+brighter pixels, :func:`spikefab.model.encode_latency`) and are one channel (1 x 28 x 28
 or 1 x 8 x 8). ``--conv C:K:S:P:POOL ...`` puts convolutional layers (``C`` channels, ``K x K``
 kernel, stride ``S``, zero padding ``P``, and ``POOL`` 1 for none or a non-overlapping sum
 pool of ``POOL x POOL`` on the layer's input) before the ``--hidden`` layers (``--hidden 0``:
@@ -110,6 +112,11 @@ def add_arguments(parser):
                              "folder)")
     parser.add_argument("--test", type=flag_int(10, 1 << 20), default=None,
                         help="test images (default 1000 of the bundled MNIST; all of a folder)")
+    parser.add_argument("--encoder", choices=["rate", "latency"], default="rate",
+                        help="input code of the images: rate (spikefab.model.encode_rate) or "
+                             "latency (time to first spike, one spike per non-zero pixel, "
+                             "spikefab.model.encode_latency); mnist-saccades is its own events "
+                             "(default rate)")
     parser.add_argument("--conv", type=flag_conv, nargs="+", default=[],
                         metavar="C:K:S:P:POOL",
                         help="convolutional layers before the hidden ones, one per value: "
@@ -208,6 +215,9 @@ def train_config(args):
                    f"alone; layer sizes are in [1, 65536]")
     hidden = tuple(h for h in args.hidden if h)
     events = args.dataset == "mnist-saccades"
+    if events and args.encoder != "rate":
+        raise fail(f"--encoder {args.encoder}: mnist-saccades is already spikes (its ON/OFF "
+                   f"events); --encoder is for mnist, fashion-mnist and digits")
     if args.dataset == "digits" and (args.train or args.test or args.data_path):
         raise fail("--train, --test and --data-path are for --dataset mnist, fashion-mnist "
                    "and mnist-saccades (digits uses its fixed 80 / 20 split)")
@@ -227,7 +237,7 @@ def train_config(args):
             density=args.density, lanes=args.lanes, activity=args.activity, epochs=args.epochs,
             finetune_epochs=args.finetune_epochs, seed=args.seed, x_bits=args.x_bits,
             v_bits=args.v_bits, shift=args.shift, conv=tuple(args.conv),
-            encoding="spikes" if events else "rate",
+            encoding="spikes" if events else args.encoder,
             input_shape=MNIST_SACCADES_SHAPE if events else None, **chosen)
     except (TypeError, ValueError) as error:
         raise fail(str(error)) from None
@@ -261,8 +271,9 @@ def run(args):
                   f"noise) of the MNIST images, {config.steps} steps, channel 0 ON, channel 1 "
                   "OFF, fed as the input spike trains")
     else:
-        source = (f"rate: {config.x_bits}-bit intensities (pixels 0..255) rate coded by "
-                  f"spikefab.model.encode_rate over {config.steps} steps")
+        source = (f"{config.encoding}: {config.x_bits}-bit intensities (pixels 0..255) "
+                  f"{config.encoding} coded by spikefab.model.encode_{config.encoding} over "
+                  f"{config.steps} steps")
     input_ = {"shape": list(shape), "encoding": config.encoding, "description": source}
     front = "".join(f"conv {c}:{k}:{s}:{p}:{q}-" for c, k, s, p, q in config.conv)
     print(f"training {args.dataset} "

@@ -11,6 +11,9 @@ Input
     ``encoding = "rate"`` (default): intensities ``x`` in ``[0, 2**x_bits - 1]`` encoded by
     exactly :func:`spikefab.model.encode_rate` (the deterministic xorshift rate code the
     hardware reproduces): ``trains = x[:, None, :] > rate_thresholds(N0, T)``.
+    ``encoding = "latency"``: intensities encoded by exactly
+    :func:`spikefab.model.encode_latency` (time to first spike: input ``i`` fires once, at
+    step ``((2**x_bits - 1 - x_i) * T) >> x_bits``, if ``x_i > 0``).
     ``encoding = "spikes"``: the data *are* the input spike trains, binary ``[n, T, N0]``
     (e.g. the ON/OFF events of :func:`spikefab.model.saccades.saccade_events`), fed to the
     first layer as they are, as ``simulate`` takes them. Either way training and deployment
@@ -108,7 +111,7 @@ __all__ = ["ENCODINGS", "LEAK_CHOICES", "MUL_FRAC", "SHIFT_RANGE", "SURROGATES",
            "TrainedSNN", "conv_plan", "golden_predictions", "theta_for", "train_snn"]
 
 LEAK_CHOICES = ("shift", "mul")
-ENCODINGS = ("rate", "spikes")
+ENCODINGS = ("rate", "latency", "spikes")
 SURROGATES = ("fast_sigmoid", "arctan")
 MUL_FRAC = 8                 # f of the mul leak: beta = m / 2**8
 SHIFT_RANGE = (0, 8)
@@ -150,8 +153,8 @@ class TrainConfig:
     padding, pool)`` per conv layer (``pool`` 1 = none, else a non-overlapping sum pool of
     the layer's input). Input: ``input_shape`` ``(C, H, W)`` of the images (default ``(1,
     side, side)``: the maps the conv layers read and ``shift`` translates; a fully connected
-    network reads them flat) and ``encoding`` ``"rate"`` (intensities, rate coded) or
-    ``"spikes"`` (the data are the input spike trains). Every field is checked; a bad one
+    network reads them flat) and ``encoding`` ``"rate"`` (intensities, rate coded),
+    ``"latency"`` (intensities, time-to-first-spike coded) or ``"spikes"`` (the data are the input spike trains). Every field is checked; a bad one
     raises ``ValueError`` (or ``TypeError``) naming it and its allowed range.
     """
 
@@ -496,14 +499,14 @@ class TrainedSNN:
         return [s.numpy().astype(bool) for s in spikes]
 
     def predict(self, images):
-        """Golden-model classes of intensity ``images`` ``[n, N0]`` (rate code, ``T`` steps),
-        or of spike trains ``[n, T, N0]`` when ``config.encoding`` is ``"spikes"``."""
+        """Golden-model classes of intensity ``images`` ``[n, N0]`` (rate or latency code,
+        ``T`` steps, as ``config.encoding``), or of spike trains ``[n, T, N0]`` when ``config.encoding`` is ``"spikes"``."""
         return golden_predictions(self.network, images, self.config.steps,
                                   x_bits=self.config.x_bits, encoding=self.config.encoding)[0]
 
     def accuracy(self, images, labels):
-        """Golden-model accuracy (:func:`spikefab.model.simulate` on the ``encode_rate``
-        trains, or on the given trains for ``encoding = "spikes"``) on ``images`` with
+        """Golden-model accuracy (:func:`spikefab.model.simulate` on the ``encode_rate`` or
+        ``encode_latency`` trains, or on the given trains for ``encoding = "spikes"``) on ``images`` with
         ``labels`` ``[n]``."""
         labels = np.asarray(labels)
         return float((self.predict(images) == labels).mean())
@@ -555,19 +558,20 @@ class TrainedSNN:
 
 
 def golden_predictions(network, images, steps, *, x_bits=8, chunk=EVAL_CHUNK, encoding="rate"):
-    """Golden-model classes of intensity ``images`` ``[n, N0]`` (rate coded over ``steps``)
-    and the mean spike rate (spikes per neuron per step) of the input and of every layer,
+    """Golden-model classes of intensity ``images`` ``[n, N0]`` (rate coded over ``steps``,
+    or latency coded with ``encoding = "latency"``) and the mean spike rate (spikes per neuron per step) of the input and of every layer,
     ``chunk`` images at a time. With ``encoding = "spikes"`` the ``images`` are the input
     spike trains ``[n, steps, N0]`` themselves."""
-    from .encoders import encode_rate
+    from .encoders import encode_latency, encode_rate
     check_choice("encoding", encoding, ENCODINGS)
+    encoder = encode_latency if encoding == "latency" else encode_rate
     images = np.asarray(images)
     if encoding == "spikes":
         _check_trains(images, steps, network.n_inputs)
     predicted, totals = [], np.zeros(len(network) + 1)
     for start in range(0, len(images), chunk):
         trains = images[start:start + chunk] if encoding == "spikes" else \
-            encode_rate(images[start:start + chunk], steps, x_bits=x_bits)
+            encoder(images[start:start + chunk], steps, x_bits=x_bits)
         result = simulate(network, trains)
         predicted.append(result.predicted)
         totals += [trains.sum()] + [s.sum() for s in result.spikes]
@@ -703,6 +707,15 @@ def train_snn(images, labels, config=TrainConfig(), *, progress=True, test=None,
         rate_coded = config.encoding == "rate"
         u = torch.tensor(rate_thresholds(inputs, config.steps, x_bits=config.x_bits),
                          dtype=torch.int64) if rate_coded else None
+        step_index = torch.arange(config.steps)[None, :, None]
+
+        def input_trains(x):            # the encoder of config.encoding, exactly
+            if rate_coded:
+                return (x[:, None, :] > u[None]).to(dtype)
+            if config.encoding == "latency":          # encode_latency
+                fire_at = (((1 << config.x_bits) - 1 - x) * config.steps) >> config.x_bits
+                return ((step_index == fire_at[:, None, :]) & (x[:, None, :] > 0)).to(dtype)
+            return x.to(dtype)
         all_labels = torch.tensor(labels)
         history = []
 
@@ -743,8 +756,7 @@ def train_snn(images, labels, config=TrainConfig(), *, progress=True, test=None,
                     loss_sum, correct, rates = 0.0, 0, np.zeros(len(weights))
                     for b in range(batches):
                         rows = slice(b * config.batch_size, (b + 1) * config.batch_size)
-                        trains = (x[rows, None, :] > u[None]).to(dtype) if rate_coded else \
-                            x[rows].to(dtype)
+                        trains = input_trains(x[rows])
                         target = all_labels[order[rows]]
                         counts, spikes = _forward(torch, integers(), trains, config, spike_fn,
                                                   dtype, plan)

@@ -149,13 +149,14 @@ class LinkThroughput:
         return out
 
 
-def demo_setup(demo, images, *, network=None, epochs=None):
+def demo_setup(demo, images, *, network=None, epochs=None, encoder=None, steps=None):
     """``(network, configs, trains)`` of a demo: the trained network (or the one saved in
     ``network``, a ``.npz`` of :meth:`~spikefab.model.Network.save`), the demo's hardware
-    configuration per board name, and the first ``images`` test images, rate coded as the
-    demo codes them (``[images, T, inputs]``). ``epochs``: MNIST training epochs (default the
-    demo's); the bytes on the link depend on the images only, the compute cycles on the
-    network too."""
+    configuration per board name, and the first ``images`` test images, coded as the
+    demo codes them (``[images, T, inputs]``), or by ``encoder`` (``"rate"`` or
+    ``"latency"``) over ``steps`` (default the demo's T) for a saved network trained so.
+    ``epochs``: MNIST training epochs (default the demo's); the bytes on the link depend on
+    the images and their code only, the compute cycles on the network too."""
     from spikefab.hw.accelerator import hardware_config
     from spikefab.model import (DIGITS, HardwareConfig, Network, encode_images, load_dataset,
                                 mlp_network, to_intensity, train_mlp)
@@ -177,7 +178,8 @@ def demo_setup(demo, images, *, network=None, epochs=None):
             network = Network.load(network)
         config = HardwareConfig.uniform(network, lanes=DIGITS["lanes"], format=DIGITS["format"],
                                         queue_depth=16)
-        trains = encode_images(x_test[:images], DIGITS["steps"], DIGITS["encoder"])
+        trains = encode_images(x_test[:images], steps or DIGITS["steps"],
+                               encoder or DIGITS["encoder"])
         return network, {"icebreaker": config, "ulx3s": config, "orangecrab": config}, trains
     split = load_dataset("mnist")
     if network is None:
@@ -193,7 +195,9 @@ def demo_setup(demo, images, *, network=None, epochs=None):
     lanes, sweep = MNIST["icebreaker"]
     ice40 = HardwareConfig.uniform(network, lanes=lanes, sweep_lanes=sweep,
                                    format=MNIST["format"], timing=ecp5.timing)
-    trains = mnist_spikes(to_intensity(split.x_test[:images]), MNIST["steps"])
+    trains = mnist_spikes(to_intensity(split.x_test[:images]), MNIST["steps"]) \
+        if encoder is None and steps is None else \
+        encode_images(split.x_test[:images], steps or MNIST["steps"], encoder or "rate")
     return network, {"icebreaker": ice40, "ulx3s": ecp5, "orangecrab": ecp5}, trains
 
 
@@ -334,17 +338,19 @@ def plan_rows(runs):
 
 
 def run(demos=DEMOS, boards=("icebreaker", "ulx3s", "orangecrab"), *, images=3, bauds=None,
-        networks=None, epochs=None, out=None, cache_dir=None, progress=False):
+        networks=None, epochs=None, encoder=None, steps=None, out=None, cache_dir=None,
+        progress=False):
     """Measure every demo on every board at each rate of ``bauds`` (``None`` in it, or
     ``bauds=None``: the board's default); ``networks``: ``{demo: path}`` of saved networks
     (else each is trained as its demo trains it, MNIST for ``epochs``, and saved as
     ``out/<demo>-network.npz`` when ``out`` is given). Returns the :class:`LinkThroughput`
-    list."""
+    list. ``encoder`` and ``steps``: the input code and T of :func:`demo_setup`."""
     from spikefab.boards.registry import get_board
     runs = []
     for demo in demos:
         saved = (networks or {}).get(demo)
-        network, configs, trains = demo_setup(demo, images, network=saved, epochs=epochs)
+        network, configs, trains = demo_setup(demo, images, network=saved, epochs=epochs,
+                                              encoder=encoder, steps=steps)
         if saved is None and out is not None:
             network.save(Path(out) / f"{demo}-network.npz")
         for board in boards:

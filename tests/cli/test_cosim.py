@@ -43,19 +43,35 @@ def test_a_saved_conv_network_on_its_trains(tmp_path):
     assert "--spikes out/samples-T6.npz" in summary["synth"]
 
 
-def test_digits_test_images_and_their_accuracy(tmp_path):
-    from spikefab.model import encode_rate, load_dataset, reference_network, to_intensity
+@pytest.mark.parametrize("encoder", ["rate", "latency"])
+def test_digits_test_images_and_their_accuracy(tmp_path, encoder):
+    """The test images coded by ``--encoder`` (the model's encoder, not the CLI's)."""
+    from spikefab.model import (encode_latency, encode_rate, load_dataset, reference_network,
+                                to_intensity)
     network = reference_network((64, 12, 10), w_bits=4, density=0.5, seed=2)
     network.save(tmp_path / "net.npz")
     done = spikefab(tmp_path, "cosim", "--network", "net.npz", "--dataset", "digits",
                     "--samples", "4", "--steps", "5", "--lanes", "4", "--backend", "amaranth",
-                    "--out", "out")
+                    "--encoder", encoder, "--out", "out")
     assert done.returncode == 0, explain(done)
+    assert f"test images, {encoder} code, T = 5" in done.stdout
     split = load_dataset("digits")
-    golden = simulate(network, encode_rate(to_intensity(split.x_test[:4]), 5))
+    trains = {"rate": encode_rate, "latency": encode_latency}[encoder](
+        to_intensity(split.x_test[:4]), 5)
+    assert np.array_equal(np.load(tmp_path / "out" / "samples-T5.npz")["spikes"], trains)
+    golden = simulate(network, trains)
     accuracy = float(np.mean(golden.predicted == split.y_test[:4]))
     assert json.loads((tmp_path / "out" / "cosim.json").read_text())["accuracy"] == accuracy
     assert f"on these 4 images: {accuracy:.2%}" in done.stdout
+
+
+def test_an_encoder_needs_images(tmp_path):
+    conv_network(tmp_path)
+    np.save(tmp_path / "trains.npy", np.zeros((2, 3, 2 * 6 * 6), np.uint8))
+    done = spikefab(tmp_path, "cosim", "--network", "net.npz", "--spikes", "trains.npy",
+                    "--encoder", "latency")
+    assert done.returncode == 1 and "error: --encoder latency codes test images; --spikes " \
+        "gives the trains themselves" in done.stderr, explain(done)
 
 
 def test_fashion_mnist_from_a_data_path_and_the_models_on_more_images(tmp_path):
@@ -147,7 +163,8 @@ def test_early_exit_from_the_command_line(tmp_path, flag, rule):
     network, trains, config = exit_network(tmp_path)
     done = spikefab(tmp_path, "cosim", "--network", "net.npz", "--spikes", "trains.npy",
                     "--samples", "5", "--lanes", "3", "2", "--queue-depth", "4", "--chunk", "5",
-                    "--backend", "amaranth", "--exit", flag, "--out", "out")
+                    "--backend", "amaranth", "--exit", flag, "--model-samples", "5",
+                    "--out", "out")
     assert done.returncode == 0, explain(done)
     assert "hardware = golden model = cycle model on all 5 samples" in done.stdout
     assert "and the steps each sample ran" in done.stdout
@@ -162,6 +179,9 @@ def test_early_exit_from_the_command_line(tmp_path, flag, rule):
     plain = [int(cycle_model(network, simulate(network, t), config).latency[0]) for t in trains]
     assert summary["cycles_alone_mean"] == np.mean(alone) < np.mean(plain)
     assert summary["cycles_alone_mean_without_exit"] == np.mean(plain)
+    # --model-samples runs the models with the same rule
+    assert summary["models"]["cycles_alone_mean"] == np.mean(alone)
+    assert f"first 5 trains of trains.npy, early exit {flag}:" in done.stdout
     assert summary["cycles_back_to_back"] == cycle_model(network, golden, config).total / 5
     assert f"early exit {flag}: {golden.ran.mean():.2f} steps run on average" in done.stdout
     assert f"--exit {flag}" in summary["synth"] and "--steps 12" in summary["synth"]

@@ -71,12 +71,34 @@ def test_train_digits_writes_network_nir_and_report(tmp_path, capsys):
     (["--dataset", "saccades"], "argument --dataset: invalid choice: 'saccades'"),
     (["--lr", "0"], "argument --lr: 0 is out of range"),
     (["--batch-size", "0"], "argument --batch-size: 0 is out of range"),
+    (["--encoder", "direct"], "argument --encoder: invalid choice: 'direct'"),
 ])
 def test_bad_flags_are_refused_naming_the_flag(capsys, argv, message):
     with pytest.raises(SystemExit) as exit_:
         spikefab(*argv)
     assert exit_.value.code == 2
     assert message in capsys.readouterr().err
+
+
+def test_train_digits_latency_coded(tmp_path):
+    """``--encoder latency``: the report's accuracy is the golden model's on encode_latency's
+    trains of the test split."""
+    out = tmp_path / "train"
+    assert spikefab("--dataset", "digits", "--hidden", "16", "--steps", "6", "--epochs", "6",
+                    "--lr", "5e-3", "--encoder", "latency", "--out", str(out)) == 0
+    report = json.loads((out / "report.json").read_text())
+    assert report["config"]["encoding"] == report["input"]["encoding"] == "latency"
+    assert "encode_latency over 6 steps" in report["input"]["description"]
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    from spikefab.model import encode_latency
+    x, y = load_digits(return_X_y=True)
+    _, x_test, _, y_test = train_test_split(np.round(x * 255 / 16).astype(np.int64), y,
+                                            test_size=0.2, random_state=0, stratify=y)
+    result = simulate(Network.load(out / "network.npz"), encode_latency(x_test, 6))
+    assert report["accuracy"]["test"] == np.mean(result.predicted == y_test)
+    assert report["accuracy"]["test"] > 0.2       # it learns (chance: 0.1)
 
 
 def test_bad_combinations_are_refused(tmp_path):
@@ -206,6 +228,8 @@ def test_train_mnist_saccades_through_the_console_script(tmp_path):
     (["--hidden", "0", "32"], "error: --hidden 0 32: 0 (no hidden layer) stands alone"),
     (["--dataset", "mnist-saccades", "--train", "4500"],
      "error: --train 4500 + --test 1000 exceed the 5,000 bundled MNIST images"),
+    (["--dataset", "mnist-saccades", "--encoder", "latency"],
+     "error: --encoder latency: mnist-saccades is already spikes"),
 ])
 def test_bad_hidden_and_saccade_flags_are_one_error_line(tmp_path, argv, message):
     process = subprocess.run([str(Path(sys.prefix) / "bin" / "spikefab"), "train", *argv,

@@ -576,3 +576,26 @@ def test_snntorch_module_reads_back_as_the_network(digits, changes):
         assert np.array_equal(ours.bias, theirs.bias)
         for name in ("theta", "leak", "k", "m", "f", "reset", "timing"):
             assert getattr(ours, name) == getattr(theirs, name), name
+
+
+# --- latency code -----------------------------------------------------------------------------
+
+def test_latency_training_sees_exactly_encode_latency(digits):
+    """``encoding = "latency"`` trains on the trains of encode_latency: the same run on those
+    trains given as spikes ends with the same weights, bit for bit; and the accuracy the
+    trained network reports is the golden model's on encode_latency's trains."""
+    from spikefab.model import encode_latency
+    x, y = digits
+    config = tiny(steps=6, encoding="latency")
+    latency = train_snn(x[:96], y[:96], config, progress=False)
+    trains = encode_latency(x[:96], 6)
+    assert 0 < trains.sum(axis=1).max() == 1           # one spike per pixel at most
+    spikes = train_snn(trains, y[:96], tiny(steps=6, encoding="spikes"), progress=False)
+    for a, b in zip(latency.weights, spikes.weights):
+        assert np.array_equal(a, b)
+    rate = train_snn(x[:96], y[:96], tiny(steps=6), progress=False)
+    assert any(not np.array_equal(a, b) for a, b in zip(latency.weights, rate.weights))
+    test = encode_latency(x[200:300], 6)
+    golden = simulate(latency.network, test).predicted
+    assert np.array_equal(latency.predict(x[200:300]), golden)
+    assert latency.accuracy(x[200:300], y[200:300]) == (golden == y[200:300]).mean()

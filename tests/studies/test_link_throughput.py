@@ -97,6 +97,21 @@ def test_bad_demo_and_image_count_are_refused():
         demo_setup("digits", 0)
 
 
+@pytest.mark.parametrize("demo, inputs", [("digits", 64), ("mnist", 784)])
+def test_a_saved_network_runs_in_its_own_code(tmp_path, demo, inputs):
+    """``encoder``/``steps`` (``spikefab throughput --encoder latency --steps 8``): the test
+    images coded by the model's encode_latency, not the demo's rate code."""
+    from spikefab.model import encode_latency, load_dataset, to_intensity
+    from spikefab.studies.link_throughput import demo_setup
+    network = reference_network((inputs, 8, 10), w_bits=4, density=0.6, seed=2)
+    network.save(tmp_path / "net.npz")
+    _, _, trains = demo_setup(demo, 3, network=tmp_path / "net.npz", encoder="latency",
+                              steps=8)
+    x_test = load_dataset(demo).x_test[:3]
+    assert np.array_equal(trains, encode_latency(to_intensity(x_test), 8))
+    assert trains.sum(axis=1).max() == 1
+
+
 def test_the_plan_is_the_arithmetic_of_the_split():
     """By hand: 1,000 bytes up and 60 down in 10 requests (9 EVENTS replies of 6 bytes, a
     6 + 0 + ... result reply of 6 bytes), divisor 10 at 1 MHz: 0.1 ms a byte; 120 ms end to end,
