@@ -35,7 +35,6 @@ another character ``make`` treats specially: for such a ``build_dir``
 
 import contextlib
 import json
-import os
 import re
 import shutil
 import tempfile
@@ -382,7 +381,7 @@ def _run_cocotb_in(dut, events, batch, limit, simulator, waves, folder, owned):
         if waves:
             for name in ("dump.fst", "dump.vcd", "accelerator.fst"):
                 if (folder / name).exists():
-                    os.replace(folder / name, waves)
+                    shutil.move(folder / name, waves)      # /tmp may be another device
                     break
     finally:
         if owned:

@@ -246,6 +246,7 @@ def test_cosimulate_with_early_exit_in_chunks():
     assert len(wrong.mismatches) == 1 and "steps run differ in samples" in wrong.mismatches[0]
 
 
+@pytest.mark.slow
 def test_a_build_folder_make_cannot_name_is_built_elsewhere_and_copied_in(tmp_path,
                                                                          monkeypatch):
     """Issue 23: ``spikefab cosim --out build/a:b`` stopped in Verilator's make (``:`` ends a
