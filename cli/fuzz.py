@@ -5,7 +5,8 @@ burst IDENTIFY, RESET and an inference checked against the golden and cycle mode
 ends in ``error: …`` after its replay details. (That the fuzzer catches broken links is checked
 by the tests: tests/sim/test_link_mutants.py, the second step of ``make fuzz``.)"""
 
-from spikefab.cli.args import flag_int, flag_output_dir
+from spikefab.cli.args import (add_exit_argument, exit_flag, exit_value, fail, flag_int,
+                               flag_output_dir)
 
 __all__ = ["add_arguments", "run"]
 
@@ -22,6 +23,9 @@ def add_arguments(parser):
                         help="sparse (event-driven) or the dense baseline (default sparse)")
     parser.add_argument("--divisor", type=flag_int(4, 1 << 24), default=4,
                         help="cycles per UART bit (default: 4)")
+    add_exit_argument(parser, help="build the link with early exit for samples of 12 steps "
+                                   "and check it with the same rule: none, exact or "
+                                   "margin:N (default none)")
     parser.add_argument("--cache", type=flag_output_dir, default=None,
                         help="folder of the Verilator builds (default: "
                              "$SPIKEFAB_CACHE/link-verilator or ~/.cache/spikefab)")
@@ -30,10 +34,15 @@ def add_arguments(parser):
 def run(args):
     """Fuzz; a failure ends in ``error: …`` after its replay details."""
     from spikefab.sim.link_fuzz import run_fuzz
+    if exit_value(args.exit) is not None and args.mode != "sparse":
+        raise fail(f"--exit {exit_flag(args.exit)} needs --mode sparse (early exit runs on the "
+                   f"event-driven cores; the dense baseline has none)")
     print(f"link fuzz: seed {args.seed}, {args.frames} frames, format {args.format}, mode "
-          f"{args.mode}, divisor {args.divisor}", flush=True)
+          f"{args.mode}, divisor {args.divisor}"
+          + ("" if exit_value(args.exit) is None else f", early exit {exit_flag(args.exit)}"),
+          flush=True)
     report = run_fuzz(args.frames, args.seed, fmt=args.format, mode=args.mode,
-                      divisor=args.divisor,
+                      divisor=args.divisor, exit=exit_value(args.exit),
                       cache_dir=args.cache, log=lambda text: print(text, flush=True))
     print(report.summary())
     if report.failure:

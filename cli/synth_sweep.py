@@ -27,6 +27,9 @@ def add_arguments(parser):
     parser.add_argument("--queue-depth", type=int, default=16)
     parser.add_argument("--timeout", type=float, default=900,
                         help="seconds per yosys run before the point is given up")
+    parser.add_argument("--baud", type=int, default=None,
+                        help="the host link's UART rate (default: the ULX3S's default baud, "
+                             "1000000)")
     return parser
 
 
@@ -40,7 +43,7 @@ def run(args):
     """The sweep for parsed ``args``; returns the exit status (1 when a point failed)."""
     records = synth_sweep.run(args.out, sizes=args.sizes, lanes=args.lanes,
                               formats=args.formats, queue_depth=args.queue_depth,
-                              timeout=args.timeout)
+                              timeout=args.timeout, baud=args.baud)
     return 1 if synth_sweep.failed(records) else 0
 
 

@@ -138,6 +138,10 @@ neurons gives ``(1, 1)`` and ``(16, 10)``; on a conv layer of 4 output channels 
 neurons and a layer of 10, ``(1, 1)``, ``(4, 10)`` on the core and ``(1, 1)``, ``(16, 10)``,
 ``(32, 10)`` unrolled).
 
+The constants and :class:`SpecError` are defined in :mod:`spikefab.dse.spec_base`,
+:class:`Point` and :class:`LayerShape` in :mod:`spikefab.dse.points`; every name of
+``__all__`` is importable from here.
+
 >>> spec = load_spec({"axes": {"lanes": [1, 16, 32], "w_bits": [4, 8]}})
 >>> [point.label for point in spec.points((16, 10))]
 ['w4 d0.5 T32 rate csc q16 P1-1', 'w4 d0.5 T32 rate csc q16 P16-10', \
@@ -152,10 +156,7 @@ True
 """
 
 import copy
-import difflib
 import itertools
-import math
-import numbers
 import os
 import zipfile
 from collections.abc import Mapping
@@ -165,189 +166,19 @@ from pathlib import Path
 import numpy as np
 
 from spikefab.model.checks import need
-from spikefab.model.cycles import QUEUE_DEPTH_RANGE, HardwareConfig, LayerConfig
+from spikefab.model.cycles import QUEUE_DEPTH_RANGE
 from spikefab.model.memory import FORMATS
-from spikefab.model.network import W_BITS_RANGE, Network
+from spikefab.model.network import W_BITS_RANGE
+
+from .points import LayerShape, Point, _layer_shapes
+from .spec_base import (CONV_MODES, DATASETS, DEFAULT_SPEC, ENCODERS, EVENT_DATASETS,
+                        FILE_NETWORK_AXES, LANES_RANGE, NETWORK_SUFFIXES, NETWORKS,
+                        SPEC_SUFFIXES, STEPS_RANGE, SpecError, _Check, _suggest)
 
 __all__ = ["CONV_MODES", "DATASETS", "DEFAULT_SPEC", "EVENT_DATASETS", "FILE_NETWORK_AXES",
            "ENCODERS", "NETWORKS", "NETWORK_SUFFIXES", "SPEC_SUFFIXES", "LANES_RANGE",
            "STEPS_RANGE", "Axes", "LayerShape", "Point", "Spec", "SpecError", "Synthesis",
            "Train", "load_spec"]
-
-#: The built-in networks (and data sets): the digits demo and the MNIST reference.
-NETWORKS = ("digits", "mnist")
-#: The built-in data sets a network file can be tested on: the image sets of :data:`NETWORKS`
-#: and the event set of :data:`EVENT_DATASETS`.
-DATASETS = ("digits", "mnist", "fashion-mnist", "mnist-saccades")
-#: The built-in event data sets (:func:`spikefab.model.datasets.load_events`): their input is
-#: the data set's own spike trains (the encoder ``events``).
-EVENT_DATASETS = ("mnist-saccades",)
-#: The input encoders a sweep can use: ``rate`` and ``latency`` code images, ``events`` is an
-#: event data set's own trains (only with one).
-ENCODERS = ("rate", "latency", "events")
-#: Where a convolutional layer runs: ``kernel`` (the convolution core, lanes across output
-#: channels) or ``unrolled`` (the fully connected baseline in the point's ``format``).
-CONV_MODES = ("kernel", "unrolled")
-#: The file extensions :func:`load_spec` reads.
-SPEC_SUFFIXES = (".yaml", ".yml", ".toml")
-#: Allowed PE counts of a layer in ``axes.lanes`` (a layer's neuron count bounds them further).
-LANES_RANGE = (1, 4096)
-#: Allowed timesteps ``T``.
-STEPS_RANGE = (1, 65535)
-#: Network files by extension (``Spec.network_kind``).
-NETWORK_SUFFIXES = (".npz", ".nir")
-
-#: Every key with its default; :meth:`Spec.to_dict` of ``load_spec(None)`` equals it.
-#: Copy it before changing it (``copy.deepcopy``).
-DEFAULT_SPEC = {
-    "network": "digits",
-    "dataset": None,
-    "board": "icebreaker",
-    "clock_mhz": None,
-    "samples": None,
-    "cycle_samples": 100,
-    "train": {"hidden": 128, "epochs": 60, "seed": 0},
-    "axes": {
-        "lanes": [1, 2, 4, 8, 16],
-        "format": ["csc"],
-        "queue_depth": [16],
-        "w_bits": [4],
-        "density": [0.5],
-        "steps": [32],
-        "encoder": ["rate"],
-        "conv": ["kernel"],
-    },
-    "synthesis": {"max_points": 12, "near": 1, "calibration": 4, "timeout_s": 1800, "lhr": 0},
-}
-
-#: The axes of a network file that differ from :data:`DEFAULT_SPEC`'s (``w_bits`` ``None``:
-#: not swept).
-FILE_NETWORK_AXES = {"w_bits": None, "density": [1.0]}
-
-#: The keys of a point, in the order of the product (``lanes`` varies fastest); ``conv`` only
-#: for a network with convolutional layers.
-_POINT_KEYS = ("w_bits", "density", "steps", "encoder", "conv", "format", "queue_depth",
-               "lanes")
-
-
-class SpecError(ValueError):
-    """An invalid sweep specification; the message names the source and the key path."""
-
-
-# --------------------------------------------------------------------------------------------
-# Checks
-# --------------------------------------------------------------------------------------------
-
-def _kind(value):
-    """A value's type in the words of the spec formats (for 'not a ...' messages)."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a bool"
-    if isinstance(value, Mapping):
-        return "a mapping"
-    if isinstance(value, (list, tuple)):
-        return "a list"
-    return f"a {type(value).__name__}"
-
-
-def _suggest(word, choices):
-    """`` (did you mean 'x'?)`` for the closest of ``choices``, or nothing."""
-    close = difflib.get_close_matches(str(word), [str(c) for c in choices], n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""
-
-
-class _Check:
-    """Checks that raise :class:`SpecError` prefixed with the source's name."""
-
-    def __init__(self, source):
-        self.source = source
-
-    def fail(self, message):
-        raise SpecError(f"{self.source}: {message}")
-
-    def integer(self, path, value, lo, hi=None):
-        interval = f"[{lo}, {hi}]" if hi is not None else f"[{lo}, inf)"
-        if isinstance(value, (bool, np.bool_)):
-            self.fail(f"{path} = {value!r} must be an integer in {interval}, not a bool")
-        if not isinstance(value, numbers.Integral):
-            self.fail(f"{path} = {value!r} must be an integer in {interval}")
-        value = int(value)
-        if value < lo or (hi is not None and value > hi):
-            self.fail(f"{path} = {value} is out of range; allowed range is {interval}")
-        return value
-
-    def number(self, path, value, lo, hi=math.inf, *, low_open=True):
-        interval = f"{'(' if low_open else '['}{lo}, {hi}{')' if hi == math.inf else ']'}"
-        if isinstance(value, (bool, np.bool_)):
-            self.fail(f"{path} = {value!r} must be a number in {interval}, not a bool")
-        if not isinstance(value, numbers.Real):
-            self.fail(f"{path} = {value!r} must be a number in {interval}")
-        shown = value if type(value) in (int, float) else float(value)
-        value = float(value)
-        above = value > lo if low_open else value >= lo
-        below = value < hi if hi == math.inf else value <= hi
-        if not (above and below):          # NaN fails both
-            self.fail(f"{path} = {shown!r} is out of range; allowed range is {interval}")
-        return value
-
-    def choice(self, path, value, choices):
-        if not isinstance(value, str) or value not in choices:
-            self.fail(f"{path} = {value!r} is not allowed; choose one of "
-                      f"{', '.join(choices)}{_suggest(value, choices)}")
-        return value
-
-    def mapping(self, path, value, allowed):
-        """``value`` as a dict with keys among ``allowed`` (``None`` is empty)."""
-        where = f"in {path}" if path else "at the top level"
-        if value is None:
-            return {}
-        if not isinstance(value, Mapping):
-            what = f"{path} must be" if path else "the top level must be"
-            self.fail(f"{what} a mapping with keys {', '.join(allowed)}, not {_kind(value)}")
-        for key in value:
-            if key not in allowed:
-                self.fail(f"unknown key {key!r} {where}; allowed keys: {', '.join(allowed)}"
-                          f"{_suggest(key, allowed)}")
-        return dict(value)
-
-    def values(self, path, value, item):
-        """An axis: a non-empty list without repeats (a scalar is a one-element list), each
-        item checked by ``item(path, value)``; a tuple."""
-        if isinstance(value, (list, tuple)):
-            paths = [f"{path}[{index}]" for index in range(len(value))]
-            items = list(value)
-        else:
-            paths, items = [path], [value]
-        if not items:
-            self.fail(f"{path} is empty; give at least one value")
-        checked = []
-        for where, raw in zip(paths, items):
-            value = item(where, raw)
-            if value in checked:
-                self.fail(f"{where} = {value!r} repeats {paths[checked.index(value)]}")
-            checked.append(value)
-        return tuple(checked)
-
-    def lanes(self, path, value):
-        """``axes.lanes``: a tuple of ints (uniform) or a tuple of per-layer tuples."""
-        def lane(where, raw):
-            return self.integer(where, raw, *LANES_RANGE)
-
-        if isinstance(value, (list, tuple)) and any(isinstance(v, (list, tuple))
-                                                    for v in value):
-            return tuple(self.values(f"{path}[{index}]", layer, lane)
-                         for index, layer in enumerate(value))
-        return self.values(path, value, lane)
-
-    def path(self, path, value, base):
-        """A file path (str or os.PathLike) resolved against ``base``; ``Path``."""
-        if isinstance(value, os.PathLike):
-            value = os.fspath(value)
-        if not isinstance(value, str) or not value:
-            return None
-        return Path(os.path.normpath(os.path.join(base, os.path.expanduser(value))))
-
 
 # --------------------------------------------------------------------------------------------
 # The spec
@@ -694,210 +525,6 @@ class Spec:
             if combination not in out:
                 out.append(combination)
         return out
-
-
-class LayerShape(tuple):
-    """A layer as :meth:`Spec.points` sees it: ``(neurons, channels)``, ``channels`` the output
-    channels ``C_out`` of a convolutional layer or ``None`` for a fully connected one."""
-
-    def __new__(cls, neurons, channels=None):
-        return super().__new__(cls, (neurons, channels))
-
-    @property
-    def neurons(self):
-        return self[0]
-
-    @property
-    def channels(self):
-        return self[1]
-
-    @classmethod
-    def of(cls, layer):
-        """The shape of a :class:`~spikefab.model.network.Layer` (a
-        :class:`~spikefab.model.conv.ConvLayer` gives its output channels)."""
-        from spikefab.model.conv import ConvLayer
-        channels = layer.geometry.out_channels if isinstance(layer, ConvLayer) else None
-        return cls(int(layer.neurons), channels)
-
-
-def _layer_shapes(layers):
-    """``layers`` (a Network, neuron counts or ``(neurons, channels)`` pairs) as a tuple of
-    :class:`LayerShape`."""
-    if isinstance(layers, Network):
-        return tuple(LayerShape.of(layer) for layer in layers)
-    if isinstance(layers, (str, bytes)) or not hasattr(layers, "__iter__"):
-        raise TypeError(f"layer_sizes must be a sequence of neuron counts, not "
-                        f"{type(layers).__name__}")
-    items = tuple(layers)
-
-    def count(n):
-        return isinstance(n, numbers.Integral) and not isinstance(n, bool) and n >= 1
-
-    shapes = []
-    for item in items:
-        if isinstance(item, tuple) and len(item) == 2 and count(item[0]) and (
-                item[1] is None or (count(item[1]) and item[1] <= item[0])):
-            shapes.append(LayerShape(int(item[0]), None if item[1] is None else int(item[1])))
-        elif count(item):
-            shapes.append(LayerShape(int(item)))
-        else:
-            shapes = None
-            break
-    if not items or shapes is None:
-        raise ValueError(f"layer_sizes must be a non-empty sequence of integers >= 1 (or "
-                         f"(neurons, channels) pairs), not {layers!r}")
-    return tuple(shapes)
-
-
-# --------------------------------------------------------------------------------------------
-# Points
-# --------------------------------------------------------------------------------------------
-
-def _point_values(check, data, prefix):
-    """The checked fields of a point from a mapping holding every key of a point."""
-    def at(key):
-        return f"{prefix}{key}"
-
-    lanes = data["lanes"]
-    if not isinstance(lanes, (list, tuple)) or not lanes:
-        check.fail(f"{at('lanes')} = {lanes!r} must be a non-empty list of PE counts, one per "
-                   f"layer")
-    w_bits = data["w_bits"]
-    return {
-        "w_bits": None if w_bits is None else check.integer(at("w_bits"), w_bits,
-                                                            *W_BITS_RANGE),
-        "density": check.number(at("density"), data["density"], 0, 1),
-        "steps": check.integer(at("steps"), data["steps"], *STEPS_RANGE),
-        "encoder": check.choice(at("encoder"), data["encoder"], ENCODERS),
-        "format": check.choice(at("format"), data["format"], FORMATS),
-        "queue_depth": check.integer(at("queue_depth"), data["queue_depth"],
-                                     *QUEUE_DEPTH_RANGE),
-        "lanes": tuple(check.integer(f"{at('lanes')}[{index}]", lane, *LANES_RANGE)
-                       for index, lane in enumerate(lanes)),
-        "conv": None if data.get("conv") is None else check.choice(at("conv"), data["conv"],
-                                                                   CONV_MODES),
-    }
-
-
-@dataclass(frozen=True, order=True)
-class Point:
-    """One point of a sweep: a network variant, its run and its hardware. Hashable; checked
-    when made (a bad value raises :class:`SpecError` naming ``point.<key>``).
-
-    Attributes
-    ----------
-    w_bits : int or None
-        Weight bits; ``None`` for a network file (its own).
-    density : float
-        Synapse density in ``(0, 1]``.
-    steps : int
-        Timesteps ``T``.
-    encoder : str
-        Input encoder, in :data:`ENCODERS`.
-    format : str
-        Weight format, in :data:`spikefab.model.FORMATS`.
-    queue_depth : int
-        Event-queue depth of every layer.
-    lanes : tuple of int
-        PEs of each layer (a convolutional layer on the convolution core: lanes across its
-        output channels).
-    conv : str or None
-        Where the convolutional layers run, in :data:`CONV_MODES`; ``None`` for a network
-        without convolutional layers. ``format`` is the weight format of the other layers.
-    """
-
-    w_bits: int
-    density: float
-    steps: int
-    encoder: str
-    format: str
-    queue_depth: int
-    lanes: tuple
-    conv: str = None
-
-    def __post_init__(self):
-        values = _point_values(_Check("point"), self.__dict__, "point.")
-        for key, value in values.items():
-            object.__setattr__(self, key, value)
-
-    @classmethod
-    def from_dict(cls, data, *, source="point"):
-        """The point of a :meth:`to_dict` mapping.
-
-        Parameters
-        ----------
-        data : Mapping
-            Every key of a point (``w_bits``, ``density``, ``steps``, ``encoder``,
-            ``format``, ``queue_depth``, ``lanes``) and no other but ``conv`` (left out:
-            ``None``).
-        source : str
-            Named by error messages.
-
-        Returns
-        -------
-        Point
-
-        Raises
-        ------
-        SpecError
-            A missing, unknown or invalid key.
-        """
-        check = _Check(source)
-        data = check.mapping("point", data, _POINT_KEYS)
-        missing = [key for key in _POINT_KEYS if key not in data and key != "conv"]
-        if missing:
-            check.fail(f"point misses key {missing[0]!r}; a point has keys "
-                       f"{', '.join(_POINT_KEYS)}")
-        return cls(**_point_values(check, data, "point."))
-
-    def to_dict(self):
-        """The point as a JSON-ready dict (``lanes`` a list; ``conv`` only when not
-        ``None``)."""
-        out = {"w_bits": self.w_bits, "density": self.density, "steps": self.steps,
-               "encoder": self.encoder, "format": self.format,
-               "queue_depth": self.queue_depth, "lanes": list(self.lanes)}
-        if self.conv is not None:
-            out["conv"] = self.conv
-        return out
-
-    @property
-    def label(self):
-        """str: a short name, e.g. ``"w4 d0.5 T32 rate csc q16 P16-10"`` (without the
-        ``w`` part when ``w_bits`` is ``None``; with ``conv`` after the encoder when it is not
-        ``None``: ``"d1 T16 rate kernel csc q16 P4-10"``)."""
-        bits = "" if self.w_bits is None else f"w{self.w_bits} "
-        conv = "" if self.conv is None else f"{self.conv} "
-        return (f"{bits}d{self.density:g} T{self.steps} {self.encoder} {conv}{self.format} "
-                f"q{self.queue_depth} P{'-'.join(map(str, self.lanes))}")
-
-    def network_key(self):
-        """The fields that define the network variant: ``(w_bits, density)``."""
-        return (self.w_bits, self.density)
-
-    def golden_key(self):
-        """The fields that define the golden model's run: ``(w_bits, density, steps,
-        encoder)``."""
-        return (self.w_bits, self.density, self.steps, self.encoder)
-
-    def hardware_key(self):
-        """The fields that define the hardware: ``(format, queue_depth, lanes)``, and
-        ``conv`` first when it is not ``None``."""
-        key = (self.format, self.queue_depth, self.lanes)
-        return key if self.conv is None else (self.conv,) + key
-
-    def hardware_config(self, network=None):
-        """The :class:`~spikefab.model.HardwareConfig` of this point (one
-        :class:`~spikefab.model.LayerConfig` per layer, the default timing). Without
-        ``network`` every layer is fully connected in :attr:`format`; with it, its
-        convolutional layers run as :attr:`conv` says (``kernel``: on the convolution core,
-        format ``kernel``) through :meth:`HardwareConfig.uniform
-        <spikefab.model.HardwareConfig.uniform>`."""
-        if network is None:
-            return HardwareConfig(tuple(LayerConfig(lanes, self.format, self.queue_depth)
-                                        for lanes in self.lanes))
-        return HardwareConfig.uniform(network, lanes=list(self.lanes), format=self.format,
-                                      queue_depth=self.queue_depth,
-                                      conv=self.conv or "kernel")
 
 
 # --------------------------------------------------------------------------------------------

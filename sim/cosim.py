@@ -19,6 +19,11 @@ the accelerator is idle (a result can come before its sample's last event), read
 result's ``steps`` and the ``dropped`` counters, and :func:`mismatches` compares with the
 golden model run with the same rule and with the exit cycle model.
 
+Verilator's generated makefiles cannot name a folder whose path holds ``:``, a space or
+another character ``make`` treats specially: for such a ``build_dir``
+(:func:`verilator_build_dir`) the build runs in a temporary folder and is copied into
+``build_dir`` afterwards.
+
 >>> from spikefab.model import HardwareConfig, reference_network, encode_rate
 >>> from spikefab.sim.cosim import run_accelerator
 >>> net = reference_network((16, 12, 4), w_bits=4)
@@ -28,8 +33,10 @@ golden model run with the same rule and with the exit cycle model.
 ((1,), (1, 4, 12))
 """
 
+import contextlib
 import json
-import os
+import re
+import shutil
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -49,7 +56,7 @@ from spikefab.model.simulate import check_spike_trains
 from spikefab.toolchain.progress import stage
 
 __all__ = ["HardwareRun", "BACKENDS", "Cosimulation", "cosimulate", "event_stream",
-           "mismatches", "run_accelerator"]
+           "mismatches", "run_accelerator", "verilator_build_dir"]
 
 BACKENDS = ("amaranth", "verilator", "icarus")
 _BACKEND_NAMES = {"amaranth": "Amaranth simulator", "verilator": "Verilator",
@@ -313,14 +320,53 @@ def _run_amaranth(dut, events, batch, limit, waves):
     return raw
 
 
+#: The characters a build folder's path may hold for ``make`` (Verilator's and cocotb's
+#: makefiles): ``:`` ends a target, a space splits a word, ``#``, ``$``, ``%``, ``=`` and
+#: quotes mean something else.
+_MAKE_SAFE_PATH = re.compile(r"[A-Za-z0-9_./+,@~-]+")
+
+
+@contextlib.contextmanager
+def verilator_build_dir(build_dir):
+    """A folder ``make`` can build in for ``build_dir``: ``build_dir`` itself (absolute) when its
+    path has only characters ``make`` takes, else a new temporary folder whose contents are
+    copied into ``build_dir`` when the block ends (even on an error, so the logs are there)
+    and which is then removed. Raises ``ValueError`` when the temporary folder's own path is
+    not safe either (``TMPDIR`` naming such a folder)."""
+    folder = Path(build_dir).resolve()
+    if _MAKE_SAFE_PATH.fullmatch(str(folder)):
+        folder.mkdir(parents=True, exist_ok=True)
+        yield folder
+        return
+    work = Path(tempfile.mkdtemp(prefix="spikefab-build-")).resolve()
+    if not _MAKE_SAFE_PATH.fullmatch(str(work)):
+        shutil.rmtree(work, ignore_errors=True)
+        raise ValueError(f"cannot build in {str(folder)!r} (make does not take ':', spaces or "
+                         f"#$%=\"' in a path) nor in the temporary folder {str(work)!r}: "
+                         f"choose an output folder of letters, digits and _./+,@~-")
+    try:
+        yield work
+    finally:
+        folder.mkdir(parents=True, exist_ok=True)
+        shutil.copytree(work, folder, symlinks=True, dirs_exist_ok=True)
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def _run_cocotb(dut, events, batch, limit, simulator, waves, build_dir):
+    if build_dir is None:
+        folder = Path(tempfile.mkdtemp(prefix="spikefab-cosim-")).resolve()
+        return _run_cocotb_in(dut, events, batch, limit, simulator, waves, folder, True)
+    with verilator_build_dir(build_dir) as folder:
+        return _run_cocotb_in(dut, events, batch, limit, simulator, waves, folder, False)
+
+
+def _run_cocotb_in(dut, events, batch, limit, simulator, waves, folder, owned):
+    """:func:`_run_cocotb` in ``folder`` (absolute, a path ``make`` takes: the cocotb test runs
+    in the build folder, not in the caller's working directory); removed after when
+    ``owned``."""
     from spikefab.toolchain.cocotb_runner import run_cocotb
 
     geometry = run_description(dut, events, batch, limit)
-    owned = build_dir is None
-    # Absolute: the cocotb test runs in the build folder, not in the caller's working directory.
-    folder = Path(tempfile.mkdtemp(prefix="spikefab-cosim-") if owned else build_dir).resolve()
-    folder.mkdir(parents=True, exist_ok=True)
     try:
         vectors = folder / "run.json"
         output = folder / "out.json"
@@ -335,11 +381,10 @@ def _run_cocotb(dut, events, batch, limit, simulator, waves, build_dir):
         if waves:
             for name in ("dump.fst", "dump.vcd", "accelerator.fst"):
                 if (folder / name).exists():
-                    os.replace(folder / name, waves)
+                    shutil.move(folder / name, waves)      # /tmp may be another device
                     break
     finally:
         if owned:
-            import shutil
             shutil.rmtree(folder, ignore_errors=True)
     return raw
 
@@ -471,7 +516,10 @@ def cosimulate(network, config, trains, *, build_dir=None, chunk=20, backend="ve
                          counts=np.zeros((0, network.n_outputs), np.int64))
     classes, counts, steps = [], [], []
     label = f"co-simulation ({_BACKEND_NAMES.get(backend, backend)})"
-    with stage(label, total=len(trains), unit="sample", show=progress) as bar:
+    folder = contextlib.nullcontext(build_dir) if build_dir is None or backend == "amaranth" \
+        else verilator_build_dir(build_dir)      # one build for every chunk
+    with folder as build_dir, \
+            stage(label, total=len(trains), unit="sample", show=progress) as bar:
         for start in range(0, len(trains), chunk):
             part = trains[start:start + chunk]
             hardware = run(network, config, part, backend=backend, build_dir=build_dir,

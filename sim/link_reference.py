@@ -6,7 +6,9 @@ checks every reply against.
   (:mod:`spikefab.boards.protocol`), not from the RTL;
 * :class:`Shadow` — the device's state as the protocol defines it (weights loaded, sample
   open, results waiting, the golden model's results of the events pushed), and the
-  :class:`Expected` reply of each request;
+  :class:`Expected` reply of each request; on a link built with early exit (protocol 3) the
+  golden model runs with the link's rule, and the open sample's result may come before its
+  ``SAMPLE`` (:meth:`Shadow.early_result`);
 * :func:`read_reply` — a reply read off the serial port, framing checked.
 
 A reply that differs raises :class:`FuzzFailure`.
@@ -95,10 +97,22 @@ class Expected:
 
 
 class Shadow:
-    """What the device's state must be, from the requests it accepted."""
+    """What the device's state must be, from the requests it accepted.
+
+    With early exit (``identity.exit``; :attr:`rule`, ``T`` = :attr:`exit_steps`) a sample's
+    result comes at the ``STEP`` marker of its exit step, before its ``SAMPLE`` when the host
+    has not sent that yet: a ``RESULT`` with nothing closed unread may then return the open
+    sample's result (:meth:`early_result`), and that sample's ``SAMPLE`` closes it without a
+    second one. Its events after the exit are dropped by the cores, so ``COUNTERS`` bounds
+    layer 1's ``events`` + ``dropped`` by the spikes and ``STEP`` markers pushed."""
 
     def __init__(self, link, networks):
         self.identity = link.identity
+        exit = self.identity.exit
+        #: The early-exit rule as :func:`spikefab.model.simulate` takes it (``None``: none).
+        self.rule = None if exit is None else "exact" if exit == "exact" else \
+            ("margin", self.identity.exit_margin)
+        self.exit_steps = self.identity.exit_steps
         self.network = link.accelerator.network
         self.n_inputs = self.network.n_inputs
         self.classes = self.network.n_outputs
@@ -155,11 +169,54 @@ class Shadow:
         self.open_tainted = False     # the weights changed while it was open
         self.pending = collections.deque()
         self.spikes_pushed = 0
+        self.steps_pushed = 0         # STEP markers pushed since RESET
+        self.early_read = False       # the open sample's result was read before its SAMPLE
+        self.unread = 0               # SAMPLEs pushed minus results read (see reset_unread)
         self.error_possible = False
 
     @property
     def sample_open(self):
         return bool(self.open)
+
+    @property
+    def early_possible(self):
+        """Whether the open sample's result may be out before its ``SAMPLE`` (early exit: a
+        ``STEP`` of it went in and its result was not read yet)."""
+        return (self.rule is not None and not self.early_read
+                and any(kind == STEP for kind, _ in self.open))
+
+    def early_result(self):
+        """The open sample's result read before its ``SAMPLE`` (an :class:`Expected`; its
+        fields ``None`` where the golden model cannot tell: doubled spikes, weights changed
+        mid-sample, more than ``T`` steps, counts beyond their width), and the sample then
+        marked as read. Raises :class:`FuzzFailure` when the rule cannot have held yet: the
+        golden model of the steps pushed so far (any later steps cannot change a result taken
+        before them) exits later than the steps pushed, or does not exit."""
+        steps = self._steps()
+        self.early_read = True
+        where = "the open sample (read before its SAMPLE)"
+        if steps is None or len(steps) > self.exit_steps or self.open_tainted \
+                or (self.weights is None and any(steps)):
+            return Expected(where=where)
+        trains = np.zeros((self.exit_steps, self.n_inputs), dtype=bool)
+        for t, step in enumerate(steps):
+            trains[t, step] = True
+        golden = simulate(self.weights or self.networks[0], trains[None], exit=self.rule)
+        ran = int(golden.ran[0])
+        if ran > len(steps) or ran >= self.exit_steps:
+            raise FuzzFailure(f"a result came for the open sample after {len(steps)} of its "
+                              f"steps; the golden model with exit {self.rule!r} exits at step "
+                              f"{ran} of {self.exit_steps}" + (" (the last: no early result)"
+                                                               if ran >= self.exit_steps
+                                                               else ""))
+        counts = tuple(int(c) for c in golden.counts[0])
+        if max(counts) > self.count_max:
+            return Expected(where=where)
+        return Expected(int(golden.predicted[0]), counts, where, ran)
+
+    def read_result(self):
+        """A result was read: ``unread`` counts it (saturating at 0, as the link does)."""
+        self.unread = max(self.unread - 1, 0)
 
     @property
     def certainly_idle(self):
@@ -199,16 +256,22 @@ class Shadow:
     def push(self, events, where):
         for kind, addr in events:
             if kind == SAMPLE:
-                self.pending.append(self._predict(where))
-                self.open, self.open_tainted = [], False
+                if not self.early_read:
+                    self.pending.append(self._predict(where))
+                self.unread = min(self.unread + 1, 0xFFFF)
+                self.open, self.open_tainted, self.early_read = [], False, False
             else:
                 self.open.append((kind, addr))
                 if kind == SPIKE:
                     self.spikes_pushed += 1
-                elif sum(k == STEP for k, _ in self.open) > self.count_max:
-                    self.error_possible = True      # a count may saturate before SAMPLE
+                else:
+                    self.steps_pushed += 1
+                    if sum(k == STEP for k, _ in self.open) > self.count_max:
+                        self.error_possible = True  # a count may saturate before SAMPLE
 
-    def _predict(self, where):
+    def _steps(self):
+        """The open sample's complete steps (lists of input addresses), or ``None`` when one
+        has a doubled spike (not a binary train)."""
         steps, current = [], []
         for kind, addr in self.open:
             if kind == SPIKE:
@@ -218,6 +281,12 @@ class Shadow:
                 current = []
         # Spikes after the last STEP are discarded by the SAMPLE's clearing sweep.
         if any(len(set(step)) != len(step) for step in steps):
+            return None
+        return steps
+
+    def _predict(self, where):
+        steps = self._steps()
+        if steps is None:
             return Expected(where=where)          # a doubled spike: not a binary train
         if any(len(step) > 0 for step in steps) and self.weights is None:
             return Expected(where=where)
@@ -228,18 +297,15 @@ class Shadow:
         trains = np.zeros((len(steps), self.n_inputs), dtype=bool)
         for t, step in enumerate(steps):
             trains[t, step] = True
-        exit = self.identity.exit
-        if exit is not None and len(steps) != self.identity.exit_steps:
+        if self.rule is not None and len(steps) != self.exit_steps:
             return Expected(where=where)     # early exit is defined for samples of T steps
-        rule = None if exit is None else "exact" if exit == "exact" else \
-            ("margin", self.identity.exit_margin)
-        golden = simulate(self.weights or self.networks[0], trains[None], exit=rule)
+        golden = simulate(self.weights or self.networks[0], trains[None], exit=self.rule)
         counts = tuple(int(c) for c in golden.counts[0])
         if max(counts) > self.count_max:
             self.error_possible = True
             return Expected(where=where)
         return Expected(int(golden.predicted[0]), counts, where,
-                        None if exit is None else int(golden.ran[0]))
+                        None if self.rule is None else int(golden.ran[0]))
 
 
 # -- reading replies ---------------------------------------------------------------------------

@@ -3,7 +3,9 @@ for every lane count and weight format, one yosys at a time.
 
 Each point builds what ``make synth BOARD=ulx3s BOARD_ARGS="--sizes 784 128 10 --lanes P
 --format F"`` gives to yosys — the :class:`~spikefab.boards.top.BoardTop` (host link around
-the accelerator) elaborated by the ULX3S platform of amaranth-boards, as RTLIL — and runs
+the accelerator, its UART at the ULX3S's default baud,
+:attr:`~spikefab.boards.registry.Board.default_baud`, unless ``baud`` names another) elaborated
+by the ULX3S platform of amaranth-boards, as RTLIL — and runs
 :func:`spikefab.toolchain.yosys.synthesize_rtlil` on it (yosys only: no place and route).
 It records whether the point built, whether a workaround was needed (there should be none),
 the LUT4 / flip-flop / DP16KD / TRELLIS_DPR16X4 counts, the yosys time and its peak memory.
@@ -33,28 +35,33 @@ LANES = (1, 2, 4, 8, 16, 32, 64, 128)
 COLUMNS = ("LUT4", "TRELLIS_FF", "DP16KD", "TRELLIS_DPR16X4", "MULT18X18D")
 
 
-def board_rtlil(sizes, lanes, fmt, *, queue_depth=16, max_steps=16):
-    """The RTLIL text ``make synth BOARD=ulx3s`` hands to yosys for this configuration."""
-    from amaranth_boards.ulx3s import ULX3S_85F_Platform
+def board_rtlil(sizes, lanes, fmt, *, queue_depth=16, max_steps=16, baud=None):
+    """The RTLIL text ``make synth BOARD=ulx3s`` hands to yosys for this configuration: the
+    board top of :func:`spikefab.boards.build.board_top` (the one ``spikefab synth`` builds),
+    its UART at ``baud`` (default: the ULX3S's
+    :attr:`~spikefab.boards.registry.Board.default_baud`)."""
+    from spikefab.boards.build import board_top
+    from spikefab.boards.registry import get_board
 
-    from spikefab.boards.top import BoardTop
-
+    board = get_board("ulx3s")
     network = reference_network(tuple(sizes), w_bits=4, density=0.5, lanes=lanes)
     config = HardwareConfig.uniform(network, lanes=lanes, format=fmt, queue_depth=queue_depth)
-    plan = ULX3S_85F_Platform().prepare(BoardTop(network, config, max_steps=max_steps),
-                                        name="top")
+    top = board_top(board, network, config, baud=baud, max_steps=max_steps)
+    plan = board.platform().prepare(top, name="top")
     return plan.files["top.il"]
 
 
-def sweep_point(sizes, lanes, fmt, out, *, queue_depth=16, timeout=900, env=None):
-    """Build one point; return its record (a dict, JSON-ready)."""
-    record = {"sizes": list(sizes), "lanes": lanes, "format": fmt, "queue_depth": queue_depth}
+def sweep_point(sizes, lanes, fmt, out, *, queue_depth=16, timeout=900, env=None, baud=None):
+    """Build one point (its UART at ``baud``, default the board's); return its record (a
+    dict, JSON-ready)."""
+    record = {"sizes": list(sizes), "lanes": lanes, "format": fmt, "queue_depth": queue_depth,
+              "baud": baud or _default_baud()}
     start = time.perf_counter()
     refused = None
     with warnings.catch_warnings():    # silence the half-built parts of a refused top
         warnings.simplefilter("ignore", UnusedElaboratable)
         try:
-            rtlil = board_rtlil(sizes, lanes, fmt, queue_depth=queue_depth)
+            rtlil = board_rtlil(sizes, lanes, fmt, queue_depth=queue_depth, baud=baud)
         except Exception as error:     # a configuration the board top cannot be made for
             refused = f"elaboration failed: {type(error).__name__}: {error}"
         gc.collect()
@@ -79,6 +86,11 @@ def sweep_point(sizes, lanes, fmt, out, *, queue_depth=16, timeout=900, env=None
                              "log": str(a.log)} for a in run.attempts],
                   log=str(run.log))
     return record
+
+
+def _default_baud():
+    from spikefab.boards.registry import get_board
+    return get_board("ulx3s").default_baud
 
 
 def markdown(records):
@@ -109,9 +121,11 @@ def failed(records):
 
 
 def run(out="build/sweep", *, sizes=(784, 128, 10), lanes=LANES, formats=FORMATS,
-        queue_depth=16, timeout=900):
+        queue_depth=16, timeout=900, baud=None):
     """Build every point of ``lanes`` x ``formats`` for the network of ``sizes``, one yosys at
-    a time, into ``out``: a line per point on stderr, ``sweep.json`` rewritten after each, and
+    a time, into ``out`` (the UART at ``baud``, default the ULX3S's
+    :attr:`~spikefab.boards.registry.Board.default_baud`): a line per point on stderr,
+    ``sweep.json`` rewritten after each, and
     the Markdown table printed and written as ``sweep.md``. Returns the records."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -120,7 +134,7 @@ def run(out="build/sweep", *, sizes=(784, 128, 10), lanes=LANES, formats=FORMATS
     for p in lanes:
         for fmt in formats:
             record = sweep_point(sizes, p, fmt, out, queue_depth=queue_depth,
-                                 timeout=timeout, env=env)
+                                 timeout=timeout, env=env, baud=baud)
             records.append(record)
             status = ("built" + (f" with {record['workaround']}" if record["workaround"]
                                  else "") if record["built"] else f"FAILED ({record['error']})")

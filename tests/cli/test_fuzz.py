@@ -34,3 +34,18 @@ def test_mutants_are_not_a_command_line_option(capsys):
         main(["fuzz", "--mutants"])
     assert exit_.value.code == 2
     assert "unrecognized arguments: --mutants" in capsys.readouterr().err
+
+
+def test_a_short_fuzz_with_early_exit(capsys):
+    """``--exit``: the link is built and checked with the rule (tests/sim/test_link_fuzz.py
+    has the longer run); with the dense baseline it is refused in one line."""
+    assert main(["fuzz", "--frames", "60", "--seed", "3", "--exit", "exact"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == ("link fuzz: seed 3, 60 frames, format csc, mode sparse, divisor 4, "
+                      "early exit exact")
+    assert any(line.startswith("early exit exact: ") for line in out)
+    assert any("result: PASS" in line for line in out)
+    with pytest.raises(SystemExit) as exit_:
+        main(["fuzz", "--frames", "60", "--mode", "dense", "--exit", "margin:2"])
+    assert exit_.value.code == ("error: --exit margin:2 needs --mode sparse (early exit runs "
+                                "on the event-driven cores; the dense baseline has none)")

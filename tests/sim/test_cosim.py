@@ -244,3 +244,37 @@ def test_cosimulate_with_early_exit_in_chunks():
     wrong = cosimulate(network, config, trains, chunk=6, progress=False, exit="exact",
                        run=off_by_one)
     assert len(wrong.mismatches) == 1 and "steps run differ in samples" in wrong.mismatches[0]
+
+
+@pytest.mark.slow
+def test_a_build_folder_make_cannot_name_is_built_elsewhere_and_copied_in(tmp_path,
+                                                                         monkeypatch):
+    """Issue 23: ``spikefab cosim --out build/a:b`` stopped in Verilator's make (``:`` ends a
+    make target). The build runs in a temporary folder (one for all chunks), its files land
+    in the folder asked for, the temporary folder is removed, and the hardware equals the
+    golden and cycle models."""
+    import tempfile
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    network, config, trains = random_case(27, max_neurons=8, max_layers=2, batch=3)
+    folder = tmp_path / "a:b #1"
+    found = cosimulate(network, config, trains, chunk=2, backend="verilator",
+                       build_dir=folder, progress=False)
+    assert found.agree, found.mismatches
+    assert found.classes.tolist() == simulate(network, trains).predicted.tolist()
+    assert (folder / "accelerator.v").exists() and (folder / "build.log").exists()
+    assert list((tmp_path / "tmp").iterdir()) == []
+
+
+def test_a_temporary_folder_make_cannot_name_is_refused_by_name(tmp_path, monkeypatch):
+    import tempfile
+
+    from spikefab.sim.cosim import verilator_build_dir
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "t:mp"))
+    (tmp_path / "t:mp").mkdir()
+    with verilator_build_dir(tmp_path / "plain") as folder:      # a safe path is used as is
+        assert folder == (tmp_path / "plain").resolve() and folder.is_dir()
+    with pytest.raises(ValueError, match=r"make does not take ':'.*choose an output folder"):
+        with verilator_build_dir(tmp_path / "a:b"):
+            pass
+    assert list((tmp_path / "t:mp").iterdir()) == []

@@ -127,3 +127,37 @@ def test_the_checker_fails_when_the_link_misbehaves(how, message):
                       port_wrapper=lambda port: Tampered(port, 40, how))
     assert report.failure is not None and message in report.failure
     assert f"--seed {SEED}" in report.failure and "burst" in report.failure
+
+
+@pytest.fixture(scope="module")
+def exit_run():
+    return run_fuzz(1000, SEED, burst=(10, 30), exit=("margin", 2))
+
+
+def test_a_link_built_with_early_exit_is_fuzzed_against_the_same_rule(exit_run):
+    """Issue 23: the fuzzer refused exit builds. The link built with ``margin:2`` (samples of
+    T = 12 steps) passes; results carry ``steps u16`` and equal the golden model with the rule,
+    the inferences after each burst equal the exit cycle model (result cycle, ``dropped``
+    among the counters), and results read before their ``SAMPLE`` were checked."""
+    report = exit_run
+    assert report.failure is None, report.failure
+    assert report.exit == "margin:2"
+    assert report.inferences == report.bursts + 1 and report.results_checked > 0
+    assert report.by_kind["result_before_sample"] > 0 and report.early_results > 0
+    assert "early exit margin:2: " in report.summary()
+
+
+def test_the_exit_reference_fails_when_its_rule_is_not_the_links(monkeypatch):
+    """The same build (cached), with the reference told ``margin:3``: the fuzzer fails, in
+    the first inference that exits (class, counts or steps differ)."""
+    from spikefab.sim import link_reference
+    made = link_reference.Shadow.__init__
+
+    def wrong_rule(self, link, networks):
+        made(self, link, networks)
+        self.rule = ("margin", 3)
+
+    monkeypatch.setattr(link_reference.Shadow, "__init__", wrong_rule)
+    report = run_fuzz(300, SEED, burst=(10, 30), exit=("margin", 2))
+    assert report.failure is not None and "golden" in report.failure, report.failure
+    assert "--exit margin:2" in report.failure
