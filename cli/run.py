@@ -77,12 +77,14 @@ def counters_table(counters):
     """The device's ``COUNTERS`` (:meth:`~spikefab.boards.host.Device.counters`) as a table
     a person reads: one row per layer, then the flags."""
     from spikefab.studies.report import table
-    rows = [(index + 1, *(f"{layer[name]:,}" for name in (
-                "events", "words", "synaptic_updates", "busy", "stall")), f"{high:,}")
+    names = ("events", "words", "synaptic_updates", "busy", "stall")
+    titles = ("events", "weight words", "synaptic updates", "busy cycles", "stall cycles")
+    if counters["layers"] and "dropped" in counters["layers"][0]:    # a build with early exit
+        names, titles = names + ("dropped",), titles + ("dropped events",)
+    rows = [(index + 1, *(f"{layer[name]:,}" for name in names), f"{high:,}")
             for index, (layer, high) in enumerate(zip(counters["layers"],
                                                       counters["high_water"]))]
-    header = ("layer", "events", "weight words", "synaptic updates", "busy cycles",
-              "stall cycles", "queue high-water")
+    header = ("layer", *titles, "queue high-water")
     flags = (f"error flag {'set' if counters['error'] else 'clear'}; "
              f"{'idle' if counters['idle'] else 'busy'}; a sample is "
              f"{'open' if counters['sample_open'] else 'not open'}")

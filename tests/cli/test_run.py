@@ -120,3 +120,21 @@ def test_run_takes_or_checks_the_early_exit_of_the_device(monkeypatch, capsys, g
     assert (golden.ran < 8).any()
     assert (f"agreement with the golden model (class and every count; early exit margin:2: "
             f"the steps run, mean {golden.ran.mean():.2f} of 8): 6/6") in out
+
+
+def test_the_counters_table_shows_dropped_events_of_an_exit_build():
+    """``counters_table``: the ``dropped`` counter (early exit) gets its column, and only
+    where the device reports it."""
+    from spikefab.cli.run import counters_table
+    layer = {"events": 1200, "words": 30, "synaptic_updates": 45, "busy": 7, "stall": 0}
+    counters = {"layers": [layer, dict(layer, events=3)], "high_water": [5, 2],
+                "error": False, "idle": True, "sample_open": False}
+    plain = counters_table(counters)
+    assert "dropped" not in plain and "1,200" in plain
+    exit_counters = dict(counters, layers=[dict(layer, dropped=321), dict(layer, dropped=4)])
+    text = counters_table(exit_counters).splitlines()
+    assert "dropped events" in text[1]
+    header = [c.strip() for c in text[1].strip("|").split("|")]
+    first = [c.strip() for c in text[3].strip("|").split("|")]
+    assert first[header.index("dropped events")] == "321"
+    assert first[header.index("queue high-water")] == "5"
