@@ -151,8 +151,9 @@ class HostLink(wiring.Component):
         Early exit, as for the accelerator (a margin of at most 65535): ``RESULT`` then ends
         with the ``steps u16`` the sample ran and ``COUNTERS`` has a sixth counter per layer,
         ``dropped``. A sample's result can be ready before its ``SAMPLE`` is sent; the
-        driver reads it after the whole sample (``unread`` counts ``SAMPLE`` markers pushed
-        minus results read).
+        driver reads it after the whole sample. ``unread`` counts ``SAMPLE`` markers pushed
+        minus results read; a result read before its ``SAMPLE`` (while nothing closed is
+        unread) makes that ``SAMPLE`` not count, so ``RESET`` reports it as read.
 
     Members
     -------
@@ -253,6 +254,7 @@ class HostLink(wiring.Component):
         # -- session state: a sample open, results unread, what a RESET discarded -----------
         sample_open = Signal()           # events went in since the last SAMPLE
         unread = Signal(16)              # SAMPLEs pushed minus results read (saturating)
+        read_early = Signal()            # the open sample's result was read before its SAMPLE
         state_byte = Signal(8)
         m.d.comb += state_byte.eq(Cat(sample_open, acc.results.valid, ~acc.idle, acc.error))
         counter_bytes.append(state_byte)
@@ -397,6 +399,8 @@ class HostLink(wiring.Component):
                         with m.Else():
                             m.d.sync += [discarded.eq(Cat(state_byte, unread)),
                                          sample_open.eq(0), unread.eq(0)]
+                            if acc.exit_rule is not None:
+                                m.d.sync += read_early.eq(0)
                             m.next = "RESET_ACCELERATOR"
                     with m.Default():
                         reply(m, Status.BAD_COMMAND)
@@ -473,8 +477,16 @@ class HostLink(wiring.Component):
                 with m.If(acc.events.ready):
                     m.d.sync += [rd_addr.eq(rd_addr + 1), left.eq(left - 2), stalled.eq(0),
                                  sample_open.eq(event_kind != EventKind.SAMPLE.value)]
-                    with m.If((event_kind == EventKind.SAMPLE.value) & (unread != 0xFFFF)):
-                        m.d.sync += unread.eq(unread + 1)
+                    if acc.exit_rule is None:
+                        with m.If((event_kind == EventKind.SAMPLE.value)
+                                  & (unread != 0xFFFF)):
+                            m.d.sync += unread.eq(unread + 1)
+                    else:
+                        with m.If(event_kind == EventKind.SAMPLE.value):
+                            with m.If(read_early):   # its result was read: not unread
+                                m.d.sync += read_early.eq(0)
+                            with m.Elif(unread != 0xFFFF):
+                                m.d.sync += unread.eq(unread + 1)
                     with m.If(left == 2):
                         reply(m, Status.OK)
                     with m.Else():
@@ -559,6 +571,9 @@ class HostLink(wiring.Component):
                             m.d.sync += consume_result.eq(0)
                             with m.If(unread != 0):
                                 m.d.sync += unread.eq(unread - 1)
+                            if acc.exit_rule is not None:
+                                with m.Else():       # early exit: before its SAMPLE
+                                    m.d.sync += read_early.eq(1)
                         with m.If(status == Status.BAD_LENGTH):
                             m.next = "DISCARD"
                         with m.Else():

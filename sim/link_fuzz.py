@@ -62,9 +62,8 @@ golden model ``simulate(..., exit=rule)`` (class, counts and the ``steps u16`` e
 open may return that sample's result once it has exited (the out-of-order kind
 ``result_before_sample`` sends one on purpose): it must equal the golden model of the steps
 sent so far, which must already exit. ``COUNTERS`` bounds layer 1's ``events`` + ``dropped``
-between the spikes pushed and the spikes and ``STEP`` markers pushed. One known difference is
-accepted and counted: ``RESET``'s ``unread`` still counts a sample whose result was read
-before its ``SAMPLE`` (the link subtracts reads from ``SAMPLE`` markers, saturating at 0).
+between the spikes pushed and the spikes and ``STEP`` markers pushed. ``RESET``'s ``unread``
+does not count a sample whose result was read before its ``SAMPLE``.
 
 The run is one seeded ``numpy.random.Generator`` stream: the same seed sends the same bytes.
 A failure prints the seed, the burst, the frame index and the bytes of the burst so far.
@@ -120,7 +119,6 @@ class FuzzReport:
     results_checked: int = 0
     results_unknown: int = 0
     early_results: int = 0
-    unread_after_early_read: int = 0
     reloads: int = 0
     by_class: collections.Counter = field(default_factory=collections.Counter)
     by_kind: collections.Counter = field(default_factory=collections.Counter)
@@ -144,8 +142,7 @@ class FuzzReport:
                  f"{self.reloads} reloads after a corrupted LOAD",
                  *([] if self.exit is None else [
                      f"early exit {self.exit}: {self.early_results} results read before their "
-                     f"SAMPLE and checked; RESET's unread counted such a sample "
-                     f"{self.unread_after_early_read} times (the link's known miscount)"]),
+                     f"SAMPLE and checked"]),
                  "frames by class: " + ", ".join(f"{c} {self.by_class[c]}" for c in CLASSES),
                  "frames by kind: " + ", ".join(f"{k} {n}" for k, n in
                                                 sorted(self.by_kind.items())),
@@ -363,13 +360,11 @@ class LinkFuzzer:
             self._check_state(reply.payload[0], "RESET (discarded)")
             unread = struct.unpack_from("<H", reply.payload, 1)[0]
             if unread != min(len(shadow.pending), 0xFFFF):
-                # Known (issue 23): the link counts SAMPLEs pushed minus results read,
-                # saturating at 0, so a result read before its SAMPLE (early exit) is not
-                # taken off; the protocol's RESET counts it read. Accepted, and counted.
-                if shadow.rule is None or unread != shadow.unread:
-                    self.fail(f"RESET reports {unread} unread results, expected "
-                              f"{len(shadow.pending)}")
-                self.report.unread_after_early_read += 1
+                self.fail(f"RESET reports {unread} unread results, expected "
+                          f"{len(shadow.pending)}")
+            if shadow.unread != min(len(shadow.pending), 0xFFFF):
+                self.fail(f"the shadow's unread count {shadow.unread} differs from its "
+                          f"{len(shadow.pending)} pending results")
             shadow.reset()
             self.empty_since = None
         elif command == Command.LOAD:

@@ -171,7 +171,8 @@ class Shadow:
         self.spikes_pushed = 0
         self.steps_pushed = 0         # STEP markers pushed since RESET
         self.early_read = False       # the open sample's result was read before its SAMPLE
-        self.unread = 0               # SAMPLEs pushed minus results read (see reset_unread)
+        self.unread = 0               # SAMPLEs pushed minus results read
+        self.unread_early = False     # a result read before its SAMPLE, not yet taken off
         self.error_possible = False
 
     @property
@@ -215,8 +216,12 @@ class Shadow:
         return Expected(int(golden.predicted[0]), counts, where, ran)
 
     def read_result(self):
-        """A result was read: ``unread`` counts it (saturating at 0, as the link does)."""
-        self.unread = max(self.unread - 1, 0)
+        """A result was read: ``unread`` counts it; one read before its ``SAMPLE`` (nothing
+        closed unread) is taken off when that ``SAMPLE`` comes, as the link does."""
+        if self.unread:
+            self.unread -= 1
+        else:
+            self.unread_early = True
 
     @property
     def certainly_idle(self):
@@ -258,7 +263,10 @@ class Shadow:
             if kind == SAMPLE:
                 if not self.early_read:
                     self.pending.append(self._predict(where))
-                self.unread = min(self.unread + 1, 0xFFFF)
+                if self.unread_early:
+                    self.unread_early = False
+                else:
+                    self.unread = min(self.unread + 1, 0xFFFF)
                 self.open, self.open_tainted, self.early_read = [], False, False
             else:
                 self.open.append((kind, addr))
