@@ -217,7 +217,13 @@ class HostLink(wiring.Component):
         quiet = Signal(range(self.timeout + 1))
         byte = uart_rx.o.payload
         got = uart_rx.o.valid
-        data = frame_read.data           # the frame byte at rd_addr of the previous cycle
+        # The frame byte at rd_addr two cycles before: the block RAM's output is registered
+        # (its clock-to-output, 5.8 ns on ECP5, then the event check's carry chain into the
+        # reply status was the ULX3S critical path). rd_addr runs one byte ahead of where an
+        # unregistered read would have it, so every state sees the same byte in the same
+        # cycle as before and the link's cycle counts are unchanged.
+        data = Signal(8)
+        m.d.sync += data.eq(frame_read.data)
         m.d.comb += [uart_rx.o.ready.eq(1),           # bytes are taken at once (or dropped)
                      crc_rx.data.eq(byte),
                      frame_read.addr.eq(rd_addr),
@@ -305,6 +311,9 @@ class HostLink(wiring.Component):
         event_addr = event[:14]
         event_ok = (event_kind <= 2) & ((event_kind != EventKind.SPIKE.value)
                                         | (event_addr < network.n_inputs))
+        # The check of an event is registered and acted on in the next cycle (the next event's
+        # low byte, or EVENTS_LOW_WAIT after the last event, before anything is pushed).
+        event_bad = Signal()
         stalled = Signal(range(self.timeout + 1))    # cycles without a transfer, result waiting
         taken_bytes = _le_bytes((length - left)[1:], 2)     # events of the frame pushed
 
@@ -356,13 +365,14 @@ class HostLink(wiring.Component):
                     with m.If(byte != crc_rx.crc):
                         reply(m, Status.BAD_CRC)
                     with m.Else():
+                        m.d.sync += rd_addr.eq(0)        # byte 0 is on the port in DISPATCH
                         m.next = "DISPATCH"
                 with m.Elif(timed_out):
                     reply(m, Status.TIMEOUT)
 
             with m.State("DISPATCH"):
-                m.d.sync += [rd_addr.eq(0), left.eq(length), header_bytes.eq(0),
-                             high_byte.eq(0), stalled.eq(0)]
+                m.d.sync += [rd_addr.eq(1), left.eq(length), header_bytes.eq(0),
+                             high_byte.eq(0), stalled.eq(0), event_bad.eq(0)]
                 with m.Switch(command):
                     with m.Case(Command.IDENTIFY, Command.COUNTERS):
                         with m.If(length != 0):
@@ -402,18 +412,18 @@ class HostLink(wiring.Component):
                         reply(m, Status.BAD_COMMAND)
 
             # LOAD: the 6 header bytes, validation, then the words (a byte per cycle; the frame
-            # byte at rd_addr arrives a cycle later).
+            # byte at rd_addr arrives two cycles later).
             with m.State("LOAD_HEADER"):
                 m.d.sync += [rd_addr.eq(rd_addr + 1), header_bytes.eq(header_bytes + 1)]
                 with m.If(header_bytes != 0):
                     m.d.sync += header.eq(Cat(header[8:], data))
                 with m.If(header_bytes == 6):
-                    m.d.sync += rd_addr.eq(6)
+                    m.d.sync += rd_addr.eq(6)      # on the port in LOAD_CHECK
                     m.next = "LOAD_CHECK"
             with m.State("LOAD_CHECK"):
                 # Register the checks (a long path from the header through the geometry
                 # lookup); decide in the next cycle.
-                m.d.sync += [byte_in_word.eq(0), word_addr.eq(load_addr),
+                m.d.sync += [byte_in_word.eq(0), word_addr.eq(load_addr), rd_addr.eq(7),
                              left.eq(length - 6),
                              load_bad.eq((word_bytes == 0) | (expected_length != length)
                                          | (load_addr + load_count > depth)),
@@ -428,7 +438,7 @@ class HostLink(wiring.Component):
                 with m.Elif(load_empty):
                     reply(m, Status.OK)
                 with m.Else():
-                    m.d.sync += rd_addr.eq(7)      # byte 6 is on the port during this cycle
+                    m.d.sync += rd_addr.eq(8)      # bytes 6 and 7 are on their way
                     m.next = "LOAD_WORDS"
             with m.State("LOAD_WORDS"):
                 shifted = Cat(word[8:], data)             # little-endian: shift in on top
@@ -450,21 +460,28 @@ class HostLink(wiring.Component):
                 m.next = "EVENTS_CHECK"
             with m.State("EVENTS_CHECK"):
                 m.d.sync += [rd_addr.eq(rd_addr + 1), left.eq(left - 1),
-                             high_byte.eq(~high_byte)]
-                with m.If(high_byte):
-                    with m.If(~event_ok):
-                        reply(m, Status.BAD_ARGUMENT)
-                    with m.Elif(left == 1):
+                             high_byte.eq(~high_byte), event_bad.eq(high_byte & ~event_ok)]
+                with m.If(event_bad):                  # the event before this byte
+                    reply(m, Status.BAD_ARGUMENT)
+                with m.Elif(high_byte):
+                    with m.If(left == 1):
                         m.d.sync += [rd_addr.eq(0), left.eq(length)]
                         m.next = "EVENTS_LOW_WAIT"
                 with m.Else():
                     m.d.sync += event_lo.eq(data)
+            # Each event: its low byte's address on the port in EVENTS_LOW_WAIT, its high
+            # byte's from EVENTS_LOW on; the low byte arrives in EVENTS_HIGH_WAIT, the high one
+            # in EVENTS_PUSH (and stays while the push waits).
             with m.State("EVENTS_LOW_WAIT"):
-                m.next = "EVENTS_LOW"
+                with m.If(event_bad):                  # the frame's last event (no push yet)
+                    reply(m, Status.BAD_ARGUMENT)
+                with m.Else():
+                    m.d.sync += rd_addr.eq(rd_addr + 1)
+                    m.next = "EVENTS_LOW"
             with m.State("EVENTS_LOW"):
-                m.d.sync += [event_lo.eq(data), rd_addr.eq(rd_addr + 1)]
                 m.next = "EVENTS_HIGH_WAIT"
             with m.State("EVENTS_HIGH_WAIT"):
+                m.d.sync += event_lo.eq(data)
                 m.next = "EVENTS_PUSH"
             with m.State("EVENTS_PUSH"):
                 m.d.comb += [acc.events.valid.eq(1),
