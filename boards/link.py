@@ -291,17 +291,12 @@ class HostLink(wiring.Component):
                                              load_count << b for b in range(w.bit_length())
                                              if w >> b & 1))]
         max_word_bytes = max((w for g in self.identity.memories for w, _ in g), default=1)
-        word = Signal(8 * max_word_bytes)
-        word_shift = Signal(range(8 * max_word_bytes + 1))   # unused top bytes, in bits
-        with m.Switch(word_bytes):
-            for w in range(1, max_word_bytes + 1):
-                with m.Case(w):
-                    m.d.comb += word_shift.eq(8 * (max_word_bytes - w))
+        word = Signal(8 * max_word_bytes)      # byte j of the word in bits 8j..8j+7
         byte_in_word = Signal(8)
+        word_last = Signal()                   # byte_in_word is the word's last byte
         word_addr = Signal(16)
         load_bad, load_busy, load_empty = Signal(), Signal(), Signal()
         load_word_bytes = Signal.like(word_bytes)
-        load_word_shift = Signal.like(word_shift)
 
         # -- EVENTS ----------------------------------------------------------------------------
         event_lo = Signal(8)
@@ -318,7 +313,7 @@ class HostLink(wiring.Component):
         taken_bytes = _le_bytes((length - left)[1:], 2)     # events of the frame pushed
 
         tx_register = Signal(8)
-        hold = Signal(range(3))
+        hold = Signal(range(4))
 
         def reply(m, code, source=0, size=0):
             m.d.sync += [status.eq(code), reply_source.eq(source), reply_length.eq(size),
@@ -424,11 +419,12 @@ class HostLink(wiring.Component):
                 # Register the checks (a long path from the header through the geometry
                 # lookup); decide in the next cycle.
                 m.d.sync += [byte_in_word.eq(0), word_addr.eq(load_addr), rd_addr.eq(7),
+                             word.eq(0), word_last.eq(word_bytes == 1),
                              left.eq(length - 6),
                              load_bad.eq((word_bytes == 0) | (expected_length != length)
                                          | (load_addr + load_count > depth)),
                              load_busy.eq(~acc.idle), load_empty.eq(load_count == 0),
-                             load_word_bytes.eq(word_bytes), load_word_shift.eq(word_shift)]
+                             load_word_bytes.eq(word_bytes)]
                 m.next = "LOAD_DECIDE"
             with m.State("LOAD_DECIDE"):
                 with m.If(load_bad):
@@ -441,16 +437,25 @@ class HostLink(wiring.Component):
                     m.d.sync += rd_addr.eq(8)      # bytes 6 and 7 are on their way
                     m.next = "LOAD_WORDS"
             with m.State("LOAD_WORDS"):
-                shifted = Cat(word[8:], data)             # little-endian: shift in on top
-                m.d.sync += [word.eq(shifted), rd_addr.eq(rd_addr + 1), left.eq(left - 1),
-                             byte_in_word.eq(byte_in_word + 1)]
-                with m.If(byte_in_word + 1 == load_word_bytes):
-                    m.d.sync += [byte_in_word.eq(0), word_addr.eq(word_addr + 1)]
+                # Each byte into its place (the word's bytes past word_bytes stay 0); the word
+                # goes out with its last byte, from flip-flops and one multiplexer per byte.
+                last_in = [Mux(byte_in_word == j, data, word[8 * j:8 * j + 8])
+                           for j in range(max_word_bytes)]
+                m.d.sync += [rd_addr.eq(rd_addr + 1), left.eq(left - 1),
+                             byte_in_word.eq(byte_in_word + 1),
+                             word_last.eq(byte_in_word + 2 == load_word_bytes)]
+                with m.Switch(byte_in_word):
+                    for j in range(max_word_bytes):
+                        with m.Case(j):
+                            m.d.sync += word[8 * j:8 * j + 8].eq(data)
+                with m.If(word_last):
+                    m.d.sync += [byte_in_word.eq(0), word_addr.eq(word_addr + 1),
+                                 word_last.eq(load_word_bytes == 1)]
                     m.d.comb += [acc.load.valid.eq(1),
                                  acc.load.payload.layer.eq(load_layer),
                                  acc.load.payload.target.eq(load_target),
                                  acc.load.payload.addr.eq(word_addr),
-                                 acc.load.payload.data.eq(shifted >> load_word_shift)]
+                                 acc.load.payload.data.eq(Cat(*last_in))]
                 with m.If(left == 1):
                     reply(m, Status.OK)
 
@@ -532,6 +537,9 @@ class HostLink(wiring.Component):
                         m.d.comb += payload_byte.eq(Array(taken_bytes)[reply_index])
                     with m.Case(Command.RESET):
                         m.d.comb += payload_byte.eq(Array(reset_bytes)[reply_index])
+                # The payload byte is registered too (the counters' multiplexer is wide).
+                payload_register = Signal(8)
+                m.d.sync += payload_register.eq(payload_byte)
                 tx_byte = Signal(8)
                 with m.Switch(reply_phase):
                     with m.Case(0):
@@ -545,19 +553,21 @@ class HostLink(wiring.Component):
                     with m.Case(4):
                         m.d.comb += tx_byte.eq(reply_length[8:])
                     with m.Case(5):
-                        m.d.comb += tx_byte.eq(payload_byte)
+                        m.d.comb += tx_byte.eq(payload_register)
                     with m.Default():
                         m.d.comb += tx_byte.eq(crc_tx.crc)
                 # The byte is registered before it goes out (the payload multiplexers are a long
-                # path), and the ROM answers a cycle after reply_index: after each byte, wait two
-                # cycles for the next one to settle.
+                # path), and the ROM answers a cycle after reply_index: after each byte, wait three
+                # cycles for the next one to settle (index, ROM, payload register, tx register).
+                # The UART takes the next byte 10 bit times after the last one, so the wait is
+                # never seen; the first byte (the sync byte, a constant) still waits two.
                 m.d.sync += tx_register.eq(tx_byte)
                 with m.If(hold != 0):
                     m.d.sync += hold.eq(hold - 1)
                 m.d.comb += [uart_tx.i.valid.eq(hold == 0), uart_tx.i.payload.eq(tx_register),
                              crc_tx.data.eq(tx_register)]
                 with m.If(uart_tx.i.valid & uart_tx.i.ready):
-                    m.d.sync += hold.eq(2)
+                    m.d.sync += hold.eq(3)
                     m.d.comb += [crc_tx.start.eq(reply_phase == 1),
                                  crc_tx.valid.eq((reply_phase != 0) & (reply_phase != 6))]
                     with m.If(reply_phase == 5):
