@@ -316,11 +316,13 @@ class HostLink(wiring.Component):
         hold = Signal(range(4))
 
         def reply(m, code, source=0, size=0):
+            # (reply_index, reply_phase and hold are set to their starting values in every
+            # other state, below: fewer enables from the many states that reply.)
             m.d.sync += [status.eq(code), reply_source.eq(source), reply_length.eq(size),
-                         reply_left.eq(size), reply_index.eq(0), reply_phase.eq(0), hold.eq(2)]
+                         reply_left.eq(size)]
             m.next = "REPLY"
 
-        with m.FSM():
+        with m.FSM() as fsm:
             with m.State("IDLE"):
                 with m.If(got & (byte == REQUEST_SYNC)):
                     m.d.comb += crc_rx.start.eq(1)
@@ -593,4 +595,6 @@ class HostLink(wiring.Component):
             with m.State("DISCARD"):
                 with m.If(timed_out):
                     m.next = "IDLE"
+        with m.If(~fsm.ongoing("REPLY")):
+            m.d.sync += [reply_index.eq(0), reply_phase.eq(0), hold.eq(2)]
         return m
