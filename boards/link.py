@@ -218,7 +218,13 @@ class HostLink(wiring.Component):
         quiet = Signal(range(self.timeout + 1))
         byte = uart_rx.o.payload
         got = uart_rx.o.valid
-        data = frame_read.data           # the frame byte at rd_addr of the previous cycle
+        # The frame byte at rd_addr two cycles before: the block RAM's output is registered
+        # (its clock-to-output, 5.8 ns on ECP5, then the event check's carry chain into the
+        # reply status was the ULX3S critical path). rd_addr runs one byte ahead of where an
+        # unregistered read would have it, so every state sees the same byte in the same
+        # cycle as before and the link's cycle counts are unchanged.
+        data = Signal(8)
+        m.d.sync += data.eq(frame_read.data)
         m.d.comb += [uart_rx.o.ready.eq(1),           # bytes are taken at once (or dropped)
                      crc_rx.data.eq(byte),
                      frame_read.addr.eq(rd_addr),
@@ -287,17 +293,12 @@ class HostLink(wiring.Component):
                                              load_count << b for b in range(w.bit_length())
                                              if w >> b & 1))]
         max_word_bytes = max((w for g in self.identity.memories for w, _ in g), default=1)
-        word = Signal(8 * max_word_bytes)
-        word_shift = Signal(range(8 * max_word_bytes + 1))   # unused top bytes, in bits
-        with m.Switch(word_bytes):
-            for w in range(1, max_word_bytes + 1):
-                with m.Case(w):
-                    m.d.comb += word_shift.eq(8 * (max_word_bytes - w))
+        word = Signal(8 * max_word_bytes)      # byte j of the word in bits 8j..8j+7
         byte_in_word = Signal(8)
+        word_last = Signal()                   # byte_in_word is the word's last byte
         word_addr = Signal(16)
         load_bad, load_busy, load_empty = Signal(), Signal(), Signal()
         load_word_bytes = Signal.like(word_bytes)
-        load_word_shift = Signal.like(word_shift)
 
         # -- EVENTS ----------------------------------------------------------------------------
         event_lo = Signal(8)
@@ -307,18 +308,23 @@ class HostLink(wiring.Component):
         event_addr = event[:14]
         event_ok = (event_kind <= 2) & ((event_kind != EventKind.SPIKE.value)
                                         | (event_addr < network.n_inputs))
+        # The check of an event is registered and acted on in the next cycle (the next event's
+        # low byte, or EVENTS_LOW_WAIT after the last event, before anything is pushed).
+        event_bad = Signal()
         stalled = Signal(range(self.timeout + 1))    # cycles without a transfer, result waiting
         taken_bytes = _le_bytes((length - left)[1:], 2)     # events of the frame pushed
 
         tx_register = Signal(8)
-        hold = Signal(range(3))
+        hold = Signal(range(4))
 
         def reply(m, code, source=0, size=0):
+            # (reply_index, reply_phase and hold are set to their starting values in every
+            # other state, below: fewer enables from the many states that reply.)
             m.d.sync += [status.eq(code), reply_source.eq(source), reply_length.eq(size),
-                         reply_left.eq(size), reply_index.eq(0), reply_phase.eq(0), hold.eq(2)]
+                         reply_left.eq(size)]
             m.next = "REPLY"
 
-        with m.FSM():
+        with m.FSM() as fsm:
             with m.State("IDLE"):
                 with m.If(got & (byte == REQUEST_SYNC)):
                     m.d.comb += crc_rx.start.eq(1)
@@ -358,13 +364,14 @@ class HostLink(wiring.Component):
                     with m.If(byte != crc_rx.crc):
                         reply(m, Status.BAD_CRC)
                     with m.Else():
+                        m.d.sync += rd_addr.eq(0)        # byte 0 is on the port in DISPATCH
                         m.next = "DISPATCH"
                 with m.Elif(timed_out):
                     reply(m, Status.TIMEOUT)
 
             with m.State("DISPATCH"):
-                m.d.sync += [rd_addr.eq(0), left.eq(length), header_bytes.eq(0),
-                             high_byte.eq(0), stalled.eq(0)]
+                m.d.sync += [rd_addr.eq(1), left.eq(length), header_bytes.eq(0),
+                             high_byte.eq(0), stalled.eq(0), event_bad.eq(0)]
                 with m.Switch(command):
                     with m.Case(Command.IDENTIFY, Command.COUNTERS):
                         with m.If(length != 0):
@@ -406,23 +413,24 @@ class HostLink(wiring.Component):
                         reply(m, Status.BAD_COMMAND)
 
             # LOAD: the 6 header bytes, validation, then the words (a byte per cycle; the frame
-            # byte at rd_addr arrives a cycle later).
+            # byte at rd_addr arrives two cycles later).
             with m.State("LOAD_HEADER"):
                 m.d.sync += [rd_addr.eq(rd_addr + 1), header_bytes.eq(header_bytes + 1)]
                 with m.If(header_bytes != 0):
                     m.d.sync += header.eq(Cat(header[8:], data))
                 with m.If(header_bytes == 6):
-                    m.d.sync += rd_addr.eq(6)
+                    m.d.sync += rd_addr.eq(6)      # on the port in LOAD_CHECK
                     m.next = "LOAD_CHECK"
             with m.State("LOAD_CHECK"):
                 # Register the checks (a long path from the header through the geometry
                 # lookup); decide in the next cycle.
-                m.d.sync += [byte_in_word.eq(0), word_addr.eq(load_addr),
+                m.d.sync += [byte_in_word.eq(0), word_addr.eq(load_addr), rd_addr.eq(7),
+                             word.eq(0), word_last.eq(word_bytes == 1),
                              left.eq(length - 6),
                              load_bad.eq((word_bytes == 0) | (expected_length != length)
                                          | (load_addr + load_count > depth)),
                              load_busy.eq(~acc.idle), load_empty.eq(load_count == 0),
-                             load_word_bytes.eq(word_bytes), load_word_shift.eq(word_shift)]
+                             load_word_bytes.eq(word_bytes)]
                 m.next = "LOAD_DECIDE"
             with m.State("LOAD_DECIDE"):
                 with m.If(load_bad):
@@ -432,19 +440,28 @@ class HostLink(wiring.Component):
                 with m.Elif(load_empty):
                     reply(m, Status.OK)
                 with m.Else():
-                    m.d.sync += rd_addr.eq(7)      # byte 6 is on the port during this cycle
+                    m.d.sync += rd_addr.eq(8)      # bytes 6 and 7 are on their way
                     m.next = "LOAD_WORDS"
             with m.State("LOAD_WORDS"):
-                shifted = Cat(word[8:], data)             # little-endian: shift in on top
-                m.d.sync += [word.eq(shifted), rd_addr.eq(rd_addr + 1), left.eq(left - 1),
-                             byte_in_word.eq(byte_in_word + 1)]
-                with m.If(byte_in_word + 1 == load_word_bytes):
-                    m.d.sync += [byte_in_word.eq(0), word_addr.eq(word_addr + 1)]
+                # Each byte into its place (the word's bytes past word_bytes stay 0); the word
+                # goes out with its last byte, from flip-flops and one multiplexer per byte.
+                last_in = [Mux(byte_in_word == j, data, word[8 * j:8 * j + 8])
+                           for j in range(max_word_bytes)]
+                m.d.sync += [rd_addr.eq(rd_addr + 1), left.eq(left - 1),
+                             byte_in_word.eq(byte_in_word + 1),
+                             word_last.eq(byte_in_word + 2 == load_word_bytes)]
+                with m.Switch(byte_in_word):
+                    for j in range(max_word_bytes):
+                        with m.Case(j):
+                            m.d.sync += word[8 * j:8 * j + 8].eq(data)
+                with m.If(word_last):
+                    m.d.sync += [byte_in_word.eq(0), word_addr.eq(word_addr + 1),
+                                 word_last.eq(load_word_bytes == 1)]
                     m.d.comb += [acc.load.valid.eq(1),
                                  acc.load.payload.layer.eq(load_layer),
                                  acc.load.payload.target.eq(load_target),
                                  acc.load.payload.addr.eq(word_addr),
-                                 acc.load.payload.data.eq(shifted >> load_word_shift)]
+                                 acc.load.payload.data.eq(Cat(*last_in))]
                 with m.If(left == 1):
                     reply(m, Status.OK)
 
@@ -454,21 +471,28 @@ class HostLink(wiring.Component):
                 m.next = "EVENTS_CHECK"
             with m.State("EVENTS_CHECK"):
                 m.d.sync += [rd_addr.eq(rd_addr + 1), left.eq(left - 1),
-                             high_byte.eq(~high_byte)]
-                with m.If(high_byte):
-                    with m.If(~event_ok):
-                        reply(m, Status.BAD_ARGUMENT)
-                    with m.Elif(left == 1):
+                             high_byte.eq(~high_byte), event_bad.eq(high_byte & ~event_ok)]
+                with m.If(event_bad):                  # the event before this byte
+                    reply(m, Status.BAD_ARGUMENT)
+                with m.Elif(high_byte):
+                    with m.If(left == 1):
                         m.d.sync += [rd_addr.eq(0), left.eq(length)]
                         m.next = "EVENTS_LOW_WAIT"
                 with m.Else():
                     m.d.sync += event_lo.eq(data)
+            # Each event: its low byte's address on the port in EVENTS_LOW_WAIT, its high
+            # byte's from EVENTS_LOW on; the low byte arrives in EVENTS_HIGH_WAIT, the high one
+            # in EVENTS_PUSH (and stays while the push waits).
             with m.State("EVENTS_LOW_WAIT"):
-                m.next = "EVENTS_LOW"
+                with m.If(event_bad):                  # the frame's last event (no push yet)
+                    reply(m, Status.BAD_ARGUMENT)
+                with m.Else():
+                    m.d.sync += rd_addr.eq(rd_addr + 1)
+                    m.next = "EVENTS_LOW"
             with m.State("EVENTS_LOW"):
-                m.d.sync += [event_lo.eq(data), rd_addr.eq(rd_addr + 1)]
                 m.next = "EVENTS_HIGH_WAIT"
             with m.State("EVENTS_HIGH_WAIT"):
+                m.d.sync += event_lo.eq(data)
                 m.next = "EVENTS_PUSH"
             with m.State("EVENTS_PUSH"):
                 m.d.comb += [acc.events.valid.eq(1),
@@ -527,6 +551,9 @@ class HostLink(wiring.Component):
                         m.d.comb += payload_byte.eq(Array(taken_bytes)[reply_index])
                     with m.Case(Command.RESET):
                         m.d.comb += payload_byte.eq(Array(reset_bytes)[reply_index])
+                # The payload byte is registered too (the counters' multiplexer is wide).
+                payload_register = Signal(8)
+                m.d.sync += payload_register.eq(payload_byte)
                 tx_byte = Signal(8)
                 with m.Switch(reply_phase):
                     with m.Case(0):
@@ -540,19 +567,21 @@ class HostLink(wiring.Component):
                     with m.Case(4):
                         m.d.comb += tx_byte.eq(reply_length[8:])
                     with m.Case(5):
-                        m.d.comb += tx_byte.eq(payload_byte)
+                        m.d.comb += tx_byte.eq(payload_register)
                     with m.Default():
                         m.d.comb += tx_byte.eq(crc_tx.crc)
                 # The byte is registered before it goes out (the payload multiplexers are a long
-                # path), and the ROM answers a cycle after reply_index: after each byte, wait two
-                # cycles for the next one to settle.
+                # path), and the ROM answers a cycle after reply_index: after each byte, wait three
+                # cycles for the next one to settle (index, ROM, payload register, tx register).
+                # The UART takes the next byte 10 bit times after the last one, so the wait is
+                # never seen; the first byte (the sync byte, a constant) still waits two.
                 m.d.sync += tx_register.eq(tx_byte)
                 with m.If(hold != 0):
                     m.d.sync += hold.eq(hold - 1)
                 m.d.comb += [uart_tx.i.valid.eq(hold == 0), uart_tx.i.payload.eq(tx_register),
                              crc_tx.data.eq(tx_register)]
                 with m.If(uart_tx.i.valid & uart_tx.i.ready):
-                    m.d.sync += hold.eq(2)
+                    m.d.sync += hold.eq(3)
                     m.d.comb += [crc_tx.start.eq(reply_phase == 1),
                                  crc_tx.valid.eq((reply_phase != 0) & (reply_phase != 6))]
                     with m.If(reply_phase == 5):
@@ -581,4 +610,6 @@ class HostLink(wiring.Component):
             with m.State("DISCARD"):
                 with m.If(timed_out):
                     m.next = "IDLE"
+        with m.If(~fsm.ongoing("REPLY")):
+            m.d.sync += [reply_index.eq(0), reply_phase.eq(0), hold.eq(2)]
         return m

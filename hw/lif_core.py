@@ -185,18 +185,55 @@ class LIFCore(wiring.Component):
             m.d.comb += leaked.eq(v)
         return total, leaked
 
-    def _second_half(self, m, leaked, total, r, p):
-        """Stage C2: sum, saturation, threshold and reset; returns ``(new_v, fired)``."""
+    def _addends(self, m, leaked, total, r, p):
+        """End of stage C1 with delayed reset timing: the two addends of the sum ``pre`` (the leaked membrane, zero when
+        a delayed zero reset is pending; the current, less ``theta`` when a delayed subtract
+        reset is pending) and ``pre``'s second addend less ``theta + 1``, so that stage C2
+        tests the threshold by the sign of one sum instead of a compare after the adder."""
+        layer = self.layer
+        width = self._width()
+        theta = layer.theta
+        rest = Signal(signed(width + 1), name=f"rest{p}")
+        fire_rest = Signal(signed(width + 2), name=f"fire_rest{p}")
+        kept = leaked
+        if layer.reset == "subtract":
+            m.d.comb += [rest.eq(total - Mux(r, theta, 0)),
+                         fire_rest.eq(total - Mux(r, 2 * theta + 1, theta + 1))]
+        else:
+            kept = Signal.like(leaked, name=f"kept{p}")
+            m.d.comb += [kept.eq(Mux(r, 0, leaked)), rest.eq(total),
+                         fire_rest.eq(total - (theta + 1))]
+        return kept, rest, fire_rest
+
+    def _second_half_delayed(self, m, kept, rest, fire_rest, p):
+        """Stage C2 with delayed reset timing (the pending reset was applied in C1, see
+        :meth:`_addends`): sum, saturation and threshold; returns ``(new_v, fired)``. The
+        threshold test is the sign of ``kept + rest - theta - 1``, a sum beside ``pre``'s
+        (one carry chain deep; the immediate timing keeps the compare after the sum, which
+        costs fewer logic cells on the UP5K)."""
         layer = self.layer
         lo, hi = signed_range(layer.v_bits)
         width = self._width()
         pre = Signal(signed(width + 1), name=f"pre{p}")
-        if layer.timing == "immediate":
-            m.d.comb += pre.eq(leaked + total)
-        elif layer.reset == "subtract":
-            m.d.comb += pre.eq(leaked + total - Mux(r, layer.theta, 0))
-        else:
-            m.d.comb += pre.eq(Mux(r, 0, leaked) + total)
+        m.d.comb += pre.eq(kept + rest)
+        clamped = Signal(signed(layer.v_bits), name=f"sat{p}")
+        m.d.comb += clamped.eq(Mux(pre > hi, hi, Mux(pre < lo, lo, pre)))
+        over = Signal(signed(width + 3), name=f"over{p}")
+        m.d.comb += over.eq(kept + fire_rest)
+        fired = Signal(name=f"fired{p}")
+        m.d.comb += fired.eq(~over[-1])
+        new_v = Signal(signed(layer.v_bits), name=f"new_v{p}")
+        m.d.comb += new_v.eq(clamped)
+        return new_v, fired
+
+    def _second_half(self, m, leaked, total, p):
+        """Stage C2 with immediate reset timing: sum, saturation, threshold and reset; returns
+        ``(new_v, fired)``."""
+        layer = self.layer
+        lo, hi = signed_range(layer.v_bits)
+        width = self._width()
+        pre = Signal(signed(width + 1), name=f"pre{p}")
+        m.d.comb += pre.eq(leaked + total)
         # The threshold test and the subtract reset work on the unsaturated sum, in parallel
         # with the clamp, so only one compare/subtract stage follows the adder: since
         # lo < theta < hi, sat(pre) > theta exactly when pre > theta, and
@@ -206,9 +243,7 @@ class LIFCore(wiring.Component):
         fired = Signal(name=f"fired{p}")
         m.d.comb += fired.eq(pre > layer.theta)
         new_v = Signal(signed(layer.v_bits), name=f"new_v{p}")
-        if layer.timing == "delayed":
-            m.d.comb += new_v.eq(clamped)
-        elif layer.reset == "subtract":
+        if layer.reset == "subtract":
             reset_v = Signal(signed(width + 1), name=f"reset_v{p}")
             m.d.comb += reset_v.eq(pre - layer.theta)
             m.d.comb += new_v.eq(Mux(fired, Mux(pre > hi, hi - layer.theta, reset_v), clamped))
@@ -390,12 +425,18 @@ class LIFCore(wiring.Component):
             bias = b_read.data[p] if has_bias else Const(0, signed(2))
             total, leaked = self._first_half(m, v_read.data[p], self.currents.payload[p],
                                              bias, p)
-            c_total = Signal.like(total, name=f"c_total{p}")
-            c_leaked = Signal.like(leaked, name=f"c_leaked{p}")
-            c_r = Signal(name=f"c_r{p}")
-            m.d.sync += [c_total.eq(total), c_leaked.eq(leaked),
-                         c_r.eq(r_read.data[p] if delayed else 0)]
-            v, s = self._second_half(m, c_leaked, c_total, c_r, p)
+            if delayed:
+                kept, rest, fire_rest = self._addends(m, leaked, total, r_read.data[p], p)
+                c_kept = Signal.like(kept, name=f"c_leaked{p}")
+                c_rest = Signal.like(rest, name=f"c_total{p}")
+                c_fire_rest = Signal.like(fire_rest, name=f"c_fire_rest{p}")
+                m.d.sync += [c_kept.eq(kept), c_rest.eq(rest), c_fire_rest.eq(fire_rest)]
+                v, s = self._second_half_delayed(m, c_kept, c_rest, c_fire_rest, p)
+            else:
+                c_total = Signal.like(total, name=f"c_total{p}")
+                c_leaked = Signal.like(leaked, name=f"c_leaked{p}")
+                m.d.sync += [c_total.eq(total), c_leaked.eq(leaked)]
+                v, s = self._second_half(m, c_leaked, c_total, p)
             in_range = 1 if p < last_chunk_lanes else (c_chunk != chunks - 1)
             new_v.append(v)
             fired.append(s & in_range)
@@ -451,14 +492,21 @@ class LIFCore(wiring.Component):
         m.d.comb += write.eq(c_valid & ((c_mask != 0) | c_marker))
         with m.If(push & ~pop):
             m.d.sync += head.mask.eq(rest)
-        slot = level - pop                                    # where a write lands
+        # A write lands at ``level - pop``. That entry is written every cycle, whether or not
+        # a chunk arrives: without a write it lies past the new level, where nothing reads it.
+        # So ``write`` (late: the second stage's threshold tests) enables no flip-flop, and
+        # ``pop`` (late: the consumer's ready) only selects between register compares.
         for e in range(depth):
             following = entries[e + 1] if e + 1 < depth else Const(0, entry_layout.size)
-            with m.If(write & (slot == e)):
-                m.d.sync += [entries[e].mask.eq(c_mask), entries[e].base.eq(c_base),
-                             entries[e].kind.eq(Mux(c_marker, c_kind, EventKind.SPIKE))]
-            with m.Elif(pop):
-                m.d.sync += entries[e].eq(following)
+            lands = [entries[e].mask.eq(c_mask), entries[e].base.eq(c_base),
+                     entries[e].kind.eq(Mux(c_marker, c_kind, EventKind.SPIKE))]
+            with m.If(pop):
+                with m.If(level == e + 1):
+                    m.d.sync += lands
+                with m.Else():
+                    m.d.sync += entries[e].eq(following)
+            with m.Elif(level == e):
+                m.d.sync += lands
         m.d.sync += level.eq(level + write - pop)
         m.d.comb += self.idle.eq(~active & ~c1_valid & ~c_valid & (level == 0))
 
@@ -466,7 +514,13 @@ class LIFCore(wiring.Component):
         issue = Signal()
         # Held: the queue's entries, the C2 chunk if it has spikes (or is the marker), and the
         # C1 chunk whatever it holds (its spikes are not known yet).
-        room = level + write + c1_valid < depth
+        # (level + write + c1_valid < depth, chosen by ``write`` from two compares of
+        # registers: ``write`` comes late, from the second stage's sum and threshold, and no
+        # longer runs through an adder and a compare on the iCE40's critical path.)
+        room_if_write, room_if_not = Signal(), Signal()
+        m.d.comb += [room_if_write.eq(level + c1_valid < depth - 1),
+                     room_if_not.eq(level + c1_valid < depth)]
+        room = Mux(write, room_if_write, room_if_not)
         chunk = Signal(range(chunks))
         if self.skips:
             is_chunk, sweep_row, base = self._skipping_sequencer(m, active, countdown, room,

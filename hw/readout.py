@@ -114,6 +114,8 @@ class Readout(wiring.Component):
         counts = [Signal(self.count_bits, name=f"count{k}") for k in range(classes)]
         best = Signal(range(max(2, classes)))
         best_count = Signal(self.count_bits)
+        # best_count - 1 (modulo 2**count_bits), kept beside it for the arg-max rule
+        self._best_below = Signal(self.count_bits, init=top)
 
         if self.rule is None:
             m.d.comb += [self.i.ready.eq(~self.result.valid | self.result.ready)]
@@ -135,7 +137,7 @@ class Readout(wiring.Component):
                     m.d.sync += [self.result.valid.eq(1),
                                  self.result.payload.cls.eq(best),
                                  self.result.payload.cycles.eq(self.now + 1),
-                                 best.eq(0), best_count.eq(0)]
+                                 best.eq(0), best_count.eq(0), self._best_below.eq(top)]
                     if self.has_counters:
                         m.d.sync += self.result.payload.counters.eq(self.counters)
                     for k, count in enumerate(counts):
@@ -144,16 +146,20 @@ class Readout(wiring.Component):
 
     def _count_spike(self, m, addr, counts, best, best_count, top):
         """A spike of output neuron ``addr``: its count rises (a count at ``top`` raises the
-        error flag instead of wrapping) and the arg-max follows (lowest index on ties)."""
+        error flag instead of wrapping) and the arg-max follows (lowest index on ties).
+
+        ``best_count`` is the largest count, so ``count + 1 > best_count`` is
+        ``count == best_count`` and ``count + 1 == best_count`` is ``count == best_count - 1``
+        (kept in a register): equality tests, no compare chain after the counts."""
+        below = self._best_below
         for k, count in enumerate(counts):
             with m.If(addr == k):
                 with m.If(count == top):
                     m.d.sync += self.error.eq(1)
                 with m.Else():
                     m.d.sync += count.eq(count + 1)
-                    with m.If((count + 1 > best_count)
-                              | ((count + 1 == best_count) & (k < best))):
-                        m.d.sync += [best.eq(k), best_count.eq(count + 1)]
+                    with m.If((count == best_count) | ((count == below) & (k < best))):
+                        m.d.sync += [best.eq(k), best_count.eq(count + 1), below.eq(count)]
 
     def _elaborate_exit(self, m, counts, best, best_count, top):
         """The event handling with early exit (class doc)."""
@@ -197,6 +203,7 @@ class Readout(wiring.Component):
                 with m.Case(EventKind.SAMPLE):
                     with m.If(~exited):
                         emit(step)
-                    m.d.sync += [best.eq(0), best_count.eq(0), step.eq(0), exited.eq(0),
+                    m.d.sync += [best.eq(0), best_count.eq(0), self._best_below.eq(top),
+                                 step.eq(0), exited.eq(0),
                                  tag.eq(tag + 1)]
                     m.d.sync += [count.eq(0) for count in counts]

@@ -28,7 +28,7 @@ MUTANTS = {
     "load_ignores_busy": (("load_busy.eq(~acc.idle)", "load_busy.eq(0)"),),
     "busy_load_still_writes": (            # answers BUSY, but writes the words all the same
         (_BUSY, _BUSY.replace("reply(m, Status.BUSY)",
-                              "m.d.sync += rd_addr.eq(7)\n" + " " * 20
+                              "m.d.sync += rd_addr.eq(8)\n" + " " * 20
                               + "m.next = 'LOAD_WORDS'")),
         (_LOAD_DONE, _LOAD_DONE.replace("reply(m, Status.OK)",
                                         "reply(m, Mux(load_busy, Status.BUSY, Status.OK))"))),
