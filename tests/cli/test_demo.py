@@ -306,7 +306,7 @@ def test_quick_conv_demo(tmp_path):
     text = (out / "report.md").read_text()
     for shown in ("## Side by side", "| dense conv baseline", f"{g['baseline']:,.0f}",
                   f"**{g['achieved']:.1f}x** of {g['theoretical']:.1f}x theoretical",
-                  "12,856 / 6,464 / 32", report["commands"]["train"],
+                  "13,655 / 6,742 / 32", report["commands"]["train"],
                   report["commands"]["cosim"], "Skydiver", "FireFly", "SyncNN", "Spiker+",
                   "what it measures", "under-trained"):
         assert shown in text, shown
