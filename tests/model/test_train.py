@@ -492,7 +492,7 @@ def test_bad_spike_trains_are_refused(digits):
     with pytest.raises(ValueError, match="spike trains must hold 0 and 1 only"):
         train_snn(trains * 2, y[:8], config, progress=False)
     with pytest.raises(ValueError, match="encoding = 'events' is not allowed; choose one of "
-                                         "rate, spikes"):
+                                         "rate, latency, spikes"):
         TrainConfig(encoding="events")
     assert train_snn(trains.astype(np.int64), y[:8], config, progress=False, classes=10) \
         .network.shape == (392, 16, 10)
