@@ -37,6 +37,7 @@ from spikefab.cli.args import (add_exit_argument, exit_flag, exit_value, fail, f
 from spikefab.cli.board_options import MAX_STEPS, read_network, read_spikes
 from spikefab.model import FORMATS, HardwareConfig
 from spikefab.model.cycles import QUEUE_DEPTH_RANGE
+from spikefab.model.encoders import HARDWARE_ENCODERS
 from spikefab.model.placement import PLACEMENTS
 
 __all__ = ["DATASETS", "add_arguments", "main", "parser", "run"]
@@ -72,7 +73,7 @@ def add_arguments(parser):
                              "them, e.g. a full test set's 10,000 (default: none)")
     parser.add_argument("--steps", type=flag_int(1, MAX_STEPS), default=25,
                         help="timesteps T of the input code (default 25)")
-    parser.add_argument("--encoder", choices=["rate", "latency"], default="rate",
+    parser.add_argument("--encoder", choices=HARDWARE_ENCODERS, default="rate",
                         help="input code of the test images, as spikefab train --encoder: rate "
                              "(spikefab.model.encode_rate) or latency (time to first spike, "
                              "spikefab.model.encode_latency) (default rate)")

@@ -22,6 +22,7 @@ from spikefab.cli.args import (fail, flag_float, flag_input_dir, flag_int, flag_
                                make_output_dir)
 from spikefab.cli.train import flag_conv
 from spikefab.model import FORMATS
+from spikefab.model.encoders import HARDWARE_ENCODERS
 from spikefab.model.network import W_BITS_RANGE
 from spikefab.model.train import TrainConfig
 from spikefab.studies import digits_demo, mnist_demo
@@ -71,7 +72,7 @@ def add_arguments(parser):
                         help="fraction of weights kept, (0, 1] (default 0.5 digits, 1 mnist)")
     parser.add_argument("--steps", type=flag_int(1, MAX_STEPS), default=None,
                         help="timesteps T (default 32 digits, 25 mnist)")
-    parser.add_argument("--encoder", choices=["rate", "latency"], default="rate",
+    parser.add_argument("--encoder", choices=HARDWARE_ENCODERS, default="rate",
                         help="input code of the digits demo (default rate; mnist: always "
                              "rate)")
     parser.add_argument("--lanes", type=flag_int(1, 256), default=None,

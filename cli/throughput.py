@@ -7,6 +7,7 @@ import json
 
 from spikefab.cli.args import fail, flag_input_file, flag_int, flag_output_dir, make_output_dir
 from spikefab.cli.board_options import BOARD_NAMES, MAX_STEPS
+from spikefab.model.encoders import HARDWARE_ENCODERS
 
 __all__ = ["add_arguments", "run"]
 
@@ -33,7 +34,7 @@ def add_arguments(parser):
     parser.add_argument("--images", type=flag_int(1, 1000), default=3,
                         help="test images per run, coded as the demo codes them (or by "
                              "--encoder) (default 3; time is simulated, so a few are exact)")
-    parser.add_argument("--encoder", choices=("rate", "latency"), default=None,
+    parser.add_argument("--encoder", choices=HARDWARE_ENCODERS, default=None,
                         help="input code of the test images: rate or latency (time to first "
                              "spike), as spikefab train --encoder; for a --network trained so "
                              "(default: the demo's, rate)")

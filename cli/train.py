@@ -49,7 +49,7 @@ from spikefab.cli.args import (fail, flag_float, flag_input_dir, flag_int, flag_
 from spikefab.model import load_dataset, to_intensity
 from spikefab.model.datasets import (IDX_DATASETS, MNIST_SACCADES_SHAPE, data_folder,
                                        load_events)
-from spikefab.model.encoders import X_BITS_RANGE
+from spikefab.model.encoders import HARDWARE_ENCODERS, X_BITS_RANGE
 from spikefab.model.network import (RESET_MECHANISMS, RESET_TIMINGS, V_BITS_RANGE,
                                       W_BITS_RANGE)
 from spikefab.model.conv import ConvLayer
@@ -112,7 +112,7 @@ def add_arguments(parser):
                              "folder)")
     parser.add_argument("--test", type=flag_int(10, 1 << 20), default=None,
                         help="test images (default 1000 of the bundled MNIST; all of a folder)")
-    parser.add_argument("--encoder", choices=["rate", "latency"], default="rate",
+    parser.add_argument("--encoder", choices=HARDWARE_ENCODERS, default="rate",
                         help="input code of the images: rate (spikefab.model.encode_rate) or "
                              "latency (time to first spike, one spike per non-zero pixel, "
                              "spikefab.model.encode_latency); mnist-saccades is its own events "

@@ -153,10 +153,17 @@ def encode_latency(x, steps, *, x_bits=8):
     x_bits = _check_param("x_bits", x_bits, *X_BITS_RANGE)
     steps = _check_param("steps", steps, 1, 1 << 16)
     values, batched = _intensities(x, x_bits)
-    x_max = (1 << x_bits) - 1
-    fire_at = ((x_max - values) * steps) >> x_bits
-    trains = (np.arange(steps)[None, :, None] == fire_at[:, None, :]) & (values[:, None, :] > 0)
+    fire_at = _latency_steps(values, steps, x_bits)
+    trains = np.arange(steps)[None, :, None] == fire_at[:, None, :]
     return trains if batched else trains[0]
+
+
+def _latency_steps(values, steps, x_bits):
+    """The step at which each checked intensity of ``values`` (integers in ``[0, 2**x_bits -
+    1]``, any shape) fires in :func:`encode_latency`: ``((x_max - x) * steps) >> x_bits``,
+    and ``steps`` (never) for ``x = 0`` — what the on-chip encoder stores per pixel."""
+    fire_at = (((1 << x_bits) - 1 - values) * steps) >> x_bits
+    return np.where(values > 0, fire_at, steps)
 
 
 def encode_images(images, steps, kind="rate"):

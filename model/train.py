@@ -102,7 +102,7 @@ from spikefab.toolchain.progress import stage
 
 from .checks import check_choice, check_int, need
 from .conv import MAX_CHANNELS, MAX_KERNEL, MAX_SIDE, Conv2dGeometry, ConvLayer, sum_pool_geometry
-from .encoders import X_BITS_RANGE, _intensities, rate_thresholds
+from .encoders import X_BITS_RANGE, _intensities, _latency_steps, rate_thresholds
 from .network import RESET_MECHANISMS, RESET_TIMINGS, V_BITS_RANGE, W_BITS_RANGE, Layer, Network
 from .quantize import leak_for_beta, prune
 from .simulate import simulate
@@ -712,9 +712,8 @@ def train_snn(images, labels, config=TrainConfig(), *, progress=True, test=None,
         def input_trains(x):            # the encoder of config.encoding, exactly
             if rate_coded:
                 return (x[:, None, :] > u[None]).to(dtype)
-            if config.encoding == "latency":          # encode_latency
-                fire_at = (((1 << config.x_bits) - 1 - x) * config.steps) >> config.x_bits
-                return ((step_index == fire_at[:, None, :]) & (x[:, None, :] > 0)).to(dtype)
+            if config.encoding == "latency":          # x holds the fire steps
+                return (step_index == x[:, None, :]).to(dtype)
             return x.to(dtype)
         all_labels = torch.tensor(labels)
         history = []
@@ -752,6 +751,8 @@ def train_snn(images, labels, config=TrainConfig(), *, progress=True, test=None,
                     x = values[order]
                     if config.shift:
                         x = _shifted(x, maps, config.shift, rng)
+                    if config.encoding == "latency":  # encode_latency's steps
+                        x = _latency_steps(x, config.steps, config.x_bits)
                     x = torch.from_numpy(x)
                     loss_sum, correct, rates = 0.0, 0, np.zeros(len(weights))
                     for b in range(batches):

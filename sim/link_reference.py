@@ -171,8 +171,6 @@ class Shadow:
         self.spikes_pushed = 0
         self.steps_pushed = 0         # STEP markers pushed since RESET
         self.early_read = False       # the open sample's result was read before its SAMPLE
-        self.unread = 0               # SAMPLEs pushed minus results read
-        self.unread_early = False     # a result read before its SAMPLE, not yet taken off
         self.error_possible = False
 
     @property
@@ -215,14 +213,6 @@ class Shadow:
             return Expected(where=where)
         return Expected(int(golden.predicted[0]), counts, where, ran)
 
-    def read_result(self):
-        """A result was read: ``unread`` counts it; one read before its ``SAMPLE`` (nothing
-        closed unread) is taken off when that ``SAMPLE`` comes, as the link does."""
-        if self.unread:
-            self.unread -= 1
-        else:
-            self.unread_early = True
-
     @property
     def certainly_idle(self):
         """Nothing in flight: every closed sample's result was read, no sample open."""
@@ -263,10 +253,6 @@ class Shadow:
             if kind == SAMPLE:
                 if not self.early_read:
                     self.pending.append(self._predict(where))
-                if self.unread_early:
-                    self.unread_early = False
-                else:
-                    self.unread = min(self.unread + 1, 0xFFFF)
                 self.open, self.open_tainted, self.early_read = [], False, False
             else:
                 self.open.append((kind, addr))

@@ -160,7 +160,6 @@ def demo_setup(demo, images, *, network=None, epochs=None, encoder=None, steps=N
     from spikefab.hw.accelerator import hardware_config
     from spikefab.model import (DIGITS, HardwareConfig, Network, encode_images, load_dataset,
                                 mlp_network, to_intensity, train_mlp)
-    from spikefab.model.mnist import mnist_spikes
 
     if demo not in DEMOS:
         raise ValueError(f"demo = {demo!r} is not allowed; choose one of "
@@ -195,9 +194,7 @@ def demo_setup(demo, images, *, network=None, epochs=None, encoder=None, steps=N
     lanes, sweep = MNIST["icebreaker"]
     ice40 = HardwareConfig.uniform(network, lanes=lanes, sweep_lanes=sweep,
                                    format=MNIST["format"], timing=ecp5.timing)
-    trains = mnist_spikes(to_intensity(split.x_test[:images]), MNIST["steps"]) \
-        if encoder is None and steps is None else \
-        encode_images(split.x_test[:images], steps or MNIST["steps"], encoder or "rate")
+    trains = encode_images(split.x_test[:images], steps or MNIST["steps"], encoder or "rate")
     return network, {"icebreaker": ice40, "ulx3s": ecp5, "orangecrab": ecp5}, trains
 
 
