@@ -25,9 +25,9 @@ from spikefab.model.placement import resolve_placement
 from spikefab.model.events import event_stream
 from spikefab.model.simulate import check_spike_trains
 
-from .protocol import (MAX_PAYLOAD, REPLY_SYNC, TARGETS, Command, Identity, LinkState,
-                       ProtocolError, ResetReport, Status, crc8, encode_event, encode_request,
-                       neuron_fingerprint)
+from .protocol import (MAX_PAYLOAD, REPLY_SYNC, SPIKES_SKIP, TARGETS, Command, Identity,
+                       LinkState, ProtocolError, ResetReport, Status, crc8, encode_event,
+                       encode_request, encode_spikes, neuron_fingerprint)
 
 __all__ = ["Device", "DeviceError", "ResetReport", "Result", "device_images",
            "device_placements", "open_serial", "typical_inputs"]
@@ -139,8 +139,8 @@ class Device:
         How many times a request is sent again after the device reported it corrupted
         (``BAD_CRC``) or cut short (``TIMEOUT``) — then the device acted on nothing — or, for
         a request that may be applied twice (:data:`RESENDABLE`: ``IDENTIFY``, ``COUNTERS``,
-        ``LOAD``, ``RESET``), after its reply was lost or corrupted. ``EVENTS`` and ``RESULT``
-        are never resent after a lost reply: the device may have pushed the events or handed
+        ``LOAD``, ``RESET``), after its reply was lost or corrupted. ``EVENTS``, ``SPIKES`` and
+        ``RESULT`` are never resent after a lost reply: the device may have pushed the events or handed
         out the result, and a resend would duplicate spikes or lose a result; the driver
         raises :class:`~.protocol.ProtocolError` instead (open a new session, or ``reset()``,
         and repeat the sample).
@@ -306,24 +306,42 @@ class Device:
             self.request(Command.LOAD, body)
         return len(frames)
 
-    def send_events(self, events):
-        """Push ``(kind, addr)`` events, at most :data:`EVENTS_PER_FRAME` per frame.
+    def send_events(self, events, *, compact=None):
+        """Push ``(kind, addr)`` events: as ``SPIKES`` frames (a byte per event) when the
+        device speaks protocol version 4 and each step's spikes ascend, else as ``EVENTS``
+        frames (two bytes per event, at most :data:`EVENTS_PER_FRAME` per frame).
+        ``compact=False`` always sends ``EVENTS``; ``compact=True`` insists on ``SPIKES``
+        (``ValueError`` when the device or the event order cannot have them).
 
         Raises :class:`DeviceError` with status ``STALLED`` and ``taken`` (events of this call
         that went in) if the device stopped taking events behind a result nobody read."""
-        for start in range(0, len(events), EVENTS_PER_FRAME):
-            chunk = events[start:start + EVENTS_PER_FRAME]
-            status, data = self.request(Command.EVENTS,
-                                        b"".join(encode_event(k, a) for k, a in chunk),
-                                        accept=(Status.OK, Status.STALLED))
+        payloads = None
+        if compact is not False and self.identity.protocol >= 4:
+            payloads = encode_spikes(events)
+        if compact and payloads is None:
+            raise ValueError("SPIKES frames need a device of protocol version 4 or later "
+                             f"(this one speaks {self.identity.protocol}) and every step's "
+                             f"spikes in strictly ascending address order")
+        if payloads is None:
+            command = Command.EVENTS
+            payloads = [b"".join(encode_event(k, a) for k, a in events[start:start + n])
+                        for start, n in ((s, EVENTS_PER_FRAME)
+                                         for s in range(0, len(events), EVENTS_PER_FRAME))]
+        else:
+            command = Command.SPIKES
+        sent = 0
+        for payload in payloads:
+            status, data = self.request(command, payload, accept=(Status.OK, Status.STALLED))
             if status == Status.STALLED:
                 if len(data) != 2:
                     raise ProtocolError(f"STALLED reply of {len(data)} bytes, expected 2")
-                taken = start + struct.unpack("<H", data)[0]
-                raise DeviceError(f"EVENTS stalled: the device took {taken} of {len(events)} "
-                                  f"events and then no more for its timeout, behind a result "
-                                  f"nobody read (read it with result(), or reset())",
-                                  Status.STALLED, taken)
+                taken = sent + struct.unpack("<H", data)[0]
+                raise DeviceError(f"{command.name} stalled: the device took {taken} of "
+                                  f"{len(events)} events and then no more for its timeout, "
+                                  f"behind a result nobody read (read it with result(), or "
+                                  f"reset())", Status.STALLED, taken)
+            sent += len(payload) // 2 if command == Command.EVENTS else \
+                sum(code != SPIKES_SKIP for code in payload)
 
     def result(self, *, wait=True, poll=0.0):
         """The oldest result (None if ``wait`` is false and there is none yet)."""
@@ -343,14 +361,14 @@ class Device:
             if poll:
                 time.sleep(poll)
 
-    def infer(self, spikes, *, progress=False):
+    def infer(self, spikes, *, progress=False, compact=None):
         """Run spike trains ``[T, N0]`` or ``[B, T, N0]`` and return one :class:`Result` per
-        sample."""
+        sample (``compact``: as for :meth:`send_events`)."""
         n_inputs = self.identity.shape[0]
         trains, _ = check_spike_trains(spikes, n_inputs)
         results = []
         for sample in _progress(list(trains), progress, "infer"):
-            self.send_events(event_stream(sample[None]))
+            self.send_events(event_stream(sample[None]), compact=compact)
             results.append(self.result())
         return results
 

@@ -12,15 +12,71 @@ from spikefab.hw.events import EventKind
 from spikefab.hw.params import check_int, validating
 from spikefab.model import HardwareConfig, Network
 
-from .protocol import (CRC8, MAX_PAYLOAD, PROTOCOL_VERSION, REPLY_SYNC, REQUEST_SYNC, TARGETS,
-                       Command, Identity, Status, neuron_fingerprint)
+from .protocol import (CRC8, MAX_PAYLOAD, PROTOCOL_VERSION, REPLY_SYNC, REQUEST_SYNC,
+                       SPIKES_SKIP, TARGETS, Command, Identity, Status, neuron_fingerprint)
 from .uart import UARTRx, UARTTx
 
-__all__ = ["EVENT_INTERVAL", "HostLink", "identity_of", "link_cycle_model"]
+__all__ = ["EVENT_INTERVAL", "FIRST_OFFER", "SPIKE_INTERVAL", "HostLink", "identity_of",
+           "link_cycle_model", "offered_frames", "spikes_schedule"]
 
 #: Cycles from one ``EVENTS`` transfer into the accelerator to the next offer (the states
 #: EVENTS_LOW_WAIT, EVENTS_LOW, EVENTS_HIGH_WAIT, EVENTS_PUSH read the next two payload bytes).
 EVENT_INTERVAL = 4
+#: Cycles per ``SPIKES`` code (SPIKES_READ, SPIKES_WAIT, SPIKES_PUSH read the next byte): from
+#: one transfer to the next offer, and what each ``SKIP`` code before an event adds.
+SPIKE_INTERVAL = 3
+
+
+def spikes_schedule(payload):
+    """``(count, delays)`` of a ``SPIKES`` payload for :func:`link_cycle_model`'s frames: its
+    events and, per event, the cycles from the frame's start (the first) or from the previous
+    transfer (the others) to its offer: :data:`SPIKE_INTERVAL` per code read, ``SKIP`` codes
+    included."""
+    delays, skips = [], 0
+    for code in bytes(payload):
+        if code == SPIKES_SKIP:
+            skips += 1
+        else:
+            delays.append(SPIKE_INTERVAL * (skips + (len(delays) > 0)))
+            skips = 0
+    return len(delays), delays
+
+
+#: Cycles from a request's CRC byte to the first offer of its events, less the payload's
+#: length (checked a byte per cycle first): ``EVENTS`` reads two bytes before its first push,
+#: ``SPIKES`` one.
+FIRST_OFFER = {Command.EVENTS: 6, Command.SPIKES: 5}
+
+
+def offered_frames(written, divisor):
+    """The frames of :func:`link_cycle_model` for the ``EVENTS`` and ``SPIKES`` requests a host
+    wrote back to back after a ``RESET``: ``written`` is ``[(cycle, request bytes), ...]``,
+    the cycle the host put each request's first bit on the line (other requests are passed
+    over). A request of ``L`` payload bytes written at ``W`` is received ``(5 + L) * 10 *
+    divisor`` cycles later and its first event offered :data:`FIRST_OFFER` ``+ L`` cycles
+    after that (plus its leading ``SKIP`` codes), all relative to the first event's transfer,
+    cycle 0 of the result's cycle count.
+
+    Returns ``(frames, origin)``: ``origin`` is the cycle, on the host's clock of ``written``,
+    of that first event's offer (``None`` without events)."""
+    frames, origin = [], None
+    for cycle, request in written:
+        command, payload = request[1], request[4:-1]
+        if command == Command.SPIKES:
+            count, delays = spikes_schedule(payload)
+        elif command == Command.EVENTS:
+            count, delays = len(payload) // 2, None
+        else:
+            continue
+        start = cycle + (5 + len(payload)) * 10 * divisor + len(payload) + FIRST_OFFER[command]
+        if origin is None:
+            origin = start + (delays[0] if delays else 0)
+            if delays:
+                delays = [0, *delays[1:]]
+            start = origin
+        frames.append((start - origin, count) if delays is None else
+                      (start - origin, count, delays))
+    return frames, origin
 
 
 def link_cycle_model(network, trains, config, frames=None, interval=EVENT_INTERVAL):
@@ -28,7 +84,9 @@ def link_cycle_model(network, trains, config, frames=None, interval=EVENT_INTERV
     :class:`~spikefab.model.CycleReport`) of ``trains`` fed by this link: the events of
     ``EVENTS`` frames in order, each frame ``(start, count)`` offering its first event at
     cycle ``start`` (from the first event, cycle 0) and the next ``interval`` cycles after each
-    transfer. ``frames=None`` is one frame from cycle 0 (a frame after a ``RESET``)."""
+    transfer; a ``SPIKES`` frame is ``(start, count, delays)`` (:func:`spikes_schedule`).
+    ``frames=None`` is one frame from cycle 0 (a frame
+    after a ``RESET``)."""
     from spikefab.hw.accelerator import HARDWARE_TIMING
     from spikefab.model import cycle_model, simulate
     config = HardwareConfig(config.layers, mode=config.mode, timing=HARDWARE_TIMING)
@@ -312,7 +370,37 @@ class HostLink(wiring.Component):
         # low byte, or EVENTS_LOW_WAIT after the last event, before anything is pushed).
         event_bad = Signal()
         stalled = Signal(range(self.timeout + 1))    # cycles without a transfer, result waiting
-        taken_bytes = _le_bytes((length - left)[1:], 2)     # events of the frame pushed
+        pushed = Signal(16)                          # events of the frame pushed
+        taken_bytes = _le_bytes(pushed, 2)
+        # SPIKES: the code in `data`, against the cursor (17 bits: 511 skips of 252 fit).
+        cursor = Signal(17)
+        spike_addr = cursor + data
+        is_spike = data < SPIKES_SKIP
+        code_ok = (data != 0xFF) & (~is_spike | (spike_addr < network.n_inputs))
+        next_cursor = Mux(is_spike, spike_addr + 1,
+                          Mux(data == SPIKES_SKIP, cursor + SPIKES_SKIP, 0))
+
+        def pushing(m, kind):
+            # The session state after an event of `kind` went into the accelerator.
+            m.d.sync += [pushed.eq(pushed + 1), stalled.eq(0),
+                         sample_open.eq(kind != EventKind.SAMPLE.value)]
+            if acc.exit_rule is None:
+                with m.If((kind == EventKind.SAMPLE.value) & (unread != 0xFFFF)):
+                    m.d.sync += unread.eq(unread + 1)
+            else:
+                with m.If(kind == EventKind.SAMPLE.value):
+                    with m.If(read_early):   # its result was read: not unread
+                        m.d.sync += read_early.eq(0)
+                    with m.Elif(unread != 0xFFFF):
+                        m.d.sync += unread.eq(unread + 1)
+
+        def stalling(m, command):
+            # Back-pressure while a result waits unread may never end: give up after timeout.
+            with m.If(acc.results.valid):
+                with m.If(stalled == self.timeout):
+                    reply(m, Status.STALLED, command, len(taken_bytes))
+                with m.Else():
+                    m.d.sync += stalled.eq(stalled + 1)
 
         tx_register = Signal(8)
         hold = Signal(range(4))
@@ -371,7 +459,8 @@ class HostLink(wiring.Component):
 
             with m.State("DISPATCH"):
                 m.d.sync += [rd_addr.eq(1), left.eq(length), header_bytes.eq(0),
-                             high_byte.eq(0), stalled.eq(0), event_bad.eq(0)]
+                             high_byte.eq(0), stalled.eq(0), event_bad.eq(0), pushed.eq(0),
+                             cursor.eq(0)]
                 with m.Switch(command):
                     with m.Case(Command.IDENTIFY, Command.COUNTERS):
                         with m.If(length != 0):
@@ -400,6 +489,11 @@ class HostLink(wiring.Component):
                             reply(m, Status.OK)
                         with m.Else():
                             m.next = "EVENTS_CHECK_WAIT"
+                    with m.Case(Command.SPIKES):
+                        with m.If(length == 0):
+                            reply(m, Status.OK)
+                        with m.Else():
+                            m.next = "SPIKES_CHECK_WAIT"
                     with m.Case(Command.RESET):
                         with m.If(length != 0):
                             reply(m, Status.BAD_ARGUMENT)
@@ -499,27 +593,54 @@ class HostLink(wiring.Component):
                              acc.events.payload.kind.eq(event_kind),
                              acc.events.payload.addr.eq(event_addr)]
                 with m.If(acc.events.ready):
-                    m.d.sync += [rd_addr.eq(rd_addr + 1), left.eq(left - 2), stalled.eq(0),
-                                 sample_open.eq(event_kind != EventKind.SAMPLE.value)]
-                    if acc.exit_rule is None:
-                        with m.If((event_kind == EventKind.SAMPLE.value)
-                                  & (unread != 0xFFFF)):
-                            m.d.sync += unread.eq(unread + 1)
-                    else:
-                        with m.If(event_kind == EventKind.SAMPLE.value):
-                            with m.If(read_early):   # its result was read: not unread
-                                m.d.sync += read_early.eq(0)
-                            with m.Elif(unread != 0xFFFF):
-                                m.d.sync += unread.eq(unread + 1)
+                    m.d.sync += [rd_addr.eq(rd_addr + 1), left.eq(left - 2)]
+                    pushing(m, event_kind)
                     with m.If(left == 2):
                         reply(m, Status.OK)
                     with m.Else():
                         m.next = "EVENTS_LOW_WAIT"
-                with m.Elif(acc.results.valid):          # back-pressure that may not end
-                    with m.If(stalled == self.timeout):
-                        reply(m, Status.STALLED, Command.EVENTS, len(taken_bytes))
+                with m.Else():
+                    stalling(m, Command.EVENTS)
+
+            # SPIKES: check every code against the cursor (a byte per cycle), then push them,
+            # a code per three cycles: its address on the port in SPIKES_READ, the byte in
+            # `data` in SPIKES_PUSH (and kept while the push waits).
+            with m.State("SPIKES_CHECK_WAIT"):
+                m.d.sync += rd_addr.eq(rd_addr + 1)
+                m.next = "SPIKES_CHECK"
+            with m.State("SPIKES_CHECK"):
+                m.d.sync += [rd_addr.eq(rd_addr + 1), left.eq(left - 1),
+                             event_bad.eq(~code_ok), cursor.eq(next_cursor)]
+                with m.If(event_bad):                  # the code before this one
+                    reply(m, Status.BAD_ARGUMENT)
+                with m.Elif(left == 1):
+                    m.d.sync += [rd_addr.eq(0), left.eq(length), cursor.eq(0)]
+                    m.next = "SPIKES_READ"
+            with m.State("SPIKES_READ"):
+                with m.If(event_bad):                  # the frame's last code (no push yet)
+                    reply(m, Status.BAD_ARGUMENT)
+                with m.Else():
+                    m.next = "SPIKES_WAIT"
+            with m.State("SPIKES_WAIT"):
+                m.next = "SPIKES_PUSH"
+            with m.State("SPIKES_PUSH"):
+                # A code's low two bits are a marker's event kind (SPIKE for a spike).
+                kind = Mux(is_spike, EventKind.SPIKE.value, data[:2])
+                skip = data == SPIKES_SKIP
+                m.d.comb += [acc.events.valid.eq(~skip),
+                             acc.events.payload.kind.eq(kind),
+                             acc.events.payload.addr.eq(Mux(is_spike, spike_addr, 0))]
+                with m.If(skip | acc.events.ready):
+                    m.d.sync += [rd_addr.eq(rd_addr + 1), left.eq(left - 1),
+                                 cursor.eq(next_cursor)]
+                    with m.If(~skip):
+                        pushing(m, kind)
+                    with m.If(left == 1):
+                        reply(m, Status.OK)
                     with m.Else():
-                        m.d.sync += stalled.eq(stalled + 1)
+                        m.next = "SPIKES_READ"
+                with m.Else():
+                    stalling(m, Command.SPIKES)
 
             # RESET: reset, a clearing SAMPLE through every layer, reset again (see above).
             with m.State("RESET_ACCELERATOR"):
@@ -547,7 +668,7 @@ class HostLink(wiring.Component):
                         m.d.comb += payload_byte.eq(Array(result_bytes)[reply_index])
                     with m.Case(Command.COUNTERS):
                         m.d.comb += payload_byte.eq(Array(counter_bytes)[reply_index])
-                    with m.Case(Command.EVENTS):
+                    with m.Case(Command.EVENTS, Command.SPIKES):
                         m.d.comb += payload_byte.eq(Array(taken_bytes)[reply_index])
                     with m.Case(Command.RESET):
                         m.d.comb += payload_byte.eq(Array(reset_bytes)[reply_index])

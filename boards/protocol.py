@@ -34,6 +34,17 @@ Commands and payloads (all integers little-endian):
     frame went in, the rest did not (the one reply that reports a partly applied request;
     read the result, or ``RESET``).
 
+``SPIKES`` ``u8 codes`` (version 4) — the same events, one byte each where it can: a cursor
+    starts at input 0 with the frame and after each ``STEP`` and ``SAMPLE``; a code ``c`` below
+    :data:`SPIKES_SKIP` (252) is a SPIKE at ``cursor + c`` (which must be an input of the
+    network), after which the cursor is that address + 1; ``SPIKES_SKIP`` moves the cursor 252
+    inputs on (no event); :data:`SPIKES_STEP` (253) is a STEP and :data:`SPIKES_SAMPLE` (254) a
+    SAMPLE (both put the cursor back to 0); 255 is invalid. A step's spikes therefore go in
+    ascending address order, each taking a byte (plus a ``SKIP`` per 252 inputs of gap); a host
+    with events in another order sends ``EVENTS``. Pushed and answered as ``EVENTS`` (the
+    ``STALLED`` reply's ``taken`` counts events, not bytes); :func:`encode_spikes` and
+    :func:`decode_spikes` are the two directions.
+
 ``RESULT`` (no payload) → ``cls u16, counts u16 x classes, cycles u32`` of the oldest result
     (then ``steps u16`` on a device built with early exit), or status ``EMPTY``.
 
@@ -65,7 +76,8 @@ Version 2 added ``RESET``, the ``STALLED`` reply and the ``state`` byte (version
 them, and an ``EVENTS`` push behind an unread result could hang the link). Version 3 added
 early exit (docs/design.md §4): the identity block's ``exit u8, exit_margin u16, exit_steps
 u16`` after ``count_bits``, and on a device built with it the ``steps u16`` a sample ran at the
-end of a ``RESULT`` and a sixth counter, ``dropped``, per layer in ``COUNTERS``.
+end of a ``RESULT`` and a sixth counter, ``dropped``, per layer in ``COUNTERS``. Version 4
+added ``SPIKES`` (a host sends ``EVENTS`` to a version-3 device).
 """
 
 import enum
@@ -76,13 +88,14 @@ from dataclasses import dataclass, field, replace
 from amaranth.lib import crc
 
 __all__ = ["REQUEST_SYNC", "REPLY_SYNC", "MAX_PAYLOAD", "PROTOCOL_VERSION", "Command",
-           "Status", "ProtocolError", "crc8", "encode_request", "encode_event",
+           "Status", "ProtocolError", "crc8", "encode_request", "encode_event", "encode_spikes",
+           "decode_spikes", "SPIKES_SKIP", "SPIKES_STEP", "SPIKES_SAMPLE",
            "Identity", "LinkState", "ResetReport", "FORMAT_CODES", "EXIT_CODES"]
 
 REQUEST_SYNC = 0xA5
 REPLY_SYNC = 0x5A
 MAX_PAYLOAD = 512
-PROTOCOL_VERSION = 3
+PROTOCOL_VERSION = 4
 MAGIC = b"SPKF"
 FORMAT_CODES = {"dense": 0, "csc": 1, "bitmap": 2, "kernel": 3}
 TARGETS = ("pointers", "bitmaps", "weights")
@@ -99,6 +112,12 @@ class Command(enum.IntEnum):
     RESULT = 4
     COUNTERS = 5
     RESET = 6
+    SPIKES = 7
+
+
+#: ``SPIKES`` codes: below ``SPIKES_SKIP`` a spike at the cursor plus the code; then the cursor
+#: skip, the ``STEP`` and ``SAMPLE`` markers (the markers' low two bits are their event kinds).
+SPIKES_SKIP, SPIKES_STEP, SPIKES_SAMPLE = 0xFC, 0xFD, 0xFE
 
 
 class Status(enum.IntEnum):
@@ -153,6 +172,65 @@ def encode_event(kind, addr):
     if not 0 <= addr < 1 << 14:
         raise ValueError(f"event address {addr} is out of range; allowed range is [0, 16383]")
     return struct.pack("<H", addr | int(kind) << 14)
+
+
+def _spike_codes(kind, addr, cursor):
+    """The ``SPIKES`` codes of one event from ``cursor`` and the cursor after it (``None``
+    when the event cannot follow the cursor: a spike below it)."""
+    if kind == 0:                                    # SPIKE
+        if not 0 <= addr - cursor:
+            return None, cursor
+        skips, code = divmod(addr - cursor, SPIKES_SKIP)
+        return bytes([SPIKES_SKIP] * skips + [code]), addr + 1
+    if kind in (1, 2):
+        return bytes([SPIKES_STEP if kind == 1 else SPIKES_SAMPLE]), 0
+    raise ValueError(f"event kind {kind} is not SPIKE (0), STEP (1) or SAMPLE (2)")
+
+
+def encode_spikes(events, limit=MAX_PAYLOAD):
+    """The payloads of ``SPIKES`` frames (at most ``limit`` bytes each, every frame starting
+    its cursor at 0) that carry ``(kind, addr)`` events in order, or ``None`` when a step's
+    spikes are not in strictly ascending address order (send them as ``EVENTS``)."""
+    if not _is_index(limit) or not 1 <= limit <= MAX_PAYLOAD:
+        raise ValueError(f"limit must be an integer in [1, {MAX_PAYLOAD}], not {limit!r}")
+    payloads, frame, cursor = [], bytearray(), 0
+    for kind, addr in events:
+        codes, after = _spike_codes(int(kind), int(addr), cursor)
+        if codes is None:
+            return None
+        if len(frame) + len(codes) > limit:           # a new frame: its cursor starts at 0
+            payloads.append(bytes(frame))
+            codes, after = _spike_codes(int(kind), int(addr), 0)
+            if len(codes) > limit:
+                raise ValueError(f"a spike at input {addr} needs {len(codes)} bytes; a frame "
+                                 f"holds {limit}")
+            frame = bytearray()
+        frame += codes
+        cursor = after
+    if frame:
+        payloads.append(bytes(frame))
+    return payloads
+
+
+def decode_spikes(payload, n_inputs):
+    """The ``(kind, addr)`` events of a ``SPIKES`` payload for a network of ``n_inputs``
+    inputs, or ``None`` when the device must refuse it (``BAD_ARGUMENT``: a code 255, or a
+    spike at an input the network does not have)."""
+    events, cursor = [], 0
+    for code in bytes(payload):
+        if code < SPIKES_SKIP:
+            if cursor + code >= n_inputs:
+                return None
+            events.append((0, cursor + code))
+            cursor += code + 1
+        elif code == SPIKES_SKIP:
+            cursor += SPIKES_SKIP
+        elif code in (SPIKES_STEP, SPIKES_SAMPLE):
+            events.append((code & 3, 0))
+            cursor = 0
+        else:
+            return None
+    return events
 
 
 @dataclass(frozen=True)

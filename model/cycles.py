@@ -489,33 +489,54 @@ class _Queue:
         self.events = []          # the pushed events, when the pushes carry them (early exit)
 
 
+def _offers(frames, interval):
+    """The input events' offers, in order, for a process to send: per event ``(start, delay,
+    after)`` — not before cycle ``start``, ``delay`` cycles after the previous transfer (or
+    the start), and ``after`` cycles added after its transfer. A frame ``(start, count)``
+    offers its first event in cycle ``start`` (or when the previous frame's last one went in,
+    if later) and each next one ``interval`` cycles after the previous transfer; a frame
+    ``(start, count, delays)`` (a host link's ``SPIKES`` frame) offers event ``i`` ``delays[i]``
+    cycles after the previous transfer (the first: after the start)."""
+    for frame in frames:
+        if len(frame) == 2:
+            start, count = frame
+            yield from ((start, 0, interval) for _ in range(count))
+        else:
+            start, _, delays = frame
+            yield from ((start, delay, 0) for delay in delays)
+
+
 def _source(queue, frames, interval):
-    """Push the input events in order: frame ``(start, count)`` offers its first event in
-    cycle ``start`` (or when the previous frame's last one went in, if later) and each next
-    one ``interval`` cycles after the previous transfer."""
+    """Push the input events in order, offered as :func:`_offers` says."""
     t = 0
-    for start, count in frames:
-        t = max(t, start)
-        for _ in range(count):
-            t = yield ("push", queue, t)
-            t += interval
+    for start, delay, after in _offers(frames, interval):
+        t = max(t, start) + delay
+        t = yield ("push", queue, t)
+        t += after
 
 
 def _check_schedule(frames, interval, events):
-    """The input schedule of :func:`cycle_model`: ``[(start, count), ...]`` (default: one
-    frame of every event from cycle 0) and an ``interval`` of at least 1."""
+    """The input schedule of :func:`cycle_model`: ``[(start, count), ...]`` or
+    ``(start, count, delays)`` entries (default: one frame of every event from cycle 0) and an
+    ``interval`` of at least 1."""
     _check_int("interval", interval, 1, 1 << 20)
     if frames is None:
         return [(0, events)]
     try:
-        frames = [(int(start), int(count)) for start, count in frames]
+        if any(len(f) not in (2, 3) for f in frames):
+            raise TypeError
+        frames = [(int(f[0]), int(f[1])) if len(f) == 2 else
+                  (int(f[0]), int(f[1]), [int(d) for d in f[2]]) for f in frames]
     except (TypeError, ValueError):
-        raise TypeError("frames must be a list of (start cycle, event count) pairs, not "
-                        f"{frames!r}") from None
-    if any(start < 0 or count < 0 for start, count in frames):
+        raise TypeError("frames must be a list of (start cycle, event count) or (start cycle, "
+                        f"event count, delays) entries, not {frames!r}") from None
+    if any(f[0] < 0 or f[1] < 0 for f in frames):
         raise ValueError("frames must have start cycles and event counts >= 0")
-    if sum(count for _, count in frames) != events:
-        raise ValueError(f"the frames carry {sum(count for _, count in frames)} events; the "
+    for f in frames:
+        if len(f) == 3 and (len(f[2]) != f[1] or any(d < 0 for d in f[2])):
+            raise ValueError(f"a frame of {f[1]} events needs {f[1]} delays >= 0, not {f[2]}")
+    if sum(f[1] for f in frames) != events:
+        raise ValueError(f"the frames carry {sum(f[1] for f in frames)} events; the "
                          f"input spike trains have {events}")
     return frames
 
@@ -703,9 +724,10 @@ def cycle_model(network, result, config, *, frames=None, interval=1):
     result : SimResult
         The golden model's run (its spike trains decide which events flow).
     config : HardwareConfig
-    frames : list of ``(start, count)``, optional
-        How the input events arrive (a host link's ``EVENTS`` frames): each frame offers its
-        ``count`` events from cycle ``start`` on. Default: every event offered from cycle 0,
+    frames : list of ``(start, count)`` or ``(start, count, delays)``, optional
+        How the input events arrive (a host link's ``EVENTS`` or ``SPIKES`` frames): each
+        frame offers its ``count`` events from cycle ``start`` on, ``interval`` cycles apart
+        or ``delays[i]`` cycles after the previous transfer (see :func:`_offers`). Default: every event offered from cycle 0,
         back to back (what the co-simulation harness does).
     interval : int
         Cycles from one input transfer to the next offer within a frame (1: one per cycle;

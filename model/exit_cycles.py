@@ -10,7 +10,7 @@ processed) and the readout's exit cycle is known.
 import numpy as np
 
 from .cycles import (CycleReport, LayerCycles, _bounds, _check_schedule, _column_words, _Emitter,
-                     _Queue, _ReadoutQueue, _run, _sweep, neuron_rank, sweep_chunks)
+                     _offers, _Queue, _ReadoutQueue, _run, _sweep, neuron_rank, sweep_chunks)
 from .events import SAMPLE, SPIKE, STEP, sample_starts
 from .kernel_image import KERNEL_FORMAT
 from .simulate import simulate
@@ -79,13 +79,10 @@ def exit_cycle_model(network, result, config, frames, interval):
 def _tagged_source(queue, frames, interval, events):
     """:func:`_source` with every push carrying its event ``(kind, addr, sample, step)``."""
     t = 0
-    position = 0
-    for start, count in frames:
-        t = max(t, start)
-        for _ in range(count):
-            t = yield ("push", queue, t, events[position])
-            position += 1
-            t += interval
+    for (start, delay, after), event in zip(_offers(frames, interval), events):
+        t = max(t, start) + delay
+        t = yield ("push", queue, t, event)
+        t += after
 
 
 def _exit_core(queue_in, queue_out, image, config, spikes_out, timing, stats, ran, steps,

@@ -7,13 +7,14 @@ the reference parser and the device's shadow are :mod:`.link_reference`).
 
 **What is sent** (one *frame* is one item put on the line; the classes and their shares):
 
-* ``valid`` — ``IDENTIFY``, ``COUNTERS``, ``RESULT``, ``RESET``, ``EVENTS`` with a whole
-  sample or a piece of one, ``EVENTS`` with no events, ``LOAD`` of a slice of the weights
+* ``valid`` — ``IDENTIFY``, ``COUNTERS``, ``RESULT``, ``RESET``, ``EVENTS`` or ``SPIKES``
+  (half and half) with a whole sample or a piece of one, ``EVENTS`` with no events, ``LOAD`` of a slice of the weights
   already loaded (or of unused words past the image), ``LOAD`` of zero words;
 * ``malformed`` — a bad sync byte, an unknown command, a bad CRC, a payload the command does
   not take (a payload for ``IDENTIFY``, an odd ``EVENTS`` length, a ``LOAD`` out of range, of
   the wrong length, for a memory or a layer that does not exist, without its header), an
-  event for an input that does not exist or of kind 3 in the middle of good ones;
+  event for an input that does not exist or of kind 3 in the middle of good ones, a
+  ``SPIKES`` code 255 or a spike past the last input among good codes;
 * ``truncated`` — a valid frame (or a ``LOAD`` of *poison* weights) cut after any byte, then
   silence: ``TIMEOUT``;
 * ``oversized`` — a length above ``MAX_PAYLOAD`` followed by any number of bytes:
@@ -46,7 +47,7 @@ come within the port's timeout (no hang); where none is due, none may come.
 then ``RESET`` (what it discarded as the shadow says; then all counters zero), then run an
 inference through the real driver (:class:`~spikefab.boards.host.Device`): class and counts
 equal to the golden model, the first sample's result cycle equal to the cycle model with the
-link's feed (one event every 4 cycles, :func:`link_cycle_model`), and the performance
+link's feed (the driver's ``SPIKES`` frame, a code every 3 cycles), and the performance
 counters (events, words, synaptic updates) equal to the cycle model's. Poison ``LOAD`` frames
 (other weights) are sent only where they must be refused, so a half-applied one shows in
 that inference; a corrupted frame that happens to pass its CRC is followed by the shadow
@@ -76,14 +77,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from spikefab.boards.host import Device
-from spikefab.boards.link import HostLink
-from spikefab.boards.protocol import (
-    MAX_PAYLOAD,
-    REQUEST_SYNC,
-    Command,
-    Status,
-    encode_request,
-)
+from spikefab.boards.link import HostLink, offered_frames
+from spikefab.boards.protocol import (MAX_PAYLOAD, REQUEST_SYNC, SPIKES_SKIP, Command, Status,
+                                      decode_spikes, encode_request, encode_spikes)
 from spikefab.model import Network, simulate
 from spikefab.model.events import SAMPLE, SPIKE, STEP, event_stream
 
@@ -374,13 +370,18 @@ class LinkFuzzer:
                 expect(Status.OK, Status.BUSY)
             if status == Status.OK:
                 shadow.apply_load(layer, target, addr, words)
-        elif command == Command.EVENTS:
-            if len(payload) % 2:
-                return expect(Status.BAD_ARGUMENT)
-            events = [(word >> 14, word & 0x3FFF) for word in
-                      struct.unpack(f"<{len(payload) // 2}H", payload)]
-            if any(kind > 2 or (kind == SPIKE and addr >= shadow.n_inputs)
-                   for kind, addr in events):
+        elif command in (Command.EVENTS, Command.SPIKES):
+            if command == Command.SPIKES:
+                events = decode_spikes(payload, shadow.n_inputs)
+            elif len(payload) % 2:
+                events = None
+            else:
+                events = [(word >> 14, word & 0x3FFF) for word in
+                          struct.unpack(f"<{len(payload) // 2}H", payload)]
+                if any(kind > 2 or (kind == SPIKE and addr >= shadow.n_inputs)
+                       for kind, addr in events):
+                    events = None
+            if events is None:
                 return expect(Status.BAD_ARGUMENT)
             samples = [i for i, (kind, _) in enumerate(events) if kind == SAMPLE]
             may_stall = bool(shadow.pending) or any(i < len(events) - 1 for i in samples)
@@ -390,7 +391,7 @@ class LinkFuzzer:
                 expect(Status.OK)
             taken = len(events)
             if status == Status.STALLED:
-                if reply.command != Command.EVENTS or len(reply.payload) != 2:
+                if reply.command != command or len(reply.payload) != 2:
                     self.fail(f"STALLED reply of {len(reply.payload)} bytes, expected 2")
                 taken = struct.unpack("<H", reply.payload)[0]
                 if taken >= len(events):
@@ -398,7 +399,7 @@ class LinkFuzzer:
                 if not shadow.pending and taken <= samples[0]:
                     self.fail(f"STALLED after {taken} events, before any result was due")
             elif reply.payload:
-                self.fail(f"EVENTS OK reply with a payload of {len(reply.payload)} bytes")
+                self.fail(f"{name} OK reply with a payload of {len(reply.payload)} bytes")
             shadow.push(events[:taken], f"frame {self.frame_index}")
 
     def _check_state(self, byte, where):
@@ -471,6 +472,13 @@ class LinkFuzzer:
     def _events_bytes(self, events):
         return b"".join(struct.pack("<H", addr | kind << 14) for kind, addr in events)
 
+    def _events_frame(self, events):
+        """An ``EVENTS`` request of ``events`` or, half the time when they fit one, ``SPIKES``."""
+        payloads = encode_spikes(events) if self.rng.random() < 0.5 else None
+        if payloads is not None and len(payloads) == 1:
+            return encode_request(Command.SPIKES, payloads[0])
+        return encode_request(Command.EVENTS, self._events_bytes(events))
+
     def _trains(self, steps=None, density=None):
         if steps is None and self.shadow.rule is not None and self.rng.random() < 0.75:
             steps = self.shadow.exit_steps             # early exit is defined for T steps
@@ -525,13 +533,12 @@ class LinkFuzzer:
         if kind == "reset":
             return kind, encode_request(Command.RESET)
         if kind == "events_sample":
-            return kind, encode_request(Command.EVENTS,
-                                        self._events_bytes(self._sample_events()))
+            return kind, self._events_frame(self._sample_events())
         if kind == "events_piece":
             events = self._sample_events()
             cut = int(self.rng.integers(1, len(events) + 1))
             start = int(self.rng.integers(0, cut))
-            return kind, encode_request(Command.EVENTS, self._events_bytes(events[start:cut]))
+            return kind, self._events_frame(events[start:cut])
         if kind == "events_empty":
             return kind, encode_request(Command.EVENTS)
         if kind == "load_zero":
@@ -580,14 +587,14 @@ class LinkFuzzer:
     def _item_malformed(self):
         rng, shadow = self.rng, self.shadow
         kind = ["bad_sync", "bad_command", "bad_crc", "bad_payload", "load_bad",
-                "events_bad", "max_length"][_pick(rng, [1, 1, 1, 1, 1, 1, 0.3])]
+                "events_bad", "spikes_bad", "max_length"][_pick(rng, [1, 1, 1, 1, 1, 1, 1, 0.3])]
         if kind == "bad_sync":
             _, frame = self._valid_request()
             wrong = int(rng.integers(0, 255))
             wrong += wrong >= REQUEST_SYNC
             frame = bytes([wrong]) + frame[1:]
         elif kind == "bad_command":
-            command = int(rng.choice([0, *range(7, 256)]))
+            command = int(rng.choice([0, *range(8, 256)]))
             size = int(rng.integers(0, 9))
             frame = encode_request(command, rng.bytes(size))
         elif kind == "bad_crc":
@@ -597,7 +604,7 @@ class LinkFuzzer:
             frame = frame[:-1] + bytes([frame[-1] ^ int(rng.integers(1, 256))])
         elif kind == "bad_payload":
             command = [Command.IDENTIFY, Command.COUNTERS, Command.RESULT, Command.RESET,
-                       Command.EVENTS][int(rng.integers(5))]
+                       Command.EVENTS, Command.SPIKES][int(rng.integers(6))]
             size = int(rng.integers(1, 12))
             if command == Command.EVENTS:
                 size |= 1                                 # an odd length
@@ -605,8 +612,15 @@ class LinkFuzzer:
         elif kind == "load_bad":
             frame = encode_request(Command.LOAD, self._bad_load())
         elif kind == "max_length":                        # exactly MAX_PAYLOAD random bytes
-            command = int(rng.choice([Command.LOAD, Command.EVENTS, int(rng.integers(7, 256))]))
+            command = int(rng.choice([Command.LOAD, Command.EVENTS, Command.SPIKES,
+                                      int(rng.integers(8, 256))]))
             frame = encode_request(command, rng.bytes(MAX_PAYLOAD))
+        elif kind == "spikes_bad":            # a code 255 or a spike past the last input
+            payload = encode_spikes(self._sample_events())[0][:400]
+            bad = bytes([0xFF]) if rng.random() < 0.5 else bytes(
+                [SPIKES_SKIP] * (shadow.n_inputs // SPIKES_SKIP) + [shadow.n_inputs % SPIKES_SKIP])
+            at = int(rng.integers(len(payload) + 1))
+            frame = encode_request(Command.SPIKES, payload[:at] + bad + payload[at:])
         else:
             events = self._sample_events()
             position = int(rng.integers(len(events) + 1))
@@ -693,25 +707,23 @@ class LinkFuzzer:
                 events += [(SPIKE, int(a)) for a in
                            np.flatnonzero(rng.random(shadow.n_inputs) < 0.5)]
             self.send("out_of_order", kind,
-                      encode_request(Command.EVENTS, self._events_bytes(events[:256])))
+                      self._events_frame(events[:256]))
         elif kind == "load_behind_result":
             if not shadow.pending:
-                self.send("valid", "events_sample", encode_request(
-                    Command.EVENTS, self._events_bytes(self._sample_events())))
+                self.send("valid", "events_sample", self._events_frame(self._sample_events()))
             if shadow.pending:
                 self.send("out_of_order", kind, self._poison_load())
         elif kind == "events_behind_result":
             if not shadow.pending:
-                self.send("valid", "events_sample", encode_request(
-                    Command.EVENTS, self._events_bytes(self._sample_events())))
+                self.send("valid", "events_sample", self._events_frame(self._sample_events()))
             events = []
             while len(events) < 40:
                 events += self._sample_events(density=0.9)
             self.send("out_of_order", kind,
-                      encode_request(Command.EVENTS, self._events_bytes(events[:256])))
+                      self._events_frame(events[:256]))
         elif kind == "sample_no_steps":
             self.send("out_of_order", kind,
-                      encode_request(Command.EVENTS, self._events_bytes([(SAMPLE, 0)])))
+                      self._events_frame([(SAMPLE, 0)]))
         elif kind == "markers_with_address":
             events = [(k, int(rng.integers(0, 1 << 14))) if k != SPIKE else (k, a)
                       for k, a in self._sample_events()]
@@ -723,13 +735,12 @@ class LinkFuzzer:
             events = event_stream(trains[None])
             for start in range(0, len(events), 256):
                 self.send("out_of_order", kind,
-                          encode_request(Command.EVENTS,
-                                         self._events_bytes(events[start:start + 256])))
+                          self._events_frame(events[start:start + 256]))
         elif kind == "reset_mid_sample":
             if not shadow.sample_open:
                 events = [e for e in self._sample_events() if e[0] != SAMPLE]
                 self.send("valid", "events_piece",
-                          encode_request(Command.EVENTS, self._events_bytes(events)))
+                          self._events_frame(events))
             self.send("out_of_order", kind, encode_request(Command.RESET))
         elif kind == "result_before_sample":
             # A sample's T steps without its SAMPLE, RESULT (its result if it exited), SAMPLE.
@@ -737,21 +748,20 @@ class LinkFuzzer:
                 self.send("valid", "result", encode_request(Command.RESULT))
             if shadow.sample_open:
                 self.send("valid", "events_piece",
-                          encode_request(Command.EVENTS, self._events_bytes([(SAMPLE, 0)])))
+                          self._events_frame([(SAMPLE, 0)]))
             events = [e for e in self._sample_events(steps=shadow.exit_steps) if e[0] != SAMPLE]
             self.send("valid", "events_piece",
-                      encode_request(Command.EVENTS, self._events_bytes(events[:256])))
+                      self._events_frame(events[:256]))
             self.send("out_of_order", kind, encode_request(Command.RESULT))
             self.send("valid", "events_piece",
-                      encode_request(Command.EVENTS, self._events_bytes([(SAMPLE, 0)])))
+                      self._events_frame([(SAMPLE, 0)]))
         elif kind == "load_mid_sample":
             if shadow.weights is not None:
                 self.send("out_of_order", kind,
                           encode_request(Command.LOAD, self._load_slice(self._current_image())))
         else:
             self.send("out_of_order", kind,
-                      encode_request(Command.EVENTS,
-                                     self._events_bytes([(STEP, 0)] * int(rng.integers(1, 4)))))
+                      self._events_frame([(STEP, 0)] * int(rng.integers(1, 4))))
 
     def _item_random(self):
         rng = self.rng
@@ -819,8 +829,9 @@ class LinkFuzzer:
         steps = None if rule is None else shadow.exit_steps      # the samples the rule is for
         first = self._trains(steps=steps)
         second = self._trains(steps=steps)
-        results = device.infer(first[None])
-        finish, _ = link_cycle_model(net, first[None], self.config, exit=rule)
+        results = device.infer(first[None])                  # in SPIKES frames
+        feeds = [self._feed(trains) for trains in (first, second)]
+        finish, _ = link_cycle_model(net, first[None], self.config, exit=rule, frames=feeds[0])
         golden = simulate(net, first[None], exit=rule)
         ran = None if rule is None else int(golden.ran[0])
         if (results[0].cls, list(results[0].counts), results[0].cycles, results[0].steps) != \
@@ -841,8 +852,8 @@ class LinkFuzzer:
         counters = device.counters()
         # Early exit: what a core computes or drops depends on when the exit is visible, so
         # each sample is modelled as the link feeds it (one frame after an idle pipeline).
-        models = [link_cycle_model(net, trains[None], self.config, exit=rule)[1]
-                  for trains in (first, second)]
+        models = [link_cycle_model(net, trains[None], self.config, exit=rule, frames=feed)[1]
+                  for trains, feed in zip((first, second), feeds)]
         names = ("events", "words", "synaptic_updates") + (() if rule is None else ("dropped",))
         for index, got in enumerate(counters["layers"]):
             for name in names:
@@ -858,6 +869,12 @@ class LinkFuzzer:
         shadow.reset()                               # Device read both results
         shadow.spikes_pushed = int(first.sum() + second.sum())
         shadow.steps_pushed = len(first) + len(second)
+
+    def _feed(self, trains):
+        """The frames (:func:`~spikefab.boards.link.offered_frames`) of the driver's one
+        ``SPIKES`` request of a sample (its events offered 3 cycles a code)."""
+        [payload] = encode_spikes(event_stream(trains[None]))
+        return offered_frames([(0, encode_request(Command.SPIKES, payload))], self.link.divisor)[0]
 
     # -- the run -----------------------------------------------------------------------------
     def run(self, frames):

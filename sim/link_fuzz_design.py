@@ -37,18 +37,20 @@ def fuzz_network(seed=0, fmt="csc", mode="sparse"):
     return first, second, poison, config
 
 
-def link_cycle_model(network, trains, config, interval=LINK_EVENT_INTERVAL, exit=None):
+def link_cycle_model(network, trains, config, interval=LINK_EVENT_INTERVAL, exit=None,
+                     frames=None):
     """Result cycles of one sample fed by the host link after a ``RESET``
-    (:func:`spikefab.boards.link.link_cycle_model` with one frame): ``(finish, layers)``, the
+    (:func:`spikefab.boards.link.link_cycle_model` with one ``EVENTS`` frame, or ``frames``):
+    ``(finish, layers)``, the
     cycle (from the first event, cycle 0) of each result and the per-layer
     :class:`~spikefab.model.LayerCycles`. ``exit`` (a rule as ``simulate`` takes it): the
     early-exit cycle model (:mod:`spikefab.model.exit_cycles`) of the golden run with it."""
     if exit is None:
-        report = board_link_cycle_model(network, trains, config, interval=interval)
+        report = board_link_cycle_model(network, trains, config, frames, interval=interval)
     else:
         config = HardwareConfig(config.layers, mode=config.mode, timing=HARDWARE_TIMING)
         report = cycle_model(network, simulate(network, trains, exit=exit), config,
-                             interval=interval)
+                             frames=frames, interval=interval)
     return report.finish.tolist(), report.layers
 
 

@@ -2,8 +2,8 @@
 compute-only µs per image, for the digits and MNIST demo networks on each board.
 
 What a user with a board gets is not the accelerator's compute latency: every input spike
-crosses the UART (two bytes per event, plus framing, in request/reply frames of at most 256
-events), so the link sets the pace. This study measures that figure the way a user meets it:
+crosses the UART (a byte per event in ``SPIKES`` frames, two in ``EVENTS`` frames, plus
+framing, in request/reply frames of at most 512 bytes), so the link sets the pace. This study measures that figure the way a user meets it:
 
 1. the demo's network (digits: :data:`~spikefab.model.DIGITS`, trained as ``make demo``
    trains it; MNIST: the MNIST demo's 784-128-10 LIF, T = 25, trained as
@@ -20,7 +20,7 @@ events), so the link sets the pace. This study measures that figure the way a us
    end to end are ``images / (simulated time of infer)``;
 4. every answer checked: class and counts equal to the golden model
    (:func:`spikefab.model.simulate`), the result's cycle count equal to the cycle model fed
-   with the ``EVENTS`` frames at the cycles the host sent them
+   with the ``SPIKES`` (or ``EVENTS``) frames at the cycles the host sent them
    (:func:`spikefab.sim.gatesim.board.board_cycle_model`);
 5. the split of one image's time: bytes up (host to device) and down, requests (round
    trips), the time on the line (bytes x 10 bits x divisor), and the rest (the device
@@ -220,13 +220,13 @@ class _Counted:
 
 
 def measure(board, network, config, trains, *, demo="", baud=None, cache_dir=None,
-            progress=False):
+            progress=False, compact=None):
     """Run ``trains`` (``[B, T, N0]``) through ``board``'s host link at ``baud`` (default
     the board's :attr:`~spikefab.boards.registry.Board.default_baud`) with the real host
     driver, as the module docstring says; returns a :class:`LinkThroughput`."""
     from spikefab.boards.build import board_top
     from spikefab.boards.host import Device
-    from spikefab.boards.protocol import Command
+    from spikefab.boards.link import offered_frames
     from spikefab.boards.registry import get_board
     from spikefab.hw.elaboration import never_elaborated
     from spikefab.model import cycle_model, simulate
@@ -262,19 +262,14 @@ def measure(board, network, config, trains, *, demo="", baud=None, cache_dir=Non
         load_requests = device.load(network)
         load_seconds = (port.cycles - start) / clock_hz
         first_frame, read_before, start = len(port.frames), port.read_bytes, port.cycles
-        results = device.infer(trains, progress=progress)
+        results = device.infer(trains, progress=progress, compact=compact)
         end = port.cycles
         frames = port.frames[first_frame:]
         down = port.read_bytes - read_before
     sim_seconds = time.perf_counter() - began
 
-    # The cycle model fed the EVENTS frames as the host sent them (since the session's
-    # RESET): a frame of L payload bytes written at cycle W offers its first event
-    # (W_k - W_1) + (L_k - L_1) * (10 * divisor + 1) cycles after the first frame's.
-    events = [(cycle, len(frame) - 5) for cycle, frame in frames if frame[1] == Command.EVENTS]
-    per_byte = 10 * link.divisor + 1
-    offered = [(cycle - events[0][0] + (length - events[0][1]) * per_byte, length // 2)
-               for cycle, length in events]
+    # The cycle model fed the frames as the host sent them (since the session's RESET).
+    offered, _ = offered_frames(frames, link.divisor)
     finish, _, _ = board_cycle_model(network, trains, config, offered)
     up = sum(len(frame) for _, frame in frames)
     n = len(trains)

@@ -18,13 +18,13 @@ model, every result's cycle count with :func:`board_cycle_model` and the perform
 :func:`check_board_case` is the board-level row of ``spikefab gatesim``.
 
 The result cycle counts from the first event after ``RESET`` and a sample's events come in
-several ``EVENTS`` frames (at most 256 events each) with the host's round trips between them,
-so the cycle model is fed the frames at the cycles the link offers their first event:
-the host writes a frame when it has read the previous reply (the cycle is recorded), its
-``5 + L`` bytes take ``10 * divisor`` cycles each and the link checks the ``L`` payload bytes
-at one a cycle before the first push, so relative to the session's first frame a frame starts
-``(W_k - W_1) + (L_k - L_1) * (10 * divisor + 1)`` cycles later; within a frame the link offers
-the next event 4 cycles after each transfer. The reply to a frame goes out a fixed number of
+several ``SPIKES`` frames (at most 512 bytes each; ``EVENTS`` frames from a host that sends
+them) with the host's round trips between them, so the cycle model is fed the frames at the
+cycles the link offers their events (:func:`spikefab.boards.link.offered_frames`): the host
+writes a frame when it has read the previous reply (the cycle is recorded), its ``5 + L``
+bytes take ``10 * divisor`` cycles each and the link checks the ``L`` payload bytes at one a
+cycle before the first push; within a frame the link offers the next event 3 cycles per code
+after each transfer (4 for ``EVENTS``). The reply to a frame goes out a fixed number of
 cycles after its last push, so the gap between the model's last push of a frame and the host's
 next frame must be one constant (``BoardRun.reply_gaps``): the device's push timing, back
 pressure included, is checked too. Weights in block RAM are not loaded (their ``INIT`` values
@@ -205,7 +205,8 @@ def board_cycle_model(network, trains, config, frames, interval=None):
     (from the first event, cycle 0) at which a frame's first event is offered and how many
     events it carries; within a frame the next event is offered ``interval`` cycles
     (:data:`~spikefab.boards.link.EVENT_INTERVAL`) after each transfer, as the link's
-    ``EVENTS`` push does. With one frame starting at 0 this is
+    ``EVENTS`` push does (a ``SPIKES`` frame: ``(start, count, delays)``, see
+    :func:`~spikefab.boards.link.spikes_schedule`). With one frame starting at 0 this is
     :func:`~spikefab.sim.link_fuzz.link_cycle_model`.
 
     Returns ``(finish, layers, last_push)``: each sample's result cycle, the per-layer
@@ -213,9 +214,10 @@ def board_cycle_model(network, trains, config, frames, interval=None):
     from spikefab.boards.link import EVENT_INTERVAL, link_cycle_model
     report = link_cycle_model(network, trains, config, frames,
                               EVENT_INTERVAL if interval is None else interval)
-    ends = np.cumsum([count for _, count in frames])
+    counts = [frame[1] for frame in frames]
+    ends = np.cumsum(counts)
     last_push = [int(report.input_push[end - 1]) if count else None
-                 for end, (_, count) in zip(ends, frames)]
+                 for end, count in zip(ends, counts)]
     return report.finish.tolist(), report.layers, last_push
 
 
@@ -298,7 +300,7 @@ def run_board_netlist(board, network, config, spikes, *, build_dir, netlist=None
     in ``problems``, not raised.
     """
     from spikefab.boards.host import Device
-    from spikefab.boards.link import identity_of
+    from spikefab.boards.link import FIRST_OFFER, identity_of, offered_frames
     from spikefab.boards.protocol import Command, ProtocolError
     from spikefab.boards.registry import get_board
     from spikefab.model import simulate
@@ -377,39 +379,30 @@ def run_board_netlist(board, network, config, spikes, *, build_dir, netlist=None
     classes = counts = cycles = 0
     model_cycles, gaps, counters_ok = [], [], False
     if counters is not None:
-        # The EVENTS frames after each RESET, with the cycle their first event is offered:
-        # the link checks a frame's L payload bytes (a cycle each) after receiving its 5 + L
-        # bytes, so relative to the segment's first frame it starts (W_k - W_1) + (L_k - L_1)
-        # * (10 * divisor + 1) cycles later (W: the cycle the host wrote it).
+        # The EVENTS/SPIKES frames after each RESET, offered as boards.link.offered_frames
+        # says (from the cycle the host wrote each).
         segments, segment, previous = [], None, None
         for cycle, frame in port.frames:
             if frame[1] == Command.RESET:
                 segment = []
                 segments.append(segment)
-            elif frame[1] == Command.EVENTS and segment is not None:
-                segment.append((cycle, len(frame) - 5, previous == Command.EVENTS))
+            elif frame[1] in FIRST_OFFER and segment is not None:
+                segment.append((cycle, frame, previous in FIRST_OFFER))
             previous = frame[1]
         segments = [s for s in segments if s]
         parts = [trains[i:i + 1] for i in range(len(trains))] if reset_each else [trains]
         if len(segments) != len(parts):
             raise RuntimeError(f"internal error: {len(segments)} RESET-to-RESET segments of "
                                f"EVENTS frames for {len(parts)} parts of the samples")
-        per_byte = 10 * link.divisor + 1
         last_stats = None
         for segment, part in zip(segments, parts):
-            first_cycle, first_length, _ = segment[0]
-            frames = [(cycle - first_cycle + (length - first_length) * per_byte, length // 2)
-                      for cycle, length, _ in segment]
+            frames, origin = offered_frames([(c, f) for c, f, _ in segment], link.divisor)
             finish, last_stats, last_push = board_cycle_model(network, part, config, frames)
             model_cycles += [int(f) for f in finish]
-            # Back to back EVENTS frames (one sample's): the reply is due a fixed number of
-            # cycles after the frame's last push, so the host's next write follows that push
-            # by one constant. The first frame's first event is offered at W_1 + (5 + L_1) *
-            # 10 * divisor + L_1 + R (R: the link's fixed receive latency), so the write
-            # follows the push by (W_k+1 - W_1) - last_push_k - (5 + L_1) * 10 * divisor - L_1
-            # - R cycles: the gap reported is that plus R.
-            head = (5 + first_length) * 10 * link.divisor + first_length
-            gaps += [cycle - first_cycle - push - head for push, (cycle, _, follows)
+            # Back to back frames (one sample's): the reply is due a fixed number of cycles
+            # after the frame's last push, so the host's next write follows that push (on the
+            # host's clock: origin + the model's cycle) by one constant.
+            gaps += [cycle - origin - push for push, (cycle, _, follows)
                      in zip(last_push, segment[1:]) if follows]
         gaps = sorted(set(gaps))
         if len(gaps) > 1:

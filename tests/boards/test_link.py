@@ -366,3 +366,73 @@ def test_a_neuron_placement_is_fixed_by_the_build_and_checked_by_load():
     for layer, (a, b) in enumerate(zip(before["layers"], after["layers"])):
         for name in ("events", "words", "synaptic_updates"):
             assert b[name] - a[name] == getattr(report.layers[layer], name), (layer, name)
+
+
+class _Written:
+    """A port that logs each request with the simulated cycle the host wrote it."""
+
+    def __init__(self, port):
+        self.port, self.written = port, []
+
+    def write(self, data):
+        self.written.append((self.port.cycles, bytes(data)))
+        return self.port.write(data)
+
+    def __getattr__(self, name):
+        return getattr(self.port, name)
+
+
+def test_spikes_and_events_frames_in_one_session_as_the_cycle_model_says():
+    """A sample in EVENTS frames (two bytes an event), then samples in SPIKES frames (a byte a
+    code, SKIP codes for gaps of 252 inputs and more): classes and counts as the golden model,
+    and every result's cycle count as the cycle model fed each frame when the link offers its
+    events (4 cycles an event for EVENTS, 3 a code for SPIKES, skips included)."""
+    from spikefab.boards.link import link_cycle_model, offered_frames
+    from spikefab.boards.protocol import SPIKES_SKIP
+    rng = np.random.default_rng(5)
+    w1 = rng.integers(-8, 8, size=(4, 600))
+    w1[rng.random(w1.shape) < 0.6] = 0
+    net = Network([Layer(w1, theta=4, w_bits=4, v_bits=8, leak="shift", k=2),
+                   Layer(rng.integers(-8, 8, size=(3, 4)), theta=3, w_bits=4, v_bits=8)])
+    config = HardwareConfig.uniform(net, lanes=2, format="csc", queue_depth=4)
+    link = HostLink(net, config, divisor=4, timeout=400, max_steps=15)
+    trains = rng.random((3, 4, 600)) < 0.03
+    trains[1:, 0, :] = False
+    trains[1:, 0, 599] = True         # the first step's only spike: two SKIPs, then 95
+    trains[2, 2, 300:560] = False     # a gap of 260 inputs mid-step
+    trains[2, 2, [299, 560]] = True
+    port = _Written(SimulatedSerial(link))
+    device = Device(port)
+    results = device.infer(trains[:1], compact=False) + device.infer(trains[1:], compact=True)
+    golden = simulate(net, trains)
+    assert [r.cls for r in results] == golden.predicted.tolist()
+    assert [list(r.counts) for r in results] == golden.counts.tolist()
+    sent = [(request[1], request[4:-1]) for _, request in port.written
+            if request[1] in (Command.EVENTS, Command.SPIKES)]
+    assert [command for command, _ in sent] == [Command.EVENTS, Command.SPIKES, Command.SPIKES]
+    assert sent[1][1][:3] == bytes([SPIKES_SKIP, SPIKES_SKIP, 599 - 2 * 252])
+    assert len(sent[1][1]) == trains[1].sum() + 2 + 4 + 1      # a byte a spike and marker
+    frames, _ = offered_frames(port.written, link.divisor)
+    assert [r.cycles for r in results] == \
+        link_cycle_model(net, trains, config, frames).finish.tolist()
+
+
+def test_spikes_frames_a_device_must_refuse():
+    """A code 255, a spike past the last input (directly or after SKIPs), each refused whole
+    (BAD_ARGUMENT, nothing pushed); events out of order cannot be SPIKES frames."""
+    from spikefab.boards.protocol import SPIKES_SAMPLE, SPIKES_SKIP, SPIKES_STEP
+    net, config = network(0)
+    link = HostLink(net, config, divisor=4, timeout=200, max_steps=15)
+    port = SimulatedSerial(link)
+    device = Device(port)
+    for payload in (bytes([0, SPIKES_STEP, 0xFF]), bytes([4, 0, SPIKES_STEP]),
+                    bytes([SPIKES_SKIP, 0]),
+                    bytes([1, 2, SPIKES_STEP, SPIKES_SAMPLE, 5])):
+        assert raw(port, encode_request(Command.SPIKES, payload))[0] == Status.BAD_ARGUMENT
+    assert not device.identify().sample_open                   # nothing went in
+    assert raw(port, encode_request(Command.SPIKES, bytes([SPIKES_SKIP, SPIKES_STEP])))[0] \
+        == Status.OK                                           # a skip alone is no spike
+    assert device.identify().sample_open
+    device.reset()
+    with pytest.raises(ValueError, match="strictly ascending"):
+        device.send_events([(SPIKE, 3), (SPIKE, 1), (STEP, 0)], compact=True)

@@ -226,15 +226,16 @@ def test_reset_under_back_pressure(board):
     assert results[0].cycles < port.cycles - start                    # the count restarted
 
 
-def test_events_behind_an_unread_result_stall_and_reset_recovers(board):
+@pytest.mark.parametrize("compact, command", [(False, "EVENTS"), (True, "SPIKES")])
+def test_events_behind_an_unread_result_stall_and_reset_recovers(board, compact, command):
     net, link, port = board
     device = Device(port)
     rng = np.random.default_rng(4)
     trains = rng.random((1, 3, 5)) < 0.7
     device.send_events(event_stream(trains))                          # result left unread
     more = [(SPIKE, 1), (STEP, 0)] * 20                               # far more than fits
-    with pytest.raises(DeviceError, match="EVENTS stalled: the device took") as error:
-        device.send_events(more)
+    with pytest.raises(DeviceError, match=f"{command} stalled: the device took") as error:
+        device.send_events(more, compact=compact)
     assert error.value.status == Status.STALLED and 0 < error.value.taken < len(more)
     assert device.identify().sample_open
     report = device.reset()

@@ -281,7 +281,10 @@ def test_a_slow_feed_behind_a_full_queue_waits_for_room():
 @pytest.mark.parametrize("frames, interval, error, message", [
     ([(0, 1)], 1, ValueError, "the frames carry 1 events; the input spike trains have"),
     ([(-1, 0)], 1, ValueError, "start cycles and event counts >= 0"),
-    ("abc", 1, TypeError, r"frames must be a list of \(start cycle, event count\) pairs"),
+    ("abc", 1, TypeError, r"frames must be a list of \(start cycle, event count\) or"),
+    ([(0, 1, 2, 3)], 1, TypeError, r"frames must be a list of \(start cycle, event count\) or"),
+    ([(0, 2, [0])], 1, ValueError, r"a frame of 2 events needs 2 delays >= 0, not \[0\]"),
+    ([(0, 1, [-1])], 1, ValueError, r"a frame of 1 events needs 1 delays >= 0"),
     (None, 0, ValueError, r"interval = 0 is out of range; allowed range is \[1, 1048576\]"),
 ])
 def test_bad_schedules_are_refused(frames, interval, error, message):

@@ -1,4 +1,4 @@
-"""Ten broken copies of the host link (:mod:`spikefab.boards.link`) that the fuzzer must catch:
+"""Eleven broken copies of the host link (:mod:`spikefab.boards.link`) that the fuzzer must catch:
 the check of the checker. Each mutant is a text change to the link's source, applied to a
 copy of the module; :func:`run_mutant` fuzzes it in Verilator with the real fuzzer
 (:func:`spikefab.sim.link_fuzz.run_fuzz`). ``tests/sim/test_link_mutants.py`` and the second
@@ -39,14 +39,16 @@ MUTANTS = {
                          .replace("TEMPORARY", "BUSY")),),
     "reset_keeps_unread": (("sample_open.eq(0), unread.eq(0)]", "sample_open.eq(0)]"),),
     "bad_length_no_discard": (('m.next = "DISCARD"', 'm.next = "IDLE"'),),
-    "stalled_taken_plus_one": (("taken_bytes = _le_bytes((length - left)[1:], 2)",
-                                "taken_bytes = _le_bytes((length - left + 2)[1:], 2)"),),
+    "stalled_taken_plus_one": (("taken_bytes = _le_bytes(pushed, 2)",
+                                "taken_bytes = _le_bytes(pushed + 1, 2)"),),
     "load_crc_unchecked": (("with m.If(byte != crc_rx.crc):",
                             "with m.If((byte != crc_rx.crc) & (command != Command.LOAD)):"),),
     "payload_never_times_out": ((_PAYLOAD_TIMEOUT,
                                  _PAYLOAD_TIMEOUT.replace("timed_out", "0")),),
-    "step_closes_sample": (("sample_open.eq(event_kind != EventKind.SAMPLE.value)",
-                            "sample_open.eq(event_kind == EventKind.SPIKE.value)"),),
+    "step_closes_sample": (("sample_open.eq(kind != EventKind.SAMPLE.value)",
+                            "sample_open.eq(kind == EventKind.SPIKE.value)"),),
+    "spike_addr_off_by_one": (("(spike_addr < network.n_inputs)",
+                               "(spike_addr <= network.n_inputs)"),),
 }
 
 

