@@ -124,6 +124,15 @@ def test_the_board_top_runs_from_one_pll_at_the_clock(board, clock, cell, params
     assert PLL_CELL.findall(_rtlil(board, plain)["top.il"]) == []
 
 
+def test_board_top_refuses_a_clock_out_of_range():
+    from spikefab.boards.top import BoardTop
+    for bad in (0, -5, 401, True, "75"):
+        with pytest.raises(ValueError, match=r"clock_mhz = .* is out of range; allowed: None "
+                                             r"\(the board oscillator\) or a frequency in "
+                                             r"\(0, 400\] MHz"):
+            BoardTop(SMALL, SMALL_CONFIG, clock_mhz=bad)
+
+
 def test_a_clock_the_pll_cannot_make_cannot_be_generated(tmp_path):
     with pytest.raises(ValueError, match="nearest frequencies it makes are 71.875 and 75"):
         board_top("ulx3s", SMALL, SMALL_CONFIG, clock_mhz=73)
