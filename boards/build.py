@@ -15,7 +15,13 @@ import json
 import time
 from pathlib import Path
 
-__all__ = ["board_top", "build_board", "runtime_layers"]
+__all__ = ["board_top", "build_board", "run_clock_mhz", "runtime_layers"]
+
+
+def run_clock_mhz(board, clock_mhz=None):
+    """The clock a bitstream runs at: ``clock_mhz`` (the PLL's) or the board oscillator."""
+    from spikefab.boards.registry import get_board
+    return get_board(board).clock_mhz if clock_mhz is None else clock_mhz
 
 
 def runtime_layers(board, network, config):
@@ -28,7 +34,7 @@ def runtime_layers(board, network, config):
 
 
 def board_top(board, network, config, *, baud=None, max_steps=None, runtime_weights=None,
-              exit=None):
+              exit=None, clock_mhz=None):
     """The :class:`~spikefab.boards.top.BoardTop` that ``spikefab synth`` builds for
     ``network`` on ``board``, its host link checked at the board clock.
 
@@ -39,17 +45,26 @@ def board_top(board, network, config, *, baud=None, max_steps=None, runtime_weig
     marked as never elaborated, so Amaranth does not warn about it. ``exit`` (``None``,
     ``"exact"`` or ``("margin", m)``) builds the early-exit rule in, for samples of
     ``max_steps`` steps.
+
+    ``clock_mhz``: ``None`` (the board oscillator) or the frequency the board's PLL makes for
+    the design (docs/design.md §6; refused with ``ValueError`` naming the nearest makeable
+    frequencies when the PLL cannot make it exactly); the host link is then checked at it and
+    ``baud`` defaults to :func:`~spikefab.boards.registry.default_baud` at that clock.
     """
-    from spikefab.boards.registry import get_board
+    from spikefab.boards.registry import default_baud, get_board
     from spikefab.boards.top import BoardTop
     from spikefab.hw.elaboration import never_elaborated
     spec = get_board(board)
     if runtime_weights is None:
         runtime_weights = runtime_layers(spec, network, config)
-    top = BoardTop(network, config, baud=baud or spec.default_baud, max_steps=max_steps or 255,
-                   runtime_weights=list(runtime_weights), exit=exit)
+    if clock_mhz is not None:
+        from spikefab.boards.pll import pll_for
+        pll_for(spec.family, spec.clock_mhz, clock_mhz)          # refused before the top
+    top = BoardTop(network, config, baud=baud or default_baud(spec, clock_mhz),
+                   max_steps=max_steps or 255, runtime_weights=list(runtime_weights),
+                   exit=exit, clock_mhz=clock_mhz)
     try:
-        top.link_for(spec.clock_mhz * 1e6)
+        top.link_for(run_clock_mhz(spec, clock_mhz) * 1e6)
     except (ValueError, TypeError):
         never_elaborated(top)
         raise
@@ -71,7 +86,7 @@ def _netlist_flip_flops(path):
 
 
 def build_board(board, network, config, build_dir, *, max_steps, baud=None,
-                runtime_weights=None, synthesize=None, exit=None):
+                runtime_weights=None, synthesize=None, exit=None, clock_mhz=None):
     """``network``'s board top (:func:`board_top`) through the board flow into
     ``build_dir``; a dict with ``status``:
 
@@ -88,7 +103,9 @@ def build_board(board, network, config, build_dir, *, max_steps, baud=None,
     ``configuration`` (its one-line description) and ``weights_in_spram`` (per layer).
     ``synthesize`` replaces :func:`spikefab.boards.synth.synthesize` (tests). ``exit``: the
     early-exit rule, as for :func:`board_top` (the record then has ``exit``, its ``--exit``
-    value).
+    value). ``clock_mhz``: the PLL clock, as for :func:`board_top` (the record's
+    ``clock_mhz`` is then that clock, ``pll`` is true and ``timing_met`` is judged at it;
+    without it the record has no ``pll`` key, as before).
     """
     from spikefab.boards.registry import CELL_TYPES, get_board
     from spikefab.boards.report import ResourceOverflow, SynthesisError, parse_nextpnr_log
@@ -100,20 +117,22 @@ def build_board(board, network, config, build_dir, *, max_steps, baud=None,
     runtime = (runtime_layers(board, network, config) if runtime_weights is None
                else [bool(r) for r in runtime_weights])
     record = {"board": board.name, "title": board.title, "device": board.device,
-              "clock_mhz": board.clock_mhz, "config": config.to_json(),
+              "clock_mhz": run_clock_mhz(board, clock_mhz), "config": config.to_json(),
               "configuration": config.describe(), "weights_in_spram": runtime}
+    if clock_mhz is not None:
+        record.update(pll=True, oscillator_mhz=board.clock_mhz)
     if exit is not None:
         from spikefab.model.early_exit import exit_rule
         rule = exit_rule(exit)
         record["exit"] = "exact" if rule.kind == "exact" else f"margin:{rule.margin}"
     try:
         top = board_top(board, network, config, baud=baud, max_steps=max_steps,
-                        runtime_weights=runtime, exit=exit)
+                        runtime_weights=runtime, exit=exit, clock_mhz=clock_mhz)
     except (ValueError, TypeError) as error:
         return {**record, "status": "cannot be generated", "error": str(error)}
     began = time.perf_counter()
     try:
-        report = synthesize(board, top, build_dir=build_dir)
+        report = synthesize(board, top, build_dir=build_dir)     # at top.clock_mhz
     except ResourceOverflow as error:
         used, available = {}, {}
         if error.log and Path(error.log).exists():

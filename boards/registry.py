@@ -37,13 +37,30 @@ simulates, so the default is 1 Mbaud (exact; ``--baud 1500000`` builds the faste
 OrangeCrab has no bridge of its own: the default is the rate every adapter makes, within
 the 2 % rule (48 MHz / 417 = 115,108 baud, 0.08 % off; ``--baud 3000000`` for an FT232R
 adapter: 48 MHz / 16, exact).
+
+A bitstream built for a PLL clock (``spikefab synth --clock-mhz``, docs/design.md §6) gets
+the same rule at that clock, :func:`default_baud`: the FTDI bridges make ``B / d`` for a
+base rate ``B`` (FT231X 3 Mbaud, FT2232H 12 Mbaud) and ``d`` 1, 1.5, or 2 and above in
+steps of 1/8 (their data sheets' fractional divisors), so the default is the largest such
+rate ``clock / n`` with an integer ``n`` of at least 4. At the oscillators this gives the
+table's rates; at the PLL clocks of issue 23:
+
+============ ========= ============ =========
+board        PLL clock default baud divisor
+============ ========= ============ =========
+iCEBreaker   24 MHz    6,000,000    4
+ULX3S        75 MHz    3,000,000    25
+============ ========= ============ =========
+
+The OrangeCrab (no bridge) keeps 115,200 at any clock.
 """
 
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-__all__ = ["BOARDS", "BRAM_BITS", "CELL_TYPES", "MEANING", "RESOURCES", "Board", "get_board",
-           "runtime_weight_layers", "spram_blocks"]
+__all__ = ["BOARDS", "BRAM_BITS", "BRIDGE_BASE_BAUD", "CELL_TYPES", "MEANING", "RESOURCES",
+           "Board", "bridge_makes", "default_baud", "get_board", "runtime_weight_layers",
+           "spram_blocks"]
 
 RESOURCES = ("LUT", "FF", "BRAM", "DSP", "SPRAM")
 
@@ -159,6 +176,43 @@ def get_board(board):
     except KeyError:
         raise ValueError(f"unknown board {board!r}; known boards are "
                          f"{', '.join(repr(name) for name in BOARDS)}") from None
+
+
+#: The base rate of each USB–UART bridge's baud generator (FTDI: ``B / d``, see
+#: :func:`bridge_makes`); the highest rate it makes.
+BRIDGE_BASE_BAUD = {"FT231XS": 3_000_000, "FT2232H": 12_000_000}
+
+#: The UART receiver's smallest clock divisor (clock cycles per bit).
+MIN_DIVISOR = 4
+
+
+def bridge_makes(bridge, baud):
+    """Whether the FTDI ``bridge`` makes ``baud`` exactly: ``B / d`` with ``B`` its
+    :data:`BRIDGE_BASE_BAUD` and ``d`` 1, 1.5, or at least 2 in steps of 1/8."""
+    from fractions import Fraction
+    divisor = Fraction(BRIDGE_BASE_BAUD[bridge]) / Fraction(baud)
+    return divisor in (1, Fraction(3, 2)) or (divisor >= 2 and (divisor * 8).denominator == 1)
+
+
+def default_baud(board, clock_mhz=None):
+    """The host link's UART rate for ``board`` at ``clock_mhz`` (the module docstring's
+    rule): ``None``, the board's :attr:`Board.default_baud`; a PLL clock, the highest rate
+    the board's bridge makes that ``clock_mhz`` makes with an integer divisor of at least
+    :data:`MIN_DIVISOR` (115,200 on a board without a bridge)."""
+    from fractions import Fraction
+    board = get_board(board)
+    if clock_mhz is None:
+        return board.default_baud
+    if board.bridge is None:
+        return 115_200
+    clock = Fraction(str(clock_mhz)) * 1_000_000
+    for divisor in range(MIN_DIVISOR, int(clock // 300) + 1):
+        baud = clock / divisor
+        if baud <= board.bridge_max_baud and baud.denominator == 1 and bridge_makes(
+                board.bridge, int(baud)):
+            return int(baud)
+    raise ValueError(f"no rate of the {board.title}'s {board.bridge} is made exactly by a "
+                     f"{clock_mhz:g} MHz clock; give the baud rate")
 
 
 #: Bits of one block RAM per family (iCE40 EBR 4 kbit, ECP5 DP16KD 18 kbit) and the geometry of

@@ -129,6 +129,10 @@ class SynthReport:
         The gate-level netlist (``<name>.netlist.v``) the bitstream's own yosys run wrote, for
         simulation with the vendor cell models (``spikefab gatesim``); ``None`` when the
         build did not write one.
+    pll_mhz : float or None
+        The PLL clock the bitstream runs at (:class:`~.top.BoardTop` ``clock_mhz``);
+        ``None``: it runs at the board oscillator. :attr:`clock_mhz`, :attr:`timing_met` and
+        :meth:`latency_us` use the clock the bitstream runs at.
     """
 
     board: Board
@@ -148,18 +152,25 @@ class SynthReport:
     workaround: str | None = None
     failed_attempts: list = field(default_factory=list)
     netlist: Path | None = None
+    pll_mhz: float | None = None
 
     @property
     def clock_mhz(self):
-        """The board clock in MHz."""
-        return self.board.clock_mhz
+        """The clock the bitstream runs at in MHz: the PLL's, else the board oscillator."""
+        return self.board.clock_mhz if self.pll_mhz is None else self.pll_mhz
+
+    @property
+    def clock_name(self):
+        """``"PLL clock"`` or ``"board clock"``: what :attr:`clock_mhz` is."""
+        return "board clock" if self.pll_mhz is None else "PLL clock"
 
     @property
     def timing_met(self):
-        """``True`` when the main clock's Fmax reaches the board clock (``None``: no clock)."""
+        """``True`` when the main clock's Fmax reaches the clock the bitstream runs at
+        (:attr:`clock_mhz`; ``None``: no clock)."""
         if self.fmax_mhz is None:
             return None
-        return self.fmax_mhz >= self.board.clock_mhz
+        return self.fmax_mhz >= self.clock_mhz
 
     def utilization(self, resource):
         """Fraction of ``resource`` used (0 … 1, above 1 never happens in a finished build)."""
@@ -169,14 +180,15 @@ class SynthReport:
         return self.used[resource] / self.available[resource]
 
     def latency_us(self, cycles):
-        """Return the time of ``cycles`` clock cycles in µs, at the board clock and at Fmax.
+        """Return the time of ``cycles`` clock cycles in µs, at the clock the bitstream runs
+        at (:attr:`clock_mhz`, the ``board_clock`` member) and at Fmax.
 
         ``fmax`` is ``None`` when no clock was timed.
         """
         if isinstance(cycles, bool) or not isinstance(cycles, (int, float)) or cycles < 0:
             raise ValueError(f"cycles must be a non-negative number, not {cycles!r}")
         at_fmax = None if not self.fmax_mhz else cycles / self.fmax_mhz
-        return Latency(board_clock=cycles / self.board.clock_mhz, fmax=at_fmax)
+        return Latency(board_clock=cycles / self.clock_mhz, fmax=at_fmax)
 
     def to_json(self):
         """Return the report as a JSON-serializable dict."""
@@ -199,6 +211,7 @@ class SynthReport:
                 "board_mhz": self.board.clock_mhz,
                 "fmax_mhz": None if self.fmax_mhz is None else round(self.fmax_mhz, 3),
                 "timing_met": self.timing_met,
+                **({} if self.pll_mhz is None else {"pll_mhz": self.pll_mhz}),
             },
             "clocks": self.clocks,
             "cells": self.cells,
@@ -214,8 +227,11 @@ class SynthReport:
     def table(self):
         """Return the report as Markdown: a header line, a resource table and a clock table."""
         meaning = MEANING[self.board.family]
-        lines = [f"**{self.board.title}** — {self.board.device}, {self.board.clock_mhz:g} MHz "
-                 f"board clock; bitstream `{self.bitstream.name}`"
+        clock = (f"{self.board.clock_mhz:g} MHz board clock" if self.pll_mhz is None else
+                 f"{self.pll_mhz:g} MHz PLL clock from the {self.board.clock_mhz:g} MHz "
+                 f"oscillator")
+        lines = [f"**{self.board.title}** — {self.board.device}, {clock}; bitstream "
+                 f"`{self.bitstream.name}`"
                  + ("" if self.seconds is None else f", built in {self.seconds:.1f} s"),
                  "",
                  "| resource | used | available | utilization |",
@@ -224,14 +240,14 @@ class SynthReport:
             lines.append(f"| {resource} ({meaning[resource]}) | {self.used[resource]:,} | "
                          f"{self.available[resource]:,} | "
                          f"{100 * self.utilization(resource):.1f} % |")
-        lines += ["", "| clock | Fmax | board clock | timing |", "|---|---:|---:|---|"]
+        lines += ["", f"| clock | Fmax | {self.clock_name} | timing |", "|---|---:|---:|---|"]
         if self.fmax_mhz is None:
-            lines.append(f"| (none) | — | {self.board.clock_mhz:.2f} MHz | — |")
+            lines.append(f"| (none) | — | {self.clock_mhz:.2f} MHz | — |")
         else:
             verdict = ("met" if self.timing_met else "**FAILED**")
             lines.append(f"| `{self.clock}` | {self.fmax_mhz:.2f} MHz | "
-                         f"{self.board.clock_mhz:.2f} MHz | {verdict} "
-                         f"({self.fmax_mhz / self.board.clock_mhz:.2f}x) |")
+                         f"{self.clock_mhz:.2f} MHz | {verdict} "
+                         f"({self.fmax_mhz / self.clock_mhz:.2f}x) |")
         if self.workaround:
             failed = self.failed_attempts[0] if self.failed_attempts else {}
             lines += ["", f"**Built with a yosys workaround**: {self.yosys_version or 'yosys'} "
@@ -310,7 +326,7 @@ def _main_clock(clocks, domain, board_mhz):
     return None
 
 
-def read_report(board, build_dir, *, name="top", domain="sync", seconds=None):
+def read_report(board, build_dir, *, name="top", domain="sync", seconds=None, pll_mhz=None):
     """Read the :class:`SynthReport` of a finished build from its folder.
 
     Prefers nextpnr's ``<name>.report.json``; falls back to its log ``<name>.tim``.
@@ -328,6 +344,8 @@ def read_report(board, build_dir, *, name="top", domain="sync", seconds=None):
         The clock domain whose Fmax is the main one (net ``cd_<domain>.clk``).
     seconds : float, optional
         The build time to record.
+    pll_mhz : float, optional
+        The PLL clock the design runs at (:attr:`SynthReport.pll_mhz`).
     """
     board = get_board(board)
     build_dir = Path(build_dir)
@@ -371,7 +389,7 @@ def read_report(board, build_dir, *, name="top", domain="sync", seconds=None):
             available["FF"] = cells.get("ICESTORM_LC", {}).get("available",
                                                                 board.resources["FF"])
 
-    clock = _main_clock(clocks, domain, board.clock_mhz)
+    clock = _main_clock(clocks, domain, board.clock_mhz if pll_mhz is None else pll_mhz)
     fmax = clocks[clock]["achieved"] if clock is not None else None
     bitstream = build_dir / f"{name}.{'bin' if board.family == 'ice40' else 'bit'}"
     if not bitstream.exists():
@@ -379,7 +397,7 @@ def read_report(board, build_dir, *, name="top", domain="sync", seconds=None):
     return SynthReport(board=board, used=used, available=available, clock=clock, fmax_mhz=fmax,
                        clocks=clocks, cells=cells, netlist_cells=netlist_cells,
                        bitstream=bitstream, build_dir=build_dir, seconds=seconds,
-                       source=source, name=name)
+                       source=source, name=name, pll_mhz=pll_mhz)
 
 
 def find_overflows(board, cells):

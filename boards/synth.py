@@ -210,7 +210,7 @@ def runtime_store_script(sizes):
 
 
 def synthesize(board, top, *, build_dir, name="top", domain="sync", synth_opts=None,
-               nextpnr_opts=None, workarounds=True, **build_kwargs):
+               nextpnr_opts=None, workarounds=True, clock_mhz=None, **build_kwargs):
     """Synthesize, place, route and pack ``top`` for ``board``; return its :class:`SynthReport`.
 
     A top with run-time loaded weight stores (``top.runtime_store_bits(clock_hz)``, as
@@ -245,6 +245,10 @@ def synthesize(board, top, *, build_dir, name="top", domain="sync", synth_opts=N
         on iCE40; ``-nolutram``, then ``-dff`` on ECP5). The log of every failed attempt is
         kept as ``<name>.failed<k>.rpt`` and the report says which option built
         (:attr:`SynthReport.workaround`) and why the plain run failed.
+    clock_mhz : float, optional
+        The PLL clock ``top`` runs at (its own ``clock_mhz``, :class:`~.top.BoardTop`;
+        default: the top's ``clock_mhz`` attribute when it has one, else the board
+        oscillator): the report's clock, the one timing is judged at.
     **build_kwargs
         Further ``platform.build`` overrides (``script_after_synth``, ``ecppack_opts``, ...).
 
@@ -273,8 +277,11 @@ def synthesize(board, top, *, build_dir, name="top", domain="sync", synth_opts=N
             env["DFU_SUFFIX"] = dfu.wrapper(build_dir)
 
     kwargs = dict(build_kwargs)
+    if clock_mhz is None:
+        clock_mhz = getattr(top, "clock_mhz", None)
+    run_mhz = board.clock_mhz if clock_mhz is None else clock_mhz
     stores = getattr(top, "runtime_store_bits", None)
-    script = runtime_store_script(stores(board.clock_mhz * 1e6) if stores else [])
+    script = runtime_store_script(stores(run_mhz * 1e6) if stores else [])
     if script:                                   # the platform template takes one string
         kwargs["script_after_read"] = "\n".join(
             ([kwargs["script_after_read"]] if kwargs.get("script_after_read") else []) + script)
@@ -313,7 +320,8 @@ def synthesize(board, top, *, build_dir, name="top", domain="sync", synth_opts=N
                 f"{reason} (log: {kept}). Read that log; for a design from spikefab's "
                 f"generator this is a tool failure: please report it with the log, and "
                 f"meanwhile try another --lanes or --format")
-    report = read_report(board, build_dir, name=name, domain=domain, seconds=total)
+    report = read_report(board, build_dir, name=name, domain=domain, seconds=total,
+                         pll_mhz=clock_mhz)
     report.workaround = workaround
     report.failed_attempts = failures
     report.yosys_version = version_line((build_dir / f"{name}.rpt").read_text(errors="replace"))

@@ -1,15 +1,16 @@
 """Board top: the accelerator and its UART host link on a real board (amaranth-boards)."""
 
-from amaranth import Elaboratable, Module
+from amaranth import ClockDomain, ClockSignal, Elaboratable, Instance, Module, ResetSignal, Signal
 from amaranth.build import ResourceError
 from amaranth.lib import io
+from amaranth.lib.cdc import FFSynchronizer
 
 from spikefab.model import HardwareConfig, Network
 from spikefab.hw.params import check_instance, check_int, validating
 
 from .link import HostLink
 
-__all__ = ["BoardTop", "DEFAULT_BAUD"]
+__all__ = ["BoardTop", "DEFAULT_BAUD", "pll_domain"]
 
 #: The UART rate of a :class:`BoardTop` given none (the rate every USB–UART adapter makes).
 #: The board flow (:func:`spikefab.boards.build.board_top`, ``spikefab synth``) builds each
@@ -40,15 +41,28 @@ class BoardTop(Elaboratable):
     exit : None, ``"exact"`` or ``("margin", m)``
         Early exit (docs/design.md §2 and §4), as for :class:`~.link.HostLink`; every sample
         then has ``max_steps`` steps (the rule's ``T``).
+    clock_mhz : None or number
+        ``None`` (default): the design runs from the board oscillator (the platform's default
+        ``sync`` domain). A frequency: the design runs from the FPGA's PLL at exactly that
+        frequency (:func:`pll_domain`; the parameters of :mod:`~.pll`, a frequency the PLL
+        cannot make exactly is refused when the top is elaborated, and by
+        :func:`~spikefab.boards.build.board_top` before), and the host link's divisor and
+        timeout are computed at it.
     """
 
     def __init__(self, network, config, *, baud=DEFAULT_BAUD, max_steps=255, capacity=None,
-                 runtime_weights=None, exit=None):
+                 runtime_weights=None, exit=None, clock_mhz=None):
         with validating(self):          # a refused top is never elaborated: no warning for it
             check_instance("network", network, Network)
             check_instance("config", config, HardwareConfig)
             config.check(network)
             check_int("baud", baud, 300, 12_000_000)
+            if clock_mhz is not None and (isinstance(clock_mhz, bool) or
+                                          not isinstance(clock_mhz, (int, float))
+                                          or not 0 < clock_mhz <= 400):
+                raise ValueError(f"clock_mhz = {clock_mhz!r} is out of range; allowed: None "
+                                 f"(the board oscillator) or a frequency in (0, 400] MHz")
+        self.clock_mhz = clock_mhz
         self.network, self.config = network, config
         self.baud, self.max_steps, self.capacity = baud, max_steps, capacity
         self.runtime_weights = runtime_weights
@@ -85,7 +99,12 @@ class BoardTop(Elaboratable):
         if platform is None:
             raise TypeError("BoardTop needs a board platform; simulate HostLink instead")
         m = Module()
-        m.submodules.link = link = self.link_for(platform.default_clk_frequency)
+        if self.clock_mhz is None:
+            clock_hz = platform.default_clk_frequency
+        else:
+            clock_hz = self.clock_mhz * 1e6
+            pll_domain(m, platform, self.clock_mhz)
+        m.submodules.link = link = self.link_for(clock_hz)
         try:
             uart = platform.request("uart", 0, dir="-")
         except ResourceError:
@@ -108,3 +127,66 @@ class BoardTop(Elaboratable):
         except ResourceError:
             pass
         return m
+
+
+def pll_domain(m, platform, clock_mhz):
+    """Add to ``m`` (the top module: the domain is defined where every submodule sees it)
+    the ``sync`` domain at ``clock_mhz`` from ``platform``'s board
+    oscillator through the FPGA's PLL (docs/design.md §6): iCE40 ``SB_PLL40_PAD`` on the
+    oscillator's pin (the iCEBreaker's 12 MHz input, pin 35, is the UP5K's PLL pad), ECP5
+    ``EHXPLLL`` after the oscillator's input buffer, with the parameters of
+    :func:`~spikefab.boards.pll.pll_for` (``ValueError`` when ``clock_mhz`` cannot be made
+    exactly). ``sync`` is held in reset until the PLL's ``LOCK`` has been high (through a
+    two-flip-flop synchronizer) for 15 µs, as Amaranth's iCE40 platform holds its default
+    domain after configuration (the iCE40 block RAMs read as zeros for about 3 µs). The PLL
+    output gets a clock constraint of ``clock_mhz``, so nextpnr times the design at it."""
+    from spikefab.boards.pll import pll_for
+    from amaranth.vendor import LatticePlatform, SiliconBluePlatform
+    if isinstance(platform, SiliconBluePlatform):
+        family = "ice40"
+    elif isinstance(platform, LatticePlatform) and platform.family == "ecp5":
+        family = "ecp5"
+    else:
+        raise ValueError(f"clock_mhz needs an iCE40 or ECP5 board; {type(platform).__name__} "
+                         f"has no PLL here")
+    f_in = platform.default_clk_frequency / 1e6
+    params = pll_for(family, f_in, clock_mhz)
+    clk, lock = Signal(name="pll_clk"), Signal(name="pll_lock")
+    pin = platform.request(platform.default_clk, dir="-")
+    if family == "ice40":
+        m.submodules.pll = Instance(
+            "SB_PLL40_PAD", p_FEEDBACK_PATH="SIMPLE",
+            p_DIVR=params["DIVR"], p_DIVF=params["DIVF"], p_DIVQ=params["DIVQ"],
+            p_FILTER_RANGE=params["FILTER_RANGE"],
+            i_PACKAGEPIN=pin.io, i_RESETB=1, i_BYPASS=0, o_PLLOUTGLOBAL=clk, o_LOCK=lock)
+    else:
+        m.submodules.pll_clk_buf = buffer = io.Buffer("i", pin)
+        m.submodules.pll = Instance(
+            "EHXPLLL",
+            a_FREQUENCY_PIN_CLKI=f"{f_in:g}", a_FREQUENCY_PIN_CLKOP=f"{clock_mhz:g}",
+            a_ICP_CURRENT="12", a_LPF_RESISTOR="8", a_MFG_ENABLE_FILTEROPAMP="1",
+            a_MFG_GMCREF_SEL="2",
+            p_PLLRST_ENA="DISABLED", p_INTFB_WAKE="DISABLED", p_STDBY_ENABLE="DISABLED",
+            p_DPHASE_SOURCE="DISABLED", p_OUTDIVIDER_MUXA="DIVA", p_OUTDIVIDER_MUXB="DIVB",
+            p_OUTDIVIDER_MUXC="DIVC", p_OUTDIVIDER_MUXD="DIVD",
+            p_CLKI_DIV=params["CLKI_DIV"], p_CLKOP_ENABLE="ENABLED",
+            p_CLKOP_DIV=params["CLKOP_DIV"], p_CLKOP_CPHASE=params["CLKOP_CPHASE"],
+            p_CLKOP_FPHASE=0, p_FEEDBK_PATH="CLKOP", p_CLKFB_DIV=params["CLKFB_DIV"],
+            i_RST=0, i_STDBY=0, i_CLKI=buffer.i, o_CLKOP=clk, i_CLKFB=clk,
+            i_PHASESEL0=0, i_PHASESEL1=0, i_PHASEDIR=1, i_PHASESTEP=1, i_PHASELOADREG=1,
+            i_PLLWAKESYNC=0, i_ENCLKOP=0, o_LOCK=lock)
+    platform.add_clock_constraint(clk, clock_mhz * 1e6)
+    m.domains.por = ClockDomain("por", reset_less=True, local=True)
+    m.domains.sync = ClockDomain("sync")
+    m.d.comb += [ClockSignal("por").eq(clk), ClockSignal("sync").eq(clk)]
+    locked = Signal()
+    m.submodules.pll_lock_sync = FFSynchronizer(lock, locked, o_domain="por")
+    delay = int(15e-6 * clock_mhz * 1e6)
+    timer, ready = Signal(range(delay + 1), name="pll_timer"), Signal(name="pll_ready")
+    with m.If(~locked):
+        m.d.por += [timer.eq(0), ready.eq(0)]
+    with m.Elif(timer == delay):
+        m.d.por += ready.eq(1)
+    with m.Else():
+        m.d.por += timer.eq(timer + 1)
+    m.d.comb += ResetSignal("sync").eq(~ready)

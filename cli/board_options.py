@@ -19,8 +19,8 @@ one line, exit status 2; a network file that cannot be read, a design that does 
 tool that fails each get an ``error: …`` line saying what to do (exit status 1).
 """
 
-from spikefab.cli.args import (SizesAction, add_exit_argument, fail, flag_input_file,
-                               flag_int, flag_output_dir)
+from spikefab.cli.args import (SizesAction, add_exit_argument, fail, flag_float,
+                               flag_input_file, flag_int, flag_output_dir)
 from spikefab.model import FORMATS, HardwareConfig, Network, reference_network
 from spikefab.model.cycles import QUEUE_DEPTH_RANGE
 from spikefab.model.placement import PLACEMENTS
@@ -161,6 +161,12 @@ def add_arguments(parser, command):
                             "; run: the rate OUT/BOARD/design.json names when spikefab synth "
                             "wrote one there" if command == "run" else "") + ")")
     if command == "synth":
+        s.add_argument("--clock-mhz", type=flag_float(0, 400, low_open=True), default=None,
+                       help="run the design from the FPGA's PLL at this clock (MHz), made "
+                            "exactly from the board oscillator (e.g. ulx3s 75, icebreaker "
+                            "24); the UART's default rate then follows it: the highest rate "
+                            "the board's USB-UART bridge makes that this clock makes with an "
+                            "integer divisor >= 4 (default: the board oscillator, no PLL)")
         add_exit_argument(s, help="early exit built into the bitstream (docs/design.md §2): "
                                   "none, exact (a sample ends once its class can no longer "
                                   "change) or margin:N (once the leading class is N spikes "

@@ -7,6 +7,9 @@ Every report that names a design prints the ``spikefab synth`` command that rebu
 ``--sweep-lanes``, ``--format``, ``--queue-depth``, ``--steps`` (the longest sample the
 bitstream counts), ``--exit`` (the early-exit rule built in, docs/design.md §2; every
 sample then has ``--steps`` steps) and ``--spikes`` (the samples its latency came from).
+``--clock-mhz F`` runs the design from the FPGA's PLL at ``F`` MHz (docs/design.md §6):
+the report's clock and its timing verdict are then the PLL's, and a build that misses timing
+at it ends with an error (exit status 1) after writing the report.
 ``--dry-run`` stops after elaborating the board top: it writes ``top.il``, the RTLIL the
 board flow hands to yosys, and ``design.json``, so two designs can be compared without
 running the tools.
@@ -53,8 +56,10 @@ def _latency_samples(args, network):
 
 def _design(board, network, config, args, runtime):
     """What decides the bitstream, JSON-ready (``design.json``)."""
+    clock = getattr(args, "clock_mhz", None)
     return {"board": board.name, "shape": list(network.shape), "config": config.to_json(),
             "max_steps": args.steps, "baud": args.baud, "weights_in_spram": runtime,
+            **({} if clock is None else {"clock_mhz": clock, "pll": True}),
             "exit": exit_flag(exit_value(getattr(args, "exit", None))),
             "network": str(args.network) if args.network else
             f"{'-'.join(map(str, args.sizes))} reference network"}
@@ -76,14 +81,22 @@ def run(args):
     from spikefab.toolchain import ToolNotFound
 
     from spikefab.boards.build import board_top, runtime_layers
-    from spikefab.boards.registry import get_board
+    from spikefab.boards.pll import pll_for
+    from spikefab.boards.registry import default_baud, get_board
     from spikefab.boards.report import ResourceOverflow, SynthesisError
     from spikefab.boards.synth import synthesize
 
+    board = get_board(args.board)
+    clock = getattr(args, "clock_mhz", None)
+    if clock is not None:
+        try:
+            pll_for(board.family, board.clock_mhz, clock)
+        except ValueError as error:
+            raise _bad_clock(args, f"--clock-mhz {clock:g}: {error}") from None
     network, config = network_and_config(args)
     rule = exit_value(getattr(args, "exit", None))
-    board = get_board(args.board)
-    args.baud = args.baud or board.default_baud        # design.json names the rate built
+    args.baud = args.baud or default_baud(board, clock)   # design.json names the rate built
+    run_mhz = board.clock_mhz if clock is None else clock
     out = args.out / args.board
     trains, source = _latency_samples(args, network)
     runtime = runtime_layers(board, network, config)
@@ -95,7 +108,7 @@ def run(args):
           f"{args.steps}{exits}", flush=True)
     try:                                      # checks --baud and the limits
         top = board_top(board, network, config, baud=args.baud, max_steps=args.steps,
-                        runtime_weights=runtime, exit=rule)
+                        runtime_weights=runtime, exit=rule, clock_mhz=clock)
     except (ValueError, TypeError) as error:
         raise fail(f"this configuration cannot be generated: {error}") from None
     design = _design(board, network, config, args, runtime)
@@ -124,6 +137,7 @@ def run(args):
     summary["latency"] = {"cycles_per_inference": mean, "steps": int(trains.shape[1]),
                           "samples": len(trains), "each_alone": True,
                           "us_at_board_clock": latency.board_clock, "us_at_fmax": latency.fmax,
+                          **({} if clock is None else {"clock_mhz": clock}),
                           "inputs": source}
     (out / "report.json").write_text(json.dumps(summary, indent=2))
     text = report.table() + (
@@ -131,9 +145,22 @@ def run(args):
         f"{args.steps}{exits}; latency of an inference, compute only (cycle model, each sample "
         f"alone, mean of {source}; end to end through the host link: spikefab throughput): "
         f"{mean:,.0f} cycles = {latency.board_clock:,.1f} µs at the "
-        f"{board.clock_mhz:g} MHz board clock"
+        f"{run_mhz:g} MHz {report.clock_name}"
         + (f", {latency.fmax:,.1f} µs at Fmax" if latency.fmax else "") + ".\n")
     (out / "report.md").write_text(text)
     print(text)
     print(f"bitstream: {report.bitstream}\nreport: {out / 'report.md'}, {out / 'report.json'}")
+    if clock is not None and report.timing_met is False:
+        raise fail(f"timing is not met at the {clock:g} MHz PLL clock: Fmax "
+                   f"{report.fmax_mhz:.2f} MHz (net {report.clock}); the bitstream would run "
+                   f"out of specification; build at a lower --clock-mhz (at most "
+                   f"{report.fmax_mhz:.2f}, made exactly by the PLL) or without it")
     return report
+
+
+def _bad_clock(args, message):
+    """A ``--clock-mhz`` the PLL cannot make: argparse's usage and one line (exit status 2)."""
+    parser = getattr(args, "board_parser", None)
+    if parser is not None:
+        parser.error(message)
+    return fail(message)

@@ -5,7 +5,8 @@ and MNIST demo networks (:mod:`spikefab.studies.link_throughput`)."""
 
 import json
 
-from spikefab.cli.args import fail, flag_input_file, flag_int, flag_output_dir, make_output_dir
+from spikefab.cli.args import (fail, flag_float, flag_input_file, flag_int, flag_output_dir,
+                               make_output_dir)
 from spikefab.cli.board_options import BOARD_NAMES, MAX_STEPS
 from spikefab.model.encoders import HARDWARE_ENCODERS
 
@@ -19,6 +20,44 @@ def _baud(text):
     return flag_int(1200, 3_000_000)(text)
 
 
+_MHZ = flag_float(0, 400, low_open=True)
+
+
+def _clock(text):
+    """``--clock-mhz``: ``BOARD=MHZ`` (or a bare MHz for the one ``--board``)."""
+    import argparse
+    board, sep, mhz = text.rpartition("=")
+    if sep and board not in BOARD_NAMES:
+        raise argparse.ArgumentTypeError(f"{text}: unknown board {board!r}; allowed: "
+                                         f"{', '.join(BOARD_NAMES)}")
+    return (board or None), _MHZ(mhz)
+
+
+def clocks_of(args):
+    """``{board: MHz}`` of ``--clock-mhz``; a bare MHz needs exactly one ``--board``. Each
+    clock is checked against the board's PLL (one error line naming the nearest
+    frequencies it makes)."""
+    from spikefab.boards.pll import pll_for
+    from spikefab.boards.registry import get_board
+    clocks = {}
+    for board, mhz in args.clock_mhz or ():
+        if board is None:
+            if len(args.board) != 1:
+                raise fail(f"--clock-mhz {mhz:g} names no board; with several --board give "
+                           f"BOARD=MHZ, e.g. ulx3s=75 icebreaker=24")
+            board = args.board[0]
+        if board not in args.board:
+            raise fail(f"--clock-mhz {board}={mhz:g}: {board} is not among --board "
+                       f"{' '.join(args.board)}")
+        spec = get_board(board)
+        try:
+            pll_for(spec.family, spec.clock_mhz, mhz)
+        except ValueError as error:
+            raise fail(f"--clock-mhz {board}={mhz:g}: {error}") from None
+        clocks[board] = mhz
+    return clocks
+
+
 def add_arguments(parser):
     """``spikefab throughput``'s options."""
     parser.add_argument("--demo", choices=("digits", "mnist"), nargs="+",
@@ -30,7 +69,12 @@ def add_arguments(parser):
     parser.add_argument("--baud", type=_baud, nargs="+", default=[None],
                         help="UART rates to measure, each in [1200, 3000000] or 'default' "
                              "(the board's: icebreaker 3000000, ulx3s 1000000, orangecrab "
-                             "115200); e.g. --baud 115200 default (default: default)")
+                             "115200; at a --clock-mhz, the rate that clock makes); e.g. --baud 115200 default (default: default)")
+    parser.add_argument("--clock-mhz", type=_clock, nargs="+", default=None,
+                        help="run a board at its PLL clock, as spikefab synth --clock-mhz "
+                             "builds it: BOARD=MHZ each (e.g. ulx3s=75 icebreaker=24), or one "
+                             "MHz with one --board; its default UART rate follows the clock "
+                             "(default: every board at its oscillator)")
     parser.add_argument("--images", type=flag_int(1, 1000), default=3,
                         help="test images per run, coded as the demo codes them (or by "
                              "--encoder) (default 3; time is simulated, so a few are exact)")
@@ -62,20 +106,26 @@ def run(args):
     if args.network is not None and len(args.demo) != 1:
         raise fail(f"--network names one demo's network; give one --demo, not "
                    f"{' '.join(args.demo)}")
+    clocks = clocks_of(args)
     out = make_output_dir(args.out)
     bauds = list(dict.fromkeys(args.baud))
     try:
         runs = study.run(args.demo, args.board, images=args.images, bauds=bauds,
                          networks={args.demo[0]: args.network} if args.network else None,
                          epochs=args.epochs, encoder=args.encoder, steps=args.steps, out=out, cache_dir=out / "verilator",
-                         progress=True)
+                         progress=True, clocks=clocks)
     except ValueError as error:                # a rate the board clock cannot make, a bad file
         raise fail(f"this run cannot be made: {error}") from None
     (out / "results.json").write_text(json.dumps([r.to_json() for r in runs], indent=1) + "\n")
     header, rows = study.table_rows(runs)
     print(table(header, rows))
+    for r in runs:
+        if r.pll:
+            print(f"{r.board}: at its {r.clock_mhz:g} MHz PLL clock, {r.baud:,} baud (divisor "
+                  f"{r.divisor}); the PLL itself is not simulated")
     print("end to end: images through the real host driver (Device.infer, as spikefab run), "
-          "simulated time at the board clock, UART cycle-exact; host and USB latency per "
+          "simulated time at the board clock (or PLL clock), UART cycle-exact; host and USB "
+          "latency per "
           "request not included. compute only: the cycle model's cycles of each image alone "
           "(first input event to result) at the board clock.")
     header, rows = study.plan_rows(runs)

@@ -61,7 +61,8 @@ class LinkThroughput:
     baud, divisor : int
         The UART rate and clock cycles per bit (board clock / baud).
     clock_mhz : float
-        The board clock the simulation runs at.
+        The clock the simulation runs at: the board oscillator, or the PLL clock the board
+        top was built for (``pll``; the PLL itself is not simulated).
     images, steps : int
         Images run (each through ``Device.infer``) and their time steps T.
     configuration : str
@@ -110,6 +111,7 @@ class LinkThroughput:
     load_seconds: float
     sim_seconds: float
     pixels: int = 0
+    pll: bool = False
 
     @property
     def agree(self):
@@ -220,10 +222,13 @@ class _Counted:
 
 
 def measure(board, network, config, trains, *, demo="", baud=None, cache_dir=None,
-            progress=False, compact=None):
+            progress=False, clock_mhz=None, compact=None):
     """Run ``trains`` (``[B, T, N0]``) through ``board``'s host link at ``baud`` (default
-    the board's :attr:`~spikefab.boards.registry.Board.default_baud`) with the real host
-    driver, as the module docstring says; returns a :class:`LinkThroughput`."""
+    the board's :attr:`~spikefab.boards.registry.Board.default_baud`, or
+    :func:`~spikefab.boards.registry.default_baud` at ``clock_mhz``) with the real host
+    driver, as the module docstring says; returns a :class:`LinkThroughput`. ``clock_mhz``:
+    the PLL clock of the board top (``None``: the board oscillator); the simulation runs at
+    it (the PLL itself is not simulated)."""
     from spikefab.boards.build import board_top
     from spikefab.boards.host import Device
     from spikefab.boards.link import offered_frames
@@ -239,8 +244,9 @@ def measure(board, network, config, trains, *, demo="", baud=None, cache_dir=Non
     spec = get_board(board)
     trains, _ = check_spike_trains(trains, network.n_inputs)
     steps = trains.shape[1]
-    clock_hz = spec.clock_mhz * 1e6
-    top = board_top(spec, network, config, baud=baud, max_steps=steps)
+    run_mhz = spec.clock_mhz if clock_mhz is None else clock_mhz
+    clock_hz = run_mhz * 1e6
+    top = board_top(spec, network, config, baud=baud, max_steps=steps, clock_mhz=clock_mhz)
     link = top.link_for(clock_hz)
     never_elaborated(top)                     # its host link is what gets simulated
     cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
@@ -275,7 +281,7 @@ def measure(board, network, config, trains, *, demo="", baud=None, cache_dir=Non
     n = len(trains)
     return LinkThroughput(
         board=spec.name, demo=demo, baud=top.baud, divisor=link.divisor,
-        clock_mhz=spec.clock_mhz, images=n, steps=steps, configuration=config.describe(),
+        clock_mhz=run_mhz, images=n, steps=steps, configuration=config.describe(),
         cycles=(end - start) / n, up_bytes=up / n, down_bytes=down / n,
         requests=len(frames) / n, line_cycles=(up + down) * 10 * link.divisor / n,
         compute_cycles=float(np.mean(compute)),
@@ -283,7 +289,12 @@ def measure(board, network, config, trains, *, demo="", baud=None, cache_dir=Non
         counts=sum(list(r.counts) == k.tolist() for r, k in zip(results, golden.counts)),
         result_cycles=sum(r.cycles == int(f) for r, f in zip(results, finish)),
         load_requests=load_requests, load_seconds=load_seconds, sim_seconds=sim_seconds,
-        pixels=network.n_inputs)
+        pixels=network.n_inputs, pll=clock_mhz is not None)
+
+
+def _board_cell(run):
+    """The board, and its PLL clock when it runs at one."""
+    return f"{run.board} ({run.clock_mhz:g} MHz PLL)" if run.pll else run.board
 
 
 def table_rows(runs):
@@ -293,7 +304,7 @@ def table_rows(runs):
               "requests per image", "end to end ms per image", "end to end images/s",
               "on the line ms", "rest ms", "compute only µs per image",
               "compute only images/s", "= golden, cycle model")
-    rows = [(r.board, r.demo, f"{r.baud:,}", r.images,
+    rows = [(_board_cell(r), r.demo, f"{r.baud:,}", r.images,
              f"{r.up_bytes:,.0f} / {r.down_bytes:,.0f}", f"{r.requests:,.1f}",
              f"{r.ms_per_image:,.2f}", f"{r.images_per_second:,.1f}", f"{r.line_ms:,.2f}",
              f"{r.rest_ms:,.2f}", f"{r.compute_us:,.1f}", f"{1e6 / r.compute_us:,.0f}",
@@ -323,7 +334,7 @@ def plan_rows(runs):
         batch = (r.up_bytes + result_reply) * per_byte_ms + r.rest_ms
         overlapped = max(r.up_bytes * per_byte_ms, r.compute_us / 1e3)
         pixels = max((r.pixels + 5 + 5 + result_reply) * per_byte_ms, r.compute_us / 1e3)
-        rows.append((r.board, r.demo, f"{r.baud:,}", f"{r.images_per_second:,.1f}",
+        rows.append((_board_cell(r), r.demo, f"{r.baud:,}", f"{r.images_per_second:,.1f}",
                      f"{1e3 / batch:,.1f}", f"{1e3 / overlapped:,.1f}",
                      f"{1e3 / pixels:,.0f}"))
     return header, rows
@@ -331,13 +342,15 @@ def plan_rows(runs):
 
 def run(demos=DEMOS, boards=("icebreaker", "ulx3s", "orangecrab"), *, images=3, bauds=None,
         networks=None, epochs=None, encoder=None, steps=None, out=None, cache_dir=None,
-        progress=False):
+        progress=False, clocks=None):
     """Measure every demo on every board at each rate of ``bauds`` (``None`` in it, or
     ``bauds=None``: the board's default); ``networks``: ``{demo: path}`` of saved networks
     (else each is trained as its demo trains it, MNIST for ``epochs``, and saved as
     ``out/<demo>-network.npz`` when ``out`` is given). Returns the :class:`LinkThroughput`
-    list. ``encoder`` and ``steps``: the input code and T of :func:`demo_setup`."""
-    from spikefab.boards.registry import get_board
+    list. ``encoder`` and ``steps``: the input code and T of :func:`demo_setup`. ``clocks``:
+    ``{board: MHz}``, the PLL clock of each board named (the others run at their
+    oscillator), as ``spikefab synth --clock-mhz`` builds it."""
+    from spikefab.boards.registry import default_baud
     runs = []
     for demo in demos:
         saved = (networks or {}).get(demo)
@@ -346,10 +359,12 @@ def run(demos=DEMOS, boards=("icebreaker", "ulx3s", "orangecrab"), *, images=3, 
         if saved is None and out is not None:
             network.save(Path(out) / f"{demo}-network.npz")
         for board in boards:
-            default = get_board(board).default_baud
+            clock = (clocks or {}).get(board)
+            default = default_baud(board, clock)
             for baud in dict.fromkeys(default if b is None else b for b in bauds or (None,)):
                 runs.append(measure(board, network, configs[board], trains, demo=demo,
-                                    baud=baud, cache_dir=cache_dir, progress=progress))
+                                    baud=baud, cache_dir=cache_dir, progress=progress,
+                                    clock_mhz=clock))
                 if progress:
                     r = runs[-1]
                     print(f"{board}, {demo}, {r.baud:,} baud: {r.images_per_second:,.1f} "
