@@ -321,7 +321,7 @@ class Device:
         if compact and payloads is None:
             raise ValueError("SPIKES frames need a device of protocol version 4 or later "
                              f"(this one speaks {self.identity.protocol}) and every step's "
-                             f"spikes in strictly ascending address order")
+                             f"spikes in ascending address order")
         if payloads is None:
             command = Command.EVENTS
             payloads = [b"".join(encode_event(k, a) for k, a in events[start:start + n])

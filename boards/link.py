@@ -372,13 +372,14 @@ class HostLink(wiring.Component):
         stalled = Signal(range(self.timeout + 1))    # cycles without a transfer, result waiting
         pushed = Signal(16)                          # events of the frame pushed
         taken_bytes = _le_bytes(pushed, 2)
-        # SPIKES: the code in `data`, against the cursor (17 bits: 511 skips of 252 fit).
+        # SPIKES: the code in `data`, against the cursor (17 bits: 511 skips of 252 fit). One
+        # adder: a spike's address, or the cursor a SKIP moves on; a marker clears the cursor.
         cursor = Signal(17)
-        spike_addr = cursor + data
         is_spike = data < SPIKES_SKIP
+        skip = data == SPIKES_SKIP
+        spike_addr = cursor + Mux(skip, SPIKES_SKIP, data)
         code_ok = (data != 0xFF) & (~is_spike | (spike_addr < network.n_inputs))
-        next_cursor = Mux(is_spike, spike_addr + 1,
-                          Mux(data == SPIKES_SKIP, cursor + SPIKES_SKIP, 0))
+        next_cursor = Mux(is_spike | skip, spike_addr, 0)
 
         def pushing(m, kind):
             # The session state after an event of `kind` went into the accelerator.
@@ -626,7 +627,6 @@ class HostLink(wiring.Component):
             with m.State("SPIKES_PUSH"):
                 # A code's low two bits are a marker's event kind (SPIKE for a spike).
                 kind = Mux(is_spike, EventKind.SPIKE.value, data[:2])
-                skip = data == SPIKES_SKIP
                 m.d.comb += [acc.events.valid.eq(~skip),
                              acc.events.payload.kind.eq(kind),
                              acc.events.payload.addr.eq(Mux(is_spike, spike_addr, 0))]

@@ -37,11 +37,11 @@ Commands and payloads (all integers little-endian):
 ``SPIKES`` ``u8 codes`` (version 4) — the same events, one byte each where it can: a cursor
     starts at input 0 with the frame and after each ``STEP`` and ``SAMPLE``; a code ``c`` below
     :data:`SPIKES_SKIP` (252) is a SPIKE at ``cursor + c`` (which must be an input of the
-    network), after which the cursor is that address + 1; ``SPIKES_SKIP`` moves the cursor 252
-    inputs on (no event); :data:`SPIKES_STEP` (253) is a STEP and :data:`SPIKES_SAMPLE` (254) a
-    SAMPLE (both put the cursor back to 0); 255 is invalid. A step's spikes therefore go in
-    ascending address order, each taking a byte (plus a ``SKIP`` per 252 inputs of gap); a host
-    with events in another order sends ``EVENTS``. Pushed and answered as ``EVENTS`` (the
+    network), which becomes the cursor; ``SPIKES_SKIP`` moves the cursor 252 inputs on (no
+    event); :data:`SPIKES_STEP` (253) is a STEP and :data:`SPIKES_SAMPLE` (254) a SAMPLE (both
+    put the cursor back to 0); 255 is invalid. A step's spikes therefore go in ascending
+    address order (an input twice: code 0), each taking a byte (plus a ``SKIP`` per 252 inputs
+    of gap); a host with events in another order sends ``EVENTS``. Pushed and answered as ``EVENTS`` (the
     ``STALLED`` reply's ``taken`` counts events, not bytes); :func:`encode_spikes` and
     :func:`decode_spikes` are the two directions.
 
@@ -178,10 +178,10 @@ def _spike_codes(kind, addr, cursor):
     """The ``SPIKES`` codes of one event from ``cursor`` and the cursor after it (``None``
     when the event cannot follow the cursor: a spike below it)."""
     if kind == 0:                                    # SPIKE
-        if not 0 <= addr - cursor:
+        if addr < cursor:
             return None, cursor
         skips, code = divmod(addr - cursor, SPIKES_SKIP)
-        return bytes([SPIKES_SKIP] * skips + [code]), addr + 1
+        return bytes([SPIKES_SKIP] * skips + [code]), addr
     if kind in (1, 2):
         return bytes([SPIKES_STEP if kind == 1 else SPIKES_SAMPLE]), 0
     raise ValueError(f"event kind {kind} is not SPIKE (0), STEP (1) or SAMPLE (2)")
@@ -190,7 +190,7 @@ def _spike_codes(kind, addr, cursor):
 def encode_spikes(events, limit=MAX_PAYLOAD):
     """The payloads of ``SPIKES`` frames (at most ``limit`` bytes each, every frame starting
     its cursor at 0) that carry ``(kind, addr)`` events in order, or ``None`` when a step's
-    spikes are not in strictly ascending address order (send them as ``EVENTS``)."""
+    spikes are not in ascending address order (send them as ``EVENTS``)."""
     if not _is_index(limit) or not 1 <= limit <= MAX_PAYLOAD:
         raise ValueError(f"limit must be an integer in [1, {MAX_PAYLOAD}], not {limit!r}")
     payloads, frame, cursor = [], bytearray(), 0
@@ -221,8 +221,8 @@ def decode_spikes(payload, n_inputs):
         if code < SPIKES_SKIP:
             if cursor + code >= n_inputs:
                 return None
-            events.append((0, cursor + code))
-            cursor += code + 1
+            cursor += code
+            events.append((0, cursor))
         elif code == SPIKES_SKIP:
             cursor += SPIKES_SKIP
         elif code in (SPIKES_STEP, SPIKES_SAMPLE):

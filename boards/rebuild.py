@@ -72,16 +72,19 @@ def save_samples(folder, name, trains):
 
 
 def synth_command(board, network_path, config, *, steps, baud=None, spikes=None, out=None,
-                  exit=None):
+                  exit=None, clock_mhz=None):
     """The ``spikefab synth`` command line that builds ``config`` for the network in
     ``network_path`` on ``board`` with ``max_steps = steps`` (and ``baud``; default the
     board's :attr:`~spikefab.boards.registry.Board.default_baud`), as :func:`spikefab.boards.build.build_board` builds it; ``spikes``: the samples
     file of the latency figure; ``out``: the ``--out`` folder; ``exit``: the early-exit rule
-    (``None``, ``"exact"`` or ``("margin", m)``: ``--exit exact`` / ``--exit margin:m``).
+    (``None``, ``"exact"`` or ``("margin", m)``: ``--exit exact`` / ``--exit margin:m``);
+    ``clock_mhz``: the PLL clock (``--clock-mhz``; ``None``: the board oscillator), whose
+    default baud rate (:func:`~spikefab.boards.registry.default_baud`) ``baud`` is compared
+    with.
 
     Raises ``ValueError`` for a configuration ``spikefab synth`` cannot express (formats or
     queue depths that differ between layers, the dense baseline mode, another timing)."""
-    from spikefab.boards.registry import get_board
+    from spikefab.boards.registry import default_baud
     from spikefab.hw.accelerator import HARDWARE_TIMING
     from spikefab.model import Network
     from spikefab.model.conv import ConvLayer
@@ -119,7 +122,9 @@ def synth_command(board, network_path, config, *, steps, baud=None, spikes=None,
         from spikefab.model.early_exit import exit_rule
         rule = exit_rule(exit)
         words += ["--exit", "exact" if rule.kind == "exact" else f"margin:{rule.margin}"]
-    if baud is not None and baud != get_board(board).default_baud:
+    if clock_mhz is not None:
+        words += ["--clock-mhz", f"{clock_mhz:g}"]
+    if baud is not None and baud != default_baud(board, clock_mhz):
         words += ["--baud", str(baud)]
     if spikes is not None:
         words += ["--spikes", user_path(spikes)]

@@ -425,7 +425,7 @@ def test_spikes_frames_a_device_must_refuse():
     link = HostLink(net, config, divisor=4, timeout=200, max_steps=15)
     port = SimulatedSerial(link)
     device = Device(port)
-    for payload in (bytes([0, SPIKES_STEP, 0xFF]), bytes([4, 0, SPIKES_STEP]),
+    for payload in (bytes([0, SPIKES_STEP, 0xFF]), bytes([4, 1, SPIKES_STEP]),
                     bytes([SPIKES_SKIP, 0]),
                     bytes([1, 2, SPIKES_STEP, SPIKES_SAMPLE, 5])):
         assert raw(port, encode_request(Command.SPIKES, payload))[0] == Status.BAD_ARGUMENT
@@ -433,6 +433,8 @@ def test_spikes_frames_a_device_must_refuse():
     assert raw(port, encode_request(Command.SPIKES, bytes([SPIKES_SKIP, SPIKES_STEP])))[0] \
         == Status.OK                                           # a skip alone is no spike
     assert device.identify().sample_open
+    assert raw(port, encode_request(Command.SPIKES, bytes([4, 0, SPIKES_STEP])))[0] \
+        == Status.OK                                           # input 4 twice
     device.reset()
-    with pytest.raises(ValueError, match="strictly ascending"):
+    with pytest.raises(ValueError, match="in ascending address order"):
         device.send_events([(SPIKE, 3), (SPIKE, 1), (STEP, 0)], compact=True)

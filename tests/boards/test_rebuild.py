@@ -42,6 +42,24 @@ def test_the_printed_command_builds_the_same_top(tmp_path, monkeypatch, board, s
     assert "the 5 samples in report/samples.npz" in process.stdout
 
 
+@pytest.mark.parametrize("board, clock_mhz, baud", [("ulx3s", 75, None),
+                                                    ("icebreaker", 24, 3_000_000)])
+def test_a_pll_clock_is_in_the_printed_command(tmp_path, monkeypatch, board, clock_mhz, baud):
+    """A design built at a PLL clock (and a baud rate other than that clock's default) is
+    rebuilt by a command that says so: the same top, PLL and UART divisor included."""
+    monkeypatch.chdir(tmp_path)
+    network = reference_network((12, 6, 3), w_bits=4, density=0.5, seed=4)
+    config = HardwareConfig.uniform(network, lanes=[3, 3], timing=HARDWARE_TIMING)
+    path = save_design(tmp_path / "report", "design", network)
+    command = synth_command(board, path, config, steps=8, clock_mhz=clock_mhz, baud=baud)
+    assert f"--clock-mhz {clock_mhz}" in command
+    assert ("--baud" in command) == (baud is not None)
+    _, rtlil, _ = dry_run(tmp_path, command)
+    assert rtlil == reference_rtlil(board, network, config, max_steps=8, baud=baud,
+                                    clock_mhz=clock_mhz)
+    assert rtlil != reference_rtlil(board, network, config, max_steps=8, baud=baud)
+
+
 def test_a_different_design_gives_a_different_top(tmp_path, monkeypatch):
     """The comparison above can fail: one sweep lane more is another top."""
     monkeypatch.chdir(tmp_path)
