@@ -154,7 +154,7 @@ def add_arguments(parser, command):
     s.add_argument("--steps", type=flag_int(1, MAX_STEPS), default=16,
                    help="timesteps per sample T, the longest sample the bitstream counts "
                         "(default 16)")
-    s.add_argument("--baud", type=flag_int(1200, 3_000_000), default=None,
+    s.add_argument("--baud", type=flag_int(1200, 12_000_000), default=None,
                    help="UART speed of the host link (default: the board's, the highest rate "
                         "its USB-UART bridge and clock make exactly: icebreaker 3000000, ulx3s "
                         "1000000, orangecrab 115200" + (

@@ -14,10 +14,10 @@ __all__ = ["add_arguments", "run"]
 
 
 def _baud(text):
-    """``--baud``: a rate in [1200, 3000000], or ``default`` (the board's)."""
+    """``--baud``: a rate in [1200, 12000000], or ``default`` (the board's)."""
     if text == "default":
         return None
-    return flag_int(1200, 3_000_000)(text)
+    return flag_int(1200, 12_000_000)(text)
 
 
 _MHZ = flag_float(0, 400, low_open=True)
@@ -67,7 +67,7 @@ def add_arguments(parser):
                         help=f"the boards: their clock, UART rate and the demo's configuration "
                              f"for them (default {' '.join(BOARD_NAMES)})")
     parser.add_argument("--baud", type=_baud, nargs="+", default=[None],
-                        help="UART rates to measure, each in [1200, 3000000] or 'default' "
+                        help="UART rates to measure, each in [1200, 12000000] or 'default' "
                              "(the board's: icebreaker 3000000, ulx3s 1000000, orangecrab "
                              "115200; at a --clock-mhz, the rate that clock makes); e.g. --baud 115200 default (default: default)")
     parser.add_argument("--clock-mhz", type=_clock, nargs="+", default=None,
