@@ -25,9 +25,9 @@ from spikefab.model.placement import resolve_placement
 from spikefab.model.events import event_stream
 from spikefab.model.simulate import check_spike_trains
 
-from .protocol import (MAX_PAYLOAD, REPLY_SYNC, SPIKES_SKIP, TARGETS, Command, Identity,
-                       LinkState, ProtocolError, ResetReport, Status, crc8, encode_event,
-                       encode_request, encode_spikes, neuron_fingerprint)
+from .protocol import (MAX_PAYLOAD, REPLY_SYNC, SPIKES_SAMPLE, SPIKES_SKIP, TARGETS, Command,
+                       Identity, LinkState, ProtocolError, ResetReport, Status, crc8,
+                       encode_event, encode_request, encode_spikes, neuron_fingerprint)
 
 __all__ = ["Device", "DeviceError", "ResetReport", "Result", "device_images",
            "device_placements", "open_serial", "typical_inputs"]
@@ -306,12 +306,15 @@ class Device:
             self.request(Command.LOAD, body)
         return len(frames)
 
-    def send_events(self, events, *, compact=None):
+    def send_events(self, events, *, compact=None, infer=False):
         """Push ``(kind, addr)`` events: as ``SPIKES`` frames (a byte per event) when the
         device speaks protocol version 4 and each step's spikes ascend, else as ``EVENTS``
         frames (two bytes per event, at most :data:`EVENTS_PER_FRAME` per frame).
         ``compact=False`` always sends ``EVENTS``; ``compact=True`` insists on ``SPIKES``
-        (``ValueError`` when the device or the event order cannot have them).
+        (``ValueError`` when the device or the event order cannot have them). ``infer``: send
+        the last ``SPIKES`` frame, when it ends with a ``SAMPLE``, as ``INFER`` and return its
+        :class:`Result` (the oldest result; ``None`` when the frames went as ``EVENTS`` or
+        ``SPIKES``).
 
         Raises :class:`DeviceError` with status ``STALLED`` and ``taken`` (events of this call
         that went in) if the device stopped taking events behind a result nobody read."""
@@ -330,8 +333,12 @@ class Device:
         else:
             command = Command.SPIKES
         sent = 0
-        for payload in payloads:
-            status, data = self.request(command, payload, accept=(Status.OK, Status.STALLED))
+        last = (command == Command.SPIKES and infer
+                and payloads[-1][-1:] == bytes([SPIKES_SAMPLE]))
+        for index, payload in enumerate(payloads):
+            final = last and index == len(payloads) - 1
+            status, data = self.request(Command.INFER if final else command, payload,
+                                        accept=(Status.OK, Status.STALLED))
             if status == Status.STALLED:
                 if len(data) != 2:
                     raise ProtocolError(f"STALLED reply of {len(data)} bytes, expected 2")
@@ -340,22 +347,32 @@ class Device:
                                   f"{len(events)} events and then no more for its timeout, "
                                   f"behind a result nobody read (read it with result(), or "
                                   f"reset())", Status.STALLED, taken)
+            if final:
+                return self._result_of(data)
             sent += len(payload) // 2 if command == Command.EVENTS else \
                 sum(code != SPIKES_SKIP for code in payload)
+        return None
+
+    def _result_of(self, data):
+        """The :class:`Result` of a ``RESULT`` (or ``INFER``) reply's payload."""
+        classes = self.identity.shape[-1]
+        size = 6 + 2 * classes + 2 * (self.identity.exit is not None)
+        if len(data) != size:
+            raise ProtocolError(f"a result of {len(data)} bytes, expected {size}")
+        cls = struct.unpack_from("<H", data, 0)[0]
+        counts = struct.unpack_from(f"<{classes}H", data, 2)
+        cycles = struct.unpack_from("<I", data, 2 + 2 * classes)[0]
+        steps = None
+        if self.identity.exit is not None:
+            steps = struct.unpack_from("<H", data, 6 + 2 * classes)[0]
+        return Result(cls, counts, cycles, steps)
 
     def result(self, *, wait=True, poll=0.0):
         """The oldest result (None if ``wait`` is false and there is none yet)."""
-        classes = self.identity.shape[-1]
         while True:
             status, data = self.request(Command.RESULT, accept=(Status.OK, Status.EMPTY))
             if status == Status.OK:
-                cls = struct.unpack_from("<H", data, 0)[0]
-                counts = struct.unpack_from(f"<{classes}H", data, 2)
-                cycles = struct.unpack_from("<I", data, 2 + 2 * classes)[0]
-                steps = None
-                if self.identity.exit is not None:
-                    steps = struct.unpack_from("<H", data, 6 + 2 * classes)[0]
-                return Result(cls, counts, cycles, steps)
+                return self._result_of(data)
             if not wait:
                 return None
             if poll:
@@ -363,13 +380,15 @@ class Device:
 
     def infer(self, spikes, *, progress=False, compact=None):
         """Run spike trains ``[T, N0]`` or ``[B, T, N0]`` and return one :class:`Result` per
-        sample (``compact``: as for :meth:`send_events`)."""
+        sample (``compact``: as for :meth:`send_events`). Each sample is one ``INFER``
+        request when its events fit one ``SPIKES`` frame (its earlier frames as ``SPIKES``
+        otherwise); as ``EVENTS`` frames, then a ``RESULT`` request."""
         n_inputs = self.identity.shape[0]
         trains, _ = check_spike_trains(spikes, n_inputs)
         results = []
         for sample in _progress(list(trains), progress, "infer"):
-            self.send_events(event_stream(sample[None]), compact=compact)
-            results.append(self.result())
+            result = self.send_events(event_stream(sample[None]), compact=compact, infer=True)
+            results.append(self.result() if result is None else result)
         return results
 
     def counters(self):

@@ -45,7 +45,7 @@ def spikes_schedule(payload):
 #: Cycles from a request's CRC byte to the first offer of its events, less the payload's
 #: length (checked a byte per cycle first): ``EVENTS`` reads two bytes before its first push,
 #: ``SPIKES`` one.
-FIRST_OFFER = {Command.EVENTS: 6, Command.SPIKES: 5}
+FIRST_OFFER = {Command.EVENTS: 6, Command.SPIKES: 5, Command.INFER: 5}
 
 
 def offered_frames(written, divisor):
@@ -62,7 +62,7 @@ def offered_frames(written, divisor):
     frames, origin = [], None
     for cycle, request in written:
         command, payload = request[1], request[4:-1]
-        if command == Command.SPIKES:
+        if command in (Command.SPIKES, Command.INFER):
             count, delays = spikes_schedule(payload)
         elif command == Command.EVENTS:
             count, delays = len(payload) // 2, None
@@ -172,6 +172,9 @@ class HostLink(wiring.Component):
     ``ready``. The wait is unbounded while no result is waiting (the pipeline always drains);
     while one waits unread the back-pressure can be permanent, so after ``timeout`` cycles
     without a transfer the link stops and answers ``STALLED`` with the number of events taken.
+    ``SPIKES`` and ``INFER`` push the same events from one-byte codes (checked first, a byte a
+    cycle, then a code every :data:`SPIKE_INTERVAL` cycles); ``INFER`` then waits for a result
+    and answers with it as ``RESULT`` does (``EMPTY`` when none is due).
 
     ``RESET`` runs the accelerator through a clean start, in three steps, before it replies:
 
@@ -370,7 +373,7 @@ class HostLink(wiring.Component):
         # low byte, or EVENTS_LOW_WAIT after the last event, before anything is pushed).
         event_bad = Signal()
         stalled = Signal(range(self.timeout + 1))    # cycles without a transfer, result waiting
-        pushed = Signal(16)                          # events of the frame pushed
+        pushed = Signal(range(MAX_PAYLOAD + 1))      # events of the frame pushed
         taken_bytes = _le_bytes(pushed, 2)
         # SPIKES: the code in `data`, against the cursor (17 bits: 511 skips of 252 fit). One
         # adder: a spike's address, or the cursor a SKIP moves on; a marker clears the cursor.
@@ -490,9 +493,9 @@ class HostLink(wiring.Component):
                             reply(m, Status.OK)
                         with m.Else():
                             m.next = "EVENTS_CHECK_WAIT"
-                    with m.Case(Command.SPIKES):
+                    with m.Case(Command.SPIKES, Command.INFER):
                         with m.If(length == 0):
-                            reply(m, Status.OK)
+                            m.next = "SPIKES_DONE"
                         with m.Else():
                             m.next = "SPIKES_CHECK_WAIT"
                     with m.Case(Command.RESET):
@@ -636,11 +639,22 @@ class HostLink(wiring.Component):
                     with m.If(~skip):
                         pushing(m, kind)
                     with m.If(left == 1):
-                        reply(m, Status.OK)
+                        m.next = "SPIKES_DONE"
                     with m.Else():
                         m.next = "SPIKES_READ"
                 with m.Else():
                     stalling(m, Command.SPIKES)
+            # SPIKES is done; INFER then answers with the oldest result, as RESULT does, once
+            # one is ready, or EMPTY when none is due (no SAMPLE unread: a result comes for
+            # every SAMPLE pushed, so the wait always ends).
+            with m.State("SPIKES_DONE"):
+                with m.If(command != Command.INFER):
+                    reply(m, Status.OK)
+                with m.Elif(acc.results.valid):
+                    m.d.sync += consume_result.eq(1)
+                    reply(m, Status.OK, Command.RESULT, len(result_bytes))
+                with m.Elif(unread == 0):
+                    reply(m, Status.EMPTY)
 
             # RESET: reset, a clearing SAMPLE through every layer, reset again (see above).
             with m.State("RESET_ACCELERATOR"):

@@ -45,6 +45,12 @@ Commands and payloads (all integers little-endian):
     ``STALLED`` reply's ``taken`` counts events, not bytes); :func:`encode_spikes` and
     :func:`decode_spikes` are the two directions.
 
+``INFER`` ``u8 codes`` (version 4) — pushed as ``SPIKES`` pushes them; then the reply waits
+    for a result and is ``RESULT``'s reply: the oldest result (the sample this frame closed
+    with its ``SAMPLE``, when none was left unread before), or ``EMPTY`` when none is due (no
+    ``SAMPLE`` pushed whose result is unread). One round trip per sample instead of two or
+    more; ``STALLED`` as for ``EVENTS``.
+
 ``RESULT`` (no payload) → ``cls u16, counts u16 x classes, cycles u32`` of the oldest result
     (then ``steps u16`` on a device built with early exit), or status ``EMPTY``.
 
@@ -77,7 +83,8 @@ them, and an ``EVENTS`` push behind an unread result could hang the link). Versi
 early exit (docs/design.md §4): the identity block's ``exit u8, exit_margin u16, exit_steps
 u16`` after ``count_bits``, and on a device built with it the ``steps u16`` a sample ran at the
 end of a ``RESULT`` and a sixth counter, ``dropped``, per layer in ``COUNTERS``. Version 4
-added ``SPIKES`` (a host sends ``EVENTS`` to a version-3 device).
+added ``SPIKES`` and ``INFER`` (a host sends ``EVENTS`` and ``RESULT`` to a version-3
+device).
 """
 
 import enum
@@ -113,6 +120,7 @@ class Command(enum.IntEnum):
     COUNTERS = 5
     RESET = 6
     SPIKES = 7
+    INFER = 8
 
 
 #: ``SPIKES`` codes: below ``SPIKES_SKIP`` a spike at the cursor plus the code; then the cursor

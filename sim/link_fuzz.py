@@ -7,8 +7,8 @@ the reference parser and the device's shadow are :mod:`.link_reference`).
 
 **What is sent** (one *frame* is one item put on the line; the classes and their shares):
 
-* ``valid`` — ``IDENTIFY``, ``COUNTERS``, ``RESULT``, ``RESET``, ``EVENTS`` or ``SPIKES``
-  (half and half) with a whole sample or a piece of one, ``EVENTS`` with no events, ``LOAD`` of a slice of the weights
+* ``valid`` — ``IDENTIFY``, ``COUNTERS``, ``RESULT``, ``RESET``, ``EVENTS``, ``SPIKES`` or
+  ``INFER`` (its reply a result, checked as ``RESULT``'s) with a whole sample or a piece of one, ``EVENTS`` with no events, ``LOAD`` of a slice of the weights
   already loaded (or of unused words past the image), ``LOAD`` of zero words;
 * ``malformed`` — a bad sync byte, an unknown command, a bad CRC, a payload the command does
   not take (a payload for ``IDENTIFY``, an odd ``EVENTS`` length, a ``LOAD`` out of range, of
@@ -79,12 +79,13 @@ import numpy as np
 from spikefab.boards.host import Device
 from spikefab.boards.link import HostLink, offered_frames
 from spikefab.boards.protocol import (MAX_PAYLOAD, REQUEST_SYNC, SPIKES_SKIP, Command, Status,
-                                      decode_spikes, encode_request, encode_spikes)
+                                      encode_request, encode_spikes)
 from spikefab.model import Network, simulate
 from spikefab.model.events import SAMPLE, SPIKE, STEP, event_stream
 
 from spikefab.sim.link_fuzz_design import fuzz_network, link_cycle_model, make_link
-from spikefab.sim.link_reference import FuzzFailure, Shadow, parse_request_bytes, read_reply
+from spikefab.sim.link_reference import (FuzzFailure, Shadow, parse_request_bytes, read_reply,
+                                         request_events)
 from spikefab.sim.link_verilator import VerilatorSerial, build, hostlink_design
 from spikefab.toolchain.progress import stage
 
@@ -370,25 +371,14 @@ class LinkFuzzer:
                 expect(Status.OK, Status.BUSY)
             if status == Status.OK:
                 shadow.apply_load(layer, target, addr, words)
-        elif command in (Command.EVENTS, Command.SPIKES):
-            if command == Command.SPIKES:
-                events = decode_spikes(payload, shadow.n_inputs)
-            elif len(payload) % 2:
-                events = None
-            else:
-                events = [(word >> 14, word & 0x3FFF) for word in
-                          struct.unpack(f"<{len(payload) // 2}H", payload)]
-                if any(kind > 2 or (kind == SPIKE and addr >= shadow.n_inputs)
-                       for kind, addr in events):
-                    events = None
+        elif command in (Command.EVENTS, Command.SPIKES, Command.INFER):
+            events = request_events(command, payload, shadow.n_inputs)
             if events is None:
                 return expect(Status.BAD_ARGUMENT)
             samples = [i for i, (kind, _) in enumerate(events) if kind == SAMPLE]
             may_stall = bool(shadow.pending) or any(i < len(events) - 1 for i in samples)
-            if may_stall:
-                expect(Status.OK, Status.STALLED)
-            else:
-                expect(Status.OK)
+            expect(Status.OK, *[Status.STALLED] * may_stall,
+                   *[Status.EMPTY] * (command == Command.INFER))
             taken = len(events)
             if status == Status.STALLED:
                 if reply.command != command or len(reply.payload) != 2:
@@ -398,9 +388,19 @@ class LinkFuzzer:
                     self.fail(f"STALLED after taking {taken} of {len(events)} events")
                 if not shadow.pending and taken <= samples[0]:
                     self.fail(f"STALLED after {taken} events, before any result was due")
-            elif reply.payload:
+            elif reply.payload and command != Command.INFER:
                 self.fail(f"{name} OK reply with a payload of {len(reply.payload)} bytes")
             shadow.push(events[:taken], f"frame {self.frame_index}")
+            if command == Command.INFER and status != Status.STALLED:   # then as RESULT
+                early = not shadow.pending and shadow.early_possible
+                if status == Status.EMPTY and shadow.pending or \
+                        status == Status.OK and not (shadow.pending or early):
+                    self.fail(f"INFER answered {_name(status)} with {len(shadow.pending)} due")
+                if status == Status.OK:
+                    self.report.early_results += early
+                    self._check_result(reply.payload, shadow.early_result() if early
+                                       else shadow.pending.popleft())
+                    self.empty_since = None
 
     def _check_state(self, byte, where):
         shadow = self.shadow
@@ -473,10 +473,11 @@ class LinkFuzzer:
         return b"".join(struct.pack("<H", addr | kind << 14) for kind, addr in events)
 
     def _events_frame(self, events):
-        """An ``EVENTS`` request of ``events`` or, half the time when they fit one, ``SPIKES``."""
-        payloads = encode_spikes(events) if self.rng.random() < 0.5 else None
+        """An ``EVENTS`` request of ``events`` or, when they fit one, ``SPIKES`` or ``INFER``."""
+        payloads = encode_spikes(events) if self.rng.random() < 0.6 else None
         if payloads is not None and len(payloads) == 1:
-            return encode_request(Command.SPIKES, payloads[0])
+            infer = self.rng.random() < 0.5
+            return encode_request(Command.INFER if infer else Command.SPIKES, payloads[0])
         return encode_request(Command.EVENTS, self._events_bytes(events))
 
     def _trains(self, steps=None, density=None):
@@ -594,7 +595,7 @@ class LinkFuzzer:
             wrong += wrong >= REQUEST_SYNC
             frame = bytes([wrong]) + frame[1:]
         elif kind == "bad_command":
-            command = int(rng.choice([0, *range(8, 256)]))
+            command = int(rng.choice([0, *range(9, 256)]))
             size = int(rng.integers(0, 9))
             frame = encode_request(command, rng.bytes(size))
         elif kind == "bad_crc":
@@ -613,7 +614,7 @@ class LinkFuzzer:
             frame = encode_request(Command.LOAD, self._bad_load())
         elif kind == "max_length":                        # exactly MAX_PAYLOAD random bytes
             command = int(rng.choice([Command.LOAD, Command.EVENTS, Command.SPIKES,
-                                      int(rng.integers(8, 256))]))
+                                      int(rng.integers(9, 256))]))
             frame = encode_request(command, rng.bytes(MAX_PAYLOAD))
         elif kind == "spikes_bad":            # a code 255 or a spike past the last input
             payload = encode_spikes(self._sample_events())[0][:400]

@@ -21,13 +21,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from spikefab.boards.host import device_images
-from spikefab.boards.protocol import (MAX_PAYLOAD, REPLY_SYNC, REQUEST_SYNC, TARGETS, Status,
-                                      crc8)
+from spikefab.boards.protocol import (MAX_PAYLOAD, REPLY_SYNC, REQUEST_SYNC, TARGETS, Command,
+                                      Status, crc8, decode_spikes)
 from spikefab.model import simulate
 from spikefab.model.events import SAMPLE, SPIKE, STEP
 
 __all__ = ["Expected", "FuzzFailure", "Parsed", "Reply", "Shadow", "parse_request_bytes",
-           "read_reply"]
+           "read_reply", "request_events"]
 
 
 class FuzzFailure(AssertionError):
@@ -83,6 +83,20 @@ def parse_request_bytes(data):
     if state == "idle":
         return Parsed()
     return Parsed(len(data) - 1, Status.TIMEOUT, command)
+
+
+def request_events(command, payload, n_inputs):
+    """The ``(kind, addr)`` events an ``EVENTS``, ``SPIKES`` or ``INFER`` payload carries, or
+    ``None`` when the device must refuse it (``BAD_ARGUMENT``): an odd ``EVENTS`` length, a kind
+    3, an input the network lacks, a code 255."""
+    if command == Command.EVENTS:
+        if len(payload) % 2:
+            return None
+        events = [(word >> 14, word & 0x3FFF)
+                  for word in struct.unpack(f"<{len(payload) // 2}H", payload)]
+        bad = any(kind > 2 or (kind == SPIKE and addr >= n_inputs) for kind, addr in events)
+        return None if bad else events
+    return decode_spikes(payload, n_inputs)
 
 
 # -- the shadow of the device ------------------------------------------------------------------

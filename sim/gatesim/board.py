@@ -387,7 +387,8 @@ def run_board_netlist(board, network, config, spikes, *, build_dir, netlist=None
                 segment = []
                 segments.append(segment)
             elif frame[1] in FIRST_OFFER and segment is not None:
-                segment.append((cycle, frame, previous in FIRST_OFFER))
+                # (after an INFER the host's next frame waits for a result, not a push)
+                segment.append((cycle, frame, previous in (Command.EVENTS, Command.SPIKES)))
             previous = frame[1]
         segments = [s for s in segments if s]
         parts = [trains[i:i + 1] for i in range(len(trains))] if reset_each else [trains]

