@@ -139,11 +139,11 @@ class Device:
         How many times a request is sent again after the device reported it corrupted
         (``BAD_CRC``) or cut short (``TIMEOUT``) — then the device acted on nothing — or, for
         a request that may be applied twice (:data:`RESENDABLE`: ``IDENTIFY``, ``COUNTERS``,
-        ``LOAD``, ``RESET``), after its reply was lost or corrupted. ``EVENTS``, ``SPIKES`` and
-        ``RESULT`` are never resent after a lost reply: the device may have pushed the events or handed
-        out the result, and a resend would duplicate spikes or lose a result; the driver
-        raises :class:`~.protocol.ProtocolError` instead (open a new session, or ``reset()``,
-        and repeat the sample).
+        ``LOAD``, ``RESET``), after its reply was lost or corrupted. ``EVENTS``, ``SPIKES``,
+        ``INFER`` and ``RESULT`` are never resent after a lost reply: the device may have
+        pushed the events or handed out the result, and a resend would duplicate spikes or
+        lose a result; the driver raises :class:`~.protocol.ProtocolError` instead (open a
+        new session, or ``reset()``, and repeat the sample).
     reset : bool
         Open the session with ``RESET`` (the default), so nothing an earlier host left in the
         device — an open sample, an unread result — leaks into this session's answers. Pass
@@ -327,9 +327,9 @@ class Device:
                              f"spikes in ascending address order")
         if payloads is None:
             command = Command.EVENTS
-            payloads = [b"".join(encode_event(k, a) for k, a in events[start:start + n])
-                        for start, n in ((s, EVENTS_PER_FRAME)
-                                         for s in range(0, len(events), EVENTS_PER_FRAME))]
+            payloads = [b"".join(encode_event(k, a)
+                                 for k, a in events[start:start + EVENTS_PER_FRAME])
+                        for start in range(0, len(events), EVENTS_PER_FRAME)]
         else:
             command = Command.SPIKES
         sent = 0

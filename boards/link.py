@@ -84,9 +84,9 @@ def link_cycle_model(network, trains, config, frames=None, interval=EVENT_INTERV
     :class:`~spikefab.model.CycleReport`) of ``trains`` fed by this link: the events of
     ``EVENTS`` frames in order, each frame ``(start, count)`` offering its first event at
     cycle ``start`` (from the first event, cycle 0) and the next ``interval`` cycles after each
-    transfer; a ``SPIKES`` frame is ``(start, count, delays)`` (:func:`spikes_schedule`).
-    ``frames=None`` is one frame from cycle 0 (a frame
-    after a ``RESET``)."""
+    transfer; a ``SPIKES`` or ``INFER`` frame is ``(start, count, delays)``
+    (:func:`spikes_schedule`; :func:`offered_frames` makes them from the requests a host
+    wrote). ``frames=None`` is one frame from cycle 0 (a frame after a ``RESET``)."""
     from spikefab.hw.accelerator import HARDWARE_TIMING
     from spikefab.model import cycle_model, simulate
     config = HardwareConfig(config.layers, mode=config.mode, timing=HARDWARE_TIMING)
