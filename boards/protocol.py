@@ -41,9 +41,9 @@ Commands and payloads (all integers little-endian):
     event); :data:`SPIKES_STEP` (253) is a STEP and :data:`SPIKES_SAMPLE` (254) a SAMPLE (both
     put the cursor back to 0); 255 is invalid. A step's spikes therefore go in ascending
     address order (an input twice: code 0), each taking a byte (plus a ``SKIP`` per 252 inputs
-    of gap); a host with events in another order sends ``EVENTS``. Pushed and answered as ``EVENTS`` (the
-    ``STALLED`` reply's ``taken`` counts events, not bytes); :func:`encode_spikes` and
-    :func:`decode_spikes` are the two directions.
+    of gap); a host with events in another order sends ``EVENTS``. Pushed and answered as
+    ``EVENTS`` (the ``STALLED`` reply's ``taken`` counts events, not bytes);
+    :func:`encode_spikes` and :func:`decode_spikes` are the two directions.
 
 ``INFER`` ``u8 codes`` (version 4) — pushed as ``SPIKES`` pushes them; then the reply waits
     for a result and is ``RESULT``'s reply: the oldest result (the sample this frame closed

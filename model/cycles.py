@@ -727,8 +727,8 @@ def cycle_model(network, result, config, *, frames=None, interval=1):
     frames : list of ``(start, count)`` or ``(start, count, delays)``, optional
         How the input events arrive (a host link's ``EVENTS`` or ``SPIKES`` frames): each
         frame offers its ``count`` events from cycle ``start`` on, ``interval`` cycles apart
-        or ``delays[i]`` cycles after the previous transfer (see :func:`_offers`). Default: every event offered from cycle 0,
-        back to back (what the co-simulation harness does).
+        or ``delays[i]`` cycles after the previous transfer (see :func:`_offers`). Default:
+        every event offered from cycle 0, back to back (what the co-simulation harness does).
     interval : int
         Cycles from one input transfer to the next offer within a frame (1: one per cycle;
         the host link's push takes 4).

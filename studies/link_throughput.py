@@ -3,7 +3,8 @@ compute-only µs per image, for the digits and MNIST demo networks on each board
 
 What a user with a board gets is not the accelerator's compute latency: every input spike
 crosses the UART (a byte per event in ``SPIKES`` frames, two in ``EVENTS`` frames, plus
-framing, in request/reply frames of at most 512 bytes), so the link sets the pace. This study measures that figure the way a user meets it:
+framing, in request/reply frames of at most 512 bytes), so the link sets the pace. This study
+measures that figure the way a user meets it:
 
 1. the demo's network (digits: :data:`~spikefab.model.DIGITS`, trained as ``make demo``
    trains it; MNIST: the MNIST demo's 784-128-10 LIF, T = 25, trained as
