@@ -92,6 +92,10 @@ def add_arguments(parser):
     parser.add_argument("--epochs", type=flag_int(1, 1000), default=None,
                         help="MNIST training epochs when the network is trained here (default "
                              "the demo's, 30)")
+    parser.add_argument("--events", action="store_true",
+                        help="send two-byte EVENTS frames and a RESULT request per image, as "
+                             "the driver did before protocol version 4 (default: one-byte "
+                             "SPIKES frames, the last an INFER whose reply is the result)")
     parser.add_argument("--out", type=flag_output_dir, default="build/throughput",
                         help="where results.json and the Verilator builds go (default "
                              "build/throughput)")
@@ -113,7 +117,7 @@ def run(args):
         runs = study.run(args.demo, args.board, images=args.images, bauds=bauds,
                          networks={args.demo[0]: args.network} if args.network else None,
                          epochs=args.epochs, encoder=args.encoder, steps=args.steps, out=out, cache_dir=out / "verilator",
-                         progress=True, clocks=clocks)
+                         progress=True, clocks=clocks, events=args.events)
     except ValueError as error:                # a rate the board clock cannot make, a bad file
         raise fail(f"this run cannot be made: {error}") from None
     (out / "results.json").write_text(json.dumps([r.to_json() for r in runs], indent=1) + "\n")

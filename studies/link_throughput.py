@@ -89,6 +89,11 @@ class LinkThroughput:
         8-bit pixels.
     sim_seconds : float
         Wall-clock seconds the simulation of ``infer`` took on the machine that ran it.
+    pll : bool
+        The board ran at a PLL clock (``clock_mhz``), not its oscillator.
+    events : bool
+        The driver sent two-byte ``EVENTS`` frames and a ``RESULT`` request per image
+        (protocol version 3's way; ``spikefab throughput --events``), not ``SPIKES``/``INFER``.
     """
 
     board: str
@@ -113,6 +118,7 @@ class LinkThroughput:
     sim_seconds: float
     pixels: int = 0
     pll: bool = False
+    events: bool = False
 
     @property
     def agree(self):
@@ -290,12 +296,14 @@ def measure(board, network, config, trains, *, demo="", baud=None, cache_dir=Non
         counts=sum(list(r.counts) == k.tolist() for r, k in zip(results, golden.counts)),
         result_cycles=sum(r.cycles == int(f) for r, f in zip(results, finish)),
         load_requests=load_requests, load_seconds=load_seconds, sim_seconds=sim_seconds,
-        pixels=network.n_inputs, pll=clock_mhz is not None)
+        pixels=network.n_inputs, pll=clock_mhz is not None, events=compact is False)
 
 
 def _board_cell(run):
-    """The board, and its PLL clock when it runs at one."""
-    return f"{run.board} ({run.clock_mhz:g} MHz PLL)" if run.pll else run.board
+    """The board, its PLL clock when it runs at one, and ``EVENTS`` when sent so."""
+    notes = ([f"{run.clock_mhz:g} MHz PLL"] if run.pll else []) + (["EVENTS"] if run.events
+                                                                   else [])
+    return f"{run.board} ({', '.join(notes)})" if notes else run.board
 
 
 def table_rows(runs):
@@ -343,14 +351,15 @@ def plan_rows(runs):
 
 def run(demos=DEMOS, boards=("icebreaker", "ulx3s", "orangecrab"), *, images=3, bauds=None,
         networks=None, epochs=None, encoder=None, steps=None, out=None, cache_dir=None,
-        progress=False, clocks=None):
+        progress=False, clocks=None, events=False):
     """Measure every demo on every board at each rate of ``bauds`` (``None`` in it, or
     ``bauds=None``: the board's default); ``networks``: ``{demo: path}`` of saved networks
     (else each is trained as its demo trains it, MNIST for ``epochs``, and saved as
     ``out/<demo>-network.npz`` when ``out`` is given). Returns the :class:`LinkThroughput`
     list. ``encoder`` and ``steps``: the input code and T of :func:`demo_setup`. ``clocks``:
     ``{board: MHz}``, the PLL clock of each board named (the others run at their
-    oscillator), as ``spikefab synth --clock-mhz`` builds it."""
+    oscillator), as ``spikefab synth --clock-mhz`` builds it. ``events``: the driver sends
+    two-byte ``EVENTS`` frames and a ``RESULT`` per image instead of ``SPIKES``/``INFER``."""
     from spikefab.boards.registry import default_baud
     runs = []
     for demo in demos:
@@ -365,7 +374,7 @@ def run(demos=DEMOS, boards=("icebreaker", "ulx3s", "orangecrab"), *, images=3, 
             for baud in dict.fromkeys(default if b is None else b for b in bauds or (None,)):
                 runs.append(measure(board, network, configs[board], trains, demo=demo,
                                     baud=baud, cache_dir=cache_dir, progress=progress,
-                                    clock_mhz=clock))
+                                    clock_mhz=clock, compact=False if events else None))
                 if progress:
                     r = runs[-1]
                     print(f"{board}, {demo}, {r.baud:,} baud: {r.images_per_second:,.1f} "

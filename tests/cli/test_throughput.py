@@ -81,3 +81,34 @@ def test_run_opens_the_port_at_the_rate_the_bitstream_was_built_with(tmp_path, m
     assert opened[-1] == 57_600
     args = parser().parse_args(["synth", "--board", "ulx3s", "--out", str(out)])
     assert baud_of(args)[0] == 1_500_000          # the bitstream's rate, not the default
+
+
+def test_events_sends_two_byte_frames_and_the_table_says_so(tmp_path, monkeypatch, capsys):
+    """``--events`` reaches the host driver as ``compact=False`` (EVENTS frames and a RESULT
+    per image, the way before protocol version 4; measured by tests/boards and
+    tests/sim/test_link_verilator), and the table's board cell names it."""
+    from spikefab.model import HardwareConfig, reference_network
+    from spikefab.studies import link_throughput
+    network = reference_network((12, 8, 3), w_bits=4)
+    config = HardwareConfig.uniform(network, lanes=2)
+    monkeypatch.setattr(link_throughput, "demo_setup", lambda demo, images, **_: (
+        network, {"icebreaker": config}, np.zeros((1, 2, 12), bool)))
+    seen = []
+
+    def fake_measure(board, network, config, trains, *, compact=None, **options):
+        seen.append(compact)
+        return link_throughput.LinkThroughput(
+            board=board, demo="digits", baud=3_000_000, divisor=4, clock_mhz=12.0, images=1,
+            steps=2, configuration="", cycles=1000, up_bytes=10, down_bytes=6, requests=2,
+            line_cycles=640, compute_cycles=100, classes=1, counts=1, result_cycles=1,
+            load_requests=0, load_seconds=0.0, sim_seconds=0.0, pixels=12,
+            events=compact is False)
+
+    monkeypatch.setattr(link_throughput, "measure", fake_measure)
+    for flags in ([], ["--events"]):
+        main(["throughput", "--demo", "digits", "--board", "icebreaker", "--images", "1",
+              "--out", str(tmp_path / "out"), *flags])
+    assert seen == [None, False]
+    printed = capsys.readouterr().out
+    assert printed.count("icebreaker (EVENTS)") == 2               # both tables of the second
+    assert "| icebreaker |" in printed                             # the first run: SPIKES
