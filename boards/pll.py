@@ -89,6 +89,16 @@ def makeable(family, f_in_mhz):
     return sorted({out for out, *_ in choices if low <= out <= high})
 
 
+def _check_range(name, limits, f_in, f_out):
+    """Refuse an oscillator or output frequency outside the ``name`` PLL's ``limits``."""
+    for flag, value, key, verb in (("f_in_mhz", f_in, "input", "takes"),
+                                   ("clock_mhz", f_out, "output", "makes")):
+        lo, hi = limits[key]
+        if not lo <= value <= hi:
+            raise ValueError(f"{flag} = {float(value):g} is out of range; the {name} PLL "
+                             f"{verb} [{lo}, {hi}] MHz")
+
+
 def _refuse(family, f_in, f_out, what):
     outputs = makeable(family, f_in)
     below = [f for f in outputs if f < f_out]
@@ -106,14 +116,7 @@ def ice40_pll(f_in_mhz, f_out_mhz):
     ``FILTER_RANGE`` and the MHz ``pfd``, ``vco``, ``output`` (the first exact choice in
     icepll's search order). Raises ``ValueError`` naming the nearest makeable frequencies."""
     f_in, f_out = _mhz("f_in_mhz", f_in_mhz), _mhz("clock_mhz", f_out_mhz)
-    lo, hi = ICE40_LIMITS["input"]
-    if not lo <= f_in <= hi:
-        raise ValueError(f"f_in_mhz = {float(f_in):g} is out of range; the iCE40 PLL takes "
-                         f"[{lo}, {hi}] MHz")
-    lo, hi = ICE40_LIMITS["output"]
-    if not lo <= f_out <= hi:
-        raise ValueError(f"clock_mhz = {float(f_out):g} is out of range; the iCE40 PLL makes "
-                         f"[{lo}, {hi}] MHz")
+    _check_range("iCE40", ICE40_LIMITS, f_in, f_out)
     for out, vco, pfd, params in _ice40_choices(f_in):
         if out == f_out:
             filter_range = (1 if pfd < 17 else 2 if pfd < 26 else 3 if pfd < 44 else
@@ -130,14 +133,7 @@ def ecp5_pll(f_in_mhz, f_out_mhz):
     nearest 600 MHz, the first in its search order). Raises ``ValueError`` naming the
     nearest makeable frequencies."""
     f_in, f_out = _mhz("f_in_mhz", f_in_mhz), _mhz("clock_mhz", f_out_mhz)
-    lo, hi = ECP5_LIMITS["input"]
-    if not lo <= f_in <= hi:
-        raise ValueError(f"f_in_mhz = {float(f_in):g} is out of range; the ECP5 PLL takes "
-                         f"[{lo}, {hi}] MHz")
-    lo, hi = ECP5_LIMITS["output"]
-    if not lo <= f_out <= hi:
-        raise ValueError(f"clock_mhz = {float(f_out):g} is out of range; the ECP5 PLL makes "
-                         f"[{lo}, {hi}] MHz")
+    _check_range("ECP5", ECP5_LIMITS, f_in, f_out)
     best = None
     for out, vco, pfd, params in _ecp5_choices(f_in):
         if out == f_out and (best is None or abs(vco - 600) < abs(best[0] - 600)):
