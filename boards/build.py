@@ -34,7 +34,7 @@ def runtime_layers(board, network, config):
 
 
 def board_top(board, network, config, *, baud=None, max_steps=None, runtime_weights=None,
-              exit=None, clock_mhz=None):
+              exit=None, clock_mhz=None, encoder=None):
     """The :class:`~spikefab.boards.top.BoardTop` that ``spikefab synth`` builds for
     ``network`` on ``board``, its host link checked at the board clock.
 
@@ -44,7 +44,8 @@ def board_top(board, network, config, *, baud=None, max_steps=None, runtime_weig
     naming the parameter when the host link refuses the configuration; the refused top is
     marked as never elaborated, so Amaranth does not warn about it. ``exit`` (``None``,
     ``"exact"`` or ``("margin", m)``) builds the early-exit rule in, for samples of
-    ``max_steps`` steps.
+    ``max_steps`` steps. ``encoder``: an on-chip input encoder behind ``PIXELS``, the
+    ``encoder`` of :class:`~spikefab.boards.link.HostLink` (``None``: none).
 
     ``clock_mhz``: ``None`` (the board oscillator) or the frequency the board's PLL makes for
     the design (docs/design.md §6; refused with ``ValueError`` naming the nearest makeable
@@ -62,7 +63,7 @@ def board_top(board, network, config, *, baud=None, max_steps=None, runtime_weig
         pll_for(spec.family, spec.clock_mhz, clock_mhz)          # refused before the top
     top = BoardTop(network, config, baud=baud or default_baud(spec, clock_mhz),
                    max_steps=max_steps or 255, runtime_weights=list(runtime_weights),
-                   exit=exit, clock_mhz=clock_mhz)
+                   exit=exit, clock_mhz=clock_mhz, encoder=encoder)
     try:
         top.link_for(run_clock_mhz(spec, clock_mhz) * 1e6)
     except (ValueError, TypeError):

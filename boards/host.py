@@ -16,6 +16,8 @@ read, and the next host's first answers would be silently wrong without it.
 
 import struct
 import time
+
+import numpy as np
 from dataclasses import dataclass
 
 from spikefab.model import compile_weights
@@ -25,9 +27,10 @@ from spikefab.model.placement import resolve_placement
 from spikefab.model.events import event_stream
 from spikefab.model.simulate import check_spike_trains
 
-from .protocol import (MAX_PAYLOAD, REPLY_SYNC, SPIKES_SAMPLE, SPIKES_SKIP, TARGETS, Command,
-                       Identity, LinkState, ProtocolError, ResetReport, Status, crc8,
-                       encode_event, encode_request, encode_spikes, neuron_fingerprint)
+from .protocol import (MAX_PAYLOAD, PIXELS_RESULT, PIXELS_START, REPLY_SYNC, SPIKES_SAMPLE,
+                       SPIKES_SKIP, TARGETS, Command, Identity, LinkState, ProtocolError,
+                       ResetReport, Status, crc8, encode_event, encode_request, encode_spikes,
+                       neuron_fingerprint)
 
 __all__ = ["Device", "DeviceError", "ResetReport", "Result", "device_images",
            "device_placements", "open_serial", "typical_inputs"]
@@ -389,6 +392,46 @@ class Device:
         for sample in _progress(list(trains), progress, "infer"):
             result = self.send_events(event_stream(sample[None]), compact=compact, infer=True)
             results.append(self.result() if result is None else result)
+        return results
+
+    def infer_pixels(self, pixels, *, progress=False):
+        """Run images through the device's on-chip encoder (protocol version 5, a build with
+        one: ``identity.encoder``): ``pixels`` ``[N0]`` or ``[B, N0]`` intensities in
+        ``[0, 2**x_bits - 1]`` (the encoder's ``x_bits``), one sample each. Each goes in
+        ``PIXELS`` frames of up to ``MAX_PAYLOAD - 1`` pixels, the last with the start and
+        result flags: one round trip per frame, the last one's reply the result. Returns one
+        :class:`Result` per sample (the oldest unread: the sample's own when none was left
+        unread before)."""
+        ident = self.identity
+        if ident.protocol < 5 or ident.encoder is None:
+            raise ValueError("this device has no on-chip input encoder (a bitstream built with "
+                             "one answers IDENTIFY with its kind); send spike trains with "
+                             "infer() instead")
+        x_max = (1 << ident.encoder_x_bits) - 1
+        array = np.asarray(pixels)
+        batch = array[None] if array.ndim == 1 else array
+        if batch.ndim != 2 or batch.shape[1] != ident.shape[0]:
+            raise ValueError(f"pixels must have shape [{ident.shape[0]}] or [B, "
+                             f"{ident.shape[0]}] (the device's inputs), not {array.shape}")
+        if not np.issubdtype(batch.dtype, np.integer) or (
+                batch.size and (batch.min() < 0 or batch.max() > x_max)):
+            raise ValueError(f"pixels must be integers in [0, {x_max}] (the encoder's x_bits = "
+                             f"{ident.encoder_x_bits}); use spikefab.model.to_intensity")
+        per_frame = MAX_PAYLOAD - 1
+        results = []
+        for image in _progress(list(batch), progress, "infer"):
+            chunks = [bytes(image[i:i + per_frame].astype(np.uint8))
+                      for i in range(0, len(image), per_frame)]
+            for chunk in chunks[:-1]:
+                self.request(Command.PIXELS, bytes([0]) + chunk)
+            status, data = self.request(
+                Command.PIXELS, bytes([PIXELS_START | PIXELS_RESULT]) + chunks[-1],
+                accept=(Status.OK, Status.STALLED))
+            if status == Status.STALLED:
+                raise DeviceError("PIXELS stalled: the encoder of an earlier sample could not "
+                                  "finish behind a result nobody read (read it with result(), "
+                                  "or reset())", Status.STALLED, 0)
+            results.append(self._result_of(data))
         return results
 
     def counters(self):

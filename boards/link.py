@@ -2,21 +2,24 @@
 
 from importlib.metadata import version
 
+import numpy as np
 from amaranth import Array, Cat, Const, Module, Mux, ResetInserter, Signal
-from amaranth.lib import crc, wiring
+from amaranth.lib import crc, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from spikefab.hw.accelerator import Accelerator
 from spikefab.hw.events import EventKind
+from spikefab.hw.input_encoder import InputEncoder
 from spikefab.hw.params import check_int, validating
 from spikefab.model import HardwareConfig, Network
 
-from .protocol import (CRC8, MAX_PAYLOAD, PROTOCOL_VERSION, REPLY_SYNC, REQUEST_SYNC,
-                       SPIKES_SKIP, TARGETS, Command, Identity, Status, neuron_fingerprint)
+from .protocol import (CRC8, MAX_PAYLOAD, PIXELS_RESULT, PIXELS_START, PROTOCOL_VERSION,
+                       REPLY_SYNC, REQUEST_SYNC, SPIKES_SKIP, TARGETS, Command, Identity, Status,
+                       neuron_fingerprint)
 from .uart import UARTRx, UARTTx
 
-__all__ = ["EVENT_INTERVAL", "FIRST_OFFER", "SPIKE_INTERVAL", "HostLink", "identity_of",
+__all__ = ["EVENT_INTERVAL", "FIRST_OFFER", "PIXELS_START_AFTER", "SPIKE_INTERVAL", "HostLink", "identity_of",
            "link_cycle_model", "offered_frames", "spikes_schedule"]
 
 #: Cycles from one ``EVENTS`` transfer into the accelerator to the next offer (the states
@@ -46,29 +49,52 @@ def spikes_schedule(payload):
 #: length (checked a byte per cycle first): ``EVENTS`` reads two bytes before its first push,
 #: ``SPIKES`` one.
 FIRST_OFFER = {Command.EVENTS: 6, Command.SPIKES: 5, Command.INFER: 5}
+#: Cycles from a ``PIXELS`` request's CRC byte to its encoder start, less its payload's length
+#: ``L`` (checked a byte per cycle) and its ``n`` pixels (written a byte per cycle, after a
+#: cycle to fetch the first): the start is taken ``5 + L + n + (n > 0)`` cycles after the CRC.
+PIXELS_START_AFTER = 5
 
 
-def offered_frames(written, divisor):
-    """The frames of :func:`link_cycle_model` for the ``EVENTS`` and ``SPIKES`` requests a host
-    wrote back to back after a ``RESET``: ``written`` is ``[(cycle, request bytes), ...]``,
-    the cycle the host put each request's first bit on the line (other requests are passed
-    over). A request of ``L`` payload bytes written at ``W`` is received ``(5 + L) * 10 *
-    divisor`` cycles later and its first event offered :data:`FIRST_OFFER` ``+ L`` cycles
-    after that (plus its leading ``SKIP`` codes), all relative to the first event's transfer,
-    cycle 0 of the result's cycle count.
+def offered_frames(written, divisor, encoder=None):
+    """The frames of :func:`link_cycle_model` for the ``EVENTS``, ``SPIKES`` and ``INFER``
+    requests (and, with ``encoder``, ``PIXELS``) a host wrote back to back after a ``RESET``:
+    ``written`` is ``[(cycle, request bytes), ...]``, the cycle the host put each request's
+    first bit on the line (other requests are passed over). A request of ``L`` payload bytes
+    written at ``W`` is received ``(5 + L) * 10 * divisor`` cycles later and its first event
+    offered :data:`FIRST_OFFER` ``+ L`` cycles after that (plus its leading ``SKIP`` codes),
+    all relative to the first event's transfer, cycle 0 of the result's cycle count.
+
+    ``encoder`` is the link's on-chip encoder (the ``encoder`` argument of :class:`HostLink`):
+    a ``PIXELS`` frame with the start flag and ``n`` pixels starts the encoder
+    :data:`PIXELS_START_AFTER` ``+ L + n + (n > 0)`` cycles after it was received, on the
+    pixels of the ``PIXELS`` frames since the last start, and the encoder offers their events
+    as :func:`~spikefab.model.encoders.encoder_schedule` says. The encoder must be idle then
+    (a host that waits for each sample's result, as :meth:`~.host.Device.infer_pixels`, makes
+    sure of it).
 
     Returns ``(frames, origin)``: ``origin`` is the cycle, on the host's clock of ``written``,
     of that first event's offer (``None`` without events)."""
-    frames, origin = [], None
+    frames, origin, pixels = [], None, []
     for cycle, request in written:
         command, payload = request[1], request[4:-1]
+        received = cycle + (5 + len(payload)) * 10 * divisor
         if command in (Command.SPIKES, Command.INFER):
             count, delays = spikes_schedule(payload)
         elif command == Command.EVENTS:
             count, delays = len(payload) // 2, None
+        elif command == Command.PIXELS and encoder is not None and payload:
+            pixels += payload[1:]
+            if not payload[0] & PIXELS_START:
+                continue
+            from spikefab.model.encoders import encoder_schedule
+            options = {key: value for key, value in encoder.items() if key != "steps"}
+            delays = encoder_schedule(np.array(pixels), encoder["steps"], **options)
+            count, n, pixels = len(delays), len(payload) - 1, []
+            received += PIXELS_START_AFTER + n + (n > 0) - FIRST_OFFER[Command.SPIKES]
+            command = Command.SPIKES
         else:
             continue
-        start = cycle + (5 + len(payload)) * 10 * divisor + len(payload) + FIRST_OFFER[command]
+        start = received + len(payload) + FIRST_OFFER[command]
         if origin is None:
             origin = start + (delays[0] if delays else 0)
             if delays:
@@ -103,8 +129,9 @@ def _memory_geometry(image):
     return tuple(out)
 
 
-def identity_of(accelerator):
-    """The :class:`Identity` block a HostLink around ``accelerator`` answers with."""
+def identity_of(accelerator, encoder=None):
+    """The :class:`Identity` block a HostLink around ``accelerator`` (and ``encoder``, its
+    :class:`~spikefab.hw.input_encoder.InputEncoder` or ``None``) answers with."""
     config = accelerator.config
     major, minor, patch = (int(part) for part in version("spikefab").split(".")[:3])
     memories = []
@@ -118,6 +145,10 @@ def identity_of(accelerator):
     rule = accelerator.exit_rule
     exit = {} if rule is None else dict(exit=rule.kind, exit_margin=rule.margin or 0,
                                         exit_steps=accelerator.steps)
+    if encoder is not None:
+        exit.update(encoder=encoder.kind, encoder_x_bits=encoder.x_bits,
+                    encoder_steps=encoder.steps, encoder_scan=encoder.scan,
+                    encoder_seed=encoder.seed)
     return Identity(protocol=PROTOCOL_VERSION, version=(major, minor, patch),
                     shape=accelerator.network.shape,
                     lanes=tuple(c.lanes for c in config.layers),
@@ -176,6 +207,13 @@ class HostLink(wiring.Component):
     cycle, then a code every :data:`SPIKE_INTERVAL` cycles); ``INFER`` then waits for a result
     and answers with it as ``RESULT`` does (``EMPTY`` when none is due).
 
+    With an ``encoder``, ``PIXELS`` writes a sample's intensities into the on-chip
+    :class:`~spikefab.hw.input_encoder.InputEncoder` (checked first, a byte a cycle, then
+    written a byte a cycle) and, with its start flag, starts it: the encoder then pushes the
+    sample's events into the accelerator while the link serves the next requests (its events
+    take the ``events`` stream while it is busy; a request that pushes events or writes
+    pixels waits until it is done).
+
     ``RESET`` runs the accelerator through a clean start, in three steps, before it replies:
 
     1. one cycle of synchronous reset of the whole accelerator (``ResetInserter``): every
@@ -208,6 +246,11 @@ class HostLink(wiring.Component):
         Cycles of silence after which a started request counts as truncated, ``[16, 2**28]``.
     max_steps : int
         Longest sample, ``[1, 65535]`` (counts go out as u16).
+    encoder : None or dict
+        An on-chip input encoder (``PIXELS``, protocol version 5): the keyword arguments of
+        :class:`~spikefab.hw.input_encoder.InputEncoder` but ``inputs`` (``kind``, ``steps``,
+        ``x_bits`` at most 8 — a pixel is one byte —, ``scan``, ``seed``); ``steps`` at most
+        ``max_steps``. Not with ``exit`` (not built yet).
     exit, steps :
         Early exit, as for the accelerator (a margin of at most 65535): ``RESULT`` then ends
         with the ``steps u16`` the sample ran and ``COUNTERS`` has a sixth counter per layer,
@@ -225,7 +268,7 @@ class HostLink(wiring.Component):
     """
 
     def __init__(self, network, config, *, divisor, timeout=None, max_steps=255,
-                 capacity=None, runtime_weights=None, exit=None, steps=None):
+                 capacity=None, runtime_weights=None, exit=None, steps=None, encoder=None):
         with validating(self):
             if not isinstance(network, Network) or not isinstance(config, HardwareConfig):
                 raise TypeError("network must be a Network and config a HardwareConfig")
@@ -244,7 +287,24 @@ class HostLink(wiring.Component):
             if rule is not None and (rule.margin or 0) > 0xFFFF:
                 raise ValueError(f"exit margin {rule.margin} is out of range for the host "
                                  f"link; allowed range is [1, 65535]")
-            self.identity = identity_of(self.accelerator)
+            self.encoder = None
+            if encoder is not None:
+                if not isinstance(encoder, dict) or "inputs" in encoder:
+                    raise TypeError(f"encoder must be None or a dict of InputEncoder's "
+                                    f"arguments but inputs (kind, steps, x_bits, scan, seed), "
+                                    f"not {encoder!r}")
+                if rule is not None:
+                    raise ValueError("an on-chip encoder with early exit is not built yet; "
+                                     "choose one of encoder and exit")
+                self.encoder = InputEncoder(network.n_inputs, **encoder)
+                if self.encoder.x_bits > 8:
+                    raise ValueError(f"encoder x_bits = {self.encoder.x_bits} is out of range "
+                                     f"for the host link (a pixel is one byte); allowed range "
+                                     f"is [1, 8]")
+                if self.encoder.steps > max_steps:
+                    raise ValueError(f"encoder steps = {self.encoder.steps} exceeds max_steps "
+                                     f"= {max_steps}; allowed range is [1, {max_steps}]")
+            self.identity = identity_of(self.accelerator, self.encoder)
             _check_addressable(self.identity)
         super().__init__({"rx": In(1, init=1), "tx": Out(1, init=1), "error": Out(1)})
 
@@ -259,6 +319,23 @@ class HostLink(wiring.Component):
         reset_accelerator = Signal()
         m.d.sync += reset_accelerator.eq(reset_request)
         m.submodules.accelerator = ResetInserter(reset_accelerator)(acc)
+        enc = self.encoder
+        idle = acc.idle
+        if enc is None:
+            events = acc.events
+        else:
+            # The encoder's events take the accelerator's input while it is busy (from the
+            # cycle after its start to its SAMPLE's push); the link's pushes wait meanwhile.
+            m.submodules.encoder = ResetInserter(reset_accelerator)(enc)
+            events = stream.Signature(acc.events.payload.shape()).create()
+            m.d.comb += [
+                acc.events.valid.eq(Mux(enc.busy, enc.o.valid, events.valid)),
+                acc.events.payload.eq(Mux(enc.busy, enc.o.payload.as_value(),
+                                          events.payload.as_value())),
+                enc.o.ready.eq(acc.events.ready & enc.busy),
+                events.ready.eq(acc.events.ready & ~enc.busy),
+            ]
+            idle = acc.idle & ~enc.busy
         m.submodules.uart_rx = uart_rx = UARTRx(self.divisor)
         m.submodules.uart_tx = uart_tx = UARTTx(self.divisor)
         m.submodules.crc_rx = crc_rx = crc.Processor(CRC8)
@@ -316,14 +393,15 @@ class HostLink(wiring.Component):
                 counter_bytes += _le_bytes(getattr(layer, name), 4)
         for level in acc.high_water:
             counter_bytes += _le_bytes(level, 2)
-        counter_bytes += _le_bytes(acc.error, 1) + _le_bytes(acc.idle, 1)
+        counter_bytes += _le_bytes(acc.error, 1) + _le_bytes(idle, 1)
 
         # -- session state: a sample open, results unread, what a RESET discarded -----------
         sample_open = Signal()           # events went in since the last SAMPLE
         unread = Signal(16)              # SAMPLEs pushed minus results read (saturating)
         read_early = Signal()            # the open sample's result was read before its SAMPLE
         state_byte = Signal(8)
-        m.d.comb += state_byte.eq(Cat(sample_open, acc.results.valid, ~acc.idle, acc.error))
+        m.d.comb += state_byte.eq(Cat(sample_open if enc is None else sample_open | enc.busy,
+                                      acc.results.valid, ~idle, acc.error))
         counter_bytes.append(state_byte)
         discarded = Signal(24)
         reset_bytes = _le_bytes(discarded, 3)
@@ -383,6 +461,18 @@ class HostLink(wiring.Component):
         spike_addr = cursor + Mux(skip, SPIKES_SKIP, data)
         code_ok = (data != 0xFF) & (~is_spike | (spike_addr < network.n_inputs))
         next_cursor = Mux(is_spike | skip, spike_addr, 0)
+
+        # PIXELS: the flags byte, and the pixels written since the encoder's last start.
+        if enc is not None:
+            pixel_flags = Signal(2)
+            START, RESULT = PIXELS_START.bit_length() - 1, PIXELS_RESULT.bit_length() - 1
+            written = Signal(range(network.n_inputs + 1))
+            pixel_count = length - 1
+            x_max = (1 << enc.x_bits) - 1
+            infer = (command == Command.INFER) | ((command == Command.PIXELS)
+                                                  & pixel_flags[RESULT])
+        else:
+            infer = command == Command.INFER
 
         def pushing(m, kind):
             # The session state after an event of `kind` went into the accelerator.
@@ -498,10 +588,18 @@ class HostLink(wiring.Component):
                             m.next = "SPIKES_DONE"
                         with m.Else():
                             m.next = "SPIKES_CHECK_WAIT"
+                    if enc is not None:
+                        with m.Case(Command.PIXELS):
+                            with m.If(length == 0):
+                                reply(m, Status.BAD_ARGUMENT)
+                            with m.Else():
+                                m.next = "PIXELS_CHECK_WAIT"
                     with m.Case(Command.RESET):
                         with m.If(length != 0):
                             reply(m, Status.BAD_ARGUMENT)
                         with m.Else():
+                            if enc is not None:
+                                m.d.sync += written.eq(0)
                             m.d.sync += [discarded.eq(Cat(state_byte, unread)),
                                          sample_open.eq(0), unread.eq(0)]
                             if acc.exit_rule is not None:
@@ -527,7 +625,7 @@ class HostLink(wiring.Component):
                              left.eq(length - 6),
                              load_bad.eq((word_bytes == 0) | (expected_length != length)
                                          | (load_addr + load_count > depth)),
-                             load_busy.eq(~acc.idle), load_empty.eq(load_count == 0),
+                             load_busy.eq(~idle), load_empty.eq(load_count == 0),
                              load_word_bytes.eq(word_bytes)]
                 m.next = "LOAD_DECIDE"
             with m.State("LOAD_DECIDE"):
@@ -593,10 +691,10 @@ class HostLink(wiring.Component):
                 m.d.sync += event_lo.eq(data)
                 m.next = "EVENTS_PUSH"
             with m.State("EVENTS_PUSH"):
-                m.d.comb += [acc.events.valid.eq(1),
-                             acc.events.payload.kind.eq(event_kind),
-                             acc.events.payload.addr.eq(event_addr)]
-                with m.If(acc.events.ready):
+                m.d.comb += [events.valid.eq(1),
+                             events.payload.kind.eq(event_kind),
+                             events.payload.addr.eq(event_addr)]
+                with m.If(events.ready):
                     m.d.sync += [rd_addr.eq(rd_addr + 1), left.eq(left - 2)]
                     pushing(m, event_kind)
                     with m.If(left == 2):
@@ -630,10 +728,10 @@ class HostLink(wiring.Component):
             with m.State("SPIKES_PUSH"):
                 # A code's low two bits are a marker's event kind (SPIKE for a spike).
                 kind = Mux(is_spike, EventKind.SPIKE.value, data[:2])
-                m.d.comb += [acc.events.valid.eq(~skip),
-                             acc.events.payload.kind.eq(kind),
-                             acc.events.payload.addr.eq(Mux(is_spike, spike_addr, 0))]
-                with m.If(skip | acc.events.ready):
+                m.d.comb += [events.valid.eq(~skip),
+                             events.payload.kind.eq(kind),
+                             events.payload.addr.eq(Mux(is_spike, spike_addr, 0))]
+                with m.If(skip | events.ready):
                     m.d.sync += [rd_addr.eq(rd_addr + 1), left.eq(left - 1),
                                  cursor.eq(next_cursor)]
                     with m.If(~skip):
@@ -648,13 +746,66 @@ class HostLink(wiring.Component):
             # one is ready, or EMPTY when none is due (no SAMPLE unread: a result comes for
             # every SAMPLE pushed, so the wait always ends).
             with m.State("SPIKES_DONE"):
-                with m.If(command != Command.INFER):
+                with m.If(~infer):
                     reply(m, Status.OK)
                 with m.Elif(acc.results.valid):
                     m.d.sync += consume_result.eq(1)
                     reply(m, Status.OK, Command.RESULT, len(result_bytes))
                 with m.Elif(unread == 0):
                     reply(m, Status.EMPTY)
+
+            if enc is not None:
+                # PIXELS: check the flags and every pixel (a byte per cycle) and the count,
+                # wait for the encoder to be idle, write the pixels (a byte per cycle), start.
+                with m.State("PIXELS_CHECK_WAIT"):
+                    m.d.sync += rd_addr.eq(rd_addr + 1)
+                    m.next = "PIXELS_CHECK"
+                with m.State("PIXELS_CHECK"):
+                    m.d.sync += [rd_addr.eq(rd_addr + 1), left.eq(left - 1), high_byte.eq(1)]
+                    with m.If(~high_byte):                 # byte 0: the flags
+                        m.d.sync += [pixel_flags.eq(data[:2]), event_bad.eq(data[2:] != 0)]
+                    if x_max < 0xFF:
+                        with m.Elif(data > x_max):
+                            m.d.sync += event_bad.eq(1)
+                    with m.If(left == 1):
+                        m.next = "PIXELS_DECIDE"
+                with m.State("PIXELS_DECIDE"):
+                    total = written + pixel_count
+                    starting = pixel_flags[START]
+                    with m.If(event_bad | (total > network.n_inputs)
+                              | (starting & ((total != network.n_inputs) | sample_open))):
+                        reply(m, Status.BAD_ARGUMENT)
+                    with m.Else():
+                        m.d.sync += [rd_addr.eq(1), left.eq(pixel_count)]
+                        m.next = "PIXELS_WAIT"
+                with m.State("PIXELS_WAIT"):
+                    with m.If(~enc.busy):
+                        m.d.sync += rd_addr.eq(2)          # pixel 0 is in `data` in WRITE
+                        with m.If(left == 0):
+                            m.next = "PIXELS_GO"
+                        with m.Else():
+                            m.next = "PIXELS_FETCH"
+                    with m.Else():
+                        stalling(m, Command.EVENTS)        # STALLED, taken 0: nothing written
+                with m.State("PIXELS_FETCH"):
+                    m.d.sync += rd_addr.eq(rd_addr + 1)
+                    m.next = "PIXELS_WRITE"
+                with m.State("PIXELS_WRITE"):
+                    # The encoder is idle and has room for them (checked): ready every cycle.
+                    m.d.comb += [enc.pixels.valid.eq(1), enc.pixels.payload.eq(data)]
+                    with m.If(enc.pixels.ready):
+                        m.d.sync += [rd_addr.eq(rd_addr + 1), left.eq(left - 1),
+                                     written.eq(written + 1)]
+                        with m.If(left == 1):
+                            m.next = "PIXELS_GO"
+                with m.State("PIXELS_GO"):
+                    with m.If(pixel_flags[START]):
+                        # The encoder is idle: the start is taken, and its SAMPLE will follow.
+                        m.d.comb += enc.start.eq(1)
+                        m.d.sync += written.eq(0)
+                        with m.If(unread != 0xFFFF):
+                            m.d.sync += unread.eq(unread + 1)
+                    m.next = "SPIKES_DONE"
 
             # RESET: reset, a clearing SAMPLE through every layer, reset again (see above).
             with m.State("RESET_ACCELERATOR"):
@@ -663,9 +814,9 @@ class HostLink(wiring.Component):
             with m.State("RESET_SETTLE"):              # the registered reset acts now
                 m.next = "RESET_SWEEP"
             with m.State("RESET_SWEEP"):
-                m.d.comb += [acc.events.valid.eq(1),
-                             acc.events.payload.kind.eq(EventKind.SAMPLE)]
-                with m.If(acc.events.ready):
+                m.d.comb += [events.valid.eq(1),
+                             events.payload.kind.eq(EventKind.SAMPLE)]
+                with m.If(events.ready):
                     m.next = "RESET_DRAIN"
             with m.State("RESET_DRAIN"):
                 with m.If(acc.results.valid):

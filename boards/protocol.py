@@ -51,6 +51,21 @@ Commands and payloads (all integers little-endian):
     ``SAMPLE`` pushed whose result is unread). One round trip per sample instead of two or
     more; ``STALLED`` as for ``EVENTS``.
 
+``PIXELS`` ``flags u8, pixels u8...`` (version 5; a device built with an on-chip input encoder,
+    whose identity names it) — one sample's intensities in raster order, continuing where the
+    last ``PIXELS`` frame since the last start stopped (input 0 after a start or ``RESET``);
+    each at most the encoder's ``x_max = 2**x_bits - 1``. ``flags`` bit 0 (:data:`PIXELS_START`):
+    after writing them, start the encoder on the sample (all ``N0`` pixels must then have been
+    written since the last start, and no sample may be open from ``EVENTS``/``SPIKES``); it
+    pushes the sample's events — the rate or latency trains of the golden model, per step in
+    ascending address order, ``STEP``, and ``SAMPLE`` after the last step — while the link
+    takes the next requests. Bit 1 (:data:`PIXELS_RESULT`): then answer as ``INFER`` does (the
+    oldest result, or ``EMPTY``). Other bits must be 0. Anything else is ``BAD_ARGUMENT`` and
+    writes nothing. A ``PIXELS``, ``EVENTS``, ``SPIKES`` or ``INFER`` request that arrives
+    while the encoder still pushes a sample waits for it (``STALLED`` with ``taken`` 0 after
+    ``timeout`` cycles without progress behind an unread result). A device without an encoder
+    answers ``BAD_COMMAND``.
+
 ``RESULT`` (no payload) → ``cls u16, counts u16 x classes, cycles u32`` of the oldest result
     (then ``steps u16`` on a device built with early exit), or status ``EMPTY``.
 
@@ -84,7 +99,9 @@ early exit (docs/design.md §4): the identity block's ``exit u8, exit_margin u16
 u16`` after ``count_bits``, and on a device built with it the ``steps u16`` a sample ran at the
 end of a ``RESULT`` and a sixth counter, ``dropped``, per layer in ``COUNTERS``. Version 4
 added ``SPIKES`` and ``INFER`` (a host sends ``EVENTS`` and ``RESULT`` to a version-3
-device).
+device). Version 5 added ``PIXELS`` and, in the identity block after ``exit_steps``, the
+on-chip encoder: ``encoder u8, x_bits u8, steps u16, scan u8, seed u32``
+(:data:`ENCODER_CODES`; all 0 without one).
 """
 
 import enum
@@ -97,17 +114,20 @@ from amaranth.lib import crc
 __all__ = ["REQUEST_SYNC", "REPLY_SYNC", "MAX_PAYLOAD", "PROTOCOL_VERSION", "Command",
            "Status", "ProtocolError", "crc8", "encode_request", "encode_event", "encode_spikes",
            "decode_spikes", "SPIKES_SKIP", "SPIKES_STEP", "SPIKES_SAMPLE",
-           "Identity", "LinkState", "ResetReport", "FORMAT_CODES", "EXIT_CODES"]
+           "Identity", "LinkState", "ResetReport", "FORMAT_CODES", "EXIT_CODES", "ENCODER_CODES",
+           "PIXELS_START", "PIXELS_RESULT"]
 
 REQUEST_SYNC = 0xA5
 REPLY_SYNC = 0x5A
 MAX_PAYLOAD = 512
-PROTOCOL_VERSION = 4
+PROTOCOL_VERSION = 5
 MAGIC = b"SPKF"
 FORMAT_CODES = {"dense": 0, "csc": 1, "bitmap": 2, "kernel": 3}
 TARGETS = ("pointers", "bitmaps", "weights")
 #: The identity block's ``exit`` byte: no early exit, ``exact``, ``margin``.
 EXIT_CODES = {None: 0, "exact": 1, "margin": 2}
+#: The identity block's ``encoder`` byte (version 5): no on-chip encoder, ``rate``, ``latency``.
+ENCODER_CODES = {None: 0, "rate": 1, "latency": 2}
 
 CRC8 = crc.catalog.CRC8_SMBUS(data_width=8)
 
@@ -121,6 +141,11 @@ class Command(enum.IntEnum):
     RESET = 6
     SPIKES = 7
     INFER = 8
+    PIXELS = 9
+
+
+#: ``PIXELS`` flags: start the sample after these pixels; then answer with a result.
+PIXELS_START, PIXELS_RESULT = 0x01, 0x02
 
 
 #: ``SPIKES`` codes: below ``SPIKES_SKIP`` a spike at the cursor plus the code; then the cursor
@@ -310,7 +335,9 @@ class Identity:
     The block: ``b"SPKF", protocol u8, version u8 x3, layers u8, shape u16 x (layers + 1)``,
     per layer ``lanes u16, format u8, queue_depth u16``, then ``dense_baseline u8,
     count_bits u8, exit u8, exit_margin u16, exit_steps u16`` (:data:`EXIT_CODES`; 0 without
-    early exit), per layer and target ``word_bytes u8, depth u16``, per layer
+    early exit), from protocol version 5 ``encoder u8, encoder_x_bits u8, encoder_steps u16,
+    encoder_scan u8, encoder_seed u32`` (:data:`ENCODER_CODES`; 0 without an on-chip
+    encoder), per layer and target ``word_bytes u8, depth u16``, per layer
     ``start_bits u8, length_bits u8, neuron fingerprint u32``."""
 
     protocol: int
@@ -327,6 +354,11 @@ class Identity:
     exit: str = None       # early exit: None, "exact" or "margin"
     exit_margin: int = 0   # the margin of "margin"
     exit_steps: int = 0    # T, the steps of every sample, with early exit
+    encoder: str = None    # the on-chip input encoder (PIXELS): None, "rate" or "latency"
+    encoder_x_bits: int = 0
+    encoder_steps: int = 0
+    encoder_scan: int = 0
+    encoder_seed: int = 0
     #: The link's live state when the ``IDENTIFY`` reply was sent (``None`` for a block built
     #: on the host side); not part of what a bitstream is, so not compared.
     state: LinkState = field(default=None, compare=False)
@@ -345,6 +377,9 @@ class Identity:
             out += struct.pack("<HBH", lanes, FORMAT_CODES[fmt], depth)
         out += bytes([int(self.dense_baseline), self.count_bits, EXIT_CODES[self.exit]])
         out += struct.pack("<HH", self.exit_margin, self.exit_steps)
+        if self.protocol >= 5:
+            out += struct.pack("<BBHBI", ENCODER_CODES[self.encoder], self.encoder_x_bits,
+                               self.encoder_steps, self.encoder_scan, self.encoder_seed)
         for layer in self.memories:
             for word_bytes, depth in layer:
                 out += bytes([word_bytes]) + struct.pack("<H", depth)
@@ -390,6 +425,11 @@ class Identity:
         exit = {code: name for name, code in EXIT_CODES.items()}[data[pos + 2]]
         exit_margin, exit_steps = struct.unpack_from("<HH", data, pos + 3)
         pos += 7
+        encoder = (None, 0, 0, 0, 0)
+        if protocol >= 5:
+            code, *fields = struct.unpack_from("<BBHBI", data, pos)
+            encoder = ({c: name for name, c in ENCODER_CODES.items()}[code], *fields)
+            pos += 9
         memories = []
         for _ in range(layers):
             layer = []
@@ -406,7 +446,7 @@ class Identity:
             raise ProtocolError(f"identity block of {len(data)} bytes, expected {pos}")
         return cls(protocol, (major, minor, patch), tuple(shape), tuple(lanes), tuple(formats),
                    tuple(depths), bool(dense), count_bits, tuple(memories), tuple(fields),
-                   tuple(neurons), exit, exit_margin, exit_steps)
+                   tuple(neurons), exit, exit_margin, exit_steps, *encoder)
 
 
 def neuron_fingerprint(layer, placement=None):

@@ -72,7 +72,7 @@ def save_samples(folder, name, trains):
 
 
 def synth_command(board, network_path, config, *, steps, baud=None, spikes=None, out=None,
-                  exit=None, clock_mhz=None):
+                  exit=None, clock_mhz=None, encoder=None):
     """The ``spikefab synth`` command line that builds ``config`` for the network in
     ``network_path`` on ``board`` with ``max_steps = steps`` (and ``baud``; default the
     board's :attr:`~spikefab.boards.registry.Board.default_baud`), as :func:`spikefab.boards.build.build_board` builds it; ``spikes``: the samples
@@ -80,7 +80,9 @@ def synth_command(board, network_path, config, *, steps, baud=None, spikes=None,
     (``None``, ``"exact"`` or ``("margin", m)``: ``--exit exact`` / ``--exit margin:m``);
     ``clock_mhz``: the PLL clock (``--clock-mhz``; ``None``: the board oscillator), whose
     default baud rate (:func:`~spikefab.boards.registry.default_baud`) ``baud`` is compared
-    with.
+    with; ``encoder``: the on-chip input encoder of :class:`~spikefab.boards.link.HostLink`
+    (``--encoder KIND --scan K``; its ``steps`` are ``steps``, its ``x_bits`` 8 and its seed
+    the golden model's).
 
     Raises ``ValueError`` for a configuration ``spikefab synth`` cannot express (formats or
     queue depths that differ between layers, the dense baseline mode, another timing)."""
@@ -122,6 +124,8 @@ def synth_command(board, network_path, config, *, steps, baud=None, spikes=None,
         from spikefab.model.early_exit import exit_rule
         rule = exit_rule(exit)
         words += ["--exit", "exact" if rule.kind == "exact" else f"margin:{rule.margin}"]
+    if encoder is not None:
+        words += ["--encoder", encoder["kind"], "--scan", str(encoder.get("scan", 1))]
     if clock_mhz is not None:
         words += ["--clock-mhz", f"{clock_mhz:g}"]
     if baud is not None and baud != default_baud(board, clock_mhz):

@@ -41,6 +41,9 @@ class BoardTop(Elaboratable):
     exit : None, ``"exact"`` or ``("margin", m)``
         Early exit (docs/design.md §2 and §4), as for :class:`~.link.HostLink`; every sample
         then has ``max_steps`` steps (the rule's ``T``).
+    encoder : None or dict
+        An on-chip input encoder behind the host link's ``PIXELS`` command, as for
+        :class:`~.link.HostLink` (its ``steps`` at most ``max_steps``).
     clock_mhz : None or number
         ``None`` (default): the design runs from the board oscillator (the platform's default
         ``sync`` domain). A frequency: the design runs from the FPGA's PLL at exactly that
@@ -51,7 +54,7 @@ class BoardTop(Elaboratable):
     """
 
     def __init__(self, network, config, *, baud=DEFAULT_BAUD, max_steps=255, capacity=None,
-                 runtime_weights=None, exit=None, clock_mhz=None):
+                 runtime_weights=None, exit=None, clock_mhz=None, encoder=None):
         with validating(self):          # a refused top is never elaborated: no warning for it
             check_instance("network", network, Network)
             check_instance("config", config, HardwareConfig)
@@ -67,6 +70,7 @@ class BoardTop(Elaboratable):
         self.baud, self.max_steps, self.capacity = baud, max_steps, capacity
         self.runtime_weights = runtime_weights
         self.exit = exit
+        self.encoder = encoder
         self.link = None
         self._clock_hz = None
 
@@ -83,6 +87,7 @@ class BoardTop(Elaboratable):
         self.link = HostLink(self.network, self.config, divisor=divisor,
                              timeout=int(clock_hz * 0.05), max_steps=self.max_steps,
                              capacity=self.capacity, runtime_weights=self.runtime_weights,
+                             encoder=self.encoder,
                              **({} if self.exit is None else
                                 dict(exit=self.exit, steps=self.max_steps)))
         self._clock_hz = clock_hz

@@ -167,6 +167,15 @@ def add_arguments(parser, command):
                             "24); the UART's default rate then follows it: the highest rate "
                             "the board's USB-UART bridge makes that this clock makes with an "
                             "integer divisor >= 4 (default: the board oscillator, no PLL)")
+        s.add_argument("--encoder", choices=("rate", "latency"), default=None,
+                       help="build the on-chip input encoder behind the host link's PIXELS "
+                            "command (docs/design.md §13): the host sends each image once as "
+                            "8-bit pixels and the board makes its rate or latency spikes over "
+                            "--steps steps, bit for bit as the golden model (default: none, "
+                            "the host sends spikes)")
+        s.add_argument("--scan", type=flag_int(1, 32), default=8,
+                       help="with --encoder: inputs the encoder examines per cycle, k "
+                            "(default 8)")
         add_exit_argument(s, help="early exit built into the bitstream (docs/design.md §2): "
                                   "none, exact (a sample ends once its class can no longer "
                                   "change) or margin:N (once the leading class is N spikes "

@@ -61,6 +61,8 @@ def _design(board, network, config, args, runtime):
             "max_steps": args.steps, "baud": args.baud, "weights_in_spram": runtime,
             **({} if clock is None else {"clock_mhz": clock, "pll": True}),
             "exit": exit_flag(exit_value(getattr(args, "exit", None))),
+            **({} if getattr(args, "encoder", None) is None else
+               {"encoder": {"kind": args.encoder, "steps": args.steps, "scan": args.scan}}),
             "network": str(args.network) if args.network else
             f"{'-'.join(map(str, args.sizes))} reference network"}
 
@@ -108,7 +110,9 @@ def run(args):
           f"{args.steps}{exits}", flush=True)
     try:                                      # checks --baud and the limits
         top = board_top(board, network, config, baud=args.baud, max_steps=args.steps,
-                        runtime_weights=runtime, exit=rule, clock_mhz=clock)
+                        runtime_weights=runtime, exit=rule, clock_mhz=clock,
+                        encoder=None if getattr(args, "encoder", None) is None else
+                        dict(kind=args.encoder, steps=args.steps, scan=args.scan))
     except (ValueError, TypeError) as error:
         raise fail(f"this configuration cannot be generated: {error}") from None
     design = _design(board, network, config, args, runtime)

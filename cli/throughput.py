@@ -96,6 +96,14 @@ def add_arguments(parser):
                         help="send two-byte EVENTS frames and a RESULT request per image, as "
                              "the driver did before protocol version 4 (default: one-byte "
                              "SPIKES frames, the last an INFER whose reply is the result)")
+    parser.add_argument("--pixels", action="store_true",
+                        help="build the on-chip input encoder (the demo's code, or --encoder, "
+                             "over its T) and send each image once as 8-bit PIXELS frames, "
+                             "the last one's reply the result (protocol version 5; default: "
+                             "the host sends the spikes)")
+    parser.add_argument("--scan", type=flag_int(1, 32), default=8,
+                        help="with --pixels: inputs the encoder examines per cycle, k "
+                             "(default 8)")
     parser.add_argument("--out", type=flag_output_dir, default="build/throughput",
                         help="where results.json and the Verilator builds go (default "
                              "build/throughput)")
@@ -107,6 +115,8 @@ def run(args):
     from spikefab.studies import link_throughput as study
     from spikefab.studies.report import table
 
+    if args.pixels and args.events:
+        raise fail("--pixels and --events are two ways to send the images; choose one")
     if args.network is not None and len(args.demo) != 1:
         raise fail(f"--network names one demo's network; give one --demo, not "
                    f"{' '.join(args.demo)}")
@@ -117,7 +127,8 @@ def run(args):
         runs = study.run(args.demo, args.board, images=args.images, bauds=bauds,
                          networks={args.demo[0]: args.network} if args.network else None,
                          epochs=args.epochs, encoder=args.encoder, steps=args.steps, out=out, cache_dir=out / "verilator",
-                         progress=True, clocks=clocks, events=args.events)
+                         progress=True, clocks=clocks, events=args.events,
+                         scan=args.scan if args.pixels else None)
     except ValueError as error:                # a rate the board clock cannot make, a bad file
         raise fail(f"this run cannot be made: {error}") from None
     (out / "results.json").write_text(json.dumps([r.to_json() for r in runs], indent=1) + "\n")
@@ -127,11 +138,11 @@ def run(args):
         if r.pll:
             print(f"{r.board}: at its {r.clock_mhz:g} MHz PLL clock, {r.baud:,} baud (divisor "
                   f"{r.divisor}); the PLL itself is not simulated")
-    print("end to end: images through the real host driver (Device.infer, as spikefab run), "
-          "simulated time at the board clock (or PLL clock), UART cycle-exact; host and USB "
-          "latency per "
-          "request not included. compute only: the cycle model's cycles of each image alone "
-          "(first input event to result) at the board clock.")
+    print("end to end: images through the real host driver (Device.infer, as spikefab run; "
+          "PIXELS: Device.infer_pixels), simulated time at the board clock (or PLL clock), "
+          "UART cycle-exact; host and USB latency per request not included. compute only: the "
+          "cycle model's cycles of each image alone (first input event to result; PIXELS: "
+          "from the encoder's start, its events as it makes them) at the board clock.")
     header, rows = study.plan_rows(runs)
     print("\nwhat the next steps of the link would give, end to end images/s (arithmetic from "
           "the split above, not measured):")

@@ -32,7 +32,7 @@ from .checks import check_int as _check_param
 from .simulate import check_spike_trains
 
 __all__ = ["RATE_SEED", "X_BITS_RANGE", "encode", "encode_images", "encode_latency", "encode_rate",
-           "encode_spikes", "encoder_cycles", "rate_thresholds", "to_intensity", "xorshift32"]
+           "encode_spikes", "encoder_cycles", "encoder_schedule", "rate_thresholds", "to_intensity", "xorshift32"]
 
 RATE_SEED = 0x2545F491
 X_BITS_RANGE = (1, 16)
@@ -212,6 +212,15 @@ def encoder_cycles(x, steps, *, kind="rate", scan=1, x_bits=8, seed=RATE_SEED):
     >>> encoder_cycles([255, 255, 0, 128], 2, kind="latency", scan=2)   # 2 + 2 * 3 + 1
     9
     """
+    _, per_group, batched = _group_spikes(x, steps, kind, scan, x_bits, seed)
+    steps, groups = per_group.shape[1:]
+    extra = np.maximum(per_group - 1, 0).sum(axis=(1, 2))
+    cycles = 2 + steps * (groups + 1) + extra
+    return cycles if batched else int(cycles[0])
+
+
+def _group_spikes(x, steps, kind, scan, x_bits, seed):
+    """``(trains [B, T, N0], spikes per group [B, T, G])`` of the on-chip encoder."""
     kind = _check_choice("kind", kind, HARDWARE_ENCODERS)
     scan = _check_param("scan", scan, *SCAN_RANGE)
     x_bits = _check_param("x_bits", x_bits, *X_BITS_RANGE)
@@ -226,7 +235,37 @@ def encoder_cycles(x, steps, *, kind="rate", scan=1, x_bits=8, seed=RATE_SEED):
     groups = -(-inputs // scan)
     padded = np.zeros((samples, steps, groups * scan), dtype=np.int64)
     padded[:, :, :inputs] = trains
-    per_group = padded.reshape(samples, steps, groups, scan).sum(axis=3)
-    extra = np.maximum(per_group - 1, 0).sum(axis=(1, 2))
-    cycles = 2 + steps * (groups + 1) + extra
-    return cycles if batched else int(cycles[0])
+    return trains, padded.reshape(samples, steps, groups, scan).sum(axis=3), batched
+
+
+def encoder_schedule(x, steps, *, kind="rate", scan=1, x_bits=8, seed=RATE_SEED):
+    """When the on-chip encoder offers each event of one sample ``x`` (``[N0]``): the
+    ``delays`` of a cycle-model frame ``(start, count, delays)`` whose ``start`` is the cycle
+    the encoder's ``start`` was taken (:func:`spikefab.model.cycle_model`, ``frames``).
+
+    The events are ``event_stream`` order (per step the spikes by address, ``STEP``; then
+    ``SAMPLE``). The first is offered ``2 + s`` cycles after the start, each next one ``1 + s``
+    cycles after the previous one went in, ``s`` the groups without spikes the encoder scans
+    in between (one cycle each; docs/design.md §13): under back-pressure an event waits, and
+    everything after it with it.
+
+    >>> encoder_schedule([0, 255, 0, 0], 2, kind="latency", scan=2)  # groups {0,1}, {2,3}
+    [2, 2, 3, 1]
+    """
+    _, spikes, _ = _group_spikes(np.asarray(x)[None] if np.ndim(x) == 1 else x, steps, kind,
+                                 scan, x_bits, seed)
+    if spikes.shape[0] != 1:
+        raise ValueError(f"x must be one sample's intensities [N0], not shape {np.shape(x)}")
+    delays, gap = [], 2
+    for per_step in spikes[0]:
+        for count in per_step.tolist():
+            if count == 0:
+                gap += 1
+                continue
+            delays.append(gap)
+            delays.extend([1] * (count - 1))
+            gap = 1
+        delays.append(gap)                   # STEP
+        gap = 1
+    delays.append(gap)                       # SAMPLE
+    return delays

@@ -94,6 +94,10 @@ class LinkThroughput:
     events : bool
         The driver sent two-byte ``EVENTS`` frames and a ``RESULT`` request per image
         (protocol version 3's way; ``spikefab throughput --events``), not ``SPIKES``/``INFER``.
+    encoder : str
+        ``""``, or the on-chip encoder the images went through as ``PIXELS`` (``spikefab
+        throughput --pixels``), e.g. ``"rate, k = 8"``; ``compute_cycles`` then count from
+        the encoder's start.
     """
 
     board: str
@@ -119,6 +123,7 @@ class LinkThroughput:
     pixels: int = 0
     pll: bool = False
     events: bool = False
+    encoder: str = ""
 
     @property
     def agree(self):
@@ -228,14 +233,24 @@ class _Counted:
         return getattr(self.port, name)
 
 
+def demo_pixels(demo, images):
+    """The first ``images`` test images of ``demo`` as 8-bit intensities ``[images, inputs]``
+    (what :func:`demo_setup` encodes; what ``PIXELS`` frames carry)."""
+    from spikefab.model import load_dataset, to_intensity
+    return to_intensity(load_dataset("digits" if demo == "digits" else "mnist")[1][:images])
+
+
 def measure(board, network, config, trains, *, demo="", baud=None, cache_dir=None,
-            progress=False, clock_mhz=None, compact=None):
+            progress=False, clock_mhz=None, compact=None, pixels=None, encoder=None):
     """Run ``trains`` (``[B, T, N0]``) through ``board``'s host link at ``baud`` (default
     the board's :attr:`~spikefab.boards.registry.Board.default_baud`, or
     :func:`~spikefab.boards.registry.default_baud` at ``clock_mhz``) with the real host
     driver, as the module docstring says; returns a :class:`LinkThroughput`. ``clock_mhz``:
     the PLL clock of the board top (``None``: the board oscillator); the simulation runs at
-    it (the PLL itself is not simulated)."""
+    it (the PLL itself is not simulated). ``pixels`` (``[B, N0]`` intensities) and
+    ``encoder`` (the :class:`~spikefab.boards.link.HostLink` ``encoder``, whose code of
+    ``pixels`` must be ``trains``): the board top gets the on-chip encoder and the driver
+    sends the images as ``PIXELS`` (:meth:`~spikefab.boards.host.Device.infer_pixels`)."""
     from spikefab.boards.build import board_top
     from spikefab.boards.host import Device
     from spikefab.boards.link import offered_frames
@@ -253,7 +268,8 @@ def measure(board, network, config, trains, *, demo="", baud=None, cache_dir=Non
     steps = trains.shape[1]
     run_mhz = spec.clock_mhz if clock_mhz is None else clock_mhz
     clock_hz = run_mhz * 1e6
-    top = board_top(spec, network, config, baud=baud, max_steps=steps, clock_mhz=clock_mhz)
+    top = board_top(spec, network, config, baud=baud, max_steps=steps, clock_mhz=clock_mhz,
+                    encoder=encoder)
     link = top.link_for(clock_hz)
     never_elaborated(top)                     # its host link is what gets simulated
     cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
@@ -262,8 +278,18 @@ def measure(board, network, config, trains, *, demo="", baud=None, cache_dir=Non
     model = build(replace(design, clock_hz=clock_hz), cache_dir=cache)
 
     golden = simulate(network, trains)
-    compute = [int(cycle_model(network, simulate(network, t[None]), config).latency[0])
-               for t in trains]
+    if encoder is None:
+        compute = [int(cycle_model(network, simulate(network, t[None]), config).latency[0])
+                   for t in trains]
+    else:                          # from the encoder's start, its events as it offers them
+        from spikefab.model.encoders import encoder_schedule
+        options = {key: value for key, value in encoder.items() if key != "steps"}
+        compute = []
+        for t, x in zip(trains, pixels):
+            delays = encoder_schedule(x, steps, **options)
+            report = cycle_model(network, simulate(network, t[None]), config,
+                                 frames=[(0, len(delays), delays)])
+            compute.append(int(report.finish[0]))
     began = time.perf_counter()
     # The port's timeout (simulated) is above the board's 50 ms frame timeout, as a real
     # host's 2 s is.
@@ -275,14 +301,17 @@ def measure(board, network, config, trains, *, demo="", baud=None, cache_dir=Non
         load_requests = device.load(network)
         load_seconds = (port.cycles - start) / clock_hz
         first_frame, read_before, start = len(port.frames), port.read_bytes, port.cycles
-        results = device.infer(trains, progress=progress, compact=compact)
+        if encoder is None:
+            results = device.infer(trains, progress=progress, compact=compact)
+        else:
+            results = device.infer_pixels(pixels, progress=progress)
         end = port.cycles
         frames = port.frames[first_frame:]
         down = port.read_bytes - read_before
     sim_seconds = time.perf_counter() - began
 
     # The cycle model fed the frames as the host sent them (since the session's RESET).
-    offered, _ = offered_frames(frames, link.divisor)
+    offered, _ = offered_frames(frames, link.divisor, encoder)
     finish, _, _ = board_cycle_model(network, trains, config, offered)
     up = sum(len(frame) for _, frame in frames)
     n = len(trains)
@@ -296,13 +325,15 @@ def measure(board, network, config, trains, *, demo="", baud=None, cache_dir=Non
         counts=sum(list(r.counts) == k.tolist() for r, k in zip(results, golden.counts)),
         result_cycles=sum(r.cycles == int(f) for r, f in zip(results, finish)),
         load_requests=load_requests, load_seconds=load_seconds, sim_seconds=sim_seconds,
-        pixels=network.n_inputs, pll=clock_mhz is not None, events=compact is False)
+        pixels=network.n_inputs, pll=clock_mhz is not None, events=compact is False,
+        encoder="" if encoder is None else f"{encoder['kind']}, k = {encoder['scan']}")
 
 
 def _board_cell(run):
     """The board, its PLL clock when it runs at one, and ``EVENTS`` when sent so."""
     notes = ([f"{run.clock_mhz:g} MHz PLL"] if run.pll else []) + (["EVENTS"] if run.events
-                                                                   else [])
+                                                                   else []) \
+        + ([f"PIXELS, {run.encoder}"] if run.encoder else [])
     return f"{run.board} ({', '.join(notes)})" if notes else run.board
 
 
@@ -351,7 +382,7 @@ def plan_rows(runs):
 
 def run(demos=DEMOS, boards=("icebreaker", "ulx3s", "orangecrab"), *, images=3, bauds=None,
         networks=None, epochs=None, encoder=None, steps=None, out=None, cache_dir=None,
-        progress=False, clocks=None, events=False):
+        progress=False, clocks=None, events=False, scan=None):
     """Measure every demo on every board at each rate of ``bauds`` (``None`` in it, or
     ``bauds=None``: the board's default); ``networks``: ``{demo: path}`` of saved networks
     (else each is trained as its demo trains it, MNIST for ``epochs``, and saved as
@@ -359,8 +390,11 @@ def run(demos=DEMOS, boards=("icebreaker", "ulx3s", "orangecrab"), *, images=3, 
     list. ``encoder`` and ``steps``: the input code and T of :func:`demo_setup`. ``clocks``:
     ``{board: MHz}``, the PLL clock of each board named (the others run at their
     oscillator), as ``spikefab synth --clock-mhz`` builds it. ``events``: the driver sends
-    two-byte ``EVENTS`` frames and a ``RESULT`` per image instead of ``SPIKES``/``INFER``."""
+    two-byte ``EVENTS`` frames and a ``RESULT`` per image instead of ``SPIKES``/``INFER``.
+    ``scan``: build the on-chip encoder (the demo's code, or ``encoder``, over its T) scanning
+    ``scan`` inputs a cycle, and send the images as ``PIXELS``."""
     from spikefab.boards.registry import default_baud
+    from spikefab.model import DIGITS
     runs = []
     for demo in demos:
         saved = (networks or {}).get(demo)
@@ -368,13 +402,19 @@ def run(demos=DEMOS, boards=("icebreaker", "ulx3s", "orangecrab"), *, images=3, 
                                               encoder=encoder, steps=steps)
         if saved is None and out is not None:
             network.save(Path(out) / f"{demo}-network.npz")
+        on_chip, pixels = None, None
+        if scan is not None:
+            kind = encoder or (DIGITS["encoder"] if demo == "digits" else "rate")
+            on_chip = dict(kind=kind, steps=trains.shape[1], scan=scan)
+            pixels = demo_pixels(demo, images)
         for board in boards:
             clock = (clocks or {}).get(board)
             default = default_baud(board, clock)
             for baud in dict.fromkeys(default if b is None else b for b in bauds or (None,)):
                 runs.append(measure(board, network, configs[board], trains, demo=demo,
                                     baud=baud, cache_dir=cache_dir, progress=progress,
-                                    clock_mhz=clock, compact=False if events else None))
+                                    clock_mhz=clock, compact=False if events else None,
+                                    pixels=pixels, encoder=on_chip))
                 if progress:
                     r = runs[-1]
                     print(f"{board}, {demo}, {r.baud:,} baud: {r.images_per_second:,.1f} "

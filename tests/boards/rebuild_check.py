@@ -40,13 +40,14 @@ def dry_run(cwd, command, out="rebuilt"):
 
 
 def reference_rtlil(board, network, config, *, max_steps, baud=None, exit=None,
-                    clock_mhz=None):
+                    clock_mhz=None, encoder=None):
     """The ``top.il`` the board flow writes for ``network`` and ``config`` on ``board``:
     :func:`spikefab.boards.build.board_top` (the top every build uses, with the early-exit
-    rule ``exit``, at the PLL clock ``clock_mhz``) prepared by the board's platform."""
+    rule ``exit``, at the PLL clock ``clock_mhz``, with the on-chip ``encoder``) prepared by
+    the board's platform."""
     from spikefab.boards.build import board_top
     from spikefab.boards.registry import get_board
     top = board_top(board, network, config, baud=baud, max_steps=max_steps, exit=exit,
-                    clock_mhz=clock_mhz)
+                    clock_mhz=clock_mhz, encoder=encoder)
     rtlil = get_board(board).platform().prepare(top, name="top").files["top.il"]
     return rtlil if isinstance(rtlil, str) else rtlil.decode()

