@@ -208,6 +208,12 @@ def add_arguments(parser, command):
                        help="spike trains [B, T, N0]: .npy, or .npz with the array 'spikes' "
                             "(e.g. the samples file a report wrote) (default: --samples random "
                             "ones)")
+        s.add_argument("--pixels", type=flag_input_file,
+                       help="images [B, N0] of integer intensities for a bitstream built with "
+                            "the on-chip encoder (spikefab synth --encoder): .npy, or .npz with "
+                            "the array 'pixels'; sent as PIXELS frames, the golden model fed "
+                            "the device's own code of them (default: such a device gets "
+                            "--samples random images, others spike trains)")
     return s
 
 

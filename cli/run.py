@@ -1,9 +1,13 @@
 """``spikefab run``: load the network into the board on ``--port``, run samples (random, or
-the trains of ``--spikes``) and compare every answer with the golden model. The options and
+the trains of ``--spikes``) and compare every answer with the golden model. A bitstream built
+with the on-chip input encoder (``spikefab synth --encoder``) gets images (``--pixels``, or
+random ones) as ``PIXELS`` frames instead, and the golden model the device's code of them. The options and
 the network selection are :mod:`spikefab.cli.board_options`. A bitstream built with early
 exit (``spikefab synth --exit``) says so in its identity: ``--exit`` must agree with it, or is
 taken from it; the golden model then runs with the same rule, and the steps each sample ran
 are compared too."""
+
+import numpy as np
 
 from spikefab.boards.host import typical_inputs
 from spikefab.cli import board_options
@@ -28,6 +32,8 @@ def run(args):
     if not args.port:
         raise fail("no serial port given; use PORT=/dev/ttyUSB1 (make run) or --port")
     network, config = network_and_config(args)
+    if args.spikes and args.pixels:
+        raise fail("--spikes and --pixels are two kinds of samples; give one")
     trains = read_spikes(args.spikes, network, args.steps) if args.spikes else None
     baud, source = baud_of(args)
     print(f"{args.port}: {baud:,} baud ({source})")
@@ -39,10 +45,18 @@ def run(args):
             raise fail(f"--spikes: T = {trains.shape[1]} steps; the device's early exit "
                        f"({exit_flag(rule)}) is built for samples of {steps} steps")
         device.load(network, placements=placements, progress=True)
-        if trains is None:
+        encoder = getattr(device.identity, "encoder", None)
+        if args.pixels and encoder is None:
+            raise fail(f"--pixels: the device on {args.port} has no on-chip input encoder "
+                       f"(spikefab synth --encoder builds one); send --spikes instead")
+        if trains is None and encoder is not None:
+            pixels, trains = _images(args, network, device.identity)
+            results = device.infer_pixels(pixels, progress=True)
+        elif trains is None:
             trains = typical_inputs(network, samples=args.samples,
                                     steps=args.steps if rule is None else steps)
-        results = device.infer(trains, progress=True)
+        if encoder is None or args.spikes:
+            results = device.infer(trains, progress=True)
     except (OSError, ProtocolError, ValueError, TypeError) as error:
         raise fail(error) from None
     golden = simulate(network, trains, exit=rule)
@@ -57,6 +71,49 @@ def run(args):
     print(counters_table(device.counters()))
     if agree != len(results):
         raise fail("the board disagrees with the golden model")
+
+
+def _images(args, network, identity):
+    """``(pixels, trains)``: the images for a device with the on-chip encoder (``--pixels``, or
+    ``--samples`` random ones, about half of the pixels dark) and their spike trains in the
+    device's own code (kind, x_bits, T and seed of its identity)."""
+    from spikefab.model.encoders import encode_latency, encode_rate
+    x_max = (1 << identity.encoder_x_bits) - 1
+    if args.pixels:
+        try:
+            with open(args.pixels, "rb") as file:
+                loaded = np.load(file, allow_pickle=False)
+                if isinstance(loaded, np.lib.npyio.NpzFile):
+                    with loaded:
+                        if "pixels" not in loaded:
+                            raise ValueError(f"the .npz holds {sorted(loaded.files)}, not "
+                                             f"'pixels'")
+                        loaded = loaded["pixels"]
+        except (OSError, ValueError) as error:
+            raise fail(f"--pixels {args.pixels}: cannot read it as images ({error}); give a "
+                       f".npy array or an .npz with 'pixels'") from None
+        pixels = np.asarray(loaded)
+        if pixels.ndim == 1:
+            pixels = pixels[None]
+        if (pixels.ndim != 2 or pixels.shape[1] != network.n_inputs or not len(pixels)
+                or not np.issubdtype(pixels.dtype, np.integer)
+                or pixels.min() < 0 or pixels.max() > x_max):
+            raise fail(f"--pixels {args.pixels}: shape {pixels.shape}, dtype {pixels.dtype}; "
+                       f"allowed: [B, {network.n_inputs}] integers in [0, {x_max}] (the "
+                       f"device's x_bits = {identity.encoder_x_bits})")
+    else:
+        rng = np.random.default_rng(0)
+        pixels = rng.integers(0, x_max + 1, size=(args.samples, network.n_inputs))
+        pixels[rng.random(pixels.shape) < 0.5] = 0
+    steps = identity.encoder_steps
+    if identity.encoder == "rate":
+        trains = encode_rate(pixels, steps, x_bits=identity.encoder_x_bits,
+                             seed=identity.encoder_seed)
+    else:
+        trains = encode_latency(pixels, steps, x_bits=identity.encoder_x_bits)
+    print(f"{len(pixels)} images as PIXELS through the device's {identity.encoder} encoder "
+          f"(T = {steps}, k = {identity.encoder_scan})")
+    return pixels, trains
 
 
 def device_exit(identity, given=None):

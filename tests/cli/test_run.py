@@ -138,3 +138,38 @@ def test_the_counters_table_shows_dropped_events_of_an_exit_build():
     first = [c.strip() for c in text[3].strip("|").split("|")]
     assert first[header.index("dropped events")] == "321"
     assert first[header.index("queue high-water")] == "5"
+
+
+@pytest.mark.parametrize("given", [False, True])
+def test_a_device_with_the_on_chip_encoder_gets_images(tmp_path, monkeypatch, capsys, given):
+    """Against the simulated host link built with the rate encoder: ``spikefab run`` sends
+    images as PIXELS (``--pixels``, or random ones) and compares each answer with the golden
+    model fed the device's own code of them (its T and seed, from its identity)."""
+    import numpy as np
+
+    from spikefab.boards import host
+    from spikefab.boards.link import HostLink
+    from spikefab.boards.simulated import SimulatedSerial
+    from spikefab.model import HardwareConfig, Network, reference_network
+    network = reference_network((16, 8, 4), w_bits=4, density=0.6, seed=1)
+    network.save(tmp_path / "net.npz")
+    config = HardwareConfig.uniform(Network.load(tmp_path / "net.npz"), lanes=2, queue_depth=4)
+    link = HostLink(network, config, divisor=4, timeout=400, max_steps=20,
+                    encoder=dict(kind="rate", steps=6, scan=4, seed=12345))
+    real = host.Device
+    monkeypatch.setattr(host, "open_serial", lambda port, baud, timeout: SimulatedSerial(link))
+    monkeypatch.setattr(host, "Device", lambda port: real(port))
+    monkeypatch.chdir(tmp_path)
+    argv = ["run", "--board", "icebreaker", "--port", "sim", "--network", "net.npz",
+            "--lanes", "2", "--steps", "20", "--samples", "3"]
+    if given:
+        np.save(tmp_path / "images.npy", np.arange(2 * 16).reshape(2, 16) * 8)
+        argv += ["--pixels", "images.npy"]
+    main(argv)
+    out = capsys.readouterr().out
+    images = 2 if given else 3
+    assert f"{images} images as PIXELS through the device's rate encoder (T = 6, k = 4)" in out
+    assert f"agreement with the golden model (class and every count): {images}/{images}" in out
+    np.save(tmp_path / "bad.npy", np.full((1, 16), 256))
+    with pytest.raises(SystemExit, match=r"allowed: \[B, 16\] integers in \[0, 255\]"):
+        main(argv[:-2] + ["--pixels", "bad.npy"] if given else argv + ["--pixels", "bad.npy"])
