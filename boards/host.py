@@ -143,10 +143,11 @@ class Device:
         (``BAD_CRC``) or cut short (``TIMEOUT``) — then the device acted on nothing — or, for
         a request that may be applied twice (:data:`RESENDABLE`: ``IDENTIFY``, ``COUNTERS``,
         ``LOAD``, ``RESET``), after its reply was lost or corrupted. ``EVENTS``, ``SPIKES``,
-        ``INFER`` and ``RESULT`` are never resent after a lost reply: the device may have
-        pushed the events or handed out the result, and a resend would duplicate spikes or
-        lose a result; the driver raises :class:`~.protocol.ProtocolError` instead (open a
-        new session, or ``reset()``, and repeat the sample).
+        ``INFER``, ``PIXELS`` and ``RESULT`` are never resent after a lost reply: the device
+        may have pushed the events, written the pixels or handed out the result, and a
+        resend would duplicate spikes or pixels or lose a result; the driver raises
+        :class:`~.protocol.ProtocolError` instead (open a new session, or ``reset()``, and
+        repeat the sample).
     reset : bool
         Open the session with ``RESET`` (the default), so nothing an earlier host left in the
         device — an open sample, an unread result — leaks into this session's answers. Pass
