@@ -59,11 +59,11 @@ from dataclasses import dataclass, field
 import numpy as np
 from spikefab.boards.host import Device
 from spikefab.boards.link import HostLink, offered_frames
-from spikefab.boards.protocol import Command, Status, encode_request, encode_spikes
+from spikefab.boards.protocol import SPIKES_SKIP, Command, Status, encode_request, encode_spikes
 from spikefab.model import simulate
 from spikefab.model.events import SAMPLE, event_stream
 
-from spikefab.sim.link_fuzz_design import fuzz_network, link_cycle_model, make_link
+from spikefab.sim.link_fuzz_design import FUZZ_INPUTS, fuzz_network, link_cycle_model, make_link
 from spikefab.sim.link_fuzz_frames import CLASSES, SHARES, FuzzFrames
 from spikefab.sim.link_reference import (FuzzFailure, Shadow, parse_request_bytes, read_reply,
                                          request_events)
@@ -74,6 +74,7 @@ __all__ = [
     "CLASSES",
     "SHARES",
     "FuzzFailure",
+    "FUZZ_INPUTS",
     "FuzzReport",
     "LinkFuzzer",
     "fuzz_network",
@@ -95,6 +96,11 @@ class FuzzReport:
     results_unknown: int = 0
     early_results: int = 0
     reloads: int = 0
+    inputs: int = None          # the network's inputs
+    spikes_frames: int = 0      # valid SPIKES and INFER frames sent
+    skip_frames: int = 0        # ... with a SKIP code
+    skip_codes: int = 0         # SKIP codes in them
+    double_skip_frames: int = 0  # ... with two SKIP codes in a row
     by_class: collections.Counter = field(default_factory=collections.Counter)
     by_kind: collections.Counter = field(default_factory=collections.Counter)
     statuses: collections.Counter = field(default_factory=collections.Counter)
@@ -118,11 +124,15 @@ class FuzzReport:
                  *([] if self.exit is None else [
                      f"early exit {self.exit}: {self.early_results} results read before their "
                      f"SAMPLE and checked"]),
+                 f"valid SPIKES and INFER frames on the {self.inputs}-input network: "
+                 f"{self.spikes_frames}, {self.skip_frames} of them with SKIP codes "
+                 f"({self.skip_codes} SKIP codes; {self.double_skip_frames} frames with two "
+                 f"in a row)",
                  "frames by class: " + ", ".join(f"{c} {self.by_class[c]}" for c in CLASSES),
                  "frames by kind: " + ", ".join(f"{k} {n}" for k, n in
                                                 sorted(self.by_kind.items())),
-                 "replies to the fuzz frames by status: " + ", ".join(f"{Status(s).name} {n}" for s, n in
-                                                   sorted(self.statuses.items()))
+                 "replies to the fuzz frames by status: "
+                 + ", ".join(f"{Status(s).name} {n}" for s, n in sorted(self.statuses.items()))
                  + f", none (noise) {self.no_reply}",
                  "longest wait for a reply (cycles from the request's last bit to the "
                  "reply's first byte received): "
@@ -162,6 +172,7 @@ class LinkFuzzer(FuzzFrames):
         self.rng = np.random.default_rng(seed)
         self.report = FuzzReport(seed=seed)
         self.shadow = Shadow(link, list(networks))
+        self.report.inputs = self.shadow.n_inputs
         identity = link.identity                 # the build's rule, as --exit names it
         if identity.exit is not None:
             self.report.exit = identity.exit if identity.exit == "exact" else \
@@ -244,6 +255,9 @@ class LinkFuzzer(FuzzFrames):
             self.report.by_class[cls] += 1
             self.report.by_kind[kind] += 1
             self.frame_index += 1
+            if cls == "valid" and parsed.status is None \
+                    and parsed.command in (Command.SPIKES, Command.INFER):
+                self._count_skips(parsed.payload)
         else:
             self.report.check_frames += 1
         self.history.append((self.frame_index if counted else None, cls, kind, bytes(data)))
@@ -288,6 +302,13 @@ class LinkFuzzer(FuzzFrames):
             self.fail(f"reply echoes command {reply.command}, not {parsed.command}")
         self._check(parsed.command, parsed.payload, reply)
         return reply
+
+    def _count_skips(self, payload):
+        report, skips = self.report, payload.count(SPIKES_SKIP)
+        report.spikes_frames += 1
+        report.skip_frames += skips > 0
+        report.skip_codes += skips
+        report.double_skip_frames += bytes([SPIKES_SKIP] * 2) in payload
 
     def _check(self, command, payload, reply):
         """The reply to a well-framed request, against the shadow (which it then updates)."""
@@ -562,7 +583,9 @@ class LinkFuzzer(FuzzFrames):
             lines.append(f"  {index} {cls} {kind} {text}")
         lines.append(f"replay: spikefab fuzz --seed {self.report.seed} "
                      f"--frames {self.report.frames}"
-                     + ("" if self.report.exit is None else f" --exit {self.report.exit}"))
+                     + ("" if self.report.exit is None else f" --exit {self.report.exit}")
+                     + ("" if self.report.inputs == FUZZ_INPUTS
+                        else f" --inputs {self.report.inputs}"))
         return "\n".join(lines)
 
 
@@ -594,18 +617,21 @@ def _name(status):
 # -- entry point -------------------------------------------------------------------------------
 def run_fuzz(frames, seed, *, fmt="csc", mode="sparse", divisor=4, cache_dir=None,
              burst=(10, 40), log=None, port_wrapper=None, link_class=HostLink, name="link",
-             exit=None):
+             exit=None, inputs=FUZZ_INPUTS):
     """Build (or reuse) the Verilator model and run ``frames`` fuzz frames; returns the
     :class:`FuzzReport` (``failure`` is ``None`` when every reply was as stated).
     ``link_class`` and ``name`` build and name another link than
     :class:`~spikefab.boards.link.HostLink` (the tests' mutants of it); ``exit`` builds it
-    with that early-exit rule (:func:`make_link`)."""
+    with that early-exit rule and ``inputs`` with a network of that many inputs
+    (:func:`make_link`; :data:`FUZZ_INPUTS`, 600, so that ``SPIKES`` frames need ``SKIP``
+    codes; 6 runs the network of the fuzz before issue 23's ``SKIP`` coverage)."""
     from pathlib import Path
 
     from spikefab.sim.link_verilator import default_cache_dir
 
     link, networks, poison, config = make_link(fmt, mode=mode, divisor=divisor,
-                                               link_class=link_class, exit=exit)
+                                               link_class=link_class, exit=exit,
+                                               inputs=inputs)
     cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     began = time.perf_counter()
     design = hostlink_design(link, cache / "sources", name=name)

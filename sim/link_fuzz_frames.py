@@ -32,6 +32,13 @@ session's ``send``, which checks the reply.
 them; its other half (the session: sending, the reply checks, the report) is in
 :mod:`spikefab.sim.link_fuzz`. An item of several frames (a ``RESULT`` to drain first, an
 image in ``LOAD`` frames) sends them one by one, each made after the shadow followed the last.
+
+**Spikes.** A sample's density ``d`` (0.1 to 0.9) is the chance that an input with synapses
+(:func:`~spikefab.sim.link_fuzz_design.live_inputs`) spikes in a step; any other input spikes
+with chance ``d / n_inputs`` (on the 600-input network about ``d`` spikes a step among all of
+them). On the 6-input network every input has synapses. On the 600-input one, a step's
+spikes in two groups 300 inputs apart, or only in the last group, need ``SKIP`` codes in
+their ``SPIKES`` and ``INFER`` frames (the report counts them).
 """
 
 import struct
@@ -42,6 +49,7 @@ from spikefab.boards.protocol import (MAX_PAYLOAD, REQUEST_SYNC, SPIKES_SKIP, Co
 from spikefab.model import Network
 from spikefab.model.events import SAMPLE, SPIKE, STEP, event_stream
 
+from spikefab.sim.link_fuzz_design import live_inputs
 from spikefab.sim.link_reference import parse_request_bytes
 
 __all__ = ["CLASSES", "SHARES", "FuzzFrames"]
@@ -88,7 +96,16 @@ class FuzzFrames:
             steps = self.shadow.exit_steps             # early exit is defined for T steps
         steps = steps or int(self.rng.integers(1, self.max_steps + 1))
         density = self.rng.uniform(0.1, 0.9) if density is None else density
-        return self.rng.random((steps, self.shadow.n_inputs)) < density
+        return self.rng.random((steps, self.shadow.n_inputs)) < density * self._input_rates()
+
+    def _input_rates(self):
+        """Each input's chance to spike relative to the sample's density: 1 with synapses,
+        ``1 / n_inputs`` without (all 1 on a network of at most 9 inputs)."""
+        if getattr(self, "_rates", None) is None:
+            n = self.shadow.n_inputs
+            self._rates = np.full(n, 1 / n)
+            self._rates[live_inputs(n)] = 1.0
+        return self._rates
 
     def _sample_events(self, **options):
         return event_stream(self._trains(**options)[None])
@@ -309,7 +326,8 @@ class FuzzFrames:
             events = [e for e in self._sample_events() if e[0] != SAMPLE]
             if rng.random() < 0.5:
                 events += [(SPIKE, int(a)) for a in
-                           np.flatnonzero(rng.random(shadow.n_inputs) < 0.5)]
+                           np.flatnonzero(rng.random(shadow.n_inputs)
+                                          < 0.5 * self._input_rates())]
             self.send("out_of_order", kind,
                       self._events_frame(events[:256]))
         elif kind == "load_behind_result":
