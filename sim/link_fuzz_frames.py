@@ -13,7 +13,9 @@ session's ``send``, which checks the reply.
   not take (a payload for ``IDENTIFY``, an odd ``EVENTS`` length, a ``LOAD`` out of range, of
   the wrong length, for a memory or a layer that does not exist, without its header), an
   event for an input that does not exist or of kind 3 in the middle of good ones, a
-  ``SPIKES`` code 255 or a spike past the last input among good codes;
+  ``SPIKES`` code 255 or a spike past the last input among good codes (half the time on
+  the first input past the last, from the cursor where it goes, the step's later spikes
+  left out);
 * ``truncated`` — a valid frame (or a ``LOAD`` of *poison* weights) cut after any byte, then
   silence: ``TIMEOUT``;
 * ``oversized`` — a length above ``MAX_PAYLOAD`` followed by any number of bytes:
@@ -238,10 +240,18 @@ class FuzzFrames:
             frame = encode_request(command, rng.bytes(MAX_PAYLOAD))
         elif kind == "spikes_bad":            # a code 255 or a spike past the last input
             payload = encode_spikes(self._sample_events())[0][:400]
-            bad = bytes([0xFF]) if rng.random() < 0.5 else bytes(
-                [SPIKES_SKIP] * (shadow.n_inputs // SPIKES_SKIP) + [shadow.n_inputs % SPIKES_SKIP])
             at = int(rng.integers(len(payload) + 1))
-            frame = encode_request(Command.SPIKES, payload[:at] + bad + payload[at:])
+            head, rest = payload[:at], payload[at:]
+            if rng.random() < 0.5:
+                bad = bytes([0xFF])
+            else:           # from the cursor there: SKIP codes, a spike; the step ends there
+                n = shadow.n_inputs
+                addr = n if rng.random() < 0.5 else _boundary(rng, n + 1, n + 600)
+                gap = addr - _spikes_cursor(head)
+                bad = bytes([SPIKES_SKIP] * (gap // SPIKES_SKIP) + [gap % SPIKES_SKIP])
+                markers = [i for i, code in enumerate(rest) if code > SPIKES_SKIP]
+                rest = rest[markers[0]:] if markers else b""
+            frame = encode_request(Command.SPIKES, head + bad + rest)
         else:
             events = self._sample_events()
             position = int(rng.integers(len(events) + 1))
@@ -434,6 +444,15 @@ def _boundary(rng, low, high):
     if rng.random() < 0.5:
         return min(low + int(rng.integers(0, 2)), high - 1)
     return int(rng.integers(low, high))
+
+
+def _spikes_cursor(codes):
+    """The cursor after ``SPIKES`` codes (the input of the last spike, or where the last
+    ``SKIP`` moved it; 0 after a marker)."""
+    cursor = 0
+    for code in codes:
+        cursor = cursor + code if code <= SPIKES_SKIP else 0
+    return cursor
 
 
 def _pick(rng, weights):
