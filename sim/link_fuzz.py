@@ -503,7 +503,8 @@ class LinkFuzzer(FuzzFrames):
         second = self._trains(steps=steps)
         results = device.infer(first[None])                  # in SPIKES frames
         feeds = [self._feed(trains) for trains in (first, second)]
-        finish, _ = link_cycle_model(net, first[None], self.config, exit=rule, frames=feeds[0])
+        finish, first_layers = link_cycle_model(net, first[None], self.config, exit=rule,
+                                                frames=feeds[0])
         golden = simulate(net, first[None], exit=rule)
         ran = None if rule is None else int(golden.ran[0])
         if (results[0].cls, list(results[0].counts), results[0].cycles, results[0].steps) != \
@@ -524,8 +525,8 @@ class LinkFuzzer(FuzzFrames):
         counters = device.counters()
         # Early exit: what a core computes or drops depends on when the exit is visible, so
         # each sample is modelled as the link feeds it (one frame after an idle pipeline).
-        models = [link_cycle_model(net, trains[None], self.config, exit=rule, frames=feed)[1]
-                  for trains, feed in zip((first, second), feeds)]
+        models = [first_layers, link_cycle_model(net, second[None], self.config, exit=rule,
+                                                 frames=feeds[1])[1]]
         names = ("events", "words", "synaptic_updates") + (() if rule is None else ("dropped",))
         for index, got in enumerate(counters["layers"]):
             for name in names:
