@@ -24,9 +24,9 @@ def add_arguments(parser):
     parser.add_argument("--divisor", type=flag_int(4, 1 << 24), default=4,
                         help="cycles per UART bit (default: 4)")
     parser.add_argument("--inputs", type=flag_int(6, 1 << 14), default=600,
-                        help="inputs of the fuzz network, 9 of them with synapses (default "
-                             "600: spike frames need SKIP codes; 6 is the network before "
-                             "issue 23, where they never do)")
+                        help="inputs of the fuzz network (default 600: synapses on 9 of "
+                             "them, 300 apart, so SPIKES frames need SKIP codes; 6: the "
+                             "network before issue 23, where they never do)")
     add_exit_argument(parser, help="build the link with early exit for samples of 12 steps "
                                    "and check it with the same rule: none, exact or "
                                    "margin:N (default none)")

@@ -624,8 +624,8 @@ def run_fuzz(frames, seed, *, fmt="csc", mode="sparse", divisor=4, cache_dir=Non
     ``link_class`` and ``name`` build and name another link than
     :class:`~spikefab.boards.link.HostLink` (the tests' mutants of it); ``exit`` builds it
     with that early-exit rule and ``inputs`` with a network of that many inputs
-    (:func:`make_link`; :data:`FUZZ_INPUTS`, 600, so that ``SPIKES`` frames need ``SKIP``
-    codes; 6 runs the network of the fuzz before issue 23's ``SKIP`` coverage)."""
+    (:func:`make_link`; :data:`~spikefab.sim.link_fuzz_design.FUZZ_INPUTS`, 600: its
+    ``SPIKES`` frames need ``SKIP`` codes; 6: the network of the fuzz before issue 23)."""
     from pathlib import Path
 
     from spikefab.sim.link_verilator import default_cache_dir
