@@ -23,6 +23,10 @@ def add_arguments(parser):
                         help="sparse (event-driven) or the dense baseline (default sparse)")
     parser.add_argument("--divisor", type=flag_int(4, 1 << 24), default=4,
                         help="cycles per UART bit (default: 4)")
+    parser.add_argument("--inputs", type=flag_int(6, 1 << 14), default=600,
+                        help="inputs of the fuzz network (default 600: synapses on 9 of "
+                             "them, 300 apart, so SPIKES frames need SKIP codes; 6: the "
+                             "network before issue 23, where they never do)")
     add_exit_argument(parser, help="build the link with early exit for samples of 12 steps "
                                    "and check it with the same rule: none, exact or "
                                    "margin:N (default none)")
@@ -37,12 +41,12 @@ def run(args):
     if exit_value(args.exit) is not None and args.mode != "sparse":
         raise fail(f"--exit {exit_flag(args.exit)} needs --mode sparse (early exit runs on the "
                    f"event-driven cores; the dense baseline has none)")
-    print(f"link fuzz: seed {args.seed}, {args.frames} frames, format {args.format}, mode "
-          f"{args.mode}, divisor {args.divisor}"
+    print(f"link fuzz: seed {args.seed}, {args.frames} frames, {args.inputs} inputs, format "
+          f"{args.format}, mode {args.mode}, divisor {args.divisor}"
           + ("" if exit_value(args.exit) is None else f", early exit {exit_flag(args.exit)}"),
           flush=True)
     report = run_fuzz(args.frames, args.seed, fmt=args.format, mode=args.mode,
-                      divisor=args.divisor, exit=exit_value(args.exit),
+                      divisor=args.divisor, exit=exit_value(args.exit), inputs=args.inputs,
                       cache_dir=args.cache, log=lambda text: print(text, flush=True))
     print(report.summary())
     if report.failure:

