@@ -30,6 +30,11 @@ def add_arguments(parser):
     add_exit_argument(parser, help="build the link with early exit for samples of 12 steps "
                                    "and check it with the same rule: none, exact or "
                                    "margin:N (default none)")
+    parser.add_argument("--encoder", choices=("rate", "latency"), default=None,
+                        help="build the link with the on-chip input encoder (6 steps, 7-bit "
+                             "pixels, 4 inputs a cycle) and send PIXELS frames too, valid and "
+                             "broken; every check after a burst runs an image through it "
+                             "(default: none)")
     parser.add_argument("--cache", type=flag_output_dir, default=None,
                         help="folder of the Verilator builds (default: "
                              "$SPIKEFAB_CACHE/link-verilator or ~/.cache/spikefab)")
@@ -38,15 +43,21 @@ def add_arguments(parser):
 def run(args):
     """Fuzz; a failure ends in ``error: …`` after its replay details."""
     from spikefab.sim.link_fuzz import run_fuzz
+    if exit_value(args.exit) is not None and args.encoder is not None:
+        raise fail(f"--exit {exit_flag(args.exit)} and --encoder {args.encoder}: the link "
+                   f"builds one of them at a time (an encoder with early exit is not built "
+                   f"yet)")
     if exit_value(args.exit) is not None and args.mode != "sparse":
         raise fail(f"--exit {exit_flag(args.exit)} needs --mode sparse (early exit runs on the "
                    f"event-driven cores; the dense baseline has none)")
     print(f"link fuzz: seed {args.seed}, {args.frames} frames, {args.inputs} inputs, format "
           f"{args.format}, mode {args.mode}, divisor {args.divisor}"
-          + ("" if exit_value(args.exit) is None else f", early exit {exit_flag(args.exit)}"),
+          + ("" if exit_value(args.exit) is None else f", early exit {exit_flag(args.exit)}")
+          + ("" if args.encoder is None else f", on-chip {args.encoder} encoder"),
           flush=True)
     report = run_fuzz(args.frames, args.seed, fmt=args.format, mode=args.mode,
                       divisor=args.divisor, exit=exit_value(args.exit), inputs=args.inputs,
+                      encoder=args.encoder,
                       cache_dir=args.cache, log=lambda text: print(text, flush=True))
     print(report.summary())
     if report.failure:

@@ -59,15 +59,16 @@ from dataclasses import dataclass, field
 import numpy as np
 from spikefab.boards.host import Device
 from spikefab.boards.link import HostLink, offered_frames
-from spikefab.boards.protocol import (MAX_PAYLOAD, SPIKES_SKIP, Command, Status, encode_request,
-                                      encode_spikes)
+from spikefab.boards.protocol import (MAX_PAYLOAD, PIXELS_RESULT, PIXELS_START, SPIKES_SKIP,
+                                      Command, Status, encode_request, encode_spikes)
 from spikefab.model import simulate
+from spikefab.model.encoders import encoder_schedule
 from spikefab.model.events import SAMPLE, event_stream
 
 from spikefab.sim.link_fuzz_design import FUZZ_INPUTS, fuzz_network, link_cycle_model, make_link
 from spikefab.sim.link_fuzz_frames import CLASSES, SHARES, FuzzFrames
-from spikefab.sim.link_reference import (FuzzFailure, Shadow, parse_request_bytes, read_reply,
-                                         request_events)
+from spikefab.sim.link_reference import (FuzzFailure, Shadow, encoder_trains,
+                                         parse_request_bytes, read_reply, request_events)
 from spikefab.sim.link_verilator import VerilatorSerial, build, hostlink_design
 from spikefab.toolchain.progress import stage
 
@@ -112,6 +113,8 @@ class FuzzReport:
     build_seconds: float = 0.0
     failure: str = None
     exit: str = None            # the early-exit rule as --exit names it (None: none)
+    encoder: str = None         # the on-chip encoder as --encoder names it (None: none)
+    encoder_samples: int = 0    # PIXELS frames that started the encoder in the bursts
 
     def summary(self):
         lines = [f"link fuzz: seed {self.seed}, {self.frames} frames in {self.bursts} bursts "
@@ -125,6 +128,9 @@ class FuzzReport:
                  *([] if self.exit is None else [
                      f"early exit {self.exit}: {self.early_results} results read before their "
                      f"SAMPLE and checked"]),
+                 *([] if self.encoder is None else [
+                     f"on-chip {self.encoder} encoder: {self.encoder_samples} samples started "
+                     f"by PIXELS frames in the bursts, and one image a check"]),
                  f"valid SPIKES and INFER frames on the {self.inputs}-input network: "
                  f"{self.spikes_frames}, {self.skip_frames} of them with SKIP codes "
                  f"({self.skip_codes} SKIP codes; {self.double_skip_frames} frames with two "
@@ -180,6 +186,7 @@ class LinkFuzzer(FuzzFrames):
         if identity.exit is not None:
             self.report.exit = identity.exit if identity.exit == "exact" else \
                 f"margin:{identity.exit_margin}"
+        self.report.encoder = identity.encoder
         self.networks = self.shadow.networks
         self.poison = self._fitting_poison(poison)
         self.divisor = link.divisor
@@ -420,6 +427,41 @@ class LinkFuzzer(FuzzFrames):
                     self._check_result(reply.payload, shadow.early_result() if early
                                        else shadow.pending.popleft())
                     self.empty_since = None
+        elif command == Command.PIXELS:
+            self._check_pixels(payload, reply, expect)
+
+    def _check_pixels(self, payload, reply, expect):
+        """``PIXELS`` against the shadow: refused whole, ``STALLED`` (nothing written) only
+        while the encoder may still push a sample behind an unread result, else the pixels
+        written and, with the start flag, the encoder's sample pushed; with the result flag
+        the reply is ``INFER``'s."""
+        shadow, status = self.shadow, reply.status
+        if shadow.encoder is None:
+            return expect(Status.BAD_COMMAND)
+        valid, flags, pixels = shadow.pixels_frame(payload)
+        if not valid:
+            return expect(Status.BAD_ARGUMENT)
+        answer = bool(flags & PIXELS_RESULT)
+        expect(Status.OK, *[Status.STALLED] * shadow.encoder_may_run,
+               *[Status.EMPTY] * answer)
+        if status == Status.STALLED:
+            if reply.payload != bytes(2):
+                self.fail(f"PIXELS STALLED reply {reply.payload.hex()}, expected taken 0")
+            return
+        shadow.pixels += pixels
+        if flags & PIXELS_START:
+            shadow.start_encoder(f"frame {self.frame_index} (PIXELS)")
+            self.report.encoder_samples += 1
+        if not answer:
+            if reply.payload:
+                self.fail(f"PIXELS OK reply with a payload of {len(reply.payload)} bytes")
+            return
+        if status == Status.EMPTY and shadow.pending or \
+                status == Status.OK and not shadow.pending:
+            self.fail(f"PIXELS answered {_name(status)} with {len(shadow.pending)} due")
+        if status == Status.OK:
+            self._check_result(reply.payload, shadow.pending.popleft())
+            self.empty_since = None
 
     def _check_state(self, byte, where):
         shadow = self.shadow
@@ -427,7 +469,8 @@ class LinkFuzzer(FuzzFrames):
                 "busy": byte >> 2 & 1, "error": byte >> 3 & 1}
         if byte >> 4:
             self.fail(f"{where}: state byte 0x{byte:02x} has reserved bits set")
-        if bits["sample_open"] != shadow.sample_open:
+        if bits["sample_open"] != shadow.sample_open and not (
+                bits["sample_open"] and shadow.encoder_may_run):    # the encoder is pushing
             self.fail(f"{where}: sample_open {bits['sample_open']}, expected "
                       f"{int(shadow.sample_open)}")
         if bits["result_waiting"] and not shadow.pending and not shadow.early_possible:
@@ -539,11 +582,29 @@ class LinkFuzzer(FuzzFrames):
                       f"{list(results[0].counts)} steps {results[0].steps}; golden class "
                       f"{int(golden.predicted[0])} counts {golden.counts[0].tolist()} steps "
                       f"{ran}")
-        counters = device.counters()
         # Early exit: what a core computes or drops depends on when the exit is visible, so
         # each sample is modelled as the link feeds it (one frame after an idle pipeline).
         models = [first_layers, link_cycle_model(net, second[None], self.config, exit=rule,
                                                  frames=feeds[1])[1]]
+        counters = device.counters()
+        self._check_counter_models(counters, models, rule)
+        spikes, steps = int(first.sum() + second.sum()), len(first) + len(second)
+        if shadow.encoder is not None:
+            # An image through the encoder, alone after a RESET (its result's cycle counts
+            # from its first event), then the counters of its sample alone.
+            device.reset()
+            layers, trains = self._check_pixels_inference(device, net)
+            self._check_counter_models(device.counters(), [layers], rule)
+            spikes, steps = int(trains.sum()), len(trains)
+        self.report.check_frames += port.writes
+        self.report.inferences += 1
+        self.report.samples_checked += 2
+        shadow.reset()                               # Device read every result
+        shadow.spikes_pushed, shadow.steps_pushed = spikes, steps
+
+    def _check_counter_models(self, counters, models, rule):
+        """The device's counters against the sum of the cycle models' ``models`` (per
+        sample, its layers), and idle without an error."""
         names = ("events", "words", "synaptic_updates") + (() if rule is None else ("dropped",))
         for index, got in enumerate(counters["layers"]):
             for name in names:
@@ -553,12 +614,31 @@ class LinkFuzzer(FuzzFrames):
                               f"{want}")
         if counters["error"] or not counters["idle"]:
             self.fail("after the inference the accelerator is not idle or flags an error")
-        self.report.check_frames += port.writes
-        self.report.inferences += 1
-        self.report.samples_checked += 2
-        shadow.reset()                               # Device read both results
-        shadow.spikes_pushed = int(first.sum() + second.sum())
-        shadow.steps_pushed = len(first) + len(second)
+
+    def _check_pixels_inference(self, device, net):
+        """One image through the on-chip encoder (``Device.infer_pixels``): class and counts
+        as the golden model of the encoder's code of it, the result's cycle as the cycle model
+        fed the encoder's events as it makes them. Returns the sample's layer cycles."""
+        shadow, rng = self.shadow, self.rng
+        identity = self.link.identity
+        image = rng.integers(0, shadow.x_max + 1, size=shadow.n_inputs)
+        image[rng.random(shadow.n_inputs) < 0.5] = 0
+        [result] = device.infer_pixels(image)
+        trains = encoder_trains(identity, image)
+        delays = encoder_schedule(image, identity.encoder_steps, kind=identity.encoder,
+                                  scan=identity.encoder_scan, x_bits=identity.encoder_x_bits,
+                                  seed=identity.encoder_seed)
+        finish, layers = link_cycle_model(net, trains[None], self.config,
+                                          frames=[(0, len(delays), [0, *delays[1:]])])
+        golden = simulate(net, trains[None])
+        if (result.cls, list(result.counts), result.cycles) != \
+                (int(golden.predicted[0]), golden.counts[0].tolist(), finish[0]):
+            self.fail(f"PIXELS inference after RESET: class {result.cls} counts "
+                      f"{list(result.counts)} cycles {result.cycles}; golden class "
+                      f"{int(golden.predicted[0])} counts {golden.counts[0].tolist()}, cycle "
+                      f"model {finish[0]}")
+        self.report.samples_checked += 1
+        return layers, trains
 
     def _feed(self, trains):
         """The frames (:func:`~spikefab.boards.link.offered_frames`) of the driver's one
@@ -603,7 +683,9 @@ class LinkFuzzer(FuzzFrames):
                      f"--frames {self.report.frames}"
                      + ("" if self.report.exit is None else f" --exit {self.report.exit}")
                      + ("" if self.report.inputs == FUZZ_INPUTS
-                        else f" --inputs {self.report.inputs}"))
+                        else f" --inputs {self.report.inputs}")
+                     + ("" if self.report.encoder is None
+                        else f" --encoder {self.report.encoder}"))
         return "\n".join(lines)
 
 
@@ -635,21 +717,23 @@ def _name(status):
 # -- entry point -------------------------------------------------------------------------------
 def run_fuzz(frames, seed, *, fmt="csc", mode="sparse", divisor=4, cache_dir=None,
              burst=(10, 40), log=None, port_wrapper=None, link_class=HostLink, name="link",
-             exit=None, inputs=FUZZ_INPUTS):
+             exit=None, inputs=FUZZ_INPUTS, encoder=None):
     """Build (or reuse) the Verilator model and run ``frames`` fuzz frames; returns the
     :class:`FuzzReport` (``failure`` is ``None`` when every reply was as stated).
     ``link_class`` and ``name`` build and name another link than
     :class:`~spikefab.boards.link.HostLink` (the tests' mutants of it); ``exit`` builds it
     with that early-exit rule and ``inputs`` with a network of that many inputs
     (:func:`make_link`; :data:`~spikefab.sim.link_fuzz_design.FUZZ_INPUTS`, 600: its
-    ``SPIKES`` frames need ``SKIP`` codes; 6: the network of the fuzz before issue 23)."""
+    ``SPIKES`` frames need ``SKIP`` codes; 6: the network of the fuzz before issue 23);
+    ``encoder`` (``"rate"`` or ``"latency"``) builds the on-chip encoder in, and the fuzzer
+    sends ``PIXELS`` frames too."""
     from pathlib import Path
 
     from spikefab.sim.link_verilator import default_cache_dir
 
     link, networks, poison, config = make_link(fmt, mode=mode, divisor=divisor,
                                                link_class=link_class, exit=exit,
-                                               inputs=inputs)
+                                               inputs=inputs, encoder=encoder)
     cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     began = time.perf_counter()
     design = hostlink_design(link, cache / "sources", name=name)

@@ -22,7 +22,7 @@ from spikefab.hw.accelerator import HARDWARE_TIMING
 from spikefab.model import HardwareConfig, Layer, Network, compile_weights, cycle_model, simulate
 from spikefab.sim.random_networks import random_weights
 
-__all__ = ["FUZZ_INPUTS", "LINK_EVENT_INTERVAL", "fuzz_network", "link_cycle_model",
+__all__ = ["FUZZ_ENCODER", "FUZZ_INPUTS", "LINK_EVENT_INTERVAL", "fuzz_network", "link_cycle_model",
            "live_inputs", "make_link"]
 
 #: The link's EVENTS push offers the next event 4 cycles after each transfer.
@@ -86,18 +86,27 @@ def link_cycle_model(network, trains, config, interval=LINK_EVENT_INTERVAL, exit
     return report.finish.tolist(), report.layers
 
 
+#: The on-chip encoder ``spikefab fuzz --encoder KIND`` builds in (its ``kind`` added): 7-bit
+#: pixels, so a pixel above ``x_max`` is a byte the link must refuse; 6 steps; 4 inputs a
+#: cycle.
+FUZZ_ENCODER = {"steps": 6, "scan": 4, "x_bits": 7}
+
+
 def make_link(fmt="csc", *, mode="sparse", divisor=4, timeout=200, seed=0,
-              link_class=HostLink, exit=None, steps=12, inputs=6):
+              link_class=HostLink, exit=None, steps=12, inputs=6, encoder=None):
     """The HostLink the fuzzer runs (``timeout`` cycles of silence end a frame), its
     weights, poison and configuration; ``link_class`` builds it (a changed copy of
     :class:`~spikefab.boards.link.HostLink`, to check that the fuzzer catches the change).
     ``exit`` (``"exact"`` or ``("margin", m)``) builds early exit in, for samples of
     ``steps`` steps (of at most 15, the counts' width); ``inputs``: the network's
-    (:func:`fuzz_network`; ``spikefab fuzz`` runs :data:`FUZZ_INPUTS`)."""
+    (:func:`fuzz_network`; ``spikefab fuzz`` runs :data:`FUZZ_INPUTS`); ``encoder``
+    (``"rate"`` or ``"latency"``): the on-chip encoder of :data:`FUZZ_ENCODER` in that code."""
     first, second, poison, config = fuzz_network(seed, fmt, mode, inputs)
+    options = {} if exit is None else {"exit": exit, "steps": steps}
+    if encoder is not None:
+        options["encoder"] = dict(FUZZ_ENCODER, kind=encoder)
     link = link_class(first, config, divisor=divisor, timeout=timeout, max_steps=15,
-                      capacity=_capacity((first, second, poison), config),
-                      **({} if exit is None else {"exit": exit, "steps": steps}))
+                      capacity=_capacity((first, second, poison), config), **options)
     return link, (first, second), poison, config
 
 

@@ -8,14 +8,18 @@ session's ``send``, which checks the reply.
 * ``valid`` — ``IDENTIFY``, ``COUNTERS``, ``RESULT``, ``RESET``, ``EVENTS``, ``SPIKES`` or
   ``INFER`` (its reply a result, checked as ``RESULT``'s) with a whole sample or a piece of
   one, ``EVENTS`` with no events, ``LOAD`` of a slice of the weights already loaded (or of
-  unused words past the image), ``LOAD`` of zero words;
+  unused words past the image), ``LOAD`` of zero words; on a link with the on-chip encoder,
+  ``PIXELS`` with the next pixels of an image (any number up to the inputs left), the last
+  ones with the start flag most of the time (else a start without pixels follows), half of
+  the starts with the result flag, or the rest of an image in frames one after the other;
 * ``malformed`` — a bad sync byte, an unknown command, a bad CRC, a payload the command does
   not take (a payload for ``IDENTIFY``, an odd ``EVENTS`` length, a ``LOAD`` out of range, of
   the wrong length, for a memory or a layer that does not exist, without its header), an
   event for an input that does not exist or of kind 3 in the middle of good ones, a
   ``SPIKES`` code 255 or a spike past the last input among good codes (half the time on
   the first input past the last, from the cursor where it goes, the step's later spikes
-  left out);
+  left out); with the encoder, ``PIXELS`` with flag bits 2-7 set, a pixel above ``x_max``,
+  more pixels than the inputs left, a start before the last pixel, no flags byte;
 * ``truncated`` — a valid frame (or a ``LOAD`` of *poison* weights) cut after any byte, then
   silence: ``TIMEOUT``;
 * ``oversized`` — a length above ``MAX_PAYLOAD`` followed by any number of bytes:
@@ -46,8 +50,8 @@ their ``SPIKES`` and ``INFER`` frames (the report counts them).
 import struct
 
 import numpy as np
-from spikefab.boards.protocol import (MAX_PAYLOAD, REQUEST_SYNC, SPIKES_SKIP, Command,
-                                      encode_request, encode_spikes)
+from spikefab.boards.protocol import (MAX_PAYLOAD, PIXELS_RESULT, PIXELS_START, REQUEST_SYNC,
+                                      SPIKES_SKIP, Command, encode_request, encode_spikes)
 from spikefab.model import Network
 from spikefab.model.events import SAMPLE, SPIKE, STEP, event_stream
 
@@ -144,9 +148,11 @@ class FuzzFrames:
         """A valid request whose effect the shadow can follow."""
         shadow = self.shadow
         choices = ["identify", "counters", "result", "events_sample", "events_piece",
-                   "events_empty", "load_same", "load_beyond", "load_zero", "reset"]
-        weights = [1, 1, 2, 3, 2, 0.3, 1.5, 0.5, 0.3, 0.4]
+                   "events_empty", "load_same", "load_beyond", "load_zero", "reset", "pixels"]
+        weights = [1, 1, 2, 3, 2, 0.3, 1.5, 0.5, 0.3, 0.4, 3 * (shadow.encoder is not None)]
         kind = choices[_pick(self.rng, weights)]
+        if kind == "pixels":
+            return kind, self._pixels_frame()
         if kind == "identify":
             return kind, encode_request(Command.IDENTIFY)
         if kind == "counters":
@@ -174,6 +180,34 @@ class FuzzFrames:
             return "identify", encode_request(Command.IDENTIFY)
         return kind, encode_request(Command.LOAD, self._load_slice(self._current_image()))
 
+    def _pixels_frame(self, *, bad=None):
+        """A ``PIXELS`` request: the next pixels of an image (valid), or with the flaw ``bad``
+        (``"flags"``, ``"range"``, ``"count"``, ``"early_start"``, ``"empty"``)."""
+        rng, shadow = self.rng, self.shadow
+        left = shadow.n_inputs - len(shadow.pixels)
+        if bad == "empty":
+            return encode_request(Command.PIXELS)
+        if bad == "count":
+            count = int(rng.integers(left + 1, left + 40))
+        elif left == 0:
+            count = 0
+        else:               # mostly the rest of the image (a frame holds 511), or any part
+            count = min(left, MAX_PAYLOAD - 1) if rng.random() < 0.7 else \
+                int(rng.integers(1, min(left, MAX_PAYLOAD - 1) + 1))
+            if bad == "early_start" and count == left:
+                count -= 1
+        count = min(count, MAX_PAYLOAD - 1)
+        pixels = rng.integers(0, shadow.x_max + 1, size=count)
+        pixels[rng.random(count) < 0.5] = 0
+        if bad == "range" and count and shadow.x_max < 0xFF:
+            pixels[int(rng.integers(count))] = int(rng.integers(shadow.x_max + 1, 256))
+        flags = 0
+        if (count == left and rng.random() < 0.8) or bad == "early_start":
+            flags = PIXELS_START | (PIXELS_RESULT if rng.random() < 0.5 else 0)
+        if bad == "flags":
+            flags |= int(rng.integers(1, 64)) << 2
+        return encode_request(Command.PIXELS, bytes([flags]) + bytes(pixels.astype(np.uint8)))
+
     def _poison_load(self):
         return encode_request(Command.LOAD, self._load_slice(self.poison))
 
@@ -193,6 +227,14 @@ class FuzzFrames:
             if shadow.weights is not other:
                 self.fail("the shadow did not follow a complete reload")
             return
+        if shadow.encoder is not None and self.rng.random() < 0.12:
+            # A whole image: the rest of its pixels, the last frame starting the encoder.
+            for _ in range(4):                   # (a STALLED frame wrote nothing)
+                frame = self._pixels_frame()
+                self.send("valid", "pixels_image", frame)
+                if frame[4] & PIXELS_START or not shadow.pixels:
+                    break
+            return
         kind, frame = self._valid_request()
         self.send("valid", kind, frame)
 
@@ -210,14 +252,15 @@ class FuzzFrames:
     def _item_malformed(self):
         rng, shadow = self.rng, self.shadow
         kind = ["bad_sync", "bad_command", "bad_crc", "bad_payload", "load_bad",
-                "events_bad", "spikes_bad", "max_length"][_pick(rng, [1, 1, 1, 1, 1, 1, 1, 0.3])]
+                "events_bad", "spikes_bad", "max_length", "pixels_bad"][
+            _pick(rng, [1, 1, 1, 1, 1, 1, 1, 0.3, 1.5 * (shadow.encoder is not None)])]
         if kind == "bad_sync":
             _, frame = self._valid_request()
             wrong = int(rng.integers(0, 255))
             wrong += wrong >= REQUEST_SYNC
             frame = bytes([wrong]) + frame[1:]
         elif kind == "bad_command":
-            command = int(rng.choice([0, *range(9, 256)]))
+            command = int(rng.choice([0, *range(10 if shadow.encoder else 9, 256)]))
             size = int(rng.integers(0, 9))
             frame = encode_request(command, rng.bytes(size))
         elif kind == "bad_crc":
@@ -234,6 +277,9 @@ class FuzzFrames:
             frame = encode_request(command, rng.bytes(size))
         elif kind == "load_bad":
             frame = encode_request(Command.LOAD, self._bad_load())
+        elif kind == "pixels_bad":
+            flaw = ["flags", "range", "count", "early_start", "empty"][int(rng.integers(5))]
+            frame = self._pixels_frame(bad=flaw)
         elif kind == "max_length":                        # exactly MAX_PAYLOAD random bytes
             command = int(rng.choice([Command.LOAD, Command.EVENTS, Command.SPIKES,
                                       int(rng.integers(9, 256))]))

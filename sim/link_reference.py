@@ -8,7 +8,9 @@ checks every reply against.
   open, results waiting, the golden model's results of the events pushed), and the
   :class:`Expected` reply of each request; on a link built with early exit (protocol 3) the
   golden model runs with the link's rule, and the open sample's result may come before its
-  ``SAMPLE`` (:meth:`Shadow.early_result`);
+  ``SAMPLE`` (:meth:`Shadow.early_result`); on a link built with the on-chip encoder
+  (protocol 5) the pixels written since the last start (:meth:`Shadow.pixels_frame`) and the
+  encoder's sample, pushed as a whole at its start (:meth:`Shadow.start_encoder`);
 * :func:`read_reply` — a reply read off the serial port, framing checked.
 
 A reply that differs raises :class:`FuzzFailure`.
@@ -21,13 +23,15 @@ from dataclasses import dataclass
 import numpy as np
 
 from spikefab.boards.host import device_images
-from spikefab.boards.protocol import (MAX_PAYLOAD, REPLY_SYNC, REQUEST_SYNC, TARGETS, Command,
-                                      Status, crc8, decode_spikes)
+from spikefab.boards.protocol import (MAX_PAYLOAD, PIXELS_RESULT, PIXELS_START, REPLY_SYNC,
+                                      REQUEST_SYNC, TARGETS, Command, Status, crc8,
+                                      decode_spikes)
 from spikefab.model import simulate
-from spikefab.model.events import SAMPLE, SPIKE, STEP
+from spikefab.model.encoders import encode_latency, encode_rate
+from spikefab.model.events import SAMPLE, SPIKE, STEP, event_stream
 
-__all__ = ["Expected", "FuzzFailure", "Parsed", "Reply", "Shadow", "parse_request_bytes",
-           "read_reply", "request_events"]
+__all__ = ["Expected", "FuzzFailure", "Parsed", "Reply", "Shadow", "encoder_trains",
+           "parse_request_bytes", "read_reply", "request_events"]
 
 
 class FuzzFailure(AssertionError):
@@ -146,6 +150,9 @@ class Shadow:
             words[:len(first[key])] = first[key]
             self.memory[key] = words
         self.weights = networks[0]
+        #: The on-chip encoder (``PIXELS``), as the identity names it, or ``None``.
+        self.encoder = self.identity.encoder
+        self.x_max = (1 << self.identity.encoder_x_bits) - 1
         self.reset()
 
     def _geometry(self):
@@ -186,6 +193,8 @@ class Shadow:
         self.steps_pushed = 0         # STEP markers pushed since RESET
         self.early_read = False       # the open sample's result was read before its SAMPLE
         self.error_possible = False
+        self.pixels = []              # written since the encoder's last start
+        self.encoder_sample = None    # the Expected of the encoder's last sample
 
     @property
     def sample_open(self):
@@ -226,6 +235,36 @@ class Shadow:
         if max(counts) > self.count_max:
             return Expected(where=where)
         return Expected(int(golden.predicted[0]), counts, where, ran)
+
+    @property
+    def encoder_may_run(self):
+        """Whether the encoder may still push a sample: its last sample's result is unread
+        (the result comes after the encoder's ``SAMPLE``; the link's ``state`` byte shows the
+        encoder busy as ``sample_open`` and ``busy``)."""
+        return any(expected is self.encoder_sample for expected in self.pending)
+
+    def pixels_frame(self, payload):
+        """``(valid, flags, pixels)`` of a ``PIXELS`` payload as the link checks it (the
+        protocol's text): a flags byte with bits 2-7 clear, pixels at most ``x_max``, no more
+        than the inputs left since the last start, and with the start flag exactly those and
+        no sample open from ``EVENTS``/``SPIKES``."""
+        if not payload or payload[0] & ~(PIXELS_START | PIXELS_RESULT):
+            return False, None, None
+        flags, pixels = payload[0], list(payload[1:])
+        total = len(self.pixels) + len(pixels)
+        if any(value > self.x_max for value in pixels) or total > self.n_inputs:
+            return False, flags, None
+        if flags & PIXELS_START and (total != self.n_inputs or self.sample_open):
+            return False, flags, None
+        return True, flags, pixels
+
+    def start_encoder(self, where):
+        """The encoder's start: its sample (the golden code of the pixels written) pushed as a
+        whole, as the link makes every later push wait for it."""
+        trains = encoder_trains(self.identity, self.pixels)
+        self.pixels = []
+        self.push(event_stream(trains[None]), where)
+        self.encoder_sample = self.pending[-1]
 
     @property
     def certainly_idle(self):
@@ -314,6 +353,17 @@ class Shadow:
             return Expected(where=where)
         return Expected(int(golden.predicted[0]), counts, where,
                         None if self.rule is None else int(golden.ran[0]))
+
+
+def encoder_trains(identity, pixels):
+    """The spike trains ``[T, N0]`` a device's on-chip encoder (``identity``: its kind,
+    ``T``, ``x_bits`` and seed) makes of one image ``pixels``: the golden model's
+    ``encode_rate`` or ``encode_latency``."""
+    x = np.asarray(pixels, dtype=np.int64)
+    if identity.encoder == "rate":
+        return encode_rate(x, identity.encoder_steps, x_bits=identity.encoder_x_bits,
+                           seed=identity.encoder_seed)
+    return encode_latency(x, identity.encoder_steps, x_bits=identity.encoder_x_bits)
 
 
 # -- reading replies ---------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Twelve broken copies of the host link (:mod:`spikefab.boards.link`) that the fuzzer must catch:
+"""Fifteen broken copies of the host link (:mod:`spikefab.boards.link`) that the fuzzer must catch:
 the check of the checker. Each mutant is a text change to the link's source, applied to a
 copy of the module; :func:`run_mutant` fuzzes it in Verilator with the real fuzzer
 (:func:`spikefab.sim.link_fuzz.run_fuzz`). ``tests/sim/test_link_mutants.py`` and the second
@@ -6,7 +6,7 @@ step of ``make fuzz`` run them."""
 
 from spikefab.sim.link_fuzz import run_fuzz
 
-__all__ = ["MUTANTS", "mutant_link_class", "run_mutant"]
+__all__ = ["ENCODER_MUTANTS", "MUTANTS", "mutant_link_class", "run_mutant"]
 
 _PAYLOAD_TIMEOUT = """                    with m.If(left == 1):
                         m.next = "CHECKSUM"
@@ -25,7 +25,7 @@ _BAD_THEN_BUSY = """                with m.If(load_bad):
 MUTANTS = {
     "event_addr_off_by_one": (("(event_addr < network.n_inputs)",
                                "(event_addr <= network.n_inputs)"),),
-    "load_ignores_busy": (("load_busy.eq(~acc.idle)", "load_busy.eq(0)"),),
+    "load_ignores_busy": (("load_busy.eq(~idle)", "load_busy.eq(0)"),),
     "busy_load_still_writes": (            # answers BUSY, but writes the words all the same
         (_BUSY, _BUSY.replace("reply(m, Status.BUSY)",
                               "m.d.sync += rd_addr.eq(8)\n" + " " * 20
@@ -53,7 +53,19 @@ MUTANTS = {
     # has 600 inputs, so valid SPIKES frames carry SKIP codes).
     "skip_adds_251": (("spike_addr = cursor + Mux(skip, SPIKES_SKIP, data)",
                        "spike_addr = cursor + Mux(skip, SPIKES_SKIP - 1, data)"),),
+    # PIXELS (protocol version 5; fuzzed with the on-chip encoder, ENCODER_MUTANTS): a pixel
+    # above x_max taken, a start before the last pixel taken, the encoder's sample not
+    # counted as unread (a result flag may then answer EMPTY, RESET under-reports).
+    "pixel_range_unchecked": (("with m.Elif(data > x_max):", "with m.Elif(data > 0xFE):"),),
+    "pixels_start_early": (("(starting & ((total != network.n_inputs) | sample_open))",
+                            "(starting & ((total > network.n_inputs) | sample_open))"),),
+    "encoder_sample_not_unread": (("""                        m.d.sync += written.eq(0)
+                        with m.If(unread != 0xFFFF):
+                            m.d.sync += unread.eq(unread + 1)""",
+                                   """                        m.d.sync += written.eq(0)"""),),
 }
+#: The mutants fuzzed with the on-chip encoder built in (``spikefab fuzz --encoder rate``).
+ENCODER_MUTANTS = {"pixel_range_unchecked", "pixels_start_early", "encoder_sample_not_unread"}
 
 
 def mutant_link_class(name):
@@ -79,4 +91,5 @@ def run_mutant(name, frames, seed, *, cache_dir=None):
     """Fuzz mutant ``name`` (a Verilator build of its own) for up to ``frames`` frames; the
     :class:`~spikefab.sim.link_fuzz.FuzzReport` (caught when its ``failure`` is set)."""
     return run_fuzz(frames, seed, link_class=mutant_link_class(name), name=f"mutant_{name}",
-                    cache_dir=cache_dir)
+                    cache_dir=cache_dir,
+                    encoder="rate" if name in ENCODER_MUTANTS else None)

@@ -201,3 +201,17 @@ def test_the_dense_baseline_of_600_inputs_is_fuzzed_too():
     assert report.failure is None, report.failure
     assert report.frames == 400 and report.by_kind["counters"] > 0
     assert report.skip_frames > 0 and report.max_latency["EVENTS"] > 20400
+
+
+def test_a_link_with_the_on_chip_encoder_is_fuzzed_with_pixels_frames():
+    """Protocol version 5: the link built with the rate encoder (7-bit pixels) passes a run
+    with valid, broken, cut and corrupted PIXELS frames among the others: images started in
+    the bursts (their results checked against the golden model of encode_rate), every kind
+    of PIXELS refusal sent, STALLED behind a busy encoder, and after each burst an image
+    through the encoder equal to the golden and cycle models, counters included."""
+    report = run_fuzz(500, SEED, burst=(10, 30), encoder="rate")
+    assert report.failure is None, report.failure
+    assert report.encoder == "rate" and report.encoder_samples > 0
+    assert report.by_kind["pixels_bad"] > 0 and report.by_kind["pixels_image"] > 0
+    assert report.samples_checked == 3 * (report.bursts + 1)
+    assert "on-chip rate encoder: " in report.summary()
