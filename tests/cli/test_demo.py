@@ -93,6 +93,23 @@ def test_mnist_latency_takes_the_latency_pages_defaults(given, tmp_path, monkeyp
                                  sweep_lanes=16, epochs=2, samples=20, train=600, test=200,
                                  boards=("icebreaker",), quick=True,
                                  out=tmp_path / "build" / "demo-mnist-latency")
+    for flag, rule in (("exact", "exact"), ("margin:3", ("margin", 3)), ("none", None)):
+        given.clear()
+        assert cli.main(["demo", "--dataset", "mnist", "--exit", flag]) == 0
+        assert given[0][0] == MnistDemo(exit=rule, out=tmp_path / "build" / "demo-mnist")
+
+
+@pytest.mark.parametrize("argv, line", [
+    (["--exit", "exact"], "error: --exit exact is an option of --dataset mnist (allowed with "
+                          "--dataset digits: none)"),
+    (["--dataset", "mnist", "--conv", "default", "--exit", "margin:2"],
+     "error: --exit margin:2 is not an option of --conv: early exit runs on the fully "
+     "connected layer cores (allowed with --conv: none)"),
+])
+def test_exit_is_refused_where_the_demo_has_none(given, tmp_path, argv, line):
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["demo", *argv, "--out", str(tmp_path / "out")])
+    assert exit_.value.code == line and not given
 
 
 @pytest.mark.parametrize("raised, line", [
@@ -153,22 +170,27 @@ def test_quick_mnist_demo(tmp_path):
 
 @pytest.mark.slow
 def test_quick_mnist_latency_demo(tmp_path):
-    """``spikefab demo --dataset mnist --encoder latency --quick --board none`` as a user runs
-    it (a smaller hidden layer and fewer lanes, for the time of the Verilator build): the
-    network file records its code and T, the golden accuracy is recomputed here from the data
-    with :func:`spikefab.model.encode_latency`, and the hardware agreed with it."""
+    """``spikefab demo --dataset mnist --encoder latency --exit exact --quick --board none`` as
+    a user runs it (a smaller hidden layer and fewer lanes, for the time of the Verilator
+    build): the network file records its code and T, the golden accuracy is recomputed here
+    from the data with :func:`spikefab.model.encode_latency`, the steps each image ran by the
+    exit rule applied by hand, and the hardware agreed with both."""
     pytest.importorskip("torch", reason="the train extra is part of make test")
     from spikefab.model import encode_latency
+    from tests.cli.test_train import by_hand
     done = subprocess.run([SPIKEFAB, "demo", "--dataset", "mnist", "--encoder", "latency",
                            "--quick", "--board", "none", "--hidden", "32", "--lanes", "32",
-                           "--sweep-lanes", "8", "--samples", "10", "--epochs", "4"],
+                           "--sweep-lanes", "8", "--samples", "10", "--epochs", "4",
+                           "--exit", "exact"],
                           cwd=tmp_path,
                           capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     out = tmp_path / "build" / "demo-mnist-latency"
     assert "2. train: 784-32-10 LIF, latency code, T = 8," in done.stdout
     assert "saved as network.npz (with its input code: latency, T = 8)" in done.stdout
-    assert "hardware = golden model = cycle model on all 10 images" in done.stdout
+    assert "hardware = golden model = cycle model on all 10 images (every spike, count, " \
+        "class, result cycle, counter, the steps each ran)" in done.stdout
+    assert "--steps 8 --exit exact --spikes" in done.stdout       # the rebuild command
     assert "note: --quick trains on 600 images for 4 epochs: the network is under-trained" \
         in done.stdout
     assert "without --quick the demo trains on the whole training split for 60 epochs" \
@@ -187,6 +209,12 @@ def test_quick_mnist_latency_demo(tmp_path):
     assert report["accuracy"]["hardware"] == float((golden.predicted[:10] == y_test[:10]).mean())
     assert report["spikes_per_image"]["input"] == pytest.approx(trains.sum() / len(trains))
     assert report["accuracy"]["golden"] > 0.3      # 4 epochs on 600 images (chance: 0.1)
+    ran, classes = by_hand(golden.spikes[-1])       # exact exit: the full T's classes
+    assert np.array_equal(classes, golden.predicted)
+    assert report["exit"]["rule"] == "exact" and report["exit"]["same_class_as_full"] == 1.0
+    assert report["exit"]["steps_mean"] == pytest.approx(ran.mean()) and ran.mean() < 8
+    assert report["exit"]["accuracy_full"] == report["accuracy"]["golden"]
+    assert f"early exit exact: {ran.mean():.2f} steps run on average" in done.stdout
 
 
 def test_bad_lane_configuration_is_refused_before_training(tmp_path):
