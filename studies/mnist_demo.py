@@ -503,6 +503,15 @@ def _exit_words(cfg):
     return "" if rule == "none" else f", early exit {rule}"
 
 
+def _exit_sentence(e, steps):
+    """The report's sentence on the early exit's figures ``e`` (:func:`exit_figures`)."""
+    return (f"Early exit {e['rule']}: {e['steps_mean']:.2f} steps run on average (min "
+            f"{e['steps_min']}, max {e['steps_max']}) of {steps}; the same class as the full "
+            f"T for {percent(e['same_class_as_full'])} of the test images (accuracy with the "
+            f"full T {percent(e['accuracy_full'], 2)}); {e['cycles_without_exit']:,.0f} "
+            f"cycles per image alone without exit.")
+
+
 def _note(s):
     """The ``--quick`` note of the report ``s`` (:func:`under_trained`)."""
     return under_trained(s["data"]["train"], s["config"]["train"]["epochs"],
@@ -577,6 +586,7 @@ def render(s):
         f"({c['latency_min']:,}..{c['latency_max']:,}), {c['throughput']:,.0f} back to back; "
         f"Spiker+ {SPIKER_PLUS['cycles']:,}.",
         "",
+        *([] if not s.get("exit") else [_exit_sentence(s["exit"], cfg["steps"]), ""]),
     ]
     if s["boards"]:
         lines += ["## Boards", "", "| board | configuration | resources | Fmax MHz | cycles "

@@ -215,6 +215,8 @@ def test_quick_mnist_latency_demo(tmp_path):
     assert report["exit"]["steps_mean"] == pytest.approx(ran.mean()) and ran.mean() < 8
     assert report["exit"]["accuracy_full"] == report["accuracy"]["golden"]
     assert f"early exit exact: {ran.mean():.2f} steps run on average" in done.stdout
+    assert f"Early exit exact: {ran.mean():.2f} steps run on average" in \
+        (out / "report.md").read_text()
 
 
 def test_bad_lane_configuration_is_refused_before_training(tmp_path):
