@@ -155,13 +155,14 @@ def write_rebuild(folder, board, network, config, *, steps, samples=None, name=N
 
 
 def rebuild_report(folder, network, designs, *, steps, samples=None, report="report",
-                   summary=None):
+                   summary=None, exit=None):
     """:func:`write_rebuild` for a study's designs (one network), added to its report: a "Rebuild"
     paragraph appended to ``folder/<report>.md`` and the list ``rebuild`` in
     ``folder/<report>.json`` (when they exist); returns the paragraph (for the study to
     print). ``designs``: ``(board, config, built)`` triples (``built``: whether the study
     built the design for that board; otherwise the text says it was not built in this run).
-    ``summary``: the study's summary dict, which gets ``rebuild`` too.
+    ``summary``: the study's summary dict, which gets ``rebuild`` too. ``exit``: the
+    early-exit rule the designs were built with (:func:`synth_command`).
     """
     import json
     items, lines = [], []
@@ -172,7 +173,7 @@ def rebuild_report(folder, network, designs, *, steps, samples=None, report="rep
         rebuild = {"network": user_path(network_path),
                    "samples": None if samples_path is None else user_path(samples_path),
                    "command": synth_command(board, network_path, config, steps=steps,
-                                            spikes=samples_path)}
+                                            spikes=samples_path, exit=exit)}
         items.append({"board": getattr(board, "name", board), "built": bool(built),
                       "config": config.to_json(), **rebuild})
         lines.append(f"- {config.describe()} on the {getattr(board, 'name', board)}"

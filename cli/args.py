@@ -10,7 +10,7 @@ from pathlib import Path
 __all__ = ["EXIT_FORMS", "SizesAction", "add_exit_argument", "exit_flag", "exit_value", "fail",
            "flag_exit",
            "flag_int", "flag_float", "flag_input_file", "flag_input_dir", "flag_output_dir",
-           "flag_scheduler", "make_output_dir"]
+           "flag_scheduler", "input_code", "make_output_dir"]
 
 
 def _flag_number(convert, noun, lo, hi, low_open):
@@ -168,3 +168,53 @@ def fail(message):
     """The ``SystemExit`` that ends a command with one ``error: <message>`` line (exit status
     1); ``raise fail(...)``."""
     return SystemExit(f"error: {message}")
+
+
+def input_code(args, network, path, *, encoder=None, steps=None, uses=("encoder", "steps")):
+    """Settle ``args.encoder`` and ``args.steps`` that the user left unset (``None``): the
+    input code and T the network file ``path`` records (:attr:`spikefab.model.Network.encoder`,
+    ``.steps``), else the command's defaults ``encoder`` / ``steps``. An option the user gave
+    wins. Prints one line naming the code and T used (those of ``uses``, what the command
+    reads) and where each came from; nothing when ``uses`` is empty or nothing comes from the
+    file and no option overrides it. A file recording ``spikes`` (given spike trains, e.g.
+    mnist-saccades events) cannot code images: one ``error: …`` line unless ``--encoder``
+    is given. Returns ``(encoder, steps)``."""
+    from spikefab.boards.rebuild import user_path
+    name = user_path(path) if path is not None else None
+    recorded = {"encoder": getattr(network, "encoder", None),
+                "steps": getattr(network, "steps", None)}
+    defaults = {"encoder": encoder, "steps": steps}
+    sources, notes = {}, {}
+    for field in ("encoder", "steps"):
+        given = getattr(args, field, None)
+        if given is not None:
+            sources[field] = f"--{field}"
+            if field in uses and recorded[field] is not None and recorded[field] != given:
+                notes[field] = f"{name} records {recorded[field]}"
+        elif recorded[field] is not None and field in uses:
+            setattr(args, field, recorded[field])
+            sources[field] = f"recorded in {name}"
+        else:
+            setattr(args, field, defaults[field])
+            sources[field] = "the default" if defaults[field] is not None else None
+    if "encoder" in uses and args.encoder == "spikes":
+        raise fail(f"{name} records the input code 'spikes' (given spike trains, e.g. "
+                   f"mnist-saccades events), which does not code images; give the trains "
+                   f"(--spikes or --dataset mnist-saccades where the command takes them) or "
+                   f"--encoder rate|latency")
+    from_file = any(sources[f] == f"recorded in {name}" for f in uses)
+    if not uses or not (from_file or notes):
+        return args.encoder, args.steps
+    parts = []
+    for field in uses:
+        value = getattr(args, field)
+        if value is None:
+            continue
+        where = "; ".join(w for w in (sources[field], notes.get(field)) if w)
+        parts.append((f"T = {value}" if field == "steps" else str(value), where))
+    if len({where for _, where in parts}) == 1:      # one source: named once
+        text = f"{', '.join(value for value, _ in parts)} ({parts[0][1]})"
+    else:
+        text = ", ".join(f"{value} ({where})" for value, where in parts)
+    print(f"input code: {text}", flush=True)
+    return args.encoder, args.steps

@@ -20,7 +20,7 @@ tool that fails each get an ``error: …`` line saying what to do (exit status 1
 """
 
 from spikefab.cli.args import (SizesAction, add_exit_argument, fail, flag_float,
-                               flag_input_file, flag_int, flag_output_dir)
+                               flag_input_file, flag_int, flag_output_dir, input_code)
 from spikefab.model import FORMATS, HardwareConfig, Network, reference_network
 from spikefab.model.cycles import QUEUE_DEPTH_RANGE
 from spikefab.model.placement import PLACEMENTS
@@ -33,6 +33,8 @@ BOARD_NAMES = ("icebreaker", "ulx3s", "orangecrab")
 #: The host link addresses at most 16384 inputs and counts steps in 16 bits.
 MAX_NEURONS = 1 << 14
 MAX_STEPS = (1 << 16) - 1
+#: ``--steps`` when neither the option nor the ``--network`` file gives T.
+DEFAULT_STEPS = 16
 
 
 def _refuse(args, message):
@@ -54,7 +56,8 @@ def _one_or_each(values):
 
 def network_and_config(args):
     """The network (``--network`` file or the reference network of ``--sizes``) and its
-    hardware configuration; ``--lanes`` defaults to 2 on the iCEBreaker, 8 elsewhere.
+    hardware configuration; ``--lanes`` defaults to 2 on the iCEBreaker, 8 elsewhere, and
+    ``--steps`` to the T the ``--network`` file records (a line says so), else 16.
     ``--lanes`` and ``--sweep-lanes`` are one value (capped at each layer's size; the sweep
     lanes the largest divisor of each layer's lanes up to it) or one per layer (exactly).
 
@@ -79,6 +82,8 @@ def network_and_config(args):
                                         lanes=lanes if isinstance(lanes, int) else None)
         except (ValueError, TypeError) as error:
             raise fail(f"--sizes {' '.join(map(str, args.sizes))}: {error}") from None
+    # --steps, else the file's T (a line says so), else 16
+    input_code(args, network, args.network, steps=DEFAULT_STEPS, uses=("steps",))
     sweep = getattr(args, "sweep_lanes", None)
     if isinstance(sweep, int):
         sweep = [sweep]
@@ -151,9 +156,10 @@ def add_arguments(parser, command):
                         "synapse (default kernel)")
     s.add_argument("--queue-depth", type=flag_int(*QUEUE_DEPTH_RANGE), default=16,
                    help="event queue depth (default 16)")
-    s.add_argument("--steps", type=flag_int(1, MAX_STEPS), default=16,
+    s.add_argument("--steps", type=flag_int(1, MAX_STEPS), default=None,
                    help="timesteps per sample T, the longest sample the bitstream counts "
-                        "(default 16)")
+                        "(default: the T the --network file records, as spikefab train "
+                        "writes it; else 16)")
     s.add_argument("--baud", type=flag_int(1200, 12_000_000), default=None,
                    help="UART speed of the host link (default: the board's, the highest rate "
                         "its USB-UART bridge and clock make exactly: icebreaker 3000000, ulx3s "

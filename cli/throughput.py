@@ -6,8 +6,8 @@ and MNIST demo networks (:mod:`spikefab.studies.link_throughput`)."""
 import json
 
 from spikefab.cli.args import (fail, flag_float, flag_input_file, flag_int, flag_output_dir,
-                               make_output_dir)
-from spikefab.cli.board_options import BOARD_NAMES, MAX_STEPS
+                               input_code, make_output_dir)
+from spikefab.cli.board_options import BOARD_NAMES, MAX_STEPS, read_network
 from spikefab.model.encoders import HARDWARE_ENCODERS
 
 __all__ = ["add_arguments", "run"]
@@ -81,10 +81,11 @@ def add_arguments(parser):
     parser.add_argument("--encoder", choices=HARDWARE_ENCODERS, default=None,
                         help="input code of the test images: rate or latency (time to first "
                              "spike), as spikefab train --encoder; for a --network trained so "
-                             "(default: the demo's, rate)")
+                             "(default: the code the --network file records, as spikefab "
+                             "train writes it; else the demo's, rate)")
     parser.add_argument("--steps", type=flag_int(1, MAX_STEPS), default=None,
-                        help="timesteps T of the input code (default the demo's: digits 32, "
-                             "mnist 25)")
+                        help="timesteps T of the input code (default: the T the --network "
+                             "file records; else the demo's: digits 32, mnist 25)")
     parser.add_argument("--network", type=flag_input_file,
                         help="the demo's network saved by Network.save (e.g. "
                              "build/demo-mnist/network.npz from make demo); needs one --demo "
@@ -120,6 +121,8 @@ def run(args):
     if args.network is not None and len(args.demo) != 1:
         raise fail(f"--network names one demo's network; give one --demo, not "
                    f"{' '.join(args.demo)}")
+    if args.network is not None:     # the code and T the file records, unless given
+        input_code(args, read_network(args.network), args.network)
     clocks = clocks_of(args)
     out = make_output_dir(args.out)
     bauds = list(dict.fromkeys(args.baud))

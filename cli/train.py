@@ -30,7 +30,9 @@ learning rate and batch size defaults are :data:`CONV_DEFAULTS`, else
 ``TrainConfig``'s.
 
 Writes in ``--out`` (default ``build/train``): ``network.npz``
-(:meth:`spikefab.model.Network.save`), ``model.nir`` (:func:`spikefab.model.nir_io.to_nir`),
+(:meth:`spikefab.model.Network.save`, recording the input code and T it was trained for:
+``spikefab cosim``, ``throughput``, ``synth`` and ``run`` then take them from it),
+``model.nir`` (:func:`spikefab.model.nir_io.to_nir`, the same in its metadata),
 and ``report.json`` / ``report.md``: the configuration, what the input is (its maps and its
 encoding), the golden model's accuracy on the train and test splits, spike rates per layer
 (spikes per neuron per step on the test split, input first), the conv layers and their maps,
@@ -44,8 +46,8 @@ import time
 
 import numpy as np
 
-from spikefab.cli.args import (fail, flag_float, flag_input_dir, flag_int, flag_output_dir,
-                               make_output_dir)
+from spikefab.cli.args import (add_exit_argument, exit_flag, exit_value, fail, flag_float,
+                               flag_input_dir, flag_int, flag_output_dir, make_output_dir)
 from spikefab.model import load_dataset, to_intensity
 from spikefab.model.datasets import (IDX_DATASETS, MNIST_SACCADES_SHAPE, data_folder,
                                        load_events)
@@ -56,7 +58,8 @@ from spikefab.model.conv import ConvLayer
 from spikefab.model.train import (CONV_FIELDS, LEAK_CHOICES, SHIFT_RANGE, SURROGATES,
                                     TrainConfig, golden_predictions, train_snn)
 
-__all__ = ["CONV_DEFAULTS", "DATASETS", "add_arguments", "flag_conv", "parser", "main", "run",
+__all__ = ["CONV_DEFAULTS", "DATASETS", "add_arguments", "exit_figures", "flag_conv", "parser",
+           "main", "run",
            "train_config"]
 
 DATASETS = ("mnist", "fashion-mnist", "digits", "mnist-saccades")
@@ -172,6 +175,13 @@ def add_arguments(parser):
     parser.add_argument("--seed", type=flag_int(0, (1 << 32) - 1), default=d.seed,
                         help=f"seed of the split, the weights and the batches (default "
                              f"{d.seed})")
+    add_exit_argument(parser, help="also report the test split with this early exit (docs/"
+                                   "design.md §2; what spikefab cosim and synth --exit build): "
+                                   "none, exact (a sample ends once its class can no longer "
+                                   "change: the full-T accuracy, in fewer steps) or margin:N "
+                                   "(once the leading class is N spikes ahead; may change the "
+                                   "class): its accuracy and mean steps beside the full T's "
+                                   "(default none)")
     parser.add_argument("--out", type=flag_output_dir, default="build/train",
                         help="output folder (default build/train)")
     return parser
@@ -191,6 +201,26 @@ def _density(layer):
     unrolled matrix is mostly structural zeros and is not built for this)."""
     weights = layer.kernel if isinstance(layer, ConvLayer) else layer.weights
     return float(np.count_nonzero(weights) / weights.size)
+
+
+def exit_figures(network, x_test, y_test, config, rule, chunk=500):
+    """The test split run by the golden model with the early-exit ``rule`` (``--exit``):
+    ``{"rule", "accuracy", "steps_mean", "steps_min", "steps_max", "same_class_as_full"}``,
+    the images coded as ``config`` trains them, ``chunk`` at a time."""
+    from spikefab.model import encode, simulate
+    predicted, full, ran = [], [], []
+    for start in range(0, len(x_test), chunk):
+        part = x_test[start:start + chunk]
+        trains = (np.asarray(part, dtype=bool) if config.encoding == "spikes" else
+                  encode(config.encoding, part, config.steps, x_bits=config.x_bits))
+        result = simulate(network, trains, exit=rule)
+        predicted.append(result.predicted)
+        ran.append(result.ran)
+        full.append(simulate(network, trains).predicted)
+    predicted, full, ran = (np.concatenate(a) for a in (predicted, full, ran))
+    return {"rule": exit_flag(rule), "accuracy": float((predicted == y_test).mean()),
+            "steps_mean": float(ran.mean()), "steps_min": int(ran.min()),
+            "steps_max": int(ran.max()), "same_class_as_full": float((predicted == full).mean())}
 
 
 def _folder(args):
@@ -302,6 +332,8 @@ def run(args):
                                                   encoding=config.encoding)
     train_predicted, _ = golden_predictions(network, x_train, config.steps,
                                             x_bits=config.x_bits, encoding=config.encoding)
+    rule = exit_value(getattr(args, "exit", None))
+    exited = None if rule is None else exit_figures(network, x_test, y_test, config, rule)
     report = {
         "dataset": args.dataset, "data_folder": None if folder is None else str(folder),
         "input": input_, "shape": list(network.shape),
@@ -309,6 +341,7 @@ def run(args):
         "config": config.as_dict(),
         "accuracy": {"test": float((test_predicted == y_test).mean()),
                      "train": float((train_predicted == y_train).mean())},
+        "exit": exited,
         "conv_layers": conv_layers,
         "spike_rate": {"input": float(activity[0]),
                        "layers": [float(a) for a in activity[1:]]},
@@ -329,6 +362,7 @@ def run(args):
              f"test images ({report['accuracy']['train']:.2%} on the {len(x_train)} training "
              f"images), T = {config.steps}, {config.w_bits}-bit weights.", "",
              f"Input: {'x'.join(map(str, shape))} maps; {source}.", "",
+             *([] if exited is None else [_exit_text(exited, report, config) + ".", ""]),
              "| layer | neurons | θ | leak | reset / timing | density | spikes / neuron / "
              "step |", "|---|---|---|---|---|---|---|",
              f"| input | {network.n_inputs} | | | | | {activity[0]:.3f} |"]
@@ -360,9 +394,21 @@ def run(args):
     print(f"golden accuracy: test {report['accuracy']['test']:.2%}, train "
           f"{report['accuracy']['train']:.2%}; spike rates "
           f"{', '.join(f'{a:.3f}' for a in activity)} (input first)")
-    print(f"wrote {out / 'network.npz'}, {out / 'model.nir'}, {out / 'report.md'}, "
+    if exited is not None:
+        print(_exit_text(exited, report, config))
+    print(f"wrote {out / 'network.npz'} (recording its input code: {config.encoding}, "
+          f"T = {config.steps}), {out / 'model.nir'}, {out / 'report.md'}, "
           f"{out / 'report.json'} [{report['seconds']:.0f} s]")
     return report
+
+
+def _exit_text(exited, report, config):
+    """The line of ``--exit``'s figures beside the full T's accuracy."""
+    return (f"early exit {exited['rule']} on the {report['test_images']} test images: accuracy "
+            f"{exited['accuracy']:.2%} (full T = {config.steps}: "
+            f"{report['accuracy']['test']:.2%}), {exited['steps_mean']:.2f} steps run on "
+            f"average (min {exited['steps_min']}, max {exited['steps_max']}) of {config.steps}; "
+            f"the same class as the full T for {exited['same_class_as_full']:.1%} of them")
 
 
 if __name__ == "__main__":

@@ -894,18 +894,20 @@ def sweep_cycles(counts, timing=Timing()):
 
 class GoldenRuns:
     """The golden model of 8-bit intensity ``images`` rate-coded at ``steps``
-    (``encode("rate", images, steps)``), back to back (``batch``) and each image alone
+    (``encode("rate", images, steps)``; ``encoder="latency"``: latency-coded), with the
+    early-exit rule ``exit`` (``None``: none; :func:`~spikefab.model.simulate`), back to back
+    (``batch``) and each image alone
     (``single``), computed once and shared by every configuration's cycle model
     (:func:`single_latencies`, :func:`cycle_figures`). ``trains`` holds the spike trains;
     ``progress`` shows a bar over the single runs (:mod:`spikefab.toolchain.progress`)."""
 
-    def __init__(self, network, images, steps, *, progress=False):
+    def __init__(self, network, images, steps, *, progress=False, encoder="rate", exit=None):
         from .encoders import encode
         from .simulate import simulate
         self.steps = steps
-        self.trains = encode("rate", np.asarray(images, dtype=np.int64), steps)
-        self.batch = simulate(network, self.trains)
-        self.single = [simulate(network, train) for train in
+        self.trains = encode(encoder, np.asarray(images, dtype=np.int64), steps)
+        self.batch = simulate(network, self.trains, exit=exit)
+        self.single = [simulate(network, train, exit=exit) for train in
                        track(self.trains, f"golden model, each image alone, T = {steps}",
                              unit="image", show=progress)]
 

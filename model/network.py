@@ -17,7 +17,7 @@ from .checks import check_int as _check_int
 
 __all__ = [
     "LEAK_MODES", "RESET_MECHANISMS", "RESET_TIMINGS", "W_BITS_RANGE", "V_BITS_RANGE",
-    "MUL_FRAC_RANGE", "Layer", "Network", "signed_range",
+    "MUL_FRAC_RANGE", "INPUT_CODES", "STEPS_RANGE", "Layer", "Network", "signed_range",
 ]
 
 LEAK_MODES = ("none", "shift", "mul")
@@ -26,6 +26,11 @@ RESET_TIMINGS = ("immediate", "delayed")
 W_BITS_RANGE = (2, 16)
 V_BITS_RANGE = (3, 32)
 MUL_FRAC_RANGE = (1, 16)
+#: The input codes a network file may record (``encoder``): as :data:`spikefab.model.encoders.
+#: ENCODERS` knows them — given spike trains, the rate code, the latency code.
+INPUT_CODES = ("spikes", "rate", "latency")
+#: The range of the timesteps T a network file may record (``steps``; 16-bit step counters).
+STEPS_RANGE = (1, (1 << 16) - 1)
 
 
 def signed_range(bits):
@@ -207,9 +212,17 @@ class Network:
     ----------
     layers : sequence of Layer
         At least one layer. ``layers[0].fan_in`` is the input size ``N_0``.
+    encoder : {"spikes", "rate", "latency"}, optional
+        The input code the network was trained or converted for (:data:`INPUT_CODES`), or
+        ``None`` (not known). Recorded in the network file; the command-line tools code test
+        images with it unless told otherwise. The golden model does not read it.
+    steps : int, optional
+        The timesteps T it was trained or converted for, in ``[1, 65535]``, or ``None``.
     """
 
     layers: tuple = field(default_factory=tuple)
+    encoder: str | None = None
+    steps: int | None = None
 
     def __post_init__(self):
         layers = tuple(self.layers)
@@ -230,6 +243,15 @@ class Network:
                 raise ValueError(f"layers[{index}] reads a {after} map (C, H, W), but "
                                  f"layers[{index - 1}] makes a {before} map; maps must chain")
         object.__setattr__(self, "layers", layers)
+        if self.encoder is not None:
+            _check_choice("encoder", self.encoder, INPUT_CODES)
+        if self.steps is not None:
+            object.__setattr__(self, "steps", _check_int("steps", self.steps, *STEPS_RANGE))
+
+    def with_input(self, encoder=None, steps=None):
+        """This network (the same layers) recording the input code ``encoder`` and the
+        timesteps ``steps`` it was trained or converted for (``None``: not known)."""
+        return Network(self.layers, encoder=encoder, steps=steps)
 
     @property
     def n_inputs(self):
@@ -258,9 +280,14 @@ class Network:
     _SCALARS = ("theta", "w_bits", "v_bits", "leak", "k", "m", "f", "reset", "timing")
 
     def save(self, path):
-        """Write the network to ``path`` as a NumPy ``.npz`` archive (weights, biases and every
-        neuron parameter); :meth:`load` reads it back."""
+        """Write the network to ``path`` as a NumPy ``.npz`` archive (weights, biases, every
+        neuron parameter, and the ``encoder`` and ``steps`` when known); :meth:`load` reads it
+        back."""
         arrays = {"format": np.array("spikefab-network-1"), "layers": np.array(len(self))}
+        if self.encoder is not None:
+            arrays["encoder"] = np.array(self.encoder)
+        if self.steps is not None:
+            arrays["steps"] = np.array(self.steps)
         for index, layer in enumerate(self.layers):
             if getattr(layer, "kernel", None) is None:          # a ConvLayer keeps its kernel
                 arrays[f"l{index}_weights"] = layer.weights
@@ -311,7 +338,28 @@ class Network:
             except KeyError as error:
                 raise ValueError(f"{path}: layer {index} is incomplete (missing "
                                  f"{error.args[0]})") from None
-        return cls(layers)
+            code = {name: _input_field(path, archive, name) for name in ("encoder", "steps")}
+        return cls(layers, **code)
+
+
+def _input_field(path, archive, name):
+    """The optional ``encoder`` or ``steps`` of a network archive (``None`` when absent),
+    checked: a bad value raises ``ValueError`` naming the file, the field and what is
+    allowed."""
+    if name not in archive:
+        return None
+    value = archive[name]
+    if name == "encoder":
+        allowed = ", ".join(INPUT_CODES)
+        if value.ndim == 0 and value.dtype.kind == "U" and str(value) in INPUT_CODES:
+            return str(value)
+        raise ValueError(f"{path}: field 'encoder' holds {value.tolist()!r}; allowed values "
+                         f"are {allowed}")
+    lo, hi = STEPS_RANGE
+    if value.ndim == 0 and value.dtype.kind in "iu" and lo <= int(value) <= hi:
+        return int(value)
+    raise ValueError(f"{path}: field 'steps' holds {value.tolist()!r}; allowed values are "
+                     f"the integers in [{lo}, {hi}]")
 
 
 def _geometry_numbers(geometry):

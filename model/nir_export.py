@@ -106,10 +106,12 @@ def to_nir(network, path=None, *, dt=DT):
         previous = "flatten_output"
     nodes["output"] = nir.Output(output_type={"output": np.array([network.n_outputs])})
     edges.append((previous, "output"))
+    code = {f"spikefab_{name}": getattr(network, name) for name in ("encoder", "steps")
+            if getattr(network, name) is not None}      # the input code and T, when known
     graph = nir.NIRGraph(nodes=nodes, edges=edges,
                          metadata={"spikefab_format": NIR_FORMAT, "dt": float(dt),
                                    "spikefab_discretization": "euler",
-                                   "spikefab_scale": 1.0})
+                                   "spikefab_scale": 1.0, **code})
     if path is not None:
         nir.write(os.fspath(path), graph)
     return graph

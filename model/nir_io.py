@@ -854,7 +854,12 @@ def import_nir(graph_or_path, *, w_bits=None, v_bits=None, scale="auto", dt=None
                          f"{_SUPPORTED}")
     if repairs:
         repairs = repairs + tuple(squeezed)
-    return NIRImport(Network(layers), tuple(reports), dt, discretization, repairs, producer)
+    code = {name: _meta(graph, f"spikefab_{name}") for name in ("encoder", "steps")}
+    try:                # the input code and T to_nir records (Network.encoder, .steps)
+        network = Network(layers, **code)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"the graph's metadata: spikefab_{error}") from None
+    return NIRImport(network, tuple(reports), dt, discretization, repairs, producer)
 
 
 def from_nir(graph_or_path, **options):

@@ -624,7 +624,8 @@ def _check_data(images, labels, config):
 def _network(config, layers, plan=()):
     """The :class:`Network` of ``(W_int, theta_int)`` pairs (tensors and ints): a
     :class:`~spikefab.model.conv.ConvLayer` for each conv layer of ``plan``
-    (:func:`conv_plan`; its ``W_int`` is the kernel), a :class:`Layer` for the rest."""
+    (:func:`conv_plan`; its ``W_int`` is the kernel), a :class:`Layer` for the rest; the
+    network records the input code and T of ``config`` (``encoder``, ``steps``)."""
     built = []
     for index, (w, theta) in enumerate(layers):
         integers = np.round(w.detach().numpy()).astype(np.int64)
@@ -635,7 +636,7 @@ def _network(config, layers, plan=()):
             built.append(ConvLayer(kernel=integers, geometry=geometry, pool=pool, **neuron))
         else:
             built.append(Layer(integers, **neuron))
-    return Network(built)
+    return Network(built, encoder=config.encoding, steps=config.steps)
 
 
 def _network_plan(network):

@@ -288,8 +288,9 @@ def run(settings=None, *, options=None):
     }
     (out / "report.json").write_text(json.dumps(summary, indent=2, default=str))
     (out / "report.md").write_text(render(summary))
-    print(rebuild_report(out, network, [(settings.board or "icebreaker", config,
-                                         settings.board is not None)],
+    # the network file of the rebuild records the code and T it was converted for
+    print(rebuild_report(out, network.with_input(settings.encoder, settings.steps),
+                         [(settings.board or "icebreaker", config, settings.board is not None)],
                          steps=settings.steps, samples=spikes[:60], summary=summary))
     print(f"7. report: {out / 'report.md'} ({total_time:.0f} s in all)")
     return summary

@@ -35,8 +35,8 @@ import numpy as np
 from spikefab.boards.build import build_board
 from spikefab.boards.rebuild import rebuild_report
 from spikefab.hw.accelerator import hardware_config
-from spikefab.model import (HardwareConfig, import_nir, load_dataset, snntorch_agreement,
-                            snntorch_to_nir, to_intensity)
+from spikefab.model import (HardwareConfig, encode, import_nir, load_dataset,
+                            snntorch_agreement, snntorch_to_nir, to_intensity)
 from spikefab.model.cycles import GoldenRuns, cycle_figures, single_latencies
 from spikefab.model.datasets import data_folder
 from spikefab.model.mnist import mnist_spikes
@@ -46,16 +46,23 @@ from spikefab.studies.report import (SPIKER_PLUS, Mismatch, Phases, StudyError,
                                      output_folder, percent, pyplot, raster_plot, save_figure,
                                      table)
 
-__all__ = ["BOARDS", "CONV_DEFAULT", "CONV_PUBLISHED", "FC_DOCUMENTED", "QUICK", "ICEBREAKER",
+__all__ = ["BOARDS", "CONV_DEFAULT", "CONV_PUBLISHED", "FC_DOCUMENTED", "LATENCY", "QUICK",
+           "ICEBREAKER",
            "PUBLISHED", "MnistDemo", "comparison", "conv_network_text", "conv_published_table",
            "conv_side_by_side", "fc_figures", "render_conv",
-           "cycles_figure", "load", "same_network", "run", "render", "training_figure",
+           "cycles_figure", "exit_figures", "load", "same_network", "run", "render",
+           "training_figure",
            "under_trained"]
 
 BOARDS = ("ulx3s", "icebreaker")
 #: ``--quick``: training and test images, co-simulated images, epochs, board builds.
 QUICK = {"train": 600, "test": 200, "samples": 20, "epochs": 2, "boards": []}
 ICEBREAKER = (8, 2)   # P and S of every layer of the iCEBreaker build (fits with SPRAM weights)
+#: ``--encoder latency``: the defaults of the latency-coded network of
+#: docs/results/latency-code.md (784-256-10, T = 8, 60 epochs; P = 256 and S = 16 in the
+#: hidden layer; built for the ULX3S), in its own folder.
+LATENCY = {"encoder": "latency", "hidden": 256, "steps": 8, "lanes": 256, "sweep_lanes": 16,
+           "epochs": 60, "boards": ("ulx3s",), "out": Path("build/demo-mnist-latency")}
 
 
 @dataclass
@@ -68,6 +75,10 @@ class MnistDemo:
     :class:`~spikefab.model.train.TrainConfig`'s); ``mnist_path``: a folder of MNIST IDX
     files instead of the bundled images; ``train`` / ``test``: keep the first images of each
     split (``None``: all); ``boards``: the board builds; ``out``: the report's folder;
+    ``encoder``: the input code, ``rate`` (the default) or ``latency`` (:data:`LATENCY` holds
+    its defaults); ``exit``: the early-exit rule of the golden and cycle models, the
+    co-simulated hardware and the board builds (``None``, ``"exact"`` or ``("margin", m)``,
+    docs/design.md §2);
     ``quick``: the run is ``--quick``'s (:data:`QUICK`), and its report says its accuracy is
     that of an under-trained network.
     """
@@ -88,6 +99,8 @@ class MnistDemo:
     boards: tuple = BOARDS
     out: Path = Path("build/demo-mnist")
     quick: bool = False
+    encoder: str = "rate"
+    exit: object = None
 
 
 #: Published FPGA SNN figures on MNIST, as their sources state them (throughput figures are
@@ -209,14 +222,39 @@ def plots(folder, history, golden, trains, latencies, labels):
     return paths
 
 
-def under_trained(images, epochs):
+def under_trained(images, epochs, encoder="rate"):
     """The note of a ``--quick`` run, trained on ``images`` training images for ``epochs``
     epochs: its accuracy is that of an under-trained network, not comparable with
-    Spiker+'s."""
+    Spiker+'s (the full demo's epochs: ``encoder``'s defaults)."""
     return (f"--quick trains on {images:,} images for {epochs} epochs: the network is "
             f"under-trained, so this accuracy is not comparable with Spiker+'s "
             f"{percent(SPIKER_PLUS['accuracy'], 2)}; without --quick the demo trains on the "
-            f"whole training split for {_default_epochs()} epochs")
+            f"whole training split for "
+            f"{LATENCY['epochs'] if encoder == 'latency' else _default_epochs()} epochs")
+
+
+def _exit_text(rule):
+    """``"none"``, ``"exact"`` or ``"margin:m"`` for an early-exit ``rule``."""
+    if rule is None:
+        return "none"
+    return "exact" if rule == "exact" else f"margin:{rule[1]}"
+
+
+def exit_figures(network, config, golden, labels, rule):
+    """What the early exit ``rule`` of the run ``golden`` (:class:`GoldenRuns` with it)
+    changes: the steps run (mean, min, max), the share of images keeping the full T's class,
+    the full T's accuracy on ``labels`` and its cycles per image alone (cycle model,
+    ``config``), for the report."""
+    from spikefab.model import cycle_model, simulate
+    full = simulate(network, golden.trains)
+    plain = [int(cycle_model(network, simulate(network, train), config).latency[0])
+             for train in golden.trains]
+    ran = np.asarray(golden.batch.ran)
+    return {"rule": _exit_text(rule), "steps_mean": float(ran.mean()),
+            "steps_min": int(ran.min()), "steps_max": int(ran.max()),
+            "same_class_as_full": float(np.mean(golden.batch.predicted == full.predicted)),
+            "accuracy_full": float(np.mean(full.predicted == labels)),
+            "cycles_without_exit": float(np.mean(plain))}
 
 
 def _default_epochs():
@@ -250,13 +288,15 @@ def run(settings=None):
     phases.done("data")
 
     options = {"hidden": (settings.hidden,), "steps": settings.steps, "w_bits": settings.w_bits,
-               "density": settings.density, "seed": settings.seed}
+               "density": settings.density, "seed": settings.seed,
+               "encoding": settings.encoder}
     if settings.density < 1:
         options["lanes"] = settings.lanes
     if settings.epochs is not None:
         options["epochs"] = settings.epochs
     config = TrainConfig(**options)
-    print(f"2. train: 784-{settings.hidden}-10 LIF, T = {config.steps}, beta = {config.beta:g} "
+    print(f"2. train: 784-{settings.hidden}-10 LIF, {config.encoding} code, T = {config.steps}, "
+          f"beta = {config.beta:g} "
           f"({config.leak_mode}), {config.reset} reset ({config.timing}), "
           f"{config.surrogate} surrogate (slope {config.slope:g}), {config.w_bits}-bit QAT, "
           f"density {config.density:g}, {config.epochs} epochs", flush=True)
@@ -273,14 +313,20 @@ def run(settings=None):
         raise Mismatch("MISMATCH: the network read back from model.nir differs from the "
                        "trained one: " + "; ".join(problems))
     print(indent(align_tables(imported.table())))
-    imported.network.save(out / "network.npz")
-    print("   the imported network equals the trained one in every weight and parameter; "
-          "saved as network.npz", flush=True)
+    imported.network.with_input(settings.encoder, settings.steps).save(out / "network.npz")
+    print(f"   the imported network equals the trained one in every weight and parameter; "
+          f"saved as network.npz (with its input code: {settings.encoder}, T = "
+          f"{settings.steps})", flush=True)
     phases.done("nir")
 
-    print(f"4. golden inference on {len(x_test):,} test images, T = {settings.steps}", flush=True)
-    golden_all = GoldenRuns(network, x_test, settings.steps, progress=True)
+    print(f"4. golden inference on {len(x_test):,} test images, {settings.encoder} code, "
+          f"T = {settings.steps}", flush=True)
+    golden_all = GoldenRuns(network, x_test, settings.steps, progress=True,
+                            encoder=settings.encoder, exit=settings.exit)
     accuracy = float((golden_all.batch.predicted == y_test).mean())
+    hw_config = hardware_config(network, settings.lanes, settings.sweep_lanes, settings.format)
+    exited = None if settings.exit is None else exit_figures(
+        network, hw_config, golden_all, y_test, settings.exit)
     activity = [float(np.asarray(golden_all.trains).mean())] + [
         float(np.asarray(s).mean()) for s in golden_all.batch.spikes]
     spikes_per_image = [float(np.asarray(golden_all.trains).sum() / len(x_test))] + [
@@ -290,7 +336,7 @@ def run(settings=None):
           f"{percent(activity[0])}, hidden {percent(activity[1])}, output "
           f"{percent(activity[2])}", flush=True)
     if settings.quick:
-        print(f"   note: {under_trained(len(x_train), config.epochs)}", flush=True)
+        print(f"   note: {under_trained(len(x_train), config.epochs, settings.encoder)}", flush=True)
     sample = golden_all.trains[:min(len(x_test), 200)]
     agreement = snntorch_agreement(module, network, sample)
     print(f"   snnTorch's own forward pass of the exported module (float leak) agrees with the "
@@ -298,19 +344,28 @@ def run(settings=None):
           f"{agreement['samples']} classes and "
           f"{', '.join(percent(a, 2) for a in agreement['spikes'])} of the spikes per layer",
           flush=True)
-    hw_config = hardware_config(network, settings.lanes, settings.sweep_lanes, settings.format)
     single = single_latencies(network, hw_config, golden_all, progress=True)
     cycles = cycle_figures(network, hw_config, golden_all, single=single)
     print(f"   {hw_config.describe()}: {cycles['latency']:,.0f} cycles per image alone, "
-          f"{cycles['throughput']:,.0f} back to back (Spiker+ {SPIKER_PLUS['cycles']:,})",
-          flush=True)
+          f"{cycles['throughput']:,.0f} back to back (Spiker+ {SPIKER_PLUS['cycles']:,})"
+          + ("" if exited is None else f", with early exit {exited['rule']}"), flush=True)
+    if exited is not None:
+        print(f"   early exit {exited['rule']}: {exited['steps_mean']:.2f} steps run on average "
+              f"(min {exited['steps_min']}, max {exited['steps_max']}) of {settings.steps}; "
+              f"the same class as the full T for {percent(exited['same_class_as_full'])} of "
+              f"the images (accuracy {percent(accuracy)}, full T "
+              f"{percent(exited['accuracy_full'])}); without exit "
+              f"{exited['cycles_without_exit']:,.0f} cycles per image alone", flush=True)
     phases.done("golden")
 
     count = min(settings.samples, len(x_test))
     print(f"5. co-simulation: {count} test images under Verilator ({hw_config.describe()})",
           flush=True)
-    trains = mnist_spikes(x_test[:count], settings.steps)
-    cosim = cosimulate(network, hw_config, trains, build_dir=out / "verilator")
+    trains = (mnist_spikes(x_test[:count], settings.steps) if settings.encoder == "rate" else
+              encode(settings.encoder, np.asarray(x_test[:count], dtype=np.int64),
+                     settings.steps))
+    cosim = cosimulate(network, hw_config, trains, build_dir=out / "verilator",
+                       exit=settings.exit)
     for line in cosim.mismatches:
         print(f"\n*** MISMATCH between the hardware and the golden/cycle model in {line}",
               flush=True)
@@ -319,8 +374,9 @@ def run(settings=None):
                        "; ".join(cosim.mismatches))
     hw_accuracy = float((cosim.classes == y_test[:count]).mean())
     print(f"   hardware = golden model = cycle model on all {count} images (every spike, "
-          f"count, class, result cycle, counter); hardware accuracy {percent(hw_accuracy)}",
-          flush=True)
+          f"count, class, result cycle, counter"
+          + ("" if exited is None else ", the steps each ran") + f"); hardware accuracy "
+          f"{percent(hw_accuracy)}", flush=True)
     phases.done("cosim")
 
     builds, designs = {}, {}
@@ -330,7 +386,8 @@ def run(settings=None):
             timing=hw_config.timing)
         designs[board] = cfg
         print(f"6. synthesize for {board} ({cfg.describe()})", flush=True)
-        record = build_board(board, network, cfg, out / board, max_steps=settings.steps)
+        record = build_board(board, network, cfg, out / board, max_steps=settings.steps,
+                             exit=settings.exit)
         if record["status"] == "built":
             board_cycles = (cycles["latency"] if cfg is hw_config else
                             cycle_figures(network, cfg, golden_all)["latency"])
@@ -349,7 +406,9 @@ def run(settings=None):
     xc7 = None
     if settings.boards:
         print(f"6. LUT6 count beside Spiker+: synth_xilinx of the accelerator alone "
-              f"({hw_config.describe()}, no host link)", flush=True)
+              f"({hw_config.describe()}, no host link"
+              + ("" if settings.exit is None else ", without the early-exit logic") + ")",
+              flush=True)
         xc7 = lif_lut6(network, hw_config, out / "xc7", max_steps=settings.steps)
         if xc7["status"] == "built":
             print(f"   {xc7['vivado_luts']:,} LUT6 (Vivado count), {xc7['ff']:,} FF, "
@@ -361,7 +420,9 @@ def run(settings=None):
 
     paths = plots(out, trained.history, golden_all.batch, golden_all.trains, single, y_test)
     summary = {
-        "config": {"hidden": settings.hidden, "steps": settings.steps, "w_bits": settings.w_bits,
+        "config": {"hidden": settings.hidden, "steps": settings.steps,
+                   "encoder": settings.encoder, "exit": _exit_text(settings.exit),
+                   "w_bits": settings.w_bits,
                    "density": settings.density, "lanes": settings.lanes,
                    "sweep_lanes": settings.sweep_lanes, "format": settings.format,
                    "quick": settings.quick, "train": {k: (list(v) if isinstance(v, tuple) else v)
@@ -375,6 +436,7 @@ def run(settings=None):
         "spikes_per_image": dict(zip(["input", "hidden", "output"], spikes_per_image)),
         "cycles": cycles, "hardware_config": hw_config.describe(), "boards": builds,
         "xc7": None if xc7 is None else {k: v for k, v in xc7.items() if k != "cells"},
+        "exit": exited,
         "published": PUBLISHED, "history": trained.history, "timings_s": phases.timings,
         "total_s": round(time.perf_counter() - began, 1),
         "plots": {k: v.name for k, v in paths.items()},
@@ -383,7 +445,8 @@ def run(settings=None):
     (out / "report.md").write_text(render(summary))
     print(rebuild_report(out, network, [(b, c, True) for b, c in designs.items()]
                          or [("ulx3s", hw_config, False)],
-                         steps=settings.steps, samples=golden_all.trains, summary=summary))
+                         steps=settings.steps, samples=golden_all.trains, summary=summary,
+                         exit=settings.exit))
     print("   beside Spiker+:")
     print(indent(comparison(summary)))
     print(f"7. report: {out / 'report.md'} ({summary['total_s']:.0f} s in all)", flush=True)
@@ -434,11 +497,33 @@ def _us(value):
     return "—" if value is None else f"{value:,.1f}"
 
 
+def _exit_words(cfg):
+    """``", early exit exact"`` (or ``margin:m``) for a run with ``--exit``, else ``""``."""
+    rule = cfg.get("exit", "none")
+    return "" if rule == "none" else f", early exit {rule}"
+
+
+def _exit_sentence(e, steps):
+    """The report's sentence on the early exit's figures ``e`` (:func:`exit_figures`)."""
+    return (f"Early exit {e['rule']}: {e['steps_mean']:.2f} steps run on average (min "
+            f"{e['steps_min']}, max {e['steps_max']}) of {steps}; the same class as the full "
+            f"T for {percent(e['same_class_as_full'])} of the test images (accuracy with the "
+            f"full T {percent(e['accuracy_full'], 2)}); {e['cycles_without_exit']:,.0f} "
+            f"cycles per image alone without exit.")
+
+
+def _note(s):
+    """The ``--quick`` note of the report ``s`` (:func:`under_trained`)."""
+    return under_trained(s["data"]["train"], s["config"]["train"]["epochs"],
+                         s["config"].get("encoder", "rate"))
+
+
 def comparison(s):
     """The run beside Spiker+, as a table (and a ``--quick`` run's note): what the demo
     prints at its end (the whole report is ``report.md``)."""
     a, c, cfg = s["accuracy"], s["cycles"], s["config"]
-    rows = [("network", f"784-{cfg['hidden']}-10 LIF, T = {cfg['steps']}",
+    rows = [("network", f"784-{cfg['hidden']}-10 LIF, {cfg.get('encoder', 'rate')} code, "
+                        f"T = {cfg['steps']}" + _exit_words(cfg),
              f"{SPIKER_PLUS['network']}, T = {SPIKER_PLUS['steps']}"),
             ("accuracy, golden model", f"{percent(a['golden'])} ({s['data']['test']:,} images)",
              f"{percent(SPIKER_PLUS['accuracy'], 2)} (10,000 images)"),
@@ -452,7 +537,7 @@ def comparison(s):
                  f"{SPIKER_PLUS['clock_mhz']:g} MHz)"))
     text = table(["", "spikefab (this run)", "Spiker+"], rows, right=[])
     if cfg.get("quick"):
-        text += f"\nnote: {under_trained(s['data']['train'], cfg['train']['epochs'])}"
+        text += f"\nnote: {_note(s)}"
     return text
 
 
@@ -463,7 +548,8 @@ def render(s):
         "# spikefab demo: MNIST, trained LIF network through NIR",
         "",
         f"784-{cfg['hidden']}-10 LIF, {cfg['w_bits']}-bit weights (quantization-aware "
-        f"training), density {cfg['density']:g}, rate code, T = {cfg['steps']}; "
+        f"training), density {cfg['density']:g}, {cfg.get('encoder', 'rate')} code, "
+        f"T = {cfg['steps']}{_exit_words(cfg)}; "
         f"{s['data']['train']:,} training / {s['data']['test']:,} test images "
         f"({s['data']['source']}).",
         "",
@@ -475,7 +561,7 @@ def render(s):
         f"| hardware (Verilator, {a['hardware_samples']} images) | {percent(a['hardware'], 2)} |",
         f"| Spiker+ (T = 100, 10,000 test images) | {percent(a['spiker_plus'], 2)} |",
         "",
-        *([f"**Note**: {under_trained(s['data']['train'], cfg['train']['epochs'])}.", ""]
+        *([f"**Note**: {_note(s)}.", ""]
           if cfg.get("quick") else []),
         f"Hardware = golden model = cycle model on all {a['hardware_samples']} co-simulated "
         "images: every spike of every layer, count, class, result cycle and counter.",
@@ -500,6 +586,7 @@ def render(s):
         f"({c['latency_min']:,}..{c['latency_max']:,}), {c['throughput']:,.0f} back to back; "
         f"Spiker+ {SPIKER_PLUS['cycles']:,}.",
         "",
+        *([] if not s.get("exit") else [_exit_sentence(s["exit"], cfg["steps"]), ""]),
     ]
     if s["boards"]:
         lines += ["## Boards", "", "| board | configuration | resources | Fmax MHz | cycles "

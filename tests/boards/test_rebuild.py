@@ -137,6 +137,9 @@ def test_the_digits_demo_prints_the_command_of_its_design(tmp_path, monkeypatch,
     assert "the 60 samples in report/samples-T8.npz" in process.stdout
     assert design["latency"]["cycles_per_inference"] == pytest.approx(
         summary["cycles"]["single_image_latency_mean"])
+    from spikefab.model import Network                  # the file records the code and T
+    written = Network.load(tmp_path / commands[0].split("--network ")[1].split()[0])
+    assert (written.encoder, written.steps) == ("rate", 8)
 
 
 def test_the_mnist_demo_prints_the_command_of_its_design(tmp_path, monkeypatch, capsys):

@@ -65,6 +65,48 @@ def test_digits_test_images_and_their_accuracy(tmp_path, encoder):
     assert f"on these 4 images: {accuracy:.2%}" in done.stdout
 
 
+@pytest.mark.parametrize("flags, code, steps, line", [
+    ((), "latency", 5, "input code: latency, T = 5 (recorded in net.npz)"),
+    (("--encoder", "rate"), "rate", 5,
+     "input code: rate (--encoder; net.npz records latency), T = 5 (recorded in net.npz)"),
+    (("--steps", "3"), "latency", 3,
+     "input code: latency (recorded in net.npz), T = 3 (--steps; net.npz records 5)"),
+])
+def test_the_code_and_t_the_network_file_records(tmp_path, flags, code, steps, line):
+    """Without ``--encoder`` / ``--steps`` the test images are coded as the network file
+    records (as ``spikefab train`` writes it); an option given wins; one line says which."""
+    from spikefab.model import encode, load_dataset, reference_network, to_intensity
+    reference_network((64, 12, 10), w_bits=4, density=0.5, seed=2).with_input(
+        "latency", 5).save(tmp_path / "net.npz")
+    done = spikefab(tmp_path, "cosim", "--network", "net.npz", "--dataset", "digits",
+                    "--samples", "3", "--lanes", "4", "--backend", "amaranth", *flags,
+                    "--out", "out")
+    assert done.returncode == 0, explain(done)
+    assert line in done.stdout.splitlines()
+    assert f"test images, {code} code, T = {steps}" in done.stdout
+    trains = encode(code, to_intensity(load_dataset("digits").x_test[:3]), steps)
+    assert np.array_equal(np.load(tmp_path / "out" / f"samples-T{steps}.npz")["spikes"], trains)
+
+
+def test_a_file_of_given_spikes_codes_no_images(tmp_path):
+    """A network file recording ``spikes`` (trained on events) cannot code test images: one
+    line; the trains themselves (``--spikes``) run, the file's code not in the way."""
+    from spikefab.model import reference_network
+    reference_network((64, 12, 10), w_bits=4, seed=2).with_input("spikes", 4).save(
+        tmp_path / "net.npz")
+    done = spikefab(tmp_path, "cosim", "--network", "net.npz", "--dataset", "digits")
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines()[-1] == (
+        "error: net.npz records the input code 'spikes' (given spike trains, e.g. "
+        "mnist-saccades events), which does not code images; give the trains (--spikes or "
+        "--dataset mnist-saccades where the command takes them) or --encoder rate|latency")
+    np.save(tmp_path / "trains.npy", np.zeros((2, 4, 64), np.uint8))
+    done = spikefab(tmp_path, "cosim", "--network", "net.npz", "--spikes", "trains.npy",
+                    "--lanes", "4", "--backend", "amaranth", "--out", "out")
+    assert done.returncode == 0, explain(done)
+    assert "input code" not in done.stdout
+
+
 def test_an_encoder_needs_images(tmp_path):
     conv_network(tmp_path)
     np.save(tmp_path / "trains.npy", np.zeros((2, 3, 2 * 6 * 6), np.uint8))

@@ -72,6 +72,46 @@ def test_mnist_quick_is_smaller_and_builds_no_board(given, tmp_path, monkeypatch
     assert given[0][0].boards == ("ulx3s",) and given[0][0].epochs == 4
 
 
+def test_mnist_latency_takes_the_latency_pages_defaults(given, tmp_path, monkeypatch):
+    """``--dataset mnist --encoder latency``: the network of docs/results/latency-code.md
+    (784-256-10, T = 8, 60 epochs, P = 256 and S = 16, the ULX3S), in its own folder; the
+    flags a user gives still win, and ``--quick`` is as small as the rate demo's."""
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["demo", "--dataset", "mnist", "--encoder", "latency"]) == 0
+    ((settings, _),) = given
+    assert settings == MnistDemo(encoder="latency", hidden=256, steps=8, lanes=256,
+                                 sweep_lanes=16, epochs=60, boards=("ulx3s",),
+                                 out=tmp_path / "build" / "demo-mnist-latency")
+    page = (Path(__file__).parents[2] / "docs" / "results" / "latency-code.md").read_text()
+    assert ("spikefab train --encoder latency --steps 8 --hidden 256 --epochs 60" in page
+            and "--lanes 256 10 --sweep-lanes 16 10 --format dense" in page)
+    given.clear()
+    assert cli.main(["demo", "--dataset", "mnist", "--encoder", "latency", "--quick",
+                     "--steps", "6", "--board", "icebreaker"]) == 0
+    ((settings, _),) = given
+    assert settings == MnistDemo(encoder="latency", hidden=256, steps=6, lanes=256,
+                                 sweep_lanes=16, epochs=2, samples=20, train=600, test=200,
+                                 boards=("icebreaker",), quick=True,
+                                 out=tmp_path / "build" / "demo-mnist-latency")
+    for flag, rule in (("exact", "exact"), ("margin:3", ("margin", 3)), ("none", None)):
+        given.clear()
+        assert cli.main(["demo", "--dataset", "mnist", "--exit", flag]) == 0
+        assert given[0][0] == MnistDemo(exit=rule, out=tmp_path / "build" / "demo-mnist")
+
+
+@pytest.mark.parametrize("argv, line", [
+    (["--exit", "exact"], "error: --exit exact is an option of --dataset mnist (allowed with "
+                          "--dataset digits: none)"),
+    (["--dataset", "mnist", "--conv", "default", "--exit", "margin:2"],
+     "error: --exit margin:2 is not an option of --conv: early exit runs on the fully "
+     "connected layer cores (allowed with --conv: none)"),
+])
+def test_exit_is_refused_where_the_demo_has_none(given, tmp_path, argv, line):
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["demo", *argv, "--out", str(tmp_path / "out")])
+    assert exit_.value.code == line and not given
+
+
 @pytest.mark.parametrize("raised, line", [
     (Mismatch("MISMATCH between hardware and golden model in samples 0..19: classes differ"),
      "MISMATCH between hardware and golden model in samples 0..19: classes differ"),
@@ -128,6 +168,57 @@ def test_quick_mnist_demo(tmp_path):
         assert (out / name).stat().st_size > 0
 
 
+@pytest.mark.slow
+def test_quick_mnist_latency_demo(tmp_path):
+    """``spikefab demo --dataset mnist --encoder latency --exit exact --quick --board none`` as
+    a user runs it (a smaller hidden layer and fewer lanes, for the time of the Verilator
+    build): the network file records its code and T, the golden accuracy is recomputed here
+    from the data with :func:`spikefab.model.encode_latency`, the steps each image ran by the
+    exit rule applied by hand, and the hardware agreed with both."""
+    pytest.importorskip("torch", reason="the train extra is part of make test")
+    from spikefab.model import encode_latency
+    from tests.cli.test_train import by_hand
+    done = subprocess.run([SPIKEFAB, "demo", "--dataset", "mnist", "--encoder", "latency",
+                           "--quick", "--board", "none", "--hidden", "32", "--lanes", "32",
+                           "--sweep-lanes", "8", "--samples", "10", "--epochs", "4",
+                           "--exit", "exact"],
+                          cwd=tmp_path,
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    out = tmp_path / "build" / "demo-mnist-latency"
+    assert "2. train: 784-32-10 LIF, latency code, T = 8," in done.stdout
+    assert "saved as network.npz (with its input code: latency, T = 8)" in done.stdout
+    assert "hardware = golden model = cycle model on all 10 images (every spike, count, " \
+        "class, result cycle, counter, the steps each ran)" in done.stdout
+    assert "--steps 8 --exit exact --spikes" in done.stdout       # the rebuild command
+    assert "note: --quick trains on 600 images for 4 epochs: the network is under-trained" \
+        in done.stdout
+    assert "without --quick the demo trains on the whole training split for 60 epochs" \
+        in done.stdout
+    network = Network.load(out / "network.npz")
+    assert (network.encoder, network.steps, network.shape) == ("latency", 8, (784, 32, 10))
+    report = json.loads((out / "report.json").read_text())
+    assert report["config"]["encoder"] == "latency" and report["config"]["train"][
+        "encoding"] == "latency"
+    images, labels = load_mnist()
+    _, x_test, _, y_test = mnist_split(images, labels, train=600, test=200)  # --quick
+    trains = encode_latency(x_test, 8)
+    assert trains.sum(axis=1).max() == 1                 # one spike per pixel at most
+    golden = simulate(network, trains)
+    assert report["accuracy"]["golden"] == float((golden.predicted == y_test).mean())
+    assert report["accuracy"]["hardware"] == float((golden.predicted[:10] == y_test[:10]).mean())
+    assert report["spikes_per_image"]["input"] == pytest.approx(trains.sum() / len(trains))
+    assert report["accuracy"]["golden"] > 0.3      # 4 epochs on 600 images (chance: 0.1)
+    ran, classes = by_hand(golden.spikes[-1])       # exact exit: the full T's classes
+    assert np.array_equal(classes, golden.predicted)
+    assert report["exit"]["rule"] == "exact" and report["exit"]["same_class_as_full"] == 1.0
+    assert report["exit"]["steps_mean"] == pytest.approx(ran.mean()) and ran.mean() < 8
+    assert report["exit"]["accuracy_full"] == report["accuracy"]["golden"]
+    assert f"early exit exact: {ran.mean():.2f} steps run on average" in done.stdout
+    assert f"Early exit exact: {ran.mean():.2f} steps run on average" in \
+        (out / "report.md").read_text()
+
+
 def test_bad_lane_configuration_is_refused_before_training(tmp_path):
     done = subprocess.run([SPIKEFAB, "demo", "--dataset", "mnist", "--lanes", "128",
                            "--sweep-lanes", "7"], cwd=tmp_path, capture_output=True, text=True,
@@ -153,8 +244,8 @@ def test_every_option_shows_its_help_and_default(tmp_path):
     assert done.returncode == 0
     assert options_without_a_default(done.stdout) == []
     flat = " ".join(done.stdout.split())
-    for shown in ("(default digits)", "(default rate; mnist: always rate)",
-                  "(default 30; 2 with --quick)", "(default: the 5,000 images bundled",
+    for shown in ("(default digits)", "(--conv: rate only) (default rate)",
+                  "(default 30; 60 with --encoder latency; 2 with --quick)", "(default: the 5,000 images bundled",
                   "under-trained network, with --conv too (default off: the full demo)"):
         assert shown in flat, shown
 
@@ -211,7 +302,7 @@ def test_conv_default_is_the_documented_network(tmp_path, monkeypatch):
     (["--dataset", "mnist", "--conv", "default", "8:3:1:1:1"],
      "error: --conv default stands alone"),
     (["--dataset", "mnist", "--conv", "default", "--encoder", "latency"],
-     "error: --encoder latency is an option of the digits demo"),
+     "error: --encoder latency is not an option of --conv: the conv demo is rate coded"),
 ])
 def test_conv_refuses_what_it_does_not_take(tmp_path, argv, line):
     with pytest.raises(SystemExit) as exit_:

@@ -23,6 +23,27 @@ def test_network_file_is_used(tmp_path):
     assert args.sizes == [64, 128, 10]
     network, config = network_and_config(args)
     assert network.shape == (8, 6, 3) and config.layers[0].lanes == 2
+    assert args.steps == 16                  # a file that records no T: the default, as before
+
+
+def test_steps_default_to_the_t_the_network_file_records(tmp_path, capsys):
+    """``--steps`` left out: the T the ``--network`` file records (one line says so), else 16;
+    given, it wins (the line names the file's T)."""
+    from spikefab.model import reference_network
+    path = tmp_path / "net.npz"
+    reference_network((8, 6, 3), w_bits=4).with_input("latency", 8).save(path)
+    for command in ("synth", "run"):
+        args = parser().parse_args([command, "--network", str(path)])
+        network_and_config(args)
+        assert args.steps == 8
+        assert capsys.readouterr().out == f"input code: T = 8 (recorded in {path})\n"
+    args = parser().parse_args(["synth", "--network", str(path), "--steps", "12"])
+    network_and_config(args)
+    assert args.steps == 12
+    assert capsys.readouterr().out == f"input code: T = 12 (--steps; {path} records 8)\n"
+    args = parser().parse_args(["synth", "--sizes", "8", "6", "3"])
+    network_and_config(args)
+    assert args.steps == 16 and capsys.readouterr().out == ""
 
 
 # --- as a user runs it: the console script from a folder of its own ---------------------------

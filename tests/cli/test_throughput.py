@@ -112,3 +112,33 @@ def test_events_sends_two_byte_frames_and_the_table_says_so(tmp_path, monkeypatc
     printed = capsys.readouterr().out
     assert printed.count("icebreaker (EVENTS)") == 2               # both tables of the second
     assert "| icebreaker |" in printed                             # the first run: SPIKES
+
+
+def test_the_code_and_t_come_from_the_network_file(tmp_path, monkeypatch, capsys):
+    """``--network`` without ``--encoder`` / ``--steps``: the images are coded as the file
+    records (one line says so); given, an option wins; a file recording neither leaves the
+    demo's defaults (``None`` to the study, as before)."""
+    from spikefab.model import reference_network
+    from spikefab.studies import link_throughput
+    asked = []
+
+    def study(demos, boards, *, encoder, steps, **_):
+        asked.append((encoder, steps))
+        return []
+    monkeypatch.setattr(link_throughput, "run", study)
+    monkeypatch.setattr(link_throughput, "table_rows", lambda runs: (["x"], []))
+    monkeypatch.setattr(link_throughput, "plan_rows", lambda runs: (["x"], []))
+    network = reference_network((784, 8, 10), w_bits=4)
+    network.with_input("latency", 8).save(tmp_path / "coded.npz")
+    network.save(tmp_path / "plain.npz")
+    base = ["throughput", "--demo", "mnist", "--board", "ulx3s", "--out", str(tmp_path / "o")]
+    main([*base, "--network", str(tmp_path / "coded.npz")])
+    assert asked.pop() == ("latency", 8)
+    assert f"input code: latency, T = 8 (recorded in {tmp_path / 'coded.npz'})" in \
+        capsys.readouterr().out
+    main([*base, "--network", str(tmp_path / "coded.npz"), "--encoder", "rate"])
+    assert asked.pop() == ("rate", 8)
+    assert "input code: rate (--encoder; " in capsys.readouterr().out
+    main([*base, "--network", str(tmp_path / "plain.npz")])
+    assert asked.pop() == (None, None)
+    assert "input code" not in capsys.readouterr().out

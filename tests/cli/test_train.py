@@ -35,7 +35,13 @@ def test_train_digits_writes_network_nir_and_report(tmp_path, capsys):
     assert report["input"]["shape"] == [1, 8, 8] and report["input"]["encoding"] == "rate"
     assert len(report["history"]) == 7 and report["history"][-1]["phase"] == "finetune"
     assert report["accuracy"]["test"] > 0.5
-    assert "golden accuracy: test" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "golden accuracy: test" in printed
+    # the network file (and model.nir) record the code and T it was trained for
+    assert (network.encoder, network.steps) == ("rate", 8)
+    assert f"wrote {out / 'network.npz'} (recording its input code: rate, T = 8)" in printed
+    from spikefab.model.nir_io import import_nir
+    assert (lambda n: (n.encoder, n.steps))(import_nir(out / "model.nir").network) == ("rate", 8)
     # the reported accuracy is the golden model's on the digits test split
     # (the split as scikit-learn makes it, pixels 0..16 scaled to 8-bit intensities)
     from sklearn.datasets import load_digits
@@ -85,7 +91,8 @@ def test_train_digits_latency_coded(tmp_path):
     trains of the test split."""
     out = tmp_path / "train"
     assert spikefab("--dataset", "digits", "--hidden", "16", "--steps", "6", "--epochs", "6",
-                    "--lr", "5e-3", "--encoder", "latency", "--out", str(out)) == 0
+                    "--lr", "5e-3", "--encoder", "latency", "--exit", "margin:2",
+                    "--out", str(out)) == 0
     report = json.loads((out / "report.json").read_text())
     assert report["config"]["encoding"] == report["input"]["encoding"] == "latency"
     assert "encode_latency over 6 steps" in report["input"]["description"]
@@ -96,9 +103,53 @@ def test_train_digits_latency_coded(tmp_path):
     x, y = load_digits(return_X_y=True)
     _, x_test, _, y_test = train_test_split(np.round(x * 255 / 16).astype(np.int64), y,
                                             test_size=0.2, random_state=0, stratify=y)
-    result = simulate(Network.load(out / "network.npz"), encode_latency(x_test, 6))
+    network = Network.load(out / "network.npz")
+    assert (network.encoder, network.steps) == ("latency", 6)   # what cosim etc. then take
+    result = simulate(network, encode_latency(x_test, 6))
     assert report["accuracy"]["test"] == np.mean(result.predicted == y_test)
     assert report["accuracy"]["test"] > 0.2       # it learns (chance: 0.1)
+    from spikefab.cli.train import exit_figures
+    # --exit margin:2: the exit figures equal the rule of docs/design.md §2 applied by hand
+    # to the full run's output counts after each step (the run is the same until it exits)
+    for rule, margin in ((report["exit"], 2), (exit_figures(network, x_test, y_test,
+                                                            config(), "exact"), None)):
+        ran, predicted = by_hand(result.spikes[-1], margin)
+        assert rule["rule"] == ("exact" if margin is None else f"margin:{margin}")
+        assert rule["steps_mean"] == ran.mean() and rule["steps_max"] == ran.max()
+        assert rule["accuracy"] == np.mean(predicted == y_test)
+        assert rule["same_class_as_full"] == np.mean(predicted == result.predicted)
+        if margin is None:                          # exact: the full T's classes, by rule
+            assert rule["accuracy"] == report["accuracy"]["test"]
+    assert ran.mean() < 6                           # exact exits early on some images
+
+
+def by_hand(output_spikes, margin=None):
+    """``(steps run, classes)`` of each sample under the early exit of docs/design.md §2
+    (``margin`` None: exact), from the full run's output spikes ``[B, T, classes]``."""
+    steps = output_spikes.shape[1]
+    ran, classes = [], []
+    for sample in output_spikes.astype(int):
+        counts = np.zeros(sample.shape[1], int)
+        for t in range(steps):
+            counts += sample[t]
+            leader = int(np.argmax(counts))
+            left = steps - 1 - t
+            others = [k for k in range(len(counts)) if k != leader]
+            if margin is None:
+                done = all(counts[leader] - counts[k] > left or
+                           (counts[leader] - counts[k] == left and leader < k) for k in others)
+            else:
+                done = all(counts[leader] - counts[k] >= margin for k in others)
+            if t == steps - 1 or done:
+                ran.append(t + 1)
+                classes.append(leader)
+                break
+    return np.array(ran), np.array(classes)
+
+
+def config():
+    from spikefab.model.train import TrainConfig
+    return TrainConfig(hidden=(16,), steps=6, encoding="latency")
 
 
 def test_bad_combinations_are_refused(tmp_path):
@@ -204,6 +255,7 @@ def test_train_mnist_saccades_through_the_console_script(tmp_path):
     first = network[0]
     assert isinstance(first, ConvLayer) and first.in_map == (2, 34, 34)
     assert first.kernel.shape == (4, 2, 5, 5) and network.shape == (2312, 1156, 486, 10)
+    assert (network.encoder, network.steps) == ("spikes", 6)
     report = json.loads((out / "report.json").read_text())
     assert report["input"]["shape"] == [2, 34, 34] and report["input"]["encoding"] == "spikes"
     assert "ON/OFF events" in report["input"]["description"]

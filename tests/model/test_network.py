@@ -131,3 +131,49 @@ def test_load_rejects_other_files(tmp_path):
     np.savez(tmp_path / "other.npz", weights=np.eye(2))
     with pytest.raises(ValueError, match="no format tag"):
         Network.load(tmp_path / "other.npz")
+
+
+def test_input_code_round_trips_and_old_files_load_without_it(tmp_path):
+    """A network file records the input code and T when the network knows them
+    (``encoder``, ``steps``); a file without them (every file written before) loads as before,
+    the fields None, and the same archive keys as before are written."""
+    net = Network([make()])
+    assert (net.encoder, net.steps) == (None, None)
+    net.save(tmp_path / "plain.npz")
+    with np.load(tmp_path / "plain.npz") as archive:
+        assert "encoder" not in archive and "steps" not in archive
+    back = Network.load(tmp_path / "plain.npz")
+    assert (back.encoder, back.steps) == (None, None)
+    for code in ("rate", "latency", "spikes"):
+        coded = net.with_input(code, 8)
+        assert coded.layers is net.layers
+        coded.save(tmp_path / f"{code}.npz")
+        back = Network.load(tmp_path / f"{code}.npz")
+        assert (back.encoder, back.steps) == (code, 8)
+        assert np.array_equal(back[0].weights, net[0].weights)
+
+
+def test_input_code_bad_values_name_the_field(tmp_path):
+    with pytest.raises(ValueError, match="encoder = 'poisson' is not allowed; choose one of "
+                                         "spikes, rate, latency"):
+        Network([make()], encoder="poisson")
+    with pytest.raises(ValueError, match=r"steps = 0 is out of range; allowed range is "
+                                         r"\[1, 65535\]"):
+        Network([make()], steps=0)
+    net = Network([make()])
+    net.save(tmp_path / "net.npz")
+    with np.load(tmp_path / "net.npz") as archive:
+        arrays = dict(archive)
+    for name, value, message in [
+            ("encoder", np.array("poisson"), r"field 'encoder' holds 'poisson'; allowed values "
+                                             r"are spikes, rate, latency"),
+            ("encoder", np.array(3), r"field 'encoder' holds 3; allowed"),
+            ("steps", np.array(70000), r"field 'steps' holds 70000; allowed values are the "
+                                       r"integers in \[1, 65535\]"),
+            ("steps", np.array("eight"), r"field 'steps' holds 'eight'"),
+            ("steps", np.array([8, 8]), r"field 'steps' holds \[8, 8\]")]:
+        path = tmp_path / f"bad-{name}.npz"
+        np.savez(path, **{**arrays, name: value})
+        with pytest.raises(ValueError, match=message) as info:
+            Network.load(path)
+        assert str(path) in str(info.value)

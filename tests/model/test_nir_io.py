@@ -527,3 +527,26 @@ def test_float_reference_runs_the_graph_in_float64():
     found = compare_with_reference(exact, trains)
     assert found["agreement"] == 1.0 and found["within_bound"]
     assert found["layers"][0]["integer_spikes"] > 0
+
+
+def test_the_input_code_and_t_travel_through_nir(tmp_path):
+    """``to_nir`` records the network's input code and T in the graph's metadata
+    (``spikefab_encoder``, ``spikefab_steps``) and ``import_nir`` reads them back (so
+    ``spikefab nir import`` of ``spikefab train``'s model.nir writes a network file that knows
+    them); a graph without them imports as before, one with a bad value names the field."""
+    from spikefab.model import reference_network
+    network = reference_network((8, 6, 3), w_bits=4)
+    to_nir(network.with_input("latency", 8), tmp_path / "coded.nir")
+    graph = nir.read(str(tmp_path / "coded.nir"))
+    assert (graph.metadata["spikefab_encoder"], int(graph.metadata["spikefab_steps"])) == (
+        "latency", 8)
+    back = import_nir(tmp_path / "coded.nir").network
+    assert (back.encoder, back.steps) == ("latency", 8)
+    to_nir(network, tmp_path / "plain.nir")
+    assert "spikefab_steps" not in nir.read(str(tmp_path / "plain.nir")).metadata
+    back = import_nir(tmp_path / "plain.nir").network
+    assert (back.encoder, back.steps) == (None, None)
+    graph.metadata["spikefab_encoder"] = "poisson"
+    with pytest.raises(ValueError, match="the graph's metadata: spikefab_encoder = 'poisson' "
+                                         "is not allowed; choose one of spikes, rate, latency"):
+        import_nir(graph)
