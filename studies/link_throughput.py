@@ -400,8 +400,9 @@ def run(demos=DEMOS, boards=("icebreaker", "ulx3s", "orangecrab"), *, images=3, 
         saved = (networks or {}).get(demo)
         network, configs, trains = demo_setup(demo, images, network=saved, epochs=epochs,
                                               encoder=encoder, steps=steps)
-        if saved is None and out is not None:
-            network.save(Path(out) / f"{demo}-network.npz")
+        if saved is None and out is not None:        # with the code and T it was run in
+            kind = encoder or (DIGITS["encoder"] if demo == "digits" else "rate")
+            network.with_input(kind, trains.shape[1]).save(Path(out) / f"{demo}-network.npz")
         on_chip, pixels = None, None
         if scan is not None:
             kind = encoder or (DIGITS["encoder"] if demo == "digits" else "rate")
