@@ -416,6 +416,11 @@ class LIFCore(wiring.Component):
         c_mask = Signal(lanes)
         m.d.sync += [c_valid.eq(c1_valid), c_marker.eq(c1_marker), c_chunk.eq(c1_chunk),
                      c_base.eq(c1_base), c_kind.eq(c1_kind)]
+        # Registered beside them, for ``write`` (the issue rule's late input): the C2 chunk
+        # is swept for spikes (a chunk, not clearing), and it is the marker.
+        c_live, c_marker_valid = Signal(), Signal()
+        m.d.sync += [c_live.eq(c1_valid & ~c1_marker & (c1_kind != EventKind.SAMPLE)),
+                     c_marker_valid.eq(c1_valid & c1_marker)]
         compute = c_valid & ~c_marker
         self._c2_chunk = compute
         new_v = []
@@ -489,7 +494,9 @@ class LIFCore(wiring.Component):
         pop = Signal()
         m.d.comb += pop.eq(push & (rest == 0))                # last spike, or the marker
         write = Signal()
-        m.d.comb += write.eq(c_valid & ((c_mask != 0) | c_marker))
+        # = c_valid & ((c_mask != 0) | c_marker), as the OR of the threshold tests and two
+        # registers
+        m.d.comb += write.eq(c_marker_valid | (c_live & (Cat(*fired) != 0)))
         with m.If(push & ~pop):
             m.d.sync += head.mask.eq(rest)
         # A write lands at ``level - pop``. That entry is written every cycle, whether or not
@@ -526,7 +533,10 @@ class LIFCore(wiring.Component):
             is_chunk, sweep_row, base = self._skipping_sequencer(m, active, countdown, room,
                                                                  issue, chunk, c_nonzero)
         else:
-            m.d.comb += issue.eq(active & (countdown == 0) & (issue_chunk <= chunks) & room)
+            # both cases from registers, ``write`` choosing between them last
+            may_issue = Signal()
+            m.d.comb += may_issue.eq(active & (countdown == 0) & (issue_chunk <= chunks))
+            m.d.comb += issue.eq(Mux(write, may_issue & room_if_write, may_issue & room_if_not))
             is_chunk = issue_chunk < chunks
             m.d.comb += chunk.eq(issue_chunk)
             sweep_row, base = issue_row, issue_base
