@@ -489,32 +489,49 @@ class LIFCore(wiring.Component):
                          self.spikes.payload.addr.eq(address)]
         with m.Else():
             m.d.comb += [self.spikes.payload.kind.eq(head.kind), self.spikes.payload.addr.eq(0)]
-        push = self.spikes.valid & self.spikes.ready
         rest = (head.mask & (head.mask - 1))[:lanes]         # the head without its lowest bit
-        pop = Signal()
-        m.d.comb += pop.eq(push & (rest == 0))                # last spike, or the marker
+        # What a push does, from registers: pop the head (its last spike, or the marker) or
+        # shift its lowest spike out. The consumer's ``ready`` comes late (on the boards
+        # through the readout from the host link's state), so it only chooses, last, between
+        # the update with a push and the one without.
+        pops, shifts = Signal(), Signal()
+        m.d.comb += [pops.eq(self.spikes.valid & (rest == 0)),
+                     shifts.eq(self.spikes.valid & (rest != 0))]
         write = Signal()
         # = c_valid & ((c_mask != 0) | c_marker), as the OR of the threshold tests and two
         # registers
         m.d.comb += write.eq(c_marker_valid | (c_live & (Cat(*fired) != 0)))
-        with m.If(push & ~pop):
-            m.d.sync += head.mask.eq(rest)
-        # A write lands at ``level - pop``. That entry is written every cycle, whether or not
-        # a chunk arrives: without a write it lies past the new level, where nothing reads it.
-        # So ``write`` (late: the second stage's threshold tests) enables no flip-flop, and
-        # ``pop`` (late: the consumer's ready) only selects between register compares.
-        for e in range(depth):
-            following = entries[e + 1] if e + 1 < depth else Const(0, entry_layout.size)
-            lands = [entries[e].mask.eq(c_mask), entries[e].base.eq(c_base),
-                     entries[e].kind.eq(Mux(c_marker, c_kind, EventKind.SPIKE))]
-            with m.If(pop):
-                with m.If(level == e + 1):
+
+        def update(pop):
+            """The queue's next state, ``pop`` the head or not (``None``: no push at all)."""
+            if pop is not None:
+                with m.If(shifts):
+                    m.d.sync += head.mask.eq(rest)
+            # A write lands at ``level - pop``. That entry is written every cycle, whether or
+            # not a chunk arrives: without a write it lies past the new level, where nothing
+            # reads it. So ``write`` (late: the second stage's threshold tests) enables no
+            # flip-flop.
+            for e in range(depth):
+                following = entries[e + 1] if e + 1 < depth else Const(0, entry_layout.size)
+                lands = [entries[e].mask.eq(c_mask), entries[e].base.eq(c_base),
+                         entries[e].kind.eq(Mux(c_marker, c_kind, EventKind.SPIKE))]
+                if pop is None:
+                    with m.If(level == e):
+                        m.d.sync += lands
+                    continue
+                with m.If(pop):
+                    with m.If(level == e + 1):
+                        m.d.sync += lands
+                    with m.Else():
+                        m.d.sync += entries[e].eq(following)
+                with m.Elif(level == e):
                     m.d.sync += lands
-                with m.Else():
-                    m.d.sync += entries[e].eq(following)
-            with m.Elif(level == e):
-                m.d.sync += lands
-        m.d.sync += level.eq(level + write - pop)
+            m.d.sync += level.eq(level + write - (0 if pop is None else pop))
+
+        with m.If(self.spikes.ready):
+            update(pops)
+        with m.Else():
+            update(None)
         m.d.comb += self.idle.eq(~active & ~c1_valid & ~c_valid & (level == 0))
 
         # -- issue stage (I) ------------------------------------------------------------------
