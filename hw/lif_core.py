@@ -205,12 +205,13 @@ class LIFCore(wiring.Component):
                          fire_rest.eq(total - (theta + 1))]
         return kept, rest, fire_rest
 
-    def _second_half_delayed(self, m, kept, rest, fire_rest, p):
+    def _second_half_delayed(self, m, kept, rest, fired, p):
         """Stage C2 with delayed reset timing (the pending reset was applied in C1, see
-        :meth:`_addends`): sum, saturation and threshold; returns ``(new_v, fired)``. The
-        threshold test is the sign of ``kept + rest - theta - 1``, a sum beside ``pre``'s
-        (one carry chain deep; the immediate timing keeps the compare after the sum, which
-        costs fewer logic cells on the UP5K)."""
+        :meth:`_addends`): sum and saturation; returns ``(new_v, fired)``. The threshold
+        test, the sign of ``kept + rest - theta - 1`` (a sum beside ``pre``'s, no compare
+        after an adder), is made at the end of C1 and arrives registered as ``fired`` (the
+        immediate timing keeps the compare after the sum in C2, which costs fewer logic cells
+        on the UP5K)."""
         layer = self.layer
         lo, hi = signed_range(layer.v_bits)
         width = self._width()
@@ -218,10 +219,6 @@ class LIFCore(wiring.Component):
         m.d.comb += pre.eq(kept + rest)
         clamped = Signal(signed(layer.v_bits), name=f"sat{p}")
         m.d.comb += clamped.eq(Mux(pre > hi, hi, Mux(pre < lo, lo, pre)))
-        over = Signal(signed(width + 3), name=f"over{p}")
-        m.d.comb += over.eq(kept + fire_rest)
-        fired = Signal(name=f"fired{p}")
-        m.d.comb += fired.eq(~over[-1])
         new_v = Signal(signed(layer.v_bits), name=f"new_v{p}")
         m.d.comb += new_v.eq(clamped)
         return new_v, fired
@@ -434,9 +431,13 @@ class LIFCore(wiring.Component):
                 kept, rest, fire_rest = self._addends(m, leaked, total, r_read.data[p], p)
                 c_kept = Signal.like(kept, name=f"c_leaked{p}")
                 c_rest = Signal.like(rest, name=f"c_total{p}")
-                c_fire_rest = Signal.like(fire_rest, name=f"c_fire_rest{p}")
-                m.d.sync += [c_kept.eq(kept), c_rest.eq(rest), c_fire_rest.eq(fire_rest)]
-                v, s = self._second_half_delayed(m, c_kept, c_rest, c_fire_rest, p)
+                # The threshold test at the end of C1, registered: C2's spikes (the emitter
+                # queue's write, and through it the issue rule) come from flip-flops.
+                over = Signal(signed(self._width() + 3), name=f"over{p}")
+                m.d.comb += over.eq(kept + fire_rest)
+                c_fired = Signal(name=f"c_fired{p}")
+                m.d.sync += [c_kept.eq(kept), c_rest.eq(rest), c_fired.eq(~over[-1])]
+                v, s = self._second_half_delayed(m, c_kept, c_rest, c_fired, p)
             else:
                 c_total = Signal.like(total, name=f"c_total{p}")
                 c_leaked = Signal.like(leaked, name=f"c_leaked{p}")
