@@ -415,7 +415,7 @@ class LIFCore(wiring.Component):
                      c_base.eq(c1_base), c_kind.eq(c1_kind)]
         # Registered beside them, for ``write`` (the issue rule's late input): the C2 chunk
         # is swept for spikes (a chunk, not clearing), and it is the marker.
-        c_live, c_marker_valid = Signal(), Signal()
+        c_live, c_marker_valid = Signal(name="c_live"), Signal(name="c_marker_valid")
         m.d.sync += [c_live.eq(c1_valid & ~c1_marker & (c1_kind != EventKind.SAMPLE)),
                      c_marker_valid.eq(c1_valid & c1_marker)]
         compute = c_valid & ~c_marker
@@ -495,7 +495,7 @@ class LIFCore(wiring.Component):
         # shift its lowest spike out. The consumer's ``ready`` comes late (on the boards
         # through the readout from the host link's state), so it only chooses, last, between
         # the update with a push and the one without.
-        pops, shifts = Signal(), Signal()
+        pops, shifts = Signal(name="pops"), Signal(name="shifts")
         m.d.comb += [pops.eq(self.spikes.valid & (rest == 0)),
                      shifts.eq(self.spikes.valid & (rest != 0))]
         write = Signal()
