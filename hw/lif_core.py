@@ -205,12 +205,13 @@ class LIFCore(wiring.Component):
                          fire_rest.eq(total - (theta + 1))]
         return kept, rest, fire_rest
 
-    def _second_half_delayed(self, m, kept, rest, fire_rest, p):
+    def _second_half_delayed(self, m, kept, rest, fired, p):
         """Stage C2 with delayed reset timing (the pending reset was applied in C1, see
-        :meth:`_addends`): sum, saturation and threshold; returns ``(new_v, fired)``. The
-        threshold test is the sign of ``kept + rest - theta - 1``, a sum beside ``pre``'s
-        (one carry chain deep; the immediate timing keeps the compare after the sum, which
-        costs fewer logic cells on the UP5K)."""
+        :meth:`_addends`): sum and saturation; returns ``(new_v, fired)``. The threshold
+        test, the sign of ``kept + rest - theta - 1`` (a sum beside ``pre``'s, no compare
+        after an adder), is made at the end of C1 and arrives registered as ``fired`` (the
+        immediate timing keeps the compare after the sum in C2, which costs fewer logic cells
+        on the UP5K)."""
         layer = self.layer
         lo, hi = signed_range(layer.v_bits)
         width = self._width()
@@ -218,10 +219,6 @@ class LIFCore(wiring.Component):
         m.d.comb += pre.eq(kept + rest)
         clamped = Signal(signed(layer.v_bits), name=f"sat{p}")
         m.d.comb += clamped.eq(Mux(pre > hi, hi, Mux(pre < lo, lo, pre)))
-        over = Signal(signed(width + 3), name=f"over{p}")
-        m.d.comb += over.eq(kept + fire_rest)
-        fired = Signal(name=f"fired{p}")
-        m.d.comb += fired.eq(~over[-1])
         new_v = Signal(signed(layer.v_bits), name=f"new_v{p}")
         m.d.comb += new_v.eq(clamped)
         return new_v, fired
@@ -416,6 +413,11 @@ class LIFCore(wiring.Component):
         c_mask = Signal(lanes)
         m.d.sync += [c_valid.eq(c1_valid), c_marker.eq(c1_marker), c_chunk.eq(c1_chunk),
                      c_base.eq(c1_base), c_kind.eq(c1_kind)]
+        # Registered beside them, for ``write`` (the issue rule's late input): the C2 chunk
+        # is swept for spikes (a chunk, not clearing), and it is the marker.
+        c_live, c_marker_valid = Signal(name="c_live"), Signal(name="c_marker_valid")
+        m.d.sync += [c_live.eq(c1_valid & ~c1_marker & (c1_kind != EventKind.SAMPLE)),
+                     c_marker_valid.eq(c1_valid & c1_marker)]
         compute = c_valid & ~c_marker
         self._c2_chunk = compute
         new_v = []
@@ -429,9 +431,13 @@ class LIFCore(wiring.Component):
                 kept, rest, fire_rest = self._addends(m, leaked, total, r_read.data[p], p)
                 c_kept = Signal.like(kept, name=f"c_leaked{p}")
                 c_rest = Signal.like(rest, name=f"c_total{p}")
-                c_fire_rest = Signal.like(fire_rest, name=f"c_fire_rest{p}")
-                m.d.sync += [c_kept.eq(kept), c_rest.eq(rest), c_fire_rest.eq(fire_rest)]
-                v, s = self._second_half_delayed(m, c_kept, c_rest, c_fire_rest, p)
+                # The threshold test at the end of C1, registered: C2's spikes (the emitter
+                # queue's write, and through it the issue rule) come from flip-flops.
+                over = Signal(signed(self._width() + 3), name=f"over{p}")
+                m.d.comb += over.eq(kept + fire_rest)
+                c_fired = Signal(name=f"c_fired{p}")
+                m.d.sync += [c_kept.eq(kept), c_rest.eq(rest), c_fired.eq(~over[-1])]
+                v, s = self._second_half_delayed(m, c_kept, c_rest, c_fired, p)
             else:
                 c_total = Signal.like(total, name=f"c_total{p}")
                 c_leaked = Signal.like(leaked, name=f"c_leaked{p}")
@@ -484,30 +490,49 @@ class LIFCore(wiring.Component):
                          self.spikes.payload.addr.eq(address)]
         with m.Else():
             m.d.comb += [self.spikes.payload.kind.eq(head.kind), self.spikes.payload.addr.eq(0)]
-        push = self.spikes.valid & self.spikes.ready
         rest = (head.mask & (head.mask - 1))[:lanes]         # the head without its lowest bit
-        pop = Signal()
-        m.d.comb += pop.eq(push & (rest == 0))                # last spike, or the marker
+        # What a push does, from registers: pop the head (its last spike, or the marker) or
+        # shift its lowest spike out. The consumer's ``ready`` comes late (on the boards
+        # through the readout from the host link's state), so it only chooses, last, between
+        # the update with a push and the one without.
+        pops, shifts = Signal(name="pops"), Signal(name="shifts")
+        m.d.comb += [pops.eq(self.spikes.valid & (rest == 0)),
+                     shifts.eq(self.spikes.valid & (rest != 0))]
         write = Signal()
-        m.d.comb += write.eq(c_valid & ((c_mask != 0) | c_marker))
-        with m.If(push & ~pop):
-            m.d.sync += head.mask.eq(rest)
-        # A write lands at ``level - pop``. That entry is written every cycle, whether or not
-        # a chunk arrives: without a write it lies past the new level, where nothing reads it.
-        # So ``write`` (late: the second stage's threshold tests) enables no flip-flop, and
-        # ``pop`` (late: the consumer's ready) only selects between register compares.
-        for e in range(depth):
-            following = entries[e + 1] if e + 1 < depth else Const(0, entry_layout.size)
-            lands = [entries[e].mask.eq(c_mask), entries[e].base.eq(c_base),
-                     entries[e].kind.eq(Mux(c_marker, c_kind, EventKind.SPIKE))]
-            with m.If(pop):
-                with m.If(level == e + 1):
+        # = c_valid & ((c_mask != 0) | c_marker), as the OR of the threshold tests and two
+        # registers
+        m.d.comb += write.eq(c_marker_valid | (c_live & (Cat(*fired) != 0)))
+
+        def update(pop):
+            """The queue's next state, ``pop`` the head or not (``None``: no push at all)."""
+            if pop is not None:
+                with m.If(shifts):
+                    m.d.sync += head.mask.eq(rest)
+            # A write lands at ``level - pop``. That entry is written every cycle, whether or
+            # not a chunk arrives: without a write it lies past the new level, where nothing
+            # reads it. So ``write`` (late: the second stage's threshold tests) enables no
+            # flip-flop.
+            for e in range(depth):
+                following = entries[e + 1] if e + 1 < depth else Const(0, entry_layout.size)
+                lands = [entries[e].mask.eq(c_mask), entries[e].base.eq(c_base),
+                         entries[e].kind.eq(Mux(c_marker, c_kind, EventKind.SPIKE))]
+                if pop is None:
+                    with m.If(level == e):
+                        m.d.sync += lands
+                    continue
+                with m.If(pop):
+                    with m.If(level == e + 1):
+                        m.d.sync += lands
+                    with m.Else():
+                        m.d.sync += entries[e].eq(following)
+                with m.Elif(level == e):
                     m.d.sync += lands
-                with m.Else():
-                    m.d.sync += entries[e].eq(following)
-            with m.Elif(level == e):
-                m.d.sync += lands
-        m.d.sync += level.eq(level + write - pop)
+            m.d.sync += level.eq(level + write - (0 if pop is None else pop))
+
+        with m.If(self.spikes.ready):
+            update(pops)
+        with m.Else():
+            update(None)
         m.d.comb += self.idle.eq(~active & ~c1_valid & ~c_valid & (level == 0))
 
         # -- issue stage (I) ------------------------------------------------------------------
@@ -526,7 +551,10 @@ class LIFCore(wiring.Component):
             is_chunk, sweep_row, base = self._skipping_sequencer(m, active, countdown, room,
                                                                  issue, chunk, c_nonzero)
         else:
-            m.d.comb += issue.eq(active & (countdown == 0) & (issue_chunk <= chunks) & room)
+            # both cases from registers, ``write`` choosing between them last
+            may_issue = Signal()
+            m.d.comb += may_issue.eq(active & (countdown == 0) & (issue_chunk <= chunks))
+            m.d.comb += issue.eq(Mux(write, may_issue & room_if_write, may_issue & room_if_not))
             is_chunk = issue_chunk < chunks
             m.d.comb += chunk.eq(issue_chunk)
             sweep_row, base = issue_row, issue_base

@@ -73,7 +73,7 @@ class PEArray(wiring.Component):
         then on.
     error : ``Out(1)``
         Sticky: a sweep request arrived in the same cycle as a word (a contract violation
-        that would lose the word).
+        that loses the word, or with flip-flop accumulators the clear of its row).
 
     Timing: a word in cycle ``w`` is in its accumulator at the end of cycle ``w + 1``; a
     sweep request from cycle ``w + 1`` on reads it (``Timing.drain``). Sweep requests run
@@ -122,8 +122,15 @@ class PEArray(wiring.Component):
             adding = Signal(name=f"adding{p}")
             add_index = Signal(range(self.rows), name=f"add_index{p}")
             add_weight = Signal(signed(self.w_bits), name=f"add_weight{p}")
-            m.d.sync += [adding.eq(self.words.valid & lane.valid & ~self.sweep.valid),
-                         add_index.eq(lane.index), add_weight.eq(lane.weight)]
+            # With flip-flop accumulators a word adds whatever the sweep does (the sweep
+            # request, the late issue of the LIF core, then reaches a few flip-flops instead of
+            # one per PE; the two never meet unless ``error`` is set); with memories the sweep
+            # takes the read port, and the word is dropped.
+            live = self.words.valid & lane.valid
+            if self.storage != "registers":
+                live = live & ~self.sweep.valid
+            m.d.sync += [adding.eq(live), add_index.eq(lane.index),
+                         add_weight.eq(lane.weight)]
             clearing = sweeping & (sweep_group == p // self.sweep_lanes)
 
             if self.storage == "registers":

@@ -150,16 +150,36 @@ class Readout(wiring.Component):
 
         ``best_count`` is the largest count, so ``count + 1 > best_count`` is
         ``count == best_count`` and ``count + 1 == best_count`` is ``count == best_count - 1``
-        (kept in a register): equality tests, no compare chain after the counts."""
+        (kept in a register): equality tests, no compare chain after the counts.
+
+        The spike's address comes late (the last core's emitter head: its lowest spiking lane
+        and that lane's address), so everything that does not depend on it is computed from
+        registers beside it, per class: ``leads`` (the spike raises the best count: the
+        class holds it) and ``takes`` (the class becomes the best: it leads, or it is one
+        below with a lower index), both without a saturated count. The address then only
+        selects one bit of each (``best_count`` rises to ``best_count + 1`` and ``below`` to
+        ``best_count`` when it leads; ``best`` becomes the address when it takes; a class one
+        below that takes leaves ``best_count`` and ``below`` as they are) and decodes the
+        count to raise: no mux chain over the classes after the address."""
         below = self._best_below
+        leads = Signal(len(counts), name="leads")
+        takes = Signal(len(counts), name="takes")
         for k, count in enumerate(counts):
+            free = count != top
+            m.d.comb += [leads[k].eq(free & (count == best_count)),
+                         takes[k].eq(free & ((count == best_count)
+                                             | ((count == below) & (k < best))))]
             with m.If(addr == k):
                 with m.If(count == top):
                     m.d.sync += self.error.eq(1)
                 with m.Else():
                     m.d.sync += count.eq(count + 1)
-                    with m.If((count == best_count) | ((count == below) & (k < best))):
-                        m.d.sync += [best.eq(k), best_count.eq(count + 1), below.eq(count)]
+        index = addr if len(counts) > 1 else 0
+        in_range = (addr < len(counts)) if (1 << len(addr)) > len(counts) else 1
+        with m.If(in_range & takes.bit_select(index, 1)):
+            m.d.sync += best.eq(addr)
+        with m.If(in_range & leads.bit_select(index, 1)):
+            m.d.sync += [best_count.eq(best_count + 1), below.eq(best_count)]
 
     def _elaborate_exit(self, m, counts, best, best_count, top):
         """The event handling with early exit (class doc)."""

@@ -34,7 +34,8 @@ k-induction needs invariants on the inside (read through :func:`lif_core_interna
 emitter queue never overflows (``level`` plus the two compute stages ``<= emit_depth``),
 an entry holds a spike mask (non-zero, kind ``SPIKE``) or a marker (mask zero, kind ``STEP``
 or ``SAMPLE``), its spikes are real neurons, ``decided - emitted`` is the number of events
-the entries hold, and the tracked event, while pending, sits at its place in the queue; each
+the entries hold, and the tracked event, while pending, sits at its place in the queue; the second stage's
+registered flags (``c_live``, ``c_marker_valid``) agree with its state; each
 stage's base is its chunk times ``S``, the sweep request is the issued chunk, the chunks in
 flight of one command ascend, and a command's marker follows its chunks. With them the
 properties are 1-inductive (``mode prove`` closes with k = 1).
@@ -75,13 +76,15 @@ def lif_core_internals(core, platform=None):
     """Elaborate ``core`` and return ``(fragment, internals)``: its decision stage
     (``c_valid``, ``c_marker``, ``c_mask``, ``c_base``, ``c_kind``), its emitter queue
     (``entries``, views of ``{mask, base, kind}``, and ``level``) and the first stage's
-    ``c1_valid``, ``c1_marker`` and ``c1_kind``. Use ``fragment`` in place of ``core``."""
+    ``c1_valid``, ``c1_marker`` and ``c1_kind``, and its flags ``c_live`` and
+    ``c_marker_valid``. Use ``fragment`` in place of ``core``."""
     mark_elaborated(core)
     module = core.elaborate(platform)
     fragment = Fragment.get(module, platform)
     names = ["c_valid", "c_marker", "c_mask", "c_base", "c_kind", "c_chunk", "c1_valid",
              "c1_marker", "c1_kind", "c1_chunk", "c1_base", "issue_chunk", "issue_base",
-             "issue_row", "issue_group", "level", "active", "kind"]
+             "issue_row", "issue_group", "level", "active", "kind", "c_live",
+             "c_marker_valid"]
     names += [f"entry{e}" for e in range(core.emit_depth)]
     found = signals_by_name(fragment, "LIFCore", names)
     layout = data.StructLayout({"mask": core.sweep_lanes, "base": len(found["c_base"]),
@@ -230,6 +233,12 @@ class LIFCoreProperties(Elaboratable):
             ]
             with m.If(inside["c1_valid"] & inside["c1_marker"]):
                 m.d.comb += check(is_kind(inside["c1_kind"]), "C1 marker kind")
+            # the second stage's registered flags agree with its state
+            m.d.comb += [check(inside["c_live"] == (c_valid & ~c_marker
+                                                    & (c_kind != EventKind.SAMPLE)),
+                               "C2 live flag"),
+                         check(inside["c_marker_valid"] == (c_valid & c_marker),
+                               "C2 marker flag")]
             with m.If(marker_now):
                 m.d.comb += [check(is_kind(c_kind), "C2 marker kind"),
                              check(c_mask == 0, "marker with spikes")]

@@ -64,7 +64,7 @@ class DropsRestOfChunk(LIFCore):
 
     def elaborate(self, platform):
         m = super().elaborate(platform)
-        m.d.comb += driven(m, "pop").eq(self.spikes.valid & self.spikes.ready)
+        m.d.comb += driven(m, "pops").eq(self.spikes.valid)       # on a push
         return m
 
 
