@@ -19,8 +19,8 @@ from .protocol import (CRC8, MAX_PAYLOAD, PIXELS_RESULT, PIXELS_START, PROTOCOL_
                        neuron_fingerprint)
 from .uart import UARTRx, UARTTx
 
-__all__ = ["EVENT_INTERVAL", "FIRST_OFFER", "PIXELS_START_AFTER", "SPIKE_INTERVAL", "HostLink", "identity_of",
-           "link_cycle_model", "offered_frames", "spikes_schedule"]
+__all__ = ["EVENT_INTERVAL", "FIRST_OFFER", "PIXELS_START_AFTER", "SPIKE_INTERVAL", "HostLink",
+           "identity_of", "link_cycle_model", "offered_frames", "spikes_schedule"]
 
 #: Cycles from one ``EVENTS`` transfer into the accelerator to the next offer (the states
 #: EVENTS_LOW_WAIT, EVENTS_LOW, EVENTS_HIGH_WAIT, EVENTS_PUSH read the next two payload bytes).
@@ -77,11 +77,13 @@ def offered_frames(written, divisor, encoder=None):
     frames, origin, pixels = [], None, []
     for cycle, request in written:
         command, payload = request[1], request[4:-1]
-        received = cycle + (5 + len(payload)) * 10 * divisor
+        received = cycle + (5 + len(payload)) * 10 * divisor      # its CRC byte
         if command in (Command.SPIKES, Command.INFER):
             count, delays = spikes_schedule(payload)
+            start = received + len(payload) + FIRST_OFFER[command]
         elif command == Command.EVENTS:
             count, delays = len(payload) // 2, None
+            start = received + len(payload) + FIRST_OFFER[command]
         elif command == Command.PIXELS and encoder is not None and payload:
             pixels += payload[1:]
             if not payload[0] & PIXELS_START:
@@ -90,11 +92,9 @@ def offered_frames(written, divisor, encoder=None):
             options = {key: value for key, value in encoder.items() if key != "steps"}
             delays = encoder_schedule(np.array(pixels), encoder["steps"], **options)
             count, n, pixels = len(delays), len(payload) - 1, []
-            received += PIXELS_START_AFTER + n + (n > 0) - FIRST_OFFER[Command.SPIKES]
-            command = Command.SPIKES
+            start = received + PIXELS_START_AFTER + len(payload) + n + (n > 0)
         else:
             continue
-        start = received + len(payload) + FIRST_OFFER[command]
         if origin is None:
             origin = start + (delays[0] if delays else 0)
             if delays:
