@@ -105,7 +105,7 @@ gatesim: $(STAMP)
 fuzz: $(STAMP)
 	$(SPIKEFAB) fuzz --frames 10000 --seed 1 --cache build/link-verilator $(FUZZ_ARGS)
 	$(SPIKEFAB) fuzz --frames 5000 --seed 1 --encoder rate --cache build/link-verilator $(FUZZ_ARGS)
-	$(PY) -m pytest -q tests/sim/test_link_mutants.py $(PYTEST_ARGS)
+	$(PY) -m pytest -q tests/sim/test_link_mutants.py tests/sim/test_link_mutants_session.py $(PYTEST_ARGS)
 
 soak: $(STAMP)
 	$(SPIKEFAB) soak $(SOAK_ARGS)

@@ -3,7 +3,7 @@
 frames, random bytes and line glitches, each reply checked against the protocol; after each
 burst IDENTIFY, RESET and an inference checked against the golden and cycle models. A failure
 ends in ``error: …`` after its replay details. (That the fuzzer catches broken links is checked
-by the tests: tests/sim/test_link_mutants.py, the second step of ``make fuzz``.)"""
+by the tests: tests/sim/test_link_mutants*.py, the second step of ``make fuzz``.)"""
 
 from spikefab.cli.args import (add_exit_argument, exit_flag, exit_value, fail, flag_int,
                                flag_output_dir)

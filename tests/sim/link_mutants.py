@@ -1,12 +1,12 @@
 """Fifteen broken copies of the host link (:mod:`spikefab.boards.link`) that the fuzzer must catch:
 the check of the checker. Each mutant is a text change to the link's source, applied to a
 copy of the module; :func:`run_mutant` fuzzes it in Verilator with the real fuzzer
-(:func:`spikefab.sim.link_fuzz.run_fuzz`). ``tests/sim/test_link_mutants.py`` and the second
+(:func:`spikefab.sim.link_fuzz.run_fuzz`). ``tests/sim/test_link_mutants*.py`` and the second
 step of ``make fuzz`` run them."""
 
 from spikefab.sim.link_fuzz import run_fuzz
 
-__all__ = ["ENCODER_MUTANTS", "MUTANTS", "mutant_link_class", "run_mutant"]
+__all__ = ["ENCODER_MUTANTS", "MUTANTS", "SESSION_MUTANTS", "mutant_link_class", "run_mutant"]
 
 _PAYLOAD_TIMEOUT = """                    with m.If(left == 1):
                         m.next = "CHECKSUM"
@@ -66,6 +66,12 @@ MUTANTS = {
 }
 #: The mutants fuzzed with the on-chip encoder built in (``spikefab fuzz --encoder rate``).
 ENCODER_MUTANTS = {"pixel_range_unchecked", "pixels_start_early", "encoder_sample_not_unread"}
+#: The mutants of the link's session state (busy, unread, open sample, STALLED's count); the
+#: others break how a frame is checked. Two test files, one each, so ``make test``'s two
+#: workers (``--dist loadfile``) share the fifteen Verilator builds.
+SESSION_MUTANTS = {"load_ignores_busy", "busy_load_still_writes", "busy_before_bad",
+                   "reset_keeps_unread", "stalled_taken_plus_one", "step_closes_sample",
+                   "encoder_sample_not_unread"}
 
 
 def mutant_link_class(name):
