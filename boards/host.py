@@ -33,7 +33,7 @@ from .protocol import (MAX_PAYLOAD, PIXELS_RESULT, PIXELS_START, REPLY_SYNC, SPI
                        neuron_fingerprint)
 
 __all__ = ["Device", "DeviceError", "ResetReport", "Result", "device_images",
-           "device_placements", "open_serial", "typical_inputs"]
+           "device_placements", "encoder_trains", "open_serial", "typical_inputs"]
 
 EVENTS_PER_FRAME = MAX_PAYLOAD // 2
 
@@ -455,6 +455,18 @@ class Device:
         return {"layers": [dict(zip(names, values[n * i:n * i + n])) for i in range(layers)],
                 "high_water": list(high), "error": bool(error), "idle": bool(idle),
                 "sample_open": state.sample_open, "state": state}
+
+
+def encoder_trains(identity, pixels):
+    """The spike trains (``[T, N0]``, or ``[B, T, N0]`` for ``[B, N0]`` images) a device's
+    on-chip encoder (``identity``: its kind, ``T``, ``x_bits`` and seed) makes of ``pixels``:
+    the golden model's ``encode_rate`` or ``encode_latency``."""
+    from spikefab.model.encoders import encode_latency, encode_rate
+    x = np.asarray(pixels, dtype=np.int64)
+    if identity.encoder == "rate":
+        return encode_rate(x, identity.encoder_steps, x_bits=identity.encoder_x_bits,
+                           seed=identity.encoder_seed)
+    return encode_latency(x, identity.encoder_steps, x_bits=identity.encoder_x_bits)
 
 
 def typical_inputs(network, samples=16, steps=16, activity=0.15, seed=0):

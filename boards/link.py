@@ -89,8 +89,7 @@ def offered_frames(written, divisor, encoder=None):
             if not payload[0] & PIXELS_START:
                 continue
             from spikefab.model.encoders import encoder_schedule
-            options = {key: value for key, value in encoder.items() if key != "steps"}
-            delays = encoder_schedule(np.array(pixels), encoder["steps"], **options)
+            delays = encoder_schedule(np.array(pixels), **encoder)
             count, n, pixels = len(delays), len(payload) - 1, []
             start = received + PIXELS_START_AFTER + len(payload) + n + (n > 0)
         else:

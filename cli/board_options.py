@@ -23,6 +23,7 @@ from spikefab.cli.args import (SizesAction, add_exit_argument, fail, flag_float,
                                flag_input_file, flag_int, flag_output_dir, input_code)
 from spikefab.model import FORMATS, HardwareConfig, Network, reference_network
 from spikefab.model.cycles import QUEUE_DEPTH_RANGE
+from spikefab.model.encoders import HARDWARE_ENCODERS, SCAN_RANGE
 from spikefab.model.placement import PLACEMENTS
 
 __all__ = ["BOARD_NAMES", "MAX_NEURONS", "MAX_STEPS", "add_arguments", "baud_of", "fail",
@@ -173,13 +174,13 @@ def add_arguments(parser, command):
                             "24); the UART's default rate then follows it: the highest rate "
                             "the board's USB-UART bridge makes that this clock makes with an "
                             "integer divisor >= 4 (default: the board oscillator, no PLL)")
-        s.add_argument("--encoder", choices=("rate", "latency"), default=None,
+        s.add_argument("--encoder", choices=HARDWARE_ENCODERS, default=None,
                        help="build the on-chip input encoder behind the host link's PIXELS "
                             "command (docs/design.md §13): the host sends each image once as "
                             "8-bit pixels and the board makes its rate or latency spikes over "
                             "--steps steps, bit for bit as the golden model (default: none, "
                             "the host sends spikes)")
-        s.add_argument("--scan", type=flag_int(1, 32), default=8,
+        s.add_argument("--scan", type=flag_int(*SCAN_RANGE), default=8,
                        help="with --encoder: inputs the encoder examines per cycle, k "
                             "(default 8)")
         add_exit_argument(s, help="early exit built into the bitstream (docs/design.md §2): "
@@ -243,24 +244,31 @@ def baud_of(args):
     return get_board(args.board).default_baud, f"the {args.board}'s default"
 
 
-def read_spikes(path, network, steps):
-    """The spike trains of ``--spikes`` (``.npy``, or ``.npz`` with ``spikes``) as a
-    ``[B, T, N0]`` array, checked against ``network`` and ``steps``; one ``error: …`` line
-    otherwise."""
+def load_array(path, name, what):
+    """The array in ``path``: a ``.npy``, or an ``.npz`` holding the array ``name``, given as
+    ``--name`` (``what`` it should hold, for the message); one ``error: …`` line otherwise."""
     import numpy as np
     try:
         with open(path, "rb") as file:
             loaded = np.load(file, allow_pickle=False)
             if isinstance(loaded, np.lib.npyio.NpzFile):
                 with loaded:
-                    if "spikes" not in loaded:
+                    if name not in loaded:
                         raise ValueError(f"the .npz holds {sorted(loaded.files)}, not "
-                                         f"'spikes'")
-                    loaded = loaded["spikes"]
+                                         f"'{name}'")
+                    loaded = loaded[name]
     except (OSError, ValueError) as error:
-        raise fail(f"--spikes {path}: cannot read it as spike trains ({error}); give a .npy "
-                   f"array or an .npz with 'spikes'") from None
-    trains = np.asarray(loaded)
+        raise fail(f"--{name} {path}: cannot read it as {what} ({error}); give a .npy "
+                   f"array or an .npz with '{name}'") from None
+    return np.asarray(loaded)
+
+
+def read_spikes(path, network, steps):
+    """The spike trains of ``--spikes`` (``.npy``, or ``.npz`` with ``spikes``) as a
+    ``[B, T, N0]`` array, checked against ``network`` and ``steps``; one ``error: …`` line
+    otherwise."""
+    import numpy as np
+    trains = load_array(path, "spikes", "spike trains")
     if trains.ndim != 3 or trains.shape[2] != network.n_inputs or not len(trains):
         raise fail(f"--spikes {path}: shape {trains.shape}; allowed: [B, T, "
                    f"{network.n_inputs}] with B >= 1 (the network's inputs)")

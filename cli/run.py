@@ -12,7 +12,7 @@ import numpy as np
 from spikefab.boards.host import typical_inputs
 from spikefab.cli import board_options
 from spikefab.cli.args import exit_flag, exit_value, fail
-from spikefab.cli.board_options import baud_of, network_and_config, read_spikes
+from spikefab.cli.board_options import baud_of, load_array, network_and_config, read_spikes
 from spikefab.model import simulate
 
 __all__ = ["add_arguments", "run"]
@@ -77,22 +77,10 @@ def _images(args, network, identity):
     """``(pixels, trains)``: the images for a device with the on-chip encoder (``--pixels``, or
     ``--samples`` random ones, about half of the pixels dark) and their spike trains in the
     device's own code (kind, x_bits, T and seed of its identity)."""
-    from spikefab.model.encoders import encode_latency, encode_rate
+    from spikefab.boards.host import encoder_trains
     x_max = (1 << identity.encoder_x_bits) - 1
     if args.pixels:
-        try:
-            with open(args.pixels, "rb") as file:
-                loaded = np.load(file, allow_pickle=False)
-                if isinstance(loaded, np.lib.npyio.NpzFile):
-                    with loaded:
-                        if "pixels" not in loaded:
-                            raise ValueError(f"the .npz holds {sorted(loaded.files)}, not "
-                                             f"'pixels'")
-                        loaded = loaded["pixels"]
-        except (OSError, ValueError) as error:
-            raise fail(f"--pixels {args.pixels}: cannot read it as images ({error}); give a "
-                       f".npy array or an .npz with 'pixels'") from None
-        pixels = np.asarray(loaded)
+        pixels = load_array(args.pixels, "pixels", "images")
         if pixels.ndim == 1:
             pixels = pixels[None]
         if (pixels.ndim != 2 or pixels.shape[1] != network.n_inputs or not len(pixels)
@@ -105,15 +93,9 @@ def _images(args, network, identity):
         rng = np.random.default_rng(0)
         pixels = rng.integers(0, x_max + 1, size=(args.samples, network.n_inputs))
         pixels[rng.random(pixels.shape) < 0.5] = 0
-    steps = identity.encoder_steps
-    if identity.encoder == "rate":
-        trains = encode_rate(pixels, steps, x_bits=identity.encoder_x_bits,
-                             seed=identity.encoder_seed)
-    else:
-        trains = encode_latency(pixels, steps, x_bits=identity.encoder_x_bits)
     print(f"{len(pixels)} images as PIXELS through the device's {identity.encoder} encoder "
-          f"(T = {steps}, k = {identity.encoder_scan})")
-    return pixels, trains
+          f"(T = {identity.encoder_steps}, k = {identity.encoder_scan})")
+    return pixels, encoder_trains(identity, pixels)
 
 
 def device_exit(identity, given=None):

@@ -8,7 +8,7 @@ import json
 from spikefab.cli.args import (fail, flag_float, flag_input_file, flag_int, flag_output_dir,
                                input_code, make_output_dir)
 from spikefab.cli.board_options import BOARD_NAMES, MAX_STEPS, read_network
-from spikefab.model.encoders import HARDWARE_ENCODERS
+from spikefab.model.encoders import HARDWARE_ENCODERS, SCAN_RANGE
 
 __all__ = ["add_arguments", "run"]
 
@@ -102,7 +102,7 @@ def add_arguments(parser):
                              "over its T) and send each image once as 8-bit PIXELS frames, "
                              "the last one's reply the result (protocol version 5; default: "
                              "the host sends the spikes)")
-    parser.add_argument("--scan", type=flag_int(1, 32), default=8,
+    parser.add_argument("--scan", type=flag_int(*SCAN_RANGE), default=8,
                         help="with --pixels: inputs the encoder examines per cycle, k "
                              "(default 8)")
     parser.add_argument("--out", type=flag_output_dir, default="build/throughput",

@@ -67,8 +67,9 @@ from spikefab.model.events import SAMPLE, event_stream
 
 from spikefab.sim.link_fuzz_design import FUZZ_INPUTS, fuzz_network, link_cycle_model, make_link
 from spikefab.sim.link_fuzz_frames import CLASSES, SHARES, FuzzFrames
-from spikefab.sim.link_reference import (FuzzFailure, Shadow, encoder_trains,
-                                         parse_request_bytes, read_reply, request_events)
+from spikefab.boards.host import encoder_trains
+from spikefab.sim.link_reference import (FuzzFailure, Shadow, parse_request_bytes, read_reply,
+                                         request_events)
 from spikefab.sim.link_verilator import VerilatorSerial, build, hostlink_design
 from spikefab.toolchain.progress import stage
 

@@ -22,16 +22,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from spikefab.boards.host import device_images
+from spikefab.boards.host import device_images, encoder_trains
 from spikefab.boards.protocol import (MAX_PAYLOAD, PIXELS_RESULT, PIXELS_START, REPLY_SYNC,
                                       REQUEST_SYNC, TARGETS, Command, Status, crc8,
                                       decode_spikes)
 from spikefab.model import simulate
-from spikefab.model.encoders import encode_latency, encode_rate
 from spikefab.model.events import SAMPLE, SPIKE, STEP, event_stream
 
-__all__ = ["Expected", "FuzzFailure", "Parsed", "Reply", "Shadow", "encoder_trains",
-           "parse_request_bytes", "read_reply", "request_events"]
+__all__ = ["Expected", "FuzzFailure", "Parsed", "Reply", "Shadow", "parse_request_bytes",
+           "read_reply", "request_events"]
 
 
 class FuzzFailure(AssertionError):
@@ -353,17 +352,6 @@ class Shadow:
             return Expected(where=where)
         return Expected(int(golden.predicted[0]), counts, where,
                         None if self.rule is None else int(golden.ran[0]))
-
-
-def encoder_trains(identity, pixels):
-    """The spike trains ``[T, N0]`` a device's on-chip encoder (``identity``: its kind,
-    ``T``, ``x_bits`` and seed) makes of one image ``pixels``: the golden model's
-    ``encode_rate`` or ``encode_latency``."""
-    x = np.asarray(pixels, dtype=np.int64)
-    if identity.encoder == "rate":
-        return encode_rate(x, identity.encoder_steps, x_bits=identity.encoder_x_bits,
-                           seed=identity.encoder_seed)
-    return encode_latency(x, identity.encoder_steps, x_bits=identity.encoder_x_bits)
 
 
 # -- reading replies ---------------------------------------------------------------------------

@@ -283,10 +283,9 @@ def measure(board, network, config, trains, *, demo="", baud=None, cache_dir=Non
                    for t in trains]
     else:                          # from the encoder's start, its events as it offers them
         from spikefab.model.encoders import encoder_schedule
-        options = {key: value for key, value in encoder.items() if key != "steps"}
         compute = []
         for t, x in zip(trains, pixels):
-            delays = encoder_schedule(x, steps, **options)
+            delays = encoder_schedule(x, **encoder)
             report = cycle_model(network, simulate(network, t[None]), config,
                                  frames=[(0, len(delays), delays)])
             compute.append(int(report.finish[0]))
