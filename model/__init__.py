@@ -9,7 +9,7 @@ from .network import (LEAK_MODES, RESET_MECHANISMS, RESET_TIMINGS, Layer, Networ
                       signed_range)
 from .quantize import (leak_for_beta, prune, prune_network, quantize_layer, quantize_network,
                        weight_scale)
-from .encoders import (RATE_SEED, encode, encode_images, encode_latency, encode_rate, encode_spikes,
+from .encoders import (RATE_SEED, encode, encode_direct, encode_images, encode_latency, encode_rate, encode_spikes,
                        rate_thresholds, to_intensity, xorshift32)
 from .early_exit import ExitRule
 from .simulate import SimResult, layer_step, simulate
@@ -29,7 +29,7 @@ __all__ = [
     "LEAK_MODES", "RESET_MECHANISMS", "RESET_TIMINGS", "Layer", "Network", "signed_range",
     "leak_for_beta", "prune", "prune_network", "quantize_layer", "quantize_network",
     "weight_scale",
-    "RATE_SEED", "encode", "encode_images", "encode_latency", "encode_rate", "encode_spikes", "rate_thresholds",
+    "RATE_SEED", "encode", "encode_direct", "encode_images", "encode_latency", "encode_rate", "encode_spikes", "rate_thresholds",
     "to_intensity", "xorshift32",
     "ExitRule", "SimResult", "layer_step", "simulate",
     "FORMATS", "Memory", "WeightImage", "compile_weights", "decode_weights",

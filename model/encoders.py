@@ -18,6 +18,11 @@ bit. Intensities are integers ``x`` in ``[0, x_max]`` with ``x_max = 2**x_bits -
     Time to first spike: input ``i`` with ``x > 0`` spikes once, at step
     ``t = ((x_max - x) * T) >> x_bits`` — the brightest (``x = x_max``) at ``t = 0``, the
     dimmest (``x = 1``) at ``t = T - 1`` for ``T <= 2**(x_bits-1)``; ``x = 0`` never spikes.
+``direct``
+    No spikes: the intensities themselves, once per sample, into a first layer that holds
+    the current they make for the ``T`` steps (``Layer(x_bits=...)``, docs/design.md §13).
+    :func:`encode_direct` gives the ``[T, N0]`` input values of such a network: ``x`` at step
+    0, zeros after it.
 
 :func:`encoder_cycles` is the cycle model of the on-chip encoder that makes these trains from
 the pixels (:class:`spikefab.hw.input_encoder.InputEncoder`, docs/design.md §13).
@@ -31,12 +36,13 @@ from .checks import check_choice as _check_choice
 from .checks import check_int as _check_param
 from .simulate import check_spike_trains
 
-__all__ = ["RATE_SEED", "X_BITS_RANGE", "encode", "encode_images", "encode_latency", "encode_rate",
+__all__ = ["RATE_SEED", "X_BITS_RANGE", "encode", "encode_direct", "encode_images",
+           "encode_latency", "encode_rate",
            "encode_spikes", "encoder_cycles", "encoder_schedule", "rate_thresholds", "to_intensity", "xorshift32"]
 
 RATE_SEED = 0x2545F491
 X_BITS_RANGE = (1, 16)
-ENCODERS = ("spikes", "rate", "latency")
+ENCODERS = ("spikes", "rate", "latency", "direct")
 #: The encoders the on-chip encoder block builds, and its inputs scanned per cycle.
 HARDWARE_ENCODERS = ("rate", "latency")
 SCAN_RANGE = (1, 32)
@@ -158,6 +164,25 @@ def encode_latency(x, steps, *, x_bits=8):
     return trains if batched else trains[0]
 
 
+def encode_direct(x, steps, *, x_bits=8):
+    """The input values of a direct network (``Layer(x_bits=...)`` first) for intensities
+    ``x`` (``[N0]`` or ``[B, N0]``, integers in ``[0, 2**x_bits - 1]``): ``[T, N0]`` (or
+    ``[B, T, N0]``) unsigned values, ``x`` at step 0 and zero at the others — the sample's
+    input events are ``x``'s non-zero values, once.
+
+    >>> from spikefab.model import encode_direct
+    >>> encode_direct([0, 200, 7], 3).tolist()
+    [[0, 200, 7], [0, 0, 0], [0, 0, 0]]
+    """
+    x_bits = _check_param("x_bits", x_bits, *X_BITS_RANGE)
+    steps = _check_param("steps", steps, 1, 1 << 16)
+    values, batched = _intensities(x, x_bits)
+    out = np.zeros((values.shape[0], steps, values.shape[1]),
+                   dtype=np.uint8 if x_bits <= 8 else np.uint16)
+    out[:, 0] = values
+    return out if batched else out[0]
+
+
 def _latency_steps(values, steps, x_bits):
     """The step at which each checked intensity of ``values`` (integers in ``[0, 2**x_bits -
     1]``, any shape) fires in :func:`encode_latency`: ``((x_max - x) * steps) >> x_bits``,
@@ -168,10 +193,12 @@ def _latency_steps(values, steps, x_bits):
 
 def encode_images(images, steps, kind="rate"):
     """Spike trains ``[n, steps, inputs]`` of ``images`` in [0, 1] (as
-    :func:`spikefab.model.load_dataset` gives them): ``kind`` (``"rate"`` or ``"latency"``)
-    of their 8-bit intensities :func:`to_intensity`."""
-    if kind not in ("rate", "latency"):
-        raise ValueError(f"encoder = {kind!r} is not allowed for images; choose rate or latency")
+    :func:`spikefab.model.load_dataset` gives them): ``kind`` (``"rate"``, ``"latency"`` or
+    ``"direct"``) of their 8-bit intensities :func:`to_intensity` (``direct``: the values of
+    :func:`encode_direct`, not binary)."""
+    if kind not in ("rate", "latency", "direct"):
+        raise ValueError(f"encoder = {kind!r} is not allowed for images; choose rate, latency "
+                         f"or direct")
     steps = _check_param("steps", steps, 1, 1 << 16)
     try:
         intensities = to_intensity(images)
@@ -181,13 +208,16 @@ def encode_images(images, steps, kind="rate"):
 
 
 def encode(kind, x, steps=None, **options):
-    """Dispatch to the encoder named ``kind`` (``"spikes"``, ``"rate"`` or ``"latency"``)."""
+    """Dispatch to the encoder named ``kind`` (``"spikes"``, ``"rate"``, ``"latency"`` or
+    ``"direct"``)."""
     if kind == "spikes":
         return encode_spikes(x, **options)
     if kind == "rate":
         return encode_rate(x, steps, **options)
     if kind == "latency":
         return encode_latency(x, steps, **options)
+    if kind == "direct":
+        return encode_direct(x, steps, **options)
     raise ValueError(f"encoder = {kind!r} is not allowed; choose one of {', '.join(ENCODERS)}")
 
 

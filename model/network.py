@@ -17,7 +17,8 @@ from .checks import check_int as _check_int
 
 __all__ = [
     "LEAK_MODES", "RESET_MECHANISMS", "RESET_TIMINGS", "W_BITS_RANGE", "V_BITS_RANGE",
-    "MUL_FRAC_RANGE", "INPUT_CODES", "STEPS_RANGE", "Layer", "Network", "signed_range",
+    "MUL_FRAC_RANGE", "INPUT_CODES", "STEPS_RANGE", "X_BITS_RANGE", "Layer", "Network",
+    "signed_range",
 ]
 
 LEAK_MODES = ("none", "shift", "mul")
@@ -27,8 +28,11 @@ W_BITS_RANGE = (2, 16)
 V_BITS_RANGE = (3, 32)
 MUL_FRAC_RANGE = (1, 16)
 #: The input codes a network file may record (``encoder``): as :data:`spikefab.model.encoders.
-#: ENCODERS` knows them — given spike trains, the rate code, the latency code.
-INPUT_CODES = ("spikes", "rate", "latency")
+#: ENCODERS` knows them — given spike trains, the rate code, the latency code, and ``direct``
+#: (multi-bit intensities into a first layer that holds its current, docs/design.md §13).
+INPUT_CODES = ("spikes", "rate", "latency", "direct")
+#: The width of a ``direct`` layer's unsigned input values.
+X_BITS_RANGE = (1, 16)
 #: The range of the timesteps T a network file may record (``steps``; 16-bit step counters).
 STEPS_RANGE = (1, (1 << 16) - 1)
 
@@ -95,6 +99,13 @@ class Layer:
     timing : {"immediate", "delayed"}
         ``immediate`` resets in the step of the spike; ``delayed`` (snnTorch's default)
         applies the reset in the next step and keeps the membrane unreset.
+    x_bits, x_shift : int, optional
+        A *direct* input layer (docs/design.md §13; the first layer only): its inputs are
+        unsigned ``x_bits``-bit values (``[1, 16]``) instead of spikes, and its current is
+        held for the sample: ``I_t = ((Σ_(t' <= t) W x_t') >> x_shift) + b``, the sum exact
+        over every input value of the sample so far, the shift (``[0, x_bits]``, default
+        ``x_bits``) rounding toward −∞. ``None`` (the default): a spiking layer, whose
+        current ``W s_t + b`` is made anew every step.
     """
 
     weights: np.ndarray
@@ -108,6 +119,8 @@ class Layer:
     f: int | None = None
     reset: str = "subtract"
     timing: str = "immediate"
+    x_bits: int | None = None
+    x_shift: int | None = None
 
     def __post_init__(self):
         set_ = object.__setattr__
@@ -147,6 +160,13 @@ class Layer:
             set_(self, "m", _check_int(f"m (with f = {self.f})", self.m, 0, 1 << self.f))
         elif self.m is not None or self.f is not None:
             raise ValueError(f"m and f are only used by leak 'mul', not by leak {self.leak!r}")
+        if self.x_bits is not None:
+            set_(self, "x_bits", _check_int("x_bits", self.x_bits, *X_BITS_RANGE))
+            shift = self.x_bits if self.x_shift is None else self.x_shift
+            set_(self, "x_shift", _check_int(f"x_shift (with x_bits = {self.x_bits})", shift,
+                                             0, self.x_bits))
+        elif self.x_shift is not None:
+            raise ValueError("x_shift is only used by a direct input layer (x_bits given)")
 
     def _check_weights(self):
         """Validate ``weights`` (an integer matrix fitting ``w_bits``) and freeze it."""
@@ -169,6 +189,12 @@ class Layer:
         return self.weights.shape[1]
 
     @property
+    def direct(self):
+        """Whether this is a direct input layer (``x_bits`` given): multi-bit inputs, a
+        held current."""
+        return self.x_bits is not None
+
+    @property
     def beta(self):
         """The decay factor the leak implements (a float, for documentation and conversion)."""
         if self.leak == "shift":
@@ -186,7 +212,14 @@ class Layer:
         return v
 
     def current_bound(self):
-        """Largest ``|W s + b|`` over all binary input vectors ``s`` (sizes accumulators)."""
+        """Largest ``|W s + b|`` over all binary input vectors ``s`` (sizes accumulators); for
+        a direct layer, the largest ``|W x|`` over inputs ``x`` in ``[0, 2**x_bits - 1]``
+        (before the shift; the bias is not in it)."""
+        if self.direct:
+            x_max = (1 << self.x_bits) - 1
+            pos = np.clip(self.weights, 0, None).sum(axis=1) * x_max
+            neg = np.clip(self.weights, None, 0).sum(axis=1) * x_max
+            return int(max(pos.max(), -neg.min()))
         pos = np.clip(self.weights, 0, None).sum(axis=1) + np.clip(self.bias, 0, None)
         neg = np.clip(self.weights, None, 0).sum(axis=1) + np.clip(self.bias, None, 0)
         return int(max(pos.max(), -neg.min()))
@@ -195,7 +228,7 @@ class Layer:
         """Return a copy with some fields changed (validated again)."""
         fields = {name: getattr(self, name) for name in
                   ("weights", "theta", "w_bits", "v_bits", "bias", "leak", "k", "m", "f",
-                   "reset", "timing")}
+                   "reset", "timing", "x_bits", "x_shift")}
         fields.update(changes)
         if "leak" in changes:  # leak parameters belong to the old mode unless given anew
             for name in ("k", "m", "f"):
@@ -212,10 +245,12 @@ class Network:
     ----------
     layers : sequence of Layer
         At least one layer. ``layers[0].fan_in`` is the input size ``N_0``.
-    encoder : {"spikes", "rate", "latency"}, optional
+    encoder : {"spikes", "rate", "latency", "direct"}, optional
         The input code the network was trained or converted for (:data:`INPUT_CODES`), or
         ``None`` (not known). Recorded in the network file; the command-line tools code test
-        images with it unless told otherwise. The golden model does not read it.
+        images with it unless told otherwise. The golden model does not read it. A network
+        whose first layer is direct (``x_bits`` given) records ``"direct"`` (``None`` becomes
+        it), and only such a network may.
     steps : int, optional
         The timesteps T it was trained or converted for, in ``[1, 65535]``, or ``None``.
     """
@@ -242,9 +277,25 @@ class Network:
             if before is not None and after is not None and before != after:
                 raise ValueError(f"layers[{index}] reads a {after} map (C, H, W), but "
                                  f"layers[{index - 1}] makes a {before} map; maps must chain")
+        for index, layer in enumerate(layers[1:], 1):
+            if getattr(layer, "x_bits", None) is not None:
+                raise ValueError(f"layers[{index}] is a direct input layer (x_bits given); only "
+                                 f"the first layer may be")
         object.__setattr__(self, "layers", layers)
+        direct = getattr(layers[0], "x_bits", None) is not None
+        if direct and getattr(layers[0], "kernel", None) is not None:
+            raise ValueError("a direct input layer must be fully connected; a convolutional "
+                             "first layer takes spikes")
+        if direct and self.encoder is None:
+            object.__setattr__(self, "encoder", "direct")
         if self.encoder is not None:
             _check_choice("encoder", self.encoder, INPUT_CODES)
+            if (self.encoder == "direct") != direct:
+                raise ValueError(
+                    f"encoder = {self.encoder!r} does not match the first layer: "
+                    + ("it is a direct input layer (x_bits given), so the encoder is 'direct'"
+                       if direct else "'direct' needs a first layer with x_bits "
+                       "(Layer(..., x_bits=8))"))
         if self.steps is not None:
             object.__setattr__(self, "steps", _check_int("steps", self.steps, *STEPS_RANGE))
 
@@ -277,7 +328,8 @@ class Network:
     def __getitem__(self, index):
         return self.layers[index]
 
-    _SCALARS = ("theta", "w_bits", "v_bits", "leak", "k", "m", "f", "reset", "timing")
+    _SCALARS = ("theta", "w_bits", "v_bits", "leak", "k", "m", "f", "reset", "timing",
+                "x_bits", "x_shift")
 
     def save(self, path):
         """Write the network to ``path`` as a NumPy ``.npz`` archive (weights, biases, every
@@ -293,7 +345,7 @@ class Network:
                 arrays[f"l{index}_weights"] = layer.weights
             arrays[f"l{index}_bias"] = layer.bias
             for name in self._SCALARS:
-                value = getattr(layer, name)
+                value = getattr(layer, name, None)
                 arrays[f"l{index}_{name}"] = np.array("" if value is None else value)
             if getattr(layer, "kernel", None) is not None:      # a ConvLayer: its structure
                 arrays[f"l{index}_kernel"] = layer.kernel
@@ -325,7 +377,10 @@ class Network:
                 for index in range(int(archive["layers"])):
                     params = {}
                     for name in cls._SCALARS:
-                        value = archive[f"l{index}_{name}"].item()
+                        key = f"l{index}_{name}"
+                        if name in ("x_bits", "x_shift") and key not in archive:
+                            continue        # written before direct layers existed
+                        value = archive[key].item()
                         if value == "":
                             continue
                         params[name] = int(value) if name not in ("leak", "reset",

@@ -14,7 +14,7 @@ import numpy as np
 from .early_exit import exit_fires, exit_rule
 from .network import Layer, Network, signed_range
 
-__all__ = ["SimResult", "simulate", "layer_step", "check_spike_trains"]
+__all__ = ["SimResult", "simulate", "layer_step", "check_spike_trains", "check_direct_inputs"]
 
 
 def check_spike_trains(spikes, n_inputs):
@@ -45,6 +45,44 @@ def check_spike_trains(spikes, n_inputs):
     return array, batched
 
 
+def check_direct_inputs(values, layer):
+    """Validate the inputs of a direct layer (docs/design.md §13): unsigned integers ``[T, N0]``
+    or ``[B, T, N0]`` whose sum over the steps of a sample is at most ``x_max = 2**x_bits - 1``
+    for every input (``encode_direct`` puts the intensities at step 0). Return int64
+    ``[B, T, N0]`` and whether the input was batched."""
+    n_inputs = layer.fan_in
+    array = np.asarray(values)
+    if array.ndim not in (2, 3):
+        raise ValueError(f"direct inputs must have shape [T, {n_inputs}] or [B, T, "
+                         f"{n_inputs}], got {array.shape} (spikefab.model.encode_direct "
+                         f"makes them from intensities)")
+    batched = array.ndim == 3
+    if not batched:
+        array = array[None]
+    if array.shape[2] != n_inputs:
+        raise ValueError(f"direct inputs have {array.shape[2]} values per step, the network "
+                         f"expects {n_inputs}")
+    if array.shape[0] < 1 or array.shape[1] < 1:
+        raise ValueError(f"direct inputs must hold at least one sample and one timestep, got "
+                         f"shape {array.shape}")
+    if array.dtype != np.bool_ and not np.issubdtype(array.dtype, np.integer):
+        if not np.issubdtype(array.dtype, np.floating) or not np.array_equal(
+                array, np.round(array)):
+            raise TypeError(f"direct inputs must be integers, not {array.dtype} values (use "
+                            f"to_intensity for floats)")
+    array = array.astype(np.int64)
+    x_max = (1 << layer.x_bits) - 1
+    if array.size and array.min() < 0:
+        raise ValueError(f"direct inputs hold {int(array.min())}; values are unsigned, in "
+                         f"[0, {x_max}] (x_bits = {layer.x_bits})")
+    totals = array.sum(axis=1)
+    if totals.size and totals.max() > x_max:
+        raise ValueError(f"direct inputs give an input {int(totals.max())} over one sample; "
+                         f"each input's values over the steps of a sample sum to at most "
+                         f"{x_max} (x_bits = {layer.x_bits})")
+    return array, batched
+
+
 def _current_dtype(layer):
     bound = layer.current_bound()
     if bound < 2 ** 24:
@@ -54,10 +92,13 @@ def _current_dtype(layer):
     return np.int64
 
 
-def layer_step(layer, v, r, spikes_in, weights_t=None):
+def layer_step(layer, v, r, spikes_in, weights_t=None, held=None):
     """Advance one layer by one timestep.
 
     Returns ``(v, s)``: the new membranes (int64) and the spikes (bool) of this step.
+    For a direct layer (``layer.direct``) ``spikes_in`` are this step's input values and
+    ``held`` (int64 ``[B, N]``, required) the sum ``W x`` of the earlier steps' values; it is
+    updated in place with this step's.
 
     Parameters
     ----------
@@ -72,7 +113,14 @@ def layer_step(layer, v, r, spikes_in, weights_t=None):
     """
     if not isinstance(layer, Layer):
         raise TypeError(f"layer must be a spikefab.model.Layer, not {type(layer).__name__}")
-    if hasattr(layer, "input_current"):     # a ConvLayer: the convolution, not its unrolled matrix
+    if getattr(layer, "direct", False):
+        if held is None:
+            raise ValueError("a direct layer's step needs held, the sum W x of its earlier "
+                             "input values")
+        if spikes_in.any():
+            held += spikes_in.astype(np.int64) @ layer.weights.T
+        current = (held >> layer.x_shift) + layer.bias
+    elif hasattr(layer, "input_current"):  # a ConvLayer: the convolution, not its unrolled matrix
         current = layer.input_current(spikes_in)
     else:
         if weights_t is None:
@@ -147,7 +195,9 @@ def simulate(network, spikes, *, record_membranes=False, exit=None):
     ----------
     network : Network
     spikes : binary array ``[T, N0]`` or ``[B, T, N0]``
-        Input spike trains (see :mod:`spikefab.model.encoders` to make them).
+        Input spike trains (see :mod:`spikefab.model.encoders` to make them); for a network
+        with a direct first layer, its input values (:func:`check_direct_inputs`; made by
+        ``encode_direct``).
     record_membranes : bool
         Also return every layer's membranes after every step (``SimResult.traces``).
     exit : None, ``"exact"`` or ``("margin", m)``
@@ -170,13 +220,18 @@ def simulate(network, spikes, *, record_membranes=False, exit=None):
     if not isinstance(network, Network):
         raise TypeError(f"network must be a spikefab.model.Network, not {type(network).__name__}")
     rule = exit_rule(exit)
-    trains, batched = check_spike_trains(spikes, network.n_inputs)
+    direct = getattr(network[0], "direct", False)
+    if direct:
+        trains, batched = check_direct_inputs(spikes, network[0])
+    else:
+        trains, batched = check_spike_trains(spikes, network.n_inputs)
     batch, steps, _ = trains.shape
     ran = np.full(batch, steps, dtype=np.int64)
     running = np.ones(batch, dtype=np.bool_)
     counts = np.zeros((batch, network.n_outputs), dtype=np.int64)
-    weights_t = [None if hasattr(layer, "input_current") else
-                 layer.weights.T.astype(_current_dtype(layer)) for layer in network]
+    weights_t = [None if hasattr(layer, "input_current") or getattr(layer, "direct", False)
+                 else layer.weights.T.astype(_current_dtype(layer)) for layer in network]
+    held = np.zeros((batch, network[0].neurons), dtype=np.int64) if direct else None
     v = [np.zeros((batch, layer.neurons), dtype=np.int64) for layer in network]
     r = [np.zeros((batch, layer.neurons), dtype=np.bool_) for layer in network]
     out = [np.zeros((batch, steps, layer.neurons), dtype=np.bool_) for layer in network]
@@ -185,7 +240,8 @@ def simulate(network, spikes, *, record_membranes=False, exit=None):
     for t in range(steps):
         s_in = trains[:, t]
         for index, layer in enumerate(network):
-            v_new, s = layer_step(layer, v[index], r[index], s_in, weights_t[index])
+            v_new, s = layer_step(layer, v[index], r[index], s_in, weights_t[index],
+                                  held if index == 0 else None)
             if rule is not None:                  # an exited sample's steps do not happen
                 v_new = np.where(running[:, None], v_new, v[index])
                 s = s & running[:, None]

@@ -1,0 +1,111 @@
+"""The direct input layer's golden semantics (docs/design.md §13): a held current from
+multi-bit inputs, checked against a plain loop over the contract's two lines."""
+
+import numpy as np
+import pytest
+
+from spikefab.model import Layer, Network, encode, encode_direct, simulate
+
+
+def _loop_reference(layer, values):
+    """Membranes ``[T, N]`` and spikes of a direct layer for one sample's values ``[T, N0]``,
+    one neuron at a time, in Python integers."""
+    steps, _ = values.shape
+    lo, hi = -(1 << (layer.v_bits - 1)), (1 << (layer.v_bits - 1)) - 1
+    membranes, spikes = np.zeros((steps, layer.neurons), int), np.zeros((steps, layer.neurons),
+                                                                       bool)
+    for i in range(layer.neurons):
+        total, v, last = 0, 0, False
+        for t in range(steps):
+            total += sum(int(w) * int(x) for w, x in zip(layer.weights[i], values[t]))
+            current = (total >> layer.x_shift) + int(layer.bias[i])
+            if layer.timing == "immediate":
+                v = min(hi, max(lo, int(layer.leak_fn(np.int64(v))) + current))
+                fired = v > layer.theta
+                if fired:
+                    v = v - layer.theta if layer.reset == "subtract" else 0
+            else:
+                leaked = int(layer.leak_fn(np.int64(v)))
+                if layer.reset == "subtract":
+                    v = min(hi, max(lo, leaked + current - last * layer.theta))
+                else:
+                    v = min(hi, max(lo, (0 if last else leaked) + current))
+                fired = v > layer.theta
+            membranes[t, i], spikes[t, i], last = v, fired, fired
+    return membranes, spikes
+
+
+@pytest.mark.parametrize("x_bits, x_shift, leak, reset, timing", [
+    (8, None, "none", "subtract", "immediate"),
+    (8, 3, "shift", "zero", "immediate"),
+    (4, 0, "mul", "subtract", "delayed"),
+    (1, 1, "none", "zero", "delayed"),
+    (12, 12, "shift", "subtract", "delayed"),
+])
+def test_the_golden_model_holds_the_shifted_current(x_bits, x_shift, leak, reset, timing):
+    rng = np.random.default_rng(x_bits * 7 + (x_shift or 0))
+    leak_args = {"none": {}, "shift": {"k": 2}, "mul": {"m": 3, "f": 2}}[leak]
+    first = Layer(rng.integers(-16, 16, (7, 9)), theta=60, w_bits=6, v_bits=10,
+                  bias=rng.integers(-5, 5, 7), leak=leak, reset=reset, timing=timing,
+                  x_bits=x_bits, x_shift=x_shift, **leak_args)
+    second = Layer(rng.integers(-3, 4, (4, 7)), theta=2, w_bits=3, v_bits=8)
+    network = Network([first, second])
+    assert network.encoder == "direct" and first.x_shift == (x_bits if x_shift is None
+                                                               else x_shift)
+    x = rng.integers(0, 1 << x_bits, (5, 9))
+    values = encode_direct(x, 6, x_bits=x_bits)
+    # One more sample whose inputs arrive spread over the steps (the held sum is cumulative).
+    spread = np.zeros((1, 6, 9), dtype=np.int64)
+    spread[0, 0, :4], spread[0, 3, 4:] = x[0, :4], x[0, 4:]
+    values = np.concatenate([values.astype(np.int64), spread])
+    result = simulate(network, values, record_membranes=True)
+    for b in range(len(values)):
+        membranes, spikes = _loop_reference(first, values[b])
+        assert np.array_equal(result.traces[0][b], membranes)
+        assert np.array_equal(result.spikes[0][b], spikes)
+    assert np.array_equal(result.counts, result.spikes[1].sum(axis=1))
+
+
+def test_direct_inputs_are_checked():
+    layer = Layer(np.ones((2, 3), dtype=int), theta=5, x_bits=4)
+    network = Network([layer])
+    with pytest.raises(ValueError, match="unsigned, in \\[0, 15\\]"):
+        simulate(network, np.array([[0, -1, 2]]))
+    with pytest.raises(ValueError, match="sum to at most 15"):
+        simulate(network, np.array([[9, 0, 0], [9, 0, 0]]))
+    with pytest.raises(TypeError, match="must be integers"):
+        simulate(network, np.array([[0.5, 0, 0]]))
+    with pytest.raises(ValueError, match="have 4 values per step, the network expects 3"):
+        simulate(network, np.zeros((2, 4), dtype=int))
+    with pytest.raises(ValueError, match=r"intensities must lie in \[0, 15\]"):
+        encode_direct([16, 0, 0], 2, x_bits=4)
+
+
+def test_direct_layers_are_checked():
+    weights = np.ones((2, 3), dtype=int)
+    with pytest.raises(ValueError, match=r"x_bits .*\[1, 16\]"):
+        Layer(weights, theta=5, x_bits=17)
+    with pytest.raises(ValueError, match=r"x_shift \(with x_bits = 4\).*\[0, 4\]"):
+        Layer(weights, theta=5, x_bits=4, x_shift=5)
+    with pytest.raises(ValueError, match="only used by a direct input layer"):
+        Layer(weights, theta=5, x_shift=2)
+    spiking = Layer(np.ones((3, 2), dtype=int), theta=5)
+    with pytest.raises(ValueError, match="only the first layer may be"):
+        Network([spiking, Layer(weights, theta=5, x_bits=4)])
+    with pytest.raises(ValueError, match="does not match the first layer"):
+        Network([Layer(weights, theta=5, x_bits=4)], encoder="rate")
+    with pytest.raises(ValueError, match="does not match the first layer"):
+        Network([spiking], encoder="direct")
+
+
+def test_a_direct_network_file_round_trips(tmp_path):
+    rng = np.random.default_rng(3)
+    network = Network([Layer(rng.integers(-8, 8, (4, 5)), theta=9, w_bits=5, x_bits=6,
+                             x_shift=2, bias=rng.integers(-2, 2, 4)),
+                       Layer(rng.integers(-2, 2, (3, 4)), theta=2, w_bits=3)], steps=7)
+    network.save(tmp_path / "net.npz")
+    loaded = Network.load(tmp_path / "net.npz")
+    assert (loaded.encoder, loaded.steps) == ("direct", 7)
+    assert (loaded[0].x_bits, loaded[0].x_shift, loaded[1].x_bits) == (6, 2, None)
+    values = encode("direct", rng.integers(0, 64, (3, 5)), 7, x_bits=6)
+    assert np.array_equal(simulate(loaded, values).counts, simulate(network, values).counts)
