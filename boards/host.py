@@ -460,25 +460,32 @@ class Device:
 def encoder_trains(identity, pixels):
     """The spike trains (``[T, N0]``, or ``[B, T, N0]`` for ``[B, N0]`` images) a device's
     on-chip encoder (``identity``: its kind, ``T``, ``x_bits`` and seed) makes of ``pixels``:
-    the golden model's ``encode_rate`` or ``encode_latency``."""
-    from spikefab.model.encoders import encode_latency, encode_rate
+    the golden model's ``encode_rate`` or ``encode_latency``; for ``direct``, the input
+    values of ``encode_direct``."""
+    from spikefab.model.encoders import encode_direct, encode_latency, encode_rate
     x = np.asarray(pixels, dtype=np.int64)
     if identity.encoder == "rate":
         return encode_rate(x, identity.encoder_steps, x_bits=identity.encoder_x_bits,
                            seed=identity.encoder_seed)
+    if identity.encoder == "direct":
+        return encode_direct(x, identity.encoder_steps, x_bits=identity.encoder_x_bits)
     return encode_latency(x, identity.encoder_steps, x_bits=identity.encoder_x_bits)
 
 
 def typical_inputs(network, samples=16, steps=16, activity=0.15, seed=0):
     """Rate-coded random intensities (``activity`` mean spike probability): ``samples`` spike
     trains ``[samples, steps, inputs]`` for the latency figure of ``spikefab synth``'s report
-    and the default samples of ``spikefab run``."""
+    and the default samples of ``spikefab run``; for a direct network (docs/design.md §13)
+    the same intensities as its input values (``encode_direct``, at its ``x_bits``)."""
     import numpy as np
 
-    from spikefab.model import encode_rate
+    from spikefab.model import encode_direct, encode_rate
     rng = np.random.default_rng(seed)
     x = (rng.random((samples, network.n_inputs)) < 2 * activity) * rng.integers(0, 256, (
         samples, network.n_inputs))
+    if network[0].direct:
+        return encode_direct(x >> max(0, 8 - network[0].x_bits), steps,
+                             x_bits=network[0].x_bits)
     return encode_rate(x, steps)
 
 

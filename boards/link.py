@@ -249,7 +249,11 @@ class HostLink(wiring.Component):
         An on-chip input encoder (``PIXELS``, protocol version 5): the keyword arguments of
         :class:`~spikefab.hw.input_encoder.InputEncoder` but ``inputs`` (``kind``, ``steps``,
         ``x_bits`` at most 8 — a pixel is one byte —, ``scan``, ``seed``); ``steps`` at most
-        ``max_steps``. Not with ``exit`` (not built yet).
+        ``max_steps``. Not with ``exit`` (not built yet). A direct network (first layer
+        with ``x_bits``, docs/design.md §13) needs ``kind = "direct"`` with the layer's
+        ``x_bits``, and ``direct`` needs such a network: its samples arrive only as
+        ``PIXELS`` (``EVENTS``, ``SPIKES`` and ``INFER``, which carry no values, answer
+        ``BAD_COMMAND``; ``PIXELS``'s flag bit 1 asks for the result).
     exit, steps :
         Early exit, as for the accelerator (a margin of at most 65535): ``RESULT`` then ends
         with the ``steps u16`` the sample ran and ``COUNTERS`` has a sixth counter per layer,
@@ -303,6 +307,15 @@ class HostLink(wiring.Component):
                 if self.encoder.steps > max_steps:
                     raise ValueError(f"encoder steps = {self.encoder.steps} exceeds max_steps "
                                      f"= {max_steps}; allowed range is [1, {max_steps}]")
+            first = network[0]
+            kind = None if self.encoder is None else self.encoder.kind
+            if first.direct and (kind != "direct" or self.encoder.x_bits != first.x_bits):
+                raise ValueError(f"a direct network (first layer x_bits = {first.x_bits}) takes "
+                                 f"its samples through the on-chip encoder: give encoder="
+                                 f"dict(kind='direct', x_bits={first.x_bits}, steps=T)")
+            if kind == "direct" and not first.direct:
+                raise ValueError("encoder kind 'direct' needs a direct network (a first layer "
+                                 "with x_bits); this network's first layer takes spikes")
             self.identity = identity_of(self.accelerator, self.encoder)
             _check_addressable(self.identity)
         super().__init__({"rx": In(1, init=1), "tx": Out(1, init=1), "error": Out(1)})
@@ -575,14 +588,16 @@ class HostLink(wiring.Component):
                             reply(m, Status.BAD_ARGUMENT)
                         with m.Else():
                             m.next = "LOAD_HEADER"
-                    with m.Case(Command.EVENTS):
+                    # A direct network's samples carry values: PIXELS only (BAD_COMMAND).
+                    with m.Case(*(() if network[0].direct else (Command.EVENTS,))):
                         with m.If(length[0]):
                             reply(m, Status.BAD_ARGUMENT)
                         with m.Elif(length == 0):
                             reply(m, Status.OK)
                         with m.Else():
                             m.next = "EVENTS_CHECK_WAIT"
-                    with m.Case(Command.SPIKES, Command.INFER):
+                    with m.Case(*(() if network[0].direct else (Command.SPIKES,
+                                                                Command.INFER))):
                         with m.If(length == 0):
                             m.next = "SPIKES_DONE"
                         with m.Else():

@@ -126,8 +126,9 @@ FORMAT_CODES = {"dense": 0, "csc": 1, "bitmap": 2, "kernel": 3}
 TARGETS = ("pointers", "bitmaps", "weights")
 #: The identity block's ``exit`` byte: no early exit, ``exact``, ``margin``.
 EXIT_CODES = {None: 0, "exact": 1, "margin": 2}
-#: The identity block's ``encoder`` byte (version 5): no on-chip encoder, ``rate``, ``latency``.
-ENCODER_CODES = {None: 0, "rate": 1, "latency": 2}
+#: The identity block's ``encoder`` byte (version 5): no on-chip encoder, ``rate``, ``latency``,
+#: ``direct`` (a direct network's values, docs/design.md §13).
+ENCODER_CODES = {None: 0, "rate": 1, "latency": 2, "direct": 3}
 
 CRC8 = crc.catalog.CRC8_SMBUS(data_width=8)
 
@@ -354,7 +355,7 @@ class Identity:
     exit: str = None       # early exit: None, "exact" or "margin"
     exit_margin: int = 0   # the margin of "margin"
     exit_steps: int = 0    # T, the steps of every sample, with early exit
-    encoder: str = None    # the on-chip input encoder (PIXELS): None, "rate" or "latency"
+    encoder: str = None    # the on-chip input encoder (PIXELS): None, "rate", "latency", "direct"
     encoder_x_bits: int = 0
     encoder_steps: int = 0
     encoder_scan: int = 0

@@ -202,6 +202,12 @@ def input_code(args, network, path, *, encoder=None, steps=None, uses=("encoder"
                    f"mnist-saccades events), which does not code images; give the trains "
                    f"(--spikes or --dataset mnist-saccades where the command takes them) or "
                    f"--encoder rate|latency")
+    direct = bool(getattr(network[0], "direct", False)) if network is not None else False
+    if "encoder" in uses and args.encoder is not None and (args.encoder == "direct") != direct:
+        raise fail(f"{name} has a direct first layer (x_bits = {network[0].x_bits}): its "
+                   f"images go in as values, --encoder direct, not {args.encoder}" if direct
+                   else f"--encoder direct needs a network whose first layer takes values "
+                   f"(trained with spikefab train --encoder direct); {name}'s takes spikes")
     from_file = any(sources[f] == f"recorded in {name}" for f in uses)
     if not uses or not (from_file or notes):
         return args.encoder, args.steps

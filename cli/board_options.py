@@ -85,6 +85,20 @@ def network_and_config(args):
             raise fail(f"--sizes {' '.join(map(str, args.sizes))}: {error}") from None
     # --steps, else the file's T (a line says so), else 16
     input_code(args, network, args.network, steps=DEFAULT_STEPS, uses=("steps",))
+    if network[0].direct and hasattr(args, "scan"):           # spikefab synth
+        # A direct network takes its images as values, through the encoder's direct kind.
+        if args.encoder is None:
+            args.encoder = "direct"
+            print("on-chip encoder: direct (the network's first layer takes values)",
+                  flush=True)
+        elif args.encoder != "direct":
+            raise fail(f"--encoder {args.encoder}: {args.network} has a direct first layer "
+                       f"(x_bits = {network[0].x_bits}), whose images go in as values: "
+                       f"--encoder direct (or leave --encoder out)")
+        if network[0].x_bits > 8:
+            raise fail(f"{args.network}: a direct first layer of x_bits = {network[0].x_bits} "
+                       f"cannot take its pixels over the host link (a byte each); allowed "
+                       f"range is [1, 8]")
     sweep = getattr(args, "sweep_lanes", None)
     if isinstance(sweep, int):
         sweep = [sweep]

@@ -22,7 +22,6 @@ from spikefab.cli.args import (add_exit_argument, exit_flag, exit_value, fail, f
                                flag_input_dir, flag_int, flag_output_dir, make_output_dir)
 from spikefab.cli.train import flag_conv
 from spikefab.model import FORMATS
-from spikefab.model.encoders import HARDWARE_ENCODERS
 from spikefab.model.network import W_BITS_RANGE
 from spikefab.model.train import TrainConfig
 from spikefab.studies import digits_demo, mnist_demo
@@ -74,7 +73,7 @@ def add_arguments(parser):
     parser.add_argument("--steps", type=flag_int(1, MAX_STEPS), default=None,
                         help="timesteps T (default 32 digits, 25 mnist, 8 mnist --encoder "
                              "latency)")
-    parser.add_argument("--encoder", choices=HARDWARE_ENCODERS, default="rate",
+    parser.add_argument("--encoder", choices=("rate", "latency"), default="rate",
                         help="input code: rate or latency (time to first spike, one spike per "
                              "pixel at most). mnist --encoder latency trains, co-simulates and "
                              "builds the network of docs/results/latency-code.md with its "

@@ -54,6 +54,15 @@ def _latency_samples(args, network):
                     f"activity (rate code, seed 0), T = {args.steps}")
 
 
+def _encoder(args, network):
+    """The on-chip encoder's arguments (``HostLink(encoder=)``): ``--encoder``, ``--steps``,
+    ``--scan``; a direct network's ``x_bits``."""
+    encoder = {"kind": args.encoder, "steps": args.steps, "scan": args.scan}
+    if args.encoder == "direct":
+        encoder["x_bits"] = network[0].x_bits
+    return encoder
+
+
 def _design(board, network, config, args, runtime):
     """What decides the bitstream, JSON-ready (``design.json``)."""
     clock = getattr(args, "clock_mhz", None)
@@ -62,7 +71,7 @@ def _design(board, network, config, args, runtime):
             **({} if clock is None else {"clock_mhz": clock, "pll": True}),
             "exit": exit_flag(exit_value(getattr(args, "exit", None))),
             **({} if getattr(args, "encoder", None) is None else
-               {"encoder": {"kind": args.encoder, "steps": args.steps, "scan": args.scan}}),
+               {"encoder": _encoder(args, network)}),
             "network": str(args.network) if args.network else
             f"{'-'.join(map(str, args.sizes))} reference network"}
 
@@ -112,7 +121,7 @@ def run(args):
         top = board_top(board, network, config, baud=args.baud, max_steps=args.steps,
                         runtime_weights=runtime, exit=rule, clock_mhz=clock,
                         encoder=None if getattr(args, "encoder", None) is None else
-                        dict(kind=args.encoder, steps=args.steps, scan=args.scan))
+                        _encoder(args, network))
     except (ValueError, TypeError) as error:
         raise fail(f"this configuration cannot be generated: {error}") from None
     design = _design(board, network, config, args, runtime)

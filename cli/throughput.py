@@ -122,7 +122,11 @@ def run(args):
         raise fail(f"--network names one demo's network; give one --demo, not "
                    f"{' '.join(args.demo)}")
     if args.network is not None:     # the code and T the file records, unless given
-        input_code(args, read_network(args.network), args.network)
+        network = read_network(args.network)
+        input_code(args, network, args.network)
+        if network[0].direct and not args.pixels:
+            raise fail(f"--network {args.network} has a direct first layer: its images go up "
+                       f"as values, in PIXELS frames (add --pixels); spikes cannot carry them")
     clocks = clocks_of(args)
     out = make_output_dir(args.out)
     bauds = list(dict.fromkeys(args.baud))

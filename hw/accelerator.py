@@ -92,8 +92,11 @@ class Accelerator(wiring.Component):
 
     Members
     -------
-    events : ``In(stream.Signature(EventLayout(addr_bits(N0))))``
+    events : ``In(stream.Signature(EventLayout(addr_bits(N0)[, x_bits])))``
         A sample is, per step, its input spikes (any order) and ``STEP``; then ``SAMPLE``.
+        A direct network's events carry the input's ``value`` (docs/design.md §13): its
+        non-zero values as ``SPIKE(j, value)`` (step 0 for ``encode_direct``), the ``T``
+        ``STEP`` markers, ``SAMPLE``.
     results : ``Out(stream.Signature(ResultLayout(N_L, bits(max_steps), counters)))``
         One per sample: class, counts, the cycle of the result and a snapshot of the
         performance counters in that cycle (cumulative since reset: the difference between
@@ -162,8 +165,14 @@ class Accelerator(wiring.Component):
                 self.images.append(compile_weights(layer, c.lanes, c.format,
                                                    placement=c.placement, **fields))
             fan_ins = [layer.fan_in for layer in network]
-            self.queues = [EventQueue(addr_bits_for(n), c.queue_depth)
-                           for n, c in zip(fan_ins, config.layers)]
+            # Queue 1 of a direct network carries the input values (docs/design.md §13).
+            self.value_bits = network[0].x_bits if network[0].direct else 0
+            if self.value_bits and dense:
+                raise ValueError("a direct network (first layer with x_bits) needs the sparse "
+                                 "mode; the dense baseline takes spikes only")
+            self.queues = [EventQueue(addr_bits_for(n), c.queue_depth,
+                                      self.value_bits if index == 0 else 0)
+                           for index, (n, c) in enumerate(zip(fan_ins, config.layers))]
             self.cores = [
                 ConvCore(layer, image, drain=HARDWARE_TIMING.drain, sweep_lanes=c.sweep_lanes,
                          emit_depth=HARDWARE_TIMING.emit_depth, dense=dense)
@@ -181,7 +190,8 @@ class Accelerator(wiring.Component):
                                       dict(exit=self.exit_rule, steps=self.steps,
                                            tag_bits=tag_bits)))
         ports = {
-            "events": In(stream.Signature(EventLayout(addr_bits_for(network.n_inputs)))),
+            "events": In(stream.Signature(EventLayout(addr_bits_for(network.n_inputs),
+                                                      self.value_bits))),
             "results": Out(stream.Signature(self.readout.result.payload.shape())),
             "counters": Out(self.counters_layout),
             "high_water": Out(NamedArrayLayout(16, len(network), prefix="layer")),

@@ -29,6 +29,8 @@ class EventQueue(wiring.Component):
     ----------
     addr_bits : int
         Address width of the events, ``[1, 24]``.
+    value_bits : int
+        Value width of the events (:class:`EventLayout`; a direct layer's input), ``[0, 16]``.
     depth : int
         Entries, ``[2, 65536]``.
 
@@ -50,10 +52,10 @@ class EventQueue(wiring.Component):
     one pop per cycle at full rate. This is ``Timing.queue_latency = 1`` of the cycle model.
     """
 
-    def __init__(self, addr_bits, depth):
+    def __init__(self, addr_bits, depth, value_bits=0):
         with validating(self):
             self.depth = check_int("depth", depth, *DEPTH_RANGE)
-            self.layout = EventLayout(addr_bits)
+            self.layout = EventLayout(addr_bits, value_bits)
         super().__init__({
             "i": In(stream.Signature(self.layout)),
             "o": Out(stream.Signature(self.layout)),

@@ -25,8 +25,15 @@ def addr_bits_for(count):
 
 
 class EventLayout(data.StructLayout):
-    """``{kind: EventKind, addr: unsigned(addr_bits)}``; ``addr`` is 0 for markers."""
+    """``{kind: EventKind, addr: unsigned(addr_bits)}``; ``addr`` is 0 for markers.
 
-    def __init__(self, addr_bits):
+    With ``value_bits`` (the input events of a direct layer, docs/design.md §13) a third
+    field, ``value: unsigned(value_bits)``: the input's multi-bit value (0 for markers)."""
+
+    def __init__(self, addr_bits, value_bits=0):
         self.addr_bits = addr_bits = check_int("addr_bits", addr_bits, 1, 24)
-        super().__init__({"kind": EventKind, "addr": addr_bits})
+        self.value_bits = value_bits = check_int("value_bits", value_bits, 0, 16)
+        fields = {"kind": EventKind, "addr": addr_bits}
+        if value_bits:
+            fields["value"] = value_bits
+        super().__init__(fields)

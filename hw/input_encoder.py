@@ -5,7 +5,8 @@ The host sends each image once, as ``N0`` intensities; :class:`InputEncoder` mak
 ``rate`` or ``latency`` spike trains of :mod:`spikefab.model.encoders` bit for bit and
 pushes them in the accelerator's event order (:func:`spikefab.model.events.event_stream`):
 per step the step's spikes in ascending address order, then ``STEP``; ``SAMPLE`` after the
-last step.
+last step. For a direct network (``direct``) it pushes the non-zero intensities once, as
+events carrying their value, then the ``T`` markers.
 
 ``rate`` needs the golden model's xorshift draws, one per (step, input) in raster order.
 xorshift32 is linear over GF(2): one step is a 32×32 bit matrix ``M`` (:func:`xorshift_rows`
@@ -62,9 +63,12 @@ class InputEncoder(wiring.Component):
         ``T``, the time steps per sample, ``[1, 65536]`` (fixed when the block is built).
     x_bits : int
         Intensity width, ``[1, 16]``: intensities are ``[0, 2**x_bits - 1]``.
-    kind : {"rate", "latency"}
+    kind : {"rate", "latency", "direct"}
         The rule of :func:`~spikefab.model.encoders.encode_rate` (with ``seed``) or
-        :func:`~spikefab.model.encoders.encode_latency`.
+        :func:`~spikefab.model.encoders.encode_latency`; or ``direct``
+        (:func:`~spikefab.model.encoders.encode_direct`): step 0 pushes ``SPIKE(i, x[i])``
+        for every non-zero ``x[i]`` (``o``'s events carry an ``x_bits``-bit ``value``), the
+        other steps only their ``STEP``.
     scan : int
         ``k``, inputs examined per cycle, ``[1, 32]``.
     seed : int
@@ -84,7 +88,7 @@ class InputEncoder(wiring.Component):
         pixels from input 0 again. Ignored while ``busy``.
     busy : ``Out(1)``
         High from the cycle after ``start`` is taken to the cycle the ``SAMPLE`` is pushed.
-    o : ``Out(stream.Signature(EventLayout(addr_bits_for(N0))))``
+    o : ``Out(stream.Signature(EventLayout(addr_bits_for(N0)[, x_bits])))``
         The events, never dropped or repeated under back-pressure: a pending event holds
         ``o.valid`` and its payload until ``o.ready``. ``o.valid`` and ``o.payload`` come
         combinationally from registers and the pixel memory's output; they do not depend on
@@ -113,7 +117,8 @@ class InputEncoder(wiring.Component):
 
         C = 2 + T * (G + 1) + sum over (t, g) of max(0, p[t, g] - 1)
 
-    and ``busy`` falls (the next ``start`` can be taken) in ``c0 + C + 1``.
+    (``direct``: its items are step 0's ``G`` groups, ``T`` ``STEP`` markers and ``SAMPLE``,
+    so ``C = 2 + G + T + sum over g of max(0, p[0, g] - 1)``) and ``busy`` falls (the next ``start`` can be taken) in ``c0 + C + 1``.
     """
 
     def __init__(self, inputs, steps, *, x_bits=8, kind="rate", scan=1, seed=RATE_SEED):
@@ -126,8 +131,9 @@ class InputEncoder(wiring.Component):
             self.seed = check_int("seed", seed, 1, 0xFFFFFFFF)
         self.groups = -(-self.inputs // self.scan)
         self.tail = self.inputs - (self.groups - 1) * self.scan
-        self.slot_bits = self.x_bits if self.kind == "rate" else self.steps.bit_length()
-        self.layout = EventLayout(addr_bits_for(self.inputs))
+        self.slot_bits = (self.steps.bit_length() if self.kind == "latency" else self.x_bits)
+        self.layout = EventLayout(addr_bits_for(self.inputs),
+                                  self.x_bits if self.kind == "direct" else 0)
         super().__init__({
             "pixels": In(stream.Signature(unsigned(self.x_bits))),
             "start": In(1),
@@ -138,10 +144,11 @@ class InputEncoder(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         k, w, groups, steps = self.scan, self.slot_bits, self.groups, self.steps
-        rate = self.kind == "rate"
-        # Unwritten inputs read as x = 0: intensity 0 (rate), fire step T = never (latency);
-        # so do the lanes of the last word beyond N0, which are never written: no lane mask.
-        empty = 0 if rate else sum(steps << (lane * w) for lane in range(k))
+        rate, direct = self.kind == "rate", self.kind == "direct"
+        # Unwritten inputs read as x = 0: intensity 0 (rate, direct), fire step T = never
+        # (latency); so do the lanes of the last word beyond N0, which are never written: no
+        # lane mask.
+        empty = sum(steps << (lane * w) for lane in range(k)) if self.kind == "latency" else 0
         m.submodules.storage = storage = Memory(shape=unsigned(k * w), depth=groups,
                                                 init=[empty] * groups)
         write = storage.write_port(granularity=w)
@@ -154,7 +161,7 @@ class InputEncoder(wiring.Component):
         lane = Signal(range(k))
         full = Signal()
         value = self.pixels.payload
-        if rate:
+        if rate or direct:
             slot = value
         else:
             # (x_max - x) * T as shifts and adds of the constant T's set bits: no multiplier
@@ -198,6 +205,8 @@ class InputEncoder(wiring.Component):
             top = range(32 - self.x_bits, 32)
             x_bits = self.x_bits
             hits = Cat(*[lanes[l] > draws[l * x_bits:(l + 1) * x_bits] for l in range(k)])
+        elif direct:
+            hits = Cat(*[lanes[l] != 0 for l in range(k)])
         else:
             hits = Cat(*[lanes[l] == n_step for l in range(k)])
 
@@ -240,6 +249,14 @@ class InputEncoder(wiring.Component):
             m.d.sync += [e_valid.eq(1), e_kind.eq(b_kind), e_base.eq(b_base), e_mask.eq(hits)]
         with m.Elif(advance):
             m.d.sync += e_valid.eq(0)
+        if direct:
+            # The emitting group's intensities, registered with its mask (the memory's
+            # output moves on to the next item when this one moves to E).
+            e_values = Signal(k * w)
+            with m.If(forward):
+                m.d.sync += e_values.eq(read.data)
+            m.d.comb += self.o.payload.value.eq(
+                Mux(is_group, e_values.word_select(index, w), 0))
 
         load = Signal()
         m.d.comb += [
@@ -266,7 +283,9 @@ class InputEncoder(wiring.Component):
                     with m.If(n_step == steps - 1):
                         m.d.sync += [n_kind.eq(SAMPLE), n_step.eq(0)]
                     with m.Else():
-                        m.d.sync += [n_kind.eq(GROUP), n_step.eq(n_step + 1)]
+                        # direct: the groups only at step 0, then the markers
+                        m.d.sync += [n_kind.eq(STEP if direct else GROUP),
+                                     n_step.eq(n_step + 1)]
                 with m.Case(SAMPLE):
                     m.d.sync += [n_kind.eq(GROUP), state.eq(self.seed)]
         with m.Elif(forward):

@@ -64,6 +64,10 @@ class LayerCore(wiring.Component):
     * Dense baseline (``dense=True``): ``SPIKE(j)`` sets bit ``j`` of an input spike vector
       (one cycle); ``STEP`` streams every column ``0 .. fan_in-1`` with its lanes gated by that
       bit (``rows`` cycles each), then sweeps, and clears the vector.
+    * A direct layer (``layer.direct``, docs/design.md §13; sparse mode): its input events
+      carry a ``value`` (``EventLayout(addr_bits, x_bits)``) that goes with the column to the
+      PE array, whose lanes add ``weight * value``; the accumulators are ``x_bits`` wider and
+      hold the sum through the ``STEP`` sweeps until ``SAMPLE``'s. Same cycles as a spike.
 
     Parameters
     ----------
@@ -120,10 +124,16 @@ class LayerCore(wiring.Component):
                 raise ValueError(f"the dense baseline needs format 'dense', not "
                                  f"{image.format!r}")
             self.layer, self.image, self.dense = layer, image, dense
-            self.acc_bits = accumulator_bits(layer.w_bits, layer.fan_in)
-            self.memory = WeightMemory(image, capacity=capacity, runtime=runtime_weights)
+            self.value_bits = layer.x_bits if layer.direct else 0
+            if dense and self.value_bits:
+                raise ValueError("a direct input layer (x_bits given) runs in the sparse mode; "
+                                 "the dense baseline takes spikes only")
+            self.acc_bits = accumulator_bits(layer.w_bits, layer.fan_in, self.value_bits)
+            self.memory = WeightMemory(image, capacity=capacity, runtime=runtime_weights,
+                                       value_bits=self.value_bits)
             self.pes = PEArray(lanes=image.lanes, rows=image.rows, w_bits=layer.w_bits,
-                               acc_bits=self.acc_bits, sweep_lanes=sweep_lanes)
+                               acc_bits=self.acc_bits, sweep_lanes=sweep_lanes,
+                               value_bits=self.value_bits)
             self.lif = LIFCore(layer, lanes=image.lanes, acc_bits=self.acc_bits, drain=drain,
                                sweep_lanes=sweep_lanes, emit_depth=emit_depth,
                                placement=image.placement)
@@ -134,7 +144,8 @@ class LayerCore(wiring.Component):
                     raise ValueError("early exit (exit_tag_bits) needs the sparse mode, not "
                                      "the dense baseline")
         ports = {
-            "i": In(stream.Signature(EventLayout(addr_bits_for(layer.fan_in)))),
+            "i": In(stream.Signature(EventLayout(addr_bits_for(layer.fan_in),
+                                                 self.value_bits))),
             "o": Out(stream.Signature(EventLayout(addr_bits_for(layer.neurons)))),
             "counters": Out(LayerCounters(dropped=exit_tag_bits is not None)),
             "load": In(stream.Signature(self.memory.load_layout, always_ready=True)),
@@ -176,9 +187,9 @@ class LayerCore(wiring.Component):
             with m.If(self.i.valid & idle):
                 if drop is not None:
                     with m.If(~drop):
-                        self._dispatch(m, head, memory, lif)
+                        self._dispatch(m, head, memory, lif, self.value_bits)
                 else:
-                    self._dispatch(m, head, memory, lif)
+                    self._dispatch(m, head, memory, lif, self.value_bits)
                 m.d.comb += self.i.ready.eq(1)
         else:
             spiked = Signal(fan_in)
@@ -233,12 +244,14 @@ class LayerCore(wiring.Component):
         return m
 
     @staticmethod
-    def _dispatch(m, head, memory, lif):
-        """Sparse mode: ``SPIKE(j)`` to the weight memory as column ``j``, a marker to the LIF
-        core."""
+    def _dispatch(m, head, memory, lif, value_bits):
+        """Sparse mode: ``SPIKE(j)`` to the weight memory as column ``j`` (with its value on a
+        direct layer), a marker to the LIF core."""
         with m.If(head.kind == EventKind.SPIKE):
             m.d.comb += [memory.columns.valid.eq(1),
                          memory.columns.payload.addr.eq(head.addr),
                          memory.columns.payload.gate.eq(1)]
+            if value_bits:
+                m.d.comb += memory.columns.payload.value.eq(head.value)
         with m.Else():
             m.d.comb += [lif.control.valid.eq(1), lif.control.payload.eq(head.kind)]

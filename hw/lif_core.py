@@ -37,7 +37,10 @@ class LIFCore(wiring.Component):
     (the last spike, for ``delayed`` timing) and biases live in memories of ``C`` words of
     ``S`` lanes. The input currents come from the :class:`~spikefab.hw.pe_array.PEArray`
     of ``P = lanes`` PEs through ``sweep``/``currents`` (read and clear): chunk ``k`` is
-    row ``kS // P`` of PE group ``(kS % P) // S``. The neuron parameters (threshold, leak
+    row ``kS // P`` of PE group ``(kS % P) // S``. A direct layer (``layer.direct``,
+    docs/design.md §13) holds its currents: its ``STEP`` sweep only reads them (the
+    request's ``clear`` low; ``SAMPLE``'s clears them) and its current is ``A >> x_shift``,
+    the accumulator shifted (wiring). The neuron parameters (threshold, leak
     mode and constants, reset, timing) are fixed at generation; the multiplier of the
     ``mul`` leak is the only multiplier.
 
@@ -157,7 +160,8 @@ class LIFCore(wiring.Component):
                 always_ready=True))
         super().__init__(ports | {
             "control": In(stream.Signature(EventKind)),
-            "sweep": Out(stream.Signature(SweepRequest(self.rows, self.groups),
+            "sweep": Out(stream.Signature(SweepRequest(self.rows, self.groups,
+                                                       hold=layer.direct),
                                           always_ready=True)),
             "currents": In(stream.Signature(NamedArrayLayout(signed(acc_bits),
                                                              self.sweep_lanes, prefix="lane"),
@@ -175,6 +179,8 @@ class LIFCore(wiring.Component):
         """Stage C1: the input current ``I = W s + b`` and the leaked membrane, in parallel."""
         layer = self.layer
         total = Signal(signed(self._width()), name=f"total{p}")
+        if layer.direct:
+            current = current >> layer.x_shift         # arithmetic: toward minus infinity
         m.d.comb += total.eq(current + bias)
         leaked = Signal(signed(layer.v_bits + 1), name=f"leaked{p}")
         if layer.leak == "shift":
@@ -564,6 +570,8 @@ class LIFCore(wiring.Component):
             self.sweep.payload.group.eq(self._sweep_group if self.skips else issue_group),
             v_read.addr.eq(chunk),
         ]
+        if layer.direct:
+            m.d.comb += self.sweep.payload.clear.eq(kind == EventKind.SAMPLE)
         if delayed:
             m.d.comb += r_read.addr.eq(chunk)
         if has_bias:

@@ -1,6 +1,6 @@
 """PE array: ``P`` processing elements accumulating weight words into per-neuron currents."""
 
-from amaranth import Array, Module, Mux, Signal, signed
+from amaranth import Array, Const, Module, Mux, Signal, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -12,10 +12,12 @@ from .weight_memory import WordLayout
 __all__ = ["PEArray", "REGISTER_ROWS", "SweepRequest", "accumulator_bits"]
 
 
-def accumulator_bits(w_bits, fan_in):
+def accumulator_bits(w_bits, fan_in, x_bits=0):
     """Signed width that holds any sum of ``fan_in`` ``w_bits`` weights:
-    ``w_bits + ceil(log2(fan_in))`` (the most negative sum is ``-fan_in * 2**(w_bits-1)``)."""
-    return w_bits + max(0, (fan_in - 1).bit_length())
+    ``w_bits + ceil(log2(fan_in))`` (the most negative sum is ``-fan_in * 2**(w_bits-1)``);
+    with ``x_bits`` (a direct layer), of ``fan_in`` products of a weight and an unsigned
+    ``x_bits``-bit value, ``x_bits`` more."""
+    return w_bits + x_bits + max(0, (fan_in - 1).bit_length())
 
 
 #: Accumulator rows per PE up to which the accumulators are flip-flops (see PEArray).
@@ -24,10 +26,14 @@ REGISTER_ROWS = 2
 
 class SweepRequest(data.StructLayout):
     """A sweep read-and-clear request: local index ``row`` of PE group ``group`` (PEs
-    ``group * S .. group * S + S - 1``)."""
+    ``group * S .. group * S + S - 1``); with ``hold`` (a direct layer) also ``clear``:
+    read and clear, or only read."""
 
-    def __init__(self, rows, groups):
-        super().__init__({"row": range(rows), "group": range(groups)})
+    def __init__(self, rows, groups, hold=False):
+        fields = {"row": range(rows), "group": range(groups)}
+        if hold:
+            fields["clear"] = 1
+        super().__init__(fields)
 
 
 class PEArray(wiring.Component):
@@ -61,13 +67,20 @@ class PEArray(wiring.Component):
         Accumulator width, ``[w_bits, 48]``.
     sweep_lanes : int, optional
         ``S``, a divisor of ``lanes`` (default ``lanes``).
+    value_bits : int
+        A direct layer (docs/design.md §13), ``[0, 16]``: each word carries an unsigned
+        ``value_bits``-bit ``value`` and a lane adds ``weight * value`` (one multiplier per
+        PE, in the word's cycle; the product is registered and added in the next, so the
+        timing is a spike layer's); its sweep requests carry ``clear`` (the ``STEP`` sweep
+        reads, the ``SAMPLE`` sweep reads and clears). 0: a spiking layer.
 
     Members
     -------
     words : ``In(stream.Signature(WordLayout, always_ready=True))``
         One word per cycle at full throughput.
     sweep : ``In(stream.Signature(SweepRequest(rows, lanes // S), always_ready=True))``
-        Read-and-clear request for one row of one PE group.
+        Read-and-clear request for one row of one PE group (with ``value_bits``: clear only
+        when ``clear`` is set).
     currents : ``Out(stream.Signature(ArrayLayout(signed(acc_bits), S), always_ready=True))``
         The requested accumulators, valid the cycle after the request; they are zero from
         then on.
@@ -80,8 +93,9 @@ class PEArray(wiring.Component):
     at one per cycle.
     """
 
-    def __init__(self, *, lanes, rows, w_bits, acc_bits, sweep_lanes=None):
+    def __init__(self, *, lanes, rows, w_bits, acc_bits, sweep_lanes=None, value_bits=0):
         with validating(self):
+            self.value_bits = check_int("value_bits", value_bits, 0, 16)
             self.lanes = check_int("lanes", lanes, 1, 256)
             self.rows = check_int("rows", rows, 1, 1 << 16)
             self.w_bits = check_int("w_bits", w_bits, 2, 16)
@@ -93,10 +107,12 @@ class PEArray(wiring.Component):
             self.groups = lanes // self.sweep_lanes
             self.storage = "registers" if rows <= REGISTER_ROWS else "memory"
             self.index_bits = max(0, (rows - 1).bit_length())
-            self.word_layout = WordLayout(lanes, self.index_bits, w_bits)
+            self.word_layout = WordLayout(lanes, self.index_bits, w_bits, self.value_bits)
         super().__init__({
             "words": In(stream.Signature(self.word_layout, always_ready=True)),
-            "sweep": In(stream.Signature(SweepRequest(rows, self.groups), always_ready=True)),
+            "sweep": In(stream.Signature(SweepRequest(rows, self.groups,
+                                                      hold=bool(self.value_bits)),
+                                         always_ready=True)),
             "currents": Out(stream.Signature(NamedArrayLayout(signed(acc_bits),
                                                               self.sweep_lanes, prefix="lane"),
                                              always_ready=True)),
@@ -110,6 +126,13 @@ class PEArray(wiring.Component):
         sweep_group = Signal(range(self.groups))
         m.d.sync += [sweeping.eq(self.sweep.valid), sweep_row.eq(self.sweep.payload.row),
                      sweep_group.eq(self.sweep.payload.group)]
+        sweep_clear = Const(1)
+        if self.value_bits:
+            sweep_clear = Signal()
+            m.d.sync += sweep_clear.eq(self.sweep.payload.clear)
+        # A lane's addend: the weight, or on a direct layer the weight times the word's value
+        # (signed x unsigned, exact).
+        addend_shape = signed(self.w_bits + self.value_bits + (1 if self.value_bits else 0))
         m.d.comb += self.currents.valid.eq(sweeping)
 
         collision = self.sweep.valid & self.words.valid
@@ -121,7 +144,7 @@ class PEArray(wiring.Component):
             lane = self.words.payload.lanes[p]
             adding = Signal(name=f"adding{p}")
             add_index = Signal(range(self.rows), name=f"add_index{p}")
-            add_weight = Signal(signed(self.w_bits), name=f"add_weight{p}")
+            add_weight = Signal(addend_shape, name=f"add_weight{p}")
             # With flip-flop accumulators a word adds whatever the sweep does (the sweep
             # request, the late issue of the LIF core, then reaches a few flip-flops instead of
             # one per PE; the two never meet unless ``error`` is set); with memories the sweep
@@ -129,9 +152,10 @@ class PEArray(wiring.Component):
             live = self.words.valid & lane.valid
             if self.storage != "registers":
                 live = live & ~self.sweep.valid
-            m.d.sync += [adding.eq(live), add_index.eq(lane.index),
-                         add_weight.eq(lane.weight)]
-            clearing = sweeping & (sweep_group == p // self.sweep_lanes)
+            addend = (lane.weight * self.words.payload.value if self.value_bits
+                      else lane.weight)
+            m.d.sync += [adding.eq(live), add_index.eq(lane.index), add_weight.eq(addend)]
+            clearing = sweeping & sweep_clear & (sweep_group == p // self.sweep_lanes)
 
             if self.storage == "registers":
                 accumulators = Array(Signal(signed(self.acc_bits), name=f"acc{p}_{r}")

@@ -28,13 +28,18 @@ class LaneLayout(data.StructLayout):
 
 class WordLayout(data.StructLayout):
     """A weight word as the PE array sees it: ``P`` lanes, the column's ``last`` flag and
-    ``live`` (a word read from memory, not the placeholder of an empty column)."""
+    ``live`` (a word read from memory, not the placeholder of an empty column); with
+    ``value_bits`` also the column request's ``value`` (a direct layer's input value, which
+    every lane's weight is multiplied by)."""
 
-    def __init__(self, lanes, index_bits, w_bits):
+    def __init__(self, lanes, index_bits, w_bits, value_bits=0):
         self.lane_layout = LaneLayout(index_bits, w_bits)
-        super().__init__({"lanes": NamedArrayLayout(self.lane_layout, lanes, prefix="lane"),
-                          "last": 1,
-                          "live": 1})
+        fields = {"lanes": NamedArrayLayout(self.lane_layout, lanes, prefix="lane"),
+                  "last": 1,
+                  "live": 1}
+        if value_bits:
+            fields["value"] = value_bits
+        super().__init__(fields)
 
 
 class LoadTarget(enum.Enum, shape=2):
@@ -72,10 +77,13 @@ class WeightMemory(wiring.Component):
         the bitstream), so a weight store larger than the block RAM fits. The weights read
         zero until loaded (``LOAD`` over the host link); pointers and bitmaps stay
         initialized block RAM. Timing is unchanged.
+    value_bits : int
+        A direct layer's input value width, ``[0, 16]`` (0: a spiking layer): column requests
+        carry a ``value`` that leaves with each of the column's words.
 
     Members
     -------
-    columns : ``In(stream.Signature({addr, gate}))``
+    columns : ``In(stream.Signature({addr, gate[, value]}))``
         Column requests. ``gate = 0`` streams the same words with every lane invalid (the
         dense baseline gates columns of inputs that did not spike).
     words : ``Out(stream.Signature(WordLayout, always_ready=True))``
@@ -91,9 +99,10 @@ class WeightMemory(wiring.Component):
     the same latency.
     """
 
-    def __init__(self, image, *, capacity=None, runtime=False):
+    def __init__(self, image, *, capacity=None, runtime=False, value_bits=0):
         with validating(self):
             check_instance("image", image, WeightImage)
+            self.value_bits = check_int("value_bits", value_bits, 0, 16)
             self.image = image
             self.runtime = bool(runtime)
             self.format = image.format
@@ -116,16 +125,19 @@ class WeightMemory(wiring.Component):
                 capacity = check_int("capacity", max(1, depth) if capacity is None else capacity,
                                      max(1, depth), limit)
             self.capacity = capacity
-            self.word_layout = WordLayout(self.lanes, self.index_bits, self.w_bits)
+            self.word_layout = WordLayout(self.lanes, self.index_bits, self.w_bits,
+                                          self.value_bits)
             widths = {name: memory.width for name, memory in image.memories.items()}
             self.load_layout = data.StructLayout({
                 "target": LoadTarget,
                 "addr": _bits(max(capacity, self.fan_in)),
                 "data": max(widths.values()),
             })
+        column_fields = {"addr": _bits(self.fan_in), "gate": 1}
+        if self.value_bits:
+            column_fields["value"] = self.value_bits
         super().__init__({
-            "columns": In(stream.Signature(data.StructLayout({"addr": _bits(self.fan_in),
-                                                              "gate": 1}))),
+            "columns": In(stream.Signature(data.StructLayout(column_fields))),
             "words": Out(stream.Signature(self.word_layout, always_ready=True)),
             "load": In(stream.Signature(self.load_layout, always_ready=True)),
         })
@@ -166,6 +178,15 @@ class WeightMemory(wiring.Component):
         with m.If(accept):
             m.d.sync += [f_addr.eq(self.columns.payload.addr),
                          f_gate.eq(self.columns.payload.gate)]
+        # A direct layer's value: taken with the column, held through its words (the next
+        # column is accepted only as this one's last word issues).
+        if self.value_bits:
+            f_value = Signal(self.value_bits)
+            o_value = Signal(self.value_bits)
+            with m.If(accept):
+                m.d.sync += f_value.eq(self.columns.payload.value)
+            m.d.sync += o_value.eq(f_value)
+            m.d.comb += self.words.payload.value.eq(o_value)
 
         addr_bits = max(image.start_bits, _bits(self.capacity + 1)) + 1
         length_bits = max(image.length_bits, _bits(rows + 1)) + 1

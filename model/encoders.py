@@ -44,7 +44,7 @@ RATE_SEED = 0x2545F491
 X_BITS_RANGE = (1, 16)
 ENCODERS = ("spikes", "rate", "latency", "direct")
 #: The encoders the on-chip encoder block builds, and its inputs scanned per cycle.
-HARDWARE_ENCODERS = ("rate", "latency")
+HARDWARE_ENCODERS = ("rate", "latency", "direct")
 SCAN_RANGE = (1, 32)
 
 
@@ -235,9 +235,14 @@ def encoder_cycles(x, steps, *, kind="rate", scan=1, x_bits=8, seed=RATE_SEED):
         cycles = 2 + T * (G + 1) + sum over (t, g) of max(0, p[t, g] - 1)
 
     where ``p[t, g]`` counts the spikes of inputs ``g*scan … g*scan + scan - 1`` at step
-    ``t`` in :func:`encode_rate` or :func:`encode_latency` (``kind``). The block is idle
-    again the cycle after the ``SAMPLE`` push, so back-to-back samples start
-    ``cycles + 1`` apart.
+    ``t`` in :func:`encode_rate` or :func:`encode_latency` (``kind``). ``direct`` scans the
+    groups once, at step 0, for the non-zero intensities (each one event carrying its value,
+    :func:`encode_direct`), and then pushes the ``T`` markers one per cycle::
+
+        cycles = 2 + G + T + sum over g of max(0, p[0, g] - 1)
+
+    The block is idle again the cycle after the ``SAMPLE`` push, so back-to-back samples
+    start ``cycles + 1`` apart.
 
     >>> encoder_cycles([255, 255, 0, 128], 2, kind="latency", scan=2)   # 2 + 2 * 3 + 1
     9
@@ -245,17 +250,21 @@ def encoder_cycles(x, steps, *, kind="rate", scan=1, x_bits=8, seed=RATE_SEED):
     _, per_group, batched = _group_spikes(x, steps, kind, scan, x_bits, seed)
     steps, groups = per_group.shape[1:]
     extra = np.maximum(per_group - 1, 0).sum(axis=(1, 2))
-    cycles = 2 + steps * (groups + 1) + extra
+    scanned = 1 if kind == "direct" else steps              # the steps whose groups it scans
+    cycles = 2 + scanned * groups + steps + extra
     return cycles if batched else int(cycles[0])
 
 
 def _group_spikes(x, steps, kind, scan, x_bits, seed):
-    """``(trains [B, T, N0], spikes per group [B, T, G])`` of the on-chip encoder."""
+    """``(trains [B, T, N0], spikes per group [B, T, G])`` of the on-chip encoder (for
+    ``direct``, its events: the non-zero intensities, at step 0)."""
     kind = _check_choice("kind", kind, HARDWARE_ENCODERS)
     scan = _check_param("scan", scan, *SCAN_RANGE)
     x_bits = _check_param("x_bits", x_bits, *X_BITS_RANGE)
     if kind == "rate":
         trains = encode_rate(x, steps, x_bits=x_bits, seed=seed)
+    elif kind == "direct":
+        trains = encode_direct(x, steps, x_bits=x_bits) != 0
     else:
         trains = encode_latency(x, steps, x_bits=x_bits)
     batched = trains.ndim == 3
@@ -277,7 +286,7 @@ def encoder_schedule(x, steps, *, kind="rate", scan=1, x_bits=8, seed=RATE_SEED)
     ``SAMPLE``). The first is offered ``2 + s`` cycles after the start, each next one ``1 + s``
     cycles after the previous one went in, ``s`` the groups without spikes the encoder scans
     in between (one cycle each; docs/design.md §13): under back-pressure an event waits, and
-    everything after it with it.
+    everything after it with it. (``direct`` scans the groups of step 0 only.)
 
     >>> encoder_schedule([0, 255, 0, 0], 2, kind="latency", scan=2)  # groups {0,1}, {2,3}
     [2, 2, 3, 1]
@@ -287,8 +296,8 @@ def encoder_schedule(x, steps, *, kind="rate", scan=1, x_bits=8, seed=RATE_SEED)
     if spikes.shape[0] != 1:
         raise ValueError(f"x must be one sample's intensities [N0], not shape {np.shape(x)}")
     delays, gap = [], 2
-    for per_step in spikes[0]:
-        for count in per_step.tolist():
+    for t, per_step in enumerate(spikes[0]):
+        for count in per_step.tolist() if t == 0 or kind != "direct" else ():
             if count == 0:
                 gap += 1
                 continue

@@ -33,5 +33,5 @@ def sample_starts(trains):
     starts, position = [], 0
     for sample in np.asarray(trains):
         starts.append(position)
-        position += int(sample.sum()) + sample.shape[0] + 1
+        position += int(np.count_nonzero(sample)) + sample.shape[0] + 1
     return starts

@@ -64,8 +64,9 @@ async def run(dut):
         assert cycle < limit, f"{len(results)} of {batch} results in {limit} cycles (a hang)"
         offering = position < len(events)
         if offering:
-            kind, addr = events[position]
-            dut.events__payload.value = kind | addr << 2
+            kind, addr, *value = events[position]
+            value = value[0] if value else 0
+            dut.events__payload.value = kind | addr << 2 | value << (2 + spec["addr_bits"])
             if int(dut.events__ready.value):
                 pushes.append(cycle)
                 position += 1

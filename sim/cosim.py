@@ -51,12 +51,12 @@ from spikefab.hw.readout import CYCLE_BITS
 from spikefab.hw.verilog import convert
 from spikefab.model import HardwareConfig, Network
 from spikefab.model.early_exit import exit_rule
-from spikefab.model.events import event_stream, sample_starts
-from spikefab.model.simulate import check_spike_trains
+from spikefab.model.events import SAMPLE, SPIKE, STEP, event_stream, sample_starts
+from spikefab.model.simulate import check_direct_inputs, check_spike_trains
 from spikefab.toolchain.progress import stage
 
 __all__ = ["HardwareRun", "BACKENDS", "Cosimulation", "cosimulate", "event_stream",
-           "mismatches", "run_accelerator", "verilator_build_dir"]
+           "input_events", "mismatches", "run_accelerator", "verilator_build_dir"]
 
 BACKENDS = ("amaranth", "verilator", "icarus")
 _BACKEND_NAMES = {"amaranth": "Amaranth simulator", "verilator": "Verilator",
@@ -160,6 +160,21 @@ def _spikes_from_taps(network, taps, batch, steps, emitted=None):
     return out
 
 
+def input_events(network, trains):
+    """The events the accelerator of ``network`` takes for its inputs ``trains`` ``[B, T,
+    N0]``: :func:`event_stream`'s ``(kind, addr)``, or for a direct network (docs/design.md
+    §13) ``(SPIKE, j, value)`` for each non-zero value in the same order."""
+    if not network[0].direct:
+        return event_stream(trains)
+    events = []
+    for sample in np.asarray(trains):
+        for step in sample:
+            events.extend((SPIKE, int(a), int(step[a])) for a in np.flatnonzero(step))
+            events.append((STEP, 0))
+        events.append((SAMPLE, 0))
+    return events
+
+
 def cycle_limit(network, config, events, steps, batch):
     """A generous bound on the cycles a batch may take (beyond it the run is a hang)."""
     per_step = sum(layer.fan_in * -(-layer.neurons // c.lanes) + 2 * layer.neurons + 64
@@ -177,6 +192,7 @@ def run_description(dut, events, batch, limit):
     return {
         "events": events, "batch": batch, "limit": limit,
         "addr_bits": addr_bits_for(dut.network.n_inputs), "classes": dut.network.n_outputs,
+        "value_bits": getattr(dut, "value_bits", 0),
         "cls_bits": layout["cls"].width, "count_bits": dut.readout.count_bits,
         "cycle_bits": CYCLE_BITS, "layers": len(dut.cores),
         "tap_addr_bits": max(addr_bits_for(layer.neurons) for layer in dut.network),
@@ -243,13 +259,16 @@ def run_accelerator(network, config, spikes, *, backend="amaranth", waves=None,
     if backend not in BACKENDS:
         raise ValueError(f"backend = {backend!r} is not allowed; choose one of "
                          f"{', '.join(BACKENDS)}")
-    trains, _batched = check_spike_trains(spikes, network.n_inputs)
+    if network[0].direct:
+        trains, _batched = check_direct_inputs(spikes, network[0])
+    else:
+        trains, _batched = check_spike_trains(spikes, network.n_inputs)
     batch, steps, _ = trains.shape
     max_steps = steps if max_steps is None else max_steps
     if steps > max_steps:
         raise ValueError(f"T = {steps} steps exceeds max_steps = {max_steps}")
     config = HardwareConfig(config.layers, mode=config.mode, timing=HARDWARE_TIMING)
-    events = event_stream(trains)
+    events = input_events(network, trains)
     limit = cycle_limit(network, config, events, steps, batch)
     rule = exit_rule(exit)
     dut = Accelerator(network, config, max_steps=max_steps, taps=True,
@@ -285,8 +304,11 @@ def _run_amaranth(dut, events, batch, limit, waves):
                                    f"results in {limit} cycles (a hang)")
             offering = position < len(events)
             if offering:
-                kind, addr = events[position]
-                ctx.set(dut.events.payload, {"kind": EventKind(kind), "addr": addr})
+                kind, addr, *value = events[position]
+                payload = {"kind": EventKind(kind), "addr": addr}
+                if dut.value_bits:
+                    payload["value"] = value[0] if value else 0
+                ctx.set(dut.events.payload, payload)
             ctx.set(dut.events.valid, offering)
             if offering and ctx.get(dut.events.ready):
                 raw["pushes"].append(cycle)

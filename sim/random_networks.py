@@ -34,6 +34,7 @@ from spikefab.model.kernel_image import KERNEL_FORMAT
 
 __all__ = ["DENSITIES", "DEPTH_KINDS", "LANE_KINDS", "MAX_PARALLEL", "NEURON_MODES",
            "random_case", "random_config", "random_conv_network", "random_depth",
+           "random_direct_case", "random_direct_inputs",
            "random_lanes", "random_layer", "random_network", "random_sample", "random_trains",
            "random_weights"]
 
@@ -276,3 +277,48 @@ def random_case(rng, *, max_neurons=30, max_layers=3, batch=None, steps=None, mo
     steps = steps or int(rng.integers(1, 7))
     activity = float(rng.choice([0.01, 0.1, 0.3, 0.5]))
     return network, config, random_trains(rng, batch, steps, sizes[0], activity)
+
+
+def random_direct_inputs(rng, batch, steps, inputs, x_bits, *, zeros=None, spread=False):
+    """Input values ``[batch, steps, inputs]`` of a direct network (docs/design.md §13):
+    intensities in ``[0, 2**x_bits - 1]`` with a fraction ``zeros`` of them 0 (default: drawn
+    in [0, 0.9]) at step 0, as ``encode_direct`` gives them; with ``spread`` each input's
+    intensity is split over random steps instead (its values still sum to it)."""
+    x_max = (1 << x_bits) - 1
+    zeros = float(rng.uniform(0, 0.9)) if zeros is None else zeros
+    x = rng.integers(1, x_max + 1, size=(batch, inputs))
+    x[rng.random((batch, inputs)) < zeros] = 0
+    values = np.zeros((batch, steps, inputs), dtype=np.int64)
+    if not spread:
+        values[:, 0] = x
+        return values
+    for b, j in zip(*np.nonzero(x)):
+        parts = int(rng.integers(1, min(steps, int(x[b, j])) + 1))
+        at = rng.choice(steps, size=parts, replace=False)
+        cuts = np.sort(rng.choice(np.arange(1, x[b, j]), size=parts - 1, replace=False))
+        values[b, at, j] = np.diff(np.concatenate([[0], cuts, [x[b, j]]]))
+    return values
+
+
+def random_direct_case(rng, *, max_neurons=30, max_layers=3, batch=None, steps=None,
+                       x_bits=None, spread=None):
+    """``(network, config, values)``: :func:`random_case`'s network and sparse-mode
+    configuration with a direct first layer (``x_bits`` 1–12 unless given, ``x_shift`` in
+    ``[0, x_bits]``, the threshold set from the held currents of this draw's inputs so that a
+    good share of the neurons fire) and its input values (:func:`random_direct_inputs`,
+    spread over the steps in a third of the draws unless ``spread`` says)."""
+    network, config, _ = random_case(rng, max_neurons=max_neurons, max_layers=max_layers,
+                                     batch=batch, steps=steps, dense=False)
+    first = network[0]
+    x_bits = int(rng.integers(1, 13)) if x_bits is None else x_bits
+    x_shift = int(rng.integers(0, x_bits + 1))
+    batch, steps = batch or int(rng.integers(1, 4)), steps or int(rng.integers(1, 7))
+    spread = bool(rng.random() < 1 / 3) if spread is None else spread
+    values = random_direct_inputs(rng, batch, steps, first.fan_in, x_bits, spread=spread)
+    current = ((values.sum(axis=1) @ first.weights.T) >> x_shift) + first.bias
+    positive = current[current > 0]
+    theta_max = (1 << (first.v_bits - 1)) - 2
+    theta = int(np.clip(np.quantile(positive, float(rng.uniform(0.2, 0.8))) if positive.size
+                        else 1, 1, theta_max))
+    direct = first.replace(theta=theta, x_bits=x_bits, x_shift=x_shift)
+    return Network((direct,) + network.layers[1:]), config, values

@@ -406,6 +406,8 @@ def run(demos=DEMOS, boards=("icebreaker", "ulx3s", "orangecrab"), *, images=3, 
         if scan is not None:
             kind = encoder or (DIGITS["encoder"] if demo == "digits" else "rate")
             on_chip = dict(kind=kind, steps=trains.shape[1], scan=scan)
+            if network[0].direct:                 # its values at the layer's width
+                on_chip["x_bits"] = network[0].x_bits
             pixels = demo_pixels(demo, images)
         for board in boards:
             clock = (clocks or {}).get(board)

@@ -528,6 +528,48 @@ def test_pixels_through_the_on_chip_encoder_as_the_golden_and_cycle_models_say(k
         link_cycle_model(net, trains, config, frames).finish.tolist()
 
 
+def test_a_direct_network_takes_its_images_as_pixels():
+    """A direct first layer (docs/design.md §13) behind the encoder's ``direct`` kind: the
+    images as PIXELS (one frame each, and one split in two), classes, counts and every
+    result's cycle as the golden model of encode_direct and the cycle model of the encoder's
+    schedule say; EVENTS, SPIKES and INFER, which carry no values, answer BAD_COMMAND."""
+    from spikefab.boards.link import link_cycle_model, offered_frames
+    from spikefab.boards.protocol import PIXELS_RESULT, PIXELS_START
+    from spikefab.model import encode_direct
+    rng = np.random.default_rng(8)
+    spiking, config = _pixels_network()
+    first = spiking[0].replace(theta=40, v_bits=12, x_bits=8, x_shift=6)
+    net = Network((first,) + spiking.layers[1:])
+    encoder = dict(kind="direct", steps=6, scan=4)
+    link = HostLink(net, config, divisor=4, timeout=400, max_steps=15, encoder=encoder)
+    port = _Written(SimulatedSerial(link))
+    device = Device(port)
+    assert (device.identity.encoder, device.identity.encoder_steps) == ("direct", 6)
+    x = rng.integers(0, 256, size=(4, 20))
+    x[rng.random(x.shape) < 0.4] = 0
+    results = device.infer_pixels(x[:3])
+    both = PIXELS_START | PIXELS_RESULT
+    for request in (_pixels(0, x[3, :7]), _pixels(both, x[3, 7:])):
+        status, _, data = raw(port, request)
+        assert status == Status.OK
+    results.append(device._result_of(data))
+    values = encode_direct(x, 6)
+    golden = simulate(net, values)
+    assert golden.spikes[0].any() and golden.counts.any()
+    assert [r.cls for r in results] == golden.predicted.tolist()
+    assert [list(r.counts) for r in results] == golden.counts.tolist()
+    frames, _ = offered_frames(port.written, link.divisor, encoder)
+    assert [r.cycles for r in results] == \
+        link_cycle_model(net, values, config, frames).finish.tolist()
+    for command in (Command.EVENTS, Command.SPIKES, Command.INFER):
+        assert raw(port, encode_request(command, bytes([1, 0])))[0] == Status.BAD_COMMAND
+    assert not device.identify().sample_open                  # nothing went in
+    with pytest.raises(ValueError, match="takes its samples through the on-chip encoder"):
+        HostLink(net, config, divisor=4, encoder=dict(kind="rate", steps=6))
+    with pytest.raises(ValueError, match="encoder kind 'direct' needs a direct network"):
+        HostLink(spiking, config, divisor=4, encoder=encoder)
+
+
 def test_pixels_frames_a_device_must_refuse_and_what_waits_for_the_encoder():
     """Refused whole (BAD_ARGUMENT, nothing written): reserved flag bits, a pixel above
     x_max, more pixels than inputs, a start before all inputs were written, a start while a

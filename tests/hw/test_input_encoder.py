@@ -1,5 +1,6 @@
 """InputEncoder in the Amaranth simulator: its event stream equals the golden encoders'
-(``encode_rate`` / ``encode_latency`` through ``event_stream``) and its cycles equal
+(``encode_rate`` / ``encode_latency`` through ``event_stream``; ``encode_direct``'s non-zero
+values as events that carry them) and its cycles equal
 ``encoder_cycles``, with and without back-pressure; the GF(2) jump-ahead against the
 generator itself; its Verilog under Verilator."""
 
@@ -12,9 +13,9 @@ import pytest
 
 from spikefab.hw.input_encoder import InputEncoder, xorshift_rows
 from spikefab.hw.verilog import convert
-from spikefab.model.encoders import (RATE_SEED, encode_latency, encode_rate, encoder_cycles,
-                                     xorshift32)
-from spikefab.model.events import SAMPLE, event_stream
+from spikefab.model.encoders import (RATE_SEED, encode_direct, encode_latency, encode_rate,
+                                     encoder_cycles, xorshift32)
+from spikefab.model.events import SAMPLE, SPIKE, STEP, event_stream
 
 from .simulate import run
 
@@ -22,6 +23,13 @@ GOLDEN = {"rate": encode_rate, "latency": encode_latency}
 
 
 def golden_events(kind, x, steps, x_bits, seed=RATE_SEED):
+    if kind == "direct":        # encode_direct's values: the non-zero ones, with their value
+        values = encode_direct(x, steps, x_bits=x_bits)
+        events = []
+        for step in values:
+            events += [(SPIKE, int(j), int(step[j])) for j in np.flatnonzero(step)]
+            events.append((STEP, 0))
+        return events + [(SAMPLE, 0)]
     options = {"seed": seed} if kind == "rate" else {}
     return event_stream(GOLDEN[kind](x, steps, x_bits=x_bits, **options))
 
@@ -63,7 +71,12 @@ def drive(dut, images, *, pixel_p=1.0, ready_p=1.0, rng=None, start_gap=0):
                 valid = ctx.get(dut.o.valid)
                 if valid and ready:
                     payload = ctx.get(dut.o.payload)
-                    events.append((payload.kind.value, payload.addr))
+                    event = (payload.kind.value, payload.addr)
+                    if dut.kind == "direct" and event[0] == SPIKE:
+                        event += (payload.value,)
+                    else:
+                        assert dut.kind != "direct" or payload.value == 0
+                    events.append(event)
                 stalls += valid and not ready
                 await ctx.tick()
                 if events and events[-1][0] == SAMPLE:
@@ -92,6 +105,8 @@ CASES = [  # kind, N0, T, x_bits, k
     ("latency", 1, 3, 8, 1), ("latency", 13, 4, 8, 1), ("latency", 13, 6, 8, 4),
     ("latency", 20, 7, 4, 8), ("latency", 9, 5, 16, 3), ("latency", 7, 9, 2, 8),
     ("latency", 33, 1, 8, 32),
+    ("direct", 1, 3, 8, 1), ("direct", 13, 4, 8, 4), ("direct", 20, 7, 5, 8),
+    ("direct", 9, 1, 16, 3), ("direct", 33, 2, 8, 32), ("direct", 7, 3, 1, 8),
 ]
 
 
@@ -110,7 +125,7 @@ def test_events_and_cycles_equal_the_models(kind, inputs, steps, x_bits, scan):
     check(kind, inputs, steps, x_bits, scan, random_images(rng, inputs, x_bits))
 
 
-@pytest.mark.parametrize("kind", ["rate", "latency"])
+@pytest.mark.parametrize("kind", ["rate", "latency", "direct"])
 @pytest.mark.parametrize("scan", [1, 3, 8])
 def test_backpressure_loses_and_repeats_nothing(kind, scan):
     """Random ready (30 % and 70 %), pixels with gaps: the same events, and every stalled
@@ -126,7 +141,7 @@ def test_mnist_sized_image_at_eight_lanes():
     """N0 = 784, T = 25, k = 8 on a digit-like image (a bright blob on zeros)."""
     yy, xx = np.mgrid[:28, :28]
     image = np.clip(300 - 12 * ((yy - 14) ** 2 + (xx - 13) ** 2) // 4, 0, 255).ravel()
-    for kind in ("rate", "latency"):
+    for kind in ("rate", "latency", "direct"):
         check(kind, 784, 25, 8, 8, [image])
 
 
@@ -158,7 +173,7 @@ def test_jump_ahead_rows_equal_the_generator(n):
     ("steps", 70000, r"steps = 70000 is out of range; allowed range is \[1, 65536\]"),
     ("x_bits", 17, r"x_bits = 17 is out of range; allowed range is \[1, 16\]"),
     ("scan", 33, r"scan = 33 is out of range; allowed range is \[1, 32\]"),
-    ("kind", "direct", r"kind = 'direct' is not allowed; choose one of rate, latency"),
+    ("kind", "spikes", r"kind = 'spikes' is not allowed; choose one of rate, latency, direct"),
     ("seed", 0, r"seed = 0 is out of range"),
 ])
 def test_bad_parameters_name_the_range(name, value, message):
@@ -175,7 +190,7 @@ def test_encoder_cycles_refuses_other_kinds():
 
 
 def test_verilog_converts():
-    for kind in ("rate", "latency"):
+    for kind in ("rate", "latency", "direct"):
         text = convert(InputEncoder(30, 4, kind=kind, scan=4), "input_encoder")
         assert "module input_encoder" in text and "o__payload" in text
 
