@@ -49,6 +49,10 @@ def run(args):
         if args.pixels and encoder is None:
             raise fail(f"--pixels: the device on {args.port} has no on-chip input encoder "
                        f"(spikefab synth --encoder builds one); send --spikes instead")
+        if encoder == "direct" and args.spikes:
+            raise fail(f"--spikes: the device on {args.port} runs a direct network, whose "
+                       f"samples are images (--pixels, or leave both out for random ones); "
+                       f"spikes cannot carry their values")
         if trains is None and encoder is not None:
             pixels, trains = _images(args, network, device.identity)
             results = device.infer_pixels(pixels, progress=True)

@@ -50,8 +50,9 @@ def _latency_samples(args, network):
                         f"T = {trains.shape[1]}")
     trains = typical_inputs(network, samples=RANDOM_SAMPLES, steps=args.steps,
                             activity=RANDOM_ACTIVITY)
+    code = "direct values" if network[0].direct else "rate code"
     return trains, (f"{RANDOM_SAMPLES} random samples at {RANDOM_ACTIVITY:.0%} input "
-                    f"activity (rate code, seed 0), T = {args.steps}")
+                    f"activity ({code}, seed 0), T = {args.steps}")
 
 
 def _encoder(args, network):

@@ -65,6 +65,34 @@ def test_digits_test_images_and_their_accuracy(tmp_path, encoder):
     assert f"on these 4 images: {accuracy:.2%}" in done.stdout
 
 
+def test_a_direct_network_on_its_images_values(tmp_path):
+    """A direct first layer (docs/design.md §13): the file records the code ``direct``, the
+    test images go in as their values (encode_direct) and the accuracy is the golden model's
+    on them; ``--encoder rate`` for it, or ``--encoder direct`` for a spiking network, is one
+    error line."""
+    from spikefab.model import encode_direct, load_dataset, reference_network, to_intensity
+    spiking = reference_network((64, 12, 10), w_bits=4, density=0.5, seed=2)
+    network = Network((spiking[0].replace(x_bits=8, x_shift=7),) + spiking.layers[1:])
+    network.save(tmp_path / "net.npz")
+    spiking.save(tmp_path / "spiking.npz")
+    done = spikefab(tmp_path, "cosim", "--network", "net.npz", "--dataset", "digits",
+                    "--samples", "4", "--steps", "5", "--lanes", "4", "--backend", "amaranth",
+                    "--out", "out")
+    assert done.returncode == 0, explain(done)
+    assert "test images, direct code, T = 5" in done.stdout
+    split = load_dataset("digits")
+    golden = simulate(network, encode_direct(to_intensity(split.x_test[:4]), 5))
+    accuracy = float(np.mean(golden.predicted == split.y_test[:4]))
+    assert json.loads((tmp_path / "out" / "cosim.json").read_text())["accuracy"] == accuracy
+    for name, code, words in (("net.npz", "rate", "its images go in as values, --encoder "
+                                                  "direct, not rate"),
+                              ("spiking.npz", "direct", "spiking.npz's takes spikes")):
+        done = spikefab(tmp_path, "cosim", "--network", name, "--dataset", "digits",
+                        "--samples", "2", "--encoder", code, "--backend", "amaranth")
+        assert done.returncode == 1 and words in done.stderr.strip().splitlines()[-1], \
+            explain(done)
+
+
 @pytest.mark.parametrize("flags, code, steps, line", [
     ((), "latency", 5, "input code: latency, T = 5 (recorded in net.npz)"),
     (("--encoder", "rate"), "rate", 5,

@@ -173,3 +173,34 @@ def test_a_device_with_the_on_chip_encoder_gets_images(tmp_path, monkeypatch, ca
     np.save(tmp_path / "bad.npy", np.full((1, 16), 256))
     with pytest.raises(SystemExit, match=r"allowed: \[B, 16\] integers in \[0, 255\]"):
         main(argv[:-2] + ["--pixels", "bad.npy"] if given else argv + ["--pixels", "bad.npy"])
+
+
+def test_a_device_with_a_direct_network_gets_images(tmp_path, monkeypatch, capsys):
+    """A direct network (docs/design.md §13) behind the encoder's direct kind: ``spikefab
+    run`` sends images as PIXELS and compares with the golden model of their values; spikes
+    are refused (they cannot carry values)."""
+    import numpy as np
+
+    from spikefab.boards import host
+    from spikefab.boards.link import HostLink
+    from spikefab.boards.simulated import SimulatedSerial
+    from spikefab.model import HardwareConfig, Network, reference_network
+    spiking = reference_network((16, 8, 4), w_bits=4, density=0.6, seed=1)
+    network = Network((spiking[0].replace(x_bits=8, x_shift=6),) + spiking.layers[1:])
+    network.save(tmp_path / "net.npz")
+    config = HardwareConfig.uniform(network, lanes=2, queue_depth=4)
+    link = HostLink(network, config, divisor=4, timeout=400, max_steps=20,
+                    encoder=dict(kind="direct", steps=6, scan=4))
+    real = host.Device
+    monkeypatch.setattr(host, "open_serial", lambda port, baud, timeout: SimulatedSerial(link))
+    monkeypatch.setattr(host, "Device", lambda port: real(port))
+    monkeypatch.chdir(tmp_path)
+    argv = ["run", "--board", "icebreaker", "--port", "sim", "--network", "net.npz",
+            "--lanes", "2", "--steps", "20", "--samples", "3"]
+    main(argv)
+    out = capsys.readouterr().out
+    assert "3 images as PIXELS through the device's direct encoder (T = 6, k = 4)" in out
+    assert "agreement with the golden model (class and every count): 3/3" in out
+    np.save(tmp_path / "trains.npy", np.ones((1, 6, 16), dtype=bool))
+    with pytest.raises(SystemExit, match="runs a direct network, whose samples are images"):
+        main(argv + ["--spikes", "trains.npy"])

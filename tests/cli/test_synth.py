@@ -153,3 +153,24 @@ def test_early_exit_refusals(tmp_path, monkeypatch):
                                          r"\[1, 65535\]"):
         main([*base, "--exit", "margin:70000"])
     assert not (tmp_path / "o").exists()
+
+
+def test_a_direct_network_is_built_with_the_encoders_direct_kind(tmp_path):
+    """A network whose first layer takes values: ``--encoder`` left out becomes ``direct``
+    (a line says so) with the layer's x_bits in design.json; another code is refused."""
+    from spikefab.model import Layer, Network
+    rng = np.random.default_rng(2)
+    Network([Layer(rng.integers(-8, 8, (6, 16)), theta=20, w_bits=4, v_bits=12, x_bits=6),
+             Layer(rng.integers(-8, 8, (3, 6)), theta=3, w_bits=4)], steps=5).save(
+        tmp_path / "direct.npz")
+    process = spikefab(tmp_path, "synth", "--network", "direct.npz", "--board", "ulx3s",
+                       "--out", "o", "--dry-run")
+    assert process.returncode == 0, process.stderr
+    assert "on-chip encoder: direct" in process.stdout
+    design = json.loads((tmp_path / "o" / "ulx3s" / "design.json").read_text())
+    assert design["encoder"] == {"kind": "direct", "steps": 5, "scan": 8, "x_bits": 6}
+    process = spikefab(tmp_path, "synth", "--network", "direct.npz", "--encoder", "rate",
+                       "--dry-run")
+    assert process.returncode == 1 and "Traceback" not in process.stderr
+    assert "direct first layer (x_bits = 6), whose images go in as values: --encoder " \
+           "direct" in process.stderr.strip().splitlines()[-1]

@@ -142,3 +142,16 @@ def test_the_code_and_t_come_from_the_network_file(tmp_path, monkeypatch, capsys
     main([*base, "--network", str(tmp_path / "plain.npz")])
     assert asked.pop() == (None, None)
     assert "input code" not in capsys.readouterr().out
+
+
+def test_a_direct_network_needs_pixels(tmp_path, monkeypatch):
+    """A direct network's images are values: without --pixels (spikes) one error line."""
+    from spikefab.model import Network, reference_network
+    spiking = reference_network((64, 12, 10), w_bits=4, density=0.5, seed=2)
+    Network((spiking[0].replace(x_bits=8),) + spiking.layers[1:], steps=4).save(
+        tmp_path / "net.npz")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit, match="has a direct first layer: its images go up as "
+                                         "values, in PIXELS frames"):
+        main(["throughput", "--demo", "digits", "--board", "ulx3s", "--network", "net.npz",
+              "--images", "2"])
