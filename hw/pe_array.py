@@ -70,8 +70,8 @@ class PEArray(wiring.Component):
     value_bits : int
         A direct layer (docs/design.md §13), ``[0, 16]``: each word carries an unsigned
         ``value_bits``-bit ``value`` and a lane adds ``weight * value`` (one multiplier per
-        PE, in the word's cycle; the product is registered and added in the next, so the
-        timing is a spike layer's); its sweep requests carry ``clear`` (the ``STEP`` sweep
+        PE, made in the cycle after the word's from the registered weight and value, into the
+        adder: a spike layer's timing); its sweep requests carry ``clear`` (the ``STEP`` sweep
         reads, the ``SAMPLE`` sweep reads and clears). 0: a spiking layer.
 
     Members
@@ -130,9 +130,13 @@ class PEArray(wiring.Component):
         if self.value_bits:
             sweep_clear = Signal()
             m.d.sync += sweep_clear.eq(self.sweep.payload.clear)
-        # A lane's addend: the weight, or on a direct layer the weight times the word's value
-        # (signed x unsigned, exact).
-        addend_shape = signed(self.w_bits + self.value_bits + (1 if self.value_bits else 0))
+        # A direct layer's value, registered with the word's weights; the product is made in
+        # the next cycle, into the adder (the weights come from block RAM, which on the ECP5
+        # sits far from the multipliers: a product registered in the word's cycle ran block
+        # RAM -> DSP -> flip-flop across the chip, 23.75 ns at 784-128-10 on the ULX3S).
+        add_value = Signal(max(1, self.value_bits))
+        if self.value_bits:
+            m.d.sync += add_value.eq(self.words.payload.value)
         m.d.comb += self.currents.valid.eq(sweeping)
 
         collision = self.sweep.valid & self.words.valid
@@ -144,7 +148,7 @@ class PEArray(wiring.Component):
             lane = self.words.payload.lanes[p]
             adding = Signal(name=f"adding{p}")
             add_index = Signal(range(self.rows), name=f"add_index{p}")
-            add_weight = Signal(addend_shape, name=f"add_weight{p}")
+            add_weight = Signal(signed(self.w_bits), name=f"add_weight{p}")
             # With flip-flop accumulators a word adds whatever the sweep does (the sweep
             # request, the late issue of the LIF core, then reaches a few flip-flops instead of
             # one per PE; the two never meet unless ``error`` is set); with memories the sweep
@@ -152,9 +156,9 @@ class PEArray(wiring.Component):
             live = self.words.valid & lane.valid
             if self.storage != "registers":
                 live = live & ~self.sweep.valid
-            addend = (lane.weight * self.words.payload.value if self.value_bits
-                      else lane.weight)
-            m.d.sync += [adding.eq(live), add_index.eq(lane.index), add_weight.eq(addend)]
+            m.d.sync += [adding.eq(live), add_index.eq(lane.index), add_weight.eq(lane.weight)]
+            # signed x unsigned, exact
+            addend = add_weight * add_value if self.value_bits else add_weight
             clearing = sweeping & sweep_clear & (sweep_group == p // self.sweep_lanes)
 
             if self.storage == "registers":
@@ -162,7 +166,7 @@ class PEArray(wiring.Component):
                                      for r in range(self.rows))
                 target = accumulators[add_index]
                 with m.If(adding):
-                    m.d.sync += target.eq(target + add_weight)
+                    m.d.sync += target.eq(target + addend)
                 with m.Elif(clearing):
                     m.d.sync += accumulators[sweep_row].eq(0)
                 swept.append(accumulators[sweep_row])
@@ -175,7 +179,7 @@ class PEArray(wiring.Component):
                                              lane.index))
                 with m.If(adding):
                     m.d.comb += [write.addr.eq(add_index),
-                                 write.data.eq(read.data + add_weight), write.en.eq(1)]
+                                 write.data.eq(read.data + addend), write.en.eq(1)]
                 with m.Elif(clearing):
                     m.d.comb += [write.addr.eq(sweep_row), write.data.eq(0), write.en.eq(1)]
                 swept.append(read.data)
