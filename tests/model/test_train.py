@@ -599,3 +599,33 @@ def test_latency_training_sees_exactly_encode_latency(digits):
     golden = simulate(latency.network, test).predicted
     assert np.array_equal(latency.predict(x[200:300]), golden)
     assert latency.accuracy(x[200:300], y[200:300]) == (golden == y[200:300]).mean()
+
+
+# --- the direct input code: the held current of the intensities (docs/design.md §13) --------
+
+@pytest.mark.parametrize("mode, beta, reset, timing, v_bits", [
+    ("shift", 0.875, "subtract", "delayed", 8), ("mul", 0.9, "zero", "immediate", 16)])
+def test_direct_eval_forward_equals_golden_model(digits, mode, beta, reset, timing, v_bits):
+    from spikefab.model import encode_direct
+    x, y = digits
+    config = tiny(leak_mode=mode, beta=beta, reset=reset, timing=timing, v_bits=v_bits,
+                  encoding="direct", epochs=2)
+    trained = train_snn(x[:160], y[:160], config, progress=False)
+    first = trained.network[0]
+    assert (first.x_bits, first.x_shift, trained.network[1].x_bits) == (8, 8, None)
+    assert (trained.network.encoder, trained.network.steps) == ("direct", 8)
+    values = encode_direct(x[200:320], config.steps)
+    golden = simulate(trained.network, values)
+    ours = trained.forward_spikes(values)
+    for layer, (a, b) in enumerate(zip(ours, golden.spikes)):
+        assert np.array_equal(a, b), f"layer {layer}: {np.sum(a != b)} spikes differ"
+    assert 0 < golden.spikes[0].mean() < 1
+    # step 0 by hand: v = I = (W x) >> 8 (no bias; saturation keeps the side of theta)
+    current = (first.weights @ x[200].astype(np.int64)) >> 8
+    assert np.array_equal(golden.spikes[0][0, 0], current > first.theta)
+    assert trained.accuracy(x[200:320], y[200:320]) == np.mean(golden.predicted == y[200:320])
+
+
+def test_direct_needs_a_fully_connected_first_layer():
+    with pytest.raises(ValueError, match="encoding = 'direct' needs a fully connected"):
+        tiny(encoding="direct", conv=((2, 3, 1, 1, 1),))
