@@ -188,3 +188,19 @@ def test_direct_events_and_the_exit_cycle_model():
     result = simulate(network, values, exit="exact")
     report = cycle_model(network, result, HardwareConfig.uniform(network, lanes=2))
     assert report.layers[0].events + report.layers[0].dropped == np.count_nonzero(values)
+
+
+def test_quantize_layer_sizes_a_direct_layer_for_its_values():
+    from spikefab.model import quantize_layer
+    weights = np.array([[1.0, 0.5, -0.25], [-1.0, 0.0, 0.75]])
+    for x_bits, x_shift in ((8, 8), (8, 0), (4, 2)):
+        layer = quantize_layer(weights, w_bits=4, threshold=0.5, x_bits=x_bits,
+                               x_shift=x_shift)
+        assert (layer.x_bits, layer.x_shift) == (x_bits, x_shift)
+        # the largest current by brute force over the corner inputs (0 or x_max)
+        x_max = (1 << x_bits) - 1
+        corners = np.array(np.meshgrid(*[[0, x_max]] * 3)).reshape(3, -1).T
+        peak = int(np.abs((corners @ layer.weights.T) >> x_shift).max())
+        assert (1 << (layer.v_bits - 1)) - 1 >= max(peak, 2 * layer.theta + 2)
+    assert quantize_layer(weights, w_bits=4, threshold=0.5, x_bits=8, x_shift=0).v_bits > \
+        quantize_layer(weights, w_bits=4, threshold=0.5).v_bits
