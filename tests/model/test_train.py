@@ -629,3 +629,27 @@ def test_direct_eval_forward_equals_golden_model(digits, mode, beta, reset, timi
 def test_direct_needs_a_fully_connected_first_layer():
     with pytest.raises(ValueError, match="encoding = 'direct' needs a fully connected"):
         tiny(encoding="direct", conv=((2, 3, 1, 1, 1),))
+
+
+def test_snntorch_module_of_a_direct_network_takes_the_image_every_step():
+    """The first Linear holds W_int / 2**x_shift: fed the intensities every step (snnTorch's
+    static input) it makes the golden model's held current where the floor is exact (weights
+    multiples of 2**x_shift here), so snnTorch's own forward gives the golden spikes."""
+    from spikefab.model import Layer, Network, encode_direct
+    from spikefab.model.train import TrainedSNN
+    rng = np.random.default_rng(6)
+    network = Network([Layer(rng.integers(-4, 5, (7, 9)) * 16, theta=90, w_bits=8,
+                             v_bits=12, x_bits=4, x_shift=4, reset="subtract",
+                             timing="delayed"),
+                       Layer(rng.integers(-2, 4, (3, 7)), theta=3, w_bits=4, v_bits=8,
+                             reset="subtract", timing="delayed")], steps=6)
+    trained = TrainedSNN(config=tiny(beta=1.0, encoding="direct", x_bits=4), network=network)
+    module = trained.snntorch_module()
+    assert np.array_equal(module[0].weight.detach().numpy(), network[0].weights / 16)
+    x = rng.integers(0, 16, (20, 9))
+    golden = simulate(network, encode_direct(x, 6, x_bits=4))
+    snn_utils.reset(module)
+    with torch.no_grad():
+        out = [module(torch.tensor(x, dtype=torch.float32))[0] for _ in range(6)]
+    spikes = torch.stack(out, 1).numpy().astype(bool)
+    assert np.array_equal(spikes, golden.spikes[-1]) and spikes.any()
