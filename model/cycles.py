@@ -435,7 +435,7 @@ def _bounds(network, result, config, images, held):
     others are not read) and their :func:`_held_rows` already computed."""
     bounds = []
     for index, (layer, c, image) in enumerate(zip(network, config.layers, images)):
-        trains = np.asarray(result.layer_inputs(index))
+        trains = result.layer_events(index)                # a direct layer's values: events
         if trains.ndim == 2:
             trains = trains[None]
         nnz = (layer.column_nonzeros() if isinstance(layer, ConvLayer)
@@ -744,7 +744,7 @@ def cycle_model(network, result, config, *, frames=None, interval=1):
     dense = config.mode == "dense"
     images = _column_words(network, config)
 
-    trains = [np.asarray(result.layer_inputs(i)) for i in range(len(network) + 1)]
+    trains = [result.layer_events(i) for i in range(len(network) + 1)]
     trains = [t[None] if t.ndim == 2 else t for t in trains]
     held_rows = _held_rows(network, result, config, images)
     held = [None if state is None else [step for sample in state for step in sample]
@@ -898,7 +898,8 @@ class GoldenRuns:
     early-exit rule ``exit`` (``None``: none; :func:`~spikefab.model.simulate`), back to back
     (``batch``) and each image alone
     (``single``), computed once and shared by every configuration's cycle model
-    (:func:`single_latencies`, :func:`cycle_figures`). ``trains`` holds the spike trains;
+    (:func:`single_latencies`, :func:`cycle_figures`). ``trains`` holds the spike trains (a
+    direct code's values, ``encoder="direct"``);
     ``progress`` shows a bar over the single runs (:mod:`spikefab.toolchain.progress`)."""
 
     def __init__(self, network, images, steps, *, progress=False, encoder="rate", exit=None):

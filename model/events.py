@@ -14,7 +14,10 @@ SPIKE, STEP, SAMPLE = 0, 1, 2
 
 
 def event_stream(trains):
-    """The events of spike trains ``[B, T, N]`` (or ``[T, N]`` for one sample)."""
+    """The events of spike trains ``[B, T, N]`` (or ``[T, N]`` for one sample). Values of a
+    direct layer (docs/design.md §13) give a ``SPIKE`` per non-zero value, its address only:
+    whoever sends the events adds the values (the cycle model charges an event whatever it
+    carries)."""
     trains = np.asarray(trains)
     if trains.ndim == 2:
         trains = trains[None]

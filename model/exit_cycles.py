@@ -37,11 +37,13 @@ def exit_cycle_model(network, result, config, frames, interval):
     check_exit_config(config)
     timing = config.timing
     images = _column_words(network, config)
-    inputs = np.asarray(result.inputs)
+    values = np.asarray(result.inputs)               # a direct layer's values, or spikes
+    values = values[None] if values.ndim == 2 else values
+    inputs = result.layer_events(0)
     inputs = inputs[None] if inputs.ndim == 2 else inputs
     ran = np.atleast_1d(np.asarray(result.ran))
     samples, steps = inputs.shape[0], inputs.shape[1]
-    full = simulate(network, inputs)                 # what a core computes before the exit
+    full = simulate(network, values)                 # what a core computes before the exit
     events = []
     for b, sample in enumerate(inputs):
         for t, step in enumerate(sample):

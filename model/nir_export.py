@@ -84,6 +84,8 @@ def to_nir(network, path=None, *, dt=DT):
             metadata["spikefab_k"] = layer.k
         if layer.leak == "mul":
             metadata.update(spikefab_m=layer.m, spikefab_f=layer.f)
+        if getattr(layer, "direct", False):   # a direct input layer (docs/design.md §13)
+            metadata.update(spikefab_x_bits=layer.x_bits, spikefab_x_shift=layer.x_shift)
         threshold = np.full(shape, float(layer.theta),
                             dtype=np.float32 if layer.theta < 2 ** 24 else np.float64)
         if layer.leak == "none":

@@ -90,9 +90,24 @@ Input as its ``(C, H, W)`` map, a ``Flatten`` where a map meets a fully connecte
 Output) + ``LIF`` (``tau = dt/(1 - beta)``, ``r = tau/dt``,
 ``v_leak = 0``, ``v_reset = 0``) or ``IF`` (``r = 1``) per layer, and keeps what NIR cannot
 express in metadata: the reset mechanism and timing, the exact leak (``k`` or ``m, f``), the
-integer widths (``w_bits``, ``v_bits``), and in the graph's metadata ``dt``, the format tag
-and ``spikefab_scale = 1`` (weights, biases and thresholds are in integer hardware units).
-Reading that file back with :func:`from_nir` gives the same :class:`Network`, field by field.
+integer widths (``w_bits``, ``v_bits``), a direct input layer's ``x_bits`` and ``x_shift``,
+and in the graph's metadata ``dt``, the format tag, ``spikefab_scale = 1`` (weights, biases
+and thresholds are in integer hardware units) and the network's input code and T
+(``spikefab_encoder``, ``spikefab_steps``). Reading that file back with :func:`from_nir`
+gives the same :class:`Network`, field by field.
+
+Direct input (docs/design.md §13)
+---------------------------------
+A graph of a model that takes its image as a static input — the image into the first
+``Linear`` every step, as most snnTorch models do — is the same graph (Input → Affine → LIF)
+as a spiking one: nothing in it says so. ``encoder="direct"`` says it: the first layer becomes
+a direct input layer whose inputs are ``x_bits``-bit intensities (``x_bits``, default 8) and
+``x_shift = x_bits``, so an intensity ``x`` stands for the graph's input ``x / 2**x_bits``
+(``[0, 1)``: a ``ToTensor`` pixel ``x / 255`` within 0.4 %) and the current is
+``(W_int x) >> x_bits`` with ``W_int`` the first layer's weights at their scale. A graph
+:func:`to_nir` wrote from a direct network says it itself (``spikefab_encoder = "direct"``,
+the layer's ``spikefab_x_bits`` and ``spikefab_x_shift``); ``encoder`` (any of
+:data:`~spikefab.model.network.INPUT_CODES`) overrides the graph's input code.
 """
 
 import math
@@ -546,7 +561,8 @@ def _neuron(node, name, size, dt, discretization):
 
 
 def import_nir(graph_or_path, *, w_bits=None, v_bits=None, scale="auto", dt=None,
-               discretization=None, reset=None, timing=None, leak_mode="auto", mul_bits=8):
+               discretization=None, reset=None, timing=None, leak_mode="auto", mul_bits=8,
+               encoder=None, x_bits=None):
     """Read a NIR graph (an ``nir.NIRGraph`` or a ``.nir`` file) into a :class:`NIRImport`:
     the :class:`Network` and a per-layer report of the discretization and quantization.
 
@@ -576,6 +592,13 @@ def import_nir(graph_or_path, *, w_bits=None, v_bits=None, scale="auto", dt=None
         Fraction bits ``f`` of a ``mul`` leak (default 8): beta is built as
         ``round(beta 2**f) / 2**f``, within ``2**-(f+1)`` of the beta asked for. More bits
         make the leak closer (and the leak multiplier wider in hardware).
+    encoder : one of ``INPUT_CODES``, optional
+        The network's input code (default: the graph's ``spikefab_encoder`` metadata, else
+        none). ``"direct"`` makes the first layer a direct input layer (module notes).
+    x_bits : int in [1, 16], optional
+        A direct input layer's input width (default: the layer's metadata, else 8; its
+        ``x_shift`` is the metadata's when ``x_bits`` is not given, else ``x_bits``). Only
+        with a direct input code.
     """
     from .checks import check_choice, check_int
     graph, repairs = _read(graph_or_path)
@@ -599,6 +622,11 @@ def import_nir(graph_or_path, *, w_bits=None, v_bits=None, scale="auto", dt=None
         w_bits = check_int("w_bits", w_bits, *W_BITS_RANGE)
     if v_bits is not None:
         v_bits = check_int("v_bits", v_bits, *V_BITS_RANGE)
+    from .network import INPUT_CODES, X_BITS_RANGE
+    if encoder is not None:
+        check_choice("encoder", encoder, INPUT_CODES)
+    if x_bits is not None:
+        x_bits = check_int("x_bits", x_bits, *X_BITS_RANGE)
     if not (scale in ("auto", "max-abs") or (
             isinstance(scale, (int, float, np.floating, np.integer))
             and not isinstance(scale, bool) and math.isfinite(scale) and scale > 0)):
@@ -608,7 +636,7 @@ def import_nir(graph_or_path, *, w_bits=None, v_bits=None, scale="auto", dt=None
     nir = need("nir", "reading NIR graphs", extra="nir")
     order = _chain(graph)
     width, shape, pending, conv, pool, line = None, None, None, None, None, None
-    layers, reports, last, producer = [], [], None, None
+    layers, reports, last, producer, first_meta = [], [], None, None, None
     for name in order:
         node = graph.nodes[name]
         kind = type(node).__name__
@@ -734,6 +762,8 @@ def import_nir(graph_or_path, *, w_bits=None, v_bits=None, scale="auto", dt=None
             raise ValueError(f"NIR node {name!r} of type {kind}: v_threshold must be finite "
                              f"and > 0, got {threshold.min():g}")
         metadata = {key: _text(value) for key, value in _ours(node).items()}
+        if first_meta is None:
+            first_meta = metadata
         if np.any(v_reset != 0) and "reset" not in metadata and reset is None:
             raise NIRImportError(f"NIR node {name!r} of type {kind}: v_reset = "
                                  f"{v_reset[v_reset != 0][0]:g}; the hardware resets to 0 or "
@@ -855,6 +885,24 @@ def import_nir(graph_or_path, *, w_bits=None, v_bits=None, scale="auto", dt=None
     if repairs:
         repairs = repairs + tuple(squeezed)
     code = {name: _meta(graph, f"spikefab_{name}") for name in ("encoder", "steps")}
+    if encoder is not None:
+        code["encoder"] = encoder
+    if code["encoder"] == "direct":      # the first layer reads intensities (module notes)
+        if x_bits is None:
+            bits = int(first_meta.get("x_bits", 8))
+            shift = int(first_meta.get("x_shift", bits))
+        else:
+            bits, shift = x_bits, x_bits
+        if getattr(layers[0], "kernel", None) is not None:
+            raise ValueError("encoder = 'direct' needs a fully connected first layer; this "
+                             "graph's first layer is convolutional (it takes spikes)")
+        try:
+            layers[0] = layers[0].replace(x_bits=bits, x_shift=shift)
+        except ValueError as error:
+            raise ValueError(f"the first layer's metadata: spikefab_{error}") from None
+    elif x_bits is not None:
+        raise ValueError(f"x_bits is only used with encoder = 'direct' (a direct input "
+                         f"layer), not with encoder = {code['encoder']!r}")
     try:                # the input code and T to_nir records (Network.encoder, .steps)
         network = Network(layers, **code)
     except (TypeError, ValueError) as error:

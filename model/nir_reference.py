@@ -120,6 +120,10 @@ def compare_with_reference(imported, trains, golden=None):
     from .nir_io import NIRImport
     from .simulate import simulate
     check_instance("imported", imported, NIRImport)
+    if getattr(imported.network[0], "direct", False):
+        raise ValueError("compare_with_reference takes spike trains; a direct input layer "
+                         "(x_bits) reads input values, which the float reference does not "
+                         "run")
     reference = float_reference(imported, trains)
     if golden is None:
         golden = simulate(imported.network, np.asarray(trains))

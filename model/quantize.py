@@ -71,12 +71,14 @@ def quantize_layer(weights, *, w_bits, threshold=1.0, bias=None, v_bits=None, sc
     bias : float array ``(neurons,)``, optional
     v_bits : int, optional
         Membrane width. Default: the smallest width in ``[3, 32]`` whose signed range holds
-        ``2 * theta`` and the largest input current ``|W s + b|`` over binary inputs, so
-        saturation only matters for long runs of strong input.
+        ``2 * theta`` and the largest input current ``|W s + b|`` over binary inputs (for a
+        direct input layer, ``x_bits`` given: ``|(W x >> x_shift) + b|`` over inputs ``x`` in
+        ``[0, 2**x_bits - 1]``), so saturation only matters for long runs of strong input.
     scale : float, optional
         Override the max-abs scale (for example to share one scale between layers).
     **neuron
-        ``leak``, ``k``, ``m``, ``f``, ``reset``, ``timing`` passed on to :class:`Layer`.
+        ``leak``, ``k``, ``m``, ``f``, ``reset``, ``timing``, ``x_bits``, ``x_shift`` passed
+        on to :class:`Layer`.
 
     >>> import numpy as np
     >>> from spikefab.model import quantize_layer
@@ -99,6 +101,11 @@ def quantize_layer(weights, *, w_bits, threshold=1.0, bias=None, v_bits=None, sc
     if v_bits is None:
         pos = np.clip(w_int, 0, None).sum(axis=1)
         neg = -np.clip(w_int, None, 0).sum(axis=1)
+        if neuron.get("x_bits") is not None:      # a direct layer: (W x) >> x_shift
+            x_bits = neuron["x_bits"]
+            shift = x_bits if neuron.get("x_shift") is None else neuron["x_shift"]
+            x_max = (1 << x_bits) - 1
+            pos, neg = (pos * x_max) >> shift, -((-neg * x_max) >> shift)
         if b_int is not None:
             pos, neg = pos + np.clip(b_int, 0, None), neg - np.clip(b_int, None, 0)
         need = max(2 * theta + 2, int(pos.max()), int(neg.max()))

@@ -152,7 +152,8 @@ class SimResult:
     Members
     -------
     inputs : bool array ``[B, T, N0]``
-        The input spike trains.
+        The input spike trains; for a network with a direct first layer, its input values
+        (int64, :func:`check_direct_inputs`).
     spikes : list of bool arrays ``[B, T, N_l]``
         Every layer's output spikes per step.
     membranes : list of int64 arrays ``[B, N_l]``
@@ -184,8 +185,15 @@ class SimResult:
         return self.inputs.shape[-2]
 
     def layer_inputs(self, index):
-        """Input spikes of layer ``index`` (the network input for 0)."""
+        """Input spikes of layer ``index`` (the network input for 0: a direct layer's values)."""
         return self.inputs if index == 0 else self.spikes[index - 1]
+
+    def layer_events(self, index):
+        """The input events of layer ``index`` as a bool array: its input spikes, and for a
+        direct first layer its non-zero input values — one event each, whatever the value
+        (docs/design.md §13). What the cycle model and the event counts read."""
+        inputs = np.asarray(self.layer_inputs(index))
+        return inputs if inputs.dtype == np.bool_ else inputs != 0
 
 
 def simulate(network, spikes, *, record_membranes=False, exit=None):

@@ -16,7 +16,12 @@ Input
     step ``((2**x_bits - 1 - x_i) * T) >> x_bits``, if ``x_i > 0``).
     ``encoding = "spikes"``: the data *are* the input spike trains, binary ``[n, T, N0]``
     (e.g. the ON/OFF events of :func:`spikefab.model.saccades.saccade_events`), fed to the
-    first layer as they are, as ``simulate`` takes them. Either way training and deployment
+    first layer as they are, as ``simulate`` takes them. ``encoding = "direct"``: no spikes;
+    the first layer is a direct input layer (``Layer(x_bits=x_bits, x_shift=x_bits)``,
+    docs/design.md §13) whose current is ``floor(W_int · x / 2**x_bits)``, held for the ``T``
+    steps — snnTorch's static input (the image ``x / 2**x_bits`` into the first ``Linear``
+    every step) in the integer domain, the floor straight-through; the golden model reads
+    :func:`spikefab.model.encode_direct`'s values. Either way training and deployment
     see the same trains. With ``shift > 0`` every training sample is first translated by a
     random ``(dy, dx)`` in ``[-shift, shift]^2`` pixels, zero filled, all channels (and all
     steps of a spike train) together — data augmentation on the ``input_shape`` maps
@@ -111,7 +116,7 @@ __all__ = ["ENCODINGS", "LEAK_CHOICES", "MUL_FRAC", "SHIFT_RANGE", "SURROGATES",
            "TrainedSNN", "conv_plan", "golden_predictions", "theta_for", "train_snn"]
 
 LEAK_CHOICES = ("shift", "mul")
-ENCODINGS = ("rate", "latency", "spikes")
+ENCODINGS = ("rate", "latency", "spikes", "direct")
 SURROGATES = ("fast_sigmoid", "arctan")
 MUL_FRAC = 8                 # f of the mul leak: beta = m / 2**8
 SHIFT_RANGE = (0, 8)
@@ -154,7 +159,9 @@ class TrainConfig:
     the layer's input). Input: ``input_shape`` ``(C, H, W)`` of the images (default ``(1,
     side, side)``: the maps the conv layers read and ``shift`` translates; a fully connected
     network reads them flat) and ``encoding`` ``"rate"`` (intensities, rate coded),
-    ``"latency"`` (intensities, time-to-first-spike coded) or ``"spikes"`` (the data are the input spike trains). Every field is checked; a bad one
+    ``"latency"`` (intensities, time-to-first-spike coded), ``"spikes"`` (the data are the
+    input spike trains) or ``"direct"`` (the intensities into a direct first layer, fully
+    connected: not with ``conv``). Every field is checked; a bad one
     raises ``ValueError`` (or ``TypeError``) naming it and its allowed range.
     """
 
@@ -218,6 +225,9 @@ class TrainConfig:
         set_(self, "shift", check_int("shift", self.shift, *SHIFT_RANGE))
         set_(self, "conv", _check_conv(self.conv))
         check_choice("encoding", self.encoding, ENCODINGS)
+        if self.encoding == "direct" and self.conv:
+            raise ValueError("encoding = 'direct' needs a fully connected first layer; conv is "
+                             "not allowed with it (a convolutional first layer takes spikes)")
         if self.input_shape is not None:
             shape = self.input_shape
             if not isinstance(shape, (tuple, list)) or len(shape) != 3:
@@ -329,10 +339,13 @@ def _dtype(torch, config, sizes, plan=()):
     """float32 when every intermediate value is an integer below 2**24 (exact), else float64.
     ``sizes`` are the layer sizes, input first; ``plan`` the conv layers' maps
     (:func:`conv_plan`), whose fan-in is their kernel's (times the pool window), not the
-    previous map's size."""
+    previous map's size. A direct first layer sums inputs up to ``2**x_bits - 1``."""
     qmax = (1 << (config.w_bits - 1))
     frac = MUL_FRAC if config.leak["leak"] == "mul" else 0
-    worst = max(_fan_ins(sizes, plan)) * qmax + (1 << (config.v_bits - 1)) * ((1 << frac) + 1)
+    fan_ins = list(_fan_ins(sizes, plan))
+    if config.encoding == "direct":
+        fan_ins[0] *= (1 << config.x_bits) - 1
+    worst = max(fan_ins) * qmax + (1 << (config.v_bits - 1)) * ((1 << frac) + 1)
     return torch.float32 if worst < (1 << 24) else torch.float64
 
 
@@ -385,7 +398,9 @@ def _forward(torch, layers, trains, config, spike_fn, dtype, plan=()):
     """Run the integer LIF network ``layers`` (``(W_int, theta_int)`` pairs; a conv layer's
     ``W_int`` is its kernel) on ``trains`` ``[B, T, N0]``; return ``(counts, spikes)`` with
     ``spikes`` a list of ``[B, T, N_l]`` tensors. ``plan`` (:func:`conv_plan`) gives the maps
-    of the first ``len(plan)`` layers, which are convolutional."""
+    of the first ``len(plan)`` layers, which are convolutional. With ``config.encoding =
+    "direct"`` the ``trains`` are input values and the first layer's current is
+    ``floor(Σ_(t' <= t) W x_t' / 2**x_bits)`` (docs/design.md §13)."""
     leak = config.leak
     weights = [w.to(dtype) for w, _ in layers]
     thetas = [float(theta) for _, theta in layers]
@@ -404,6 +419,8 @@ def _forward(torch, layers, trains, config, spike_fn, dtype, plan=()):
     # exact for integers. oneDNN's direct convolution and im2col + GEMM are.
     with torch.backends.nnpack.flags(enabled=False):
         first = _current(torch, weights[0], trains, specs[0])   # [B, T, N1]: all steps at once
+        if config.encoding == "direct":      # the held current: exact sums, then the shift
+            first = _floor(torch, torch.cumsum(first, dim=1) / (1 << config.x_bits))
         sizes = [first.shape[-1]] + [
             w.shape[0] if spec is None else spec[1].n_outputs
             for w, spec in zip(weights[1:], specs[1:])]
@@ -480,8 +497,9 @@ class TrainedSNN:
     seconds: float = 0.0
 
     def forward_spikes(self, trains):
-        """The training forward pass in evaluation mode on binary ``trains`` ``[B, T, N0]``:
-        every layer's spikes as bool arrays ``[B, T, N_l]`` (equal to the golden model's)."""
+        """The training forward pass in evaluation mode on binary ``trains`` ``[B, T, N0]``
+        (``encoding = "direct"``: the input values, as :func:`~spikefab.model.encode_direct`
+        makes them): every layer's spikes as bool arrays ``[B, T, N_l]`` (equal to the golden model's)."""
         torch, surrogate = _libraries()
         trains = np.asarray(trains)
         if trains.ndim == 2:
@@ -499,14 +517,14 @@ class TrainedSNN:
         return [s.numpy().astype(bool) for s in spikes]
 
     def predict(self, images):
-        """Golden-model classes of intensity ``images`` ``[n, N0]`` (rate or latency code,
-        ``T`` steps, as ``config.encoding``), or of spike trains ``[n, T, N0]`` when ``config.encoding`` is ``"spikes"``."""
+        """Golden-model classes of intensity ``images`` ``[n, N0]`` (rate, latency or direct
+        code, ``T`` steps, as ``config.encoding``), or of spike trains ``[n, T, N0]`` when ``config.encoding`` is ``"spikes"``."""
         return golden_predictions(self.network, images, self.config.steps,
                                   x_bits=self.config.x_bits, encoding=self.config.encoding)[0]
 
     def accuracy(self, images, labels):
         """Golden-model accuracy (:func:`spikefab.model.simulate` on the ``encode_rate`` or
-        ``encode_latency`` trains, or on the given trains for ``encoding = "spikes"``) on ``images`` with
+        ``encode_latency`` trains or ``encode_direct`` values, or on the given trains for ``encoding = "spikes"``) on ``images`` with
         ``labels`` ``[n]``."""
         labels = np.asarray(labels)
         return float((self.predict(images) == labels).mean())
@@ -522,7 +540,9 @@ class TrainedSNN:
         where a map meets a fully connected layer, so the module takes ``[B, C, H, W]``
         input. snnTorch leaks by ``beta * v`` in floating point, so it equals the golden
         model exactly only where the leak does (``beta`` = 1 or 0, or no membrane that the
-        leak must round). :func:`spikefab.model.nir_io.snntorch_to_nir` reads it back."""
+        leak must round). :func:`spikefab.model.nir_io.snntorch_to_nir` reads it back. A
+        direct first layer's ``Linear`` holds ``W_int / 2**x_shift``: feed it the intensities
+        every step (snnTorch's static input); its current lacks the golden model's floor."""
         torch, _ = _libraries()
         snntorch = need("snntorch", "snntorch_module", extra="train")
         beta = self.config.hardware_beta
@@ -544,6 +564,8 @@ class TrainedSNN:
                     modules.append(torch.nn.Flatten())
                 synapse = torch.nn.Linear(layer.fan_in, layer.neurons, bias=False)
                 shape, weight = (layer.neurons,), layer.weights
+                if getattr(layer, "direct", False):
+                    weight = layer.weights / (1 << layer.x_shift)
             with torch.no_grad():
                 synapse.weight.copy_(torch.tensor(weight, dtype=torch.float32))
                 if synapse.bias is not None:
@@ -559,12 +581,14 @@ class TrainedSNN:
 
 def golden_predictions(network, images, steps, *, x_bits=8, chunk=EVAL_CHUNK, encoding="rate"):
     """Golden-model classes of intensity ``images`` ``[n, N0]`` (rate coded over ``steps``,
-    or latency coded with ``encoding = "latency"``) and the mean spike rate (spikes per neuron per step) of the input and of every layer,
+    latency coded with ``encoding = "latency"``, the values of
+    :func:`~spikefab.model.encode_direct` with ``"direct"``) and the mean spike rate (spikes per
+    neuron per step; a direct input's non-zero values) of the input and of every layer,
     ``chunk`` images at a time. With ``encoding = "spikes"`` the ``images`` are the input
     spike trains ``[n, steps, N0]`` themselves."""
-    from .encoders import encode_latency, encode_rate
+    from .encoders import encode_direct, encode_latency, encode_rate
     check_choice("encoding", encoding, ENCODINGS)
-    encoder = encode_latency if encoding == "latency" else encode_rate
+    encoder = {"latency": encode_latency, "direct": encode_direct}.get(encoding, encode_rate)
     images = np.asarray(images)
     if encoding == "spikes":
         _check_trains(images, steps, network.n_inputs)
@@ -574,7 +598,7 @@ def golden_predictions(network, images, steps, *, x_bits=8, chunk=EVAL_CHUNK, en
             encoder(images[start:start + chunk], steps, x_bits=x_bits)
         result = simulate(network, trains)
         predicted.append(result.predicted)
-        totals += [trains.sum()] + [s.sum() for s in result.spikes]
+        totals += [np.count_nonzero(trains)] + [s.sum() for s in result.spikes]
     sizes = np.array(network.shape, dtype=np.float64) * steps * max(len(images), 1)
     return (np.concatenate(predicted) if predicted else np.zeros(0, np.int64)), totals / sizes
 
@@ -634,6 +658,8 @@ def _network(config, layers, plan=()):
         if index < len(plan):
             pool, geometry = plan[index]
             built.append(ConvLayer(kernel=integers, geometry=geometry, pool=pool, **neuron))
+        elif index == 0 and config.encoding == "direct":
+            built.append(Layer(integers, x_bits=config.x_bits, x_shift=config.x_bits, **neuron))
         else:
             built.append(Layer(integers, **neuron))
     return Network(built, encoder=config.encoding, steps=config.steps)
@@ -715,6 +741,8 @@ def train_snn(images, labels, config=TrainConfig(), *, progress=True, test=None,
                 return (x[:, None, :] > u[None]).to(dtype)
             if config.encoding == "latency":          # x holds the fire steps
                 return (step_index == x[:, None, :]).to(dtype)
+            if config.encoding == "direct":           # encode_direct: x at step 0
+                return torch.where(step_index == 0, x[:, None, :].to(dtype), 0).to(dtype)
             return x.to(dtype)
         all_labels = torch.tensor(labels)
         history = []

@@ -63,7 +63,7 @@ def synaptic_events(network, result):
     fully connected layer, its neuron count)."""
     total = 0
     for i, layer in enumerate(network):
-        arriving = result.layer_inputs(i).reshape(-1, layer.fan_in).sum(axis=0, dtype=np.int64)
+        arriving = result.layer_events(i).reshape(-1, layer.fan_in).sum(axis=0, dtype=np.int64)
         total += int(arriving @ synapses_per_input(layer))
     return total
 

@@ -327,9 +327,10 @@ def run(settings=None):
     hw_config = hardware_config(network, settings.lanes, settings.sweep_lanes, settings.format)
     exited = None if settings.exit is None else exit_figures(
         network, hw_config, golden_all, y_test, settings.exit)
-    activity = [float(np.asarray(golden_all.trains).mean())] + [
+    events = golden_all.batch.layer_events(0)         # a direct code's values: events
+    activity = [float(events.mean())] + [
         float(np.asarray(s).mean()) for s in golden_all.batch.spikes]
-    spikes_per_image = [float(np.asarray(golden_all.trains).sum() / len(x_test))] + [
+    spikes_per_image = [float(events.sum() / len(x_test))] + [
         float(np.asarray(s).sum() / len(x_test)) for s in golden_all.batch.spikes]
     print(f"   golden accuracy {percent(accuracy)} (Spiker+ {percent(SPIKER_PLUS['accuracy'], 2)} "
           f"at T = {SPIKER_PLUS['steps']}); neurons spiking per step: input "

@@ -150,7 +150,7 @@ def test_every_option_shows_its_help_and_default(tmp_path, direction):
             current.append(line)
     blocks = [" ".join(" ".join(block).split()) for block in blocks
               if not block[0].strip().startswith("-h")]
-    assert len(blocks) == (17 if direction == "import" else 2)
+    assert len(blocks) == (19 if direction == "import" else 2)
     for block in blocks:
         assert "default" in block, block
 
@@ -340,3 +340,25 @@ def test_a_conv_graph_imports_and_cosimulates_bit_exact(tmp_path):
     assert "warning: no" not in done.stdout
     network = Network.load(tmp_path / "build" / "nir" / "network.npz")
     assert [type(layer).__name__ for layer in network] == ["ConvLayer", "ConvLayer", "Layer"]
+
+
+def test_a_static_input_model_imports_as_direct_with_the_flag(tmp_path):
+    """``--encoder direct --x-bits 8``: the graph of an snnTorch model fed its image every step
+    becomes a network with a direct first layer (the graph cannot say so); its co-simulation
+    is not built yet, so the default --cosim is refused in one line naming --cosim 0."""
+    rng = np.random.default_rng(2)
+    snntorch_to_nir(integer_model(rng), 20, tmp_path / "static.nir")
+    done = spikefab(tmp_path, "nir", "import", "static.nir", "--encoder", "direct")
+    assert done.returncode == 1 and done.stdout == ""
+    assert done.stderr.strip() == ("error: static.nir: the first layer is a direct input layer "
+                                   "(x_bits = 8); its co-simulation and float reference are "
+                                   "not built yet: pass --cosim 0")
+    done = spikefab(tmp_path, "nir", "import", "static.nir", "--encoder", "direct",
+                    "--x-bits", "6", "--cosim", "0")
+    assert done.returncode == 0, done.stderr
+    network = Network.load(tmp_path / "build/nir/network.npz")
+    assert (network.encoder, network[0].x_bits, network[0].x_shift) == ("direct", 6, 6)
+    assert_same_network(network, from_nir(tmp_path / "static.nir"))   # weights etc. as before
+    done = spikefab(tmp_path, "nir", "import", "static.nir", "--x-bits", "6", "--cosim", "0")
+    assert done.returncode == 1
+    assert "x_bits is only used with encoder = 'direct'" in done.stderr

@@ -77,7 +77,7 @@ def test_train_digits_writes_network_nir_and_report(tmp_path, capsys):
     (["--dataset", "saccades"], "argument --dataset: invalid choice: 'saccades'"),
     (["--lr", "0"], "argument --lr: 0 is out of range"),
     (["--batch-size", "0"], "argument --batch-size: 0 is out of range"),
-    (["--encoder", "direct"], "argument --encoder: invalid choice: 'direct'"),
+    (["--encoder", "spikes"], "argument --encoder: invalid choice: 'spikes'"),
 ])
 def test_bad_flags_are_refused_naming_the_flag(capsys, argv, message):
     with pytest.raises(SystemExit) as exit_:
@@ -282,6 +282,8 @@ def test_train_mnist_saccades_through_the_console_script(tmp_path):
      "error: --train 4500 + --test 1000 exceed the 5,000 bundled MNIST images"),
     (["--dataset", "mnist-saccades", "--encoder", "latency"],
      "error: --encoder latency: mnist-saccades is already spikes"),
+    (["--dataset", "digits", "--encoder", "direct", "--conv", "2:3:1:1:1"],
+     "error: encoding = 'direct' needs a fully connected first layer"),
 ])
 def test_bad_hidden_and_saccade_flags_are_one_error_line(tmp_path, argv, message):
     process = subprocess.run([str(Path(sys.prefix) / "bin" / "spikefab"), "train", *argv,
@@ -298,3 +300,30 @@ def test_module_runs_as_a_script(tmp_path):
                              capture_output=True, text=True, timeout=120)
     assert process.returncode == 0 and "--finetune-epochs" in process.stdout
     assert "--conv C:K:S:P:POOL" in process.stdout
+
+
+def test_train_digits_direct_coded(tmp_path):
+    """``--encoder direct``: a direct first layer (x_bits = x_shift = 8) in network.npz and
+    model.nir, and the report's accuracy is the golden model's on encode_direct's values."""
+    out = tmp_path / "train"
+    assert spikefab("--dataset", "digits", "--hidden", "16", "--steps", "6", "--epochs", "6",
+                    "--lr", "5e-3", "--encoder", "direct", "--out", str(out)) == 0
+    report = json.loads((out / "report.json").read_text())
+    assert report["config"]["encoding"] == report["input"]["encoding"] == "direct"
+    assert "encode_direct" in report["input"]["description"]
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    from spikefab.model import encode_direct
+    x, y = load_digits(return_X_y=True)
+    _, x_test, _, y_test = train_test_split(np.round(x * 255 / 16).astype(np.int64), y,
+                                            test_size=0.2, random_state=0, stratify=y)
+    network = Network.load(out / "network.npz")
+    assert (network.encoder, network.steps) == ("direct", 6)
+    assert (network[0].x_bits, network[0].x_shift, network[1].x_bits) == (8, 8, None)
+    result = simulate(network, encode_direct(x_test, 6))
+    assert report["accuracy"]["test"] == np.mean(result.predicted == y_test)
+    assert report["accuracy"]["test"] > 0.3       # well above chance (0.1); rate: 0.39 here
+    # the input rate counts a pixel's value as one event: non-zero pixels / (inputs * T)
+    assert report["spike_rate"]["input"] == pytest.approx(
+        np.count_nonzero(x_test) / (x_test.size * 6))

@@ -109,3 +109,98 @@ def test_a_direct_network_file_round_trips(tmp_path):
     assert (loaded[0].x_bits, loaded[0].x_shift, loaded[1].x_bits) == (6, 2, None)
     values = encode("direct", rng.integers(0, 64, (3, 5)), 7, x_bits=6)
     assert np.array_equal(simulate(loaded, values).counts, simulate(network, values).counts)
+
+
+# --- the cycle model: a direct layer's non-zero values are events, whatever their value -------
+
+def _direct_pair(seed):
+    """A direct network and its spiking twin (the same layers, layer 0 without x_bits), and a
+    batch of sparse 8-bit values."""
+    rng = np.random.default_rng(seed)
+    weights = rng.integers(-8, 8, (12, 10)) * (rng.random((12, 10)) < 0.6)
+    first = Layer(weights, theta=40, w_bits=5, v_bits=12, bias=rng.integers(-2, 3, 12),
+                  x_bits=8, x_shift=5)
+    second = Layer(rng.integers(-3, 4, (5, 12)), theta=3, w_bits=3, v_bits=8)
+    twin = Network([first.replace(x_bits=None, x_shift=None), second])
+    x = rng.integers(1, 256, (4, 10)) * (rng.random((4, 10)) < 0.5)
+    x[2] = 0                                            # a sample without any input event
+    return Network([first, second]), twin, encode_direct(x, 5)
+
+
+def _other_values(values, seed):
+    """``values`` with every non-zero value replaced by another non-zero one in [1, 255]."""
+    rng = np.random.default_rng(seed)
+    other = np.where(values != 0, (values.astype(np.int64) + rng.integers(1, 255, values.shape))
+                     % 255 + 1, 0)
+    assert np.array_equal(other != 0, values != 0) and (other != values)[values != 0].all()
+    return other
+
+
+def _stats(report):
+    return [vars(s) for s in report.layers], report.total, report.latency.tolist()
+
+
+@pytest.mark.parametrize("seed, fmt, mode", [(0, "csc", "sparse"), (1, "bitmap", "sparse"),
+                                             (2, "dense", "dense")])
+def test_the_cycle_model_counts_a_direct_value_as_one_event(seed, fmt, mode):
+    from dataclasses import replace
+
+    from spikefab.model import (HardwareConfig, compile_weights, cycle_model, lower_bound,
+                                single_layer_cycles)
+    network, twin, values = _direct_pair(seed)
+    config = HardwareConfig.uniform(network, lanes=3, format=fmt, mode=mode)
+    result = simulate(network, values)
+    assert result.spikes[0].any() and result.spikes[1].any()
+    # The same golden spikes with other non-zero values, and the twin reading 0/1 spikes where
+    # the values are non-zero: the cycle model must not see the values.
+    other = replace(result, inputs=_other_values(values, seed))
+    spiking = replace(result, inputs=values != 0)
+    report = cycle_model(network, result, config)
+    assert _stats(cycle_model(network, other, config)) == _stats(report)
+    assert _stats(cycle_model(twin, spiking, config)) == _stats(report)
+    assert report.layers[0].events == np.count_nonzero(values)
+    for mine, theirs in zip(lower_bound(network, result, config),
+                            lower_bound(twin, spiking, config)):
+        assert np.array_equal(mine, theirs)
+    assert np.array_equal(lower_bound(network, other, config)[0],
+                          lower_bound(network, result, config)[0])
+    if mode == "sparse":   # the one-layer closed form, by its separate route
+        one = Network([network[0]])
+        alone = simulate(one, values)
+        image = compile_weights(network[0], 3, fmt)
+        cycles = single_layer_cycles(network[0], image, values, alone.spikes[0])
+        assert cycles == single_layer_cycles(network[0], image, other.inputs, alone.spikes[0])
+        assert cycles == single_layer_cycles(network[0], image, values != 0, alone.spikes[0])
+        assert cycles == cycle_model(one, alone, HardwareConfig.uniform(one, lanes=3,
+                                                                         format=fmt)).total
+
+
+def test_direct_events_and_the_exit_cycle_model():
+    from spikefab.model import HardwareConfig, cycle_model
+    from spikefab.model.events import SPIKE, event_stream, sample_starts
+    network, _, values = _direct_pair(4)
+    stream = event_stream(values)
+    assert [e for e in stream if e[0] == SPIKE] == [
+        (SPIKE, int(j)) for sample in values for step in sample for j in np.flatnonzero(step)]
+    assert sample_starts(values) == sample_starts(values != 0) == [0, 12, 24, 30]
+    # With early exit the model runs the golden model again (on the values): every non-zero
+    # value is one event, consumed or dropped.
+    result = simulate(network, values, exit="exact")
+    report = cycle_model(network, result, HardwareConfig.uniform(network, lanes=2))
+    assert report.layers[0].events + report.layers[0].dropped == np.count_nonzero(values)
+
+
+def test_quantize_layer_sizes_a_direct_layer_for_its_values():
+    from spikefab.model import quantize_layer
+    weights = np.array([[1.0, 0.5, -0.25], [-1.0, 0.0, 0.75]])
+    for x_bits, x_shift in ((8, 8), (8, 0), (4, 2)):
+        layer = quantize_layer(weights, w_bits=4, threshold=0.5, x_bits=x_bits,
+                               x_shift=x_shift)
+        assert (layer.x_bits, layer.x_shift) == (x_bits, x_shift)
+        # the largest current by brute force over the corner inputs (0 or x_max)
+        x_max = (1 << x_bits) - 1
+        corners = np.array(np.meshgrid(*[[0, x_max]] * 3)).reshape(3, -1).T
+        peak = int(np.abs((corners @ layer.weights.T) >> x_shift).max())
+        assert (1 << (layer.v_bits - 1)) - 1 >= max(peak, 2 * layer.theta + 2)
+    assert quantize_layer(weights, w_bits=4, threshold=0.5, x_bits=8, x_shift=0).v_bits > \
+        quantize_layer(weights, w_bits=4, threshold=0.5).v_bits

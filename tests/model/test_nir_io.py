@@ -550,3 +550,71 @@ def test_the_input_code_and_t_travel_through_nir(tmp_path):
     with pytest.raises(ValueError, match="the graph's metadata: spikefab_encoder = 'poisson' "
                                          "is not allowed; choose one of spikes, rate, latency"):
         import_nir(graph)
+
+
+# --- direct input layers (docs/design.md §13) ---------------------------------------------------
+
+def test_a_direct_network_round_trips_through_nir(tmp_path):
+    from spikefab.model import encode_direct
+    rng = np.random.default_rng(5)
+    network = Network([Layer(rng.integers(-8, 8, (6, 9)), theta=7, w_bits=5, v_bits=12,
+                             bias=rng.integers(-2, 3, 6), leak="shift", k=2, x_bits=6,
+                             x_shift=3),
+                       Layer(rng.integers(-3, 4, (4, 6)), theta=2, w_bits=3)], steps=5)
+    to_nir(network, tmp_path / "direct.nir")
+    graph = nir.read(str(tmp_path / "direct.nir"))
+    assert graph.metadata["spikefab_encoder"] == "direct"
+    assert (int(graph.nodes["lif0"].metadata["spikefab_x_bits"]),
+            int(graph.nodes["lif0"].metadata["spikefab_x_shift"])) == (6, 3)
+    assert "spikefab_x_bits" not in graph.nodes["lif1"].metadata
+    back = import_nir(tmp_path / "direct.nir")
+    assert back.exact
+    assert_same_network(network, back.network)
+    assert (back.network[0].x_bits, back.network[0].x_shift, back.network[1].x_bits) == (
+        6, 3, None)
+    assert (back.network.encoder, back.network.steps) == ("direct", 5)
+    values = encode_direct(rng.integers(0, 64, (4, 9)), 5, x_bits=6)
+    assert np.array_equal(simulate(back.network, values).counts,
+                          simulate(network, values).counts)
+    # the input code can be overridden: the same graph as a spiking network
+    spiking = import_nir(tmp_path / "direct.nir", encoder="rate").network
+    assert (spiking.encoder, spiking[0].x_bits) == ("rate", None)
+
+
+@pytest.mark.parametrize("reset, delay", [("subtract", True), ("zero", False)])
+def test_a_static_input_snntorch_model_imports_as_direct(reset, delay):
+    """snnTorch's static input: the image ``x / 2**x_bits`` into the first Linear every step.
+    Its graph is a spiking one's; ``encoder="direct"`` makes the first layer direct, and the
+    golden model on ``encode_direct(x)`` equals snnTorch's own forward pass on ``x / 16``
+    every step (weights multiples of 16: the shift's floor is exact)."""
+    from spikefab.model import encode_direct
+    rng = np.random.default_rng(7)
+    module = integer_snntorch(rng, [9, 7, 4], beta=1.0, reset=reset, delay=delay, scale=16)
+    graph = snntorch_to_nir(module, 9)
+    plain = import_nir(graph).network
+    assert plain[0].x_bits is None and plain.encoder is None     # the graph cannot tell
+    network = import_nir(graph, encoder="direct", x_bits=4).network
+    assert (network.encoder, network[0].x_bits, network[0].x_shift) == ("direct", 4, 4)
+    np.testing.assert_array_equal(network[0].weights, plain[0].weights)
+    x = rng.integers(0, 16, (16, 9))
+    steps = 10
+    golden = simulate(network, encode_direct(x, steps, x_bits=4))
+    static = np.repeat((x / 16)[None], steps, axis=0)                 # [T, B, N0]
+    expected = snntorch_forward(module, static)
+    for got, want in zip(golden.spikes, expected):
+        np.testing.assert_array_equal(got.transpose(1, 0, 2), want)
+    assert all(want.any() for want in expected)                       # spikes happened
+
+
+def test_direct_import_options_are_checked():
+    rng = np.random.default_rng(1)
+    graph = snntorch_to_nir(integer_snntorch(rng, [5, 3], beta=1.0, reset="zero",
+                                             delay=False), 5)
+    with pytest.raises(ValueError, match="x_bits is only used with encoder = 'direct'"):
+        import_nir(graph, x_bits=8)
+    with pytest.raises(ValueError, match=r"x_bits = 17 is out of range; allowed range is "
+                                         r"\[1, 16\]"):
+        import_nir(graph, encoder="direct", x_bits=17)
+    with pytest.raises(ValueError, match="encoder = 'poisson' is not allowed"):
+        import_nir(graph, encoder="poisson")
+    assert import_nir(graph, encoder="direct").network[0].x_bits == 8       # the default

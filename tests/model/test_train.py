@@ -599,3 +599,57 @@ def test_latency_training_sees_exactly_encode_latency(digits):
     golden = simulate(latency.network, test).predicted
     assert np.array_equal(latency.predict(x[200:300]), golden)
     assert latency.accuracy(x[200:300], y[200:300]) == (golden == y[200:300]).mean()
+
+
+# --- the direct input code: the held current of the intensities (docs/design.md §13) --------
+
+@pytest.mark.parametrize("mode, beta, reset, timing, v_bits", [
+    ("shift", 0.875, "subtract", "delayed", 8), ("mul", 0.9, "zero", "immediate", 16)])
+def test_direct_eval_forward_equals_golden_model(digits, mode, beta, reset, timing, v_bits):
+    from spikefab.model import encode_direct
+    x, y = digits
+    config = tiny(leak_mode=mode, beta=beta, reset=reset, timing=timing, v_bits=v_bits,
+                  encoding="direct", epochs=2)
+    trained = train_snn(x[:160], y[:160], config, progress=False)
+    first = trained.network[0]
+    assert (first.x_bits, first.x_shift, trained.network[1].x_bits) == (8, 8, None)
+    assert (trained.network.encoder, trained.network.steps) == ("direct", 8)
+    values = encode_direct(x[200:320], config.steps)
+    golden = simulate(trained.network, values)
+    ours = trained.forward_spikes(values)
+    for layer, (a, b) in enumerate(zip(ours, golden.spikes)):
+        assert np.array_equal(a, b), f"layer {layer}: {np.sum(a != b)} spikes differ"
+    assert 0 < golden.spikes[0].mean() < 1
+    # step 0 by hand: v = I = (W x) >> 8 (no bias; saturation keeps the side of theta)
+    current = (first.weights @ x[200].astype(np.int64)) >> 8
+    assert np.array_equal(golden.spikes[0][0, 0], current > first.theta)
+    assert trained.accuracy(x[200:320], y[200:320]) == np.mean(golden.predicted == y[200:320])
+
+
+def test_direct_needs_a_fully_connected_first_layer():
+    with pytest.raises(ValueError, match="encoding = 'direct' needs a fully connected"):
+        tiny(encoding="direct", conv=((2, 3, 1, 1, 1),))
+
+
+def test_snntorch_module_of_a_direct_network_takes_the_image_every_step():
+    """The first Linear holds W_int / 2**x_shift: fed the intensities every step (snnTorch's
+    static input) it makes the golden model's held current where the floor is exact (weights
+    multiples of 2**x_shift here), so snnTorch's own forward gives the golden spikes."""
+    from spikefab.model import Layer, Network, encode_direct
+    from spikefab.model.train import TrainedSNN
+    rng = np.random.default_rng(6)
+    network = Network([Layer(rng.integers(-4, 5, (7, 9)) * 16, theta=90, w_bits=8,
+                             v_bits=12, x_bits=4, x_shift=4, reset="subtract",
+                             timing="delayed"),
+                       Layer(rng.integers(-2, 4, (3, 7)), theta=3, w_bits=4, v_bits=8,
+                             reset="subtract", timing="delayed")], steps=6)
+    trained = TrainedSNN(config=tiny(beta=1.0, encoding="direct", x_bits=4), network=network)
+    module = trained.snntorch_module()
+    assert np.array_equal(module[0].weight.detach().numpy(), network[0].weights / 16)
+    x = rng.integers(0, 16, (20, 9))
+    golden = simulate(network, encode_direct(x, 6, x_bits=4))
+    snn_utils.reset(module)
+    with torch.no_grad():
+        out = [module(torch.tensor(x, dtype=torch.float32))[0] for _ in range(6)]
+    spikes = torch.stack(out, 1).numpy().astype(bool)
+    assert np.array_equal(spikes, golden.spikes[-1]) and spikes.any()
