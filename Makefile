@@ -14,8 +14,9 @@
 #                  the digits network, every spike) and the bitstream's own netlist driven
 #                  through its UART by the host driver (build/gatesim/BOARD/, 10-20 min)
 #   make fuzz      host-link fuzzing in Verilator: 10,000 seeded frames, 5,000 more with the
-#                  on-chip encoder (PIXELS), then fifteen broken copies of the link that the
-#                  fuzzer must catch (build/link-verilator/, ~6 min)
+#                  on-chip encoder (PIXELS), 2,000 with a direct network (PIXELS only), then
+#                  sixteen broken copies of the link that the fuzzer must catch
+#                  (build/link-verilator/, ~7 min)
 #   make soak      10,000 random network x input co-simulations in Verilator (build/soak/, <1 h)
 #   make dse       design-space exploration on Dask: the digits sweep (per-layer P x format x
 #                  w_bits x density) through golden model, cycle model, energy estimate and
@@ -105,6 +106,7 @@ gatesim: $(STAMP)
 fuzz: $(STAMP)
 	$(SPIKEFAB) fuzz --frames 10000 --seed 1 --cache build/link-verilator $(FUZZ_ARGS)
 	$(SPIKEFAB) fuzz --frames 5000 --seed 1 --encoder rate --cache build/link-verilator $(FUZZ_ARGS)
+	$(SPIKEFAB) fuzz --frames 2000 --seed 1 --encoder direct --cache build/link-verilator $(FUZZ_ARGS)
 	$(PY) -m pytest -q tests/sim/test_link_mutants.py tests/sim/test_link_mutants_session.py $(PYTEST_ARGS)
 
 soak: $(STAMP)

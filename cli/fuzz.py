@@ -30,11 +30,12 @@ def add_arguments(parser):
     add_exit_argument(parser, help="build the link with early exit for samples of 12 steps "
                                    "and check it with the same rule: none, exact or "
                                    "margin:N (default none)")
-    parser.add_argument("--encoder", choices=("rate", "latency"), default=None,
+    parser.add_argument("--encoder", choices=("rate", "latency", "direct"), default=None,
                         help="build the link with the on-chip input encoder (6 steps, 7-bit "
                              "pixels, 4 inputs a cycle) and send PIXELS frames too, valid and "
-                             "broken; every check after a burst runs an image through it "
-                             "(default: none)")
+                             "broken; every check after a burst runs an image through it; "
+                             "direct: the network's first layer takes the 7-bit values, and "
+                             "EVENTS, SPIKES and INFER must answer BAD_COMMAND (default: none)")
     parser.add_argument("--cache", type=flag_output_dir, default=None,
                         help="folder of the Verilator builds (default: "
                              "$SPIKEFAB_CACHE/link-verilator or ~/.cache/spikefab)")
@@ -47,6 +48,9 @@ def run(args):
         raise fail(f"--exit {exit_flag(args.exit)} and --encoder {args.encoder}: the link "
                    f"builds one of them at a time (an encoder with early exit is not built "
                    f"yet)")
+    if args.encoder == "direct" and args.mode != "sparse":
+        raise fail(f"--encoder direct needs --mode sparse (the dense baseline takes spikes "
+                   f"only), not --mode {args.mode}")
     if exit_value(args.exit) is not None and args.mode != "sparse":
         raise fail(f"--exit {exit_flag(args.exit)} needs --mode sparse (early exit runs on the "
                    f"event-driven cores; the dense baseline has none)")

@@ -47,6 +47,16 @@ sent so far, which must already exit. ``COUNTERS`` bounds layer 1's ``events`` +
 between the spikes pushed and the spikes and ``STEP`` markers pushed. ``RESET``'s ``unread``
 does not count a sample whose result was read before its ``SAMPLE``.
 
+**Direct networks** (``run_fuzz(..., encoder="direct")``, ``spikefab fuzz --encoder direct``;
+docs/design.md §13): the fuzz network's first layer takes 7-bit values (``x_shift`` 4, its
+threshold from the held currents, :func:`~spikefab.sim.link_fuzz_design.fuzz_network`) and
+the link is built with the encoder's ``direct`` kind. Its samples come only as ``PIXELS``
+frames, checked as for ``rate`` (their results against the golden model of the values
+``encode_direct`` makes of the pixels); every well-framed ``EVENTS``, ``SPIKES`` and ``INFER``
+frame, valid or not, must answer ``BAD_COMMAND`` and change nothing. Each check after a burst
+runs two images through the encoder (no ``SPIKES`` inference), each alone after a ``RESET``:
+class, counts, result cycle and counters equal to the golden and cycle models.
+
 The run is one seeded ``numpy.random.Generator`` stream: the same seed sends the same bytes.
 A failure prints the seed, the burst, the frame index and the bytes of the burst so far.
 """
@@ -116,6 +126,7 @@ class FuzzReport:
     exit: str = None            # the early-exit rule as --exit names it (None: none)
     encoder: str = None         # the on-chip encoder as --encoder names it (None: none)
     encoder_samples: int = 0    # PIXELS frames that started the encoder in the bursts
+    refused_events: int = 0     # EVENTS/SPIKES/INFER frames a direct link answered BAD_COMMAND
 
     def summary(self):
         lines = [f"link fuzz: seed {self.seed}, {self.frames} frames in {self.bursts} bursts "
@@ -131,11 +142,16 @@ class FuzzReport:
                      f"SAMPLE and checked"]),
                  *([] if self.encoder is None else [
                      f"on-chip {self.encoder} encoder: {self.encoder_samples} samples started "
-                     f"by PIXELS frames in the bursts, and one image a check"]),
+                     f"by PIXELS frames in the bursts, and "
+                     + ("two images a check; a direct network, so the "
+                        f"{self.refused_events} well-framed EVENTS, SPIKES and INFER frames "
+                        f"were answered BAD_COMMAND" if self.encoder == "direct"
+                        else "one image a check")]),
                  f"valid SPIKES and INFER frames on the {self.inputs}-input network: "
                  f"{self.spikes_frames}, {self.skip_frames} of them with SKIP codes "
                  f"({self.skip_codes} SKIP codes; {self.double_skip_frames} frames with two "
-                 f"in a row)",
+                 f"in a row)" + (", all answered BAD_COMMAND (a direct network)"
+                                  if self.encoder == "direct" else ""),
                  "frames by class: " + ", ".join(f"{c} {self.by_class[c]}" for c in CLASSES),
                  "frames by kind: " + ", ".join(f"{k} {n}" for k, n in
                                                 sorted(self.by_kind.items())),
@@ -398,6 +414,10 @@ class LinkFuzzer(FuzzFrames):
                 expect(Status.OK, Status.BUSY)
             if status == Status.OK:
                 shadow.apply_load(layer, target, addr, words)
+        elif command in (Command.EVENTS, Command.SPIKES, Command.INFER) and shadow.direct:
+            # A direct network's samples carry values: PIXELS only, whatever the payload.
+            self.report.refused_events += 1
+            return expect(Status.BAD_COMMAND)
         elif command in (Command.EVENTS, Command.SPIKES, Command.INFER):
             events = request_events(command, payload, shadow.n_inputs)
             if events is None:
@@ -559,6 +579,16 @@ class LinkFuzzer(FuzzFrames):
             shadow.weights = shadow._match()
             self.report.reloads += 1
         net, rule = shadow.weights, shadow.rule
+        if shadow.direct:
+            # Samples only as PIXELS (SPIKES are refused): two images through the encoder,
+            # each alone after a RESET, the counters those of its sample alone.
+            for index in range(2):
+                if index:
+                    device.reset()
+                layers, trains = self._check_pixels_inference(device, net)
+                self._check_counter_models(device.counters(), [layers], rule)
+            self._checked(port, int(np.count_nonzero(trains)), len(trains))
+            return
         steps = None if rule is None else shadow.exit_steps      # the samples the rule is for
         first = self._trains(steps=steps)
         second = self._trains(steps=steps)
@@ -596,12 +626,17 @@ class LinkFuzzer(FuzzFrames):
             device.reset()
             layers, trains = self._check_pixels_inference(device, net)
             self._check_counter_models(device.counters(), [layers], rule)
-            spikes, steps = int(trains.sum()), len(trains)
+            spikes, steps = int(np.count_nonzero(trains)), len(trains)
+        self.report.samples_checked += 2
+        self._checked(port, spikes, steps)
+
+    def _checked(self, port, spikes, steps):
+        """The check's end: its frames counted, the shadow reset as the ``Device`` left the
+        link (every result read, ``spikes`` events and ``steps`` markers since the RESET)."""
         self.report.check_frames += port.writes
         self.report.inferences += 1
-        self.report.samples_checked += 2
-        shadow.reset()                               # Device read every result
-        shadow.spikes_pushed, shadow.steps_pushed = spikes, steps
+        self.shadow.reset()
+        self.shadow.spikes_pushed, self.shadow.steps_pushed = spikes, steps
 
     def _check_counter_models(self, counters, models, rule):
         """The device's counters against the sum of the cycle models' ``models`` (per
@@ -618,7 +653,8 @@ class LinkFuzzer(FuzzFrames):
 
     def _check_pixels_inference(self, device, net):
         """One image through the on-chip encoder (``Device.infer_pixels``): class and counts
-        as the golden model of the encoder's code of it, the result's cycle as the cycle model
+        as the golden model of the encoder's code of it (``direct``: the values of
+        ``encode_direct``), the result's cycle as the cycle model
         fed the encoder's events as it makes them. Returns the sample's layer cycles."""
         shadow, rng = self.shadow, self.rng
         identity = self.link.identity
@@ -726,8 +762,10 @@ def run_fuzz(frames, seed, *, fmt="csc", mode="sparse", divisor=4, cache_dir=Non
     with that early-exit rule and ``inputs`` with a network of that many inputs
     (:func:`make_link`; :data:`~spikefab.sim.link_fuzz_design.FUZZ_INPUTS`, 600: its
     ``SPIKES`` frames need ``SKIP`` codes; 6: the network of the fuzz before issue 23);
-    ``encoder`` (``"rate"`` or ``"latency"``) builds the on-chip encoder in, and the fuzzer
-    sends ``PIXELS`` frames too."""
+    ``encoder`` (``"rate"``, ``"latency"`` or ``"direct"``) builds the on-chip encoder in, and
+    the fuzzer sends ``PIXELS`` frames too (``direct``: the network's first layer direct, so
+    every well-framed ``EVENTS``, ``SPIKES`` and ``INFER`` frame must answer ``BAD_COMMAND``
+    and change nothing)."""
     from pathlib import Path
 
     from spikefab.sim.link_verilator import default_cache_dir

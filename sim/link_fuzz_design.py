@@ -46,14 +46,20 @@ def live_inputs(inputs):
                      inputs - 3, inputs - 2, inputs - 1])
 
 
-def fuzz_network(seed=0, fmt="csc", mode="sparse", inputs=6):
+def fuzz_network(seed=0, fmt="csc", mode="sparse", inputs=6, x_bits=None):
     """The small network the fuzzer runs (``inputs``-7-3, csc on 2 lanes, queue depth 4), a
     second network of the same shape with other weights (the valid reloads switch between
     them), and a *poison* one (sent only in frames that must be refused). Only the
     :func:`live_inputs` have synapses (all of them up to 9 inputs); ``inputs`` is 6 to
-    16,384."""
+    16,384. ``x_bits`` (1 to 16) makes the first layer direct (docs/design.md §13):
+    ``x_shift`` = ``x_bits - 3`` (at least 0) and one threshold for the three networks, the
+    median of the positive held currents of 64 images as the fuzzer draws them (half the
+    pixels 0, the others uniform) on the first network, so its neurons fire on some images
+    and not on others."""
     if not 6 <= inputs <= MAX_FUZZ_INPUTS:
         raise ValueError(f"a fuzz network has 6 to {MAX_FUZZ_INPUTS} inputs, not {inputs}")
+    if x_bits is not None and not (isinstance(x_bits, int) and 1 <= x_bits <= 16):
+        raise ValueError(f"x_bits of a direct fuzz network is 1 to 16, not {x_bits!r}")
     rng = np.random.default_rng(seed)
     live = live_inputs(inputs)
 
@@ -65,8 +71,24 @@ def fuzz_network(seed=0, fmt="csc", mode="sparse", inputs=6):
                         Layer(w2, theta=3, w_bits=4, v_bits=8, timing="delayed")])
 
     first, second, poison = make(), make(), make()
+    if x_bits is not None:
+        first, second, poison = _direct((first, second, poison), x_bits, rng)
     config = HardwareConfig.uniform(first, lanes=2, format=fmt, queue_depth=4, mode=mode)
     return first, second, poison, config
+
+
+def _direct(networks, x_bits, rng):
+    """``networks`` with a direct first layer of ``x_bits`` (see :func:`fuzz_network`)."""
+    x_shift = max(0, x_bits - 3)
+    first = networks[0][0]
+    x = rng.integers(0, 1 << x_bits, size=(64, first.fan_in))
+    x[rng.random(x.shape) < 0.5] = 0
+    current = (x @ first.weights.T) >> x_shift
+    positive = current[current > 0]
+    theta_max = (1 << (first.v_bits - 1)) - 2
+    theta = int(np.clip(np.median(positive) if positive.size else 1, 1, theta_max))
+    return tuple(Network((net[0].replace(theta=theta, x_bits=x_bits, x_shift=x_shift),)
+                         + net.layers[1:]) for net in networks)
 
 
 def link_cycle_model(network, trains, config, interval=LINK_EVENT_INTERVAL, exit=None,
@@ -100,8 +122,11 @@ def make_link(fmt="csc", *, mode="sparse", divisor=4, timeout=200, seed=0,
     ``exit`` (``"exact"`` or ``("margin", m)``) builds early exit in, for samples of
     ``steps`` steps (of at most 15, the counts' width); ``inputs``: the network's
     (:func:`fuzz_network`; ``spikefab fuzz`` runs :data:`FUZZ_INPUTS`); ``encoder``
-    (``"rate"`` or ``"latency"``): the on-chip encoder of :data:`FUZZ_ENCODER` in that code."""
-    first, second, poison, config = fuzz_network(seed, fmt, mode, inputs)
+    (``"rate"``, ``"latency"`` or ``"direct"``): the on-chip encoder of :data:`FUZZ_ENCODER`
+    in that code (``direct``: the networks' first layer direct, of its ``x_bits``)."""
+    direct = encoder == "direct"
+    first, second, poison, config = fuzz_network(
+        seed, fmt, mode, inputs, x_bits=FUZZ_ENCODER["x_bits"] if direct else None)
     options = {} if exit is None else {"exit": exit, "steps": steps}
     if encoder is not None:
         options["encoder"] = dict(FUZZ_ENCODER, kind=encoder)

@@ -10,7 +10,9 @@ checks every reply against.
   golden model runs with the link's rule, and the open sample's result may come before its
   ``SAMPLE`` (:meth:`Shadow.early_result`); on a link built with the on-chip encoder
   (protocol 5) the pixels written since the last start (:meth:`Shadow.pixels_frame`) and the
-  encoder's sample, pushed as a whole at its start (:meth:`Shadow.start_encoder`);
+  encoder's sample, pushed as a whole at its start (:meth:`Shadow.start_encoder`; with the
+  ``direct`` kind its result is the golden model of the values, not of spikes, and the
+  shadow's ``direct`` tells the fuzzer that ``EVENTS``, ``SPIKES`` and ``INFER`` are refused);
 * :func:`read_reply` — a reply read off the serial port, framing checked.
 
 A reply that differs raises :class:`FuzzFailure`.
@@ -152,6 +154,10 @@ class Shadow:
         #: The on-chip encoder (``PIXELS``), as the identity names it, or ``None``.
         self.encoder = self.identity.encoder
         self.x_max = (1 << self.identity.encoder_x_bits) - 1
+        #: A direct network (docs/design.md §13): its samples only come from ``PIXELS``, so
+        #: ``EVENTS``, ``SPIKES`` and ``INFER`` answer ``BAD_COMMAND`` and change nothing.
+        self.direct = self.encoder == "direct"
+        self.values = None            # the input values of the encoder's direct sample
         self.reset()
 
     def _geometry(self):
@@ -262,7 +268,10 @@ class Shadow:
         whole, as the link makes every later push wait for it."""
         trains = encoder_trains(self.identity, self.pixels)
         self.pixels = []
+        if self.direct:                  # its events carry the values: predicted from them
+            self.values = trains
         self.push(event_stream(trains[None]), where)
+        self.values = None
         self.encoder_sample = self.pending[-1]
 
     @property
@@ -343,6 +352,8 @@ class Shadow:
         trains = np.zeros((len(steps), self.n_inputs), dtype=bool)
         for t, step in enumerate(steps):
             trains[t, step] = True
+        if self.values is not None:     # the direct encoder's sample: its values
+            trains = self.values
         if self.rule is not None and len(steps) != self.exit_steps:
             return Expected(where=where)     # early exit is defined for samples of T steps
         golden = simulate(self.weights or self.networks[0], trains[None], exit=self.rule)

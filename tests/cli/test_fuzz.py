@@ -63,3 +63,20 @@ def test_a_short_fuzz_with_early_exit(capsys):
         main(["fuzz", "--frames", "60", "--mode", "dense", "--exit", "margin:2"])
     assert exit_.value.code == ("error: --exit margin:2 needs --mode sparse (early exit runs "
                                 "on the event-driven cores; the dense baseline has none)")
+
+
+def test_a_short_fuzz_of_a_direct_network(capsys):
+    """``--encoder direct``: a direct first layer, its samples only as PIXELS
+    (tests/sim/test_link_fuzz.py has the longer run); the dense baseline, which takes spikes
+    only, is refused in one line."""
+    assert main(["fuzz", "--frames", "60", "--seed", "3", "--encoder", "direct"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == ("link fuzz: seed 3, 60 frames, 600 inputs, format csc, mode sparse, "
+                      "divisor 4, on-chip direct encoder")
+    assert any(line.startswith("on-chip direct encoder: ") and "BAD_COMMAND" in line
+               for line in out)
+    assert any("result: PASS" in line for line in out)
+    with pytest.raises(SystemExit) as exit_:
+        main(["fuzz", "--frames", "60", "--mode", "dense", "--encoder", "direct"])
+    assert exit_.value.code == ("error: --encoder direct needs --mode sparse (the dense "
+                                "baseline takes spikes only), not --mode dense")

@@ -1,4 +1,4 @@
-"""Fifteen broken copies of the host link (:mod:`spikefab.boards.link`) that the fuzzer must catch:
+"""Sixteen broken copies of the host link (:mod:`spikefab.boards.link`) that the fuzzer must catch:
 the check of the checker. Each mutant is a text change to the link's source, applied to a
 copy of the module; :func:`run_mutant` fuzzes it in Verilator with the real fuzzer
 (:func:`spikefab.sim.link_fuzz.run_fuzz`). ``tests/sim/test_link_mutants*.py`` and the second
@@ -6,7 +6,7 @@ step of ``make fuzz`` run them."""
 
 from spikefab.sim.link_fuzz import run_fuzz
 
-__all__ = ["ENCODER_MUTANTS", "MUTANTS", "SESSION_MUTANTS", "mutant_link_class", "run_mutant"]
+__all__ = ["DIRECT_MUTANTS", "ENCODER_MUTANTS", "MUTANTS", "SESSION_MUTANTS", "mutant_link_class", "run_mutant"]
 
 _PAYLOAD_TIMEOUT = """                    with m.If(left == 1):
                         m.next = "CHECKSUM"
@@ -63,12 +63,20 @@ MUTANTS = {
                         with m.If(unread != 0xFFFF):
                             m.d.sync += unread.eq(unread + 1)""",
                                    """                        m.d.sync += written.eq(0)"""),),
+    # A direct network (docs/design.md §13; fuzzed with --encoder direct, DIRECT_MUTANTS):
+    # SPIKES frames, which carry no values, taken instead of refused with BAD_COMMAND.
+    "direct_takes_spikes": (("""                    with m.Case(*(() if network[0].direct else (Command.SPIKES,
+                                                                Command.INFER))):""",
+                             """                    with m.Case(Command.SPIKES, *(() if network[0].direct
+                                                  else (Command.INFER,))):"""),),
 }
 #: The mutants fuzzed with the on-chip encoder built in (``spikefab fuzz --encoder rate``).
 ENCODER_MUTANTS = {"pixel_range_unchecked", "pixels_start_early", "encoder_sample_not_unread"}
+#: The mutants fuzzed with a direct network (``spikefab fuzz --encoder direct``).
+DIRECT_MUTANTS = {"direct_takes_spikes"}
 #: The mutants of the link's session state (busy, unread, open sample, STALLED's count); the
 #: others break how a frame is checked. Two test files, one each, so ``make test``'s two
-#: workers (``--dist loadfile``) share the fifteen Verilator builds.
+#: workers (``--dist loadfile``) share the sixteen Verilator builds.
 SESSION_MUTANTS = {"load_ignores_busy", "busy_load_still_writes", "busy_before_bad",
                    "reset_keeps_unread", "stalled_taken_plus_one", "step_closes_sample",
                    "encoder_sample_not_unread"}
@@ -98,4 +106,5 @@ def run_mutant(name, frames, seed, *, cache_dir=None):
     :class:`~spikefab.sim.link_fuzz.FuzzReport` (caught when its ``failure`` is set)."""
     return run_fuzz(frames, seed, link_class=mutant_link_class(name), name=f"mutant_{name}",
                     cache_dir=cache_dir,
-                    encoder="rate" if name in ENCODER_MUTANTS else None)
+                    encoder="rate" if name in ENCODER_MUTANTS
+                    else "direct" if name in DIRECT_MUTANTS else None)

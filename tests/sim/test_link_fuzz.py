@@ -215,3 +215,46 @@ def test_a_link_with_the_on_chip_encoder_is_fuzzed_with_pixels_frames():
     assert report.by_kind["pixels_bad"] > 0 and report.by_kind["pixels_image"] > 0
     assert report.samples_checked == 3 * (report.bursts + 1)
     assert "on-chip rate encoder: " in report.summary()
+
+
+@pytest.fixture(scope="module")
+def direct_run():
+    return run_fuzz(500, SEED, burst=(10, 30), encoder="direct")
+
+
+def test_a_direct_network_is_fuzzed_with_pixels_frames_only(direct_run):
+    """A direct first layer (docs/design.md §13) behind the encoder's ``direct`` kind passes a
+    run: its samples come only as PIXELS frames (valid, broken, cut and corrupted ones), their
+    results checked against the golden model of encode_direct's values; every well-framed
+    EVENTS, SPIKES and INFER frame, valid or not, answered BAD_COMMAND and changed nothing;
+    after each burst two images through the encoder equal to the golden and cycle models,
+    counters included."""
+    report = direct_run
+    assert report.failure is None, report.failure
+    assert report.encoder == "direct" and report.encoder_samples > 0
+    assert report.by_kind["pixels_bad"] > 0 and report.by_kind["pixels_image"] > 0
+    assert report.results_checked > 0
+    assert report.refused_events > 0 and report.statuses[Status.BAD_COMMAND] > 0
+    assert report.by_kind["events_sample"] > 0 and report.by_kind["spikes_bad"] > 0
+    assert report.samples_checked == 2 * (report.bursts + 1)
+    assert "were answered BAD_COMMAND" in report.summary()
+    first, _, _, _ = fuzz_network(0, inputs=FUZZ_INPUTS, x_bits=7)
+    assert (first[0].x_bits, first[0].x_shift, first[0].direct) == (7, 4, True)
+
+
+def test_the_direct_reference_fails_when_it_predicts_from_spikes(monkeypatch):
+    """The same build (cached), with the shadow coding the pixels written as spikes (the
+    non-zero ones, value 1) instead of their values: the results read in the bursts then
+    differ from the golden model of the values the link's first layer took."""
+    from spikefab.sim import link_reference
+    made = link_reference.encoder_trains
+    monkeypatch.setattr(link_reference, "encoder_trains",
+                        lambda identity, pixels: made(identity, pixels) > 0)
+    report = run_fuzz(500, SEED, burst=(10, 30), encoder="direct")
+    assert report.failure is not None and "golden class" in report.failure, report.failure
+    assert "--encoder direct" in report.failure
+
+
+def test_fuzz_network_refuses_x_bits_out_of_range():
+    with pytest.raises(ValueError, match="x_bits of a direct fuzz network is 1 to 16, not 17"):
+        fuzz_network(0, inputs=FUZZ_INPUTS, x_bits=17)
