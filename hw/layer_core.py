@@ -134,7 +134,9 @@ class LayerCore(wiring.Component):
             self.pes = PEArray(lanes=image.lanes, rows=image.rows, w_bits=layer.w_bits,
                                acc_bits=self.acc_bits, sweep_lanes=sweep_lanes,
                                value_bits=self.value_bits)
-            self.lif = LIFCore(layer, lanes=image.lanes, acc_bits=self.acc_bits, drain=drain,
+            # A direct layer's PE lanes take a cycle more (the product's register).
+            self.lif = LIFCore(layer, lanes=image.lanes, acc_bits=self.acc_bits,
+                               drain=drain + (1 if self.value_bits else 0),
                                sweep_lanes=sweep_lanes, emit_depth=emit_depth,
                                placement=image.placement)
             self.exit_tag_bits = exit_tag_bits

@@ -70,9 +70,10 @@ class PEArray(wiring.Component):
     value_bits : int
         A direct layer (docs/design.md §13), ``[0, 16]``: each word carries an unsigned
         ``value_bits``-bit ``value`` and a lane adds ``weight * value`` (one multiplier per
-        PE, made in the cycle after the word's from the registered weight and value, into the
-        adder: a spike layer's timing); its sweep requests carry ``clear`` (the ``STEP`` sweep
-        reads, the ``SAMPLE`` sweep reads and clears). 0: a spiking layer.
+        PE; the weight and value registered in the word's cycle, the product in the next,
+        the add in the one after: one cycle more than a spike layer, so its ``drain`` is one
+        more); its sweep requests carry ``clear`` (the ``STEP`` sweep reads, the ``SAMPLE``
+        sweep reads and clears). 0: a spiking layer.
 
     Members
     -------
@@ -89,8 +90,8 @@ class PEArray(wiring.Component):
         that loses the word, or with flip-flop accumulators the clear of its row).
 
     Timing: a word in cycle ``w`` is in its accumulator at the end of cycle ``w + 1``; a
-    sweep request from cycle ``w + 1`` on reads it (``Timing.drain``). Sweep requests run
-    at one per cycle.
+    sweep request from cycle ``w + 1`` on reads it (``Timing.drain``); with ``value_bits``,
+    at the end of ``w + 2`` and from ``w + 2`` on. Sweep requests run at one per cycle.
     """
 
     def __init__(self, *, lanes, rows, w_bits, acc_bits, sweep_lanes=None, value_bits=0):
@@ -130,16 +131,19 @@ class PEArray(wiring.Component):
         if self.value_bits:
             sweep_clear = Signal()
             m.d.sync += sweep_clear.eq(self.sweep.payload.clear)
-        # A direct layer's value, registered with the word's weights; the product is made in
-        # the next cycle, into the adder (the weights come from block RAM, which on the ECP5
-        # sits far from the multipliers: a product registered in the word's cycle ran block
-        # RAM -> DSP -> flip-flop across the chip, 23.75 ns at 784-128-10 on the ULX3S).
-        add_value = Signal(max(1, self.value_bits))
-        if self.value_bits:
-            m.d.sync += add_value.eq(self.words.payload.value)
         m.d.comb += self.currents.valid.eq(sweeping)
 
-        collision = self.sweep.valid & self.words.valid
+        # A direct layer: a stage more, so the multipliers (DSP blocks, in fixed columns far
+        # from the block RAM and from the accumulators) have a register on each side:
+        # the word's weights and value registered per lane (A), their product registered (B),
+        # then added. (The product made in the word's cycle: block RAM -> DSP -> flip-flop
+        # across the ECP5, 42.11 MHz at 784-128-10; made from A into the adder: 48.44.)
+        direct = bool(self.value_bits)
+        words_valid = self.words.valid
+        if direct:
+            words_valid = Signal()              # stage A holds a word
+            m.d.sync += words_valid.eq(self.words.valid)
+        collision = self.sweep.valid & words_valid
         with m.If(collision):
             m.d.sync += self.error.eq(1)
 
@@ -154,11 +158,23 @@ class PEArray(wiring.Component):
             # one per PE; the two never meet unless ``error`` is set); with memories the sweep
             # takes the read port, and the word is dropped.
             live = self.words.valid & lane.valid
+            index = lane.index                  # the row read in the cycle before the add
+            if direct:
+                a_live = Signal(name=f"a_live{p}")
+                a_index = Signal(range(self.rows), name=f"a_index{p}")
+                a_weight = Signal(signed(self.w_bits), name=f"a_weight{p}")
+                a_value = Signal(self.value_bits, name=f"a_value{p}")
+                m.d.sync += [a_live.eq(live), a_index.eq(lane.index),
+                             a_weight.eq(lane.weight), a_value.eq(self.words.payload.value)]
+                live, index = a_live, a_index
+                add_weight = Signal(signed(self.w_bits + self.value_bits + 1),
+                                    name=f"add_product{p}")
+                addend = a_weight * a_value                      # signed x unsigned, exact
+            else:
+                addend = lane.weight
             if self.storage != "registers":
                 live = live & ~self.sweep.valid
-            m.d.sync += [adding.eq(live), add_index.eq(lane.index), add_weight.eq(lane.weight)]
-            # signed x unsigned, exact
-            addend = add_weight * add_value if self.value_bits else add_weight
+            m.d.sync += [adding.eq(live), add_index.eq(index), add_weight.eq(addend)]
             clearing = sweeping & sweep_clear & (sweep_group == p // self.sweep_lanes)
 
             if self.storage == "registers":
@@ -166,7 +182,7 @@ class PEArray(wiring.Component):
                                      for r in range(self.rows))
                 target = accumulators[add_index]
                 with m.If(adding):
-                    m.d.sync += target.eq(target + addend)
+                    m.d.sync += target.eq(target + add_weight)
                 with m.Elif(clearing):
                     m.d.sync += accumulators[sweep_row].eq(0)
                 swept.append(accumulators[sweep_row])
@@ -175,11 +191,10 @@ class PEArray(wiring.Component):
                 m.submodules[f"pe{p}"] = memory
                 write = memory.write_port()
                 read = memory.read_port(transparent_for=(write,))
-                m.d.comb += read.addr.eq(Mux(self.sweep.valid, self.sweep.payload.row,
-                                             lane.index))
+                m.d.comb += read.addr.eq(Mux(self.sweep.valid, self.sweep.payload.row, index))
                 with m.If(adding):
                     m.d.comb += [write.addr.eq(add_index),
-                                 write.data.eq(read.data + addend), write.en.eq(1)]
+                                 write.data.eq(read.data + add_weight), write.en.eq(1)]
                 with m.Elif(clearing):
                     m.d.comb += [write.addr.eq(sweep_row), write.data.eq(0), write.en.eq(1)]
                 swept.append(read.data)

@@ -594,8 +594,15 @@ def _sweep(counts, first, timing, queue_out, stats, emitter, events=None):
         t += 1
 
 
+def layer_drain(layer, timing):
+    """The cycles from a layer core's command to its first sweep item: ``timing.drain``, one
+    more on a direct layer (docs/design.md §13: its PE lanes register the weight and value,
+    then the product, before they add)."""
+    return timing.drain + (1 if getattr(layer, "direct", False) else 0)
+
+
 def _core(stream, queue_in, queue_out, image, config, fan_in, spikes_out,
-          timing, dense, stats, held=None):
+          timing, dense, stats, held=None, drain=None):
     """Sequential process of layer core ``index``; ``spikes_out`` yields, per step of the
     batch, the output addresses. On the convolution core (a :class:`KernelImage`) an event
     costs ``max(1, R·G)`` cycles, the next pop comes at least two cycles after the previous
@@ -637,7 +644,7 @@ def _core(stream, queue_in, queue_out, image, config, fan_in, spikes_out,
                 free = start + max(1, int(words[addr]))
             stats.busy += max(free, start + 2 if decoding else free) - start
             continue
-        first = start + timing.drain + (1 if kernel else 0)
+        first = start + (timing.drain if drain is None else drain) + (1 if kernel else 0)
         if kind == SAMPLE:                            # a clearing sweep, no spikes
             counts = silent
             if skips:
@@ -763,7 +770,7 @@ def cycle_model(network, result, config, *, frames=None, interval=1):
         stream = emitted_stream(trains[index], images[index - 1] if index else None)
         processes.append(_core(stream, queues[index], queue_out,
                                images[index], c, layer.fan_in, out_addresses, timing,
-                               dense, stats[index], held[index]))
+                               dense, stats[index], held[index], layer_drain(layer, timing)))
     _run(processes, queues + [readout], timing)
 
     # Readout: the last core's pushes in order; SAMPLE markers end each sample.
@@ -836,7 +843,7 @@ def single_layer_cycles(layer, image, input_trains, output_trains, timing=Timing
             if kind == "spike":
                 next_pop = cycle + (1 if dense else max(1, int(image.column_words[what])))
             else:
-                first = cycle + timing.drain
+                first = cycle + layer_drain(layer, timing)
                 if dense and kind == "step":
                     first += layer.fan_in * image.rows
                 sweep = [[int(c) for c in what] + [kind], first]

@@ -10,7 +10,8 @@ processed) and the readout's exit cycle is known.
 import numpy as np
 
 from .cycles import (CycleReport, LayerCycles, _bounds, _check_schedule, _column_words, _Emitter,
-                     _offers, _Queue, _ReadoutQueue, _run, _sweep, neuron_rank, sweep_chunks)
+                     _offers, _Queue, _ReadoutQueue, _run, _sweep, layer_drain, neuron_rank,
+                     sweep_chunks)
 from .events import SAMPLE, SPIKE, STEP, sample_starts
 from .kernel_image import KERNEL_FORMAT
 from .simulate import simulate
@@ -61,7 +62,8 @@ def exit_cycle_model(network, result, config, frames, interval):
         out = [[np.flatnonzero(step) for step in sample] for sample in full.spikes[index]]
         processes.append(_exit_core(queues[index], readout if last else queues[index + 1],
                                     images[index], c, out, timing, stats[index], ran, steps,
-                                    samples, exits if last else None))
+                                    samples, exits if last else None,
+                                    layer_drain(network[index], timing)))
     _run(processes, queues + [readout], timing, exits)
     finish = np.array([exits[b] if b in exits else
                        next(t for (kind, _, s, _), t in zip(readout.events, readout.push)
@@ -88,7 +90,7 @@ def _tagged_source(queue, frames, interval, events):
 
 
 def _exit_core(queue_in, queue_out, image, config, spikes_out, timing, stats, ran, steps,
-               samples, exits):
+               samples, exits, drain):
     """A layer core with early exit: pops tagged events; an event of sample ``b`` at a step
     ``>= ran[b]`` (after the exit step), popped in a cycle in which the readout's exit of
     ``b`` is visible, is discarded in one cycle (``SAMPLE`` is always processed: its sweep
@@ -128,7 +130,7 @@ def _exit_core(queue_in, queue_out, image, config, spikes_out, timing, stats, ra
                 addresses = addresses[np.argsort(positions, kind="stable")]
             counts = np.bincount(positions // config.sweep_lanes, minlength=chunks)
             pushes = [(SPIKE, int(a), b, t) for a in addresses] + [(STEP, 0, b, t)]
-        marker = yield from _sweep(counts, start + timing.drain, timing, queue_out, stats,
+        marker = yield from _sweep(counts, start + drain, timing, queue_out, stats,
                                    emitter, pushes)
         if exits is not None and kind == STEP and t + 1 == ran[b] < steps:
             exits[b] = emitter.last_push + timing.readout_latency

@@ -157,7 +157,11 @@ def test_the_cycle_model_counts_a_direct_value_as_one_event(seed, fmt, mode):
     spiking = replace(result, inputs=values != 0)
     report = cycle_model(network, result, config)
     assert _stats(cycle_model(network, other, config)) == _stats(report)
-    assert _stats(cycle_model(twin, spiking, config)) == _stats(report)
+    # The twin does the same work, but a direct layer's sweeps start a cycle later (its PE
+    # lanes take a cycle more: docs/design.md §13), so its busy cycles and latencies differ.
+    work = ("events", "words", "synaptic_updates", "lower_bound", "dropped")
+    assert [{k: s[k] for k in work} for s in _stats(cycle_model(twin, spiking, config))[0]] \
+        == [{k: s[k] for k in work} for s in _stats(report)[0]]
     assert report.layers[0].events == np.count_nonzero(values)
     for mine, theirs in zip(lower_bound(network, result, config),
                             lower_bound(twin, spiking, config)):
