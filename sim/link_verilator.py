@@ -141,6 +141,10 @@ class LinkDesign:
         are what Verilator makes of an unconnected port (0).
     build_args : sequence of str
         Further Verilator arguments (``--timing``, ``-Wno-...``).
+    opt : str or None
+        The C++ optimisation of the model's evaluation code (Verilator's ``OPT_FAST``:
+        ``"-O0"`` ... ``"-O3"``, ``"-Os"``); ``None`` keeps Verilator's default (``-Os``).
+        A board top's netlist (:mod:`spikefab.sim.gatesim.board`) builds at ``"-O1"``.
     reset_cycles, startup_cycles : int
         Cycles of reset, then cycles of an idle line, before the host's first byte.
     """
@@ -158,6 +162,7 @@ class LinkDesign:
     include_dirs: tuple = ()
     tie: dict = field(default_factory=dict)
     build_args: tuple = ()
+    opt: str = None
     reset_cycles: int = 4
     startup_cycles: int = 0
 
@@ -168,6 +173,10 @@ class LinkDesign:
         object.__setattr__(self, "extra_sources", tuple(Path(s) for s in self.extra_sources))
         object.__setattr__(self, "include_dirs", tuple(Path(s) for s in self.include_dirs))
         object.__setattr__(self, "build_args", tuple(str(a) for a in self.build_args))
+        if self.opt is not None and (not isinstance(self.opt, str)
+                                     or not re.fullmatch(r"-O[0-3s]", self.opt)):
+            raise ValueError(f"opt = {self.opt!r} is not allowed; choose None, -O0, -O1, -O2, "
+                             f"-O3 or -Os")
         if not self.sources:
             raise ValueError("sources is empty; give at least one Verilog file")
         for path in self.sources + self.extra_sources:
@@ -231,6 +240,8 @@ class LinkDesign:
                     sorted((str(k), None if v is None else str(v))
                            for k, v in dict(self.defines).items()),
                     list(self.build_args), TEMPLATE_VERSION, _verilator_version()]
+        if self.opt is not None:                  # (keys of builds without it stay as they were)
+            settings.append(["opt", self.opt])
         digest.update(json.dumps(settings).encode())
         digest.update(MAIN_CPP.encode())
         return digest.hexdigest()[:20]
@@ -325,7 +336,7 @@ def _build_in(design, work, trace, jobs):
         "toplevel": design.toplevel, "clock": design.clock, "reset": design.reset,
         "rx": design.rx, "tx": design.tx, "tie": dict(design.tie),
         "defines": {str(k): v for k, v in dict(design.defines).items()},
-        "build_args": list(design.build_args)}, indent=1))
+        "build_args": list(design.build_args), "opt": design.opt}, indent=1))
     # --timescale: Amaranth's Verilog has none, vendor cell models do (TIMESCALEMOD).
     command = [str(verilator_root() / "bin" / "verilator"), "--cc", "--exe", "--build",
                "-j", str(jobs), "--top-module", HARNESS_TOP, "--timescale", "1ns/1ps",
@@ -343,7 +354,10 @@ def _build_in(design, work, trace, jobs):
     with open(log, "w") as handle, stage(f"compiling {design.toplevel} with Verilator"):
         handle.write(" ".join(command) + "\n")
         handle.flush()
-        result = subprocess.run(command, cwd=work, env=verilator_env(), stdout=handle,
+        env = verilator_env()
+        if design.opt is not None:
+            env["MAKEFLAGS"] = f"{env['MAKEFLAGS']} OPT_FAST={design.opt}"
+        result = subprocess.run(command, cwd=work, env=env, stdout=handle,
                                 stderr=subprocess.STDOUT)
     if result.returncode != 0 or not (work / PROGRAM).exists():
         raise BuildError(f"Verilator could not build {design.toplevel} "

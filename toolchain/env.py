@@ -54,7 +54,10 @@ def verilator_env(base=None):
     for var in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL"):
         env.pop(var, None)
     env["MAKEFLAGS"] = "CFG_CXXFLAGS_PCH_I=-include"
-    return env
+    # Verilator's run-time library and the drivers are the same C++ in every build: compile
+    # them once (spikefab.toolchain.objcache; SPIKEFAB_OBJCACHE=0 turns it off).
+    from .objcache import configure
+    return configure(env)
 
 
 _YOWASP_TOOLS = {

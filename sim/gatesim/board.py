@@ -54,7 +54,7 @@ from spikefab.sim.gatesim.cells import cell_model_files, check_models
 from spikefab.sim.gatesim.netlist import X_INITIAL, port_directions
 from spikefab.toolchain.progress import track
 
-__all__ = ["BOARD_BUILD_ARGS", "BOARD_STARTUP_CYCLES", "BOARD_SAMPLES", "BoardRun",
+__all__ = ["BOARD_BUILD_ARGS", "BOARD_OPT", "BOARD_STARTUP_CYCLES", "BOARD_SAMPLES", "BoardRun",
            "netlist_cells", "board_link_design", "board_cycle_model", "run_board_netlist",
            "check_board_case"]
 
@@ -62,6 +62,10 @@ __all__ = ["BOARD_BUILD_ARGS", "BOARD_STARTUP_CYCLES", "BOARD_SAMPLES", "BoardRu
 #: accelerator level's options (warnings, delays ignored, X as chosen at run time).
 BOARD_BUILD_ARGS = ("-Wno-ASSIGNIN", "--no-timing", "--x-assign", "unique", "--x-initial",
                     "unique")
+#: The C++ optimisation of a board-top netlist's model (``OPT_FAST``), as the accelerator
+#: level's (:func:`spikefab.sim.gatesim.netlist.run_gate_level`, ``opt="-O1"``): Verilator's
+#: default ``-Os`` compiles the flat netlist's thousands of cells much longer.
+BOARD_OPT = "-O1"
 #: Idle cycles before the host's first byte: the iCE40 platform's power-on reset holds the
 #: ``sync`` domain (and so the UART receiver) in reset for 15 us, 180 cycles at 12 MHz, more
 #: than a UART bit; the ECP5 tops start at once. 2,000 cycles cover both.
@@ -195,7 +199,7 @@ def board_link_design(netlist, board, *, divisor, folder, top="top"):
     return LinkDesign(sources=[netlist], toplevel=top, divisor=divisor, clock=clock,
                       reset=None, rx="uart_0__rx__io", tx="uart_0__tx__io",
                       clock_hz=spec.clock_mhz * 1e6, extra_sources=models,
-                      include_dirs=includes, build_args=BOARD_BUILD_ARGS,
+                      include_dirs=includes, build_args=BOARD_BUILD_ARGS, opt=BOARD_OPT,
                       startup_cycles=BOARD_STARTUP_CYCLES)
 
 

@@ -3,6 +3,9 @@ answering as the Amaranth simulation and the golden and cycle models do, and the
 pointed at another top module (other port names, no reset port, a tied input, another
 divisor), as a board netlist will be."""
 
+import re
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from spikefab.boards.host import Device
@@ -114,6 +117,12 @@ def test_design_is_checked():
     assert ".\\uart_0__rx__io (pin_1)" in text and "pin_1 = rx" in text
     assert ".\\button_0__io (tie_0)" in text and "tie_0 = 64'd1" in text
     assert "rst" not in text.split(");", 1)[1]             # no reset port: rst unconnected
+    with pytest.raises(ValueError, match=r"opt = '-O9' is not allowed; choose None, -O0"):
+        LinkDesign(sources=[__file__], toplevel="top", divisor=4, opt="-O9")
+    # The C++ optimisation is part of the build's key; no opt keeps the key it had before.
+    plain = LinkDesign(sources=[__file__], toplevel="top", divisor=4)
+    keys = {plain.key()} | {replace(plain, opt=o).key() for o in ("-O0", "-O1", "-Os")}
+    assert len(keys) == 4
 
 
 BOARD = """
@@ -150,10 +159,16 @@ def test_another_top_with_platform_port_names(tmp_path):
     board = LinkDesign(sources=[design.sources[0], tmp_path / "board.v"], toplevel="board",
                        clock="clk12_0__io", reset=None, rx="uart_0__rx__io",
                        tx="uart_0__tx__io", tie={"button_0__io": 1}, divisor=10,
-                       clock_hz=12e6, startup_cycles=20)
+                       clock_hz=12e6, startup_cycles=20, opt="-O1")   # as board netlists
     model = build(board)
     again = build(board)                  # from the cache: no build
     assert again.build_seconds == 0 and again.executable == model.executable
+    log = (model.executable.parent / "build.log").read_text()
+    # The model's evaluation code (one __ALL.cpp for a small model, else ___024root__N.cpp)
+    # compiled with OPT_FAST = -O1, not Verilator's -Os.
+    fast = [line.split() for line in log.splitlines()
+            if re.search(r"__(ALL|024root__\d+)\.cpp$", line) and " -c " in line]
+    assert fast and all("-O1" in words and "-Os" not in words for words in fast)
     trains = np.random.default_rng(3).random((3, 5, 3)) < 0.5
     with VerilatorSerial(model, timeout=0.001) as port:
         device = Device(port)
