@@ -84,7 +84,7 @@ class PEArray(wiring.Component):
         when ``clear`` is set).
     currents : ``Out(stream.Signature(ArrayLayout(signed(acc_bits), S), always_ready=True))``
         The requested accumulators, valid the cycle after the request; they are zero from
-        then on.
+        then on (with ``value_bits``, when the request's ``clear`` was set).
     error : ``Out(1)``
         Sticky: a sweep request arrived in the same cycle as a word (a contract violation
         that loses the word, or with flip-flop accumulators the clear of its row).
