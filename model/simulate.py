@@ -14,22 +14,39 @@ import numpy as np
 from .early_exit import exit_fires, exit_rule
 from .network import Layer, Network, signed_range
 
-__all__ = ["SimResult", "simulate", "layer_step", "check_spike_trains", "check_direct_inputs"]
+__all__ = ["SimResult", "simulate", "layer_step", "check_inputs", "check_spike_trains",
+           "check_direct_inputs"]
+
+
+def _batched(inputs, n_inputs, name, unit, hint=""):
+    """``inputs`` as an array ``[B, T, N0]`` and whether it was batched (``[T, N0]`` gets a
+    batch axis), or ``ValueError`` naming ``name``'s shape or its ``unit`` per step."""
+    array = np.asarray(inputs)
+    if array.ndim not in (2, 3):
+        raise ValueError(f"{name} must have shape [T, {n_inputs}] or [B, T, {n_inputs}], "
+                         f"got {array.shape}{hint}")
+    batched = array.ndim == 3
+    if not batched:
+        array = array[None]
+    if array.shape[2] != n_inputs:
+        raise ValueError(f"{name} have {array.shape[2]} {unit} per step, the network "
+                         f"expects {n_inputs}")
+    return array, batched
+
+
+def check_inputs(network, inputs):
+    """The inputs of ``network`` checked: its first layer's direct values
+    (:func:`check_direct_inputs`) or binary spike trains (:func:`check_spike_trains`).
+    Returns ``(array [B, T, N0], batched)``."""
+    if getattr(network[0], "direct", False):
+        return check_direct_inputs(inputs, network[0])
+    return check_spike_trains(inputs, network.n_inputs)
 
 
 def check_spike_trains(spikes, n_inputs):
     """Validate binary spike trains ``[T, N0]`` or ``[B, T, N0]``; return bool ``[B, T, N0]``
     and whether the input was batched."""
-    array = np.asarray(spikes)
-    if array.ndim not in (2, 3):
-        raise ValueError(f"spikes must have shape [T, {n_inputs}] or [B, T, {n_inputs}], "
-                         f"got {array.shape}")
-    batched = array.ndim == 3
-    if not batched:
-        array = array[None]
-    if array.shape[2] != n_inputs:
-        raise ValueError(f"spikes have {array.shape[2]} inputs per step, the network "
-                         f"expects {n_inputs}")
+    array, batched = _batched(spikes, n_inputs, "spikes", "inputs")
     if array.shape[0] < 1:
         raise ValueError(f"spikes hold a batch of 0 samples; give at least one (shape "
                          f"[B, T, {n_inputs}] with B >= 1)")
@@ -50,18 +67,8 @@ def check_direct_inputs(values, layer):
     or ``[B, T, N0]`` whose sum over the steps of a sample is at most ``x_max = 2**x_bits - 1``
     for every input (``encode_direct`` puts the intensities at step 0). Return int64
     ``[B, T, N0]`` and whether the input was batched."""
-    n_inputs = layer.fan_in
-    array = np.asarray(values)
-    if array.ndim not in (2, 3):
-        raise ValueError(f"direct inputs must have shape [T, {n_inputs}] or [B, T, "
-                         f"{n_inputs}], got {array.shape} (spikefab.model.encode_direct "
-                         f"makes them from intensities)")
-    batched = array.ndim == 3
-    if not batched:
-        array = array[None]
-    if array.shape[2] != n_inputs:
-        raise ValueError(f"direct inputs have {array.shape[2]} values per step, the network "
-                         f"expects {n_inputs}")
+    array, batched = _batched(values, layer.fan_in, "direct inputs", "values",
+                              " (spikefab.model.encode_direct makes them from intensities)")
     if array.shape[0] < 1 or array.shape[1] < 1:
         raise ValueError(f"direct inputs must hold at least one sample and one timestep, got "
                          f"shape {array.shape}")
@@ -229,10 +236,7 @@ def simulate(network, spikes, *, record_membranes=False, exit=None):
         raise TypeError(f"network must be a spikefab.model.Network, not {type(network).__name__}")
     rule = exit_rule(exit)
     direct = getattr(network[0], "direct", False)
-    if direct:
-        trains, batched = check_direct_inputs(spikes, network[0])
-    else:
-        trains, batched = check_spike_trains(spikes, network.n_inputs)
+    trains, batched = check_inputs(network, spikes)
     batch, steps, _ = trains.shape
     ran = np.full(batch, steps, dtype=np.int64)
     running = np.ones(batch, dtype=np.bool_)

@@ -52,7 +52,7 @@ from spikefab.hw.verilog import convert
 from spikefab.model import HardwareConfig, Network
 from spikefab.model.early_exit import exit_rule
 from spikefab.model.events import SAMPLE, SPIKE, STEP, event_stream, sample_starts
-from spikefab.model.simulate import check_direct_inputs, check_spike_trains
+from spikefab.model.simulate import check_inputs
 from spikefab.toolchain.progress import stage
 
 __all__ = ["HardwareRun", "BACKENDS", "Cosimulation", "cosimulate", "event_stream",
@@ -259,10 +259,7 @@ def run_accelerator(network, config, spikes, *, backend="amaranth", waves=None,
     if backend not in BACKENDS:
         raise ValueError(f"backend = {backend!r} is not allowed; choose one of "
                          f"{', '.join(BACKENDS)}")
-    if network[0].direct:
-        trains, _batched = check_direct_inputs(spikes, network[0])
-    else:
-        trains, _batched = check_spike_trains(spikes, network.n_inputs)
+    trains, _batched = check_inputs(network, spikes)
     batch, steps, _ = trains.shape
     max_steps = steps if max_steps is None else max_steps
     if steps > max_steps:

@@ -257,17 +257,14 @@ def measure(board, network, config, trains, *, demo="", baud=None, cache_dir=Non
     from spikefab.boards.registry import get_board
     from spikefab.hw.elaboration import never_elaborated
     from spikefab.model import cycle_model, simulate
-    from spikefab.model.simulate import check_direct_inputs, check_spike_trains
+    from spikefab.model.simulate import check_inputs
     from spikefab.sim.gatesim.board import board_cycle_model
     from spikefab.sim.link_verilator import (VerilatorSerial, build, default_cache_dir,
                                              hostlink_design)
     from spikefab.toolchain.progress import stage
 
     spec = get_board(board)
-    if network[0].direct:               # a direct network's input values (encode_direct)
-        trains, _ = check_direct_inputs(trains, network[0])
-    else:
-        trains, _ = check_spike_trains(trains, network.n_inputs)
+    trains, _ = check_inputs(network, trains)    # spikes, or a direct network's values
     steps = trains.shape[1]
     run_mhz = spec.clock_mhz if clock_mhz is None else clock_mhz
     clock_hz = run_mhz * 1e6

@@ -140,6 +140,17 @@ def test_the_counters_table_shows_dropped_events_of_an_exit_build():
     assert first[header.index("queue high-water")] == "5"
 
 
+def _on_simulated_link(monkeypatch, folder, link):
+    """``spikefab run``'s arguments for ``folder/net.npz`` on a device that is ``link`` in the
+    Amaranth simulator (the serial port opened by the host driver), run from ``folder``."""
+    from spikefab.boards import host
+    from spikefab.boards.simulated import SimulatedSerial
+    monkeypatch.setattr(host, "open_serial", lambda port, baud, timeout: SimulatedSerial(link))
+    monkeypatch.chdir(folder)
+    return ["run", "--board", "icebreaker", "--port", "sim", "--network", "net.npz",
+            "--lanes", "2", "--steps", "20", "--samples", "3"]
+
+
 @pytest.mark.parametrize("given", [False, True])
 def test_a_device_with_the_on_chip_encoder_gets_images(tmp_path, monkeypatch, capsys, given):
     """Against the simulated host link built with the rate encoder: ``spikefab run`` sends
@@ -147,21 +158,14 @@ def test_a_device_with_the_on_chip_encoder_gets_images(tmp_path, monkeypatch, ca
     model fed the device's own code of them (its T and seed, from its identity)."""
     import numpy as np
 
-    from spikefab.boards import host
     from spikefab.boards.link import HostLink
-    from spikefab.boards.simulated import SimulatedSerial
     from spikefab.model import HardwareConfig, Network, reference_network
     network = reference_network((16, 8, 4), w_bits=4, density=0.6, seed=1)
     network.save(tmp_path / "net.npz")
     config = HardwareConfig.uniform(Network.load(tmp_path / "net.npz"), lanes=2, queue_depth=4)
     link = HostLink(network, config, divisor=4, timeout=400, max_steps=20,
                     encoder=dict(kind="rate", steps=6, scan=4, seed=12345))
-    real = host.Device
-    monkeypatch.setattr(host, "open_serial", lambda port, baud, timeout: SimulatedSerial(link))
-    monkeypatch.setattr(host, "Device", lambda port: real(port))
-    monkeypatch.chdir(tmp_path)
-    argv = ["run", "--board", "icebreaker", "--port", "sim", "--network", "net.npz",
-            "--lanes", "2", "--steps", "20", "--samples", "3"]
+    argv = _on_simulated_link(monkeypatch, tmp_path, link)
     if given:
         np.save(tmp_path / "images.npy", np.arange(2 * 16).reshape(2, 16) * 8)
         argv += ["--pixels", "images.npy"]
@@ -181,9 +185,7 @@ def test_a_device_with_a_direct_network_gets_images(tmp_path, monkeypatch, capsy
     are refused (they cannot carry values)."""
     import numpy as np
 
-    from spikefab.boards import host
     from spikefab.boards.link import HostLink
-    from spikefab.boards.simulated import SimulatedSerial
     from spikefab.model import HardwareConfig, Network, reference_network
     spiking = reference_network((16, 8, 4), w_bits=4, density=0.6, seed=1)
     network = Network((spiking[0].replace(x_bits=8, x_shift=6),) + spiking.layers[1:])
@@ -191,12 +193,7 @@ def test_a_device_with_a_direct_network_gets_images(tmp_path, monkeypatch, capsy
     config = HardwareConfig.uniform(network, lanes=2, queue_depth=4)
     link = HostLink(network, config, divisor=4, timeout=400, max_steps=20,
                     encoder=dict(kind="direct", steps=6, scan=4))
-    real = host.Device
-    monkeypatch.setattr(host, "open_serial", lambda port, baud, timeout: SimulatedSerial(link))
-    monkeypatch.setattr(host, "Device", lambda port: real(port))
-    monkeypatch.chdir(tmp_path)
-    argv = ["run", "--board", "icebreaker", "--port", "sim", "--network", "net.npz",
-            "--lanes", "2", "--steps", "20", "--samples", "3"]
+    argv = _on_simulated_link(monkeypatch, tmp_path, link)
     main(argv)
     out = capsys.readouterr().out
     assert "3 images as PIXELS through the device's direct encoder (T = 6, k = 4)" in out
